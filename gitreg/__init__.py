@@ -1,0 +1,76 @@
+"""gitreg: a model registry whose database is a Git repository.
+
+``Registry`` has ``mlflow.MlflowClient``'s model-registry methods; ``register_model`` and
+``resolve`` mirror ``mlflow.register_model`` and ``models:/`` URI resolution, using the
+registry named by ``$GITREG_REPO``, else the repository of the current directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gitreg.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.errors import (
+    AliasNotFound,
+    ConcurrentUpdate,
+    DirtyWorktree,
+    GitregError,
+    InvalidManifest,
+    InvalidParameter,
+    ModelAlreadyExists,
+    ModelNotFound,
+    NotARegistry,
+    PushRejected,
+    TransitionNotAllowed,
+    VersionNotFound,
+)
+from gitreg.registry import Registry
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AliasNotFound",
+    "ConcurrentUpdate",
+    "DirtyWorktree",
+    "GitregError",
+    "InvalidManifest",
+    "InvalidParameter",
+    "ModelAlreadyExists",
+    "ModelNotFound",
+    "ModelVersion",
+    "NotARegistry",
+    "PushRejected",
+    "RegisteredModel",
+    "Registry",
+    "Stage",
+    "TransitionNotAllowed",
+    "VersionNotFound",
+    "register_model",
+    "resolve",
+]
+
+
+def register_model(
+    model_uri: str,
+    name: str,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    description: str | None = None,
+    registry: str | None = None,
+) -> ModelVersion:
+    """Register ``model_uri`` as a new version of ``name`` (``mlflow.register_model``).
+
+    The run id is taken from a ``runs:/RUN_ID/path`` URI when not given.
+    """
+    if run_id is None and model_uri.startswith("runs:/"):
+        run_id = model_uri[len("runs:/") :].split("/", 1)[0] or None
+    return Registry(registry).create_model_version(
+        name, model_uri, run_id=run_id, tags=tags, description=description
+    )
+
+
+def resolve(uri: str, registry: str | None = None, at: str | None = None) -> str:
+    """The source URI of the version a ``models:/`` URI names."""
+    return Registry(registry, at=at).resolve(uri)

@@ -1,0 +1,80 @@
+"""``gitreg init``: the files of a new registry repository and its first commit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gitreg import _git
+from gitreg.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, MODELS_DIR
+from gitreg.errors import ModelAlreadyExists
+from gitreg.store import Store, Transaction
+
+WORKFLOW_FILE = ".github/workflows/gitreg.yml"
+ACTION_REPOSITORY = "gitreg-dev/gitreg"
+
+WORKFLOW_TEXT = f"""\
+# Validates every pull request against the base branch's policy (written by gitreg init).
+name: gitreg
+
+on:
+  pull_request:
+  push:
+    branches: [main]
+
+permissions:
+  contents: read
+
+jobs:
+  validate:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+          persist-credentials: false
+      - uses: {ACTION_REPOSITORY}/.github/actions/validate@v1
+"""
+
+README_TEXT = f"""\
+# Model registry
+
+This repository is a [gitreg](https://github.com/{ACTION_REPOSITORY}) model registry: one
+manifest per registered model in `models/`, the policy in `gitreg.yaml`. Change it with the
+`gitreg` CLI or the Python API; promotions to protected stages arrive as pull requests.
+"""
+
+
+def init_registry(path: str | os.PathLike[str], branch: str = "main") -> Store:
+    """Create a registry at ``path`` (a new or existing git repository) with one commit.
+
+    Raises:
+        ModelAlreadyExists: ``path`` already holds a gitreg.yaml.
+    """
+    root = Path(path)
+    if (root / CONFIG_FILE).exists():
+        raise ModelAlreadyExists(
+            f"{root / CONFIG_FILE} already exists: {root} is already a gitreg registry"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    if _git.find_worktree(root) != root.resolve():
+        _git.init(root, branch)
+    files = {
+        CONFIG_FILE: DEFAULT_CONFIG_TEXT,
+        f"{MODELS_DIR}/.gitkeep": "",
+        WORKFLOW_FILE: WORKFLOW_TEXT,
+    }
+    if not (root / "README.md").exists():
+        files["README.md"] = README_TEXT
+    for name in files:
+        if (root / name).exists():
+            raise ModelAlreadyExists(f"{root / name} already exists; move it away and retry")
+    store = Store(root, new=True)
+
+    def mutation(tx: Transaction) -> None:
+        for name, text in files.items():
+            tx.write(name, text)
+        tx.message = "Initialize gitreg registry"
+
+    store.transaction(mutation)
+    return Store(root)

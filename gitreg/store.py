@@ -1,0 +1,394 @@
+"""The registry's state at a work tree or a commit, and writes as transactions.
+
+Reads never import GitPython or jsonschema: a work-tree read opens one file; a read at a ref
+asks ``git cat-file`` for one blob. Whole-registry reads parse only manifests whose content
+(git blob id) is not in the cache, so the cache can never be stale.
+
+A write is ``mutation(tx) -> result``: under a lock on the clone, the mutation reads the tip
+through ``tx``, records the files it changes, and the store validates them, commits exactly
+those paths on top of the tip, moves the branch with a compare-and-swap, and only then
+touches the work tree. A journal in the git directory lets the next command finish or undo
+a transaction that was killed halfway, so the clone is never left half-written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import marshal
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from gitreg import _git, manifest
+from gitreg.config import CONFIG_FILE, MODELS_DIR, Config
+from gitreg.entities import RegisteredModel, check_name
+from gitreg.errors import (
+    ConcurrentUpdate,
+    DirtyWorktree,
+    GitFailed,
+    GitregError,
+    InvalidManifest,
+    ModelNotFound,
+    NotARegistry,
+)
+
+if TYPE_CHECKING:
+    from git import Repo
+
+T = TypeVar("T")
+_CACHE_FORMAT = 1
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+def model_path(name: str) -> str:
+    """The manifest path of model ``name``, relative to the registry root."""
+    return f"{MODELS_DIR}/{check_name(name)}.yaml"
+
+
+def parse_model(data: Any, path: str, text: bytes | str | None = None) -> RegisteredModel:
+    """A RegisteredModel from a parsed manifest; a malformed one raises InvalidManifest.
+
+    The fast path trusts the structure; only a manifest that fails to convert pays for a
+    full schema check, so the error names the line and field.
+    """
+    try:
+        if not isinstance(data, Mapping) or not isinstance(data.get("versions", []), list):
+            raise TypeError("not a manifest")
+        return RegisteredModel.from_manifest(data)
+    except (GitregError, KeyError, TypeError, ValueError, AttributeError) as e:
+        from gitreg import validate  # error path only
+
+        findings = validate.check_manifest(data, path, text)
+        first = str(findings[0]) if findings else f"{path}: {e}"
+        more = f" (and {len(findings) - 1} more; run gitreg validate)" if len(findings) > 1 else ""
+        raise InvalidManifest(first + more, findings) from e
+
+
+def _git_dir(root: Path) -> Path:
+    dot_git = root / ".git"
+    if dot_git.is_file():  # linked worktree or submodule: "gitdir: <path>"
+        target = dot_git.read_text("utf-8").strip().removeprefix("gitdir:").strip()
+        return (root / target).resolve()
+    return dot_git
+
+
+class Store:
+    """A registry repository on disk."""
+
+    def __init__(self, root: str | os.PathLike[str], *, new: bool = False) -> None:
+        self.root = Path(root)
+        if not new and not (self.root / CONFIG_FILE).is_file():
+            if not (self.root / ".git").exists():
+                raise NotARegistry(
+                    f"{self.root} is not a gitreg registry (no git repository); "
+                    f"run 'gitreg init {self.root}' or pass --repo"
+                )
+            raise NotARegistry(
+                f"{self.root} is a git repository but not a gitreg registry (no {CONFIG_FILE}); "
+                f"run 'gitreg init {self.root}'"
+            )
+        self.state_dir = _git_dir(self.root) / "gitreg"
+
+    @classmethod
+    def discover(cls, path: str | os.PathLike[str] | None = None) -> Store:
+        """The registry at ``path``, else ``$GITREG_REPO``, else the current directory's repo."""
+        chosen = path if path is not None else os.environ.get("GITREG_REPO") or os.getcwd()
+        start = Path(chosen)
+        if not start.exists():
+            raise NotARegistry(f"{start} does not exist; pass the registry's path with --repo")
+        if (start / CONFIG_FILE).is_file():
+            return cls(start)
+        top = _git.find_worktree(start)
+        if top is None:
+            raise NotARegistry(
+                f"{start} is not inside a git repository; run 'gitreg init' or pass --repo"
+            )
+        return cls(top)
+
+    # ----------------------------------------------------------------- reads
+
+    def resolve_ref(self, ref: str) -> str:
+        """The commit id ``ref`` names (BadRef if none)."""
+        return _git.resolve_commit(self.root, ref)
+
+    def read_bytes(self, path: str, at: str | None = None) -> bytes | None:
+        """``path`` in the work tree (``at`` None) or at commit ``at``; None if absent."""
+        if at is None:
+            self._recover_if_interrupted()
+            try:
+                return (self.root / path).read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+        return _git.read_blob_at(self.root, at, path)
+
+    def read_config(self, at: str | None = None) -> Config:
+        """The parsed gitreg.yaml (defaults where it is silent)."""
+        text = self.read_bytes(CONFIG_FILE, at)
+        if text is None:
+            return Config()
+        data = manifest.load(text, CONFIG_FILE) or {}
+        if not isinstance(data, dict):
+            raise InvalidManifest(f"{CONFIG_FILE}:1: expected a mapping at the top level")
+        try:
+            return Config.from_dict(data)
+        except (GitregError, KeyError, TypeError, ValueError, AttributeError) as e:
+            from gitreg import validate
+
+            findings = validate.check_config(data, CONFIG_FILE, text)
+            first = str(findings[0]) if findings else f"{CONFIG_FILE}: {e}"
+            raise InvalidManifest(first, findings) from e
+
+    def read_model(self, name: str, at: str | None = None) -> RegisteredModel:
+        """The model called ``name``; ModelNotFound if there is none."""
+        path = model_path(name)
+        text = self.read_bytes(path, at)
+        if text is not None:
+            model = parse_model(manifest.load(text, path), path, text)
+            if model.name == name:  # a case-insensitive file system finds "Churn" as "churn"
+                return model
+        raise ModelNotFound(f"Registered Model with name={name} not found")
+
+    def read_models(self, at: str | None = None) -> list[RegisteredModel]:
+        """Every model, sorted by name; parses only manifests the cache has not seen."""
+        raw = self._manifest_blobs(at)
+        cache = self._load_cache()
+        fresh: dict[str, Any] = {}
+        models = []
+        for file_name, (oid, text) in sorted(raw.items()):
+            path = f"{MODELS_DIR}/{file_name}"
+            data = cache.get(oid)
+            if data is None:
+                if text is None:
+                    text = _git.read_blobs(self.root, [oid])[oid]
+                data = manifest.load(text, path)
+            fresh[oid] = data
+            models.append(parse_model(data, path, text))
+        if fresh.keys() != cache.keys():
+            self._save_cache(fresh)
+        return models
+
+    def _manifest_blobs(self, at: str | None) -> dict[str, tuple[str, bytes | None]]:
+        """File name -> (content id, content if already read) for every manifest."""
+        if at is not None:
+            listing = _git.list_tree(self.root, at, MODELS_DIR)
+            return {n: (oid, None) for n, oid in listing.items() if n.endswith(".yaml")}
+        self._recover_if_interrupted()
+        out: dict[str, tuple[str, bytes | None]] = {}
+        try:
+            entries = list(os.scandir(self.root / MODELS_DIR))
+        except FileNotFoundError:
+            return out
+        for entry in entries:
+            if entry.name.endswith(".yaml") and entry.is_file():
+                data = Path(entry.path).read_bytes()
+                out[entry.name] = (_git.blob_id(data), data)
+        return out
+
+    def _load_cache(self) -> dict[str, Any]:
+        try:
+            with open(self.state_dir / "cache.marshal", "rb") as f:
+                fmt, data = marshal.load(f)  # our own file in .git, not user input
+        except (OSError, EOFError, ValueError, TypeError):
+            return {}
+        return data if fmt == _CACHE_FORMAT and isinstance(data, dict) else {}
+
+    def _save_cache(self, data: Mapping[str, Any]) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.state_dir / f"cache.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                marshal.dump((_CACHE_FORMAT, dict(data)), f)
+            os.replace(tmp, self.state_dir / "cache.marshal")
+
+    # ---------------------------------------------------------------- writes
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialize writers on this clone; the OS frees the lock if its holder dies."""
+        from filelock import FileLock, Timeout  # writes only
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.state_dir / "lock"), timeout=LOCK_TIMEOUT_SECONDS)
+        try:
+            with lock:
+                yield
+        except Timeout as e:
+            raise ConcurrentUpdate(
+                f"another gitreg process has held {self.state_dir / 'lock'} for "
+                f"{LOCK_TIMEOUT_SECONDS:.0f}s; wait for it to finish and retry"
+            ) from e
+
+    def transaction(self, mutation: Callable[[Transaction], T], retries: int = 3) -> T:
+        """Apply ``mutation`` to the branch tip and commit what it changed (see module doc)."""
+        repo = _git.open_repo(self.root)
+        with self.lock():
+            self._recover(repo)
+            branch = _git.current_branch(repo)
+            if branch is None:
+                raise DirtyWorktree(
+                    f"{self.root}: HEAD is detached; check out a branch (git switch main) first"
+                )
+            ref = f"refs/heads/{branch}"
+            for _ in range(retries + 1):
+                base = _git.rev_parse(repo, ref)
+                tx = Transaction(self, repo, base)
+                result = mutation(tx)
+                if not tx.changes:
+                    return result
+                if self._commit(repo, ref, base, tx):
+                    return result
+            raise ConcurrentUpdate(
+                f"{ref} kept moving while gitreg was committing (another tool is committing "
+                "to this clone); retry when it is done"
+            )
+
+    def _commit(self, repo: Repo, ref: str, base: str | None, tx: Transaction) -> bool:
+        self._check_clean(repo, base, tx)
+        tx.validate()
+        new_blobs = {
+            path: (_git.write_blob(repo, data) if data is not None else None)
+            for path, data in tx.changes.items()
+        }
+        commit = _git.commit_tree(repo, base, new_blobs, tx.message)
+        journal = {"ref": ref, "old": base, "new": commit, "paths": new_blobs}
+        self._write_journal(journal)
+        if not _git.update_ref(repo, ref, commit, base, f"gitreg: {tx.message.splitlines()[0]}"):
+            self._journal_path().unlink(missing_ok=True)
+            return False
+        self._sync_worktree(repo, tx.changes)
+        self._journal_path().unlink(missing_ok=True)
+        return True
+
+    def _check_clean(self, repo: Repo, base: str | None, tx: Transaction) -> None:
+        """Refuse to overwrite a manifest with uncommitted edits (worktree or index)."""
+        for path in tx.changes:
+            committed = tx.base_blob_id(path)
+            try:
+                on_disk: str | None = _git.blob_id((self.root / path).read_bytes())
+            except FileNotFoundError:
+                on_disk = None
+            staged = _git.index_blob(repo, path) if base is not None else None
+            if on_disk != committed or staged != committed:
+                raise DirtyWorktree(
+                    f"{path} has uncommitted changes; commit them (git commit {path}) or "
+                    f"discard them (git checkout -- {path}) and retry"
+                )
+
+    def _sync_worktree(self, repo: Repo, changes: Mapping[str, bytes | None]) -> None:
+        for path, data in changes.items():
+            target = self.root / path
+            if data is None:
+                target.unlink(missing_ok=True)
+            else:
+                manifest.write_atomic(target, data.decode("utf-8"))
+        _git.sync_index(repo, list(changes))
+
+    # -------------------------------------------------------------- recovery
+
+    def _journal_path(self) -> Path:
+        return self.state_dir / "txn.json"
+
+    def _write_journal(self, journal: Mapping[str, Any]) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_dir / "txn.json.tmp"
+        tmp.write_text(json.dumps(journal), "utf-8")
+        os.replace(tmp, self._journal_path())
+
+    def _recover_if_interrupted(self) -> None:
+        if self._journal_path().exists():
+            repo = _git.open_repo(self.root)
+            with self.lock():
+                self._recover(repo)
+
+    def _recover(self, repo: Repo) -> None:
+        """Finish a transaction killed after its commit, or drop one killed before it."""
+        try:
+            journal = json.loads(self._journal_path().read_text("utf-8"))
+        except FileNotFoundError:
+            return
+        except ValueError:
+            self._journal_path().unlink(missing_ok=True)  # killed while writing: never committed
+            return
+        if _git.rev_parse(repo, journal["ref"]) == journal["new"]:
+            changes: dict[str, bytes | None] = {}
+            for path, oid in journal["paths"].items():
+                changes[path] = None if oid is None else _git.read_blobs(self.root, [oid])[oid]
+            with contextlib.suppress(GitFailed):
+                self._sync_worktree(repo, changes)
+        self._journal_path().unlink(missing_ok=True)
+
+
+class Transaction:
+    """What a mutation sees: the files at the tip, and the files it changes."""
+
+    def __init__(self, store: Store, repo: Repo, base: str | None) -> None:
+        self.store = store
+        self.repo = repo
+        self.base = base
+        self.changes: dict[str, bytes | None] = {}
+        self.message = ""
+        self._base_cache: dict[str, bytes | None] = {}
+
+    def read(self, path: str) -> bytes | None:
+        """``path`` as this transaction sees it (its own writes first, then the tip)."""
+        if path in self.changes:
+            return self.changes[path]
+        return self._read_base(path)
+
+    def _read_base(self, path: str) -> bytes | None:
+        if path not in self._base_cache:
+            self._base_cache[path] = _git.read_blob(self.repo, self.base, path)
+        return self._base_cache[path]
+
+    def base_blob_id(self, path: str) -> str | None:
+        """The blob id of ``path`` at the tip, or None."""
+        data = self._read_base(path)
+        return None if data is None else _git.blob_id(data)
+
+    def model_names(self) -> list[str]:
+        """Names of the models at the tip plus this transaction's changes."""
+        names = {n[: -len(".yaml")] for n in _git.list_names(self.repo, self.base, MODELS_DIR)}
+        for path, data in self.changes.items():
+            if path.startswith(f"{MODELS_DIR}/"):
+                name = path[len(MODELS_DIR) + 1 : -len(".yaml")]
+                (names.add if data is not None else names.discard)(name)
+        return sorted(names)
+
+    def read_model(self, name: str) -> tuple[RegisteredModel, dict[str, Any]] | None:
+        """The model and its raw manifest at the tip, or None if it does not exist."""
+        path = model_path(name)
+        text = self.read(path)
+        if text is None:
+            return None
+        data = manifest.load_mapping(text, path)
+        model = parse_model(data, path, text)
+        return (model, data) if model.name == name else None
+
+    def write_model(self, model: RegisteredModel, like: Any = None) -> None:
+        """Stage ``model``'s manifest, keeping the key order of ``like`` (the old manifest)."""
+        self.changes[model_path(model.name)] = manifest.dump(model.to_manifest(), like).encode()
+
+    def delete(self, path: str) -> None:
+        """Stage the removal of ``path``."""
+        self.changes[path] = None
+
+    def write(self, path: str, text: str) -> None:
+        """Stage ``text`` as the new content of ``path``."""
+        self.changes[path] = text.encode()
+
+    def validate(self) -> None:
+        """Schema and invariants for every changed manifest; InvalidManifest lists the findings."""
+        from gitreg import validate  # writes only
+
+        findings = []
+        for path, data in self.changes.items():
+            if data is None:
+                continue
+            if path == CONFIG_FILE:
+                findings += validate.check_config(manifest.load(data, path), path, data)
+            elif path.startswith(f"{MODELS_DIR}/") and path.endswith(".yaml"):
+                findings += validate.check_manifest(manifest.load(data, path), path, data)
+        if findings:
+            raise InvalidManifest(f"{findings[0]}; nothing was committed", findings)

@@ -1,0 +1,194 @@
+"""Schema and invariant checks. Returns findings; never prints; faces decide how to show them."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from gitreg import manifest
+from gitreg.entities import RESERVED_ALIASES
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+
+class Finding(NamedTuple):
+    """One problem: where (file, line), a stable code, and what to do about it."""
+
+    path: str
+    line: int | None
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.code}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as JSON for ``--format json``."""
+        return {"path": self.path, "line": self.line, "code": self.code, "message": self.message}
+
+
+@functools.cache
+def schema(name: str) -> dict[str, Any]:
+    """The JSON Schema shipped as ``gitreg/schemas/<name>.schema.json``."""
+    text = resources.files("gitreg.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@functools.cache
+def _validator(name: str) -> Validator:
+    from jsonschema import Draft202012Validator  # keep reads free of jsonschema
+
+    return Draft202012Validator(schema(name))
+
+
+def _schema_message(error: Any) -> str:
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "maxContains":
+        return (
+            f"{where}: more than one version is in Production; move the others to Archived "
+            "(gitreg transition NAME VERSION Production --archive-existing-versions)"
+        )
+    if error.validator == "additionalProperties":
+        return f"{where}: {error.message}; remove the field or fix its spelling"
+    if error.validator == "required":
+        return f"{where}: {error.message}; add it"
+    return f"{where}: {error.message}"
+
+
+def check_schema(
+    data: Any, path: str, text: str | bytes | None, name: str = "manifest"
+) -> list[Finding]:
+    """Every JSON Schema violation of ``data`` as a finding with its line in ``text``."""
+    findings = []
+    errors = sorted(_validator(name).iter_errors(data), key=lambda e: list(map(str, e.path)))
+    for error in errors:
+        location = list(error.absolute_path)
+        line = manifest.line_of(text, location) if text is not None else None
+        code = "MULTIPLE_PRODUCTION" if error.validator == "maxContains" else "SCHEMA"
+        findings.append(Finding(path, line, code, _schema_message(error)))
+    return findings
+
+
+def _line(text: str | bytes | None, location: Sequence[str | int]) -> int | None:
+    return manifest.line_of(text, location) if text is not None else None
+
+
+def check_invariants(data: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:
+    """The rules JSON Schema cannot say: names, version order, aliases, Production count."""
+    findings: list[Finding] = []
+    stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
+    if data.get("name") != stem:
+        findings.append(
+            Finding(
+                path,
+                _line(text, ["name"]),
+                "NAME_MISMATCH",
+                f"name {data.get('name')!r} differs from the file name {stem!r}; "
+                "rename the file or fix the name (gitreg rename renames both)",
+            )
+        )
+    versions = [v for v in data.get("versions") or [] if isinstance(v, Mapping)]
+    findings += _check_versions(versions, data.get("next_version"), path, text)
+    findings += _check_aliases(data.get("aliases") or {}, versions, path, text)
+    return findings
+
+
+def _check_versions(
+    versions: Sequence[Mapping[str, Any]], next_version: Any, path: str, text: str | bytes | None
+) -> list[Finding]:
+    findings: list[Finding] = []
+    numbers: list[int] = [v["version"] for v in versions if isinstance(v.get("version"), int)]
+    for index, number in enumerate(numbers):
+        if index and number <= numbers[index - 1]:
+            code = "DUPLICATE_VERSION" if number == numbers[index - 1] else "VERSION_ORDER"
+            findings.append(
+                Finding(
+                    path,
+                    _line(text, ["versions", index]),
+                    code,
+                    f"versions[{index}]: version {number} must be unique and listed in "
+                    "ascending order; renumbering is never allowed, so move the entry",
+                )
+            )
+        if isinstance(next_version, int) and number >= next_version:
+            findings.append(
+                Finding(
+                    path,
+                    _line(text, ["next_version"]),
+                    "NEXT_VERSION",
+                    f"next_version {next_version} must be above every version "
+                    f"(version {number} exists); set it to {max(numbers) + 1}",
+                )
+            )
+            break
+    return findings
+
+
+def _check_aliases(
+    aliases: Any, versions: Sequence[Mapping[str, Any]], path: str, text: str | bytes | None
+) -> list[Finding]:
+    if not isinstance(aliases, Mapping):
+        return []
+    numbers = {v.get("version") for v in versions}
+    findings = []
+    for alias, number in aliases.items():
+        if isinstance(number, int) and number not in numbers:
+            findings.append(
+                Finding(
+                    path,
+                    _line(text, ["aliases", alias]),
+                    "ALIAS_DANGLING",
+                    f"aliases.{alias} points at version {number}, which does not exist; "
+                    "point it at an existing version or remove it",
+                )
+            )
+        if str(alias).lower() in RESERVED_ALIASES or str(alias).isdigit():
+            findings.append(
+                Finding(
+                    path,
+                    _line(text, ["aliases", alias]),
+                    "ALIAS_RESERVED",
+                    f"aliases.{alias}: 'latest' and numbers are reserved; choose another name",
+                )
+            )
+    return findings
+
+
+def check_manifest(data: Any, path: str, text: str | bytes | None = None) -> list[Finding]:
+    """Schema findings, then (for a well-formed manifest) invariant findings."""
+    findings = check_schema(data, path, text)
+    if isinstance(data, Mapping):
+        findings += check_invariants(data, path, text)
+    return findings
+
+
+def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[Finding]:
+    """Schema findings for gitreg.yaml."""
+    return check_schema(data, path, text, name="config")
+
+
+def check_unique_names(paths: Iterable[str]) -> list[Finding]:
+    """Manifests whose names differ only in case (they collide on macOS and Windows)."""
+    seen: dict[str, str] = {}
+    findings = []
+    for path in sorted(paths):
+        key = path.lower()
+        if key in seen:
+            findings.append(
+                Finding(
+                    path,
+                    None,
+                    "NAME_CASE_CONFLICT",
+                    f"{path} and {seen[key]} differ only in case; a checkout on macOS or "
+                    "Windows would merge them, so rename one",
+                )
+            )
+        else:
+            seen[key] = path
+    return findings

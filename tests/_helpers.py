@@ -1,0 +1,87 @@
+"""Helpers shared by the tests: running git and the CLI for real."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from gitreg.cli import main
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` and return its stdout; fail the test on error."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr}"
+    return proc.stdout
+
+
+def head(cwd: Path) -> str:
+    return git(cwd, "rev-parse", "HEAD").strip()
+
+
+def log_subjects(cwd: Path) -> list[str]:
+    """Commit subjects, newest first."""
+    return git(cwd, "log", "--format=%s").splitlines()
+
+
+def status(cwd: Path) -> str:
+    """``git status --porcelain`` including untracked files (empty when clean)."""
+    return git(cwd, "status", "--porcelain", "--untracked-files=all")
+
+
+def snapshot(cwd: Path) -> tuple[str, str, str]:
+    """HEAD, the index tree and the status: equal snapshots mean nothing changed."""
+    return head(cwd), git(cwd, "write-tree").strip(), status(cwd)
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class Cli:
+    """Runs ``gitreg`` in-process with the real exit-code mapping of ``gitreg.cli.main``."""
+
+    def __init__(self, repo: Path | None = None) -> None:
+        self.repo = repo
+
+    def run(self, *args: str, input: str | None = None, cwd: Path | None = None) -> Result:
+        argv: Sequence[str] = list(args)
+        if self.repo is not None and "--repo" not in argv and argv and argv[0] not in ("init",):
+            argv = [*argv, "--repo", str(self.repo)]
+        runner = CliRunner()
+        import os
+
+        old = os.getcwd()
+        if cwd is not None:
+            os.chdir(cwd)
+        try:
+            with runner.isolation(input=input) as (out, err, _):
+                code = main(argv)
+                stdout = out.getvalue().decode()
+                stderr = err.getvalue().decode()
+        finally:
+            os.chdir(old)
+        return Result(code, stdout, stderr)
+
+    def ok(self, *args: str, **kw: object) -> Result:
+        result = self.run(*args, **kw)  # type: ignore[arg-type]
+        assert result.exit_code == 0, (
+            f"gitreg {' '.join(args)} -> {result.exit_code}: {result.stderr}"
+        )
+        return result
+
+    def fails(self, code: int, *args: str, **kw: object) -> Result:
+        result = self.run(*args, **kw)  # type: ignore[arg-type]
+        assert result.exit_code == code, (
+            f"gitreg {' '.join(args)} -> {result.exit_code} (wanted {code}): "
+            f"{result.stdout} {result.stderr}"
+        )
+        assert "Traceback" not in result.stderr
+        return result
