@@ -1,0 +1,174 @@
+"""The click group, the options every command shares, and the text/JSON printers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from gitreg.entities import ModelVersion, RegisteredModel
+    from gitreg.registry import Registry
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+# ------------------------------------------------------------------ shared options
+
+
+def repo_option(f: F) -> F:
+    """``--repo PATH``: the registry (default: $GITREG_REPO, else the current repository)."""
+    return click.option(
+        "--repo",
+        "repo",
+        metavar="PATH",
+        envvar="GITREG_REPO",
+        help="Registry repository (default: $GITREG_REPO, else the current directory's repo).",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    """``--json``: print MLflow REST-shaped JSON instead of text."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON (MLflow's REST shapes)."
+    )(f)
+
+
+def at_option(f: F) -> F:
+    """``--at REF``: read the registry as of a branch, tag or commit."""
+    return click.option(
+        "--at", "at", metavar="REF", help="Read the registry at a branch, tag or commit."
+    )(f)
+
+
+def _registry(repo: str | None, at: str | None = None) -> Registry:
+    from gitreg.registry import Registry  # --help stays import-light
+
+    return Registry(repo, at=at)
+
+
+def _emit(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=what)
+        pairs[key] = value
+    return pairs
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
+    cells = [[str(c) for c in header], *[["" if c is None else str(c) for c in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _fmt_time(ms: int) -> str:
+    from gitreg.entities import format_timestamp
+
+    return format_timestamp(ms - ms % 1000) if ms else ""
+
+
+def _tags_text(tags: Any) -> str:
+    return ", ".join(f"{k}={v}" for k, v in tags.items())
+
+
+def _print_versions(versions: Sequence[ModelVersion], with_name: bool = False) -> None:
+    header = ["VERSION", "STAGE", "ALIASES", "SOURCE", "RUN_ID", "CREATED", "TAGS"]
+    rows = [
+        [
+            mv.version,
+            mv.current_stage.value,
+            ",".join(mv.aliases),
+            mv.source,
+            mv.run_id,
+            _fmt_time(mv.creation_timestamp),
+            _tags_text(mv.tags),
+        ]
+        for mv in versions
+    ]
+    if with_name:
+        header.insert(0, "NAME")
+        for row, mv in zip(rows, versions, strict=True):
+            row.insert(0, mv.name)
+    _table(rows, header)
+
+
+def _print_model(model: RegisteredModel) -> None:
+    click.echo(f"name:        {model.name}")
+    click.echo(f"description: {model.description or ''}")
+    click.echo(f"tags:        {_tags_text(model.tags)}")
+    aliases = ", ".join(f"@{a} -> {v}" for a, v in model.aliases.items())
+    click.echo(f"aliases:     {aliases}")
+    click.echo(f"created:     {_fmt_time(model.creation_timestamp)} by {model.user_id or '?'}")
+    click.echo(f"versions:    {len(model.versions)} (next is {model.next_version})")
+    if model.versions:
+        click.echo("")
+        _print_versions(model.versions)
+
+
+def _print_version(mv: ModelVersion) -> None:
+    fields = [
+        ("name", mv.name),
+        ("version", mv.version),
+        ("stage", mv.current_stage.value),
+        ("aliases", ", ".join(f"@{a}" for a in mv.aliases)),
+        ("source", mv.source),
+        ("run_id", mv.run_id or ""),
+        ("description", mv.description or ""),
+        ("tags", _tags_text(mv.tags)),
+        ("metrics", _tags_text(mv.metrics)),
+        ("created", f"{_fmt_time(mv.creation_timestamp)} by {mv.user_id or '?'}"),
+    ]
+    if mv.storage_location:
+        fields.insert(5, ("storage", mv.storage_location))
+    for key, value in fields:
+        click.echo(f"{key + ':':<13}{value}")
+
+
+def _search_options(f: F) -> F:
+    f = click.option("--page-token", help="Continue from a previous page's next_page_token.")(f)
+    f = click.option("--max-results", type=click.IntRange(min=1), help="Page size.")(f)
+    f = click.option(
+        "--order-by",
+        "order_by",
+        multiple=True,
+        help="e.g. 'name ASC', 'creation_timestamp DESC'; repeatable.",
+    )(f)
+    return click.option(
+        "--filter",
+        "filter_string",
+        metavar="EXPR",
+        help="MLflow filter, e.g. \"name LIKE '%churn%'\".",
+    )(f)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="gitreg", prog_name="gitreg")
+@click.option("--traceback", "show_traceback", is_flag=True, hidden=True)
+def cli(show_traceback: bool) -> None:
+    """gitreg: a model registry whose database is a Git repository.
+
+    Each registered model is a YAML manifest in models/; every change is a commit.
+    Commands and fields follow the MLflow Model Registry.
+
+    \b
+    Examples:
+      gitreg init registry && cd registry
+      gitreg register churn runs:/abc123/model --run-id abc123
+      gitreg transition churn 1 Production
+      gitreg alias churn champion 1
+      gitreg resolve models:/churn@champion
+    """
