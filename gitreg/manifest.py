@@ -143,8 +143,7 @@ def _child(node: yaml.Node, step: str | int) -> tuple[yaml.Node, int] | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == str(step):
-                target = value if isinstance(value, yaml.CollectionNode) else key
-                return value, target.start_mark.line + 1
+                return value, key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
         item = node.value[step]
         return item, item.start_mark.line + 1

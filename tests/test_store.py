@@ -1,0 +1,65 @@
+"""Reading registry state: work tree, refs, and the blob-id cache that can never be stale."""
+
+from __future__ import annotations
+
+from gitreg import Registry
+from gitreg.store import Store
+from tests._helpers import git
+
+
+def _register_many(registry: Registry, count: int) -> None:
+    for i in range(count):
+        registry.create_model_version(f"m{i:02d}", f"s3://m{i}/1")
+
+
+def test_read_models_sees_uncommitted_edits_despite_the_cache(registry, registry_repo):
+    _register_many(registry, 3)
+    store = Store(registry_repo)
+    assert [m.name for m in store.read_models()] == ["m00", "m01", "m02"]
+    assert (store.state_dir / "cache.marshal").exists()
+    path = registry_repo / "models/m01.yaml"
+    path.write_text(path.read_text().replace("s3://m1/1", "s3://edited"))
+    models = {m.name: m for m in store.read_models()}
+    assert models["m01"].versions[0].source == "s3://edited"
+
+
+def test_read_models_at_a_ref_uses_committed_content(registry, registry_repo):
+    _register_many(registry, 2)
+    first = git(registry_repo, "rev-parse", "HEAD").strip()
+    registry.create_model_version("m00", "s3://m0/2")
+    store = Store(registry_repo)
+    old = {m.name: len(m.versions) for m in store.read_models(at=first)}
+    new = {m.name: len(m.versions) for m in store.read_models(at="HEAD")}
+    assert old == {"m00": 1, "m01": 1}
+    assert new == {"m00": 2, "m01": 1}
+
+
+def test_a_corrupt_cache_is_ignored_and_rebuilt(registry, registry_repo):
+    _register_many(registry, 2)
+    store = Store(registry_repo)
+    store.read_models()
+    (store.state_dir / "cache.marshal").write_bytes(b"\x00garbage")
+    assert [m.name for m in store.read_models()] == ["m00", "m01"]
+    assert [m.name for m in Store(registry_repo).read_models()] == ["m00", "m01"]
+
+
+def test_the_cache_only_keeps_current_manifests(registry, registry_repo):
+    _register_many(registry, 2)
+    store = Store(registry_repo)
+    store.read_models()
+    registry.delete_registered_model("m00")
+    store.read_models()
+    assert len(store._load_cache()) == 1
+
+
+def test_a_registry_inside_a_linked_worktree_keeps_its_state_in_that_worktree(
+    registry, registry_repo, tmp_path
+):
+    _register_many(registry, 1)
+    other = tmp_path / "wt"
+    git(registry_repo, "worktree", "add", "-q", "-b", "side", str(other))
+    side = Registry(other)
+    side.create_model_version("m00", "s3://side/2")
+    assert side.get_registered_model("m00").next_version == 3
+    assert registry.get_registered_model("m00").next_version == 2
+    assert git(other, "status", "--porcelain") == ""
