@@ -406,14 +406,14 @@ def search_model_versions(
     return _page(_sort(matched, order), start, max_results)
 
 
-def exact_names(filter_string: str | None) -> frozenset[str] | None:
+def exact_names(filter_string: str | None, versions: bool = True) -> frozenset[str] | None:
     """The only model names ``filter_string`` can match (from ``name =`` / ``name IN``), or None.
 
     Raises:
         InvalidFilter: the filter does not parse.
     """
     names: frozenset[str] | None = None
-    for c in _parse_filter(filter_string, _VERSION_FIELDS):
+    for c in _parse_filter(filter_string, _VERSION_FIELDS if versions else _MODEL_FIELDS):
         if c.kind == "attribute" and c.key == "name" and c.op in ("=", "IN"):
             values = frozenset(c.value if isinstance(c.value, tuple) else (str(c.value),))
             names = values if names is None else names & values
