@@ -13,15 +13,19 @@ from typing import Any
 from gitreg.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.errors import (
     AliasNotFound,
+    BranchDiverged,
     ConcurrentUpdate,
     DirtyWorktree,
+    ForgeError,
     GitregError,
     InvalidManifest,
     InvalidParameter,
     ModelAlreadyExists,
     ModelNotFound,
     NotARegistry,
+    PromotionPending,
     PushRejected,
+    RemoteUnavailable,
     TransitionNotAllowed,
     VersionNotFound,
 )
@@ -31,8 +35,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AliasNotFound",
+    "BranchDiverged",
     "ConcurrentUpdate",
     "DirtyWorktree",
+    "ForgeError",
     "GitregError",
     "InvalidManifest",
     "InvalidParameter",
@@ -40,9 +46,11 @@ __all__ = [
     "ModelNotFound",
     "ModelVersion",
     "NotARegistry",
+    "PromotionPending",
     "PushRejected",
     "RegisteredModel",
     "Registry",
+    "RemoteUnavailable",
     "Stage",
     "TransitionNotAllowed",
     "VersionNotFound",

@@ -27,6 +27,7 @@ _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
 ALIAS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 _ALIAS_RE = re.compile(ALIAS_PATTERN)
 RESERVED_ALIASES = frozenset({"latest"})
+_VERSION_LIKE_RE = re.compile(r"^[vV]\d+$")
 TAG_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-/ ]*$"
 _TAG_KEY_RE = re.compile(TAG_KEY_PATTERN)
 
@@ -82,6 +83,11 @@ def check_alias(alias: object) -> str:
         raise InvalidParameter(
             f"Invalid alias {alias!r}: use letters, digits, '_' and '-', "
             "starting with a letter or '_'"
+        )
+    if _VERSION_LIKE_RE.match(alias):
+        raise InvalidParameter(
+            f"Invalid alias {alias!r}: it looks like a version number (as MLflow, gitreg "
+            "reserves v<digits>); choose another name"
         )
     if alias.lower() in RESERVED_ALIASES:
         raise InvalidParameter(

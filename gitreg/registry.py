@@ -1,8 +1,8 @@
 """Registry: MlflowClient's model-registry methods over a Git repository.
 
-Every write is a small pure mutation of one model, handed to a store transaction that
-commits it; reads go straight to the store. Method and argument names follow
-``mlflow.MlflowClient`` so that switching is a change of import.
+Every write is a small pure mutation of one model (``gitreg.mutations``), handed to a store
+transaction that commits it; reads go straight to the store. Method and argument names
+follow ``mlflow.MlflowClient`` so that switching is a change of import.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gitreg import mutations as mut
 from gitreg import search
 from gitreg.entities import (
     ModelVersion,
@@ -19,45 +20,44 @@ from gitreg.entities import (
     Stage,
     check_alias,
     check_name,
-    check_tag_key,
     now_ms,
     parse_version,
 )
-from gitreg.errors import (
-    AliasNotFound,
-    InvalidParameter,
-    ModelAlreadyExists,
-    ModelNotFound,
-    TransitionNotAllowed,
-    VersionNotFound,
-)
+from gitreg.errors import GitregError, InvalidParameter, ModelNotFound, VersionNotFound
 from gitreg.store import Store, Transaction, model_path
-from gitreg.uri import ModelRef, parse_uri
+from gitreg.uri import parse_uri
+
+if TYPE_CHECKING:
+    from gitreg.config import Policy
+    from gitreg.history import HistoryEntry
+    from gitreg.remote import TransitionRequest
 
 Change = Callable[[RegisteredModel], RegisteredModel]
 
 
-def _tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
-    return {check_tag_key(k): str(v) for k, v in (tags or {}).items()}
-
-
-def _version(model: RegisteredModel, version: int | str) -> ModelVersion:
-    number = parse_version(version)
-    found = model.get_version(number)
-    if found is None:
-        raise VersionNotFound(f"Model Version (name={model.name}, version={number}) not found")
-    return found
-
-
-def _replace_version(model: RegisteredModel, new: ModelVersion) -> RegisteredModel:
-    return model.with_versions(new if mv.version == new.version else mv for mv in model.versions)
+def _plural(items: Sequence[Any]) -> str:
+    return "s" if len(items) > 1 else ""
 
 
 class Registry:
     """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, at: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        at: str | None = None,
+        *,
+        push: bool | None = None,
+        fetch: bool = False,
+    ) -> None:
+        """``push`` overrides gitreg.yaml's ``registry.push``; ``fetch`` reads the remote tip."""
         self.store = Store.discover(path)
+        self.push = push
+        if fetch:
+            from gitreg import remote  # remote code stays off the read path
+
+            tip = remote.fetch_tip(self.store, push)
+            at = tip if at is None else at
         self.at = self.store.resolve_ref(at) if at is not None else None
 
     # ------------------------------------------------------------ internals
@@ -68,16 +68,13 @@ class Registry:
     def _write(self, mutation: Callable[[Transaction], Any]) -> Any:
         if self.at is not None:
             raise InvalidParameter("This Registry reads a fixed ref (at=...); it cannot write")
-        return self.store.transaction(mutation)
+        return self.store.transaction(mutation, push=self.push)
 
     def _modify(self, name: str, change: Change, message: str) -> RegisteredModel:
         check_name(name)
 
         def mutation(tx: Transaction) -> RegisteredModel:
-            found = tx.read_model(name)
-            if found is None:
-                raise ModelNotFound(f"Registered Model with name={name} not found")
-            model, raw = found
+            model, raw = _existing(tx, name)
             new = change(model)
             if new != model:
                 tx.write_model(new, like=raw)
@@ -98,11 +95,11 @@ class Registry:
             name=name,
             creation_timestamp=now_ms(),
             description=description or None,
-            tags=_tags(tags),
+            tags=mut.clean_tags(tags),
         )
 
         def mutation(tx: Transaction) -> RegisteredModel:
-            _claim_name(tx, name)
+            mut.claim_name(tx.model_names(), name)
             created = dataclasses.replace(model, user_id=_user(tx))
             tx.write_model(created)
             tx.message = f"Create registered model {name}"
@@ -121,12 +118,9 @@ class Registry:
         check_name(new_name, "new model name")
 
         def mutation(tx: Transaction) -> RegisteredModel:
-            found = tx.read_model(name)
-            if found is None:
-                raise ModelNotFound(f"Registered Model with name={name} not found")
-            model, raw = found
+            model, raw = _existing(tx, name)
             if name.lower() != new_name.lower():
-                _claim_name(tx, new_name)
+                mut.claim_name(tx.model_names(), new_name)
             renamed = dataclasses.replace(model, name=new_name).with_versions(model.versions)
             tx.delete(model_path(name))
             tx.write_model(renamed, like={**raw, "name": new_name})
@@ -149,8 +143,7 @@ class Registry:
         check_name(name)
 
         def mutation(tx: Transaction) -> None:
-            if tx.read_model(name) is None:
-                raise ModelNotFound(f"Registered Model with name={name} not found")
+            _existing(tx, name)
             tx.delete(model_path(name))
             tx.message = f"Delete registered model {name}"
 
@@ -164,13 +157,15 @@ class Registry:
         page_token: str | None = None,
     ) -> search.PagedList[RegisteredModel]:
         """Models matching MLflow's filter grammar, ordered and paged as MLflow does."""
-        models = self._models_for(filter_string)
+        models = self._models_for(filter_string, versions=False)
         return search.search_registered_models(
             models, filter_string, max_results, order_by, page_token
         )
 
-    def _models_for(self, filter_string: str | None) -> list[RegisteredModel]:
-        names = search.exact_names(filter_string)
+    def _models_for(
+        self, filter_string: str | None, versions: bool = True
+    ) -> list[RegisteredModel]:
+        names = search.exact_names(filter_string, versions)
         if names is None:
             return self.store.read_models(self.at)
         found = []
@@ -183,22 +178,44 @@ class Registry:
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
         """Set a tag on the model."""
-        tags = _tags({key: value})
-        self._modify(
-            name,
-            lambda m: dataclasses.replace(m, tags={**m.tags, **tags}),
-            f"Set tag {key}={tags[key]} on {name}",
-        )
+        self.set_tags(name, {key: value})
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        """Remove a tag from the model; RESOURCE_DOES_NOT_EXIST if it is not set."""
+        """Remove a tag from the model (nothing happens if it is not set, as in MLflow)."""
+        self._delete_tags(name, [key], None, strict=False)
 
-        def change(m: RegisteredModel) -> RegisteredModel:
-            if key not in m.tags:
-                raise InvalidParameter(f"Registered model {name} has no tag {key!r}")
-            return dataclasses.replace(m, tags={k: v for k, v in m.tags.items() if k != key})
+    def set_tags(
+        self, name: str, tags: Mapping[str, Any], version: int | str | None = None
+    ) -> None:
+        """Set several tags on a model (or one of its versions) in one commit; all or nothing."""
+        checked = mut.clean_tags(tags)
+        if not checked:
+            raise InvalidParameter("Give at least one tag to set")
+        number = None if version is None else parse_version(version)
+        target = name if number is None else f"{name} version {number}"
+        listed = ", ".join(f"{k}={v}" for k, v in checked.items())
+        self._modify(
+            name,
+            lambda m: mut.set_tags(m, checked, number),
+            f"Set tag{_plural(list(checked))} {listed} on {target}",
+        )
 
-        self._modify(name, change, f"Delete tag {key} from {name}")
+    def delete_tags(self, name: str, keys: Sequence[str], version: int | str | None = None) -> None:
+        """Remove several tags in one commit; a key that is not set is an error."""
+        number = None if version is None else parse_version(version)
+        self._delete_tags(name, keys, number, strict=True)
+
+    def _delete_tags(
+        self, name: str, keys: Sequence[str], number: int | None, strict: bool
+    ) -> None:
+        if not keys:
+            raise InvalidParameter("Give at least one tag key to delete")
+        target = name if number is None else f"{name} version {number}"
+        self._modify(
+            name,
+            lambda m: mut.delete_tags(m, keys, number, strict),
+            f"Delete tag{_plural(keys)} {', '.join(keys)} from {target}",
+        )
 
     # ------------------------------------------------------------- versions
 
@@ -213,19 +230,26 @@ class Registry:
         await_creation_for: int = 300,
         metrics: Mapping[str, float] | None = None,
         storage_location: str | None = None,
+        *,
+        create_model: bool = True,
     ) -> ModelVersion:
-        """Register ``source`` as the next version of ``name``, creating the model if needed."""
+        """Register ``source`` as the next version of ``name``.
+
+        Creates the model if needed (as ``mlflow.register_model``); with
+        ``create_model=False`` a missing model is RESOURCE_DOES_NOT_EXIST (as
+        ``MlflowClient.create_model_version``), checked inside the transaction.
+        """
         check_name(name)
-        created = now_ms()
         if not isinstance(source, str) or not source.strip():
             raise InvalidParameter("Invalid source: it must be a non-empty URI or path")
+        created = now_ms()
         new = ModelVersion(
             name=name,
             version=0,
             source=source,
             run_id=run_id or None,
             description=description or None,
-            tags=_tags(tags),
+            tags=mut.clean_tags(tags),
             metrics={str(k): float(v) for k, v in (metrics or {}).items()},
             creation_timestamp=created,
             last_updated_timestamp=created,
@@ -236,27 +260,27 @@ class Registry:
 
         def mutation(tx: Transaction) -> ModelVersion:
             found = tx.read_model(name)
+            if found is None and not create_model:
+                raise ModelNotFound(f"Registered Model with name={name} not found")
             if found is None:
-                _claim_name(tx, name)
-                model, raw = RegisteredModel(name, new.creation_timestamp, user_id=_user(tx)), None
+                mut.claim_name(tx.model_names(), name)
+                model, raw = RegisteredModel(name, created, user_id=_user(tx)), None
             else:
                 model, raw = found
+            grown = mut.add_version(model, dataclasses.replace(new, user_id=_user(tx)))
+            tx.write_model(grown, like=raw)
             number = model.next_version
-            mv = dataclasses.replace(new, version=number, user_id=_user(tx))
-            model = dataclasses.replace(model, next_version=number + 1)
-            model = model.with_versions([*model.versions, mv])
-            tx.write_model(model, like=raw)
             tx.message = f"Register {name} version {number}\n\nsource: {source}" + (
                 f"\nrun_id: {run_id}" if run_id else ""
             )
-            return ModelVersion.from_manifest(name, mv.to_manifest())
+            return mut.find_version(grown, number)
 
         result: ModelVersion = self._write(mutation)
         return result
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version; RESOURCE_DOES_NOT_EXIST if the model or version is missing."""
-        return _version(self._read(name), version)
+        return mut.find_version(self._read(name), version)
 
     def update_model_version(
         self, name: str, version: int | str, description: str | None = None
@@ -265,24 +289,18 @@ class Registry:
         number = parse_version(version)
 
         def change(m: RegisteredModel) -> RegisteredModel:
-            mv = _version(m, number)
-            return _replace_version(m, dataclasses.replace(mv, description=description or None))
+            mv = mut.find_version(m, number)
+            return mut.replace_version(m, dataclasses.replace(mv, description=description or None))
 
-        return _version(
-            self._modify(name, change, f"Update description of {name} version {number}"), number
-        )
+        updated = self._modify(name, change, f"Update description of {name} version {number}")
+        return mut.find_version(updated, number)
 
     def delete_model_version(self, name: str, version: int | str) -> None:
         """Delete a version and the aliases pointing at it; its number is never reused."""
         number = parse_version(version)
-
-        def change(m: RegisteredModel) -> RegisteredModel:
-            _version(m, number)
-            aliases = {a: v for a, v in m.aliases.items() if v != number}
-            kept = [mv for mv in m.versions if mv.version != number]
-            return dataclasses.replace(m, aliases=aliases).with_versions(kept)
-
-        self._modify(name, change, f"Delete {name} version {number}")
+        self._modify(
+            name, lambda m: mut.delete_version(m, number), f"Delete {name} version {number}"
+        )
 
     def search_model_versions(
         self,
@@ -316,12 +334,20 @@ class Registry:
         version: int | str,
         stage: str,
         archive_existing_versions: bool = False,
+        *,
+        message: str | None = None,
+        direct: bool = False,
     ) -> ModelVersion:
         """Move a version to ``stage``; one version at most is ever in Production.
 
+        On a registry with a remote, a stage the policy protects changes through a pull
+        request: ``gitreg/NAME/vVERSION-STAGE`` is pushed and a request opened (see #5).
+
         Raises:
             TransitionNotAllowed: another version is in Production and
-                ``archive_existing_versions`` is False, or the policy forbids the move.
+                ``archive_existing_versions`` is False, or the policy forbids the move
+                (``direct`` on a protected stage included).
+            PromotionPending: the request is open; the stage changes when it is merged.
         """
         number, target = parse_version(version), Stage.parse(stage)
         if archive_existing_versions and target not in (Stage.STAGING, Stage.PRODUCTION):
@@ -330,25 +356,23 @@ class Registry:
             )
 
         def mutation(tx: Transaction) -> ModelVersion:
-            found = tx.read_model(name)
-            if found is None:
-                raise ModelNotFound(f"Registered Model with name={name} not found")
-            model, raw = found
-            policy = _policy(tx)
-            new = _transition(model, number, target, archive_existing_versions, policy)
+            model, raw = _existing(tx, name)
+            new = mut.transition(model, number, target, archive_existing_versions, _policy(tx))
             if new != model:
                 tx.write_model(new, like=raw)
-                old_stage = _version(model, number).current_stage
-                moved = [
-                    f"{mv.version}"
-                    for mv in new.versions
-                    if mv.version != number and mv != model.get_version(mv.version)
-                ]
-                tx.message = f"Transition {name} version {number}: {old_stage} -> {target}" + (
-                    f"\n\nArchived version(s) {', '.join(moved)}" if moved else ""
-                )
-            return _version(new, number)
+                tx.message = mut.transition_message(model, new, number, target, message)
+            return mut.find_version(new, number)
 
+        from gitreg import remote  # remote code stays off the read path
+
+        try:
+            current: Stage | None = self.get_model_version(name, number).current_stage
+        except GitregError:
+            current = None  # not in this clone yet: the remote tip decides in the mutation
+        if remote.needs_request(self.store, {target, current or target}, direct, self.push):
+            return remote.request_transition(
+                self.store, mutation, name, number, target, message, self.push
+            )
         result: ModelVersion = self._write(mutation)
         return result
 
@@ -364,13 +388,7 @@ class Registry:
         number = self._version_or_stage(name, version, stage)
         if key is None:
             raise InvalidParameter("Give the tag key to set")
-        tags = _tags({key: value})
-
-        def change(m: RegisteredModel) -> RegisteredModel:
-            mv = _version(m, number)
-            return _replace_version(m, dataclasses.replace(mv, tags={**mv.tags, **tags}))
-
-        self._modify(name, change, f"Set tag {key}={tags[key]} on {name} version {number}")
+        self.set_tags(name, {key: value}, number)
 
     def delete_model_version_tag(
         self,
@@ -379,17 +397,11 @@ class Registry:
         key: str | None = None,
         stage: str | None = None,
     ) -> None:
-        """Remove a tag from a version."""
+        """Remove a tag from a version (nothing happens if it is not set, as in MLflow)."""
         number = self._version_or_stage(name, version, stage)
-
-        def change(m: RegisteredModel) -> RegisteredModel:
-            mv = _version(m, number)
-            if key not in mv.tags:
-                raise InvalidParameter(f"{name} version {number} has no tag {key!r}")
-            tags = {k: v for k, v in mv.tags.items() if k != key}
-            return _replace_version(m, dataclasses.replace(mv, tags=tags))
-
-        self._modify(name, change, f"Delete tag {key} from {name} version {number}")
+        if key is None:
+            raise InvalidParameter("Give the tag key to delete")
+        self._delete_tags(name, [key], number, strict=False)
 
     def _version_or_stage(self, name: str, version: int | str | None, stage: str | None) -> int:
         if (version is None) == (stage is None):
@@ -412,56 +424,86 @@ class Registry:
         """Point ``@alias`` at ``version`` (moving it if it pointed elsewhere)."""
         check_alias(alias)
         number = parse_version(version)
-
-        def change(m: RegisteredModel) -> RegisteredModel:
-            _version(m, number)
-            updated = dataclasses.replace(m, aliases={**m.aliases, alias: number})
-            return updated.with_versions(m.versions)
-
-        self._modify(name, change, f"Set alias {name}@{alias} -> version {number}")
+        self._modify(
+            name,
+            lambda m: mut.set_alias(m, alias, number),
+            f"Set alias {name}@{alias} -> version {number}",
+        )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        """Remove ``@alias``; RESOURCE_DOES_NOT_EXIST if it is not set."""
-
-        def change(m: RegisteredModel) -> RegisteredModel:
-            if alias not in m.aliases:
-                raise AliasNotFound(f"Registered model alias {alias} not found on {name}")
-            aliases = {a: v for a, v in m.aliases.items() if a != alias}
-            return dataclasses.replace(m, aliases=aliases).with_versions(m.versions)
-
-        self._modify(name, change, f"Delete alias {name}@{alias}")
+        """Remove ``@alias`` (nothing happens if it is not set, as in MLflow)."""
+        self._modify(name, lambda m: mut.delete_alias(m, alias), f"Delete alias {name}@{alias}")
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        """The version ``@alias`` points at."""
-        model = self._read(name)
-        if alias not in model.aliases:
-            raise AliasNotFound(f"Registered model alias {alias} not found on {name}")
-        return _version(model, model.aliases[alias])
+        """The version ``@alias`` points at (``latest``: the newest version)."""
+        return mut.version_for_alias(self._read(name), alias)
 
     # ----------------------------------------------------------------- URIs
 
     def get_version_for_uri(self, uri: str) -> ModelVersion:
         """The version a ``models:/`` URI names."""
         ref = parse_uri(uri)
-        return self._version_for_ref(ref)
-
-    def _version_for_ref(self, ref: ModelRef) -> ModelVersion:
-        model = self._read(ref.name)
-        if ref.version is not None:
-            return _version(model, ref.version)
-        if ref.alias is not None:
-            if ref.alias not in model.aliases:
-                raise AliasNotFound(f"Registered model alias {ref.alias} not found on {ref.name}")
-            return _version(model, model.aliases[ref.alias])
-        candidates = [mv for mv in model.versions if ref.latest or mv.current_stage == ref.stage]
-        if not candidates:
-            where = "any version" if ref.latest else f"a version in stage {ref.stage}"
-            raise VersionNotFound(f"Registered model {ref.name} has no {where}")
-        return max(candidates, key=lambda mv: mv.version)
+        return mut.version_for_ref(self._read(ref.name), ref)
 
     def resolve(self, uri: str) -> str:
         """The source URI of the version a ``models:/`` URI names."""
         return self.get_version_for_uri(uri).source
+
+    # ------------------------------------------------- audit and promotions
+
+    def get_model_history(self, name: str, version: int | str | None = None) -> list[HistoryEntry]:
+        """The audit trail of ``name`` (or of one version), newest first, from git history."""
+        from gitreg import history
+
+        check_name(name)
+        number = None if version is None else parse_version(version)
+        ref = self.at or "HEAD"
+        entries = history.read_history(self.store.root, model_path(name), ref, number)
+        if not entries and number is None:
+            raise ModelNotFound(f"Registered Model with name={name} has no history")
+        return entries
+
+    def list_transition_requests(self) -> list[TransitionRequest]:
+        """Open promotion requests: the remote's ``gitreg/...`` branches and forge requests."""
+        from gitreg import remote
+
+        return remote.list_requests(self.store, self.push, os.environ)
+
+    def rollback_registered_model(
+        self, name: str, *, message: str | None = None, direct: bool = False
+    ) -> ModelVersion:
+        """Return Production to the previous Production version (from history).
+
+        Raises:
+            VersionNotFound: no earlier Production version still exists.
+            PromotionPending: as ``transition_model_version_stage`` on a protected stage.
+        """
+        from gitreg import history
+
+        model = self._read(name)
+        current = [mv.version for mv in model.versions if mv.current_stage == Stage.PRODUCTION]
+        earlier = [
+            v
+            for v in history.production_versions(self.get_model_history(name))
+            if v not in current and model.get_version(v) is not None
+        ]
+        if not earlier:
+            raise VersionNotFound(
+                f"{name} has no earlier Production version to roll back to (history shows none "
+                "that still exists)"
+            )
+        now = f"version {current[0]}" if current else "no version"
+        why = message or f"Rollback: Production returns to version {earlier[0]} (from {now})."
+        return self.transition_model_version_stage(
+            name, earlier[0], Stage.PRODUCTION.value, True, message=why, direct=direct
+        )
+
+
+def _existing(tx: Transaction, name: str) -> tuple[RegisteredModel, dict[str, Any]]:
+    found = tx.read_model(name)
+    if found is None:
+        raise ModelNotFound(f"Registered Model with name={name} not found")
+    return found
 
 
 def _user(tx: Transaction) -> str:
@@ -470,58 +512,11 @@ def _user(tx: Transaction) -> str:
     return _git.identity(tx.repo)
 
 
-def _policy(tx: Transaction) -> Any:
+def _policy(tx: Transaction) -> Policy:
     from gitreg import manifest
     from gitreg.config import CONFIG_FILE, Config
 
     text = tx.read(CONFIG_FILE)
-    return (
-        Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)).policy
-        if text
-        else Config().policy
-    )
-
-
-def _claim_name(tx: Transaction, name: str) -> None:
-    """RESOURCE_ALREADY_EXISTS if ``name`` is taken, also when only its case differs."""
-    for existing in tx.model_names():
-        if existing == name:
-            raise ModelAlreadyExists(f"Registered Model (name={name}) already exists.")
-        if existing.lower() == name.lower():
-            raise ModelAlreadyExists(
-                f"Registered Model (name={existing}) already exists and differs from {name!r} "
-                "only in case; names must be unique case-insensitively (macOS and Windows "
-                "checkouts would merge them)"
-            )
-
-
-def _transition(
-    model: RegisteredModel, number: int, target: Stage, archive: bool, policy: Any
-) -> RegisteredModel:
-    mv = _version(model, number)
-    if mv.current_stage == target:
-        return model
-    if not policy.allows(mv.current_stage, target):
-        raise TransitionNotAllowed(
-            f"gitreg.yaml does not allow {mv.current_stage} -> {target}; "
-            "change the policy's transitions (through a pull request) or pick another stage"
-        )
-    unmet = policy.requirements[target].unmet(mv) if target in policy.requirements else []
-    if unmet:
-        raise TransitionNotAllowed(
-            f"{model.name} version {number} cannot enter {target}: {'; '.join(unmet)}"
-        )
-    others = [o for o in model.versions if o.version != number and o.current_stage == target]
-    if target == Stage.PRODUCTION and others and not archive:
-        raise TransitionNotAllowed(
-            f"{model.name} version {others[0].version} is already in Production; pass "
-            "archive_existing_versions=True (--archive-existing-versions) to archive it in "
-            "the same commit, or move it out of Production first"
-        )
-    updated = [
-        dataclasses.replace(o, current_stage=Stage.ARCHIVED) if archive and o in others else o
-        for o in model.versions
-        if o.version != number
-    ]
-    updated.append(dataclasses.replace(mv, current_stage=target))
-    return model.with_versions(updated)
+    if not text:
+        return Config().policy
+    return Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)).policy

@@ -247,8 +247,8 @@ def test_registered_and_version_tags(registry, registry_repo):
     registry.delete_model_version_tag("churn", 1, "validation")
     assert registry.get_registered_model("churn").tags == {}
     assert registry.get_model_version("churn", 1).tags == {}
-    with pytest.raises(GitregError):
-        registry.delete_model_version_tag("churn", 1, "validation")
+    with pytest.raises(InvalidParameter, match="has no tag"):
+        registry.delete_tags("churn", ["validation"], 1)
     assert log_subjects(registry_repo)[0] == "Delete tag validation from churn version 1"
 
 
@@ -349,12 +349,44 @@ def test_aliases(registry):
     registry.delete_registered_model_alias("churn", "champion")
     with pytest.raises(AliasNotFound) as err:
         registry.get_model_version_by_alias("churn", "champion")
-    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
-    with pytest.raises(AliasNotFound):
-        registry.delete_registered_model_alias("churn", "champion")
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"  # as MLflow
 
 
-@pytest.mark.parametrize("alias", ["latest", "LATEST", "3", "1abc", "a b", "a/b", "-x", ""])
+def test_deleting_a_missing_alias_or_tag_changes_nothing_as_in_mlflow(registry, registry_repo):
+    registry.create_model_version("churn", "s3://1")
+    before = snapshot(registry_repo)
+    registry.delete_registered_model_alias("churn", "nobody")
+    registry.delete_registered_model_tag("churn", "nothing")
+    registry.delete_model_version_tag("churn", 1, "nothing")
+    assert snapshot(registry_repo) == before
+
+
+def test_latest_alias_is_the_newest_version_as_in_mlflow(registry):
+    registry.create_model_version("churn", "s3://1")
+    registry.create_model_version("churn", "s3://2")
+    assert registry.get_model_version_by_alias("churn", "latest").version == 2
+
+
+def test_archiving_applies_when_the_version_is_already_in_the_stage(registry):
+    """As MLflow: v1, v2 in Staging; v2 -> Staging with archiving archives v1."""
+    for i in (1, 2):
+        registry.create_model_version("churn", f"s3://{i}")
+        registry.transition_model_version_stage("churn", i, "Staging")
+    registry.transition_model_version_stage("churn", 2, "Staging", archive_existing_versions=True)
+    assert registry.get_model_version("churn", 1).current_stage == Stage.ARCHIVED
+    assert registry.get_model_version("churn", 2).current_stage == Stage.STAGING
+
+
+def test_create_model_version_without_creating_the_model(registry, registry_repo):
+    before = snapshot(registry_repo)
+    with pytest.raises(ModelNotFound):
+        registry.create_model_version("ghost", "s3://1", create_model=False)
+    assert snapshot(registry_repo) == before
+
+
+@pytest.mark.parametrize(
+    "alias", ["latest", "LATEST", "3", "v3", "V12", "1abc", "a b", "a/b", "-x", ""]
+)
 def test_bad_alias_names_are_refused(registry, registry_repo, alias):
     registry.create_model_version("churn", "s3://1")
     before = snapshot(registry_repo)
@@ -589,3 +621,12 @@ def test_full_workflow_reads_like_an_audit_trail(registry, registry_repo):
         "Initialize gitreg registry",
     ]
     assert status(registry_repo) == ""
+
+
+def test_a_gitreg_yaml_below_the_top_of_a_repository_is_refused(tmp_path):
+    """Paths in git are relative to the top: a nested gitreg.yaml would read the wrong files."""
+    git(tmp_path, "init", "-q", "mono")
+    (tmp_path / "mono/registry").mkdir()
+    (tmp_path / "mono/registry/gitreg.yaml").write_text("schema_version: 1\n")
+    with pytest.raises(NotARegistry, match="not at the top of a git repository"):
+        Registry(tmp_path / "mono/registry")

@@ -10,10 +10,12 @@ import click
 from gitreg.cli._app import (
     _emit,
     _parse_pairs,
+    _pending,
     _registry,
     _say,
     cli,
     json_option,
+    push_option,
     repo_option,
 )
 
@@ -49,6 +51,7 @@ def init(directory: str, branch: str) -> None:
 @click.option("-d", "--description", help="What the model does.")
 @click.option("-t", "--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag; repeatable.")
 @repo_option
+@push_option
 @json_option
 def create(
     name: str, description: str | None, tags: tuple[str, ...], repo: str | None, as_json: bool
@@ -75,6 +78,7 @@ def create(
     "-m", "--metric", "metrics", multiple=True, metavar="KEY=NUMBER", help="A metric; repeatable."
 )
 @repo_option
+@push_option
 @json_option
 def register(
     name: str,
@@ -126,6 +130,7 @@ def register(
 @click.argument("version", required=False)
 @click.option("-d", "--description", required=True, help="The new description ('' clears it).")
 @repo_option
+@push_option
 def update(name: str, version: str | None, description: str, repo: str | None) -> None:
     """Set the description of a model, or of one of its versions.
 
@@ -147,6 +152,7 @@ def update(name: str, version: str | None, description: str, repo: str | None) -
 @click.argument("name")
 @click.argument("items", nargs=-1, required=True, metavar="[VERSION] KEY=VALUE...")
 @repo_option
+@push_option
 def tag(name: str, items: tuple[str, ...], repo: str | None) -> None:
     """Set tags on a model, or on one of its versions (one commit).
 
@@ -159,12 +165,7 @@ def tag(name: str, items: tuple[str, ...], repo: str | None) -> None:
     if version is None and items and items[0].isdigit():
         raise click.UsageError("give at least one KEY=VALUE after the version")
     pairs = _parse_pairs(rest, "KEY=VALUE")
-    registry = _registry(repo)
-    for key, value in pairs.items():
-        if version is None:
-            registry.set_registered_model_tag(name, key, value)
-        else:
-            registry.set_model_version_tag(name, version, key, value)
+    _registry(repo).set_tags(name, pairs, version)
     target = name if version is None else f"{name} version {version}"
     _say(f"Tagged {target}: {', '.join(f'{k}={v}' for k, v in pairs.items())}")
 
@@ -173,6 +174,7 @@ def tag(name: str, items: tuple[str, ...], repo: str | None) -> None:
 @click.argument("name")
 @click.argument("items", nargs=-1, required=True, metavar="[VERSION] KEY...")
 @repo_option
+@push_option
 def untag(name: str, items: tuple[str, ...], repo: str | None) -> None:
     """Remove tags from a model, or from one of its versions.
 
@@ -182,12 +184,7 @@ def untag(name: str, items: tuple[str, ...], repo: str | None) -> None:
       gitreg untag churn 3 validation
     """
     version, keys = _split_version(items)
-    registry = _registry(repo)
-    for key in keys:
-        if version is None:
-            registry.delete_registered_model_tag(name, key)
-        else:
-            registry.delete_model_version_tag(name, version, key)
+    _registry(repo).delete_tags(name, keys, version)
     target = name if version is None else f"{name} version {version}"
     _say(f"Removed tag(s) {', '.join(keys)} from {target}")
 
@@ -197,6 +194,7 @@ def untag(name: str, items: tuple[str, ...], repo: str | None) -> None:
 @click.argument("alias_name", metavar="ALIAS")
 @click.argument("version")
 @repo_option
+@push_option
 def alias(name: str, alias_name: str, version: str, repo: str | None) -> None:
     """Point NAME@ALIAS at VERSION (moving the alias if it is set).
 
@@ -213,6 +211,7 @@ def alias(name: str, alias_name: str, version: str, repo: str | None) -> None:
 @click.argument("name")
 @click.argument("alias_name", metavar="ALIAS")
 @repo_option
+@push_option
 def unalias(name: str, alias_name: str, repo: str | None) -> None:
     """Remove the alias NAME@ALIAS.
 
@@ -220,7 +219,10 @@ def unalias(name: str, alias_name: str, repo: str | None) -> None:
     Examples:
       gitreg unalias churn challenger
     """
-    _registry(repo).delete_registered_model_alias(name, alias_name)
+    registry = _registry(repo)
+    # The API ignores a missing alias, as MLflow does; on the command line it is a typo.
+    registry.get_model_version_by_alias(name, alias_name)
+    registry.delete_registered_model_alias(name, alias_name)
     _say(f"Removed {name}@{alias_name}")
 
 
@@ -235,13 +237,20 @@ def unalias(name: str, alias_name: str, repo: str | None) -> None:
     is_flag=True,
     help="Move the versions already in STAGE to Archived in the same commit.",
 )
+@click.option("-m", "--message", help="Why: goes in the commit and the pull request.")
+@click.option(
+    "--direct", is_flag=True, help="Commit directly; refuse if the policy protects the stage."
+)
 @repo_option
+@push_option
 @json_option
 def transition(
     name: str,
     version: str,
     stage: str,
     archive_existing_versions: bool,
+    message: str | None,
+    direct: bool,
     repo: str | None,
     as_json: bool,
 ) -> None:
@@ -249,16 +258,25 @@ def transition(
 
     At most one version is in Production: promoting another one needs
     --archive-existing-versions, which archives the old one in the same commit.
+    On a registry with a remote, a stage that gitreg.yaml protects (Production by
+    default) changes through a pull request: the command pushes a branch, opens the
+    request, prints its URL and exits 0; the stage changes when it is merged.
 
     \b
     Examples:
       gitreg transition churn 3 Staging
-      gitreg transition churn 3 Production --archive-existing-versions
+      gitreg transition churn 3 Production --archive-existing-versions -m "F1 0.94"
       gitreg transition churn 1 Archived
     """
-    mv = _registry(repo).transition_model_version_stage(
-        name, version, stage, archive_existing_versions
-    )
+    from gitreg.errors import PromotionPending
+
+    try:
+        mv = _registry(repo).transition_model_version_stage(
+            name, version, stage, archive_existing_versions, message=message, direct=direct
+        )
+    except PromotionPending as e:
+        _pending(e, as_json)
+        return
     if as_json:
         _emit({"model_version": mv.to_dict()})
     _say(f"{name} version {mv.version} is now in {mv.current_stage.value}")
@@ -268,6 +286,7 @@ def transition(
 @click.argument("name")
 @click.argument("new_name")
 @repo_option
+@push_option
 def rename(name: str, new_name: str, repo: str | None) -> None:
     """Rename a registered model (its manifest moves; history follows it).
 
@@ -284,6 +303,7 @@ def rename(name: str, new_name: str, repo: str | None) -> None:
 @click.argument("version", required=False)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @repo_option
+@push_option
 def delete(name: str, version: str | None, yes: bool, repo: str | None) -> None:
     """Delete a version, or a whole model. Version numbers are never reused.
 
