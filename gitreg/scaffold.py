@@ -14,25 +14,27 @@ WORKFLOW_FILE = ".github/workflows/gitreg.yml"
 ACTION_REPOSITORY = "gitreg-dev/gitreg"
 
 WORKFLOW_TEXT = f"""\
-# Validates every pull request against the base branch's policy (written by gitreg init).
+# Validates every pull request against the base branch's gitreg.yaml policy (written by
+# gitreg init). Findings appear as annotations on the diff and in the job summary.
 name: gitreg
 
 on:
   pull_request:
-  push:
-    branches: [main]
 
 permissions:
   contents: read
 
 jobs:
   validate:
+    name: validate registry
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
+      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
         with:
+          # The merge base with the pull request's base branch needs the history.
           fetch-depth: 0
           persist-credentials: false
+      # Pin to a commit for supply-chain safety (zizmor's unpinned-uses); @v1 follows releases.
       - uses: {ACTION_REPOSITORY}/.github/actions/validate@v1
 """
 

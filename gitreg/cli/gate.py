@@ -1,0 +1,126 @@
+"""The promotion gate: ``gitreg validate`` (schema, invariants, change rules, policy)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from gitreg.cli._app import cli, repo_option
+
+if TYPE_CHECKING:
+    from gitreg.review import Report
+
+FORMATS = ("text", "json", "github")
+
+
+class _Stop(click.ClickException):
+    """Ends ``validate`` with its exit status: 1 invalid, 2 could not run (see #4)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _registry_paths(paths: Sequence[str], root: Path, must_exist: bool) -> list[str]:
+    """PATH arguments (relative to the current directory) as registry-relative paths."""
+    top = root.resolve()
+    out = []
+    for raw in paths:
+        path = Path(raw).resolve()
+        if must_exist and not path.exists():
+            raise click.BadParameter(f"{raw}: no such file", param_hint="PATH")
+        try:
+            out.append(path.relative_to(top).as_posix())
+        except ValueError:
+            raise click.BadParameter(
+                f"{raw} is outside the registry at {root}", param_hint="PATH"
+            ) from None
+    return out
+
+
+def _emit_github(report: Report) -> None:
+    from gitreg.report import format_github, markdown_summary
+
+    click.echo(format_github(report), nl=False)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(markdown_summary(report))
+    outputs = os.environ.get("GITHUB_OUTPUT")
+    if outputs:
+        with open(outputs, "a", encoding="utf-8") as f:
+            f.write(f"valid={str(report.valid).lower()}\nproblems={len(report.findings)}\n")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option(
+    "--base",
+    metavar="REF",
+    help="Also apply the change rules against REF (a pull request's base, or the commit "
+    "before a push), under the policy in REF's gitreg.yaml.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="text, json, or github (workflow commands + job summary); "
+    "default: github when GITHUB_ACTIONS=true, else text.",
+)
+@click.option(
+    "--push",
+    is_flag=True,
+    help="The change was pushed without review: protected stages may not change (with --base).",
+)
+@repo_option
+def validate(
+    paths: tuple[str, ...], base: str | None, fmt: str | None, push: bool, repo: str | None
+) -> None:
+    """Check the registry: schemas and invariants, and with --base the change rules.
+
+    Without --base, every manifest and gitreg.yaml (or only PATH...) is checked
+    against the JSON Schemas and the invariants. With --base REF, the files that
+    differ between REF and the work tree are checked, and so is what they change:
+    merged versions' source, run_id and created_* stay as they were, next_version
+    never decreases, no version number is reused, and every stage change is one
+    that REF's gitreg.yaml allows and meets its requirements. A change that edits
+    gitreg.yaml is still judged by REF's policy.
+
+    Exit status: 0 valid, 1 invalid, 2 could not run (bad ref, not a registry).
+
+    \b
+    Examples:
+      gitreg validate
+      gitreg validate models/churn.yaml
+      gitreg validate --base origin/main
+      gitreg validate --base main --format json
+      gitreg validate --base origin/main --format github
+    """
+    from gitreg import review
+    from gitreg.errors import GitregError
+    from gitreg.report import format_json, format_text
+    from gitreg.store import Store
+
+    fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    if push and base is None:
+        raise click.UsageError("--push needs --base: the commit before the push")
+    try:
+        root = Store.discover(repo).root
+        selected = _registry_paths(paths, root, base is None) if paths else None
+        if base is None:
+            report = review.check_registry(root, selected)
+        else:
+            report = review.check_change(root, base, selected, push=push)
+    except GitregError as e:
+        raise _Stop(e.message, 2) from e
+    if fmt == "github":
+        _emit_github(report)
+    else:
+        click.echo((format_json if fmt == "json" else format_text)(report), nl=False)
+    if not report.valid:
+        problems = len(report.findings)
+        raise _Stop(f"the registry is invalid: {problems} problem(s), listed above", 1)

@@ -1,0 +1,295 @@
+"""What ``gitreg validate`` checks: every registry file, or what a change does against its base.
+
+Without a base, every manifest and gitreg.yaml get the schema and the invariants. With a base,
+only the files that differ between the base and the work tree are read, so a pull request that
+touches one model of ten thousand costs one ``diff-index`` and two small parses: the base was
+valid when it was merged, and an unchanged file is still what it was (see #4).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gitreg import _git, gate, validate
+from gitreg.config import CONFIG_FILE, MODELS_DIR, Config, Policy
+from gitreg.errors import BadRef, GitFailed, GitregError
+from gitreg.gate import ModelChange
+from gitreg.validate import Finding
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Report:
+    """The verdict: findings (any makes it invalid), what the change does, and notes."""
+
+    findings: tuple[Finding, ...]
+    changes: tuple[ModelChange, ...] = ()
+    notes: tuple[Finding, ...] = ()
+    checked: int = 0
+    base: str | None = None  # the base ref as given
+    base_commit: str | None = None
+    prefix: str = ""  # the registry's directory inside its git repository, "" or "dir/"
+
+    @property
+    def valid(self) -> bool:
+        """True when nothing was found."""
+        return not self.findings
+
+
+def check_registry(root: Path, paths: Iterable[str] | None = None) -> Report:
+    """Schema and invariants for every registry file (or only ``paths``, root-relative)."""
+    entries = _listing(root)
+    if paths is None:
+        selected = {CONFIG_FILE, *(f"{MODELS_DIR}/{name}" for name in entries)}
+    else:
+        selected = {p for p in paths if _is_registry_path(p)}
+    findings = []
+    for path in sorted(selected):
+        findings += _check_file(root, path, entries)
+    return Report(_sorted(findings), checked=len(selected), prefix=_prefix(root))
+
+
+def check_change(
+    root: Path, base: str, paths: Iterable[str] | None = None, *, push: bool = False
+) -> Report:
+    """The files that differ between ``base`` and the work tree: checks and change rules.
+
+    Raises:
+        BadRef: ``base`` names no commit.
+    """
+    base_commit = _git.resolve_commit(root, base)
+    compare, notes = _compare_point(root, base, base_commit)
+    changed = _changed_paths(root, compare)
+    if paths is not None:
+        changed &= set(paths)
+    prefix = _prefix(root)
+    wanted = [f"{base_commit}:{prefix}{CONFIG_FILE}"]
+    wanted += [f"{compare}:{prefix}{p}" for p in sorted(changed) if _readable(p)]
+    blobs = _read_at(root, wanted)
+    policy, policy_notes = _base_policy(blobs[wanted[0]], base, base_commit)
+    notes += policy_notes
+    if CONFIG_FILE in changed:
+        notes.append(_config_note(base, base_commit))
+    entries = _listing(root)
+    findings: list[Finding] = []
+    changes: list[ModelChange] = []
+    for path in sorted(changed):
+        old = blobs.get(f"{compare}:{prefix}{path}")
+        f, c = _check_changed(root, path, old, entries, policy, push)
+        findings += f
+        changes += c
+    return Report(
+        _sorted(findings), tuple(changes), tuple(notes), len(changed), base, base_commit, prefix
+    )
+
+
+def _sorted(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    return tuple(sorted(findings, key=lambda f: (f.path, f.line or 0)))
+
+
+# --------------------------------------------------------------------- per file
+
+
+def _check_file(root: Path, path: str, entries: Listing) -> list[Finding]:
+    """Schema and invariants of the work tree's ``path``."""
+    return _check_text(path, _read_worktree(root, path), entries, frozenset())[0]
+
+
+def _check_text(
+    path: str, text: bytes | None, entries: Listing, incumbents: frozenset[int]
+) -> tuple[list[Finding], Any]:
+    """Findings for ``path`` holding ``text`` (None: absent), and its parsed data if any."""
+    if path == CONFIG_FILE:
+        if text is None:
+            return [_missing_config()], None
+        data, findings = validate.parse(text, path)
+        return (findings or validate.check_config(data, path, text)), data
+    name, _, rest = path[len(MODELS_DIR) + 1 :].partition("/")
+    findings = validate.check_entry(name, is_dir=bool(rest) or entries.get(name, False))
+    if findings or text is None or name == ".gitkeep":
+        return findings, None
+    findings += _case_conflicts(name, entries)
+    data, syntax = validate.parse(text, path)
+    if syntax:
+        return findings + syntax, None
+    return findings + validate.check_manifest(data, path, text, incumbents), data
+
+
+def _check_changed(
+    root: Path,
+    path: str,
+    old_text: bytes | None,
+    entries: Listing,
+    policy: Policy,
+    push: bool,
+) -> tuple[list[Finding], list[ModelChange]]:
+    """Checks of one changed file; for a manifest, change rules and summary rows too."""
+    text = _read_worktree(root, path)
+    if not path.startswith(f"{MODELS_DIR}/") or not _readable(path):
+        return _check_text(path, text, entries, frozenset())[0], []
+    old: Any = None
+    if old_text is not None:
+        old, syntax = validate.parse(old_text, path)
+        old = old if isinstance(old, Mapping) and not syntax else None
+    findings, new = _check_text(path, text, entries, gate.production_versions(old))
+    if text is not None and not isinstance(new, Mapping):
+        return findings, []  # unreadable: the findings say why
+    findings += gate.check_changes(path, old, new, text, policy, push=push)
+    name = path[len(MODELS_DIR) + 1 :].removesuffix(".yaml")
+    return findings, gate.summarize(name, old, new)
+
+
+def _case_conflicts(name: str, entries: Listing) -> list[Finding]:
+    path = f"{MODELS_DIR}/{name}"
+    return [
+        Finding(
+            path,
+            None,
+            "NAME_CASE_CONFLICT",
+            f"{path} and {MODELS_DIR}/{other} differ only in case; a checkout on macOS or "
+            "Windows would merge them, so rename one",
+        )
+        for other in entries.folded.get(name.lower(), ())
+        if other != name
+    ]
+
+
+def _missing_config() -> Finding:
+    return Finding(
+        CONFIG_FILE,
+        None,
+        "CONFIG_MISSING",
+        f"{CONFIG_FILE} is missing; restore it (git checkout -- {CONFIG_FILE})",
+    )
+
+
+# ----------------------------------------------------------------- base and policy
+
+
+def _compare_point(root: Path, base: str, base_commit: str) -> tuple[str, list[Finding]]:
+    """The merge base of ``base`` and HEAD: a branch's own changes, not the base's since."""
+    try:
+        head = _git.resolve_commit(root, "HEAD")
+    except BadRef:
+        return base_commit, []  # no commit yet: everything in the work tree is new
+    try:
+        return _git.run(root, ["merge-base", base_commit, head]).decode().strip(), []
+    except GitFailed:
+        note = Finding(
+            "",
+            None,
+            "NO_MERGE_BASE",
+            f"{base} and HEAD share no history here (a shallow clone?); compared with {base} "
+            "itself: fetch more history (actions/checkout with fetch-depth: 0) if that is wrong",
+        )
+        return base_commit, [note]
+
+
+def _base_policy(text: bytes | None, base: str, commit: str) -> tuple[Policy, list[Finding]]:
+    """The policy of the base's gitreg.yaml, which judges the change (see DESIGN.md)."""
+    if text is not None:
+        data, syntax = validate.parse(text, CONFIG_FILE)
+        with contextlib.suppress(GitregError, KeyError, TypeError, ValueError, AttributeError):
+            if not syntax and isinstance(data, Mapping):
+                return Config.from_dict(data).policy, []
+    why = "has no gitreg.yaml" if text is None else "has an unreadable gitreg.yaml"
+    note = Finding(
+        "",
+        None,
+        "BASE_POLICY_DEFAULT",
+        f"the base {base} ({commit[:12]}) {why}, so the default policy judged this change",
+    )
+    return Policy(), [note]
+
+
+def _config_note(base: str, commit: str) -> Finding:
+    return Finding(
+        CONFIG_FILE,
+        1,
+        "BASE_POLICY_USED",
+        f"this change edits {CONFIG_FILE}, but a change is judged by the policy of its base "
+        f"({base} at {commit[:12]}); the edited policy applies only once it is merged",
+    )
+
+
+# -------------------------------------------------------------------------- git
+
+
+def _prefix(root: Path) -> str:
+    try:
+        return _git.run(root, ["rev-parse", "--show-prefix"]).decode().strip()
+    except GitFailed:
+        return ""
+
+
+def _changed_paths(root: Path, commit: str) -> set[str]:
+    """Registry paths that differ between ``commit`` and the work tree (untracked included)."""
+    with contextlib.suppress(GitFailed):  # stat-only changes would look like edits
+        _git.run(root, ["update-index", "-q", "--refresh"])
+    spec = ["--", MODELS_DIR, CONFIG_FILE]
+    out = _git.run(
+        root, ["diff-index", "-z", "--name-only", "--no-renames", "--relative", commit, *spec]
+    )
+    out += _git.run(root, ["ls-files", "-z", "--others", "--exclude-standard", *spec])
+    paths = {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
+    return {p for p in paths if _is_registry_path(p)}
+
+
+def _read_at(root: Path, names: Sequence[str]) -> dict[str, bytes | None]:
+    """``commit:path`` objects in one ``git cat-file --batch``; None for a missing one."""
+    out = _git.run(root, ["cat-file", "--batch"], stdin="".join(f"{n}\n" for n in names).encode())
+    blobs: dict[str, bytes | None] = {}
+    pos = 0
+    for name in names:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        if len(header) != 3:  # "<name> missing"
+            blobs[name], pos = None, end + 1
+            continue
+        size = int(header[2])
+        blobs[name] = out[end + 1 : end + 1 + size] if header[1] == b"blob" else None
+        pos = end + 1 + size + 1
+    return blobs
+
+
+# ------------------------------------------------------------------------ files
+
+
+def _is_registry_path(path: str) -> bool:
+    return path == CONFIG_FILE or path.startswith(f"{MODELS_DIR}/")
+
+
+def _readable(path: str) -> bool:
+    """A path whose content is worth reading: gitreg.yaml or a validly named manifest."""
+    if path == CONFIG_FILE:
+        return True
+    name, _, rest = path[len(MODELS_DIR) + 1 :].partition("/")
+    return not rest and not validate.check_entry(name) and name != ".gitkeep"
+
+
+def _read_worktree(root: Path, path: str) -> bytes | None:
+    try:
+        return (root / path).read_bytes()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+class Listing(dict[str, bool]):
+    """Name -> is a directory, for everything directly in models/; ``folded`` by lower case."""
+
+    def __init__(self, entries: Mapping[str, bool]) -> None:
+        super().__init__(entries)
+        self.folded: dict[str, list[str]] = {}
+        for name in sorted(entries):
+            self.folded.setdefault(name.lower(), []).append(name)
+
+
+def _listing(root: Path) -> Listing:
+    try:
+        return Listing({e.name: e.is_dir() for e in os.scandir(root / MODELS_DIR)})
+    except (FileNotFoundError, NotADirectoryError):
+        return Listing({})

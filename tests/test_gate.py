@@ -1,0 +1,322 @@
+"""The change rules of ``gitreg validate --base`` on pull-request-shaped histories (issue #4)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gitreg import Registry
+from tests._helpers import Cli, git
+from tests._pr import CHURN, CONFIG, FRAUD, REQUIREMENTS, commit, edit, line_of, make_base, write
+
+PROMOTE_3 = ("    stage: Staging\n", "    stage: Production\n")
+ARCHIVE_1 = ("    stage: Production\n", "    stage: Archived\n")
+TAG_3 = (
+    "    description: Retrained on November data.\n",
+    "    description: Retrained on November data.\n    tags:\n      validation: passed\n",
+)
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_base(tmp_path / "registry")
+
+
+@pytest.fixture
+def gate(repo):
+    return Cli(repo)
+
+
+def codes(result):
+    return [f["code"] for f in json.loads(result.stdout)["findings"]]
+
+
+def findings(result):
+    return json.loads(result.stdout)["findings"]
+
+
+def test_issue4_a_second_production_version_is_refused_at_its_stage_line(repo, gate):
+    edit(repo, "models/churn.yaml", *TAG_3)
+    edit(repo, "models/churn.yaml", *PROMOTE_3)
+    commit(repo, "Promote churn 3")
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    [finding] = findings(result)
+    assert finding["code"] == "MULTIPLE_PRODUCTION"
+    assert finding["path"] == "models/churn.yaml"
+    assert finding["line"] == line_of(repo, "models/churn.yaml", "stage:", after="version: 3")
+    assert "version 3" in finding["message"]
+    assert "--archive-existing-versions" in finding["message"]
+
+
+def test_issue4_a_policy_edit_in_the_same_branch_does_not_help(repo, gate):
+    """The pull request loosens gitreg.yaml; the base's policy still judges it."""
+    edit(repo, "models/churn.yaml", *PROMOTE_3)  # no validation tag, second Production
+    edit(repo, "gitreg.yaml", REQUIREMENTS, "  requirements: {}\n")
+    commit(repo, "Relax the policy and promote churn 3")
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    assert sorted(codes(result)) == ["MULTIPLE_PRODUCTION", "REQUIREMENT_UNMET"]
+    notes = json.loads(result.stdout)["notes"]
+    assert [n["code"] for n in notes] == ["BASE_POLICY_USED"]
+    assert "judged by the policy of its base" in notes[0]["message"]
+    text = gate.fails(1, "validate", "--base", "main").stdout
+    assert "note: this change edits gitreg.yaml" in text
+
+
+def test_issue4_a_promotion_without_the_required_tag_is_refused(repo, gate):
+    edit(repo, "models/churn.yaml", *ARCHIVE_1)
+    edit(repo, "models/churn.yaml", *PROMOTE_3)
+    commit(repo, "Promote churn 3 without validation")
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    [finding] = findings(result)
+    assert finding["code"] == "REQUIREMENT_UNMET"
+    assert finding["line"] == line_of(repo, "models/churn.yaml", "stage:", after="version: 3")
+    assert "tag validation='passed' is required" in finding["message"]
+    assert "gitreg tag churn 3 validation=passed" in finding["message"]
+
+
+def test_issue4_the_same_promotion_with_the_tag_is_accepted_with_a_summary(repo, gate):
+    edit(repo, "models/churn.yaml", *ARCHIVE_1)
+    edit(repo, "models/churn.yaml", *PROMOTE_3)
+    edit(repo, "models/churn.yaml", *TAG_3)
+    edit(repo, "models/churn.yaml", "  champion: 1\n", "  champion: 3\n")
+    commit(repo, "Promote churn 3")
+
+    result = gate.ok("validate", "--base", "main")
+
+    assert "gitreg validate: valid; 1 file checked against main" in result.stdout
+    lines = result.stdout.splitlines()
+    assert any(line.split()[:5] == ["churn", "1", "Production", "->", "Archived"] for line in lines)
+    row = next(line for line in lines if line.split()[:2] == ["churn", "3"])
+    assert "Staging -> Production" in row
+    assert "@champion 1 -> 3" in row
+    assert "validation=passed" in row
+
+
+def test_a_promotion_made_with_the_cli_passes_the_gate(repo, gate):
+    registry = Registry(repo)
+    registry.set_model_version_tag("churn", 3, "validation", "passed")
+    registry.transition_model_version_stage("churn", 3, "Production", True)
+
+    result = gate.ok("validate", "--base", "main", "--format", "json")
+
+    changes = json.loads(result.stdout)["changes"]
+    moves = {(c["version"], c["stage_from"], c["stage_to"]) for c in changes}
+    assert moves == {(1, "Production", "Archived"), (3, "Staging", "Production")}
+
+
+def test_issue4_a_rewritten_source_is_refused(repo, gate):
+    edit(repo, "models/churn.yaml", "runs:/aaa111/model", "runs:/zzz999/model")
+    commit(repo, "Point churn 1 at another artifact")
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    [finding] = findings(result)
+    assert finding["code"] == "IMMUTABLE_FIELD"
+    assert finding["line"] == line_of(repo, "models/churn.yaml", "runs:/zzz999/model")
+    assert "runs:/aaa111/model" in finding["message"]
+
+
+@pytest.mark.parametrize("field", ["run_id", "created_at", "created_by"])
+def test_provenance_fields_never_change(repo, gate, field):
+    old = {"run_id": "run_id: aaa111", "created_at": '"2026-11-01', "created_by": "by: alice"}
+    new = {"run_id": "run_id: bbb222", "created_at": '"2025-11-01', "created_by": "by: mallory"}
+    edit(repo, "models/churn.yaml", old[field], new[field])
+    commit(repo, f"Rewrite {field}")
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    assert codes(result) == ["IMMUTABLE_FIELD"]
+    assert f".{field} of version 1" in findings(result)[0]["message"]
+
+
+def test_issue4_a_reused_version_number_is_refused(repo, gate):
+    edit(
+        repo,
+        "models/churn.yaml",
+        "  - version: 3\n",
+        "  - version: 2\n    source: s3://new/2\n    stage: None\n  - version: 3\n",
+    )
+    commit(repo, "Register a version numbered 2 again")
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    [finding] = findings(result)
+    assert finding["code"] == "VERSION_REUSED"
+    assert finding["line"] == line_of(repo, "models/churn.yaml", "- version: 2")
+    assert "next_version was 4" in finding["message"]
+
+
+def test_next_version_never_decreases(repo, gate):
+    edit(repo, "models/churn.yaml", "next_version: 4", "next_version: 3", 1)
+    edit(repo, "models/churn.yaml", "  - version: 3\n", "  - version: 2\n")
+    commit(repo, "Renumber")
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    assert set(codes(result)) == {"NEXT_VERSION_DECREASED", "VERSION_REUSED"}
+    [decrease] = [f for f in findings(result) if f["code"] == "NEXT_VERSION_DECREASED"]
+    assert decrease["line"] == line_of(repo, "models/churn.yaml", "next_version:")
+
+
+def test_a_transition_the_base_policy_does_not_allow_is_refused(repo, gate):
+    edit(repo, "gitreg.yaml", "    Archived: [None, Staging, Production]", "    Archived: [None]")
+    commit(repo, "Archived versions stay retired")
+    git(repo, "switch", "-q", "-c", "pr2")
+    edit(repo, "models/churn.yaml", *ARCHIVE_1)
+    commit(repo, "Archive churn 1")
+    gate.ok("validate", "--base", "pr")
+    git(repo, "switch", "-q", "-c", "pr3")
+    edit(repo, "models/churn.yaml", "    stage: Archived\n", "    stage: Production\n")
+    commit(repo, "Bring churn 1 back")
+
+    result = gate.fails(1, "validate", "--base", "pr2", "--format", "json")
+
+    assert codes(result) == ["TRANSITION_NOT_ALLOWED"]
+    assert "Archived -> Production" in findings(result)[0]["message"]
+
+
+def test_issue4_a_yaml_syntax_error_is_one_clear_finding(repo, gate):
+    edit(repo, "models/churn.yaml", "  champion: 1\n", "  champion: [1\n")
+    commit(repo, "Hand edit gone wrong")
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    [finding] = findings(result)
+    assert finding["code"] == "YAML_SYNTAX"
+    assert finding["path"] == "models/churn.yaml"
+    assert finding["line"] >= line_of(repo, "models/churn.yaml", "[1")
+    assert "fix the YAML" in finding["message"]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_only_changed_manifests_are_read(repo, gate):
+    """An unchanged manifest is trusted (the base was validated); a broken one is not read."""
+    git(repo, "switch", "-q", "main")
+    write(repo, "models/legacy.yaml", "this: [is not, a manifest\n")
+    commit(repo, "Legacy file validated by nothing")
+    git(repo, "switch", "-q", "pr")
+    git(repo, "rebase", "-q", "main")
+    edit(repo, "models/fraud.yaml", "    stage: None\n", "    stage: Staging\n")
+    commit(repo, "Stage fraud 1")
+
+    result = gate.ok("validate", "--base", "main", "--format", "json")
+
+    assert json.loads(result.stdout)["checked"] == 1
+    gate.fails(1, "validate")  # the full check does read it
+
+
+def test_uncommitted_work_tree_changes_are_checked(repo, gate):
+    edit(repo, "models/fraud.yaml", "s3://models/fraud/1", "s3://models/fraud/one")
+    write(repo, "models/new-model.yaml", FRAUD.replace("name: fraud", "name: new-model"))
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    assert codes(result) == ["IMMUTABLE_FIELD"]
+    changes = json.loads(result.stdout)["changes"]
+    assert ("new-model", "new model") in {(c["model"], c["note"]) for c in changes}
+
+
+def test_a_deleted_model_is_a_summary_row_not_a_problem(repo, gate):
+    git(repo, "rm", "-q", "models/fraud.yaml")
+    commit(repo, "Delete fraud")
+
+    result = gate.ok("validate", "--base", "main", "--format", "json")
+
+    changes = json.loads(result.stdout)["changes"]
+    assert {"model": "fraud", "version": None, "note": "model deleted"}.items() <= changes[
+        0
+    ].items()
+    assert (1, "None", None) in {(c["version"], c["stage_from"], c["stage_to"]) for c in changes}
+
+
+def test_a_new_model_entering_production_meets_the_requirements(repo, gate):
+    write(repo, "models/fraud.yaml", FRAUD.replace("stage: None", "stage: Production"))
+    write(repo, "models/spam.yaml", CHURN.replace("name: churn", "name: spam"))
+    commit(repo, "Fraud 1 straight to Production")
+
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+
+    assert [(f["path"], f["code"]) for f in findings(result)] == [
+        ("models/fraud.yaml", "REQUIREMENT_UNMET")
+    ]
+    assert "metric f1 is required" in findings(result)[0]["message"]
+
+
+def test_push_mode_refuses_protected_stage_changes(repo, gate):
+    edit(repo, "models/churn.yaml", *ARCHIVE_1)
+    commit(repo, "Archive churn 1")
+
+    gate.ok("validate", "--base", "main")
+    result = gate.fails(1, "validate", "--base", "main", "--push", "--format", "json")
+
+    assert codes(result) == ["PROTECTED_STAGE"]
+    gate.fails(2, "validate", "--push")
+
+
+def test_the_merge_base_is_the_comparison_point(repo, gate):
+    """Commits that landed on main after the branch was cut are not the branch's changes."""
+    edit(repo, "models/fraud.yaml", "    stage: None\n", "    stage: Staging\n")
+    commit(repo, "Stage fraud 1")
+    git(repo, "switch", "-q", "main")
+    edit(repo, "models/churn.yaml", "next_version: 4", "next_version: 5")
+    commit(repo, "Someone registered a version on main")
+    git(repo, "switch", "-q", "pr")
+
+    result = gate.ok("validate", "--base", "main", "--format", "json")
+
+    assert [c["model"] for c in json.loads(result.stdout)["changes"]] == ["fraud"]
+
+
+def test_github_format_annotates_and_writes_the_summary(repo, gate, tmp_path, monkeypatch):
+    summary, outputs = tmp_path / "summary.md", tmp_path / "output.txt"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    edit(repo, "models/churn.yaml", *PROMOTE_3)
+    commit(repo, "Promote churn 3")
+
+    result = gate.fails(1, "validate", "--base", "main")
+
+    stage_line = line_of(repo, "models/churn.yaml", "stage:", after="version: 3")
+    assert (
+        f"::error file=models/churn.yaml,line={stage_line},title=MULTIPLE_PRODUCTION::"
+        in result.stdout
+    )
+    assert "title=REQUIREMENT_UNMET::" in result.stdout
+    markdown = summary.read_text()
+    assert markdown.startswith("## :x: gitreg validate: invalid: 2 problems")
+    assert "| Model | Version | Stage | Aliases moved | Tags set |" in markdown
+    assert "| churn | 3 | Staging → Production |  |  |" in markdown
+    assert "**MULTIPLE_PRODUCTION**" in markdown
+    assert outputs.read_text() == "valid=false\nproblems=2\n"
+
+
+def test_a_registry_below_the_top_of_a_repository_cannot_run(tmp_path):
+    """A registry is a whole repository (DESIGN.md); a nested gitreg.yaml is refused, clearly."""
+    top = tmp_path / "monorepo"
+    top.mkdir()
+    git(top, "init", "-q", "-b", "main")
+    root = top / "ml" / "registry"
+    write(root, "gitreg.yaml", CONFIG)
+    write(root, "models/churn.yaml", CHURN)
+    commit(top, "A registry inside a larger repository")
+
+    result = Cli(root).fails(2, "validate", "--base", "main", "--format", "github")
+
+    assert "not at the top of a git repository" in result.stderr
+
+
+def test_a_bad_base_ref_cannot_run(gate):
+    result = gate.fails(2, "validate", "--base", "no-such-branch")
+    assert "Unknown revision 'no-such-branch'" in result.stderr
+    result = gate.fails(2, "validate", "--base", "--upload-pack=evil")
+    assert "Invalid revision" in result.stderr
+    result = gate.fails(2, "validate", "--base", "nope", "--format", "json")
+    assert result.stdout == ""
