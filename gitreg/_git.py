@@ -7,15 +7,16 @@ importing GitPython alone costs more than the whole read; writes use GitPython.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
+import re
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitreg.errors import BadRef, GitFailed, NotARegistry
+from gitreg.errors import BadRef, GitFailed, NotARegistry, PushRejected, RemoteUnavailable
 
 if TYPE_CHECKING:
     from git import Repo
@@ -34,6 +35,8 @@ def find_worktree(start: Path) -> Path | None:
 
 def blob_id(data: bytes) -> str:
     """The id git gives ``data`` as a blob (SHA-1), computed in-process."""
+    import hashlib  # only whole-registry reads hash; resolve does not pay for OpenSSL
+
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
@@ -271,3 +274,226 @@ def no_prompt() -> Iterator[None]:
             os.environ.pop("GIT_TERMINAL_PROMPT", None)
         else:
             os.environ["GIT_TERMINAL_PROMPT"] = old
+
+
+# ------------------------------------------------------------------------- remotes
+
+# No automatic gc from gitreg's own fetches and pushes: a detached ``gc --auto`` repacking
+# under concurrent writers loses objects they are using (seen in bench/stress.py). The -c
+# settings also reach the receive-pack of a remote on a local path. ``collect_garbage``
+# runs it instead, in the foreground, under gitreg's lock.
+_NETWORK_CONFIG = (
+    *("-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"),
+    *("-c", "gc.auto=0", "-c", "maintenance.auto=false", "-c", "receive.autogc=false"),
+)
+_PUSH_SUMMARY = re.compile(r"^\[([^\]]+)\](?: \((.*)\))?")
+# A ref that moved between the server's fast-forward check and its update is a lost race;
+# so is an unpacker error, which git's receive-pack can report under concurrent pushes
+# (nothing is updated then, and re-pushing is safe).
+_LOST_RACE = ("failed to update ref", "failed to lock", "unpacker error")
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """``text`` with ``user:password@`` removed from any URL in it."""
+    return _URL_CREDENTIALS.sub("", text)
+
+
+def _run_network(root: Path, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
+    """Run a git command that talks to a remote: never prompts, never hangs on a dead link."""
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+    try:
+        return subprocess.run(
+            ["git", *_NETWORK_CONFIG, *args],
+            cwd=root,
+            capture_output=True,
+            env=env,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError as e:
+        raise GitFailed("git is not installed or not on PATH; install git") from e
+
+
+def _reason(stderr: bytes) -> str:
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
+    chosen = (fatal or lines or ["no output"])[0]
+    return redact(chosen.removeprefix("fatal: ").removeprefix("error: "))
+
+
+def config_value(root: Path, key: str) -> str | None:
+    """``git config --get key``, or None when it is not set."""
+    proc = subprocess.run(
+        ["git", "config", "--get", key], cwd=root, capture_output=True, check=False
+    )
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def fetch(root: Path, remote: str, refspecs: Sequence[str]) -> bool:
+    """Fetch ``refspecs`` from ``remote``; False when the remote lacks the branch.
+
+    Raises:
+        RemoteUnavailable: the remote cannot be reached or refuses us.
+    """
+    for attempt in range(1, 6):
+        proc = _run_network(root, ["fetch", "--quiet", "--no-tags", "--", remote, *refspecs])
+        if proc.returncode == 0:
+            return True
+        reason = _reason(proc.stderr)
+        if "cannot lock ref" not in reason:
+            break
+        # A git child of a killed gitreg process can still be updating the tracking ref.
+        time.sleep(0.1 * attempt)
+    if "couldn't find remote ref" in reason:
+        return False
+    raise RemoteUnavailable(f"cannot fetch from {remote}: {reason}; nothing was changed")
+
+
+def push(root: Path, remote: str, refspec: str, lease: str | None = None) -> str | None:
+    """Push one ``src:dst`` refspec: None when it landed, else why it lost a race.
+
+    ``lease`` (``dst:expected``) makes a forced push safe: it lands only if the remote
+    ref is still at ``expected`` (empty: absent).
+
+    Raises:
+        PushRejected: a hook or the server refused it.
+        RemoteUnavailable: network, authentication or a missing repository.
+    """
+    extra = [f"--force-with-lease={lease}"] if lease is not None else []
+    proc = _run_network(root, ["push", "--porcelain", *extra, "--", remote, refspec])
+    status = [ln for ln in proc.stdout.decode("utf-8", "replace").splitlines() if "\t" in ln]
+    if proc.returncode == 0 and status and not status[0].startswith("!"):
+        return None
+    if not status:
+        raise RemoteUnavailable(
+            f"cannot push to {remote}: {_reason(proc.stderr)}; nothing was pushed and the "
+            "local branch is unchanged"
+        )
+    summary = status[0].split("\t")[-1]
+    match = _PUSH_SUMMARY.match(summary)
+    kind, why = (match.group(1), match.group(2) or "") if match else (summary, "")
+    if kind == "rejected" or why.startswith(_LOST_RACE):
+        return why or kind  # someone pushed first (or was pushing at the same instant)
+    said = [
+        ln.removeprefix("remote:").strip()
+        for ln in proc.stderr.decode("utf-8", "replace").splitlines()
+        if ln.startswith("remote:") and ln.removeprefix("remote:").strip()
+    ]
+    detail = f" ({said[0]})" if said else ""
+    raise PushRejected(
+        f"{remote} refused the push to {refspec.split(':')[-1]}: {why or kind}{detail}; "
+        "nothing was pushed and the local branch is unchanged"
+    )
+
+
+def ls_remote_heads(root: Path, remote: str, pattern: str) -> dict[str, str]:
+    """Branch name -> commit for the remote's branches matching ``pattern``."""
+    proc = _run_network(root, ["ls-remote", "--heads", "--", remote, pattern])
+    if proc.returncode != 0:
+        raise RemoteUnavailable(f"cannot list branches of {remote}: {_reason(proc.stderr)}")
+    heads = {}
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        oid, _, ref = line.partition("\t")
+        heads[ref.removeprefix("refs/heads/")] = oid
+    return heads
+
+
+def is_ancestor(root: Path, older: str, newer: str) -> bool:
+    """Whether commit ``older`` is reachable from ``newer``."""
+    proc = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", older, newer],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+def changed_paths(root: Path, old: str | None, new: str) -> list[str]:
+    """Paths whose content differs between commits ``old`` and ``new``."""
+    out = run(
+        root, ["diff-tree", "-r", "-z", "--no-renames", "--name-only", old or EMPTY_TREE, new]
+    )
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
+def diff_text(root: Path, old: str, new: str, paths: Sequence[str]) -> str:
+    """A unified diff of ``paths`` between two commits."""
+    out = run(root, ["diff", "--no-color", "--no-ext-diff", old, new, "--", *paths])
+    return out.decode("utf-8", "replace")
+
+
+def log_file(root: Path, ref: str, path: str) -> bytes:
+    """``git log --follow --first-parent --raw`` of one file: NUL-separated records."""
+    fmt = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%s%x00%b%x00"
+    return run(
+        root,
+        [
+            "log",
+            "--follow",
+            "--first-parent",
+            "--raw",
+            "--no-abbrev",
+            "-z",
+            "-M",
+            f"--format={fmt}",
+            ref,
+            "--",
+            path,
+        ],
+    )
+
+
+def read_objects(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
+    """Contents of blobs named by id or ``rev:path``; None for the missing ones."""
+    if not specs:
+        return {}
+    out = run(root, ["cat-file", "--batch"], stdin="".join(f"{s}\n" for s in specs).encode())
+    found: dict[str, bytes | None] = {}
+    pos = 0
+    for spec in specs:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        if header[-1] == b"missing" or len(header) < 3:
+            found[spec], pos = None, end + 1
+            continue
+        size = int(header[2])
+        found[spec] = out[end + 1 : end + 1 + size]
+        pos = end + 1 + size + 1
+    return found
+
+
+def collect_garbage(root: Path) -> None:
+    """``git gc --auto`` in the foreground (callers hold gitreg's lock on the clone)."""
+    subprocess.run(
+        [
+            "git",
+            "-c",
+            "gc.autoDetach=false",
+            "-c",
+            "maintenance.autoDetach=false",
+            "gc",
+            "--auto",
+            "--quiet",
+        ],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+
+
+def clear_stale_locks(git_dir: Path, wait: float = 2.0) -> None:
+    """Remove git lock files a killed gitreg process left (after its git children finish)."""
+    deadline = time.monotonic() + wait
+    while True:
+        stale = [
+            p
+            for p in (git_dir / "index.lock", git_dir / "HEAD.lock", git_dir / "packed-refs.lock")
+            if p.exists()
+        ] + list((git_dir / "refs").glob("**/*.lock"))
+        if not stale or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for path in stale:
+        path.unlink(missing_ok=True)

@@ -129,9 +129,15 @@ class Config:
     push: str = "auto"
     remote: str = "origin"
     branch: str | None = None
-    retries: int = 10
+    retries: int = 30
     forge: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"type": "none"})
     policy: Policy = dataclasses.field(default_factory=Policy)
+
+    def push_mode(self, override: bool | None) -> str:
+        """``always``/``never`` from ``--push``/``--no-push``, else ``registry.push``."""
+        if override is None:
+            return self.push
+        return "always" if override else "never"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
@@ -141,7 +147,7 @@ class Config:
             push=registry.get("push", "auto"),
             remote=registry.get("remote", "origin"),
             branch=registry.get("branch"),
-            retries=int(registry.get("retries", 10)),
+            retries=int(registry.get("retries", 30)),
             forge=dict(registry.get("forge") or {"type": "none"}),
             policy=Policy.from_dict(data.get("policy") or {}),
         )

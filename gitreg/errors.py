@@ -46,7 +46,9 @@ class VersionNotFound(GitregError):
 
 
 class AliasNotFound(GitregError):
-    error_code = RESOURCE_DOES_NOT_EXIST
+    """An alias that is not set; INVALID_PARAMETER_VALUE, as MLflow reports it."""
+
+    error_code = INVALID_PARAMETER_VALUE
 
 
 class ModelAlreadyExists(GitregError):
@@ -109,3 +111,42 @@ class BadRef(GitregError):
     """A ``--at``/``--base`` revision that does not name a commit."""
 
     error_code = INVALID_PARAMETER_VALUE
+
+
+class RemoteUnavailable(PushRejected):
+    """The remote could not be reached (network, authentication, missing repository)."""
+
+
+class BranchDiverged(ConcurrentUpdate):
+    """The local branch has commits the remote lacks, and the remote has moved on."""
+
+
+class ForgeError(GitregError):
+    """The forge (GitHub, GitLab) refused or failed an API call."""
+
+    error_code = INVALID_STATE
+
+
+class PromotionPending(GitregError):
+    """A protected stage change was proposed as a pull request; it happens when merged.
+
+    Not a failure of the request itself: ``url`` (None for the ``none`` forge) and
+    ``branch`` say where the request is, ``created`` whether this call opened it.
+    """
+
+    error_code = INVALID_STATE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        branch: str,
+        url: str | None = None,
+        number: int | None = None,
+        created: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.branch = branch
+        self.url = url
+        self.number = number
+        self.created = created

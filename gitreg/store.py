@@ -17,7 +17,8 @@ import contextlib
 import json
 import marshal
 import os
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,7 +28,6 @@ from gitreg.entities import RegisteredModel, check_name
 from gitreg.errors import (
     ConcurrentUpdate,
     DirtyWorktree,
-    GitFailed,
     GitregError,
     InvalidManifest,
     ModelNotFound,
@@ -36,6 +36,8 @@ from gitreg.errors import (
 
 if TYPE_CHECKING:
     from git import Repo
+
+    from gitreg.remote import Remote
 
 T = TypeVar("T")
 _CACHE_FORMAT = 1
@@ -89,7 +91,15 @@ class Store:
                 f"{self.root} is a git repository but not a gitreg registry (no {CONFIG_FILE}); "
                 f"run 'gitreg init {self.root}'"
             )
+        if not new and not (self.root / ".git").exists():
+            top = _git.find_worktree(self.root)
+            raise NotARegistry(
+                f"{self.root / CONFIG_FILE} is not at the top of a git repository"
+                + (f" (the repository starts at {top})" if top else "")
+                + "; a registry is a whole repository: run 'gitreg init' in its own directory"
+            )
         self.state_dir = _git_dir(self.root) / "gitreg"
+        self.retry_count = 0  # pushes rejected by a race and retried, for bench/stress.py
 
     @classmethod
     def discover(cls, path: str | os.PathLike[str] | None = None) -> Store:
@@ -220,56 +230,146 @@ class Store:
                 f"{LOCK_TIMEOUT_SECONDS:.0f}s; wait for it to finish and retry"
             ) from e
 
-    def transaction(self, mutation: Callable[[Transaction], T], retries: int = 3) -> T:
-        """Apply ``mutation`` to the branch tip and commit what it changed (see module doc)."""
-        repo = _git.open_repo(self.root)
-        with self.lock():
-            self._recover(repo)
-            branch = _git.current_branch(repo)
-            if branch is None:
-                raise DirtyWorktree(
-                    f"{self.root}: HEAD is detached; check out a branch (git switch main) first"
-                )
-            ref = f"refs/heads/{branch}"
-            for _ in range(retries + 1):
-                base = _git.rev_parse(repo, ref)
-                tx = Transaction(self, repo, base)
-                result = mutation(tx)
-                if not tx.changes:
-                    return result
-                if self._commit(repo, ref, base, tx):
-                    return result
-            raise ConcurrentUpdate(
-                f"{ref} kept moving while gitreg was committing (another tool is committing "
-                "to this clone); retry when it is done"
-            )
+    def transaction(
+        self,
+        mutation: Callable[[Transaction], T],
+        retries: int = 3,
+        *,
+        push: bool | None = None,
+    ) -> T:
+        """Apply ``mutation`` to the branch tip and commit what it changed (see module doc).
 
-    def _commit(self, repo: Repo, ref: str, base: str | None, tx: Transaction) -> bool:
-        self._check_clean(repo, base, tx)
+        With a remote (``gitreg.yaml`` ``registry.push``, or ``push``) the commit is built on
+        the remote's tip and pushed; the local branch moves only once the push is confirmed.
+        """
+        repo = _git.open_repo(self.root)
+        with self.exclusive(repo):
+            ref = f"refs/heads/{self._branch(repo)}"
+            target = self.remote_for(repo, push)
+            if target is None:
+                return self._commit_locally(repo, ref, mutation, retries)
+            return self._commit_and_push(repo, ref, target, mutation)
+
+    @contextlib.contextmanager
+    def exclusive(self, repo: Repo) -> Iterator[None]:
+        """Hold the clone's lock, having finished or undone any interrupted transaction."""
+        with self.lock(), self._busy():
+            self._recover(repo)
+            yield
+
+    def _branch(self, repo: Repo) -> str:
+        branch = _git.current_branch(repo)
+        if branch is None:
+            raise DirtyWorktree(
+                f"{self.root}: HEAD is detached; check out a branch (git switch main) first"
+            )
+        return branch
+
+    def remote_for(self, repo: Repo, push: bool | None) -> Remote | None:
+        """The remote writes go to (see ``remote.resolve_remote``), from the branch's config."""
+        from gitreg.remote import resolve_remote  # remote code stays off the read path
+
+        branch = self._branch(repo)
+        text = _git.read_blob(repo, _git.rev_parse(repo, f"refs/heads/{branch}"), CONFIG_FILE)
+        config = Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)) if text else Config()
+        return resolve_remote(self.root, config, branch, push)
+
+    def _commit_locally(
+        self, repo: Repo, ref: str, mutation: Callable[[Transaction], T], retries: int
+    ) -> T:
+        for _ in range(retries + 1):
+            base = _git.rev_parse(repo, ref)
+            tx = Transaction(self, repo, base)
+            result = mutation(tx)
+            if not tx.changes:
+                return result
+            self._check_clean(repo, base, list(tx.changes))
+            commit = self.build(repo, base, tx)
+            if self._advance(repo, ref, base, commit, tx.changes, tx.message):
+                return result
+        raise ConcurrentUpdate(
+            f"{ref} kept moving while gitreg was committing (another tool is committing "
+            "to this clone); retry when it is done"
+        )
+
+    def _commit_and_push(
+        self, repo: Repo, ref: str, remote: Remote, mutation: Callable[[Transaction], T]
+    ) -> T:
+        from gitreg.remote import backoff, choose_base
+
+        lost: str | None = None
+        for attempt in range(remote.retries + 1):
+            if attempt:
+                time.sleep(backoff(attempt))
+            tip = remote.fetch(self.root)
+            local = _git.rev_parse(repo, ref)
+            base = choose_base(self.root, remote, local, tip)
+            tx = Transaction(self, repo, base)
+            result = mutation(tx)
+            if not tx.changes:
+                return result
+            commit = self.build(repo, base, tx)
+            paths = _git.changed_paths(self.root, local, commit)
+            self._check_clean(repo, local, paths)
+            lost = _git.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
+            if lost is not None:
+                self.retry_count += 1
+                continue
+            # Confirmed by the remote: only now does the local branch move (see #5).
+            _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
+            self._advance(repo, ref, local, commit, None, tx.message)
+            _git.collect_garbage(self.root)  # our fetches turn auto-gc off (see _git)
+            return result
+        raise ConcurrentUpdate(
+            f"{remote.name}/{remote.branch} kept moving: {remote.retries + 1} pushes were "
+            f"rejected (last: {lost}); nothing was committed, the clone is unchanged; retry, "
+            "or raise registry.retries in gitreg.yaml"
+        )
+
+    def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
+        """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
         tx.validate()
         new_blobs = {
             path: (_git.write_blob(repo, data) if data is not None else None)
             for path, data in tx.changes.items()
         }
-        commit = _git.commit_tree(repo, base, new_blobs, tx.message)
-        journal = {"ref": ref, "old": base, "new": commit, "paths": new_blobs}
-        self._write_journal(journal)
-        if not _git.update_ref(repo, ref, commit, base, f"gitreg: {tx.message.splitlines()[0]}"):
+        return _git.commit_tree(repo, base, new_blobs, tx.message)
+
+    def _advance(
+        self,
+        repo: Repo,
+        ref: str,
+        old: str | None,
+        new: str,
+        changes: Mapping[str, bytes | None] | None,
+        message: str,
+    ) -> bool:
+        """Move ``ref`` from ``old`` to ``new`` (compare-and-swap), then the work tree."""
+        if changes is None:
+            paths = _git.changed_paths(self.root, old, new)
+            found = _git.read_objects(self.root, [f"{new}:{p}" for p in paths])
+            changes = {p: found[f"{new}:{p}"] for p in paths}
+        blobs = {p: None if d is None else _git.blob_id(d) for p, d in changes.items()}
+        self._write_journal({"ref": ref, "old": old, "new": new, "paths": blobs})
+        if not _git.update_ref(
+            repo, ref, new, old, f"gitreg: {message.splitlines()[0] if message else 'commit'}"
+        ):
             self._journal_path().unlink(missing_ok=True)
             return False
-        self._sync_worktree(repo, tx.changes)
+        self._sync_worktree(repo, changes)
         self._journal_path().unlink(missing_ok=True)
         return True
 
-    def _check_clean(self, repo: Repo, base: str | None, tx: Transaction) -> None:
-        """Refuse to overwrite a manifest with uncommitted edits (worktree or index)."""
-        for path in tx.changes:
-            committed = tx.base_blob_id(path)
+    def _check_clean(self, repo: Repo, local: str | None, paths: Sequence[str]) -> None:
+        """Refuse to overwrite a file with uncommitted edits (work tree or index)."""
+        for path in paths:
+            data = _git.read_blob(repo, local, path)
+            committed = None if data is None else _git.blob_id(data)
             try:
                 on_disk: str | None = _git.blob_id((self.root / path).read_bytes())
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
                 on_disk = None
-            staged = _git.index_blob(repo, path) if base is not None else None
+            staged = _git.index_blob(repo, path) if local is not None else None
             if on_disk != committed or staged != committed:
                 raise DirtyWorktree(
                     f"{path} has uncommitted changes; commit them (git commit {path}) or "
@@ -299,8 +399,20 @@ class Store:
     def _recover_if_interrupted(self) -> None:
         if self._journal_path().exists():
             repo = _git.open_repo(self.root)
-            with self.lock():
+            with self.lock(), self._busy():
                 self._recover(repo)
+
+    @contextlib.contextmanager
+    def _busy(self) -> Iterator[None]:
+        """Mark the lock holder at work; a mark left behind means it was killed."""
+        marker = self.state_dir / "busy"
+        if marker.exists():
+            _git.clear_stale_locks(self.state_dir.parent)
+        marker.write_text(str(os.getpid()), "utf-8")
+        try:
+            yield
+        finally:
+            marker.unlink(missing_ok=True)
 
     def _recover(self, repo: Repo) -> None:
         """Finish a transaction killed after its commit, or drop one killed before it."""
@@ -311,12 +423,14 @@ class Store:
         except ValueError:
             self._journal_path().unlink(missing_ok=True)  # killed while writing: never committed
             return
+        for path in journal["paths"]:  # a killed atomic write leaves its temp file
+            for stray in (self.root / path).parent.glob(f".{Path(path).name}.*.tmp"):
+                stray.unlink(missing_ok=True)
         if _git.rev_parse(repo, journal["ref"]) == journal["new"]:
-            changes: dict[str, bytes | None] = {}
-            for path, oid in journal["paths"].items():
-                changes[path] = None if oid is None else _git.read_blobs(self.root, [oid])[oid]
-            with contextlib.suppress(GitFailed):
-                self._sync_worktree(repo, changes)
+            oids = [oid for oid in journal["paths"].values() if oid is not None]
+            blobs = _git.read_blobs(self.root, oids)
+            changes = {p: None if o is None else blobs[o] for p, o in journal["paths"].items()}
+            self._sync_worktree(repo, changes)
         self._journal_path().unlink(missing_ok=True)
 
 

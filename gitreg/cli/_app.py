@@ -10,6 +10,7 @@ import click
 
 if TYPE_CHECKING:
     from gitreg.entities import ModelVersion, RegisteredModel
+    from gitreg.errors import PromotionPending
     from gitreg.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,10 +45,54 @@ def at_option(f: F) -> F:
     )(f)
 
 
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        ctx.meta[f"gitreg.{key}"] = value
+        return value
+
+    return callback
+
+
+def push_option(f: F) -> F:
+    """``--push/--no-push``: override gitreg.yaml's ``registry.push`` for this write."""
+    return click.option(
+        "--push/--no-push",
+        "push",
+        default=None,
+        expose_value=False,
+        callback=_remember("push"),
+        help="Push this write to the remote, or only commit locally (default: registry.push).",
+    )(f)
+
+
+def fetch_option(f: F) -> F:
+    """``--fetch``: read the remote's tip (what is merged), not the checkout."""
+    return click.option(
+        "--fetch",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember("fetch"),
+        help="Fetch the remote first and read its tip (with --at: resolve REF after fetching).",
+    )(f)
+
+
 def _registry(repo: str | None, at: str | None = None) -> Registry:
     from gitreg.registry import Registry  # --help stays import-light
 
-    return Registry(repo, at=at)
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    push, fetch = meta.get("gitreg.push"), bool(meta.get("gitreg.fetch"))
+    return Registry(repo, at=at, push=push, fetch=fetch)
+
+
+def _pending(e: PromotionPending, as_json: bool) -> None:
+    """A protected change was proposed: the request's address on stdout, what it means on stderr."""
+    if as_json:
+        request = {"branch": e.branch, "url": e.url, "number": e.number, "created": e.created}
+        _emit({"transition_request": request, "message": e.message})
+    else:
+        click.echo(e.url or e.branch)
+    _say(f"Requested, not done yet: {e.message}")
 
 
 def _emit(data: Any) -> None:

@@ -15,6 +15,7 @@ from gitreg.cli._app import (
     _table,
     at_option,
     cli,
+    fetch_option,
     json_option,
     repo_option,
 )
@@ -24,6 +25,7 @@ from gitreg.cli._app import (
 @_search_options
 @repo_option
 @at_option
+@fetch_option
 @json_option
 def models(
     filter_string: str | None,
@@ -70,6 +72,7 @@ def models(
 @_search_options
 @repo_option
 @at_option
+@fetch_option
 @json_option
 def versions(
     filter_string: str | None,
@@ -104,6 +107,7 @@ def versions(
 @click.argument("version", required=False)
 @repo_option
 @at_option
+@fetch_option
 @json_option
 def show(name: str, version: str | None, repo: str | None, at: str | None, as_json: bool) -> None:
     """Show a registered model with its versions, or one version.
@@ -136,6 +140,7 @@ def show(name: str, version: str | None, repo: str | None, at: str | None, as_js
 @click.option("--stage", "stages", multiple=True, help="Only this stage; repeatable.")
 @repo_option
 @at_option
+@fetch_option
 @json_option
 def latest(
     name: str, stages: tuple[str, ...], repo: str | None, at: str | None, as_json: bool
@@ -158,6 +163,7 @@ def latest(
 @click.argument("uri")
 @repo_option
 @at_option
+@fetch_option
 @json_option
 def resolve(uri: str, repo: str | None, at: str | None, as_json: bool) -> None:
     """Print the source URI that a models:/ URI names, and nothing else.

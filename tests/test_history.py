@@ -1,0 +1,130 @@
+"""The audit trail (#5): events from state diffs, history from git log of one manifest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gitreg import Registry
+from gitreg.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.errors import ModelNotFound
+from gitreg.events import EventKind, diff
+from gitreg.history import pull_request_number
+from tests._helpers import Cli
+
+
+def model(*versions: ModelVersion, **kw) -> RegisteredModel:
+    return RegisteredModel("churn", **kw).with_versions(versions)
+
+
+def test_diff_names_each_kind_of_change():
+    v1 = ModelVersion("churn", 1, "s3://1")
+    old = model(v1, aliases={"champion": 1}, tags={"team": "a"})
+    v1b = ModelVersion("churn", 1, "s3://1", current_stage=Stage.STAGING, tags={"ok": "yes"})
+    new = model(
+        v1b,
+        ModelVersion("churn", 2, "s3://2"),
+        aliases={"champion": 2, "canary": 1},
+        description="Predicts churn",
+    )
+    kinds = [(e.kind, e.version, e.key, e.old, e.new) for e in diff(old, new)]
+    assert (EventKind.DESCRIPTION_EDITED, None, None, None, "Predicts churn") in kinds
+    assert (EventKind.TAG_DELETED, None, "team", "a", None) in kinds
+    assert (EventKind.ALIAS_SET, 2, "champion", "1", "2") in kinds
+    assert (EventKind.ALIAS_SET, 1, "canary", None, "1") in kinds
+    assert (EventKind.STAGE_CHANGED, 1, None, "None", "Staging") in kinds
+    assert (EventKind.TAG_SET, 1, "ok", None, "yes") in kinds
+    assert (EventKind.VERSION_REGISTERED, 2, None, None, "s3://2") in kinds
+    assert diff(new, None)[0].kind == EventKind.MODEL_DELETED
+    assert diff(None, None) == []
+    assert diff(new, new) == []
+
+
+def test_describe_reads_like_a_changelog():
+    event = diff(
+        model(ModelVersion("churn", 3, "s3://3", current_stage=Stage.STAGING)),
+        model(ModelVersion("churn", 3, "s3://3", current_stage=Stage.PRODUCTION)),
+    )[0]
+    assert event.describe() == "version 3: Staging -> Production"
+    assert event.to_dict()["kind"] == "stage_changed"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "number"),
+    [
+        ("Merge pull request #12 from team/gitreg/churn/v3-production", "", 12),
+        ("Promote churn version 3 to Production (#41)", "", 41),
+        ("Merge branch 'gitreg/churn/v3-production' into 'main'", "See merge request g/r!7", 7),
+        ("Register churn version 3", "", None),
+    ],
+)
+def test_pull_request_numbers_from_merge_messages(subject, body, number):
+    assert pull_request_number(subject, body) == number
+
+
+def test_history_lists_who_did_what_newest_first(registry, registry_repo):
+    registry.create_model_version("churn", "s3://1")
+    registry.create_model_version("churn", "s3://2")
+    registry.transition_model_version_stage("churn", 1, "Staging")
+    registry.set_registered_model_alias("churn", "champion", 1)
+    registry.set_model_version_tag("churn", 1, "validation", "passed")
+    registry.update_model_version("churn", 2, "Retrained")
+    entries = Registry(registry_repo).get_model_history("churn")
+    described = [[e.describe() for e in entry.events] for entry in entries]
+    assert described == [
+        ["version 2: description edited"],
+        ["version 1: tag validation=passed"],
+        ["@champion -> version 1"],
+        ["version 1: None -> Staging"],
+        ["version 2 registered (s3://2)"],
+        ["model churn created", "version 1 registered (s3://1)"],
+    ]
+    first = entries[-1]
+    assert first.author == "Alice Example"
+    assert first.committer_email == "alice@example.com"
+    assert len(first.commit) == 40
+    only_v1 = Registry(registry_repo).get_model_history("churn", 1)
+    assert [len(e.events) for e in only_v1] == [1, 1, 1, 1]
+
+
+def test_history_follows_a_rename(registry, registry_repo):
+    registry.create_model_version("churn", "s3://1")
+    registry.rename_registered_model("churn", "churn-predictor")
+    registry.transition_model_version_stage("churn-predictor", 1, "Staging")
+    entries = registry.get_model_history("churn-predictor")
+    kinds = [[e.kind.value for e in entry.events] for entry in entries]
+    assert kinds[0] == ["stage_changed"]
+    assert kinds[-1][0] == "model_created"
+    assert entries[-1].path == "models/churn.yaml"
+
+
+def test_history_of_an_unknown_model_is_not_found(registry):
+    with pytest.raises(ModelNotFound):
+        registry.get_model_history("nope")
+
+
+def test_cli_history_text_and_json(cli):
+    cli.ok("register", "churn", "s3://1")
+    cli.ok("transition", "churn", "1", "Staging")
+    text = cli.ok("history", "churn").stdout
+    assert "version 1: None -> Staging" in text
+    assert "Alice Example" in text
+    data = json.loads(cli.ok("history", "churn", "1", "--json").stdout)["history"]
+    assert data[0]["events"][0] == {
+        "kind": "stage_changed",
+        "model": "churn",
+        "version": 1,
+        "key": None,
+        "old": "None",
+        "new": "Staging",
+    }
+    assert set(data[0]) >= {"commit", "author", "committer", "committed_at", "pull_request"}
+
+
+def test_history_reads_a_fixed_ref(registry_repo):
+    cli = Cli(registry_repo)
+    cli.ok("register", "churn", "s3://1")
+    cli.ok("register", "churn", "s3://2")
+    entries = json.loads(cli.ok("history", "churn", "--at", "HEAD~1", "--json").stdout)
+    assert len(entries["history"]) == 1

@@ -1,0 +1,310 @@
+"""Remote-backed registries (#5): push on write, races, refusals, pull-request transitions.
+
+The remote is a bare repository on disk (the ``bare_remote`` fixture); git is never mocked.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from gitreg import Registry
+from gitreg.errors import (
+    BranchDiverged,
+    PromotionPending,
+    PushRejected,
+    RemoteUnavailable,
+    TransitionNotAllowed,
+    VersionNotFound,
+)
+from tests._helpers import Cli, git, head, snapshot, status
+
+
+def clone(remote: Path, where: Path) -> Path:
+    git(remote.parent, "clone", "-q", str(remote), str(where))
+    return where
+
+
+def remote_tip(remote: Path, branch: str = "main") -> str:
+    return git(remote, "rev-parse", f"refs/heads/{branch}").strip()
+
+
+def remote_versions(remote: Path, name: str = "churn") -> list[int]:
+    text = git(remote, "show", f"main:models/{name}.yaml")
+    lines = [line.strip() for line in text.splitlines()]
+    return [int(line.split(":")[1]) for line in lines if line.startswith("- version:")]
+
+
+@pytest.fixture
+def a(bare_remote: Path, tmp_path: Path) -> Path:
+    return clone(bare_remote, tmp_path / "a")
+
+
+@pytest.fixture
+def b(bare_remote: Path, tmp_path: Path) -> Path:
+    return clone(bare_remote, tmp_path / "b")
+
+
+def test_a_write_in_a_clone_is_pushed(a, bare_remote):
+    mv = Registry(a).create_model_version("churn", "s3://m/1")
+    assert mv.version == 1
+    assert remote_tip(bare_remote) == head(a)
+    assert status(a) == ""
+
+
+def test_no_push_commits_locally_and_the_next_write_takes_it_along(a, bare_remote):
+    before = remote_tip(bare_remote)
+    Registry(a, push=False).create_model_version("churn", "s3://m/1")
+    assert remote_tip(bare_remote) == before
+    Registry(a).create_model_version("churn", "s3://m/2")
+    assert remote_tip(bare_remote) == head(a)
+    assert remote_versions(bare_remote) == [1, 2]
+
+
+def test_push_never_in_config_is_overridden_by_push_true(a, bare_remote):
+    config = a / "gitreg.yaml"
+    config.write_text(config.read_text().replace("push: auto", "push: never"))
+    git(a, "commit", "-qam", "Never push")
+    git(a, "push", "-q")
+    Registry(a).create_model_version("churn", "s3://m/1")
+    assert remote_tip(bare_remote) != head(a)
+    Registry(a, push=True).create_model_version("churn", "s3://m/2")
+    assert remote_tip(bare_remote) == head(a)
+
+
+def test_push_without_a_remote_is_a_clear_error(registry_repo):
+    before = snapshot(registry_repo)
+    with pytest.raises(PushRejected, match="no remote 'origin'"):
+        Registry(registry_repo, push=True).create_model_version("churn", "s3://m/1")
+    assert snapshot(registry_repo) == before
+
+
+def test_a_registry_without_a_remote_commits_directly(registry_repo):
+    registry = Registry(registry_repo)
+    registry.create_model_version("churn", "s3://m/1")
+    assert registry.transition_model_version_stage("churn", 1, "Production").current_stage == (
+        "Production"
+    )
+
+
+def test_two_clones_get_different_version_numbers(a, b, bare_remote):
+    assert Registry(a).create_model_version("churn", "s3://a").version == 1
+    assert Registry(b).create_model_version("churn", "s3://b").version == 2
+    assert remote_versions(bare_remote) == [1, 2]
+    assert (b / "models/churn.yaml").read_text() == git(
+        bare_remote, "show", "main:models/churn.yaml"
+    )
+    assert status(b) == ""
+
+
+def test_a_push_that_loses_the_race_reapplies_the_mutation(a, b, bare_remote):
+    """Someone pushes between our fetch and our push: we fetch again and re-apply."""
+    Registry(a).create_model_version("churn", "s3://a/1")
+    loser = Registry(b)
+    original = loser.store.transaction
+    fired: list[int] = []
+
+    def interfering(mutation, *args, **kw):
+        def wrapped(tx):
+            if not fired:
+                fired.append(1)
+                Registry(a).create_model_version("churn", "s3://a/2")  # wins the race
+            return mutation(tx)
+
+        return original(wrapped, *args, **kw)
+
+    loser.store.transaction = interfering  # type: ignore[method-assign]
+    mv = loser.create_model_version("churn", "s3://b/1")
+    assert mv.version == 3
+    assert loser.store.retry_count == 1
+    assert remote_versions(bare_remote) == [1, 2, 3]
+    assert head(b) == remote_tip(bare_remote)
+
+
+def test_fetch_reads_the_remote_tip_not_the_checkout(a, b):
+    Registry(a).create_model_version("churn", "s3://a/1")
+    with pytest.raises(Exception, match="not found"):
+        Registry(b).get_registered_model("churn")
+    assert Registry(b, fetch=True).get_model_version("churn", 1).source == "s3://a/1"
+    cli = Cli(b)
+    assert cli.ok("resolve", "models:/churn/1", "--fetch").stdout.strip() == "s3://a/1"
+    assert cli.ok("show", "churn", "--fetch", "--at", "origin/main").exit_code == 0
+
+
+def install_hook(remote: Path, body: str) -> None:
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\n{body}\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IEXEC)
+
+
+def test_a_hook_rejection_is_one_clear_line_and_nothing_moves(a, bare_remote):
+    """Issue #5: a remote that refuses the push leaves the local branch where it was."""
+    Registry(a).create_model_version("churn", "s3://m/1")
+    install_hook(bare_remote, 'echo "registry is frozen for the release" >&2; exit 1')
+    before, remote_before = snapshot(a), remote_tip(bare_remote)
+    with pytest.raises(PushRejected) as caught:
+        Registry(a).create_model_version("churn", "s3://m/2")
+    message = caught.value.message
+    assert "pre-receive hook declined" in message
+    assert "registry is frozen for the release" in message
+    assert "\n" not in message
+    assert snapshot(a) == before
+    assert remote_tip(bare_remote) == remote_before
+    assert git(a, "rev-parse", "origin/main").strip() == remote_before
+    result = Cli(a).fails(1, "register", "churn", "s3://m/2")
+    assert result.stderr.count("\n") == 1
+    assert "refused the push" in result.stderr
+
+
+def test_an_unreachable_remote_is_one_clear_line(a, tmp_path):
+    git(a, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    before = snapshot(a)
+    with pytest.raises(RemoteUnavailable, match="cannot fetch from origin"):
+        Registry(a).create_model_version("churn", "s3://m/1")
+    assert snapshot(a) == before
+
+
+def test_diverged_branches_are_refused_with_the_fix(a, b):
+    Registry(a, push=False).create_model_version("churn", "s3://a/1")
+    Registry(b).create_model_version("churn", "s3://b/1")
+    before = snapshot(a)
+    with pytest.raises(BranchDiverged, match="git pull --rebase origin main"):
+        Registry(a).create_model_version("churn", "s3://a/2")
+    assert snapshot(a) == before
+
+
+def test_an_uncommitted_edit_to_a_file_the_remote_changed_is_kept(a, b):
+    Registry(a).create_model_version("churn", "s3://a/1")
+    Registry(b).create_model_version("churn", "s3://b/1")
+    (a / "models/churn.yaml").write_text((a / "models/churn.yaml").read_text() + "# mine\n")
+    with pytest.raises(Exception, match="uncommitted changes"):
+        Registry(a).create_model_version("churn", "s3://a/2")
+    assert (a / "models/churn.yaml").read_text().endswith("# mine\n")
+
+
+# ----------------------------------------------------------- pull-request transitions
+
+
+def test_a_protected_transition_opens_a_request_and_leaves_main_alone(a, bare_remote):
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1", description="Better features")
+    main_before, local_before = remote_tip(bare_remote), snapshot(a)
+    with pytest.raises(PromotionPending) as caught:
+        registry.transition_model_version_stage("churn", 1, "Production", message="F1 0.94")
+    pending = caught.value
+    assert pending.branch == "gitreg/churn/v1-production"
+    assert pending.created
+    assert pending.url is None
+    assert "the stage changes when it is merged" in pending.message
+    assert remote_tip(bare_remote) == main_before
+    assert snapshot(a) == local_before
+    on_branch = git(bare_remote, "show", f"{pending.branch}:models/churn.yaml")
+    assert "stage: Production" in on_branch
+    message = git(bare_remote, "log", "-1", "--format=%B", pending.branch)
+    assert "F1 0.94" in message
+    # Idempotent: the same request finds the open branch.
+    with pytest.raises(PromotionPending) as again:
+        registry.transition_model_version_stage("churn", 1, "Production")
+    assert not again.value.created
+    assert again.value.branch == pending.branch
+
+
+def test_direct_is_refused_on_a_protected_stage_but_fine_elsewhere(a, bare_remote):
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1")
+    with pytest.raises(TransitionNotAllowed, match="drop --direct"):
+        registry.transition_model_version_stage("churn", 1, "Production", direct=True)
+    mv = registry.transition_model_version_stage("churn", 1, "Staging", direct=True)
+    assert mv.current_stage == "Staging"
+    assert "stage: Staging" in git(bare_remote, "show", "main:models/churn.yaml")
+
+
+def test_no_push_cannot_sneak_past_a_protected_stage(a):
+    Registry(a).create_model_version("churn", "s3://m/1")
+    with pytest.raises(TransitionNotAllowed, match="drop --no-push"):
+        Registry(a, push=False).transition_model_version_stage("churn", 1, "Production")
+
+
+def test_cli_transition_prints_the_request_and_exits_zero(a):
+    cli = Cli(a)
+    cli.ok("register", "churn", "s3://m/1")
+    result = cli.ok("transition", "churn", "1", "Production", "-m", "Ship it")
+    assert result.stdout.strip() == "gitreg/churn/v1-production"
+    assert "Requested, not done yet" in result.stderr
+    assert "the stage changes when it is merged" in result.stderr
+    listed = cli.ok("requests", "--json").stdout
+    assert '"branch": "gitreg/churn/v1-production"' in listed
+    assert '"stage": "Production"' in listed
+
+
+def merge_request_branch(remote: Path, work: Path, branch: str, number: int) -> None:
+    """Merge a request branch on the 'forge' the way GitHub's merge button does."""
+    git(work, "fetch", "-q", "origin")
+    git(work, "checkout", "-q", "-B", "merge-tmp", "origin/main")
+    git(
+        work,
+        "merge",
+        "-q",
+        "--no-ff",
+        f"origin/{branch}",
+        "-m",
+        f"Merge pull request #{number} from team/{branch}",
+    )
+    git(work, "push", "-q", "origin", "merge-tmp:main")
+    git(work, "checkout", "-q", "main")
+    git(work, "branch", "-q", "-D", "merge-tmp")
+    git(work, "pull", "-q", "--ff-only")
+
+
+def test_merged_requests_are_not_listed_and_history_names_the_pull_request(a, b, bare_remote):
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1")
+    with pytest.raises(PromotionPending):
+        registry.transition_model_version_stage("churn", 1, "Production")
+    merge_request_branch(bare_remote, b, "gitreg/churn/v1-production", 7)
+    assert Registry(a).list_transition_requests() == []
+    Registry(a).create_model_version("churn", "s3://m/2")  # fast-forwards the merge too
+    assert Registry(a).get_model_version("churn", 1).current_stage == "Production"
+    entries = Registry(a).get_model_history("churn", 1)
+    assert entries[0].pull_request == 7
+    assert [e.describe() for e in entries[0].events] == ["version 1: None -> Production"]
+
+
+def test_rollback_proposes_the_previous_production_version(a, b, bare_remote):
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1")
+    registry.create_model_version("churn", "s3://m/2")
+    with pytest.raises(PromotionPending):
+        registry.transition_model_version_stage("churn", 1, "Production")
+    merge_request_branch(bare_remote, b, "gitreg/churn/v1-production", 1)
+    with pytest.raises(PromotionPending):
+        Registry(b).transition_model_version_stage("churn", 2, "Production", True)
+    merge_request_branch(bare_remote, b, "gitreg/churn/v2-production", 2)
+    git(a, "pull", "-q", "--ff-only")
+    result = Cli(a).ok("rollback", "churn", "-m", "v2 doubles false positives")
+    assert result.stdout.strip() == "gitreg/churn/v1-production"
+    proposed = git(bare_remote, "show", "gitreg/churn/v1-production:models/churn.yaml")
+    assert proposed.count("stage: Production") == 1
+    assert "stage: Archived" in proposed
+    body = git(bare_remote, "log", "-1", "--format=%B", "gitreg/churn/v1-production")
+    assert "v2 doubles false positives" in body
+
+
+def test_rollback_without_an_earlier_production_version_says_so(registry_repo):
+    registry = Registry(registry_repo)
+    registry.create_model_version("churn", "s3://m/1")
+    registry.transition_model_version_stage("churn", 1, "Production")
+    with pytest.raises(VersionNotFound, match="no earlier Production version"):
+        registry.rollback_registered_model("churn")
+
+
+def test_rollback_on_a_local_registry_is_a_direct_commit(registry_repo):
+    registry = Registry(registry_repo)
+    registry.create_model_version("churn", "s3://m/1")
+    registry.create_model_version("churn", "s3://m/2")
+    registry.transition_model_version_stage("churn", 1, "Production")
+    registry.transition_model_version_stage("churn", 2, "Production", True)
+    assert registry.rollback_registered_model("churn").version == 1
+    assert registry.get_model_version("churn", 2).current_stage == "Archived"
