@@ -6,6 +6,7 @@ refused (a GitregError), 2 the command line was wrong, 3 an unexpected error, 13
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -15,11 +16,11 @@ from collections.abc import Sequence
 
 import click
 
-from gitreg.cli import read, write
+from gitreg.cli import gate, mlflow, read, remote, write
 from gitreg.cli._app import cli
 from gitreg.errors import BadRef, GitregError
 
-__all__ = ["cli", "entry", "main", "read", "write"]
+__all__ = ["cli", "entry", "gate", "main", "mlflow", "read", "remote", "write"]
 
 
 # ---------------------------------------------------------------------- entry point
@@ -52,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every outcome to an exit code (see module doc)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="gitreg", standalone_mode=False)
+        # Outside standalone mode click returns ctx.exit(n)'s code instead of raising it.
+        code = cli.main(args=args, prog_name="gitreg", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
@@ -64,15 +66,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if "--traceback" in args:
             raise
-        return _exit_code(e, "--json" in args)
-    return 0
+        return _exit_code(e, _wants_json(args))
+    return code if isinstance(code, int) else 0
+
+
+def _wants_json(args: Sequence[str]) -> bool:
+    """``--json`` or ``--format json`` anywhere on the command line."""
+    if "--json" in args or "--format=json" in args:
+        return True
+    return any(a == "--format" and b == "json" for a, b in itertools.pairwise(args))
 
 
 def _exit_code(e: Exception, as_json: bool) -> int:
     """Report ``e`` on stderr in one line and return its exit code."""
     if isinstance(e, click.ClickException):
-        e.show()
-        return e.exit_code
+        return _fail(e.format_message(), "INVALID_PARAMETER_VALUE", as_json, e.exit_code)
     if isinstance(e, BadRef):
         return _fail(e.message, e.error_code, as_json, 2)
     if isinstance(e, GitregError):

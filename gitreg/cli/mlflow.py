@@ -1,0 +1,130 @@
+"""MLflow commands: import-mlflow and export-mlflow (MLflow is imported only when they run)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gitreg.cli._app import _emit, _registry, _say, cli, json_option, repo_option
+
+if TYPE_CHECKING:
+    from gitreg.mlflow_io import Report
+
+
+def _client(registry_uri: str, tracking_uri: str | None) -> Any:
+    try:
+        import mlflow
+    except ImportError:
+        raise click.UsageError(
+            "MLflow is not installed; install it with: pip install 'gitreg[mlflow]'"
+        ) from None
+    if tracking_uri:
+        # MLflow's SQL store resolves models:/m-... sources through the global tracking URI.
+        mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+
+
+def _print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        _emit(
+            {
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "versions_added": report.versions_added,
+                "archived": [{"name": n, "version": str(v)} for n, v in report.archived],
+            }
+        )
+    else:
+        for label, names in (("created", report.created), ("updated", report.updated)):
+            for name in names:
+                click.echo(f"{label:<8} {name}")
+    _say(report.summary())
+
+
+def _uri_options(f: Any) -> Any:
+    f = click.option(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow tracking URI, to resolve models:/m-... sources (default: MLflow's).",
+    )(f)
+    return click.option(
+        "--registry-uri",
+        metavar="URI",
+        required=True,
+        help="The MLflow registry: sqlite:///mlflow.db, a database URL or http(s)://server.",
+    )(f)
+
+
+@cli.command("import-mlflow")
+@_uri_options
+@click.option(
+    "--archive-extra-production",
+    is_flag=True,
+    help="Where MLflow has several Production versions, keep the newest and archive the rest.",
+)
+@repo_option
+@json_option
+def import_mlflow(
+    registry_uri: str,
+    tracking_uri: str | None,
+    archive_extra_production: bool,
+    repo: str | None,
+    as_json: bool,
+) -> None:
+    """Copy an MLflow model registry into this registry, one commit per model.
+
+    Keeps version numbers, sources, run ids, stages, aliases, tags, descriptions and
+    creation times. Everything is checked before anything is written; running it
+    again adds only what is new.
+
+    \b
+    Examples:
+      gitreg import-mlflow --registry-uri sqlite:///mlflow.db
+      gitreg import-mlflow --registry-uri http://mlflow:5000 --archive-extra-production
+    """
+    from gitreg import mlflow_io
+
+    registry = _registry(repo)
+    client = _client(registry_uri, tracking_uri)
+    _say(f"Reading {registry_uri} ...")
+    models = mlflow_io.read_mlflow(client)
+    steps = mlflow_io.plan_import(models, registry, archive_extra_production)
+    by_name = {m.name: m for m in models}
+    with click.progressbar(
+        length=len(steps), label="Importing", file=click.get_text_stream("stderr")
+    ) as bar:
+        report = mlflow_io.apply_import(
+            steps, by_name, registry, archive_extra_production, lambda _: bar.update(1)
+        )
+    _print_report(report, as_json)
+
+
+@cli.command("export-mlflow")
+@_uri_options
+@repo_option
+@json_option
+def export_mlflow(
+    registry_uri: str, tracking_uri: str | None, repo: str | None, as_json: bool
+) -> None:
+    """Copy this registry into an MLflow model registry (so nobody is locked in).
+
+    Version numbers, stages, aliases, tags and descriptions are kept; MLflow sets its
+    own creation times. Running it again adds only what is new.
+
+    \b
+    Examples:
+      gitreg export-mlflow --registry-uri sqlite:///mlflow.db
+      gitreg export-mlflow --registry-uri http://mlflow:5000 --json
+    """
+    from gitreg import mlflow_io
+
+    registry = _registry(repo)
+    client = _client(registry_uri, tracking_uri)
+    total = len(registry.store.read_models())
+    with click.progressbar(
+        length=total, label="Exporting", file=click.get_text_stream("stderr")
+    ) as bar:
+        report = mlflow_io.export_mlflow(client, registry, lambda _: bar.update(1))
+    _print_report(report, as_json)
