@@ -78,7 +78,8 @@ def diff(old: RegisteredModel | None, new: RegisteredModel | None) -> list[Event
     events: list[Event] = []
     if old is None:
         events.append(Event(EventKind.MODEL_CREATED, new.name))
-        old = RegisteredModel(new.name)
+        # A description given at creation is part of the creation, not an edit.
+        old = RegisteredModel(new.name, description=new.description)
     elif old.name != new.name:
         events.append(Event(EventKind.MODEL_RENAMED, new.name, old=old.name, new=new.name))
     events += _model_events(old, new)
@@ -111,7 +112,7 @@ def _version_events(old: RegisteredModel, new: RegisteredModel) -> list[Event]:
         prior = before.pop(mv.version, None)
         if prior is None:
             events.append(Event(EventKind.VERSION_REGISTERED, new.name, mv.version, new=mv.source))
-            prior = ModelVersion(new.name, mv.version, mv.source)
+            prior = ModelVersion(new.name, mv.version, mv.source, description=mv.description)
         events += _changed_version(new.name, prior, mv)
     events += [Event(EventKind.VERSION_DELETED, new.name, v) for v in sorted(before)]
     return events

@@ -128,3 +128,12 @@ def test_history_reads_a_fixed_ref(registry_repo):
     cli.ok("register", "churn", "s3://2")
     entries = json.loads(cli.ok("history", "churn", "--at", "HEAD~1", "--json").stdout)
     assert len(entries["history"]) == 1
+
+
+def test_a_description_given_at_creation_is_not_reported_as_an_edit():
+    created = RegisteredModel("churn", description="Predicts churn")
+    registered = created.with_versions([ModelVersion("churn", 1, "s3://1", description="v1")])
+    kinds = [e.kind for e in diff(None, registered)]
+    assert kinds == [EventKind.MODEL_CREATED, EventKind.VERSION_REGISTERED]
+    edited = registered.with_versions([ModelVersion("churn", 1, "s3://1", description="v1b")])
+    assert [e.kind for e in diff(registered, edited)] == [EventKind.DESCRIPTION_EDITED]
