@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+import marshal
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitreg import _git, gate, validate
+from gitreg import __version__, _git, gate, validate
 from gitreg.config import CONFIG_FILE, MODELS_DIR, Config, Policy
 from gitreg.errors import BadRef, GitFailed, GitregError
 from gitreg.gate import ModelChange
+from gitreg.store import git_dir, load_parsed, save_parsed
 from gitreg.validate import Finding
 
 
@@ -47,9 +50,11 @@ def check_registry(root: Path, paths: Iterable[str] | None = None) -> Report:
         selected = {CONFIG_FILE, *(f"{MODELS_DIR}/{name}" for name in entries)}
     else:
         selected = {p for p in paths if _is_registry_path(p)}
+    cache = FindingsCache(root)
     findings = []
     for path in sorted(selected):
-        findings += _check_file(root, path, entries)
+        findings += _check_file(root, path, entries, cache)
+    cache.save()
     return Report(_sorted(findings), checked=len(selected), prefix=_prefix(root))
 
 
@@ -94,9 +99,16 @@ def _sorted(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 # --------------------------------------------------------------------- per file
 
 
-def _check_file(root: Path, path: str, entries: Listing) -> list[Finding]:
+def _check_file(root: Path, path: str, entries: Listing, cache: FindingsCache) -> list[Finding]:
     """Schema and invariants of the work tree's ``path``."""
-    return _check_text(path, _read_worktree(root, path), entries, frozenset())[0]
+    text = _read_worktree(root, path)
+    if path == CONFIG_FILE or text is None:
+        return _check_text(path, text, entries, frozenset())[0]
+    name, _, rest = path[len(MODELS_DIR) + 1 :].partition("/")
+    findings = validate.check_entry(name, is_dir=bool(rest) or entries.get(name, False))
+    if findings or name == ".gitkeep":
+        return findings
+    return findings + _case_conflicts(name, entries) + cache.manifest_findings(path, text)
 
 
 def _check_text(
@@ -117,6 +129,58 @@ def _check_text(
     if syntax:
         return findings + syntax, None
     return findings + validate.check_manifest(data, path, text, incumbents), data
+
+
+class FindingsCache:
+    """Findings of a manifest's own checks, by path and content (git blob id).
+
+    A whole-registry validate then parses only what changed since the last run. The key
+    includes a fingerprint of gitreg's version and schema, so an upgrade re-checks all.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.state_dir = git_dir(root) / "gitreg"
+        self.file = self.state_dir / "validate-cache.marshal"
+        self.parsed = load_parsed(self.state_dir)
+        self.parsed_used: dict[str, Any] = {}
+        schema = json.dumps(validate.schema("manifest"), sort_keys=True).encode()
+        self.stamp = f"{__version__}:{_git.blob_id(schema)}"
+        self.entries: dict[str, list[tuple[Any, ...]]] = {}
+        self.used: dict[str, list[tuple[Any, ...]]] = {}
+        self.dirty = False
+        with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
+            stamp, entries = marshal.loads(self.file.read_bytes())
+            if stamp == self.stamp and isinstance(entries, dict):
+                self.entries = entries
+
+    def manifest_findings(self, path: str, text: bytes) -> list[Finding]:
+        """Schema and invariant findings of ``path`` holding ``text`` (cached)."""
+        oid = _git.blob_id(text)
+        key = f"{path}\0{oid}"
+        if key not in self.entries:
+            syntax: list[Finding] = []
+            data = self.parsed.get(oid)
+            if data is None:
+                data, syntax = validate.parse(text, path)
+            if not syntax:
+                self.parsed_used[oid] = data
+            found = syntax or validate.check_manifest(data, path, text, frozenset())
+            self.entries[key] = [tuple(f) for f in found]
+            self.dirty = True
+        self.used[key] = self.entries[key]
+        return [Finding(*f) for f in self.used[key]]
+
+    def save(self) -> None:
+        """Keep the entries this run used (others are for content that is gone)."""
+        if self.parsed_used.keys() - self.parsed.keys():
+            save_parsed(self.state_dir, {**self.parsed, **self.parsed_used})
+        if not self.dirty and self.used.keys() == self.entries.keys():
+            return
+        with contextlib.suppress(OSError, ValueError):
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(marshal.dumps((self.stamp, self.used)))
+            os.replace(tmp, self.file)
 
 
 def _check_changed(

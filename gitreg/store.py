@@ -68,12 +68,32 @@ def parse_model(data: Any, path: str, text: bytes | str | None = None) -> Regist
         raise InvalidManifest(first + more, findings) from e
 
 
-def _git_dir(root: Path) -> Path:
+def git_dir(root: Path) -> Path:
     dot_git = root / ".git"
     if dot_git.is_file():  # linked worktree or submodule: "gitdir: <path>"
         target = dot_git.read_text("utf-8").strip().removeprefix("gitdir:").strip()
         return (root / target).resolve()
     return dot_git
+
+
+def load_parsed(state_dir: Path) -> dict[str, Any]:
+    """The parse cache: manifest blob id -> parsed YAML (shared by reads and validate)."""
+    try:
+        with open(state_dir / "cache.marshal", "rb") as f:
+            fmt, data = marshal.load(f)  # our own file in .git, not user input
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    return data if fmt == _CACHE_FORMAT and isinstance(data, dict) else {}
+
+
+def save_parsed(state_dir: Path, data: Mapping[str, Any]) -> None:
+    """Replace the parse cache atomically; a failure only costs the next run a parse."""
+    with contextlib.suppress(OSError, ValueError):
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = state_dir / f"cache.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            marshal.dump((_CACHE_FORMAT, dict(data)), f)
+        os.replace(tmp, state_dir / "cache.marshal")
 
 
 class Store:
@@ -98,7 +118,7 @@ class Store:
                 + (f" (the repository starts at {top})" if top else "")
                 + "; a registry is a whole repository: run 'gitreg init' in its own directory"
             )
-        self.state_dir = _git_dir(self.root) / "gitreg"
+        self.state_dir = git_dir(self.root) / "gitreg"
         self.retry_count = 0  # pushes rejected by a race and retried, for bench/stress.py
 
     @classmethod
@@ -197,20 +217,10 @@ class Store:
         return out
 
     def _load_cache(self) -> dict[str, Any]:
-        try:
-            with open(self.state_dir / "cache.marshal", "rb") as f:
-                fmt, data = marshal.load(f)  # our own file in .git, not user input
-        except (OSError, EOFError, ValueError, TypeError):
-            return {}
-        return data if fmt == _CACHE_FORMAT and isinstance(data, dict) else {}
+        return load_parsed(self.state_dir)
 
     def _save_cache(self, data: Mapping[str, Any]) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_dir / f"cache.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                marshal.dump((_CACHE_FORMAT, dict(data)), f)
-            os.replace(tmp, self.state_dir / "cache.marshal")
+        save_parsed(self.state_dir, data)
 
     # ---------------------------------------------------------------- writes
 

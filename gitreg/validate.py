@@ -47,7 +47,39 @@ def schema(name: str) -> dict[str, Any]:
 def _validator(name: str) -> Validator:
     from jsonschema import Draft202012Validator  # keep reads free of jsonschema
 
-    return Draft202012Validator(schema(name))
+    return Draft202012Validator(_inline_refs(schema(name)))
+
+
+@functools.cache
+def _fast_validator(name: str) -> Any:
+    """jsonschema-rs for the common case, a valid file: 100x faster than jsonschema.
+
+    It only answers valid or not; jsonschema explains what is wrong, so both engines read
+    the same schema and messages do not depend on which one is installed (see #7).
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    return jsonschema_rs.validator_for(schema(name))
+
+
+def _inline_refs(node: Any, defs: Any = None) -> Any:
+    """The schema with local ``#/$defs/x`` references replaced by their targets.
+
+    Our schemas are not recursive, and jsonschema's reference resolution was two thirds
+    of the time of validating a manifest (measured on 10,000 manifests, see #7).
+    """
+    if defs is None and isinstance(node, dict):
+        defs = node.get("$defs", {})
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and len(node) == 1:
+            return _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
 
 
 def _schema_message(error: Any, name: str) -> str:
@@ -77,6 +109,9 @@ def check_schema(
     The one-Production rule is left to ``check_invariants``, which can name the line of the
     offending version rather than the ``versions`` key.
     """
+    fast = _fast_validator(name)
+    if fast is not None and fast.is_valid(data):
+        return []
     findings = []
     errors = sorted(_validator(name).iter_errors(data), key=lambda e: list(map(str, e.path)))
     for error in errors:
