@@ -1,0 +1,375 @@
+"""Benchmark gitreg against MLflow's registry (SQLite) and GTO; see bench/README.md.
+
+    python bench/run.py --install          # create bench/.venv-{gitreg,mlflow,gto} first
+    python bench/run.py --quick            # 100 and 1,000 models (a few minutes)
+    python bench/run.py                    # 100, 1,000, 10,000 models and the 5,000-version model
+
+Writes bench/RESULTS.md (tables and the machine) and bench/.work/results.json (every sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import _data
+import _report
+from _measure import Sample, cold, hyperfine
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+WORK = BENCH / ".work"
+TOOLS = ("gitreg", "mlflow", "gto")
+PACKAGES = {"gitreg": ["-e", str(ROOT), "pyinstrument"], "mlflow": ["mlflow"], "gto": ["gto"]}
+READS = ("resolve_alias", "resolve_stage", "show", "list")
+WRITES = ("register", "transition")
+ENV = {
+    **os.environ,
+    "HOME": str(WORK / "home"),
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+    "GIT_TERMINAL_PROMPT": "0",
+    # No network here, and telemetry is not what we measure.
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}
+for _var in ("GITREG_REPO", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+    ENV.pop(_var, None)
+
+
+def venv(tool: str) -> Path:
+    return BENCH / f".venv-{tool}"
+
+
+def python(tool: str) -> str:
+    return str(venv(tool) / "bin" / "python")
+
+
+def install(tool: str) -> None:
+    """Create bench/.venv-TOOL and install the tool (gitreg from this working tree)."""
+    if not (venv(tool) / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv(tool))], check=True)
+    pip = [python(tool), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    for attempt in (1, 2):  # a registry hiccup should not cost a 40-minute run
+        if subprocess.run([*pip, *PACKAGES[tool]], check=False).returncode == 0:
+            return
+        print(f"pip install for {tool} failed (attempt {attempt})", file=sys.stderr)
+    raise SystemExit(f"could not install {tool} into {venv(tool)}")
+
+
+# ------------------------------------------------------------------------ registries
+
+
+class Registry:
+    """One built registry of one tool, and the arguments its benchmark calls will use."""
+
+    def __init__(self, tool: str, size: str) -> None:
+        self.tool, self.size = tool, size
+        self.path = WORK / "reg" / f"{tool}-{size}"
+        self.models = 1 if size == "long" else int(size)
+        self._register = 0
+        self._transition = 0
+
+    @property
+    def read_name(self) -> str:
+        return _data.LONG_MODEL if self.size == "long" else _data.model_name(self.models // 2)
+
+    def register_arg(self) -> str:
+        """``name:k``: a new version of a different model each call (the same one for long)."""
+        self._register += 1
+        index = (self._register * 7919) % self.models
+        name = _data.LONG_MODEL if self.size == "long" else _data.model_name(index)
+        return f"{name}:{self._register}"
+
+    def transition_arg(self) -> str:
+        """``name:version``: a version not yet moved to Staging, so each call changes something."""
+        self._transition += 1
+        if self.size == "long":
+            return f"{_data.LONG_MODEL}:{self._transition}"
+        return f"{_data.model_name((self._transition * 104729) % self.models)}:1"
+
+    def build(self) -> float:
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        subprocess.run(
+            [python(self.tool), str(BENCH / "_build.py"), self.tool, str(self.path), self.size],
+            check=True, env=ENV, cwd=BENCH, capture_output=True,
+        )  # fmt: skip
+        return time.perf_counter() - start
+
+    def new_commit(self, _index: int = 0) -> None:
+        """GTO registers a commit, and a commit can hold one version of an artifact."""
+        subprocess.run(
+            ["git", "commit", "-q", "--allow-empty", "-m", "bench"],
+            cwd=self.path, env=ENV, check=True,
+        )  # fmt: skip
+
+    def drop_cache(self, _index: int = 0) -> None:
+        (self.path / ".git" / "gitreg" / "cache.marshal").unlink(missing_ok=True)
+
+
+def cold_argv(reg: Registry, op: str, arg: str) -> list[str]:
+    """The command line a user of ``reg.tool`` runs for ``op``."""
+    name, _, extra = arg.partition(":")
+    path = str(reg.path)
+    if reg.tool == "gitreg":
+        exe = str(venv("gitreg") / "bin" / "gitreg")
+        return {
+            "resolve_alias": [exe, "resolve", f"models:/{name}@champion", "--repo", path],
+            "resolve_stage": [exe, "resolve", f"models:/{name}/Production", "--repo", path],
+            "show": [exe, "show", name, "--repo", path],
+            "register": [exe, "register", name, f"s3://bench-new/{name}/{extra}", "--repo", path],
+            "transition": [exe, "transition", name, extra, "Staging", "--repo", path],
+            "list": [exe, "versions", "--max-results", "200000", "--repo", path],
+        }[op]
+    if reg.tool == "gto":
+        exe = str(venv("gto") / "bin" / "gto")
+        return {
+            "resolve_alias": [exe, "show", f"{name}#prod", "--ref", "--repo", path],
+            "resolve_stage": [exe, "show", f"{name}#prod", "--ref", "--repo", path],
+            "show": [exe, "show", name, "--repo", path],
+            "register": [exe, "register", name, "--repo", path],
+            "transition": [exe, "assign", name, "--version", f"v0.0.{extra}", "--stage",
+                           "staging", "--repo", path],
+            "list": [exe, "show", "--repo", path],
+        }[op]  # fmt: skip
+    return [python("mlflow"), str(BENCH / "_cold.py"), "mlflow", op, path, arg]
+
+
+# ----------------------------------------------------------------------- measurements
+
+
+def _next_arg(reg: Registry, op: str) -> str:
+    if op == "register":
+        return reg.register_arg()
+    if op == "transition":
+        return reg.transition_arg()
+    return reg.read_name
+
+
+def _argv_maker(reg: Registry, op: str) -> Callable[[int], list[str]]:
+    return lambda _index: cold_argv(reg, op, _next_arg(reg, op))
+
+
+def measure_cold(reg: Registry, results: dict[str, object], budget: float) -> None:
+    for op in (*READS, *WRITES):
+        if reg.tool == "gto" and op == "resolve_alias":
+            continue  # no aliases in GTO: its stage lookup is its only resolve (copied below)
+        key = op
+        if reg.tool == "gitreg" and op == "list":
+            sample = cold(_argv_maker(reg, op), env=ENV, prepare=reg.drop_cache, budget=budget)
+            results["list_cold"] = sample.to_json()
+            _progress(reg, "cold list_cold", sample)
+            key = "list_warm"  # the run below finds the cache the pilot wrote
+        prepare = reg.new_commit if (op == "register" and reg.tool == "gto") else None
+        max_runs = 8 if op in WRITES else 15
+        sample = cold(
+            _argv_maker(reg, op), env=ENV, prepare=prepare, budget=budget, max_runs=max_runs
+        )
+        results[key] = sample.to_json()
+        _progress(reg, f"cold {key}", sample)
+    if reg.tool == "gto":
+        results["resolve_alias"] = results["resolve_stage"]
+
+
+def measure_inprocess(reg: Registry, results: dict[str, object], calls: int) -> None:
+    spec = [[op, [reg.read_name] * calls] for op in ("resolve_alias", "resolve_stage", "show")] + [
+        ["register", [reg.register_arg() for _ in range(calls)]],
+        ["transition", [reg.transition_arg() for _ in range(calls)]],
+        ["list", [""] * max(1, min(calls, 5))],
+    ]
+    proc = subprocess.run(
+        [python(reg.tool), str(BENCH / "_worker.py"), reg.tool, str(reg.path), json.dumps(spec)],
+        env=ENV, cwd=BENCH, capture_output=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        results["error"] = f"worker failed: {tail}"
+        print(f"  {reg.tool}-{reg.size}: in-process failed: {tail}", flush=True)
+        return
+    out = json.loads(proc.stdout)
+    for op, seconds in out["times"].items():
+        results[op] = Sample(seconds=seconds, source="in-process").to_json()
+    results["maxrss_kb"] = out["maxrss_kb"]
+    print(f"  {reg.tool}-{reg.size}: in-process done", flush=True)
+
+
+def measure_validate(reg: Registry, results: dict[str, object]) -> None:
+    """``gitreg validate`` of the registry and of the last one-model commit, if it exists yet."""
+    exe = str(venv("gitreg") / "bin" / "gitreg")
+    probe = subprocess.run(
+        [exe, "validate", "--help"], env=ENV, capture_output=True, check=False, text=True
+    )
+    if probe.returncode != 0:
+        results["validate_full"] = results["validate_change"] = {"error": "n/a (no command)"}
+        return
+    full = cold(lambda i: [exe, "validate", "--repo", str(reg.path)], env=ENV, max_runs=5)
+    results["validate_full"] = full.to_json()
+    if "--base" in probe.stdout:
+        change = cold(
+            lambda i: [exe, "validate", "--base", "HEAD~1", "--repo", str(reg.path)],
+            env=ENV, max_runs=5,
+        )  # fmt: skip
+        results["validate_change"] = change.to_json()
+    else:
+        results["validate_change"] = {"error": "n/a (no --base)"}
+
+
+def measure_floor(reg: Registry) -> dict[str, object]:
+    manifest = next((reg.path / "models").iterdir())
+    py = python("gitreg")
+    argvs = {
+        "python_pass": [py, "-c", "pass"],
+        "python_read_file": [py, "-c", "import sys; open(sys.argv[1], 'rb').read()", str(manifest)],
+        "gitreg_help": [str(venv("gitreg") / "bin" / "gitreg"), "--help"],
+    }
+    out: dict[str, object] = {k: cold(_fixed(a), env=ENV).to_json() for k, a in argvs.items()}
+    for key, argv in (
+        ("hyperfine_read_file", argvs["python_read_file"]),
+        ("hyperfine_resolve", cold_argv(reg, "resolve_alias", reg.read_name)),
+    ):
+        sample = hyperfine(argv, env=ENV)
+        if sample is not None:
+            out[key] = sample.to_json()
+    return out
+
+
+def _fixed(argv: list[str]) -> Callable[[int], list[str]]:
+    return lambda _index: argv
+
+
+def _progress(reg: Registry, what: str, sample: Sample) -> None:
+    value = f"{sample.median * 1000:9.1f} ms" if sample.median is not None else sample.error
+    print(f"  {reg.tool}-{reg.size}: {what:<16} {value}", flush=True)
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def run_size(size: str, tools: Sequence[str], budget: float) -> dict[str, object]:
+    print(f"== size {size}", flush=True)
+    out: dict[str, object] = {}
+    for tool in tools:
+        reg = Registry(tool, size)
+        try:
+            seconds = reg.build()
+        except subprocess.CalledProcessError as e:
+            # gitreg is installed from a working tree that others edit: retry a broken moment.
+            print(f"  {tool}-{size}: build failed ({e.stderr.decode()[-200:]!r}); retrying")
+            time.sleep(10)
+            try:
+                seconds = reg.build()
+            except subprocess.CalledProcessError as again:
+                out[tool] = {"error": again.stderr.decode(errors="replace")[-300:]}
+                continue
+        print(f"  {tool}-{size}: built in {seconds:.1f}s", flush=True)
+        cold_results: dict[str, object] = {}
+        inproc: dict[str, object] = {}
+        measure_cold(reg, cold_results, budget)
+        calls = (3 if reg.models <= 100 else 1) if tool == "gto" else 20  # GTO: seconds a call
+        if tool == "gto" and (size == "long" or reg.models >= 10_000):
+            inproc["skipped"] = "GTO keeps no state between calls: in-process = cold (see cold)"
+        else:
+            measure_inprocess(reg, inproc, calls=calls)
+        entry: dict[str, object] = {
+            "build_seconds": seconds,
+            "cold": cold_results,
+            "inproc": inproc,
+        }
+        if tool == "gitreg":
+            measure_validate(reg, cold_results)
+            entry["floor"] = measure_floor(reg)
+        out[tool] = entry
+    return out
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def version(argv: list[str]) -> str:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=ENV)
+        if proc.returncode != 0:
+            return "?"
+        return (proc.stdout or proc.stderr).strip().splitlines()[-1]
+
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB",
+        "python": version([python("gitreg"), "--version"]),
+        "git": version(["git", "--version"]),
+        "hyperfine": version(["hyperfine", "--version"]) if shutil.which("hyperfine") else "absent",
+        "gitreg": version([python("gitreg"), "-c", "import gitreg; print(gitreg.__version__)"]),
+        "mlflow": version([python("mlflow"), "-c", "import mlflow; print(mlflow.__version__)"]),
+        "gto": version([python("gto"), "-c", "import gto; print(gto.__version__)"]),
+        "os": version(["uname", "-srm"]),
+        # Other processes on the same cores inflate wall times: record how busy the machine was.
+        "load average at start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--install", action="store_true", help="create the venvs first")
+    parser.add_argument("--quick", action="store_true", help="100 and 1,000 models only")
+    parser.add_argument("--sizes", help="comma-separated, e.g. 100,1000,10000,long")
+    parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset")
+    parser.add_argument("--budget", type=float, default=4.0, help="seconds per measurement")
+    parser.add_argument("--no-report", action="store_true", help="do not write RESULTS.md")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite RESULTS.md from .work/results.json"
+    )
+    args = parser.parse_args(argv)
+    if args.report_only:
+        (BENCH / "RESULTS.md").write_text(
+            _report.render(json.loads((WORK / "results.json").read_text()))
+        )
+        return 0
+    tools = [t for t in args.tools.split(",") if t]
+    sizes = args.sizes.split(",") if args.sizes else (
+        ["100", "1000"] if args.quick else ["100", "1000", "10000", "long"]
+    )  # fmt: skip
+    (WORK / "home").mkdir(parents=True, exist_ok=True)
+    (WORK / "home" / ".gitconfig").write_text(
+        "[user]\n\tname = bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n"
+    )
+    for tool in tools:
+        if args.install:
+            install(tool)
+        elif not venv(tool).exists():
+            raise SystemExit(f"{venv(tool)} is missing: run with --install")
+    started = time.perf_counter()
+    results: dict[str, object] = {"machine": machine(), "sizes": {}, "tools": tools}
+    for size in sizes:
+        results["sizes"][size] = run_size(size, tools, args.budget)  # type: ignore[index]
+        (WORK / "results.json").write_text(json.dumps(results, indent=1))
+    results["imports"] = _report.import_check(python("gitreg"), ENV, WORK)
+    results["wall_seconds"] = time.perf_counter() - started
+    results["machine"]["load average at end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    (WORK / "results.json").write_text(json.dumps(results, indent=1))
+    text = _report.render(results)
+    print(text)
+    if not args.no_report:
+        (BENCH / "RESULTS.md").write_text(text)
+    print(f"done in {results['wall_seconds'] / 60:.1f} min", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

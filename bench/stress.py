@@ -1,0 +1,151 @@
+"""Concurrent writers against one remote (#5): writes/second and push retries.
+
+``python bench/stress.py [--per-writer 25] [--writers 1,2,4,8] [--clones 4] [--mixed]``
+
+For each writer count W, a fresh bare remote gets min(W, clones) clones, and W processes
+(spread round-robin over the clones, so writers on one clone also race for its lock) each
+register the same model ``--per-writer`` times through the Python API, which is what
+``gitreg register`` calls. ``--mixed`` interleaves stage transitions and alias moves.
+Afterwards the remote must hold versions 1..W*N exactly once, with every source present,
+and every manifest must validate. Prints one row per W: writes, seconds, writes/second,
+retries (pushes that lost a race and were re-applied), and the worst retries of one write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WORKER = r"""
+import json, sys
+from gitreg import Registry
+repo, worker, count, mixed = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+retries, worst = 0, 0
+for i in range(count):
+    registry = Registry(repo)
+    mv = registry.create_model_version("churn", f"s3://w{worker}/{i}", run_id=f"w{worker}r{i}")
+    done = registry.store.retry_count
+    if mixed and i % 3 == 1:
+        registry.transition_model_version_stage("churn", mv.version, "Staging")
+        registry.set_registered_model_alias("churn", f"w{worker}", mv.version)
+    retries += registry.store.retry_count
+    worst = max(worst, done)
+print(json.dumps({"retries": retries, "worst": worst}))
+"""
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+def setup(base: Path, clones: int, retries: int) -> tuple[Path, list[Path]]:
+    from gitreg.scaffold import init_registry
+
+    seed = base / "seed"
+    init_registry(seed)
+    config = seed / "gitreg.yaml"
+    text = config.read_text().replace("  push: auto\n", f"  push: auto\n  retries: {retries}\n")
+    config.write_text(text)
+    git(seed, "commit", "-qam", "More retries for the stress run")
+    remote = base / "remote.git"
+    git(base, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(seed, "push", "-q", str(remote), "main")
+    paths = []
+    for i in range(clones):
+        path = base / f"clone{i}"
+        git(base, "clone", "-q", str(remote), str(path))
+        paths.append(path)
+    return remote, paths
+
+
+def check(remote: Path, writers: int, per_writer: int) -> None:
+    import yaml
+
+    data = yaml.safe_load(git(remote, "show", "main:models/churn.yaml"))
+    numbers = [v["version"] for v in data["versions"]]
+    expected = list(range(1, writers * per_writer + 1))
+    if numbers != expected:
+        raise SystemExit(f"versions are not 1..{len(expected)} exactly once: {numbers}")
+    sources = {v["source"] for v in data["versions"]}
+    wanted = {f"s3://w{w}/{i}" for w in range(writers) for i in range(per_writer)}
+    if sources != wanted:
+        raise SystemExit(f"lost sources: {sorted(wanted - sources)[:5]}")
+    from gitreg import validate
+
+    text = git(remote, "show", "main:models/churn.yaml")
+    findings = validate.check_manifest(data, "models/churn.yaml", text)
+    if findings:
+        raise SystemExit(f"invalid manifest: {findings[0]}")
+
+
+def run(writers: int, per_writer: int, clones: int, mixed: bool, retries: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="gitreg-stress-") as tmp:
+        remote, paths = setup(Path(tmp), min(writers, clones), retries)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    WORKER,
+                    str(paths[w % len(paths)]),
+                    str(w),
+                    str(per_writer),
+                    "1" if mixed else "0",
+                ],
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            for w in range(writers)
+        ]
+        outputs = [proc.communicate()[0] for proc in procs]  # all finish before cleanup
+        failed = [proc.returncode for proc in procs if proc.returncode]
+        if failed:
+            raise SystemExit(f"{len(failed)} writer(s) failed (exit codes {failed})")
+        results = [json.loads(out) for out in outputs]
+        elapsed = time.perf_counter() - start
+        check(remote, writers, per_writer)
+    writes = writers * per_writer * (3 if mixed else 1)
+    return {
+        "writers": writers,
+        "writes": writes,
+        "seconds": elapsed,
+        "per_second": writes / elapsed,
+        "retries": sum(r["retries"] for r in results),
+        "worst": max(r["worst"] for r in results),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-writer", type=int, default=25)
+    parser.add_argument("--writers", default="1,2,4,8")
+    parser.add_argument("--clones", type=int, default=4)
+    parser.add_argument("--retries", type=int, default=30, help="gitreg.yaml registry.retries")
+    parser.add_argument("--mixed", action="store_true", help="interleave transitions and aliases")
+    args = parser.parse_args()
+    print(
+        f"{'writers':>7} {'writes':>6} {'seconds':>8} {'writes/s':>8} {'retries':>7} {'worst':>5}"
+    )
+    for writers in (int(w) for w in args.writers.split(",")):
+        row = run(writers, args.per_writer, args.clones, args.mixed, args.retries)
+        print(
+            f"{row['writers']:>7} {row['writes']:>6} {row['seconds']:>8.1f} "
+            f"{row['per_second']:>8.1f} {row['retries']:>7} {row['worst']:>5}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
