@@ -27,7 +27,11 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 WORK = BENCH / ".work"
 TOOLS = ("gitreg", "mlflow", "gto")
-PACKAGES = {"gitreg": ["-e", str(ROOT), "pyinstrument"], "mlflow": ["mlflow"], "gto": ["gto"]}
+PACKAGES = {
+    "gitreg": ["--force-reinstall", "--no-deps", str(ROOT), "pyinstrument"],
+    "mlflow": ["mlflow"],
+    "gto": ["gto"],
+}
 READS = ("resolve_alias", "resolve_stage", "show", "list")
 WRITES = ("register", "transition")
 ENV = {

@@ -8,9 +8,8 @@ registry named by ``$GITREG_REPO``, else the repository of the current directory
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitreg.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.errors import (
     AliasNotFound,
     BranchDiverged,
@@ -29,7 +28,29 @@ from gitreg.errors import (
     TransitionNotAllowed,
     VersionNotFound,
 )
-from gitreg.registry import Registry
+
+if TYPE_CHECKING:
+    from gitreg.entities import ModelVersion, RegisteredModel, Stage
+    from gitreg.registry import Registry
+
+# Imported on first use, so that `import gitreg.errors` (and the CLI's --help) stay cheap.
+_LAZY = {
+    "Registry": "gitreg.registry",
+    "ModelVersion": "gitreg.entities",
+    "RegisteredModel": "gitreg.entities",
+    "Stage": "gitreg.entities",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gitreg' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
@@ -74,6 +95,8 @@ def register_model(
     """
     if run_id is None and model_uri.startswith("runs:/"):
         run_id = model_uri[len("runs:/") :].split("/", 1)[0] or None
+    from gitreg.registry import Registry
+
     return Registry(registry).create_model_version(
         name, model_uri, run_id=run_id, tags=tags, description=description
     )
@@ -81,4 +104,6 @@ def register_model(
 
 def resolve(uri: str, registry: str | None = None, at: str | None = None) -> str:
     """The source URI of the version a ``models:/`` URI names."""
+    from gitreg.registry import Registry
+
     return Registry(registry, at=at).resolve(uri)

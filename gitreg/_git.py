@@ -157,27 +157,17 @@ def rev_parse(repo: Repo, ref: str) -> str | None:
 
 
 def read_blob(repo: Repo, commit: str | None, path: str) -> bytes | None:
-    """``path`` at ``commit`` through GitPython's object database, or None."""
+    """``path`` at ``commit``, or None; one ``cat-file``, never a walk of the tree in Python."""
     if commit is None:
         return None
-    try:
-        tree = repo.commit(commit).tree
-        blob = tree / path
-    except KeyError:
-        return None
-    data: bytes = blob.data_stream.read()
-    return data
+    return read_blob_at(Path(str(repo.working_tree_dir)), commit, path)
 
 
 def list_names(repo: Repo, commit: str | None, directory: str) -> list[str]:
     """The file names directly in ``directory`` at ``commit``."""
     if commit is None:
         return []
-    try:
-        tree = repo.commit(commit).tree / directory
-    except KeyError:
-        return []
-    return [b.name for b in tree.blobs]
+    return list(list_tree(Path(str(repo.working_tree_dir)), commit, directory))
 
 
 def write_blob(repo: Repo, data: bytes) -> str:

@@ -52,11 +52,14 @@ class Stage(str, Enum):
         """
         if isinstance(value, Stage):
             return value
-        for stage in cls:
-            if str(value).lower() == stage.value.lower():
-                return stage
+        stage = _STAGES_BY_LOWER_NAME.get(str(value).lower())
+        if stage is not None:
+            return stage
         allowed = ", ".join(s.value for s in cls)
         raise InvalidParameter(f"Invalid Model Version stage: {value!r}; use one of {allowed}")
+
+
+_STAGES_BY_LOWER_NAME = {stage.value.lower(): stage for stage in Stage}
 
 
 def check_name(name: object, what: str = "model name") -> str:

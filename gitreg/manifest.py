@@ -83,7 +83,9 @@ def _ordered_like(data: Any, like: Any) -> Any:
             return {k: _ordered_like(v, None) for k, v in data.items()}
         return {k: _ordered_like(data[k], like.get(k)) for k in _merge_keys(list(data), like)}
     if isinstance(data, list):
-        return [_ordered_like(item, _match_item(item, like)) for item in data]
+        by_version = _index_by_version(like)
+        first = like[0] if isinstance(like, list) and like else None
+        return [_ordered_like(item, _match_item(item, by_version, first)) for item in data]
     return data
 
 
@@ -98,14 +100,18 @@ def _merge_keys(canonical: list[Any], like: Mapping[Any, Any]) -> list[Any]:
     return keys
 
 
-def _match_item(item: Any, like: Any) -> Any:
+def _index_by_version(like: Any) -> dict[Any, Any]:
+    """The old list's items by their ``version`` (one pass: a 5,000-version file is linear)."""
+    if not isinstance(like, list):
+        return {}
+    return {old["version"]: old for old in like if isinstance(old, Mapping) and "version" in old}
+
+
+def _match_item(item: Any, by_version: Mapping[Any, Any], first: Any) -> Any:
     """The element of the old list that ``item`` corresponds to (same ``version``), if any."""
-    if not isinstance(like, list) or not isinstance(item, Mapping) or "version" not in item:
-        return like[0] if isinstance(like, list) and like else None
-    for old in like:
-        if isinstance(old, Mapping) and old.get("version") == item["version"]:
-            return old
-    return like[0] if like else None
+    if isinstance(item, Mapping) and "version" in item:
+        return by_version.get(item["version"], first)
+    return first
 
 
 def dump(data: Mapping[str, Any], like: Any = None) -> str:

@@ -86,6 +86,29 @@ def load_parsed(state_dir: Path) -> dict[str, Any]:
     return data if fmt == _CACHE_FORMAT and isinstance(data, dict) else {}
 
 
+LARGE_MANIFEST_BYTES = 64 * 1024
+
+
+def load_large(state_dir: Path, text: bytes, path: str) -> Any:
+    """Parse a manifest; a large one (a model with thousands of versions) is parsed once.
+
+    Its parse is kept in ``<gitdir>/gitreg/parsed/<blob id>``: content-addressed, so it is
+    never stale, and resolving one alias of a 5,000-version model skips a 1 s parse (#7).
+    """
+    if len(text) < LARGE_MANIFEST_BYTES:
+        return manifest.load(text, path)
+    cached = state_dir / "parsed" / f"{_git.blob_id(text)}.marshal"
+    with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
+        return marshal.loads(cached.read_bytes())  # our own file in .git
+    data = manifest.load(text, path)
+    with contextlib.suppress(OSError, ValueError):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(data))
+        os.replace(tmp, cached)
+    return data
+
+
 def save_parsed(state_dir: Path, data: Mapping[str, Any]) -> None:
     """Replace the parse cache atomically; a failure only costs the next run a parse."""
     with contextlib.suppress(OSError, ValueError):
@@ -175,7 +198,7 @@ class Store:
         path = model_path(name)
         text = self.read_bytes(path, at)
         if text is not None:
-            model = parse_model(manifest.load(text, path), path, text)
+            model = parse_model(load_large(self.state_dir, text, path), path, text)
             if model.name == name:  # a case-insensitive file system finds "Churn" as "churn"
                 return model
         raise ModelNotFound(f"Registered Model with name={name} not found")
@@ -407,10 +430,20 @@ class Store:
         os.replace(tmp, self._journal_path())
 
     def _recover_if_interrupted(self) -> None:
-        if self._journal_path().exists():
-            repo = _git.open_repo(self.root)
-            with self.lock(), self._busy():
-                self._recover(repo)
+        """Before a work-tree read: finish a transaction whose writer died (see #5).
+
+        A journal next to a held lock belongs to a live writer, which will finish it
+        itself; a read never waits for it and reads the work tree as it is.
+        """
+        if not self._journal_path().exists():
+            return
+        from filelock import FileLock, Timeout
+
+        try:
+            with FileLock(str(self.state_dir / "lock"), timeout=0), self._busy():
+                self._recover(_git.open_repo(self.root))
+        except Timeout:
+            return
 
     @contextlib.contextmanager
     def _busy(self) -> Iterator[None]:
@@ -454,6 +487,7 @@ class Transaction:
         self.changes: dict[str, bytes | None] = {}
         self.message = ""
         self._base_cache: dict[str, bytes | None] = {}
+        self._data: dict[str, dict[str, Any]] = {}
 
     def read(self, path: str) -> bytes | None:
         """``path`` as this transaction sees it (its own writes first, then the tip)."""
@@ -486,13 +520,17 @@ class Transaction:
         text = self.read(path)
         if text is None:
             return None
-        data = manifest.load_mapping(text, path)
+        data = load_large(self.store.state_dir, text, path)
+        if not isinstance(data, dict):
+            data = manifest.load_mapping(text, path)  # raises the one-line error
         model = parse_model(data, path, text)
         return (model, data) if model.name == name else None
 
     def write_model(self, model: RegisteredModel, like: Any = None) -> None:
         """Stage ``model``'s manifest, keeping the key order of ``like`` (the old manifest)."""
-        self.changes[model_path(model.name)] = manifest.dump(model.to_manifest(), like).encode()
+        data = model.to_manifest()
+        self.changes[model_path(model.name)] = manifest.dump(data, like).encode()
+        self._data[model_path(model.name)] = data
 
     def delete(self, path: str) -> None:
         """Stage the removal of ``path``."""
@@ -513,6 +551,9 @@ class Transaction:
             if path == CONFIG_FILE:
                 findings += validate.check_config(manifest.load(data, path), path, data)
             elif path.startswith(f"{MODELS_DIR}/") and path.endswith(".yaml"):
-                findings += validate.check_manifest(manifest.load(data, path), path, data)
+                # The dict that was dumped: the dumper round-trips it (tests/test_manifest.py),
+                # and a 5,000-version manifest need not be parsed again (see #7).
+                parsed = self._data.get(path) or manifest.load(data, path)
+                findings += validate.check_manifest(parsed, path, data)
         if findings:
             raise InvalidManifest(f"{findings[0]}; nothing was committed", findings)

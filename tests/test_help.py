@@ -6,9 +6,14 @@ import re
 
 import pytest
 
+import importlib
+
 from gitreg.cli import cli as gitreg
+from gitreg.cli._app import COMMAND_MODULES
 from tests._helpers import Cli
 
+for _module in sorted(set(COMMAND_MODULES.values())):
+    importlib.import_module(_module)
 COMMANDS = sorted(gitreg.commands)
 
 
@@ -26,6 +31,13 @@ def examples(text):
 
 def test_there_are_commands():
     assert {"init", "register", "show", "resolve", "transition", "delete"} <= set(COMMANDS)
+
+
+def test_the_lazy_command_table_names_every_command_and_its_module():
+    """The CLI imports a command's module only when it runs (#7); the table must be exact."""
+    assert sorted(COMMAND_MODULES) == COMMANDS
+    for name, module in COMMAND_MODULES.items():
+        assert gitreg.commands[name].callback.__module__ == module, name
 
 
 @pytest.mark.parametrize("name", COMMANDS)

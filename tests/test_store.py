@@ -63,3 +63,29 @@ def test_a_registry_inside_a_linked_worktree_keeps_its_state_in_that_worktree(
     assert side.get_registered_model("m00").next_version == 3
     assert registry.get_registered_model("m00").next_version == 2
     assert git(other, "status", "--porcelain") == ""
+
+
+def test_a_large_manifest_is_parsed_once_and_never_read_stale(registry, registry_repo):
+    """A model with hundreds of versions keeps its parse by content id (#7)."""
+    from gitreg import manifest
+    from gitreg.entities import ModelVersion, RegisteredModel
+    from gitreg.store import LARGE_MANIFEST_BYTES
+
+    versions = [
+        ModelVersion("big", v, f"s3://big/{v}", description="x" * 80) for v in range(1, 700)
+    ]
+    model = RegisteredModel("big", aliases={"champion": 5}, next_version=700).with_versions(
+        versions
+    )
+    path = registry_repo / "models/big.yaml"
+    path.write_text(manifest.dump(model.to_manifest()))
+    assert path.stat().st_size > LARGE_MANIFEST_BYTES
+    git(registry_repo, "add", "models/big.yaml")
+    git(registry_repo, "commit", "-qm", "A long-lived model")
+    assert registry.resolve("models:/big@champion") == "s3://big/5"
+    cached = list((Store(registry_repo).state_dir / "parsed").iterdir())
+    assert len(cached) == 1
+    registry.set_registered_model_alias("big", "champion", 6)
+    assert registry.resolve("models:/big@champion") == "s3://big/6"
+    cached[0].write_bytes(b"not marshal")
+    assert Registry(registry_repo).get_model_version("big", 699).source == "s3://big/699"

@@ -7,27 +7,25 @@ refused (a GitregError), 2 the command line was wrong, 3 an unexpected error, 13
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Sequence
 
 import click
 
-from gitreg.cli import gate, mlflow, read, remote, write
 from gitreg.cli._app import cli
 from gitreg.errors import BadRef, GitregError
 
-__all__ = ["cli", "entry", "gate", "main", "mlflow", "read", "remote", "write"]
+__all__ = ["cli", "entry", "main"]
 
 
 # ---------------------------------------------------------------------- entry point
 
 
 def _log_crash(exc: BaseException) -> str:
+    import os
     import platform
+    import tempfile
+    import traceback
 
     from gitreg import __version__
 
@@ -43,6 +41,8 @@ def _log_crash(exc: BaseException) -> str:
 
 def _fail(message: str, code: str, as_json: bool, exit_code: int) -> int:
     if as_json:
+        import json
+
         click.echo(json.dumps({"error_code": code, "message": message}), err=True)
     else:
         click.echo(f"Error: {message}", err=True)

@@ -200,7 +200,47 @@ def _search_options(f: F) -> F:
     )(f)
 
 
-@click.group(context_settings=CONTEXT)
+# Which module defines each command: a command's module is imported only when it runs, so
+# `gitreg resolve` never pays for the gate, the remote code or the MLflow commands (#7).
+COMMAND_MODULES = {
+    **dict.fromkeys(["models", "versions", "show", "latest", "resolve"], "gitreg.cli.read"),
+    **dict.fromkeys(
+        [
+            "init",
+            "create",
+            "register",
+            "update",
+            "tag",
+            "untag",
+            "alias",
+            "unalias",
+            "transition",
+            "rename",
+            "delete",
+        ],
+        "gitreg.cli.write",
+    ),
+    "validate": "gitreg.cli.gate",
+    **dict.fromkeys(["history", "requests", "rollback"], "gitreg.cli.remote"),
+    **dict.fromkeys(["import-mlflow", "export-mlflow"], "gitreg.cli.mlflow"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module on first use (see COMMAND_MODULES)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | COMMAND_MODULES.keys())
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            import importlib
+
+            importlib.import_module(COMMAND_MODULES[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.version_option(package_name="gitreg", prog_name="gitreg")
 @click.option("--traceback", "show_traceback", is_flag=True, hidden=True)
 def cli(show_traceback: bool) -> None:

@@ -1,0 +1,72 @@
+"""The ``gitreg`` console script.
+
+``gitreg resolve URI`` is what a deployment job runs on every start, so it is answered
+without importing click (a third of the command's cold start, see #7); every other
+command, and any ``resolve`` with options beyond ``--repo`` and ``--at``, goes through the
+click CLI. ``tests/test_entry.py`` checks that both paths print and exit the same.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main() -> None:
+    """Run ``gitreg``."""
+    code = resolve_fast(sys.argv[1:])
+    if code is None:
+        from gitreg.cli import entry
+
+        entry()
+    sys.exit(code)
+
+
+def _parse(args: Sequence[str]) -> dict[str, str | None] | None:
+    """``URI [--repo PATH] [--at REF]`` in any order, or None for anything else."""
+    found: dict[str, str | None] = {"uri": None, "repo": None, "at": None}
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        key, sep, value = arg.partition("=")
+        if key in ("--repo", "--at"):
+            if not sep:
+                if not rest:
+                    return None
+                value = rest.pop(0)
+            if found[key[2:]] is not None:
+                return None
+            found[key[2:]] = value
+        elif arg.startswith("-") or found["uri"] is not None:
+            return None
+        else:
+            found["uri"] = arg
+    return found if found["uri"] is not None else None
+
+
+def resolve_fast(args: Sequence[str]) -> int | None:
+    """Answer ``resolve URI [--repo PATH] [--at REF]``; None when click should handle it."""
+    if not args or args[0] != "resolve":
+        return None
+    parsed = _parse(args[1:])
+    if parsed is None or parsed["uri"] is None:
+        return None
+    from gitreg.errors import BadRef, GitregError
+
+    try:
+        from gitreg.registry import Registry
+
+        registry = Registry(parsed["repo"], at=parsed["at"])
+        source = registry.get_version_for_uri(parsed["uri"]).source
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    except GitregError as e:
+        sys.stderr.write(f"Error: {e.message}\n")
+        return 2 if isinstance(e, BadRef) else 1
+    except Exception as e:
+        from gitreg.cli import _exit_code
+
+        return _exit_code(e, as_json=False)
+    sys.stdout.write(f"{source}\n")
+    return 0
