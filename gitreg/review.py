@@ -21,7 +21,7 @@ from gitreg import __version__, _git, gate, validate
 from gitreg.config import CONFIG_FILE, MODELS_DIR, Config, Policy
 from gitreg.errors import BadRef, GitFailed, GitregError
 from gitreg.gate import ModelChange
-from gitreg.store import git_dir, load_parsed, save_parsed
+from gitreg.store import git_dir, load_parsed, no_gc, save_parsed
 from gitreg.validate import Finding
 
 
@@ -149,7 +149,9 @@ class FindingsCache:
         self.used: dict[str, list[tuple[Any, ...]]] = {}
         self.dirty = False
         with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
-            stamp, entries = marshal.loads(self.file.read_bytes())
+            raw = self.file.read_bytes()
+            with no_gc():
+                stamp, entries = marshal.loads(raw)
             if stamp == self.stamp and isinstance(entries, dict):
                 self.entries = entries
 
