@@ -133,8 +133,18 @@ def _git_call(repo: Repo, *args: str, **kwargs: object) -> str:
     except git.GitCommandError as e:
         lines = str(e.stderr or "").strip().splitlines()
         reason = lines[-1].removeprefix("stderr: ").strip(" '") if lines else str(e)
+        if any(sign in str(e.stderr) for sign in _NO_IDENTITY):
+            raise GitFailed(NO_IDENTITY_FIX) from e
         raise GitFailed(f"git {args[0]} failed: {reason}") from e
     return out
+
+
+_NO_IDENTITY = ("unable to auto-detect email", "Please tell me who you are", "empty ident")
+NO_IDENTITY_FIX = (
+    "git does not know who you are, and every registry change is a commit with an author; "
+    "run: git config --global user.name 'Your Name' && "
+    "git config --global user.email you@example.com"
+)
 
 
 def current_branch(repo: Repo) -> str | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from gitreg import _git
@@ -58,9 +61,6 @@ def init_registry(path: str | os.PathLike[str], branch: str = "main") -> Store:
         raise ModelAlreadyExists(
             f"{root / CONFIG_FILE} already exists: {root} is already a gitreg registry"
         )
-    root.mkdir(parents=True, exist_ok=True)
-    if _git.find_worktree(root) != root.resolve():
-        _git.init(root, branch)
     files = {
         CONFIG_FILE: DEFAULT_CONFIG_TEXT,
         f"{MODELS_DIR}/.gitkeep": "",
@@ -71,12 +71,30 @@ def init_registry(path: str | os.PathLike[str], branch: str = "main") -> Store:
     for name in files:
         if (root / name).exists():
             raise ModelAlreadyExists(f"{root / name} already exists; move it away and retry")
-    store = Store(root, new=True)
 
     def mutation(tx: Transaction) -> None:
         for name, text in files.items():
             tx.write(name, text)
         tx.message = "Initialize gitreg registry"
 
-    store.transaction(mutation)
+    with _undo_on_failure(root):
+        root.mkdir(parents=True, exist_ok=True)
+        if _git.find_worktree(root) != root.resolve():
+            _git.init(root, branch)
+        Store(root, new=True).transaction(mutation)
     return Store(root)
+
+
+@contextlib.contextmanager
+def _undo_on_failure(root: Path) -> Iterator[None]:
+    """Remove what init created (the directory, or the .git it added) if init fails."""
+    created_dir = not root.exists()
+    created_git = not (root / ".git").exists()
+    try:
+        yield
+    except BaseException:
+        if created_dir:
+            shutil.rmtree(root, ignore_errors=True)
+        elif created_git:
+            shutil.rmtree(root / ".git", ignore_errors=True)
+        raise

@@ -1,0 +1,54 @@
+"""gitreg init on a machine as it comes: no git identity, an existing repository, a failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitreg.errors import GitFailed, ModelAlreadyExists
+from gitreg.scaffold import init_registry
+from tests._helpers import Cli, git, log_subjects
+
+
+@pytest.fixture
+def no_identity(monkeypatch, tmp_path):
+    """A fresh machine: no user.name/user.email anywhere git looks."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("EMAIL", "")
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_init_without_a_git_identity_says_how_to_fix_it_and_leaves_nothing(no_identity, tmp_path):
+    target = tmp_path / "registry"
+    result = Cli().fails(1, "init", str(target))
+    assert "git config --global user.name" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not target.exists()
+
+
+def test_init_in_an_existing_directory_without_identity_removes_only_its_own_git(
+    no_identity, tmp_path
+):
+    target = tmp_path / "existing"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me\n")
+    with pytest.raises(GitFailed):
+        init_registry(target)
+    assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+
+
+def test_init_turns_an_existing_repository_into_a_registry(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "train.py").write_text("print('hi')\n")
+    git(repo, "add", "train.py")
+    git(repo, "commit", "-qm", "Training code")
+    init_registry(repo)
+    assert log_subjects(repo) == ["Initialize gitreg registry", "Training code"]
+    assert (repo / "gitreg.yaml").is_file()
+    with pytest.raises(ModelAlreadyExists):
+        init_registry(repo)
