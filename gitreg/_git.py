@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +17,8 @@ from typing import TYPE_CHECKING
 from gitreg.errors import BadRef, GitFailed, NotARegistry, PushRejected, RemoteUnavailable
 
 if TYPE_CHECKING:
+    import subprocess
+
     from git import Repo
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -47,6 +47,8 @@ def run(
     env: Mapping[str, str] | None = None,
 ) -> bytes:
     """Run ``git args`` in ``root`` and return stdout; a failure becomes GitFailed."""
+    import subprocess
+
     full_env = None if env is None else {**os.environ, **env}
     try:
         proc = subprocess.run(
@@ -80,6 +82,8 @@ def resolve_commit(root: Path, ref: str) -> str:
 
 def read_blob_at(root: Path, commit: str, path: str) -> bytes | None:
     """The content of ``path`` at ``commit``, or None if the file is not there."""
+    import subprocess
+
     proc = subprocess.run(
         ["git", "cat-file", "blob", f"{commit}:{path}"], cwd=root, capture_output=True, check=False
     )
@@ -182,6 +186,8 @@ def list_names(repo: Repo, commit: str | None, directory: str) -> list[str]:
 
 def write_blob(repo: Repo, data: bytes) -> str:
     """Store ``data`` as a blob and return its id."""
+    import tempfile
+
     with tempfile.TemporaryFile() as f:
         f.write(data)
         f.seek(0)
@@ -192,6 +198,8 @@ def commit_tree(
     repo: Repo, parent: str | None, changes: Mapping[str, str | None], message: str
 ) -> str:
     """A new commit: ``parent``'s tree with ``changes`` (path -> blob id, None deletes)."""
+    import tempfile
+
     fd, index = tempfile.mkstemp(prefix="gitreg-index-")
     os.close(fd)
     os.unlink(index)
@@ -301,6 +309,8 @@ def redact(text: str) -> str:
 
 def _run_network(root: Path, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
     """Run a git command that talks to a remote: never prompts, never hangs on a dead link."""
+    import subprocess
+
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
     try:
         return subprocess.run(
@@ -324,6 +334,8 @@ def _reason(stderr: bytes) -> str:
 
 def config_value(root: Path, key: str) -> str | None:
     """``git config --get key``, or None when it is not set."""
+    import subprocess
+
     proc = subprocess.run(
         ["git", "config", "--get", key], cwd=root, capture_output=True, check=False
     )
@@ -401,6 +413,8 @@ def ls_remote_heads(root: Path, remote: str, pattern: str) -> dict[str, str]:
 
 def is_ancestor(root: Path, older: str, newer: str) -> bool:
     """Whether commit ``older`` is reachable from ``newer``."""
+    import subprocess
+
     proc = subprocess.run(
         ["git", "merge-base", "--is-ancestor", older, newer],
         cwd=root,
@@ -466,6 +480,8 @@ def read_objects(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
 
 def collect_garbage(root: Path) -> None:
     """``git gc --auto`` in the foreground (callers hold gitreg's lock on the clone)."""
+    import subprocess
+
     subprocess.run(
         [
             "git",

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitreg.config import Policy
 from gitreg.entities import (
     ModelVersion,
     RegisteredModel,
@@ -26,6 +25,9 @@ from gitreg.errors import (
     VersionNotFound,
 )
 from gitreg.uri import ModelRef
+
+if TYPE_CHECKING:
+    from gitreg.config import Policy
 
 
 def clean_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:

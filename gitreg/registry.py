@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg import mutations as mut
-from gitreg import search
 from gitreg.entities import (
     ModelVersion,
     RegisteredModel,
@@ -28,6 +27,7 @@ from gitreg.store import Store, Transaction, model_path
 from gitreg.uri import parse_uri
 
 if TYPE_CHECKING:
+    from gitreg import search
     from gitreg.config import Policy
     from gitreg.history import HistoryEntry
     from gitreg.remote import TransitionRequest
@@ -158,6 +158,8 @@ class Registry:
     ) -> search.PagedList[RegisteredModel]:
         """Models matching MLflow's filter grammar, ordered and paged as MLflow does."""
         models = self._models_for(filter_string, versions=False)
+        from gitreg import search  # only listings pay for the filter grammar
+
         return search.search_registered_models(
             models, filter_string, max_results, order_by, page_token
         )
@@ -165,6 +167,8 @@ class Registry:
     def _models_for(
         self, filter_string: str | None, versions: bool = True
     ) -> list[RegisteredModel]:
+        from gitreg import search
+
         names = search.exact_names(filter_string, versions)
         if names is None:
             return self.store.read_models(self.at)
@@ -311,6 +315,8 @@ class Registry:
     ) -> search.PagedList[ModelVersion]:
         """Versions matching MLflow's filter grammar (name, run_id, source_path, tags, ...)."""
         models = self._models_for(filter_string)
+        from gitreg import search
+
         return search.search_model_versions(
             models, filter_string, max_results, order_by, page_token
         )

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
-
-import importlib
 
 from gitreg.cli import cli as gitreg
 from gitreg.cli._app import COMMAND_MODULES
