@@ -17,12 +17,16 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "github")
 
 
-class _Stop(click.ClickException):
-    """Ends ``validate`` with its exit status: 1 invalid, 2 could not run (see #4)."""
+class _Invalid(click.ClickException):
+    """Ends ``validate`` with 1: the registry or the change is invalid (see #4)."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    exit_code = 1
+
+
+class _CannotRun(click.ClickException):
+    """Ends ``validate`` with 2: it could not run (a bad ref, not a registry)."""
+
+    exit_code = 2
 
 
 def _registry_paths(paths: Sequence[str], root: Path, must_exist: bool) -> list[str]:
@@ -116,11 +120,11 @@ def validate(
         else:
             report = review.check_change(root, base, selected, push=push)
     except GitregError as e:
-        raise _Stop(e.message, 2) from e
+        raise _CannotRun(e.message) from e
     if fmt == "github":
         _emit_github(report)
     else:
         click.echo((format_json if fmt == "json" else format_text)(report), nl=False)
     if not report.valid:
         problems = len(report.findings)
-        raise _Stop(f"the registry is invalid: {problems} problem(s), listed above", 1)
+        raise _Invalid(f"the registry is invalid: {problems} problem(s), listed above")

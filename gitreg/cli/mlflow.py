@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -92,9 +93,7 @@ def import_mlflow(
     models = mlflow_io.read_mlflow(client)
     steps = mlflow_io.plan_import(models, registry, archive_extra_production)
     by_name = {m.name: m for m in models}
-    with click.progressbar(
-        length=len(steps), label="Importing", file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(length=len(steps), label="Importing", file=sys.stderr) as bar:
         report = mlflow_io.apply_import(
             steps, by_name, registry, archive_extra_production, lambda _: bar.update(1)
         )
@@ -123,8 +122,6 @@ def export_mlflow(
     registry = _registry(repo)
     client = _client(registry_uri, tracking_uri)
     total = len(registry.store.read_models())
-    with click.progressbar(
-        length=total, label="Exporting", file=click.get_text_stream("stderr")
-    ) as bar:
+    with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
         report = mlflow_io.export_mlflow(client, registry, lambda _: bar.update(1))
     _print_report(report, as_json)
