@@ -93,8 +93,9 @@ def register_model(
 
     The run id is taken from a ``runs:/RUN_ID/path`` URI when not given.
     """
-    if run_id is None and model_uri.startswith("runs:/"):
-        run_id = model_uri[len("runs:/") :].split("/", 1)[0] or None
+    from gitreg.uri import run_id_of
+
+    run_id = run_id or run_id_of(model_uri)
     from gitreg.registry import Registry
 
     return Registry(registry).create_model_version(

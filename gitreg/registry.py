@@ -371,11 +371,13 @@ class Registry:
 
         from gitreg import remote  # remote code stays off the read path
 
-        try:
-            current: Stage | None = self.get_model_version(name, number).current_stage
-        except GitregError:
-            current = None  # not in this clone yet: the remote tip decides in the mutation
-        if remote.needs_request(self.store, {target, current or target}, direct, self.push):
+        def current() -> Stage | None:
+            try:
+                return self.get_model_version(name, number).current_stage
+            except GitregError:
+                return None  # not in this clone yet: the remote tip decides in the mutation
+
+        if remote.needs_request(self.store, target, current, direct, self.push):
             return remote.request_transition(
                 self.store, mutation, name, number, target, message, self.push
             )

@@ -292,16 +292,27 @@ def list_requests(
     return [_request_from(b, branches.get(b), pulls.get(b)) for b in names]
 
 
-def needs_request(store: Store, stages: set[Stage], direct: bool, push: bool | None) -> bool:
-    """Whether a change touching ``stages`` must go through a pull request.
+def needs_request(
+    store: Store,
+    target: Stage,
+    current: Callable[[], Stage | None],
+    direct: bool,
+    push: bool | None,
+) -> bool:
+    """Whether moving a version from ``current()`` to ``target`` needs a pull request.
+
+    ``current`` is called only on a registry with a remote and protected stages: a local
+    registry decides without reading the model (its transaction reads it anyway).
 
     Raises:
         TransitionNotAllowed: it must, but ``direct`` or no push was asked for.
     """
     config = store.read_config()
-    touched = stages & config.policy.protected
-    if not touched or not has_remote(store.root, config):
+    if not config.policy.protected or not has_remote(store.root, config):
         return False  # a registry without a remote has no reviewers: direct commits
+    touched = {target, current() or target} & config.policy.protected
+    if not touched:
+        return False
     stage = sorted(touched)[0]
     if direct:
         raise TransitionNotAllowed(

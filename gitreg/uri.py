@@ -23,6 +23,13 @@ class ModelRef(NamedTuple):
 _FORMS = "models:/NAME/VERSION, models:/NAME/STAGE, models:/NAME/latest or models:/NAME@ALIAS"
 
 
+def run_id_of(source: str) -> str | None:
+    """The run id in a ``runs:/RUN_ID/path`` source, or None for any other source."""
+    if not source.startswith("runs:/"):
+        return None
+    return source[len("runs:/") :].split("/", 1)[0] or None
+
+
 def parse_uri(uri: str) -> ModelRef:
     """Parse a ``models:/`` URI; InvalidUri says which part is wrong and the accepted forms."""
     if not isinstance(uri, str) or not uri.startswith(SCHEME):

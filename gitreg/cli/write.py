@@ -108,8 +108,9 @@ def register(
             raise click.BadParameter(
                 f"{key}={value!r} is not a number", param_hint="--metric"
             ) from None
-    if run_id is None and source.startswith("runs:/"):
-        run_id = source[len("runs:/") :].split("/", 1)[0] or None
+    from gitreg.uri import run_id_of
+
+    run_id = run_id or run_id_of(source)
     mv = _registry(repo).create_model_version(
         name,
         source,
