@@ -3,7 +3,7 @@
 Runs inside the tool's virtual environment (gitreg and mlflow import their own packages; gto
 needs only git). Writes go to the storage directly, never through 30,000 CLI calls:
 
-- gitreg: ``gitreg init``, then every manifest through ``gitreg.manifest.dump`` and one commit;
+- gitreg: ``gitreg init``, then every manifest through ``gitreg.core.manifest.dump`` and one commit;
 - mlflow: ``SqlAlchemyStore`` creates the schema, then bulk inserts into its own tables;
 - gto: one ``git fast-import`` stream with a commit per version and GTO's annotated tags
   (``NAME@vX.Y.Z`` to register, ``NAME#STAGE#N`` to assign; see gto/tag.py, gto/constants.py).
@@ -34,8 +34,8 @@ def _git(dest: Path, *args: str, stdin: bytes | None = None) -> None:
 
 
 def build_gitreg(dest: Path, models: Iterable[ModelSpec]) -> None:
-    from gitreg import manifest
-    from gitreg.entities import ModelVersion, RegisteredModel, Stage
+    from gitreg.core import manifest
+    from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 
     subprocess.run(
         [str(Path(sys.executable).with_name("gitreg")), "init", str(dest)],

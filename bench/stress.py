@@ -49,7 +49,7 @@ def git(cwd: Path, *args: str) -> str:
 
 
 def setup(base: Path, clones: int, retries: int) -> tuple[Path, list[Path]]:
-    from gitreg.scaffold import init_registry
+    from gitreg.gate.scaffold import init_registry
 
     seed = base / "seed"
     init_registry(seed)
@@ -80,7 +80,7 @@ def check(remote: Path, writers: int, per_writer: int) -> None:
     wanted = {f"s3://w{w}/{i}" for w in range(writers) for i in range(per_writer)}
     if sources != wanted:
         raise SystemExit(f"lost sources: {sorted(wanted - sources)[:5]}")
-    from gitreg import validate
+    from gitreg.core import validate
 
     text = git(remote, "show", "main:models/churn.yaml")
     findings = validate.check_manifest(data, "models/churn.yaml", text)

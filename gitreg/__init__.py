@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gitreg.errors import (
+from gitreg.core.errors import (
     AliasNotFound,
     BranchDiverged,
     ConcurrentUpdate,
@@ -28,17 +28,18 @@ from gitreg.errors import (
     TransitionNotAllowed,
     VersionNotFound,
 )
+from gitreg.core.version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from gitreg.entities import ModelVersion, RegisteredModel, Stage
+    from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
     from gitreg.registry import Registry
 
-# Imported on first use, so that `import gitreg.errors` (and the CLI's --help) stay cheap.
+# Imported on first use, so that `import gitreg.core.errors` (and the CLI's --help) stay cheap.
 _LAZY = {
     "Registry": "gitreg.registry",
-    "ModelVersion": "gitreg.entities",
-    "RegisteredModel": "gitreg.entities",
-    "Stage": "gitreg.entities",
+    "ModelVersion": "gitreg.core.entities",
+    "RegisteredModel": "gitreg.core.entities",
+    "Stage": "gitreg.core.entities",
 }
 
 
@@ -51,8 +52,6 @@ def __getattr__(name: str) -> Any:
         return value
     raise AttributeError(f"module 'gitreg' has no attribute {name!r}")
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AliasNotFound",
@@ -93,7 +92,7 @@ def register_model(
 
     The run id is taken from a ``runs:/RUN_ID/path`` URI when not given.
     """
-    from gitreg.uri import run_id_of
+    from gitreg.core.uri import run_id_of
 
     run_id = run_id or run_id_of(model_uri)
     from gitreg.registry import Registry

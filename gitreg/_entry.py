@@ -51,7 +51,7 @@ def resolve_fast(args: Sequence[str]) -> int | None:
     parsed = _parse(args[1:])
     if parsed is None or parsed["uri"] is None:
         return None
-    from gitreg.errors import BadRef, GitregError
+    from gitreg.core.errors import BadRef, GitregError
 
     try:
         from gitreg.registry import Registry

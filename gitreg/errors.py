@@ -1,152 +1,63 @@
-"""The exception hierarchy. Every error a user can cause is a GitregError with MLflow's code."""
+"""The public name of gitreg's errors: ``from gitreg.errors import ModelNotFound``.
+
+The exceptions live in ``gitreg.core.errors``; this module keeps the import path that users
+and the README have always had.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from gitreg.core.errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMETER_VALUE,
+    INVALID_STATE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    AliasNotFound,
+    BadRef,
+    BranchDiverged,
+    ConcurrentUpdate,
+    DirtyWorktree,
+    ForgeError,
+    GitFailed,
+    GitregError,
+    InvalidFilter,
+    InvalidManifest,
+    InvalidParameter,
+    InvalidUri,
+    ModelAlreadyExists,
+    ModelNotFound,
+    NotARegistry,
+    PromotionPending,
+    PushRejected,
+    RemoteUnavailable,
+    TransitionNotAllowed,
+    VersionNotFound,
+)
 
-if TYPE_CHECKING:
-    from gitreg.validate import Finding
-
-RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
-RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
-INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
-INVALID_STATE = "INVALID_STATE"
-INTERNAL_ERROR = "INTERNAL_ERROR"
-
-
-class GitregError(Exception):
-    """Base of every error gitreg raises on purpose; ``error_code`` follows MLflow's."""
-
-    error_code: str = INVALID_STATE
-
-    def __init__(self, message: str, error_code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if error_code is not None:
-            self.error_code = error_code
-
-    def to_dict(self) -> dict[str, str]:
-        """The shape of MLflow's REST error body."""
-        return {"error_code": self.error_code, "message": self.message}
-
-
-class NotARegistry(GitregError):
-    """The path is not a gitreg registry (no git repository or no gitreg.yaml)."""
-
-    error_code = INVALID_PARAMETER_VALUE
-
-
-class ModelNotFound(GitregError):
-    error_code = RESOURCE_DOES_NOT_EXIST
-
-
-class VersionNotFound(GitregError):
-    error_code = RESOURCE_DOES_NOT_EXIST
-
-
-class AliasNotFound(GitregError):
-    """An alias that is not set; INVALID_PARAMETER_VALUE, as MLflow reports it."""
-
-    error_code = INVALID_PARAMETER_VALUE
-
-
-class ModelAlreadyExists(GitregError):
-    error_code = RESOURCE_ALREADY_EXISTS
-
-
-class InvalidParameter(GitregError):
-    error_code = INVALID_PARAMETER_VALUE
-
-
-class InvalidFilter(InvalidParameter):
-    """A search filter or order_by clause that does not parse."""
-
-
-class InvalidUri(InvalidParameter):
-    """A ``models:/`` URI that does not parse."""
-
-
-class InvalidManifest(GitregError):
-    """A manifest or gitreg.yaml that breaks the schema or an invariant."""
-
-    error_code = INVALID_STATE
-
-    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
-        super().__init__(message)
-        self.findings = list(findings)
-
-
-class TransitionNotAllowed(GitregError):
-    """A stage change the policy or the one-Production rule refuses."""
-
-    error_code = INVALID_STATE
-
-
-class DirtyWorktree(GitregError):
-    """A manifest the write would touch has uncommitted edits."""
-
-    error_code = INVALID_STATE
-
-
-class ConcurrentUpdate(GitregError):
-    """Another writer moved the branch and the retries ran out."""
-
-    error_code = INVALID_STATE
-
-
-class PushRejected(GitregError):
-    """The remote refused the push."""
-
-    error_code = INVALID_STATE
-
-
-class GitFailed(GitregError):
-    """A git command failed for a reason the user has to fix (permissions, corrupt repo...)."""
-
-    error_code = INTERNAL_ERROR
-
-
-class BadRef(GitregError):
-    """A ``--at``/``--base`` revision that does not name a commit."""
-
-    error_code = INVALID_PARAMETER_VALUE
-
-
-class RemoteUnavailable(PushRejected):
-    """The remote could not be reached (network, authentication, missing repository)."""
-
-
-class BranchDiverged(ConcurrentUpdate):
-    """The local branch has commits the remote lacks, and the remote has moved on."""
-
-
-class ForgeError(GitregError):
-    """The forge (GitHub, GitLab) refused or failed an API call."""
-
-    error_code = INVALID_STATE
-
-
-class PromotionPending(GitregError):
-    """A protected stage change was proposed as a pull request; it happens when merged.
-
-    Not a failure of the request itself: ``url`` (None for the ``none`` forge) and
-    ``branch`` say where the request is, ``created`` whether this call opened it.
-    """
-
-    error_code = INVALID_STATE
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        branch: str,
-        url: str | None = None,
-        number: int | None = None,
-        created: bool = True,
-    ) -> None:
-        super().__init__(message)
-        self.branch = branch
-        self.url = url
-        self.number = number
-        self.created = created
+__all__ = [
+    "INTERNAL_ERROR",
+    "INVALID_PARAMETER_VALUE",
+    "INVALID_STATE",
+    "RESOURCE_ALREADY_EXISTS",
+    "RESOURCE_DOES_NOT_EXIST",
+    "AliasNotFound",
+    "BadRef",
+    "BranchDiverged",
+    "ConcurrentUpdate",
+    "DirtyWorktree",
+    "ForgeError",
+    "GitFailed",
+    "GitregError",
+    "InvalidFilter",
+    "InvalidManifest",
+    "InvalidParameter",
+    "InvalidUri",
+    "ModelAlreadyExists",
+    "ModelNotFound",
+    "NotARegistry",
+    "PromotionPending",
+    "PushRejected",
+    "RemoteUnavailable",
+    "TransitionNotAllowed",
+    "VersionNotFound",
+]

@@ -1,6 +1,6 @@
 """Registry: MlflowClient's model-registry methods over a Git repository.
 
-Every write is a small pure mutation of one model (``gitreg.mutations``), handed to a store
+Every write is a small pure mutation of one model (``gitreg.core.mutations``), handed to a store
 transaction that commits it; reads go straight to the store. Method and argument names
 follow ``mlflow.MlflowClient`` so that switching is a change of import.
 """
@@ -12,8 +12,9 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gitreg import mutations as mut
-from gitreg.entities import (
+from gitreg import operations as ops
+from gitreg.core import mutations as mut
+from gitreg.core.entities import (
     ModelVersion,
     RegisteredModel,
     Stage,
@@ -22,21 +23,15 @@ from gitreg.entities import (
     now_ms,
     parse_version,
 )
-from gitreg.errors import GitregError, InvalidParameter, ModelNotFound, VersionNotFound
-from gitreg.store import Store, Transaction, model_path
-from gitreg.uri import parse_uri
+from gitreg.core.errors import GitregError, InvalidParameter, ModelNotFound, VersionNotFound
+from gitreg.core.uri import parse_uri
+from gitreg.store.store import Store
+from gitreg.store.transaction import Transaction, model_path
 
 if TYPE_CHECKING:
-    from gitreg import search
-    from gitreg.config import Policy
-    from gitreg.history import HistoryEntry
-    from gitreg.remote import TransitionRequest
-
-Change = Callable[[RegisteredModel], RegisteredModel]
-
-
-def _plural(items: Sequence[Any]) -> str:
-    return "s" if len(items) > 1 else ""
+    from gitreg.core import search
+    from gitreg.promotion import TransitionRequest
+    from gitreg.store.history import HistoryEntry
 
 
 class Registry:
@@ -54,9 +49,9 @@ class Registry:
         self.store = Store.discover(path)
         self.push = push
         if fetch:
-            from gitreg import remote  # remote code stays off the read path
+            from gitreg.store.proposal import fetch_tip  # remote code stays off the read path
 
-            tip = remote.fetch_tip(self.store, push)
+            tip = fetch_tip(self.store, push)
             at = tip if at is None else at
         self.at = self.store.resolve_ref(at) if at is not None else None
 
@@ -70,18 +65,8 @@ class Registry:
             raise InvalidParameter("This Registry reads a fixed ref (at=...); it cannot write")
         return self.store.transaction(mutation, push=self.push)
 
-    def _modify(self, name: str, change: Change, message: str) -> RegisteredModel:
-        check_name(name)
-
-        def mutation(tx: Transaction) -> RegisteredModel:
-            model, raw = _existing(tx, name)
-            new = change(model)
-            if new != model:
-                tx.write_model(new, like=raw)
-                tx.message = message
-            return new
-
-        result: RegisteredModel = self._write(mutation)
+    def _modify(self, name: str, change: ops.Change, message: str) -> RegisteredModel:
+        result: RegisteredModel = self._write(ops.modify(check_name(name), change, message))
         return result
 
     # ---------------------------------------------------- registered models
@@ -98,14 +83,7 @@ class Registry:
             tags=mut.clean_tags(tags),
         )
 
-        def mutation(tx: Transaction) -> RegisteredModel:
-            mut.claim_name(tx.model_names(), name)
-            created = dataclasses.replace(model, user_id=_user(tx))
-            tx.write_model(created)
-            tx.message = f"Create registered model {name}"
-            return RegisteredModel.from_manifest(created.to_manifest())
-
-        result: RegisteredModel = self._write(mutation)
+        result: RegisteredModel = self._write(ops.create_model(model))
         return result
 
     def get_registered_model(self, name: str) -> RegisteredModel:
@@ -117,17 +95,7 @@ class Registry:
         check_name(name)
         check_name(new_name, "new model name")
 
-        def mutation(tx: Transaction) -> RegisteredModel:
-            model, raw = _existing(tx, name)
-            if name.lower() != new_name.lower():
-                mut.claim_name(tx.model_names(), new_name)
-            renamed = dataclasses.replace(model, name=new_name).with_versions(model.versions)
-            tx.delete(model_path(name))
-            tx.write_model(renamed, like={**raw, "name": new_name})
-            tx.message = f"Rename registered model {name} to {new_name}"
-            return renamed
-
-        result: RegisteredModel = self._write(mutation)
+        result: RegisteredModel = self._write(ops.rename_model(name, new_name))
         return result
 
     def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
@@ -140,14 +108,7 @@ class Registry:
 
     def delete_registered_model(self, name: str) -> None:
         """Delete the model and all its versions (history keeps them)."""
-        check_name(name)
-
-        def mutation(tx: Transaction) -> None:
-            _existing(tx, name)
-            tx.delete(model_path(name))
-            tx.message = f"Delete registered model {name}"
-
-        self._write(mutation)
+        self._write(ops.delete_model(check_name(name)))
 
     def search_registered_models(
         self,
@@ -158,7 +119,7 @@ class Registry:
     ) -> search.PagedList[RegisteredModel]:
         """Models matching MLflow's filter grammar, ordered and paged as MLflow does."""
         models = self._models_for(filter_string, versions=False)
-        from gitreg import search  # only listings pay for the filter grammar
+        from gitreg.core import search  # only listings pay for the filter grammar
 
         return search.search_registered_models(
             models, filter_string, max_results, order_by, page_token
@@ -167,18 +128,9 @@ class Registry:
     def _models_for(
         self, filter_string: str | None, versions: bool = True
     ) -> list[RegisteredModel]:
-        from gitreg import search
+        from gitreg.core import search
 
-        names = search.exact_names(filter_string, versions)
-        if names is None:
-            return self.store.read_models(self.at)
-        found = []
-        for name in sorted(names):
-            try:
-                found.append(self.store.read_model(check_name(name), self.at))
-            except (ModelNotFound, InvalidParameter):
-                continue
-        return found
+        return self.store.read_models(self.at, search.exact_names(filter_string, versions))
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
         """Set a tag on the model."""
@@ -192,17 +144,8 @@ class Registry:
         self, name: str, tags: Mapping[str, Any], version: int | str | None = None
     ) -> None:
         """Set several tags on a model (or one of its versions) in one commit; all or nothing."""
-        checked = mut.clean_tags(tags)
-        if not checked:
-            raise InvalidParameter("Give at least one tag to set")
         number = None if version is None else parse_version(version)
-        target = name if number is None else f"{name} version {number}"
-        listed = ", ".join(f"{k}={v}" for k, v in checked.items())
-        self._modify(
-            name,
-            lambda m: mut.set_tags(m, checked, number),
-            f"Set tag{_plural(list(checked))} {listed} on {target}",
-        )
+        self._write(ops.set_tags(check_name(name), mut.clean_tags(tags), number))
 
     def delete_tags(self, name: str, keys: Sequence[str], version: int | str | None = None) -> None:
         """Remove several tags in one commit; a key that is not set is an error."""
@@ -212,14 +155,7 @@ class Registry:
     def _delete_tags(
         self, name: str, keys: Sequence[str], number: int | None, strict: bool
     ) -> None:
-        if not keys:
-            raise InvalidParameter("Give at least one tag key to delete")
-        target = name if number is None else f"{name} version {number}"
-        self._modify(
-            name,
-            lambda m: mut.delete_tags(m, keys, number, strict),
-            f"Delete tag{_plural(keys)} {', '.join(keys)} from {target}",
-        )
+        self._write(ops.delete_tags(check_name(name), keys, number, strict))
 
     # ------------------------------------------------------------- versions
 
@@ -243,43 +179,21 @@ class Registry:
         ``create_model=False`` a missing model is RESOURCE_DOES_NOT_EXIST (as
         ``MlflowClient.create_model_version``), checked inside the transaction.
         """
-        check_name(name)
-        if not isinstance(source, str) or not source.strip():
-            raise InvalidParameter("Invalid source: it must be a non-empty URI or path")
-        created = now_ms()
-        new = ModelVersion(
-            name=name,
-            version=0,
-            source=source,
-            run_id=run_id or None,
-            description=description or None,
-            tags=mut.clean_tags(tags),
-            metrics={str(k): float(v) for k, v in (metrics or {}).items()},
-            creation_timestamp=created,
-            last_updated_timestamp=created,
-            run_link=run_link or None,
-            storage_location=storage_location or None,
+        new = ops.new_version(
+            name,
+            source,
+            run_id=run_id,
+            tags=tags,
+            run_link=run_link,
+            description=description,
+            metrics=metrics,
+            storage_location=storage_location,
         )
         del await_creation_for  # versions are READY the moment they are committed
 
-        def mutation(tx: Transaction) -> ModelVersion:
-            found = tx.read_model(name)
-            if found is None and not create_model:
-                raise ModelNotFound(f"Registered Model with name={name} not found")
-            if found is None:
-                mut.claim_name(tx.model_names(), name)
-                model, raw = RegisteredModel(name, created, user_id=_user(tx)), None
-            else:
-                model, raw = found
-            grown = mut.add_version(model, dataclasses.replace(new, user_id=_user(tx)))
-            tx.write_model(grown, like=raw)
-            number = model.next_version
-            tx.message = f"Register {name} version {number}\n\nsource: {source}" + (
-                f"\nrun_id: {run_id}" if run_id else ""
-            )
-            return mut.find_version(grown, number)
-
-        result: ModelVersion = self._write(mutation)
+        result: ModelVersion = self._write(
+            ops.register_version(name, new, create_model=create_model)
+        )
         return result
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
@@ -315,7 +229,7 @@ class Registry:
     ) -> search.PagedList[ModelVersion]:
         """Versions matching MLflow's filter grammar (name, run_id, source_path, tags, ...)."""
         models = self._models_for(filter_string)
-        from gitreg import search
+        from gitreg.core import search
 
         return search.search_model_versions(
             models, filter_string, max_results, order_by, page_token
@@ -361,15 +275,8 @@ class Registry:
                 f"archive_existing_versions applies only to Staging and Production, not {target}"
             )
 
-        def mutation(tx: Transaction) -> ModelVersion:
-            model, raw = _existing(tx, name)
-            new = mut.transition(model, number, target, archive_existing_versions, _policy(tx))
-            if new != model:
-                tx.write_model(new, like=raw)
-                tx.message = mut.transition_message(model, new, number, target, message)
-            return mut.find_version(new, number)
-
-        from gitreg import remote  # remote code stays off the read path
+        mutation = ops.transition(name, number, target, archive_existing_versions, message)
+        from gitreg import promotion  # remote code stays off the read path
 
         def current() -> Stage | None:
             try:
@@ -377,8 +284,8 @@ class Registry:
             except GitregError:
                 return None  # not in this clone yet: the remote tip decides in the mutation
 
-        if remote.needs_request(self.store, target, current, direct, self.push):
-            return remote.request_transition(
+        if promotion.needs_request(self.store, target, current, direct, self.push):
+            return promotion.request_transition(
                 self.store, mutation, name, number, target, message, self.push
             )
         result: ModelVersion = self._write(mutation)
@@ -461,7 +368,7 @@ class Registry:
 
     def get_model_history(self, name: str, version: int | str | None = None) -> list[HistoryEntry]:
         """The audit trail of ``name`` (or of one version), newest first, from git history."""
-        from gitreg import history
+        from gitreg.store import history
 
         check_name(name)
         number = None if version is None else parse_version(version)
@@ -473,9 +380,9 @@ class Registry:
 
     def list_transition_requests(self) -> list[TransitionRequest]:
         """Open promotion requests: the remote's ``gitreg/...`` branches and forge requests."""
-        from gitreg import remote
+        from gitreg import promotion
 
-        return remote.list_requests(self.store, self.push, os.environ)
+        return promotion.list_requests(self.store, self.push, os.environ)
 
     def rollback_registered_model(
         self, name: str, *, message: str | None = None, direct: bool = False
@@ -486,45 +393,10 @@ class Registry:
             VersionNotFound: no earlier Production version still exists.
             PromotionPending: as ``transition_model_version_stage`` on a protected stage.
         """
-        from gitreg import history
+        from gitreg.store import history
 
         model = self._read(name)
-        current = [mv.version for mv in model.versions if mv.current_stage == Stage.PRODUCTION]
-        earlier = [
-            v
-            for v in history.production_versions(self.get_model_history(name))
-            if v not in current and model.get_version(v) is not None
-        ]
-        if not earlier:
-            raise VersionNotFound(
-                f"{name} has no earlier Production version to roll back to (history shows none "
-                "that still exists)"
-            )
-        now = f"version {current[0]}" if current else "no version"
-        why = message or f"Rollback: Production returns to version {earlier[0]} (from {now})."
+        target, why = history.rollback_target(model, self.get_model_history(name))
         return self.transition_model_version_stage(
-            name, earlier[0], Stage.PRODUCTION.value, True, message=why, direct=direct
+            name, target, Stage.PRODUCTION.value, True, message=message or why, direct=direct
         )
-
-
-def _existing(tx: Transaction, name: str) -> tuple[RegisteredModel, dict[str, Any]]:
-    found = tx.read_model(name)
-    if found is None:
-        raise ModelNotFound(f"Registered Model with name={name} not found")
-    return found
-
-
-def _user(tx: Transaction) -> str:
-    from gitreg import _git
-
-    return _git.identity(tx.repo)
-
-
-def _policy(tx: Transaction) -> Policy:
-    from gitreg import manifest
-    from gitreg.config import CONFIG_FILE, Config
-
-    text = tx.read(CONFIG_FILE)
-    if not text:
-        return Config().policy
-    return Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)).policy

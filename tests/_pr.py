@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitreg.config import DEFAULT_CONFIG_TEXT
-from gitreg.scaffold import init_registry
+from gitreg.core.config import DEFAULT_CONFIG_TEXT
+from gitreg.gate.scaffold import init_registry
 from tests._helpers import git
 
 CHURN = """\

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitreg import Registry
-from gitreg.scaffold import init_registry
+from gitreg.gate.scaffold import init_registry
 from tests._helpers import Cli, git
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitreg.scaffold import ACTION_REPOSITORY, WORKFLOW_FILE, WORKFLOW_TEXT
+from gitreg.gate.scaffold import ACTION_REPOSITORY, WORKFLOW_FILE, WORKFLOW_TEXT
 from tests._helpers import git
 from tests._pr import commit, edit, line_of, make_base
 
@@ -38,7 +38,7 @@ def project_copy(tmp_path_factory):
     """This project's files as the action's repository (``uses: OWNER/gitreg/...@v1``)."""
     target = tmp_path_factory.mktemp("action-repo") / "gitreg"
     ignore = shutil.ignore_patterns(
-        ".git", ".venv*", "*cache*", "build", "dist", "*.egg-info", "__pycache__", ".work"
+        ".git", ".venv*", ".*_cache", "build", "dist", "*.egg-info", "__pycache__", ".work"
     )
     shutil.copytree(PROJECT, target, ignore=ignore)
     return target

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from gitreg import Registry
-from gitreg import store as store_module
-from gitreg.errors import ConcurrentUpdate
-from gitreg.validate import check_manifest
+from gitreg.core.errors import ConcurrentUpdate
+from gitreg.core.validate import check_manifest
+from gitreg.store import store as store_module
 from tests._helpers import git, status
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -111,8 +111,8 @@ def test_registers_interleaved_with_transitions_and_alias_moves(bare_remote, tmp
 LOOPER = r"""
 import sys
 from gitreg import Registry
-from gitreg import store as store_module
-from gitreg.errors import ConcurrentUpdate
+from gitreg.store import store as store_module
+from gitreg.core.errors import ConcurrentUpdate
 repo, start = sys.argv[1], int(sys.argv[2])
 for i in range(start, start + 1000):
     Registry(repo).create_model_version("churn", f"s3://k/{i}")
@@ -163,7 +163,7 @@ def test_a_lock_held_by_a_killed_process_is_released(registry_repo, monkeypatch)
             sys.executable,
             "-c",
             "import sys, time\n"
-            "from gitreg.store import Store\n"
+            "from gitreg.store.store import Store\n"
             "with Store(sys.argv[1]).lock():\n"
             "    print('held', flush=True)\n"
             "    time.sleep(60)\n",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitreg.entities import (
+from gitreg.core.entities import (
     ModelVersion,
     RegisteredModel,
     Stage,
@@ -12,8 +12,8 @@ from gitreg.entities import (
     parse_timestamp,
     parse_version,
 )
-from gitreg.errors import InvalidParameter, InvalidUri
-from gitreg.uri import ModelRef, parse_uri
+from gitreg.core.errors import InvalidParameter, InvalidUri
+from gitreg.core.uri import ModelRef, parse_uri
 
 
 def test_stage_values_are_mlflows_and_parse_case_insensitively():

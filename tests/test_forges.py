@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from gitreg import Registry
-from gitreg.errors import ForgeError, PromotionPending
-from gitreg.forges import make_forge
-from gitreg.forges.base import repository_from_url
+from gitreg.core.errors import ForgeError, PromotionPending
+from gitreg.integrations.forges import make_forge
+from gitreg.integrations.forges.base import repository_from_url
 from tests._helpers import Cli, git
 
 TOKEN = "s3cret-token"

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from gitreg import Registry
-from gitreg.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.errors import ModelNotFound
-from gitreg.events import EventKind, diff
-from gitreg.history import pull_request_number
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.errors import ModelNotFound
+from gitreg.core.events import EventKind, diff
+from gitreg.store.history import pull_request_number
 from tests._helpers import Cli
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gitreg import manifest
-from gitreg.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.errors import InvalidManifest
+from gitreg.core import manifest
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.errors import InvalidManifest
 
 
 def test_load_is_safe_and_refuses_python_tags():

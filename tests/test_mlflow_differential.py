@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gitreg.scaffold import init_registry
+from gitreg.gate.scaffold import init_registry
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::DeprecationWarning", "ignore::FutureWarning", "ignore::UserWarning"

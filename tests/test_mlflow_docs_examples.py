@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gitreg.scaffold import init_registry
+from gitreg.gate.scaffold import init_registry
 from tests._helpers import log_subjects
 
 pytestmark = pytest.mark.filterwarnings(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gitreg import Registry
-from gitreg.scaffold import init_registry
+from gitreg.gate.scaffold import init_registry
 from tests._helpers import Cli, log_subjects, snapshot
 
 pytestmark = pytest.mark.filterwarnings(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gitreg import Registry
-from gitreg.scaffold import init_registry
+from gitreg.gate.scaffold import init_registry
 from tests._helpers import log_subjects
 
 pytestmark = pytest.mark.filterwarnings(
@@ -55,7 +55,7 @@ def test_entry_point_registers_both_schemes() -> None:
     from importlib.metadata import entry_points
 
     found = {ep.name: ep.value for ep in entry_points(group="mlflow.model_registry_store")}
-    assert found["gitreg"] == "gitreg.mlflow_plugin.store:GitregStore"
+    assert found["gitreg"] == "gitreg.mlflow.store:GitregStore"
     assert found["gitreg+file"] == found["gitreg"]
 
 
@@ -70,7 +70,7 @@ def test_entry_point_registers_both_schemes() -> None:
     ],
 )
 def test_registry_uri_names_a_directory(uri: str, path: str | None) -> None:
-    from gitreg.mlflow_plugin.convert import registry_path
+    from gitreg.mlflow.convert import registry_path
 
     assert registry_path(uri) == path
 
@@ -78,7 +78,7 @@ def test_registry_uri_names_a_directory(uri: str, path: str | None) -> None:
 def test_registry_uri_with_a_host_is_refused() -> None:
     from mlflow.exceptions import MlflowException
 
-    from gitreg.mlflow_plugin.convert import registry_path
+    from gitreg.mlflow.convert import registry_path
 
     with pytest.raises(MlflowException, match="gitreg:///absolute/path"):
         registry_path("gitreg://github.com/org/registry")
@@ -197,7 +197,7 @@ def test_cli_help_does_not_import_mlflow() -> None:
 def test_a_registry_path_that_is_not_a_registry(tmp_path: Path, tracking: Any) -> None:
     from mlflow.exceptions import MlflowException
 
-    from gitreg.mlflow_plugin.store import GitregStore
+    from gitreg.mlflow.store import GitregStore
 
     with pytest.raises(MlflowException) as info:
         GitregStore(f"gitreg://{tmp_path}")

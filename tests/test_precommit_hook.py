@@ -32,7 +32,7 @@ def hook_repo(tmp_path_factory):
     """A git repository of this project's working files, as pre-commit clones hook repos."""
     target = tmp_path_factory.mktemp("hook-repo") / "gitreg"
     ignore = shutil.ignore_patterns(
-        ".git", ".venv*", "*cache*", "build", "dist", "*.egg-info", "__pycache__", ".work"
+        ".git", ".venv*", ".*_cache", "build", "dist", "*.egg-info", "__pycache__", ".work"
     )
     shutil.copytree(PROJECT, target, ignore=ignore)
     git(target, "init", "-q")

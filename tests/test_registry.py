@@ -8,7 +8,7 @@ import pytest
 
 import gitreg
 from gitreg import Registry, Stage
-from gitreg.errors import (
+from gitreg.core.errors import (
     AliasNotFound,
     DirtyWorktree,
     GitregError,

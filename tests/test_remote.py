@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gitreg import Registry
-from gitreg.errors import (
+from gitreg.core.errors import (
     BranchDiverged,
     PromotionPending,
     PushRejected,

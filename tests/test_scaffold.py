@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitreg.errors import GitFailed, ModelAlreadyExists
-from gitreg.scaffold import init_registry
+from gitreg.core.errors import GitFailed, ModelAlreadyExists
+from gitreg.gate.scaffold import init_registry
 from tests._helpers import Cli, git, log_subjects
 
 

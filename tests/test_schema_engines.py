@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitreg import validate
+from gitreg.core import validate
 
 jsonschema_rs = pytest.importorskip("jsonschema_rs")
 

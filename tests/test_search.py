@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from gitreg.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.errors import INVALID_PARAMETER_VALUE, InvalidFilter
-from gitreg.search import (
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.errors import INVALID_PARAMETER_VALUE, InvalidFilter
+from gitreg.core.search import (
     PagedList,
     exact_names,
     search_model_versions,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from gitreg import Registry
-from gitreg.errors import RemoteUnavailable
+from gitreg.core.errors import RemoteUnavailable
 from tests._helpers import Cli, git, snapshot
 
 USER, PASSWORD = "ci-bot", "hunter2"

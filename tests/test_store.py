@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitreg import Registry
-from gitreg.store import Store
+from gitreg.store.store import Store
 from tests._helpers import git
 
 
@@ -67,9 +67,9 @@ def test_a_registry_inside_a_linked_worktree_keeps_its_state_in_that_worktree(
 
 def test_a_large_manifest_is_parsed_once_and_never_read_stale(registry, registry_repo):
     """A model with hundreds of versions keeps its parse by content id (#7)."""
-    from gitreg import manifest
-    from gitreg.entities import ModelVersion, RegisteredModel
-    from gitreg.store import LARGE_MANIFEST_BYTES
+    from gitreg.core import manifest
+    from gitreg.core.entities import ModelVersion, RegisteredModel
+    from gitreg.store.cache import LARGE_MANIFEST_BYTES
 
     versions = [
         ModelVersion("big", v, f"s3://big/{v}", description="x" * 80) for v in range(1, 700)

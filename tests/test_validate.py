@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gitreg import validate
+from gitreg.core import validate
 from tests._helpers import Cli, git
 from tests._pr import CHURN, FRAUD, edit, line_of, make_base, write
 
@@ -161,8 +161,8 @@ def test_github_actions_makes_github_the_default_format(repo, gate, monkeypatch)
 
 
 def test_github_commands_escape_what_would_break_them():
-    from gitreg.report import format_github
-    from gitreg.review import Report
+    from gitreg.gate.report import format_github
+    from gitreg.gate.review import Report
 
     finding = validate.Finding("models/a,b:c.yaml", 3, "X", "100% bad\nreally")
     out = format_github(Report((finding,), checked=1))
@@ -172,7 +172,7 @@ def test_github_commands_escape_what_would_break_them():
 
 def test_the_store_still_reports_a_second_production_version(registry):
     """Writes validate through the same code: a hand-broken manifest fails to load."""
-    from gitreg.errors import InvalidManifest
+    from gitreg.core.errors import InvalidManifest
 
     text = CHURN.replace("stage: Staging", "stage: Production")
     with pytest.raises(InvalidManifest) as info:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 from gitreg.cli._app import cli
-from gitreg.errors import BadRef, GitregError
+from gitreg.core.errors import BadRef, GitregError
 
 __all__ = ["cli", "entry", "main"]
 
@@ -27,7 +27,7 @@ def _log_crash(exc: BaseException) -> str:
     import tempfile
     import traceback
 
-    from gitreg import __version__
+    from gitreg.core.version import __version__
 
     fd, path = tempfile.mkstemp(prefix="gitreg-crash-", suffix=".log")
     with os.fdopen(fd, "w") as f:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from gitreg.entities import ModelVersion, RegisteredModel
-    from gitreg.errors import PromotionPending
+    from gitreg.core.entities import ModelVersion, RegisteredModel
+    from gitreg.core.errors import PromotionPending
     from gitreg.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -121,7 +121,7 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 
 
 def _fmt_time(ms: int) -> str:
-    from gitreg.entities import format_timestamp
+    from gitreg.core.entities import format_timestamp
 
     return format_timestamp(ms - ms % 1000) if ms else ""
 

@@ -12,7 +12,7 @@ import click
 from gitreg.cli._app import cli, repo_option
 
 if TYPE_CHECKING:
-    from gitreg.review import Report
+    from gitreg.gate.review import Report
 
 FORMATS = ("text", "json", "github")
 
@@ -47,7 +47,7 @@ def _registry_paths(paths: Sequence[str], root: Path, must_exist: bool) -> list[
 
 
 def _emit_github(report: Report) -> None:
-    from gitreg.report import format_github, markdown_summary
+    from gitreg.gate.report import format_github, markdown_summary
 
     click.echo(format_github(report), nl=False)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -104,10 +104,10 @@ def validate(
       gitreg validate --base main --format json
       gitreg validate --base origin/main --format github
     """
-    from gitreg import review
-    from gitreg.errors import GitregError
-    from gitreg.report import format_json, format_text
-    from gitreg.store import Store
+    from gitreg.core.errors import GitregError
+    from gitreg.gate import review
+    from gitreg.gate.report import format_json, format_text
+    from gitreg.store.store import Store
 
     fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     if push and base is None:

@@ -10,7 +10,7 @@ import click
 from gitreg.cli._app import _emit, _registry, _say, cli, json_option, repo_option
 
 if TYPE_CHECKING:
-    from gitreg.mlflow_io import Report
+    from gitreg.mlflow.transfer import Report
 
 
 def _client(registry_uri: str, tracking_uri: str | None) -> Any:
@@ -85,7 +85,7 @@ def import_mlflow(
       gitreg import-mlflow --registry-uri sqlite:///mlflow.db
       gitreg import-mlflow --registry-uri http://mlflow:5000 --archive-extra-production
     """
-    from gitreg import mlflow_io
+    from gitreg.mlflow import transfer as mlflow_io
 
     registry = _registry(repo)
     client = _client(registry_uri, tracking_uri)
@@ -117,7 +117,7 @@ def export_mlflow(
       gitreg export-mlflow --registry-uri sqlite:///mlflow.db
       gitreg export-mlflow --registry-uri http://mlflow:5000 --json
     """
-    from gitreg import mlflow_io
+    from gitreg.mlflow import transfer as mlflow_io
 
     registry = _registry(repo)
     client = _client(registry_uri, tracking_uri)

@@ -102,7 +102,7 @@ def rollback(name: str, message: str | None, direct: bool, repo: str | None, as_
       gitreg rollback churn
       gitreg rollback churn -m "v4 doubles false positives (INC-123)"
     """
-    from gitreg.errors import PromotionPending
+    from gitreg.core.errors import PromotionPending
 
     try:
         mv = _registry(repo).rollback_registered_model(name, message=message, direct=direct)

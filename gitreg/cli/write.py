@@ -40,7 +40,7 @@ def init(directory: str, branch: str) -> None:
       gitreg init my-registry
       gitreg init .            # turn the current repository into a registry
     """
-    from gitreg.scaffold import init_registry
+    from gitreg.gate.scaffold import init_registry
 
     store = init_registry(directory, branch=branch)
     _say(f"Initialized gitreg registry in {store.root.resolve()}")
@@ -108,7 +108,7 @@ def register(
             raise click.BadParameter(
                 f"{key}={value!r} is not a number", param_hint="--metric"
             ) from None
-    from gitreg.uri import run_id_of
+    from gitreg.core.uri import run_id_of
 
     run_id = run_id or run_id_of(source)
     mv = _registry(repo).create_model_version(
@@ -269,7 +269,7 @@ def transition(
       gitreg transition churn 3 Production --archive-existing-versions -m "F1 0.94"
       gitreg transition churn 1 Archived
     """
-    from gitreg.errors import PromotionPending
+    from gitreg.core.errors import PromotionPending
 
     try:
         mv = _registry(repo).transition_model_version_stage(

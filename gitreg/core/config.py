@@ -1,0 +1,155 @@
+"""The registry's configuration and promotion policy, read from ``gitreg.yaml``."""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from gitreg.core.entities import ModelVersion, Stage
+
+CONFIG_FILE = "gitreg.yaml"
+MODELS_DIR = "models"
+# Branches that carry a change to review (promotion requests): gitreg/NAME/vVERSION-STAGE.
+BRANCH_PREFIX = "gitreg/"
+
+DEFAULT_CONFIG_TEXT = """\
+# gitreg registry configuration. Schema: gitreg/schemas/config.schema.json
+schema_version: 1
+registry:
+  # auto: push every write when the branch tracks a remote; never: commit locally only.
+  push: auto
+  remote: origin
+  # How protected stage changes become pull requests: none | github | gitlab
+  forge:
+    type: none
+policy:
+  stages: [None, Staging, Production, Archived]
+  # from-stage: [stages it may move to]. The base branch's policy judges every pull request.
+  transitions:
+    None: [Staging, Production, Archived]
+    Staging: [None, Production, Archived]
+    Production: [None, Staging, Archived]
+    Archived: [None, Staging, Production]
+  # Stages that change only through a reviewed pull request (when the registry has a remote).
+  protected: [Production]
+  # What a version needs before it may enter a stage, for example:
+  #   Production:
+  #     tags: {validation: passed}
+  #     metrics: ["f1 >= 0.88"]
+  #     description: true
+  requirements: {}
+"""
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_THRESHOLD_RE = re.compile(r"^\s*([^\s<>=!]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a version must carry to enter a stage."""
+
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    metrics: tuple[str, ...] = ()
+    description: bool = False
+
+    def unmet(self, mv: ModelVersion) -> list[str]:
+        """Human-readable reasons ``mv`` does not meet this requirement (empty if it does)."""
+        reasons = [
+            f"tag {key}={value!r} is required (it is {mv.tags.get(key)!r})"
+            for key, value in self.tags.items()
+            if mv.tags.get(key) != value
+        ]
+        for threshold in self.metrics:
+            match = _THRESHOLD_RE.match(threshold)
+            if not match:
+                continue
+            metric, op, bound = match.groups()
+            value = mv.metrics.get(metric)
+            if value is None:
+                reasons.append(f"metric {metric} is required ({threshold})")
+            elif not _OPS[op](float(value), float(bound)):
+                reasons.append(f"metric {metric}={value} does not meet {threshold}")
+        if self.description and not (mv.description or "").strip():
+            reasons.append("a description is required")
+        return reasons
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Policy:
+    """Allowed stage transitions, protected stages and per-stage requirements."""
+
+    stages: tuple[Stage, ...] = tuple(Stage)
+    transitions: Mapping[Stage, frozenset[Stage]] = dataclasses.field(
+        default_factory=lambda: {s: frozenset(Stage) - {s} for s in Stage}
+    )
+    protected: frozenset[Stage] = frozenset({Stage.PRODUCTION})
+    requirements: Mapping[Stage, Requirement] = dataclasses.field(default_factory=dict)
+
+    def allows(self, old: Stage, new: Stage) -> bool:
+        """Whether the policy lets a version move from ``old`` to ``new``."""
+        return old == new or new in self.transitions.get(old, frozenset())
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Policy:
+        """Build from the ``policy`` mapping of a schema-valid gitreg.yaml."""
+        default = cls()
+        stages = tuple(Stage.parse(s) for s in data.get("stages", [s.value for s in Stage]))
+        transitions = default.transitions
+        if "transitions" in data:
+            transitions = {
+                Stage.parse(k): frozenset(Stage.parse(s) for s in v or ())
+                for k, v in data["transitions"].items()
+            }
+        protected = default.protected
+        if "protected" in data:
+            protected = frozenset(Stage.parse(s) for s in data["protected"] or ())
+        requirements = {
+            Stage.parse(k): Requirement(
+                tags=dict(v.get("tags") or {}),
+                metrics=tuple(v.get("metrics") or ()),
+                description=bool(v.get("description", False)),
+            )
+            for k, v in (data.get("requirements") or {}).items()
+        }
+        return cls(stages, transitions, protected, requirements)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Config:
+    """The parsed ``gitreg.yaml``."""
+
+    push: str = "auto"
+    remote: str = "origin"
+    branch: str | None = None
+    retries: int = 30
+    forge: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"type": "none"})
+    policy: Policy = dataclasses.field(default_factory=Policy)
+
+    def push_mode(self, override: bool | None) -> str:
+        """``always``/``never`` from ``--push``/``--no-push``, else ``registry.push``."""
+        if override is None:
+            return self.push
+        return "always" if override else "never"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        """Build from a schema-valid gitreg.yaml mapping."""
+        registry = data.get("registry") or {}
+        return cls(
+            push=registry.get("push", "auto"),
+            remote=registry.get("remote", "origin"),
+            branch=registry.get("branch"),
+            retries=int(registry.get("retries", 30)),
+            forge=dict(registry.get("forge") or {"type": "none"}),
+            policy=Policy.from_dict(data.get("policy") or {}),
+        )

@@ -1,0 +1,347 @@
+"""Registered models and versions: frozen records with MLflow's field names. No I/O.
+
+A manifest (``models/<name>.yaml``) is the storage shape; ``RegisteredModel.from_manifest``
+and ``to_manifest`` convert, and ``to_dict`` gives the JSON shape of MLflow's REST API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import re
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from typing import Any
+
+from gitreg.core.errors import InvalidParameter
+
+SCHEMA_VERSION = 1
+MAX_NAME_LENGTH = 200
+# Model names are MLflow names that are also safe file names on Linux, macOS and Windows:
+# no path separators, nothing git reads as an option, no leading/trailing dot (see #3).
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+_NAME_RE = re.compile(NAME_PATTERN)
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
+    f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)
+}
+ALIAS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
+_ALIAS_RE = re.compile(ALIAS_PATTERN)
+RESERVED_ALIASES = frozenset({"latest"})
+_VERSION_LIKE_RE = re.compile(r"^[vV]\d+$")
+TAG_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-/ ]*$"
+_TAG_KEY_RE = re.compile(TAG_KEY_PATTERN)
+
+
+class Stage(str, Enum):
+    """MLflow's model version stages; the value is the name MLflow prints."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, value: str | Stage) -> Stage:
+        """Return the stage named ``value``, case-insensitively, as MLflow accepts it.
+
+        Raises:
+            InvalidParameter: not one of None, Staging, Production, Archived.
+        """
+        if isinstance(value, Stage):
+            return value
+        stage = _STAGES_BY_LOWER_NAME.get(str(value).lower())
+        if stage is not None:
+            return stage
+        allowed = ", ".join(s.value for s in cls)
+        raise InvalidParameter(f"Invalid Model Version stage: {value!r}; use one of {allowed}")
+
+
+_STAGES_BY_LOWER_NAME = {stage.value.lower(): stage for stage in Stage}
+
+
+def check_name(name: object, what: str = "model name") -> str:
+    """Return ``name`` if it is a valid registered-model name, else raise InvalidParameter."""
+    if not isinstance(name, str) or not name:
+        raise InvalidParameter(f"Invalid {what}: {name!r}; it must be a non-empty string")
+    problem = None
+    if len(name) > MAX_NAME_LENGTH:
+        problem = f"it is longer than {MAX_NAME_LENGTH} characters"
+    elif not _NAME_RE.match(name):
+        problem = "use letters, digits, '_', '-' and '.', starting with a letter, digit or '_'"
+    elif ".." in name or name.endswith("."):
+        problem = "it must not contain '..' or end with '.'"
+    elif name.split(".")[0].lower() in _WINDOWS_RESERVED:
+        problem = "it is a reserved device name on Windows"
+    if problem:
+        raise InvalidParameter(f"Invalid {what} {name!r}: {problem}")
+    return name
+
+
+def check_alias(alias: object) -> str:
+    """Return ``alias`` if it is a valid alias name, else raise InvalidParameter."""
+    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or len(alias) > 255:
+        raise InvalidParameter(
+            f"Invalid alias {alias!r}: use letters, digits, '_' and '-', "
+            "starting with a letter or '_'"
+        )
+    if _VERSION_LIKE_RE.match(alias):
+        raise InvalidParameter(
+            f"Invalid alias {alias!r}: it looks like a version number (as MLflow, gitreg "
+            "reserves v<digits>); choose another name"
+        )
+    if alias.lower() in RESERVED_ALIASES:
+        raise InvalidParameter(
+            f"Invalid alias {alias!r}: 'latest' is reserved for the newest version"
+        )
+    return alias
+
+
+def check_tag_key(key: object) -> str:
+    """Return ``key`` if it is a valid tag key, else raise InvalidParameter."""
+    if not isinstance(key, str) or not _TAG_KEY_RE.match(key) or len(key) > 250:
+        raise InvalidParameter(
+            f"Invalid tag key {key!r}: use letters, digits, '_', '-', '.', '/' and spaces"
+        )
+    return key
+
+
+def parse_version(version: object) -> int:
+    """Return ``version`` (an int or a string of digits) as a positive int."""
+    if isinstance(version, bool):
+        version = str(version)
+    if isinstance(version, int):
+        number = version
+    elif isinstance(version, str) and version.strip().isdigit():
+        number = int(version.strip())
+    else:
+        raise InvalidParameter(f"Invalid model version {version!r}: it must be a positive integer")
+    if number < 1:
+        raise InvalidParameter(f"Invalid model version {version!r}: it must be a positive integer")
+    return number
+
+
+def now_ms() -> int:
+    """The current time in milliseconds since the epoch, MLflow's timestamp unit."""
+    return int(_dt.datetime.now(_dt.timezone.utc).timestamp() * 1000)
+
+
+def format_timestamp(ms: int) -> str:
+    """Epoch milliseconds as the manifest's UTC ISO-8601 text, e.g. 2026-11-22T10:04:11Z."""
+    moment = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
+    if ms % 1000:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(text: object) -> int:
+    """The manifest's ISO-8601 text (or a YAML datetime) as epoch milliseconds; 0 if absent."""
+    if text is None or text == "":
+        return 0
+    if isinstance(text, _dt.datetime):
+        moment = text if text.tzinfo else text.replace(tzinfo=_dt.timezone.utc)
+    else:
+        value = str(text).strip().replace("Z", "+00:00")
+        moment = _dt.datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=_dt.timezone.utc)
+    return round(moment.timestamp() * 1000)
+
+
+def _tags_json(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in tags.items()]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One version of a registered model (``mlflow.entities.model_registry.ModelVersion``)."""
+
+    name: str
+    version: int
+    source: str
+    run_id: str | None = None
+    current_stage: Stage = Stage.NONE
+    description: str | None = None
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    metrics: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    creation_timestamp: int = 0
+    last_updated_timestamp: int = 0
+    user_id: str | None = None
+    run_link: str | None = None
+    storage_location: str | None = None
+    status: str = "READY"
+
+    @classmethod
+    def from_manifest(
+        cls, name: str, data: Mapping[str, Any], aliases: Iterable[str] = ()
+    ) -> ModelVersion:
+        """Build from one entry of a manifest's ``versions`` list."""
+        created = parse_timestamp(data.get("created_at"))
+        return cls(
+            name=name,
+            version=int(data["version"]),
+            source=str(data.get("source", "")),
+            run_id=data.get("run_id"),
+            current_stage=Stage.parse(data.get("stage", "None")),
+            description=data.get("description"),
+            tags=dict(data.get("tags") or {}),
+            aliases=tuple(aliases),
+            metrics=dict(data.get("metrics") or {}),
+            creation_timestamp=created,
+            last_updated_timestamp=created,
+            user_id=data.get("created_by"),
+            run_link=data.get("run_link"),
+            storage_location=data.get("storage_location"),
+        )
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The manifest entry, in the canonical key order; empty fields are left out."""
+        out: dict[str, Any] = {"version": self.version, "source": self.source}
+        if self.run_id:
+            out["run_id"] = self.run_id
+        if self.run_link:
+            out["run_link"] = self.run_link
+        if self.storage_location:
+            out["storage_location"] = self.storage_location
+        out["stage"] = self.current_stage.value
+        if self.description:
+            out["description"] = self.description
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        if self.metrics:
+            out["metrics"] = dict(self.metrics)
+        if self.creation_timestamp:
+            out["created_at"] = format_timestamp(self.creation_timestamp)
+        if self.user_id:
+            out["created_by"] = self.user_id
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """MLflow's REST JSON for a ModelVersion (version as a string, tags as key/value)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "version": str(self.version),
+            "creation_timestamp": self.creation_timestamp,
+            "last_updated_timestamp": self.last_updated_timestamp,
+            "current_stage": self.current_stage.value,
+            "description": self.description or "",
+            "source": self.source,
+            "run_id": self.run_id or "",
+            "status": self.status,
+            "tags": _tags_json(self.tags),
+            "aliases": list(self.aliases),
+        }
+        if self.user_id:
+            out["user_id"] = self.user_id
+        if self.run_link:
+            out["run_link"] = self.run_link
+        if self.storage_location:
+            out["storage_location"] = self.storage_location
+        if self.metrics:
+            out["metrics"] = dict(self.metrics)
+        return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    """A registered model and all its versions (``mlflow...RegisteredModel`` plus versions)."""
+
+    name: str
+    creation_timestamp: int = 0
+    last_updated_timestamp: int = 0
+    description: str | None = None
+    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    aliases: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    versions: tuple[ModelVersion, ...] = ()
+    next_version: int = 1
+    user_id: str | None = None
+
+    @property
+    def latest_versions(self) -> list[ModelVersion]:
+        """The newest version in each stage, as MLflow's ``latest_versions``."""
+        newest: dict[Stage, ModelVersion] = {}
+        for mv in self.versions:
+            if mv.current_stage not in newest or mv.version > newest[mv.current_stage].version:
+                newest[mv.current_stage] = mv
+        return sorted(newest.values(), key=lambda mv: mv.version)
+
+    def get_version(self, version: int) -> ModelVersion | None:
+        """The version numbered ``version``, or None."""
+        for mv in self.versions:
+            if mv.version == version:
+                return mv
+        return None
+
+    @classmethod
+    def from_manifest(cls, data: Mapping[str, Any]) -> RegisteredModel:
+        """Build from a parsed manifest that passed schema validation."""
+        name = str(data["name"])
+        aliases = {str(k): int(v) for k, v in (data.get("aliases") or {}).items()}
+        by_version: dict[int, list[str]] = {}
+        for alias, number in aliases.items():
+            by_version.setdefault(number, []).append(alias)
+        versions = tuple(
+            ModelVersion.from_manifest(name, v, by_version.get(int(v["version"]), ()))
+            for v in data.get("versions") or ()
+        )
+        created = parse_timestamp(data.get("created_at"))
+        if not created and versions:
+            created = min(v.creation_timestamp for v in versions)
+        updated = max([created, *(v.last_updated_timestamp for v in versions)])
+        return cls(
+            name=name,
+            creation_timestamp=created,
+            last_updated_timestamp=updated,
+            description=data.get("description"),
+            tags=dict(data.get("tags") or {}),
+            aliases=aliases,
+            versions=versions,
+            next_version=int(data.get("next_version", 1)),
+            user_id=data.get("created_by"),
+        )
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The manifest, in the canonical key order; empty optional fields are left out."""
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "name": self.name}
+        if self.description:
+            out["description"] = self.description
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        if self.aliases:
+            out["aliases"] = dict(self.aliases)
+        out["next_version"] = self.next_version
+        if self.creation_timestamp:
+            out["created_at"] = format_timestamp(self.creation_timestamp)
+        if self.user_id:
+            out["created_by"] = self.user_id
+        out["versions"] = [mv.to_manifest() for mv in self.versions]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """MLflow's REST JSON for a RegisteredModel."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "creation_timestamp": self.creation_timestamp,
+            "last_updated_timestamp": self.last_updated_timestamp,
+            "description": self.description or "",
+            "latest_versions": [mv.to_dict() for mv in self.latest_versions],
+            "tags": _tags_json(self.tags),
+            "aliases": [{"alias": a, "version": str(v)} for a, v in self.aliases.items()],
+        }
+        if self.user_id:
+            out["user_id"] = self.user_id
+        return out
+
+    def with_versions(self, versions: Iterable[ModelVersion]) -> RegisteredModel:
+        """A copy with ``versions`` (kept ascending) and alias back-references refreshed."""
+        by_version: dict[int, list[str]] = {}
+        for alias, number in self.aliases.items():
+            by_version.setdefault(number, []).append(alias)
+        fresh = tuple(
+            dataclasses.replace(mv, name=self.name, aliases=tuple(by_version.get(mv.version, ())))
+            for mv in sorted(versions, key=lambda mv: mv.version)
+        )
+        return dataclasses.replace(self, versions=fresh)

@@ -1,0 +1,169 @@
+"""YAML in and out: the only module that imports yaml.
+
+Loading is safe (never a full loader) and keeps timestamps as text; dumping is deterministic
+and minimal-diff: keys keep the order of the file being rewritten, so a change shows up as the
+few lines it really changes in a pull request.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitreg.core.errors import InvalidManifest
+
+try:
+    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # PyYAML built without libyaml
+    _BaseLoader = yaml.SafeLoader
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader that leaves ISO timestamps as strings: the schema says they are text."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, indented sequences, no anchors, literal blocks for multi-line text."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def load(text: str | bytes, path: str) -> Any:
+    """Parse YAML safely; a syntax error becomes InvalidManifest naming ``path`` and the line."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = e.problem or e.context or "invalid YAML"
+        raise InvalidManifest(
+            f"{path}:{line}: YAML syntax error: {problem}; fix the YAML at that line"
+        ) from e
+    except yaml.YAMLError as e:
+        raise InvalidManifest(f"{path}: YAML error: {e}; fix the file") from e
+
+
+def load_mapping(text: str | bytes, path: str) -> dict[str, Any]:
+    """Parse a YAML file whose top level must be a mapping."""
+    data = load(text, path)
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "empty"
+        raise InvalidManifest(f"{path}:1: expected a mapping at the top level, got {kind}")
+    return data
+
+
+def _ordered_like(data: Any, like: Any) -> Any:
+    """``data`` with mapping keys in ``like``'s order first, new keys after in their own order."""
+    if isinstance(data, Mapping):
+        if not isinstance(like, Mapping):
+            return {k: _ordered_like(v, None) for k, v in data.items()}
+        return {k: _ordered_like(data[k], like.get(k)) for k in _merge_keys(list(data), like)}
+    if isinstance(data, list):
+        by_version = _index_by_version(like)
+        first = like[0] if isinstance(like, list) and like else None
+        return [_ordered_like(item, _match_item(item, by_version, first)) for item in data]
+    return data
+
+
+def _merge_keys(canonical: list[Any], like: Mapping[Any, Any]) -> list[Any]:
+    """The old file's keys in its order; a new key goes right after its canonical predecessor."""
+    keys = [k for k in like if k in canonical]
+    for index, key in enumerate(canonical):
+        if key in keys:
+            continue
+        before = next((k for k in reversed(canonical[:index]) if k in keys), None)
+        keys.insert(keys.index(before) + 1 if before is not None else 0, key)
+    return keys
+
+
+def _index_by_version(like: Any) -> dict[Any, Any]:
+    """The old list's items by their ``version`` (one pass: a 5,000-version file is linear)."""
+    if not isinstance(like, list):
+        return {}
+    return {old["version"]: old for old in like if isinstance(old, Mapping) and "version" in old}
+
+
+def _match_item(item: Any, by_version: Mapping[Any, Any], first: Any) -> Any:
+    """The element of the old list that ``item`` corresponds to (same ``version``), if any."""
+    if isinstance(item, Mapping) and "version" in item:
+        return by_version.get(item["version"], first)
+    return first
+
+
+def dump(data: Mapping[str, Any], like: Any = None) -> str:
+    """Deterministic YAML for ``data``, keeping the key order of ``like`` (the old content)."""
+    ordered = _ordered_like(data, like)
+    text: str = yaml.dump(
+        ordered,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=10_000,
+    )
+    return text if text.endswith("\n") else text + "\n"
+
+
+def line_of(text: str | bytes, location: Sequence[str | int]) -> int | None:
+    """The 1-based line of the node at ``location`` (keys and list indexes), or of its parent."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)  # safe composer
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    line: int = node.start_mark.line + 1
+    for step in location:
+        child = _child(node, step)
+        if child is None:
+            break
+        node, line = child
+    return line
+
+
+def _child(node: yaml.Node, step: str | int) -> tuple[yaml.Node, int] | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(step):
+                return value, key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        item = node.value[step]
+        return item, item.start_mark.line + 1
+    return None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same directory and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

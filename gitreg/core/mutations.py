@@ -1,0 +1,199 @@
+"""The pure ``model -> model`` changes behind Registry's writes, and URI lookup.
+
+Nothing here does I/O: a transaction reads the tip, hands the model to one of these, and
+commits what comes back, so a retry after a lost push race simply runs it again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gitreg.core.entities import (
+    ModelVersion,
+    RegisteredModel,
+    Stage,
+    check_tag_key,
+    parse_version,
+)
+from gitreg.core.errors import (
+    AliasNotFound,
+    InvalidParameter,
+    ModelAlreadyExists,
+    TransitionNotAllowed,
+    VersionNotFound,
+)
+from gitreg.core.uri import ModelRef
+
+if TYPE_CHECKING:
+    from gitreg.core.config import Policy
+
+
+def clean_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    """Tags with checked keys and string values (MLflow stores tag values as text)."""
+    return {check_tag_key(k): str(v) for k, v in (tags or {}).items()}
+
+
+def find_version(model: RegisteredModel, version: int | str) -> ModelVersion:
+    """The version numbered ``version``; RESOURCE_DOES_NOT_EXIST if it is missing."""
+    number = parse_version(version)
+    found = model.get_version(number)
+    if found is None:
+        raise VersionNotFound(f"Model Version (name={model.name}, version={number}) not found")
+    return found
+
+
+def replace_version(model: RegisteredModel, new: ModelVersion) -> RegisteredModel:
+    """``model`` with the version numbered like ``new`` replaced by it."""
+    return model.with_versions(new if mv.version == new.version else mv for mv in model.versions)
+
+
+def set_tags(
+    model: RegisteredModel, tags: Mapping[str, str], number: int | None
+) -> RegisteredModel:
+    """Add or overwrite tags on the model (``number`` None) or on one version."""
+    if number is None:
+        return dataclasses.replace(model, tags={**model.tags, **tags})
+    mv = find_version(model, number)
+    return replace_version(model, dataclasses.replace(mv, tags={**mv.tags, **tags}))
+
+
+def delete_tags(
+    model: RegisteredModel, keys: Sequence[str], number: int | None, strict: bool
+) -> RegisteredModel:
+    """Remove tags; a missing key is an error when ``strict``, else ignored (as MLflow)."""
+    current = model.tags if number is None else find_version(model, number).tags
+    missing = [k for k in keys if k not in current]
+    if missing and strict:
+        target = model.name if number is None else f"{model.name} version {number}"
+        raise InvalidParameter(f"{target} has no tag {missing[0]!r}; nothing was changed")
+    kept = {k: v for k, v in current.items() if k not in keys}
+    if number is None:
+        return dataclasses.replace(model, tags=kept)
+    return replace_version(model, dataclasses.replace(find_version(model, number), tags=kept))
+
+
+def set_alias(model: RegisteredModel, alias: str, number: int) -> RegisteredModel:
+    """Point ``alias`` at an existing version."""
+    find_version(model, number)
+    updated = dataclasses.replace(model, aliases={**model.aliases, alias: number})
+    return updated.with_versions(model.versions)
+
+
+def delete_alias(model: RegisteredModel, alias: str) -> RegisteredModel:
+    """Remove ``alias`` (no change if it is not set, as MLflow)."""
+    aliases = {a: v for a, v in model.aliases.items() if a != alias}
+    return dataclasses.replace(model, aliases=aliases).with_versions(model.versions)
+
+
+def delete_version(model: RegisteredModel, number: int) -> RegisteredModel:
+    """Remove a version and the aliases that point at it; ``next_version`` stays."""
+    find_version(model, number)
+    aliases = {a: v for a, v in model.aliases.items() if v != number}
+    kept = [mv for mv in model.versions if mv.version != number]
+    return dataclasses.replace(model, aliases=aliases).with_versions(kept)
+
+
+def add_version(model: RegisteredModel, new: ModelVersion) -> RegisteredModel:
+    """Append ``new`` as version ``next_version`` and advance ``next_version``."""
+    number = model.next_version
+    added = dataclasses.replace(new, name=model.name, version=number)
+    grown = dataclasses.replace(model, next_version=number + 1)
+    return grown.with_versions([*model.versions, added])
+
+
+def claim_name(existing: Iterable[str], name: str) -> None:
+    """RESOURCE_ALREADY_EXISTS if ``name`` is taken, also when only its case differs."""
+    for other in existing:
+        if other == name:
+            raise ModelAlreadyExists(f"Registered Model (name={name}) already exists.")
+        if other.lower() == name.lower():
+            raise ModelAlreadyExists(
+                f"Registered Model (name={other}) already exists and differs from {name!r} "
+                "only in case; names must be unique case-insensitively (macOS and Windows "
+                "checkouts would merge them)"
+            )
+
+
+def _check_policy(model: RegisteredModel, mv: ModelVersion, target: Stage, policy: Policy) -> None:
+    if not policy.allows(mv.current_stage, target):
+        raise TransitionNotAllowed(
+            f"gitreg.yaml does not allow {mv.current_stage} -> {target}; "
+            "change the policy's transitions (through a pull request) or pick another stage"
+        )
+    unmet = policy.requirements[target].unmet(mv) if target in policy.requirements else []
+    if unmet:
+        raise TransitionNotAllowed(
+            f"{model.name} version {mv.version} cannot enter {target}: {'; '.join(unmet)}"
+        )
+
+
+def transition(
+    model: RegisteredModel, number: int, target: Stage, archive: bool, policy: Policy
+) -> RegisteredModel:
+    """Move version ``number`` to ``target``; with ``archive``, others there go to Archived.
+
+    Raises:
+        TransitionNotAllowed: the policy forbids it, or another version is in Production
+            and ``archive`` is False (one Production version per model).
+    """
+    mv = find_version(model, number)
+    if mv.current_stage != target:
+        _check_policy(model, mv, target, policy)
+    others = [o for o in model.versions if o.version != number and o.current_stage == target]
+    if target == Stage.PRODUCTION and others and not archive:
+        raise TransitionNotAllowed(
+            f"{model.name} version {others[0].version} is already in Production; pass "
+            "archive_existing_versions=True (--archive-existing-versions) to archive it in "
+            "the same commit, or move it out of Production first"
+        )
+    # As MLflow: archiving applies even when the version is already in the target stage.
+    updated = [
+        dataclasses.replace(o, current_stage=Stage.ARCHIVED) if archive and o in others else o
+        for o in model.versions
+        if o.version != number
+    ]
+    updated.append(dataclasses.replace(mv, current_stage=target))
+    return model.with_versions(updated)
+
+
+def transition_message(
+    old: RegisteredModel, new: RegisteredModel, number: int, target: Stage, note: str | None
+) -> str:
+    """The commit message of a transition: the move, the versions archived, the reason."""
+    before = find_version(old, number).current_stage
+    archived = [
+        str(mv.version)
+        for mv in new.versions
+        if mv.version != number and mv != old.get_version(mv.version)
+    ]
+    message = f"Transition {new.name} version {number}: {before} -> {target}"
+    if archived:
+        message += f"\n\nArchived version(s) {', '.join(archived)}"
+    return message + (f"\n\n{note}" if note else "")
+
+
+def version_for_ref(model: RegisteredModel, ref: ModelRef) -> ModelVersion:
+    """The version a parsed ``models:/`` URI names within ``model``."""
+    if ref.version is not None:
+        return find_version(model, ref.version)
+    if ref.alias is not None:
+        return version_for_alias(model, ref.alias)
+    candidates = [mv for mv in model.versions if ref.latest or mv.current_stage == ref.stage]
+    if not candidates:
+        where = "any version" if ref.latest else f"a version in stage {ref.stage}"
+        raise VersionNotFound(f"Registered model {model.name} has no {where}")
+    return max(candidates, key=lambda mv: mv.version)
+
+
+def version_for_alias(model: RegisteredModel, alias: str) -> ModelVersion:
+    """The version ``alias`` points at; ``latest`` is the newest version (as MLflow)."""
+    if alias not in model.aliases and alias.lower() == "latest" and model.versions:
+        return max(model.versions, key=lambda mv: mv.version)
+    if alias not in model.aliases:
+        raise AliasNotFound(
+            f"Registered model alias {alias} not found on {model.name}; set it with "
+            f"gitreg alias {model.name} {alias} VERSION"
+        )
+    return find_version(model, model.aliases[alias])

@@ -1,0 +1,420 @@
+"""MLflow's model-registry search: filter strings, order_by, max_results and page tokens.
+
+Pure functions over in-memory entities; the store decides which manifests to read
+(``exact_names`` lets it read only the models a filter can match).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
+
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.errors import InvalidFilter, InvalidParameter
+
+T = TypeVar("T")
+E = TypeVar("E", RegisteredModel, ModelVersion)
+
+# MLflow's defaults and limits (mlflow/store/model_registry/__init__.py).
+SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
+SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD = 1000
+SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT = 10_000
+SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD = 200_000
+
+_STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN")
+_OPS_BY_TYPE: Mapping[str, tuple[str, ...]] = {
+    "string": _STRING_OPS,
+    "stage": _STRING_OPS,
+    "tag": ("=", "!=", "LIKE", "ILIKE"),
+    "number": ("=", "!=", "<", "<=", ">", ">="),
+}
+_COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_KEYWORDS = frozenset({"AND", "OR", "NOT", "LIKE", "ILIKE", "IN"})
+_Getter = Callable[[E], str | int | None]
+_MODEL_FIELDS: Mapping[str, tuple[str, _Getter[RegisteredModel]]] = {
+    "name": ("string", lambda m: m.name),
+}
+_VERSION_FIELDS: Mapping[str, tuple[str, _Getter[ModelVersion]]] = {
+    "name": ("string", lambda mv: mv.name),
+    "run_id": ("string", lambda mv: mv.run_id),
+    "source_path": ("string", lambda mv: mv.source),
+    "version_number": ("number", lambda mv: mv.version),
+    "current_stage": ("stage", lambda mv: mv.current_stage.value),
+}
+
+_KEY = r"`[^`]*`|[A-Za-z_][A-Za-z0-9_]*"
+_SUBKEY = r'`[^`]*`|"(?:[^"]|"")*"|[A-Za-z0-9_][A-Za-z0-9_.\-/]*'
+_IDENT_RE = re.compile(rf"(?P<head>{_KEY})(?:\.(?P<sub>{_SUBKEY}))?")
+_TOKEN_RE = re.compile(
+    rf"""(?P<ws>\s+)
+    |(?P<str>'(?:[^']|'')*'|"(?:[^"]|"")*")
+    |(?P<num>-?\d+(?:\.\d+)?(?![\w.]))
+    |(?P<ident>{_IDENT_RE.pattern})
+    |(?P<op><=|>=|!=|=|<|>)
+    |(?P<punct>[(),])""",
+    re.VERBOSE,
+)
+_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
+_ORDER_RE = re.compile(r"\s*(?P<key>`[^`]*`|[A-Za-z_][\w.]*)(?:\s+(?P<dir>\w+))?\s*")
+
+
+class PagedList(list[T]):
+    """A page of search results; ``token`` asks for the next page and is None on the last."""
+
+    def __init__(self, items: Iterable[T] = (), token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token
+
+
+class _Token(NamedTuple):
+    kind: str  # ws, str, num, ident, op, punct or end
+    text: str
+    pos: int
+
+
+class _Comparison(NamedTuple):
+    kind: str  # "attribute" or "tag"
+    key: str
+    op: str
+    value: str | int | float | tuple[str, ...]
+
+
+class _OrderKey(NamedTuple):
+    key: str
+    ascending: bool
+
+
+def _unquote(text: str) -> str:
+    if text[:1] in ("'", '"') and len(text) >= 2:
+        return text[1:-1].replace(text[0] * 2, text[0])
+    if text[:1] == "`":
+        return text[1:-1]
+    return text
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN_RE.match(text, pos)
+        if match is None:
+            # A quote that never closes, also after "tags." as in tags.`a b = 'x'.
+            quote = text[pos : pos + 2].lstrip(".")[:1] in ("'", '"', "`")
+            problem = "unterminated quote" if quote else "unexpected character"
+            raise InvalidFilter(
+                f"Invalid filter at character {pos + 1} ({text[pos : pos + 10]!r}): {problem}; "
+                "quote values with '...' or \"...\" and keys with `...`"
+            )
+        if match.lastgroup != "ws":
+            tokens.append(_Token(str(match.lastgroup), match.group(), pos))
+        pos = match.end()
+    tokens.append(_Token("end", "", len(text)))
+    return tokens
+
+
+def _is_word(token: _Token, word: str) -> bool:
+    return token.kind == "ident" and token.text.upper() == word
+
+
+class _Parser:
+    """Recursive descent over ``condition (AND condition)*``, one comparison record each."""
+
+    def __init__(self, text: str, attrs: Mapping[str, tuple[str, object]]) -> None:
+        self.tokens = _tokenize(text)
+        self.index = 0
+        self.attrs = attrs
+        self.hint = (
+            f"use conditions on {', '.join(attrs)} or tags.<key> joined by AND, "
+            "e.g. name = 'churn' AND tags.team LIKE 'ml%'"
+        )
+
+    def error(self, token: _Token, problem: str) -> InvalidFilter:
+        where = f"character {token.pos + 1} ({token.text!r})" if token.text else "the end"
+        return InvalidFilter(f"Invalid filter at {where}: {problem}; {self.hint}")
+
+    def peek(self) -> _Token:
+        return self.tokens[self.index]
+
+    def next(self) -> _Token:
+        token = self.tokens[self.index]
+        self.index = min(self.index + 1, len(self.tokens) - 1)
+        return token
+
+    def parse(self) -> list[_Comparison]:
+        comparisons = [self.comparison()]
+        while self.peek().kind != "end":
+            token = self.next()
+            if not _is_word(token, "AND"):
+                problem = "OR is not supported" if _is_word(token, "OR") else "expected AND"
+                raise self.error(token, f"{problem} between conditions")
+            comparisons.append(self.comparison())
+        return comparisons
+
+    def comparison(self) -> _Comparison:
+        kind, key, type_ = self.target(self.next())
+        op = self.operator(self.next(), key, type_)
+        value_token = self.peek()
+        value = self.string_list() if op == "IN" else self.value(type_)
+        if type_ == "stage" and op in ("=", "!=", "IN"):
+            value = self.stages(value_token, value)
+        return _Comparison(kind, key, op, value)
+
+    def target(self, token: _Token) -> tuple[str, str, str]:
+        match = _IDENT_RE.fullmatch(token.text) if token.kind == "ident" else None
+        if match is None or token.text.upper() in _KEYWORDS:
+            raise self.error(token, "expected an attribute or tags.<key>")
+        head, sub = _unquote(match["head"]), match["sub"]
+        if sub is None or head == "attribute":
+            key = head if sub is None else _unquote(sub)
+            if key not in self.attrs:
+                raise self.error(token, f"unknown attribute {key!r}")
+            return "attribute", key, self.attrs[key][0]
+        if head not in ("tag", "tags"):
+            raise self.error(token, f"unknown entity {head!r}, expected tags or attribute")
+        if not _unquote(sub):
+            raise self.error(token, "empty tag key")
+        return "tag", _unquote(sub), "tag"
+
+    def operator(self, token: _Token, key: str, type_: str) -> str:
+        op = token.text.upper() if token.kind in ("op", "ident") else ""
+        allowed = _OPS_BY_TYPE[type_]
+        if op not in allowed:
+            what = "tags" if type_ == "tag" else key
+            raise self.error(token, f"expected an operator for {what}: {', '.join(allowed)}")
+        return op
+
+    def value(self, type_: str) -> str | int | float:
+        token = self.next()
+        if type_ == "number":
+            text = _unquote(token.text) if token.kind == "str" else token.text
+            if token.kind not in ("num", "str") or not _NUMBER_RE.fullmatch(text):
+                raise self.error(token, "expected a number")
+            return float(text) if "." in text else int(text)
+        if token.kind != "str":
+            raise self.error(token, "expected a quoted string")
+        return _unquote(token.text)
+
+    def string_list(self) -> tuple[str, ...]:
+        self.punct("(")
+        values = [self.value("string")]
+        while self.peek().text == ",":
+            self.next()
+            values.append(self.value("string"))
+        self.punct(")")
+        return tuple(str(v) for v in values)
+
+    def punct(self, char: str) -> None:
+        token = self.next()
+        if token.kind != "punct" or token.text != char:
+            raise self.error(token, f"expected {char!r} in a list like ('a', 'b')")
+
+    def stages(
+        self, token: _Token, value: str | int | float | tuple[str, ...]
+    ) -> str | tuple[str, ...]:
+        try:
+            if isinstance(value, tuple):
+                return tuple(Stage.parse(v).value for v in value)
+            return Stage.parse(str(value)).value
+        except InvalidParameter as e:
+            raise self.error(token, f"unknown stage, use one of {', '.join(Stage)}") from e
+
+
+def _parse_filter(
+    filter_string: str | None, attrs: Mapping[str, tuple[str, object]]
+) -> list[_Comparison]:
+    if filter_string is None or not filter_string.strip():
+        return []
+    return _Parser(filter_string, attrs).parse()
+
+
+@functools.lru_cache(maxsize=256)
+def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    wildcards = {"%": ".*", "_": "."}
+    body = "".join(wildcards.get(char) or re.escape(char) for char in pattern)
+    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def _holds(comparison: _Comparison, actual: str | int | None) -> bool:
+    # Like MLflow (and SQL's NULL), a missing tag or run_id matches no condition, not even !=.
+    if actual is None:
+        return False
+    expected = comparison.value
+    if isinstance(expected, tuple):
+        return actual in expected
+    if comparison.op in ("LIKE", "ILIKE"):
+        regex = _like_regex(str(expected), comparison.op == "ILIKE")
+        return regex.fullmatch(str(actual)) is not None
+    return _COMPARE[comparison.op](actual, expected)
+
+
+def _matches(
+    entity: E, fields: Mapping[str, tuple[str, _Getter[E]]], conds: Sequence[_Comparison]
+) -> bool:
+    return all(
+        _holds(c, entity.tags.get(c.key) if c.kind == "tag" else fields[c.key][1](entity))
+        for c in conds
+    )
+
+
+def _order_clause(clause: object, keys: Mapping[str, str]) -> _OrderKey:
+    match = _ORDER_RE.fullmatch(clause) if isinstance(clause, str) else None
+    if match is None:
+        raise InvalidFilter(
+            f"Invalid order_by clause {clause!r}: use '<key> [ASC|DESC]' with key one of "
+            f"{', '.join(keys)}"
+        )
+    key = _unquote(match["key"]).removeprefix("attribute.")
+    if key not in keys:
+        raise InvalidFilter(
+            f"Invalid order_by clause {clause!r}: unknown key {key!r}, use one of {', '.join(keys)}"
+        )
+    direction = (match["dir"] or "ASC").upper()
+    if direction not in ("ASC", "DESC"):
+        raise InvalidFilter(
+            f"Invalid order_by clause {clause!r}: {match['dir']!r} is not ASC or DESC"
+        )
+    return _OrderKey(keys[key], direction == "ASC")
+
+
+def _parse_order_by(
+    order_by: Sequence[str] | None, keys: Mapping[str, str], tiebreak: Sequence[_OrderKey]
+) -> list[_OrderKey]:
+    clauses = [order_by] if isinstance(order_by, str) else list(order_by or ())
+    parsed = [_order_clause(clause, keys) for clause in clauses]
+    fields = [o.key for o in parsed]
+    if len(set(fields)) != len(fields):
+        raise InvalidFilter(f"Invalid order_by {clauses!r}: it orders by the same field twice")
+    return parsed + [t for t in tiebreak if t.key not in fields]
+
+
+def _sort_key(order: _OrderKey) -> Callable[[object], tuple[bool, Any]]:
+    attribute = "version" if order.key == "version_number" else order.key
+
+    def key(entity: object) -> tuple[bool, Any]:
+        value = getattr(entity, attribute)
+        # None sorts last in both directions, as MLflow's SQL stores do.
+        return (value is None) == order.ascending, value
+
+    return key
+
+
+def _sort(items: list[T], order: Sequence[_OrderKey]) -> list[T]:
+    # Python's sort is stable (also with reverse=True): sort by the last key first.
+    for clause in reversed(order):
+        items.sort(key=_sort_key(clause), reverse=not clause.ascending)
+    return items
+
+
+def _check_max_results(max_results: int, limit: int) -> None:
+    if isinstance(max_results, bool) or not isinstance(max_results, int):
+        raise InvalidFilter(f"Invalid max_results {max_results!r}: it must be an integer")
+    if not 1 <= max_results <= limit:
+        raise InvalidFilter(f"Invalid max_results {max_results}: it must be between 1 and {limit}")
+
+
+def _encode_token(offset: int) -> str:
+    return base64.b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
+
+
+def _decode_token(page_token: str | None) -> int:
+    if not page_token:
+        return 0
+    try:
+        data = json.loads(base64.b64decode(page_token, validate=True))
+    except ValueError:  # binascii.Error, JSONDecodeError and UnicodeDecodeError
+        data = None
+    offset = data.get("offset") if isinstance(data, dict) else None
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
+        raise InvalidFilter(
+            f"Invalid page_token {page_token!r}: pass the token of the previous page, or none"
+        )
+    return offset
+
+
+def _page(items: list[T], start: int, max_results: int) -> PagedList[T]:
+    end = start + max_results
+    return PagedList(items[start:end], _encode_token(end) if end < len(items) else None)
+
+
+_MODEL_ORDER_KEYS = {
+    "name": "name",
+    "creation_timestamp": "creation_timestamp",
+    "last_updated_timestamp": "last_updated_timestamp",
+    # MLflow's SQL store sorts `timestamp` by last_updated_time.
+    "timestamp": "last_updated_timestamp",
+}
+_VERSION_ORDER_KEYS = {**_MODEL_ORDER_KEYS, "version_number": "version_number", "run_id": "run_id"}
+_VERSION_DEFAULT_ORDER = (
+    _OrderKey("last_updated_timestamp", False),
+    _OrderKey("name", True),
+    _OrderKey("version_number", False),
+)
+
+
+def search_registered_models(
+    models: Iterable[RegisteredModel],
+    filter_string: str | None = None,
+    max_results: int = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+    order_by: Sequence[str] | None = None,
+    page_token: str | None = None,
+) -> PagedList[RegisteredModel]:
+    """One page of the models matching ``filter_string``, as MLflow's ``search_registered_models``.
+
+    Raises:
+        InvalidFilter: a bad filter, order_by, max_results or page_token.
+    """
+    _check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
+    comparisons = _parse_filter(filter_string, _MODEL_FIELDS)
+    order = _parse_order_by(order_by, _MODEL_ORDER_KEYS, [_OrderKey("name", True)])
+    start = _decode_token(page_token)
+    matched = [m for m in models if _matches(m, _MODEL_FIELDS, comparisons)]
+    return _page(_sort(matched, order), start, max_results)
+
+
+def search_model_versions(
+    models: Iterable[RegisteredModel],
+    filter_string: str | None = None,
+    max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+    order_by: Sequence[str] | None = None,
+    page_token: str | None = None,
+) -> PagedList[ModelVersion]:
+    """One page of the versions matching ``filter_string``, as MLflow's ``search_model_versions``.
+
+    Raises:
+        InvalidFilter: a bad filter, order_by, max_results or page_token.
+    """
+    _check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
+    comparisons = _parse_filter(filter_string, _VERSION_FIELDS)
+    order = list(_VERSION_DEFAULT_ORDER)
+    if order_by:
+        order = _parse_order_by(order_by, _VERSION_ORDER_KEYS, _VERSION_DEFAULT_ORDER[1:])
+    start = _decode_token(page_token)
+    versions = (mv for model in models for mv in model.versions)
+    matched = [mv for mv in versions if _matches(mv, _VERSION_FIELDS, comparisons)]
+    return _page(_sort(matched, order), start, max_results)
+
+
+def exact_names(filter_string: str | None, versions: bool = True) -> frozenset[str] | None:
+    """The only model names ``filter_string`` can match (from ``name =`` / ``name IN``), or None.
+
+    Raises:
+        InvalidFilter: the filter does not parse.
+    """
+    names: frozenset[str] | None = None
+    for c in _parse_filter(filter_string, _VERSION_FIELDS if versions else _MODEL_FIELDS):
+        if c.kind == "attribute" and c.key == "name" and c.op in ("=", "IN"):
+            values = frozenset(c.value if isinstance(c.value, tuple) else (str(c.value),))
+            names = values if names is None else names & values
+    return names

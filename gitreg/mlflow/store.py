@@ -1,0 +1,308 @@
+"""``GitregStore``: MLflow's model registry ``AbstractStore`` over a gitreg ``Registry``.
+
+Every abstract method maps to the Registry method of the same name; the adapter only
+converts entities, turns GitregErrors into MlflowExceptions, and follows MLflow's store
+contract where the gitreg API is deliberately friendlier (``create_model_version`` needs an
+existing model; deleting a missing tag or alias is a no-op). Prompts, ``copy_model_version``
+and the await helper are MLflow's own concrete methods built on these; webhooks stay
+unsupported (gitreg has its own notifications).
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
+from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag
+from mlflow.entities.model_registry import RegisteredModel as MlflowRegisteredModel
+from mlflow.exceptions import MlflowException
+from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.model_registry.abstract_store import AbstractStore
+
+from gitreg.core import search
+from gitreg.core.entities import RegisteredModel, check_name, check_tag_key
+from gitreg.mlflow.convert import (
+    mlflow_errors,
+    registry_path,
+    to_model_version,
+    to_registered_model,
+)
+from gitreg.registry import Registry
+
+_PROMPT_CONDITION = re.compile(
+    r"tags?\.(?:`mlflow\.prompt\.is_prompt`|mlflow\.prompt\.is_prompt)\s*(!=|=)\s*"
+    r"(?:'(\w*)'|\"(\w*)\")",
+    re.IGNORECASE,
+)
+_MLFLOW_ALIAS = re.compile(r"^[\w\-]+$")  # mlflow.utils.validation._REGISTERED_MODEL_ALIAS_REGEX
+_DANGLING_AND = re.compile(r"^\s*AND\s+|\s+AND\s*$|(?<=\s)AND\s+(?=AND\s)", re.IGNORECASE)
+
+
+def _is_prompt(tags: Any) -> bool:
+    return str(tags.get(IS_PROMPT_TAG_KEY, "")).lower() == "true"
+
+
+def _split_prompt_filter(filter_string: str | None) -> tuple[str | None, bool]:
+    """The filter without its prompt condition, and whether it asks for prompts.
+
+    MlflowClient appends ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every search and
+    MLflow's SQL store answers it with an anti-join (models without the tag match); gitreg's
+    grammar, like SQL, never matches a missing tag, so the plugin applies it itself.
+    """
+    if not filter_string:
+        return filter_string, False
+    prompts = False
+    for match in _PROMPT_CONDITION.finditer(filter_string):
+        value = (match[2] if match[2] is not None else match[3]).lower()
+        prompts = (match[1] == "=") == (value == "true")
+    rest = _PROMPT_CONDITION.sub("", filter_string)
+    while (cleaned := _DANGLING_AND.sub("", rest)) != rest:
+        rest = cleaned
+    return rest.strip() or None, prompts
+
+
+def _without_prompts(models: Iterable[RegisteredModel], prompts: bool) -> list[RegisteredModel]:
+    kept = []
+    for model in models:
+        versions = [mv for mv in model.versions if _is_prompt(mv.tags) == prompts]
+        if _is_prompt(model.tags) == prompts or versions:
+            kept.append(model.with_versions(versions))
+    return kept
+
+
+def _check_alias_name(name: str, alias: str) -> None:
+    """MLflow checks an alias's form (its own, looser one) before looking the model up."""
+    check_name(name)
+    if not isinstance(alias, str) or not _MLFLOW_ALIAS.match(alias):
+        raise MlflowException(f"Invalid alias name: {alias!r}", INVALID_PARAMETER_VALUE)
+
+
+class GitregStore(AbstractStore):
+    """MLflow's registry store for ``gitreg:///path/to/registry``: every change is a commit."""
+
+    def __init__(self, store_uri: str | None = None, tracking_uri: str | None = None) -> None:
+        super().__init__(store_uri, tracking_uri)  # type: ignore[no-untyped-call]
+        self.store_uri = store_uri
+        self.tracking_uri = tracking_uri
+        with mlflow_errors():
+            self.registry = Registry(registry_path(store_uri))
+
+    # ---------------------------------------------------------- registered models
+
+    def create_registered_model(
+        self,
+        name: str,
+        tags: Sequence[RegisteredModelTag] | None = None,
+        description: str | None = None,
+        deployment_job_id: str | None = None,
+    ) -> MlflowRegisteredModel:
+        # deployment_job_id is a Databricks feature; MLflow's own SQL store ignores it too.
+        with mlflow_errors():
+            model = self.registry.create_registered_model(
+                name, {t.key: t.value for t in tags or ()}, description
+            )
+        return to_registered_model(model)
+
+    def update_registered_model(
+        self, name: str, description: str | None, deployment_job_id: str | None = None
+    ) -> MlflowRegisteredModel:
+        with mlflow_errors():
+            return to_registered_model(self.registry.update_registered_model(name, description))
+
+    def rename_registered_model(self, name: str, new_name: str) -> MlflowRegisteredModel:
+        with mlflow_errors():
+            return to_registered_model(self.registry.rename_registered_model(name, new_name))
+
+    def delete_registered_model(self, name: str) -> None:
+        with mlflow_errors():
+            self.registry.delete_registered_model(name)
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[MlflowRegisteredModel]:
+        filter_string, prompts = _split_prompt_filter(filter_string)
+        with mlflow_errors():
+            models = _without_prompts(self.registry.store.read_models(self.registry.at), prompts)
+            found = search.search_registered_models(
+                models,
+                filter_string,
+                search.SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT
+                if max_results is None
+                else max_results,
+                order_by,
+                page_token,
+            )
+        return PagedList([to_registered_model(m) for m in found], found.token)
+
+    def get_registered_model(self, name: str) -> MlflowRegisteredModel:
+        with mlflow_errors():
+            return to_registered_model(self.registry.get_registered_model(name))
+
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] | None = None
+    ) -> list[MlflowModelVersion]:
+        with mlflow_errors():
+            found = self.registry.get_latest_versions(name, stages or None)
+        return [to_model_version(mv) for mv in found]
+
+    def set_registered_model_tag(self, name: str, tag: RegisteredModelTag) -> None:
+        with mlflow_errors():
+            self.registry.set_registered_model_tag(name, tag.key, tag.value)
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        with mlflow_errors():
+            self.registry.delete_registered_model_tag(name, key)
+
+    # ------------------------------------------------------------------ versions
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Sequence[ModelVersionTag] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        local_model_path: str | None = None,
+        model_id: str | None = None,
+    ) -> MlflowModelVersion:
+        with mlflow_errors():  # MLflow's order: name, tags, source, then the model
+            check_name(name)
+            for tag in tags or ():
+                check_tag_key(tag.key)
+        location, run_id = self._resolve_source(source, run_id, model_id)
+        with mlflow_errors():
+            mv = self.registry.create_model_version(
+                name,
+                source,
+                run_id=run_id,
+                tags={t.key: t.value for t in tags or ()},
+                run_link=run_link,
+                description=description,
+                storage_location=location if location != source else None,
+                create_model=False,  # MlflowClient does not create the model here
+            )
+        return to_model_version(mv)
+
+    def _resolve_source(
+        self, source: str, run_id: str | None, model_id: str | None
+    ) -> tuple[str | None, str | None]:
+        """(artifact location, run id) as MLflow's SQL store resolves a ``models:/`` source."""
+        if urllib.parse.urlparse(source).scheme != "models":
+            if not run_id and model_id:
+                run_id = self._logged_model(model_id).source_run_id
+            return None, run_id
+        from mlflow.store.artifact.utils.models import _parse_model_uri
+
+        try:
+            parsed = _parse_model_uri(source)
+            if parsed.model_id is not None:
+                logged = self._logged_model(parsed.model_id)
+                return logged.artifact_location, run_id or logged.source_run_id
+            with mlflow_errors():
+                mv = self.registry.get_version_for_uri(source)
+            return mv.storage_location or mv.source, run_id
+        except Exception as e:
+            raise MlflowException(
+                f"Unable to fetch model from model URI source artifact location '{source}'. "
+                f"Error: {e}"
+            ) from e
+
+    def _logged_model(self, model_id: str) -> Any:
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri).get_logged_model(model_id)
+
+    def update_model_version(
+        self, name: str, version: int | str, description: str | None
+    ) -> MlflowModelVersion:
+        with mlflow_errors():
+            return to_model_version(self.registry.update_model_version(name, version, description))
+
+    def transition_model_version_stage(
+        self, name: str, version: int | str, stage: str, archive_existing_versions: bool
+    ) -> MlflowModelVersion:
+        with mlflow_errors():
+            mv = self.registry.transition_model_version_stage(
+                name, version, stage, archive_existing_versions
+            )
+        return to_model_version(mv)
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        with mlflow_errors():
+            self.registry.delete_model_version(name, version)
+
+    def get_model_version(self, name: str, version: int | str) -> MlflowModelVersion:
+        with mlflow_errors():
+            return to_model_version(self.registry.get_model_version(name, version))
+
+    def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        with mlflow_errors():
+            return self.registry.get_model_version_download_uri(name, version)
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[MlflowModelVersion]:
+        filter_string, prompts = _split_prompt_filter(filter_string)
+        with mlflow_errors():
+            names = search.exact_names(filter_string)
+            models = [
+                m
+                for m in self.registry.store.read_models(self.registry.at)
+                if names is None or m.name in names
+            ]
+            found = search.search_model_versions(
+                _without_prompts(models, prompts),
+                filter_string,
+                search.SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
+                if max_results is None
+                else max_results,
+                order_by,
+                page_token,
+            )
+        return PagedList([to_model_version(mv) for mv in found], found.token)
+
+    def set_model_version_tag(self, name: str, version: int | str, tag: ModelVersionTag) -> None:
+        with mlflow_errors():
+            self.registry.set_model_version_tag(name, version, tag.key, tag.value)
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        with mlflow_errors():
+            self.registry.delete_model_version_tag(name, version, key)
+
+    # ------------------------------------------------------------------- aliases
+
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+        with mlflow_errors():
+            self.registry.set_registered_model_alias(name, alias, version)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        with mlflow_errors():
+            _check_alias_name(name, alias)
+            self.registry.delete_registered_model_alias(name, alias)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> MlflowModelVersion:
+        with mlflow_errors():
+            _check_alias_name(name, alias)
+            model = self.registry.get_registered_model(name)
+        if alias.lower() == "latest":
+            if not model.versions:
+                raise MlflowException(
+                    f"Latest version not found for model {name}.", RESOURCE_DOES_NOT_EXIST
+                )
+            return to_model_version(max(model.versions, key=lambda mv: mv.version))
+        with mlflow_errors():
+            return to_model_version(self.registry.get_model_version_by_alias(name, alias))

@@ -1,0 +1,67 @@
+"""What differs between a commit and the work tree: the reads ``gitreg validate`` makes.
+
+The gate judges a change; this module only finds it: the merge base of a pull request's
+base and HEAD, the registry paths that differ from a commit (untracked files included),
+and the contents of files at commits, all in a handful of git processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from gitreg.core.errors import BadRef, GitFailed
+from gitreg.store import _git
+
+blob_id = _git.blob_id
+
+
+def resolve_commit(root: Path, ref: str) -> str:
+    """The commit id ``ref`` names; BadRef if it names none."""
+    return _git.resolve_commit(root, ref)
+
+
+def head_commit(root: Path) -> str | None:
+    """HEAD's commit, or None in a repository with no commit yet."""
+    try:
+        return _git.resolve_commit(root, "HEAD")
+    except BadRef:
+        return None
+
+
+def merge_base(root: Path, one: str, other: str) -> str | None:
+    """The best common ancestor of two commits, or None when they share no history."""
+    try:
+        return _git.run(root, ["merge-base", one, other]).decode().strip() or None
+    except GitFailed:
+        return None
+
+
+def prefix(root: Path) -> str:
+    """The directory of ``root`` inside its git repository: ``""`` at the top, else ``dir/``."""
+    try:
+        return _git.run(root, ["rev-parse", "--show-prefix"]).decode().strip()
+    except GitFailed:
+        return ""
+
+
+def changed_paths(root: Path, commit: str, pathspecs: Sequence[str]) -> set[str]:
+    """Paths under ``pathspecs`` that differ between ``commit`` and the work tree.
+
+    Untracked files count (a new manifest not yet added is part of the change); ignored
+    files do not.
+    """
+    with contextlib.suppress(GitFailed):  # stat-only changes would look like edits
+        _git.run(root, ["update-index", "-q", "--refresh"])
+    spec = ["--", *pathspecs]
+    out = _git.run(
+        root, ["diff-index", "-z", "--name-only", "--no-renames", "--relative", commit, *spec]
+    )
+    out += _git.run(root, ["ls-files", "-z", "--others", "--exclude-standard", *spec])
+    return {p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p}
+
+
+def read_at(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
+    """Blobs named ``commit:path`` (or by id), in one process; None for a missing one."""
+    return _git.read_objects(root, specs)

@@ -1,0 +1,197 @@
+"""The audit trail of one model: ``git log --follow`` of its manifest, read into entries.
+
+Only the history of the one manifest is read (git does the path filtering), and each
+distinct manifest content is parsed once, so a registry with thousands of commits across
+many models costs what the one model's history costs. ``--first-parent`` makes a change that
+came through a pull request show up as its merge commit, whose message names the request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from gitreg.core import manifest
+from gitreg.core.entities import RegisteredModel, Stage
+from gitreg.core.errors import GitregError, VersionNotFound
+from gitreg.core.events import Event, EventKind, diff
+from gitreg.store import _git
+
+_ZERO = "0" * 40
+_ITEM = re.compile(rb"(?m)^(?=  - )")
+_TOP_LEVEL = re.compile(rb"(?m)^[^ \n#]")
+_FIELDS = 10  # commit, parents, author name/email/date, committer name/email/date, subject, body
+_PULL_PATTERNS = (
+    re.compile(r"^Merge pull request #(\d+) "),  # GitHub merge commit
+    re.compile(r"\(#(\d+)\)$"),  # GitHub squash merge
+    re.compile(r"See merge request \S*!(\d+)"),  # GitLab merge commit
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One commit that changed the model: who, when, what, and through which request."""
+
+    commit: str
+    author: str
+    author_email: str
+    authored_at: str
+    committer: str
+    committer_email: str
+    committed_at: str
+    subject: str
+    path: str
+    pull_request: int | None
+    events: tuple[Event, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape for ``gitreg history --json``."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["events"] = [e.to_dict() for e in self.events]
+        return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Record:
+    fields: tuple[str, ...]
+    old_blob: str
+    new_blob: str
+    path: str
+
+
+def read_history(
+    root: Path, path: str, ref: str = "HEAD", version: int | None = None
+) -> list[HistoryEntry]:
+    """Entries for the manifest at ``path`` as of ``ref``, newest first.
+
+    With ``version``, only the commits that touched that version (and only its events).
+    """
+    records = list(_records(_git.log_file(root, ref, path)))
+    blobs = {r.old_blob for r in records} | {r.new_blob for r in records}
+    blobs.discard(_ZERO)
+    texts = _git.read_objects(root, sorted(blobs))
+    cache: dict[bytes, Any] = {}
+    states = {oid: _parse(text, path, cache) for oid, text in texts.items()}
+    entries = []
+    for record in records:
+        old = states.get(record.old_blob)
+        new = states.get(record.new_blob)
+        if (record.old_blob != _ZERO and old is None) or (record.new_blob != _ZERO and new is None):
+            continue  # a commit that broke the manifest has no readable change
+        events = diff(old, new)
+        if version is not None:
+            events = [e for e in events if e.version == version]
+            if not events:
+                continue
+        entries.append(_entry(record, events))
+    return entries
+
+
+def production_versions(entries: Sequence[HistoryEntry]) -> list[int]:
+    """Versions that entered Production, most recent first (no repeats)."""
+    seen: list[int] = []
+    for entry in entries:
+        for event in entry.events:
+            entered = event.kind == EventKind.STAGE_CHANGED and event.new == "Production"
+            if entered and event.version is not None and event.version not in seen:
+                seen.append(event.version)
+    return seen
+
+
+def rollback_target(model: RegisteredModel, entries: Sequence[HistoryEntry]) -> tuple[int, str]:
+    """The version Production returns to on a rollback, and why (for the commit message).
+
+    Raises:
+        VersionNotFound: no earlier Production version still exists.
+    """
+    current = [mv.version for mv in model.versions if mv.current_stage == Stage.PRODUCTION]
+    earlier = [
+        v
+        for v in production_versions(entries)
+        if v not in current and model.get_version(v) is not None
+    ]
+    if not earlier:
+        raise VersionNotFound(
+            f"{model.name} has no earlier Production version to roll back to (history shows "
+            "none that still exists)"
+        )
+    now = f"version {current[0]}" if current else "no version"
+    return earlier[0], f"Rollback: Production returns to version {earlier[0]} (from {now})."
+
+
+def pull_request_number(subject: str, body: str) -> int | None:
+    """The pull/merge request a commit message names (merge or squash), if any."""
+    for pattern in _PULL_PATTERNS:
+        match = pattern.search(subject) or pattern.search(body)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _records(out: bytes) -> Iterator[_Record]:
+    for chunk in out.split(b"\x1e"):
+        if not chunk.strip(b"\0\n"):
+            continue
+        parts = chunk.split(b"\0", _FIELDS)
+        fields = tuple(p.decode("utf-8", "replace") for p in parts[:_FIELDS])
+        raw = parts[_FIELDS].lstrip(b"\0\n").split(b"\0") if len(parts) > _FIELDS else []
+        if len(raw) < 2 or not raw[0].startswith(b":"):
+            continue  # a commit with no change to the file (cannot happen with a path filter)
+        meta = raw[0].decode().split()
+        paths = [p.decode("utf-8", "surrogateescape") for p in raw[1:] if p]
+        yield _Record(fields, meta[2], meta[3], paths[-1])
+
+
+def _parse(text: bytes | None, path: str, cache: dict[bytes, Any]) -> RegisteredModel | None:
+    if text is None:
+        return None
+    try:
+        data = _load_by_blocks(text, path, cache)
+        return RegisteredModel.from_manifest(data)
+    except (GitregError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _load_by_blocks(text: bytes, path: str, cache: dict[bytes, Any]) -> Any:
+    """Parse a manifest, reusing the parse of each ``versions`` item seen in another commit.
+
+    Consecutive commits of a manifest share all but a line or two, and gitreg writes one
+    block per version, so parsing block by block makes a history of N commits cost about N
+    blocks rather than N whole files. A file in another layout is parsed whole.
+    """
+    head, sep, rest = text.partition(b"\nversions:\n")
+    if not sep or _TOP_LEVEL.search(rest):
+        return manifest.load_mapping(text, path)
+    data = manifest.load_mapping(head + b"\n", path)
+    versions = []
+    for block in _ITEM.split(rest):
+        if not block.strip():
+            continue
+        if block not in cache:
+            cache[block] = manifest.load(block, path)
+        parsed = cache[block]
+        if not isinstance(parsed, list):
+            return manifest.load_mapping(text, path)
+        versions += parsed
+    data["versions"] = versions
+    return data
+
+
+def _entry(record: _Record, events: list[Event]) -> HistoryEntry:
+    commit, _parents, an, ae, ad, cn, ce, cd, subject, body = record.fields
+    return HistoryEntry(
+        commit=commit,
+        author=an,
+        author_email=ae,
+        authored_at=ad,
+        committer=cn,
+        committer_email=ce,
+        committed_at=cd,
+        subject=subject,
+        path=record.path,
+        pull_request=pull_request_number(subject, body),
+        events=tuple(events),
+    )

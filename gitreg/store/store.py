@@ -1,0 +1,374 @@
+"""The registry's state at a work tree or a commit, and writes as transactions.
+
+Reads never import GitPython or jsonschema: a work-tree read opens one file; a read at a ref
+asks ``git cat-file`` for one blob. Whole-registry reads parse only manifests whose content
+(git blob id) is not in the cache (``cache``), so the cache can never be stale.
+
+A write is ``mutation(tx) -> result``: under a lock on the clone, the mutation reads the tip
+through ``tx`` (``transaction``), records the files it changes, and the store validates
+them, commits exactly those paths on top of the tip, moves the branch with a
+compare-and-swap, and only then touches the work tree (``worktree``, whose journal lets the
+next command finish or undo a transaction killed halfway). With a remote, the commit is
+built on the remote's tip and pushed first (``remote``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from gitreg.core import manifest
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config
+from gitreg.core.entities import RegisteredModel, check_name
+from gitreg.core.errors import (
+    ConcurrentUpdate,
+    DirtyWorktree,
+    GitregError,
+    InvalidManifest,
+    InvalidParameter,
+    ModelNotFound,
+    NotARegistry,
+)
+from gitreg.store import _git, _net, worktree
+from gitreg.store.cache import git_dir, load_large, load_parsed, no_gc, save_parsed
+from gitreg.store.transaction import Transaction, model_path, parse_model
+
+if TYPE_CHECKING:
+    from git import Repo
+
+    from gitreg.store.remote import Remote
+
+T = TypeVar("T")
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+def ensure_repository(root: Path, branch: str) -> None:
+    """``git init`` at ``root`` with ``branch``, unless ``root`` already is a work tree's top."""
+    if _git.find_worktree(root) != root.resolve():
+        _git.init(root, branch)
+
+
+class Store:
+    """A registry repository on disk."""
+
+    def __init__(self, root: str | os.PathLike[str], *, new: bool = False) -> None:
+        self.root = Path(root)
+        if not new and not (self.root / CONFIG_FILE).is_file():
+            if not (self.root / ".git").exists():
+                raise NotARegistry(
+                    f"{self.root} is not a gitreg registry (no git repository); "
+                    f"run 'gitreg init {self.root}' or pass --repo"
+                )
+            raise NotARegistry(
+                f"{self.root} is a git repository but not a gitreg registry (no {CONFIG_FILE}); "
+                f"run 'gitreg init {self.root}'"
+            )
+        if not new and not (self.root / ".git").exists():
+            top = _git.find_worktree(self.root)
+            raise NotARegistry(
+                f"{self.root / CONFIG_FILE} is not at the top of a git repository"
+                + (f" (the repository starts at {top})" if top else "")
+                + "; a registry is a whole repository: run 'gitreg init' in its own directory"
+            )
+        self.state_dir = git_dir(self.root) / "gitreg"
+        self.retry_count = 0  # pushes rejected by a race and retried, for bench/stress.py
+
+    @classmethod
+    def discover(cls, path: str | os.PathLike[str] | None = None) -> Store:
+        """The registry at ``path``, else ``$GITREG_REPO``, else the current directory's repo."""
+        chosen = path if path is not None else os.environ.get("GITREG_REPO") or os.getcwd()
+        start = Path(chosen)
+        if not start.exists():
+            raise NotARegistry(f"{start} does not exist; pass the registry's path with --repo")
+        if (start / CONFIG_FILE).is_file():
+            return cls(start)
+        top = _git.find_worktree(start)
+        if top is None:
+            raise NotARegistry(
+                f"{start} is not inside a git repository; run 'gitreg init' or pass --repo"
+            )
+        return cls(top)
+
+    # ----------------------------------------------------------------- reads
+
+    def resolve_ref(self, ref: str) -> str:
+        """The commit id ``ref`` names (BadRef if none)."""
+        return _git.resolve_commit(self.root, ref)
+
+    def read_bytes(self, path: str, at: str | None = None) -> bytes | None:
+        """``path`` in the work tree (``at`` None) or at commit ``at``; None if absent."""
+        if at is None:
+            self._recover_if_interrupted()
+            try:
+                return (self.root / path).read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+        return _git.read_blob_at(self.root, at, path)
+
+    def read_config(self, at: str | None = None) -> Config:
+        """The parsed gitreg.yaml (defaults where it is silent)."""
+        text = self.read_bytes(CONFIG_FILE, at)
+        if text is None:
+            return Config()
+        data = manifest.load(text, CONFIG_FILE) or {}
+        if not isinstance(data, dict):
+            raise InvalidManifest(f"{CONFIG_FILE}:1: expected a mapping at the top level")
+        try:
+            return Config.from_dict(data)
+        except (GitregError, KeyError, TypeError, ValueError, AttributeError) as e:
+            from gitreg.core import validate
+
+            findings = validate.check_config(data, CONFIG_FILE, text)
+            first = str(findings[0]) if findings else f"{CONFIG_FILE}: {e}"
+            raise InvalidManifest(first, findings) from e
+
+    def read_model(self, name: str, at: str | None = None) -> RegisteredModel:
+        """The model called ``name``; ModelNotFound if there is none."""
+        path = model_path(name)
+        text = self.read_bytes(path, at)
+        if text is not None:
+            model = parse_model(load_large(self.state_dir, text, path), path, text)
+            if model.name == name:  # a case-insensitive file system finds "Churn" as "churn"
+                return model
+        raise ModelNotFound(f"Registered Model with name={name} not found")
+
+    def read_models(
+        self, at: str | None = None, names: Iterable[str] | None = None
+    ) -> list[RegisteredModel]:
+        """Every model (or those of ``names`` that exist), sorted by name.
+
+        A whole-registry read parses only manifests the cache has not seen.
+        """
+        if names is not None:
+            return self._read_named(names, at)
+        raw = self._manifest_blobs(at)
+        cache = self._load_cache()
+        fresh: dict[str, Any] = {}
+        with no_gc():
+            models = self._build_models(raw, cache, fresh)
+        if fresh.keys() != cache.keys():
+            self._save_cache(fresh)
+        return models
+
+    def _read_named(self, names: Iterable[str], at: str | None) -> list[RegisteredModel]:
+        found = []
+        for name in sorted(names):
+            try:
+                found.append(self.read_model(check_name(name), at))
+            except (ModelNotFound, InvalidParameter):
+                continue
+        return found
+
+    def _build_models(
+        self,
+        raw: Mapping[str, tuple[str, bytes | None]],
+        cache: Mapping[str, Any],
+        fresh: dict[str, Any],
+    ) -> list[RegisteredModel]:
+        models = []
+        for file_name, (oid, text) in sorted(raw.items()):
+            path = f"{MODELS_DIR}/{file_name}"
+            data = cache.get(oid)
+            if data is None:
+                if text is None:
+                    text = _git.read_blobs(self.root, [oid])[oid]
+                data = manifest.load(text, path)
+            fresh[oid] = data
+            models.append(parse_model(data, path, text))
+        return models
+
+    def _manifest_blobs(self, at: str | None) -> dict[str, tuple[str, bytes | None]]:
+        """File name -> (content id, content if already read) for every manifest."""
+        if at is not None:
+            listing = _git.list_tree(self.root, at, MODELS_DIR)
+            return {n: (oid, None) for n, oid in listing.items() if n.endswith(".yaml")}
+        self._recover_if_interrupted()
+        out: dict[str, tuple[str, bytes | None]] = {}
+        try:
+            entries = list(os.scandir(self.root / MODELS_DIR))
+        except FileNotFoundError:
+            return out
+        for entry in entries:
+            if entry.name.endswith(".yaml") and entry.is_file():
+                data = Path(entry.path).read_bytes()
+                out[entry.name] = (_git.blob_id(data), data)
+        return out
+
+    def _load_cache(self) -> dict[str, Any]:
+        return load_parsed(self.state_dir)
+
+    def _save_cache(self, data: Mapping[str, Any]) -> None:
+        save_parsed(self.state_dir, data)
+
+    # ---------------------------------------------------------------- writes
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialize writers on this clone; the OS frees the lock if its holder dies."""
+        from filelock import FileLock, Timeout  # writes only
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.state_dir / "lock"), timeout=LOCK_TIMEOUT_SECONDS)
+        try:
+            with lock:
+                yield
+        except Timeout as e:
+            raise ConcurrentUpdate(
+                f"another gitreg process has held {self.state_dir / 'lock'} for "
+                f"{LOCK_TIMEOUT_SECONDS:.0f}s; wait for it to finish and retry"
+            ) from e
+
+    def transaction(
+        self,
+        mutation: Callable[[Transaction], T],
+        retries: int = 3,
+        *,
+        push: bool | None = None,
+    ) -> T:
+        """Apply ``mutation`` to the branch tip and commit what it changed (see module doc).
+
+        With a remote (``gitreg.yaml`` ``registry.push``, or ``push``) the commit is built on
+        the remote's tip and pushed; the local branch moves only once the push is confirmed.
+        """
+        repo = _git.open_repo(self.root)
+        with self.exclusive(repo):
+            ref = f"refs/heads/{self._branch(repo)}"
+            target = self.remote_for(repo, push)
+            if target is None:
+                return self._commit_locally(repo, ref, mutation, retries)
+            return self._commit_and_push(repo, ref, target, mutation)
+
+    @contextlib.contextmanager
+    def exclusive(self, repo: Repo) -> Iterator[None]:
+        """Hold the clone's lock, having finished or undone any interrupted transaction."""
+        with self.lock(), worktree.busy(self.state_dir):
+            self._recover(repo)
+            yield
+
+    def _branch(self, repo: Repo) -> str:
+        branch = _git.current_branch(repo)
+        if branch is None:
+            raise DirtyWorktree(
+                f"{self.root}: HEAD is detached; check out a branch (git switch main) first"
+            )
+        return branch
+
+    def remote_for(self, repo: Repo, push: bool | None) -> Remote | None:
+        """The remote writes go to (see ``remote.resolve_remote``), from the branch's config."""
+        from gitreg.store.remote import resolve_remote  # remote code stays off the read path
+
+        branch = self._branch(repo)
+        text = _git.read_blob(repo, _git.rev_parse(repo, f"refs/heads/{branch}"), CONFIG_FILE)
+        config = Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)) if text else Config()
+        return resolve_remote(self.root, config, branch, push)
+
+    def _commit_locally(
+        self, repo: Repo, ref: str, mutation: Callable[[Transaction], T], retries: int
+    ) -> T:
+        for _ in range(retries + 1):
+            base = _git.rev_parse(repo, ref)
+            tx = Transaction(self.state_dir, repo, base)
+            result = mutation(tx)
+            if not tx.changes:
+                return result
+            worktree.check_clean(self.root, repo, base, list(tx.changes))
+            commit = self.build(repo, base, tx)
+            if self._advance(repo, ref, base, commit, tx.changes, tx.message):
+                return result
+        raise ConcurrentUpdate(
+            f"{ref} kept moving while gitreg was committing (another tool is committing "
+            "to this clone); retry when it is done"
+        )
+
+    def _commit_and_push(
+        self, repo: Repo, ref: str, remote: Remote, mutation: Callable[[Transaction], T]
+    ) -> T:
+        from gitreg.store.remote import backoff, choose_base
+
+        lost: str | None = None
+        for attempt in range(remote.retries + 1):
+            if attempt:
+                time.sleep(backoff(attempt))
+            tip = remote.fetch(self.root)
+            local = _git.rev_parse(repo, ref)
+            base = choose_base(self.root, remote, local, tip)
+            tx = Transaction(self.state_dir, repo, base)
+            result = mutation(tx)
+            if not tx.changes:
+                return result
+            commit = self.build(repo, base, tx)
+            paths = _git.changed_paths(self.root, local, commit)
+            worktree.check_clean(self.root, repo, local, paths)
+            lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
+            if lost is not None:
+                self.retry_count += 1
+                continue
+            # Confirmed by the remote: only now does the local branch move (see #5).
+            _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
+            self._advance(repo, ref, local, commit, None, tx.message)
+            _git.collect_garbage(self.root)  # our fetches turn auto-gc off (see _git)
+            return result
+        raise ConcurrentUpdate(
+            f"{remote.name}/{remote.branch} kept moving: {remote.retries + 1} pushes were "
+            f"rejected (last: {lost}); nothing was committed, the clone is unchanged; retry, "
+            "or raise registry.retries in gitreg.yaml"
+        )
+
+    def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
+        """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
+        tx.validate()
+        new_blobs = {
+            path: (_git.write_blob(repo, data) if data is not None else None)
+            for path, data in tx.changes.items()
+        }
+        return _git.commit_tree(repo, base, new_blobs, tx.message)
+
+    def _advance(
+        self,
+        repo: Repo,
+        ref: str,
+        old: str | None,
+        new: str,
+        changes: Mapping[str, bytes | None] | None,
+        message: str,
+    ) -> bool:
+        """Move ``ref`` from ``old`` to ``new`` (compare-and-swap), then the work tree."""
+        if changes is None:
+            paths = _git.changed_paths(self.root, old, new)
+            found = _git.read_objects(self.root, [f"{new}:{p}" for p in paths])
+            changes = {p: found[f"{new}:{p}"] for p in paths}
+        blobs = {p: None if d is None else _git.blob_id(d) for p, d in changes.items()}
+        worktree.write_journal(self.state_dir, {"ref": ref, "old": old, "new": new, "paths": blobs})
+        if not _git.update_ref(
+            repo, ref, new, old, f"gitreg: {message.splitlines()[0] if message else 'commit'}"
+        ):
+            worktree.clear_journal(self.state_dir)
+            return False
+        worktree.sync_worktree(self.root, repo, changes)
+        worktree.clear_journal(self.state_dir)
+        return True
+
+    # -------------------------------------------------------------- recovery
+
+    def _recover_if_interrupted(self) -> None:
+        """Before a work-tree read: finish a transaction whose writer died (see #5).
+
+        A journal next to a held lock belongs to a live writer, which will finish it
+        itself; a read never waits for it and reads the work tree as it is.
+        """
+        if not worktree.has_journal(self.state_dir):
+            return
+        from filelock import FileLock, Timeout
+
+        try:
+            with FileLock(str(self.state_dir / "lock"), timeout=0), worktree.busy(self.state_dir):
+                self._recover(_git.open_repo(self.root))
+        except Timeout:
+            return
+
+    def _recover(self, repo: Repo) -> None:
+        worktree.recover(self.root, repo, self.state_dir)

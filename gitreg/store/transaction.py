@@ -1,0 +1,132 @@
+"""What a mutation sees and does inside a write: ``Transaction``, and manifest paths.
+
+A mutation reads the branch tip through its transaction (its own writes first), and records
+the files it changes; the store validates them, commits them and moves the branch. A
+transaction never touches the work tree or a ref itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitreg.core import manifest
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR
+from gitreg.core.entities import RegisteredModel, check_name
+from gitreg.core.errors import GitregError, InvalidManifest
+from gitreg.store import _git
+from gitreg.store.cache import load_large
+
+if TYPE_CHECKING:
+    from git import Repo
+
+
+def model_path(name: str) -> str:
+    """The manifest path of model ``name``, relative to the registry root."""
+    return f"{MODELS_DIR}/{check_name(name)}.yaml"
+
+
+def parse_model(data: Any, path: str, text: bytes | str | None = None) -> RegisteredModel:
+    """A RegisteredModel from a parsed manifest; a malformed one raises InvalidManifest.
+
+    The fast path trusts the structure; only a manifest that fails to convert pays for a
+    full schema check, so the error names the line and field.
+    """
+    try:
+        if not isinstance(data, Mapping) or not isinstance(data.get("versions", []), list):
+            raise TypeError("not a manifest")
+        return RegisteredModel.from_manifest(data)
+    except (GitregError, KeyError, TypeError, ValueError, AttributeError) as e:
+        from gitreg.core import validate  # error path only
+
+        findings = validate.check_manifest(data, path, text)
+        first = str(findings[0]) if findings else f"{path}: {e}"
+        more = f" (and {len(findings) - 1} more; run gitreg validate)" if len(findings) > 1 else ""
+        raise InvalidManifest(first + more, findings) from e
+
+
+class Transaction:
+    """What a mutation sees: the files at the tip, and the files it changes."""
+
+    def __init__(self, state_dir: Path, repo: Repo, base: str | None) -> None:
+        self.state_dir = state_dir  # where large manifests keep their parse (see cache)
+        self.repo = repo
+        self.base = base
+        self.changes: dict[str, bytes | None] = {}
+        self.message = ""
+        self._base_cache: dict[str, bytes | None] = {}
+        self._data: dict[str, dict[str, Any]] = {}
+
+    def author(self) -> str:
+        """Who is writing: the name git records as the commit's author."""
+        return _git.identity(self.repo)
+
+    def read(self, path: str) -> bytes | None:
+        """``path`` as this transaction sees it (its own writes first, then the tip)."""
+        if path in self.changes:
+            return self.changes[path]
+        return self._read_base(path)
+
+    def _read_base(self, path: str) -> bytes | None:
+        if path not in self._base_cache:
+            self._base_cache[path] = _git.read_blob(self.repo, self.base, path)
+        return self._base_cache[path]
+
+    def base_blob_id(self, path: str) -> str | None:
+        """The blob id of ``path`` at the tip, or None."""
+        data = self._read_base(path)
+        return None if data is None else _git.blob_id(data)
+
+    def model_names(self) -> list[str]:
+        """Names of the models at the tip plus this transaction's changes."""
+        names = {n[: -len(".yaml")] for n in _git.list_names(self.repo, self.base, MODELS_DIR)}
+        for path, data in self.changes.items():
+            if path.startswith(f"{MODELS_DIR}/"):
+                name = path[len(MODELS_DIR) + 1 : -len(".yaml")]
+                (names.add if data is not None else names.discard)(name)
+        return sorted(names)
+
+    def read_model(self, name: str) -> tuple[RegisteredModel, dict[str, Any]] | None:
+        """The model and its raw manifest at the tip, or None if it does not exist."""
+        path = model_path(name)
+        text = self.read(path)
+        if text is None:
+            return None
+        data = load_large(self.state_dir, text, path)
+        if not isinstance(data, dict):
+            data = manifest.load_mapping(text, path)  # raises the one-line error
+        model = parse_model(data, path, text)
+        return (model, data) if model.name == name else None
+
+    def write_model(self, model: RegisteredModel, like: Any = None) -> None:
+        """Stage ``model``'s manifest, keeping the key order of ``like`` (the old manifest)."""
+        data = model.to_manifest()
+        self.changes[model_path(model.name)] = manifest.dump(data, like).encode()
+        self._data[model_path(model.name)] = data
+
+    def delete(self, path: str) -> None:
+        """Stage the removal of ``path``."""
+        self.changes[path] = None
+
+    def write(self, path: str, text: str) -> None:
+        """Stage ``text`` as the new content of ``path``."""
+        self.changes[path] = text.encode()
+
+    def validate(self) -> None:
+        """Schema and invariants for every changed manifest; InvalidManifest lists the findings."""
+        from gitreg.core import validate  # writes only
+
+        findings = []
+        for path, data in self.changes.items():
+            if data is None:
+                continue
+            if path == CONFIG_FILE:
+                findings += validate.check_config(manifest.load(data, path), path, data)
+            elif path.startswith(f"{MODELS_DIR}/") and path.endswith(".yaml"):
+                # The dict that was dumped: the dumper round-trips it (tests/test_manifest.py),
+                # and a 5,000-version manifest need not be parsed again (see #7).
+                parsed = self._data.get(path) or manifest.load(data, path)
+                findings += validate.check_manifest(parsed, path, data)
+        if findings:
+            raise InvalidManifest(f"{findings[0]}; nothing was committed", findings)

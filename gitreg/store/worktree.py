@@ -1,0 +1,112 @@
+"""The work tree follows the branch: the write journal, recovery, and the clean check.
+
+A write moves the branch first (compare-and-swap) and only then rewrites the touched files
+in the work tree and the index. The journal, written just before the ref moves, records the
+old and new commits and the touched paths' blob ids, so the next command finishes the work
+tree of a write killed after its ref moved, or discards one killed before (see #5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitreg.core import manifest
+from gitreg.core.errors import DirtyWorktree
+from gitreg.store import _git
+
+if TYPE_CHECKING:
+    from git import Repo
+
+JOURNAL = "txn.json"
+
+
+def write_journal(state_dir: Path, journal: Mapping[str, Any]) -> None:
+    """Record an update about to happen (atomically: a torn journal is never read)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = state_dir / f"{JOURNAL}.tmp"
+    tmp.write_text(json.dumps(journal), "utf-8")
+    os.replace(tmp, state_dir / JOURNAL)
+
+
+def clear_journal(state_dir: Path) -> None:
+    """The update is complete (or never happened): forget it."""
+    (state_dir / JOURNAL).unlink(missing_ok=True)
+
+
+def has_journal(state_dir: Path) -> bool:
+    """Whether a write left its journal behind (it was killed, or is running now)."""
+    return (state_dir / JOURNAL).exists()
+
+
+def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str]) -> None:
+    """Refuse to overwrite a file with uncommitted edits (work tree or index).
+
+    Raises:
+        DirtyWorktree: one of ``paths`` differs from commit ``local`` on disk or staged.
+    """
+    for path in paths:
+        data = _git.read_blob(repo, local, path)
+        committed = None if data is None else _git.blob_id(data)
+        try:
+            on_disk: str | None = _git.blob_id((root / path).read_bytes())
+        except (FileNotFoundError, NotADirectoryError):
+            on_disk = None
+        staged = _git.index_blob(repo, path) if local is not None else None
+        if on_disk != committed or staged != committed:
+            raise DirtyWorktree(
+                f"{path} has uncommitted changes; commit them (git commit {path}) or "
+                f"discard them (git checkout -- {path}) and retry"
+            )
+
+
+def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -> None:
+    """Write ``changes`` (path -> content, None deletes) to the work tree and the index."""
+    for path, data in changes.items():
+        target = root / path
+        if data is None:
+            target.unlink(missing_ok=True)
+        else:
+            manifest.write_atomic(target, data.decode("utf-8"))
+    _git.sync_index(repo, list(changes))
+
+
+@contextlib.contextmanager
+def busy(state_dir: Path) -> Iterator[None]:
+    """Mark the lock holder at work; a mark left behind means it was killed.
+
+    A killed holder's git children may have left lock files (``index.lock``, a ref's
+    ``.lock``) in the repository: they are cleared before the next holder starts.
+    """
+    marker = state_dir / "busy"
+    if marker.exists():
+        _git.clear_stale_locks(state_dir.parent)
+    marker.write_text(str(os.getpid()), "utf-8")
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def recover(root: Path, repo: Repo, state_dir: Path) -> None:
+    """Finish a transaction killed after its ref moved, or drop one killed before it."""
+    try:
+        journal = json.loads((state_dir / JOURNAL).read_text("utf-8"))
+    except FileNotFoundError:
+        return
+    except ValueError:
+        clear_journal(state_dir)  # killed while writing it: never committed
+        return
+    for path in journal["paths"]:  # a killed atomic write leaves its temp file
+        for stray in (root / path).parent.glob(f".{Path(path).name}.*.tmp"):
+            stray.unlink(missing_ok=True)
+    if _git.rev_parse(repo, journal["ref"]) == journal["new"]:
+        oids = [oid for oid in journal["paths"].values() if oid is not None]
+        blobs = _git.read_blobs(root, oids)
+        changes = {p: None if o is None else blobs[o] for p, o in journal["paths"].items()}
+        sync_worktree(root, repo, changes)
+    clear_journal(state_dir)
