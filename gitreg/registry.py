@@ -30,6 +30,7 @@ from gitreg.store.transaction import Transaction, model_path
 
 if TYPE_CHECKING:
     from gitreg.core import search
+    from gitreg.core.events import RegistryEvent
     from gitreg.promotion import TransitionRequest
     from gitreg.store.history import HistoryEntry
 
@@ -377,6 +378,22 @@ class Registry:
         if not entries and number is None:
             raise ModelNotFound(f"Registered Model with name={name} has no history")
         return entries
+
+    def list_events(self, since: str | None, until: str | None = None) -> list[RegistryEvent]:
+        """Every change after commit ``since`` up to ``until`` (default: HEAD or ``at``).
+
+        Commit by commit along the first-parent history, oldest first; each event has a
+        stable id (the same range always gives the same events). ``since`` None means from
+        the first commit.
+
+        Raises:
+            BadRef: ``since`` or ``until`` names no commit.
+        """
+        from gitreg.store import eventlog
+
+        end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
+        start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
+        return eventlog.read_events(self.store.root, start, end)
 
     def list_transition_requests(self) -> list[TransitionRequest]:
         """Open promotion requests: the remote's ``gitreg/...`` branches and forge requests."""

@@ -9,7 +9,7 @@ import pytest
 from gitreg import Registry
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import ModelNotFound
-from gitreg.core.events import EventKind, diff
+from gitreg.core.events import Event, EventKind, diff
 from gitreg.store.history import pull_request_number
 from tests._helpers import Cli
 
@@ -28,15 +28,21 @@ def test_diff_names_each_kind_of_change():
         aliases={"champion": 2, "canary": 1},
         description="Predicts churn",
     )
-    kinds = [(e.kind, e.version, e.key, e.old, e.new) for e in diff(old, new)]
-    assert (EventKind.DESCRIPTION_EDITED, None, None, None, "Predicts churn") in kinds
-    assert (EventKind.TAG_DELETED, None, "team", "a", None) in kinds
-    assert (EventKind.ALIAS_SET, 2, "champion", "1", "2") in kinds
-    assert (EventKind.ALIAS_SET, 1, "canary", None, "1") in kinds
-    assert (EventKind.STAGE_CHANGED, 1, None, "None", "Staging") in kinds
-    assert (EventKind.TAG_SET, 1, "ok", None, "yes") in kinds
-    assert (EventKind.VERSION_REGISTERED, 2, None, None, "s3://2") in kinds
-    assert diff(new, None)[0].kind == EventKind.MODEL_DELETED
+    found = diff(old, new)
+    kinds = [(e.kind, e.version, e.alias or e.key) for e in found]
+    assert (EventKind.REGISTERED_MODEL_DESCRIPTION_UPDATED, None, None) in kinds
+    assert Event(EventKind.REGISTERED_MODEL_TAG_DELETED, "churn", key="team", value="a") in found
+    assert (
+        Event(EventKind.MODEL_VERSION_ALIAS_CREATED, "churn", 2, "champion", previous_version=1)
+        in found
+    )
+    assert Event(EventKind.MODEL_VERSION_ALIAS_CREATED, "churn", 1, "canary") in found
+    staged = {"from_stage": "None", "to_stage": "Staging"}
+    assert Event(EventKind.MODEL_VERSION_TRANSITIONED_STAGE, "churn", 1, **staged) in found
+    assert Event(EventKind.MODEL_VERSION_TRANSITIONED_TO_STAGING, "churn", 1, **staged) in found
+    assert Event(EventKind.MODEL_VERSION_TAG_SET, "churn", 1, key="ok", value="yes") in found
+    assert Event(EventKind.MODEL_VERSION_CREATED, "churn", 2, source="s3://2") in found
+    assert diff(new, None)[0].kind == EventKind.REGISTERED_MODEL_DELETED
     assert diff(None, None) == []
     assert diff(new, new) == []
 
@@ -47,7 +53,13 @@ def test_describe_reads_like_a_changelog():
         model(ModelVersion("churn", 3, "s3://3", current_stage=Stage.PRODUCTION)),
     )[0]
     assert event.describe() == "version 3: Staging -> Production"
-    assert event.to_dict()["kind"] == "stage_changed"
+    assert event.to_dict() == {
+        "event": "MODEL_VERSION_TRANSITIONED_STAGE",
+        "name": "churn",
+        "version": "3",
+        "from_stage": "Staging",
+        "to_stage": "Production",
+    }
 
 
 @pytest.mark.parametrize(
@@ -94,8 +106,8 @@ def test_history_follows_a_rename(registry, registry_repo):
     registry.transition_model_version_stage("churn-predictor", 1, "Staging")
     entries = registry.get_model_history("churn-predictor")
     kinds = [[e.kind.value for e in entry.events] for entry in entries]
-    assert kinds[0] == ["stage_changed"]
-    assert kinds[-1][0] == "model_created"
+    assert kinds[0] == ["MODEL_VERSION_TRANSITIONED_STAGE"]
+    assert kinds[-1][0] == "REGISTERED_MODEL_CREATED"
     assert entries[-1].path == "models/churn.yaml"
 
 
@@ -111,14 +123,15 @@ def test_cli_history_text_and_json(cli):
     assert "version 1: None -> Staging" in text
     assert "Alice Example" in text
     data = json.loads(cli.ok("history", "churn", "1", "--json").stdout)["history"]
-    assert data[0]["events"][0] == {
-        "kind": "stage_changed",
-        "model": "churn",
-        "version": 1,
-        "key": None,
-        "old": "None",
-        "new": "Staging",
-    }
+    assert data[0]["events"] == [
+        {
+            "event": "MODEL_VERSION_TRANSITIONED_STAGE",
+            "name": "churn",
+            "version": "1",
+            "from_stage": "None",
+            "to_stage": "Staging",
+        }
+    ]
     assert set(data[0]) >= {"commit", "author", "committer", "committed_at", "pull_request"}
 
 
@@ -134,6 +147,8 @@ def test_a_description_given_at_creation_is_not_reported_as_an_edit():
     created = RegisteredModel("churn", description="Predicts churn")
     registered = created.with_versions([ModelVersion("churn", 1, "s3://1", description="v1")])
     kinds = [e.kind for e in diff(None, registered)]
-    assert kinds == [EventKind.MODEL_CREATED, EventKind.VERSION_REGISTERED]
+    assert kinds == [EventKind.REGISTERED_MODEL_CREATED, EventKind.MODEL_VERSION_CREATED]
     edited = registered.with_versions([ModelVersion("churn", 1, "s3://1", description="v1b")])
-    assert [e.kind for e in diff(registered, edited)] == [EventKind.DESCRIPTION_EDITED]
+    assert [e.kind for e in diff(registered, edited)] == [
+        EventKind.MODEL_VERSION_DESCRIPTION_UPDATED
+    ]

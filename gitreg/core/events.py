@@ -1,87 +1,179 @@
 """What changed between two states of a registered model, as typed events. No I/O.
 
-``diff(old, new)`` is the one place that knows how to read a change: history uses it on
-consecutive commits of a manifest, notifications on the two sides of a write.
+``diff(old, new)`` is the one place that knows how to read a change: the history of one
+model, the events of a range of commits, notifications and the catalog all use it, so they
+always agree. Kinds are named as MLflow's and Databricks' registry webhooks name them;
+fields use MLflow's names (``name``, ``version``, ``alias``, ``key``, ``value``,
+``source``, ``run_id``). ``RegistryEvent`` places an event in the commit that made it and
+gives it a stable id.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from gitreg.core.entities import ModelVersion, RegisteredModel
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 
 
 class EventKind(str, Enum):
-    """The kinds of change a manifest can record."""
+    """The kinds of change (Databricks' registry webhook names; MLflow's map onto them)."""
 
-    MODEL_CREATED = "model_created"
-    MODEL_DELETED = "model_deleted"
-    MODEL_RENAMED = "model_renamed"
-    VERSION_REGISTERED = "version_registered"
-    VERSION_DELETED = "version_deleted"
-    STAGE_CHANGED = "stage_changed"
-    ALIAS_SET = "alias_set"
-    ALIAS_DELETED = "alias_deleted"
-    TAG_SET = "tag_set"
-    TAG_DELETED = "tag_deleted"
-    DESCRIPTION_EDITED = "description_edited"
+    REGISTERED_MODEL_CREATED = "REGISTERED_MODEL_CREATED"
+    REGISTERED_MODEL_RENAMED = "REGISTERED_MODEL_RENAMED"
+    REGISTERED_MODEL_DELETED = "REGISTERED_MODEL_DELETED"
+    REGISTERED_MODEL_DESCRIPTION_UPDATED = "REGISTERED_MODEL_DESCRIPTION_UPDATED"
+    REGISTERED_MODEL_TAG_SET = "REGISTERED_MODEL_TAG_SET"
+    REGISTERED_MODEL_TAG_DELETED = "REGISTERED_MODEL_TAG_DELETED"
+    MODEL_VERSION_CREATED = "MODEL_VERSION_CREATED"
+    MODEL_VERSION_DELETED = "MODEL_VERSION_DELETED"
+    MODEL_VERSION_TRANSITIONED_STAGE = "MODEL_VERSION_TRANSITIONED_STAGE"
+    MODEL_VERSION_TRANSITIONED_TO_STAGING = "MODEL_VERSION_TRANSITIONED_TO_STAGING"
+    MODEL_VERSION_TRANSITIONED_TO_PRODUCTION = "MODEL_VERSION_TRANSITIONED_TO_PRODUCTION"
+    MODEL_VERSION_TRANSITIONED_TO_ARCHIVED = "MODEL_VERSION_TRANSITIONED_TO_ARCHIVED"
+    MODEL_VERSION_ALIAS_CREATED = "MODEL_VERSION_ALIAS_CREATED"
+    MODEL_VERSION_ALIAS_DELETED = "MODEL_VERSION_ALIAS_DELETED"
+    MODEL_VERSION_TAG_SET = "MODEL_VERSION_TAG_SET"
+    MODEL_VERSION_TAG_DELETED = "MODEL_VERSION_TAG_DELETED"
+    MODEL_VERSION_DESCRIPTION_UPDATED = "MODEL_VERSION_DESCRIPTION_UPDATED"
+    TRANSITION_REQUEST_CREATED = "TRANSITION_REQUEST_CREATED"
+    POLICY_VIOLATION = "POLICY_VIOLATION"
 
     def __str__(self) -> str:
         return self.value
 
 
+# A stage change is one MODEL_VERSION_TRANSITIONED_STAGE event and, for these stages, a
+# second event of the specific kind (as Databricks sends both), so a subscription can ask
+# for "anything reaching Production" alone.
+TO_STAGE_KINDS: Mapping[Stage, EventKind] = {
+    Stage.STAGING: EventKind.MODEL_VERSION_TRANSITIONED_TO_STAGING,
+    Stage.PRODUCTION: EventKind.MODEL_VERSION_TRANSITIONED_TO_PRODUCTION,
+    Stage.ARCHIVED: EventKind.MODEL_VERSION_TRANSITIONED_TO_ARCHIVED,
+}
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Event:
-    """One change: ``kind`` on ``model`` (and ``version``); ``key`` is the alias or tag."""
+    """One change to one model: ``kind``, and the fields that say what changed."""
 
     kind: EventKind
-    model: str
+    name: str
     version: int | None = None
-    key: str | None = None
-    old: str | None = None
-    new: str | None = None
+    alias: str | None = None
+    key: str | None = None  # a tag key
+    value: str | None = None  # the tag's new value (set) or its last value (deleted)
+    previous_value: str | None = None  # a tag's value before it was set again
+    from_stage: str | None = None
+    to_stage: str | None = None
+    previous_version: int | None = None  # where an alias pointed before it moved
+    old_name: str | None = None  # a rename's former name
+    description: str | None = None
+    source: str | None = None
+    run_id: str | None = None
 
     def describe(self) -> str:
         """One human-readable line, e.g. ``version 3: Staging -> Production``."""
-        where = f"version {self.version}" if self.version is not None else self.model
+        where = f"version {self.version}" if self.version is not None else self.name
+        kind = self.kind
+        if kind == EventKind.MODEL_VERSION_TRANSITIONED_STAGE:
+            return f"version {self.version}: {self.from_stage} -> {self.to_stage}"
+        if kind in (EventKind.MODEL_VERSION_TAG_SET, EventKind.REGISTERED_MODEL_TAG_SET):
+            was = f" (was {self.previous_value})" if self.previous_value is not None else ""
+            return f"{where}: tag {self.key}={self.value}{was}"
+        if kind == EventKind.MODEL_VERSION_ALIAS_CREATED:
+            was = f" (was {self.previous_version})" if self.previous_version is not None else ""
+            return f"@{self.alias} -> version {self.version}{was}"
         texts = {
-            EventKind.MODEL_CREATED: f"model {self.model} created",
-            EventKind.MODEL_DELETED: f"model {self.model} deleted",
-            EventKind.MODEL_RENAMED: f"renamed {self.old} -> {self.new}",
-            EventKind.VERSION_REGISTERED: f"version {self.version} registered ({self.new})",
-            EventKind.VERSION_DELETED: f"version {self.version} deleted",
-            EventKind.STAGE_CHANGED: f"version {self.version}: {self.old} -> {self.new}",
-            EventKind.ALIAS_SET: f"@{self.key} -> version {self.new}"
-            + (f" (was {self.old})" if self.old else ""),
-            EventKind.ALIAS_DELETED: f"@{self.key} removed (was version {self.old})",
-            EventKind.TAG_SET: f"{where}: tag {self.key}={self.new}"
-            + (f" (was {self.old})" if self.old is not None else ""),
-            EventKind.TAG_DELETED: f"{where}: tag {self.key} removed",
-            EventKind.DESCRIPTION_EDITED: f"{where}: description edited",
+            EventKind.REGISTERED_MODEL_CREATED: f"model {self.name} created",
+            EventKind.REGISTERED_MODEL_DELETED: f"model {self.name} deleted",
+            EventKind.REGISTERED_MODEL_RENAMED: f"renamed {self.old_name} -> {self.name}",
+            EventKind.MODEL_VERSION_CREATED: f"version {self.version} registered ({self.source})",
+            EventKind.MODEL_VERSION_DELETED: f"version {self.version} deleted",
+            EventKind.MODEL_VERSION_ALIAS_DELETED: (
+                f"@{self.alias} removed (was version {self.version})"
+            ),
+            EventKind.REGISTERED_MODEL_TAG_DELETED: f"{where}: tag {self.key} removed",
+            EventKind.MODEL_VERSION_TAG_DELETED: f"{where}: tag {self.key} removed",
+            EventKind.REGISTERED_MODEL_DESCRIPTION_UPDATED: f"{where}: description edited",
+            EventKind.MODEL_VERSION_DESCRIPTION_UPDATED: f"{where}: description edited",
+            EventKind.TRANSITION_REQUEST_CREATED: f"{where}: transition to {self.to_stage} "
+            "requested",
         }
-        return texts[self.kind]
+        return texts.get(kind, f"{where}: {kind.value}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON shape: every field, ``kind`` as its string value."""
-        out = dataclasses.asdict(self)
-        out["kind"] = self.kind.value
+        """JSON shape: ``event`` is the kind; fields that do not apply are left out."""
+        out: dict[str, Any] = {"event": self.kind.value}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name != "kind" and value is not None:
+                out[field.name] = value
+        if self.version is not None:
+            out["version"] = str(self.version)  # MLflow's REST shape: versions are strings
+        if self.previous_version is not None:
+            out["previous_version"] = str(self.previous_version)
         return out
+
+    def identity(self) -> str:
+        """What makes this event distinct within its commit (for a stable id)."""
+        return "\0".join(
+            str(part) for part in (self.kind.value, self.name, self.version, self.alias, self.key)
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegistryEvent:
+    """An event in the commit that made it: who, when, and the request it came through."""
+
+    event: Event
+    commit: str
+    author: str
+    author_email: str
+    timestamp: str  # the commit's committer date, ISO-8601
+    pull_request: int | None = None
+
+    @property
+    def id(self) -> str:
+        """Stable: the same change in the same commit always has the same id."""
+        digest = hashlib.sha256(f"{self.commit}\0{self.event.identity()}".encode())
+        return f"evt_{digest.hexdigest()[:32]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON: its id, its fields, and where it happened."""
+        return {
+            "id": self.id,
+            **self.event.to_dict(),
+            "commit": self.commit,
+            "author": self.author,
+            "author_email": self.author_email,
+            "timestamp": self.timestamp,
+            "pull_request": self.pull_request,
+        }
+
+
+def primary(events: list[Event]) -> list[Event]:
+    """``events`` without the stage-specific duplicates (one line per change, for history)."""
+    specific = set(TO_STAGE_KINDS.values())
+    return [e for e in events if e.kind not in specific]
 
 
 def diff(old: RegisteredModel | None, new: RegisteredModel | None) -> list[Event]:
     """The events that turn ``old`` into ``new`` (None: the model does not exist)."""
     if new is None:
-        return [] if old is None else [Event(EventKind.MODEL_DELETED, old.name)]
+        return [] if old is None else [Event(EventKind.REGISTERED_MODEL_DELETED, old.name)]
     events: list[Event] = []
     if old is None:
-        events.append(Event(EventKind.MODEL_CREATED, new.name))
+        events.append(
+            Event(EventKind.REGISTERED_MODEL_CREATED, new.name, description=new.description)
+        )
         # A description given at creation is part of the creation, not an edit.
         old = RegisteredModel(new.name, description=new.description)
     elif old.name != new.name:
-        events.append(Event(EventKind.MODEL_RENAMED, new.name, old=old.name, new=new.name))
+        events.append(Event(EventKind.REGISTERED_MODEL_RENAMED, new.name, old_name=old.name))
     events += _model_events(old, new)
     events += _version_events(old, new)
     return events
@@ -90,18 +182,29 @@ def diff(old: RegisteredModel | None, new: RegisteredModel | None) -> list[Event
 def _model_events(old: RegisteredModel, new: RegisteredModel) -> list[Event]:
     events = []
     if (old.description or None) != (new.description or None):
-        events.append(Event(EventKind.DESCRIPTION_EDITED, new.name, new=new.description))
+        events.append(
+            Event(
+                EventKind.REGISTERED_MODEL_DESCRIPTION_UPDATED,
+                new.name,
+                description=new.description,
+            )
+        )
     events += _tag_events(new.name, None, old.tags, new.tags)
     for alias, number in new.aliases.items():
         before = old.aliases.get(alias)
         if before != number:
-            old_text = None if before is None else str(before)
             events.append(
-                Event(EventKind.ALIAS_SET, new.name, number, alias, old_text, str(number))
+                Event(
+                    EventKind.MODEL_VERSION_ALIAS_CREATED,
+                    new.name,
+                    number,
+                    alias=alias,
+                    previous_version=before,
+                )
             )
     for alias, number in old.aliases.items():
         if alias not in new.aliases:
-            events.append(Event(EventKind.ALIAS_DELETED, new.name, number, alias, str(number)))
+            events.append(Event(EventKind.MODEL_VERSION_ALIAS_DELETED, new.name, number, alias))
     return events
 
 
@@ -111,27 +214,47 @@ def _version_events(old: RegisteredModel, new: RegisteredModel) -> list[Event]:
     for mv in new.versions:
         prior = before.pop(mv.version, None)
         if prior is None:
-            events.append(Event(EventKind.VERSION_REGISTERED, new.name, mv.version, new=mv.source))
+            events.append(
+                Event(
+                    EventKind.MODEL_VERSION_CREATED,
+                    new.name,
+                    mv.version,
+                    source=mv.source,
+                    run_id=mv.run_id,
+                    description=mv.description,
+                )
+            )
             prior = ModelVersion(new.name, mv.version, mv.source, description=mv.description)
         events += _changed_version(new.name, prior, mv)
-    events += [Event(EventKind.VERSION_DELETED, new.name, v) for v in sorted(before)]
+    events += [Event(EventKind.MODEL_VERSION_DELETED, new.name, v) for v in sorted(before)]
     return events
 
 
 def _changed_version(name: str, old: ModelVersion, new: ModelVersion) -> list[Event]:
     events = []
     if old.current_stage != new.current_stage:
-        events.append(
+        kinds = [EventKind.MODEL_VERSION_TRANSITIONED_STAGE]
+        specific = TO_STAGE_KINDS.get(new.current_stage)
+        kinds += [specific] if specific is not None else []
+        events += [
             Event(
-                EventKind.STAGE_CHANGED,
+                kind,
                 name,
                 new.version,
-                old=old.current_stage.value,
-                new=new.current_stage.value,
+                from_stage=old.current_stage.value,
+                to_stage=new.current_stage.value,
+            )
+            for kind in kinds
+        ]
+    if (old.description or None) != (new.description or None):
+        events.append(
+            Event(
+                EventKind.MODEL_VERSION_DESCRIPTION_UPDATED,
+                name,
+                new.version,
+                description=new.description,
             )
         )
-    if (old.description or None) != (new.description or None):
-        events.append(Event(EventKind.DESCRIPTION_EDITED, name, new.version, new=new.description))
     events += _tag_events(name, new.version, old.tags, new.tags)
     return events
 
@@ -139,13 +262,18 @@ def _changed_version(name: str, old: ModelVersion, new: ModelVersion) -> list[Ev
 def _tag_events(
     name: str, version: int | None, old: Mapping[str, str], new: Mapping[str, str]
 ) -> list[Event]:
+    set_kind, deleted_kind = (
+        (EventKind.REGISTERED_MODEL_TAG_SET, EventKind.REGISTERED_MODEL_TAG_DELETED)
+        if version is None
+        else (EventKind.MODEL_VERSION_TAG_SET, EventKind.MODEL_VERSION_TAG_DELETED)
+    )
     events = [
-        Event(EventKind.TAG_SET, name, version, key, old.get(key), value)
+        Event(set_kind, name, version, key=key, value=value, previous_value=old.get(key))
         for key, value in new.items()
         if old.get(key) != value
     ]
     events += [
-        Event(EventKind.TAG_DELETED, name, version, key, value)
+        Event(deleted_kind, name, version, key=key, value=value)
         for key, value in old.items()
         if key not in new
     ]

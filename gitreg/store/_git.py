@@ -300,23 +300,35 @@ def diff_text(root: Path, old: str, new: str, paths: Sequence[str]) -> str:
     return out.decode("utf-8", "replace")
 
 
-def log_file(root: Path, ref: str, path: str) -> bytes:
-    """``git log --follow --first-parent --raw`` of one file: NUL-separated records."""
-    fmt = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%s%x00%b%x00"
+LOG_FORMAT = "%x1e%H%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%s%x00%b%x00"
+LOG_FIELDS = 10  # commit, parents, author name/email/date, committer name/email/date, subject, body
+
+
+def log_raw(
+    root: Path, revisions: Sequence[str], paths: Sequence[str], *, follow: bool = False
+) -> bytes:
+    """``git log --first-parent --raw -z -M`` of ``paths``: commits with their file changes.
+
+    Each record starts with ``\x1e`` and ``LOG_FIELDS`` NUL-terminated fields, then the raw
+    changes (``:mode mode oid oid status`` and one or two paths, NUL-separated). A merge
+    commit shows its change against its first parent: what the merge brought in.
+    """
+    follow_args = ["--follow"] if follow else []
     return run(
         root,
         [
             "log",
-            "--follow",
+            *follow_args,
             "--first-parent",
             "--raw",
             "--no-abbrev",
             "-z",
             "-M",
-            f"--format={fmt}",
-            ref,
+            f"--format={LOG_FORMAT}",
+            "--end-of-options",
+            *revisions,
             "--",
-            path,
+            *paths,
         ],
     )
 

@@ -17,13 +17,12 @@ from typing import Any
 from gitreg.core import manifest
 from gitreg.core.entities import RegisteredModel, Stage
 from gitreg.core.errors import GitregError, VersionNotFound
-from gitreg.core.events import Event, EventKind, diff
+from gitreg.core.events import Event, EventKind, diff, primary
 from gitreg.store import _git
 
 _ZERO = "0" * 40
 _ITEM = re.compile(rb"(?m)^(?=  - )")
 _TOP_LEVEL = re.compile(rb"(?m)^[^ \n#]")
-_FIELDS = 10  # commit, parents, author name/email/date, committer name/email/date, subject, body
 _PULL_PATTERNS = (
     re.compile(r"^Merge pull request #(\d+) "),  # GitHub merge commit
     re.compile(r"\(#(\d+)\)$"),  # GitHub squash merge
@@ -55,11 +54,75 @@ class HistoryEntry:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Record:
-    fields: tuple[str, ...]
+class FileChange:
+    """One file a commit changed (``git log --raw``): modes, blobs, paths, status letter."""
+
+    status: str  # A, M, D, R (rename), T (type change), C (copy)
+    old_mode: str
+    new_mode: str
     old_blob: str
     new_blob: str
-    path: str
+    old_path: str
+    new_path: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogCommit:
+    """A commit of ``git log --first-parent``, with the registry files it changed."""
+
+    commit: str
+    parents: tuple[str, ...]
+    author: str
+    author_email: str
+    authored_at: str
+    committer: str
+    committer_email: str
+    committed_at: str
+    subject: str
+    body: str
+    changes: tuple[FileChange, ...]
+
+    @property
+    def pull_request(self) -> int | None:
+        """The pull/merge request the commit's message names, if any."""
+        return pull_request_number(self.subject, self.body)
+
+
+def parse_log(out: bytes) -> Iterator[LogCommit]:
+    """The commits in ``_git.log_raw`` output, in the order git printed them."""
+    for chunk in out.split(b"\x1e"):
+        if not chunk.strip(b"\0\n"):
+            continue
+        parts = chunk.split(b"\0", _git.LOG_FIELDS)
+        fields = [p.decode("utf-8", "replace") for p in parts[: _git.LOG_FIELDS]]
+        raw = parts[_git.LOG_FIELDS] if len(parts) > _git.LOG_FIELDS else b""
+        commit, parents, an, ae, ad, cn, ce, cd, subject, body = fields
+        yield LogCommit(
+            commit, tuple(parents.split()), an, ae, ad, cn, ce, cd, subject, body, _changes(raw)
+        )
+
+
+def _changes(raw: bytes) -> tuple[FileChange, ...]:
+    tokens = raw.lstrip(b"\0\n").split(b"\0")
+    changes = []
+    index = 0
+    while index < len(tokens):
+        meta = tokens[index]
+        if not meta.startswith(b":"):
+            index += 1
+            continue
+        old_mode, new_mode, old_blob, new_blob, status = meta[1:].decode().split()
+        count = 2 if status[:1] in ("R", "C") else 1
+        paths = [
+            p.decode("utf-8", "surrogateescape") for p in tokens[index + 1 : index + 1 + count]
+        ]
+        index += 1 + count
+        if len(paths) < count:
+            break
+        changes.append(
+            FileChange(status[:1], old_mode, new_mode, old_blob, new_blob, paths[0], paths[-1])
+        )
+    return tuple(changes)
 
 
 def read_history(
@@ -69,24 +132,25 @@ def read_history(
 
     With ``version``, only the commits that touched that version (and only its events).
     """
-    records = list(_records(_git.log_file(root, ref, path)))
-    blobs = {r.old_blob for r in records} | {r.new_blob for r in records}
+    commits = [c for c in parse_log(_git.log_raw(root, [ref], [path], follow=True)) if c.changes]
+    changes = [c.changes[-1] for c in commits]
+    blobs = {ch.old_blob for ch in changes} | {ch.new_blob for ch in changes}
     blobs.discard(_ZERO)
     texts = _git.read_objects(root, sorted(blobs))
     cache: dict[bytes, Any] = {}
-    states = {oid: _parse(text, path, cache) for oid, text in texts.items()}
+    states = {oid: parse_state(text, path, cache) for oid, text in texts.items()}
     entries = []
-    for record in records:
-        old = states.get(record.old_blob)
-        new = states.get(record.new_blob)
-        if (record.old_blob != _ZERO and old is None) or (record.new_blob != _ZERO and new is None):
+    for commit, change in zip(commits, changes, strict=True):
+        old = states.get(change.old_blob)
+        new = states.get(change.new_blob)
+        if (change.old_blob != _ZERO and old is None) or (change.new_blob != _ZERO and new is None):
             continue  # a commit that broke the manifest has no readable change
-        events = diff(old, new)
+        events = primary(diff(old, new))
         if version is not None:
             events = [e for e in events if e.version == version]
             if not events:
                 continue
-        entries.append(_entry(record, events))
+        entries.append(_entry(commit, change.new_path, events))
     return entries
 
 
@@ -95,7 +159,10 @@ def production_versions(entries: Sequence[HistoryEntry]) -> list[int]:
     seen: list[int] = []
     for entry in entries:
         for event in entry.events:
-            entered = event.kind == EventKind.STAGE_CHANGED and event.new == "Production"
+            entered = (
+                event.kind == EventKind.MODEL_VERSION_TRANSITIONED_STAGE
+                and event.to_stage == Stage.PRODUCTION.value
+            )
             if entered and event.version is not None and event.version not in seen:
                 seen.append(event.version)
     return seen
@@ -131,21 +198,8 @@ def pull_request_number(subject: str, body: str) -> int | None:
     return None
 
 
-def _records(out: bytes) -> Iterator[_Record]:
-    for chunk in out.split(b"\x1e"):
-        if not chunk.strip(b"\0\n"):
-            continue
-        parts = chunk.split(b"\0", _FIELDS)
-        fields = tuple(p.decode("utf-8", "replace") for p in parts[:_FIELDS])
-        raw = parts[_FIELDS].lstrip(b"\0\n").split(b"\0") if len(parts) > _FIELDS else []
-        if len(raw) < 2 or not raw[0].startswith(b":"):
-            continue  # a commit with no change to the file (cannot happen with a path filter)
-        meta = raw[0].decode().split()
-        paths = [p.decode("utf-8", "surrogateescape") for p in raw[1:] if p]
-        yield _Record(fields, meta[2], meta[3], paths[-1])
-
-
-def _parse(text: bytes | None, path: str, cache: dict[bytes, Any]) -> RegisteredModel | None:
+def parse_state(text: bytes | None, path: str, cache: dict[bytes, Any]) -> RegisteredModel | None:
+    """The model a manifest's content describes, or None when it is absent or unreadable."""
     if text is None:
         return None
     try:
@@ -180,18 +234,17 @@ def _load_by_blocks(text: bytes, path: str, cache: dict[bytes, Any]) -> Any:
     return data
 
 
-def _entry(record: _Record, events: list[Event]) -> HistoryEntry:
-    commit, _parents, an, ae, ad, cn, ce, cd, subject, body = record.fields
+def _entry(commit: LogCommit, path: str, events: list[Event]) -> HistoryEntry:
     return HistoryEntry(
-        commit=commit,
-        author=an,
-        author_email=ae,
-        authored_at=ad,
-        committer=cn,
-        committer_email=ce,
-        committed_at=cd,
-        subject=subject,
-        path=record.path,
-        pull_request=pull_request_number(subject, body),
+        commit=commit.commit,
+        author=commit.author,
+        author_email=commit.author_email,
+        authored_at=commit.authored_at,
+        committer=commit.committer,
+        committer_email=commit.committer_email,
+        committed_at=commit.committed_at,
+        subject=commit.subject,
+        path=path,
+        pull_request=commit.pull_request,
         events=tuple(events),
     )

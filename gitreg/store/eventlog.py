@@ -1,0 +1,83 @@
+"""The events of a range of commits: every change to every model, commit by commit.
+
+``read_events(root, since, until)`` walks the first-parent history from ``since`` to
+``until`` (what landed on the branch, a merged pull request as its merge commit) and diffs
+each changed manifest's two states with ``core.events.diff``: the events come from the
+states, never from commit messages, so a hand edit or a squash merge yields exactly its net
+changes. Each event carries its commit, author, time, pull request and a stable id, so the
+same range always gives the same events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from gitreg.core.config import MODELS_DIR
+from gitreg.core.entities import RegisteredModel
+from gitreg.core.events import RegistryEvent, diff
+from gitreg.store import _git
+from gitreg.store.history import FileChange, LogCommit, parse_log, parse_state
+
+_ZERO = "0" * 40
+_NO_COMMIT = re.compile(r"^0+$")  # what GitHub sends as "before" for a new branch
+
+
+def read_events(root: Path, since: str | None, until: str = "HEAD") -> list[RegistryEvent]:
+    """Every event in the commits after ``since`` up to ``until``, oldest first.
+
+    ``since`` None (or all zeros) means from the first commit.
+    """
+    revisions = [until] if since is None or _NO_COMMIT.match(since) else [f"^{since}", until]
+    commits = list(parse_log(_git.log_raw(root, revisions, [f"{MODELS_DIR}/"])))
+    commits.reverse()
+    states = _states(root, (ch for c in commits for ch in _manifests(c)))
+    events: list[RegistryEvent] = []
+    for commit in commits:
+        for change in sorted(_manifests(commit), key=lambda ch: (ch.new_path, ch.old_path)):
+            old = states.get(change.old_blob) if change.status != "A" else None
+            new = states.get(change.new_blob) if change.status != "D" else None
+            if _unreadable(change, old, new):
+                continue  # a commit that broke a manifest has no readable change
+            events += [_placed(commit, event) for event in diff(old, new)]
+    return events
+
+
+def _manifests(commit: LogCommit) -> list[FileChange]:
+    """The changes of ``commit`` to files directly in models/ named *.yaml."""
+    return [
+        ch
+        for ch in commit.changes
+        if _is_manifest(ch.new_path) or (ch.status in ("D", "R") and _is_manifest(ch.old_path))
+    ]
+
+
+def _is_manifest(path: str) -> bool:
+    head, _, name = path.rpartition("/")
+    return head == MODELS_DIR and name.endswith(".yaml")
+
+
+def _states(root: Path, changes: Iterable[FileChange]) -> dict[str, RegisteredModel | None]:
+    blobs = {oid for ch in changes for oid in (ch.old_blob, ch.new_blob)} - {_ZERO}
+    texts = _git.read_objects(root, sorted(blobs))
+    cache: dict[bytes, Any] = {}
+    return {oid: parse_state(text, "manifest", cache) for oid, text in texts.items()}
+
+
+def _unreadable(
+    change: FileChange, old: RegisteredModel | None, new: RegisteredModel | None
+) -> bool:
+    return (change.status != "A" and old is None) or (change.status != "D" and new is None)
+
+
+def _placed(commit: LogCommit, event: Any) -> RegistryEvent:
+    return RegistryEvent(
+        event=event,
+        commit=commit.commit,
+        author=commit.author,
+        author_email=commit.author_email,
+        timestamp=commit.committed_at,
+        pull_request=commit.pull_request,
+    )
