@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -35,11 +36,15 @@ policy:
     Archived: [None, Staging, Production]
   # Stages that change only through a reviewed pull request (when the registry has a remote).
   protected: [Production]
-  # What a version needs before it may enter a stage, for example:
+  # Aliases (names or glob patterns) that are set, moved or deleted only through review.
+  protected_aliases: [champion]
+  # What a version needs before it may enter a stage (or an alias may point at it), e.g.:
   #   Production:
   #     tags: {validation: passed}
   #     metrics: ["f1 >= 0.88"]
   #     description: true
+  #   "@champion":
+  #     tags: {validation: passed}
   requirements: {}
 """
 
@@ -94,10 +99,25 @@ class Policy:
     )
     protected: frozenset[Stage] = frozenset({Stage.PRODUCTION})
     requirements: Mapping[Stage, Requirement] = dataclasses.field(default_factory=dict)
+    # Alias names or glob patterns (fnmatch, case-sensitive) that change only by review.
+    protected_aliases: tuple[str, ...] = ()
+    # Alias name or pattern -> what a version needs before the alias may point at it.
+    alias_requirements: Mapping[str, Requirement] = dataclasses.field(default_factory=dict)
 
     def allows(self, old: Stage, new: Stage) -> bool:
         """Whether the policy lets a version move from ``old`` to ``new``."""
         return old == new or new in self.transitions.get(old, frozenset())
+
+    def alias_protected(self, alias: str) -> bool:
+        """Whether ``alias`` matches one of ``protected_aliases``."""
+        return any(fnmatch.fnmatchcase(alias, pattern) for pattern in self.protected_aliases)
+
+    def alias_requirement(self, alias: str) -> Requirement | None:
+        """The requirement for versions ``alias`` points at (the first pattern that matches)."""
+        for pattern, requirement in self.alias_requirements.items():
+            if fnmatch.fnmatchcase(alias, pattern):
+                return requirement
+        return None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Policy:
@@ -113,15 +133,20 @@ class Policy:
         protected = default.protected
         if "protected" in data:
             protected = frozenset(Stage.parse(s) for s in data["protected"] or ())
-        requirements = {
-            Stage.parse(k): Requirement(
-                tags=dict(v.get("tags") or {}),
-                metrics=tuple(v.get("metrics") or ()),
-                description=bool(v.get("description", False)),
+        requirements: dict[Stage, Requirement] = {}
+        alias_requirements: dict[str, Requirement] = {}
+        for key, value in (data.get("requirements") or {}).items():
+            requirement = Requirement(
+                tags=dict(value.get("tags") or {}),
+                metrics=tuple(value.get("metrics") or ()),
+                description=bool(value.get("description", False)),
             )
-            for k, v in (data.get("requirements") or {}).items()
-        }
-        return cls(stages, transitions, protected, requirements)
+            if str(key).startswith("@"):
+                alias_requirements[str(key)[1:]] = requirement
+            else:
+                requirements[Stage.parse(key)] = requirement
+        aliases = tuple(str(a) for a in data.get("protected_aliases") or ())
+        return cls(stages, transitions, protected, requirements, aliases, alias_requirements)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
