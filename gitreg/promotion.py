@@ -136,12 +136,12 @@ def needs_request(
     if direct:
         raise TransitionNotAllowed(
             f"{stage} is protected (gitreg.yaml policy.protected): on a registry with a "
-            "remote it changes only through a pull request; drop --direct"
+            "remote it changes only through a pull request; drop direct=True"
         )
     if config.push_mode(push) == "never":
         raise TransitionNotAllowed(
             f"{stage} is protected and changes through a pull request, whose branch must "
-            "be pushed; drop --no-push (or registry.push: never in gitreg.yaml)"
+            "be pushed; drop push=False (or registry.push: never in gitreg.yaml)"
         )
     return True
 

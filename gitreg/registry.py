@@ -20,6 +20,7 @@ from gitreg.core.entities import (
     Stage,
     check_alias,
     check_name,
+    check_tag_key,
     now_ms,
     parse_version,
 )
@@ -70,6 +71,11 @@ class Registry:
         result: RegisteredModel = self._write(ops.modify(check_name(name), change, message))
         return result
 
+    @property
+    def last_commit(self) -> str | None:
+        """The commit the last write made on this Registry, or None if it changed nothing."""
+        return self.store.last_commit
+
     # ---------------------------------------------------- registered models
 
     def create_registered_model(
@@ -107,9 +113,10 @@ class Registry:
             f"Update description of {name}",
         )
 
-    def delete_registered_model(self, name: str) -> None:
-        """Delete the model and all its versions (history keeps them)."""
-        self._write(ops.delete_model(check_name(name)))
+    def delete_registered_model(self, name: str) -> RegisteredModel:
+        """Delete the model and all its versions (history keeps them); returns what was deleted."""
+        result: RegisteredModel = self._write(ops.delete_model(check_name(name)))
+        return result
 
     def search_registered_models(
         self,
@@ -143,20 +150,30 @@ class Registry:
 
     def set_tags(
         self, name: str, tags: Mapping[str, Any], version: int | str | None = None
-    ) -> None:
-        """Set several tags on a model (or one of its versions) in one commit; all or nothing."""
-        number = None if version is None else parse_version(version)
-        self._write(ops.set_tags(check_name(name), mut.clean_tags(tags), number))
+    ) -> RegisteredModel:
+        """Set several tags on a model (or one of its versions) in one commit; all or nothing.
 
-    def delete_tags(self, name: str, keys: Sequence[str], version: int | str | None = None) -> None:
+        Returns the model as written.
+        """
+        check_name(name)
+        number = None if version is None else parse_version(version)
+        result: RegisteredModel = self._write(ops.set_tags(name, mut.clean_tags(tags), number))
+        return result
+
+    def delete_tags(
+        self, name: str, keys: Sequence[str], version: int | str | None = None
+    ) -> RegisteredModel:
         """Remove several tags in one commit; a key that is not set is an error."""
         number = None if version is None else parse_version(version)
-        self._delete_tags(name, keys, number, strict=True)
+        return self._delete_tags(name, keys, number, strict=True)
 
     def _delete_tags(
         self, name: str, keys: Sequence[str], number: int | None, strict: bool
-    ) -> None:
-        self._write(ops.delete_tags(check_name(name), keys, number, strict))
+    ) -> RegisteredModel:
+        check_name(name)
+        checked = [check_tag_key(key) for key in keys]  # as MLflow: before the model is read
+        result: RegisteredModel = self._write(ops.delete_tags(name, checked, number, strict))
+        return result
 
     # ------------------------------------------------------------- versions
 
@@ -214,12 +231,14 @@ class Registry:
         updated = self._modify(name, change, f"Update description of {name} version {number}")
         return mut.find_version(updated, number)
 
-    def delete_model_version(self, name: str, version: int | str) -> None:
-        """Delete a version and the aliases pointing at it; its number is never reused."""
+    def delete_model_version(self, name: str, version: int | str) -> ModelVersion:
+        """Delete a version and the aliases pointing at it; its number is never reused.
+
+        Returns the version as it was, ``aliases`` naming the aliases deleted with it.
+        """
         number = parse_version(version)
-        self._modify(
-            name, lambda m: mut.delete_version(m, number), f"Delete {name} version {number}"
-        )
+        result: ModelVersion = self._write(ops.delete_version(check_name(name), number))
+        return result
 
     def search_model_versions(
         self,
@@ -302,9 +321,7 @@ class Registry:
     ) -> None:
         """Set a tag on a version (or on the newest version in ``stage``)."""
         number = self._version_or_stage(name, version, stage)
-        if key is None:
-            raise InvalidParameter("Give the tag key to set")
-        self.set_tags(name, {key: value}, number)
+        self.set_tags(name, {check_tag_key(key): value}, number)
 
     def delete_model_version_tag(
         self,
@@ -315,8 +332,6 @@ class Registry:
     ) -> None:
         """Remove a tag from a version (nothing happens if it is not set, as in MLflow)."""
         number = self._version_or_stage(name, version, stage)
-        if key is None:
-            raise InvalidParameter("Give the tag key to delete")
         self._delete_tags(name, [key], number, strict=False)
 
     def _version_or_stage(self, name: str, version: int | str | None, stage: str | None) -> int:
@@ -336,19 +351,23 @@ class Registry:
 
     # -------------------------------------------------------------- aliases
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
-        """Point ``@alias`` at ``version`` (moving it if it pointed elsewhere)."""
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: int | str
+    ) -> RegisteredModel:
+        """Point ``@alias`` at ``version`` (moving it if set elsewhere); returns the model."""
         check_alias(alias)
         number = parse_version(version)
-        self._modify(
+        return self._modify(
             name,
             lambda m: mut.set_alias(m, alias, number),
             f"Set alias {name}@{alias} -> version {number}",
         )
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        """Remove ``@alias`` (nothing happens if it is not set, as in MLflow)."""
-        self._modify(name, lambda m: mut.delete_alias(m, alias), f"Delete alias {name}@{alias}")
+    def delete_registered_model_alias(self, name: str, alias: str) -> RegisteredModel:
+        """Remove ``@alias`` (nothing happens if it is not set, as in MLflow); returns the model."""
+        return self._modify(
+            name, lambda m: mut.delete_alias(m, alias), f"Delete alias {name}@{alias}"
+        )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``@alias`` points at (``latest``: the newest version)."""

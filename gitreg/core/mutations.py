@@ -15,6 +15,7 @@ from gitreg.core.entities import (
     RegisteredModel,
     Stage,
     check_tag_key,
+    check_tag_value,
     parse_version,
 )
 from gitreg.core.errors import (
@@ -31,8 +32,11 @@ if TYPE_CHECKING:
 
 
 def clean_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
-    """Tags with checked keys and string values (MLflow stores tag values as text)."""
-    return {check_tag_key(k): str(v) for k, v in (tags or {}).items()}
+    """Tags with checked keys and values, as text (``MlflowClient`` passes ``str(value)``).
+
+    Checked before any mutation runs, so a refused tag never reaches the schema.
+    """
+    return {check_tag_key(k): check_tag_value(k, str(v)) for k, v in (tags or {}).items()}
 
 
 def find_version(model: RegisteredModel, version: int | str) -> ModelVersion:
@@ -145,8 +149,8 @@ def transition(
     if target == Stage.PRODUCTION and others and not archive:
         raise TransitionNotAllowed(
             f"{model.name} version {others[0].version} is already in Production; pass "
-            "archive_existing_versions=True (--archive-existing-versions) to archive it in "
-            "the same commit, or move it out of Production first"
+            "archive_existing_versions=True to archive it in the same commit, or move it out "
+            "of Production first"
         )
     # As MLflow: archiving applies even when the version is already in the target stage.
     updated = [
@@ -182,7 +186,7 @@ def version_for_ref(model: RegisteredModel, ref: ModelRef) -> ModelVersion:
         return version_for_alias(model, ref.alias)
     candidates = [mv for mv in model.versions if ref.latest or mv.current_stage == ref.stage]
     if not candidates:
-        where = "any version" if ref.latest else f"a version in stage {ref.stage}"
+        where = "version" if ref.latest else f"version in stage {ref.stage}"
         raise VersionNotFound(f"Registered model {model.name} has no {where}")
     return max(candidates, key=lambda mv: mv.version)
 

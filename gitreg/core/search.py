@@ -67,7 +67,7 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
-_ORDER_RE = re.compile(r"\s*(?P<key>`[^`]*`|[A-Za-z_][\w.]*)(?:\s+(?P<dir>\w+))?\s*")
+_ORDER_RE = re.compile(r"\s*(?P<key>[^\s,]+)(?:\s+(?P<dir>\w+))?\s*")
 
 
 class PagedList(list[T]):
@@ -268,34 +268,42 @@ def _matches(
     )
 
 
-def _order_clause(clause: object, keys: Mapping[str, str]) -> _OrderKey:
+def _order_clause(clause: object, keys: Mapping[str, str], entity: str) -> _OrderKey:
     match = _ORDER_RE.fullmatch(clause) if isinstance(clause, str) else None
+    valid = ", ".join(f"'{k}'" for k in keys)
     if match is None:
         raise InvalidFilter(
-            f"Invalid order_by clause {clause!r}: use '<key> [ASC|DESC]' with key one of "
-            f"{', '.join(keys)}"
+            f"Invalid order_by clause {clause!r}. Could not be parsed; use '<key> [ASC|DESC]' "
+            f"with key one of {valid}"
         )
-    key = _unquote(match["key"]).removeprefix("attribute.")
+    key = match["key"]
+    if entity == "version":  # MLflow accepts attribute.version_number, not `name`, for versions
+        key = key.removeprefix("attribute.")
     if key not in keys:
-        raise InvalidFilter(
-            f"Invalid order_by clause {clause!r}: unknown key {key!r}, use one of {', '.join(keys)}"
-        )
+        what = "attribute key" if entity == "version" else "order by key"
+        raise InvalidFilter(f"Invalid {what} '{key}' specified. Valid keys are {valid}")
     direction = (match["dir"] or "ASC").upper()
     if direction not in ("ASC", "DESC"):
         raise InvalidFilter(
-            f"Invalid order_by clause {clause!r}: {match['dir']!r} is not ASC or DESC"
+            f"Invalid ordering key in order_by clause {clause!r}: {match['dir']!r} is not "
+            "ASC or DESC"
         )
     return _OrderKey(keys[key], direction == "ASC")
 
 
 def _parse_order_by(
-    order_by: Sequence[str] | None, keys: Mapping[str, str], tiebreak: Sequence[_OrderKey]
+    order_by: Sequence[str] | None,
+    keys: Mapping[str, str],
+    tiebreak: Sequence[_OrderKey],
+    entity: str,
 ) -> list[_OrderKey]:
     clauses = [order_by] if isinstance(order_by, str) else list(order_by or ())
-    parsed = [_order_clause(clause, keys) for clause in clauses]
+    parsed = [_order_clause(clause, keys, entity) for clause in clauses]
     fields = [o.key for o in parsed]
     if len(set(fields)) != len(fields):
-        raise InvalidFilter(f"Invalid order_by {clauses!r}: it orders by the same field twice")
+        raise InvalidFilter(
+            f"`order_by` contains duplicate fields: {clauses!r}; order by each field once"
+        )
     return parsed + [t for t in tiebreak if t.key not in fields]
 
 
@@ -331,15 +339,19 @@ def _encode_token(offset: int) -> str:
 def _decode_token(page_token: str | None) -> int:
     if not page_token:
         return 0
+    fix = "pass the next_page_token of the previous page, or none"
+    shown = repr(page_token[:40])
     try:
-        data = json.loads(base64.b64decode(page_token, validate=True))
-    except ValueError:  # binascii.Error, JSONDecodeError and UnicodeDecodeError
+        decoded = base64.b64decode(page_token, validate=True)
+    except ValueError:  # binascii.Error
+        raise InvalidFilter(f"Invalid page token, could not base64-decode {shown}; {fix}") from None
+    try:
+        data = json.loads(decoded)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
         data = None
     offset = data.get("offset") if isinstance(data, dict) else None
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
-        raise InvalidFilter(
-            f"Invalid page_token {page_token!r}: pass the token of the previous page, or none"
-        )
+        raise InvalidFilter(f"Invalid page token {shown}, it holds no offset; {fix}")
     return offset
 
 
@@ -348,14 +360,20 @@ def _page(items: list[T], start: int, max_results: int) -> PagedList[T]:
     return PagedList(items[start:end], _encode_token(end) if end < len(items) else None)
 
 
+# MLflow 3.17.2's order_by keys (SearchUtils and SearchModelVersionUtils): models order by
+# name and `timestamp` (last_updated_timestamp, its other name) only; versions by name,
+# version_number and both timestamps (#16).
 _MODEL_ORDER_KEYS = {
     "name": "name",
+    "timestamp": "last_updated_timestamp",
+    "last_updated_timestamp": "last_updated_timestamp",
+}
+_VERSION_ORDER_KEYS = {
+    "name": "name",
+    "version_number": "version_number",
     "creation_timestamp": "creation_timestamp",
     "last_updated_timestamp": "last_updated_timestamp",
-    # MLflow's SQL store sorts `timestamp` by last_updated_time.
-    "timestamp": "last_updated_timestamp",
 }
-_VERSION_ORDER_KEYS = {**_MODEL_ORDER_KEYS, "version_number": "version_number", "run_id": "run_id"}
 _VERSION_DEFAULT_ORDER = (
     _OrderKey("last_updated_timestamp", False),
     _OrderKey("name", True),
@@ -377,7 +395,7 @@ def search_registered_models(
     """
     _check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
     comparisons = _parse_filter(filter_string, _MODEL_FIELDS)
-    order = _parse_order_by(order_by, _MODEL_ORDER_KEYS, [_OrderKey("name", True)])
+    order = _parse_order_by(order_by, _MODEL_ORDER_KEYS, [_OrderKey("name", True)], "model")
     start = _decode_token(page_token)
     matched = [m for m in models if _matches(m, _MODEL_FIELDS, comparisons)]
     return _page(_sort(matched, order), start, max_results)
@@ -399,7 +417,9 @@ def search_model_versions(
     comparisons = _parse_filter(filter_string, _VERSION_FIELDS)
     order = list(_VERSION_DEFAULT_ORDER)
     if order_by:
-        order = _parse_order_by(order_by, _VERSION_ORDER_KEYS, _VERSION_DEFAULT_ORDER[1:])
+        order = _parse_order_by(
+            order_by, _VERSION_ORDER_KEYS, _VERSION_DEFAULT_ORDER[1:], "version"
+        )
     start = _decode_token(page_token)
     versions = (mv for model in models for mv in model.versions)
     matched = [mv for mv in versions if _matches(mv, _VERSION_FIELDS, comparisons)]

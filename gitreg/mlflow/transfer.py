@@ -147,7 +147,7 @@ def _production_fix(
             (),
             [
                 f"versions {', '.join(map(str, live))} are all in Production and gitreg allows "
-                f"one; pass --archive-extra-production to keep version {live[-1]} and archive "
+                f"one; pass archive_extra_production=True to keep version {live[-1]} and archive "
                 "the others, or transition them out of Production in MLflow first"
             ],
         )

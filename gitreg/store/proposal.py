@@ -116,7 +116,7 @@ def fetch_tip(store: Store, push: bool | None = None) -> str:
     branch = _git.run(store.root, ["symbolic-ref", "-q", "--short", "HEAD"]).decode().strip()
     target = resolve_remote(store.root, config, branch, True if push is None else push)
     if target is None:
-        raise RemoteUnavailable("--fetch needs a remote, and pushing is off (--no-push)")
+        raise RemoteUnavailable("fetch=True needs a remote, and pushing is off (push=False)")
     with store.lock():
         tip = target.fetch(store.root)
     if tip is None:
