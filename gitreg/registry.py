@@ -332,7 +332,7 @@ class Registry:
     ) -> None:
         """Remove a tag from a version (nothing happens if it is not set, as in MLflow)."""
         number = self._version_or_stage(name, version, stage)
-        self._delete_tags(name, [key], number, strict=False)
+        self._delete_tags(name, [check_tag_key(key)], number, strict=False)
 
     def _version_or_stage(self, name: str, version: int | str | None, stage: str | None) -> int:
         if (version is None) == (stage is None):
