@@ -170,9 +170,15 @@ def parse_version(version: object) -> int:
     elif isinstance(version, str) and version.strip().isdigit():
         number = int(version.strip())
     else:
-        raise InvalidParameter(f"Invalid model version {version!r}: it must be a positive integer")
+        shown = str(version)[:40]  # MLflow's words, and never more than a prefix of the input
+        raise InvalidParameter(
+            f"Parameter 'version' must be an integer, got '{shown}'; versions are 1, 2, 3, ..."
+        )
     if number < 1:
-        raise InvalidParameter(f"Invalid model version {version!r}: it must be a positive integer")
+        raise InvalidParameter(
+            f"Parameter 'version' must be a positive integer, got '{version}'; versions are "
+            "1, 2, 3, ..."
+        )
     return number
 
 

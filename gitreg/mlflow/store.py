@@ -25,7 +25,14 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
 
 from gitreg.core import search
-from gitreg.core.entities import RegisteredModel, check_name, check_tag_key
+from gitreg.core.entities import (
+    RegisteredModel,
+    check_name,
+    check_tag_key,
+    check_tag_value,
+    parse_version,
+)
+from gitreg.core.errors import NotARegistry
 from gitreg.mlflow.convert import (
     mlflow_errors,
     registry_path,
@@ -89,8 +96,14 @@ class GitregStore(AbstractStore):
         super().__init__(store_uri, tracking_uri)  # type: ignore[no-untyped-call]
         self.store_uri = store_uri
         self.tracking_uri = tracking_uri
-        with mlflow_errors():
+        try:
             self.registry = Registry(registry_path(store_uri))
+        except NotARegistry as e:  # the plugin's argument is the URI, not a path (#16)
+            hint = "use gitreg:///absolute/path/to/a/registry"
+            message = e.message.replace("give the path of a registry", hint)
+            raise MlflowException(
+                f"Registry URI {store_uri!r}: {message}", INVALID_PARAMETER_VALUE
+            ) from e
 
     # ---------------------------------------------------------- registered models
 
@@ -178,7 +191,7 @@ class GitregStore(AbstractStore):
         with mlflow_errors():  # MLflow's order: name, tags, source, then the model
             check_name(name)
             for tag in tags or ():
-                check_tag_key(tag.key)
+                check_tag_value(check_tag_key(tag.key), tag.value)
         location, run_id = self._resolve_source(source, run_id, model_id)
         with mlflow_errors():
             mv = self.registry.create_model_version(
@@ -276,7 +289,10 @@ class GitregStore(AbstractStore):
         return PagedList([to_model_version(mv) for mv in found], found.token)
 
     def set_model_version_tag(self, name: str, version: int | str, tag: ModelVersionTag) -> None:
-        with mlflow_errors():
+        with mlflow_errors():  # MLflow's store refuses a value of None (its client sends str)
+            check_name(name)
+            parse_version(version)
+            check_tag_value(check_tag_key(tag.key), tag.value)
             self.registry.set_model_version_tag(name, version, tag.key, tag.value)
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
