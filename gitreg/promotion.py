@@ -99,10 +99,13 @@ def _request_from(branch: str, commit: str | None, pull: PullRequest | None) -> 
 
 
 def list_requests(
-    store: Store, push: bool | None, env: Mapping[str, str]
+    store: Store, push: bool | None, env: Mapping[str, str], base: str | None = None
 ) -> list[TransitionRequest]:
-    """Open requests, from the remote's unmerged ``gitreg/...`` branches and the forge."""
-    target, branches = request_branches(store, push)
+    """Open requests, from the remote's unmerged ``gitreg/...`` branches and the forge.
+
+    ``base`` (a commit): the branches not merged into it, rather than into the remote's tip.
+    """
+    target, branches = request_branches(store, push, base)
     if target is None:
         return []
     config = store.read_config()

@@ -415,10 +415,13 @@ class Registry:
         return eventlog.read_events(self.store.root, start, end)
 
     def list_transition_requests(self) -> list[TransitionRequest]:
-        """Open promotion requests: the remote's ``gitreg/...`` branches and forge requests."""
+        """Open promotion requests: the remote's ``gitreg/...`` branches and forge requests.
+
+        With ``at``, the request branches not merged into that commit.
+        """
         from gitreg import promotion
 
-        return promotion.list_requests(self.store, self.push, os.environ)
+        return promotion.list_requests(self.store, self.push, os.environ, self.at)
 
     def rollback_registered_model(
         self, name: str, *, message: str | None = None, direct: bool = False

@@ -436,8 +436,10 @@ def test_show_at_an_unknown_ref_is_a_usage_error(churn):
 
 
 def test_show_missing_model_or_version(churn):
-    for args in [["nope"], ["churn", "9"], ["churn", "zero"], ["churn", "0"]]:
+    for args in [["nope"], ["churn", "9"]]:
         refuse(churn, 1, "show", *args)
+    for args in [["churn", "zero"], ["churn", "0"]]:  # not a version number: a usage error
+        refuse(churn, 2, "show", *args)
 
 
 # ----------------------------------------------------------------------------- update

@@ -54,6 +54,8 @@ def _fail(message: str, code: str, as_json: bool, exit_code: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every outcome to an exit code (see module doc)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        args = ["--help"]  # bare `gitreg`: the help, not a usage error (#16)
     try:
         # Outside standalone mode click returns ctx.exit(n)'s code instead of raising it.
         code = cli.main(args=args, prog_name="gitreg", standalone_mode=False)

@@ -80,9 +80,15 @@ def _emit_github(report: Report) -> None:
     is_flag=True,
     help="The change was pushed without review: protected stages may not change (with --base).",
 )
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @repo_option
 def validate(
-    paths: tuple[str, ...], base: str | None, fmt: str | None, push: bool, repo: str | None
+    paths: tuple[str, ...],
+    base: str | None,
+    fmt: str | None,
+    push: bool,
+    as_json: bool,
+    repo: str | None,
 ) -> None:
     """Check the registry: schemas and invariants, and with --base the change rules.
 
@@ -101,7 +107,7 @@ def validate(
       gitreg validate
       gitreg validate models/churn.yaml
       gitreg validate --base origin/main
-      gitreg validate --base main --format json
+      gitreg validate --base main --json
       gitreg validate --base origin/main --format github
     """
     from gitreg.core.errors import GitregError
@@ -109,6 +115,9 @@ def validate(
     from gitreg.gate.report import format_json, format_text
     from gitreg.store.store import Store
 
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for different outputs")
+    fmt = "json" if as_json else fmt
     fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     if push and base is None:
         raise click.UsageError("--push needs --base: the commit before the push")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gitreg.cli._app import (
+    VERSION,
     _emit,
     _pending,
     _registry,
@@ -12,6 +13,7 @@ from gitreg.cli._app import (
     _table,
     at_option,
     cli,
+    complete_model,
     fetch_option,
     json_option,
     push_option,
@@ -20,14 +22,14 @@ from gitreg.cli._app import (
 
 
 @cli.command()
-@click.argument("name")
-@click.argument("version", required=False)
+@click.argument("name", shell_complete=complete_model)
+@click.argument("version", required=False, type=VERSION)
 @repo_option
 @at_option
 @fetch_option
 @json_option
 def history(
-    name: str, version: str | None, repo: str | None, at: str | None, as_json: bool
+    name: str, version: int | None, repo: str | None, at: str | None, as_json: bool
 ) -> None:
     """The audit trail of a model (or one version), newest first, from git history.
 
@@ -58,19 +60,24 @@ def history(
 @cli.command()
 @repo_option
 @push_option
+@at_option
+@fetch_option
 @json_option
-def requests(repo: str | None, as_json: bool) -> None:
+def requests(repo: str | None, at: str | None, as_json: bool) -> None:
     """List open promotion requests (MLflow's transition requests).
 
-    Read from the remote's unmerged gitreg/* branches and, when gitreg.yaml names
-    a forge (github, gitlab), its open pull requests.
+    Read from the remote's gitreg/* branches that are not merged yet and, when
+    gitreg.yaml names a forge (github, gitlab), its open pull requests. The remote
+    is always asked (--fetch is implied); --at REF lists the requests not merged
+    into REF instead of the remote's registry branch.
 
     \b
     Examples:
       gitreg requests
       gitreg requests --json
+      gitreg requests --at main       # what is not merged into the local main yet
     """
-    found = _registry(repo).list_transition_requests()
+    found = _registry(repo, at).list_transition_requests()
     if as_json:
         _emit({"transition_requests": [r.to_dict() for r in found]})
         return
@@ -84,7 +91,7 @@ def requests(repo: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_model)
 @click.option("-m", "--message", help="Why: goes in the commit and the pull request.")
 @click.option("--direct", is_flag=True, help="Commit directly; refuse if Production is protected.")
 @repo_option

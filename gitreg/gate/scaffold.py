@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gitreg.core.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, MODELS_DIR
-from gitreg.core.errors import ModelAlreadyExists
+from gitreg.core.errors import InvalidParameter, ModelAlreadyExists
 from gitreg.store.store import Store, ensure_repository
 from gitreg.store.transaction import Transaction
 
@@ -55,11 +55,17 @@ def init_registry(path: str | os.PathLike[str], branch: str = "main") -> Store:
 
     Raises:
         ModelAlreadyExists: ``path`` already holds a gitreg.yaml.
+        InvalidParameter: ``path`` holds files but is not a git repository (#16).
     """
     root = Path(path)
     if (root / CONFIG_FILE).exists():
         raise ModelAlreadyExists(
             f"{root / CONFIG_FILE} already exists: {root} is already a gitreg registry"
+        )
+    if root.is_dir() and not (root / ".git").exists() and any(root.iterdir()):
+        raise InvalidParameter(
+            f"{root} is not empty and not a git repository; a registry is a new or empty "
+            f"directory, or a git repository (run git init {root} first to make this one)"
         )
     files = {
         CONFIG_FILE: DEFAULT_CONFIG_TEXT,
@@ -80,8 +86,11 @@ def init_registry(path: str | os.PathLike[str], branch: str = "main") -> Store:
     with _undo_on_failure(root):
         root.mkdir(parents=True, exist_ok=True)
         ensure_repository(root, branch)
-        Store(root, new=True).transaction(mutation)
-    return Store(root)
+        first = Store(root, new=True)
+        first.transaction(mutation)
+    store = Store(root)
+    store.last_commit = first.last_commit
+    return store
 
 
 @contextlib.contextmanager

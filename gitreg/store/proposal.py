@@ -80,12 +80,12 @@ def _open_branch(root: Path, remote: Remote, branch: str, tip: str) -> str | Non
     return None if _git.is_ancestor(root, commit, tip) else commit
 
 
-def open_branches(root: Path, remote: Remote) -> dict[str, str]:
-    """The remote's ``gitreg/...`` branches that are not merged into its registry branch."""
+def open_branches(root: Path, remote: Remote, base: str | None = None) -> dict[str, str]:
+    """The remote's ``gitreg/...`` branches not merged into its registry branch (or ``base``)."""
     heads = _net.ls_remote_heads(root, remote.name, f"refs/heads/{BRANCH_PREFIX}*")
     if not heads:
         return {}
-    tip = remote.fetch(root)
+    tip = remote.fetch(root) if base is None else base
     _net.fetch(
         root,
         remote.name,
@@ -96,14 +96,17 @@ def open_branches(root: Path, remote: Remote) -> dict[str, str]:
     }
 
 
-def request_branches(store: Store, push: bool | None) -> tuple[Remote | None, dict[str, str]]:
-    """The remote writes go to (None: there is none) and its unmerged request branches."""
+def request_branches(
+    store: Store, push: bool | None, base: str | None = None
+) -> tuple[Remote | None, dict[str, str]]:
+    """The remote writes go to (None: there is none) and its request branches not merged
+    into its registry branch, or into commit ``base``."""
     repo = _git.open_repo(store.root)
     with store.exclusive(repo):
         target = store.remote_for(repo, True if push is None else push)
         if target is None:
             return None, {}
-        return target, open_branches(store.root, target)
+        return target, open_branches(store.root, target, base)
 
 
 def fetch_tip(store: Store, push: bool | None = None) -> str:

@@ -146,11 +146,18 @@ class Store:
         """``"; did you mean churn?"`` from a listing of ``models/`` (#16)."""
         from gitreg.core.suggest import did_you_mean
 
+        return did_you_mean(name, self.model_names())
+
+    def model_names(self) -> list[str]:
+        """The models in the work tree, from a listing of ``models/`` (nothing is parsed).
+
+        For suggestions and shell completion, which must cost no more than that.
+        """
         try:
             files = os.listdir(self.root / MODELS_DIR)
         except OSError:
-            return ""
-        return did_you_mean(name, [f[: -len(".yaml")] for f in files if f.endswith(".yaml")])
+            return []
+        return sorted(f[: -len(".yaml")] for f in files if f.endswith(".yaml"))
 
     def read_models(
         self, at: str | None = None, names: Iterable[str] | None = None
