@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitreg.gate.scaffold import ACTION_REPOSITORY, WORKFLOW_FILE, WORKFLOW_TEXT
+from gitreg.gate.scaffold import ACTION_REF, ACTION_REPOSITORY, WORKFLOW_FILE, WORKFLOW_TEXT
 from tests._helpers import git
 from tests._pr import commit, edit, line_of, make_base
 
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the action's st
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory):
-    """This project's files as the action's repository (``uses: OWNER/gitreg/...@v1``)."""
+    """This project's files as the action's repository (``uses: OWNER/gitreg/...@v0.1.0``)."""
     target = tmp_path_factory.mktemp("action-repo") / "gitreg"
     ignore = shutil.ignore_patterns(
         ".git", ".venv*", ".*_cache", "build", "dist", "*.egg-info", "__pycache__", ".work"
@@ -201,7 +201,7 @@ def test_the_init_workflow_is_safe_for_pull_requests():
     assert list(triggers) == ["pull_request"]
     assert workflow["permissions"] == {"contents": "read"}
     steps = workflow["jobs"]["validate"]["steps"]
-    assert steps[-1]["uses"] == f"{ACTION_REPOSITORY}/.github/actions/validate@v1"
+    assert steps[-1]["uses"] == f"{ACTION_REPOSITORY}/.github/actions/validate@{ACTION_REF}"
     assert "pull_request_target" not in WORKFLOW_TEXT
     assert not any("run" in s for s in steps)
 
@@ -251,7 +251,7 @@ def test_generated_workflow_runs_under_act(tmp_path, project_copy):
     )
     args = ["pull_request", "-W", WORKFLOW_FILE, "-e", str(event)]
     args += ["-P", "ubuntu-latest=-self-hosted", "--no-skip-checkout"]
-    args += ["--local-repository", f"{ACTION_REPOSITORY}@v1={project_copy}"]
+    args += ["--local-repository", f"{ACTION_REPOSITORY}@{ACTION_REF}={project_copy}"]
     args += ["--local-repository", f"{checkout}={stand_in}"]
     args += ["--env", f"ACT_TEST_ORIGIN={tmp_path / 'origin.git'}"]
     proc = subprocess.run(

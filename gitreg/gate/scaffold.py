@@ -10,11 +10,14 @@ from pathlib import Path
 
 from gitreg.core.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, MODELS_DIR
 from gitreg.core.errors import InvalidParameter, ModelAlreadyExists
+from gitreg.core.version import __version__
 from gitreg.store.store import Store, ensure_repository
 from gitreg.store.transaction import Transaction
 
 WORKFLOW_FILE = ".github/workflows/gitreg.yml"
 ACTION_REPOSITORY = "gitreg-dev/gitreg"
+# Every release is tagged v<version>: the workflow names the release that wrote it (#16).
+ACTION_REF = f"v{__version__}"
 
 WORKFLOW_TEXT = f"""\
 # Validates every pull request against the base branch's gitreg.yaml policy (written by
@@ -37,8 +40,10 @@ jobs:
           # The merge base with the pull request's base branch needs the history.
           fetch-depth: 0
           persist-credentials: false
-      # Pin to a commit for supply-chain safety (zizmor's unpinned-uses); @v1 follows releases.
-      - uses: {ACTION_REPOSITORY}/.github/actions/validate@v1
+      # The release of gitreg that wrote this file (releases are tagged v<version>). For
+      # supply-chain safety, pin the tag's commit instead: @<commit sha> # {ACTION_REF}
+      # (docs/validate.md in {ACTION_REPOSITORY}, "Pinning the action and the hook").
+      - uses: {ACTION_REPOSITORY}/.github/actions/validate@{ACTION_REF}
 """
 
 README_TEXT = f"""\

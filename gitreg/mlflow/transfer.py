@@ -9,6 +9,7 @@ model per commit; running it again adds only versions, tags and aliases that are
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -340,7 +341,9 @@ def _export_version(client: Any, mv: ModelVersion) -> None:
                 f"already used that number); export {mv.name} to a new MLflow model name"
             )
     if mv.current_stage != Stage.NONE:
-        client.transition_model_version_stage(mv.name, mv.version, mv.current_stage.value)
+        with warnings.catch_warnings():  # stages are deprecated in MLflow, not in gitreg (#16)
+            warnings.filterwarnings("ignore", category=FutureWarning, message=r"``mlflow\.")
+            client.transition_model_version_stage(mv.name, mv.version, mv.current_stage.value)
 
 
 def _export_model(client: Any, model: RegisteredModel) -> tuple[bool, int]:
