@@ -216,7 +216,14 @@ class Registry:
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version; RESOURCE_DOES_NOT_EXIST if the model or version is missing."""
-        return mut.find_version(self._read(name), version)
+        number = parse_version(version)  # as MLflow: the arguments, then the model
+        try:
+            model = self._read(name)
+        except ModelNotFound as e:  # MLflow names the version (its words), gitreg the model
+            raise VersionNotFound(
+                f"Model Version (name={name}, version={number}) not found: {e.message}"
+            ) from e
+        return mut.find_version(model, number)
 
     def update_model_version(
         self, name: str, version: int | str, description: str | None = None
@@ -292,7 +299,9 @@ class Registry:
         number, target = parse_version(version), Stage.parse(stage)
         if archive_existing_versions and target not in (Stage.STAGING, Stage.PRODUCTION):
             raise InvalidParameter(
-                f"archive_existing_versions applies only to Staging and Production, not {target}"
+                "Model version transition cannot archive existing model versions because "
+                f"{target} is not an Active stage; archive_existing_versions applies only to "
+                "Staging and Production"
             )
 
         mutation = ops.transition(name, number, target, archive_existing_versions, message)

@@ -232,9 +232,11 @@ def _error(call, *args, **kwargs):
     [
         ("name = 'a' OR name = 'b'", "at character 12 ('OR'): OR is not supported"),
         ("name = 'a' AND (name = 'b')", "at character 16 ('('): expected an attribute"),
-        ("foo = 'x'", "at character 1 ('foo'): unknown attribute 'foo'"),
-        ("attribute.foo = 'x'", "at character 1 ('attribute.foo'): unknown attribute 'foo'"),
-        ("run_id = 'x'", "at character 1 ('run_id'): unknown attribute 'run_id'"),
+        # MLflow's words where MLflow has them (#16)
+        ("foo = 'x'", "at character 1 ('foo'): Invalid attribute key 'foo' specified"),
+        ("attribute.foo = 'x'", "('attribute.foo'): Invalid attribute key 'foo' specified"),
+        ("run_id = 'x'", "at character 1 ('run_id'): Invalid attribute key 'run_id' specified"),
+        ("evilhax = true", "('evilhax'): Invalid clause(s) in filter string: unknown attribute"),
         ("params.x = 'a'", "unknown entity 'params', expected tags or attribute"),
         ("tags.`` = 'a'", "empty tag key"),
         ("name = 'abc", 'at character 8 ("\'abc"): unterminated quote'),
@@ -243,20 +245,34 @@ def _error(call, *args, **kwargs):
         ("name = 'a' garbage", "at character 12 ('garbage'): expected AND"),
         ("name = 'a' name = 'b'", "at character 12 ('name'): expected AND"),
         ("name = 'a';", "at character 11 (';'): unexpected character"),
-        ("name = a", "at character 8 ('a'): expected a quoted string"),
-        ("name = 1", "at character 8 ('1'): expected a quoted string"),
-        ("name =", "at the end: expected a quoted string"),
-        ("name", "at the end: expected an operator for name: =, !=, LIKE, ILIKE, IN"),
+        (
+            "name = a",
+            "at character 8 ('a'): Parameter value is either not quoted or unidentified quote "
+            "types used for string value a: expected a quoted string",
+        ),
+        ("name = 1", "at character 8 ('1'): Parameter value is either not quoted"),
+        ("name =", "at the end: Invalid clause(s) in filter string: expected a quoted string"),
+        (
+            "name",
+            "at the end: Invalid clause(s) in filter string: expected an operator for name: "
+            "=, !=, LIKE, ILIKE, IN",
+        ),
         ("name < 'a'", "at character 6 ('<'): expected an operator for name"),
         ("name NOT IN ('a')", "at character 6 ('NOT'): expected an operator"),
         ("tags.x IN ('a')", "('IN'): expected an operator for tags: =, !=, LIKE, ILIKE"),
         ("tags.x > 'a'", "expected an operator for tags"),
         ("tags.x = 1", "expected a quoted string"),
-        ("name IN ()", "at character 10 (')'): expected a quoted string"),
-        ("name IN ('a'", "at the end: expected ')'"),
+        (
+            "name IN ()",
+            "at character 10 (')'): While parsing a list in the query, expected a non-empty "
+            "list of string values, but got empty list",
+        ),
+        ("name IN (,)", "at character 10 (','): While parsing a list in the query, expected"),
+        ("name IN ('a',,'b')", "but got ill-formed list"),
+        ("name IN ('a'", "at the end: Invalid clause(s) in filter string: expected ')'"),
         ("name IN 'a'", "at character 9 (\"'a'\"): expected '('"),
         ("name IN ('a' 'b')", "expected ')'"),
-        ("name = 'a' AND", "at the end: expected an attribute or tags.<key>"),
+        ("name = 'a' AND", "at the end: Invalid clause(s) in filter string: expected an"),
         ("AND name = 'a'", "at character 1 ('AND'): expected an attribute"),
         ("= 'a'", "at character 1 ('='): expected an attribute"),
     ],
@@ -282,7 +298,11 @@ def test_filter_errors_say_what_is_accepted(models):
         ("version_number LIKE '1'", "expected an operator for version_number: =, !=, <"),
         ("version_number IN (1)", "expected an operator for version_number"),
         ("run_id = 1", "expected a quoted string"),
-        ("run_id IN ('a', 2)", "at character 17 ('2'): expected a quoted string"),
+        (
+            "run_id IN ('a', 2)",
+            "at character 17 ('2'): While parsing a list in the query, expected string value, "
+            "punctuation, or whitespace, but got different type in list",
+        ),
         ("current_stage = 'Prod'", "unknown stage, use one of None, Staging, Production, Archived"),
         ("current_stage IN ('Staging', 'x')", "at character 18"),
     ],
@@ -406,15 +426,20 @@ def test_version_order_by_errors(versioned):
 @pytest.mark.parametrize("bad", [0, -1, 1001, True, 2.5, "10"])
 def test_model_max_results_bounds(models, bad):
     message = _error(search_registered_models, models, max_results=bad)
-    assert message.startswith("Invalid max_results")
+    assert message.startswith("Invalid value for")  # MLflow's words (#16)
+    assert "max_results" in message
 
 
 def test_max_results_limits_are_mlflow_s(models, versioned):
     assert len(search_registered_models(models, max_results=1000)) == 5
-    assert "between 1 and 1000" in _error(search_registered_models, models, max_results=1001)
+    too_many = _error(search_registered_models, models, max_results=1001)
+    assert too_many.startswith("Invalid value for request parameter max_results")
+    assert "It must be at most 1000, but got value 1001" in too_many
     assert len(search_model_versions(versioned, max_results=200_000)) == 5
-    assert "between 1 and 200000" in _error(search_model_versions, versioned, max_results=200_001)
-    assert "between 1 and 200000" in _error(search_model_versions, versioned, max_results=0)
+    assert "at most 200000" in _error(search_model_versions, versioned, max_results=200_001)
+    assert "Invalid value for max_results. It must be a positive integer, but got 0" in _error(
+        search_model_versions, versioned, max_results=0
+    )
 
 
 def _pages(call, page_size, **kwargs):

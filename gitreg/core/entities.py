@@ -73,7 +73,10 @@ _STAGES_BY_LOWER_NAME = {stage.value.lower(): stage for stage in Stage}
 
 def check_name(name: object, what: str = "model name") -> str:
     """Return ``name`` if it is a valid registered-model name, else raise InvalidParameter."""
-    if not isinstance(name, str) or not name:
+    if name is None or name == "":  # MLflow's words, with its argument's name
+        param = "new_name" if what.startswith("new") else "name"
+        raise InvalidParameter(f"Missing value for required parameter '{param}'.")
+    if not isinstance(name, str):
         raise InvalidParameter(f"Invalid {what}: {name!r}; it must be a non-empty string")
     problem = None
     if len(name) > MAX_NAME_LENGTH:
@@ -320,12 +323,15 @@ class RegisteredModel:
 
     @property
     def latest_versions(self) -> list[ModelVersion]:
-        """The newest version in each stage, as MLflow's ``latest_versions``."""
+        """The newest version in each stage, as MLflow's ``latest_versions``.
+
+        In MLflow's order: the stages in the order their oldest version has them.
+        """
         newest: dict[Stage, ModelVersion] = {}
-        for mv in self.versions:
+        for mv in self.versions:  # ascending: a stage keeps the place it first appears at
             if mv.current_stage not in newest or mv.version > newest[mv.current_stage].version:
                 newest[mv.current_stage] = mv
-        return sorted(newest.values(), key=lambda mv: mv.version)
+        return list(newest.values())
 
     def get_version(self, version: int) -> ModelVersion | None:
         """The version numbered ``version``, or None."""

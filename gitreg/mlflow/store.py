@@ -27,12 +27,13 @@ from mlflow.store.model_registry.abstract_store import AbstractStore
 from gitreg.core import search
 from gitreg.core.entities import (
     RegisteredModel,
+    Stage,
     check_name,
     check_tag_key,
     check_tag_value,
     parse_version,
 )
-from gitreg.core.errors import NotARegistry
+from gitreg.core.errors import GitregError, ModelAlreadyExists, NotARegistry
 from gitreg.mlflow.convert import (
     mlflow_errors,
     registry_path,
@@ -115,11 +116,25 @@ class GitregStore(AbstractStore):
         deployment_job_id: str | None = None,
     ) -> MlflowRegisteredModel:
         # deployment_job_id is a Databricks feature; MLflow's own SQL store ignores it too.
-        with mlflow_errors():
-            model = self.registry.create_registered_model(
-                name, {t.key: t.value for t in tags or ()}, description
-            )
+        wanted = {t.key: t.value for t in tags or ()}
+        try:
+            with mlflow_errors():
+                model = self.registry.create_registered_model(name, wanted, description)
+        except MlflowException as e:
+            if isinstance(e.__cause__, ModelAlreadyExists):
+                self._name_taken(name, wanted)
+            raise
         return to_registered_model(model)
+
+    def _name_taken(self, name: str, tags: dict[str, Any]) -> None:
+        """MLflow's words when a model or prompt takes a name another one has (#16)."""
+        from mlflow.prompt.registry_utils import handle_resource_already_exist_error
+
+        try:
+            existing = self.registry.get_registered_model(name)
+        except GitregError:
+            return  # taken by a name of another case: gitreg's own message says so
+        handle_resource_already_exist_error(name, _is_prompt(existing.tags), _is_prompt(tags))
 
     def update_registered_model(
         self, name: str, description: str | None, deployment_job_id: str | None = None
@@ -244,6 +259,12 @@ class GitregStore(AbstractStore):
     def transition_model_version_stage(
         self, name: str, version: int | str, stage: str, archive_existing_versions: bool
     ) -> MlflowModelVersion:
+        if str(stage).lower() not in {s.value.lower() for s in Stage}:  # MLflow's words
+            raise MlflowException(
+                f"Invalid Model Version stage: {stage}. Value must be one of "
+                f"{', '.join(s.value for s in Stage)}.",
+                INVALID_PARAMETER_VALUE,
+            )
         with mlflow_errors():
             mv = self.registry.transition_model_version_stage(
                 name, version, stage, archive_existing_versions
