@@ -35,11 +35,27 @@ class Answer:
         return body, headers
 
 
+class Headers(dict):
+    """Request headers, looked up case-insensitively as HTTP says."""
+
+    def __init__(self, items) -> None:
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def get(self, key: str, default=None):
+        return super().get(key.lower(), default)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(str(key).lower())
+
+
 @dataclasses.dataclass
 class Seen:
     method: str
     path: str
-    headers: dict[str, str]
+    headers: Headers
     body: bytes
 
     def json(self) -> Any:
@@ -77,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        seen = Seen(self.command, self.path, dict(self.headers.items()), body)
+        seen = Seen(self.command, self.path, Headers(self.headers.items()), body)
         answer = self.server.answer(seen)
         data, headers = answer.encoded()
         self.send_response(answer.status)
