@@ -232,7 +232,8 @@ def test_a_receiver_that_never_answers_is_bounded_by_its_timeout(registry, regis
             retry=http.Retry(attempts=2, backoff=0.01),
         )
     first, second = report.deliveries
-    assert "did not answer" in first.error and "within 0.5s" in first.error
+    assert "did not answer" in first.error
+    assert "within 0.5s" in first.error
     assert first.attempts == 2
     assert "not sent" in second.error  # a dead endpoint costs one message's retries
 
@@ -279,7 +280,8 @@ def test_slack_messages_have_a_fallback_text_and_blocks(registry, registry_repo,
         monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
         monkeypatch.setenv("GITHUB_REPOSITORY", "team/registry")
         result = Cli(registry_repo).ok("notify", "--since", start)
-    assert "$SLACK_URL" in result.stdout and "xyz" not in result.stdout
+    assert "$SLACK_URL" in result.stdout
+    assert "xyz" not in result.stdout
     (seen,) = slack.requests
     assert seen.path == "/services/T0/B0/xyz"
     message = seen.json()
@@ -380,7 +382,8 @@ def test_an_email_per_event_arrives_with_subject_and_both_bodies(
     assert "MODEL_VERSION_TRANSITIONED_TO_PRODUCTION" in text
     assert "by:      Alice Example <alice@example.com>" in text
     page = promoted.get_body(("html",)).get_content()
-    assert "<b>churn</b>" in page and "None -&gt; Production" in page
+    assert "<b>churn</b>" in page
+    assert "None -&gt; Production" in page
 
 
 def test_an_email_digest_is_one_message_per_run(registry, registry_repo, smtp_server):
@@ -457,8 +460,11 @@ def test_webhooks_list_and_test(registry_repo, cli, monkeypatch):
         monkeypatch.setenv("HOOK_SECRET", SECRET)
         tested = cli.ok("webhooks", "test", "ci", "--event", "MODEL_VERSION_ALIAS_CREATED")
         missing = cli.fails(1, "webhooks", "test", "nope")
-    assert "ci" in listed and "$HOOK_SECRET" in listed and SECRET not in listed
-    assert data[0]["secret_env"] == "HOOK_SECRET" and data[0]["models"] == ["churn*"]
+    assert "ci" in listed
+    assert "$HOOK_SECRET" in listed
+    assert SECRET not in listed
+    assert data[0]["secret_env"] == "HOOK_SECRET"
+    assert data[0]["models"] == ["churn*"]
     assert "delivered MODEL_VERSION_ALIAS_CREATED" in tested.stdout
     body = verify_standard(receiver.requests[0], SECRET)
     assert (body["name"], body["alias"]) == ("example_model", "example_alias")
