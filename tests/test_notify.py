@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -500,3 +501,60 @@ def test_duplicate_webhook_names_are_a_validate_finding(registry_repo, cli):
 
 def test_notify_needs_a_range(cli):
     assert "--since" in cli.fails(2, "notify").stderr
+
+
+# ------------------------------------------------------------------ the workflow
+
+
+def _workflow_job(name: str) -> dict:
+    import yaml
+
+    from gitreg.gate.scaffold import WORKFLOW_TEXT
+
+    return yaml.safe_load(WORKFLOW_TEXT)["jobs"][name]
+
+
+@pytest.mark.parametrize("name", ["notify", "notify-request"])
+def test_the_notify_jobs_follow_githubs_hardening(name):
+    job = _workflow_job(name)
+    assert job["permissions"] == {"contents": "read"}
+    assert job["timeout-minutes"] <= 30
+    checkout = job["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert len(checkout["uses"].split("@")[1].split()[0]) == 40  # pinned by commit
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    for step in job["steps"]:
+        assert "${{" not in step.get("run", "")  # events reach the shell only through env:
+    assert "github.event" in " ".join(job["steps"][-1]["env"].values())
+
+
+def _run_step(step: dict, repo: Path, tmp_path: Path, env: dict) -> subprocess.CompletedProcess:
+    """Run a workflow step's script with bash, gitreg standing where the job installs it."""
+    import os
+    import sys
+
+    runner_temp = tmp_path / "runner"
+    (runner_temp / "gitreg" / "bin").mkdir(parents=True)
+    (runner_temp / "gitreg" / "bin" / "gitreg").symlink_to(Path(sys.executable).parent / "gitreg")
+    return subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=repo,
+        env={**os.environ, "RUNNER_TEMP": str(runner_temp), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_push_job_delivers_the_push_and_skips_a_new_branch(registry, registry_repo, tmp_path):
+    step = _workflow_job("notify")["steps"][-1]
+    with serving() as receiver:
+        before = subscribe(registry_repo, hook(receiver.url, events=["MODEL_VERSION_CREATED"]))
+        registry.create_model_version("churn", "s3://1")
+        new_branch = _run_step(step, registry_repo, tmp_path, {"BEFORE": "0" * 40})
+        assert new_branch.returncode == 0, new_branch.stderr
+        assert "new branch" in new_branch.stdout
+        assert receiver.requests == []
+        pushed = _run_step(step, registry_repo, tmp_path / "2", {"BEFORE": before})
+        assert pushed.returncode == 0, pushed.stderr
+    assert [s.json()["name"] for s in receiver.requests] == ["churn"]
