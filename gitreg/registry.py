@@ -478,7 +478,8 @@ class Registry:
         """
         from gitreg.integrations.notify import manage
 
-        entry = {"name": manage.check_name(name), **fields}
+        entry = {"name": manage.check_name(name)}
+        entry.update((k, v) for k, v in fields.items() if v is not None)
         if secret:
             taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
             entry["secret_env"] = manage.secret_name(name, taken)

@@ -469,7 +469,7 @@ def test_webhooks_list_and_test(registry_repo, cli, monkeypatch):
     assert "delivered MODEL_VERSION_ALIAS_CREATED" in tested.stdout
     body = verify_standard(receiver.requests[0], SECRET)
     assert (body["name"], body["alias"]) == ("example_model", "example_alias")
-    assert "no webhook called 'nope'" in missing.stderr
+    assert "Webhook with ID nope not found" in missing.stderr
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,7 @@ NOTIFY_JOBS = f"""
             exit 0
           fi
           if ! git cat-file -e "$BEFORE^{{commit}}" 2>/dev/null; then
-            echo "::warning::$BEFORE is not in this clone (a force push?); run gitreg notify by hand."
+            echo "::warning::$BEFORE is not in this clone (a force push?); nothing delivered."
             exit 0
           fi
           "$RUNNER_TEMP/gitreg/bin/gitreg" notify --since "$BEFORE"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from gitreg.core.config import Config
-from gitreg.core.errors import InvalidParameter
+from gitreg.core.errors import WebhookNotFound
 from gitreg.core.events import Event, EventKind, RegistryEvent
 from gitreg.integrations.notify.deliver import (
     Delivery,
@@ -74,14 +74,15 @@ def send_example(
     """Send an example event to subscription ``name`` (enabled or not), now.
 
     Raises:
-        InvalidParameter: no subscription is called ``name``, or ``kind`` is unknown.
+        WebhookNotFound: no subscription has that name or id.
+        InvalidParameter: ``kind`` is unknown.
     """
     config = store.read_config(at)
     sub = config.notifications.find(name)
     if sub is None:
-        raise InvalidParameter(
-            f"gitreg.yaml has no webhook called {name!r} in notifications.webhooks; "
-            "see gitreg webhooks list"
+        raise WebhookNotFound(
+            f"Webhook with ID {name} not found. gitreg.yaml has no webhook of that name or "
+            "id in notifications.webhooks; see gitreg webhooks list"
         )
     links = links_for(store, config, env)
     message = build(sub, [example(sub, kind)], links)[0]
