@@ -558,3 +558,34 @@ def test_the_push_job_delivers_the_push_and_skips_a_new_branch(registry, registr
         pushed = _run_step(step, registry_repo, tmp_path / "2", {"BEFORE": before})
         assert pushed.returncode == 0, pushed.stderr
     assert [s.json()["name"] for s in receiver.requests] == ["churn"]
+
+
+def _readme_receiver(secret: str) -> dict:
+    """The receiver the README shows, executed as written (with SECRET replaced)."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("### A receiver", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(code.replace('SECRET = "..."', f"SECRET = {secret!r}"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("signature", ["standard", "mlflow"])
+def test_the_readme_receiver_verifies_and_deduplicates(
+    registry, registry_repo, monkeypatch, signature
+):
+    with serving() as receiver:
+        start = subscribe(
+            registry_repo, hook(receiver.url, secret_env="HOOK_SECRET", signature=signature)
+        )
+        registry.create_model_version("churn", "s3://1")
+        monkeypatch.setenv("HOOK_SECRET", SECRET)
+        registry.notify(start)
+        registry.notify(start)  # a re-delivery of the same two events
+    verify = _readme_receiver(SECRET)["verify"]
+    results = [verify(seen.headers, seen.body) for seen in receiver.requests]
+    assert [bool(r) for r in results] == [True, True, False, False]
+    assert all(r == {} for r in results[2:])  # recognised as already seen
+    forged = receiver.requests[0]
+    assert verify(forged.headers, forged.body.replace(b"churn", b"fraud")) is None
+    assert _readme_receiver("wrong")["verify"](forged.headers, forged.body) is None
