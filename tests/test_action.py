@@ -198,7 +198,7 @@ def test_the_action_passes_inputs_through_env_not_inline():
 def test_the_init_workflow_is_safe_for_pull_requests():
     workflow = yaml.safe_load(WORKFLOW_TEXT)
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
-    assert list(triggers) == ["pull_request"]
+    assert list(triggers) == ["pull_request", "push"]  # push: the notify job (#13)
     assert workflow["permissions"] == {"contents": "read"}
     steps = workflow["jobs"]["validate"]["steps"]
     assert steps[-1]["uses"] == f"{ACTION_REPOSITORY}/.github/actions/validate@v1"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gitreg.core.entities import ModelVersion, Stage
+from gitreg.core.notifications import Notifications
 
 CONFIG_FILE = "gitreg.yaml"
 MODELS_DIR = "models"
@@ -159,6 +160,8 @@ class Config:
     retries: int = 30
     forge: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"type": "none"})
     policy: Policy = dataclasses.field(default_factory=Policy)
+    # Where events are delivered (issue 13): subscriptions and the SMTP server.
+    notifications: Notifications = dataclasses.field(default_factory=Notifications)
 
     def push_mode(self, override: bool | None) -> str:
         """``always``/``never`` from ``--push``/``--no-push``, else ``registry.push``."""
@@ -177,4 +180,5 @@ class Config:
             retries=int(registry.get("retries", 30)),
             forge=dict(registry.get("forge") or {"type": "none"}),
             policy=Policy.from_dict(data.get("policy") or {}),
+            notifications=Notifications.from_dict(data.get("notifications")),
         )

@@ -10,11 +10,86 @@ from pathlib import Path
 
 from gitreg.core.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, MODELS_DIR
 from gitreg.core.errors import ModelAlreadyExists
+from gitreg.core.version import __version__
 from gitreg.store.store import Store, ensure_repository
 from gitreg.store.transaction import Transaction
 
 WORKFLOW_FILE = ".github/workflows/gitreg.yml"
 ACTION_REPOSITORY = "gitreg-dev/gitreg"
+
+# Delivery of events (issue 13): each push to the default branch sends its events to the
+# subscriptions in gitreg.yaml; a request branch's pull request announces the transition it
+# proposes. Secrets reach gitreg only through env: from the repository's secrets.
+NOTIFY_JOBS = f"""
+  notify:
+    name: notify subscribers
+    if: >-
+      github.event_name == 'push' &&
+      github.ref == format('refs/heads/{{0}}', github.event.repository.default_branch)
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    permissions:
+      contents: read
+    steps:
+      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
+        with:
+          # The events are computed commit by commit from the push's first commit.
+          fetch-depth: 0
+          persist-credentials: false
+      - name: Install gitreg
+        run: |
+          python3 -m venv "$RUNNER_TEMP/gitreg"
+          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check \\
+            "gitreg=={__version__}"
+      - name: Deliver this push's events
+        env:
+          BEFORE: ${{{{ github.event.before }}}}
+          # Export every variable gitreg.yaml names (secret_env, url_env, token_env,
+          # smtp *_env) from a repository secret of the same name, e.g.:
+          # DEPLOY_HOOK_SECRET: ${{{{ secrets.DEPLOY_HOOK_SECRET }}}}
+          # SLACK_WEBHOOK_URL: ${{{{ secrets.SLACK_WEBHOOK_URL }}}}
+        run: |
+          if [ -z "${{BEFORE//0/}}" ]; then
+            echo "::notice::A new branch has no earlier tip to compare with; nothing to deliver."
+            exit 0
+          fi
+          if ! git cat-file -e "$BEFORE^{{commit}}" 2>/dev/null; then
+            echo "::warning::$BEFORE is not in this clone (a force push?); nothing delivered."
+            exit 0
+          fi
+          "$RUNNER_TEMP/gitreg/bin/gitreg" notify --since "$BEFORE"
+
+  notify-request:
+    name: announce transition request
+    if: >-
+      github.event_name == 'pull_request' && github.event.action == 'opened' &&
+      startsWith(github.head_ref, 'gitreg/') &&
+      github.event.pull_request.head.repo.full_name == github.repository
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    permissions:
+      contents: read
+    steps:
+      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
+        with:
+          fetch-depth: 0
+          persist-credentials: false
+      - name: Install gitreg
+        run: |
+          python3 -m venv "$RUNNER_TEMP/gitreg"
+          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check \\
+            "gitreg=={__version__}"
+      - name: Deliver TRANSITION_REQUEST_CREATED
+        env:
+          BASE_SHA: ${{{{ github.event.pull_request.base.sha }}}}
+          HEAD_SHA: ${{{{ github.event.pull_request.head.sha }}}}
+          NUMBER: ${{{{ github.event.pull_request.number }}}}
+          # The same secrets as the notify job, e.g.:
+          # DEPLOY_HOOK_SECRET: ${{{{ secrets.DEPLOY_HOOK_SECRET }}}}
+        run: |
+          "$RUNNER_TEMP/gitreg/bin/gitreg" notify --request "$HEAD_SHA" --base "$BASE_SHA" \\
+            --pull-request "$NUMBER"
+"""
 
 WORKFLOW_TEXT = f"""\
 # Validates every pull request against the base branch's gitreg.yaml policy (written by
@@ -23,6 +98,8 @@ name: gitreg
 
 on:
   pull_request:
+  # Pushes to the default branch deliver their events (the notify job; see #13).
+  push:
 
 permissions:
   contents: read
@@ -39,7 +116,7 @@ jobs:
           persist-credentials: false
       # Pin to a commit for supply-chain safety (zizmor's unpinned-uses); @v1 follows releases.
       - uses: {ACTION_REPOSITORY}/.github/actions/validate@v1
-"""
+{NOTIFY_JOBS}"""
 
 README_TEXT = f"""\
 # Model registry
