@@ -76,7 +76,7 @@ class Requirement:
             if mv.tags.get(key) != value
         ]
         for threshold in self.metrics:
-            match = _THRESHOLD_RE.match(threshold)
+            match = _THRESHOLD_RE.fullmatch(threshold)
             if not match:
                 continue
             metric, op, bound = match.groups()

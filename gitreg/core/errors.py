@@ -77,6 +77,18 @@ class InvalidManifest(GitregError):
         self.findings = list(findings)
 
 
+class NotRegularFile(InvalidManifest):
+    """A registry path is a link, a directory, a device or a FIFO where a file belongs."""
+
+
+def not_regular(path: str, what: str) -> NotRegularFile:
+    """The error for ``path`` being ``what`` (a symbolic link, a directory ...) (see #12)."""
+    return NotRegularFile(
+        f"{path} is {what}, not a regular file; gitreg reads only regular files "
+        "(git mode 100644) there: replace it with the file itself"
+    )
+
+
 class TransitionNotAllowed(GitregError):
     """A stage change the policy or the one-Production rule refuses."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from importlib import resources
@@ -11,13 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest, notifications
 from gitreg.core.config import MODELS_DIR
-from gitreg.core.entities import RESERVED_ALIASES, Stage
+from gitreg.core.entities import RESERVED_ALIASES, Stage, is_version_text
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.finding import Finding
 from gitreg.core.names import check_name, file_stem, name_key, name_of_stem
+from gitreg.core.retired import RETIRED_FILE
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
+
+
+# Bumped whenever a check changes, so that cached verdicts are made again (see #12).
+CHECKS_VERSION = 2
 
 
 @functools.cache
@@ -137,11 +143,59 @@ def check_invariants(
                 "file; rename the file or fix the name (gitreg rename renames both)",
             )
         )
+    findings += _check_numbers(data, path, text)
     versions = [v for v in data.get("versions") or [] if isinstance(v, Mapping)]
     findings += _check_versions(versions, data.get("next_version"), path, text)
     findings += _check_aliases(data.get("aliases") or {}, versions, path, text)
     name = named if isinstance(named, str) else (name_of_stem(stem) or stem)
     findings += _check_production(data.get("versions") or [], name, path, text, incumbents)
+    return findings
+
+
+def _check_numbers(data: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:
+    """Version numbers are integers as written (not 1.0, true or "1"); metrics are finite.
+
+    JSON Schema's "integer" admits 1.0, and a float version compares equal to the integer
+    one, which let a pull request rewrite version 1 as "1.0" (see #12).
+    """
+    wanted: list[tuple[list[str | int], Any]] = [(["next_version"], data.get("next_version"))]
+    aliases = data.get("aliases")
+    if isinstance(aliases, Mapping):
+        wanted += [(["aliases", str(a)], v) for a, v in aliases.items()]
+    versions = data.get("versions")
+    for index, v in enumerate(versions if isinstance(versions, list) else []):
+        if isinstance(v, Mapping):
+            wanted.append((["versions", index, "version"], v.get("version")))
+    findings = [
+        Finding(
+            path,
+            _line(text, location),
+            "NOT_AN_INTEGER",
+            f"{'.'.join(map(str, location))}: {value!r} is not an integer; write the number "
+            "without a decimal point or quotes (version numbers are never renumbered)",
+        )
+        for location, value in wanted
+        if isinstance(value, float)  # "1" and true are the schema's to report
+    ]
+    return findings + _check_metric_values(versions, path, text)
+
+
+def _check_metric_values(versions: Any, path: str, text: str | bytes | None) -> list[Finding]:
+    findings = []
+    for index, v in enumerate(versions if isinstance(versions, list) else []):
+        metrics = v.get("metrics") if isinstance(v, Mapping) else None
+        for name, value in (metrics or {}).items() if isinstance(metrics, Mapping) else ():
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not number or not math.isfinite(value):
+                findings.append(
+                    Finding(
+                        path,
+                        _line(text, ["versions", index, "metrics", name]),
+                        "METRIC_NOT_FINITE" if number else "SCHEMA",
+                        f"versions[{index}].metrics.{name}: {value!r} is not a finite number; "
+                        "record the metric as a number (NaN and infinities cannot be compared)",
+                    )
+                )
     return findings
 
 
@@ -227,7 +281,7 @@ def _check_aliases(
                     "point it at an existing version or remove it",
                 )
             )
-        if str(alias).lower() in RESERVED_ALIASES or str(alias).isdigit():
+        if str(alias).lower() in RESERVED_ALIASES or is_version_text(str(alias)):
             findings.append(
                 Finding(
                     path,
@@ -246,6 +300,24 @@ def check_manifest(
     findings = check_schema(data, path, text)
     if isinstance(data, Mapping):
         findings += check_invariants(data, path, text, incumbents)
+    return findings
+
+
+def check_retired(data: Any, path: str, text: str | bytes | None = None) -> list[Finding]:
+    """Schema findings for ``models/.retired.yaml``, and integers that are integers."""
+    findings = check_schema(data, path, text, name="retired")
+    entries = data.get("retired") if isinstance(data, Mapping) else None
+    for name, entry in entries.items() if isinstance(entries, Mapping) else ():
+        number = entry.get("next_version") if isinstance(entry, Mapping) else None
+        if isinstance(number, float):
+            findings.append(
+                Finding(
+                    path,
+                    _line(text, ["retired", name, "next_version"]),
+                    "NOT_AN_INTEGER",
+                    f"retired.{name}.next_version: {number!r} is not an integer",
+                )
+            )
     return findings
 
 
@@ -302,7 +374,7 @@ def parse(text: bytes, path: str) -> tuple[Any, list[Finding]]:
 def check_entry(name: str, is_dir: bool = False) -> list[Finding]:
     """What is wrong with ``models/<name>``: only ``<model name>.yaml`` files belong there."""
     path = f"{MODELS_DIR}/{name}"
-    if name == ".gitkeep" and not is_dir:
+    if name in (".gitkeep", RETIRED_FILE.rsplit("/", 1)[-1]) and not is_dir:
         return []
     if is_dir or not name.endswith(".yaml"):
         hint = "rename it to .yaml" if name.endswith(".yml") else "move it out of models/"

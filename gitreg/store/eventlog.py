@@ -18,6 +18,7 @@ from typing import Any
 from gitreg.core.config import MODELS_DIR
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.events import RegistryEvent, diff
+from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git
 from gitreg.store.history import FileChange, LogCommit, parse_log, parse_state
 
@@ -31,7 +32,7 @@ def read_events(root: Path, since: str | None, until: str = "HEAD") -> list[Regi
 
     ``since`` None (or all zeros) means from the first commit.
     """
-    revisions = [until] if since is None or _NO_COMMIT.match(since) else [f"^{since}", until]
+    revisions = [until] if since is None or _NO_COMMIT.fullmatch(since) else [f"^{since}", until]
     commits = list(parse_log(_git.log_raw(root, revisions, [f"{MODELS_DIR}/"])))
     commits.reverse()
     states = _states(root, (ch for c in commits for ch in _manifests(c)))
@@ -58,7 +59,7 @@ def _manifests(commit: LogCommit) -> list[FileChange]:
 
 def _is_manifest(path: str) -> bool:
     head, _, name = path.rpartition("/")
-    return head == MODELS_DIR and name.endswith(".yaml")
+    return head == MODELS_DIR and name.endswith(".yaml") and path != RETIRED_FILE
 
 
 def _states(root: Path, changes: Iterable[FileChange]) -> dict[str, RegisteredModel | None]:
