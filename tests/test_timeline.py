@@ -103,7 +103,8 @@ def test_an_alias_moved_deleted_and_set_again(registry):
     champion = alias_intervals(events, "champion")
     assert _spans(champion) == [(1, False), (2, False), (1, True)]
     assert champion[0].end == champion[1].start
-    assert champion[1].end is not None and champion[1].end <= champion[2].start
+    assert champion[1].ended_by is not None  # deleted, then set again in a later commit
+    assert champion[1].ended_by != champion[2].commit
     assert returns(champion) == [False, False, True]
     assert _spans(alias_intervals(events, "challenger")) == [(3, False)]
     assert alias_intervals(events, "nobody") == []

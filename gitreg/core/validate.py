@@ -10,7 +10,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
-from gitreg.core.config import MODELS_DIR
+from gitreg.core.config import MODELS_DIR, link_problem
 from gitreg.core.entities import RESERVED_ALIASES, Stage, check_name
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.finding import Finding
@@ -250,8 +250,11 @@ def check_manifest(
 def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[Finding]:
     """Schema findings for gitreg.yaml, then policy consistency (stages it names exist)."""
     findings = check_schema(data, path, text, name="config")
-    policy = data.get("policy") if isinstance(data, Mapping) else None
-    if findings or not isinstance(policy, Mapping) or "stages" not in policy:
+    if findings:
+        return findings
+    findings += _check_links(data.get("links") or {}, path, text)
+    policy = data.get("policy")
+    if not isinstance(policy, Mapping) or "stages" not in policy:
         return findings
     stages = set(policy["stages"] or ())
     for key in ("transitions", "protected", "requirements"):
@@ -266,6 +269,16 @@ def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[
                         f"list; add {stage} to policy.stages or remove it from policy.{key}",
                     )
                 )
+    return findings
+
+
+def _check_links(links: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:
+    """Link templates (#14): http(s) with a literal host, only the placeholders gitreg fills."""
+    findings = []
+    for key, template in links.items():
+        problem = link_problem(str(key), template)
+        if problem:
+            findings.append(Finding(path, _line(text, ["links", key]), "LINK_TEMPLATE", problem))
     return findings
 
 
