@@ -19,12 +19,13 @@ from gitreg.core.errors import InvalidParameter
 from gitreg.site.catalog import collect
 from gitreg.site.links import safe_url
 from gitreg.site.output import SiteOutput, check_outdir
-from gitreg.site.render import FIRST_PAGE, Pages, index_row, js_data, version_events
+from gitreg.site.render import Pages, index_row, js_data, version_events
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry
 
-CHUNK = 1000  # models per index data file
+FIRST_PAGE = 100  # index rows in the page itself
+CHUNK = 1000  # models per index data file after those
 STATIC_FILES = ("site.css", "site.js")
 Progress = Callable[[int, int], None]
 
@@ -95,7 +96,7 @@ def build(
         part = [row.to_json() for row in rows[start : start + CHUNK]]
         out.write(name, f"gitregChunk({len(chunks)},{js_data(part)});\n")
         chunks.append(name)
-    out.write("index.html", pages.index(rows, chunks))
+    out.write("index.html", pages.index(rows, chunks, FIRST_PAGE))
     removed = out.finish()
     return SiteReport(
         outdir=target,

@@ -117,7 +117,7 @@ def build_chart(
     slot = {commit: i - hidden for i, commit in enumerate(commits) if i >= hidden}
     lanes = [Lane("Versions", TOP, "versions"), Lane("Production", TOP + LANE_HEIGHT, "stage")]
     lanes += [
-        Lane(f"@{alias}", TOP + LANE_HEIGHT * (i + 2), "alias")
+        Lane(fit(f"@{alias}", LABEL_WIDTH - 12), TOP + LANE_HEIGHT * (i + 2), "alias")
         for i, (alias, _) in enumerate(by_alias)
     ]
     right = LABEL_WIDTH + len(slot) * STEP + RIGHT_PAD
@@ -212,27 +212,56 @@ def _bar_title(what: str, interval: Interval, rollback: bool) -> str:
 def _marks(
     lane: Lane, events: Sequence[RegistryEvent], slot: dict[str, int], links: ChartLinks
 ) -> list[Mark]:
-    marks = []
+    """One mark per commit on the Versions lane, naming everything that commit did."""
+    found: dict[int, list[tuple[str, str, str, str | None, int]]] = {}
     for item in events:
-        event, index = item.event, slot.get(item.commit)
-        if index is None or event.kind not in _SHOWN:
-            continue
-        when = f"{short_time(item.timestamp)} by {item.author}"
-        if event.kind == EventKind.MODEL_VERSION_CREATED and event.version is not None:
-            kind, label, href = "registered", f"v{event.version}", links.version(event.version)
-            title = f"version {event.version} registered {when} ({event.source})"
-        elif event.kind == EventKind.MODEL_VERSION_DELETED and event.version is not None:
-            kind, label, href = "deleted", f"\u00d7{event.version}", None
-            title = f"version {event.version} deleted {when}"
-        elif event.kind == EventKind.REGISTERED_MODEL_RENAMED:
-            kind, label, href = "renamed", "renamed", links.commit(item.commit)
-            title = f"renamed from {event.old_name} to {event.name} {when}"
-        else:
-            kind, label, href = "created", "created", links.commit(item.commit)
-            title = f"model {event.name} created {when}"
-        color = (event.version or 0) % PALETTE
-        marks.append(Mark(lane.y, _x(index), kind, label, title, href, color))
+        index = slot.get(item.commit)
+        if index is not None and item.event.kind in _SHOWN:
+            found.setdefault(index, []).append(_point(item, links))
+    marks = []
+    for index, points in sorted(found.items()):
+        shown = [p for p in points if p[0] != "created"] or points  # a new model's first version
+        kind, _, _, href, color = shown[0]
+        label = fit(" ".join(p[1] for p in shown), STEP - 14)
+        title = "; ".join(p[2] for p in points)
+        marks.append(
+            Mark(lane.y, _x(index), kind, label, title, href if len(shown) == 1 else None, color)
+        )
     return marks
+
+
+def _point(item: RegistryEvent, links: ChartLinks) -> tuple[str, str, str, str | None, int]:
+    """(kind, label, title, link, colour) of one point event."""
+    event = item.event
+    when = f"{short_time(item.timestamp)} by {item.author}"
+    color = (event.version or 0) % PALETTE
+    if event.kind == EventKind.MODEL_VERSION_CREATED and event.version is not None:
+        title = f"version {event.version} registered {when} ({event.source})"
+        return "registered", f"v{event.version}", title, links.version(event.version), color
+    if event.kind == EventKind.MODEL_VERSION_DELETED:
+        return (
+            "deleted",
+            f"\u00d7v{event.version}",
+            f"version {event.version} deleted {when}",
+            None,
+            color,
+        )
+    if event.kind == EventKind.REGISTERED_MODEL_RENAMED:
+        title = f"renamed from {event.old_name} to {event.name} {when}"
+        return "renamed", "renamed", title, links.commit(item.commit), color
+    return (
+        "created",
+        "created",
+        f"model {event.name} created {when}",
+        links.commit(item.commit),
+        color,
+    )
+
+
+def fit(text: str, width: float) -> str:
+    """``text`` cut to about ``width`` pixels of 12px text, with an ellipsis if cut."""
+    room = max(3, int(width / 7))
+    return text if len(text) <= room else text[: room - 1] + "\u2026"
 
 
 def _ticks(events: Sequence[RegistryEvent], slot: dict[str, int]) -> list[Tick]:

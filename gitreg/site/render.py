@@ -25,7 +25,6 @@ from gitreg.site.chart import ChartLinks, build_chart, short_time
 from gitreg.site.markup import render_markdown
 from gitreg.store.timeline import aliases_in
 
-FIRST_PAGE = 100  # index rows in the page itself; the rest come in data files
 _JS_ESCAPES = {
     "<": "\\u003c",
     ">": "\\u003e",
@@ -170,9 +169,9 @@ class Pages:
         canonical = self.base_url + path if self.base_url else None
         return {"root": "../" * depth, "canonical": canonical}
 
-    def index(self, rows: Sequence[IndexRow], chunks: Sequence[str]) -> str:
+    def index(self, rows: Sequence[IndexRow], chunks: Sequence[str], first_page: int) -> str:
         """The index page: the first rows in the page, the rest named as data files."""
-        first = rows[:FIRST_PAGE]
+        first = rows[:first_page]
         data = {"rows": [r.to_json() for r in first], "chunks": list(chunks), "total": len(rows)}
         return self._index.render(
             rows=first, total=len(rows), data=js_data(data), **self._common("index.html")
