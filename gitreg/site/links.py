@@ -77,7 +77,7 @@ def forge_templates(forge: Mapping[str, Any]) -> tuple[str | None, str | None]:
     kind, repository = forge.get("type"), forge.get("repository")
     if kind not in ("github", "gitlab") or not isinstance(repository, str):
         return None, None
-    if not _REPOSITORY.match(repository):
+    if not _REPOSITORY.match(repository) or {".", ".."} & set(repository.split("/")):
         return None, None
     path = "/".join(quote(part, safe="") for part in repository.split("/"))
     base = _web_base(str(kind), forge.get("api_url"))
