@@ -141,6 +141,7 @@ def make_registry(root: Path) -> Registry:
     reg.set_registered_model_alias(name, "champion", 1)
     reg.create_model_version("fraud", "s3://models/fraud/1", run_id="fff111", tags={"team": "risk"})
     reg.transition_model_version_stage("fraud", 1, "Staging")
+    reg.set_registered_model_tag("fraud", "team", "risk")
     (root / "models" / "hostile.yaml").write_text(hostile_manifest(), "utf-8")
     git(root, "add", "models/hostile.yaml")
     git(root, "commit", "-qm", "A manifest written by hand")
