@@ -15,8 +15,9 @@ from typing import Any
 from gitreg.core import manifest
 from gitreg.core import mutations as mut
 from gitreg.core.config import CONFIG_FILE, Config, Policy
-from gitreg.core.entities import ModelVersion, RegisteredModel, Stage, check_name, now_ms
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage, now_ms
 from gitreg.core.errors import InvalidParameter, ModelNotFound
+from gitreg.core.names import check_name, name_key
 from gitreg.store.transaction import Transaction, model_path
 
 Change = Callable[[RegisteredModel], RegisteredModel]
@@ -109,7 +110,7 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
 
     def mutation(tx: Transaction) -> RegisteredModel:
         model, raw = existing(tx, name)
-        if name.lower() != new_name.lower():
+        if name_key(name) != name_key(new_name):
             mut.claim_name(tx.model_names(), new_name)
         renamed = dataclasses.replace(model, name=new_name).with_versions(model.versions)
         tx.delete(model_path(name))

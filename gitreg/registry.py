@@ -19,11 +19,11 @@ from gitreg.core.entities import (
     RegisteredModel,
     Stage,
     check_alias,
-    check_name,
     now_ms,
     parse_version,
 )
 from gitreg.core.errors import GitregError, InvalidParameter, ModelNotFound, VersionNotFound
+from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
 from gitreg.store.store import Store
 from gitreg.store.transaction import Transaction, model_path

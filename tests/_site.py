@@ -18,6 +18,7 @@ import yaml
 
 from gitreg import Registry
 from gitreg.core.config import DEFAULT_CONFIG_TEXT
+from gitreg.core.names import file_stem
 from gitreg.gate.scaffold import init_registry
 from tests._helpers import git
 
@@ -39,6 +40,9 @@ PAYLOADS = {
     "js": "javascript:window.__pwned = 'js'",
 }
 HOSTILE_ALIAS = "<img src=x onerror=window.__pwned='alias'>"
+# Any name MLflow accepts is a model name (#16): only '/' and ':' are out.
+HOSTILE_NAME = "hostile <img src=x onerror=window.__pwned='name'>"
+HOSTILE_DIR = file_stem(HOSTILE_NAME)  # its manifest's file stem, and its pages' directory
 HOSTILE_DESCRIPTION = (
     "Looks harmless. <script>window.__pwned = 'description'</script>\n\n"
     "[click me](javascript:window.__pwned='link') and "
@@ -52,7 +56,7 @@ def hostile_manifest() -> str:
     """A manifest no gitreg command would write, committed by hand."""
     data = {
         "schema_version": 1,
-        "name": "hostile",
+        "name": HOSTILE_NAME,
         "description": HOSTILE_DESCRIPTION,
         "tags": {**PAYLOADS, "separators": "line\u2028para\u2029end"},
         "aliases": {HOSTILE_ALIAS: 1},
@@ -142,8 +146,8 @@ def make_registry(root: Path) -> Registry:
     reg.create_model_version("fraud", "s3://models/fraud/1", run_id="fff111", tags={"team": "risk"})
     reg.transition_model_version_stage("fraud", 1, "Staging")
     reg.set_registered_model_tag("fraud", "team", "risk")
-    (root / "models" / "hostile.yaml").write_text(hostile_manifest(), "utf-8")
-    git(root, "add", "models/hostile.yaml")
+    (root / "models" / f"{HOSTILE_DIR}.yaml").write_text(hostile_manifest(), "utf-8")
+    git(root, "add", f"models/{HOSTILE_DIR}.yaml")
     git(root, "commit", "-qm", "A manifest written by hand")
     _open_request(root, reg)
     return reg

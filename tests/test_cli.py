@@ -878,7 +878,7 @@ def test_repo_that_does_not_exist_names_the_path(tmp_path):
 )
 def test_a_bad_model_name_is_refused_before_anything_is_written(churn, tmp_path, command):
     files = files_outside_git(tmp_path)
-    for bad in ["../x", "-rf", "a/b", "..", ".hidden", "x.", "con"]:
+    for bad in ["../x", "a/b", "..", ".", "x:y", "a\tb", "   ", "a\nb"]:
         args = [part.format(bad) for part in command]
 
         result = refuse(churn, 1, args[0], "--repo", str(churn.repo), "--", *args[1:])

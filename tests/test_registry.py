@@ -68,18 +68,14 @@ def test_names_are_unique_case_insensitively(registry, registry_repo):
     [
         "../escape",
         "a/b",
-        "a\\b",
-        "-rf",
-        "--force",
+        "x:y",
         "",
-        ".hidden",
-        "a..b",
-        "x.",
-        "con",
-        "NUL.x",
-        "a b",
-        "x" * 201,
-        "näme",
+        "   ",
+        "..",
+        ".",
+        "a\nb",
+        "tab\tx",
+        "x" * 257,
     ],
 )
 def test_bad_model_names_are_refused_before_anything_is_written(registry, registry_repo, name):
@@ -91,6 +87,19 @@ def test_bad_model_names_are_refused_before_anything_is_written(registry, regist
         registry.create_model_version(name, "s3://x")
     assert snapshot(registry_repo) == before
     assert sorted(p.name for p in (registry_repo / "models").iterdir()) == [".gitkeep"]
+
+
+@pytest.mark.parametrize(
+    "name", ["a\\b", "-rf", "--force", ".hidden", "a..b", "x.", "con", "NUL.x", "a b", "näme"]
+)
+def test_names_mlflow_accepts_are_stored_inside_models(registry, registry_repo, name):
+    """Names that look like options, paths or devices stay one file inside models/ (#16)."""
+    registry.create_model_version(name, "s3://x")
+    files = [p for p in (registry_repo / "models").iterdir() if p.name != ".gitkeep"]
+    assert len(files) == 1
+    assert files[0].parent == registry_repo / "models"
+    assert not files[0].name.startswith(("-", "."))
+    assert registry.get_registered_model(name).name == name
 
 
 def test_get_registered_model_missing_is_resource_does_not_exist(registry):

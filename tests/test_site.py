@@ -15,6 +15,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -27,7 +28,7 @@ from gitreg.site import build, builder
 from gitreg.site.links import Linker
 from gitreg.site.output import MARKER
 from tests._helpers import Cli, git, snapshot
-from tests._site import HOSTILE_ALIAS, PAYLOADS, make_registry
+from tests._site import HOSTILE_ALIAS, HOSTILE_DIR, HOSTILE_NAME, PAYLOADS, make_registry
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,8 @@ def test_the_cli_writes_an_index_a_page_per_model_and_per_version(history, tmp_p
         "models/churn-predictor/v2.html",
         "models/fraud/index.html",
         "models/fraud/v1.html",
-        "models/hostile/index.html",
-        "models/hostile/v1.html",
+        f"models/{HOSTILE_DIR}/index.html",
+        f"models/{HOSTILE_DIR}/v1.html",
         MARKER,
     }
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == expected
@@ -168,7 +169,8 @@ def test_nothing_a_manifest_says_becomes_markup(site):
                 assert _own_script(attrs), where
             href = attrs.get("href") or ""
             assert not re.match(r"^\s*(javascript|data|vbscript):", href, re.I), where
-    hostile = page(site, "models/hostile/index.html").words
+    hostile = page(site, f"models/{HOSTILE_DIR}/index.html").words
+    assert HOSTILE_NAME in hostile
     for payload in PAYLOADS.values():
         assert " ".join(payload.split()) in hostile
     assert f"@{HOSTILE_ALIAS}" in hostile
@@ -193,7 +195,8 @@ def test_data_in_a_page_or_a_script_file_cannot_end_the_script(history, tmp_path
     call = re.fullmatch(r"gitregChunk\(1,(.*)\);\n", raw[1], re.S)
     assert call is not None
     [row] = json.loads(call[1])
-    assert row[0] == "hostile"
+    assert row[0] == HOSTILE_NAME
+    assert row[9] == quote(HOSTILE_DIR, safe="")
     assert dict(map(tuple, row[7]))["close"] == PAYLOADS["close"]
     assert dict(map(tuple, row[7]))["separators"] == "line\u2028para\u2029end"
     assert row[2] == [[HOSTILE_ALIAS, 1]]
@@ -218,7 +221,7 @@ def test_at_builds_the_catalog_of_an_earlier_commit(history, tmp_path):
     Cli().ok("site", str(out), "--repo", str(history), "--at", before_rollback.strip())
     words = page(out, "models/churn-predictor/index.html").words
     assert "Version 2 Production" in words
-    assert not (out / "models" / "hostile").exists()
+    assert not (out / "models" / HOSTILE_DIR).exists()
     assert "v1 \u21ba" not in words
 
 

@@ -16,14 +16,6 @@ from typing import Any
 from gitreg.core.errors import InvalidParameter
 
 SCHEMA_VERSION = 1
-MAX_NAME_LENGTH = 200
-# Model names are MLflow names that are also safe file names on Linux, macOS and Windows:
-# no path separators, nothing git reads as an option, no leading/trailing dot (see #3).
-NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
-_NAME_RE = re.compile(NAME_PATTERN)
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
-    f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)
-}
 ALIAS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 _ALIAS_RE = re.compile(ALIAS_PATTERN)
 RESERVED_ALIASES = frozenset({"latest"})
@@ -60,24 +52,6 @@ class Stage(str, Enum):
 
 
 _STAGES_BY_LOWER_NAME = {stage.value.lower(): stage for stage in Stage}
-
-
-def check_name(name: object, what: str = "model name") -> str:
-    """Return ``name`` if it is a valid registered-model name, else raise InvalidParameter."""
-    if not isinstance(name, str) or not name:
-        raise InvalidParameter(f"Invalid {what}: {name!r}; it must be a non-empty string")
-    problem = None
-    if len(name) > MAX_NAME_LENGTH:
-        problem = f"it is longer than {MAX_NAME_LENGTH} characters"
-    elif not _NAME_RE.match(name):
-        problem = "use letters, digits, '_', '-' and '.', starting with a letter, digit or '_'"
-    elif ".." in name or name.endswith("."):
-        problem = "it must not contain '..' or end with '.'"
-    elif name.split(".")[0].lower() in _WINDOWS_RESERVED:
-        problem = "it is a reserved device name on Windows"
-    if problem:
-        raise InvalidParameter(f"Invalid {what} {name!r}: {problem}")
-    return name
 
 
 def check_alias(alias: object) -> str:

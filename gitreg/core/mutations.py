@@ -24,6 +24,7 @@ from gitreg.core.errors import (
     TransitionNotAllowed,
     VersionNotFound,
 )
+from gitreg.core.names import name_key
 from gitreg.core.uri import ModelRef
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def claim_name(existing: Iterable[str], name: str) -> None:
     for other in existing:
         if other == name:
             raise ModelAlreadyExists(f"Registered Model (name={name}) already exists.")
-        if other.lower() == name.lower():
+        if name_key(other) == name_key(name):
             raise ModelAlreadyExists(
                 f"Registered Model (name={other}) already exists and differs from {name!r} "
                 "only in case; names must be unique case-insensitively (macOS and Windows "

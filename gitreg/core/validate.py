@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
 from gitreg.core.config import MODELS_DIR, link_problem
-from gitreg.core.entities import RESERVED_ALIASES, Stage, check_name
+from gitreg.core.entities import RESERVED_ALIASES, Stage
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.finding import Finding
+from gitreg.core.names import check_name, file_stem, name_key, name_of_stem
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -125,20 +126,21 @@ def check_invariants(
     """
     findings: list[Finding] = []
     stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
-    if data.get("name") != stem:
+    named = data.get("name")
+    if isinstance(named, str) and file_stem(named) != stem:
         findings.append(
             Finding(
                 path,
                 _line(text, ["name"]),
                 "NAME_MISMATCH",
-                f"name {data.get('name')!r} differs from the file name {stem!r}; "
-                "rename the file or fix the name (gitreg rename renames both)",
+                f"name {named!r} belongs in {MODELS_DIR}/{file_stem(named)}.yaml, not in this "
+                "file; rename the file or fix the name (gitreg rename renames both)",
             )
         )
     versions = [v for v in data.get("versions") or [] if isinstance(v, Mapping)]
     findings += _check_versions(versions, data.get("next_version"), path, text)
     findings += _check_aliases(data.get("aliases") or {}, versions, path, text)
-    name = data["name"] if isinstance(data.get("name"), str) else stem
+    name = named if isinstance(named, str) else (name_of_stem(stem) or stem)
     findings += _check_production(data.get("versions") or [], name, path, text, incumbents)
     return findings
 
@@ -321,10 +323,23 @@ def check_entry(name: str, is_dir: bool = False) -> list[Finding]:
                 f"{path} is {kind}; models/ holds only <model name>.yaml manifests: {hint}",
             )
         ]
-    try:
-        check_name(name.removesuffix(".yaml"))
-    except InvalidParameter as e:
-        return [Finding(path, None, "NAME_INVALID", f"{e.message}; rename the file")]
+    stem = name.removesuffix(".yaml")
+    if name_of_stem(stem) is None:
+        why = ""
+        try:
+            check_name(stem)
+        except InvalidParameter as e:
+            why = f"{e.message}; "
+        return [
+            Finding(
+                path,
+                None,
+                "NAME_INVALID",
+                f"{path} is not the file name of any model name ({why or 'not in canonical form; '}"
+                f"a model's file is models/<encoded name>.yaml, e.g. {file_stem(stem)}.yaml): "
+                "rename the file",
+            )
+        ]
     return []
 
 
@@ -333,7 +348,8 @@ def check_unique_names(paths: Iterable[str]) -> list[Finding]:
     seen: dict[str, str] = {}
     findings = []
     for path in sorted(paths):
-        key = path.lower()
+        stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
+        key = name_key(name_of_stem(stem) or stem)
         if key in seen:
             findings.append(
                 Finding(

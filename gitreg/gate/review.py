@@ -21,6 +21,7 @@ from gitreg.core import validate
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
 from gitreg.core.errors import GitregError
 from gitreg.core.finding import Finding
+from gitreg.core.names import name_key, name_of_stem
 from gitreg.core.version import __version__
 from gitreg.gate import rules
 from gitreg.gate.rules import ModelChange
@@ -222,7 +223,7 @@ def _case_conflicts(name: str, entries: Listing) -> list[Finding]:
             f"{path} and {MODELS_DIR}/{other} differ only in case; a checkout on macOS or "
             "Windows would merge them, so rename one",
         )
-        for other in entries.folded.get(name.lower(), ())
+        for other in entries.folded.get(_fold(name), ())
         if other != name
     ]
 
@@ -312,6 +313,12 @@ def _read_worktree(root: Path, path: str) -> bytes | None:
         return None
 
 
+def _fold(file_name: str) -> str:
+    """What two entries of models/ collide on: their models' names, case-folded."""
+    stem = file_name.removesuffix(".yaml")
+    return name_key(name_of_stem(stem) or stem)
+
+
 class Listing(dict[str, bool]):
     """Name -> is a directory, for everything directly in models/; ``folded`` by lower case."""
 
@@ -319,7 +326,7 @@ class Listing(dict[str, bool]):
         super().__init__(entries)
         self.folded: dict[str, list[str]] = {}
         for name in sorted(entries):
-            self.folded.setdefault(name.lower(), []).append(name)
+            self.folded.setdefault(_fold(name), []).append(name)
 
 
 def _listing(root: Path) -> Listing:

@@ -25,7 +25,8 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
 
 from gitreg.core import search
-from gitreg.core.entities import RegisteredModel, check_name, check_tag_key
+from gitreg.core.entities import RegisteredModel, check_tag_key
+from gitreg.core.names import check_name
 from gitreg.mlflow.convert import (
     mlflow_errors,
     registry_path,

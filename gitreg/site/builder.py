@@ -19,7 +19,7 @@ from gitreg.core.errors import InvalidParameter
 from gitreg.site.catalog import collect
 from gitreg.site.links import safe_url
 from gitreg.site.output import SiteOutput, check_outdir
-from gitreg.site.render import Pages, index_row, js_data, version_events
+from gitreg.site.render import Pages, index_row, js_data, model_dir, version_events
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry
@@ -113,8 +113,8 @@ def build(
 
 
 def _model_file(name: str) -> str:
-    return f"models/{name}/index.html"
+    return f"{model_dir(name)}/index.html"
 
 
 def _version_file(name: str, version: int) -> str:
-    return f"models/{name}/v{version}.html"
+    return f"{model_dir(name)}/v{version}.html"

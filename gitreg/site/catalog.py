@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gitreg.core.config import Policy
-from gitreg.core.entities import RegisteredModel, check_name, parse_timestamp
+from gitreg.core.entities import RegisteredModel, parse_timestamp
 from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter
 from gitreg.core.events import RegistryEvent
+from gitreg.core.names import check_name, name_key, name_of_branch_component
 from gitreg.site.links import Linker, safe_url
 from gitreg.store.remote import has_remote
 from gitreg.store.timeline import events_by_model
@@ -127,12 +128,12 @@ def _check_names(models: Sequence[RegisteredModel]) -> None:
             raise InvalidManifest(
                 f"{e.message}; fix the manifest's name (gitreg validate shows where)"
             ) from e
-        if model.name.lower() in seen:
+        if name_key(model.name) in seen:
             raise InvalidManifest(
                 f"two manifests name the model {model.name!r} (names are unique "
                 "case-insensitively); run gitreg validate"
             )
-        seen.add(model.name.lower())
+        seen.add(name_key(model.name))
 
 
 def _requests(registry: Registry, linker: Linker) -> tuple[list[Request], list[str]]:
@@ -163,11 +164,8 @@ def _requests(registry: Registry, linker: Linker) -> tuple[list[Request], list[s
 
 
 def _name_from_branch(branch: str) -> str | None:
-    """``gitreg/NAME/...``: the model a request branch is about (names contain no '/')."""
+    """``gitreg/NAME/...``: the model a request branch is about (NAME is encoded, see #16)."""
     parts = branch.split("/")
     if len(parts) >= 3 and parts[0] == "gitreg":
-        try:
-            return check_name(parts[1])
-        except InvalidParameter:
-            return None
+        return name_of_branch_component(parts[1])
     return None

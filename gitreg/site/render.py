@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from gitreg.core.entities import ModelVersion, Stage, format_timestamp
 from gitreg.core.events import EventKind, RegistryEvent
+from gitreg.core.names import file_stem
 from gitreg.site.catalog import Catalog, ModelEntry
 from gitreg.site.chart import ChartLinks, build_chart, short_time
 from gitreg.site.markup import render_markdown
@@ -44,14 +45,19 @@ def js_data(value: Any) -> Markup:
     return Markup("".join(_JS_ESCAPES.get(c, c) for c in text))
 
 
+def model_dir(name: str) -> str:
+    """The directory of a model's pages: its manifest's file stem (portable, reversible)."""
+    return f"models/{file_stem(name)}"
+
+
 def model_path(name: str) -> str:
-    """The model's page, relative to the site's root."""
-    return f"models/{quote(name, safe='')}/index.html"
+    """The model's page as a link from the site's root (the stem, percent-encoded)."""
+    return f"models/{quote(file_stem(name), safe='')}/index.html"
 
 
 def version_path(name: str, version: int) -> str:
-    """A version's page, relative to the site's root."""
-    return f"models/{quote(name, safe='')}/v{version}.html"
+    """A version's page as a link from the site's root."""
+    return f"models/{quote(file_stem(name), safe='')}/v{version}.html"
 
 
 def when(ms: int) -> str:
@@ -85,6 +91,7 @@ class IndexRow:
             self.modified,
             [list(t) for t in self.tags],
             [list(p) for p in self.pending],
+            quote(file_stem(self.name), safe=""),
         ]
 
 

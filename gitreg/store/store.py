@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitreg.core import manifest
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config
-from gitreg.core.entities import RegisteredModel, check_name
+from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import (
     ConcurrentUpdate,
     DirtyWorktree,
@@ -33,6 +33,7 @@ from gitreg.core.errors import (
     ModelNotFound,
     NotARegistry,
 )
+from gitreg.core.names import check_name
 from gitreg.store import _git, _net, worktree
 from gitreg.store.cache import git_dir, load_large, load_parsed, no_gc, save_parsed
 from gitreg.store.transaction import Transaction, model_path, parse_model

@@ -29,12 +29,14 @@
       r[2].forEach(function (a) { hay.push("@" + a[0]); });
       r[7].forEach(function (t) { hay.push(t[0] + "=" + t[1]); });
       rows.push({ name: r[0], latest: r[1], aliases: r[2], staging: r[3], production: r[4],
-        creator: r[5], modified: r[6], tags: r[7], pending: r[8], hay: hay.join("\n").toLowerCase() });
+        creator: r[5], modified: r[6], tags: r[7], pending: r[8], dir: r[9],
+        hay: hay.join("\n").toLowerCase() });
     }
   }
 
-  function modelHref(name) { return "models/" + encodeURIComponent(name) + "/index.html"; }
-  function versionHref(name, v) { return "models/" + encodeURIComponent(name) + "/v" + v + ".html"; }
+  /* r.dir is the model's directory, already percent-encoded (its manifest's file stem). */
+  function modelHref(r) { return "models/" + r.dir + "/index.html"; }
+  function versionHref(r, v) { return "models/" + r.dir + "/v" + v + ".html"; }
 
   function el(parent, tag, text, cls) {
     var node = document.createElement(tag);
@@ -44,10 +46,10 @@
     return node;
   }
   function link(parent, href, text) { var a = el(parent, "a", text); a.href = href; return a; }
-  function versions(td, name, list) {
+  function versions(td, r, list) {
     list.forEach(function (v, i) {
       if (i) { td.appendChild(document.createTextNode(", ")); }
-      link(td, versionHref(name, v), "Version " + v);
+      link(td, versionHref(r, v), "Version " + v);
     });
   }
   function chips(td, list, cls, text) {
@@ -60,17 +62,17 @@
   function rowElement(r) {
     var tr = document.createElement("tr");
     var name = el(tr, "td", null, "name");
-    link(name, modelHref(r.name), r.name);
+    link(name, modelHref(r), r.name);
     if (r.pending.length) {
       name.appendChild(document.createTextNode(" "));
       var badge = el(name, "span", "pending", "badge pending");
       badge.title = r.pending.map(function (p) { return p[0]; }).join("; ");
     }
     var latest = el(tr, "td");
-    if (r.latest !== null) { link(latest, versionHref(r.name, r.latest), "Version " + r.latest); }
+    if (r.latest !== null) { link(latest, versionHref(r, r.latest), "Version " + r.latest); }
     chips(el(tr, "td"), r.aliases, "alias", function (a) { return "@" + a[0] + " -> " + a[1]; });
-    versions(el(tr, "td"), r.name, r.staging);
-    versions(el(tr, "td"), r.name, r.production);
+    versions(el(tr, "td"), r, r.staging);
+    versions(el(tr, "td"), r, r.production);
     el(tr, "td", r.creator);
     el(el(tr, "td"), "time", when(r.modified));
     chips(el(tr, "td"), r.tags, "tag", function (t) { return t[0] + "=" + t[1]; });
