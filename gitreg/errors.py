@@ -16,6 +16,7 @@ from gitreg.core.errors import (
     BadRef,
     BranchDiverged,
     ConcurrentUpdate,
+    DeliveryFailed,
     DirtyWorktree,
     ForgeError,
     GitFailed,
@@ -32,6 +33,7 @@ from gitreg.core.errors import (
     RemoteUnavailable,
     TransitionNotAllowed,
     VersionNotFound,
+    WebhookNotFound,
 )
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "BadRef",
     "BranchDiverged",
     "ConcurrentUpdate",
+    "DeliveryFailed",
     "DirtyWorktree",
     "ForgeError",
     "GitFailed",
@@ -60,4 +63,5 @@ __all__ = [
     "RemoteUnavailable",
     "TransitionNotAllowed",
     "VersionNotFound",
+    "WebhookNotFound",
 ]

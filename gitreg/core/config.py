@@ -11,6 +11,7 @@ from typing import Any
 
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.errors import InvalidParameter
+from gitreg.core.notifications import Notifications
 
 CONFIG_FILE = "gitreg.yaml"
 MODELS_DIR = "models"
@@ -213,6 +214,8 @@ class Config:
     forge: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"type": "none"})
     policy: Policy = dataclasses.field(default_factory=Policy)
     links: Links = dataclasses.field(default_factory=Links)
+    # Where events are delivered (issue 13): subscriptions and the SMTP server.
+    notifications: Notifications = dataclasses.field(default_factory=Notifications)
 
     def push_mode(self, override: bool | None) -> str:
         """``always``/``never`` from ``--push``/``--no-push``, else ``registry.push``."""
@@ -232,4 +235,5 @@ class Config:
             forge=dict(registry.get("forge") or {"type": "none"}),
             policy=Policy.from_dict(data.get("policy") or {}),
             links=Links.from_dict(data.get("links") or {}),
+            notifications=Notifications.from_dict(data.get("notifications")),
         )

@@ -150,3 +150,15 @@ class PromotionPending(GitregError):
         self.url = url
         self.number = number
         self.created = created
+
+
+class WebhookNotFound(GitregError):
+    """No subscription in gitreg.yaml has that name or id (MLflow's message and code)."""
+
+    error_code = RESOURCE_DOES_NOT_EXIST
+
+
+class DeliveryFailed(GitregError):
+    """Some events were not delivered (``gitreg notify`` exits 1 after its summary)."""
+
+    error_code = INVALID_STATE

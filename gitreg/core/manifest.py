@@ -167,3 +167,39 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def replace_section(text: str | bytes, key: str, value: Any) -> str:
+    """``text`` with its top-level ``key`` set to ``value`` (None removes it), nothing else.
+
+    The rest of the file, comments included, is kept byte for byte: only the lines of that
+    one section are rewritten, so a change made through an API (MLflow's webhook API writes
+    ``notifications``) is a small diff in review. If the splice would change anything else,
+    the whole mapping is dumped instead.
+    """
+    source = text.decode() if isinstance(text, bytes) else text
+    lines = source.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if _is_top_key(line, key)), None)
+    block = [] if value is None else dump({key: value}).splitlines(keepends=True)
+    if start is None:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        result = "".join(lines + block)
+    else:
+        end = start + 1
+        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#"):
+            end += 1
+        while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1][0] == "#"):
+            end -= 1  # blank lines and column-0 comments before the next key belong to it
+        result = "".join(lines[:start] + block + lines[end:])
+    data = load(source, "gitreg.yaml") or {}
+    expected = {k: v for k, v in data.items() if k != key}
+    if value is not None:
+        expected[key] = value
+    if load(result, "gitreg.yaml") != expected:
+        return dump(expected, like=data)
+    return result
+
+
+def _is_top_key(line: str, key: str) -> bool:
+    return line.startswith(f"{key}:") or line.startswith(f"{key} :")

@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, notifications
 from gitreg.core.config import MODELS_DIR, link_problem
 from gitreg.core.entities import RESERVED_ALIASES, Stage
 from gitreg.core.errors import InvalidManifest, InvalidParameter
@@ -252,11 +252,14 @@ def check_manifest(
 def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[Finding]:
     """Schema findings for gitreg.yaml, then policy consistency (stages it names exist)."""
     findings = check_schema(data, path, text, name="config")
-    if findings:
-        return findings
-    findings += _check_links(data.get("links") or {}, path, text)
-    policy = data.get("policy")
-    if not isinstance(policy, Mapping) or "stages" not in policy:
+    if not findings and isinstance(data, Mapping):
+        findings += [
+            Finding(path, _line(text, where), code, message)
+            for where, code, message in notifications.problems(data.get("notifications"))
+        ]
+        findings += _check_links(data.get("links") or {}, path, text)
+    policy = data.get("policy") if isinstance(data, Mapping) else None
+    if findings or not isinstance(policy, Mapping) or "stages" not in policy:
         return findings
     stages = set(policy["stages"] or ())
     for key in ("transitions", "protected", "requirements"):

@@ -10,25 +10,98 @@ from pathlib import Path
 
 from gitreg.core.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, MODELS_DIR
 from gitreg.core.errors import ModelAlreadyExists
+from gitreg.core.version import __version__
 from gitreg.store.store import Store, ensure_repository
 from gitreg.store.transaction import Transaction
 
 WORKFLOW_FILE = ".github/workflows/gitreg.yml"
 ACTION_REPOSITORY = "gitreg-dev/gitreg"
 
+# Delivery of events (issue 13): each push to the default branch sends its events to the
+# subscriptions in gitreg.yaml; a request branch's pull request announces the transition it
+# proposes. Secrets reach gitreg only through env: from the repository's secrets.
+NOTIFY_JOBS = f"""
+  notify:
+    name: notify subscribers
+    if: >-
+      github.event_name == 'push' &&
+      github.ref == format('refs/heads/{{0}}', github.event.repository.default_branch)
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    permissions:
+      contents: read
+    steps:
+      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
+        with:
+          # The events are computed commit by commit from the push's first commit.
+          fetch-depth: 0
+          persist-credentials: false
+      - name: Install gitreg
+        run: |
+          python3 -m venv "$RUNNER_TEMP/gitreg"
+          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check \\
+            "gitreg=={__version__}"
+      - name: Deliver this push's events
+        env:
+          BEFORE: ${{{{ github.event.before }}}}
+          # Export every variable gitreg.yaml names (secret_env, url_env, token_env,
+          # smtp *_env) from a repository secret of the same name, e.g.:
+          # DEPLOY_HOOK_SECRET: ${{{{ secrets.DEPLOY_HOOK_SECRET }}}}
+          # SLACK_WEBHOOK_URL: ${{{{ secrets.SLACK_WEBHOOK_URL }}}}
+        run: |
+          if [ -z "${{BEFORE//0/}}" ]; then
+            echo "::notice::A new branch has no earlier tip to compare with; nothing to deliver."
+            exit 0
+          fi
+          if ! git cat-file -e "$BEFORE^{{commit}}" 2>/dev/null; then
+            echo "::warning::$BEFORE is not in this clone (a force push?); nothing delivered."
+            exit 0
+          fi
+          "$RUNNER_TEMP/gitreg/bin/gitreg" notify --since "$BEFORE"
+
+  notify-request:
+    name: announce transition request
+    if: >-
+      github.event_name == 'pull_request' && github.event.action == 'opened' &&
+      startsWith(github.head_ref, 'gitreg/') &&
+      github.event.pull_request.head.repo.full_name == github.repository
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    permissions:
+      contents: read
+    steps:
+      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
+        with:
+          fetch-depth: 0
+          persist-credentials: false
+      - name: Install gitreg
+        run: |
+          python3 -m venv "$RUNNER_TEMP/gitreg"
+          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check \\
+            "gitreg=={__version__}"
+      - name: Deliver TRANSITION_REQUEST_CREATED
+        env:
+          BASE_SHA: ${{{{ github.event.pull_request.base.sha }}}}
+          HEAD_SHA: ${{{{ github.event.pull_request.head.sha }}}}
+          NUMBER: ${{{{ github.event.pull_request.number }}}}
+          # The same secrets as the notify job, e.g.:
+          # DEPLOY_HOOK_SECRET: ${{{{ secrets.DEPLOY_HOOK_SECRET }}}}
+        run: |
+          "$RUNNER_TEMP/gitreg/bin/gitreg" notify --request "$HEAD_SHA" --base "$BASE_SHA" \\
+            --pull-request "$NUMBER"
+"""
+
 # The registry's catalog on GitHub Pages (gitreg site, #14): optional, so the workflow carries
-# it commented out. Uncommenting it (one "# " off each line) gives PAGES_TRIGGER and
-# PAGES_JOBS; `enable_pages` does exactly that, for the linters and the tests. The official
+# it commented out. Uncommenting it (one "# " off each line) gives PAGES_JOBS;
+# `enable_pages` does exactly that, for the linters and the tests. The official
 # Pages actions are pinned to the commits of their releases (configure-pages v5.0.0,
 # upload-pages-artifact v5.0.0, deploy-pages v5.0.0); only the deploy job may write Pages.
-PAGES_TRIGGER = """\
-  push:
-    branches: [main]
-"""
 PAGES_JOBS = """\
   site:
     name: build the catalog
-    if: github.event_name == 'push'
+    if: >-
+      github.event_name == 'push' &&
+      github.ref == format('refs/heads/{0}', github.event.repository.default_branch)
     runs-on: ubuntu-latest
     timeout-minutes: 20
     permissions:
@@ -45,8 +118,8 @@ PAGES_JOBS = """\
           GITHUB_TOKEN: ${{ github.token }}
         run: |
           python3 -m venv "$RUNNER_TEMP/gitreg"
-          source="git+https://github.com/gitreg-dev/gitreg@v1"  # as the validate action's
-          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet "gitreg @ $source"
+          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check \\
+            "gitreg==@VERSION@"
           "$RUNNER_TEMP/gitreg/bin/gitreg" site "$RUNNER_TEMP/site"
       - uses: actions/upload-pages-artifact@fc324d3547104276b827a68afc52ff2a11cc49c9 # v5.0.0
         with:
@@ -69,7 +142,7 @@ PAGES_JOBS = """\
     steps:
       - id: deployment
         uses: actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128 # v5.0.0
-"""
+""".replace("@VERSION@", __version__)  # the gitreg that wrote the workflow, as the notify job
 
 
 def _commented(block: str) -> str:
@@ -82,9 +155,7 @@ def _commented(block: str) -> str:
 
 def enable_pages(text: str) -> str:
     """The workflow ``text`` with its GitHub Pages trigger and jobs uncommented."""
-    return text.replace(_commented(PAGES_TRIGGER), PAGES_TRIGGER).replace(
-        _commented(PAGES_JOBS), PAGES_JOBS
-    )
+    return text.replace(_commented(PAGES_JOBS), PAGES_JOBS)
 
 
 WORKFLOW_TEXT = f"""\
@@ -94,9 +165,9 @@ name: gitreg
 
 on:
   pull_request:
-  # Publishing the catalog (gitreg site) on GitHub Pages: uncomment the push trigger below
-  # and the site and deploy jobs at the end (remove one "# " from each of their lines).
-{_commented(PAGES_TRIGGER)}
+  # Pushes to the default branch deliver their events (the notify job; see #13).
+  push:
+
 permissions:
   contents: read
 
@@ -112,11 +183,11 @@ jobs:
           persist-credentials: false
       # Pin to a commit for supply-chain safety (zizmor's unpinned-uses); @v1 follows releases.
       - uses: {ACTION_REPOSITORY}/.github/actions/validate@v1
-
+{NOTIFY_JOBS}
   # The catalog of this registry (gitreg site: every model, its versions, who promoted what
-  # and when) built on each push to main and published with GitHub Pages. To turn it on,
-  # set Settings > Pages > Source to "GitHub Actions", then uncomment the push trigger at the
-  # top and these two jobs. Only the deploy job can write to Pages.
+  # and when), built on each push to the default branch and published with GitHub Pages. To
+  # turn it on, set Settings > Pages > Source to "GitHub Actions", then uncomment these two
+  # jobs (remove one "# " from each line). Only the deploy job can write to Pages.
 {_commented(PAGES_JOBS)}"""
 
 README_TEXT = f"""\

@@ -4,8 +4,8 @@ Every abstract method maps to the Registry method of the same name; the adapter 
 converts entities, turns GitregErrors into MlflowExceptions, and follows MLflow's store
 contract where the gitreg API is deliberately friendlier (``create_model_version`` needs an
 existing model; deleting a missing tag or alias is a no-op). Prompts, ``copy_model_version``
-and the await helper are MLflow's own concrete methods built on these; webhooks stay
-unsupported (gitreg has its own notifications).
+and the await helper are MLflow's own concrete methods built on these; webhooks are
+gitreg.yaml's subscriptions (``gitreg.mlflow.webhooks``, issue 13).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from gitreg.mlflow.convert import (
     to_model_version,
     to_registered_model,
 )
+from gitreg.mlflow.webhooks import WebhookMethods
 from gitreg.registry import Registry
 
 _PROMPT_CONDITION = re.compile(
@@ -83,7 +84,7 @@ def _check_alias_name(name: str, alias: str) -> None:
         raise MlflowException(f"Invalid alias name: {alias!r}", INVALID_PARAMETER_VALUE)
 
 
-class GitregStore(AbstractStore):
+class GitregStore(WebhookMethods, AbstractStore):
     """MLflow's registry store for ``gitreg:///path/to/registry``: every change is a commit."""
 
     def __init__(self, store_uri: str | None = None, tracking_uri: str | None = None) -> None:

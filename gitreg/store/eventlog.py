@@ -24,6 +24,7 @@ from gitreg.store.cache import git_dir, load_parsed
 from gitreg.store.history import FileChange, LogCommit, parse_log, parse_state
 
 _ZERO = "0" * 40
+PROMPT_TAG = "mlflow.prompt.is_prompt"  # MLflow's mark of a prompt (mlflow.prompt.constants)
 _NO_COMMIT = re.compile(r"^0+$")  # what GitHub sends as "before" for a new branch
 
 
@@ -43,7 +44,8 @@ def read_events(root: Path, since: str | None, until: str = "HEAD") -> list[Regi
             new = states.get(change.new_blob) if change.status != "D" else None
             if _unreadable(change, old, new):
                 continue  # a commit that broke a manifest has no readable change
-            events += [_placed(commit, event) for event in diff(old, new)]
+            prompt = _is_prompt(new or old)
+            events += [_placed(commit, event, prompt) for event in diff(old, new)]
     return events
 
 
@@ -86,7 +88,12 @@ def _unreadable(
     return (change.status != "A" and old is None) or (change.status != "D" and new is None)
 
 
-def _placed(commit: LogCommit, event: Any) -> RegistryEvent:
+def _is_prompt(model: RegisteredModel | None) -> bool:
+    tags = model.tags if model is not None else {}
+    return str(tags.get(PROMPT_TAG, "")).lower() == "true"
+
+
+def _placed(commit: LogCommit, event: Any, is_prompt: bool = False) -> RegistryEvent:
     return RegistryEvent(
         event=event,
         commit=commit.commit,
@@ -94,4 +101,5 @@ def _placed(commit: LogCommit, event: Any) -> RegistryEvent:
         author_email=commit.author_email,
         timestamp=commit.committed_at,
         pull_request=commit.pull_request,
+        is_prompt=is_prompt,
     )

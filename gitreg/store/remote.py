@@ -72,6 +72,11 @@ def resolve_remote(root: Path, config: Config, branch: str, push: bool | None) -
     return Remote(config.remote, url, config.branch or branch, config.retries)
 
 
+def remote_url(root: Path, config: Config) -> str | None:
+    """The URL of the registry's remote (``registry.remote``), or None without one."""
+    return _git.config_value(root, f"remote.{config.remote}.url")
+
+
 def has_remote(root: Path, config: Config) -> bool:
     """Whether the clone has the remote gitreg.yaml names (so it has reviewers)."""
     return _git.config_value(root, f"remote.{config.remote}.url") is not None

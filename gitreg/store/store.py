@@ -34,7 +34,7 @@ from gitreg.core.errors import (
     NotARegistry,
 )
 from gitreg.core.names import check_name
-from gitreg.store import _git, _net, worktree
+from gitreg.store import _git, _net, faults, worktree
 from gitreg.store.cache import git_dir, load_large, load_parsed, no_gc, save_parsed
 from gitreg.store.transaction import Transaction, model_path, parse_model
 
@@ -248,6 +248,7 @@ class Store:
         """Hold the clone's lock, having finished or undone any interrupted transaction."""
         with self.lock(), worktree.busy(self.state_dir):
             self._recover(repo)
+            faults.point("locked")
             yield
 
     def _branch(self, repo: Repo) -> str:
@@ -278,6 +279,7 @@ class Store:
                 return result
             worktree.check_clean(self.root, repo, base, list(tx.changes))
             commit = self.build(repo, base, tx)
+            faults.point("built")
             if self._advance(repo, ref, base, commit, tx.changes, tx.message):
                 return result
         raise ConcurrentUpdate(
@@ -304,10 +306,12 @@ class Store:
             commit = self.build(repo, base, tx)
             paths = _git.changed_paths(self.root, local, commit)
             worktree.check_clean(self.root, repo, local, paths)
+            faults.point("built")
             lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
             if lost is not None:
                 self.retry_count += 1
                 continue
+            faults.point("pushed")
             # Confirmed by the remote: only now does the local branch move (see #5).
             _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
             self._advance(repo, ref, local, commit, None, tx.message)
@@ -343,12 +347,15 @@ class Store:
             found = _git.read_objects(self.root, [f"{new}:{p}" for p in paths])
             changes = {p: found[f"{new}:{p}"] for p in paths}
         blobs = {p: None if d is None else _git.blob_id(d) for p, d in changes.items()}
+        worktree.check_index_free(self.root)
         worktree.write_journal(self.state_dir, {"ref": ref, "old": old, "new": new, "paths": blobs})
+        faults.point("journaled")
         if not _git.update_ref(
             repo, ref, new, old, f"gitreg: {message.splitlines()[0] if message else 'commit'}"
         ):
             worktree.clear_journal(self.state_dir)
             return False
+        faults.point("ref-moved")
         worktree.sync_worktree(self.root, repo, changes)
         worktree.clear_journal(self.state_dir)
         return True
@@ -358,10 +365,11 @@ class Store:
     def _recover_if_interrupted(self) -> None:
         """Before a work-tree read: finish a transaction whose writer died (see #5).
 
-        A journal next to a held lock belongs to a live writer, which will finish it
-        itself; a read never waits for it and reads the work tree as it is.
+        A journal (or busy mark) next to a held lock belongs to a live writer, which will
+        finish it itself; a read never waits for it and reads the work tree as it is. A dead
+        writer's are dealt with here, so that any next command leaves the clone clean.
         """
-        if not worktree.has_journal(self.state_dir):
+        if not worktree.has_journal(self.state_dir) and not worktree.was_busy(self.state_dir):
             return
         from filelock import FileLock, Timeout
 

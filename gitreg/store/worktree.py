@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
-from gitreg.core.errors import DirtyWorktree
-from gitreg.store import _git
+from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree
+from gitreg.store import _git, faults
+from gitreg.store.cache import git_dir
 
 if TYPE_CHECKING:
     from git import Repo
@@ -43,6 +44,11 @@ def has_journal(state_dir: Path) -> bool:
     return (state_dir / JOURNAL).exists()
 
 
+def was_busy(state_dir: Path) -> bool:
+    """Whether a lock holder's busy mark is there (it is working, or it was killed)."""
+    return (state_dir / "busy").exists()
+
+
 def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str]) -> None:
     """Refuse to overwrite a file with uncommitted edits (work tree or index).
 
@@ -64,6 +70,23 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
             )
 
 
+def check_index_free(root: Path) -> None:
+    """Refuse to move the branch while another git process holds the index.
+
+    The work tree and index follow the branch right after it moves; a live ``git`` (an
+    editor open on a commit, an IDE) holding ``index.lock`` would make that fail halfway.
+
+    Raises:
+        ConcurrentUpdate: ``.git/index.lock`` exists (a dead gitreg's is cleared before).
+    """
+    lock = git_dir(root) / "index.lock"
+    if lock.exists():
+        raise ConcurrentUpdate(
+            f"another git process is using this clone ({lock} exists); wait for it to finish "
+            "and retry, or remove that file if no git command is running; nothing was changed"
+        )
+
+
 def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -> None:
     """Write ``changes`` (path -> content, None deletes) to the work tree and the index."""
     for path, data in changes.items():
@@ -72,6 +95,7 @@ def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -
             target.unlink(missing_ok=True)
         else:
             manifest.write_atomic(target, data.decode("utf-8"))
+    faults.point("worktree-written")
     _git.sync_index(repo, list(changes))
 
 
