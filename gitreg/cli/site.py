@@ -107,12 +107,17 @@ def site(
     elif port is None:
         click.echo(report.index.resolve().as_uri())
     _say(
-        f"Wrote the catalog of {report.models} models ({report.versions} versions): "
+        f"Wrote the catalog of {_count(report.models, 'model')} "
+        f"({_count(report.versions, 'version')}): "
         f"{report.pages} pages, {report.bytes / 1e6:.1f} MB in {outdir} "
         f"({report.seconds:.1f}s)"
     )
     if port is not None:
         _serve(outdir, port, as_json)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _serve(outdir: Path, port: int, as_json: bool) -> None:

@@ -84,8 +84,12 @@ def build(
     for done, entry in enumerate(catalog.models, 1):
         out.write(_model_file(entry.name), pages.model(entry))
         by_version = version_events(entry)
-        for mv in entry.model.versions:
-            out.write(_version_file(entry.name, mv.version), pages.version(entry, mv, by_version))
+        ordered = sorted(entry.model.versions, key=lambda mv: mv.version)
+        for i, mv in enumerate(ordered):
+            previous = ordered[i - 1] if i else None
+            following = ordered[i + 1].version if i + 1 < len(ordered) else None
+            html = pages.version(entry, mv, previous, following, by_version.get(mv.version, []))
+            out.write(_version_file(entry.name, mv.version), html)
         versions += len(entry.model.versions)
         rows.append(index_row(entry))
         if progress is not None:

@@ -204,13 +204,15 @@ class Pages:
             **self._common(model_path(name)),
         )
 
-    def version(self, entry: ModelEntry, mv: ModelVersion, by_version: VersionEvents) -> str:
-        """A version's page: lineage, metrics and tags, and what changed since the last one."""
-        numbers = sorted(v.version for v in entry.model.versions)
-        earlier = [n for n in numbers if n < mv.version]
-        later = [n for n in numbers if n > mv.version]
-        previous = entry.model.get_version(earlier[-1]) if earlier else None
-        events = by_version.get(mv.version, [])
+    def version(
+        self,
+        entry: ModelEntry,
+        mv: ModelVersion,
+        previous: ModelVersion | None,
+        following: int | None,
+        events: Sequence[RegistryEvent],
+    ) -> str:
+        """A version's page: lineage, metrics and tags, and what changed since ``previous``."""
         transitions = [
             e for e in events if e.event.kind == EventKind.MODEL_VERSION_TRANSITIONED_STAGE
         ]
@@ -219,7 +221,7 @@ class Pages:
             model=entry.model,
             mv=mv,
             previous=previous,
-            next_version=later[0] if later else None,
+            next_version=following,
             registered=_last(events, EventKind.MODEL_VERSION_CREATED),
             transitions=transitions,
             promotion=_promotion(transitions, mv),
@@ -228,9 +230,6 @@ class Pages:
             run_url=self.catalog.linker.run_url(mv),
             **self._common(version_path(entry.name, mv.version)),
         )
-
-
-VersionEvents = Mapping[int, Sequence[RegistryEvent]]
 
 
 def version_events(entry: ModelEntry) -> dict[int, list[RegistryEvent]]:
