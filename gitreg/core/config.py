@@ -210,7 +210,8 @@ class Config:
     push: str = "auto"
     remote: str = "origin"
     branch: str | None = None
-    retries: int = 30
+    retries: int | None = None
+    retry_seconds: float = 120.0
     forge: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"type": "none"})
     policy: Policy = dataclasses.field(default_factory=Policy)
     links: Links = dataclasses.field(default_factory=Links)
@@ -231,7 +232,8 @@ class Config:
             push=registry.get("push", "auto"),
             remote=registry.get("remote", "origin"),
             branch=registry.get("branch"),
-            retries=int(registry.get("retries", 30)),
+            retries=int(registry["retries"]) if "retries" in registry else None,
+            retry_seconds=float(registry.get("retry_seconds", 120)),
             forge=dict(registry.get("forge") or {"type": "none"}),
             policy=Policy.from_dict(data.get("policy") or {}),
             links=Links.from_dict(data.get("links") or {}),

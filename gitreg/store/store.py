@@ -290,12 +290,10 @@ class Store:
     def _commit_and_push(
         self, repo: Repo, ref: str, remote: Remote, mutation: Callable[[Transaction], T]
     ) -> T:
-        from gitreg.store.remote import backoff, choose_base
+        from gitreg.store.remote import Contention, choose_base
 
-        lost: str | None = None
-        for attempt in range(remote.retries + 1):
-            if attempt:
-                time.sleep(backoff(attempt))
+        contention = Contention(remote)
+        while True:
             tip = remote.fetch(self.root)
             local = _git.rev_parse(repo, ref)
             base = choose_base(self.root, remote, local, tip)
@@ -310,6 +308,7 @@ class Store:
             lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
             if lost is not None:
                 self.retry_count += 1
+                time.sleep(contention.lost(lost, tip))  # raises when the write must give up
                 continue
             faults.point("pushed")
             # Confirmed by the remote: only now does the local branch move (see #5).
@@ -317,11 +316,6 @@ class Store:
             self._advance(repo, ref, local, commit, None, tx.message)
             _git.collect_garbage(self.root)  # our fetches turn auto-gc off (see _git)
             return result
-        raise ConcurrentUpdate(
-            f"{remote.name}/{remote.branch} kept moving: {remote.retries + 1} pushes were "
-            f"rejected (last: {lost}); nothing was committed, the clone is unchanged; retry, "
-            "or raise registry.retries in gitreg.yaml"
-        )
 
     def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
         """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
