@@ -11,7 +11,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest, notifications
-from gitreg.core.config import MODELS_DIR
+from gitreg.core.config import MODELS_DIR, link_problem
 from gitreg.core.entities import RESERVED_ALIASES, Stage, is_version_text
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.finding import Finding
@@ -329,6 +329,7 @@ def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[
             Finding(path, _line(text, where), code, message)
             for where, code, message in notifications.problems(data.get("notifications"))
         ]
+        findings += _check_links(data.get("links") or {}, path, text)
     policy = data.get("policy") if isinstance(data, Mapping) else None
     if findings or not isinstance(policy, Mapping) or "stages" not in policy:
         return findings
@@ -345,6 +346,16 @@ def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[
                         f"list; add {stage} to policy.stages or remove it from policy.{key}",
                     )
                 )
+    return findings
+
+
+def _check_links(links: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:
+    """Link templates (#14): http(s) with a literal host, only the placeholders gitreg fills."""
+    findings = []
+    for key, template in links.items():
+        problem = link_problem(str(key), template)
+        if problem:
+            findings.append(Finding(path, _line(text, ["links", key]), "LINK_TEMPLATE", problem))
     return findings
 
 

@@ -17,9 +17,11 @@ from typing import Any
 
 from gitreg.core.config import MODELS_DIR
 from gitreg.core.entities import RegisteredModel
+from gitreg.core.errors import GitregError
 from gitreg.core.events import RegistryEvent, diff
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git
+from gitreg.store.cache import git_dir, load_parsed
 from gitreg.store.history import FileChange, LogCommit, parse_log, parse_state
 
 _ZERO = "0" * 40
@@ -64,9 +66,21 @@ def _is_manifest(path: str) -> bool:
 
 def _states(root: Path, changes: Iterable[FileChange]) -> dict[str, RegisteredModel | None]:
     blobs = {oid for ch in changes for oid in (ch.old_blob, ch.new_blob)} - {_ZERO}
-    texts = _git.read_objects(root, sorted(blobs))
+    # Manifests a whole-registry read already parsed are in the parse cache, keyed by blob
+    # id: the catalog reads every model and then all history, so most tips are there (#14).
+    parsed = load_parsed(git_dir(root) / "gitreg")
+    states = {oid: _from_parsed(parsed[oid]) for oid in blobs if oid in parsed}
+    texts = _git.read_objects(root, sorted(blobs - states.keys()))
     cache: dict[bytes, Any] = {}
-    return {oid: parse_state(text, "manifest", cache) for oid, text in texts.items()}
+    states.update((oid, parse_state(text, "manifest", cache)) for oid, text in texts.items())
+    return states
+
+
+def _from_parsed(data: Any) -> RegisteredModel | None:
+    try:
+        return RegisteredModel.from_manifest(data)
+    except (GitregError, KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _unreadable(
