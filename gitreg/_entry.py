@@ -51,7 +51,7 @@ def resolve_fast(args: Sequence[str]) -> int | None:
     parsed = _parse(args[1:])
     if parsed is None or parsed["uri"] is None:
         return None
-    from gitreg.core.errors import BadRef, GitregError
+    from gitreg.core.errors import BadRef, GitregError, printable
 
     try:
         from gitreg.registry import Registry
@@ -62,7 +62,7 @@ def resolve_fast(args: Sequence[str]) -> int | None:
         sys.stderr.write("Interrupted.\n")
         return 130
     except GitregError as e:
-        sys.stderr.write(f"Error: {e.message}\n")
+        sys.stderr.write(f"Error: {printable(e.message, e.multiline)}\n")
         return 2 if isinstance(e, BadRef) else 1
     except Exception as e:
         from gitreg.cli import _exit_code

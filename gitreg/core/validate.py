@@ -89,7 +89,23 @@ def _schema_message(error: Any, name: str) -> str:
         "pattern": "change the value to match the pattern",
     }
     fix = fixes.get(error.validator, f"fix it to match gitreg's {name}.schema.json")
-    return f"{where}: {error.message}; {fix}"
+    if error.validator in ("maxLength", "minLength") and isinstance(error.instance, str):
+        limit = error.validator_value
+        word = "long" if error.validator == "maxLength" else "short"
+        return (
+            f"{where}: {_short(error.instance)} is too {word} ({len(error.instance):,} "
+            f"characters; the limit is {limit:,}); shorten it"
+        )
+    message = str(error.message)
+    shown = repr(error.instance)
+    if len(shown) > 80:  # a finding never echoes a whole (possibly huge or secret) value
+        message = message.replace(shown, _short(error.instance))
+    return f"{where}: {message[:500]}; {fix}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_schema(
