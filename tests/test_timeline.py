@@ -61,15 +61,16 @@ def test_a_model_deleted_and_created_again_starts_a_new_history(registry):
     registry.transition_model_version_stage("churn", 1, "Production")
     registry.set_registered_model_alias("churn", "champion", 1)
     registry.delete_registered_model("churn")
-    registry.create_model_version("churn", "s3://new/1")
-    registry.transition_model_version_stage("churn", 1, "Staging")
+    again = registry.create_model_version("churn", "s3://new/1")
+    assert again.version == 2  # a name never hands a number out twice (#12)
+    registry.transition_model_version_stage("churn", 2, "Staging")
     events = registry.list_events(None)
 
     mine = model_events(events, "churn")
     assert mine[0].event.kind == "REGISTERED_MODEL_CREATED"
     assert {e.event.source for e in mine if e.event.source} == {"s3://new/1"}
     assert stage_intervals(mine, Stage.PRODUCTION) == []
-    assert _spans(stage_intervals(mine, Stage.STAGING)) == [(1, True)]
+    assert _spans(stage_intervals(mine, Stage.STAGING)) == [(2, True)]
     # Over the name's whole history, the deletion ended what the old model held.
     old = [e for e in events if e.event.name == "churn"]
     assert _spans(stage_intervals(old, Stage.PRODUCTION)) == [(1, False)]
