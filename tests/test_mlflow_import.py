@@ -158,7 +158,7 @@ def test_refuses_several_production_versions_and_names_the_fix(
     uri = new_db
     client = mlflow_client(uri)
     client.create_registered_model("churn")
-    client.create_registered_model("Bad Name")
+    client.create_registered_model("Bad\tName")  # MLflow accepts a tab; gitreg does not
     for v in (1, 2, 3):
         client.create_model_version("churn", f"s3://b/{v}", await_creation_for=0)
         client.transition_model_version_stage("churn", v, "Production")
@@ -166,12 +166,13 @@ def test_refuses_several_production_versions_and_names_the_fix(
     result = cli.fails(1, "import-mlflow", "--registry-uri", uri)
     assert "churn: versions 1, 2, 3 are all in Production" in result.stderr
     assert "--archive-extra-production" in result.stderr
-    assert "Bad Name: Invalid model name" in result.stderr
+    assert "Invalid model name 'Bad\\tName': it contains a control character" in result.stderr
     assert snapshot(registry_repo) == before  # nothing was imported
 
-    client.rename_registered_model("Bad Name", "bad-name")
+    client.rename_registered_model("Bad\tName", "Bad Name")  # spaces are fine (#16)
     result = cli.ok("import-mlflow", "--registry-uri", uri, "--archive-extra-production")
     assert "archived extra Production versions: churn v1, churn v2" in result.stderr
+    assert Registry(registry_repo).get_registered_model("Bad Name").name == "Bad Name"
     model = Registry(registry_repo).get_registered_model("churn")
     assert [mv.current_stage.value for mv in model.versions] == [
         "Archived",

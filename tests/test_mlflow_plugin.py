@@ -129,7 +129,7 @@ def test_errors_are_mlflow_exceptions_with_mlflow_codes(client: Any) -> None:
         (lambda: client.create_registered_model("m"), "RESOURCE_ALREADY_EXISTS"),
         (lambda: client.get_model_version_by_alias("m", "missing"), "INVALID_PARAMETER_VALUE"),
         (lambda: client.get_model_version("m", 7), "RESOURCE_DOES_NOT_EXIST"),
-        (lambda: client.create_registered_model("has space"), "INVALID_PARAMETER_VALUE"),
+        (lambda: client.create_registered_model("has\nnewline"), "INVALID_PARAMETER_VALUE"),
     ]
     for call, code in cases:
         with pytest.raises(MlflowException) as info:

@@ -68,18 +68,14 @@ def test_names_are_unique_case_insensitively(registry, registry_repo):
     [
         "../escape",
         "a/b",
-        "a\\b",
-        "-rf",
-        "--force",
+        "x:y",
         "",
-        ".hidden",
-        "a..b",
-        "x.",
-        "con",
-        "NUL.x",
-        "a b",
-        "x" * 201,
-        "näme",
+        "   ",
+        "..",
+        ".",
+        "a\nb",
+        "tab\tx",
+        "x" * 257,
     ],
 )
 def test_bad_model_names_are_refused_before_anything_is_written(registry, registry_repo, name):
@@ -91,6 +87,19 @@ def test_bad_model_names_are_refused_before_anything_is_written(registry, regist
         registry.create_model_version(name, "s3://x")
     assert snapshot(registry_repo) == before
     assert sorted(p.name for p in (registry_repo / "models").iterdir()) == [".gitkeep"]
+
+
+@pytest.mark.parametrize(
+    "name", ["a\\b", "-rf", "--force", ".hidden", "a..b", "x.", "con", "NUL.x", "a b", "näme"]
+)
+def test_names_mlflow_accepts_are_stored_inside_models(registry, registry_repo, name):
+    """Names that look like options, paths or devices stay one file inside models/ (#16)."""
+    registry.create_model_version(name, "s3://x")
+    files = [p for p in (registry_repo / "models").iterdir() if p.name != ".gitkeep"]
+    assert len(files) == 1
+    assert files[0].parent == registry_repo / "models"
+    assert not files[0].name.startswith(("-", "."))
+    assert registry.get_registered_model(name).name == name
 
 
 def test_get_registered_model_missing_is_resource_does_not_exist(registry):
@@ -630,3 +639,34 @@ def test_a_gitreg_yaml_below_the_top_of_a_repository_is_refused(tmp_path):
     (tmp_path / "mono/registry/gitreg.yaml").write_text("schema_version: 1\n")
     with pytest.raises(NotARegistry, match="not at the top of a git repository"):
         Registry(tmp_path / "mono/registry")
+
+
+@pytest.mark.parametrize("target", ["Production", "Staging"])
+def test_archive_existing_versions_archives_exactly_the_others_in_the_target_stage(
+    registry, target
+):
+    """As MLflow: only the other versions in the target stage go to Archived (issue 17)."""
+    stages = {1: "Production", 2: "Staging", 3: "Staging", 4: "None", 5: "Archived", 6: "None"}
+    for number, stage in stages.items():
+        registry.create_model_version("churn", f"s3://{number}")
+        if stage != "None":
+            registry.transition_model_version_stage("churn", number, stage)
+    registry.transition_model_version_stage("churn", 6, target, archive_existing_versions=True)
+    after = {
+        mv.version: mv.current_stage.value for mv in registry.get_registered_model("churn").versions
+    }
+    expected = {n: ("Archived" if s == target else s) for n, s in stages.items() if n != 6}
+    expected[6] = target
+    assert after == expected, (
+        "archive_existing_versions must archive exactly the other versions in the target stage"
+    )
+
+
+@pytest.mark.parametrize("value", ["", " ", "0"])
+def test_empty_and_falsy_tag_values_are_kept(registry, registry_repo, value):
+    """MLflow stores "" as a tag value; so must gitreg, on models and versions (issue 17)."""
+    registry.create_model_version("churn", "s3://1", tags={"note": value})
+    registry.set_registered_model_tag("churn", "owner", value)
+    reread = Registry(registry_repo).get_registered_model("churn")
+    assert reread.tags == {"owner": value}, "an empty or falsy model tag value was dropped"
+    assert reread.versions[0].tags == {"note": value}, "an empty or falsy version tag was dropped"

@@ -15,7 +15,14 @@ from collections.abc import Sequence
 import click
 
 from gitreg.cli._app import cli
-from gitreg.core.errors import BadRef, GitregError, InvalidFilter, InvalidUri, NotARegistry
+from gitreg.core.errors import (
+    BadRef,
+    GitregError,
+    InvalidFilter,
+    InvalidUri,
+    NotARegistry,
+    printable,
+)
 
 __all__ = ["cli", "entry", "main"]
 
@@ -41,13 +48,13 @@ def _log_crash(exc: BaseException) -> str:
     return path
 
 
-def _fail(message: str, code: str, as_json: bool, exit_code: int) -> int:
+def _fail(message: str, code: str, as_json: bool, exit_code: int, multiline: bool = False) -> int:
     if as_json:
         import json
 
         click.echo(json.dumps({"error_code": code, "message": message}), err=True)
     else:
-        click.echo(f"Error: {message}", err=True)
+        click.echo(f"Error: {printable(message, multiline)}", err=True)
     return exit_code
 
 
@@ -113,7 +120,7 @@ def _exit_code(e: Exception, as_json: bool) -> int:
         return _fail(e.format_message(), "INVALID_PARAMETER_VALUE", as_json, e.exit_code)
     if isinstance(e, GitregError):
         code = 2 if isinstance(e, _COMMAND_LINE_ERRORS) else 1
-        return _fail(cli_words(e.message), e.error_code, as_json, code)
+        return _fail(cli_words(e.message), e.error_code, as_json, code, e.multiline)
     path = _log_crash(e)
     message = f"unexpected {type(e).__name__}: {e} (details in {path})"
     return _fail(message, "INTERNAL_ERROR", as_json, 3)

@@ -143,10 +143,12 @@ class VersionType(click.ParamType):  # type: ignore[type-arg]  # generic from cl
         return "VERSION"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from gitreg.core.entities import is_version_text
+
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
         text = str(value).strip()
-        if text.isdigit() and int(text) >= 1:
+        if is_version_text(text) and int(text) >= 1:  # ASCII digits: "²" is no version
             return int(text)
         self.fail(f"{str(value)[:40]!r} is not a version number; versions are 1, 2, 3, ...")
 
@@ -339,6 +341,8 @@ COMMAND_MODULES = {
     "validate": "gitreg.cli.gate",
     **dict.fromkeys(["history", "requests", "rollback"], "gitreg.cli.remote"),
     "events": "gitreg.cli.events",
+    **dict.fromkeys(["notify", "webhooks"], "gitreg.cli.notify"),
+    "site": "gitreg.cli.site",
     **dict.fromkeys(["import-mlflow", "export-mlflow"], "gitreg.cli.mlflow"),
 }
 

@@ -24,7 +24,7 @@ from gitreg.cli._app import (
     push_option,
     repo_option,
 )
-from gitreg.core.entities import Stage
+from gitreg.core.entities import Stage, is_version_text
 
 if TYPE_CHECKING:
     from gitreg.core.entities import RegisteredModel
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 def _split_version(args: Sequence[str]) -> tuple[str | None, list[str]]:
     """``[VERSION] ITEM...``: a leading all-digit argument followed by more is a version."""
-    if len(args) > 1 and args[0].isdigit():
+    if len(args) > 1 and is_version_text(args[0]):
         return args[0], list(args[1:])
     return None, list(args)
 
@@ -201,7 +201,7 @@ def tag(name: str, items: tuple[str, ...], repo: str | None, as_json: bool) -> N
     from gitreg.operations import short
 
     version, rest = _split_version(items)
-    if version is None and items and items[0].isdigit():
+    if version is None and items and is_version_text(items[0]):
         raise click.UsageError("give at least one KEY=VALUE after the version")
     pairs = _parse_pairs(rest, "KEY=VALUE")
     registry = _registry(repo)

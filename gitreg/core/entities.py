@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import math
 import posixpath
 import re
 import time
@@ -19,14 +20,6 @@ from typing import Any
 from gitreg.core.errors import InvalidParameter
 
 SCHEMA_VERSION = 1
-MAX_NAME_LENGTH = 200
-# Model names are MLflow names that are also safe file names on Linux, macOS and Windows:
-# no path separators, nothing git reads as an option, no leading/trailing dot (see #3).
-NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
-_NAME_RE = re.compile(NAME_PATTERN)
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {
-    f"{p}{i}" for p in ("com", "lpt") for i in range(1, 10)
-}
 ALIAS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 _ALIAS_RE = re.compile(ALIAS_PATTERN)
 RESERVED_ALIASES = frozenset({"latest"})
@@ -71,35 +64,14 @@ class Stage(str, Enum):
 _STAGES_BY_LOWER_NAME = {stage.value.lower(): stage for stage in Stage}
 
 
-def check_name(name: object, what: str = "model name") -> str:
-    """Return ``name`` if it is a valid registered-model name, else raise InvalidParameter."""
-    if name is None or name == "":  # MLflow's words, with its argument's name
-        param = "new_name" if what.startswith("new") else "name"
-        raise InvalidParameter(f"Missing value for required parameter '{param}'.")
-    if not isinstance(name, str):
-        raise InvalidParameter(f"Invalid {what}: {name!r}; it must be a non-empty string")
-    problem = None
-    if len(name) > MAX_NAME_LENGTH:
-        problem = f"it is longer than {MAX_NAME_LENGTH} characters"
-    elif not _NAME_RE.match(name):
-        problem = "use letters, digits, '_', '-' and '.', starting with a letter, digit or '_'"
-    elif ".." in name or name.endswith("."):
-        problem = "it must not contain '..' or end with '.'"
-    elif name.split(".")[0].lower() in _WINDOWS_RESERVED:
-        problem = "it is a reserved device name on Windows"
-    if problem:
-        raise InvalidParameter(f"Invalid {what} {name!r}: {problem}")
-    return name
-
-
 def check_alias(alias: object) -> str:
     """Return ``alias`` if it is a valid alias name, else raise InvalidParameter."""
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or len(alias) > 255:
+    if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias) or len(alias) > 255:
         raise InvalidParameter(
             f"Invalid alias {alias!r}: use letters, digits, '_' and '-', "
             "starting with a letter or '_'"
         )
-    if _VERSION_LIKE_RE.match(alias):
+    if _VERSION_LIKE_RE.fullmatch(alias):
         raise InvalidParameter(
             f"Invalid alias {alias!r}: it looks like a version number (as MLflow, gitreg "
             "reserves v<digits>); choose another name"
@@ -111,7 +83,7 @@ def check_alias(alias: object) -> str:
     return alias
 
 
-def _shown(value: str) -> str:
+def _quoted(value: str) -> str:
     """A value for an error message: JSON-quoted as MLflow does, cut to a short prefix."""
     if len(value) <= _ECHO:
         return json.dumps(value, ensure_ascii=False)
@@ -129,7 +101,7 @@ def check_tag_key(key: object) -> str:
         raise InvalidParameter("Missing value for required parameter 'key'.")
     if not isinstance(key, str):
         raise InvalidParameter(f"Invalid tag key {key!r}: it must be a string")
-    where = f"Invalid value {_shown(key)} for parameter 'key' supplied"
+    where = f"Invalid value {_quoted(key)} for parameter 'key' supplied"
     if not _TAG_KEY_RE.fullmatch(key):  # MLflow's "$" also lets one final "\n" through
         raise InvalidParameter(
             f"{where}: Names may only contain alphanumerics, underscores (_), dashes (-), "
@@ -158,31 +130,114 @@ def check_tag_value(key: str, value: object) -> str:
     text = value if isinstance(value, str) else str(value)
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidParameter(
-            f"Invalid value {_shown(text)} for tag {key!r}: 'value' exceeds the maximum "
+            f"Invalid value {_quoted(text)} for tag {key!r}: 'value' exceeds the maximum "
             f"length of {MAX_TAG_VALUE_LENGTH} characters"
         )
     return text
 
 
+_DIGITS = re.compile(r"[0-9]+")
+# Field limits (the README's "Limits"): MLflow's column widths where it has them.
+MAX_DESCRIPTION = 5000
+MAX_URI = 2048  # source, storage_location, run_link
+MAX_RUN_ID = 256
+MAX_METRICS = 1000
+MAX_METRIC_NAME = 250
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_version_text(text: str) -> bool:
+    """Whether ``text`` is a version number as written: ASCII digits only."""
+    return _DIGITS.fullmatch(text) is not None
+
+
 def parse_version(version: object) -> int:
-    """Return ``version`` (an int or a string of digits) as a positive int."""
-    if isinstance(version, bool):
-        version = str(version)
-    if isinstance(version, int):
+    """Return ``version`` (an int or a string of ASCII digits) as a positive int.
+
+    Floats, booleans and other digit characters ("²", "٣") are not version numbers.
+    """
+    if isinstance(version, int) and not isinstance(version, bool):
         number = version
-    elif isinstance(version, str) and version.strip().isdigit():
+    elif isinstance(version, str) and _DIGITS.fullmatch(version.strip()):
         number = int(version.strip())
     else:
-        shown = str(version)[:40]  # MLflow's words, and never more than a prefix of the input
-        raise InvalidParameter(
-            f"Parameter 'version' must be an integer, got '{shown}'; versions are 1, 2, 3, ..."
+        raise InvalidParameter(  # MLflow's words; a prefix of the input at most
+            f"Parameter 'version' must be an integer, got {_shown(version)}; versions are "
+            "1, 2, 3, ..."
         )
     if number < 1:
         raise InvalidParameter(
-            f"Parameter 'version' must be a positive integer, got '{version}'; versions are "
-            "1, 2, 3, ..."
+            f"Parameter 'version' must be a positive integer, got {_shown(version)}; versions "
+            "are 1, 2, 3, ..."
         )
     return number
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error never echoes a whole value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_text(value: object, field: str, limit: int) -> str:
+    """Return ``value`` if it is text gitreg can store, else raise InvalidParameter.
+
+    Text must be a string of at most ``limit`` characters, valid Unicode (no lone
+    surrogates, which is what bytes that are not UTF-8 become on a command line) and
+    without NUL.
+    """
+    if not isinstance(value, str):
+        raise InvalidParameter(f"Invalid {field}: {_shown(value)}; it must be text")
+    bad = _NOT_TEXT.search(value)
+    if bad is not None:
+        what = "a NUL character" if bad.group() == "\0" else "bytes that are not UTF-8"
+        raise InvalidParameter(
+            f"Invalid {field}: it contains {what} (at character {bad.start()}); pass UTF-8 text"
+        )
+    if len(value) > limit:
+        raise InvalidParameter(
+            f"Invalid {field}: it is {len(value):,} characters long, above the limit of "
+            f"{limit:,} (it starts {_shown(value[:40])})"
+        )
+    return value
+
+
+def optional_text(value: object, field: str, limit: int) -> str | None:
+    """``check_text`` for an optional field: None and "" mean absent."""
+    if value is None or value == "":
+        return None
+    return check_text(value, field, limit)
+
+
+def check_metrics(metrics: object) -> dict[str, float]:
+    """Metric name -> finite number, or InvalidParameter (NaN and infinities are refused)."""
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise InvalidParameter(
+            f"Invalid metrics {_shown(metrics)}: give a mapping of name to number"
+        )
+    if len(metrics) > MAX_METRICS:
+        raise InvalidParameter(f"Invalid metrics: more than {MAX_METRICS} on one version")
+    checked = {}
+    for name, value in metrics.items():
+        key = check_text(name, "metric name", MAX_METRIC_NAME)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidParameter(f"Invalid metric {key}={_shown(value)}: it must be a number")
+        if not math.isfinite(value):
+            raise InvalidParameter(
+                f"Invalid metric {key}={value}: NaN and infinities cannot be compared or "
+                "written as JSON; give a finite number"
+            )
+        checked[key] = float(value)
+    return checked
+
+
+def _strict_int(value: object) -> int:
+    """An integer as the manifest wrote it: ``1.0``, ``true`` and ``"1"`` are not (see #12)."""
+    if type(value) is not int:
+        raise TypeError(f"{value!r} is not an integer")
+    return value
 
 
 def now_ms() -> int:
@@ -244,14 +299,14 @@ class ModelVersion:
         created = parse_timestamp(data.get("created_at"))
         return cls(
             name=name,
-            version=int(data["version"]),
+            version=_strict_int(data["version"]),
             source=str(data.get("source", "")),
             run_id=data.get("run_id"),
             current_stage=Stage.parse(data.get("stage", "None")),
             description=data.get("description"),
             tags=dict(data.get("tags") or {}),
             aliases=tuple(aliases),
-            metrics=dict(data.get("metrics") or {}),
+            metrics=check_metrics(data.get("metrics")),
             creation_timestamp=created,
             last_updated_timestamp=created,
             user_id=data.get("created_by"),
@@ -344,12 +399,12 @@ class RegisteredModel:
     def from_manifest(cls, data: Mapping[str, Any]) -> RegisteredModel:
         """Build from a parsed manifest that passed schema validation."""
         name = str(data["name"])
-        aliases = {str(k): int(v) for k, v in (data.get("aliases") or {}).items()}
+        aliases = {str(k): _strict_int(v) for k, v in (data.get("aliases") or {}).items()}
         by_version: dict[int, list[str]] = {}
         for alias, number in aliases.items():
             by_version.setdefault(number, []).append(alias)
         versions = tuple(
-            ModelVersion.from_manifest(name, v, by_version.get(int(v["version"]), ()))
+            ModelVersion.from_manifest(name, v, by_version.get(_strict_int(v["version"]), ()))
             for v in data.get("versions") or ()
         )
         created = parse_timestamp(data.get("created_at"))
@@ -364,7 +419,7 @@ class RegisteredModel:
             tags=dict(data.get("tags") or {}),
             aliases=aliases,
             versions=versions,
-            next_version=int(data.get("next_version", 1)),
+            next_version=_strict_int(data.get("next_version", 1)),
             user_id=data.get("created_by"),
         )
 

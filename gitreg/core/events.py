@@ -56,6 +56,9 @@ TO_STAGE_KINDS: Mapping[Stage, EventKind] = {
 }
 
 
+_TO_KINDS = frozenset(TO_STAGE_KINDS.values())
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Event:
     """One change to one model: ``kind``, and the fields that say what changed."""
@@ -79,7 +82,7 @@ class Event:
         """One human-readable line, e.g. ``version 3: Staging -> Production``."""
         where = f"version {self.version}" if self.version is not None else self.name
         kind = self.kind
-        if kind == EventKind.MODEL_VERSION_TRANSITIONED_STAGE:
+        if kind == EventKind.MODEL_VERSION_TRANSITIONED_STAGE or kind in _TO_KINDS:
             return f"version {self.version}: {self.from_stage} -> {self.to_stage}"
         if kind in (EventKind.MODEL_VERSION_TAG_SET, EventKind.REGISTERED_MODEL_TAG_SET):
             was = f" (was {self.previous_value})" if self.previous_value is not None else ""
@@ -135,6 +138,9 @@ class RegistryEvent:
     author_email: str
     timestamp: str  # the commit's committer date, ISO-8601
     pull_request: int | None = None
+    # The model is an MLflow prompt (tag mlflow.prompt.is_prompt=true): MLflow's webhooks
+    # name prompt events apart (prompt.created, ...), so subscriptions can tell them apart.
+    is_prompt: bool = False
 
     @property
     def id(self) -> str:

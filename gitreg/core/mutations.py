@@ -11,11 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.entities import (
+    MAX_TAG_VALUE_LENGTH,
     ModelVersion,
     RegisteredModel,
     Stage,
     check_tag_key,
     check_tag_value,
+    check_text,
     parse_version,
 )
 from gitreg.core.errors import (
@@ -25,7 +27,10 @@ from gitreg.core.errors import (
     TransitionNotAllowed,
     VersionNotFound,
 )
+from gitreg.core.names import name_key
 from gitreg.core.uri import ModelRef
+
+MAX_TAG_VALUE = MAX_TAG_VALUE_LENGTH  # MLflow 3.17.2 (entities)
 
 if TYPE_CHECKING:
     from gitreg.core.config import Policy
@@ -34,9 +39,25 @@ if TYPE_CHECKING:
 def clean_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
     """Tags with checked keys and values, as text (``MlflowClient`` passes ``str(value)``).
 
-    Checked before any mutation runs, so a refused tag never reaches the schema.
+    Checked before any mutation runs, so a refused tag never reaches the schema (#16).
+
+    Raises:
+        InvalidParameter: ``tags`` is not a mapping, a key is not one MLflow accepts, or a
+            value is longer than MLflow's limit or not storable text (``check_text``).
     """
-    return {check_tag_key(k): check_tag_value(k, str(v)) for k, v in (tags or {}).items()}
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise InvalidParameter(
+            f"Invalid tags {str(tags)[:60]!r}: give a mapping of key to value, e.g. "
+            '{"team": "growth"}'
+        )
+    checked = {}
+    for k, v in tags.items():
+        key = check_tag_key(k)
+        value = check_tag_value(key, str(v))
+        checked[key] = check_text(value, f"value of tag {key!r}", MAX_TAG_VALUE)
+    return checked
 
 
 def find_version(model: RegisteredModel, version: int | str) -> ModelVersion:
@@ -112,7 +133,7 @@ def claim_name(existing: Iterable[str], name: str) -> None:
     for other in existing:
         if other == name:
             raise ModelAlreadyExists(f"Registered Model (name={name}) already exists.")
-        if other.lower() == name.lower():
+        if name_key(other) == name_key(name):
             raise ModelAlreadyExists(
                 f"Registered Model (name={other}) already exists and differs from {name!r} "
                 "only in case; names must be unique case-insensitively (macOS and Windows "

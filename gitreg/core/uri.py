@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from gitreg.core.entities import Stage, check_alias, check_name, parse_version
+from gitreg.core.entities import Stage, check_alias, is_version_text, parse_version
 from gitreg.core.errors import GitregError, InvalidUri
+from gitreg.core.names import check_name
 
 SCHEME = "models:/"
 
@@ -37,13 +38,13 @@ def parse_uri(uri: str) -> ModelRef:
     rest = uri[len(SCHEME) :].lstrip("/") if uri.startswith("models:///") else uri[len(SCHEME) :]
     try:
         if "/" not in rest and "@" in rest:
-            name, alias = rest.split("@", 1)
+            name, alias = rest.rsplit("@", 1)  # as MLflow: a name may itself contain "@"
             return ModelRef(check_name(name), alias=check_alias(alias))
         name, sep, suffix = rest.partition("/")
         if not sep or not suffix or "/" in suffix:
             raise InvalidUri(f"Invalid model URI {uri!r}: use {_FORMS}")
         check_name(name)
-        if suffix.isdigit():
+        if is_version_text(suffix):
             return ModelRef(name, version=parse_version(suffix))
         if suffix.lower() == "latest":
             return ModelRef(name, latest=True)

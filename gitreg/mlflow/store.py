@@ -4,8 +4,8 @@ Every abstract method maps to the Registry method of the same name; the adapter 
 converts entities, turns GitregErrors into MlflowExceptions, and follows MLflow's store
 contract where the gitreg API is deliberately friendlier (``create_model_version`` needs an
 existing model; deleting a missing tag or alias is a no-op). Prompts, ``copy_model_version``
-and the await helper are MLflow's own concrete methods built on these; webhooks stay
-unsupported (gitreg has its own notifications).
+and the await helper are MLflow's own concrete methods built on these; webhooks are
+gitreg.yaml's subscriptions (``gitreg.mlflow.webhooks``, issue 13).
 """
 
 from __future__ import annotations
@@ -28,18 +28,19 @@ from gitreg.core import search
 from gitreg.core.entities import (
     RegisteredModel,
     Stage,
-    check_name,
     check_tag_key,
     check_tag_value,
     parse_version,
 )
 from gitreg.core.errors import GitregError, ModelAlreadyExists, NotARegistry
+from gitreg.core.names import check_name
 from gitreg.mlflow.convert import (
     mlflow_errors,
     registry_path,
     to_model_version,
     to_registered_model,
 )
+from gitreg.mlflow.webhooks import WebhookMethods
 from gitreg.registry import Registry
 
 _PROMPT_CONDITION = re.compile(
@@ -86,11 +87,11 @@ def _without_prompts(models: Iterable[RegisteredModel], prompts: bool) -> list[R
 def _check_alias_name(name: str, alias: str) -> None:
     """MLflow checks an alias's form (its own, looser one) before looking the model up."""
     check_name(name)
-    if not isinstance(alias, str) or not _MLFLOW_ALIAS.match(alias):
+    if not isinstance(alias, str) or not _MLFLOW_ALIAS.fullmatch(alias):
         raise MlflowException(f"Invalid alias name: {alias!r}", INVALID_PARAMETER_VALUE)
 
 
-class GitregStore(AbstractStore):
+class GitregStore(WebhookMethods, AbstractStore):
     """MLflow's registry store for ``gitreg:///path/to/registry``: every change is a commit."""
 
     def __init__(self, store_uri: str | None = None, tracking_uri: str | None = None) -> None:

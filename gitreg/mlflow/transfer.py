@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core import validate
-from gitreg.core.entities import ModelVersion, RegisteredModel, Stage, check_name
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter
+from gitreg.core.names import check_name, name_key
 from gitreg.registry import Registry
 from gitreg.store.transaction import Transaction
 
@@ -25,6 +26,8 @@ OnModel = Callable[[str], None]
 
 class ImportRefused(InvalidParameter):
     """The MLflow registry breaks gitreg's invariants; ``problems`` say where and how to fix."""
+
+    multiline = True
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         lines = "\n".join(f"  {p.model}: {p.message}" for p in problems)
@@ -205,10 +208,10 @@ def plan_model(
 
 
 def _case_clashes(names: Sequence[str], existing: Iterable[str]) -> list[Problem]:
-    seen = {n.lower(): n for n in existing}
+    seen = {name_key(n): n for n in existing}
     problems = []
     for name in names:
-        other = seen.setdefault(name.lower(), name)
+        other = seen.setdefault(name_key(name), name)
         if other != name:
             problems.append(
                 Problem(
@@ -275,7 +278,7 @@ def _write(registry: Registry, source: RegisteredModel, archive_extra: bool) -> 
     def mutation(tx: Transaction) -> Step:
         found = tx.read_model(source.name)
         existing, raw = found if found else (None, None)
-        if existing is None and source.name.lower() in {n.lower() for n in tx.model_names()}:
+        if existing is None and name_key(source.name) in {name_key(n) for n in tx.model_names()}:
             raise ImportRefused([Problem(source.name, "another model differs only in case")])
         step, problems = plan_model(source, existing, archive_extra)
         if problems:
@@ -309,10 +312,13 @@ def import_mlflow(
 
 
 def _mlflow_versions(client: Any, name: str) -> dict[int, Any]:
-    # gitreg names never contain quotes (check_name), so the filter needs no escaping.
+    quote = next((q for q in ("'", '"') if q not in name), None)
+    if quote is None:  # both quote characters: MLflow's grammar cannot say it; filter here
+        every = _pages(lambda t: client.search_model_versions(max_results=PAGE_SIZE, page_token=t))
+        return {int(mv.version): mv for mv in every if mv.name == name}
     found = _pages(
         lambda t: client.search_model_versions(
-            f"name = '{name}'", max_results=PAGE_SIZE, page_token=t
+            f"name = {quote}{name}{quote}", max_results=PAGE_SIZE, page_token=t
         )
     )
     return {int(mv.version): mv for mv in found}

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitreg.core.errors import GitFailed, PushRejected, RemoteUnavailable
 
@@ -85,11 +85,23 @@ def fetch(root: Path, remote: str, refspecs: Sequence[str]) -> bool:
     raise RemoteUnavailable(f"cannot fetch from {remote}: {reason}; nothing was changed")
 
 
-def push(root: Path, remote: str, refspec: str, lease: str | None = None) -> str | None:
+class Lost(NamedTuple):
+    """A push that did not land because of another writer: why, and a lock file if any."""
+
+    why: str
+    lock: str | None = None  # the remote ref's lock file that was in the way
+
+
+_LOCK_EXISTS = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+
+
+def push(root: Path, remote: str, refspec: str, lease: str | None = None) -> Lost | None:
     """Push one ``src:dst`` refspec: None when it landed, else why it lost a race.
 
     ``lease`` (``dst:expected``) makes a forced push safe: it lands only if the remote
-    ref is still at ``expected`` (empty: absent).
+    ref is still at ``expected`` (empty: absent). A ref lock in the way on the remote is
+    reported in ``Lost.lock``: a concurrent push holds it for milliseconds, a killed one
+    forever, and only the caller can tell the two apart by waiting.
 
     Raises:
         PushRejected: a hook or the server refused it.
@@ -108,14 +120,17 @@ def push(root: Path, remote: str, refspec: str, lease: str | None = None) -> str
     summary = status[0].split("\t")[-1]
     match = _PUSH_SUMMARY.match(summary)
     kind, why = (match.group(1), match.group(2) or "") if match else (summary, "")
+    stderr = proc.stderr.decode("utf-8", "replace")
     if kind == "rejected" or why.startswith(_LOST_RACE):
-        return why or kind  # someone pushed first (or was pushing at the same instant)
+        locked = _LOCK_EXISTS.search(stderr)
+        # Someone pushed first (or was pushing at the same instant, holding the ref's lock).
+        return Lost(why or kind, redact(locked.group(1)) if locked else None)
     said = [
         ln.removeprefix("remote:").strip()
-        for ln in proc.stderr.decode("utf-8", "replace").splitlines()
+        for ln in stderr.splitlines()
         if ln.startswith("remote:") and ln.removeprefix("remote:").strip()
     ]
-    detail = f" ({said[0]})" if said else ""
+    detail = f" ({redact(said[0])})" if said else ""
     raise PushRejected(
         f"{remote} refused the push to {refspec.split(':')[-1]}: {why or kind}{detail}; "
         "nothing was pushed and the local branch is unchanged"

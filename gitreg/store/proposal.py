@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gitreg.core.config import BRANCH_PREFIX
 from gitreg.core.errors import ConcurrentUpdate, PushRejected, RemoteUnavailable
+from gitreg.core.names import branch_component
 from gitreg.store import _git, _net
 from gitreg.store.remote import Remote, resolve_remote
 from gitreg.store.store import Store
@@ -33,8 +34,12 @@ class Proposal:
 
 
 def request_branch(name: str, version: int, stage: str) -> str:
-    """The branch a stage change is proposed on: ``gitreg/NAME/vVERSION-STAGE``."""
-    return f"{BRANCH_PREFIX}{name}/v{version}-{stage.lower()}"
+    """The branch a stage change is proposed on: ``gitreg/NAME/vVERSION-STAGE``.
+
+    NAME is ``names.branch_component(name)``: a model name may hold characters (spaces,
+    ``~``, ``..``) that git refuses in a branch name.
+    """
+    return f"{BRANCH_PREFIX}{branch_component(name)}/v{version}-{stage.lower()}"
 
 
 def propose(

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from gitreg.core.config import Config
-from gitreg.core.errors import BranchDiverged, PushRejected
+from gitreg.core.errors import BranchDiverged, ConcurrentUpdate, PushRejected
 from gitreg.store import _git, _net
+from gitreg.store._net import Lost
 
 BACKOFF_SECONDS = 0.1
+# A ref lock on the remote that stays while the branch does not move was left by a killed
+# push (a live push holds it for milliseconds); after this long, say so instead of retrying.
+STALE_LOCK_SECONDS = 2.0
+LOCK_WAIT_SECONDS = 0.25
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -27,7 +34,8 @@ class Remote:
     name: str
     url: str
     branch: str
-    retries: int = 30
+    retries: int | None = None  # at most this many retries (None: only the time budget)
+    retry_seconds: float = 120.0  # a write that keeps losing races gives up after this
 
     @property
     def tracking_ref(self) -> str:
@@ -69,7 +77,12 @@ def resolve_remote(root: Path, config: Config, branch: str, push: bool | None) -
         return None
     if mode == "auto" and _git.config_value(root, f"branch.{branch}.remote") is None:
         return None
-    return Remote(config.remote, url, config.branch or branch, config.retries)
+    return Remote(config.remote, url, config.branch or branch, config.retries, config.retry_seconds)
+
+
+def remote_url(root: Path, config: Config) -> str | None:
+    """The URL of the registry's remote (``registry.remote``), or None without one."""
+    return _git.config_value(root, f"remote.{config.remote}.url")
 
 
 def has_remote(root: Path, config: Config) -> bool:
@@ -86,6 +99,60 @@ def backoff(attempt: int, rng: random.Random | None = None) -> float:
     bounds the worst case (bench/stress.py measures it).
     """
     return (rng or random).uniform(0, BACKOFF_SECONDS / attempt)
+
+
+@dataclasses.dataclass
+class Contention:
+    """The lost races of one write: its time budget, its backoff, and a lock that is stuck."""
+
+    remote: Remote
+    clock: Callable[[], float] = time.monotonic
+    attempts: int = 0
+    started: float = dataclasses.field(default=0.0)
+    lock: tuple[str, str | None] | None = None  # (lock file, remote tip) when first seen
+    lock_since: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def lost(self, outcome: Lost, tip: str | None) -> float:
+        """Record a lost race; return how long to wait before the next try.
+
+        Raises:
+            PushRejected: the remote branch's lock was left by a killed push.
+            ConcurrentUpdate: the time budget (or ``registry.retries``) is spent.
+        """
+        self.attempts += 1
+        now = self.clock()
+        if outcome.lock is not None:
+            if self.lock != (outcome.lock, tip):
+                self.lock, self.lock_since = (outcome.lock, tip), now
+            elif now - self.lock_since >= STALE_LOCK_SECONDS:
+                raise PushRejected(
+                    _stale_lock_message(self.remote, outcome.lock, now - self.lock_since)
+                )
+        else:
+            self.lock = None
+        spent = now - self.started
+        out_of_tries = self.remote.retries is not None and self.attempts > self.remote.retries
+        if spent >= self.remote.retry_seconds or out_of_tries:
+            raise ConcurrentUpdate(
+                f"{self.remote.name}/{self.remote.branch} kept moving: {self.attempts} pushes "
+                f"in {spent:.0f}s lost the race to other writers (last: {outcome.why}); nothing "
+                "was committed, the clone is unchanged; retry, or raise registry.retry_seconds "
+                "in gitreg.yaml"
+            )
+        return LOCK_WAIT_SECONDS if outcome.lock is not None else backoff(self.attempts)
+
+
+def _stale_lock_message(remote: Remote, lock: str, held: float) -> str:
+    return (
+        f"{remote.name}'s branch {remote.branch} is locked: {lock} has existed for "
+        f"{held:.1f}s while the branch did not move, so a push into it was most likely killed "
+        "halfway; nothing was pushed and the clone is unchanged. If no push to "
+        f"{remote.url} is running, remove that file on the remote (git leaves it for a human "
+        "to remove; gitreg never deletes a lock in another repository)"
+    )
 
 
 def choose_base(root: Path, remote: Remote, local: str | None, tip: str | None) -> str | None:

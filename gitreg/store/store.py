@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitreg.core import manifest
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config
-from gitreg.core.entities import RegisteredModel, check_name
+from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import (
     ConcurrentUpdate,
     DirtyWorktree,
@@ -32,8 +32,11 @@ from gitreg.core.errors import (
     InvalidParameter,
     ModelNotFound,
     NotARegistry,
+    not_regular,
 )
-from gitreg.store import _git, _net, worktree
+from gitreg.core.names import check_name
+from gitreg.core.retired import RETIRED_FILE
+from gitreg.store import _git, _net, faults, files, worktree
 from gitreg.store.cache import git_dir, load_large, load_parsed, no_gc, save_parsed
 from gitreg.store.transaction import Transaction, model_path, parse_model
 
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from gitreg.store.remote import Remote
 
 T = TypeVar("T")
+RETIRED_NAME = RETIRED_FILE.rsplit("/", 1)[-1]
 LOCK_TIMEOUT_SECONDS = 120.0
 
 
@@ -108,10 +112,7 @@ class Store:
         """``path`` in the work tree (``at`` None) or at commit ``at``; None if absent."""
         if at is None:
             self._recover_if_interrupted()
-            try:
-                return (self.root / path).read_bytes()
-            except (FileNotFoundError, NotADirectoryError):
-                return None
+            return files.read_regular(self.root, path)
         return _git.read_blob_at(self.root, at, path)
 
     def read_config(self, at: str | None = None) -> Config:
@@ -208,17 +209,23 @@ class Store:
         """File name -> (content id, content if already read) for every manifest."""
         if at is not None:
             listing = _git.list_tree(self.root, at, MODELS_DIR)
-            return {n: (oid, None) for n, oid in listing.items() if n.endswith(".yaml")}
+            return {
+                n: (oid, None)
+                for n, oid in listing.items()
+                if n.endswith(".yaml") and n != RETIRED_NAME
+            }
         self._recover_if_interrupted()
         out: dict[str, tuple[str, bytes | None]] = {}
-        try:
-            entries = list(os.scandir(self.root / MODELS_DIR))
-        except FileNotFoundError:
+        directory = self.root / MODELS_DIR
+        if not directory.exists():
             return out
-        for entry in entries:
-            if entry.name.endswith(".yaml") and entry.is_file():
-                data = Path(entry.path).read_bytes()
-                out[entry.name] = (_git.blob_id(data), data)
+        if not files.is_real_directory(directory):
+            raise not_regular(MODELS_DIR, "not a directory (a link?)")
+        for entry in os.scandir(directory):
+            if entry.name.endswith(".yaml") and entry.name != RETIRED_NAME:
+                data = files.read_regular(self.root, f"{MODELS_DIR}/{entry.name}")
+                if data is not None:
+                    out[entry.name] = (_git.blob_id(data), data)
         return out
 
     def _load_cache(self) -> dict[str, Any]:
@@ -271,6 +278,7 @@ class Store:
         """Hold the clone's lock, having finished or undone any interrupted transaction."""
         with self.lock(), worktree.busy(self.state_dir):
             self._recover(repo)
+            faults.point("locked")
             yield
 
     def _branch(self, repo: Repo) -> str:
@@ -301,6 +309,7 @@ class Store:
                 return result
             worktree.check_clean(self.root, repo, base, list(tx.changes))
             commit = self.build(repo, base, tx)
+            faults.point("built")
             if self._advance(repo, ref, base, commit, tx.changes, tx.message):
                 self.last_commit = commit
                 return result
@@ -312,12 +321,10 @@ class Store:
     def _commit_and_push(
         self, repo: Repo, ref: str, remote: Remote, mutation: Callable[[Transaction], T]
     ) -> T:
-        from gitreg.store.remote import backoff, choose_base
+        from gitreg.store.remote import Contention, choose_base
 
-        lost: str | None = None
-        for attempt in range(remote.retries + 1):
-            if attempt:
-                time.sleep(backoff(attempt))
+        contention = Contention(remote)
+        while True:
             tip = remote.fetch(self.root)
             local = _git.rev_parse(repo, ref)
             base = choose_base(self.root, remote, local, tip)
@@ -328,21 +335,19 @@ class Store:
             commit = self.build(repo, base, tx)
             paths = _git.changed_paths(self.root, local, commit)
             worktree.check_clean(self.root, repo, local, paths)
+            faults.point("built")
             lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
             if lost is not None:
                 self.retry_count += 1
+                time.sleep(contention.lost(lost, tip))  # raises when the write must give up
                 continue
+            faults.point("pushed")
             # Confirmed by the remote: only now does the local branch move (see #5).
             _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
             self._advance(repo, ref, local, commit, None, tx.message)
             self.last_commit = commit
             _git.collect_garbage(self.root)  # our fetches turn auto-gc off (see _git)
             return result
-        raise ConcurrentUpdate(
-            f"{remote.name}/{remote.branch} kept moving: {remote.retries + 1} pushes were "
-            f"rejected (last: {lost}); nothing was committed, the clone is unchanged; retry, "
-            "or raise registry.retries in gitreg.yaml"
-        )
 
     def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
         """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
@@ -368,12 +373,15 @@ class Store:
             found = _git.read_objects(self.root, [f"{new}:{p}" for p in paths])
             changes = {p: found[f"{new}:{p}"] for p in paths}
         blobs = {p: None if d is None else _git.blob_id(d) for p, d in changes.items()}
+        worktree.check_index_free(self.root)
         worktree.write_journal(self.state_dir, {"ref": ref, "old": old, "new": new, "paths": blobs})
+        faults.point("journaled")
         if not _git.update_ref(
             repo, ref, new, old, f"gitreg: {message.splitlines()[0] if message else 'commit'}"
         ):
             worktree.clear_journal(self.state_dir)
             return False
+        faults.point("ref-moved")
         worktree.sync_worktree(self.root, repo, changes)
         worktree.clear_journal(self.state_dir)
         return True
@@ -383,10 +391,11 @@ class Store:
     def _recover_if_interrupted(self) -> None:
         """Before a work-tree read: finish a transaction whose writer died (see #5).
 
-        A journal next to a held lock belongs to a live writer, which will finish it
-        itself; a read never waits for it and reads the work tree as it is.
+        A journal (or busy mark) next to a held lock belongs to a live writer, which will
+        finish it itself; a read never waits for it and reads the work tree as it is. A dead
+        writer's are dealt with here, so that any next command leaves the clone clean.
         """
-        if not worktree.has_journal(self.state_dir):
+        if not worktree.has_journal(self.state_dir) and not worktree.was_busy(self.state_dir):
             return
         from filelock import FileLock, Timeout
 

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR
-from gitreg.core.entities import RegisteredModel, check_name
+from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
+from gitreg.core.names import check_name, file_stem, name_of_stem
+from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git
 from gitreg.store.cache import load_large
 
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 def model_path(name: str) -> str:
     """The manifest path of model ``name``, relative to the registry root."""
-    return f"{MODELS_DIR}/{check_name(name)}.yaml"
+    return f"{MODELS_DIR}/{file_stem(check_name(name))}.yaml"
 
 
 def parse_model(data: Any, path: str, text: bytes | str | None = None) -> RegisteredModel:
@@ -80,12 +82,17 @@ class Transaction:
 
     def model_names(self) -> list[str]:
         """Names of the models at the tip plus this transaction's changes."""
-        names = {n[: -len(".yaml")] for n in _git.list_names(self.repo, self.base, MODELS_DIR)}
+        stems = {
+            n.removesuffix(".yaml")
+            for n in _git.list_names(self.repo, self.base, MODELS_DIR)
+            if n.endswith(".yaml")
+        }
         for path, data in self.changes.items():
-            if path.startswith(f"{MODELS_DIR}/"):
-                name = path[len(MODELS_DIR) + 1 : -len(".yaml")]
-                (names.add if data is not None else names.discard)(name)
-        return sorted(names)
+            if path.startswith(f"{MODELS_DIR}/") and path.endswith(".yaml"):
+                stem = path[len(MODELS_DIR) + 1 : -len(".yaml")]
+                (stems.add if data is not None else stems.discard)(stem)
+        names = (name_of_stem(stem) for stem in stems)
+        return sorted(name for name in names if name is not None)
 
     def read_model(self, name: str) -> tuple[RegisteredModel, dict[str, Any]] | None:
         """The model and its raw manifest at the tip, or None if it does not exist."""
@@ -123,10 +130,17 @@ class Transaction:
                 continue
             if path == CONFIG_FILE:
                 findings += validate.check_config(manifest.load(data, path), path, data)
+            elif path == RETIRED_FILE:
+                findings += validate.check_retired(manifest.load(data, path), path, data)
             elif path.startswith(f"{MODELS_DIR}/") and path.endswith(".yaml"):
-                # The dict that was dumped: the dumper round-trips it (tests/test_manifest.py),
-                # and a 5,000-version manifest need not be parsed again (see #7).
-                parsed = self._data.get(path) or manifest.load(data, path)
+                # The exact bytes about to be committed, parsed as any later read will parse
+                # them: text that dumps but does not load back never reaches the branch (#12).
+                parsed = manifest.load(data, path)
+                if parsed != self._data.get(path, parsed):
+                    raise InvalidManifest(
+                        f"{path}: the manifest would not read back as written; nothing was "
+                        "committed (please report this with the command you ran)"
+                    )
                 findings += validate.check_manifest(parsed, path, data)
         if findings:
             raise InvalidManifest(f"{findings[0]}; nothing was committed", findings)

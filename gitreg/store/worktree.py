@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
-from gitreg.core.errors import DirtyWorktree
-from gitreg.store import _git
+from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree, InvalidManifest
+from gitreg.store import _git, faults, files
+from gitreg.store.cache import git_dir
 
 if TYPE_CHECKING:
     from git import Repo
@@ -43,6 +44,11 @@ def has_journal(state_dir: Path) -> bool:
     return (state_dir / JOURNAL).exists()
 
 
+def was_busy(state_dir: Path) -> bool:
+    """Whether a lock holder's busy mark is there (it is working, or it was killed)."""
+    return (state_dir / "busy").exists()
+
+
 def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str]) -> None:
     """Refuse to overwrite a file with uncommitted edits (work tree or index).
 
@@ -53,9 +59,12 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
         data = _git.read_blob(repo, local, path)
         committed = None if data is None else _git.blob_id(data)
         try:
-            on_disk: str | None = _git.blob_id((root / path).read_bytes())
-        except (FileNotFoundError, NotADirectoryError):
-            on_disk = None
+            data_on_disk = files.read_regular(root, path)
+        except InvalidManifest as e:  # a link or a directory where the manifest was
+            raise DirtyWorktree(
+                f"{e.message}; restore it (git checkout -- {path}) and retry"
+            ) from e
+        on_disk = None if data_on_disk is None else _git.blob_id(data_on_disk)
         staged = _git.index_blob(repo, path) if local is not None else None
         if on_disk != committed or staged != committed:
             raise DirtyWorktree(
@@ -64,14 +73,34 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
             )
 
 
+def check_index_free(root: Path) -> None:
+    """Refuse to move the branch while another git process holds the index.
+
+    The work tree and index follow the branch right after it moves; a live ``git`` (an
+    editor open on a commit, an IDE) holding ``index.lock`` would make that fail halfway.
+
+    Raises:
+        ConcurrentUpdate: ``.git/index.lock`` exists (a dead gitreg's is cleared before).
+    """
+    lock = git_dir(root) / "index.lock"
+    if lock.exists():
+        raise ConcurrentUpdate(
+            f"another git process is using this clone ({lock} exists); wait for it to finish "
+            "and retry, or remove that file if no git command is running; nothing was changed"
+        )
+
+
 def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -> None:
     """Write ``changes`` (path -> content, None deletes) to the work tree and the index."""
+    for path in changes:
+        files.check_writable(root, path)
     for path, data in changes.items():
         target = root / path
         if data is None:
             target.unlink(missing_ok=True)
         else:
             manifest.write_atomic(target, data.decode("utf-8"))
+    faults.point("worktree-written")
     _git.sync_index(repo, list(changes))
 
 

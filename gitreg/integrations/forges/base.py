@@ -1,7 +1,7 @@
 """What every forge does: find, open and list the pull requests that carry promotions.
 
-A forge adapter is three REST calls over ``urllib`` (no client library), so tests can stand
-a small HTTP server on 127.0.0.1 in for GitHub or GitLab.
+A forge adapter is three REST calls over ``integrations.http`` (no client library), so
+tests can stand a small HTTP server on 127.0.0.1 in for GitHub or GitLab.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitreg.core.errors import ForgeError
-
-if TYPE_CHECKING:
-    import urllib.error
 
 TIMEOUT_SECONDS = 30.0
 _REMOTE_PATH = re.compile(r"^(?:[a-z+]+://[^/]+/|[^:/]+@[^:]+:|[^:/]+:)(?P<path>.+?)(?:\.git)?/?$")
@@ -77,32 +74,27 @@ def call(
     payload: Mapping[str, Any] | None = None,
     what: str = "forge",
 ) -> Any:
-    """One JSON request; an HTTP or network failure becomes a one-line ForgeError."""
-    import urllib.error  # only a forge call pays for an HTTP stack (see #7)
-    import urllib.request
+    """One JSON request through ``integrations.http`` (no credential crosses origins, plain
+    http only to loopback, bounded time and size, reads retried); any failure,
+    including an answer that is not JSON, is a one-line ForgeError (see #12).
+    """
+    from gitreg.integrations import http  # only a forge call pays for an HTTP stack (see #7)
 
     data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    for key, value in {"Accept": "application/json", **headers}.items():
-        request.add_header(key, value)
+    sent = {"Accept": "application/json", **headers}
     if data is not None:
-        request.add_header("Content-Type", "application/json")
+        sent["Content-Type"] = "application/json"
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            body = response.read()
-    except urllib.error.HTTPError as e:
-        raise ForgeError(f"{what} answered {e.code} to {method} {url}: {_message(e)}") from e
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise ForgeError(f"cannot reach {what} at {url}: {reason}") from e
-    return json.loads(body) if body.strip() else None
-
-
-def _message(error: urllib.error.HTTPError) -> str:
-    try:
-        body = json.loads(error.read() or b"{}")
-    except ValueError:
-        return str(error.reason)
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or error.reason)
-    return str(error.reason)
+        response = http.request(
+            method,
+            url,
+            headers=sent,
+            body=data,
+            timeout=TIMEOUT_SECONDS,
+            # A read is safe to repeat; opening a pull request twice is not.
+            retry=http.Retry(attempts=3) if method == "GET" else http.NO_RETRY,
+            what=what,
+        )
+        return response.json(what)
+    except http.HttpError as e:
+        raise ForgeError(e.message) from e

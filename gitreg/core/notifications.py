@@ -1,0 +1,226 @@
+"""Subscriptions to registry events, from the ``notifications`` section of gitreg.yaml. No I/O.
+
+A ``Subscription`` says where events go (a URL or the name of an environment variable that
+holds it), in which format (``json``, ``slack``, ``github-dispatch``, ``email``), which
+events (gitreg's kinds, or MLflow's webhook event names, which map onto them) and which
+models (glob patterns). Secrets are never in the file: only the names of the environment
+variables that hold them. The schema (``schemas/config.schema.json``) checks each entry;
+``problems`` adds what a schema cannot say (unique names, email needs ``smtp``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+FORMATS = ("json", "slack", "github-dispatch", "email")
+SIGNATURES = ("standard", "mlflow")
+DEFAULT_TIMEOUT = 10.0
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# MLflow's rule for webhook names (mlflow.utils.validation._WEBHOOK_NAME_REGEX).
+NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
+
+# The second event a stage change makes (core.events.TO_STAGE_KINDS): asked for by name only.
+STAGE_SPECIFIC = frozenset(
+    f"MODEL_VERSION_TRANSITIONED_TO_{stage}" for stage in ("STAGING", "PRODUCTION", "ARCHIVED")
+)
+# MLflow 3's webhook events and the gitreg kind each one is; the flag says whether it is
+# about prompts (models tagged mlflow.prompt.is_prompt=true), which MLflow names apart.
+MLFLOW_EVENTS: Mapping[str, tuple[str, bool]] = {
+    "registered_model.created": ("REGISTERED_MODEL_CREATED", False),
+    "model_version.created": ("MODEL_VERSION_CREATED", False),
+    "model_version_tag.set": ("MODEL_VERSION_TAG_SET", False),
+    "model_version_tag.deleted": ("MODEL_VERSION_TAG_DELETED", False),
+    "model_version_alias.created": ("MODEL_VERSION_ALIAS_CREATED", False),
+    "model_version_alias.deleted": ("MODEL_VERSION_ALIAS_DELETED", False),
+    "prompt.created": ("REGISTERED_MODEL_CREATED", True),
+    "prompt_version.created": ("MODEL_VERSION_CREATED", True),
+    "prompt_tag.set": ("REGISTERED_MODEL_TAG_SET", True),
+    "prompt_tag.deleted": ("REGISTERED_MODEL_TAG_DELETED", True),
+    "prompt_version_tag.set": ("MODEL_VERSION_TAG_SET", True),
+    "prompt_version_tag.deleted": ("MODEL_VERSION_TAG_DELETED", True),
+    "prompt_alias.created": ("MODEL_VERSION_ALIAS_CREATED", True),
+    "prompt_alias.deleted": ("MODEL_VERSION_ALIAS_DELETED", True),
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Subscription:
+    """One entry of ``notifications.webhooks``."""
+
+    name: str
+    format: str = "json"
+    url: str | None = None
+    url_env: str | None = None
+    events: tuple[str, ...] = ()  # empty: every event
+    models: tuple[str, ...] = ()  # glob patterns on model names; empty: every model
+    secret_env: str | None = None
+    signature: str = "standard"
+    timeout: float = DEFAULT_TIMEOUT
+    to: tuple[str, ...] = ()  # email recipients
+    digest: bool = False  # email: one message per run instead of one per event
+    repository: str | None = None  # github-dispatch: owner/name
+    token_env: str | None = None  # github-dispatch: the token's variable
+    api_url: str | None = None  # github-dispatch: GitHub Enterprise's /api/v3
+    event_type: str | None = None  # github-dispatch: fixed event_type
+    id: str | None = None  # a stable id for MLflow's webhook API (default: the name)
+    description: str | None = None
+    enabled: bool = True
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def webhook_id(self) -> str:
+        """The id MLflow's webhook API knows this subscription by."""
+        return self.id or self.name
+
+    def wants(self, kind: str, names: Iterable[str | None], is_prompt: bool = False) -> bool:
+        """Whether an event of ``kind`` about a model called one of ``names`` goes here."""
+        models = [n for n in names if n]
+        if self.models and not any(
+            fnmatch.fnmatchcase(name, pattern) for name in models for pattern in self.models
+        ):
+            return False
+        if not self.events:  # every change once: TRANSITIONED_STAGE, not its TO_* twin too
+            return kind not in STAGE_SPECIFIC
+        return any(
+            spec == kind or MLFLOW_EVENTS.get(spec) == (kind, is_prompt) for spec in self.events
+        )
+
+    def target(self) -> str:
+        """Where it goes, safe to print: the URL's variable, recipients, or the repository."""
+        if self.format == "email":
+            return ", ".join(self.to)
+        if self.format == "github-dispatch":
+            return f"{self.repository} (repository_dispatch)"
+        if self.url_env:
+            return f"${self.url_env}"
+        return self.url or ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Subscription:
+        """Build from one schema-valid entry."""
+        return cls(
+            name=str(data["name"]),
+            format=str(data.get("format", "json")),
+            url=data.get("url"),
+            url_env=data.get("url_env"),
+            events=tuple(str(e) for e in data.get("events") or ()),
+            models=tuple(str(m) for m in data.get("models") or ()),
+            secret_env=data.get("secret_env"),
+            signature=str(data.get("signature", "standard")),
+            timeout=float(data.get("timeout", DEFAULT_TIMEOUT)),
+            to=tuple(str(t) for t in data.get("to") or ()),
+            digest=bool(data.get("digest", False)),
+            repository=data.get("repository"),
+            token_env=data.get("token_env"),
+            api_url=data.get("api_url"),
+            event_type=data.get("event_type"),
+            id=data.get("id"),
+            description=data.get("description"),
+            enabled=bool(data.get("enabled", True)),
+            created_at=data.get("created_at"),
+            updated_at=data.get("updated_at"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape for ``gitreg webhooks list --json``: names of variables, never values."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for key in ("events", "models", "to"):
+            out[key] = list(out[key])
+        out["webhook_id"] = self.webhook_id
+        return {k: v for k, v in out.items() if v not in (None, [], ())}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Smtp:
+    """``notifications.smtp``: the server email subscriptions send through."""
+
+    sender: str  # "from" in gitreg.yaml
+    host: str | None = None
+    host_env: str | None = None
+    port: int = 587
+    username_env: str | None = None
+    password_env: str | None = None
+    starttls: bool = True
+    ssl: bool = False  # implicit TLS (port 465)
+    timeout: float = 30.0
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Smtp:
+        """Build from the schema-valid ``smtp`` mapping."""
+        return cls(
+            sender=str(data["from"]),
+            host=data.get("host"),
+            host_env=data.get("host_env"),
+            port=int(data.get("port", 587)),
+            username_env=data.get("username_env"),
+            password_env=data.get("password_env"),
+            starttls=bool(data.get("starttls", True)),
+            ssl=bool(data.get("ssl", False)),
+            timeout=float(data.get("timeout", 30.0)),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Notifications:
+    """The ``notifications`` section: subscriptions and the SMTP server."""
+
+    webhooks: tuple[Subscription, ...] = ()
+    smtp: Smtp | None = None
+
+    def find(self, name_or_id: str) -> Subscription | None:
+        """The subscription with this name (or MLflow webhook id)."""
+        return next(
+            (w for w in self.webhooks if name_or_id in (w.name, w.webhook_id)),
+            None,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Notifications:
+        """Build from the schema-valid ``notifications`` mapping (None: no notifications)."""
+        data = data or {}
+        smtp = data.get("smtp")
+        return cls(
+            webhooks=tuple(Subscription.from_dict(w) for w in data.get("webhooks") or ()),
+            smtp=Smtp.from_dict(smtp) if smtp else None,
+        )
+
+
+def problems(data: Any) -> list[tuple[list[str | int], str, str]]:
+    """What the schema cannot check: (location, code, message) for each problem."""
+    if not isinstance(data, Mapping):
+        return []
+    hooks = data.get("webhooks") or []
+    found: list[tuple[list[str | int], str, str]] = []
+    seen: dict[str, int] = {}
+    for index, hook in enumerate(hooks if isinstance(hooks, Sequence) else []):
+        if not isinstance(hook, Mapping):
+            continue
+        where: list[str | int] = ["notifications", "webhooks", index]
+        for key in ("name", "id"):
+            value = hook.get(key)
+            if isinstance(value, str) and value in seen and seen[value] != index:
+                found.append(
+                    (
+                        [*where, key],
+                        "WEBHOOK_DUPLICATE",
+                        f"notifications.webhooks[{index}].{key}: {value!r} is already used by "
+                        f"webhooks[{seen[value]}]; names and ids must be unique",
+                    )
+                )
+            elif isinstance(value, str):
+                seen[value] = index
+        if hook.get("format") == "email" and not data.get("smtp"):
+            found.append(
+                (
+                    where,
+                    "WEBHOOK_NO_SMTP",
+                    f"notifications.webhooks[{index}] sends email but notifications.smtp is "
+                    "missing; add notifications.smtp (host_env, port, from)",
+                )
+            )
+    return found
