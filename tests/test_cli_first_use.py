@@ -217,10 +217,18 @@ def _commands() -> dict[str, click.Command]:
     return dict(gitreg.commands)
 
 
+def _leaves(name: str, command: click.Command) -> list[tuple[str, click.Command]]:
+    if isinstance(command, click.Group):  # e.g. gitreg webhooks list: each subcommand
+        return [leaf for n, c in command.commands.items() for leaf in _leaves(f"{name} {n}", c)]
+    return [(name, command)]
+
+
 def test_every_command_has_json():
+    commands = [leaf for name, c in _commands().items() for leaf in _leaves(name, c)]
+    assert len(commands) > 25
     missing = [
         name
-        for name, command in _commands().items()
+        for name, command in commands
         if not any("--json" in p.opts for p in command.params if isinstance(p, click.Option))
     ]
     assert missing == []
