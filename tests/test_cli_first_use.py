@@ -331,3 +331,25 @@ def test_completion_through_the_environment_as_the_shell_runs_it(champion):
         check=False,
     )
     assert "complete -o nosort -F _gitreg_completion gitreg" in source.stdout
+
+
+def test_completion_stays_import_light(champion):
+    """Completion runs on every Tab: no GitPython, jsonschema or MLflow (#16)."""
+    code = (
+        "import sys, atexit\n"
+        "atexit.register(lambda: sys.stderr.write(repr(sorted({m.split('.')[0] for m in "
+        "sys.modules if m.split('.')[0] in ('git', 'jsonschema', 'mlflow')}))))\n"
+        "from gitreg._entry import main\n"
+        "main()\n"
+    )
+    env = {
+        **os.environ,
+        "_GITREG_COMPLETE": "bash_complete",
+        "COMP_WORDS": f"gitreg transition --repo {champion.repo} churn ",
+        "COMP_CWORD": "5",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.stdout.splitlines() == ["plain,1", "plain,2"]
+    assert proc.stderr == "[]"
