@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 from gitreg.cli._app import cli
-from gitreg.core.errors import BadRef, GitregError, printable
+from gitreg.core.errors import BadRef, GitregError, PromotionPending, printable
 
 __all__ = ["cli", "entry", "main"]
 
@@ -83,6 +83,12 @@ def _exit_code(e: Exception, as_json: bool) -> int:
         return _fail(e.format_message(), "INVALID_PARAMETER_VALUE", as_json, e.exit_code)
     if isinstance(e, BadRef):
         return _fail(e.message, e.error_code, as_json, 2)
+    if isinstance(e, PromotionPending):
+        # Not a failure: the change is proposed for review (any write command, see #11).
+        from gitreg.cli._app import _pending
+
+        _pending(e, as_json)
+        return 0
     if isinstance(e, GitregError):
         return _fail(e.message, e.error_code, as_json, 1, e.multiline)
     path = _log_crash(e)
