@@ -264,11 +264,12 @@ class Store:
             return out
         if not files.is_real_directory(directory):
             raise not_regular(MODELS_DIR, "not a directory (a link?)")
-        for entry in os.scandir(directory):
-            if entry.name.endswith(".yaml") and entry.name != RETIRED_NAME:
-                data = files.read_regular(self.root, f"{MODELS_DIR}/{entry.name}")
-                if data is not None:
-                    out[entry.name] = (_git.blob_id(data), data)
+        for name, data in files.read_directory(self.root, MODELS_DIR).items():
+            if not name.endswith(".yaml") or name == RETIRED_NAME:
+                continue
+            if isinstance(data, Exception):
+                raise data  # a manifest that is a link or too large: one clear error
+            out[name] = (_git.blob_id(data), data)
         return out
 
     def _load_cache(self) -> dict[str, Any]:
