@@ -14,7 +14,7 @@ from typing import Any
 
 from gitreg.core import manifest
 from gitreg.core import mutations as mut
-from gitreg.core.config import CONFIG_FILE, Config, Policy
+from gitreg.core.config import Policy
 from gitreg.core.entities import (
     MAX_DESCRIPTION,
     MAX_RUN_ID,
@@ -56,10 +56,7 @@ def user(tx: Transaction) -> str:
 
 def policy(tx: Transaction) -> Policy:
     """The policy of the tip's gitreg.yaml (the default policy when there is none)."""
-    text = tx.read(CONFIG_FILE)
-    if not text:
-        return Config().policy
-    return Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)).policy
+    return tx.policy()
 
 
 def modify(name: str, change: Change, message: str) -> Callable[[Transaction], RegisteredModel]:
@@ -183,6 +180,7 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
         ).with_versions(model.versions)
         tx.delete(model_path(name))
         tx.write_model(renamed, like={**raw, "name": new_name})
+        tx.renamed_from[model_path(new_name)] = name
         tx.message = f"Rename registered model {name} to {new_name}"
         return renamed
 

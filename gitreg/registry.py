@@ -25,23 +25,25 @@ from gitreg.core.entities import (
     optional_text,
     parse_version,
 )
-from gitreg.core.errors import GitregError, InvalidParameter, ModelNotFound, VersionNotFound
+from gitreg.core.errors import InvalidParameter, ModelNotFound, VersionNotFound
 from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
+from gitreg.governance import Governance
+from gitreg.notifications import Notifications
 from gitreg.store.store import Store
-from gitreg.store.transaction import Transaction, model_path
+from gitreg.store.transaction import Transaction
 
 if TYPE_CHECKING:
     from gitreg.core import search
-    from gitreg.core.events import RegistryEvent
-    from gitreg.core.notifications import Subscription
-    from gitreg.integrations.notify import Delivery, Report
-    from gitreg.promotion import TransitionRequest
-    from gitreg.store.history import HistoryEntry
 
 
-class Registry:
-    """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref."""
+class Registry(Governance, Notifications):
+    """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref.
+
+    The MLflow-named methods are here; what MLflow has no name for is in the two bases:
+    history, events, requests and audit (``Governance``), and delivery and webhooks
+    (``Notifications``, MLflow's webhook API included).
+    """
 
     def __init__(
         self,
@@ -66,10 +68,27 @@ class Registry:
     def _read(self, name: str) -> RegisteredModel:
         return self.store.read_model(check_name(name), self.at)
 
-    def _write(self, mutation: Callable[[Transaction], Any]) -> Any:
+    def _write(
+        self,
+        mutation: Callable[[Transaction], Any],
+        *,
+        direct: bool = False,
+        why: str | None = None,
+    ) -> Any:
+        """Commit ``mutation``; on a registry with a remote, one that changes a protected
+        fact becomes a pull request instead (PromotionPending, see ``promotion``)."""
         if self.at is not None:
             raise InvalidParameter("This Registry reads a fixed ref (at=...); it cannot write")
-        return self.store.transaction(mutation, push=self.push)
+        from gitreg import promotion  # remote code stays off the read path
+
+        config = promotion.needs_review(self.store, self.push)
+        if config is None:
+            return self.store.transaction(mutation, push=self.push)
+        try:
+            return self.store.transaction(promotion.guarded(mutation), push=self.push)
+        except promotion.ReviewRequired as e:
+            promotion.refuse_direct(e.changes[0], direct, config, self.push)
+            return promotion.request_change(self.store, mutation, e.changes, why, self.push)
 
     def _modify(self, name: str, change: ops.Change, message: str) -> RegisteredModel:
         result: RegisteredModel = self._write(ops.modify(check_name(name), change, message))
@@ -311,19 +330,7 @@ class Registry:
             )
 
         mutation = ops.transition(name, number, target, archive_existing_versions, message)
-        from gitreg import promotion  # remote code stays off the read path
-
-        def current() -> Stage | None:
-            try:
-                return self.get_model_version(name, number).current_stage
-            except GitregError:
-                return None  # not in this clone yet: the remote tip decides in the mutation
-
-        if promotion.needs_request(self.store, target, current, direct, self.push):
-            return promotion.request_transition(
-                self.store, mutation, name, number, target, message, self.push
-            )
-        result: ModelVersion = self._write(mutation)
+        result: ModelVersion = self._write(mutation, direct=direct, why=message)
         return result
 
     def set_model_version_tag(
@@ -398,170 +405,3 @@ class Registry:
     def resolve(self, uri: str) -> str:
         """The source URI of the version a ``models:/`` URI names."""
         return self.get_version_for_uri(uri).source
-
-    # ------------------------------------------------- audit and promotions
-
-    def get_model_history(self, name: str, version: int | str | None = None) -> list[HistoryEntry]:
-        """The audit trail of ``name`` (or of one version), newest first, from git history."""
-        from gitreg.store import history
-
-        check_name(name)
-        number = None if version is None else parse_version(version)
-        ref = self.at or "HEAD"
-        entries = history.read_history(self.store.root, model_path(name), ref, number)
-        if not entries and number is None:
-            raise ModelNotFound(f"Registered Model with name={name} has no history")
-        return entries
-
-    def list_events(self, since: str | None, until: str | None = None) -> list[RegistryEvent]:
-        """Every change after commit ``since`` up to ``until`` (default: HEAD or ``at``).
-
-        Commit by commit along the first-parent history, oldest first; each event has a
-        stable id (the same range always gives the same events). ``since`` None means from
-        the first commit.
-
-        Raises:
-            BadRef: ``since`` or ``until`` names no commit.
-        """
-        from gitreg.store import eventlog
-
-        end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
-        start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
-        return eventlog.read_events(self.store.root, start, end)
-
-    def list_transition_requests(self) -> list[TransitionRequest]:
-        """Open promotion requests: the remote's ``gitreg/...`` branches and forge requests.
-
-        With ``at``, the request branches not merged into that commit.
-        """
-        from gitreg import promotion
-
-        return promotion.list_requests(self.store, self.push, os.environ, self.at)
-
-    def rollback_registered_model(
-        self, name: str, *, message: str | None = None, direct: bool = False
-    ) -> ModelVersion:
-        """Return Production to the previous Production version (from history).
-
-        Raises:
-            VersionNotFound: no earlier Production version still exists.
-            PromotionPending: as ``transition_model_version_stage`` on a protected stage.
-        """
-        from gitreg.store import history
-
-        model = self._read(name)
-        target, why = history.rollback_target(model, self.get_model_history(name))
-        return self.transition_model_version_stage(
-            name, target, Stage.PRODUCTION.value, True, message=message or why, direct=direct
-        )
-
-    # ------------------------------------------------- notifications (#13)
-
-    def notify(
-        self, since: str | None, until: str | None = None, *, dry_run: bool = False
-    ) -> Report:
-        """Deliver the events after ``since`` up to ``until`` to gitreg.yaml's subscriptions.
-
-        The subscriptions are those of gitreg.yaml at ``until`` (what landed). Re-running a
-        range delivers the same events with the same ids. ``dry_run`` sends nothing.
-        """
-        from gitreg.integrations import notify
-
-        events = self.list_events(since, until)
-        end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
-        return notify.notify(self.store, events, end, os.environ, dry_run=dry_run)
-
-    def notify_request(
-        self, base: str, head: str, pull_request: int | None = None, *, dry_run: bool = False
-    ) -> Report:
-        """Deliver TRANSITION_REQUEST_CREATED for the stage changes ``head`` proposes.
-
-        The subscriptions are those of gitreg.yaml at ``base``: a request cannot add a
-        subscription that hears about itself (or sends a secret elsewhere).
-        """
-        from gitreg.integrations import notify
-
-        events = notify.request_events(self.store, base, head, pull_request)
-        config_at = self.store.resolve_ref(base)
-        return notify.notify(self.store, events, config_at, os.environ, dry_run=dry_run)
-
-    def deliver_events(self, events: Sequence[RegistryEvent], *, dry_run: bool = False) -> Report:
-        """Deliver any events (e.g. POLICY_VIOLATION from ``gitreg audit``) as ``notify`` does."""
-        from gitreg.integrations import notify
-
-        return notify.notify(self.store, events, self.at, os.environ, dry_run=dry_run)
-
-    def list_webhooks(self) -> list[Subscription]:
-        """The subscriptions in gitreg.yaml (``notifications.webhooks``), in file order."""
-        return list(self.store.read_config(self.at).notifications.webhooks)
-
-    def get_webhook(self, webhook_id: str) -> Subscription:
-        """The subscription with this id or name; RESOURCE_DOES_NOT_EXIST if there is none."""
-        from gitreg.core.errors import WebhookNotFound
-
-        found = self.store.read_config(self.at).notifications.find(webhook_id)
-        if found is None:
-            raise WebhookNotFound(f"Webhook with ID {webhook_id} not found.")
-        return found
-
-    def create_webhook(self, name: str, secret: str | None = None, **fields: Any) -> Subscription:
-        """Add a subscription (one commit). A literal ``secret`` stays out of git.
-
-        It is kept in the clone's private store (.git/gitreg/secrets.json, mode 0600) under
-        the variable name the subscription records as ``secret_env``; delivery reads that
-        variable first, so CI sets a repository secret under the same name.
-        """
-        from gitreg.integrations.notify import manage
-
-        entry = {"name": manage.check_name(name)}
-        entry.update((k, v) for k, v in fields.items() if v is not None)
-        if secret:
-            taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
-            entry["secret_env"] = manage.secret_name(name, taken)
-        created: Subscription = self._write(manage.create(entry))
-        self._keep_secret(created, secret)
-        return created
-
-    def update_webhook(
-        self, webhook_id: str, secret: str | None = None, **changes: Any
-    ) -> Subscription:
-        """Change fields of a subscription (one commit); a None value removes a field."""
-        from gitreg.integrations.notify import manage
-
-        if changes.get("name") is not None:
-            manage.check_name(changes["name"])
-        current = self.get_webhook(webhook_id)
-        if secret and not current.secret_env:
-            taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
-            changes["secret_env"] = manage.secret_name(current.name, taken)
-        updated: Subscription = self._write(manage.update(webhook_id, changes))
-        self._keep_secret(updated, secret)
-        return updated
-
-    def delete_webhook(self, webhook_id: str) -> None:
-        """Remove a subscription (one commit) and the secret the clone kept for it."""
-        from gitreg.integrations.notify import manage
-        from gitreg.store import secrets
-
-        removed: Subscription = self._write(manage.delete(webhook_id))
-        still_used = {w.secret_env for w in self.list_webhooks()}
-        if removed.secret_env and removed.secret_env not in still_used:
-            secrets.write(self.store.state_dir, removed.secret_env, None)
-
-    def _keep_secret(self, sub: Subscription, secret: str | None) -> None:
-        from gitreg.store import secrets
-
-        if secret and sub.secret_env:
-            secrets.write(self.store.state_dir, sub.secret_env, secret)
-
-    def webhook_secret(self, sub: Subscription) -> str | None:
-        """The secret ``sub`` signs with (its variable, else the clone's private store)."""
-        from gitreg.integrations import notify
-
-        return notify.lookup_for(self.store, os.environ)(sub.secret_env) if sub.secret_env else None
-
-    def test_webhook(self, webhook_id: str, event: str | None = None) -> Delivery:
-        """Send an example event to one subscription now, as MLflow's ``test_webhook``."""
-        from gitreg.integrations import notify
-
-        return notify.send_example(self.store, webhook_id, event, os.environ, self.at)

@@ -62,7 +62,7 @@ DIFFERENCES = {
     "case-insensitive-names": "Names are unique case-insensitively",
     "alias-names": "Aliases start with a letter or `_`",
     "archive-code": "`archive_existing_versions=True` with stage `None`/`Archived`",
-    "protected-stages": "Protected stages on a registry with a remote",
+    "protected-stages": "On a registry with a remote, a change to a protected fact",
     "user-id": "`user_id` is the git author",
     "last-updated": "`last_updated_timestamp` is the creation time of the newest version",
     "empty-description": "An empty description is stored as no description",

@@ -1,9 +1,9 @@
 """Every reference in the README, docs/ and the files users copy leads somewhere (#16).
 
 Relative links must name a file of this project (and a heading of it, for ``#anchor``);
-``docs/...`` mentions anywhere must exist; and the action and the pre-commit hook are pinned
-to the release tag of this gitreg, ``v<version>``, in the workflow ``gitreg init`` writes
-and in every example, never to a tag that no release has (``@v1``).
+``docs/...`` mentions anywhere must exist; and the workflow ``gitreg init`` writes, the
+action and the pre-commit hook name the release tag of this gitreg (``v<version>``) or a
+commit, never a tag that no release has (``@v1``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from gitreg.core.version import __version__
-from gitreg.gate.scaffold import ACTION_REF, ACTION_REPOSITORY, WORKFLOW_TEXT
+from gitreg.gate.scaffold import ACTION_REPOSITORY, WORKFLOW_TEXT
+
+RELEASE = f"v{__version__}"
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -67,14 +69,21 @@ def test_every_docs_mention_exists():
             assert (ROOT / mention).is_file(), f"{where} mentions {mention}, which does not exist"
 
 
-def test_the_action_and_the_hook_are_pinned_to_this_release():
-    assert f"v{__version__}" == ACTION_REF
-    assert ACTION_PIN.findall(WORKFLOW_TEXT) == [ACTION_REF]
+def test_the_action_and_the_hook_are_pinned_to_something_that_exists():
+    """A release tag of this version or a commit: never a tag no release has (``@v1``)."""
+    installs = re.findall(
+        rf"git\+https://github\.com/{ACTION_REPOSITORY}@(\S+?)[}}\"]", WORKFLOW_TEXT
+    )
+    assert installs
+    for ref in installs:
+        assert re.fullmatch(r"[0-9a-f]{40}", ref) or ref == RELEASE, ref
+    assert "@v1" not in WORKFLOW_TEXT
     assert (ROOT / ".github" / "actions" / "validate" / "action.yml").is_file()
     for document in DOCUMENTS:
         text = document.read_text("utf-8")
         for pin in ACTION_PIN.findall(text):
-            assert pin in (ACTION_REF, "<that"), f"{document.name} pins the action to {pin}"
+            assert pin == RELEASE or pin.startswith("<"), (
+                f"{document.name} pins the action to {pin}"
+            )
         for rev in HOOK_REV.findall(text):
-            assert rev == ACTION_REF, f"{document.name} pins the hook to {rev}"
-    assert "@v1" not in WORKFLOW_TEXT
+            assert rev == RELEASE, f"{document.name} pins the hook to {rev}"

@@ -21,6 +21,7 @@ from gitreg.core.errors import (
     InvalidFilter,
     InvalidUri,
     NotARegistry,
+    PromotionPending,
     printable,
 )
 
@@ -118,6 +119,12 @@ def _exit_code(e: Exception, as_json: bool) -> int:
     """Report ``e`` on stderr in one line and return its exit code."""
     if isinstance(e, click.ClickException):
         return _fail(e.format_message(), "INVALID_PARAMETER_VALUE", as_json, e.exit_code)
+    if isinstance(e, PromotionPending):
+        # Not a failure: the change is proposed for review (any write command, see #11).
+        from gitreg.cli._app import _pending
+
+        _pending(e, as_json)
+        return 0
     if isinstance(e, GitregError):
         code = 2 if isinstance(e, _COMMAND_LINE_ERRORS) else 1
         return _fail(cli_words(e.message), e.error_code, as_json, code, e.multiline)

@@ -115,6 +115,9 @@ def versions(
 def show(name: str, version: int | None, repo: str | None, at: str | None, as_json: bool) -> None:
     """Show a registered model with its versions, or one version.
 
+    A version also lists the open requests about it that this clone knows of
+    (gitreg requests fetches them).
+
     \b
     Examples:
       gitreg show churn
@@ -132,10 +135,18 @@ def show(name: str, version: int | None, repo: str | None, at: str | None, as_js
             _print_model(model)
         return
     mv = registry.get_model_version(name, version)
+    requests = registry.get_model_version_requests(name, mv.version)
     if as_json:
-        _emit({"model_version": mv.to_dict()})
-    else:
-        _print_version(mv)
+        _emit(
+            {
+                "model_version": mv.to_dict(),
+                "open_requests": [r.to_dict() for r in requests],
+            }
+        )
+        return
+    _print_version(mv)
+    for request in requests:
+        click.echo(f"{'request:':<13}{request.target}  {request.branch}")
 
 
 @cli.command()

@@ -41,25 +41,61 @@ def _split_version(args: Sequence[str]) -> tuple[str | None, list[str]]:
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--branch", default="main", show_default=True, help="Initial branch of a new repo.")
+@click.option("--remote", metavar="URL", help="The registry's remote, added as origin.")
+@click.option(
+    "--forge",
+    type=click.Choice(["none", "github", "gitlab"]),
+    default="none",
+    show_default=True,
+    help="Where requests become pull/merge requests (and which CI files to write).",
+)
+@click.option("--repository", metavar="OWNER/NAME", help="The repository on the forge.")
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    metavar="@HANDLE",
+    help="A code owner of gitreg.yaml and the CI files; repeatable (default: @OWNER).",
+)
 @json_option
-def init(directory: str, branch: str, as_json: bool) -> None:
-    """Create a registry: gitreg.yaml, models/, a validation workflow, and a first commit.
+def init(
+    directory: str,
+    branch: str,
+    remote: str | None,
+    forge: str,
+    repository: str | None,
+    owners: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Create a registry: gitreg.yaml, models/, CI checks, code owners, and a first commit.
 
     DIRECTORY may be new, empty, or an existing git repository without gitreg.yaml;
     a directory that holds files but is not a git repository is refused (run git
     init there first if you mean it).
+    For GitHub it writes .github/workflows/gitreg.yml (validate every pull request
+    against the base's policy, audit every push, deliver events) and .github/CODEOWNERS;
+    for GitLab, .gitlab-ci.yml and .gitlab/CODEOWNERS. With --remote, origin is added
+    and the branch tracks it, so every write pushes. See README, "Setting up GitHub",
+    for the branch protection that makes the guarantees hold.
 
     \b
     Examples:
       gitreg init my-registry
       gitreg init .            # turn the current repository into a registry
+      gitreg init reg --forge github --repository acme/registry --owner @acme/ml
+      gitreg init reg --remote git@gitlab.com:acme/registry.git --forge gitlab
     """
-    from gitreg.gate.scaffold import init_registry
+    from gitreg.gate.scaffold import Setup, init_registry
 
-    store = init_registry(directory, branch=branch)
+    if forge != "none" and not repository and not remote:
+        raise click.UsageError("--forge needs --repository OWNER/NAME (or a --remote to read)")
+    setup = Setup(remote, forge, repository, tuple(owners))
+    store = init_registry(directory, branch=branch, setup=setup)
     if as_json:
         _emit({"registry": {"path": str(store.root.resolve()), "commit": store.last_commit}})
     _say(f"Initialized gitreg registry in {store.root.resolve()}")
+    if remote:
+        _say(f"Push it once to create the branch: git -C {directory} push -u origin {branch}")
 
 
 @cli.command()

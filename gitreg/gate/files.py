@@ -101,8 +101,25 @@ def check_text(
     return findings + validate.check_manifest(data, path, text, incumbents), data
 
 
-def check_file(root: Path, path: str, entries: Listing, cache: FindingsCache) -> list[Finding]:
-    """Schema and invariants of the work tree's ``path`` (the whole-registry validate)."""
+def read_models(root: Path) -> dict[str, bytes | InvalidManifest]:
+    """Every entry of models/ read at once (see ``store.files.read_directory``)."""
+    try:
+        return files.read_directory(root, MODELS_DIR)
+    except InvalidManifest:
+        return {}  # models/ itself is a link: the listing's finding says so
+
+
+def check_file(
+    root: Path,
+    path: str,
+    entries: Listing,
+    cache: FindingsCache,
+    contents: Mapping[str, bytes | InvalidManifest] | None = None,
+) -> list[Finding]:
+    """Schema and invariants of the work tree's ``path`` (the whole-registry validate).
+
+    ``contents`` are models/' entries already read (``read_models``), by name.
+    """
     name, _, rest = path[len(MODELS_DIR) + 1 :].partition("/")
     if path != CONFIG_FILE and not rest and name in entries.links:
         message = (
@@ -114,7 +131,15 @@ def check_file(root: Path, path: str, entries: Listing, cache: FindingsCache) ->
         stray = validate.check_entry(name, is_dir=bool(rest) or entries.get(name, False))
         if stray or name == ".gitkeep":
             return stray
-    text, unreadable = read_worktree(root, path)
+    known = contents.get(name) if contents is not None and not rest else None
+    if isinstance(known, bytes):
+        text, unreadable = known, []
+    elif isinstance(known, NotRegularFile):
+        text, unreadable = None, [Finding(path, None, "NOT_A_REGULAR_FILE", known.message)]
+    elif isinstance(known, InvalidManifest):
+        text, unreadable = None, [Finding(path, None, "FILE_UNREADABLE", known.message)]
+    else:
+        text, unreadable = read_worktree(root, path)
     if unreadable:
         return unreadable
     if path == CONFIG_FILE or text is None or name == RETIRED_NAME:

@@ -52,8 +52,9 @@ def check_registry(root: Path, paths: Iterable[str] | None = None) -> Report:
         selected = {p for p in paths if _is_registry_path(p)}
     cache = files.FindingsCache(root)
     findings = _listing_findings(entries)
+    contents = files.read_models(root) if paths is None else None
     for path in sorted(selected):
-        findings += files.check_file(root, path, entries, cache)
+        findings += files.check_file(root, path, entries, cache, contents)
     cache.save()
     return Report(_sorted(findings), checked=len(selected), prefix=compare.prefix(root))
 

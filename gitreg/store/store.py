@@ -15,7 +15,9 @@ built on the remote's tip and pushed first (``remote``).
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -25,6 +27,7 @@ from gitreg.core import manifest
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import (
+    BadRef,
     ConcurrentUpdate,
     DirtyWorktree,
     GitregError,
@@ -48,6 +51,51 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 RETIRED_NAME = RETIRED_FILE.rsplit("/", 1)[-1]
 LOCK_TIMEOUT_SECONDS = 120.0
+
+
+_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+
+
+def _moment(text: str) -> int | None:
+    """``text`` as unix seconds when it is a date or an ISO time, else None."""
+    if not _DATE.fullmatch(text.strip()):
+        return None
+    value = text.strip().replace(" ", "T").replace("Z", "+00:00")
+    try:
+        moment = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    if len(text.strip()) == 10:  # a day means the end of that day
+        moment += _dt.timedelta(days=1) - _dt.timedelta(seconds=1)
+    return int(moment.timestamp())
+
+
+def repository_head(path: Path) -> str | None:
+    """The commit checked out in the git work tree at ``path``, or None when it is not one."""
+    top = _git.find_worktree(path)
+    if top is None or top != path.resolve():
+        return None
+    try:
+        return _git.resolve_commit(top, "HEAD")
+    except GitregError:
+        return None
+
+
+def add_remote(root: Path, name: str, url: str, branch: str) -> None:
+    """Add remote ``name`` at ``url`` and make ``branch`` track it, so writes push there.
+
+    Raises:
+        InvalidParameter: ``url`` looks like an option.
+    """
+    if not url or url.startswith("-") or any(c in url for c in "\0\n\r"):
+        raise InvalidParameter(f"Invalid remote URL {url!r}: give a git URL or path")
+    _git.run(root, ["remote", "add", "--", name, url])
+    _git.run(root, ["config", f"branch.{branch}.remote", name])
+    _git.run(root, ["config", f"branch.{branch}.merge", f"refs/heads/{branch}"])
 
 
 def ensure_repository(root: Path, branch: str) -> None:
@@ -105,8 +153,26 @@ class Store:
     # ----------------------------------------------------------------- reads
 
     def resolve_ref(self, ref: str) -> str:
-        """The commit id ``ref`` names (BadRef if none)."""
-        return _git.resolve_commit(self.root, ref)
+        """The commit id ``ref`` names: a branch, tag or commit, or a date or time.
+
+        A date (``2026-11-01``) or time (``2026-11-01 12:00``, ISO-8601, UTC unless it says
+        otherwise) means the registry as merged at that moment: the last commit of the
+        checked-out branch's first-parent history committed at or before it.
+
+        Raises:
+            BadRef: ``ref`` names no commit, or the branch has none before that moment.
+        """
+        moment = _moment(ref)
+        if moment is None:
+            return _git.resolve_commit(self.root, ref)
+        try:
+            return _git.resolve_commit(self.root, ref)  # a branch may be called 2026-11-01
+        except BadRef:
+            pass
+        found = _git.commit_before(self.root, "HEAD", moment)
+        if found is None:
+            raise BadRef(f"The registry has no commit at or before {ref} (it starts later)")
+        return found
 
     def read_bytes(self, path: str, at: str | None = None) -> bytes | None:
         """``path`` in the work tree (``at`` None) or at commit ``at``; None if absent."""
@@ -221,11 +287,12 @@ class Store:
             return out
         if not files.is_real_directory(directory):
             raise not_regular(MODELS_DIR, "not a directory (a link?)")
-        for entry in os.scandir(directory):
-            if entry.name.endswith(".yaml") and entry.name != RETIRED_NAME:
-                data = files.read_regular(self.root, f"{MODELS_DIR}/{entry.name}")
-                if data is not None:
-                    out[entry.name] = (_git.blob_id(data), data)
+        for name, data in files.read_directory(self.root, MODELS_DIR).items():
+            if not name.endswith(".yaml") or name == RETIRED_NAME:
+                continue
+            if isinstance(data, Exception):
+                raise data  # a manifest that is a link or too large: one clear error
+            out[name] = (_git.blob_id(data), data)
         return out
 
     def _load_cache(self) -> dict[str, Any]:
