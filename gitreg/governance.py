@@ -117,11 +117,12 @@ class Governance:
     def list_transition_requests(self) -> list[TransitionRequest]:
         """Open requests: the remote's ``gitreg/...`` branches with the forge's reviews.
 
-        A registry without a remote has none (not an error).
+        A registry without a remote has none (not an error). With ``at``, the request
+        branches not merged into that commit.
         """
         from gitreg import promotion
 
-        return promotion.list_requests(self.store, self.push, os.environ)
+        return promotion.list_requests(self.store, self.push, os.environ, self.at)
 
     def get_model_version_requests(self, name: str, version: int | str) -> list[TransitionRequest]:
         """The open requests about one version that this clone knows (no network)."""

@@ -118,12 +118,12 @@ def refuse_direct(change: ProtectedChange, direct: bool, config: Config, push: b
     if direct:
         raise TransitionNotAllowed(
             f"{change.model}: {change.what} changes a protected fact (gitreg.yaml policy): "
-            "on a registry with a remote it changes only through a pull request; drop --direct"
+            "on a registry with a remote it changes only through a pull request; drop direct=True"
         )
     if config.push_mode(push) == "never":
         raise TransitionNotAllowed(
             f"{change.model}: {change.what} changes a protected fact and goes through a pull "
-            "request, whose branch must be pushed; drop --no-push (or registry.push: never)"
+            "request, whose branch must be pushed; drop push=False (or registry.push: never)"
         )
 
 
@@ -342,10 +342,13 @@ def _request(
 
 
 def list_requests(
-    store: Store, push: bool | None, env: Mapping[str, str]
+    store: Store, push: bool | None, env: Mapping[str, str], base: str | None = None
 ) -> list[TransitionRequest]:
-    """Open requests, from the remote's unmerged ``gitreg/...`` branches and the forge."""
-    target, branches = request_branches(store, push)
+    """Open requests, from the remote's unmerged ``gitreg/...`` branches and the forge.
+
+    ``base`` (a commit): the branches not merged into it, rather than into the remote's tip.
+    """
+    target, branches = request_branches(store, push, base)
     if target is None:
         return []
     config = store.read_config()

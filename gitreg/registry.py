@@ -20,11 +20,12 @@ from gitreg.core.entities import (
     RegisteredModel,
     Stage,
     check_alias,
+    check_tag_key,
     now_ms,
     optional_text,
     parse_version,
 )
-from gitreg.core.errors import InvalidParameter, VersionNotFound
+from gitreg.core.errors import InvalidParameter, ModelNotFound, VersionNotFound
 from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
 from gitreg.governance import Governance
@@ -93,6 +94,11 @@ class Registry(Governance, Notifications):
         result: RegisteredModel = self._write(ops.modify(check_name(name), change, message))
         return result
 
+    @property
+    def last_commit(self) -> str | None:
+        """The commit the last write made on this Registry, or None if it changed nothing."""
+        return self.store.last_commit
+
     # ---------------------------------------------------- registered models
 
     def create_registered_model(
@@ -131,9 +137,10 @@ class Registry(Governance, Notifications):
             f"Update description of {name}",
         )
 
-    def delete_registered_model(self, name: str) -> None:
-        """Delete the model and all its versions (history keeps them)."""
-        self._write(ops.delete_model(check_name(name)))
+    def delete_registered_model(self, name: str) -> RegisteredModel:
+        """Delete the model and all its versions (history keeps them); returns what was deleted."""
+        result: RegisteredModel = self._write(ops.delete_model(check_name(name)))
+        return result
 
     def search_registered_models(
         self,
@@ -167,20 +174,30 @@ class Registry(Governance, Notifications):
 
     def set_tags(
         self, name: str, tags: Mapping[str, Any], version: int | str | None = None
-    ) -> None:
-        """Set several tags on a model (or one of its versions) in one commit; all or nothing."""
-        number = None if version is None else parse_version(version)
-        self._write(ops.set_tags(check_name(name), mut.clean_tags(tags), number))
+    ) -> RegisteredModel:
+        """Set several tags on a model (or one of its versions) in one commit; all or nothing.
 
-    def delete_tags(self, name: str, keys: Sequence[str], version: int | str | None = None) -> None:
+        Returns the model as written.
+        """
+        check_name(name)
+        number = None if version is None else parse_version(version)
+        result: RegisteredModel = self._write(ops.set_tags(name, mut.clean_tags(tags), number))
+        return result
+
+    def delete_tags(
+        self, name: str, keys: Sequence[str], version: int | str | None = None
+    ) -> RegisteredModel:
         """Remove several tags in one commit; a key that is not set is an error."""
         number = None if version is None else parse_version(version)
-        self._delete_tags(name, keys, number, strict=True)
+        return self._delete_tags(name, keys, number, strict=True)
 
     def _delete_tags(
         self, name: str, keys: Sequence[str], number: int | None, strict: bool
-    ) -> None:
-        self._write(ops.delete_tags(check_name(name), keys, number, strict))
+    ) -> RegisteredModel:
+        check_name(name)
+        checked = [check_tag_key(key) for key in keys]  # as MLflow: before the model is read
+        result: RegisteredModel = self._write(ops.delete_tags(name, checked, number, strict))
+        return result
 
     # ------------------------------------------------------------- versions
 
@@ -223,7 +240,14 @@ class Registry(Governance, Notifications):
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version; RESOURCE_DOES_NOT_EXIST if the model or version is missing."""
-        return mut.find_version(self._read(name), version)
+        number = parse_version(version)  # as MLflow: the arguments, then the model
+        try:
+            model = self._read(name)
+        except ModelNotFound as e:  # MLflow names the version (its words), gitreg the model
+            raise VersionNotFound(
+                f"Model Version (name={name}, version={number}) not found: {e.message}"
+            ) from e
+        return mut.find_version(model, number)
 
     def update_model_version(
         self, name: str, version: int | str, description: str | None = None
@@ -239,12 +263,14 @@ class Registry(Governance, Notifications):
         updated = self._modify(name, change, f"Update description of {name} version {number}")
         return mut.find_version(updated, number)
 
-    def delete_model_version(self, name: str, version: int | str) -> None:
-        """Delete a version and the aliases pointing at it; its number is never reused."""
+    def delete_model_version(self, name: str, version: int | str) -> ModelVersion:
+        """Delete a version and the aliases pointing at it; its number is never reused.
+
+        Returns the version as it was, ``aliases`` naming the aliases deleted with it.
+        """
         number = parse_version(version)
-        self._modify(
-            name, lambda m: mut.delete_version(m, number), f"Delete {name} version {number}"
-        )
+        result: ModelVersion = self._write(ops.delete_version(check_name(name), number))
+        return result
 
     def search_model_versions(
         self,
@@ -298,7 +324,9 @@ class Registry(Governance, Notifications):
         number, target = parse_version(version), Stage.parse(stage)
         if archive_existing_versions and target not in (Stage.STAGING, Stage.PRODUCTION):
             raise InvalidParameter(
-                f"archive_existing_versions applies only to Staging and Production, not {target}"
+                "Model version transition cannot archive existing model versions because "
+                f"{target} is not an Active stage; archive_existing_versions applies only to "
+                "Staging and Production"
             )
 
         mutation = ops.transition(name, number, target, archive_existing_versions, message)
@@ -315,9 +343,7 @@ class Registry(Governance, Notifications):
     ) -> None:
         """Set a tag on a version (or on the newest version in ``stage``)."""
         number = self._version_or_stage(name, version, stage)
-        if key is None:
-            raise InvalidParameter("Give the tag key to set")
-        self.set_tags(name, {key: value}, number)
+        self.set_tags(name, {check_tag_key(key): value}, number)
 
     def delete_model_version_tag(
         self,
@@ -328,9 +354,7 @@ class Registry(Governance, Notifications):
     ) -> None:
         """Remove a tag from a version (nothing happens if it is not set, as in MLflow)."""
         number = self._version_or_stage(name, version, stage)
-        if key is None:
-            raise InvalidParameter("Give the tag key to delete")
-        self._delete_tags(name, [key], number, strict=False)
+        self._delete_tags(name, [check_tag_key(key)], number, strict=False)
 
     def _version_or_stage(self, name: str, version: int | str | None, stage: str | None) -> int:
         if (version is None) == (stage is None):
@@ -349,19 +373,23 @@ class Registry(Governance, Notifications):
 
     # -------------------------------------------------------------- aliases
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
-        """Point ``@alias`` at ``version`` (moving it if it pointed elsewhere)."""
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: int | str
+    ) -> RegisteredModel:
+        """Point ``@alias`` at ``version`` (moving it if set elsewhere); returns the model."""
         check_alias(alias)
         number = parse_version(version)
-        self._modify(
+        return self._modify(
             name,
             lambda m: mut.set_alias(m, alias, number),
             f"Set alias {name}@{alias} -> version {number}",
         )
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        """Remove ``@alias`` (nothing happens if it is not set, as in MLflow)."""
-        self._modify(name, lambda m: mut.delete_alias(m, alias), f"Delete alias {name}@{alias}")
+    def delete_registered_model_alias(self, name: str, alias: str) -> RegisteredModel:
+        """Remove ``@alias`` (nothing happens if it is not set, as in MLflow); returns the model."""
+        return self._modify(
+            name, lambda m: mut.delete_alias(m, alias), f"Delete alias {name}@{alias}"
+        )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``@alias`` points at (``latest``: the newest version)."""

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the action's st
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory):
-    """This project's files as the action's repository (``uses: OWNER/gitreg/...@v1``)."""
+    """This project's files as the action's repository (``uses: OWNER/gitreg/...@v0.1.0``)."""
     target = tmp_path_factory.mktemp("action-repo") / "gitreg"
     ignore = shutil.ignore_patterns(
         ".git", ".venv*", ".*_cache", "build", "dist", "*.egg-info", "__pycache__", ".work"

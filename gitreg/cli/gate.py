@@ -60,6 +60,14 @@ def _emit_github(report: Report) -> None:
             f.write(f"valid={str(report.valid).lower()}\nproblems={len(report.findings)}\n")
 
 
+def _json_format(as_json: bool, fmt: str | None) -> str:
+    """--json is --format json (every command takes --json, #16); else the default format."""
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for different outputs")
+    fmt = "json" if as_json else fmt
+    return fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option(
@@ -80,9 +88,15 @@ def _emit_github(report: Report) -> None:
     is_flag=True,
     help="The change was pushed without review: protected stages may not change (with --base).",
 )
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @repo_option
 def validate(
-    paths: tuple[str, ...], base: str | None, fmt: str | None, push: bool, repo: str | None
+    paths: tuple[str, ...],
+    base: str | None,
+    fmt: str | None,
+    push: bool,
+    as_json: bool,
+    repo: str | None,
 ) -> None:
     """Check the registry: schemas and invariants, and with --base the change rules.
 
@@ -101,7 +115,7 @@ def validate(
       gitreg validate
       gitreg validate models/churn.yaml
       gitreg validate --base origin/main
-      gitreg validate --base main --format json
+      gitreg validate --base main --json
       gitreg validate --base origin/main --format github
     """
     from gitreg.core.errors import GitregError
@@ -109,7 +123,7 @@ def validate(
     from gitreg.gate.report import format_json, format_text
     from gitreg.store.store import Store
 
-    fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    fmt = _json_format(as_json, fmt)
     if push and base is None:
         raise click.UsageError("--push needs --base: the commit before the push")
     try:
@@ -149,8 +163,16 @@ def validate(
     is_flag=True,
     help="Also deliver each violation as a POLICY_VIOLATION event to the subscriptions.",
 )
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @repo_option
-def audit(since: str, until: str | None, fmt: str | None, notify: bool, repo: str | None) -> None:
+def audit(
+    since: str,
+    until: str | None,
+    fmt: str | None,
+    notify: bool,
+    as_json: bool,
+    repo: str | None,
+) -> None:
     """Judge commits already on the branch, each against its parent's policy.
 
     Every change to a protected stage or alias (deletes and renames included) must
@@ -171,7 +193,7 @@ def audit(since: str, until: str | None, fmt: str | None, notify: bool, repo: st
     from gitreg.cli._app import _registry
     from gitreg.gate.report import format_audit_github, format_audit_json, format_audit_text
 
-    fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    fmt = _json_format(as_json, fmt)
     registry = _registry(repo)
     report = registry.audit(since, until)
     formats = {"github": format_audit_github, "json": format_audit_json}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from gitreg.cli._app import (
+    STAGE,
+    VERSION,
     _emit,
     _print_model,
     _print_version,
@@ -15,6 +17,7 @@ from gitreg.cli._app import (
     _table,
     at_option,
     cli,
+    complete_model,
     fetch_option,
     json_option,
     repo_option,
@@ -103,13 +106,13 @@ def versions(
 
 
 @cli.command()
-@click.argument("name")
-@click.argument("version", required=False)
+@click.argument("name", shell_complete=complete_model)
+@click.argument("version", required=False, type=VERSION)
 @repo_option
 @at_option
 @fetch_option
 @json_option
-def show(name: str, version: str | None, repo: str | None, at: str | None, as_json: bool) -> None:
+def show(name: str, version: int | None, repo: str | None, at: str | None, as_json: bool) -> None:
     """Show a registered model with its versions, or one version.
 
     A version also lists the open requests about it that this clone knows of
@@ -147,8 +150,14 @@ def show(name: str, version: str | None, repo: str | None, at: str | None, as_js
 
 
 @cli.command()
-@click.argument("name")
-@click.option("--stage", "stages", multiple=True, help="Only this stage; repeatable.")
+@click.argument("name", shell_complete=complete_model)
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=STAGE,
+    help="Only this stage (None, Staging, Production, Archived); repeatable.",
+)
 @repo_option
 @at_option
 @fetch_option

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from gitreg.store.timeline import Interval
 
 from gitreg.cli._app import (
+    VERSION,
     _emit,
     _pending,
     _registry,
@@ -19,6 +20,7 @@ from gitreg.cli._app import (
     _table,
     at_option,
     cli,
+    complete_model,
     fetch_option,
     json_option,
     push_option,
@@ -27,8 +29,8 @@ from gitreg.cli._app import (
 
 
 @cli.command()
-@click.argument("name")
-@click.argument("version", required=False)
+@click.argument("name", shell_complete=complete_model)
+@click.argument("version", required=False, type=VERSION)
 @click.option(
     "--stage",
     metavar="STAGE",
@@ -41,7 +43,7 @@ from gitreg.cli._app import (
 @json_option
 def history(
     name: str,
-    version: str | None,
+    version: int | None,
     stage: str | None,
     alias: str | None,
     repo: str | None,
@@ -114,8 +116,10 @@ def _print_intervals(intervals: Sequence[Interval], what: str, as_json: bool) ->
 @cli.command()
 @repo_option
 @push_option
+@at_option
+@fetch_option
 @json_option
-def requests(repo: str | None, as_json: bool) -> None:
+def requests(repo: str | None, at: str | None, as_json: bool) -> None:
     """List open requests (MLflow's transition requests): promotions, alias moves, deletes.
 
     Read from the remote's unmerged gitreg/* branches and, when gitreg.yaml names a
@@ -123,14 +127,16 @@ def requests(repo: str | None, as_json: bool) -> None:
     model, version, what it asks for (a stage or @alias), its branch and URL, its age,
     whether it is stale (the registry moved on and it no longer merges cleanly: ask
     for the same change again to rebuild it), and its review state. A registry without
-    a remote has no requests.
+    a remote has no requests. The remote is always asked (--fetch is implied); --at REF
+    lists the requests not merged into REF instead of the remote's registry branch.
 
     \b
     Examples:
       gitreg requests
       gitreg requests --json
+      gitreg requests --at main       # what is not merged into the local main yet
     """
-    found = _registry(repo).list_transition_requests()
+    found = _registry(repo, at).list_transition_requests()
     if as_json:
         _emit({"transition_requests": [r.to_dict() for r in found]})
         return
@@ -168,7 +174,7 @@ def _age(created_at: str | None) -> str:
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_model)
 @click.argument("version", required=False)
 @click.argument("target", required=False, metavar="[STAGE|@ALIAS]")
 @repo_option
@@ -197,7 +203,7 @@ def withdraw(
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_model)
 @click.option(
     "--alias", metavar="ALIAS", help="Roll @ALIAS back to its previous version, not Production."
 )

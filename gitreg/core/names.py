@@ -76,6 +76,9 @@ def _problem(name: str) -> str | None:
 
 def check_name(name: object, what: str = "model name") -> str:
     """Return ``name`` if it is a valid registered-model name, else raise InvalidParameter."""
+    if name is None or name == "":  # MLflow's words, with its argument's name (#16)
+        param = "new_name" if what.startswith("new") else "name"
+        raise InvalidParameter(f"Missing value for required parameter '{param}'.")
     if not isinstance(name, str):
         raise InvalidParameter(f"Invalid {what}: {name!r}; it must be a non-empty string")
     problem = _problem(name)

@@ -256,6 +256,7 @@ def init_registry(
 
     Raises:
         ModelAlreadyExists: ``path`` already holds a gitreg.yaml, or a file init writes.
+        InvalidParameter: ``path`` holds files but is not a git repository (#16).
     """
     setup = setup or Setup()
     if setup.forge not in ("none", "github", "gitlab"):
@@ -264,6 +265,11 @@ def init_registry(
     if (root / CONFIG_FILE).exists():
         raise ModelAlreadyExists(
             f"{root / CONFIG_FILE} already exists: {root} is already a gitreg registry"
+        )
+    if root.is_dir() and not (root / ".git").exists() and any(root.iterdir()):
+        raise InvalidParameter(
+            f"{root} is not empty and not a git repository; a registry is a new or empty "
+            f"directory, or a git repository (run git init {root} first to make this one)"
         )
     files = registry_files(setup)
     if not (root / "README.md").exists():
@@ -280,10 +286,13 @@ def init_registry(
     with _undo_on_failure(root):
         root.mkdir(parents=True, exist_ok=True)
         ensure_repository(root, branch)
-        Store(root, new=True).transaction(mutation)
+        first = Store(root, new=True)
+        first.transaction(mutation)
         if setup.remote:
             add_remote(root, "origin", setup.remote, branch)
-    return Store(root)
+    store = Store(root)
+    store.last_commit = first.last_commit
+    return store
 
 
 @contextlib.contextmanager

@@ -133,12 +133,12 @@ def _branch_state(
     return commit, None if _git.is_ancestor(root, commit, tip) else commit
 
 
-def open_branches(root: Path, remote: Remote) -> list[OpenBranch]:
-    """The remote's ``gitreg/...`` branches that are not merged into its registry branch."""
+def open_branches(root: Path, remote: Remote, base: str | None = None) -> list[OpenBranch]:
+    """The remote's ``gitreg/...`` branches not merged into its registry branch (or ``base``)."""
     heads = _net.ls_remote_heads(root, remote.name, f"refs/heads/{BRANCH_PREFIX}*")
     if not heads:
         return []
-    tip = remote.fetch(root)
+    tip = remote.fetch(root) if base is None else base
     _net.fetch(
         root,
         remote.name,
@@ -157,8 +157,11 @@ def _describe(root: Path, branch: str, commit: str, tip: str | None) -> OpenBran
     return OpenBranch(branch, commit, parent, date, stale)
 
 
-def request_branches(store: Store, push: bool | None) -> tuple[Remote | None, list[OpenBranch]]:
-    """The remote requests go to (None: the registry has none) and its open request branches."""
+def request_branches(
+    store: Store, push: bool | None, base: str | None = None
+) -> tuple[Remote | None, list[OpenBranch]]:
+    """The remote requests go to (None: the registry has none) and its open request branches
+    (not merged into its registry branch, or into commit ``base``)."""
     config = store.read_config()
     if push is False or not has_remote(store.root, config):
         return None, []  # a registry without a remote has no requests: not an error
@@ -167,7 +170,7 @@ def request_branches(store: Store, push: bool | None) -> tuple[Remote | None, li
         target = store.remote_for(repo, True)
         if target is None:
             return None, []
-        return target, open_branches(store.root, target)
+        return target, open_branches(store.root, target, base)
 
 
 def local_request_branches(store: Store) -> dict[str, str]:
@@ -202,7 +205,7 @@ def fetch_tip(store: Store, push: bool | None = None) -> str:
     branch = _git.run(store.root, ["symbolic-ref", "-q", "--short", "HEAD"]).decode().strip()
     target = resolve_remote(store.root, config, branch, True if push is None else push)
     if target is None:
-        raise RemoteUnavailable("--fetch needs a remote, and pushing is off (--no-push)")
+        raise RemoteUnavailable("fetch=True needs a remote, and pushing is off (push=False)")
     with store.lock():
         tip = target.fetch(store.root)
     if tip is None:

@@ -112,8 +112,8 @@ class Store:
         if not new and not (self.root / CONFIG_FILE).is_file():
             if not (self.root / ".git").exists():
                 raise NotARegistry(
-                    f"{self.root} is not a gitreg registry (no git repository); "
-                    f"run 'gitreg init {self.root}' or pass --repo"
+                    f"{self.root} is not a gitreg registry (no git repository there); "
+                    f"give the path of a registry, or create one with gitreg init {self.root}"
                 )
             raise NotARegistry(
                 f"{self.root} is a git repository but not a gitreg registry (no {CONFIG_FILE}); "
@@ -128,6 +128,7 @@ class Store:
             )
         self.state_dir = git_dir(self.root) / "gitreg"
         self.retry_count = 0  # pushes rejected by a race and retried, for bench/stress.py
+        self.last_commit: str | None = None  # of the last transaction; None: it changed nothing
 
     @classmethod
     def discover(cls, path: str | os.PathLike[str] | None = None) -> Store:
@@ -135,13 +136,17 @@ class Store:
         chosen = path if path is not None else os.environ.get("GITREG_REPO") or os.getcwd()
         start = Path(chosen)
         if not start.exists():
-            raise NotARegistry(f"{start} does not exist; pass the registry's path with --repo")
+            raise NotARegistry(
+                f"{start} is not a gitreg registry (it does not exist); give the path of a "
+                "registry, or create one with gitreg init"
+            )
         if (start / CONFIG_FILE).is_file():
             return cls(start)
         top = _git.find_worktree(start)
         if top is None:
             raise NotARegistry(
-                f"{start} is not inside a git repository; run 'gitreg init' or pass --repo"
+                f"{start} is not a gitreg registry (not inside a git repository); give the "
+                "path of a registry, or create one with gitreg init"
             )
         return cls(top)
 
@@ -201,7 +206,25 @@ class Store:
             model = parse_model(load_large(self.state_dir, text, path), path, text)
             if model.name == name:  # a case-insensitive file system finds "Churn" as "churn"
                 return model
-        raise ModelNotFound(f"Registered Model with name={name} not found")
+        hint = self._suggest(name) if at is None else ""  # at a ref it would cost a git call
+        raise ModelNotFound(f"Registered Model with name={name} not found{hint}")
+
+    def _suggest(self, name: str) -> str:
+        """``"; did you mean churn?"`` from a listing of ``models/`` (#16)."""
+        from gitreg.core.suggest import did_you_mean
+
+        return did_you_mean(name, self.model_names())
+
+    def model_names(self) -> list[str]:
+        """The models in the work tree, from a listing of ``models/`` (nothing is parsed).
+
+        For suggestions and shell completion, which must cost no more than that.
+        """
+        try:
+            files = os.listdir(self.root / MODELS_DIR)
+        except OSError:
+            return []
+        return sorted(f[: -len(".yaml")] for f in files if f.endswith(".yaml"))
 
     def read_models(
         self, at: str | None = None, names: Iterable[str] | None = None
@@ -308,6 +331,7 @@ class Store:
         With a remote (``gitreg.yaml`` ``registry.push``, or ``push``) the commit is built on
         the remote's tip and pushed; the local branch moves only once the push is confirmed.
         """
+        self.last_commit = None
         repo = _git.open_repo(self.root)
         with self.exclusive(repo):
             ref = f"refs/heads/{self._branch(repo)}"
@@ -354,6 +378,7 @@ class Store:
             commit = self.build(repo, base, tx)
             faults.point("built")
             if self._advance(repo, ref, base, commit, tx.changes, tx.message):
+                self.last_commit = commit
                 return result
         raise ConcurrentUpdate(
             f"{ref} kept moving while gitreg was committing (another tool is committing "
@@ -387,6 +412,7 @@ class Store:
             # Confirmed by the remote: only now does the local branch move (see #5).
             _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
             self._advance(repo, ref, local, commit, None, tx.message)
+            self.last_commit = commit
             _git.collect_garbage(self.root)  # our fetches turn auto-gc off (see _git)
             return result
 
