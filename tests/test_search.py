@@ -111,6 +111,9 @@ def test_no_filter_returns_every_model_by_name(models, empty):
         ("name LIKE '%'", ["Churn-EU", "a.b", "axb", "churn", "fraud"]),
         ("name IN ('churn', 'fraud', 'nope')", ["churn", "fraud"]),
         ("name IN ('fraud')", ["fraud"]),
+        # a trailing comma, as MLflow accepts it (its list is a Python tuple; #17)
+        ("name IN ('fraud',)", ["fraud"]),
+        ("name IN ('churn', 'fraud', )", ["churn", "fraud"]),
         ("attribute.name = 'fraud'", ["fraud"]),
         ("`name` = 'fraud'", ["fraud"]),
     ],
@@ -269,6 +272,7 @@ def _error(call, *args, **kwargs):
         ),
         ("name IN (,)", "at character 10 (','): While parsing a list in the query, expected"),
         ("name IN ('a',,'b')", "but got ill-formed list"),
+        ("name IN ('a',,)", "at character 14 (','): While parsing a list in the query, expected"),
         ("name IN ('a'", "at the end: Invalid clause(s) in filter string: expected ')'"),
         ("name IN 'a'", "at character 9 (\"'a'\"): expected '('"),
         ("name IN ('a' 'b')", "expected ')'"),
