@@ -256,8 +256,13 @@ def test_registered_and_version_tags(registry, registry_repo):
     registry.delete_model_version_tag("churn", 1, "validation")
     assert registry.get_registered_model("churn").tags == {}
     assert registry.get_model_version("churn", 1).tags == {}
-    with pytest.raises(InvalidParameter, match="has no tag"):
+    # the error names what has no such tag: the version, or the model itself
+    with pytest.raises(InvalidParameter) as err:
         registry.delete_tags("churn", ["validation"], 1)
+    assert err.value.message == "churn version 1 has no tag 'validation'; nothing was changed"
+    with pytest.raises(InvalidParameter) as err:
+        registry.delete_tags("churn", ["team"])
+    assert err.value.message == "churn has no tag 'team'; nothing was changed"
     assert log_subjects(registry_repo)[0] == "Delete tag validation from churn version 1"
 
 
@@ -425,8 +430,13 @@ def test_resolve_every_uri_form(registry):
     assert registry.resolve("models:/churn/Staging") == "s3://2"
     assert registry.resolve("models:/churn@champion") == "s3://1"
     assert registry.resolve("models:/churn/latest") == "s3://3"
-    with pytest.raises(VersionNotFound):
+    with pytest.raises(VersionNotFound) as err:
         registry.resolve("models:/churn/Archived")
+    assert err.value.message == "Registered model churn has no version in stage Archived"
+    registry.create_registered_model("empty")
+    with pytest.raises(VersionNotFound) as err:
+        registry.resolve("models:/empty/latest")
+    assert err.value.message == "Registered model empty has no version"
     with pytest.raises(AliasNotFound):
         registry.resolve("models:/churn@nobody")
 
@@ -557,12 +567,19 @@ def test_policy_transitions_and_requirements_are_enforced(registry, registry_rep
     config.write_text(text)
     git(registry_repo, "commit", "-qam", "Stricter policy")
     registry.create_model_version("churn", "s3://1", metrics={"f1": 0.85})
-    with pytest.raises(TransitionNotAllowed, match="does not allow None -> Production"):
+    with pytest.raises(TransitionNotAllowed) as err:
         registry.transition_model_version_stage("churn", 1, "Production")
+    assert err.value.message == (  # what is wrong, and the two ways out
+        "gitreg.yaml does not allow None -> Production; change the policy's transitions "
+        "(through a pull request) or pick another stage"
+    )
     registry.transition_model_version_stage("churn", 1, "Staging")
-    with pytest.raises(TransitionNotAllowed, match="validation") as err:
+    with pytest.raises(TransitionNotAllowed) as err:
         registry.transition_model_version_stage("churn", 1, "Production")
-    assert "f1=0.85 does not meet f1 >= 0.9" in str(err.value)
+    assert err.value.message == (  # every unmet requirement, not just the first
+        "churn version 1 cannot enter Production: tag validation='passed' is required "
+        "(it is None); metric f1=0.85 does not meet f1 >= 0.9"
+    )
     registry.set_model_version_tag("churn", 1, "validation", "passed")
     registry.create_model_version("churn", "s3://2", metrics={"f1": 0.95})
     registry.transition_model_version_stage("churn", 2, "Staging")
