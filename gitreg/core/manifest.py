@@ -116,6 +116,12 @@ def _match_item(item: Any, by_version: Mapping[Any, Any], first: Any) -> Any:
 
 def dump(data: Mapping[str, Any], like: Any = None) -> str:
     """Deterministic YAML for ``data``, keeping the key order of ``like`` (the old content)."""
+    fast = dump_fast(data, like)
+    return fast if fast is not None else _dump_yaml(data, like)
+
+
+def _dump_yaml(data: Mapping[str, Any], like: Any = None) -> str:
+    """``dump`` through PyYAML's emitter: any shape, the reference for ``dump_fast``."""
     ordered = _ordered_like(data, like)
     text: str = yaml.dump(
         ordered,
@@ -203,3 +209,241 @@ def replace_section(text: str | bytes, key: str, value: Any) -> str:
 
 def _is_top_key(line: str, key: str) -> bool:
     return line.startswith(f"{key}:") or line.startswith(f"{key} :")
+
+
+# ------------------------------------------------------------------ fast dumping (#15)
+#
+# PyYAML's emitter is pure Python: re-emitting a 5,000-version manifest took 3.2 s, and
+# even a three-version one costs milliseconds, more than the rest of a write. ``dump_fast``
+# writes the shapes gitreg itself produces (block mappings and lists of mappings, short
+# ASCII strings, numbers, booleans) directly, and answers None for anything else, so that
+# ``dump`` takes PyYAML's path; ``patch`` rewrites only the parts of a manifest that
+# changed. tests/test_manifest_patch.py checks both byte for byte against PyYAML.
+
+_PLAIN_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_/")
+_PRINTABLE_ASCII = frozenset(chr(c) for c in range(0x20, 0x7F))
+# The only implicit types YAML 1.1 gives a word that starts with a letter.
+_BOOL_OR_NULL = frozenset(
+    [
+        *("yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE"),
+        *("false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"),
+        *("null", "Null", "NULL"),
+    ]
+)
+_MAX_FAST_SCALAR = 1000  # far below the emitter's line width, so it never folds one
+
+
+def _timestamp_like(text: str) -> bool:
+    """``YYYY-MM-DDTHH:MM:SS[.fff]Z``: what gitreg writes, which YAML reads as a timestamp."""
+    return (
+        len(text) >= 20
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == "T"
+        and text[13] == ":"
+        and text[16] == ":"
+        and text.endswith("Z")
+        and text[:4].isdigit()
+        and text[5:7].isdigit()
+        and text[8:10].isdigit()
+        and text[11:13].isdigit()
+        and text[14:16].isdigit()
+        and (len(text) == 20 or (text[19] == "." and text[20:-1].isdigit()))
+    )
+
+
+def _fast_str(text: str) -> str | None:
+    """``text`` as the dumper writes it (plain or single-quoted), or None if unsure."""
+    if not text or len(text) > _MAX_FAST_SCALAR or not _PRINTABLE_ASCII.issuperset(text):
+        return None
+    if text[0] == " " or text[-1] == " " or "'" in text:
+        return None
+    if _timestamp_like(text):
+        return f"'{text}'"  # a string that would read back as a timestamp is quoted
+    if text[0] not in _PLAIN_FIRST or text in _BOOL_OR_NULL:
+        return None
+    if ": " in text or " #" in text or text.endswith(":"):
+        return f"'{text}'"  # block indicators: plain would read differently
+    return text
+
+
+def _fast_scalar(value: Any) -> str | None:
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        text = repr(value).lower()
+        return text.replace("e", ".0e", 1) if "." not in text and "e" in text else text
+    if type(value) is str:
+        return _fast_str(value)
+    return None
+
+
+def _fast_key(key: Any) -> str | None:
+    text = _fast_scalar(key) if type(key) is str else None
+    return text if text is not None and len(text) < 128 and text == key else None
+
+
+def _fast_lines(data: Mapping[Any, Any], indent: str, out: list[str]) -> bool:
+    """Append the block mapping ``data`` at ``indent``; False if it holds an unusual shape."""
+    for key, value in data.items():
+        name = _fast_key(key)
+        if name is None or not _fast_value(name, value, indent, out):
+            return False
+    return True
+
+
+def _fast_value(name: str, value: Any, indent: str, out: list[str]) -> bool:
+    if isinstance(value, (dict, list)) and not value:
+        out.append(f"{indent}{name}: {'{}' if isinstance(value, dict) else '[]'}\n")
+        return True
+    if isinstance(value, dict):
+        out.append(f"{indent}{name}:\n")
+        return _fast_lines(value, indent + "  ", out)
+    if isinstance(value, list):
+        out.append(f"{indent}{name}:\n")
+        return all(_fast_item(item, indent + "  ", out) for item in value)
+    text = _fast_scalar(value)
+    if text is None:
+        return False
+    out.append(f"{indent}{name}: {text}\n")
+    return True
+
+
+def _fast_item(item: Any, indent: str, out: list[str]) -> bool:
+    """Append one list item: a scalar, or a non-empty mapping (``- key: value`` ...)."""
+    if isinstance(item, dict) and item:
+        start = len(out)
+        if not _fast_lines(item, indent + "  ", out):
+            return False
+        out[start] = f"{indent}- {out[start][len(indent) + 2 :]}"
+        return True
+    if isinstance(item, (dict, list)):
+        return False
+    text = _fast_scalar(item)
+    if text is None:
+        return False
+    out.append(f"{indent}- {text}\n")
+    return True
+
+
+def dump_fast(data: Mapping[str, Any], like: Any = None) -> str | None:
+    """What ``dump(data, like)`` returns, written without PyYAML; None for unusual shapes."""
+    out: list[str] = []
+    if not isinstance(data, dict) or not data:
+        return None
+    return "".join(out) if _fast_lines(ordered_like(data, like), "", out) else None
+
+
+def ordered_like(data: Any, like: Any) -> Any:
+    """``data`` with mapping keys in ``like``'s order: the structure ``dump`` writes."""
+    return _ordered_like(data, like)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, with the same types and key order: ``dump`` writes both the same way."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _sections(text: str, keys: Sequence[Any], indent: str) -> list[str] | None:
+    """``text`` cut where each of ``keys`` starts at ``indent``; None if they do not line up."""
+    starts: list[int] = []
+    position = 0
+    for key in keys:
+        name = _fast_key(key)
+        if name is None:
+            return None
+        head = f"{indent}{name}:"
+        at = 0 if not starts and text.startswith(head) else text.find("\n" + head, position)
+        if at < 0 or (starts and at == 0):
+            return None
+        at = at if not starts and at == 0 else at + 1
+        if text[at + len(head) : at + len(head) + 1] not in (" ", "\n"):
+            return None
+        starts.append(at)
+        position = at + 1
+    if not starts or starts[0] != 0:
+        return None
+    return [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+
+
+def _version_entries(section: str, count: int) -> list[str] | None:
+    """The ``versions:`` section's items (``  - version: N`` ...), or None if unusual."""
+    if count == 0 or not section.startswith("versions:\n  - "):
+        return None
+    body = section[len("versions:\n") :]
+    starts = [0]
+    at = body.find("\n  - ")
+    while at >= 0:
+        starts.append(at + 1)
+        at = body.find("\n  - ", at + 1)
+    if len(starts) != count or not body.endswith("\n"):
+        return None
+    return [body[a:b] for a, b in zip(starts, [*starts[1:], len(body)], strict=True)]
+
+
+def _patch_versions(section: str, old: list[Any], new: list[Any]) -> str | None:
+    entries = _version_entries(section, len(old))
+    if entries is None:
+        return None
+    by_version: dict[Any, int] = {}
+    for index, item in enumerate(old):
+        number = item.get("version") if isinstance(item, dict) else None
+        if type(number) is not int or number in by_version:
+            return None
+        by_version[number] = index
+    parts = ["versions:\n"]
+    for item in new:
+        found = by_version.get(item.get("version")) if isinstance(item, dict) else None
+        if found is not None and _same(item, old[found]):
+            parts.append(entries[found])
+            continue
+        lines: list[str] = []
+        if not _fast_item(item, "  ", lines):
+            return None
+        parts.extend(lines)
+    return "".join(parts)
+
+
+def patch(old_text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
+    """``dump(new, like=old)`` made by rewriting only what changed in ``old_text``.
+
+    ``old_text`` must be what ``dump`` wrote for ``old`` (the store records the manifests it
+    wrote): its unchanged sections and versions are kept as they are, and the changed ones
+    are written by ``dump_fast``. A registration on a model with 5,000 versions appends one
+    item instead of re-emitting the file (#15). None when the text or the change has a
+    shape this cannot patch; the caller then dumps the whole manifest.
+    """
+    if not isinstance(old, dict) or not isinstance(new, dict) or not old_text.endswith("\n"):
+        return None
+    sections = _sections(old_text, list(old), "")
+    if sections is None:
+        return None
+    by_key = dict(zip(old, sections, strict=True))
+    ordered = ordered_like(new, old)
+    parts = []
+    for key, value in ordered.items():
+        if key in old and _same(value, old[key]):
+            parts.append(by_key[key])
+        elif key == "versions" and isinstance(value, list) and isinstance(old.get(key), list):
+            versions = _patch_versions(by_key[key], old[key], value)
+            if versions is None:
+                return None
+            parts.append(versions)
+        else:
+            lines: list[str] = []
+            if not _fast_lines({key: value}, "", lines):
+                return None
+            parts.extend(lines)
+    return "".join(parts)

@@ -26,11 +26,7 @@ LARGE_MANIFEST_BYTES = 64 * 1024
 
 def git_dir(root: Path) -> Path:
     """The git directory of the work tree at ``root`` (``.git``, or where its file points)."""
-    dot_git = root / ".git"
-    if dot_git.is_file():  # linked worktree or submodule: "gitdir: <path>"
-        target = dot_git.read_text("utf-8").strip().removeprefix("gitdir:").strip()
-        return (root / target).resolve()
-    return dot_git
+    return _git.git_dir_of(root)
 
 
 @contextlib.contextmanager
@@ -78,6 +74,31 @@ def load_large(state_dir: Path, text: bytes, path: str) -> Any:
         tmp.write_bytes(marshal.dumps(data))
         os.replace(tmp, cached)
     return data
+
+
+def remember_written(state_dir: Path, oid: str, data: Any) -> None:
+    """Record that blob ``oid`` is what ``manifest.dump`` wrote for ``data`` (see #15).
+
+    The next write of that manifest starts from it without parsing, and patches its text
+    (``manifest.patch``) instead of re-emitting it. Content-addressed, so never stale.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        path = state_dir / "written" / f"{oid}.marshal"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{oid}.{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps((_CACHE_FORMAT, data)))
+        os.replace(tmp, path)
+
+
+def load_written(state_dir: Path, oid: str) -> Any:
+    """The data blob ``oid`` was written from by gitreg, or None if gitreg did not write it."""
+    try:
+        raw = (state_dir / "written" / f"{oid}.marshal").read_bytes()
+        with no_gc():
+            fmt, data = marshal.loads(raw)  # our own file in .git, not user input
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return data if fmt == _CACHE_FORMAT else None
 
 
 def save_parsed(state_dir: Path, data: Mapping[str, Any]) -> None:

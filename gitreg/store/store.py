@@ -35,12 +35,18 @@ from gitreg.core.errors import (
 )
 from gitreg.core.names import check_name
 from gitreg.store import _git, _net, faults, worktree
-from gitreg.store.cache import git_dir, load_large, load_parsed, no_gc, save_parsed
+from gitreg.store.cache import (
+    git_dir,
+    load_large,
+    load_parsed,
+    no_gc,
+    remember_written,
+    save_parsed,
+)
 from gitreg.store.transaction import Transaction, model_path, parse_model
 
 if TYPE_CHECKING:
-    from git import Repo
-
+    from gitreg.store._git import Repo
     from gitreg.store.remote import Remote
 
 T = TypeVar("T")
@@ -77,6 +83,16 @@ class Store:
             )
         self.state_dir = git_dir(self.root) / "gitreg"
         self.retry_count = 0  # pushes rejected by a race and retried, for bench/stress.py
+        self._repo: Repo | None = None
+
+    @property
+    def repo(self) -> Repo:
+        """The repository on the write path, opened once (it keeps one ``cat-file``)."""
+        if self._repo is None:
+            self._repo = _git.open_repo(self.root)
+        else:
+            self._repo.refresh()
+        return self._repo
 
     @classmethod
     def discover(cls, path: str | os.PathLike[str] | None = None) -> Store:
@@ -235,7 +251,7 @@ class Store:
         With a remote (``gitreg.yaml`` ``registry.push``, or ``push``) the commit is built on
         the remote's tip and pushed; the local branch moves only once the push is confirmed.
         """
-        repo = _git.open_repo(self.root)
+        repo = self.repo
         with self.exclusive(repo):
             ref = f"refs/heads/{self._branch(repo)}"
             target = self.remote_for(repo, push)
@@ -302,7 +318,10 @@ class Store:
             if not tx.changes:
                 return result
             commit = self.build(repo, base, tx)
-            paths = _git.changed_paths(self.root, local, commit)
+            # The work tree moves from the local tip to the commit: only the transaction's
+            # files, unless the remote brought other writers' commits (see #15).
+            same = base == local
+            paths = list(tx.changes) if same else _git.changed_paths(self.root, local, commit)
             worktree.check_clean(self.root, repo, local, paths)
             faults.point("built")
             lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
@@ -313,8 +332,9 @@ class Store:
             faults.point("pushed")
             # Confirmed by the remote: only now does the local branch move (see #5).
             _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
-            self._advance(repo, ref, local, commit, None, tx.message)
-            _git.collect_garbage(self.root)  # our fetches turn auto-gc off (see _git)
+            self._advance(repo, ref, local, commit, tx.changes if same else None, tx.message)
+            if _git.needs_gc(repo):  # our fetches turn auto-gc off (see _net)
+                _git.collect_garbage(self.root)
             return result
 
     def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
@@ -324,6 +344,10 @@ class Store:
             path: (_git.write_blob(repo, data) if data is not None else None)
             for path, data in tx.changes.items()
         }
+        for path, data in tx.written().items():
+            oid = new_blobs[path]
+            if oid is not None:
+                remember_written(self.state_dir, oid, data)
         return _git.commit_tree(repo, base, new_blobs, tx.message)
 
     def _advance(
@@ -369,7 +393,7 @@ class Store:
 
         try:
             with FileLock(str(self.state_dir / "lock"), timeout=0), worktree.busy(self.state_dir):
-                self._recover(_git.open_repo(self.root))
+                self._recover(self.repo)
         except Timeout:
             return
 

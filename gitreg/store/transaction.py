@@ -17,10 +17,10 @@ from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.names import check_name, file_stem, name_of_stem
 from gitreg.store import _git
-from gitreg.store.cache import load_large
+from gitreg.store.cache import load_large, load_written
 
 if TYPE_CHECKING:
-    from git import Repo
+    from gitreg.store._git import Repo
 
 
 def model_path(name: str) -> str:
@@ -58,6 +58,8 @@ class Transaction:
         self.message = ""
         self._base_cache: dict[str, bytes | None] = {}
         self._data: dict[str, dict[str, Any]] = {}
+        # Manifests at the tip that gitreg wrote itself: path -> (text, the data dumped).
+        self._written: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def author(self) -> str:
         """Who is writing: the name git records as the commit's author."""
@@ -99,17 +101,36 @@ class Transaction:
         text = self.read(path)
         if text is None:
             return None
-        data = load_large(self.state_dir, text, path)
+        data = load_written(self.state_dir, _git.blob_id(text))
+        if isinstance(data, dict):  # gitreg wrote it: no parse, and the next write patches it
+            self._written[path] = (text.decode("utf-8"), data)
+        else:
+            data = load_large(self.state_dir, text, path)
         if not isinstance(data, dict):
             data = manifest.load_mapping(text, path)  # raises the one-line error
         model = parse_model(data, path, text)
         return (model, data) if model.name == name else None
 
     def write_model(self, model: RegisteredModel, like: Any = None) -> None:
-        """Stage ``model``'s manifest, keeping the key order of ``like`` (the old manifest)."""
+        """Stage ``model``'s manifest, keeping the key order of ``like`` (the old manifest).
+
+        A manifest gitreg wrote itself is patched where it changed (``manifest.patch``);
+        any other is dumped whole. Both give the same bytes.
+        """
+        path = model_path(model.name)
         data = model.to_manifest()
-        self.changes[model_path(model.name)] = manifest.dump(data, like).encode()
-        self._data[model_path(model.name)] = data
+        text = None
+        written = self._written.get(path)
+        if written is not None and written[1] is like:
+            text = manifest.patch(written[0], like, data)
+        if text is None:
+            text = manifest.dump(data, like)
+        self.changes[path] = text.encode()
+        self._data[path] = manifest.ordered_like(data, like)
+
+    def written(self) -> dict[str, dict[str, Any]]:
+        """The manifests this transaction wrote: path -> the data dumped (for the cache)."""
+        return {p: d for p, d in self._data.items() if self.changes.get(p) is not None}
 
     def delete(self, path: str) -> None:
         """Stage the removal of ``path``."""
