@@ -76,12 +76,20 @@ def load_mapping(text: str | bytes, path: str) -> dict[str, Any]:
     return data
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _ordered_like(data: Any, like: Any) -> Any:
     """``data`` with mapping keys in ``like``'s order first, new keys after in their own order."""
+    if type(data) in _SCALARS:  # most nodes; an ABC check per scalar cost 5,000-version files
+        return data
     if isinstance(data, Mapping):
         if not isinstance(like, Mapping):
             return {k: _ordered_like(v, None) for k, v in data.items()}
-        return {k: _ordered_like(data[k], like.get(k)) for k in _merge_keys(list(data), like)}
+        return {
+            k: v if type(v := data[k]) in _SCALARS else _ordered_like(v, like.get(k))
+            for k in _merge_keys(list(data), like)
+        }
     if isinstance(data, list):
         by_version = _index_by_version(like)
         first = like[0] if isinstance(like, list) and like else None
@@ -91,6 +99,8 @@ def _ordered_like(data: Any, like: Any) -> Any:
 
 def _merge_keys(canonical: list[Any], like: Mapping[Any, Any]) -> list[Any]:
     """The old file's keys in its order; a new key goes right after its canonical predecessor."""
+    if len(like) == len(canonical) and list(like) == canonical:
+        return canonical
     keys = [k for k in like if k in canonical]
     for index, key in enumerate(canonical):
         if key in keys:
@@ -220,51 +230,42 @@ def _is_top_key(line: str, key: str) -> bool:
 # ``dump`` takes PyYAML's path; ``patch`` rewrites only the parts of a manifest that
 # changed. tests/test_manifest_patch.py checks both byte for byte against PyYAML.
 
-_PLAIN_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_/")
 _PRINTABLE_ASCII = frozenset(chr(c) for c in range(0x20, 0x7F))
-# The only implicit types YAML 1.1 gives a word that starts with a letter.
-_BOOL_OR_NULL = frozenset(
-    [
-        *("yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE"),
-        *("false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF"),
-        *("null", "Null", "NULL"),
-    ]
-)
 _MAX_FAST_SCALAR = 1000  # far below the emitter's line width, so it never folds one
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
-def _timestamp_like(text: str) -> bool:
-    """``YYYY-MM-DDTHH:MM:SS[.fff]Z``: what gitreg writes, which YAML reads as a timestamp."""
-    return (
-        len(text) >= 20
-        and text[4] == "-"
-        and text[7] == "-"
-        and text[10] == "T"
-        and text[13] == ":"
-        and text[16] == ":"
-        and text.endswith("Z")
-        and text[:4].isdigit()
-        and text[5:7].isdigit()
-        and text[8:10].isdigit()
-        and text[11:13].isdigit()
-        and text[14:16].isdigit()
-        and (len(text) == 20 or (text[19] == "." and text[20:-1].isdigit()))
-    )
+def _implicit_tag(text: str) -> str:
+    """The type the dumper's resolver gives ``text`` written plain (as the emitter asks)."""
+    resolvers = _Dumper.yaml_implicit_resolvers
+    for tag, regexp in resolvers.get(text[0] if text else "", []) + resolvers.get(None, []):
+        if regexp.match(text):
+            return str(tag)
+    return _STR_TAG
+
+
+def _block_indicators(text: str) -> bool:
+    """Whether plain ``text`` would read differently in a block (PyYAML's analysis, ASCII)."""
+    if text.startswith(("---", "...")) or text[0] in "#,[]{}&*!|>'\"%@`":
+        return True
+    if text[0] in "?:-" and text[1:2] in ("", " "):
+        return True
+    return ": " in text or " #" in text or text.endswith(":")
 
 
 def _fast_str(text: str) -> str | None:
     """``text`` as the dumper writes it (plain or single-quoted), or None if unsure."""
-    if not text or len(text) > _MAX_FAST_SCALAR or not _PRINTABLE_ASCII.issuperset(text):
+    if len(text) > _MAX_FAST_SCALAR or not _PRINTABLE_ASCII.issuperset(text):
         return None
-    if text[0] == " " or text[-1] == " " or "'" in text:
-        return None
-    if _timestamp_like(text):
-        return f"'{text}'"  # a string that would read back as a timestamp is quoted
-    if text[0] not in _PLAIN_FIRST or text in _BOOL_OR_NULL:
-        return None
-    if ": " in text or " #" in text or text.endswith(":"):
-        return f"'{text}'"  # block indicators: plain would read differently
-    return text
+    if (
+        text
+        and text[0] != " "
+        and text[-1] != " "
+        and not _block_indicators(text)
+        and _implicit_tag(text) == _STR_TAG
+    ):
+        return text
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _fast_scalar(value: Any) -> str | None:
@@ -346,14 +347,11 @@ def ordered_like(data: Any, like: Any) -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal, with the same types and key order: ``dump`` writes both the same way."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(_same(v, b[k]) for k, v in a.items())
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+    """Equal, with the same types and key order: ``dump`` writes both the same way.
+
+    ``repr`` tells 1 from 1.0 and True, -0.0 from 0.0 and one key order from another.
+    """
+    return type(a) is type(b) and bool(a == b) and repr(a) == repr(b)
 
 
 def _sections(text: str, keys: Sequence[Any], indent: str) -> list[str] | None:
@@ -419,19 +417,29 @@ def _patch_versions(section: str, old: list[Any], new: list[Any]) -> str | None:
 def patch(old_text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
     """``dump(new, like=old)`` made by rewriting only what changed in ``old_text``.
 
-    ``old_text`` must be what ``dump`` wrote for ``old`` (the store records the manifests it
-    wrote): its unchanged sections and versions are kept as they are, and the changed ones
-    are written by ``dump_fast``. A registration on a model with 5,000 versions appends one
-    item instead of re-emitting the file (#15). None when the text or the change has a
-    shape this cannot patch; the caller then dumps the whole manifest.
+    See ``patch_ordered``, which this calls with ``ordered_like(new, old)``.
     """
-    if not isinstance(old, dict) or not isinstance(new, dict) or not old_text.endswith("\n"):
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return None
+    return patch_ordered(old_text, old, ordered_like(new, old))
+
+
+def patch_ordered(old_text: str, old: Mapping[str, Any], ordered: dict[str, Any]) -> str | None:
+    """``dump(ordered, like=old)`` made by rewriting only what changed in ``old_text``.
+
+    ``ordered`` is the new manifest with its keys already in ``old``'s order
+    (``ordered_like``). ``old_text`` must be what ``dump`` wrote for ``old`` (the store
+    records the manifests it wrote): its unchanged sections and versions are kept as they
+    are, and the changed ones are written by ``dump_fast``. A registration on a model with
+    5,000 versions appends one item instead of re-emitting the file (#15). None when the
+    text or the change has a shape this cannot patch; the caller then dumps in full.
+    """
+    if not isinstance(old, dict) or not old_text.endswith("\n"):
         return None
     sections = _sections(old_text, list(old), "")
     if sections is None:
         return None
     by_key = dict(zip(old, sections, strict=True))
-    ordered = ordered_like(new, old)
     parts = []
     for key, value in ordered.items():
         if key in old and _same(value, old[key]):

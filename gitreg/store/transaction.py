@@ -118,15 +118,15 @@ class Transaction:
         any other is dumped whole. Both give the same bytes.
         """
         path = model_path(model.name)
-        data = model.to_manifest()
+        ordered = manifest.ordered_like(model.to_manifest(), like)
         text = None
         written = self._written.get(path)
         if written is not None and written[1] is like:
-            text = manifest.patch(written[0], like, data)
+            text = manifest.patch_ordered(written[0], like, ordered)
         if text is None:
-            text = manifest.dump(data, like)
+            text = manifest.dump(ordered, like)
         self.changes[path] = text.encode()
-        self._data[path] = manifest.ordered_like(data, like)
+        self._data[path] = ordered
 
     def written(self) -> dict[str, dict[str, Any]]:
         """The manifests this transaction wrote: path -> the data dumped (for the cache)."""
