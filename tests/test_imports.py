@@ -72,7 +72,7 @@ def test_probe_sees_lazy_imports(tmp_path: Path, champion_repo: Path) -> None:
     modules = _modules_after(
         tmp_path, "register", "churn", "s3://models/churn/2", "--repo", str(champion_repo)
     )
-    assert "filelock" in modules
+    assert "gitreg.store._lock" in modules
     assert "gitreg.core.validate" in modules
 
 

@@ -226,14 +226,13 @@ class Store:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Serialize writers on this clone; the OS frees the lock if its holder dies."""
-        from filelock import FileLock, Timeout  # writes only
+        from gitreg.store import _lock  # writes only
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.state_dir / "lock"), timeout=LOCK_TIMEOUT_SECONDS)
         try:
-            with lock:
+            with _lock.hold(self.state_dir / "lock", LOCK_TIMEOUT_SECONDS):
                 yield
-        except Timeout as e:
+        except _lock.LockTimeout as e:
             raise ConcurrentUpdate(
                 f"another gitreg process has held {self.state_dir / 'lock'} for "
                 f"{LOCK_TIMEOUT_SECONDS:.0f}s; wait for it to finish and retry"
@@ -389,12 +388,12 @@ class Store:
         """
         if not worktree.has_journal(self.state_dir) and not worktree.was_busy(self.state_dir):
             return
-        from filelock import FileLock, Timeout
+        from gitreg.store import _lock
 
         try:
-            with FileLock(str(self.state_dir / "lock"), timeout=0), worktree.busy(self.state_dir):
+            with _lock.hold(self.state_dir / "lock", 0), worktree.busy(self.state_dir):
                 self._recover(self.repo)
-        except Timeout:
+        except _lock.LockTimeout:
             return
 
     def _recover(self, repo: Repo) -> None:
