@@ -34,7 +34,7 @@ from gitreg.core.errors import (
     NotARegistry,
 )
 from gitreg.core.names import check_name
-from gitreg.store import _git, _net, faults, worktree
+from gitreg.store import _git, _net, answers, faults, worktree
 from gitreg.store.cache import (
     git_dir,
     load_large,
@@ -150,6 +150,7 @@ class Store:
         if text is not None:
             model = parse_model(load_large(self.state_dir, text, path), path, text)
             if model.name == name:  # a case-insensitive file system finds "Churn" as "churn"
+                answers.remember(self.state_dir, path, answers.blob_id(text), model)
                 return model
         raise ModelNotFound(f"Registered Model with name={name} not found")
 
