@@ -12,8 +12,12 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitreg.core.errors import BadRef, GitFailed, NotARegistry
+
+if TYPE_CHECKING:
+    from gitreg.store import _odb
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -516,6 +520,87 @@ def is_ancestor(root: Path, older: str, newer: str) -> bool:
         check=False,
     )
     return proc.returncode == 0
+
+
+def ancestor_in(repo: Repo, older: str, newer: str, limit: int = 256) -> bool | None:
+    """Whether ``older`` is reachable from ``newer``, walking at most ``limit`` commits.
+
+    None when the walk could not tell (too far, or a commit this clone lacks): ask git.
+    A writer racing others asks this about the tip it just fetched, a few commits ahead.
+    """
+    if not repo.fast:
+        return None
+    seen, todo = set(), [newer]
+    while todo:
+        commit = todo.pop()
+        if commit == older:
+            return True
+        if commit in seen:
+            continue
+        seen.add(commit)
+        if len(seen) > limit:
+            return None
+        found = repo.reader.read(commit)
+        if found is None or found[1] != "commit":
+            return None
+        for line in found[2].split(b"\n\n", 1)[0].split(b"\n"):
+            if line.startswith(b"parent "):
+                todo.append(line[7:].decode())
+    return False
+
+
+def is_ancestor_of(repo: Repo, older: str, newer: str) -> bool:
+    """Whether commit ``older`` is reachable from ``newer`` (in process when it is near)."""
+    found = ancestor_in(repo, older, newer)
+    return found if found is not None else is_ancestor(repo.root, older, newer)
+
+
+def tree_changes(repo: Repo, old: str | None, new: str) -> dict[str, str | None] | None:
+    """Path -> new blob id (None: deleted) for files that differ between two commits.
+
+    Read through the repository's one ``cat-file``; None when it cannot (ask git).
+    """
+    if not repo.fast:
+        return None
+    changes: dict[str, str | None] = {}
+    roots = [_root_tree(repo, c) if c else None for c in (old, new)]
+    return changes if _diff_trees(repo, "", roots[0], roots[1], changes) else None
+
+
+def _tree_at(repo: Repo, oid: str | None) -> _odb.Tree | None:
+    from gitreg.store._odb import Tree
+
+    if oid is None:
+        return Tree(b"")
+    cached = repo.trees.get(oid)
+    if cached is not None:
+        return cached
+    found = repo.reader.read(oid)
+    return Tree(found[2]) if found is not None and found[1] == "tree" else None
+
+
+def _diff_trees(
+    repo: Repo, prefix: str, a: str | None, b: str | None, changes: dict[str, str | None]
+) -> bool:
+    from gitreg.store._odb import TREE_MODE
+
+    left, right = _tree_at(repo, a), _tree_at(repo, b)
+    if left is None or right is None:
+        return False
+    for name in left.spans.keys() | right.spans.keys():
+        x, y = left.entry(name), right.entry(name)
+        if x == y:
+            continue
+        path = prefix + name.decode("utf-8", "surrogateescape")
+        x_sub = x[1] if x is not None and x[0] == TREE_MODE else None
+        y_sub = y[1] if y is not None and y[0] == TREE_MODE else None
+        if (x_sub or y_sub) and not _diff_trees(repo, path + "/", x_sub, y_sub, changes):
+            return False
+        if x is not None and x_sub is None and (y is None or y_sub is not None):
+            changes[path] = None
+        if y is not None and y_sub is None:
+            changes[path] = y[1]
+    return True
 
 
 def changed_paths(root: Path, old: str | None, new: str) -> list[str]:

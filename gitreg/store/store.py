@@ -47,9 +47,16 @@ from gitreg.store.transaction import Transaction, model_path, parse_model
 
 if TYPE_CHECKING:
     from gitreg.store._git import Repo
-    from gitreg.store.remote import Remote
+    from gitreg.store.remote import Contention, Remote
 
 T = TypeVar("T")
+
+
+class _Lost:
+    """A push that lost a race: the transaction waits and tries again."""
+
+
+LOST = _Lost()
 LOCK_TIMEOUT_SECONDS = 120.0
 
 
@@ -251,13 +258,23 @@ class Store:
         With a remote (``gitreg.yaml`` ``registry.push``, or ``push``) the commit is built on
         the remote's tip and pushed; the local branch moves only once the push is confirmed.
         """
+        from gitreg.store.remote import Contention
+
         repo = self.repo
-        with self.exclusive(repo):
-            ref = f"refs/heads/{self._branch(repo)}"
-            target = self.remote_for(repo, push)
-            if target is None:
-                return self._commit_locally(repo, ref, mutation, retries)
-            return self._commit_and_push(repo, ref, target, mutation)
+        contention: Contention | None = None
+        while True:
+            with self.exclusive(repo):
+                ref = f"refs/heads/{self._branch(repo)}"
+                target = self.remote_for(repo, push)
+                if target is None:
+                    return self._commit_locally(repo, ref, mutation, retries)
+                contention = contention or Contention(target)
+                outcome = self._commit_and_push(repo, ref, target, mutation, contention)
+                if not isinstance(outcome, _Lost):
+                    return outcome
+            # Lost a race: wait with the clone unlocked, so that a writer queued on this
+            # clone can take its turn at the remote meanwhile (see #15).
+            time.sleep(contention.wait)
 
     @contextlib.contextmanager
     def exclusive(self, repo: Repo) -> Iterator[None]:
@@ -304,38 +321,73 @@ class Store:
         )
 
     def _commit_and_push(
-        self, repo: Repo, ref: str, remote: Remote, mutation: Callable[[Transaction], T]
-    ) -> T:
-        from gitreg.store.remote import Contention, choose_base
+        self,
+        repo: Repo,
+        ref: str,
+        remote: Remote,
+        mutation: Callable[[Transaction], T],
+        contention: Contention,
+    ) -> T | _Lost:
+        """One try: the result once pushed (or when there is nothing to do), or LOST.
 
-        contention = Contention(remote)
-        while True:
-            tip = remote.fetch(self.root)
-            local = _git.rev_parse(repo, ref)
-            base = choose_base(self.root, remote, local, tip)
-            tx = Transaction(self.state_dir, repo, base)
-            result = mutation(tx)
-            if not tx.changes:
-                return result
-            commit = self.build(repo, base, tx)
-            # The work tree moves from the local tip to the commit: only the transaction's
-            # files, unless the remote brought other writers' commits (see #15).
-            same = base == local
-            paths = list(tx.changes) if same else _git.changed_paths(self.root, local, commit)
-            worktree.check_clean(self.root, repo, local, paths)
-            faults.point("built")
-            lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
-            if lost is not None:
-                self.retry_count += 1
-                time.sleep(contention.lost(lost, tip))  # raises when the write must give up
-                continue
-            faults.point("pushed")
-            # Confirmed by the remote: only now does the local branch move (see #5).
-            _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
-            self._advance(repo, ref, local, commit, tx.changes if same else None, tx.message)
-            if _git.needs_gc(repo):  # our fetches turn auto-gc off (see _net)
-                _git.collect_garbage(self.root)
+        Raises whatever the mutation raises, and ConcurrentUpdate when the write must give
+        up (``Contention.lost``).
+        """
+        from gitreg.store.remote import choose_base
+
+        tip = remote.fetch(self.root, repo)
+        local = _git.rev_parse(repo, ref)
+        base = choose_base(self.root, remote, local, tip, repo)
+        tx = Transaction(self.state_dir, repo, base)
+        result = mutation(tx)
+        if not tx.changes:
             return result
+        commit = self.build(repo, base, tx)
+        # The work tree moves from the local tip to the commit: only the transaction's
+        # files, unless the remote brought other writers' commits (see #15).
+        moved = None if base == local else _git.tree_changes(repo, local, commit)
+        if base == local:
+            paths = list(tx.changes)
+        elif moved is not None:
+            paths = list(moved)
+        else:
+            paths = _git.changed_paths(self.root, local, commit)
+        worktree.check_clean(self.root, repo, local, paths)
+        faults.point("built")
+        lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
+        if lost is not None:
+            self.retry_count += 1
+            contention.wait = contention.lost(lost, tip)  # raises when it must give up
+            return LOST
+        faults.point("pushed")
+        # Confirmed by the remote: only now does the local branch move (see #5).
+        _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
+        changes = tx.changes if base == local else self._contents(repo, tx, moved)
+        self._advance(repo, ref, local, commit, changes, tx.message)
+        if _git.needs_gc(repo):  # our fetches turn auto-gc off (see _net)
+            _git.collect_garbage(self.root)
+        return result
+
+    @staticmethod
+    def _contents(
+        repo: Repo, tx: Transaction, moved: Mapping[str, str | None] | None
+    ) -> Mapping[str, bytes | None] | None:
+        """The files the work tree gets when other writers' commits came with the remote tip.
+
+        None when they cannot be read here (``_advance`` then asks git).
+        """
+        if moved is None:
+            return None
+        out: dict[str, bytes | None] = {}
+        for path, oid in moved.items():
+            if path in tx.changes:
+                out[path] = tx.changes[path]
+                continue
+            found = repo.reader.read(oid) if oid is not None else None
+            if oid is not None and (found is None or found[1] != "blob"):
+                return None
+            out[path] = found[2] if found is not None else None
+        return out
 
     def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
         """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
