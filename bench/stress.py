@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if "--source" in sys.argv:  # another checkout of gitreg (bench/run.py: the code before #15)
+    ROOT = Path(sys.argv[sys.argv.index("--source") + 1]).resolve()
 sys.path.insert(0, str(ROOT))
 
 WORKER = r"""
@@ -155,6 +157,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--mixed", action="store_true", help="interleave transitions and aliases")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--source", help="run this checkout of gitreg (default: this one)")
     args = parser.parse_args()
     print(
         f"{'writers':>7} {'writes':>6} {'seconds':>8} {'writes/s':>8} {'vs 1':>5} "
