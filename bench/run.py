@@ -53,7 +53,12 @@ ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
 }
-for _var in ("GITREG_REPO", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+for _var in (
+    "GITREG_REPO",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "PYTHONDONTWRITEBYTECODE",
+):
     ENV.pop(_var, None)
 
 
