@@ -15,9 +15,22 @@ from typing import Any
 from gitreg.core import manifest
 from gitreg.core import mutations as mut
 from gitreg.core.config import CONFIG_FILE, Config, Policy
-from gitreg.core.entities import ModelVersion, RegisteredModel, Stage, now_ms
+from gitreg.core.entities import (
+    MAX_DESCRIPTION,
+    MAX_RUN_ID,
+    MAX_URI,
+    ModelVersion,
+    RegisteredModel,
+    Stage,
+    check_metrics,
+    check_text,
+    format_timestamp,
+    now_ms,
+    optional_text,
+)
 from gitreg.core.errors import InvalidParameter, ModelNotFound
 from gitreg.core.names import check_name, name_key
+from gitreg.core.retired import HEADER, RETIRED_FILE, Retired, Retirement
 from gitreg.store.transaction import Transaction, model_path
 
 Change = Callable[[RegisteredModel], RegisteredModel]
@@ -92,12 +105,40 @@ def delete_tags(
     )
 
 
+def retired(tx: Transaction) -> Retired:
+    """The retired names at the tip (see ``core.retired``)."""
+    text = tx.read(RETIRED_FILE)
+    return Retired.from_manifest(manifest.load(text, RETIRED_FILE) if text else None)
+
+
+def _write_retired(tx: Transaction, record: Retired) -> None:
+    if record.names:
+        tx.write(RETIRED_FILE, HEADER + manifest.dump(record.to_manifest()))
+    elif tx.read(RETIRED_FILE) is not None:
+        tx.delete(RETIRED_FILE)
+
+
+def _start(tx: Transaction, model: RegisteredModel) -> RegisteredModel:
+    """A new model under a retired name continues after the numbers that name used."""
+    record = retired(tx)
+    floor = record.floor(model.name)
+    if floor > 1:
+        _write_retired(tx, record.revive(model.name))
+        return dataclasses.replace(model, next_version=max(model.next_version, floor))
+    return model
+
+
+def _retire(tx: Transaction, model: RegisteredModel, reason: str) -> None:
+    entry = Retirement(model.next_version, format_timestamp(now_ms()), user(tx), reason)
+    _write_retired(tx, retired(tx).retire(model.name, entry))
+
+
 def create_model(model: RegisteredModel) -> Callable[[Transaction], RegisteredModel]:
     """Create ``model``; RESOURCE_ALREADY_EXISTS if its name is taken (in any case)."""
 
     def mutation(tx: Transaction) -> RegisteredModel:
         mut.claim_name(tx.model_names(), model.name)
-        created = dataclasses.replace(model, user_id=user(tx))
+        created = _start(tx, dataclasses.replace(model, user_id=user(tx)))
         tx.write_model(created)
         tx.message = f"Create registered model {model.name}"
         return RegisteredModel.from_manifest(created.to_manifest())
@@ -106,13 +147,30 @@ def create_model(model: RegisteredModel) -> Callable[[Transaction], RegisteredMo
 
 
 def rename_model(name: str, new_name: str) -> Callable[[Transaction], RegisteredModel]:
-    """Rename a model, its versions and aliases with it (one commit: delete + add)."""
+    """Rename a model, its versions and aliases with it (one commit: delete + add).
+
+    The old name is retired with the numbers it used. Taking a retired name is allowed
+    when the model is the one that left it, or when its versions all come after that
+    name's numbers; otherwise two artifacts would share ``models:/NEW/N``.
+    """
 
     def mutation(tx: Transaction) -> RegisteredModel:
         model, raw = existing(tx, name)
         if name_key(name) != name_key(new_name):
             mut.claim_name(tx.model_names(), new_name)
-        renamed = dataclasses.replace(model, name=new_name).with_versions(model.versions)
+        record = retired(tx)
+        floor = record.floor(new_name)
+        if name_key(name) != name_key(new_name):
+            _check_retired_name(record, model, new_name)
+            record = record.revive(new_name)
+            entry = Retirement(
+                model.next_version, format_timestamp(now_ms()), user(tx), f"renamed to {new_name}"
+            )
+            record = record.retire(name, entry)
+            _write_retired(tx, record)
+        renamed = dataclasses.replace(
+            model, name=new_name, next_version=max(model.next_version, floor)
+        ).with_versions(model.versions)
         tx.delete(model_path(name))
         tx.write_model(renamed, like={**raw, "name": new_name})
         tx.message = f"Rename registered model {name} to {new_name}"
@@ -121,12 +179,27 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
     return mutation
 
 
+def _check_retired_name(record: Retired, model: RegisteredModel, new_name: str) -> None:
+    floor = record.floor(new_name)
+    reasons = {e.reason for n, e in record.names.items() if name_key(n) == name_key(new_name)}
+    if floor <= 1 or f"renamed to {model.name}" in reasons:
+        return
+    if all(mv.version >= floor for mv in model.versions):
+        return
+    raise InvalidParameter(
+        f"The name {new_name!r} was used by a model that was deleted or renamed, up to version "
+        f"{floor - 1}; renaming {model.name} to it would give models:/{new_name}/1... two "
+        "meanings. Choose another name"
+    )
+
+
 def delete_model(name: str) -> Callable[[Transaction], None]:
-    """Delete the model's manifest (git history keeps it)."""
+    """Delete the model's manifest (git history keeps it); its name is retired."""
 
     def mutation(tx: Transaction) -> None:
-        existing(tx, name)
+        model, _raw = existing(tx, name)
         tx.delete(model_path(name))
+        _retire(tx, model, "deleted")
         tx.message = f"Delete registered model {name}"
 
     return mutation
@@ -151,15 +224,15 @@ def new_version(
     return ModelVersion(
         name=name,
         version=0,
-        source=source,
-        run_id=run_id or None,
-        description=description or None,
+        source=check_text(source, "source", MAX_URI),
+        run_id=optional_text(run_id, "run_id", MAX_RUN_ID),
+        description=optional_text(description, "description", MAX_DESCRIPTION),
         tags=mut.clean_tags(tags),
-        metrics={str(k): float(v) for k, v in (metrics or {}).items()},
+        metrics=check_metrics(metrics),
         creation_timestamp=created,
         last_updated_timestamp=created,
-        run_link=run_link or None,
-        storage_location=storage_location or None,
+        run_link=optional_text(run_link, "run_link", MAX_URI),
+        storage_location=optional_text(storage_location, "storage_location", MAX_URI),
     )
 
 
@@ -174,7 +247,7 @@ def register_version(
             raise ModelNotFound(f"Registered Model with name={name} not found")
         if found is None:
             mut.claim_name(tx.model_names(), name)
-            model = RegisteredModel(name, new.creation_timestamp, user_id=user(tx))
+            model = _start(tx, RegisteredModel(name, new.creation_timestamp, user_id=user(tx)))
             raw = None
         else:
             model, raw = found

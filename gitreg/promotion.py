@@ -82,7 +82,7 @@ class TransitionRequest:
 
 
 def _request_from(branch: str, commit: str | None, pull: PullRequest | None) -> TransitionRequest:
-    match = _BRANCH_RE.match(branch)
+    match = _BRANCH_RE.fullmatch(branch)
     name, version, stage = (None, None, None)
     if match:
         name, version = name_of_branch_component(match["name"]), int(match["version"])

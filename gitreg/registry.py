@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 from gitreg import operations as ops
 from gitreg.core import mutations as mut
 from gitreg.core.entities import (
+    MAX_DESCRIPTION,
     ModelVersion,
     RegisteredModel,
     Stage,
     check_alias,
     now_ms,
+    optional_text,
     parse_version,
 )
 from gitreg.core.errors import GitregError, InvalidParameter, ModelNotFound, VersionNotFound
@@ -82,7 +84,7 @@ class Registry:
         model = RegisteredModel(
             name=name,
             creation_timestamp=now_ms(),
-            description=description or None,
+            description=optional_text(description, "description", MAX_DESCRIPTION),
             tags=mut.clean_tags(tags),
         )
 
@@ -103,9 +105,10 @@ class Registry:
 
     def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
         """Set the model's description (an empty string clears it)."""
+        text = optional_text(description, "description", MAX_DESCRIPTION)
         return self._modify(
             name,
-            lambda m: dataclasses.replace(m, description=description or None),
+            lambda m: dataclasses.replace(m, description=text),
             f"Update description of {name}",
         )
 
@@ -208,10 +211,11 @@ class Registry:
     ) -> ModelVersion:
         """Set a version's description."""
         number = parse_version(version)
+        text = optional_text(description, "description", MAX_DESCRIPTION)
 
         def change(m: RegisteredModel) -> RegisteredModel:
             mv = mut.find_version(m, number)
-            return mut.replace_version(m, dataclasses.replace(mv, description=description or None))
+            return mut.replace_version(m, dataclasses.replace(mv, description=text))
 
         updated = self._modify(name, change, f"Update description of {name} version {number}")
         return mut.find_version(updated, number)

@@ -225,7 +225,13 @@ def test_uncommitted_work_tree_changes_are_checked(repo, gate):
 
 def test_a_deleted_model_is_a_summary_row_not_a_problem(repo, gate):
     git(repo, "rm", "-q", "models/fraud.yaml")
-    commit(repo, "Delete fraud")
+    commit(repo, "Delete fraud by hand")
+    missing = gate.fails(1, "validate", "--base", "main", "--format", "json")
+    assert codes(missing) == ["RETIREMENT_NOT_RECORDED"]  # numbers are never reused (#12)
+    write(
+        repo, "models/.retired.yaml", "schema_version: 1\nretired:\n  fraud:\n    next_version: 2\n"
+    )
+    commit(repo, "Record that fraud used version 1")
 
     result = gate.ok("validate", "--base", "main", "--format", "json")
 

@@ -74,11 +74,14 @@ def test_a_head_that_lowers_a_metric_threshold_is_judged_by_the_base(tmp_path):
 
     git(repo, "switch", "-q", "main")
     git(repo, "switch", "-q", "-c", "weak")
-    write(repo, "models/fraud.yaml", (repo / "models/fraud.yaml").read_text().replace(
-        "    stage: None\n", "    stage: Production\n    tags:\n      validation: passed\n"
-        "    metrics:\n      f1: 0.6\n"))  # fmt: skip
+    spam = (
+        "schema_version: 1\nname: spam\nnext_version: 2\nversions:\n  - version: 1\n"
+        "    source: s3://spam/1\n    stage: Production\n    tags:\n      validation: passed\n"
+        "    metrics:\n      f1: 0.6\n"
+    )
+    write(repo, "models/spam.yaml", spam)
     edit(repo, "gitreg.yaml", '      metrics: ["f1 >= 0.88"]', '      metrics: ["f1 >= 0.5"]')
-    commit(repo, "Lower the bar and promote fraud 1")
+    commit(repo, "Lower the bar and register spam straight into Production")
 
     report = verdict(Cli(repo), code=1)
 

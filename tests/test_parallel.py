@@ -32,7 +32,7 @@ def test_parse_many_matches_parsing_one_by_one(monkeypatch, workers):
             expected[index] = manifest.load(text, path)
         except Exception:
             continue
-    del expected[20]  # a date: marshal cannot carry it, so the caller parses it itself
+    expected.pop(20, None)  # a date (if the loader allows one): left to the caller
     assert found == expected
     assert 7 not in found, "a manifest that does not parse must be left to the caller"
     assert found[30] is None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 from gitreg.cli._app import cli
-from gitreg.core.errors import BadRef, GitregError
+from gitreg.core.errors import BadRef, GitregError, printable
 
 __all__ = ["cli", "entry", "main"]
 
@@ -39,13 +39,13 @@ def _log_crash(exc: BaseException) -> str:
     return path
 
 
-def _fail(message: str, code: str, as_json: bool, exit_code: int) -> int:
+def _fail(message: str, code: str, as_json: bool, exit_code: int, multiline: bool = False) -> int:
     if as_json:
         import json
 
         click.echo(json.dumps({"error_code": code, "message": message}), err=True)
     else:
-        click.echo(f"Error: {message}", err=True)
+        click.echo(f"Error: {printable(message, multiline)}", err=True)
     return exit_code
 
 
@@ -84,7 +84,7 @@ def _exit_code(e: Exception, as_json: bool) -> int:
     if isinstance(e, BadRef):
         return _fail(e.message, e.error_code, as_json, 2)
     if isinstance(e, GitregError):
-        return _fail(e.message, e.error_code, as_json, 1)
+        return _fail(e.message, e.error_code, as_json, 1, e.multiline)
     path = _log_crash(e)
     message = f"unexpected {type(e).__name__}: {e} (details in {path})"
     return _fail(message, "INTERNAL_ERROR", as_json, 3)

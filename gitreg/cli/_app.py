@@ -224,6 +224,7 @@ COMMAND_MODULES = {
     **dict.fromkeys(["history", "requests", "rollback"], "gitreg.cli.remote"),
     "events": "gitreg.cli.events",
     **dict.fromkeys(["notify", "webhooks"], "gitreg.cli.notify"),
+    "site": "gitreg.cli.site",
     **dict.fromkeys(["import-mlflow", "export-mlflow"], "gitreg.cli.mlflow"),
 }
 

@@ -18,11 +18,12 @@ from gitreg.cli._app import (
     push_option,
     repo_option,
 )
+from gitreg.core.entities import is_version_text
 
 
 def _split_version(args: Sequence[str]) -> tuple[str | None, list[str]]:
     """``[VERSION] ITEM...``: a leading all-digit argument followed by more is a version."""
-    if len(args) > 1 and args[0].isdigit():
+    if len(args) > 1 and is_version_text(args[0]):
         return args[0], list(args[1:])
     return None, list(args)
 
@@ -163,7 +164,7 @@ def tag(name: str, items: tuple[str, ...], repo: str | None) -> None:
       gitreg tag churn 3 validation=passed
     """
     version, rest = _split_version(items)
-    if version is None and items and items[0].isdigit():
+    if version is None and items and is_version_text(items[0]):
         raise click.UsageError("give at least one KEY=VALUE after the version")
     pairs = _parse_pairs(rest, "KEY=VALUE")
     _registry(repo).set_tags(name, pairs, version)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gitreg.core.entities import ModelVersion, Stage
+from gitreg.core.errors import InvalidParameter
 from gitreg.core.notifications import Notifications
 
 CONFIG_FILE = "gitreg.yaml"
@@ -59,6 +60,17 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 }
 _THRESHOLD_RE = re.compile(r"^\s*([^\s<>=!]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
 
+# The catalog's link templates (gitreg.yaml ``links:``, see #14) and the placeholders each may
+# use. A template is an http(s) URL with a literal host, so a value filled in can never
+# change where a link goes; the site percent-encodes every value it fills in.
+LINK_PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
+    "run": ("run_id", "name", "version"),
+    "pull_request": ("number",),
+    "commit": ("commit",),
+}
+_LINK_PREFIX_RE = re.compile(r"^https?://[^/?#{}\s]+([/?#]|$)")
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Requirement:
@@ -76,7 +88,7 @@ class Requirement:
             if mv.tags.get(key) != value
         ]
         for threshold in self.metrics:
-            match = _THRESHOLD_RE.match(threshold)
+            match = _THRESHOLD_RE.fullmatch(threshold)
             if not match:
                 continue
             metric, op, bound = match.groups()
@@ -150,6 +162,47 @@ class Policy:
         return cls(stages, transitions, protected, requirements, aliases, alias_requirements)
 
 
+def link_problem(key: str, template: object) -> str | None:
+    """Why ``links.<key>`` in gitreg.yaml is not a usable link template (None if it is)."""
+    if key not in LINK_PLACEHOLDERS:
+        return f"links.{key} is not a link gitreg knows; use {', '.join(LINK_PLACEHOLDERS)}"
+    allowed = LINK_PLACEHOLDERS[key]
+    names = ", ".join("{" + n + "}" for n in allowed)
+    if not isinstance(template, str) or not _LINK_PREFIX_RE.match(template):
+        return f"links.{key} must be an http:// or https:// URL with a host, using {names}"
+    if any(c.isspace() for c in template):
+        return f"links.{key} must not contain spaces"
+    for found in _PLACEHOLDER_RE.findall(template):
+        if found not in allowed:
+            return f"links.{key} uses {{{found}}}, which gitreg does not fill in; use {names}"
+    rest = _PLACEHOLDER_RE.sub("", template)
+    if "{" in rest or "}" in rest:
+        return f"links.{key} has an unmatched brace; placeholders look like {names}"
+    return None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Links:
+    """URL templates for the catalog: a run page, a pull request, a commit (``links:``)."""
+
+    run: str | None = None  # e.g. https://mlflow.example/#/experiments/0/runs/{run_id}
+    pull_request: str | None = None  # e.g. https://github.com/o/r/pull/{number}
+    commit: str | None = None  # e.g. https://github.com/o/r/commit/{commit}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Links:
+        """Build from gitreg.yaml's ``links`` mapping.
+
+        Raises:
+            InvalidParameter: a template is not an http(s) URL or names an unknown placeholder.
+        """
+        for key, template in data.items():
+            problem = link_problem(str(key), template)
+            if problem:
+                raise InvalidParameter(f"{CONFIG_FILE}: {problem}")
+        return cls(data.get("run"), data.get("pull_request"), data.get("commit"))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Config:
     """The parsed ``gitreg.yaml``."""
@@ -161,6 +214,7 @@ class Config:
     retry_seconds: float = 120.0
     forge: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"type": "none"})
     policy: Policy = dataclasses.field(default_factory=Policy)
+    links: Links = dataclasses.field(default_factory=Links)
     # Where events are delivered (issue 13): subscriptions and the SMTP server.
     notifications: Notifications = dataclasses.field(default_factory=Notifications)
 
@@ -182,5 +236,6 @@ class Config:
             retry_seconds=float(registry.get("retry_seconds", 120)),
             forge=dict(registry.get("forge") or {"type": "none"}),
             policy=Policy.from_dict(data.get("policy") or {}),
+            links=Links.from_dict(data.get("links") or {}),
             notifications=Notifications.from_dict(data.get("notifications")),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import math
 import re
 from collections.abc import Iterable, Mapping
 from enum import Enum
@@ -56,12 +57,12 @@ _STAGES_BY_LOWER_NAME = {stage.value.lower(): stage for stage in Stage}
 
 def check_alias(alias: object) -> str:
     """Return ``alias`` if it is a valid alias name, else raise InvalidParameter."""
-    if not isinstance(alias, str) or not _ALIAS_RE.match(alias) or len(alias) > 255:
+    if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias) or len(alias) > 255:
         raise InvalidParameter(
             f"Invalid alias {alias!r}: use letters, digits, '_' and '-', "
             "starting with a letter or '_'"
         )
-    if _VERSION_LIKE_RE.match(alias):
+    if _VERSION_LIKE_RE.fullmatch(alias):
         raise InvalidParameter(
             f"Invalid alias {alias!r}: it looks like a version number (as MLflow, gitreg "
             "reserves v<digits>); choose another name"
@@ -75,26 +76,111 @@ def check_alias(alias: object) -> str:
 
 def check_tag_key(key: object) -> str:
     """Return ``key`` if it is a valid tag key, else raise InvalidParameter."""
-    if not isinstance(key, str) or not _TAG_KEY_RE.match(key) or len(key) > 250:
+    if not isinstance(key, str) or not _TAG_KEY_RE.fullmatch(key) or len(key) > 250:
         raise InvalidParameter(
             f"Invalid tag key {key!r}: use letters, digits, '_', '-', '.', '/' and spaces"
         )
     return key
 
 
+_DIGITS = re.compile(r"[0-9]+")
+# Field limits (the README's "Limits"): MLflow's column widths where it has them.
+MAX_DESCRIPTION = 5000
+MAX_URI = 2048  # source, storage_location, run_link
+MAX_RUN_ID = 256
+MAX_METRICS = 1000
+MAX_METRIC_NAME = 250
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_version_text(text: str) -> bool:
+    """Whether ``text`` is a version number as written: ASCII digits only."""
+    return _DIGITS.fullmatch(text) is not None
+
+
 def parse_version(version: object) -> int:
-    """Return ``version`` (an int or a string of digits) as a positive int."""
-    if isinstance(version, bool):
-        version = str(version)
-    if isinstance(version, int):
+    """Return ``version`` (an int or a string of ASCII digits) as a positive int.
+
+    Floats, booleans and other digit characters ("²", "٣") are not version numbers.
+    """
+    if isinstance(version, int) and not isinstance(version, bool):
         number = version
-    elif isinstance(version, str) and version.strip().isdigit():
+    elif isinstance(version, str) and _DIGITS.fullmatch(version.strip()):
         number = int(version.strip())
     else:
-        raise InvalidParameter(f"Invalid model version {version!r}: it must be a positive integer")
+        raise InvalidParameter(
+            f"Invalid model version {_shown(version)}: it must be a positive integer"
+        )
     if number < 1:
         raise InvalidParameter(f"Invalid model version {version!r}: it must be a positive integer")
     return number
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error never echoes a whole value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_text(value: object, field: str, limit: int) -> str:
+    """Return ``value`` if it is text gitreg can store, else raise InvalidParameter.
+
+    Text must be a string of at most ``limit`` characters, valid Unicode (no lone
+    surrogates, which is what bytes that are not UTF-8 become on a command line) and
+    without NUL.
+    """
+    if not isinstance(value, str):
+        raise InvalidParameter(f"Invalid {field}: {_shown(value)}; it must be text")
+    bad = _NOT_TEXT.search(value)
+    if bad is not None:
+        what = "a NUL character" if bad.group() == "\0" else "bytes that are not UTF-8"
+        raise InvalidParameter(
+            f"Invalid {field}: it contains {what} (at character {bad.start()}); pass UTF-8 text"
+        )
+    if len(value) > limit:
+        raise InvalidParameter(
+            f"Invalid {field}: it is {len(value):,} characters long, above the limit of "
+            f"{limit:,} (it starts {_shown(value[:40])})"
+        )
+    return value
+
+
+def optional_text(value: object, field: str, limit: int) -> str | None:
+    """``check_text`` for an optional field: None and "" mean absent."""
+    if value is None or value == "":
+        return None
+    return check_text(value, field, limit)
+
+
+def check_metrics(metrics: object) -> dict[str, float]:
+    """Metric name -> finite number, or InvalidParameter (NaN and infinities are refused)."""
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise InvalidParameter(
+            f"Invalid metrics {_shown(metrics)}: give a mapping of name to number"
+        )
+    if len(metrics) > MAX_METRICS:
+        raise InvalidParameter(f"Invalid metrics: more than {MAX_METRICS} on one version")
+    checked = {}
+    for name, value in metrics.items():
+        key = check_text(name, "metric name", MAX_METRIC_NAME)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidParameter(f"Invalid metric {key}={_shown(value)}: it must be a number")
+        if not math.isfinite(value):
+            raise InvalidParameter(
+                f"Invalid metric {key}={value}: NaN and infinities cannot be compared or "
+                "written as JSON; give a finite number"
+            )
+        checked[key] = float(value)
+    return checked
+
+
+def _strict_int(value: object) -> int:
+    """An integer as the manifest wrote it: ``1.0``, ``true`` and ``"1"`` are not (see #12)."""
+    if type(value) is not int:
+        raise TypeError(f"{value!r} is not an integer")
+    return value
 
 
 def now_ms() -> int:
@@ -156,14 +242,14 @@ class ModelVersion:
         created = parse_timestamp(data.get("created_at"))
         return cls(
             name=name,
-            version=int(data["version"]),
+            version=_strict_int(data["version"]),
             source=str(data.get("source", "")),
             run_id=data.get("run_id"),
             current_stage=Stage.parse(data.get("stage", "None")),
             description=data.get("description"),
             tags=dict(data.get("tags") or {}),
             aliases=tuple(aliases),
-            metrics=dict(data.get("metrics") or {}),
+            metrics=check_metrics(data.get("metrics")),
             creation_timestamp=created,
             last_updated_timestamp=created,
             user_id=data.get("created_by"),
@@ -253,12 +339,12 @@ class RegisteredModel:
     def from_manifest(cls, data: Mapping[str, Any]) -> RegisteredModel:
         """Build from a parsed manifest that passed schema validation."""
         name = str(data["name"])
-        aliases = {str(k): int(v) for k, v in (data.get("aliases") or {}).items()}
+        aliases = {str(k): _strict_int(v) for k, v in (data.get("aliases") or {}).items()}
         by_version: dict[int, list[str]] = {}
         for alias, number in aliases.items():
             by_version.setdefault(number, []).append(alias)
         versions = tuple(
-            ModelVersion.from_manifest(name, v, by_version.get(int(v["version"]), ()))
+            ModelVersion.from_manifest(name, v, by_version.get(_strict_int(v["version"]), ()))
             for v in data.get("versions") or ()
         )
         created = parse_timestamp(data.get("created_at"))
@@ -273,7 +359,7 @@ class RegisteredModel:
             tags=dict(data.get("tags") or {}),
             aliases=aliases,
             versions=versions,
-            next_version=int(data.get("next_version", 1)),
+            next_version=_strict_int(data.get("next_version", 1)),
             user_id=data.get("created_by"),
         )
 

@@ -15,10 +15,26 @@ INVALID_STATE = "INVALID_STATE"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
+def printable(message: str, multiline: bool = False) -> str:
+    """``message`` safe for a terminal: control characters and stray bytes escaped.
+
+    An error is one line unless it is a list by design (``GitregError.multiline``): a
+    newline, NUL or byte that is not UTF-8 in a user's value never breaks it up.
+    """
+    out = []
+    for char in message:
+        if (char == "\n" and multiline) or char.isprintable():
+            out.append(char)
+        else:
+            out.append(char.encode("unicode_escape", "backslashreplace").decode("ascii"))
+    return "".join(out)
+
+
 class GitregError(Exception):
     """Base of every error gitreg raises on purpose; ``error_code`` follows MLflow's."""
 
     error_code: str = INVALID_STATE
+    multiline = False  # a list by design (e.g. every problem of an import); else one line
 
     def __init__(self, message: str, error_code: str | None = None) -> None:
         super().__init__(message)
@@ -75,6 +91,18 @@ class InvalidManifest(GitregError):
     def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
         super().__init__(message)
         self.findings = list(findings)
+
+
+class NotRegularFile(InvalidManifest):
+    """A registry path is a link, a directory, a device or a FIFO where a file belongs."""
+
+
+def not_regular(path: str, what: str) -> NotRegularFile:
+    """The error for ``path`` being ``what`` (a symbolic link, a directory ...) (see #12)."""
+    return NotRegularFile(
+        f"{path} is {what}, not a regular file; gitreg reads only regular files "
+        "(git mode 100644) there: replace it with the file itself"
+    )
 
 
 class TransitionNotAllowed(GitregError):

@@ -15,6 +15,7 @@ from gitreg.core.entities import (
     RegisteredModel,
     Stage,
     check_tag_key,
+    check_text,
     parse_version,
 )
 from gitreg.core.errors import (
@@ -27,13 +28,31 @@ from gitreg.core.errors import (
 from gitreg.core.names import name_key
 from gitreg.core.uri import ModelRef
 
+# MLflow's MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH.
+MAX_TAG_VALUE = 100_000
+
 if TYPE_CHECKING:
     from gitreg.core.config import Policy
 
 
 def clean_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
-    """Tags with checked keys and string values (MLflow stores tag values as text)."""
-    return {check_tag_key(k): str(v) for k, v in (tags or {}).items()}
+    """Tags with checked keys and string values (MLflow stores tag values as text).
+
+    Raises:
+        InvalidParameter: ``tags`` is not a mapping, a key is invalid, or a value is not
+            storable text (see ``entities.check_text``).
+    """
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise InvalidParameter(
+            f"Invalid tags {str(tags)[:60]!r}: give a mapping of key to value, e.g. "
+            '{"team": "growth"}'
+        )
+    return {
+        check_tag_key(k): check_text(str(v), f"value of tag {k!r}", MAX_TAG_VALUE)
+        for k, v in tags.items()
+    }
 
 
 def find_version(model: RegisteredModel, version: int | str) -> ModelVersion:

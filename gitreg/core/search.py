@@ -240,10 +240,38 @@ def _parse_filter(
 
 
 @functools.lru_cache(maxsize=256)
-def _like_regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    wildcards = {"%": ".*", "_": "."}
-    body = "".join(wildcards.get(char) or re.escape(char) for char in pattern)
-    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+def _like_segments(pattern: str, ignore_case: bool) -> tuple[tuple[re.Pattern[str], int], ...]:
+    """The pattern split at ``%``: fixed-length regexes (``_`` is any one character)."""
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return tuple(
+        (re.compile("".join("." if c == "_" else re.escape(c) for c in part), flags), len(part))
+        for part in pattern.split("%")
+    )
+
+
+def like(pattern: str, text: str, ignore_case: bool = False) -> bool:
+    """SQL ``LIKE``: ``%`` any run of characters, ``_`` one character, the rest literal.
+
+    Matched segment by segment, each ``%``-separated segment at its leftmost place (every
+    segment has a fixed length), so the time is bounded by the text's length times the
+    pattern's and never explodes (a regex ``.*a.*a.*a...`` backtracks for minutes on a long
+    source, see #12).
+    """
+    (first, _), *rest = _like_segments(pattern, ignore_case)
+    if not rest:
+        return first.fullmatch(text) is not None
+    start = first.match(text)
+    if start is None:
+        return False
+    position = start.end()
+    *middle, (last, length) = rest
+    for segment, _ in middle:
+        found = segment.search(text, position)
+        if found is None:
+            return False
+        position = found.end()
+    tail = len(text) - length
+    return tail >= position and last.fullmatch(text, tail) is not None
 
 
 def _holds(comparison: _Comparison, actual: str | int | None) -> bool:
@@ -254,8 +282,7 @@ def _holds(comparison: _Comparison, actual: str | int | None) -> bool:
     if isinstance(expected, tuple):
         return actual in expected
     if comparison.op in ("LIKE", "ILIKE"):
-        regex = _like_regex(str(expected), comparison.op == "ILIKE")
-        return regex.fullmatch(str(actual)) is not None
+        return like(str(expected), str(actual), comparison.op == "ILIKE")
     return _COMPARE[comparison.op](actual, expected)
 
 

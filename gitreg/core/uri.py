@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from gitreg.core.entities import Stage, check_alias, parse_version
+from gitreg.core.entities import Stage, check_alias, is_version_text, parse_version
 from gitreg.core.errors import GitregError, InvalidUri
 from gitreg.core.names import check_name
 
@@ -44,7 +44,7 @@ def parse_uri(uri: str) -> ModelRef:
         if not sep or not suffix or "/" in suffix:
             raise InvalidUri(f"Invalid model URI {uri!r}: use {_FORMS}")
         check_name(name)
-        if suffix.isdigit():
+        if is_version_text(suffix):
             return ModelRef(name, version=parse_version(suffix))
         if suffix.lower() == "latest":
             return ModelRef(name, latest=True)

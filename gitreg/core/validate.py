@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest, notifications
-from gitreg.core.config import MODELS_DIR
-from gitreg.core.entities import RESERVED_ALIASES, Stage
+from gitreg.core.config import MODELS_DIR, link_problem
+from gitreg.core.entities import RESERVED_ALIASES, Stage, is_version_text
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.finding import Finding
 from gitreg.core.names import check_name, file_stem, name_key, name_of_stem
+from gitreg.core.retired import RETIRED_FILE
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
+
+
+# Bumped whenever a check changes, so that cached verdicts are made again (see #12).
+CHECKS_VERSION = 2
 
 
 @functools.cache
@@ -83,7 +89,23 @@ def _schema_message(error: Any, name: str) -> str:
         "pattern": "change the value to match the pattern",
     }
     fix = fixes.get(error.validator, f"fix it to match gitreg's {name}.schema.json")
-    return f"{where}: {error.message}; {fix}"
+    if error.validator in ("maxLength", "minLength") and isinstance(error.instance, str):
+        limit = error.validator_value
+        word = "long" if error.validator == "maxLength" else "short"
+        return (
+            f"{where}: {_short(error.instance)} is too {word} ({len(error.instance):,} "
+            f"characters; the limit is {limit:,}); shorten it"
+        )
+    message = str(error.message)
+    shown = repr(error.instance)
+    if len(shown) > 80:  # a finding never echoes a whole (possibly huge or secret) value
+        message = message.replace(shown, _short(error.instance))
+    return f"{where}: {message[:500]}; {fix}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def check_schema(
@@ -137,11 +159,59 @@ def check_invariants(
                 "file; rename the file or fix the name (gitreg rename renames both)",
             )
         )
+    findings += _check_numbers(data, path, text)
     versions = [v for v in data.get("versions") or [] if isinstance(v, Mapping)]
     findings += _check_versions(versions, data.get("next_version"), path, text)
     findings += _check_aliases(data.get("aliases") or {}, versions, path, text)
     name = named if isinstance(named, str) else (name_of_stem(stem) or stem)
     findings += _check_production(data.get("versions") or [], name, path, text, incumbents)
+    return findings
+
+
+def _check_numbers(data: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:
+    """Version numbers are integers as written (not 1.0, true or "1"); metrics are finite.
+
+    JSON Schema's "integer" admits 1.0, and a float version compares equal to the integer
+    one, which let a pull request rewrite version 1 as "1.0" (see #12).
+    """
+    wanted: list[tuple[list[str | int], Any]] = [(["next_version"], data.get("next_version"))]
+    aliases = data.get("aliases")
+    if isinstance(aliases, Mapping):
+        wanted += [(["aliases", str(a)], v) for a, v in aliases.items()]
+    versions = data.get("versions")
+    for index, v in enumerate(versions if isinstance(versions, list) else []):
+        if isinstance(v, Mapping):
+            wanted.append((["versions", index, "version"], v.get("version")))
+    findings = [
+        Finding(
+            path,
+            _line(text, location),
+            "NOT_AN_INTEGER",
+            f"{'.'.join(map(str, location))}: {value!r} is not an integer; write the number "
+            "without a decimal point or quotes (version numbers are never renumbered)",
+        )
+        for location, value in wanted
+        if isinstance(value, float)  # "1" and true are the schema's to report
+    ]
+    return findings + _check_metric_values(versions, path, text)
+
+
+def _check_metric_values(versions: Any, path: str, text: str | bytes | None) -> list[Finding]:
+    findings = []
+    for index, v in enumerate(versions if isinstance(versions, list) else []):
+        metrics = v.get("metrics") if isinstance(v, Mapping) else None
+        for name, value in (metrics or {}).items() if isinstance(metrics, Mapping) else ():
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not number or not math.isfinite(value):
+                findings.append(
+                    Finding(
+                        path,
+                        _line(text, ["versions", index, "metrics", name]),
+                        "METRIC_NOT_FINITE" if number else "SCHEMA",
+                        f"versions[{index}].metrics.{name}: {value!r} is not a finite number; "
+                        "record the metric as a number (NaN and infinities cannot be compared)",
+                    )
+                )
     return findings
 
 
@@ -227,7 +297,7 @@ def _check_aliases(
                     "point it at an existing version or remove it",
                 )
             )
-        if str(alias).lower() in RESERVED_ALIASES or str(alias).isdigit():
+        if str(alias).lower() in RESERVED_ALIASES or is_version_text(str(alias)):
             findings.append(
                 Finding(
                     path,
@@ -249,6 +319,24 @@ def check_manifest(
     return findings
 
 
+def check_retired(data: Any, path: str, text: str | bytes | None = None) -> list[Finding]:
+    """Schema findings for ``models/.retired.yaml``, and integers that are integers."""
+    findings = check_schema(data, path, text, name="retired")
+    entries = data.get("retired") if isinstance(data, Mapping) else None
+    for name, entry in entries.items() if isinstance(entries, Mapping) else ():
+        number = entry.get("next_version") if isinstance(entry, Mapping) else None
+        if isinstance(number, float):
+            findings.append(
+                Finding(
+                    path,
+                    _line(text, ["retired", name, "next_version"]),
+                    "NOT_AN_INTEGER",
+                    f"retired.{name}.next_version: {number!r} is not an integer",
+                )
+            )
+    return findings
+
+
 def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[Finding]:
     """Schema findings for gitreg.yaml, then policy consistency (stages it names exist)."""
     findings = check_schema(data, path, text, name="config")
@@ -257,6 +345,7 @@ def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[
             Finding(path, _line(text, where), code, message)
             for where, code, message in notifications.problems(data.get("notifications"))
         ]
+        findings += _check_links(data.get("links") or {}, path, text)
     policy = data.get("policy") if isinstance(data, Mapping) else None
     if findings or not isinstance(policy, Mapping) or "stages" not in policy:
         return findings
@@ -273,6 +362,16 @@ def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[
                         f"list; add {stage} to policy.stages or remove it from policy.{key}",
                     )
                 )
+    return findings
+
+
+def _check_links(links: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:
+    """Link templates (#14): http(s) with a literal host, only the placeholders gitreg fills."""
+    findings = []
+    for key, template in links.items():
+        problem = link_problem(str(key), template)
+        if problem:
+            findings.append(Finding(path, _line(text, ["links", key]), "LINK_TEMPLATE", problem))
     return findings
 
 
@@ -302,7 +401,7 @@ def parse(text: bytes, path: str) -> tuple[Any, list[Finding]]:
 def check_entry(name: str, is_dir: bool = False) -> list[Finding]:
     """What is wrong with ``models/<name>``: only ``<model name>.yaml`` files belong there."""
     path = f"{MODELS_DIR}/{name}"
-    if name == ".gitkeep" and not is_dir:
+    if name in (".gitkeep", RETIRED_FILE.rsplit("/", 1)[-1]) and not is_dir:
         return []
     if is_dir or not name.endswith(".yaml"):
         hint = "rename it to .yaml" if name.endswith(".yml") else "move it out of models/"

@@ -12,12 +12,21 @@ from typing import Any
 
 from gitreg.core import manifest
 from gitreg.core.config import Policy
-from gitreg.core.entities import ModelVersion, Stage
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import GitregError
 from gitreg.core.finding import Finding
+from gitreg.core.protection import ProtectedChange, protected_changes
 
-# A merged version's provenance; see DESIGN.md, "Change rules".
-IMMUTABLE_FIELDS = ("source", "run_id", "created_at", "created_by")
+# A merged version's provenance, and what a deployment loads and the policy judged: see
+# DESIGN.md, "Change rules", and #12 (metrics and storage_location were forgeable).
+IMMUTABLE_FIELDS = (
+    "source",
+    "run_id",
+    "storage_location",
+    "metrics",
+    "created_at",
+    "created_by",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,7 +56,8 @@ class _Where:
         return manifest.line_of(self.text, location) if self.text is not None else None
 
 
-def _versions(data: Mapping[str, Any] | None) -> dict[int, Mapping[str, Any]]:
+def versions_of(data: Mapping[str, Any] | None) -> dict[int, Mapping[str, Any]]:
+    """Version number -> its entry, for the entries whose number is an integer."""
     if not data:
         return {}
     return {
@@ -72,7 +82,7 @@ def _stage(value: Any) -> Stage | None:
 
 def production_versions(data: Mapping[str, Any] | None) -> frozenset[int]:
     """The version numbers that are in Production in ``data``."""
-    return frozenset(n for n, v in _versions(data).items() if v.get("stage") == "Production")
+    return frozenset(n for n, v in versions_of(data).items() if v.get("stage") == "Production")
 
 
 def check_changes(
@@ -83,25 +93,119 @@ def check_changes(
     policy: Policy,
     *,
     push: bool = False,
+    renamed_from: str | None = None,
+    floor: int = 1,
 ) -> list[Finding]:
     """What the change from ``base`` to ``head`` (None: absent) may not do, judged by ``policy``.
 
-    ``push`` means the change was not reviewed in a pull request, so protected stages may
-    not change.
+    ``push`` means the change was not reviewed in a pull request, so protected facts may not
+    change. ``renamed_from`` says ``base`` is the same model under its former name. ``floor``
+    is the first number a model new under this name may use (``core.retired``).
     """
+    findings = _check_protected(path, base, head, text, policy, push, renamed_from)
     if head is None:
-        return []  # deleting a model is allowed; its versions stay in git history
+        return findings  # deleting a model is allowed; its versions stay in git history
     where = _Where(path, str(head.get("name") or path), text)
-    findings = _check_next_version(where, base, head)
-    old_versions = _versions(base)
-    base_next = base.get("next_version") if base else None
+    findings += _check_next_version(where, base, head)
+    old_versions = versions_of(base)
+    base_next = base.get("next_version") if base else floor if floor > 1 else None
     for index, v in _indexed(head):
         old = old_versions.get(v["version"])
         if old is None:
             findings += _check_reuse(where, index, v["version"], base_next)
         else:
             findings += _check_immutable(where, index, old, v)
-        findings += _check_stage(where, index, old, v, policy, push)
+        findings += _check_stage(where, index, old, v, policy)
+    findings += _check_alias_requirements(where, base, head, policy)
+    return findings
+
+
+def model_of(data: Mapping[str, Any] | None) -> RegisteredModel | None:
+    """The model a parsed manifest describes, or None when it is absent or malformed."""
+    if data is None:
+        return None
+    try:
+        return RegisteredModel.from_manifest(data)
+    except (GitregError, KeyError, TypeError, ValueError, AttributeError):
+        return None  # malformed: the schema check reports it
+
+
+_PROTECTED_CODES = {
+    "stage": "PROTECTED_STAGE",
+    "delete-version": "PROTECTED_STAGE",
+    "alias": "PROTECTED_ALIAS",
+    "delete-model": "PROTECTED_DELETE",
+    "rename": "PROTECTED_RENAME",
+}
+
+
+def _check_protected(
+    path: str,
+    base: Mapping[str, Any] | None,
+    head: Mapping[str, Any] | None,
+    text: str | bytes | None,
+    policy: Policy,
+    push: bool,
+    renamed_from: str | None,
+) -> list[Finding]:
+    if not push:
+        return []  # a pull request is the review
+    where = _Where(path, str((head or base or {}).get("name") or path), text)
+    changes = protected_changes(model_of(base), model_of(head), policy, renamed_from=renamed_from)
+    return [
+        Finding(
+            path,
+            _protected_line(where, head, change),
+            _PROTECTED_CODES[change.kind],
+            f"{change.model}: {change.what} is a change to a protected fact, which happens "
+            "only through a reviewed pull request; open one (gitreg does, for a registry "
+            "with a remote)",
+        )
+        for change in changes
+    ]
+
+
+def _protected_line(
+    where: _Where, head: Mapping[str, Any] | None, change: ProtectedChange
+) -> int | None:
+    if head is None:
+        return None
+    if change.kind == "alias" and change.alias is not None:
+        return where.line("aliases", change.alias) or where.line("aliases")
+    for index, v in _indexed(head):
+        if v["version"] == change.version:
+            return where.line("versions", index, "stage")
+    return where.line("name")
+
+
+def _check_alias_requirements(
+    where: _Where, base: Mapping[str, Any] | None, head: Mapping[str, Any], policy: Policy
+) -> list[Finding]:
+    """An alias that comes to point at a version needs what the base's policy asks of it."""
+    old = dict((base or {}).get("aliases") or {})
+    new = head.get("aliases")
+    findings: list[Finding] = []
+    versions = versions_of(head)
+    for alias, number in new.items() if isinstance(new, Mapping) else ():
+        requirement = policy.alias_requirement(str(alias))
+        if requirement is None or old.get(alias) == number or number not in versions:
+            continue
+        try:
+            mv = ModelVersion.from_manifest(where.name, versions[number])
+        except (GitregError, KeyError, TypeError, ValueError):
+            continue  # malformed: the schema check reports it
+        unmet = requirement.unmet(mv)
+        if unmet:
+            findings.append(
+                Finding(
+                    where.path,
+                    where.line("aliases", str(alias)),
+                    "REQUIREMENT_UNMET",
+                    f"@{alias} -> version {number}: the base's gitreg.yaml requires more of a "
+                    f"version @{alias} points at: {'; '.join(unmet)}; "
+                    f"{_fixes(where.name, mv, requirement.tags)}",
+                )
+            )
     return findings
 
 
@@ -165,7 +269,6 @@ def _check_stage(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any],
     policy: Policy,
-    push: bool,
 ) -> list[Finding]:
     before = _stage(old.get("stage") if old is not None else "None")
     after = _stage(new.get("stage"))
@@ -197,19 +300,7 @@ def _check_stage(
                 "or change the policy in a pull request of its own first",
             )
         ]
-    findings = _check_requirement(where, line, move, new, after, policy)
-    if push and ({before, after} & policy.protected):
-        findings.append(
-            Finding(
-                where.path,
-                line,
-                "PROTECTED_STAGE",
-                f"{move}: {', '.join(sorted(s.value for s in {before, after} & policy.protected))}"
-                " is protected and changes only through a reviewed pull request; open one "
-                f"(gitreg transition {where.name} {number} {after} does, with a forge)",
-            )
-        )
-    return findings
+    return _check_requirement(where, line, move, new, after, policy)
 
 
 def _check_requirement(
@@ -256,7 +347,7 @@ def summarize(
     if base is None or head is None:
         note = "new model" if base is None else "model deleted"
         rows.append(ModelChange(name, None, None, None, note=note))
-    old, new = _versions(base), _versions(head)
+    old, new = versions_of(base), versions_of(head)
     moved = _moved_aliases(base, head)
     for number in sorted(old.keys() | new.keys()):
         before, after = old.get(number), new.get(number)

@@ -91,6 +91,73 @@ NOTIFY_JOBS = f"""
             --pull-request "$NUMBER"
 """
 
+# The registry's catalog on GitHub Pages (gitreg site, #14): optional, so the workflow carries
+# it commented out. Uncommenting it (one "# " off each line) gives PAGES_JOBS;
+# `enable_pages` does exactly that, for the linters and the tests. The official
+# Pages actions are pinned to the commits of their releases (configure-pages v5.0.0,
+# upload-pages-artifact v5.0.0, deploy-pages v5.0.0); only the deploy job may write Pages.
+PAGES_JOBS = """\
+  site:
+    name: build the catalog
+    if: >-
+      github.event_name == 'push' &&
+      github.ref == format('refs/heads/{0}', github.event.repository.default_branch)
+    runs-on: ubuntu-latest
+    timeout-minutes: 20
+    permissions:
+      contents: read
+      pull-requests: read  # the catalog lists open promotion requests
+    steps:
+      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
+        with:
+          fetch-depth: 0
+          persist-credentials: false
+      - uses: actions/configure-pages@983d7736d9b0ae728b81ab479565c72886d7745b # v5.0.0
+      - name: Build the catalog
+        env:
+          GITHUB_TOKEN: ${{ github.token }}
+        run: |
+          python3 -m venv "$RUNNER_TEMP/gitreg"
+          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check \\
+            "gitreg==@VERSION@"
+          "$RUNNER_TEMP/gitreg/bin/gitreg" site "$RUNNER_TEMP/site"
+      - uses: actions/upload-pages-artifact@fc324d3547104276b827a68afc52ff2a11cc49c9 # v5.0.0
+        with:
+          path: ${{ runner.temp }}/site
+
+  deploy:
+    name: publish the catalog
+    needs: site
+    runs-on: ubuntu-latest
+    timeout-minutes: 10
+    permissions:
+      pages: write  # publish the catalog
+      id-token: write  # prove to Pages that this workflow made the deployment
+    environment:
+      name: github-pages
+      url: ${{ steps.deployment.outputs.page_url }}
+    concurrency:
+      group: pages
+      cancel-in-progress: false
+    steps:
+      - id: deployment
+        uses: actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128 # v5.0.0
+""".replace("@VERSION@", __version__)  # the gitreg that wrote the workflow, as the notify job
+
+
+def _commented(block: str) -> str:
+    """``block`` commented out at its indentation, as an editor does (``# `` on each line)."""
+    lines = block.splitlines()
+    indent = min(len(line) - len(line.lstrip(" ")) for line in lines if line.strip())
+    out = [f"{line[:indent]}# {line[indent:]}" if line.strip() else "" for line in lines]
+    return "\n".join(out) + "\n"
+
+
+def enable_pages(text: str) -> str:
+    """The workflow ``text`` with its GitHub Pages trigger and jobs uncommented."""
+    return text.replace(_commented(PAGES_JOBS), PAGES_JOBS)
+
+
 WORKFLOW_TEXT = f"""\
 # Validates every pull request against the base branch's gitreg.yaml policy (written by
 # gitreg init). Findings appear as annotations on the diff and in the job summary.
@@ -116,7 +183,12 @@ jobs:
           persist-credentials: false
       # Pin to a commit for supply-chain safety (zizmor's unpinned-uses); @v1 follows releases.
       - uses: {ACTION_REPOSITORY}/.github/actions/validate@v1
-{NOTIFY_JOBS}"""
+{NOTIFY_JOBS}
+  # The catalog of this registry (gitreg site: every model, its versions, who promoted what
+  # and when), built on each push to the default branch and published with GitHub Pages. To
+  # turn it on, set Settings > Pages > Source to "GitHub Actions", then uncomment these two
+  # jobs (remove one "# " from each line). Only the deploy job can write to Pages.
+{_commented(PAGES_JOBS)}"""
 
 README_TEXT = f"""\
 # Model registry

@@ -80,7 +80,7 @@ def _without_prompts(models: Iterable[RegisteredModel], prompts: bool) -> list[R
 def _check_alias_name(name: str, alias: str) -> None:
     """MLflow checks an alias's form (its own, looser one) before looking the model up."""
     check_name(name)
-    if not isinstance(alias, str) or not _MLFLOW_ALIAS.match(alias):
+    if not isinstance(alias, str) or not _MLFLOW_ALIAS.fullmatch(alias):
         raise MlflowException(f"Invalid alias name: {alias!r}", INVALID_PARAMETER_VALUE)
 
 

@@ -26,6 +26,8 @@ OnModel = Callable[[str], None]
 class ImportRefused(InvalidParameter):
     """The MLflow registry breaks gitreg's invariants; ``problems`` say where and how to fix."""
 
+    multiline = True
+
     def __init__(self, problems: Sequence[Problem]) -> None:
         lines = "\n".join(f"  {p.model}: {p.message}" for p in problems)
         super().__init__(

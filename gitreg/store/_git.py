@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitreg.core.errors import BadRef, GitFailed, NotARegistry
+from gitreg.core.errors import BadRef, GitFailed, NotARegistry, not_regular
 
 if TYPE_CHECKING:
     from gitreg.store import _odb
@@ -78,27 +78,57 @@ def resolve_commit(root: Path, ref: str) -> str:
     return out.decode().strip()
 
 
+GIT_KINDS = {"120000": "a symbolic link", "040000": "a directory", "160000": "a submodule"}
+
+
 def read_blob_at(root: Path, commit: str, path: str) -> bytes | None:
-    """The content of ``path`` at ``commit``, or None if the file is not there."""
+    """The content of ``path`` at ``commit`` if it is a regular file; None if absent.
+
+    Raises:
+        NotRegularFile: ``path`` is a link, a directory, a submodule or an executable at
+            ``commit`` (only git mode 100644 is read, see #12).
+    """
     import subprocess
 
+    listed = subprocess.run(
+        ["git", "ls-tree", "-z", "--full-tree", commit, "--", path],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    record = listed.stdout.split(b"\0", 1)[0]
+    if listed.returncode != 0 or not record:
+        return None
+    meta, _, name = record.partition(b"\t")
+    mode, _kind, oid = meta.decode().split()
+    if name.decode("utf-8", "surrogateescape") != path:
+        return None
+    if mode != "100644":
+        raise not_regular(path, GIT_KINDS.get(mode, f"git mode {mode}"))
     proc = subprocess.run(
-        ["git", "cat-file", "blob", f"{commit}:{path}"], cwd=root, capture_output=True, check=False
+        ["git", "cat-file", "blob", oid], cwd=root, capture_output=True, check=False
     )
     return proc.stdout if proc.returncode == 0 else None
 
 
 def list_tree(root: Path, commit: str, directory: str) -> dict[str, str]:
-    """File name -> blob id for the files directly in ``directory`` at ``commit``."""
+    """File name -> blob id for the regular files directly in ``directory`` at ``commit``.
+
+    Raises:
+        NotRegularFile: a ``*.yaml`` entry is a link, directory or submodule.
+    """
     out = run(root, ["ls-tree", "-z", "--full-tree", commit, "--", f"{directory}/"])
     entries = {}
     for record in out.split(b"\0"):
         if not record:
             continue
         meta, _, name = record.partition(b"\t")
-        _mode, kind, oid = meta.split()
-        if kind == b"blob":
-            entries[name.decode("utf-8", "surrogateescape").rsplit("/", 1)[-1]] = oid.decode()
+        mode, _kind, oid = meta.split()
+        base = name.decode("utf-8", "surrogateescape").rsplit("/", 1)[-1]
+        if mode == b"100644":
+            entries[base] = oid.decode()
+        elif base.endswith(".yaml"):
+            raise not_regular(f"{directory}/{base}", GIT_KINDS.get(mode.decode(), "not a file"))
     return entries
 
 

@@ -119,14 +119,28 @@ def _recorded(state_dir: Path, name: str) -> tuple[str, str, Mapping[str, str]] 
 
 
 def _worktree_blob(root: Path, path: str) -> str | None:
-    """The blob id of the regular file ``path`` in the work tree, else None."""
-    target = root / path
+    """The blob id of ``path`` in the work tree if it is a regular file reached through no
+    link (as ``files.read_regular`` requires), else None."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    if not nofollow or os.open not in os.supports_dir_fd:
+        return None
+    fds: list[int] = []
     try:
-        if not stat.S_ISREG(os.lstat(target).st_mode):
+        fds.append(os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)))
+        parts = path.split("/")
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            flags = os.O_RDONLY | nofollow | (os.O_NONBLOCK if last else os.O_DIRECTORY)
+            fds.append(os.open(part, flags, dir_fd=fds[-1]))
+        if not stat.S_ISREG(os.fstat(fds[-1]).st_mode):
             return None
-        return blob_id(target.read_bytes())
+        with os.fdopen(fds.pop(), "rb") as f:
+            return blob_id(f.read())
     except OSError:
         return None
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _blob_at(root: Path, at: str, path: str) -> str | None:
@@ -150,7 +164,7 @@ def _blob_at(root: Path, at: str, path: str) -> str | None:
     if proc.returncode != 0 or not sep or len(fields) != 3:
         return None
     mode, kind, oid = fields
-    return oid.decode() if kind == b"blob" and mode in (b"100644", b"100755") else None
+    return oid.decode() if kind == b"blob" and mode == b"100644" else None  # as read_blob_at
 
 
 def lookup(repo: str | None, at: str | None, uri: str) -> str | None:

@@ -20,7 +20,8 @@ from typing import Any
 from gitreg.core import manifest
 from gitreg.store import _git
 
-_CACHE_FORMAT = 1
+# 2: parses made by the hardened loader only (duplicate keys, limits, types; see #12).
+_CACHE_FORMAT = 2
 LARGE_MANIFEST_BYTES = 64 * 1024
 
 

@@ -8,7 +8,7 @@ and the contents of files at commits, all in a handful of git processes.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from gitreg.core.errors import BadRef, GitFailed
@@ -65,3 +65,47 @@ def changed_paths(root: Path, commit: str, pathspecs: Sequence[str]) -> set[str]
 def read_at(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
     """Blobs named ``commit:path`` (or by id), in one process; None for a missing one."""
     return _git.read_objects(root, specs)
+
+
+def read_files_at(
+    root: Path, commit: str, paths: Iterable[str], prefix: str = ""
+) -> tuple[dict[str, bytes | None], dict[str, str]]:
+    """The regular files among ``paths`` at ``commit``, and what the others are there.
+
+    Returns ``(contents, irregular)``: ``contents[path]`` is the file's bytes, or None when
+    it is absent or not a regular file (git mode 100644); ``irregular[path]`` says what
+    such an entry is ("a symbolic link", ...). Nothing is read through a link (see #12).
+    ``prefix`` is the registry's directory inside its repository.
+    """
+    wanted = set(paths)
+    directories = sorted({p.rsplit("/", 1)[0] + "/" for p in wanted if "/" in p})
+    tops = sorted(p for p in wanted if "/" not in p)
+    out = _git.run(
+        root,
+        [
+            "ls-tree",
+            "-z",
+            "--full-tree",
+            commit,
+            "--",
+            *(prefix + d for d in [*directories, *tops]),
+        ],
+    )
+    oids: dict[str, str] = {}
+    irregular: dict[str, str] = {}
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, raw = record.partition(b"\t")
+        mode, _kind, oid = meta.decode().split()
+        path = raw.decode("utf-8", "surrogateescape").removeprefix(prefix)
+        if path not in wanted:
+            continue
+        if mode == "100644":
+            oids[path] = oid
+        else:
+            irregular[path] = _git.GIT_KINDS.get(mode, f"git mode {mode}")
+    blobs = _git.read_objects(root, sorted(set(oids.values())))
+    contents: dict[str, bytes | None] = dict.fromkeys(wanted)
+    contents.update({p: blobs.get(oid) for p, oid in oids.items()})
+    return contents, irregular

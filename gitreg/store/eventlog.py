@@ -17,8 +17,11 @@ from typing import Any
 
 from gitreg.core.config import MODELS_DIR
 from gitreg.core.entities import RegisteredModel
+from gitreg.core.errors import GitregError
 from gitreg.core.events import RegistryEvent, diff
+from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git
+from gitreg.store.cache import git_dir, load_parsed
 from gitreg.store.history import FileChange, LogCommit, parse_log, parse_state
 
 _ZERO = "0" * 40
@@ -31,7 +34,7 @@ def read_events(root: Path, since: str | None, until: str = "HEAD") -> list[Regi
 
     ``since`` None (or all zeros) means from the first commit.
     """
-    revisions = [until] if since is None or _NO_COMMIT.match(since) else [f"^{since}", until]
+    revisions = [until] if since is None or _NO_COMMIT.fullmatch(since) else [f"^{since}", until]
     commits = list(parse_log(_git.log_raw(root, revisions, [f"{MODELS_DIR}/"])))
     commits.reverse()
     states = _states(root, (ch for c in commits for ch in _manifests(c)))
@@ -58,14 +61,26 @@ def _manifests(commit: LogCommit) -> list[FileChange]:
 
 def _is_manifest(path: str) -> bool:
     head, _, name = path.rpartition("/")
-    return head == MODELS_DIR and name.endswith(".yaml")
+    return head == MODELS_DIR and name.endswith(".yaml") and path != RETIRED_FILE
 
 
 def _states(root: Path, changes: Iterable[FileChange]) -> dict[str, RegisteredModel | None]:
     blobs = {oid for ch in changes for oid in (ch.old_blob, ch.new_blob)} - {_ZERO}
-    texts = _git.read_objects(root, sorted(blobs))
+    # Manifests a whole-registry read already parsed are in the parse cache, keyed by blob
+    # id: the catalog reads every model and then all history, so most tips are there (#14).
+    parsed = load_parsed(git_dir(root) / "gitreg")
+    states = {oid: _from_parsed(parsed[oid]) for oid in blobs if oid in parsed}
+    texts = _git.read_objects(root, sorted(blobs - states.keys()))
     cache: dict[bytes, Any] = {}
-    return {oid: parse_state(text, "manifest", cache) for oid, text in texts.items()}
+    states.update((oid, parse_state(text, "manifest", cache)) for oid, text in texts.items())
+    return states
+
+
+def _from_parsed(data: Any) -> RegisteredModel | None:
+    try:
+        return RegisteredModel.from_manifest(data)
+    except (GitregError, KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _unreadable(

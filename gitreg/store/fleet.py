@@ -108,10 +108,14 @@ def _blob(cache: Path, path: str, env: dict[str, str], shown: str) -> bytes | No
     listed = _net.run_network(cache, ["ls-tree", "-z", "--full-tree", TIP, "--", path], env)
     meta, sep, _name = listed.stdout.partition(b"\t")
     fields = meta.split()
-    if listed.returncode != 0 or not sep or len(fields) != 3 or fields[1] != b"blob":
+    if listed.returncode != 0 or not sep or len(fields) != 3:
         return None
-    if fields[0] not in (b"100644", b"100755"):
-        return None  # a link or anything else is no manifest, as for a local read
+    if fields[0] != b"100644" or fields[1] != b"blob":
+        from gitreg.core.errors import not_regular
+        from gitreg.store._git import GIT_KINDS
+
+        mode = fields[0].decode()
+        raise not_regular(path, GIT_KINDS.get(mode, f"git mode {mode}"))  # as a local read
     shown_blob = _net.run_network(cache, ["cat-file", "blob", fields[2].decode()], env)
     if shown_blob.returncode != 0:
         reason = _net.reason_of(shown_blob.stderr)

@@ -32,9 +32,11 @@ from gitreg.core.errors import (
     InvalidParameter,
     ModelNotFound,
     NotARegistry,
+    not_regular,
 )
 from gitreg.core.names import check_name
-from gitreg.store import _git, _net, answers, faults, worktree
+from gitreg.core.retired import RETIRED_FILE
+from gitreg.store import _git, _net, answers, faults, files, worktree
 from gitreg.store.cache import (
     git_dir,
     load_large,
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from gitreg.store.remote import Contention, Remote
 
 T = TypeVar("T")
+RETIRED_NAME = RETIRED_FILE.rsplit("/", 1)[-1]
 
 
 class _Lost:
@@ -127,10 +130,7 @@ class Store:
         """``path`` in the work tree (``at`` None) or at commit ``at``; None if absent."""
         if at is None:
             self._recover_if_interrupted()
-            try:
-                return (self.root / path).read_bytes()
-            except (FileNotFoundError, NotADirectoryError):
-                return None
+            return files.read_regular(self.root, path)
         return _git.read_blob_at(self.root, at, path)
 
     def read_config(self, at: str | None = None) -> Config:
@@ -210,17 +210,23 @@ class Store:
         """File name -> (content id, content if already read) for every manifest."""
         if at is not None:
             listing = _git.list_tree(self.root, at, MODELS_DIR)
-            return {n: (oid, None) for n, oid in listing.items() if n.endswith(".yaml")}
+            return {
+                n: (oid, None)
+                for n, oid in listing.items()
+                if n.endswith(".yaml") and n != RETIRED_NAME
+            }
         self._recover_if_interrupted()
         out: dict[str, tuple[str, bytes | None]] = {}
-        try:
-            entries = list(os.scandir(self.root / MODELS_DIR))
-        except FileNotFoundError:
+        directory = self.root / MODELS_DIR
+        if not directory.exists():
             return out
-        for entry in entries:
-            if entry.name.endswith(".yaml") and entry.is_file():
-                data = Path(entry.path).read_bytes()
-                out[entry.name] = (_git.blob_id(data), data)
+        if not files.is_real_directory(directory):
+            raise not_regular(MODELS_DIR, "not a directory (a link?)")
+        for entry in os.scandir(directory):
+            if entry.name.endswith(".yaml") and entry.name != RETIRED_NAME:
+                data = files.read_regular(self.root, f"{MODELS_DIR}/{entry.name}")
+                if data is not None:
+                    out[entry.name] = (_git.blob_id(data), data)
         return out
 
     def _load_cache(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from gitreg.core.config import CONFIG_FILE, MODELS_DIR
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.names import check_name, file_stem, name_of_stem
+from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git
 from gitreg.store.cache import load_large, load_written
 
@@ -150,10 +151,17 @@ class Transaction:
                 continue
             if path == CONFIG_FILE:
                 findings += validate.check_config(manifest.load(data, path), path, data)
+            elif path == RETIRED_FILE:
+                findings += validate.check_retired(manifest.load(data, path), path, data)
             elif path.startswith(f"{MODELS_DIR}/") and path.endswith(".yaml"):
-                # The dict that was dumped: the dumper round-trips it (tests/test_manifest.py),
-                # and a 5,000-version manifest need not be parsed again (see #7).
-                parsed = self._data.get(path) or manifest.load(data, path)
+                # The exact bytes about to be committed, parsed as any later read will parse
+                # them: text that dumps but does not load back never reaches the branch (#12).
+                parsed = manifest.load(data, path)
+                if parsed != self._data.get(path, parsed):
+                    raise InvalidManifest(
+                        f"{path}: the manifest would not read back as written; nothing was "
+                        "committed (please report this with the command you ran)"
+                    )
                 findings += validate.check_manifest(parsed, path, data)
         if findings:
             raise InvalidManifest(f"{findings[0]}; nothing was committed", findings)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
-from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree
-from gitreg.store import _git, faults
+from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree, InvalidManifest
+from gitreg.store import _git, faults, files
 from gitreg.store.cache import git_dir
 
 if TYPE_CHECKING:
@@ -59,9 +59,12 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
         data = _git.read_blob(repo, local, path)
         committed = None if data is None else _git.blob_id(data)
         try:
-            on_disk: str | None = _git.blob_id((root / path).read_bytes())
-        except (FileNotFoundError, NotADirectoryError):
-            on_disk = None
+            data_on_disk = files.read_regular(root, path)
+        except InvalidManifest as e:  # a link or a directory where the manifest was
+            raise DirtyWorktree(
+                f"{e.message}; restore it (git checkout -- {path}) and retry"
+            ) from e
+        on_disk = None if data_on_disk is None else _git.blob_id(data_on_disk)
         staged = _git.index_blob(repo, path) if local is not None else None
         if on_disk != committed or staged != committed:
             raise DirtyWorktree(
@@ -89,6 +92,8 @@ def check_index_free(root: Path) -> None:
 
 def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -> None:
     """Write ``changes`` (path -> content, None deletes) to the work tree and the index."""
+    for path in changes:
+        files.check_writable(root, path)
     for path, data in changes.items():
         target = root / path
         if data is None:

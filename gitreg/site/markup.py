@@ -1,0 +1,45 @@
+"""Descriptions as HTML: Markdown rendered with raw HTML off, and links only to http(s).
+
+Everything a manifest says is hostile input. markdown-it-py escapes raw HTML instead of
+passing it through, images are not rendered (a catalog loads nothing from elsewhere), and a
+link whose target is not http(s) (``javascript:``, ``data:``, a relative path) stays text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from markupsafe import Markup
+
+
+class _SafeMarkdown(MarkdownIt):
+    """CommonMark with tables and strikethrough, no raw HTML, no images, http(s) links only."""
+
+    def __init__(self) -> None:
+        super().__init__("commonmark", {"html": False, "linkify": False, "typographer": False})
+        self.enable(["table", "strikethrough"])
+        self.disable("image")
+        self.add_render_rule("link_open", _render_link_open)
+
+    def validateLink(self, url: str) -> bool:
+        """Only absolute http(s) links become links; anything else stays text."""
+        return url.strip().lower().startswith(("http://", "https://"))
+
+
+def _render_link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    tokens[idx].attrSet("rel", "nofollow noopener noreferrer")
+    rendered: str = self.renderToken(tokens, idx, options, env)
+    return rendered
+
+
+_MARKDOWN = _SafeMarkdown()
+
+
+def render_markdown(text: str | None) -> Markup:
+    """``text`` (Markdown) as safe HTML; empty for no text."""
+    if not text:
+        return Markup("")
+    return Markup(_MARKDOWN.render(str(text)))  # markdown-it escaped everything it was given

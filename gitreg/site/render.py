@@ -1,0 +1,295 @@
+"""The catalog's pages: Jinja2 templates with autoescaping, fed from a ``Catalog``.
+
+Every value from the registry reaches HTML through autoescaping (text, attributes and SVG
+text alike), except two kinds of output that are made safe here: Markdown descriptions
+(``markup.render_markdown``) and JSON data embedded in a page or a script file
+(``js_data``, which also escapes ``<``, ``>``, ``&`` and U+2028/U+2029 so that neither
+``</script>`` nor ``<!--`` can end the script early).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from gitreg.core.entities import ModelVersion, Stage, format_timestamp
+from gitreg.core.events import EventKind, RegistryEvent
+from gitreg.core.names import file_stem
+from gitreg.site.catalog import Catalog, ModelEntry
+from gitreg.site.chart import ChartLinks, build_chart, short_time
+from gitreg.site.markup import render_markdown
+from gitreg.store.timeline import aliases_in
+
+_JS_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+
+def js_data(value: Any) -> Markup:
+    """``value`` as JSON that is safe inside ``<script>`` and in a ``.js`` file."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return Markup("".join(_JS_ESCAPES.get(c, c) for c in text))
+
+
+def model_dir(name: str) -> str:
+    """The directory of a model's pages: its manifest's file stem (portable, reversible)."""
+    return f"models/{file_stem(name)}"
+
+
+def model_path(name: str) -> str:
+    """The model's page as a link from the site's root (the stem, percent-encoded)."""
+    return f"models/{quote(file_stem(name), safe='')}/index.html"
+
+
+def version_path(name: str, version: int) -> str:
+    """A version's page as a link from the site's root."""
+    return f"models/{quote(file_stem(name), safe='')}/v{version}.html"
+
+
+def when(ms: int) -> str:
+    """Epoch milliseconds as ``YYYY-MM-DD HH:MM`` UTC ('' for none)."""
+    return format_timestamp(ms)[:16].replace("T", " ") if ms else ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IndexRow:
+    """One model in the index: MLflow's model-list columns."""
+
+    name: str
+    latest: int | None
+    aliases: tuple[tuple[str, int], ...]
+    staging: tuple[int, ...]
+    production: tuple[int, ...]
+    creator: str
+    modified: int
+    tags: tuple[tuple[str, str], ...]
+    pending: tuple[tuple[str, str | None], ...]
+
+    def to_json(self) -> list[Any]:
+        """The compact array the index script reads (see static/site.js)."""
+        return [
+            self.name,
+            self.latest,
+            [list(a) for a in self.aliases],
+            list(self.staging),
+            list(self.production),
+            self.creator,
+            self.modified,
+            [list(t) for t in self.tags],
+            [list(p) for p in self.pending],
+            quote(file_stem(self.name), safe=""),
+        ]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DiffRow:
+    """A metric or tag of a version next to the version before it."""
+
+    key: str
+    before: str | None
+    after: str | None
+    change: str  # added, removed, changed, same
+    delta: str | None = None
+
+
+def index_row(entry: ModelEntry) -> IndexRow:
+    """The index's row for one model."""
+    model = entry.model
+    numbers = [mv.version for mv in model.versions]
+    return IndexRow(
+        name=model.name,
+        latest=max(numbers) if numbers else None,
+        aliases=tuple((str(a), int(v)) for a, v in model.aliases.items()),
+        staging=_in_stage(model.versions, Stage.STAGING),
+        production=_in_stage(model.versions, Stage.PRODUCTION),
+        creator=str(model.user_id or ""),
+        modified=entry.last_modified,
+        tags=tuple((str(k), str(v)) for k, v in model.tags.items()),
+        pending=tuple((r.label, r.url) for r in entry.requests),
+    )
+
+
+def _in_stage(versions: Sequence[ModelVersion], stage: Stage) -> tuple[int, ...]:
+    return tuple(mv.version for mv in versions if mv.current_stage == stage)
+
+
+class Pages:
+    """Renders the pages of one catalog."""
+
+    def __init__(self, catalog: Catalog, base_url: str | None = None) -> None:
+        self.catalog = catalog
+        self.base_url = base_url.rstrip("/") + "/" if base_url else None
+        env = Environment(
+            loader=PackageLoader("gitreg.site", "templates"),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,  # templates ship in the package; no stat() per page
+        )
+        env.filters.update(when=when, when_iso=short_time, markdown=render_markdown)
+        env.globals.update(
+            change=self.change,
+            pull_request=self.pull_request,
+            catalog=catalog,
+            csp=_CSP,
+            model_path=model_path,
+            version_path=version_path,
+            links=catalog.linker,
+        )
+        self._index = env.get_template("index.html")
+        self._model = env.get_template("model.html")
+        self._version = env.get_template("version.html")
+
+    def pull_request(self, number: int) -> Markup:
+        """``pull request #N``, linked when the registry says where pull requests are."""
+        url = self.catalog.linker.pull_request_url(number)
+        if url is None:
+            return Markup(f"pull request #{int(number)}")
+        return Markup(f'<a class="pr" href="{escape(url)}">pull request #{int(number)}</a>')
+
+    def change(self, item: RegistryEvent) -> Markup:
+        """A commit (linked when possible), its pull request, when and by whom (escaped)."""
+        code = f"<code>{escape(item.commit[:10])}</code>"
+        url = self.catalog.linker.commit_url(item.commit)
+        out = f'<a href="{escape(url)}">{code}</a>' if url else code
+        if item.pull_request is not None:
+            out += f" ({self.pull_request(item.pull_request)})"
+        return Markup(f"{out}, {escape(short_time(item.timestamp))} by {escape(item.author)}")
+
+    def _common(self, path: str) -> dict[str, Any]:
+        depth = path.count("/")
+        canonical = self.base_url + path if self.base_url else None
+        return {"root": "../" * depth, "canonical": canonical}
+
+    def index(self, rows: Sequence[IndexRow], chunks: Sequence[str], first_page: int) -> str:
+        """The index page: the first rows in the page, the rest named as data files."""
+        first = rows[:first_page]
+        data = {"rows": [r.to_json() for r in first], "chunks": list(chunks), "total": len(rows)}
+        return self._index.render(
+            rows=first, total=len(rows), data=js_data(data), **self._common("index.html")
+        )
+
+    def model(self, entry: ModelEntry) -> str:
+        """A model's page: description, timeline, versions, open requests."""
+        name = entry.name
+        protected = [a for a in _aliases(entry) if self.catalog.policy.alias_protected(a)]
+        links = ChartLinks(
+            version=lambda v: f"v{v}.html",
+            pull_request=self.catalog.linker.pull_request_url,
+            commit=self.catalog.linker.commit_url,
+        )
+        chart = build_chart(name, entry.events, protected, links)
+        versions = sorted(entry.model.versions, key=lambda mv: mv.version, reverse=True)
+        return self._model.render(
+            entry=entry,
+            model=entry.model,
+            versions=versions,
+            chart=chart,
+            protected=protected,
+            **self._common(model_path(name)),
+        )
+
+    def version(
+        self,
+        entry: ModelEntry,
+        mv: ModelVersion,
+        previous: ModelVersion | None,
+        following: int | None,
+        events: Sequence[RegistryEvent],
+    ) -> str:
+        """A version's page: lineage, metrics and tags, and what changed since ``previous``."""
+        transitions = [
+            e for e in events if e.event.kind == EventKind.MODEL_VERSION_TRANSITIONED_STAGE
+        ]
+        return self._version.render(
+            entry=entry,
+            model=entry.model,
+            mv=mv,
+            previous=previous,
+            next_version=following,
+            registered=_last(events, EventKind.MODEL_VERSION_CREATED),
+            transitions=transitions,
+            promotion=_promotion(transitions, mv),
+            metric_diff=_diff(previous.metrics if previous else None, mv.metrics, numeric=True),
+            tag_diff=_diff(previous.tags if previous else None, mv.tags),
+            run_url=self.catalog.linker.run_url(mv),
+            **self._common(version_path(entry.name, mv.version)),
+        )
+
+
+def version_events(entry: ModelEntry) -> dict[int, list[RegistryEvent]]:
+    """The model's events about each version, oldest first."""
+    out: dict[int, list[RegistryEvent]] = {}
+    for item in entry.events:
+        if item.event.version is not None:
+            out.setdefault(item.event.version, []).append(item)
+    return out
+
+
+def _aliases(entry: ModelEntry) -> list[str]:
+    names = dict.fromkeys(aliases_in(entry.events))
+    names.update(dict.fromkeys(str(a) for a in entry.model.aliases))
+    return list(names)
+
+
+def _last(events: Sequence[RegistryEvent], kind: EventKind) -> RegistryEvent | None:
+    found = [e for e in events if e.event.kind == kind]
+    return found[-1] if found else None
+
+
+def _promotion(transitions: Sequence[RegistryEvent], mv: ModelVersion) -> RegistryEvent | None:
+    """The change that put the version in Production last, else in the stage it is in."""
+    for stage in (Stage.PRODUCTION.value, mv.current_stage.value):
+        found = [e for e in transitions if e.event.to_stage == stage]
+        if found:
+            return found[-1]
+    return None
+
+
+def _diff(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any], numeric: bool = False
+) -> list[DiffRow]:
+    """Each key of ``after`` (and of ``before`` that is gone), beside its earlier value."""
+    old = dict(before or {})
+    rows = []
+    for key in [*after, *(k for k in old if k not in after)]:
+        was, now = old.get(key), after.get(key)
+        if key not in after:
+            change = "removed"
+        elif key not in old:
+            change = "added" if before is not None else "same"
+        else:
+            change = "same" if was == now else "changed"
+        delta = _delta(was, now) if numeric and change == "changed" else None
+        rows.append(
+            DiffRow(str(key), _text(was, key in old), _text(now, key in after), change, delta)
+        )
+    return rows
+
+
+def _text(value: Any, present: bool) -> str | None:
+    return str(value) if present else None
+
+
+def _delta(was: Any, now: Any) -> str | None:
+    numbers = (int, float)
+    if isinstance(was, bool) or isinstance(now, bool):
+        return None
+    if not isinstance(was, numbers) or not isinstance(now, numbers):
+        return None
+    return f"{now - was:+.4g}"

@@ -1,0 +1,309 @@
+"""The gate cannot be fooled (issue 12): each trick a pull request tried, judged as the Action does.
+
+Every case is a branch ``pr`` off ``main`` (``tests/_pr.py``: churn v1 in Production, v3 in
+Staging, v2 deleted, next_version 4) edited as an attacker or a careless colleague would,
+then ``gitreg validate --base main``. Each trick is refused; a plain rename, a plain
+registration and a reviewed promotion still pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gitreg import Registry
+from gitreg.core.errors import InvalidManifest
+from tests._helpers import Cli, git
+from tests._pr import commit, edit, make_base, write
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_base(tmp_path / "registry")
+
+
+@pytest.fixture
+def gate(repo):
+    return Cli(repo)
+
+
+def refused(gate: Cli, *args: str) -> tuple[list[str], str]:
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json", *args)
+    data = json.loads(result.stdout)
+    return sorted({f["code"] for f in data["findings"]}), result.stdout
+
+
+# ------------------------------------------------------------------ float versions
+
+
+def test_a_float_version_cannot_stand_in_for_a_merged_one(repo, gate):
+    edit(repo, "models/churn.yaml", "  - version: 1\n", "  - version: 1.0\n")
+    edit(repo, "models/churn.yaml", "runs:/aaa111/model", "s3://attacker/model")
+    commit(repo, "Rewrite v1 as 1.0")
+    codes, _ = refused(gate)
+    assert "NOT_AN_INTEGER" in codes
+    with pytest.raises(InvalidManifest):  # nor does a read serve the rewritten source
+        Registry(repo).resolve("models:/churn/1")
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("  - version: 3\n", "  - version: 5.0\n"),  # promote an unqualified number
+        ("  - version: 3\n", "  - version: 2.0\n"),  # re-add the deleted number
+        ("next_version: 4\n", "next_version: 2.0\n"),  # lower next_version
+        ("  - version: 3\n", "  - version: true\n"),
+        ("  - version: 3\n", '  - version: "3"\n'),
+        ("  champion: 1\n", "  champion: 1.0\n"),
+    ],
+)
+def test_numbers_that_are_not_integers_are_refused(repo, gate, old, new):
+    edit(repo, "models/churn.yaml", old, new)
+    commit(repo, "numbers")
+    codes, _ = refused(gate)
+    assert {"NOT_AN_INTEGER", "SCHEMA"} & set(codes), codes
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "-.inf"])
+def test_version_infinity_and_nan_are_refused_cleanly(repo, gate, value):
+    edit(repo, "models/churn.yaml", "  - version: 3\n", f"  - version: {value}\n")
+    commit(repo, "infinity")
+    refused(gate)
+    result = Cli(repo).fails(1, "show", "churn")
+    assert "Traceback" not in result.stderr
+
+
+# ----------------------------------------------------------------------- symlinks
+
+
+def test_a_manifest_turned_into_a_symlink_is_refused(repo, gate):
+    (repo / "models" / "churn.yaml").unlink()
+    os.symlink("fraud.yaml", repo / "models" / "churn.yaml")
+    commit(repo, "churn is now fraud")
+    codes, _ = refused(gate)
+    assert "NOT_A_REGULAR_FILE" in codes
+
+
+def test_a_symlink_outside_the_repository_never_reaches_a_finding(repo, gate, tmp_path):
+    secret = tmp_path / "token"
+    secret.write_text("ghp_SUPERSECRET_TOKEN_VALUE\n")
+    (repo / "models" / "churn.yaml").unlink()
+    os.symlink(secret, repo / "models" / "churn.yaml")
+    commit(repo, "link to a secret")
+    for form in ("json", "text", "github"):
+        result = gate.fails(1, "validate", "--base", "main", "--format", form)
+        assert "SUPERSECRET" not in result.stdout + result.stderr, form
+        assert "NOT_A_REGULAR_FILE" in result.stdout
+    whole = gate.fails(1, "validate", "--format", "json")
+    assert "SUPERSECRET" not in whole.stdout
+
+
+def test_a_symlink_to_dev_zero_is_refused_without_reading_it(repo, gate):
+    (repo / "models" / "churn.yaml").unlink()
+    os.symlink("/dev/zero", repo / "models" / "churn.yaml")
+    codes, _ = refused(gate)
+    assert "NOT_A_REGULAR_FILE" in codes
+    result = Cli(repo).fails(1, "show", "churn")
+    assert "not a regular file" in result.stderr
+
+
+def test_gitreg_yaml_and_models_as_links_are_refused(repo, gate, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for entry in (repo / "models").iterdir():
+        entry.rename(outside / entry.name)
+    (repo / "models").rmdir()
+    os.symlink(outside, repo / "models")
+    codes, _ = refused(gate)
+    assert "NOT_A_REGULAR_FILE" in codes
+    result = Cli(repo).fails(1, "register", "churn", "s3://x")
+    assert "not a directory" in result.stderr or "not a regular file" in result.stderr
+    assert not list(outside.glob("*.tmp"))
+
+
+def test_a_symlink_committed_to_the_branch_is_never_read_at_that_ref(repo):
+    (repo / "models" / "churn.yaml").unlink()
+    os.symlink("fraud.yaml", repo / "models" / "churn.yaml")
+    commit(repo, "link")
+    result = Cli(repo).fails(1, "show", "churn", "--at", "HEAD")
+    assert "is a symbolic link, not a regular file" in result.stderr
+    result = Cli(repo).fails(1, "models", "--at", "HEAD")
+    assert "is a symbolic link" in result.stderr
+
+
+# ------------------------------------------------------------------------ renames
+
+
+def _rename(repo: Path, new: str) -> None:
+    git(repo, "mv", "models/churn.yaml", f"models/{new}.yaml")
+    edit(repo, f"models/{new}.yaml", "name: churn\n", f"name: {new}\n")
+
+
+def _retire(repo: Path, name: str, number: int) -> None:
+    write(
+        repo,
+        "models/.retired.yaml",
+        f"schema_version: 1\nretired:\n  {name}:\n    next_version: {number}\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("trick", "code"),
+    [
+        (("runs:/aaa111/model", "s3://attacker/model"), "IMMUTABLE_FIELD"),
+        (("next_version: 4\n", "next_version: 4\n"), None),
+        (("      f1: 0.93\n", "      f1: 0.99\n"), "IMMUTABLE_FIELD"),
+    ],
+    ids=["rewrite-source", "plain", "forge-metrics"],
+)
+def test_a_rename_is_judged_as_the_same_model(repo, gate, trick, code):
+    _rename(repo, "churn-predictor")
+    _retire(repo, "churn", 4)
+    edit(repo, "models/churn-predictor.yaml", *trick)
+    commit(repo, "Rename churn")
+    if code is None:
+        result = gate.ok("validate", "--base", "main", "--format", "json")
+        rows = json.loads(result.stdout)["changes"]
+        assert rows[0]["note"] == "renamed from churn"
+        return
+    codes, _ = refused(gate)
+    assert code in codes
+
+
+def test_a_rename_that_re_adds_a_deleted_version_is_refused(repo, gate):
+    _rename(repo, "churn-predictor")
+    _retire(repo, "churn", 4)
+    block = "  - version: 2\n    source: s3://attacker/2\n    stage: None\n"
+    edit(repo, "models/churn-predictor.yaml", "  - version: 3\n", block + "  - version: 3\n")
+    commit(repo, "Rename and bring v2 back")
+    codes, _ = refused(gate)
+    assert "VERSION_REUSED" in codes
+
+
+def test_a_plain_rename_passes_a_policy_that_forbids_none_to_production(tmp_path):
+    repo = make_base(tmp_path / "r")
+    git(repo, "switch", "-q", "main")
+    edit(repo, "gitreg.yaml", "    None: [Staging, Production, Archived]", "    None: [Staging]")
+    commit(repo, "From None, only Staging")
+    git(repo, "switch", "-q", "-c", "rename")
+    Registry(repo).rename_registered_model("churn", "churn-predictor")  # gitreg's own commit
+    result = Cli(repo).ok("validate", "--base", "main", "--format", "json")
+    assert json.loads(result.stdout)["valid"]
+
+
+def test_a_rename_without_recording_the_old_name_is_refused(repo, gate):
+    _rename(repo, "churn-predictor")
+    commit(repo, "Rename without the record")
+    codes, _ = refused(gate)
+    assert codes == ["RETIREMENT_NOT_RECORDED"]
+
+
+# ------------------------------------------------------------------ mutable facts
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("      f1: 0.91\n", "      f1: 0.99\n"),
+        ("    run_id: aaa111\n", "    run_id: aaa111\n    storage_location: s3://attacker/\n"),
+    ],
+    ids=["metrics", "storage_location"],
+)
+def test_metrics_and_storage_location_are_immutable_once_merged(repo, gate, old, new):
+    edit(repo, "models/churn.yaml", old, new)
+    commit(repo, "Rewrite a merged fact")
+    codes, _ = refused(gate)
+    assert codes == ["IMMUTABLE_FIELD"]
+
+
+# --------------------------------------------------- numbers across a model's deletion
+
+
+def test_a_model_created_again_cannot_reuse_its_old_numbers(repo, gate):
+    git(repo, "rm", "-q", "models/fraud.yaml")
+    _retire(repo, "fraud", 2)
+    commit(repo, "Delete fraud")
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "pr")
+    git(repo, "switch", "-q", "-c", "again")
+    fraud = "schema_version: 1\nname: fraud\nnext_version: 2\nversions:\n"
+    fraud += "  - version: 1\n    source: s3://new/1\n    stage: None\n"
+    write(repo, "models/fraud.yaml", fraud)
+    commit(repo, "Recreate fraud with version 1")
+    codes, _ = refused(gate)
+    assert "VERSION_REUSED" in codes
+
+
+def test_the_record_of_retired_names_cannot_be_dropped(repo, gate):
+    git(repo, "rm", "-q", "models/fraud.yaml")
+    _retire(repo, "fraud", 2)
+    commit(repo, "Delete fraud")
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "pr")
+    git(repo, "switch", "-q", "-c", "forget")
+    git(repo, "rm", "-q", "models/.retired.yaml")
+    commit(repo, "Forget fraud ever existed")
+    codes, _ = refused(gate)
+    assert codes == ["RETIREMENT_DROPPED"]
+
+
+def test_the_core_continues_a_deleted_models_numbers(registry):
+    for i in (1, 2, 3):
+        registry.create_model_version("churn", f"s3://old/{i}")
+    registry.delete_registered_model("churn")
+    mv = registry.create_model_version("churn", "s3://new/1")
+    assert mv.version == 4, "a recreated model reused a number its predecessor gave out"
+    registry.create_registered_model("fraud")
+    registry.create_model_version("fraud", "s3://f/1")
+    registry.rename_registered_model("fraud", "fraud-v2")
+    assert registry.create_model_version("fraud", "s3://f/again").version == 2
+
+
+def test_renaming_onto_another_models_retired_name_is_refused(registry):
+    registry.create_model_version("churn", "s3://old/1")
+    registry.delete_registered_model("churn")
+    registry.create_model_version("other", "s3://o/1")
+    with pytest.raises(Exception, match="was used by a model"):
+        registry.rename_registered_model("other", "churn")
+    registry.create_model_version("back", "s3://b/1")
+    registry.rename_registered_model("back", "forth")
+    registry.rename_registered_model("forth", "back")  # the model that left may return
+    assert registry.get_registered_model("back").versions[0].source == "s3://b/1"
+
+
+# ----------------------------------------------------------------- duplicate keys
+
+
+def test_a_duplicate_key_is_refused_not_read_as_its_last_value(repo, gate):
+    edit(
+        repo,
+        "models/churn.yaml",
+        "    stage: Staging\n",
+        "    stage: Staging\n    stage: Production\n",
+    )
+    commit(repo, "Sneak Production in")
+    codes, out = refused(gate)
+    assert codes == ["YAML_SYNTAX"]
+    assert "duplicate key 'stage'" in out
+
+
+# ------------------------------------------------------------ still passes
+
+
+def test_registration_and_reviewed_promotion_still_pass(repo, gate):
+    Registry(repo).create_model_version("churn", "s3://churn/4", tags={"validation": "passed"})
+    gate.ok("validate", "--base", "main")
+    edit(repo, "models/churn.yaml", "    stage: Production\n", "    stage: Archived\n")
+    edit(repo, "models/churn.yaml", "    stage: Staging\n", "    stage: Production\n")
+    edit(
+        repo,
+        "models/churn.yaml",
+        "    description: Retrained on November data.\n",
+        "    description: Retrained on November data.\n    tags:\n      validation: passed\n",
+    )
+    commit(repo, "Promote churn 3, reviewed")
+    result = gate.ok("validate", "--base", "main", "--format", "json")
+    assert json.loads(result.stdout)["valid"]
