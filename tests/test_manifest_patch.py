@@ -185,3 +185,30 @@ def test_the_store_patches_what_it_wrote_and_the_result_is_the_full_dump(registr
     assert text == manifest._dump_yaml(data, like=data)
     written = list((registry_repo / ".git" / "gitreg" / "written").iterdir())
     assert written, "the store did not record the manifests it wrote"
+
+
+@settings(max_examples=400, deadline=None)
+@given(manifests())
+def test_a_canonical_manifest_reads_back_as_pyyaml_reads_it(data):
+    text = manifest.dump(data)
+    fast = manifest.load_canonical(text, "models/m.yaml")
+    if fast is not None:
+        assert fast == manifest.load(text, "models/m.yaml")
+        assert manifest.dump_fast(fast) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab:-' \n#{}[]&*!|>%@0123.\t", max_size=80))
+def test_any_other_text_is_left_to_the_full_loader(text):
+    fast = manifest.load_canonical(text, "models/m.yaml")
+    if fast is not None:
+        assert fast == manifest.load(text, "models/m.yaml")
+
+
+def test_hand_written_and_hostile_manifests_are_left_to_the_full_loader():
+    for text in HAND_WRITTEN.values():
+        assert manifest.load_canonical(text, "models/churn.yaml") is None
+    bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
+    assert manifest.load_canonical(bomb, "models/m.yaml") is None
+    assert manifest.load_canonical(b"name: caf\xe9\n", "models/m.yaml") is None
+    assert manifest.load_canonical("a: 1\na: 2\n", "models/m.yaml") is None

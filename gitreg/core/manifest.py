@@ -7,6 +7,7 @@ few lines it really changes in a pull request.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -369,6 +370,7 @@ _MAX_FAST_SCALAR = 1000  # far below the emitter's line width, so it never folds
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
+@functools.lru_cache(maxsize=8192)  # keys and stage names repeat in every manifest
 def _implicit_tag(text: str) -> str:
     """The type the dumper's resolver gives ``text`` written plain (as the emitter asks)."""
     resolvers = _Dumper.yaml_implicit_resolvers
@@ -387,6 +389,7 @@ def _block_indicators(text: str) -> bool:
     return ": " in text or " #" in text or text.endswith(":")
 
 
+@functools.lru_cache(maxsize=8192)
 def _fast_str(text: str) -> str | None:
     """``text`` as the dumper writes it (plain or single-quoted), or None if unsure."""
     if len(text) > _MAX_FAST_SCALAR or not _PRINTABLE_ASCII.issuperset(text):
@@ -589,3 +592,111 @@ def patch_ordered(old_text: str, old: Mapping[str, Any], ordered: dict[str, Any]
                 return None
             parts.extend(lines)
     return "".join(parts)
+
+
+# ------------------------------------------------------------------ fast loading (#15)
+#
+# A fresh clone's first validate of 10,000 models spent most of its time in PyYAML's
+# parser. Nearly every manifest is exactly what ``dump_fast`` writes (gitreg wrote it), and
+# that narrow shape reads back with a few string operations. ``load_canonical`` reads it,
+# then proves the reading by writing it again: only when ``dump_fast`` gives back the very
+# same text is the result used. That text is PyYAML's own dump of the data (see
+# ``dump_fast``), so ``load`` would return the same data; it holds no tags, aliases,
+# duplicate keys or deep nesting for the limits above to refuse.
+
+
+def _canonical_scalar(text: str) -> Any:
+    """The value of one scalar as ``dump_fast`` writes it (checked later by re-dumping)."""
+    if text.startswith("'"):
+        inner = text[1:-1]
+        if len(text) < 2 or not text.endswith("'") or "'" in inner.replace("''", ""):
+            raise ValueError(text)
+        return inner.replace("''", "'")
+    tag = _implicit_tag(text)
+    if tag == _STR_TAG:
+        return text
+    if tag.endswith(":int") and text.lstrip("-").isdigit():
+        return int(text)
+    if tag.endswith(":float"):
+        return float(text)
+    if tag.endswith(":bool") and text in ("true", "false"):
+        return text == "true"
+    if tag.endswith(":null") and text == "null":
+        return None
+    raise ValueError(text)
+
+
+def _canonical_value(lines: list[str], at: int, indent: int, rest: str) -> tuple[Any, int]:
+    """The value after ``key:`` on line ``at - 1``: inline (``rest``) or the block below."""
+    if rest:
+        if rest == "{}":
+            return {}, at
+        if rest == "[]":
+            return [], at
+        return _canonical_scalar(rest), at
+    inner = " " * (indent + 2)
+    if at < len(lines) and lines[at].startswith(inner + "- "):
+        return _canonical_list(lines, at, indent + 2)
+    return _canonical_mapping(lines, at, indent + 2, None)
+
+
+def _canonical_mapping(
+    lines: list[str], at: int, indent: int, first: str | None
+) -> tuple[dict[str, Any], int]:
+    """A block mapping at ``indent`` from line ``at`` (``first``: its first line's body)."""
+    out: dict[str, Any] = {}
+    prefix = " " * indent
+    while at < len(lines):
+        if first is not None:
+            body, first = first, None
+        elif lines[at].startswith(prefix) and lines[at][indent : indent + 1] not in (" ", "-"):
+            body = lines[at][indent:]
+        else:
+            break
+        if body.endswith(":") and ": " not in body:
+            key, rest = body[:-1], ""
+        else:
+            key, sep, rest = body.partition(": ")
+            if not sep or not rest:
+                raise ValueError(body)
+        if key in out:
+            raise ValueError(key)
+        out[key], at = _canonical_value(lines, at + 1, indent, rest)
+    if not out:
+        raise ValueError("an empty block")
+    return out, at
+
+
+def _canonical_list(lines: list[str], at: int, indent: int) -> tuple[list[Any], int]:
+    out: list[Any] = []
+    marker = " " * indent + "- "
+    while at < len(lines) and lines[at].startswith(marker):
+        body = lines[at][len(marker) :]
+        if not body.startswith("'") and (": " in body or body.endswith(":")):
+            item, at = _canonical_mapping(lines, at, indent + 2, body)
+        else:
+            item, at = _canonical_scalar(body), at + 1
+        out.append(item)
+    return out, at
+
+
+def load_canonical(text: str | bytes, path: str) -> dict[str, Any] | None:
+    """What ``load(text, path)`` returns, read without PyYAML, when ``text`` is exactly what
+    ``dump_fast`` writes; None for any other text (then call ``load``)."""
+    del path  # the same signature as load: a text this reads has nothing to report
+    if len(text) > MAX_FILE_BYTES:
+        return None
+    try:
+        source = text.decode("utf-8") if isinstance(text, bytes) else text
+    except UnicodeDecodeError:
+        return None
+    if not source.endswith("\n") or not source.isascii() or source.startswith(" "):
+        return None
+    lines = source[:-1].split("\n")
+    try:
+        data, at = _canonical_mapping(lines, 0, 0, None)
+    except (ValueError, IndexError, RecursionError):
+        return None
+    if at != len(lines) or dump_fast(data) != source:
+        return None
+    return data

@@ -46,6 +46,12 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
+def parse(text: bytes, path: str) -> Any:
+    """``manifest.load``, without PyYAML for a manifest exactly as gitreg writes it (#15)."""
+    data = manifest.load_canonical(text, path)
+    return data if data is not None else manifest.load(text, path)
+
+
 def load_parsed(state_dir: Path) -> dict[str, Any]:
     """The parse cache: manifest blob id -> parsed YAML (shared by reads and validate)."""
     try:
@@ -64,11 +70,11 @@ def load_large(state_dir: Path, text: bytes, path: str) -> Any:
     never stale, and resolving one alias of a 5,000-version model skips a 1 s parse (#7).
     """
     if len(text) < LARGE_MANIFEST_BYTES:
-        return manifest.load(text, path)
+        return parse(text, path)
     cached = state_dir / "parsed" / f"{_git.blob_id(text)}.marshal"
     with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
         return marshal.loads(cached.read_bytes())  # our own file in .git
-    data = manifest.load(text, path)
+    data = parse(text, path)
     with contextlib.suppress(OSError, ValueError):
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")

@@ -29,7 +29,9 @@ def _parse_chunk(items: Sequence[tuple[int, str, bytes]]) -> bytes:
     out = []
     for index, path, text in items:
         try:
-            data = manifest.load(text, path)
+            data = manifest.load_canonical(text, path)
+            if data is None:
+                data = manifest.load(text, path)
             marshal.dumps(data)  # something marshal cannot carry is re-parsed by the caller
         except (GitregError, ValueError):
             continue

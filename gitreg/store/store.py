@@ -42,6 +42,7 @@ from gitreg.store.cache import (
     load_large,
     load_parsed,
     no_gc,
+    parse,
     remember_written,
     save_parsed,
 )
@@ -201,7 +202,7 @@ class Store:
             if data is None:
                 if text is None:
                     text = _git.read_blobs(self.root, [oid])[oid]
-                data = manifest.load(text, path)
+                data = parse(text, path)
             fresh[oid] = data
             models.append(parse_model(data, path, text))
         return models
