@@ -391,8 +391,6 @@ def run_stress(tools: Sequence[str]) -> dict[str, object]:
         rows = WORK / f"stress-{base(tool)}-{tool.partition('@')[2] or 'after'}.json"
         argv = [python("gitreg"), str(BENCH / "stress.py"), "--writers", "1,8,16",
                 "--per-writer", "10", "--source", str(source), "--json", str(rows)]  # fmt: skip
-        if tool == "gitreg@before":
-            argv += ["--retries", "30"]  # as it shipped: 31 pushes, then it gives up
         proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, check=False)
         print(proc.stdout, flush=True)
         out[tool] = (

@@ -88,7 +88,9 @@ def changes(draw: st.DrawFn, old: dict[str, Any]) -> dict[str, Any]:
     """What a write does to a manifest: register, transition, alias, tag, describe."""
     new = copy.deepcopy(old)
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["register", "stage", "alias", "tag", "describe"]))
+        kind = draw(
+            st.sampled_from(["register", "stage", "alias", "tag", "describe", "delete", "clear"])
+        )
         versions = new["versions"]
         if kind == "register" or not versions:
             at = new["next_version"]
@@ -101,6 +103,10 @@ def changes(draw: st.DrawFn, old: dict[str, Any]) -> dict[str, Any]:
             new.setdefault("aliases", {})[draw(key)] = draw(st.sampled_from(versions))["version"]
         elif kind == "tag":
             draw(st.sampled_from(versions)).setdefault("tags", {})[draw(key)] = draw(text)
+        elif kind == "delete":
+            versions.remove(draw(st.sampled_from(versions)))
+        elif kind == "clear":
+            versions.clear()  # the last version deleted: "versions: []" (a bug once)
         else:
             new["description"] = draw(text)
     return new

@@ -545,10 +545,19 @@ def _patch_versions(section: str, old: list[Any], new: list[Any]) -> str | None:
             parts.append(entries[found])
             continue
         lines: list[str] = []
-        if not _fast_item(item, "  ", lines):
+        if not _fast_item(item, "  ", lines) or not _reads_back(lines, {"versions": [item]}):
             return None
         parts.extend(lines)
     return "".join(parts)
+
+
+def _reads_back(lines: list[str], expected: dict[str, Any]) -> bool:
+    """Whether the freshly written ``lines`` (a top-level section, or one ``versions`` item)
+    read back as ``expected`` on their own, as they will inside the whole file."""
+    if lines and lines[0].startswith("  - "):
+        lines = ["versions:\n", *lines]
+    loaded = load_canonical("".join(lines), "")
+    return loaded is not None and _same(loaded, expected)
 
 
 def patch(old_text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
@@ -567,9 +576,11 @@ def patch_ordered(old_text: str, old: Mapping[str, Any], ordered: dict[str, Any]
     ``ordered`` is the new manifest with its keys already in ``old``'s order
     (``ordered_like``). ``old_text`` must be what ``dump`` wrote for ``old`` (the store
     records the manifests it wrote): its unchanged sections and versions are kept as they
-    are, and the changed ones are written by ``dump_fast``. A registration on a model with
-    5,000 versions appends one item instead of re-emitting the file (#15). None when the
-    text or the change has a shape this cannot patch; the caller then dumps in full.
+    are, and the changed ones are written by ``dump_fast`` and read back on their own
+    (``load_canonical``) before they are used, so the whole text loads as ``ordered``
+    whenever ``old_text`` loads as ``old``. A registration on a model with 5,000 versions
+    appends one item instead of re-emitting the file (#15). None when the text or the
+    change has a shape this cannot patch; the caller then dumps in full.
     """
     if not isinstance(old, dict) or not old_text.endswith("\n"):
         return None
@@ -581,14 +592,14 @@ def patch_ordered(old_text: str, old: Mapping[str, Any], ordered: dict[str, Any]
     for key, value in ordered.items():
         if key in old and _same(value, old[key]):
             parts.append(by_key[key])
-        elif key == "versions" and isinstance(value, list) and isinstance(old.get(key), list):
+        elif key == "versions" and value and old.get(key) and isinstance(value, list):
             versions = _patch_versions(by_key[key], old[key], value)
             if versions is None:
                 return None
             parts.append(versions)
         else:
             lines: list[str] = []
-            if not _fast_lines({key: value}, "", lines):
+            if not _fast_lines({key: value}, "", lines) or not _reads_back(lines, {key: value}):
                 return None
             parts.extend(lines)
     return "".join(parts)

@@ -18,7 +18,7 @@ from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.names import check_name, file_stem, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git
-from gitreg.store.cache import load_large, load_written
+from gitreg.store.cache import load_large, load_written, parse
 
 if TYPE_CHECKING:
     from gitreg.store._git import Repo
@@ -61,6 +61,10 @@ class Transaction:
         self._data: dict[str, dict[str, Any]] = {}
         # Manifests at the tip that gitreg wrote itself: path -> (text, the data dumped).
         self._written: dict[str, tuple[str, dict[str, Any]]] = {}
+        # Patched manifests: known to load back as _data without a parse of the whole file,
+        # because the text they patch did (it was checked when gitreg wrote it) and every
+        # part the patch wrote was read back on its own (manifest.patch_ordered, #15).
+        self._proven: set[str] = set()
 
     def author(self) -> str:
         """Who is writing: the name git records as the commit's author."""
@@ -124,8 +128,11 @@ class Transaction:
         written = self._written.get(path)
         if written is not None and written[1] is like:
             text = manifest.patch_ordered(written[0], like, ordered)
+        self._proven.discard(path)
         if text is None:
             text = manifest.dump(ordered, like)
+        else:
+            self._proven.add(path)
         self.changes[path] = text.encode()
         self._data[path] = ordered
 
@@ -156,7 +163,8 @@ class Transaction:
             elif path.startswith(f"{MODELS_DIR}/") and path.endswith(".yaml"):
                 # The exact bytes about to be committed, parsed as any later read will parse
                 # them: text that dumps but does not load back never reaches the branch (#12).
-                parsed = manifest.load(data, path)
+                # A patch proved it part by part; cache.parse is load() for any other text.
+                parsed = self._data[path] if path in self._proven else parse(data, path)
                 if parsed != self._data.get(path, parsed):
                     raise InvalidManifest(
                         f"{path}: the manifest would not read back as written; nothing was "
