@@ -708,6 +708,7 @@ def load_canonical(text: str | bytes, path: str) -> dict[str, Any] | None:
         data, at = _canonical_mapping(lines, 0, 0, None)
     except (ValueError, IndexError, RecursionError):
         return None
-    if at != len(lines) or dump_fast(data) != source:
+    out: list[str] = []  # dump_fast without its ordering pass: data is in the text's order
+    if at != len(lines) or not _fast_lines(data, "", out) or "".join(out) != source:
         return None
     return data
