@@ -1,8 +1,12 @@
-"""Short named functions over git: the only module that imports GitPython.
+"""Short named functions over git: the only module that imports GitPython (for init only).
 
-Reads on the hot path (``resolve``, ``show --at``) call the git binary directly, because
-importing GitPython alone costs more than the whole read; writes use GitPython. Commands
-that talk to a remote (fetch, push, ls-remote) are in ``_net``.
+Everything else calls the git binary or reads git's files directly: importing GitPython
+alone cost 50 ms, more than a whole read and a third of a write (#15). A write's
+``Repo`` reads refs, HEAD, config and the index entry it needs in process, reads objects
+through one ``git cat-file --batch`` and writes them as loose objects (``_odb``), and
+leaves the branch update (compare-and-swap) and the index update to ``git update-ref`` and
+``git update-index``; anything unusual takes git's own commands. Commands that talk to a
+remote (fetch, push, ls-remote) are in ``_net``.
 """
 
 from __future__ import annotations
