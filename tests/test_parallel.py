@@ -36,3 +36,11 @@ def test_parse_many_matches_parsing_one_by_one(monkeypatch, workers):
     assert found == expected
     assert 7 not in found, "a manifest that does not parse must be left to the caller"
     assert found[30] is None
+
+
+def test_one_large_manifest_among_small_ones_is_parsed_here(monkeypatch):
+    """Regression (#15, found by bench/run.py): a 5,000-version model and .gitkeep."""
+    monkeypatch.setattr(parallel, "PARALLEL_FROM_BYTES", 0)
+    big = manifest.dump({"schema_version": 1, "name": "long", "next_version": 1, "versions": []})
+    items = [("models/.gitkeep", b""), ("models/long.yaml", big.encode() * 1)]
+    assert parallel.parse_many(items, workers=2) == {0: None, 1: manifest.load(big, "m")}

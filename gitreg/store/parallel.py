@@ -72,6 +72,8 @@ def parse_many(items: Sequence[tuple[str, bytes]], workers: int | None = None) -
     from concurrent.futures import ProcessPoolExecutor
 
     chunks = _chunks(items, count)
+    if len(chunks) < 2:  # one manifest holds nearly all the bytes: nothing to share
+        return dict(marshal.loads(_parse_chunk(chunks[0])))
     found: dict[int, Any] = {}
     with ProcessPoolExecutor(max_workers=len(chunks) - 1, mp_context=_context()) as pool:
         pending = [pool.submit(_parse_chunk, chunk) for chunk in chunks[1:]]
