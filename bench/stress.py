@@ -25,10 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if "--source" in sys.argv:  # another checkout of gitreg (bench/run.py: the code before #15)
+# The gitreg this Python has installed; --source runs a checkout instead (an editable
+# install's source tree: a plain tree lacks the gitreg.schemas package mapping).
+ROOT: Path | None = None
+if "--source" in sys.argv:
     ROOT = Path(sys.argv[sys.argv.index("--source") + 1]).resolve()
-sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT))
 
 WORKER = r"""
 import json, sys
@@ -108,7 +110,7 @@ def run(
 ) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="gitreg-stress-") as tmp:
         remote, paths = setup(Path(tmp), min(writers, clones), retries)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **({"PYTHONPATH": str(ROOT)} if ROOT is not None else {})}
         start = time.perf_counter()
         procs = [
             subprocess.Popen(
@@ -123,6 +125,7 @@ def run(
                 ],
                 stdout=subprocess.PIPE,
                 env=env,
+                cwd=tmp,  # not a checkout's root: `-c` puts the working directory on sys.path
             )
             for w in range(writers)
         ]
