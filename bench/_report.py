@@ -180,7 +180,7 @@ def _verdict(value: float | None, goal: float) -> str:
 def _write_rows(results: Mapping[str, Any]) -> list[str]:
     lines = [
         "| registry | op | after ms | before ms | one git spawn ms | after / spawn "
-        "| goal <= 4x | mlflow ms |",
+        "| goal: <= 4x spawn (5,000 versions: <= 150 ms) | mlflow ms |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for size in results["sizes"]:
@@ -188,6 +188,7 @@ def _write_rows(results: Mapping[str, Any]) -> list[str]:
         for op in ("register", "transition", "alias"):
             after = _get(results, size, AFTER, "inproc", op)
             ratio = after / spawn if after and spawn else None
+            goal = _verdict(after, 0.150) if size == "long" else _verdict(ratio, 4.0)
             cells = [
                 _label(size),
                 op,
@@ -195,7 +196,7 @@ def _write_rows(results: Mapping[str, Any]) -> list[str]:
                 _fmt(_get(results, size, BEFORE, "inproc", op)),
                 _fmt(spawn),
                 f"{ratio:.1f}x" if ratio else "-",
-                _verdict(ratio, 4.0),
+                goal,
                 _fmt(_get(results, size, "mlflow", "inproc", op)),
             ]
             lines.append("| " + " | ".join(cells) + " |")
