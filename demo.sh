@@ -11,7 +11,20 @@ if ! git config user.name >/dev/null; then
     export GIT_AUTHOR_EMAIL="demo@example.com" GIT_COMMITTER_EMAIL="demo@example.com"
 fi
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+# Print each command as a user can paste it (arguments quoted where the shell needs it),
+# then run it.
+quote() {
+    local arg quoted=()
+    for arg in "$@"; do
+        if [[ "$arg" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+            quoted+=("$arg")
+        else
+            quoted+=("'${arg//\'/\'\\\'\'}'")
+        fi
+    done
+    printf '%s' "${quoted[*]}"
+}
+step() { printf '\n\033[1m$ %s\033[0m\n' "$(quote "$@")"; "$@"; }
 
 step gitreg init "$DIR"
 cd "$DIR"

@@ -57,8 +57,6 @@ def resolve_fast(args: Sequence[str]) -> int | None:
     if known is not None:  # what a full read of this exact manifest answered (#15)
         sys.stdout.write(f"{known}\n")
         return 0
-    from gitreg.core.errors import BadRef, GitregError, printable
-
     try:
         from gitreg.registry import Registry
 
@@ -67,11 +65,8 @@ def resolve_fast(args: Sequence[str]) -> int | None:
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130
-    except GitregError as e:
-        sys.stderr.write(f"Error: {printable(e.message, e.multiline)}\n")
-        return 2 if isinstance(e, BadRef) else 1
     except Exception as e:
-        from gitreg.cli import _exit_code
+        from gitreg.cli import _exit_code  # exit codes are decided in one place (errors only)
 
         return _exit_code(e, as_json=False)
     sys.stdout.write(f"{source}\n")

@@ -14,7 +14,7 @@ from typing import Any
 
 from gitreg.core import manifest
 from gitreg.core import mutations as mut
-from gitreg.core.config import CONFIG_FILE, Config, Policy
+from gitreg.core.config import Policy
 from gitreg.core.entities import (
     MAX_DESCRIPTION,
     MAX_RUN_ID,
@@ -31,6 +31,7 @@ from gitreg.core.entities import (
 from gitreg.core.errors import InvalidParameter, ModelNotFound
 from gitreg.core.names import check_name, name_key
 from gitreg.core.retired import HEADER, RETIRED_FILE, Retired, Retirement
+from gitreg.core.uri import run_id_of
 from gitreg.store.transaction import Transaction, model_path
 
 Change = Callable[[RegisteredModel], RegisteredModel]
@@ -41,7 +42,10 @@ def existing(tx: Transaction, name: str) -> tuple[RegisteredModel, dict[str, Any
     """The model ``name`` at the tip and its raw manifest; RESOURCE_DOES_NOT_EXIST if absent."""
     found = tx.read_model(name)
     if found is None:
-        raise ModelNotFound(f"Registered Model with name={name} not found")
+        from gitreg.core.suggest import did_you_mean  # the listing is cheap: one tree
+
+        hint = did_you_mean(name, tx.model_names())
+        raise ModelNotFound(f"Registered Model with name={name} not found{hint}")
     return found
 
 
@@ -52,10 +56,7 @@ def user(tx: Transaction) -> str:
 
 def policy(tx: Transaction) -> Policy:
     """The policy of the tip's gitreg.yaml (the default policy when there is none)."""
-    text = tx.read(CONFIG_FILE)
-    if not text:
-        return Config().policy
-    return Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)).policy
+    return tx.policy()
 
 
 def modify(name: str, change: Change, message: str) -> Callable[[Transaction], RegisteredModel]:
@@ -72,6 +73,12 @@ def modify(name: str, change: Change, message: str) -> Callable[[Transaction], R
     return mutation
 
 
+def short(value: str, limit: int = 60) -> str:
+    """A tag value as a commit message or a report shows it: cut after ``limit`` characters."""
+    line = value.splitlines()[0] if value else value
+    return line if len(line) <= limit and line == value else f"{line[:limit]}..."
+
+
 def _plural(items: Sequence[Any]) -> str:
     return "s" if len(items) > 1 else ""
 
@@ -83,7 +90,7 @@ def set_tags(
     if not tags:
         raise InvalidParameter("Give at least one tag to set")
     target = name if number is None else f"{name} version {number}"
-    listed = ", ".join(f"{k}={v}" for k, v in tags.items())
+    listed = ", ".join(f"{k}={short(v)}" for k, v in tags.items())
     return modify(
         name,
         lambda m: mut.set_tags(m, tags, number),
@@ -173,6 +180,7 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
         ).with_versions(model.versions)
         tx.delete(model_path(name))
         tx.write_model(renamed, like={**raw, "name": new_name})
+        tx.renamed_from[model_path(new_name)] = name
         tx.message = f"Rename registered model {name} to {new_name}"
         return renamed
 
@@ -193,14 +201,32 @@ def _check_retired_name(record: Retired, model: RegisteredModel, new_name: str) 
     )
 
 
-def delete_model(name: str) -> Callable[[Transaction], None]:
-    """Delete the model's manifest (git history keeps it); its name is retired."""
+def delete_model(name: str) -> Callable[[Transaction], RegisteredModel]:
+    """Delete the model's manifest (git history keeps it); its name is retired.
 
-    def mutation(tx: Transaction) -> None:
+    The result is the model deleted.
+    """
+
+    def mutation(tx: Transaction) -> RegisteredModel:
         model, _raw = existing(tx, name)
         tx.delete(model_path(name))
         _retire(tx, model, "deleted")
         tx.message = f"Delete registered model {name}"
+        return model
+
+    return mutation
+
+
+def delete_version(name: str, number: int) -> Callable[[Transaction], ModelVersion]:
+    """Delete a version and the aliases on it; the result is the version as it was."""
+
+    def mutation(tx: Transaction) -> ModelVersion:
+        model, raw = existing(tx, name)
+        gone = mut.find_version(model, number)
+        tx.write_model(mut.delete_version(model, number), like=raw)
+        aliases = f"\n\nRemoved alias(es) {', '.join(gone.aliases)}" if gone.aliases else ""
+        tx.message = f"Delete {name} version {number}{aliases}"
+        return gone
 
     return mutation
 
@@ -221,7 +247,7 @@ def new_version(
     if not isinstance(source, str) or not source.strip():
         raise InvalidParameter("Invalid source: it must be a non-empty URI or path")
     created = now_ms()
-    return ModelVersion(
+    checked = ModelVersion(
         name=name,
         version=0,
         source=check_text(source, "source", MAX_URI),
@@ -234,6 +260,19 @@ def new_version(
         run_link=optional_text(run_link, "run_link", MAX_URI),
         storage_location=optional_text(storage_location, "storage_location", MAX_URI),
     )
+    _check_source_run(checked.source, checked.run_id)
+    return checked
+
+
+def _check_source_run(source: str, run_id: str | None) -> None:
+    """A ``runs:/ID/...`` source must name the run ``run_id`` names, as MLflow's server checks."""
+    named = run_id_of(source)
+    if named is not None and run_id and named != run_id:
+        raise InvalidParameter(
+            f"Invalid model version source: '{source}'. The run_id request parameter must "
+            f"identify the resource that contains the source (the source names run {named}, "
+            f"run_id is {run_id}); pass run_id={named!r} or the source of run {run_id}"
+        )
 
 
 def register_version(

@@ -1,9 +1,13 @@
-"""Promotion requests: when a write needs review, proposing it, and the open requests.
+"""Promotion requests: writes that change a protected fact become reviewed requests.
 
-A change to a protected fact on a registry with a remote is not pushed to the registry's
-branch: it is proposed on a request branch (``store.proposal``) and a pull or merge request
-is opened through the configured forge (``integrations.forges``); merging it is the change.
-``Registry`` decides which writes go this way; this module carries them out.
+On a registry with a remote, a write that changes a protected fact (``core.protection``: a
+protected stage, a protected alias, the deletion or renaming of what holds one) is not
+pushed to the registry's branch. ``guarded`` runs the write's mutation on the remote tip
+and stops it before the commit when it touches such a fact; ``request_change`` then
+proposes the same mutation on a ``gitreg/...`` branch (``store.proposal``) and opens a pull
+or merge request through the configured forge (``integrations.forges``); merging it is the
+change. The life of a request is here too: listing with age, staleness and review state,
+and withdrawing.
 """
 
 from __future__ import annotations
@@ -11,18 +15,27 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from gitreg.core.entities import ModelVersion, Stage
-from gitreg.core.errors import PromotionPending, TransitionNotAllowed, VersionNotFound
-from gitreg.core.names import name_of_branch_component
+from gitreg.core.config import BRANCH_PREFIX, Config
+from gitreg.core.errors import (
+    ForgeError,
+    GitregError,
+    PromotionPending,
+    TransitionNotAllowed,
+    VersionNotFound,
+)
+from gitreg.core.names import branch_component, name_of_branch_component
+from gitreg.core.protection import ProtectedChange, protected_changes
 from gitreg.integrations.forges import make_forge
-from gitreg.integrations.forges.base import PullRequest
+from gitreg.integrations.forges.base import UNKNOWN_REVIEW, Forge, PullRequest, Review
 from gitreg.store.proposal import (
+    OpenBranch,
     Proposal,
-    fetch_tip,
+    delete_branch,
+    local_request_branches,
     propose,
-    request_branch,
     request_branches,
 )
 from gitreg.store.remote import has_remote
@@ -30,7 +43,160 @@ from gitreg.store.store import Store
 from gitreg.store.transaction import Transaction
 
 DEFAULT_LABELS = ("gitreg", "promotion")
-_BRANCH_RE = re.compile(r"^gitreg/(?P<name>.+)/v(?P<version>\d+)-(?P<stage>[a-z]+)$")
+_NAME = r"gitreg/(?P<name>[^/]+)/"
+_BRANCHES = (
+    ("stage", re.compile(_NAME + r"v(?P<version>\d+)-(?P<stage>none|staging|production|archived)")),
+    ("alias", re.compile(_NAME + r"at-(?P<alias>[A-Za-z_][A-Za-z0-9_\-]*)-v(?P<version>\d+)")),
+    ("alias", re.compile(_NAME + r"at-(?P<alias>[A-Za-z_][A-Za-z0-9_\-]*)-removed")),
+    ("delete-version", re.compile(_NAME + r"v(?P<version>\d+)-deleted")),
+    ("delete-model", re.compile(_NAME + r"deleted")),
+    ("rename", re.compile(_NAME + r"renamed-(?P<new>[^/]+)")),
+)
+_STAGES = {s.lower(): s for s in ("None", "Staging", "Production", "Archived")}
+_EFFECTS = {
+    "stage": "the stage changes",
+    "alias": "the alias moves",
+    "delete-version": "the version is deleted",
+    "delete-model": "the model is deleted",
+    "rename": "the model is renamed",
+}
+
+
+class ReviewRequired(Exception):
+    """Raised inside a guarded transaction: the write touches a protected fact."""
+
+    def __init__(self, changes: Sequence[ProtectedChange]) -> None:
+        super().__init__(changes[0].what)
+        self.changes = list(changes)
+
+
+def needs_review(store: Store, push: bool | None) -> Config | None:
+    """The config when this registry's writes are reviewed: it has a remote (reviewers).
+
+    A registry without a remote has no one to review: its writes are direct.
+    """
+    config = store.read_config()
+    if not has_remote(store.root, config):
+        return None
+    return config  # --no-push does not go around review: refuse_direct refuses it
+
+
+def guarded(mutation: Callable[[Transaction], Any]) -> Callable[[Transaction], Any]:
+    """``mutation``, stopped with ReviewRequired before its commit if it changes a protected
+    fact under the tip's own policy (the base's policy governs, see DESIGN.md)."""
+
+    def run(tx: Transaction) -> Any:
+        result = mutation(tx)
+        policy = tx.policy()
+        changes = [
+            change
+            for before, after, renamed in tx.model_changes()
+            for change in protected_changes(before, after, policy, renamed_from=renamed)
+        ]
+        if changes:
+            raise ReviewRequired(sorted(changes, key=_weight))
+        return result
+
+    return run
+
+
+def _weight(change: ProtectedChange) -> int:
+    """What a request is named after: what was asked (a version entering a protected stage,
+    a deletion, a rename, an alias) before what follows from it (the version it replaces
+    being archived, the aliases a deleted version held)."""
+    if change.kind == "stage":
+        return 0 if change.stage == change.to_stage else 4
+    return {"delete-model": 1, "rename": 1, "delete-version": 2, "alias": 3}.get(change.kind, 5)
+
+
+def refuse_direct(change: ProtectedChange, direct: bool, config: Config, push: bool | None) -> None:
+    """Refuse a protected change that was asked to go around review.
+
+    Raises:
+        TransitionNotAllowed: ``direct`` was asked, or pushing is off.
+    """
+    if direct:
+        raise TransitionNotAllowed(
+            f"{change.model}: {change.what} changes a protected fact (gitreg.yaml policy): "
+            "on a registry with a remote it changes only through a pull request; drop direct=True"
+        )
+    if config.push_mode(push) == "never":
+        raise TransitionNotAllowed(
+            f"{change.model}: {change.what} changes a protected fact and goes through a pull "
+            "request, whose branch must be pushed; drop push=False (or registry.push: never)"
+        )
+
+
+# ------------------------------------------------------------------------ requests
+
+
+def branch_for(change: ProtectedChange, new_name: str | None = None) -> str:
+    """The request branch of ``change`` (one branch per distinct change; see _BRANCHES)."""
+    name = branch_component(change.model)
+    if change.kind == "alias":
+        suffix = f"at-{change.alias}-" + (
+            f"v{change.target}" if change.target is not None else "removed"
+        )
+    elif change.kind == "stage":
+        suffix = f"v{change.version}-{(change.to_stage or 'none').lower()}"
+    elif change.kind == "delete-version":
+        suffix = f"v{change.version}-deleted"
+    elif change.kind == "rename":
+        return f"{BRANCH_PREFIX}{branch_component(change.old_name or '')}/renamed-{name}"
+    else:
+        suffix = "deleted"
+    return f"{BRANCH_PREFIX}{name}/{suffix}"
+
+
+def title_for(change: ProtectedChange) -> str:
+    """The pull request's title for ``change``."""
+    if change.kind == "alias":
+        if change.target is None:
+            return f"Remove {change.model}@{change.alias}"
+        return f"Point {change.model}@{change.alias} at version {change.target}"
+    if change.kind == "stage":
+        return f"Promote {change.model} version {change.version} to {change.to_stage}"
+    if change.kind == "delete-version":
+        return f"Delete {change.model} version {change.version}"
+    if change.kind == "rename":
+        return f"Rename {change.old_name} to {change.model}"
+    return f"Delete registered model {change.model}"
+
+
+def request_change(
+    store: Store,
+    mutation: Callable[[Transaction], Any],
+    changes: Sequence[ProtectedChange],
+    why: str | None,
+    push: bool | None,
+) -> Any:
+    """Propose ``mutation`` as a pull request and raise PromotionPending.
+
+    Returns the mutation's result only when the remote already has the change.
+    """
+    first = changes[0]
+    branch = branch_for(first)
+    proposal, result = propose(store, mutation, branch, push)
+    if proposal is None:
+        return result
+    title = title_for(first)
+    body = request_body(title + ".", why, changes, proposal.diff, _facts(store, first, proposal))
+    pull = open_request(store, proposal, title, body, os.environ)
+    what = f"{first.model}: {first.what}"
+    verb = "is proposed" if proposal.created else "was already proposed"
+    if proposal.rebuilt:
+        verb = "is proposed again, rebuilt on the current registry (the old branch was stale)"
+    effect = _EFFECTS.get(first.kind, "the change happens")
+    if pull.url:
+        text = f"{what} {verb} in {pull.url}; {effect} when that pull request is merged"
+    else:
+        text = (
+            f"{what} {verb} on branch {branch} (pushed to {proposal.remote.name}); open a pull "
+            f"request from it into {proposal.remote.branch}: {effect} when it is merged"
+        )
+    raise PromotionPending(
+        text, branch=branch, url=pull.url, number=pull.number, created=proposal.created
+    )
 
 
 def open_request(
@@ -46,26 +212,57 @@ def open_request(
     return forge.open(proposal.branch, proposal.remote.branch, title, body, labels)
 
 
-def request_body(summary: str, why: str | None, details: Mapping[str, str], diff: str) -> str:
+def _facts(store: Store, change: ProtectedChange, proposal: Proposal) -> dict[str, str]:
+    """What a reviewer wants to know of the version the request is about."""
+    if change.version is None:
+        return {}
+    try:
+        model = store.read_model(change.old_name or change.model, proposal.base)
+    except GitregError:
+        return {}
+    mv = model.get_version(change.version)
+    if mv is None:
+        return {}
+    return {
+        "Version": f"{mv.version} (now {mv.current_stage})",
+        "Source": f"`{mv.source}`",
+        "Run": mv.run_id or "",
+        "Description": mv.description or "",
+        "Metrics": ", ".join(f"{k}={v}" for k, v in mv.metrics.items()),
+        "Tags": ", ".join(f"{k}={v}" for k, v in mv.tags.items()),
+    }
+
+
+def request_body(
+    summary: str,
+    why: str | None,
+    changes: Sequence[ProtectedChange],
+    diff: str,
+    facts: Mapping[str, str] | None = None,
+) -> str:
     """The pull request's body: what changes, why, the version's facts, and the diff."""
     lines = [summary, ""]
     if why:
         lines += [why, ""]
-    lines += [f"- **{key}**: {value}" for key, value in details.items() if value]
+    lines += [f"- **{key}**: {value}" for key, value in (facts or {}).items() if value]
+    lines += ["", "Protected facts this changes:", ""]
+    lines += [f"- {c.model}: {c.what}" for c in changes]
     lines += [
         "",
-        "Merging this pull request is the transition: the stage changes on the registry "
-        "branch when it is merged, not before. The gitreg check validates it against the "
-        "base branch's policy.",
+        "Merging this pull request is the change: the registry branch changes when it is "
+        "merged, not before. The gitreg check validates it against the base branch's policy.",
     ]
     if diff:
         lines += ["", "```diff", diff.rstrip("\n"), "```"]
     return "\n".join(lines) + "\n"
 
 
+# --------------------------------------------------------------- the open requests
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class TransitionRequest:
-    """An open promotion request (MLflow's transition request): a branch, maybe a PR."""
+    """An open request (MLflow's transition request): a branch, maybe a pull request."""
 
     branch: str
     name: str | None
@@ -75,123 +272,151 @@ class TransitionRequest:
     url: str | None = None
     number: int | None = None
     title: str = ""
+    kind: str | None = None  # stage, alias, delete-version, delete-model, rename
+    alias: str | None = None
+    created_at: str | None = None
+    stale: bool = False
+    review: Review = UNKNOWN_REVIEW
+    base: str | None = None
+
+    @property
+    def target(self) -> str:
+        """What the request asks for: ``Production``, ``@champion``, ``deleted``..."""
+        if self.kind == "alias":
+            return f"@{self.alias}"
+        if self.kind == "stage":
+            return self.stage or ""
+        if self.kind == "rename":
+            return "renamed"
+        return "deleted" if self.kind in ("delete-version", "delete-model") else ""
 
     def to_dict(self) -> dict[str, object]:
         """JSON shape for ``gitreg requests --json``."""
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["review"] = self.review.to_dict()
+        out["target"] = self.target
+        return out
 
 
-def _request_from(branch: str, commit: str | None, pull: PullRequest | None) -> TransitionRequest:
-    match = _BRANCH_RE.fullmatch(branch)
-    name, version, stage = (None, None, None)
-    if match:
-        name, version = name_of_branch_component(match["name"]), int(match["version"])
-        stage = next((s.value for s in Stage if s.value.lower() == match["stage"]), None)
+def parse_branch(branch: str) -> dict[str, Any]:
+    """What a request branch's name says: kind, model name, version, stage, alias."""
+    for kind, pattern in _BRANCHES:
+        match = pattern.fullmatch(branch)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        name = name_of_branch_component(groups["name"])
+        if kind == "rename" and groups.get("new"):
+            name = name_of_branch_component(groups["new"])
+        version = int(groups["version"]) if groups.get("version") else None
+        return {
+            "kind": kind,
+            "name": name,
+            "version": version,
+            "stage": _STAGES.get(groups.get("stage") or ""),
+            "alias": groups.get("alias"),
+        }
+    return {"kind": None, "name": None, "version": None, "stage": None, "alias": None}
+
+
+def _request(
+    branch: str, found: OpenBranch | None, pull: PullRequest | None, review: Review
+) -> TransitionRequest:
+    facts = parse_branch(branch)
     return TransitionRequest(
         branch,
-        name,
-        version,
-        stage,
-        commit,
+        facts["name"],
+        facts["version"],
+        facts["stage"],
+        found.commit if found else None,
         pull.url if pull else None,
         pull.number if pull else None,
         pull.title if pull else "",
+        facts["kind"],
+        facts["alias"],
+        (found.created_at if found else None) or (pull.created_at if pull else None),
+        found.stale if found else False,
+        review,
+        found.base if found else None,
     )
 
 
 def list_requests(
-    store: Store, push: bool | None, env: Mapping[str, str]
+    store: Store, push: bool | None, env: Mapping[str, str], base: str | None = None
 ) -> list[TransitionRequest]:
-    """Open requests, from the remote's unmerged ``gitreg/...`` branches and the forge."""
-    target, branches = request_branches(store, push)
+    """Open requests, from the remote's unmerged ``gitreg/...`` branches and the forge.
+
+    ``base`` (a commit): the branches not merged into it, rather than into the remote's tip.
+    """
+    target, branches = request_branches(store, push, base)
     if target is None:
         return []
     config = store.read_config()
-    pulls = {p.branch: p for p in make_forge(config.forge, target.url, env).list_open()}
-    names = sorted(set(branches) | set(pulls))
-    return [_request_from(b, branches.get(b), pulls.get(b)) for b in names]
+    forge = make_forge(config.forge, target.url, env)
+    pulls = {p.branch: p for p in forge.list_open()}
+    by_branch = {b.branch: b for b in branches}
+    names = sorted(set(by_branch) | set(pulls))
+    reviews = {b: _review(forge, pull) for b, pull in pulls.items()}
+    return [
+        _request(b, by_branch.get(b), pulls.get(b), reviews.get(b, UNKNOWN_REVIEW)) for b in names
+    ]
 
 
-def needs_request(
+def _review(forge: Forge, pull: PullRequest) -> Review:
+    """The request's review state; a forge that cannot say (permissions) leaves it unknown."""
+    try:
+        return forge.review(pull)
+    except ForgeError:
+        return UNKNOWN_REVIEW
+
+
+def known_requests(store: Store) -> list[TransitionRequest]:
+    """The request branches this clone last fetched (no network; for ``show``)."""
+    try:
+        found = local_request_branches(store)
+    except Exception:
+        return []
+    return [
+        _request(branch, OpenBranch(branch, commit, None, None, False), None, UNKNOWN_REVIEW)
+        for branch, commit in sorted(found.items())
+    ]
+
+
+def withdraw(
     store: Store,
-    target: Stage,
-    current: Callable[[], Stage | None],
-    direct: bool,
+    name: str,
+    version: int | None,
+    target: str | None,
     push: bool | None,
-) -> bool:
-    """Whether moving a version from ``current()`` to ``target`` needs a pull request.
+    env: Mapping[str, str],
+) -> list[TransitionRequest]:
+    """Close the matching open requests and delete their branches; the ones withdrawn.
 
-    ``current`` is called only on a registry with a remote and protected stages: a local
-    registry decides without reading the model (its transaction reads it anyway).
+    ``target`` is a stage (``Production``), ``@alias``, or None for every request on the
+    model (or version).
 
     Raises:
-        TransitionNotAllowed: it must, but ``direct`` or no push was asked for.
+        VersionNotFound: no open request matches.
     """
+    remote, branches = request_branches(store, push)
+    matching = [
+        r
+        for r in list_requests(store, push, env)
+        if r.name == name
+        and (version is None or r.version == version)
+        and (target is None or r.target.lower() == target.lower())
+    ]
+    if remote is None or not matching:
+        wanted = " ".join(str(x) for x in (name, version, target) if x is not None)
+        raise VersionNotFound(
+            f"There is no open request for {wanted}; gitreg requests lists the open ones"
+        )
     config = store.read_config()
-    if not config.policy.protected or not has_remote(store.root, config):
-        return False  # a registry without a remote has no reviewers: direct commits
-    touched = {target, current() or target} & config.policy.protected
-    if not touched:
-        return False
-    stage = sorted(touched)[0]
-    if direct:
-        raise TransitionNotAllowed(
-            f"{stage} is protected (gitreg.yaml policy.protected): on a registry with a "
-            "remote it changes only through a pull request; drop --direct"
-        )
-    if config.push_mode(push) == "never":
-        raise TransitionNotAllowed(
-            f"{stage} is protected and changes through a pull request, whose branch must "
-            "be pushed; drop --no-push (or registry.push: never in gitreg.yaml)"
-        )
-    return True
-
-
-def request_transition(
-    store: Store,
-    mutation: Callable[[Transaction], object],
-    name: str,
-    number: int,
-    target: Stage,
-    why: str | None,
-    push: bool | None,
-) -> ModelVersion:
-    """Propose a stage change as a pull request and raise PromotionPending.
-
-    Returns the version only when the remote already has the change (nothing to review).
-    """
-    branch = request_branch(name, number, target.value)
-    proposal = propose(store, mutation, branch, push)
-    if proposal is None:
-        return _version_at(store, name, number, fetch_tip(store, push))
-    title = f"Promote {name} version {number} to {target}"
-    mv = _version_at(store, name, number, proposal.base)
-    details = {
-        "Version": f"{number} (now {mv.current_stage})",
-        "Source": f"`{mv.source}`",
-        "Run": mv.run_id or "",
-        "Description": mv.description or "",
-        "Metrics": ", ".join(f"{k}={v}" for k, v in mv.metrics.items()),
-    }
-    body = request_body(title + ".", why, details, proposal.diff)
-    pull = open_request(store, proposal, title, body, os.environ)
-    what = f"{name} version {number} -> {target}"
-    verb = "is proposed" if proposal.created else "was already proposed"
-    if pull.url:
-        text = f"{what} {verb} in {pull.url}; the stage changes when that pull request is merged"
-    else:
-        text = (
-            f"{what} {verb} on branch {branch} (pushed to {proposal.remote.name}); open a pull "
-            f"request from it into {proposal.remote.branch}: the stage changes when it is merged"
-        )
-    raise PromotionPending(
-        text, branch=branch, url=pull.url, number=pull.number, created=proposal.created
-    )
-
-
-def _version_at(store: Store, name: str, number: int, at: str) -> ModelVersion:
-    model = store.read_model(name, at)
-    found = model.get_version(number)
-    if found is None:
-        raise VersionNotFound(f"Model Version (name={name}, version={number}) not found")
-    return found
+    forge = make_forge(config.forge, remote.url, env)
+    commits = {b.branch: b.commit for b in branches}
+    for request in matching:
+        if request.number is not None:
+            forge.close(PullRequest(request.branch, request.url, request.number))
+        if request.branch in commits:
+            delete_branch(store, remote, request.branch, commits[request.branch])
+    return matching

@@ -20,27 +20,31 @@ from gitreg.core.entities import (
     RegisteredModel,
     Stage,
     check_alias,
+    check_tag_key,
     now_ms,
     optional_text,
     parse_version,
 )
-from gitreg.core.errors import GitregError, InvalidParameter, ModelNotFound, VersionNotFound
+from gitreg.core.errors import InvalidParameter, ModelNotFound, VersionNotFound
 from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
+from gitreg.governance import Governance
+from gitreg.notifications import Notifications
 from gitreg.store.store import Store
 from gitreg.store.transaction import Transaction, model_path
 
 if TYPE_CHECKING:
     from gitreg.core import search
-    from gitreg.core.events import RegistryEvent
-    from gitreg.core.notifications import Subscription
-    from gitreg.integrations.notify import Delivery, Report
     from gitreg.promotion import TransitionRequest
-    from gitreg.store.history import HistoryEntry
 
 
-class Registry:
-    """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref."""
+class Registry(Governance, Notifications):
+    """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref.
+
+    The MLflow-named methods are here; what MLflow has no name for is in the two bases:
+    history, events, requests and audit (``Governance``), and delivery and webhooks
+    (``Notifications``, MLflow's webhook API included).
+    """
 
     def __init__(
         self,
@@ -65,14 +69,36 @@ class Registry:
     def _read(self, name: str) -> RegisteredModel:
         return self.store.read_model(check_name(name), self.at)
 
-    def _write(self, mutation: Callable[[Transaction], Any]) -> Any:
+    def _write(
+        self,
+        mutation: Callable[[Transaction], Any],
+        *,
+        direct: bool = False,
+        why: str | None = None,
+    ) -> Any:
+        """Commit ``mutation``; on a registry with a remote, one that changes a protected
+        fact becomes a pull request instead (PromotionPending, see ``promotion``)."""
         if self.at is not None:
             raise InvalidParameter("This Registry reads a fixed ref (at=...); it cannot write")
-        return self.store.transaction(mutation, push=self.push)
+        from gitreg import promotion  # remote code stays off the read path
+
+        config = promotion.needs_review(self.store, self.push)
+        if config is None:
+            return self.store.transaction(mutation, push=self.push)
+        try:
+            return self.store.transaction(promotion.guarded(mutation), push=self.push)
+        except promotion.ReviewRequired as e:
+            promotion.refuse_direct(e.changes[0], direct, config, self.push)
+            return promotion.request_change(self.store, mutation, e.changes, why, self.push)
 
     def _modify(self, name: str, change: ops.Change, message: str) -> RegisteredModel:
         result: RegisteredModel = self._write(ops.modify(check_name(name), change, message))
         return result
+
+    @property
+    def last_commit(self) -> str | None:
+        """The commit the last write made on this Registry, or None if it changed nothing."""
+        return self.store.last_commit
 
     # ---------------------------------------------------- registered models
 
@@ -112,9 +138,10 @@ class Registry:
             f"Update description of {name}",
         )
 
-    def delete_registered_model(self, name: str) -> None:
-        """Delete the model and all its versions (history keeps them)."""
-        self._write(ops.delete_model(check_name(name)))
+    def delete_registered_model(self, name: str) -> RegisteredModel:
+        """Delete the model and all its versions (history keeps them); returns what was deleted."""
+        result: RegisteredModel = self._write(ops.delete_model(check_name(name)))
+        return result
 
     def search_registered_models(
         self,
@@ -148,20 +175,30 @@ class Registry:
 
     def set_tags(
         self, name: str, tags: Mapping[str, Any], version: int | str | None = None
-    ) -> None:
-        """Set several tags on a model (or one of its versions) in one commit; all or nothing."""
-        number = None if version is None else parse_version(version)
-        self._write(ops.set_tags(check_name(name), mut.clean_tags(tags), number))
+    ) -> RegisteredModel:
+        """Set several tags on a model (or one of its versions) in one commit; all or nothing.
 
-    def delete_tags(self, name: str, keys: Sequence[str], version: int | str | None = None) -> None:
+        Returns the model as written.
+        """
+        check_name(name)
+        number = None if version is None else parse_version(version)
+        result: RegisteredModel = self._write(ops.set_tags(name, mut.clean_tags(tags), number))
+        return result
+
+    def delete_tags(
+        self, name: str, keys: Sequence[str], version: int | str | None = None
+    ) -> RegisteredModel:
         """Remove several tags in one commit; a key that is not set is an error."""
         number = None if version is None else parse_version(version)
-        self._delete_tags(name, keys, number, strict=True)
+        return self._delete_tags(name, keys, number, strict=True)
 
     def _delete_tags(
         self, name: str, keys: Sequence[str], number: int | None, strict: bool
-    ) -> None:
-        self._write(ops.delete_tags(check_name(name), keys, number, strict))
+    ) -> RegisteredModel:
+        check_name(name)
+        checked = [check_tag_key(key) for key in keys]  # as MLflow: before the model is read
+        result: RegisteredModel = self._write(ops.delete_tags(name, checked, number, strict))
+        return result
 
     # ------------------------------------------------------------- versions
 
@@ -204,7 +241,14 @@ class Registry:
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version; RESOURCE_DOES_NOT_EXIST if the model or version is missing."""
-        return mut.find_version(self._read(name), version)
+        number = parse_version(version)  # as MLflow: the arguments, then the model
+        try:
+            model = self._read(name)
+        except ModelNotFound as e:  # MLflow names the version (its words), gitreg the model
+            raise VersionNotFound(
+                f"Model Version (name={name}, version={number}) not found: {e.message}"
+            ) from e
+        return mut.find_version(model, number)
 
     def update_model_version(
         self, name: str, version: int | str, description: str | None = None
@@ -220,12 +264,14 @@ class Registry:
         updated = self._modify(name, change, f"Update description of {name} version {number}")
         return mut.find_version(updated, number)
 
-    def delete_model_version(self, name: str, version: int | str) -> None:
-        """Delete a version and the aliases pointing at it; its number is never reused."""
+    def delete_model_version(self, name: str, version: int | str) -> ModelVersion:
+        """Delete a version and the aliases pointing at it; its number is never reused.
+
+        Returns the version as it was, ``aliases`` naming the aliases deleted with it.
+        """
         number = parse_version(version)
-        self._modify(
-            name, lambda m: mut.delete_version(m, number), f"Delete {name} version {number}"
-        )
+        result: ModelVersion = self._write(ops.delete_version(check_name(name), number))
+        return result
 
     def search_model_versions(
         self,
@@ -279,23 +325,13 @@ class Registry:
         number, target = parse_version(version), Stage.parse(stage)
         if archive_existing_versions and target not in (Stage.STAGING, Stage.PRODUCTION):
             raise InvalidParameter(
-                f"archive_existing_versions applies only to Staging and Production, not {target}"
+                "Model version transition cannot archive existing model versions because "
+                f"{target} is not an Active stage; archive_existing_versions applies only to "
+                "Staging and Production"
             )
 
         mutation = ops.transition(name, number, target, archive_existing_versions, message)
-        from gitreg import promotion  # remote code stays off the read path
-
-        def current() -> Stage | None:
-            try:
-                return self.get_model_version(name, number).current_stage
-            except GitregError:
-                return None  # not in this clone yet: the remote tip decides in the mutation
-
-        if promotion.needs_request(self.store, target, current, direct, self.push):
-            return promotion.request_transition(
-                self.store, mutation, name, number, target, message, self.push
-            )
-        result: ModelVersion = self._write(mutation)
+        result: ModelVersion = self._write(mutation, direct=direct, why=message)
         return result
 
     def set_model_version_tag(
@@ -308,9 +344,7 @@ class Registry:
     ) -> None:
         """Set a tag on a version (or on the newest version in ``stage``)."""
         number = self._version_or_stage(name, version, stage)
-        if key is None:
-            raise InvalidParameter("Give the tag key to set")
-        self.set_tags(name, {key: value}, number)
+        self.set_tags(name, {check_tag_key(key): value}, number)
 
     def delete_model_version_tag(
         self,
@@ -321,9 +355,7 @@ class Registry:
     ) -> None:
         """Remove a tag from a version (nothing happens if it is not set, as in MLflow)."""
         number = self._version_or_stage(name, version, stage)
-        if key is None:
-            raise InvalidParameter("Give the tag key to delete")
-        self._delete_tags(name, [key], number, strict=False)
+        self._delete_tags(name, [check_tag_key(key)], number, strict=False)
 
     def _version_or_stage(self, name: str, version: int | str | None, stage: str | None) -> int:
         if (version is None) == (stage is None):
@@ -342,19 +374,23 @@ class Registry:
 
     # -------------------------------------------------------------- aliases
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
-        """Point ``@alias`` at ``version`` (moving it if it pointed elsewhere)."""
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: int | str
+    ) -> RegisteredModel:
+        """Point ``@alias`` at ``version`` (moving it if set elsewhere); returns the model."""
         check_alias(alias)
         number = parse_version(version)
-        self._modify(
+        return self._modify(
             name,
             lambda m: mut.set_alias(m, alias, number),
             f"Set alias {name}@{alias} -> version {number}",
         )
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        """Remove ``@alias`` (nothing happens if it is not set, as in MLflow)."""
-        self._modify(name, lambda m: mut.delete_alias(m, alias), f"Delete alias {name}@{alias}")
+    def delete_registered_model_alias(self, name: str, alias: str) -> RegisteredModel:
+        """Remove ``@alias`` (nothing happens if it is not set, as in MLflow); returns the model."""
+        return self._modify(
+            name, lambda m: mut.delete_alias(m, alias), f"Delete alias {name}@{alias}"
+        )
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         """The version ``@alias`` points at (``latest``: the newest version)."""
@@ -370,170 +406,6 @@ class Registry:
     def resolve(self, uri: str) -> str:
         """The source URI of the version a ``models:/`` URI names."""
         return self.get_version_for_uri(uri).source
-
-    # ------------------------------------------------- audit and promotions
-
-    def get_model_history(self, name: str, version: int | str | None = None) -> list[HistoryEntry]:
-        """The audit trail of ``name`` (or of one version), newest first, from git history."""
-        from gitreg.store import history
-
-        check_name(name)
-        number = None if version is None else parse_version(version)
-        ref = self.at or "HEAD"
-        entries = history.read_history(self.store.root, model_path(name), ref, number)
-        if not entries and number is None:
-            raise ModelNotFound(f"Registered Model with name={name} has no history")
-        return entries
-
-    def list_events(self, since: str | None, until: str | None = None) -> list[RegistryEvent]:
-        """Every change after commit ``since`` up to ``until`` (default: HEAD or ``at``).
-
-        Commit by commit along the first-parent history, oldest first; each event has a
-        stable id (the same range always gives the same events). ``since`` None means from
-        the first commit.
-
-        Raises:
-            BadRef: ``since`` or ``until`` names no commit.
-        """
-        from gitreg.store import eventlog
-
-        end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
-        start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
-        return eventlog.read_events(self.store.root, start, end)
-
-    def list_transition_requests(self) -> list[TransitionRequest]:
-        """Open promotion requests: the remote's ``gitreg/...`` branches and forge requests."""
-        from gitreg import promotion
-
-        return promotion.list_requests(self.store, self.push, os.environ)
-
-    def rollback_registered_model(
-        self, name: str, *, message: str | None = None, direct: bool = False
-    ) -> ModelVersion:
-        """Return Production to the previous Production version (from history).
-
-        Raises:
-            VersionNotFound: no earlier Production version still exists.
-            PromotionPending: as ``transition_model_version_stage`` on a protected stage.
-        """
-        from gitreg.store import history
-
-        model = self._read(name)
-        target, why = history.rollback_target(model, self.get_model_history(name))
-        return self.transition_model_version_stage(
-            name, target, Stage.PRODUCTION.value, True, message=message or why, direct=direct
-        )
-
-    # ------------------------------------------------- notifications (#13)
-
-    def notify(
-        self, since: str | None, until: str | None = None, *, dry_run: bool = False
-    ) -> Report:
-        """Deliver the events after ``since`` up to ``until`` to gitreg.yaml's subscriptions.
-
-        The subscriptions are those of gitreg.yaml at ``until`` (what landed). Re-running a
-        range delivers the same events with the same ids. ``dry_run`` sends nothing.
-        """
-        from gitreg.integrations import notify
-
-        events = self.list_events(since, until)
-        end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
-        return notify.notify(self.store, events, end, os.environ, dry_run=dry_run)
-
-    def notify_request(
-        self, base: str, head: str, pull_request: int | None = None, *, dry_run: bool = False
-    ) -> Report:
-        """Deliver TRANSITION_REQUEST_CREATED for the stage changes ``head`` proposes.
-
-        The subscriptions are those of gitreg.yaml at ``base``: a request cannot add a
-        subscription that hears about itself (or sends a secret elsewhere).
-        """
-        from gitreg.integrations import notify
-
-        events = notify.request_events(self.store, base, head, pull_request)
-        config_at = self.store.resolve_ref(base)
-        return notify.notify(self.store, events, config_at, os.environ, dry_run=dry_run)
-
-    def deliver_events(self, events: Sequence[RegistryEvent], *, dry_run: bool = False) -> Report:
-        """Deliver any events (e.g. POLICY_VIOLATION from ``gitreg audit``) as ``notify`` does."""
-        from gitreg.integrations import notify
-
-        return notify.notify(self.store, events, self.at, os.environ, dry_run=dry_run)
-
-    def list_webhooks(self) -> list[Subscription]:
-        """The subscriptions in gitreg.yaml (``notifications.webhooks``), in file order."""
-        return list(self.store.read_config(self.at).notifications.webhooks)
-
-    def get_webhook(self, webhook_id: str) -> Subscription:
-        """The subscription with this id or name; RESOURCE_DOES_NOT_EXIST if there is none."""
-        from gitreg.core.errors import WebhookNotFound
-
-        found = self.store.read_config(self.at).notifications.find(webhook_id)
-        if found is None:
-            raise WebhookNotFound(f"Webhook with ID {webhook_id} not found.")
-        return found
-
-    def create_webhook(self, name: str, secret: str | None = None, **fields: Any) -> Subscription:
-        """Add a subscription (one commit). A literal ``secret`` stays out of git.
-
-        It is kept in the clone's private store (.git/gitreg/secrets.json, mode 0600) under
-        the variable name the subscription records as ``secret_env``; delivery reads that
-        variable first, so CI sets a repository secret under the same name.
-        """
-        from gitreg.integrations.notify import manage
-
-        entry = {"name": manage.check_name(name)}
-        entry.update((k, v) for k, v in fields.items() if v is not None)
-        if secret:
-            taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
-            entry["secret_env"] = manage.secret_name(name, taken)
-        created: Subscription = self._write(manage.create(entry))
-        self._keep_secret(created, secret)
-        return created
-
-    def update_webhook(
-        self, webhook_id: str, secret: str | None = None, **changes: Any
-    ) -> Subscription:
-        """Change fields of a subscription (one commit); a None value removes a field."""
-        from gitreg.integrations.notify import manage
-
-        if changes.get("name") is not None:
-            manage.check_name(changes["name"])
-        current = self.get_webhook(webhook_id)
-        if secret and not current.secret_env:
-            taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
-            changes["secret_env"] = manage.secret_name(current.name, taken)
-        updated: Subscription = self._write(manage.update(webhook_id, changes))
-        self._keep_secret(updated, secret)
-        return updated
-
-    def delete_webhook(self, webhook_id: str) -> None:
-        """Remove a subscription (one commit) and the secret the clone kept for it."""
-        from gitreg.integrations.notify import manage
-        from gitreg.store import secrets
-
-        removed: Subscription = self._write(manage.delete(webhook_id))
-        still_used = {w.secret_env for w in self.list_webhooks()}
-        if removed.secret_env and removed.secret_env not in still_used:
-            secrets.write(self.store.state_dir, removed.secret_env, None)
-
-    def _keep_secret(self, sub: Subscription, secret: str | None) -> None:
-        from gitreg.store import secrets
-
-        if secret and sub.secret_env:
-            secrets.write(self.store.state_dir, sub.secret_env, secret)
-
-    def webhook_secret(self, sub: Subscription) -> str | None:
-        """The secret ``sub`` signs with (its variable, else the clone's private store)."""
-        from gitreg.integrations import notify
-
-        return notify.lookup_for(self.store, os.environ)(sub.secret_env) if sub.secret_env else None
-
-    def test_webhook(self, webhook_id: str, event: str | None = None) -> Delivery:
-        """Send an example event to one subscription now, as MLflow's ``test_webhook``."""
-        from gitreg.integrations import notify
-
-        return notify.send_example(self.store, webhook_id, event, os.environ, self.at)
 
 
 class RemoteRegistry:
@@ -575,3 +447,8 @@ class RemoteRegistry:
     def resolve(self, uri: str) -> str:
         """The source URI of the version a ``models:/`` URI names at the remote's tip."""
         return self.get_version_for_uri(uri).source
+
+    def get_model_version_requests(self, name: str, version: int | str) -> list[TransitionRequest]:
+        """Open requests about a version: none known, since no clone keeps them here."""
+        del name, version
+        return []

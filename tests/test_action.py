@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitreg.gate.scaffold import ACTION_REPOSITORY, WORKFLOW_FILE, WORKFLOW_TEXT
+from gitreg.gate.scaffold import WORKFLOW_FILE, WORKFLOW_TEXT
 from tests._helpers import git
 from tests._pr import commit, edit, line_of, make_base
 
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the action's st
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory):
-    """This project's files as the action's repository (``uses: OWNER/gitreg/...@v1``)."""
+    """This project's files as the action's repository (``uses: OWNER/gitreg/...@v0.1.0``)."""
     target = tmp_path_factory.mktemp("action-repo") / "gitreg"
     ignore = shutil.ignore_patterns(
         ".git", ".venv*", ".*_cache", "build", "dist", "*.egg-info", "__pycache__", ".work"
@@ -196,14 +196,27 @@ def test_the_action_passes_inputs_through_env_not_inline():
 
 
 def test_the_init_workflow_is_safe_for_pull_requests():
+    """GitHub's hardening advice, on the workflow gitreg init writes (issues 11 and 12)."""
     workflow = yaml.safe_load(WORKFLOW_TEXT)
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
-    assert list(triggers) == ["pull_request", "push"]  # push: the notify job (#13)
+    assert list(triggers) == ["pull_request", "push"]  # push: the audit and notify jobs
     assert workflow["permissions"] == {"contents": "read"}
-    steps = workflow["jobs"]["validate"]["steps"]
-    assert steps[-1]["uses"] == f"{ACTION_REPOSITORY}/.github/actions/validate@v1"
     assert "pull_request_target" not in WORKFLOW_TEXT
-    assert not any("run" in s for s in steps)
+    for name, job in workflow["jobs"].items():
+        assert 1 <= job["timeout-minutes"] <= 30, f"job {name} has no bounded time"
+        assert set(job.get("permissions", {}).values()) <= {"read"}, name
+        for step in job["steps"]:
+            if "uses" in step:  # every action pinned to a commit, not a tag
+                assert re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+            assert "github.event" not in step.get("run", ""), f"{name}: event data in run:"
+    assert set(workflow["jobs"]) >= {"validate", "audit", "notify"}
+    audit = workflow["jobs"]["audit"]
+    assert audit["steps"][-1]["env"]["BEFORE"] == "${{ github.event.before }}"
+    installs = re.findall(r"git\+https://github.com/gitreg-dev/gitreg@(\S+?)}", WORKFLOW_TEXT)
+    assert installs
+    assert all(re.fullmatch(r"[0-9a-f]{40}", ref) for ref in installs), (
+        "CI jobs install gitreg from the commit of the gitreg that wrote the workflow"
+    )
 
 
 # ------------------------------------------------------------------------------- act
@@ -222,16 +235,6 @@ runs:
         git remote add origin "$ACT_TEST_ORIGIN"
         git fetch -q --no-tags origin +refs/pull/1/merge
         git checkout -q --detach FETCH_HEAD
-"""
-
-
-SETUP_PYTHON_STAND_IN = """\
-name: setup-python (stand-in; the action skips it unless python-version is given)
-runs:
-  using: composite
-  steps:
-    - shell: bash
-      run: "true"
 """
 
 
@@ -276,19 +279,10 @@ def test_generated_workflow_runs_under_act(tmp_path, project_copy, change, code,
     )
     args = ["pull_request", "-W", WORKFLOW_FILE, "-e", str(event)]
     args += ["-P", "ubuntu-latest=-self-hosted", "--no-skip-checkout"]
-    args += ["--local-repository", f"{ACTION_REPOSITORY}@v1={project_copy}"]
     args += ["--local-repository", f"{checkout}={stand_in}"]
-    # act resolves every `uses:` of the composite action, even a skipped one, and this
-    # machine has no network: the skipped setup-python step gets a local stand-in.
-    setup_python = next(
-        step["uses"]
-        for step in yaml.safe_load(ACTION.read_text())["runs"]["steps"]
-        if "uses" in step
-    )
-    no_op = tmp_path / "setup-python"
-    no_op.mkdir()
-    (no_op / "action.yml").write_text(SETUP_PYTHON_STAND_IN)
-    args += ["--local-repository", f"{setup_python}={no_op}"]
+    # Offline: the jobs install gitreg from this checkout, through the repository
+    # variable the workflow offers for a mirror (its default is gitreg's commit on GitHub).
+    args += ["--var", f"GITREG_REQUIREMENT={project_copy}"]
     args += ["--env", f"ACT_TEST_ORIGIN={tmp_path / 'origin.git'}"]
     proc = subprocess.run(
         [ACT, *args],
@@ -303,6 +297,6 @@ def test_generated_workflow_runs_under_act(tmp_path, project_copy, change, code,
     log = proc.stdout + proc.stderr
     assert proc.returncode == code, log
     assert "Success - Main Install gitreg" in log, log
-    assert "::set-output:: ref=origin/main" in log, log
+    assert "against origin/main" in log, log  # judged against the base, by its policy
     for text in expected:
         assert text in log, log

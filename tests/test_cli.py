@@ -189,7 +189,7 @@ def test_register_commit_body_records_source_and_run(cli, registry_repo):
     ("args", "run_id"),
     [
         (["runs:/abc123/model"], "abc123"),
-        (["runs:/abc123/model", "--run-id", "explicit"], "explicit"),
+        (["runs:/abc123/model", "--run-id", "abc123"], "abc123"),
         (["s3://models/churn/1"], ""),
         (["s3://models/churn/1", "--run-id", "def456"], "def456"),
     ],
@@ -197,6 +197,15 @@ def test_register_commit_body_records_source_and_run(cli, registry_repo):
 def test_register_run_id_comes_from_a_runs_uri_unless_given(cli, args, run_id):
     cli.ok("register", "churn", *args)
     assert version_json(cli, "churn", "1")["run_id"] == run_id
+
+
+def test_register_refuses_a_runs_uri_of_another_run(cli, registry_repo):
+    """As MLflow 3.17.2's server: the run in a runs:/ source is the run_id (#16)."""
+    before = snapshot(registry_repo)
+    result = cli.fails(1, "register", "churn", "runs:/abc123/model", "--run-id", "def456")
+    assert "Invalid model version source: 'runs:/abc123/model'" in result.stderr
+    assert "pass --run-id 'abc123'" in result.stderr
+    assert snapshot(registry_repo) == before
 
 
 def test_register_tags_metrics_and_description(cli):
@@ -360,7 +369,8 @@ def test_search_refuses_a_bad_filter_order_or_token(zoo, command):
         ["--order-by", "colour ASC"],
         ["--page-token", "not-a-token"],
     ]:
-        result = refuse(zoo, 1, command, *args)
+        # A mistake on the command line: 2, as the README says (#16).
+        result = refuse(zoo, 2, command, *args)
         assert result.stdout == ""
 
 
@@ -426,8 +436,10 @@ def test_show_at_an_unknown_ref_is_a_usage_error(churn):
 
 
 def test_show_missing_model_or_version(churn):
-    for args in [["nope"], ["churn", "9"], ["churn", "zero"], ["churn", "0"]]:
+    for args in [["nope"], ["churn", "9"]]:
         refuse(churn, 1, "show", *args)
+    for args in [["churn", "zero"], ["churn", "0"]]:  # not a version number: a usage error
+        refuse(churn, 2, "show", *args)
 
 
 # ----------------------------------------------------------------------------- update
@@ -677,21 +689,22 @@ def test_resolve_json_and_at(promoted, registry_repo):
 
 
 def test_resolve_bad_uri_is_one_line_on_stderr(promoted):
-    for uri in [
-        "churn",
-        "models:/churn",
-        "models:/churn/",
-        "models:/churn/1/2",
-        "models:/churn/Prod",
-        "models:/churn/0",
-        "models:/churn/9",
-        "models:/churn@nope",
-        "models:/churn@latest",
-        "models:/ghost/1",
-        "models:/../x/1",
-        "runs:/abc123/model",
+    # A malformed URI is a command-line mistake (2); one that names nothing is refused (1).
+    for uri, code in [
+        ("churn", 2),
+        ("models:/churn", 2),
+        ("models:/churn/", 2),
+        ("models:/churn/1/2", 2),
+        ("models:/churn/Prod", 2),
+        ("models:/churn/0", 2),
+        ("models:/churn/9", 1),
+        ("models:/churn@nope", 1),
+        ("models:/churn@latest", 2),
+        ("models:/ghost/1", 1),
+        ("models:/../x/1", 2),
+        ("runs:/abc123/model", 2),
     ]:
-        result = refuse(promoted, 1, "resolve", uri)
+        result = refuse(promoted, code, "resolve", uri)
         assert result.stdout == "", uri
 
 
@@ -783,8 +796,8 @@ def test_json_errors_are_mlflow_error_bodies_on_stderr(churn):
         (["show", "churn", "9"], 1, "RESOURCE_DOES_NOT_EXIST"),
         (["create", "churn"], 1, "RESOURCE_ALREADY_EXISTS"),
         (["register", "../x", "s3://x"], 1, "INVALID_PARAMETER_VALUE"),
-        (["resolve", "nope"], 1, "INVALID_PARAMETER_VALUE"),
-        (["models", "--filter", "colour = 'red'"], 1, "INVALID_PARAMETER_VALUE"),
+        (["resolve", "nope"], 2, "INVALID_PARAMETER_VALUE"),
+        (["models", "--filter", "colour = 'red'"], 2, "INVALID_PARAMETER_VALUE"),
         (["show", "churn", "--at", "no-such-ref"], 2, "INVALID_PARAMETER_VALUE"),
     ]:
         result = churn.fails(code, *args, "--json")
@@ -841,7 +854,7 @@ def test_outside_a_registry_names_the_path(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
 
-    result = Cli().fails(1, "models", cwd=elsewhere)
+    result = Cli().fails(2, "models", cwd=elsewhere)
 
     assert_one_error_line(result)
     assert str(elsewhere.resolve()) in result.stderr
@@ -853,7 +866,7 @@ def test_a_git_repository_without_gitreg_yaml_is_not_a_registry(tmp_path):
     plain.mkdir()
     git(plain, "init", "-b", "main")
 
-    result = Cli().fails(1, "create", "churn", "--repo", str(plain))
+    result = Cli().fails(2, "create", "churn", "--repo", str(plain))
 
     assert_one_error_line(result)
     assert str(plain) in result.stderr
@@ -863,9 +876,11 @@ def test_a_git_repository_without_gitreg_yaml_is_not_a_registry(tmp_path):
 
 def test_repo_that_does_not_exist_names_the_path(tmp_path):
     missing = tmp_path / "missing"
-    result = Cli().fails(1, "models", "--repo", str(missing))
+    result = Cli().fails(2, "models", "--repo", str(missing))
     assert_one_error_line(result)
     assert str(missing) in result.stderr
+    assert "is not a gitreg registry (it does not exist)" in result.stderr
+    assert "pass --repo PATH" in result.stderr
     assert not missing.exists()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,17 @@ def test_demo_script_runs_and_resolves_the_champion(tmp_path):
         lines.index(next(x for x in lines if "resolve models:/churn@champion" in x)) + 1
     ]
     assert resolved == "runs:/7c1d3b/model"
+    # Each command is echoed as a user can paste it, quotes included (#16).
+    echoed = [re.sub(r"\x1b\[[0-9;]*m", "", x)[2:] for x in lines if x.startswith("\x1b[1m$ ")]
+    create = next(x for x in echoed if x.startswith("gitreg create"))
+    assert (
+        create
+        == "gitreg create churn -d 'Predicts 30-day churn from account activity' -t team=growth"
+    )
+    words = subprocess.run(
+        ["bash", "-c", f"printf '%s\\n' {create}"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert words[4] == "Predicts 30-day churn from account activity"
     assert (target / "models/churn.yaml").is_file()
     log = subprocess.run(
         ["git", "log", "--format=%s"], cwd=target, capture_output=True, text=True, check=True

@@ -44,7 +44,7 @@ def remote(bare_remote: Path, tmp_path: Path) -> Path:
     for name in ("churn", "fraud", "ranker"):
         registry.create_model_version(name, f"s3://{name}/1")
         registry.create_model_version(name, f"s3://{name}/2")
-        registry.set_registered_model_alias(name, "champion", 1)
+        registry.set_registered_model_alias(name, "deployed", 1)
     return bare_remote
 
 
@@ -59,7 +59,7 @@ def blobs_in_cache(cache: Path) -> list[str]:
 
 
 def test_resolve_from_a_remote_fetches_only_that_manifest(remote, cache):
-    assert RemoteRegistry(str(remote)).resolve("models:/churn@champion") == "s3://churn/1"
+    assert RemoteRegistry(str(remote)).resolve("models:/churn@deployed") == "s3://churn/1"
     assert blobs_in_cache(cache) == [git(remote, "rev-parse", "main:models/churn.yaml").strip()], (
         "the fleet read fetched more than the one manifest"
     )
@@ -67,10 +67,10 @@ def test_resolve_from_a_remote_fetches_only_that_manifest(remote, cache):
 
 def test_the_next_read_sees_the_remotes_new_tip(remote, tmp_path):
     reader = RemoteRegistry(str(remote))
-    assert reader.resolve("models:/churn@champion") == "s3://churn/1"
-    Registry(tmp_path / "writer").set_registered_model_alias("churn", "champion", 2)
-    assert reader.resolve("models:/churn@champion") == "s3://churn/2"
-    assert reader.get_registered_model("fraud").aliases == {"champion": 1}
+    assert reader.resolve("models:/churn@deployed") == "s3://churn/1"
+    Registry(tmp_path / "writer").set_registered_model_alias("churn", "deployed", 2)
+    assert reader.resolve("models:/churn@deployed") == "s3://churn/2"
+    assert reader.get_registered_model("fraud").aliases == {"deployed": 1}
 
 
 def test_the_cli_resolves_and_shows_with_remote(remote):
@@ -78,18 +78,18 @@ def test_the_cli_resolves_and_shows_with_remote(remote):
     assert cli.ok("resolve", "models:/churn/2", "--remote", str(remote)).stdout == "s3://churn/2\n"
     shown = json.loads(cli.ok("show", "ranker", "--json", "--remote", str(remote)).stdout)
     assert shown["registered_model"]["name"] == "ranker"
-    cli.fails(1, "resolve", "models:/ghost@champion", "--remote", str(remote))
+    cli.fails(1, "resolve", "models:/ghost@deployed", "--remote", str(remote))
 
 
 def test_a_branch_is_read_with_at(remote, tmp_path):
     writer = tmp_path / "writer"
     git(writer, "push", "-q", "origin", "main:refs/heads/staging")
-    Registry(writer).set_registered_model_alias("churn", "champion", 2)
-    assert RemoteRegistry(str(remote), at="staging").resolve("models:/churn@champion") == (
+    Registry(writer).set_registered_model_alias("churn", "deployed", 2)
+    assert RemoteRegistry(str(remote), at="staging").resolve("models:/churn@deployed") == (
         "s3://churn/1"
     )
     with pytest.raises(RemoteUnavailable):
-        RemoteRegistry(str(remote), at="no-such-branch").resolve("models:/churn@champion")
+        RemoteRegistry(str(remote), at="no-such-branch").resolve("models:/churn@deployed")
 
 
 def test_a_missing_model_is_not_found(remote):
@@ -101,14 +101,14 @@ def test_the_url_never_acts_as_an_option(tmp_path):
     marker = tmp_path / "pwned"
     hostile = f"--upload-pack=touch {marker}"
     with pytest.raises(RemoteUnavailable):
-        RemoteRegistry(hostile).resolve("models:/churn@champion")
+        RemoteRegistry(hostile).resolve("models:/churn@deployed")
     assert not marker.exists()
 
 
 def test_pods_starting_together_share_the_cache(remote):
     code = (
         "import sys; from gitreg.registry import RemoteRegistry; "
-        "print(RemoteRegistry(sys.argv[1]).resolve('models:/fraud@champion'))"
+        "print(RemoteRegistry(sys.argv[1]).resolve('models:/fraud@deployed'))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     procs = [
@@ -139,7 +139,7 @@ def server(remote: Path):
 
 def test_over_smart_http_with_credentials(server, remote, cache):
     url = server.url(remote.name)
-    assert RemoteRegistry(url).resolve("models:/ranker@champion") == "s3://ranker/1"
+    assert RemoteRegistry(url).resolve("models:/ranker@deployed") == "s3://ranker/1"
     assert len(blobs_in_cache(cache)) == 1
     assert not any("hunter2" in p.name for p in cache.rglob("*")), "credential on disk"
     config = "".join(p.read_text() for p in cache.rglob("config"))
@@ -148,7 +148,7 @@ def test_over_smart_http_with_credentials(server, remote, cache):
 
 def test_a_wrong_password_is_one_line_without_it(server, remote):
     url = server.url(remote.name, password="s3cret-wrong")
-    result = Cli().fails(1, "resolve", "models:/churn@champion", "--remote", url)
+    result = Cli().fails(1, "resolve", "models:/churn@deployed", "--remote", url)
     assert result.stderr.count("\n") == 1
     assert "s3cret-wrong" not in result.stderr
     assert "cannot fetch" in result.stderr

@@ -215,3 +215,37 @@ def test_export_round_trip_keeps_numbers_and_stages(
         (mv.version, mv.current_stage, mv.source)
         for mv in registry.get_registered_model("churn").versions
     ]
+
+
+def test_export_and_import_print_only_gitreg_s_progress_and_report(
+    tmp_path: Path, registry_repo: Path
+) -> None:
+    """No MLflow INFO logs, no FutureWarning about stages (#16): run as a user runs it."""
+    import subprocess
+    import sys
+
+    registry = Registry(registry_repo)
+    registry.create_model_version("churn", "s3://b/1")
+    registry.transition_model_version_stage("churn", 1, "Staging")
+    uri = f"sqlite:///{tmp_path / 'fresh.db'}"  # a new database: MLflow migrates it
+    outputs = []
+    for command, repo in (("export-mlflow", registry_repo), ("import-mlflow", tmp_path / "b")):
+        if command == "import-mlflow":
+            init_registry(repo)
+        proc = subprocess.run(
+            [sys.executable, "-m", "gitreg", command, "--registry-uri", uri, "--repo", str(repo)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(proc.stderr)
+    export, imported = outputs
+    for stderr in outputs:
+        assert "INFO" not in stderr
+        assert "Warning" not in stderr
+    assert export.splitlines()[-1] == (
+        "1 model(s) created, 0 updated, 0 already up to date; 1 version(s) added"
+    )
+    assert imported.splitlines()[0] == f"Reading {uri} ..."
+    assert len(imported.splitlines()) <= 3, imported

@@ -147,7 +147,9 @@ def test_second_production_version_is_refused_unless_archiving(client: Any) -> N
     client.transition_model_version_stage("m", 1, "Production")
     with pytest.raises(MlflowException, match="already in Production") as info:
         client.transition_model_version_stage("m", 2, "Production")
-    assert info.value.error_code == "INVALID_STATE"
+    # A refusal, answered 409 behind mlflow server rather than a retried 500 (#16).
+    assert info.value.error_code == "RESOURCE_CONFLICT"
+    assert "--" not in info.value.message  # the API's words: archive_existing_versions=True
     mv = client.transition_model_version_stage("m", 2, "Production", archive_existing_versions=True)
     assert mv.current_stage == "Production"
     assert client.get_model_version("m", 1).current_stage == "Archived"
@@ -184,6 +186,48 @@ def test_prompts_are_kept_apart_from_models(client: Any, tracking: Any) -> None:
     assert prompt.format(name="Ada") == "Hello Ada!"
 
 
+def test_a_long_prompt_template_is_registered(client: Any, tracking: Any) -> None:
+    """A 6,000-character template is a version tag; MLflow allows 100,000 characters (#16)."""
+    mlflow = tracking[0]
+    template = "Summarise {{text}}. " + "Be precise. " * 500
+    assert len(template) > 6000
+    mlflow.genai.register_prompt(name="long", template=template)
+    assert mlflow.genai.load_prompt("prompts:/long/1").template == template
+
+
+def test_a_version_tag_value_of_none_is_refused_as_mlflows_store_does(client: Any) -> None:
+    from mlflow.entities.model_registry import ModelVersionTag
+    from mlflow.exceptions import MlflowException
+
+    from gitreg.mlflow.store import GitregStore
+
+    client.create_registered_model("m")
+    client.create_model_version("m", "s3://b/1")
+    store = client._get_registry_client().store
+    assert isinstance(store, GitregStore)
+    with pytest.raises(MlflowException, match="Tag value cannot be None") as info:
+        store.set_model_version_tag("m", 1, ModelVersionTag("k", None))
+    assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_every_refusal_travels_as_a_4xx_code() -> None:
+    """Behind mlflow server a 5xx is retried for minutes and loses the message (#16)."""
+    from mlflow.exceptions import ERROR_CODE_TO_HTTP_STATUS
+
+    from gitreg.core import errors
+    from gitreg.mlflow.convert import mlflow_code
+
+    classes = [c for c in vars(errors).values() if isinstance(c, type)]
+    refusals = [c for c in classes if issubclass(c, errors.GitregError)]
+    assert len(refusals) > 15
+    for cls in refusals:
+        if cls is errors.PromotionPending:
+            error = cls("pending", branch="gitreg/m/v1-production")
+        else:
+            error = cls("refused")
+        assert 400 <= ERROR_CODE_TO_HTTP_STATUS[mlflow_code(error)] < 500, cls.__name__
+
+
 def test_cli_help_does_not_import_mlflow() -> None:
     code = (
         "import sys; from gitreg.cli import main; "
@@ -202,5 +246,12 @@ def test_a_registry_path_that_is_not_a_registry(tmp_path: Path, tracking: Any) -
     with pytest.raises(MlflowException) as info:
         GitregStore(f"gitreg://{tmp_path}")
     assert info.value.error_code == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as info:
+        GitregStore("gitreg:///nonexistent/reg")
+    assert info.value.message == (
+        "Registry URI 'gitreg:///nonexistent/reg': /nonexistent/reg is not a gitreg registry "
+        "(it does not exist); use gitreg:///absolute/path/to/a/registry, or create one with "
+        "gitreg init"
+    )
     init_registry(tmp_path / "ok")
     assert GitregStore(f"gitreg://{tmp_path / 'ok'}").search_registered_models() == []

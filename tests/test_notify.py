@@ -435,6 +435,24 @@ def test_a_transition_request_is_announced_from_its_branch(registry, registry_re
     assert body["commit"] == tip
 
 
+def test_an_alias_request_is_announced_too(registry, registry_repo):
+    """A request to move a protected alias is a transition request as well (#11)."""
+    with serving() as receiver:
+        subscribe(registry_repo, hook(receiver.url, events=["TRANSITION_REQUEST_CREATED"]))
+        registry.create_model_version("churn", "s3://1")
+        registry.create_model_version("churn", "s3://2")
+        registry.set_registered_model_alias("churn", "champion", 1)
+        git(registry_repo, "switch", "-qc", "gitreg/churn/at-champion-v2")
+        Registry(registry_repo).set_registered_model_alias("churn", "champion", 2)
+        tip = head(registry_repo)
+        git(registry_repo, "switch", "-q", "main")
+        report = registry.notify_request("main", tip, pull_request=7)
+    (event,) = report.events
+    assert event.event.describe() == "@champion -> version 2 requested"
+    body = receiver.requests[0].json()
+    assert (body["alias"], body["version"], body["previous_version"]) == ("champion", "2", "1")
+
+
 def test_a_request_cannot_subscribe_to_itself(registry, registry_repo):
     """The base's gitreg.yaml decides: a request branch adding a webhook is not heard."""
     with serving() as receiver:

@@ -214,7 +214,7 @@ def test_a_protected_transition_opens_a_request_and_leaves_main_alone(a, bare_re
 def test_direct_is_refused_on_a_protected_stage_but_fine_elsewhere(a, bare_remote):
     registry = Registry(a)
     registry.create_model_version("churn", "s3://m/1")
-    with pytest.raises(TransitionNotAllowed, match="drop --direct"):
+    with pytest.raises(TransitionNotAllowed, match="drop direct=True"):  # API words (#16)
         registry.transition_model_version_stage("churn", 1, "Production", direct=True)
     mv = registry.transition_model_version_stage("churn", 1, "Staging", direct=True)
     assert mv.current_stage == "Staging"
@@ -223,7 +223,7 @@ def test_direct_is_refused_on_a_protected_stage_but_fine_elsewhere(a, bare_remot
 
 def test_no_push_cannot_sneak_past_a_protected_stage(a):
     Registry(a).create_model_version("churn", "s3://m/1")
-    with pytest.raises(TransitionNotAllowed, match="drop --no-push"):
+    with pytest.raises(TransitionNotAllowed, match="drop push=False"):  # API words (#16)
         Registry(a, push=False).transition_model_version_stage("churn", 1, "Production")
 
 

@@ -34,10 +34,24 @@ def test_init_in_an_existing_directory_without_identity_removes_only_its_own_git
 ):
     target = tmp_path / "existing"
     target.mkdir()
-    (target / "notes.txt").write_text("keep me\n")
     with pytest.raises(GitFailed):
         init_registry(target)
+    assert target.is_dir()
+    assert list(target.iterdir()) == []
+
+
+def test_init_refuses_a_non_empty_directory_that_is_not_a_git_repository(tmp_path):
+    """As its help says (#16): it would have made a repository of someone's files."""
+    target = tmp_path / "project"
+    target.mkdir()
+    (target / "notes.txt").write_text("keep me\n")
+    result = Cli().fails(1, "init", str(target))
+    assert "is not empty and not a git repository" in result.stderr
+    assert f"git init {target}" in result.stderr
     assert sorted(p.name for p in target.iterdir()) == ["notes.txt"]
+    git(target, "init", "-q", "-b", "main")  # the way out the message gives
+    Cli().ok("init", str(target))
+    assert (target / "gitreg.yaml").is_file()
 
 
 def test_init_turns_an_existing_repository_into_a_registry(tmp_path):

@@ -1,7 +1,9 @@
 """The ``gitreg`` command line: parses arguments, calls one Registry method, prints the result.
 
 No registry logic lives here. Exit codes are decided in ``main``: 0 success, 1 the registry
-refused (a GitregError), 2 the command line was wrong, 3 an unexpected error, 130 Ctrl-C.
+refused (a GitregError), 2 the command line was wrong (click's usage errors, and the
+GitregErrors that come from the command line: a bad filter, order_by, page token, URI, ref
+or registry path), 3 an unexpected error, 130 Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from collections.abc import Sequence
 import click
 
 from gitreg.cli._app import cli
-from gitreg.core.errors import BadRef, GitregError, printable
+from gitreg.core.errors import (
+    BadRef,
+    GitregError,
+    InvalidFilter,
+    InvalidUri,
+    NotARegistry,
+    PromotionPending,
+    printable,
+)
 
 __all__ = ["cli", "entry", "main"]
 
@@ -52,6 +62,8 @@ def _fail(message: str, code: str, as_json: bool, exit_code: int, multiline: boo
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every outcome to an exit code (see module doc)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        args = ["--help"]  # bare `gitreg`: the help, not a usage error (#16)
     try:
         # Outside standalone mode click returns ctx.exit(n)'s code instead of raising it.
         code = cli.main(args=args, prog_name="gitreg", standalone_mode=False)
@@ -77,14 +89,45 @@ def _wants_json(args: Sequence[str]) -> bool:
     return any(a == "--format" and b == "json" for a, b in itertools.pairwise(args))
 
 
+# Errors the library raises about what the command line said: exit 2, as click's (#16).
+_COMMAND_LINE_ERRORS = (BadRef, NotARegistry, InvalidFilter, InvalidUri)
+
+# The library's errors name Python arguments; on the command line they are options (#16).
+_CLI_WORDS = (
+    ("archive_existing_versions=True", "--archive-existing-versions"),
+    ("archive_extra_production=True", "--archive-extra-production"),
+    ("direct=True", "--direct"),
+    ("push=False", "--no-push"),
+    ("push=True", "--push"),
+    ("fetch=True", "--fetch"),
+    ("filter_string", "--filter"),
+    ("order_by", "--order-by"),
+    ("max_results", "--max-results"),
+    ("pass run_id=", "pass --run-id "),
+    ("give the path of a registry", "pass --repo PATH (or set GITREG_REPO)"),
+)
+
+
+def cli_words(message: str) -> str:
+    """``message`` with the API's argument names replaced by the CLI's options."""
+    for api, option in _CLI_WORDS:
+        message = message.replace(api, option)
+    return message
+
+
 def _exit_code(e: Exception, as_json: bool) -> int:
     """Report ``e`` on stderr in one line and return its exit code."""
     if isinstance(e, click.ClickException):
         return _fail(e.format_message(), "INVALID_PARAMETER_VALUE", as_json, e.exit_code)
-    if isinstance(e, BadRef):
-        return _fail(e.message, e.error_code, as_json, 2)
+    if isinstance(e, PromotionPending):
+        # Not a failure: the change is proposed for review (any write command, see #11).
+        from gitreg.cli._app import _pending
+
+        _pending(e, as_json)
+        return 0
     if isinstance(e, GitregError):
-        return _fail(e.message, e.error_code, as_json, 1, e.multiline)
+        code = 2 if isinstance(e, _COMMAND_LINE_ERRORS) else 1
+        return _fail(cli_words(e.message), e.error_code, as_json, code, e.multiline)
     path = _log_crash(e)
     message = f"unexpected {type(e).__name__}: {e} (details in {path})"
     return _fail(message, "INTERNAL_ERROR", as_json, 3)

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from gitreg.core.entities import ModelVersion, RegisteredModel
     from gitreg.core.errors import PromotionPending
     from gitreg.registry import Registry
+    from gitreg.store.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -76,6 +79,113 @@ def fetch_option(f: F) -> F:
     )(f)
 
 
+# ------------------------------------------------- completion and argument types (#16)
+
+STAGES = ("None", "Staging", "Production", "Archived")
+
+
+def _store_for(ctx: click.Context) -> Store | None:
+    """The registry a command line being completed names, or None: completion never fails."""
+    import os
+
+    from gitreg.core.errors import GitregError
+    from gitreg.store.store import Store
+
+    root = ctx.find_root()
+    repo = ctx.params.get("repo") or root.params.get("repo") or os.environ.get("GITREG_REPO")
+    try:
+        return Store.discover(repo)
+    except (GitregError, OSError):
+        return None
+
+
+def _items(values: Iterable[str], incomplete: str) -> list[CompletionItem]:
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(v) for v in values if v.lower().startswith(incomplete.lower())]
+
+
+def _model_for(ctx: click.Context) -> RegisteredModel | None:
+    """The model named by the NAME argument already typed, read from its one manifest."""
+    from gitreg.core.errors import GitregError
+
+    store, name = _store_for(ctx), ctx.params.get("name")
+    if store is None or not isinstance(name, str):
+        return None
+    try:
+        return store.read_model(name)
+    except GitregError:
+        return None
+
+
+def complete_model(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Model names: a listing of models/ in the work tree, nothing parsed."""
+    store = _store_for(ctx)
+    return _items(store.model_names() if store else [], incomplete)
+
+
+def complete_alias(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The aliases of the model named on the command line."""
+    model = _model_for(ctx)
+    return _items(model.aliases if model else [], incomplete)
+
+
+class VersionType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3
+    """A version number (1, 2, 3, ...); completes the versions of the model being named."""
+
+    name = "version"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return "VERSION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from gitreg.core.entities import is_version_text
+
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        text = str(value).strip()
+        if is_version_text(text) and int(text) >= 1:  # ASCII digits: "²" is no version
+            return int(text)
+        self.fail(f"{str(value)[:40]!r} is not a version number; versions are 1, 2, 3, ...")
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        model = _model_for(ctx)
+        return _items([str(mv.version) for mv in model.versions] if model else [], incomplete)
+
+
+class StageType(click.ParamType):  # type: ignore[type-arg]
+    """A stage, case-insensitive as MLflow; becomes its canonical name (None, Staging, ...)."""
+
+    name = "stage"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return f"[{'|'.join(STAGES)}]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from gitreg.core.entities import Stage
+        from gitreg.core.errors import InvalidParameter
+
+        try:
+            return Stage.parse(str(value)).value
+        except InvalidParameter as e:
+            self.fail(e.message)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return _items(STAGES, incomplete)
+
+
+VERSION = VersionType()
+STAGE = StageType()
+
+
 def _registry(repo: str | None, at: str | None = None) -> Registry:
     from gitreg.registry import Registry  # --help stays import-light
 
@@ -93,6 +203,14 @@ def _pending(e: PromotionPending, as_json: bool) -> None:
     else:
         click.echo(e.url or e.branch)
     _say(f"Requested, not done yet: {e.message}")
+
+
+def _unchanged(registry: Registry, what: str) -> bool:
+    """Say so when a write found nothing to change (and so made no commit), #16."""
+    if registry.last_commit is None:
+        _say(f"Nothing changed: {what}; no commit was made")
+        return True
+    return False
 
 
 def _emit(data: Any) -> None:
@@ -221,7 +339,8 @@ COMMAND_MODULES = {
         "gitreg.cli.write",
     ),
     "validate": "gitreg.cli.gate",
-    **dict.fromkeys(["history", "requests", "rollback"], "gitreg.cli.remote"),
+    **dict.fromkeys(["history", "requests", "rollback", "withdraw"], "gitreg.cli.remote"),
+    "audit": "gitreg.cli.gate",
     "events": "gitreg.cli.events",
     **dict.fromkeys(["notify", "webhooks"], "gitreg.cli.notify"),
     "site": "gitreg.cli.site",
@@ -241,6 +360,24 @@ class LazyGroup(click.Group):
 
             importlib.import_module(COMMAND_MODULES[cmd_name])
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, and an unknown command suggests the closest one (#16)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            typed = args[0] if args else ""
+            if typed.startswith("-"):
+                raise
+            from gitreg.core.suggest import closest
+
+            match = closest(typed, self.list_commands(ctx))
+            if match is None:
+                raise
+            message = f"No such command {typed!r}; did you mean {match}?"
+            raise click.UsageError(message, ctx) from None
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT)

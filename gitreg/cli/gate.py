@@ -60,6 +60,14 @@ def _emit_github(report: Report) -> None:
             f.write(f"valid={str(report.valid).lower()}\nproblems={len(report.findings)}\n")
 
 
+def _json_format(as_json: bool, fmt: str | None) -> str:
+    """--json is --format json (every command takes --json, #16); else the default format."""
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} ask for different outputs")
+    fmt = "json" if as_json else fmt
+    return fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option(
@@ -80,9 +88,15 @@ def _emit_github(report: Report) -> None:
     is_flag=True,
     help="The change was pushed without review: protected stages may not change (with --base).",
 )
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @repo_option
 def validate(
-    paths: tuple[str, ...], base: str | None, fmt: str | None, push: bool, repo: str | None
+    paths: tuple[str, ...],
+    base: str | None,
+    fmt: str | None,
+    push: bool,
+    as_json: bool,
+    repo: str | None,
 ) -> None:
     """Check the registry: schemas and invariants, and with --base the change rules.
 
@@ -101,7 +115,7 @@ def validate(
       gitreg validate
       gitreg validate models/churn.yaml
       gitreg validate --base origin/main
-      gitreg validate --base main --format json
+      gitreg validate --base main --json
       gitreg validate --base origin/main --format github
     """
     from gitreg.core.errors import GitregError
@@ -109,7 +123,7 @@ def validate(
     from gitreg.gate.report import format_json, format_text
     from gitreg.store.store import Store
 
-    fmt = fmt or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    fmt = _json_format(as_json, fmt)
     if push and base is None:
         raise click.UsageError("--push needs --base: the commit before the push")
     try:
@@ -128,3 +142,63 @@ def validate(
     if not report.valid:
         problems = len(report.findings)
         raise _Invalid(f"the registry is invalid: {problems} problem(s), listed above")
+
+
+@cli.command()
+@click.option(
+    "--since",
+    metavar="REF",
+    required=True,
+    help="The commit before the range, e.g. the tip before a push (0000... for all history).",
+)
+@click.option("--until", metavar="REF", help="The last commit of the range (default: HEAD).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="text, json, or github (annotations); default: github when GITHUB_ACTIONS=true.",
+)
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Also deliver each violation as a POLICY_VIOLATION event to the subscriptions.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+@repo_option
+def audit(
+    since: str,
+    until: str | None,
+    fmt: str | None,
+    notify: bool,
+    as_json: bool,
+    repo: str | None,
+) -> None:
+    """Judge commits already on the branch, each against its parent's policy.
+
+    Every change to a protected stage or alias (deletes and renames included) must
+    have arrived through a merged request: a merge commit of a pull or merge request,
+    or, where gitreg.yaml names a forge, a commit the forge associates with a merged
+    pull request. Everything else a pull request may not do (rewritten sources, two
+    versions in Production, reused numbers) is a violation whatever way it arrived. A
+    push that only registers versions or edits descriptions passes.
+
+    Exit status: 0 no violation, 1 violations, 2 could not run (bad ref).
+
+    \b
+    Examples:
+      gitreg audit --since origin/main~20
+      gitreg audit --since "$BEFORE" --until "$AFTER" --format github
+      gitreg audit --since v1.0 --format json --notify
+    """
+    from gitreg.cli._app import _registry
+    from gitreg.gate.report import format_audit_github, format_audit_json, format_audit_text
+
+    fmt = _json_format(as_json, fmt)
+    registry = _registry(repo)
+    report = registry.audit(since, until)
+    formats = {"github": format_audit_github, "json": format_audit_json}
+    click.echo(formats.get(fmt, format_audit_text)(report), nl=False)
+    if notify and report.violations:
+        registry.deliver_events(registry.audit_events(report))
+    if not report.valid:
+        raise _Invalid(f"{len(report.violations)} violation(s) on the branch, listed above")

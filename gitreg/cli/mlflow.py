@@ -20,6 +20,12 @@ def _client(registry_uri: str, tracking_uri: str | None) -> Any:
         raise click.UsageError(
             "MLflow is not installed; install it with: pip install 'gitreg[mlflow]'"
         ) from None
+    import logging
+
+    # MLflow logs its database migrations at INFO on stderr; the output is gitreg's own
+    # progress and report (#16). Its warnings and errors still show.
+    for logger in ("mlflow", "alembic"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
     if tracking_uri:
         # MLflow's SQL store resolves models:/m-... sources through the global tracking URI.
         mlflow.set_tracking_uri(tracking_uri)

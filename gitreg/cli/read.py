@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import click
 
 from gitreg.cli._app import (
+    STAGE,
+    VERSION,
     F,
     _emit,
     _print_model,
@@ -18,6 +20,7 @@ from gitreg.cli._app import (
     _table,
     at_option,
     cli,
+    complete_model,
     fetch_option,
     json_option,
     repo_option,
@@ -127,8 +130,8 @@ def _reader(repo: str | None, at: str | None, remote: str | None) -> Registry | 
 
 
 @cli.command()
-@click.argument("name")
-@click.argument("version", required=False)
+@click.argument("name", shell_complete=complete_model)
+@click.argument("version", required=False, type=VERSION)
 @repo_option
 @at_option
 @fetch_option
@@ -136,13 +139,16 @@ def _reader(repo: str | None, at: str | None, remote: str | None) -> Registry | 
 @json_option
 def show(
     name: str,
-    version: str | None,
+    version: int | None,
     repo: str | None,
     at: str | None,
     remote: str | None,
     as_json: bool,
 ) -> None:
     """Show a registered model with its versions, or one version.
+
+    A version also lists the open requests about it that this clone knows of
+    (gitreg requests fetches them).
 
     \b
     Examples:
@@ -162,15 +168,29 @@ def show(
             _print_model(model)
         return
     mv = registry.get_model_version(name, version)
+    requests = registry.get_model_version_requests(name, mv.version)
     if as_json:
-        _emit({"model_version": mv.to_dict()})
-    else:
-        _print_version(mv)
+        _emit(
+            {
+                "model_version": mv.to_dict(),
+                "open_requests": [r.to_dict() for r in requests],
+            }
+        )
+        return
+    _print_version(mv)
+    for request in requests:
+        click.echo(f"{'request:':<13}{request.target}  {request.branch}")
 
 
 @cli.command()
-@click.argument("name")
-@click.option("--stage", "stages", multiple=True, help="Only this stage; repeatable.")
+@click.argument("name", shell_complete=complete_model)
+@click.option(
+    "--stage",
+    "stages",
+    multiple=True,
+    type=STAGE,
+    help="Only this stage (None, Staging, Production, Archived); repeatable.",
+)
 @repo_option
 @at_option
 @fetch_option

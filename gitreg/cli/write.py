@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from gitreg.cli._app import (
+    STAGE,
+    VERSION,
     _emit,
     _parse_pairs,
     _pending,
     _registry,
     _say,
+    _unchanged,
     cli,
+    complete_alias,
+    complete_model,
     json_option,
     push_option,
     repo_option,
 )
-from gitreg.core.entities import is_version_text
+from gitreg.core.entities import Stage, is_version_text
+
+if TYPE_CHECKING:
+    from gitreg.core.entities import RegisteredModel
+    from gitreg.registry import Registry
 
 
 def _split_version(args: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -31,20 +41,61 @@ def _split_version(args: Sequence[str]) -> tuple[str | None, list[str]]:
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--branch", default="main", show_default=True, help="Initial branch of a new repo.")
-def init(directory: str, branch: str) -> None:
-    """Create a registry: gitreg.yaml, models/, a validation workflow, and a first commit.
+@click.option("--remote", metavar="URL", help="The registry's remote, added as origin.")
+@click.option(
+    "--forge",
+    type=click.Choice(["none", "github", "gitlab"]),
+    default="none",
+    show_default=True,
+    help="Where requests become pull/merge requests (and which CI files to write).",
+)
+@click.option("--repository", metavar="OWNER/NAME", help="The repository on the forge.")
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    metavar="@HANDLE",
+    help="A code owner of gitreg.yaml and the CI files; repeatable (default: @OWNER).",
+)
+@json_option
+def init(
+    directory: str,
+    branch: str,
+    remote: str | None,
+    forge: str,
+    repository: str | None,
+    owners: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Create a registry: gitreg.yaml, models/, CI checks, code owners, and a first commit.
 
-    DIRECTORY may be new, empty, or an existing git repository without gitreg.yaml.
+    DIRECTORY may be new, empty, or an existing git repository without gitreg.yaml;
+    a directory that holds files but is not a git repository is refused (run git
+    init there first if you mean it).
+    For GitHub it writes .github/workflows/gitreg.yml (validate every pull request
+    against the base's policy, audit every push, deliver events) and .github/CODEOWNERS;
+    for GitLab, .gitlab-ci.yml and .gitlab/CODEOWNERS. With --remote, origin is added
+    and the branch tracks it, so every write pushes. See README, "Setting up GitHub",
+    for the branch protection that makes the guarantees hold.
 
     \b
     Examples:
       gitreg init my-registry
       gitreg init .            # turn the current repository into a registry
+      gitreg init reg --forge github --repository acme/registry --owner @acme/ml
+      gitreg init reg --remote git@gitlab.com:acme/registry.git --forge gitlab
     """
-    from gitreg.gate.scaffold import init_registry
+    from gitreg.gate.scaffold import Setup, init_registry
 
-    store = init_registry(directory, branch=branch)
+    if forge != "none" and not repository and not remote:
+        raise click.UsageError("--forge needs --repository OWNER/NAME (or a --remote to read)")
+    setup = Setup(remote, forge, repository, tuple(owners))
+    store = init_registry(directory, branch=branch, setup=setup)
+    if as_json:
+        _emit({"registry": {"path": str(store.root.resolve()), "commit": store.last_commit}})
     _say(f"Initialized gitreg registry in {store.root.resolve()}")
+    if remote:
+        _say(f"Push it once to create the branch: git -C {directory} push -u origin {branch}")
 
 
 @cli.command()
@@ -70,7 +121,7 @@ def create(
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_model)
 @click.argument("source")
 @click.option("--run-id", help="The run that produced the model.")
 @click.option("-d", "--description", help="What changed in this version.")
@@ -128,13 +179,18 @@ def register(
 
 
 @cli.command()
-@click.argument("name")
-@click.argument("version", required=False)
+@click.argument("name", shell_complete=complete_model)
+@click.argument("version", required=False, type=VERSION)
 @click.option("-d", "--description", required=True, help="The new description ('' clears it).")
 @repo_option
 @push_option
-def update(name: str, version: str | None, description: str, repo: str | None) -> None:
+@json_option
+def update(
+    name: str, version: int | None, description: str, repo: str | None, as_json: bool
+) -> None:
     """Set the description of a model, or of one of its versions.
+
+    A description equal to the current one changes nothing and makes no commit.
 
     \b
     Examples:
@@ -143,19 +199,34 @@ def update(name: str, version: str | None, description: str, repo: str | None) -
     """
     registry = _registry(repo)
     if version is None:
-        registry.update_registered_model(name, description)
-        _say(f"Updated description of {name}")
+        model = registry.update_registered_model(name, description)
+        if as_json:
+            _emit({"registered_model": model.to_dict()})
+        target = name
     else:
-        registry.update_model_version(name, version, description)
-        _say(f"Updated description of {name} version {version}")
+        mv = registry.update_model_version(name, version, description)
+        if as_json:
+            _emit({"model_version": mv.to_dict()})
+        target = f"{name} version {version}"
+    if not _unchanged(registry, f"{target} already has that description"):
+        _say(f"Updated description of {target}")
+
+
+def _written(model: RegisteredModel, version: int | None) -> dict[str, object]:
+    """The entity a write on a model (or one of its versions) changed, in MLflow's shape."""
+    if version is None:
+        return {"registered_model": model.to_dict()}
+    found = model.get_version(version)
+    return {"model_version": found.to_dict() if found else None}
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_model)
 @click.argument("items", nargs=-1, required=True, metavar="[VERSION] KEY=VALUE...")
 @repo_option
 @push_option
-def tag(name: str, items: tuple[str, ...], repo: str | None) -> None:
+@json_option
+def tag(name: str, items: tuple[str, ...], repo: str | None, as_json: bool) -> None:
     """Set tags on a model, or on one of its versions (one commit).
 
     \b
@@ -163,21 +234,28 @@ def tag(name: str, items: tuple[str, ...], repo: str | None) -> None:
       gitreg tag churn team=growth priority=critical
       gitreg tag churn 3 validation=passed
     """
+    from gitreg.operations import short
+
     version, rest = _split_version(items)
     if version is None and items and is_version_text(items[0]):
         raise click.UsageError("give at least one KEY=VALUE after the version")
     pairs = _parse_pairs(rest, "KEY=VALUE")
-    _registry(repo).set_tags(name, pairs, version)
+    registry = _registry(repo)
+    model = registry.set_tags(name, pairs, version)
+    if as_json:
+        _emit(_written(model, None if version is None else int(version)))
     target = name if version is None else f"{name} version {version}"
-    _say(f"Tagged {target}: {', '.join(f'{k}={v}' for k, v in pairs.items())}")
+    if not _unchanged(registry, f"{target} already has those tags"):
+        _say(f"Tagged {target}: {', '.join(f'{k}={short(v)}' for k, v in pairs.items())}")
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_model)
 @click.argument("items", nargs=-1, required=True, metavar="[VERSION] KEY...")
 @repo_option
 @push_option
-def untag(name: str, items: tuple[str, ...], repo: str | None) -> None:
+@json_option
+def untag(name: str, items: tuple[str, ...], repo: str | None, as_json: bool) -> None:
     """Remove tags from a model, or from one of its versions.
 
     \b
@@ -186,18 +264,21 @@ def untag(name: str, items: tuple[str, ...], repo: str | None) -> None:
       gitreg untag churn 3 validation
     """
     version, keys = _split_version(items)
-    _registry(repo).delete_tags(name, keys, version)
+    model = _registry(repo).delete_tags(name, keys, version)
+    if as_json:
+        _emit(_written(model, None if version is None else int(version)))
     target = name if version is None else f"{name} version {version}"
     _say(f"Removed tag(s) {', '.join(keys)} from {target}")
 
 
 @cli.command()
-@click.argument("name")
-@click.argument("alias_name", metavar="ALIAS")
-@click.argument("version")
+@click.argument("name", shell_complete=complete_model)
+@click.argument("alias_name", metavar="ALIAS", shell_complete=complete_alias)
+@click.argument("version", type=VERSION)
 @repo_option
 @push_option
-def alias(name: str, alias_name: str, version: str, repo: str | None) -> None:
+@json_option
+def alias(name: str, alias_name: str, version: int, repo: str | None, as_json: bool) -> None:
     """Point NAME@ALIAS at VERSION (moving the alias if it is set).
 
     \b
@@ -205,16 +286,21 @@ def alias(name: str, alias_name: str, version: str, repo: str | None) -> None:
       gitreg alias churn champion 3
       gitreg resolve models:/churn@champion
     """
-    _registry(repo).set_registered_model_alias(name, alias_name, version)
-    _say(f"{name}@{alias_name} -> version {version}")
+    registry = _registry(repo)
+    model = registry.set_registered_model_alias(name, alias_name, version)
+    if as_json:
+        _emit({"registered_model": model.to_dict()})
+    if not _unchanged(registry, f"{name}@{alias_name} already points at version {version}"):
+        _say(f"{name}@{alias_name} -> version {version}")
 
 
 @cli.command()
-@click.argument("name")
-@click.argument("alias_name", metavar="ALIAS")
+@click.argument("name", shell_complete=complete_model)
+@click.argument("alias_name", metavar="ALIAS", shell_complete=complete_alias)
 @repo_option
 @push_option
-def unalias(name: str, alias_name: str, repo: str | None) -> None:
+@json_option
+def unalias(name: str, alias_name: str, repo: str | None, as_json: bool) -> None:
     """Remove the alias NAME@ALIAS.
 
     \b
@@ -224,16 +310,16 @@ def unalias(name: str, alias_name: str, repo: str | None) -> None:
     registry = _registry(repo)
     # The API ignores a missing alias, as MLflow does; on the command line it is a typo.
     registry.get_model_version_by_alias(name, alias_name)
-    registry.delete_registered_model_alias(name, alias_name)
+    model = registry.delete_registered_model_alias(name, alias_name)
+    if as_json:
+        _emit({"registered_model": model.to_dict()})
     _say(f"Removed {name}@{alias_name}")
 
 
 @cli.command()
-@click.argument("name")
-@click.argument("version")
-@click.argument(
-    "stage", type=click.Choice(["None", "Staging", "Production", "Archived"], case_sensitive=False)
-)
+@click.argument("name", shell_complete=complete_model)
+@click.argument("version", type=VERSION)
+@click.argument("stage", type=STAGE)
 @click.option(
     "--archive-existing-versions",
     is_flag=True,
@@ -248,7 +334,7 @@ def unalias(name: str, alias_name: str, repo: str | None) -> None:
 @json_option
 def transition(
     name: str,
-    version: str,
+    version: int,
     stage: str,
     archive_existing_versions: bool,
     message: str | None,
@@ -272,8 +358,9 @@ def transition(
     """
     from gitreg.core.errors import PromotionPending
 
+    registry = _registry(repo)
     try:
-        mv = _registry(repo).transition_model_version_stage(
+        mv = registry.transition_model_version_stage(
             name, version, stage, archive_existing_versions, message=message, direct=direct
         )
     except PromotionPending as e:
@@ -281,34 +368,62 @@ def transition(
         return
     if as_json:
         _emit({"model_version": mv.to_dict()})
-    _say(f"{name} version {mv.version} is now in {mv.current_stage.value}")
+    stage_now = mv.current_stage.value
+    if not _unchanged(registry, f"{name} version {mv.version} is already in {stage_now}"):
+        _say(f"{name} version {mv.version} is now in {stage_now}")
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_model)
 @click.argument("new_name")
 @repo_option
 @push_option
-def rename(name: str, new_name: str, repo: str | None) -> None:
+@json_option
+def rename(name: str, new_name: str, repo: str | None, as_json: bool) -> None:
     """Rename a registered model (its manifest moves; history follows it).
 
     \b
     Examples:
       gitreg rename churn churn-predictor
     """
-    _registry(repo).rename_registered_model(name, new_name)
+    model = _registry(repo).rename_registered_model(name, new_name)
+    if as_json:
+        _emit({"registered_model": model.to_dict()})
     _say(f"Renamed {name} to {new_name}")
 
 
+def _describe(registry: Registry, name: str, version: int | None) -> str:
+    """What a delete is about to remove, saying what a deployment would lose (#16)."""
+    model = registry.get_registered_model(name)
+    if version is None:
+        live = [mv.version for mv in model.versions if mv.current_stage == Stage.PRODUCTION]
+        what = f"registered model {name} and all its {len(model.versions)} version(s)"
+        if live:
+            what += f", including version {live[0]}, which is in Production"
+        if model.aliases:
+            what += f", and its aliases {', '.join('@' + a for a in model.aliases)}"
+        return what
+    mv = registry.get_model_version(name, version)
+    what = f"{name} version {version}"
+    if mv.current_stage == Stage.PRODUCTION:
+        what += ", which is in Production"
+    if mv.aliases:
+        what += f", and its aliases {', '.join('@' + a for a in mv.aliases)}"
+    return what
+
+
 @cli.command()
-@click.argument("name")
-@click.argument("version", required=False)
+@click.argument("name", shell_complete=complete_model)
+@click.argument("version", required=False, type=VERSION)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @repo_option
 @push_option
-def delete(name: str, version: str | None, yes: bool, repo: str | None) -> None:
+@json_option
+def delete(name: str, version: int | None, yes: bool, repo: str | None, as_json: bool) -> None:
     """Delete a version, or a whole model. Version numbers are never reused.
 
+    The aliases on what is deleted go with it; the confirmation says so, and says
+    when a version in Production would go. Declining deletes nothing and exits 1.
     The deleted data stays in git history.
 
     \b
@@ -316,16 +431,24 @@ def delete(name: str, version: str | None, yes: bool, repo: str | None) -> None:
       gitreg delete churn 2 --yes
       gitreg delete churn --yes
     """
-    what = (
-        f"{name} version {version}" if version else f"registered model {name} and all its versions"
-    )
+    registry = _registry(repo)
     if not yes:
         if not sys.stdin or not sys.stdin.isatty():
+            what = f"{name} version {version}" if version else f"registered model {name}"
             raise click.UsageError(f"refusing to delete {what} without confirmation; pass --yes")
-        click.confirm(f"Delete {what}?", abort=True, err=True)
-    registry = _registry(repo)
+        if not click.confirm(f"Delete {_describe(registry, name, version)}?", err=True):
+            _say("Aborted; nothing was deleted.")
+            click.get_current_context().exit(1)
     if version is None:
-        registry.delete_registered_model(name)
+        model = registry.delete_registered_model(name)
+        if as_json:
+            _emit({"registered_model": model.to_dict()})
+        gone = [f"@{a}" for a in model.aliases]
+        what = f"registered model {name} and its {len(model.versions)} version(s)"
     else:
-        registry.delete_model_version(name, version)
-    _say(f"Deleted {what}")
+        mv = registry.delete_model_version(name, version)
+        if as_json:
+            _emit({"model_version": mv.to_dict()})
+        gone = [f"@{a}" for a in mv.aliases]
+        what = f"{name} version {version}"
+    _say(f"Deleted {what}" + (f" and its aliases {', '.join(gone)}" if gone else ""))

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import json
 import math
+import posixpath
 import re
+import time
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any
@@ -21,8 +24,14 @@ ALIAS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 _ALIAS_RE = re.compile(ALIAS_PATTERN)
 RESERVED_ALIASES = frozenset({"latest"})
 _VERSION_LIKE_RE = re.compile(r"^[vV]\d+$")
-TAG_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.\-/ ]*$"
+# Tag keys and values as MLflow 3.17.2 accepts them (mlflow.utils.validation): Unicode word
+# characters, '/', '.', '-', ' ' and ':', not resolving to another path; values up to
+# MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH. MLflow writes system tags such as mlflow.prompt.text.
+TAG_KEY_PATTERN = r"^[/\w.\- :]*$"
 _TAG_KEY_RE = re.compile(TAG_KEY_PATTERN)
+MAX_TAG_KEY_LENGTH = 250
+MAX_TAG_VALUE_LENGTH = 100_000
+_ECHO = 40  # how much of a refused value an error message repeats
 
 
 class Stage(str, Enum):
@@ -74,13 +83,57 @@ def check_alias(alias: object) -> str:
     return alias
 
 
+def _quoted(value: str) -> str:
+    """A value for an error message: JSON-quoted as MLflow does, cut to a short prefix."""
+    if len(value) <= _ECHO:
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value[:_ECHO], ensure_ascii=False)[:-1] + f'..." ({len(value)} characters)'
+
+
 def check_tag_key(key: object) -> str:
-    """Return ``key`` if it is a valid tag key, else raise InvalidParameter."""
-    if not isinstance(key, str) or not _TAG_KEY_RE.fullmatch(key) or len(key) > 250:
+    """Return ``key`` if MLflow accepts it as a tag key, else raise InvalidParameter.
+
+    MLflow's rule (``_validate_tag_name``): word characters (Unicode), '/', '.', '-', ' '
+    and ':'; no path that normalizes to another one ('a//b', 'a/', '../a', '.', '');
+    at most 250 characters.
+    """
+    if key is None:
+        raise InvalidParameter("Missing value for required parameter 'key'.")
+    if not isinstance(key, str):
+        raise InvalidParameter(f"Invalid tag key {key!r}: it must be a string")
+    where = f"Invalid value {_quoted(key)} for parameter 'key' supplied"
+    if not _TAG_KEY_RE.fullmatch(key):  # MLflow's "$" also lets one final "\n" through
         raise InvalidParameter(
-            f"Invalid tag key {key!r}: use letters, digits, '_', '-', '.', '/' and spaces"
+            f"{where}: Names may only contain alphanumerics, underscores (_), dashes (-), "
+            "periods (.), spaces ( ), colon(:) and slashes (/)."
+        )
+    normal = posixpath.normpath(key)
+    if normal != key or normal == "." or normal.startswith(("..", "/")):
+        raise InvalidParameter(
+            f"{where}: Names may be treated as files in certain cases, and must not resolve "
+            f"to other names when treated as such. This name would resolve to {normal!r}"
+        )
+    if len(key) > MAX_TAG_KEY_LENGTH:
+        raise InvalidParameter(
+            f"{where}: 'key' exceeds the maximum length of {MAX_TAG_KEY_LENGTH} characters"
         )
     return key
+
+
+def check_tag_value(key: str, value: object) -> str:
+    """``value`` as a tag value (text, as MLflow stores it), at most 100,000 characters.
+
+    The message repeats only a short prefix of a refused value.
+    """
+    if value is None:
+        raise InvalidParameter("Tag value cannot be None")
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TAG_VALUE_LENGTH:
+        raise InvalidParameter(
+            f"Invalid value {_quoted(text)} for tag {key!r}: 'value' exceeds the maximum "
+            f"length of {MAX_TAG_VALUE_LENGTH} characters"
+        )
+    return text
 
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -108,11 +161,15 @@ def parse_version(version: object) -> int:
     elif isinstance(version, str) and _DIGITS.fullmatch(version.strip()):
         number = int(version.strip())
     else:
-        raise InvalidParameter(
-            f"Invalid model version {_shown(version)}: it must be a positive integer"
+        raise InvalidParameter(  # MLflow's words; a prefix of the input at most
+            f"Parameter 'version' must be an integer, got {_shown(version)}; versions are "
+            "1, 2, 3, ..."
         )
     if number < 1:
-        raise InvalidParameter(f"Invalid model version {version!r}: it must be a positive integer")
+        raise InvalidParameter(
+            f"Parameter 'version' must be a positive integer, got {_shown(version)}; versions "
+            "are 1, 2, 3, ..."
+        )
     return number
 
 
@@ -184,8 +241,8 @@ def _strict_int(value: object) -> int:
 
 
 def now_ms() -> int:
-    """The current time in milliseconds since the epoch, MLflow's timestamp unit."""
-    return int(_dt.datetime.now(_dt.timezone.utc).timestamp() * 1000)
+    """The current time in milliseconds since the epoch, as MLflow's stores take it."""
+    return int(time.time() * 1000)
 
 
 def format_timestamp(ms: int) -> str:
@@ -321,12 +378,15 @@ class RegisteredModel:
 
     @property
     def latest_versions(self) -> list[ModelVersion]:
-        """The newest version in each stage, as MLflow's ``latest_versions``."""
+        """The newest version in each stage, as MLflow's ``latest_versions``.
+
+        In MLflow's order: the stages in the order their oldest version has them.
+        """
         newest: dict[Stage, ModelVersion] = {}
-        for mv in self.versions:
+        for mv in self.versions:  # ascending: a stage keeps the place it first appears at
             if mv.current_stage not in newest or mv.version > newest[mv.current_stage].version:
                 newest[mv.current_stage] = mv
-        return sorted(newest.values(), key=lambda mv: mv.version)
+        return list(newest.values())
 
     def get_version(self, version: int) -> ModelVersion | None:
         """The version numbered ``version``, or None."""

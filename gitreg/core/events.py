@@ -87,6 +87,10 @@ class Event:
         if kind in (EventKind.MODEL_VERSION_TAG_SET, EventKind.REGISTERED_MODEL_TAG_SET):
             was = f" (was {self.previous_value})" if self.previous_value is not None else ""
             return f"{where}: tag {self.key}={self.value}{was}"
+        if kind == EventKind.TRANSITION_REQUEST_CREATED and self.alias is not None:
+            if self.version is None:
+                return f"removing @{self.alias} requested (from version {self.previous_version})"
+            return f"@{self.alias} -> version {self.version} requested"
         if kind == EventKind.MODEL_VERSION_ALIAS_CREATED:
             was = f" (was {self.previous_version})" if self.previous_version is not None else ""
             return f"@{self.alias} -> version {self.version}{was}"

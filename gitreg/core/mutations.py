@@ -11,10 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.entities import (
+    MAX_TAG_VALUE_LENGTH,
     ModelVersion,
     RegisteredModel,
     Stage,
     check_tag_key,
+    check_tag_value,
     check_text,
     parse_version,
 )
@@ -28,19 +30,20 @@ from gitreg.core.errors import (
 from gitreg.core.names import name_key
 from gitreg.core.uri import ModelRef
 
-# MLflow's MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH.
-MAX_TAG_VALUE = 100_000
+MAX_TAG_VALUE = MAX_TAG_VALUE_LENGTH  # MLflow 3.17.2 (entities)
 
 if TYPE_CHECKING:
     from gitreg.core.config import Policy
 
 
 def clean_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
-    """Tags with checked keys and string values (MLflow stores tag values as text).
+    """Tags with checked keys and values, as text (``MlflowClient`` passes ``str(value)``).
+
+    Checked before any mutation runs, so a refused tag never reaches the schema (#16).
 
     Raises:
-        InvalidParameter: ``tags`` is not a mapping, a key is invalid, or a value is not
-            storable text (see ``entities.check_text``).
+        InvalidParameter: ``tags`` is not a mapping, a key is not one MLflow accepts, or a
+            value is longer than MLflow's limit or not storable text (``check_text``).
     """
     if tags is None:
         return {}
@@ -49,10 +52,12 @@ def clean_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
             f"Invalid tags {str(tags)[:60]!r}: give a mapping of key to value, e.g. "
             '{"team": "growth"}'
         )
-    return {
-        check_tag_key(k): check_text(str(v), f"value of tag {k!r}", MAX_TAG_VALUE)
-        for k, v in tags.items()
-    }
+    checked = {}
+    for k, v in tags.items():
+        key = check_tag_key(k)
+        value = check_tag_value(key, str(v))
+        checked[key] = check_text(value, f"value of tag {key!r}", MAX_TAG_VALUE)
+    return checked
 
 
 def find_version(model: RegisteredModel, version: int | str) -> ModelVersion:
@@ -165,8 +170,8 @@ def transition(
     if target == Stage.PRODUCTION and others and not archive:
         raise TransitionNotAllowed(
             f"{model.name} version {others[0].version} is already in Production; pass "
-            "archive_existing_versions=True (--archive-existing-versions) to archive it in "
-            "the same commit, or move it out of Production first"
+            "archive_existing_versions=True to archive it in the same commit, or move it out "
+            "of Production first"
         )
     # As MLflow: archiving applies even when the version is already in the target stage.
     updated = [
@@ -201,7 +206,7 @@ def version_for_ref(model: RegisteredModel, ref: ModelRef) -> ModelVersion:
         return version_for_alias(model, ref.alias)
     candidates = [mv for mv in model.versions if ref.latest or mv.current_stage == ref.stage]
     if not candidates:
-        where = "any version" if ref.latest else f"a version in stage {ref.stage}"
+        where = "version" if ref.latest else f"version in stage {ref.stage}"
         raise VersionNotFound(f"Registered model {model.name} has no {where}")
     return max(candidates, key=lambda mv: mv.version)
 

@@ -29,6 +29,8 @@ class ProtectedChange:
     stage: str | None = None  # the protected stage involved
     alias: str | None = None  # the protected alias involved
     target: int | None = None  # the alias's new version (None: removed)
+    to_stage: str | None = None  # a stage change's new stage
+    old_name: str | None = None  # a rename's former name
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape."""
@@ -62,7 +64,10 @@ def protected_changes(
         if held:
             found.append(
                 ProtectedChange(
-                    new.name, "rename", f"renamed from {renamed_from} while it holds {held}"
+                    new.name,
+                    "rename",
+                    f"renamed from {renamed_from} while it holds {held}",
+                    old_name=renamed_from,
                 )
             )
     found += _stage_changes(name, old, new, policy)
@@ -100,7 +105,8 @@ def _stage_changes(
         else:
             start = was if was is not None else Stage.NONE
             kind, what = "stage", f"version {number}: {start} -> {now}"
-        found.append(ProtectedChange(name, kind, what, number, stage=stage))
+        to_stage = now.value if now is not None else None
+        found.append(ProtectedChange(name, kind, what, number, stage=stage, to_stage=to_stage))
     return found
 
 

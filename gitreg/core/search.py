@@ -55,7 +55,7 @@ _VERSION_FIELDS: Mapping[str, tuple[str, _Getter[ModelVersion]]] = {
 }
 
 _KEY = r"`[^`]*`|[A-Za-z_][A-Za-z0-9_]*"
-_SUBKEY = r'`[^`]*`|"(?:[^"]|"")*"|[A-Za-z0-9_][A-Za-z0-9_.\-/]*'
+_SUBKEY = r'`[^`]*`|"(?:[^"]|"")*"|\w[\w.\-/]*'  # Unicode word characters, as MLflow
 _IDENT_RE = re.compile(rf"(?P<head>{_KEY})(?:\.(?P<sub>{_SUBKEY}))?")
 _TOKEN_RE = re.compile(
     rf"""(?P<ws>\s+)
@@ -67,7 +67,8 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
-_ORDER_RE = re.compile(r"\s*(?P<key>`[^`]*`|[A-Za-z_][\w.]*)(?:\s+(?P<dir>\w+))?\s*")
+_CLAUSE = "Invalid clause(s) in filter string"
+_ORDER_RE = re.compile(r"\s*(?P<key>[^\s,]+)(?:\s+(?P<dir>\w+))?\s*")
 
 
 class PagedList(list[T]):
@@ -142,6 +143,8 @@ class _Parser:
 
     def error(self, token: _Token, problem: str) -> InvalidFilter:
         where = f"character {token.pos + 1} ({token.text!r})" if token.text else "the end"
+        if token.kind == "end" and not problem.startswith(_CLAUSE):
+            problem = f"{_CLAUSE}: {problem}"  # MLflow's words for a condition cut short
         return InvalidFilter(f"Invalid filter at {where}: {problem}; {self.hint}")
 
     def peek(self) -> _Token:
@@ -163,7 +166,13 @@ class _Parser:
         return comparisons
 
     def comparison(self) -> _Comparison:
-        kind, key, type_ = self.target(self.next())
+        start = self.next()
+        kind, key, type_ = self.target(start)
+        if kind == "unknown":  # as MLflow: a malformed clause first, then the unknown key
+            after = self.tokens[self.index + 1] if self.index + 1 < len(self.tokens) else start
+            if after.kind not in ("str", "num", "punct"):
+                raise self.error(start, f"{_CLAUSE}: unknown attribute {key!r}")
+            raise self.error(start, f"Invalid attribute key {key!r} specified")
         op = self.operator(self.next(), key, type_)
         value_token = self.peek()
         value = self.string_list() if op == "IN" else self.value(type_)
@@ -179,7 +188,7 @@ class _Parser:
         if sub is None or head == "attribute":
             key = head if sub is None else _unquote(sub)
             if key not in self.attrs:
-                raise self.error(token, f"unknown attribute {key!r}")
+                return "unknown", key, ""
             return "attribute", key, self.attrs[key][0]
         if head not in ("tag", "tags"):
             raise self.error(token, f"unknown entity {head!r}, expected tags or attribute")
@@ -202,18 +211,42 @@ class _Parser:
             if token.kind not in ("num", "str") or not _NUMBER_RE.fullmatch(text):
                 raise self.error(token, "expected a number")
             return float(text) if "." in text else int(text)
+        if token.kind in ("ident", "num"):
+            raise self.error(
+                token,
+                "Parameter value is either not quoted or unidentified quote types used for "
+                f"string value {token.text}: expected a quoted string",
+            )
         if token.kind != "str":
             raise self.error(token, "expected a quoted string")
         return _unquote(token.text)
 
     def string_list(self) -> tuple[str, ...]:
         self.punct("(")
-        values = [self.value("string")]
+        values = [self.list_item()]
         while self.peek().text == ",":
             self.next()
-            values.append(self.value("string"))
+            values.append(self.list_item())
         self.punct(")")
-        return tuple(str(v) for v in values)
+        return tuple(values)
+
+    def list_item(self) -> str:
+        """One quoted string of an IN list, with MLflow's words for a list that is not one."""
+        token = self.peek()
+        problem = "While parsing a list in the query, expected a non-empty list of string values"
+        if token.kind == "str":
+            return _unquote(self.next().text)
+        if token.text == ")" and self.tokens[self.index - 1].text == "(":
+            raise self.error(token, f"{problem}, but got empty list")
+        if token.text in (",", ")"):
+            raise self.error(token, f"{problem}, but got ill-formed list")
+        if token.kind in ("num", "ident"):
+            raise self.error(
+                token,
+                "While parsing a list in the query, expected string value, punctuation, or "
+                "whitespace, but got different type in list: expected a quoted string",
+            )
+        raise self.error(self.next(), "expected a quoted string")
 
     def punct(self, char: str) -> None:
         token = self.next()
@@ -295,34 +328,42 @@ def _matches(
     )
 
 
-def _order_clause(clause: object, keys: Mapping[str, str]) -> _OrderKey:
+def _order_clause(clause: object, keys: Mapping[str, str], entity: str) -> _OrderKey:
     match = _ORDER_RE.fullmatch(clause) if isinstance(clause, str) else None
+    valid = ", ".join(f"'{k}'" for k in keys)
     if match is None:
         raise InvalidFilter(
-            f"Invalid order_by clause {clause!r}: use '<key> [ASC|DESC]' with key one of "
-            f"{', '.join(keys)}"
+            f"Invalid order_by clause {clause!r}. Could not be parsed; use '<key> [ASC|DESC]' "
+            f"with key one of {valid}"
         )
-    key = _unquote(match["key"]).removeprefix("attribute.")
+    key = match["key"]
+    if entity == "version":  # MLflow accepts attribute.version_number, not `name`, for versions
+        key = key.removeprefix("attribute.")
     if key not in keys:
-        raise InvalidFilter(
-            f"Invalid order_by clause {clause!r}: unknown key {key!r}, use one of {', '.join(keys)}"
-        )
+        what = "attribute key" if entity == "version" else "order by key"
+        raise InvalidFilter(f"Invalid {what} '{key}' specified. Valid keys are {valid}")
     direction = (match["dir"] or "ASC").upper()
     if direction not in ("ASC", "DESC"):
         raise InvalidFilter(
-            f"Invalid order_by clause {clause!r}: {match['dir']!r} is not ASC or DESC"
+            f"Invalid ordering key in order_by clause {clause!r}: {match['dir']!r} is not "
+            "ASC or DESC"
         )
     return _OrderKey(keys[key], direction == "ASC")
 
 
 def _parse_order_by(
-    order_by: Sequence[str] | None, keys: Mapping[str, str], tiebreak: Sequence[_OrderKey]
+    order_by: Sequence[str] | None,
+    keys: Mapping[str, str],
+    tiebreak: Sequence[_OrderKey],
+    entity: str,
 ) -> list[_OrderKey]:
     clauses = [order_by] if isinstance(order_by, str) else list(order_by or ())
-    parsed = [_order_clause(clause, keys) for clause in clauses]
+    parsed = [_order_clause(clause, keys, entity) for clause in clauses]
     fields = [o.key for o in parsed]
     if len(set(fields)) != len(fields):
-        raise InvalidFilter(f"Invalid order_by {clauses!r}: it orders by the same field twice")
+        raise InvalidFilter(
+            f"`order_by` contains duplicate fields: {clauses!r}; order by each field once"
+        )
     return parsed + [t for t in tiebreak if t.key not in fields]
 
 
@@ -344,11 +385,24 @@ def _sort(items: list[T], order: Sequence[_OrderKey]) -> list[T]:
     return items
 
 
-def _check_max_results(max_results: int, limit: int) -> None:
-    if isinstance(max_results, bool) or not isinstance(max_results, int):
-        raise InvalidFilter(f"Invalid max_results {max_results!r}: it must be an integer")
-    if not 1 <= max_results <= limit:
-        raise InvalidFilter(f"Invalid max_results {max_results}: it must be between 1 and {limit}")
+def _check_max_results(max_results: int, limit: int, versions: bool) -> None:
+    """MLflow's bounds in MLflow's words, checked in its order: a version search first wants
+    a positive integer, a model search first a count under its limit."""
+    number = isinstance(max_results, (int, float)) and not isinstance(max_results, bool)
+    counting = number and isinstance(max_results, int) and max_results >= 1
+    if versions and not counting:
+        raise InvalidFilter(
+            f"Invalid value for max_results. It must be a positive integer, but got {max_results!r}"
+        )
+    if number and max_results > limit:
+        raise InvalidFilter(
+            "Invalid value for request parameter max_results. It must be at most "
+            f"{limit}, but got value {max_results}"
+        )
+    if not counting:
+        raise InvalidFilter(
+            f"Invalid value for max_results. It must be a positive integer, but got {max_results!r}"
+        )
 
 
 def _encode_token(offset: int) -> str:
@@ -358,15 +412,19 @@ def _encode_token(offset: int) -> str:
 def _decode_token(page_token: str | None) -> int:
     if not page_token:
         return 0
+    fix = "pass the next_page_token of the previous page, or none"
+    shown = repr(page_token[:40])
     try:
-        data = json.loads(base64.b64decode(page_token, validate=True))
-    except ValueError:  # binascii.Error, JSONDecodeError and UnicodeDecodeError
+        decoded = base64.b64decode(page_token, validate=True)
+    except ValueError:  # binascii.Error
+        raise InvalidFilter(f"Invalid page token, could not base64-decode {shown}; {fix}") from None
+    try:
+        data = json.loads(decoded)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
         data = None
     offset = data.get("offset") if isinstance(data, dict) else None
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 1:
-        raise InvalidFilter(
-            f"Invalid page_token {page_token!r}: pass the token of the previous page, or none"
-        )
+        raise InvalidFilter(f"Invalid page token {shown}, it holds no offset; {fix}")
     return offset
 
 
@@ -375,14 +433,20 @@ def _page(items: list[T], start: int, max_results: int) -> PagedList[T]:
     return PagedList(items[start:end], _encode_token(end) if end < len(items) else None)
 
 
+# MLflow 3.17.2's order_by keys (SearchUtils and SearchModelVersionUtils): models order by
+# name and `timestamp` (last_updated_timestamp, its other name) only; versions by name,
+# version_number and both timestamps (#16).
 _MODEL_ORDER_KEYS = {
     "name": "name",
+    "timestamp": "last_updated_timestamp",
+    "last_updated_timestamp": "last_updated_timestamp",
+}
+_VERSION_ORDER_KEYS = {
+    "name": "name",
+    "version_number": "version_number",
     "creation_timestamp": "creation_timestamp",
     "last_updated_timestamp": "last_updated_timestamp",
-    # MLflow's SQL store sorts `timestamp` by last_updated_time.
-    "timestamp": "last_updated_timestamp",
 }
-_VERSION_ORDER_KEYS = {**_MODEL_ORDER_KEYS, "version_number": "version_number", "run_id": "run_id"}
 _VERSION_DEFAULT_ORDER = (
     _OrderKey("last_updated_timestamp", False),
     _OrderKey("name", True),
@@ -402,9 +466,9 @@ def search_registered_models(
     Raises:
         InvalidFilter: a bad filter, order_by, max_results or page_token.
     """
-    _check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
+    _check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD, False)
     comparisons = _parse_filter(filter_string, _MODEL_FIELDS)
-    order = _parse_order_by(order_by, _MODEL_ORDER_KEYS, [_OrderKey("name", True)])
+    order = _parse_order_by(order_by, _MODEL_ORDER_KEYS, [_OrderKey("name", True)], "model")
     start = _decode_token(page_token)
     matched = [m for m in models if _matches(m, _MODEL_FIELDS, comparisons)]
     return _page(_sort(matched, order), start, max_results)
@@ -422,11 +486,13 @@ def search_model_versions(
     Raises:
         InvalidFilter: a bad filter, order_by, max_results or page_token.
     """
-    _check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
+    _check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD, True)
     comparisons = _parse_filter(filter_string, _VERSION_FIELDS)
     order = list(_VERSION_DEFAULT_ORDER)
     if order_by:
-        order = _parse_order_by(order_by, _VERSION_ORDER_KEYS, _VERSION_DEFAULT_ORDER[1:])
+        order = _parse_order_by(
+            order_by, _VERSION_ORDER_KEYS, _VERSION_DEFAULT_ORDER[1:], "version"
+        )
     start = _decode_token(page_token)
     versions = (mv for model in models for mv in model.versions)
     matched = [mv for mv in versions if _matches(mv, _VERSION_FIELDS, comparisons)]

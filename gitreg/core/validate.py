@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest, notifications
 from gitreg.core.config import MODELS_DIR, link_problem
-from gitreg.core.entities import RESERVED_ALIASES, Stage, is_version_text
+from gitreg.core.entities import RESERVED_ALIASES, TAG_KEY_PATTERN, Stage, is_version_text
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.finding import Finding
 from gitreg.core.names import check_name, file_stem, name_key, name_of_stem
@@ -165,6 +165,7 @@ def check_invariants(
     findings += _check_aliases(data.get("aliases") or {}, versions, path, text)
     name = named if isinstance(named, str) else (name_of_stem(stem) or stem)
     findings += _check_production(data.get("versions") or [], name, path, text, incumbents)
+    findings += _check_tag_keys(data, path, text)
     return findings
 
 
@@ -306,6 +307,36 @@ def _check_aliases(
                     f"aliases.{alias}: 'latest' and numbers are reserved; choose another name",
                 )
             )
+    return findings
+
+
+_TAG_KEY_RE = re.compile(TAG_KEY_PATTERN)
+
+
+def _check_tag_keys(data: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:
+    """Tag keys with a character MLflow refuses that the schema cannot name (#16).
+
+    JSON Schema's ``\\w`` is ASCII-only, so the schema lets every non-ASCII character
+    through; MLflow accepts only Unicode word characters there.
+    """
+    places: list[tuple[list[str | int], Any]] = [(["tags"], data.get("tags"))]
+    for index, version in enumerate(data.get("versions") or []):
+        if isinstance(version, Mapping):
+            places.append((["versions", index, "tags"], version.get("tags")))
+    findings = []
+    for location, tags in places:
+        for key in tags if isinstance(tags, Mapping) else ():
+            if isinstance(key, str) and not _TAG_KEY_RE.fullmatch(key):
+                findings.append(
+                    Finding(
+                        path,
+                        _line(text, [*location, key]),
+                        "TAG_KEY_INVALID",
+                        f"{'.'.join(map(str, location))}: tag key {key!r} has a character "
+                        "MLflow does not accept; use letters, digits, '_', '-', '.', ' ', "
+                        "':' and '/'",
+                    )
+                )
     return findings
 
 

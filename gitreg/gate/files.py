@@ -12,7 +12,7 @@ import contextlib
 import json
 import marshal
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +101,25 @@ def check_text(
     return findings + validate.check_manifest(data, path, text, incumbents), data
 
 
-def check_file(root: Path, path: str, entries: Listing, cache: FindingsCache) -> list[Finding]:
-    """Schema and invariants of the work tree's ``path`` (the whole-registry validate)."""
+def read_models(root: Path) -> dict[str, bytes | InvalidManifest]:
+    """Every entry of models/ read at once (see ``store.files.read_directory``)."""
+    try:
+        return files.read_directory(root, MODELS_DIR)
+    except InvalidManifest:
+        return {}  # models/ itself is a link: the listing's finding says so
+
+
+def check_file(
+    root: Path,
+    path: str,
+    entries: Listing,
+    cache: FindingsCache,
+    contents: Mapping[str, bytes | InvalidManifest] | None = None,
+) -> list[Finding]:
+    """Schema and invariants of the work tree's ``path`` (the whole-registry validate).
+
+    ``contents`` are models/' entries already read (``read_models``), by name.
+    """
     name, _, rest = path[len(MODELS_DIR) + 1 :].partition("/")
     if path != CONFIG_FILE and not rest and name in entries.links:
         message = (
@@ -114,7 +131,15 @@ def check_file(root: Path, path: str, entries: Listing, cache: FindingsCache) ->
         stray = validate.check_entry(name, is_dir=bool(rest) or entries.get(name, False))
         if stray or name == ".gitkeep":
             return stray
-    text, unreadable = cache.read_worktree(root, path)
+    known = contents.get(name) if contents is not None and not rest else None
+    if isinstance(known, bytes):
+        text, unreadable = known, []
+    elif isinstance(known, NotRegularFile):
+        text, unreadable = None, [Finding(path, None, "NOT_A_REGULAR_FILE", known.message)]
+    elif isinstance(known, InvalidManifest):
+        text, unreadable = None, [Finding(path, None, "FILE_UNREADABLE", known.message)]
+    else:
+        text, unreadable = read_worktree(root, path)
     if unreadable:
         return unreadable
     if path == CONFIG_FILE or text is None or name == RETIRED_NAME:
@@ -165,9 +190,7 @@ class FindingsCache:
         self.entries: dict[str, list[tuple[Any, ...]]] = {}
         self.used: dict[str, list[tuple[Any, ...]]] = {}
         self.dirty = False
-        # Read and parsed ahead by ``prefetch`` (#15): path -> read_worktree's answer, and
-        # blob id -> parsed YAML for manifests no cache knew.
-        self.texts: dict[str, tuple[bytes | None, list[Finding]]] = {}
+        # Parsed ahead by ``prefetch`` (#15): blob id -> YAML of manifests no cache knew.
         self.prefetched: dict[str, Any] = {}
         with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
             raw = self.file.read_bytes()
@@ -196,30 +219,24 @@ class FindingsCache:
         self.used[key] = self.entries[key]
         return [Finding(*f) for f in self.used[key]]
 
-    def prefetch(self, root: Path, paths: Iterable[str]) -> None:
-        """Read ``paths`` now and parse the manifests no cache knows on every core (#15).
+    def prefetch(self, contents: Mapping[str, bytes | InvalidManifest]) -> None:
+        """Parse on every core the manifests of ``contents`` (``read_models``) no cache knows.
 
-        A fresh clone's first validate of 10,000 models spent 2.2 s parsing on one core.
-        What does not parse here is parsed again, one by one, where its finding is made.
+        A fresh clone's first validate of 10,000 models spent most of its time parsing on
+        one core (#15). What does not parse here is parsed again, one by one, where its
+        finding is made.
         """
         from gitreg.store.parallel import parse_many
 
         todo: list[tuple[str, bytes, str]] = []
-        for path in paths:
-            text, unreadable = read_worktree(root, path)
-            self.texts[path] = (text, unreadable)
-            if text is None:
+        for name, text in contents.items():
+            if not isinstance(text, bytes):
                 continue
-            oid = compare.blob_id(text)
+            path, oid = f"{MODELS_DIR}/{name}", compare.blob_id(text)
             if f"{path}\0{oid}" not in self.entries and oid not in self.parsed:
                 todo.append((path, text, oid))
         for index, data in parse_many([(p, t) for p, t, _ in todo]).items():
             self.prefetched[todo[index][2]] = data
-
-    def read_worktree(self, root: Path, path: str) -> tuple[bytes | None, list[Finding]]:
-        """``read_worktree``, answered from ``prefetch`` when it read ``path`` already."""
-        found = self.texts.pop(path, None)
-        return found if found is not None else read_worktree(root, path)
 
     def save(self) -> None:
         """Keep the entries this run used (others are for content that is gone)."""

@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 
 from gitreg.core.finding import Finding
+from gitreg.gate.audit import AuditReport
 from gitreg.gate.review import Report
 from gitreg.gate.rules import ModelChange
 
@@ -149,3 +150,46 @@ def markdown_summary(report: Report) -> str:
         lines += [f"> [!NOTE]\n> {_md(note.message)}", ""]
     lines += [f"**Verdict:** {_md(verdict(report))}", ""]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def audit_verdict(report: AuditReport) -> str:
+    """One line: how many commits were judged and how many broke a rule."""
+    span = f"{report.since[:12] if report.since else 'the start'}..{report.until[:12]}"
+    if report.valid:
+        return f"gitreg audit: {_plural(report.commits, 'commit')} in {span}, no violations"
+    return (
+        f"gitreg audit: {_plural(len(report.violations), 'violation')} in "
+        f"{_plural(report.commits, 'commit')} ({span})"
+    )
+
+
+def format_audit_text(report: AuditReport) -> str:
+    """One line per violation (commit, author, file, code, what), the notes, the verdict."""
+    lines = [v.describe() for v in report.violations]
+    lines += [f"note: {n}" for n in report.notes]
+    lines.append(audit_verdict(report))
+    return "\n".join(lines) + "\n"
+
+
+def format_audit_json(report: AuditReport) -> str:
+    """The report as JSON."""
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def format_audit_github(report: AuditReport, prefix: str = "") -> str:
+    """Workflow commands: an error annotation per violation, then the verdict."""
+    lines = []
+    for v in report.violations:
+        finding = Finding(
+            v.finding.path,
+            v.finding.line,
+            "POLICY_VIOLATION",
+            f"{v.commit[:12]} by {v.author}: {v.finding.code}: {v.finding.message}",
+        )
+        lines.append(_command("error", finding, prefix))
+    lines += [f"::notice::{_escape_data(n)}" for n in report.notes]
+    lines.append(audit_verdict(report))
+    return "\n".join(lines) + "\n"

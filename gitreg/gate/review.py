@@ -51,10 +51,12 @@ def check_registry(root: Path, paths: Iterable[str] | None = None) -> Report:
     else:
         selected = {p for p in paths if _is_registry_path(p)}
     cache = files.FindingsCache(root)
-    cache.prefetch(root, [p for p in sorted(selected) if p.startswith(f"{MODELS_DIR}/")])
     findings = _listing_findings(entries)
+    contents = files.read_models(root) if paths is None else None
+    if contents is not None:
+        cache.prefetch(contents)  # parsed on every core (#15)
     for path in sorted(selected):
-        findings += files.check_file(root, path, entries, cache)
+        findings += files.check_file(root, path, entries, cache, contents)
     cache.save()
     return Report(_sorted(findings), checked=len(selected), prefix=compare.prefix(root))
 

@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from gitreg.core.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, MODELS_DIR
-from gitreg.core.errors import ModelAlreadyExists
-from gitreg.core.version import __version__
-from gitreg.store.store import Store, ensure_repository
+from gitreg.core.errors import InvalidParameter, ModelAlreadyExists
+from gitreg.gate import workflow
+from gitreg.gate.workflow import ACTION_REPOSITORY, WORKFLOW_FILE
+from gitreg.store.store import Store, add_remote, ensure_repository, repository_head
 from gitreg.store.transaction import Transaction
 
-WORKFLOW_FILE = ".github/workflows/gitreg.yml"
-ACTION_REPOSITORY = "gitreg-dev/gitreg"
+__all__ = [
+    "ACTION_REPOSITORY",
+    "WORKFLOW_FILE",
+    "WORKFLOW_TEXT",
+    "Setup",
+    "enable_pages",
+    "init_registry",
+]
 
 # Delivery of events (issue 13): each push to the default branch sends its events to the
 # subscriptions in gitreg.yaml; a request branch's pull request announces the transition it
 # proposes. Secrets reach gitreg only through env: from the repository's secrets.
-NOTIFY_JOBS = f"""
+NOTIFY_JOBS = """
   notify:
     name: notify subscribers
     if: >-
       github.event_name == 'push' &&
-      github.ref == format('refs/heads/{{0}}', github.event.repository.default_branch)
+      github.ref == format('refs/heads/{0}', github.event.repository.default_branch)
     runs-on: ubuntu-latest
     timeout-minutes: 15
     permissions:
@@ -36,24 +44,19 @@ NOTIFY_JOBS = f"""
           # The events are computed commit by commit from the push's first commit.
           fetch-depth: 0
           persist-credentials: false
-      - name: Install gitreg
-        run: |
-          python3 -m venv "$RUNNER_TEMP/gitreg"
-          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check \\
-            "gitreg=={__version__}"
-      - name: Deliver this push's events
+@INSTALL@      - name: Deliver this push's events
         env:
-          BEFORE: ${{{{ github.event.before }}}}
+          BEFORE: ${{ github.event.before }}
           # Export every variable gitreg.yaml names (secret_env, url_env, token_env,
           # smtp *_env) from a repository secret of the same name, e.g.:
-          # DEPLOY_HOOK_SECRET: ${{{{ secrets.DEPLOY_HOOK_SECRET }}}}
-          # SLACK_WEBHOOK_URL: ${{{{ secrets.SLACK_WEBHOOK_URL }}}}
+          # DEPLOY_HOOK_SECRET: ${{ secrets.DEPLOY_HOOK_SECRET }}
+          # SLACK_WEBHOOK_URL: ${{ secrets.SLACK_WEBHOOK_URL }}
         run: |
-          if [ -z "${{BEFORE//0/}}" ]; then
+          if [ -z "${BEFORE//0/}" ]; then
             echo "::notice::A new branch has no earlier tip to compare with; nothing to deliver."
             exit 0
           fi
-          if ! git cat-file -e "$BEFORE^{{commit}}" 2>/dev/null; then
+          if ! git cat-file -e "$BEFORE^{commit}" 2>/dev/null; then
             echo "::warning::$BEFORE is not in this clone (a force push?); nothing delivered."
             exit 0
           fi
@@ -74,18 +77,13 @@ NOTIFY_JOBS = f"""
         with:
           fetch-depth: 0
           persist-credentials: false
-      - name: Install gitreg
-        run: |
-          python3 -m venv "$RUNNER_TEMP/gitreg"
-          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check \\
-            "gitreg=={__version__}"
-      - name: Deliver TRANSITION_REQUEST_CREATED
+@INSTALL@      - name: Deliver TRANSITION_REQUEST_CREATED
         env:
-          BASE_SHA: ${{{{ github.event.pull_request.base.sha }}}}
-          HEAD_SHA: ${{{{ github.event.pull_request.head.sha }}}}
-          NUMBER: ${{{{ github.event.pull_request.number }}}}
+          BASE_SHA: ${{ github.event.pull_request.base.sha }}
+          HEAD_SHA: ${{ github.event.pull_request.head.sha }}
+          NUMBER: ${{ github.event.pull_request.number }}
           # The same secrets as the notify job, e.g.:
-          # DEPLOY_HOOK_SECRET: ${{{{ secrets.DEPLOY_HOOK_SECRET }}}}
+          # DEPLOY_HOOK_SECRET: ${{ secrets.DEPLOY_HOOK_SECRET }}
         run: |
           "$RUNNER_TEMP/gitreg/bin/gitreg" notify --request "$HEAD_SHA" --base "$BASE_SHA" \\
             --pull-request "$NUMBER"
@@ -96,7 +94,7 @@ NOTIFY_JOBS = f"""
 # `enable_pages` does exactly that, for the linters and the tests. The official
 # Pages actions are pinned to the commits of their releases (configure-pages v5.0.0,
 # upload-pages-artifact v5.0.0, deploy-pages v5.0.0); only the deploy job may write Pages.
-PAGES_JOBS = """\
+_PAGES_TEMPLATE = """\
   site:
     name: build the catalog
     if: >-
@@ -113,13 +111,10 @@ PAGES_JOBS = """\
           fetch-depth: 0
           persist-credentials: false
       - uses: actions/configure-pages@983d7736d9b0ae728b81ab479565c72886d7745b # v5.0.0
-      - name: Build the catalog
+@INSTALL@      - name: Build the catalog
         env:
           GITHUB_TOKEN: ${{ github.token }}
         run: |
-          python3 -m venv "$RUNNER_TEMP/gitreg"
-          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check \\
-            "gitreg==@VERSION@"
           "$RUNNER_TEMP/gitreg/bin/gitreg" site "$RUNNER_TEMP/site"
       - uses: actions/upload-pages-artifact@fc324d3547104276b827a68afc52ff2a11cc49c9 # v5.0.0
         with:
@@ -142,7 +137,7 @@ PAGES_JOBS = """\
     steps:
       - id: deployment
         uses: actions/deploy-pages@cd2ce8fcbc39b97be8ca5fce6e763baed58fa128 # v5.0.0
-""".replace("@VERSION@", __version__)  # the gitreg that wrote the workflow, as the notify job
+"""
 
 
 def _commented(block: str) -> str:
@@ -155,40 +150,59 @@ def _commented(block: str) -> str:
 
 def enable_pages(text: str) -> str:
     """The workflow ``text`` with its GitHub Pages trigger and jobs uncommented."""
-    return text.replace(_commented(PAGES_JOBS), PAGES_JOBS)
+    block = _PAGES_TEMPLATE.replace("@INSTALL@", _install_in(text))
+    return text.replace(_commented(block), block)
 
 
-WORKFLOW_TEXT = f"""\
-# Validates every pull request against the base branch's gitreg.yaml policy (written by
-# gitreg init). Findings appear as annotations on the diff and in the job summary.
+def _install_in(text: str) -> str:
+    """The install step ``text`` uses (to find the commented Pages jobs that contain it)."""
+    start = text.index("      - name: Install gitreg\n")
+    end = text.index("\n      - ", start + 1) + 1
+    return text[start:end]
+
+
+def workflow_text(commit: str | None) -> str:
+    """The workflow ``gitreg init`` writes, installing gitreg from ``commit`` in each job."""
+    install = workflow.install_step(commit)
+    return (
+        _HEADER
+        + workflow.github_jobs(commit)
+        + NOTIFY_JOBS.replace("@INSTALL@", install)
+        + _PAGES_NOTE
+        + _commented(_PAGES_TEMPLATE.replace("@INSTALL@", install))
+    )
+
+
+_HEADER = """\
+# gitreg's checks (written by gitreg init): every pull request is validated against the
+# base branch's gitreg.yaml policy; every push to the default branch is audited (a direct
+# push is judged too), and its events are delivered. Findings appear as annotations.
 name: gitreg
 
 on:
   pull_request:
-  # Pushes to the default branch deliver their events (the notify job; see #13).
   push:
 
 permissions:
   contents: read
 
 jobs:
-  validate:
-    name: validate registry
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
-        with:
-          # The merge base with the pull request's base branch needs the history.
-          fetch-depth: 0
-          persist-credentials: false
-      # Pin to a commit for supply-chain safety (zizmor's unpinned-uses); @v1 follows releases.
-      - uses: {ACTION_REPOSITORY}/.github/actions/validate@v1
-{NOTIFY_JOBS}
+"""
+
+_PAGES_NOTE = """
   # The catalog of this registry (gitreg site: every model, its versions, who promoted what
   # and when), built on each push to the default branch and published with GitHub Pages. To
   # turn it on, set Settings > Pages > Source to "GitHub Actions", then uncomment these two
   # jobs (remove one "# " from each line). Only the deploy job can write to Pages.
-{_commented(PAGES_JOBS)}"""
+"""
+
+# The commit of the gitreg that writes the workflow, when it runs from a git checkout (CI
+# jobs then install exactly that); a release's wheel falls back to its version's tag.
+_SOURCE_COMMIT = repository_head(Path(__file__).resolve().parents[2])
+WORKFLOW_TEXT = workflow_text(_SOURCE_COMMIT)
+# The optional Pages jobs as WORKFLOW_TEXT carries them (commented out there).
+PAGES_JOBS = _PAGES_TEMPLATE.replace("@INSTALL@", workflow.install_step(_SOURCE_COMMIT))
+
 
 README_TEXT = f"""\
 # Model registry
@@ -199,22 +213,65 @@ manifest per registered model in `models/`, the policy in `gitreg.yaml`. Change 
 """
 
 
-def init_registry(path: str | os.PathLike[str], branch: str = "main") -> Store:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Setup:
+    """Where a new registry lives and who reviews it (``gitreg init``'s options)."""
+
+    remote: str | None = None  # the URL of the registry's remote (added as origin)
+    forge: str = "none"  # none | github | gitlab
+    repository: str | None = None  # owner/name on the forge
+    owners: tuple[str, ...] = ()  # code owners of gitreg.yaml and the CI files
+    gitreg_commit: str | None = None  # the gitreg commit CI jobs install (default: this one)
+
+
+def registry_files(setup: Setup) -> dict[str, str]:
+    """The files of a new registry for ``setup``: policy, CI, code owners, models/."""
+    config = DEFAULT_CONFIG_TEXT
+    if setup.forge != "none":
+        forge = f"    type: {setup.forge}\n"
+        if setup.repository:
+            forge += f"    repository: {setup.repository}\n"
+        config = config.replace("    type: none\n", forge)
+    commit = setup.gitreg_commit or _SOURCE_COMMIT
+    owners = list(setup.owners)
+    if not owners and setup.forge == "github" and setup.repository:
+        owners = [f"@{setup.repository.split('/', 1)[0]}"]
+    files = {CONFIG_FILE: config, f"{MODELS_DIR}/.gitkeep": ""}
+    if setup.forge == "gitlab":
+        files[workflow.GITLAB_FILE] = workflow.gitlab_ci(commit)
+        files[workflow.CODEOWNERS_FILE["gitlab"]] = workflow.codeowners(owners)
+    else:
+        files[WORKFLOW_FILE] = workflow_text(commit)
+        files[workflow.CODEOWNERS_FILE["github"]] = workflow.codeowners(owners)
+    return files
+
+
+def init_registry(
+    path: str | os.PathLike[str], branch: str = "main", setup: Setup | None = None
+) -> Store:
     """Create a registry at ``path`` (a new or existing git repository) with one commit.
 
+    With ``setup``: the forge in gitreg.yaml, code owners, and the remote as ``origin``
+    with ``branch`` tracking it (so that writes push).
+
     Raises:
-        ModelAlreadyExists: ``path`` already holds a gitreg.yaml.
+        ModelAlreadyExists: ``path`` already holds a gitreg.yaml, or a file init writes.
+        InvalidParameter: ``path`` holds files but is not a git repository (#16).
     """
+    setup = setup or Setup()
+    if setup.forge not in ("none", "github", "gitlab"):
+        raise InvalidParameter(f"Invalid forge {setup.forge!r}: use none, github or gitlab")
     root = Path(path)
     if (root / CONFIG_FILE).exists():
         raise ModelAlreadyExists(
             f"{root / CONFIG_FILE} already exists: {root} is already a gitreg registry"
         )
-    files = {
-        CONFIG_FILE: DEFAULT_CONFIG_TEXT,
-        f"{MODELS_DIR}/.gitkeep": "",
-        WORKFLOW_FILE: WORKFLOW_TEXT,
-    }
+    if root.is_dir() and not (root / ".git").exists() and any(root.iterdir()):
+        raise InvalidParameter(
+            f"{root} is not empty and not a git repository; a registry is a new or empty "
+            f"directory, or a git repository (run git init {root} first to make this one)"
+        )
+    files = registry_files(setup)
     if not (root / "README.md").exists():
         files["README.md"] = README_TEXT
     for name in files:
@@ -229,8 +286,13 @@ def init_registry(path: str | os.PathLike[str], branch: str = "main") -> Store:
     with _undo_on_failure(root):
         root.mkdir(parents=True, exist_ok=True)
         ensure_repository(root, branch)
-        Store(root, new=True).transaction(mutation)
-    return Store(root)
+        first = Store(root, new=True)
+        first.transaction(mutation)
+        if setup.remote:
+            add_remote(root, "origin", setup.remote, branch)
+    store = Store(root)
+    store.last_commit = first.last_commit
+    return store
 
 
 @contextlib.contextmanager

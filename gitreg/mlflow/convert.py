@@ -23,7 +23,15 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, ErrorCode
 
 from gitreg.core.entities import ModelVersion, RegisteredModel
-from gitreg.core.errors import GitregError
+from gitreg.core.errors import (
+    INTERNAL_ERROR as GITREG_INTERNAL_ERROR,
+)
+from gitreg.core.errors import (
+    INVALID_STATE,
+    ConcurrentUpdate,
+    GitregError,
+    PushRejected,
+)
 from gitreg.mlflow import SCHEMES
 
 MODEL_ID_PREFIX = "models:/m-"
@@ -37,13 +45,31 @@ def error_code(name: str) -> int:
         return int(INTERNAL_ERROR)
 
 
+def mlflow_code(error: GitregError) -> str:
+    """The MLflow error code a refusal travels as: always one MLflow's server answers 4xx.
+
+    gitreg's INVALID_STATE (a second Production version, a policy, an uncommitted manifest)
+    and INTERNAL_ERROR (git failed) are HTTP 500 behind ``mlflow server``, which MlflowClient
+    retries for minutes as if the server were down, then reports without the message. A
+    refusal is final, so it travels as RESOURCE_CONFLICT (409), or ABORTED (409) when
+    another writer or the remote got in the way (#16).
+    """
+    if isinstance(error, (ConcurrentUpdate, PushRejected)):
+        return "ABORTED"
+    if error.error_code == INVALID_STATE:
+        return "RESOURCE_CONFLICT"
+    if error.error_code == GITREG_INTERNAL_ERROR:
+        return "ABORTED"
+    return error.error_code
+
+
 @contextlib.contextmanager
 def mlflow_errors() -> Iterator[None]:
-    """Re-raise every GitregError as an MlflowException with the same code and message."""
+    """Re-raise every GitregError as an MlflowException with its message and a 4xx code."""
     try:
         yield
     except GitregError as e:
-        raise MlflowException(e.message, error_code=error_code(e.error_code)) from e
+        raise MlflowException(e.message, error_code=error_code(mlflow_code(e))) from e
 
 
 def registry_path(store_uri: str | None) -> str | None:

@@ -25,7 +25,14 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
 
 from gitreg.core import search
-from gitreg.core.entities import RegisteredModel, check_tag_key
+from gitreg.core.entities import (
+    RegisteredModel,
+    Stage,
+    check_tag_key,
+    check_tag_value,
+    parse_version,
+)
+from gitreg.core.errors import GitregError, ModelAlreadyExists, NotARegistry
 from gitreg.core.names import check_name
 from gitreg.mlflow.convert import (
     mlflow_errors,
@@ -91,8 +98,14 @@ class GitregStore(WebhookMethods, AbstractStore):
         super().__init__(store_uri, tracking_uri)  # type: ignore[no-untyped-call]
         self.store_uri = store_uri
         self.tracking_uri = tracking_uri
-        with mlflow_errors():
+        try:
             self.registry = Registry(registry_path(store_uri))
+        except NotARegistry as e:  # the plugin's argument is the URI, not a path (#16)
+            hint = "use gitreg:///absolute/path/to/a/registry"
+            message = e.message.replace("give the path of a registry", hint)
+            raise MlflowException(
+                f"Registry URI {store_uri!r}: {message}", INVALID_PARAMETER_VALUE
+            ) from e
 
     # ---------------------------------------------------------- registered models
 
@@ -104,11 +117,25 @@ class GitregStore(WebhookMethods, AbstractStore):
         deployment_job_id: str | None = None,
     ) -> MlflowRegisteredModel:
         # deployment_job_id is a Databricks feature; MLflow's own SQL store ignores it too.
-        with mlflow_errors():
-            model = self.registry.create_registered_model(
-                name, {t.key: t.value for t in tags or ()}, description
-            )
+        wanted = {t.key: t.value for t in tags or ()}
+        try:
+            with mlflow_errors():
+                model = self.registry.create_registered_model(name, wanted, description)
+        except MlflowException as e:
+            if isinstance(e.__cause__, ModelAlreadyExists):
+                self._name_taken(name, wanted)
+            raise
         return to_registered_model(model)
+
+    def _name_taken(self, name: str, tags: dict[str, Any]) -> None:
+        """MLflow's words when a model or prompt takes a name another one has (#16)."""
+        from mlflow.prompt.registry_utils import handle_resource_already_exist_error
+
+        try:
+            existing = self.registry.get_registered_model(name)
+        except GitregError:
+            return  # taken by a name of another case: gitreg's own message says so
+        handle_resource_already_exist_error(name, _is_prompt(existing.tags), _is_prompt(tags))
 
     def update_registered_model(
         self, name: str, description: str | None, deployment_job_id: str | None = None
@@ -180,7 +207,7 @@ class GitregStore(WebhookMethods, AbstractStore):
         with mlflow_errors():  # MLflow's order: name, tags, source, then the model
             check_name(name)
             for tag in tags or ():
-                check_tag_key(tag.key)
+                check_tag_value(check_tag_key(tag.key), tag.value)
         location, run_id = self._resolve_source(source, run_id, model_id)
         with mlflow_errors():
             mv = self.registry.create_model_version(
@@ -233,6 +260,12 @@ class GitregStore(WebhookMethods, AbstractStore):
     def transition_model_version_stage(
         self, name: str, version: int | str, stage: str, archive_existing_versions: bool
     ) -> MlflowModelVersion:
+        if str(stage).lower() not in {s.value.lower() for s in Stage}:  # MLflow's words
+            raise MlflowException(
+                f"Invalid Model Version stage: {stage}. Value must be one of "
+                f"{', '.join(s.value for s in Stage)}.",
+                INVALID_PARAMETER_VALUE,
+            )
         with mlflow_errors():
             mv = self.registry.transition_model_version_stage(
                 name, version, stage, archive_existing_versions
@@ -278,7 +311,10 @@ class GitregStore(WebhookMethods, AbstractStore):
         return PagedList([to_model_version(mv) for mv in found], found.token)
 
     def set_model_version_tag(self, name: str, version: int | str, tag: ModelVersionTag) -> None:
-        with mlflow_errors():
+        with mlflow_errors():  # MLflow's store refuses a value of None (its client sends str)
+            check_name(name)
+            parse_version(version)
+            check_tag_value(check_tag_key(tag.key), tag.value)
             self.registry.set_model_version_tag(name, version, tag.key, tag.value)
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:

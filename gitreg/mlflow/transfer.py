@@ -9,6 +9,7 @@ model per commit; running it again adds only versions, tags and aliases that are
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -150,7 +151,7 @@ def _production_fix(
             (),
             [
                 f"versions {', '.join(map(str, live))} are all in Production and gitreg allows "
-                f"one; pass --archive-extra-production to keep version {live[-1]} and archive "
+                f"one; pass archive_extra_production=True to keep version {live[-1]} and archive "
                 "the others, or transition them out of Production in MLflow first"
             ],
         )
@@ -346,7 +347,9 @@ def _export_version(client: Any, mv: ModelVersion) -> None:
                 f"already used that number); export {mv.name} to a new MLflow model name"
             )
     if mv.current_stage != Stage.NONE:
-        client.transition_model_version_stage(mv.name, mv.version, mv.current_stage.value)
+        with warnings.catch_warnings():  # stages are deprecated in MLflow, not in gitreg (#16)
+            warnings.filterwarnings("ignore", category=FutureWarning, message=r"``mlflow\.")
+            client.transition_model_version_stage(mv.name, mv.version, mv.current_stage.value)
 
 
 def _export_model(client: Any, model: RegisteredModel) -> tuple[bool, int]:

@@ -82,6 +82,15 @@ def resolve_commit(root: Path, ref: str) -> str:
     return out.decode().strip()
 
 
+def commit_before(root: Path, ref: str, moment: int) -> str | None:
+    """The last commit of ``ref``'s first-parent history committed at or before ``moment``."""
+    out = run(
+        root,
+        ["rev-list", "-1", "--first-parent", f"--before={moment}", "--end-of-options", ref],
+    )
+    return out.decode().strip() or None
+
+
 GIT_KINDS = {"120000": "a symbolic link", "040000": "a directory", "160000": "a submodule"}
 
 
@@ -635,6 +644,48 @@ def _diff_trees(
         if y is not None and y_sub is None:
             changes[path] = y[1]
     return True
+
+
+def merge_tree(root: Path, into: str, commit: str) -> str | None:
+    """The tree merging ``commit`` into ``into`` would give, or None on a conflict.
+
+    No ref, index or work tree moves (git writes the merged tree's objects, nothing else).
+    """
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", "merge-tree", "--write-tree", "--no-messages", into, commit],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode not in (0, 1):
+        raise GitFailed(f"git merge-tree failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
+    return proc.stdout.decode().split("\n", 1)[0].strip() if proc.returncode == 0 else None
+
+
+def commit_facts(root: Path, commit: str) -> tuple[str | None, str | None]:
+    """``commit``'s first parent and its committer date (ISO-8601)."""
+    out = run(root, ["log", "-1", "--format=%P%x00%cI", "--end-of-options", commit])
+    parents, _, date = out.decode().strip().partition("\0")
+    return (parents.split()[0] if parents.split() else None), (date or None)
+
+
+def list_refs(root: Path, prefix: str) -> dict[str, str]:
+    """Ref name -> object id for the refs under ``prefix``."""
+    out = run(root, ["for-each-ref", "--format=%(refname)%00%(objectname)", "--", prefix])
+    refs = {}
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        name, _, oid = line.partition("\0")
+        refs[name] = oid
+    return refs
+
+
+def delete_ref(root: Path, ref: str) -> None:
+    """Delete ``ref`` if it exists (a remote-tracking ref of a withdrawn request)."""
+    import subprocess
+
+    subprocess.run(["git", "update-ref", "-d", ref], cwd=root, capture_output=True, check=False)
 
 
 def changed_paths(root: Path, old: str | None, new: str) -> list[str]:

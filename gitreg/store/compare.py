@@ -67,6 +67,14 @@ def read_at(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
     return _git.read_objects(root, specs)
 
 
+def list_names_at(root: Path, commit: str, directory: str) -> list[str]:
+    """The names of the entries directly in ``directory`` at ``commit`` (any kind)."""
+    out = _git.run(
+        root, ["ls-tree", "-z", "--name-only", "--full-tree", commit, "--", f"{directory}/"]
+    )
+    return [p.decode("utf-8", "surrogateescape").rsplit("/", 1)[-1] for p in out.split(b"\0") if p]
+
+
 def read_files_at(
     root: Path, commit: str, paths: Iterable[str], prefix: str = ""
 ) -> tuple[dict[str, bytes | None], dict[str, str]]:

@@ -67,6 +67,66 @@ def read_regular(root: Path, path: str, limit: int = MAX_FILE_BYTES) -> bytes | 
             os.close(fd)
 
 
+def read_directory(
+    root: Path, directory: str, limit: int = MAX_FILE_BYTES
+) -> dict[str, bytes | InvalidManifest]:
+    """Every entry directly in ``root/directory``: its bytes, or why it cannot be read.
+
+    One descriptor for the directory, opened without following a link (a whole-registry
+    read opens 10,000 files; each is opened relative to it, also without following one).
+    An entry that is a link, a directory or a FIFO maps to the error saying so.
+
+    Raises:
+        NotRegularFile: ``directory`` itself is a link or not a directory.
+    """
+    if not _NOFOLLOW or os.open not in os.supports_dir_fd:
+        return {
+            name: _checked(root, f"{directory}/{name}", limit)
+            for name in os.listdir(root / directory)
+        }
+    try:
+        top = os.open(root, os.O_RDONLY | _DIRECTORY)
+    except OSError:
+        return {}
+    try:
+        fd = os.open(directory, os.O_RDONLY | _NOFOLLOW | _DIRECTORY, dir_fd=top)
+    except OSError as e:
+        _raise_unless_missing(root, [directory], e)
+        return {}
+    finally:
+        os.close(top)
+    try:
+        return {name: _read_in(fd, name, f"{directory}/{name}", limit) for name in os.listdir(fd)}
+    finally:
+        os.close(fd)
+
+
+def _read_in(directory: int, name: str, path: str, limit: int) -> bytes | InvalidManifest:
+    try:
+        fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=directory)
+    except OSError as e:
+        mode = os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode
+        return (
+            InvalidManifest(f"{path}: cannot be read ({e.strerror})")
+            if stat.S_ISREG(mode)
+            else not_regular(path, _kind(mode))
+        )
+    try:
+        return _read_fd(fd, path, limit)
+    except InvalidManifest as e:
+        return e
+    finally:
+        os.close(fd)
+
+
+def _checked(root: Path, path: str, limit: int) -> bytes | InvalidManifest:
+    try:
+        data = read_regular(root, path, limit)
+    except InvalidManifest as e:
+        return e
+    return data if data is not None else InvalidManifest(f"{path}: vanished while read")
+
+
 def _raise_unless_missing(root: Path, parts: list[str], error: OSError) -> None:
     """Translate a failed open of ``parts``: return if absent, else say what is there."""
     if error.errno == errno.ENOENT:

@@ -88,6 +88,15 @@ class LogCommit:
         return pull_request_number(self.subject, self.body)
 
 
+def read_log(root: Path, since: str | None, until: str, paths: Sequence[str]) -> list[LogCommit]:
+    """The first-parent commits after ``since`` up to ``until`` that touch ``paths``, oldest
+    first, with their file changes (``since`` None: from the first commit)."""
+    revisions = [until] if since is None else [f"^{since}", until]
+    commits = list(parse_log(_git.log_raw(root, revisions, paths)))
+    commits.reverse()
+    return commits
+
+
 def parse_log(out: bytes) -> Iterator[LogCommit]:
     """The commits in ``_git.log_raw`` output, in the order git printed them."""
     for chunk in out.split(b"\x1e"):

@@ -71,9 +71,9 @@ def resolve_remote(root: Path, config: Config, branch: str, push: bool | None) -
     if url is None:
         if mode == "always":
             raise PushRejected(
-                f"pushing is required (--push or registry.push: always) but this clone has no "
+                f"pushing is required (push=True or registry.push: always) but this clone has no "
                 f"remote {config.remote!r}; add it (git remote add {config.remote} URL) or "
-                "pass --no-push"
+                "pass push=False"
             )
         return None
     if mode == "auto" and _git.config_value(root, f"branch.{branch}.remote") is None:

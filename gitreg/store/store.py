@@ -15,7 +15,9 @@ built on the remote's tip and pushed first (``remote``).
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -25,6 +27,7 @@ from gitreg.core import manifest
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import (
+    BadRef,
     ConcurrentUpdate,
     DirtyWorktree,
     GitregError,
@@ -64,6 +67,51 @@ LOST = _Lost()
 LOCK_TIMEOUT_SECONDS = 120.0
 
 
+_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+
+
+def _moment(text: str) -> int | None:
+    """``text`` as unix seconds when it is a date or an ISO time, else None."""
+    if not _DATE.fullmatch(text.strip()):
+        return None
+    value = text.strip().replace(" ", "T").replace("Z", "+00:00")
+    try:
+        moment = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    if len(text.strip()) == 10:  # a day means the end of that day
+        moment += _dt.timedelta(days=1) - _dt.timedelta(seconds=1)
+    return int(moment.timestamp())
+
+
+def repository_head(path: Path) -> str | None:
+    """The commit checked out in the git work tree at ``path``, or None when it is not one."""
+    top = _git.find_worktree(path)
+    if top is None or top != path.resolve():
+        return None
+    try:
+        return _git.resolve_commit(top, "HEAD")
+    except GitregError:
+        return None
+
+
+def add_remote(root: Path, name: str, url: str, branch: str) -> None:
+    """Add remote ``name`` at ``url`` and make ``branch`` track it, so writes push there.
+
+    Raises:
+        InvalidParameter: ``url`` looks like an option.
+    """
+    if not url or url.startswith("-") or any(c in url for c in "\0\n\r"):
+        raise InvalidParameter(f"Invalid remote URL {url!r}: give a git URL or path")
+    _git.run(root, ["remote", "add", "--", name, url])
+    _git.run(root, ["config", f"branch.{branch}.remote", name])
+    _git.run(root, ["config", f"branch.{branch}.merge", f"refs/heads/{branch}"])
+
+
 def ensure_repository(root: Path, branch: str) -> None:
     """``git init`` at ``root`` with ``branch``, unless ``root`` already is a work tree's top."""
     if _git.find_worktree(root) != root.resolve():
@@ -78,8 +126,8 @@ class Store:
         if not new and not (self.root / CONFIG_FILE).is_file():
             if not (self.root / ".git").exists():
                 raise NotARegistry(
-                    f"{self.root} is not a gitreg registry (no git repository); "
-                    f"run 'gitreg init {self.root}' or pass --repo"
+                    f"{self.root} is not a gitreg registry (no git repository there); "
+                    f"give the path of a registry, or create one with gitreg init {self.root}"
                 )
             raise NotARegistry(
                 f"{self.root} is a git repository but not a gitreg registry (no {CONFIG_FILE}); "
@@ -95,6 +143,7 @@ class Store:
         self.state_dir = git_dir(self.root) / "gitreg"
         self.retry_count = 0  # pushes rejected by a race and retried, for bench/stress.py
         self._repo: Repo | None = None
+        self.last_commit: str | None = None  # of the last transaction; None: it changed nothing
 
     @property
     def repo(self) -> Repo:
@@ -111,21 +160,43 @@ class Store:
         chosen = path if path is not None else os.environ.get("GITREG_REPO") or os.getcwd()
         start = Path(chosen)
         if not start.exists():
-            raise NotARegistry(f"{start} does not exist; pass the registry's path with --repo")
+            raise NotARegistry(
+                f"{start} is not a gitreg registry (it does not exist); give the path of a "
+                "registry, or create one with gitreg init"
+            )
         if (start / CONFIG_FILE).is_file():
             return cls(start)
         top = _git.find_worktree(start)
         if top is None:
             raise NotARegistry(
-                f"{start} is not inside a git repository; run 'gitreg init' or pass --repo"
+                f"{start} is not a gitreg registry (not inside a git repository); give the "
+                "path of a registry, or create one with gitreg init"
             )
         return cls(top)
 
     # ----------------------------------------------------------------- reads
 
     def resolve_ref(self, ref: str) -> str:
-        """The commit id ``ref`` names (BadRef if none)."""
-        return _git.resolve_commit(self.root, ref)
+        """The commit id ``ref`` names: a branch, tag or commit, or a date or time.
+
+        A date (``2026-11-01``) or time (``2026-11-01 12:00``, ISO-8601, UTC unless it says
+        otherwise) means the registry as merged at that moment: the last commit of the
+        checked-out branch's first-parent history committed at or before it.
+
+        Raises:
+            BadRef: ``ref`` names no commit, or the branch has none before that moment.
+        """
+        moment = _moment(ref)
+        if moment is None:
+            return _git.resolve_commit(self.root, ref)
+        try:
+            return _git.resolve_commit(self.root, ref)  # a branch may be called 2026-11-01
+        except BadRef:
+            pass
+        found = _git.commit_before(self.root, "HEAD", moment)
+        if found is None:
+            raise BadRef(f"The registry has no commit at or before {ref} (it starts later)")
+        return found
 
     def read_bytes(self, path: str, at: str | None = None) -> bytes | None:
         """``path`` in the work tree (``at`` None) or at commit ``at``; None if absent."""
@@ -160,7 +231,25 @@ class Store:
             if model.name == name:  # a case-insensitive file system finds "Churn" as "churn"
                 answers.remember(self.state_dir, path, answers.blob_id(text), model)
                 return model
-        raise ModelNotFound(f"Registered Model with name={name} not found")
+        hint = self._suggest(name) if at is None else ""  # at a ref it would cost a git call
+        raise ModelNotFound(f"Registered Model with name={name} not found{hint}")
+
+    def _suggest(self, name: str) -> str:
+        """``"; did you mean churn?"`` from a listing of ``models/`` (#16)."""
+        from gitreg.core.suggest import did_you_mean
+
+        return did_you_mean(name, self.model_names())
+
+    def model_names(self) -> list[str]:
+        """The models in the work tree, from a listing of ``models/`` (nothing is parsed).
+
+        For suggestions and shell completion, which must cost no more than that.
+        """
+        try:
+            files = os.listdir(self.root / MODELS_DIR)
+        except OSError:
+            return []
+        return sorted(f[: -len(".yaml")] for f in files if f.endswith(".yaml"))
 
     def read_models(
         self, at: str | None = None, names: Iterable[str] | None = None
@@ -223,11 +312,12 @@ class Store:
             return out
         if not files.is_real_directory(directory):
             raise not_regular(MODELS_DIR, "not a directory (a link?)")
-        for entry in os.scandir(directory):
-            if entry.name.endswith(".yaml") and entry.name != RETIRED_NAME:
-                data = files.read_regular(self.root, f"{MODELS_DIR}/{entry.name}")
-                if data is not None:
-                    out[entry.name] = (_git.blob_id(data), data)
+        for name, data in files.read_directory(self.root, MODELS_DIR).items():
+            if not name.endswith(".yaml") or name == RETIRED_NAME:
+                continue
+            if isinstance(data, Exception):
+                raise data  # a manifest that is a link or too large: one clear error
+            out[name] = (_git.blob_id(data), data)
         return out
 
     def _load_cache(self) -> dict[str, Any]:
@@ -267,6 +357,7 @@ class Store:
         """
         from gitreg.store.remote import Contention
 
+        self.last_commit = None
         repo = self.repo
         contention: Contention | None = None
         while True:
@@ -321,6 +412,7 @@ class Store:
             commit = self.build(repo, base, tx)
             faults.point("built")
             if self._advance(repo, ref, base, commit, tx.changes, tx.message):
+                self.last_commit = commit
                 return result
         raise ConcurrentUpdate(
             f"{ref} kept moving while gitreg was committing (another tool is committing "
@@ -371,6 +463,7 @@ class Store:
         _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
         changes = tx.changes if base == local else self._contents(repo, tx, moved)
         self._advance(repo, ref, local, commit, changes, tx.message)
+        self.last_commit = commit
         if _git.needs_gc(repo):  # our fetches turn auto-gc off (see _net)
             _git.collect_garbage(self.root)
         return result

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
-from gitreg.core.config import CONFIG_FILE, MODELS_DIR
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.names import check_name, file_stem, name_of_stem
@@ -57,6 +57,8 @@ class Transaction:
         self.base = base
         self.changes: dict[str, bytes | None] = {}
         self.message = ""
+        # Manifest path -> the name its model had before this transaction renamed it.
+        self.renamed_from: dict[str, str] = {}
         self._base_cache: dict[str, bytes | None] = {}
         self._data: dict[str, dict[str, Any]] = {}
         # Manifests at the tip that gitreg wrote itself: path -> (text, the data dumped).
@@ -65,6 +67,38 @@ class Transaction:
         # because the text they patch did (it was checked when gitreg wrote it) and every
         # part the patch wrote was read back on its own (manifest.patch_ordered, #15).
         self._proven: set[str] = set()
+
+    def policy(self) -> Policy:
+        """The policy of the tip's gitreg.yaml (the default policy when there is none)."""
+        text = self.read(CONFIG_FILE)
+        if not text:
+            return Config().policy
+        return Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)).policy
+
+    def model_changes(
+        self,
+    ) -> list[tuple[RegisteredModel | None, RegisteredModel | None, str | None]]:
+        """Each model this transaction changes: (before, after, renamed from); None: absent.
+
+        A rename is one entry: the model as it was under its old name, and as it is now.
+        """
+        sources = {model_path(old) for old in self.renamed_from.values()}
+        found = []
+        for path, data in self.changes.items():
+            if not path.startswith(f"{MODELS_DIR}/") or path == RETIRED_FILE or path in sources:
+                continue
+            renamed = self.renamed_from.get(path)
+            base_path = model_path(renamed) if renamed is not None else path
+            text = self._read_base(base_path)
+            before = None
+            if text is not None:
+                before = parse_model(load_large(self.state_dir, text, base_path), base_path, text)
+            after = None
+            if data is not None:
+                parsed = self._data.get(path) or manifest.load(data, path)
+                after = RegisteredModel.from_manifest(parsed)
+            found.append((before, after, renamed))
+        return found
 
     def author(self) -> str:
         """Who is writing: the name git records as the commit's author."""

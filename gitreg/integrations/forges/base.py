@@ -27,10 +27,48 @@ class PullRequest:
     url: str | None = None
     number: int | None = None
     title: str = ""
+    created_at: str | None = None
+    merged: bool = False
+    base: str | None = None  # the branch it merges into
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for ``--json`` output."""
         return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Review:
+    """Where a request's review stands: pending, approved (by whom), changes requested."""
+
+    state: str  # "pending", "approved", "changes_requested", "unknown"
+    approved_by: tuple[str, ...] = ()
+    changes_requested_by: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One phrase, e.g. ``approved by alice, bob``."""
+        if self.state == "changes_requested":
+            return f"changes requested by {', '.join(self.changes_requested_by)}"
+        if self.state == "approved":
+            return f"approved by {', '.join(self.approved_by)}"
+        return self.state
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        return dataclasses.asdict(self)
+
+
+UNKNOWN_REVIEW = Review("unknown")
+
+
+def parsed(convert: Any, data: Any, what: str) -> Any:
+    """``convert(data)``, or a one-line ForgeError when the forge's JSON has another shape."""
+    try:
+        return convert(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ForgeError(
+            f"{what} answered JSON of an unexpected shape ({type(e).__name__}: {e}); is "
+            "registry.forge.api_url the forge's REST API?"
+        ) from e
 
 
 class Forge(abc.ABC):
@@ -51,6 +89,17 @@ class Forge(abc.ABC):
     @abc.abstractmethod
     def list_open(self) -> list[PullRequest]:
         """Every open request whose branch starts with ``gitreg/``."""
+
+    def review(self, pull: PullRequest) -> Review:
+        """Where ``pull``'s review stands (the ``none`` forge cannot tell)."""
+        return UNKNOWN_REVIEW
+
+    def close(self, pull: PullRequest) -> None:  # noqa: B027 (the none forge has nothing to do)
+        """Close ``pull`` without merging it."""
+
+    def merged_pull_for(self, commit: str) -> PullRequest | None:
+        """The merged request ``commit`` came from (a squash or rebase merge), if any."""
+        return None
 
 
 def repository_from_url(url: str) -> str | None:

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitreg.core.config import BRANCH_PREFIX
-from gitreg.integrations.forges.base import Forge, PullRequest, call
+from gitreg.integrations.forges.base import (
+    UNKNOWN_REVIEW,
+    Forge,
+    PullRequest,
+    Review,
+    call,
+    parsed,
+)
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -35,22 +42,51 @@ class GitHubForge(Forge):
         """The open pull request whose head is ``branch``."""
         query = urllib.parse.urlencode({"state": "open", "head": f"{self.owner}:{branch}"})
         found = self._call("GET", f"/pulls?{query}") or []
-        return _pull(found[0]) if found else None
+        return parsed(_pull, found[0], "GitHub") if found else None
 
     def open(
         self, branch: str, base: str, title: str, body: str, labels: Sequence[str]
     ) -> PullRequest:
         """Open a pull request, then label it (labels are an issue API on GitHub)."""
         payload = {"title": title, "head": branch, "base": base, "body": body}
-        pull = _pull(self._call("POST", "/pulls", payload))
+        pull: PullRequest = parsed(_pull, self._call("POST", "/pulls", payload), "GitHub")
         if labels and pull.number is not None:
             self._call("POST", f"/issues/{pull.number}/labels", {"labels": list(labels)})
         return pull
 
     def list_open(self) -> list[PullRequest]:
-        """Open pull requests from ``gitreg/...`` branches (first 100)."""
-        found = self._call("GET", "/pulls?state=open&per_page=100") or []
-        return [_pull(p) for p in found if str(p["head"]["ref"]).startswith(BRANCH_PREFIX)]
+        """Open pull requests from ``gitreg/...`` branches (every page)."""
+        pulls: list[PullRequest] = []
+        for page in range(1, 51):
+            found = self._call("GET", f"/pulls?state=open&per_page=100&page={page}") or []
+            pulls += [parsed(_pull, p, "GitHub") for p in found]
+            if len(found) < 100:
+                break
+        return [p for p in pulls if p.branch.startswith(BRANCH_PREFIX)]
+
+    def review(self, pull: PullRequest) -> Review:
+        """Each reviewer's latest verdict (GitHub's reviews API)."""
+        if pull.number is None:
+            return UNKNOWN_REVIEW
+        found = self._call("GET", f"/pulls/{pull.number}/reviews?per_page=100") or []
+        latest: dict[str, str] = {}
+        for review in found:
+            user = review.get("user") or {} if isinstance(review, dict) else {}
+            state = str(review.get("state", "")) if isinstance(review, dict) else ""
+            if state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+                latest[str(user.get("login", "?"))] = state
+        return _verdict(latest, "APPROVED", "CHANGES_REQUESTED")
+
+    def close(self, pull: PullRequest) -> None:
+        """Close the pull request without merging it."""
+        if pull.number is not None:
+            self._call("PATCH", f"/pulls/{pull.number}", {"state": "closed"})
+
+    def merged_pull_for(self, commit: str) -> PullRequest | None:
+        """The merged pull request that produced ``commit`` (GitHub associates them)."""
+        found = self._call("GET", f"/commits/{urllib.parse.quote(commit)}/pulls") or []
+        pulls = [parsed(_pull, p, "GitHub") for p in found]
+        return next((p for p in pulls if p.merged), None)
 
 
 def _pull(data: Any) -> PullRequest:
@@ -59,4 +95,17 @@ def _pull(data: Any) -> PullRequest:
         url=str(data["html_url"]),
         number=int(data["number"]),
         title=str(data.get("title", "")),
+        created_at=data.get("created_at"),
+        merged=bool(data.get("merged_at")),
+        base=str((data.get("base") or {}).get("ref") or "") or None,
     )
+
+
+def _verdict(latest: dict[str, str], approved: str, changes: str) -> Review:
+    wanted = tuple(sorted(u for u, s in latest.items() if s == changes))
+    if wanted:
+        return Review("changes_requested", changes_requested_by=wanted)
+    approvers = tuple(sorted(u for u, s in latest.items() if s == approved))
+    if approvers:
+        return Review("approved", approved_by=approvers)
+    return Review("pending")

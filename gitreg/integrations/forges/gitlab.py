@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitreg.core.config import BRANCH_PREFIX
-from gitreg.integrations.forges.base import Forge, PullRequest, call
+from gitreg.integrations.forges.base import (
+    UNKNOWN_REVIEW,
+    Forge,
+    PullRequest,
+    Review,
+    call,
+    parsed,
+)
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 
@@ -30,7 +37,7 @@ class GitLabForge(Forge):
         """The open merge request from ``branch``."""
         query = urllib.parse.urlencode({"state": "opened", "source_branch": branch})
         found = self._call("GET", f"/merge_requests?{query}") or []
-        return _merge_request(found[0]) if found else None
+        return parsed(_merge_request, found[0], "GitLab") if found else None
 
     def open(
         self, branch: str, base: str, title: str, body: str, labels: Sequence[str]
@@ -45,14 +52,46 @@ class GitLabForge(Forge):
         }
         if labels:
             payload["labels"] = ",".join(labels)
-        return _merge_request(self._call("POST", "/merge_requests", payload))
+        created = self._call("POST", "/merge_requests", payload)
+        request: PullRequest = parsed(_merge_request, created, "GitLab")
+        return request
 
     def list_open(self) -> list[PullRequest]:
-        """Open merge requests from ``gitreg/...`` branches (first 100)."""
-        found = self._call("GET", "/merge_requests?state=opened&per_page=100") or []
-        return [
-            _merge_request(m) for m in found if str(m["source_branch"]).startswith(BRANCH_PREFIX)
-        ]
+        """Open merge requests from ``gitreg/...`` branches (every page)."""
+        requests: list[PullRequest] = []
+        for page in range(1, 51):
+            found = self._call("GET", f"/merge_requests?state=opened&per_page=100&page={page}")
+            requests += [parsed(_merge_request, m, "GitLab") for m in found or []]
+            if len(found or []) < 100:
+                break
+        return [r for r in requests if r.branch.startswith(BRANCH_PREFIX)]
+
+    def review(self, pull: PullRequest) -> Review:
+        """Reviewers' states (approved, requested changes) and approvals."""
+        if pull.number is None:
+            return UNKNOWN_REVIEW
+        found = self._call("GET", f"/merge_requests/{pull.number}/reviewers") or []
+        latest: dict[str, str] = {}
+        for entry in found if isinstance(found, list) else []:
+            user = entry.get("user") or {} if isinstance(entry, dict) else {}
+            latest[str(user.get("username", "?"))] = str(entry.get("state", ""))
+        approvals = self._call("GET", f"/merge_requests/{pull.number}/approvals") or {}
+        for approver in approvals.get("approved_by") or [] if isinstance(approvals, dict) else []:
+            name = str((approver.get("user") or {}).get("username", "?"))
+            latest.setdefault(name, "approved")
+        return _verdict(latest)
+
+    def close(self, pull: PullRequest) -> None:
+        """Close the merge request without merging it."""
+        if pull.number is not None:
+            self._call("PUT", f"/merge_requests/{pull.number}", {"state_event": "close"})
+
+    def merged_pull_for(self, commit: str) -> PullRequest | None:
+        """The merged merge request ``commit`` belongs to (GitLab's commit -> MR lookup)."""
+        quoted = urllib.parse.quote(commit)
+        found = self._call("GET", f"/repository/commits/{quoted}/merge_requests") or []
+        requests = [parsed(_merge_request, m, "GitLab") for m in found]
+        return next((r for r in requests if r.merged), None)
 
 
 def _merge_request(data: Any) -> PullRequest:
@@ -61,4 +100,17 @@ def _merge_request(data: Any) -> PullRequest:
         url=str(data["web_url"]),
         number=int(data["iid"]),
         title=str(data.get("title", "")),
+        created_at=data.get("created_at"),
+        merged=data.get("state") == "merged",
+        base=str(data.get("target_branch") or "") or None,
     )
+
+
+def _verdict(latest: dict[str, str]) -> Review:
+    wanted = tuple(sorted(u for u, s in latest.items() if s == "requested_changes"))
+    if wanted:
+        return Review("changes_requested", changes_requested_by=wanted)
+    approvers = tuple(sorted(u for u, s in latest.items() if s == "approved"))
+    if approvers:
+        return Review("approved", approved_by=approvers)
+    return Review("pending")

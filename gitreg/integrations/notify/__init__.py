@@ -134,4 +134,45 @@ def request_events(
                 item.is_prompt,
             )
         )
+    return found + _alias_requests(changes, tip, pull_request)
+
+
+def _alias_requests(
+    changes: list[RegistryEvent], tip: str, pull_request: int | None
+) -> list[RegistryEvent]:
+    """TRANSITION_REQUEST_CREATED for each alias a request sets, moves or removes (#11)."""
+    moves = (EventKind.MODEL_VERSION_ALIAS_CREATED, EventKind.MODEL_VERSION_ALIAS_DELETED)
+    first: dict[tuple[str, str], int | None] = {}
+    last: dict[tuple[str, str], RegistryEvent] = {}
+    for item in changes:
+        event = item.event
+        if event.kind not in moves or event.alias is None:
+            continue
+        key = (event.name, event.alias)
+        created = event.kind == EventKind.MODEL_VERSION_ALIAS_CREATED
+        first.setdefault(key, event.previous_version if created else event.version)
+        last[key] = item
+    found = []
+    for key, item in last.items():
+        target = item.event.version if item.event.kind.name.endswith("CREATED") else None
+        if target == first[key]:
+            continue  # moved and moved back: nothing is requested
+        request = Event(
+            EventKind.TRANSITION_REQUEST_CREATED,
+            key[0],
+            target,
+            alias=key[1],
+            previous_version=first[key],
+        )
+        found.append(
+            RegistryEvent(
+                request,
+                tip,
+                item.author,
+                item.author_email,
+                item.timestamp,
+                pull_request,
+                item.is_prompt,
+            )
+        )
     return found

@@ -1,0 +1,172 @@
+"""The CI files ``gitreg init`` writes, so that the forge runs the gate (DESIGN.md, layer 4).
+
+GitHub: ``.github/workflows/gitreg.yml`` validates every pull request against its base's
+policy, audits every push to the default branch (a direct push is judged too), delivers
+the push's events, announces new requests, and optionally builds the catalog on Pages.
+GitLab: ``.gitlab-ci.yml`` with the same validate and audit jobs. Both follow GitHub's
+hardening advice: least ``permissions``, event data only through ``env:``, every job
+bounded by ``timeout-minutes``, every action pinned by commit. gitreg itself is installed in
+each job from the commit of gitreg that wrote the file (``gitreg_requirement``), or from a
+repository variable ``GITREG_REQUIREMENT`` (a mirror, a wheel, a pinned version).
+"""
+
+from __future__ import annotations
+
+from gitreg.core.version import __version__
+
+WORKFLOW_FILE = ".github/workflows/gitreg.yml"
+GITLAB_FILE = ".gitlab-ci.yml"
+ACTION_REPOSITORY = "gitreg-dev/gitreg"
+CHECKOUT = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0"
+
+
+def gitreg_requirement(commit: str | None) -> str:
+    """The pip requirement a job installs: gitreg at ``commit`` (else this version's tag)."""
+    ref = commit or f"v{__version__}"
+    return f"git+https://github.com/{ACTION_REPOSITORY}@{ref}"
+
+
+_INSTALL = """\
+      - name: Install gitreg
+        env:
+          # A repository variable GITREG_REQUIREMENT may name another source (a mirror, a
+          # wheel); the default is gitreg at the commit that wrote this workflow.
+          GITREG_REQUIREMENT: ${{ vars.GITREG_REQUIREMENT }}
+        run: |
+          python3 -m venv "$RUNNER_TEMP/gitreg"
+          "$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check -- \\
+            "${GITREG_REQUIREMENT:-@REQUIREMENT@}"
+"""
+
+_ON_DEFAULT_BRANCH = """\
+    if: >-
+      github.event_name == 'push' &&
+      github.ref == format('refs/heads/{0}', github.event.repository.default_branch)
+"""
+
+_JOBS = (
+    """\
+  validate:
+    name: validate registry
+    if: github.event_name == 'pull_request'
+    runs-on: ubuntu-latest
+    timeout-minutes: 10
+    steps:
+      - uses: @CHECKOUT@
+        with:
+          # The merge base with the pull request's base branch needs the history.
+          fetch-depth: 0
+          persist-credentials: false
+@INSTALL@      - name: Validate against the base's policy
+        env:
+          BASE_REF: ${{ github.base_ref }}
+        run: |
+          git fetch --no-tags --quiet origin "+refs/heads/$BASE_REF:refs/remotes/origin/$BASE_REF"
+          "$RUNNER_TEMP/gitreg/bin/gitreg" validate --base "origin/$BASE_REF" --format github
+
+  audit:
+    name: audit pushed commits
+"""
+    + _ON_DEFAULT_BRANCH
+    + """\
+    runs-on: ubuntu-latest
+    timeout-minutes: 15
+    permissions:
+      contents: read
+      pull-requests: read  # which pull request a commit came from (squash merges)
+    steps:
+      - uses: @CHECKOUT@
+        with:
+          fetch-depth: 0
+          persist-credentials: false
+@INSTALL@      - name: Judge every commit of this push (direct pushes included)
+        env:
+          BEFORE: ${{ github.event.before }}
+          AFTER: ${{ github.sha }}
+          GITHUB_TOKEN: ${{ github.token }}
+        run: |
+          since="$BEFORE"
+          if [ -z "${since//0/}" ] || ! git cat-file -e "$since^{commit}" 2>/dev/null; then
+            since=0000000000000000000000000000000000000000  # a new branch: its whole history
+          fi
+          "$RUNNER_TEMP/gitreg/bin/gitreg" audit --since "$since" --until "$AFTER" \\
+            --format github --notify
+"""
+)
+
+
+def _fill(text: str, commit: str | None) -> str:
+    install = _INSTALL.replace("@REQUIREMENT@", gitreg_requirement(commit))
+    return text.replace("@INSTALL@", install).replace("@CHECKOUT@", CHECKOUT)
+
+
+def github_jobs(commit: str | None) -> str:
+    """The validate and audit jobs, installing gitreg from ``commit``."""
+    return _fill(_JOBS, commit)
+
+
+def install_step(commit: str | None) -> str:
+    """The "Install gitreg" step every job uses."""
+    return _fill("@INSTALL@", commit)
+
+
+CODEOWNERS_FILE = {"github": ".github/CODEOWNERS", "gitlab": ".gitlab/CODEOWNERS"}
+
+
+def codeowners(owners: list[str]) -> str:
+    """CODEOWNERS protecting the policy and the CI files (and an example per model)."""
+    who = " ".join(owners) if owners else "@OWNER/registry-admins"
+    prefix = "" if owners else "# "
+    return f"""\
+# Who must approve a change (written by gitreg init). With "Require review from Code
+# Owners" on the default branch, these paths change only with their owners' approval.
+{"# Replace @OWNER/registry-admins with a real user or team, then uncomment." if not owners else ""}
+{prefix}/gitreg.yaml {who}
+{prefix}/.github/ {who}
+{prefix}/.gitlab-ci.yml {who}
+{prefix}/.gitlab/ {who}
+{prefix}/CODEOWNERS {who}
+{prefix}/models/.retired.yaml {who}
+
+# Per-model owners, for example (a model's file is its name, see README "The manifest"):
+# /models/churn.yaml @acme/growth-ml
+# /models/fraud*.yaml @acme/risk-ml
+""".replace("\n\n\n", "\n\n")
+
+
+GITLAB_CI = """\
+# Validates every merge request against the target branch's gitreg.yaml policy and audits
+# every push to the default branch (written by gitreg init).
+.gitreg:
+  image: python:3.12-slim
+  timeout: 15 minutes
+  variables:
+    GIT_DEPTH: 0
+  before_script:
+    - apt-get update -qq && apt-get install -y -qq git >/dev/null
+    - python3 -m venv /tmp/gitreg
+    - /tmp/gitreg/bin/pip install --quiet -- "${GITREG_REQUIREMENT:-@REQUIREMENT@}"
+
+gitreg-validate:
+  extends: .gitreg
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "merge_request_event"
+  script:
+    - target="$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
+    - git fetch --no-tags origin "+refs/heads/$target:refs/remotes/origin/$target"
+    - /tmp/gitreg/bin/gitreg validate --base "origin/$target"
+
+gitreg-audit:
+  extends: .gitreg
+  rules:
+    - if: $CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
+  script:
+    - since="$CI_COMMIT_BEFORE_SHA"
+    - if [ -z "${since//0/}" ]; then since=0000000000000000000000000000000000000000; fi
+    - /tmp/gitreg/bin/gitreg audit --since "$since" --until "$CI_COMMIT_SHA"
+"""
+
+
+def gitlab_ci(commit: str | None) -> str:
+    """``.gitlab-ci.yml``, installing gitreg from ``commit``."""
+    return GITLAB_CI.replace("@REQUIREMENT@", gitreg_requirement(commit))

@@ -1,0 +1,259 @@
+"""Registry's governance methods: history, events, promotion requests, rollback and audit.
+
+A base of ``Registry`` (which is the public face): MLflow has no names for these, so they
+are gitreg's own, and the CLI's history, events, requests, withdraw, rollback and audit
+commands call them. The work is done below: ``store.history``, ``store.eventlog`` and
+``store.timeline`` read the past, ``promotion`` runs the requests, ``gate.audit`` judges
+what landed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage, check_alias, parse_version
+from gitreg.core.errors import ModelNotFound, VersionNotFound
+from gitreg.core.names import check_name
+
+if TYPE_CHECKING:
+    from gitreg.core.events import RegistryEvent
+    from gitreg.gate.audit import AuditReport
+    from gitreg.promotion import TransitionRequest
+    from gitreg.store.history import HistoryEntry
+    from gitreg.store.store import Store
+    from gitreg.store.timeline import Interval
+    from gitreg.store.transaction import Transaction
+
+
+class Governance:
+    """History, events, requests and audit; ``Registry`` provides the store and the writes."""
+
+    store: Store
+    at: str | None
+    push: bool | None
+
+    if TYPE_CHECKING:
+
+        def _read(self, name: str) -> RegisteredModel: ...
+
+        def _write(
+            self,
+            mutation: Callable[[Transaction], Any],
+            *,
+            direct: bool = False,
+            why: str | None = None,
+        ) -> Any: ...
+
+        def transition_model_version_stage(
+            self,
+            name: str,
+            version: int | str,
+            stage: str,
+            archive_existing_versions: bool = False,
+            *,
+            message: str | None = None,
+            direct: bool = False,
+        ) -> ModelVersion: ...
+
+    # ------------------------------------------------------------------ the past
+
+    def get_model_history(self, name: str, version: int | str | None = None) -> list[HistoryEntry]:
+        """The audit trail of ``name`` (or of one version), newest first, from git history."""
+        from gitreg.store import history
+        from gitreg.store.transaction import model_path
+
+        check_name(name)
+        number = None if version is None else parse_version(version)
+        ref = self.at or "HEAD"
+        entries = history.read_history(self.store.root, model_path(name), ref, number)
+        if not entries and number is None:
+            raise ModelNotFound(f"Registered Model with name={name} has no history")
+        return entries
+
+    def list_events(self, since: str | None, until: str | None = None) -> list[RegistryEvent]:
+        """Every change after commit ``since`` up to ``until`` (default: HEAD or ``at``).
+
+        Commit by commit along the first-parent history, oldest first; each event has a
+        stable id (the same range always gives the same events). ``since`` None means from
+        the first commit.
+
+        Raises:
+            BadRef: ``since`` or ``until`` names no commit.
+        """
+        from gitreg.store import eventlog
+
+        end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
+        start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
+        return eventlog.read_events(self.store.root, start, end)
+
+    def get_stage_history(self, name: str, stage: str) -> list[Interval]:
+        """Which version held ``stage`` when: intervals, oldest first (the model's whole life,
+        renames followed). The last interval's ``end`` is None while its version holds it."""
+        from gitreg.store import timeline
+
+        events = self._model_events(name)
+        return timeline.stage_intervals(events, Stage.parse(stage))
+
+    def get_alias_history(self, name: str, alias: str) -> list[Interval]:
+        """Which version ``@alias`` pointed at when: intervals, oldest first."""
+        from gitreg.store import timeline
+
+        events = self._model_events(name)
+        return timeline.alias_intervals(events, check_alias(alias))
+
+    def _model_events(self, name: str) -> list[RegistryEvent]:
+        from gitreg.store import timeline
+
+        check_name(name)
+        events = timeline.model_events(self.list_events(None), name)
+        if not events:
+            raise ModelNotFound(f"Registered Model with name={name} has no history")
+        return events
+
+    # ------------------------------------------------------------------ requests
+
+    def list_transition_requests(self) -> list[TransitionRequest]:
+        """Open requests: the remote's ``gitreg/...`` branches with the forge's reviews.
+
+        A registry without a remote has none (not an error). With ``at``, the request
+        branches not merged into that commit.
+        """
+        from gitreg import promotion
+
+        return promotion.list_requests(self.store, self.push, os.environ, self.at)
+
+    def get_model_version_requests(self, name: str, version: int | str) -> list[TransitionRequest]:
+        """The open requests about one version that this clone knows (no network)."""
+        from gitreg import promotion
+
+        number = parse_version(version)
+        return [
+            r
+            for r in promotion.known_requests(self.store)
+            if r.name == name and r.version == number
+        ]
+
+    def withdraw_transition_request(
+        self, name: str, version: int | str | None = None, target: str | None = None
+    ) -> list[TransitionRequest]:
+        """Close the matching open requests and delete their branches; the ones withdrawn.
+
+        ``target`` is a stage, ``@alias``, or None for all of the model's (or version's).
+
+        Raises:
+            VersionNotFound: no open request matches.
+        """
+        from gitreg import promotion
+
+        check_name(name)
+        number = None if version is None else parse_version(version)
+        return promotion.withdraw(self.store, name, number, target, self.push, os.environ)
+
+    def rollback_registered_model(
+        self,
+        name: str,
+        *,
+        alias: str | None = None,
+        message: str | None = None,
+        direct: bool = False,
+    ) -> ModelVersion:
+        """Return Production (or ``@alias``) to the version that held it before (from history).
+
+        Raises:
+            VersionNotFound: no earlier version that still exists held it.
+            PromotionPending: on a registry with a remote, for a protected stage or alias.
+        """
+        if alias is not None:
+            return self._rollback_alias(name, check_alias(alias), message)
+        from gitreg.store import history
+
+        model = self._read(name)
+        target, why = history.rollback_target(model, self.get_model_history(name))
+        return self.transition_model_version_stage(
+            name, target, Stage.PRODUCTION.value, True, message=message or why, direct=direct
+        )
+
+    def _rollback_alias(self, name: str, alias: str, message: str | None) -> ModelVersion:
+        from gitreg import operations as ops
+        from gitreg.core import mutations as mut
+
+        model = self._read(name)
+        current = model.aliases.get(alias)
+        earlier = [
+            i.version
+            for i in reversed(self.get_alias_history(name, alias))
+            if i.version != current and model.get_version(i.version) is not None
+        ]
+        if not earlier:
+            raise VersionNotFound(
+                f"{name}@{alias} has no earlier version to roll back to (history shows none "
+                "that still exists)"
+            )
+        now = f"version {current}" if current is not None else "no version"
+        why = message or f"Rollback: @{alias} returns to version {earlier[0]} (from {now})."
+        change = ops.modify(
+            name, lambda m: mut.set_alias(m, alias, earlier[0]), f"{why}\n\n{name}@{alias}"
+        )
+        self._write(change, why=why)
+        return mut.find_version(self._read(name), earlier[0])
+
+    # --------------------------------------------------------------------- audit
+
+    def audit(self, since: str | None, until: str | None = None) -> AuditReport:
+        """Judge each commit after ``since`` up to ``until`` (see ``gate.audit``).
+
+        Raises:
+            BadRef: ``since`` or ``until`` names no commit.
+        """
+        from gitreg.core.errors import ForgeError
+        from gitreg.gate import audit
+        from gitreg.integrations.forges import make_forge
+        from gitreg.store.remote import remote_url
+
+        end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
+        start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
+        config = self.store.read_config(end)
+        notes: list[str] = []
+        forge = None
+        if config.forge.get("type", "none") != "none":
+            try:
+                url = remote_url(self.store.root, config) or ""
+                forge = make_forge(config.forge, url, os.environ)
+            except ForgeError as e:
+                notes.append(f"{e.message}; merge commits' messages were trusted instead")
+        report = audit.audit(self.store.root, start, end, forge)
+        if not notes:
+            return report
+        import dataclasses
+
+        return dataclasses.replace(report, notes=(*notes, *report.notes))
+
+    def audit_events(self, report: AuditReport) -> list[RegistryEvent]:
+        """The report's violations as POLICY_VIOLATION events (for ``gitreg notify``)."""
+        from gitreg.core.events import Event, EventKind, RegistryEvent
+
+        return [
+            RegistryEvent(
+                Event(
+                    EventKind.POLICY_VIOLATION,
+                    _model_of(v.finding.path),
+                    description=v.finding.message,
+                    key=v.finding.code,
+                ),
+                v.commit,
+                v.author,
+                v.author_email,
+                v.timestamp,
+                v.pull_request,
+            )
+            for v in report.violations
+        ]
+
+
+def _model_of(path: str) -> str:
+    from gitreg.core.names import name_of_stem
+
+    stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
+    return name_of_stem(stem) or path
