@@ -218,3 +218,14 @@ def test_hand_written_and_hostile_manifests_are_left_to_the_full_loader():
     assert manifest.load_canonical(bomb, "models/m.yaml") is None
     assert manifest.load_canonical(b"name: caf\xe9\n", "models/m.yaml") is None
     assert manifest.load_canonical("a: 1\na: 2\n", "models/m.yaml") is None
+
+
+def test_the_record_of_a_superseded_manifest_is_forgotten(registry_repo: Path):
+    """The written/ records stay one per manifest in a linear history (#15): a 5,000-version
+    model's record is a megabyte, and every write would otherwise add one."""
+    registry = Registry(registry_repo)
+    for n in range(1, 6):
+        registry.create_model_version("churn", f"s3://c/{n}")
+        registry.create_model_version("fraud", f"s3://f/{n}")
+    written = list((registry_repo / ".git" / "gitreg" / "written").iterdir())
+    assert len(written) == 2

@@ -83,18 +83,31 @@ def load_large(state_dir: Path, text: bytes, path: str) -> Any:
     return data
 
 
-def remember_written(state_dir: Path, oid: str, data: Any) -> None:
+MAX_WRITTEN = 256  # records kept; a 5,000-version model's is 1 MB
+
+
+def remember_written(state_dir: Path, oid: str, data: Any, replaces: str | None = None) -> None:
     """Record that blob ``oid`` is what ``manifest.dump`` wrote for ``data`` (see #15).
 
     The next write of that manifest starts from it without parsing, and patches its text
     (``manifest.patch``) instead of re-emitting it. Content-addressed, so never stale.
+    ``replaces`` (the blob this write superseded) is forgotten, and at most MAX_WRITTEN
+    records are kept (the oldest go): a record only saves a parse.
     """
     with contextlib.suppress(OSError, ValueError):
-        path = state_dir / "written" / f"{oid}.marshal"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        directory = state_dir / "written"
+        path = directory / f"{oid}.marshal"
+        directory.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{oid}.{os.getpid()}.tmp")
         tmp.write_bytes(marshal.dumps((_CACHE_FORMAT, data)))
         os.replace(tmp, path)
+        if replaces is not None and replaces != oid:
+            (directory / f"{replaces}.marshal").unlink(missing_ok=True)
+        records = list(os.scandir(directory))
+        if len(records) > MAX_WRITTEN:
+            records.sort(key=lambda entry: entry.stat().st_mtime_ns)
+            for entry in records[: len(records) - MAX_WRITTEN]:
+                Path(entry.path).unlink(missing_ok=True)
 
 
 def load_written(state_dir: Path, oid: str) -> Any:

@@ -499,7 +499,7 @@ class Store:
         for path, data in tx.written().items():
             oid = new_blobs[path]
             if oid is not None:
-                remember_written(self.state_dir, oid, data)
+                remember_written(self.state_dir, oid, data, tx.written_ids.get(path))
         return _git.commit_tree(repo, base, new_blobs, tx.message)
 
     def _advance(

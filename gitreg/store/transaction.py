@@ -63,6 +63,7 @@ class Transaction:
         self._data: dict[str, dict[str, Any]] = {}
         # Manifests at the tip that gitreg wrote itself: path -> (text, the data dumped).
         self._written: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.written_ids: dict[str, str] = {}  # their blob ids, superseded by this write
         # Patched manifests: known to load back as _data without a parse of the whole file,
         # because the text they patch did (it was checked when gitreg wrote it) and every
         # part the patch wrote was read back on its own (manifest.patch_ordered, #15).
@@ -140,9 +141,11 @@ class Transaction:
         text = self.read(path)
         if text is None:
             return None
-        data = load_written(self.state_dir, _git.blob_id(text))
+        oid = _git.blob_id(text)
+        data = load_written(self.state_dir, oid)
         if isinstance(data, dict):  # gitreg wrote it: no parse, and the next write patches it
             self._written[path] = (text.decode("utf-8"), data)
+            self.written_ids[path] = oid
         else:
             data = load_large(self.state_dir, text, path)
         if not isinstance(data, dict):
