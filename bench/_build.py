@@ -179,7 +179,12 @@ def build_gto(dest: Path, models: Iterable[ModelSpec]) -> None:
     _git(dest, "reset", "-q", "--hard", "main")
 
 
-BUILDERS = {"gitreg": build_gitreg, "mlflow": build_mlflow, "gto": build_gto}
+BUILDERS = {
+    "gitreg": build_gitreg,
+    "gitreg@before": build_gitreg,
+    "mlflow": build_mlflow,
+    "gto": build_gto,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -10,6 +10,7 @@ deployed").
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,13 @@ Op = Callable[[Any, str, str], object]
 def _split(arg: str) -> tuple[str, str]:
     name, _, rest = arg.partition(":")
     return name, rest
+
+
+def _alias(arg: str) -> tuple[str, str, str]:
+    """``name:k:version`` -> (name, a new alias ``benchK``, version): each call changes one."""
+    name, rest = _split(arg)
+    k, _, version = rest.partition(":")
+    return name, f"bench{k}", version
 
 
 # ----------------------------------------------------------------------------- gitreg
@@ -42,6 +50,11 @@ GITREG: dict[str, Op] = {
         _split(a)[0], _split(a)[1], "Staging"
     ),
     "list": lambda c, p, a: c.search_model_versions(max_results=200_000),
+    "alias": lambda c, p, a: c.set_registered_model_alias(*_alias(a)),
+    # The unit of the write target (#15): one git process started from the same interpreter.
+    "git_spawn": lambda c, p, a: subprocess.run(
+        ["git", "--version"], capture_output=True, check=True
+    ),
 }
 
 
@@ -83,6 +96,7 @@ MLFLOW: dict[str, Op] = {
         _split(a)[0], _split(a)[1], "Staging"
     ),
     "list": lambda c, p, a: _mlflow_list(c),
+    "alias": lambda c, p, a: c.set_registered_model_alias(*_alias(a)),
 }
 
 
@@ -113,6 +127,7 @@ GTO: dict[str, Op] = {
 
 TOOLS: dict[str, tuple[Callable[[str], Any], dict[str, Op]]] = {
     "gitreg": (open_gitreg, GITREG),
+    "gitreg@before": (open_gitreg, GITREG),  # the same API, installed from before #15
     "mlflow": (open_mlflow, MLFLOW),
     "gto": (open_gto, GTO),
 }

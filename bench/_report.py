@@ -11,15 +11,18 @@ from typing import Any
 OPS = (
     ("resolve_alias", "resolve models:/NAME@champion"),
     ("resolve_stage", "resolve models:/NAME/Production"),
+    ("resolve_at", "resolve @champion --at HEAD"),
     ("show", "show NAME"),
     ("register", "register (new version)"),
     ("transition", "transition (-> Staging)"),
+    ("alias", "alias (a new @alias)"),
     ("list_cold", "list all versions (cache cold)"),
     ("list_warm", "list all versions (cache warm)"),
     ("list", "list all versions"),
 )
 FORBIDDEN = ("jsonschema", "git", "http.client", "urllib3", "requests")
 SIZE_LABEL = {"long": "1 x 5,000 versions"}
+AFTER, BEFORE = "gitreg", "gitreg@before"
 
 
 def _label(size: str) -> str:
@@ -153,6 +156,233 @@ def _imports(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _median(entry: Any) -> float | None:
+    if isinstance(entry, Mapping) and entry.get("median") is not None and not entry.get("error"):
+        return float(entry["median"])
+    return None
+
+
+def _get(results: Mapping[str, Any], size: str, tool: str, mode: str, op: str) -> float | None:
+    return _median(results["sizes"].get(size, {}).get(tool, {}).get(mode, {}).get(op))
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    ms = seconds * 1000
+    return f"{ms:,.1f}" if ms < 100 else f"{ms:,.0f}"
+
+
+def _verdict(value: float | None, goal: float) -> str:
+    return "-" if value is None else ("met" if value <= goal else "**missed**")
+
+
+def _write_rows(results: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "| registry | op | after ms | before ms | one git spawn ms | after / spawn "
+        "| goal: <= 4x spawn (5,000 versions: <= 150 ms) | mlflow ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for size in results["sizes"]:
+        spawn = _get(results, size, AFTER, "inproc", "git_spawn")
+        for op in ("register", "transition", "alias"):
+            after = _get(results, size, AFTER, "inproc", op)
+            ratio = after / spawn if after and spawn else None
+            goal = _verdict(after, 0.150) if size == "long" else _verdict(ratio, 4.0)
+            cells = [
+                _label(size),
+                op,
+                _fmt(after),
+                _fmt(_get(results, size, BEFORE, "inproc", op)),
+                _fmt(spawn),
+                f"{ratio:.1f}x" if ratio else "-",
+                goal,
+                _fmt(_get(results, size, "mlflow", "inproc", op)),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _flat_rows(results: Mapping[str, Any]) -> list[str]:
+    sizes = [s for s in results["sizes"] if s != "long"]
+    if len(sizes) < 2:
+        return []
+    small, large = sizes[0], sizes[-1]
+    lines = [
+        f"| op | tool | {_label(small)} ms | {_label(large)} ms | growth | goal <= 1.3x |",
+        "|---|---|---|---|---|---|",
+    ]
+    for op in ("register", "transition", "alias"):
+        for tool in (AFTER, BEFORE):
+            a, b = (_get(results, s, tool, "inproc", op) for s in (small, large))
+            growth = b / a if a and b else None
+            lines.append(
+                f"| {op} | {tool} | {_fmt(a)} | {_fmt(b)} | "
+                f"{f'{growth:.2f}x' if growth else '-'} | {_verdict(growth, 1.3)} |"
+            )
+    return lines
+
+
+def _cli_rows(results: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "| registry | op | after ms | before ms | goal <= 120 ms | git processes after | before |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for size, by_tool in results["sizes"].items():
+        counts = by_tool.get(AFTER, {}).get("git_processes", {})
+        before = by_tool.get(BEFORE, {}).get("git_processes", {})
+        for op in ("register", "transition", "alias"):
+            after = _get(results, size, AFTER, "cold", op)
+            cells = [
+                _label(size),
+                op,
+                _fmt(after),
+                _fmt(_get(results, size, BEFORE, "cold", op)),
+                _verdict(after, 0.120),
+                str(counts.get(op, "-")),
+                str(before.get(op, "-")),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _resolve_rows(results: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "| registry | floor ms | resolve after ms | / floor | --at HEAD ms | / floor "
+        "| goal <= 3x | before ms | mlflow ms | gto ms |",
+        "|" + "---|" * 10,
+    ]
+    for size, by_tool in results["sizes"].items():
+        floor = _median((by_tool.get(AFTER, {}).get("floor") or {}).get("python_read_file"))
+        after = _get(results, size, AFTER, "cold", "resolve_alias")
+        at = _get(results, size, AFTER, "cold", "resolve_at")
+        worst = max((x / floor for x in (after, at) if x and floor), default=None)
+        cells = [
+            _label(size),
+            _fmt(floor),
+            _fmt(after),
+            f"{after / floor:.2f}x" if after and floor else "-",
+            _fmt(at),
+            f"{at / floor:.2f}x" if at and floor else "-",
+            _verdict(worst, 3.0),
+            _fmt(_get(results, size, BEFORE, "cold", "resolve_alias")),
+            _fmt(_get(results, size, "mlflow", "cold", "resolve_alias")),
+            _fmt(_get(results, size, "gto", "cold", "resolve_alias")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _validate_rows(results: Mapping[str, Any]) -> list[str]:
+    lines = [
+        "| registry | first validate (fresh clone) after ms | before ms | goal <= 2 s "
+        "| with caches after ms | before ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in results["sizes"]:
+        first = _get(results, size, AFTER, "cold", "validate_first")
+        goal = _verdict(first, 2.0) if size == "10000" else ""
+        cells = [
+            _label(size),
+            _fmt(first),
+            _fmt(_get(results, size, BEFORE, "cold", "validate_first")),
+            goal,
+            _fmt(_get(results, size, AFTER, "cold", "validate_full")),
+            _fmt(_get(results, size, BEFORE, "cold", "validate_full")),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _stress_rows(results: Mapping[str, Any]) -> list[str]:
+    stress = results.get("stress") or {}
+    lines = [
+        "| code | writers | writes | seconds | writes/s | vs one writer | goal "
+        "| retries | worst retries of a write | writes that gave up |",
+        "|" + "---|" * 10,
+    ]
+    for tool in (AFTER, BEFORE):
+        rows = stress.get(tool)
+        if not isinstance(rows, list) or not rows:
+            lines.append(f"| {tool} | {str((rows or {}).get('error', 'not run'))[:80]} |")
+            continue
+        one = rows[0]["per_second"]
+        for row in rows:
+            ratio = row["per_second"] / one
+            goal = ""
+            if row["writers"] == 8:
+                goal = "met" if ratio >= 0.7 else "**missed**"
+            elif row["writers"] == 16:
+                goal = "met" if row["gave_up"] == 0 else "**missed**"
+            lines.append(
+                f"| {tool} | {row['writers']} | {row['writes']} | {row['seconds']:.1f} | "
+                f"{row['per_second']:.1f} | {ratio:.2f} | {goal} | {row['retries']} | "
+                f"{row['worst']} | {row['gave_up']} |"
+            )
+    return lines
+
+
+def _fleet_rows(results: Mapping[str, Any]) -> list[str]:
+    fleet = results.get("fleet") or {}
+    if "error" in fleet or not fleet:
+        return [f"Not measured: {str(fleet.get('error', 'no 10,000-model run'))[:200]}"]
+    labels = {
+        "gitreg_remote_new_pod": "gitreg resolve --remote URL (new pod, empty cache)",
+        "gitreg_remote_restarted_pod": "gitreg resolve --remote URL (restarted pod, cache kept)",
+        "full_clone_then_resolve": "git clone URL + gitreg resolve (without --remote)",
+        "gto_remote_show": "gto show NAME#prod --ref --repo URL (GTO clones per call)",
+    }
+    lines = ["| 10,000 models over smart HTTP on 127.0.0.1 | median ms | runs |", "|---|---|---|"]
+    for key, label in labels.items():
+        entry = fleet.get(key)
+        if isinstance(entry, Mapping):
+            lines.append(f"| {label} | {_fmt(entry['median'])} | {len(entry['seconds'])} |")
+    sizes = fleet.get("bytes") or {}
+    if sizes:
+        lines.append("")
+        lines.append(
+            f"On disk: the remote cache {sizes['remote_cache'] / 1e6:.1f} MB, a full clone "
+            f"{sizes['full_clone'] / 1e6:.1f} MB."
+        )
+    return lines
+
+
+def _issue15(results: Mapping[str, Any]) -> list[str]:
+    """The targets of issue 15, each next to the code before it, the peers and the floor."""
+    return [
+        "## Issue 15 targets (after = this tree, before = gitreg@before)",
+        "",
+        "### In-process write vs one git process spawned from the same interpreter",
+        "",
+        *_write_rows(results),
+        "",
+        "### Flat from the smallest to the largest registry (in process)",
+        "",
+        *_flat_rows(results),
+        "",
+        "### CLI write, cold, and the git processes it starts",
+        "",
+        *_cli_rows(results),
+        "",
+        "### Cold resolve vs the floor (a Python process reading the one manifest)",
+        "",
+        *_resolve_rows(results),
+        "",
+        "### First validate of a fresh clone",
+        "",
+        *_validate_rows(results),
+        "",
+        "### Contention: writers in 4 clones of one remote (bench/stress.py, 10 writes each)",
+        "",
+        *_stress_rows(results),
+        "",
+        "### Fleet reads without a clone (bench/fleet.py)",
+        "",
+        *_fleet_rows(results),
+        "",
+    ]
+
+
 def render(results: Mapping[str, Any]) -> str:
     m = results["machine"]
     out = [
@@ -168,6 +398,7 @@ def render(results: Mapping[str, Any]) -> str:
         *(f"- {k}: {v}" for k, v in m.items()),
         f"- whole run: {results.get('wall_seconds', 0) / 60:.1f} min",
         "",
+        *_issue15(results),
         "## Cold process (one command, new process each time)",
         "",
         "gitreg and GTO through their CLIs; MLflow through `python bench/_cold.py` "

@@ -26,16 +26,20 @@ from _measure import Sample, cold, hyperfine
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 WORK = BENCH / ".work"
-TOOLS = ("gitreg", "mlflow", "gto")
+TOOLS = ("gitreg", "gitreg@before", "mlflow", "gto")
+# gitreg@before is gitreg as it was before issue 15's work (``--before``, default: the
+# merge-base with main), exported with git archive and installed the same way (#15).
+BEFORE_SRC = WORK / "src-before"
 # gitreg as users install it: pip rebuilds a local project every time, and a regular
 # install has no editable finder (12 ms of every start in an editable one).
 PACKAGES = {
     "gitreg": [str(ROOT), "pyinstrument"],
+    "gitreg@before": [str(BEFORE_SRC)],
     "mlflow": ["mlflow"],
     "gto": ["gto"],
 }
 READS = ("resolve_alias", "resolve_stage", "show", "list")
-WRITES = ("register", "transition")
+WRITES = ("register", "transition", "alias")
 ENV = {
     **os.environ,
     "HOME": str(WORK / "home"),
@@ -49,12 +53,38 @@ ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
 }
-for _var in ("GITREG_REPO", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+for _var in (
+    "GITREG_REPO",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "PYTHONDONTWRITEBYTECODE",
+):
     ENV.pop(_var, None)
 
 
 def venv(tool: str) -> Path:
-    return BENCH / f".venv-{tool}"
+    return BENCH / f".venv-{tool.replace('@', '-')}"
+
+
+def base(tool: str) -> str:
+    """``gitreg@before`` is gitreg: same commands, same API."""
+    return tool.split("@", 1)[0]
+
+
+def export_before(ref: str) -> str:
+    """Write the tree of ``ref`` to BEFORE_SRC; return its commit id."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    shutil.rmtree(BEFORE_SRC, ignore_errors=True)
+    BEFORE_SRC.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(BEFORE_SRC)], input=archive, check=True)
+    (BEFORE_SRC / "COMMIT").write_text(commit + "\n")
+    return commit
 
 
 def python(tool: str) -> str:
@@ -85,6 +115,7 @@ class Registry:
         self.models = 1 if size == "long" else int(size)
         self._register = 0
         self._transition = 0
+        self._alias = 0
 
     @property
     def read_name(self) -> str:
@@ -103,6 +134,13 @@ class Registry:
         if self.size == "long":
             return f"{_data.LONG_MODEL}:{self._transition}"
         return f"{_data.model_name((self._transition * 104729) % self.models)}:1"
+
+    def alias_arg(self) -> str:
+        """``name:k:version``: a new alias each call, on an existing version."""
+        self._alias += 1
+        if self.size == "long":
+            return f"{_data.LONG_MODEL}:{self._alias}:{self._alias % 5000 + 1}"
+        return f"{_data.model_name((self._alias * 7919) % self.models)}:{self._alias}:2"
 
     def build(self) -> float:
         shutil.rmtree(self.path, ignore_errors=True)
@@ -124,21 +162,29 @@ class Registry:
     def drop_cache(self, _index: int = 0) -> None:
         (self.path / ".git" / "gitreg" / "cache.marshal").unlink(missing_ok=True)
 
+    def drop_caches(self, _index: int = 0) -> None:
+        """Every cache gitreg keeps in .git/gitreg: what a fresh clone has."""
+        shutil.rmtree(self.path / ".git" / "gitreg", ignore_errors=True)
+
 
 def cold_argv(reg: Registry, op: str, arg: str) -> list[str]:
     """The command line a user of ``reg.tool`` runs for ``op``."""
     name, _, extra = arg.partition(":")
     path = str(reg.path)
-    if reg.tool == "gitreg":
-        exe = str(venv("gitreg") / "bin" / "gitreg")
+    if base(reg.tool) == "gitreg":
+        exe = str(venv(reg.tool) / "bin" / "gitreg")
+        k, _, version = extra.partition(":")
         return {
             "resolve_alias": [exe, "resolve", f"models:/{name}@champion", "--repo", path],
             "resolve_stage": [exe, "resolve", f"models:/{name}/Production", "--repo", path],
+            "resolve_at": [exe, "resolve", f"models:/{name}@champion", "--at", "HEAD", "--repo",
+                           path],
             "show": [exe, "show", name, "--repo", path],
             "register": [exe, "register", name, f"s3://bench-new/{name}/{extra}", "--repo", path],
             "transition": [exe, "transition", name, extra, "Staging", "--repo", path],
+            "alias": [exe, "alias", name, f"bench{k}", version, "--repo", path],
             "list": [exe, "versions", "--max-results", "200000", "--repo", path],
-        }[op]
+        }[op]  # fmt: skip
     if reg.tool == "gto":
         exe = str(venv("gto") / "bin" / "gto")
         return {
@@ -161,6 +207,8 @@ def _next_arg(reg: Registry, op: str) -> str:
         return reg.register_arg()
     if op == "transition":
         return reg.transition_arg()
+    if op == "alias":
+        return reg.alias_arg()
     return reg.read_name
 
 
@@ -168,12 +216,19 @@ def _argv_maker(reg: Registry, op: str) -> Callable[[int], list[str]]:
     return lambda _index: cold_argv(reg, op, _next_arg(reg, op))
 
 
+def _cold_ops(tool: str) -> list[str]:
+    ops = [*READS, *WRITES]
+    if base(tool) == "gitreg":
+        ops.insert(2, "resolve_at")
+    if tool == "gto":
+        ops = [op for op in ops if op not in ("resolve_alias", "alias")]  # GTO has no aliases
+    return ops
+
+
 def measure_cold(reg: Registry, results: dict[str, object], budget: float) -> None:
-    for op in (*READS, *WRITES):
-        if reg.tool == "gto" and op == "resolve_alias":
-            continue  # no aliases in GTO: its stage lookup is its only resolve (copied below)
+    for op in _cold_ops(reg.tool):
         key = op
-        if reg.tool == "gitreg" and op == "list":
+        if base(reg.tool) == "gitreg" and op == "list":
             sample = cold(_argv_maker(reg, op), env=ENV, prepare=reg.drop_cache, budget=budget)
             results["list_cold"] = sample.to_json()
             _progress(reg, "cold list_cold", sample)
@@ -191,8 +246,10 @@ def measure_cold(reg: Registry, results: dict[str, object], budget: float) -> No
 
 def measure_inprocess(reg: Registry, results: dict[str, object], calls: int) -> None:
     spec = [[op, [reg.read_name] * calls] for op in ("resolve_alias", "resolve_stage", "show")] + [
+        ["git_spawn", [""] * calls],
         ["register", [reg.register_arg() for _ in range(calls)]],
         ["transition", [reg.transition_arg() for _ in range(calls)]],
+        ["alias", [reg.alias_arg() for _ in range(calls)]],
         ["list", [""] * max(1, min(calls, 5))],
     ]
     proc = subprocess.run(
@@ -212,28 +269,50 @@ def measure_inprocess(reg: Registry, results: dict[str, object], calls: int) -> 
 
 
 def measure_validate(reg: Registry, results: dict[str, object]) -> None:
-    """``gitreg validate`` of the registry and of the last one-model commit, if it exists yet."""
-    exe = str(venv("gitreg") / "bin" / "gitreg")
+    """``gitreg validate`` of the registry (first on a fresh clone, then with its caches) and
+    of the last one-model commit."""
+    exe = str(venv(reg.tool) / "bin" / "gitreg")
     probe = subprocess.run(
         [exe, "validate", "--help"], env=ENV, capture_output=True, check=False, text=True
     )
     if probe.returncode != 0:
         results["validate_full"] = results["validate_change"] = {"error": "n/a (no command)"}
         return
-    full = cold(lambda i: [exe, "validate", "--repo", str(reg.path)], env=ENV, max_runs=5)
+    argv = [exe, "validate", "--repo", str(reg.path)]
+    # A fresh clone has none of gitreg's caches in .git/gitreg: drop them before each run.
+    first = cold(lambda i: argv, env=ENV, prepare=reg.drop_caches, max_runs=5)
+    results["validate_first"] = first.to_json()
+    _progress(reg, "validate first", first)
+    full = cold(lambda i: argv, env=ENV, max_runs=5)
     results["validate_full"] = full.to_json()
-    if "--base" in probe.stdout:
-        change = cold(
-            lambda i: [exe, "validate", "--base", "HEAD~1", "--repo", str(reg.path)],
-            env=ENV, max_runs=5,
-        )  # fmt: skip
-        results["validate_change"] = change.to_json()
-    else:
-        results["validate_change"] = {"error": "n/a (no --base)"}
+    change = cold(
+        lambda i: [exe, "validate", "--base", "HEAD~1", "--repo", str(reg.path)],
+        env=ENV, max_runs=5,
+    )  # fmt: skip
+    results["validate_change"] = change.to_json()
+
+
+def count_git(reg: Registry) -> dict[str, int]:
+    """How many git processes one cold command starts (a counting ``git`` first on PATH)."""
+    shim = WORK / "git-shim"
+    shim.mkdir(parents=True, exist_ok=True)
+    real = shutil.which("git", path=os.environ.get("PATH")) or "/usr/bin/git"
+    (shim / "git").write_text(f'#!/bin/sh\necho "$1" >> "$GIT_COUNT_FILE"\nexec {real} "$@"\n')
+    (shim / "git").chmod(0o755)
+    counts = {}
+    for op in ("resolve_alias", "register", "transition", "alias"):
+        log = WORK / "git-count.log"
+        log.unlink(missing_ok=True)
+        env = {**ENV, "PATH": f"{shim}:{ENV.get('PATH', '')}", "GIT_COUNT_FILE": str(log)}
+        subprocess.run(
+            cold_argv(reg, op, _next_arg(reg, op)), env=env, capture_output=True, check=False
+        )
+        counts[op] = len(log.read_text().splitlines()) if log.exists() else 0
+    return counts
 
 
 def measure_floor(reg: Registry) -> dict[str, object]:
-    manifest = next((reg.path / "models").iterdir())
+    manifest = reg.path / "models" / f"{reg.read_name}.yaml"  # the one resolve reads
     py = python("gitreg")
     argvs = {
         "python_pass": [py, "-c", "pass"],
@@ -293,11 +372,47 @@ def run_size(size: str, tools: Sequence[str], budget: float) -> dict[str, object
             "cold": cold_results,
             "inproc": inproc,
         }
-        if tool == "gitreg":
+        if base(tool) == "gitreg":
             measure_validate(reg, cold_results)
+            entry["git_processes"] = count_git(reg)
+        if tool == "gitreg":
             entry["floor"] = measure_floor(reg)
         out[tool] = entry
     return out
+
+
+def run_stress(tools: Sequence[str]) -> dict[str, object]:
+    """bench/stress.py (1, 8 and 16 writers in 4 clones of one remote), after and before."""
+    out: dict[str, object] = {}
+    for tool in ("gitreg", "gitreg@before"):
+        if tool not in tools:
+            continue
+        rows = WORK / f"stress-{base(tool)}-{tool.partition('@')[2] or 'after'}.json"
+        argv = [python(tool), str(BENCH / "stress.py"), "--writers", "1,8,16",
+                "--per-writer", "10", "--json", str(rows)]  # fmt: skip
+        proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, check=False)
+        print(proc.stdout, flush=True)
+        out[tool] = (
+            json.loads(rows.read_text())
+            if proc.returncode == 0 and rows.exists()
+            else {"error": proc.stderr[-400:]}
+        )
+    return out
+
+
+def run_fleet(tools: Sequence[str]) -> dict[str, object]:
+    """bench/fleet.py on the 10,000-model registries: read without a clone vs clone vs GTO."""
+    out = WORK / "fleet.json"
+    argv = [python("gitreg"), str(BENCH / "fleet.py"), "--work", str(WORK), "--out", str(out),
+            "--gitreg", str(venv("gitreg") / "bin" / "gitreg")]  # fmt: skip
+    if "gto" in tools:
+        argv += ["--gto", str(venv("gto") / "bin" / "gto")]
+    proc = subprocess.run(argv, env=ENV, capture_output=True, text=True, check=False)
+    print(proc.stdout, flush=True)
+    if proc.returncode != 0 or not out.exists():
+        return {"error": proc.stderr[-400:]}
+    result: dict[str, object] = json.loads(out.read_text())
+    return result
 
 
 def machine() -> dict[str, str]:
@@ -322,12 +437,26 @@ def machine() -> dict[str, str]:
         "git": version(["git", "--version"]),
         "hyperfine": version(["hyperfine", "--version"]) if shutil.which("hyperfine") else "absent",
         "gitreg": version([python("gitreg"), "-c", "import gitreg; print(gitreg.__version__)"]),
+        "gitreg@before": (BEFORE_SRC / "COMMIT").read_text().strip()
+        if (BEFORE_SRC / "COMMIT").exists()
+        else "absent",
         "mlflow": version([python("mlflow"), "-c", "import mlflow; print(mlflow.__version__)"]),
         "gto": version([python("gto"), "-c", "import gto; print(gto.__version__)"]),
         "os": version(["uname", "-srm"]),
         # Other processes on the same cores inflate wall times: record how busy the machine was.
         "load average at start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
+
+
+def _from_saved(*, stress: bool) -> int:
+    """Rerun only bench/stress.py into .work/results.json, or only rewrite RESULTS.md."""
+    results = json.loads((WORK / "results.json").read_text())
+    if stress:  # e.g. after a run whose stress step failed
+        results["stress"] = run_stress(results["tools"])
+        (WORK / "results.json").write_text(json.dumps(results, indent=1))
+        return 0
+    (BENCH / "RESULTS.md").write_text(_report.render(results))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -339,22 +468,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=4.0, help="seconds per measurement")
     parser.add_argument("--no-report", action="store_true", help="do not write RESULTS.md")
     parser.add_argument(
+        "--before", default="main", help="gitreg@before: this ref's tree (default: main)"
+    )
+    parser.add_argument("--no-stress", action="store_true", help="skip bench/stress.py")
+    parser.add_argument("--no-fleet", action="store_true", help="skip bench/fleet.py")
+    parser.add_argument(
+        "--stress-only", action="store_true", help="run bench/stress.py into .work/results.json"
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="rewrite RESULTS.md from .work/results.json"
     )
     args = parser.parse_args(argv)
-    if args.report_only:
-        (BENCH / "RESULTS.md").write_text(
-            _report.render(json.loads((WORK / "results.json").read_text()))
-        )
-        return 0
+    if args.stress_only or args.report_only:
+        return _from_saved(stress=args.stress_only)
     tools = [t for t in args.tools.split(",") if t]
     sizes = args.sizes.split(",") if args.sizes else (
-        ["100", "1000"] if args.quick else ["100", "1000", "10000", "long"]
+        ["10", "100", "1000"] if args.quick else ["10", "100", "1000", "10000", "long"]
     )  # fmt: skip
     (WORK / "home").mkdir(parents=True, exist_ok=True)
     (WORK / "home" / ".gitconfig").write_text(
         "[user]\n\tname = bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n"
     )
+    if "gitreg@before" in tools and (args.install or not BEFORE_SRC.exists()):
+        merge_base = subprocess.run(
+            ["git", "merge-base", "HEAD", args.before], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        print(f"gitreg@before: {export_before(merge_base or args.before)}", flush=True)
     for tool in tools:
         if args.install:
             install(tool)
@@ -364,6 +503,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, object] = {"machine": machine(), "sizes": {}, "tools": tools}
     for size in sizes:
         results["sizes"][size] = run_size(size, tools, args.budget)  # type: ignore[index]
+        (WORK / "results.json").write_text(json.dumps(results, indent=1))
+    if not args.no_stress:
+        results["stress"] = run_stress(tools)
+        (WORK / "results.json").write_text(json.dumps(results, indent=1))
+    if not args.no_fleet and "10000" in sizes:
+        results["fleet"] = run_fleet(tools)
         (WORK / "results.json").write_text(json.dumps(results, indent=1))
     results["imports"] = _report.import_check(python("gitreg"), ENV, WORK)
     results["wall_seconds"] = time.perf_counter() - started

@@ -51,6 +51,12 @@ def resolve_fast(args: Sequence[str]) -> int | None:
     parsed = _parse(args[1:])
     if parsed is None or parsed["uri"] is None:
         return None
+    from gitreg.store import answers
+
+    known = answers.lookup(parsed["repo"], parsed["at"], parsed["uri"])
+    if known is not None:  # what a full read of this exact manifest answered (#15)
+        sys.stdout.write(f"{known}\n")
+        return 0
     try:
         from gitreg.registry import Registry
 

@@ -64,8 +64,21 @@ def test_resolve_imports_nothing_heavy(
 
 
 def test_probe_sees_lazy_imports(tmp_path: Path, champion_repo: Path) -> None:
-    """The probe itself works: a write does load GitPython (so absence above means something)."""
+    """The probe itself works: a write loads the lock and the validator, which reads do not.
+
+    Writes stopped loading GitPython in #15 (objects are written in process), so the probe
+    looks for what a write still needs and ``resolve`` never does.
+    """
     modules = _modules_after(
         tmp_path, "register", "churn", "s3://models/churn/2", "--repo", str(champion_repo)
     )
-    assert "git" in modules
+    assert "gitreg.store._lock" in modules
+    assert "gitreg.core.validate" in modules
+
+
+def test_a_write_runs_without_gitpython(tmp_path: Path, champion_repo: Path) -> None:
+    """#15: a CLI write builds its commit in process; GitPython's import alone cost 50 ms."""
+    modules = _modules_after(
+        tmp_path, "register", "churn", "s3://models/churn/2", "--repo", str(champion_repo)
+    )
+    assert "git" not in modules

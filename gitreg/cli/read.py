@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from gitreg.cli._app import (
     STAGE,
     VERSION,
+    F,
     _emit,
     _print_model,
     _print_version,
@@ -22,6 +25,9 @@ from gitreg.cli._app import (
     json_option,
     repo_option,
 )
+
+if TYPE_CHECKING:
+    from gitreg.registry import Registry, RemoteRegistry
 
 
 @cli.command()
@@ -105,14 +111,40 @@ def versions(
         _say(f"More results: --page-token {found.token}")
 
 
+def remote_option(f: F) -> F:
+    """``--remote URL``: read a remote registry's tip without a clone (#15)."""
+    return click.option(
+        "--remote",
+        "remote",
+        metavar="URL",
+        help="Read the tip of the registry at URL (no clone; --at names its branch).",
+    )(f)
+
+
+def _reader(repo: str | None, at: str | None, remote: str | None) -> Registry | RemoteRegistry:
+    if remote is None:
+        return _registry(repo, at)
+    from gitreg.registry import RemoteRegistry
+
+    return RemoteRegistry(remote, at)
+
+
 @cli.command()
 @click.argument("name", shell_complete=complete_model)
 @click.argument("version", required=False, type=VERSION)
 @repo_option
 @at_option
 @fetch_option
+@remote_option
 @json_option
-def show(name: str, version: int | None, repo: str | None, at: str | None, as_json: bool) -> None:
+def show(
+    name: str,
+    version: int | None,
+    repo: str | None,
+    at: str | None,
+    remote: str | None,
+    as_json: bool,
+) -> None:
     """Show a registered model with its versions, or one version.
 
     A version also lists the open requests about it that this clone knows of
@@ -123,8 +155,9 @@ def show(name: str, version: int | None, repo: str | None, at: str | None, as_js
       gitreg show churn
       gitreg show churn 3 --json
       gitreg show churn --at main~5      # as it was five commits ago
+      gitreg show churn --remote https://github.com/acme/registry.git
     """
-    registry = _registry(repo, at)
+    registry = _reader(repo, at, remote)
     if version is None:
         model = registry.get_registered_model(name)
         if as_json:
@@ -184,9 +217,13 @@ def latest(
 @repo_option
 @at_option
 @fetch_option
+@remote_option
 @json_option
-def resolve(uri: str, repo: str | None, at: str | None, as_json: bool) -> None:
+def resolve(uri: str, repo: str | None, at: str | None, remote: str | None, as_json: bool) -> None:
     """Print the source URI that a models:/ URI names, and nothing else.
+
+    With --remote, read the registry's tip at URL without a clone: a deployment
+    pod's start-up (a depth-1, blobless fetch into ~/.cache/gitreg, then one file).
 
     \b
     Examples:
@@ -194,8 +231,9 @@ def resolve(uri: str, repo: str | None, at: str | None, as_json: bool) -> None:
       gitreg resolve models:/churn/Production
       gitreg resolve models:/churn/3
       gitreg resolve models:/churn/latest --at origin/main
+      gitreg resolve models:/churn@champion --remote https://github.com/acme/registry.git
     """
-    registry = _registry(repo, at)
+    registry = _reader(repo, at, remote)
     mv = registry.get_version_for_uri(uri)
     if as_json:
         _emit({"model_version": mv.to_dict()})

@@ -460,8 +460,9 @@ class RegisteredModel:
         by_version: dict[int, list[str]] = {}
         for alias, number in self.aliases.items():
             by_version.setdefault(number, []).append(alias)
-        fresh = tuple(
-            dataclasses.replace(mv, name=self.name, aliases=tuple(by_version.get(mv.version, ())))
-            for mv in sorted(versions, key=lambda mv: mv.version)
-        )
-        return dataclasses.replace(self, versions=fresh)
+        fresh = []
+        for mv in sorted(versions, key=lambda mv: mv.version):
+            aliases = tuple(by_version.get(mv.version, ()))
+            same = mv.name == self.name and mv.aliases == aliases  # replace() is slow (#15)
+            fresh.append(mv if same else dataclasses.replace(mv, name=self.name, aliases=aliases))
+        return dataclasses.replace(self, versions=tuple(fresh))

@@ -188,10 +188,9 @@ def transition_message(
 ) -> str:
     """The commit message of a transition: the move, the versions archived, the reason."""
     before = find_version(old, number).current_stage
+    was = {mv.version: mv for mv in old.versions}  # one pass: 5,000 versions stay linear (#15)
     archived = [
-        str(mv.version)
-        for mv in new.versions
-        if mv.version != number and mv != old.get_version(mv.version)
+        str(mv.version) for mv in new.versions if mv.version != number and mv != was.get(mv.version)
     ]
     message = f"Transition {new.name} version {number}: {before} -> {target}"
     if archived:

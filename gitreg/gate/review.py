@@ -53,6 +53,8 @@ def check_registry(root: Path, paths: Iterable[str] | None = None) -> Report:
     cache = files.FindingsCache(root)
     findings = _listing_findings(entries)
     contents = files.read_models(root) if paths is None else None
+    if contents is not None:
+        cache.prefetch(contents)  # parsed on every core (#15)
     for path in sorted(selected):
         findings += files.check_file(root, path, entries, cache, contents)
     cache.save()

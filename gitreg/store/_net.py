@@ -40,11 +40,18 @@ def redact(text: str) -> str:
     return _URL_CREDENTIALS.sub("", text)
 
 
-def _run_network(root: Path, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
+def run_network(
+    root: Path, args: Sequence[str], extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run a git command that talks to a remote: never prompts, never hangs on a dead link."""
     import subprocess
 
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GCM_INTERACTIVE": "never"}
+    env = {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GCM_INTERACTIVE": "never",
+        **(extra_env or {}),
+    }
     try:
         return subprocess.run(
             ["git", *_NETWORK_CONFIG, *args],
@@ -58,7 +65,7 @@ def _run_network(root: Path, args: Sequence[str]) -> subprocess.CompletedProcess
         raise GitFailed("git is not installed or not on PATH; install git") from e
 
 
-def _reason(stderr: bytes) -> str:
+def reason_of(stderr: bytes) -> str:
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     fatal = [ln for ln in lines if ln.startswith(("fatal:", "error:"))]
     chosen = (fatal or lines or ["no output"])[0]
@@ -72,10 +79,10 @@ def fetch(root: Path, remote: str, refspecs: Sequence[str]) -> bool:
         RemoteUnavailable: the remote cannot be reached or refuses us.
     """
     for attempt in range(1, 6):
-        proc = _run_network(root, ["fetch", "--quiet", "--no-tags", "--", remote, *refspecs])
+        proc = run_network(root, ["fetch", "--quiet", "--no-tags", "--", remote, *refspecs])
         if proc.returncode == 0:
             return True
-        reason = _reason(proc.stderr)
+        reason = reason_of(proc.stderr)
         if "cannot lock ref" not in reason:
             break
         # A git child of a killed gitreg process can still be updating the tracking ref.
@@ -108,13 +115,13 @@ def push(root: Path, remote: str, refspec: str, lease: str | None = None) -> Los
         RemoteUnavailable: network, authentication or a missing repository.
     """
     extra = [f"--force-with-lease={lease}"] if lease is not None else []
-    proc = _run_network(root, ["push", "--porcelain", *extra, "--", remote, refspec])
+    proc = run_network(root, ["push", "--porcelain", *extra, "--", remote, refspec])
     status = [ln for ln in proc.stdout.decode("utf-8", "replace").splitlines() if "\t" in ln]
     if proc.returncode == 0 and status and not status[0].startswith("!"):
         return None
     if not status:
         raise RemoteUnavailable(
-            f"cannot push to {remote}: {_reason(proc.stderr)}; nothing was pushed and the "
+            f"cannot push to {remote}: {reason_of(proc.stderr)}; nothing was pushed and the "
             "local branch is unchanged"
         )
     summary = status[0].split("\t")[-1]
@@ -139,9 +146,9 @@ def push(root: Path, remote: str, refspec: str, lease: str | None = None) -> Los
 
 def ls_remote_heads(root: Path, remote: str, pattern: str) -> dict[str, str]:
     """Branch name -> commit for the remote's branches matching ``pattern``."""
-    proc = _run_network(root, ["ls-remote", "--heads", "--", remote, pattern])
+    proc = run_network(root, ["ls-remote", "--heads", "--", remote, pattern])
     if proc.returncode != 0:
-        raise RemoteUnavailable(f"cannot list branches of {remote}: {_reason(proc.stderr)}")
+        raise RemoteUnavailable(f"cannot list branches of {remote}: {reason_of(proc.stderr)}")
     heads = {}
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
         oid, _, ref = line.partition("\t")

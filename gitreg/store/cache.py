@@ -27,11 +27,7 @@ LARGE_MANIFEST_BYTES = 64 * 1024
 
 def git_dir(root: Path) -> Path:
     """The git directory of the work tree at ``root`` (``.git``, or where its file points)."""
-    dot_git = root / ".git"
-    if dot_git.is_file():  # linked worktree or submodule: "gitdir: <path>"
-        target = dot_git.read_text("utf-8").strip().removeprefix("gitdir:").strip()
-        return (root / target).resolve()
-    return dot_git
+    return _git.git_dir_of(root)
 
 
 @contextlib.contextmanager
@@ -48,6 +44,12 @@ def no_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def parse(text: bytes, path: str) -> Any:
+    """``manifest.load``, without PyYAML for a manifest exactly as gitreg writes it (#15)."""
+    data = manifest.load_canonical(text, path)
+    return data if data is not None else manifest.load(text, path)
 
 
 def load_parsed(state_dir: Path) -> dict[str, Any]:
@@ -68,17 +70,55 @@ def load_large(state_dir: Path, text: bytes, path: str) -> Any:
     never stale, and resolving one alias of a 5,000-version model skips a 1 s parse (#7).
     """
     if len(text) < LARGE_MANIFEST_BYTES:
-        return manifest.load(text, path)
+        return parse(text, path)
     cached = state_dir / "parsed" / f"{_git.blob_id(text)}.marshal"
     with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
         return marshal.loads(cached.read_bytes())  # our own file in .git
-    data = manifest.load(text, path)
+    data = parse(text, path)
     with contextlib.suppress(OSError, ValueError):
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
         tmp.write_bytes(marshal.dumps(data))
         os.replace(tmp, cached)
     return data
+
+
+MAX_WRITTEN = 256  # records kept; a 5,000-version model's is 1 MB
+
+
+def remember_written(state_dir: Path, oid: str, data: Any, replaces: str | None = None) -> None:
+    """Record that blob ``oid`` is what ``manifest.dump`` wrote for ``data`` (see #15).
+
+    The next write of that manifest starts from it without parsing, and patches its text
+    (``manifest.patch``) instead of re-emitting it. Content-addressed, so never stale.
+    ``replaces`` (the blob this write superseded) is forgotten, and at most MAX_WRITTEN
+    records are kept (the oldest go): a record only saves a parse.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        directory = state_dir / "written"
+        path = directory / f"{oid}.marshal"
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{oid}.{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps((_CACHE_FORMAT, data)))
+        os.replace(tmp, path)
+        if replaces is not None and replaces != oid:
+            (directory / f"{replaces}.marshal").unlink(missing_ok=True)
+        records = list(os.scandir(directory))
+        if len(records) > MAX_WRITTEN:
+            records.sort(key=lambda entry: entry.stat().st_mtime_ns)
+            for entry in records[: len(records) - MAX_WRITTEN]:
+                Path(entry.path).unlink(missing_ok=True)
+
+
+def load_written(state_dir: Path, oid: str) -> Any:
+    """The data blob ``oid`` was written from by gitreg, or None if gitreg did not write it."""
+    try:
+        raw = (state_dir / "written" / f"{oid}.marshal").read_bytes()
+        with no_gc():
+            fmt, data = marshal.loads(raw)  # our own file in .git, not user input
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return data if fmt == _CACHE_FORMAT else None
 
 
 def save_parsed(state_dir: Path, data: Mapping[str, Any]) -> None:

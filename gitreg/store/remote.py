@@ -47,11 +47,12 @@ class Remote:
         """The fetch refspec for the remote branch."""
         return f"+refs/heads/{self.branch}:{self.tracking_ref}"
 
-    def fetch(self, root: Path) -> str | None:
+    def fetch(self, root: Path, repo: _git.Repo | None = None) -> str | None:
         """Fetch the branch and return its tip, or None when the remote has no such branch."""
         if not _net.fetch(root, self.name, [self.refspec]):
             return None
-        return _git.resolve_commit(root, self.tracking_ref)
+        tip = _git.rev_parse(repo, self.tracking_ref) if repo is not None else None
+        return tip or _git.resolve_commit(root, self.tracking_ref)
 
 
 def resolve_remote(root: Path, config: Config, branch: str, push: bool | None) -> Remote | None:
@@ -111,6 +112,7 @@ class Contention:
     started: float = dataclasses.field(default=0.0)
     lock: tuple[str, str | None] | None = None  # (lock file, remote tip) when first seen
     lock_since: float = 0.0
+    wait: float = 0.0  # how long to wait before the next try, from the last lost race
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -155,17 +157,25 @@ def _stale_lock_message(remote: Remote, lock: str, held: float) -> str:
     )
 
 
-def choose_base(root: Path, remote: Remote, local: str | None, tip: str | None) -> str | None:
+def choose_base(
+    root: Path, remote: Remote, local: str | None, tip: str | None, repo: _git.Repo | None = None
+) -> str | None:
     """The commit a write builds on: the remote tip, or the local tip when it is ahead.
 
     Raises:
         BranchDiverged: both sides have commits the other lacks.
     """
+
+    def reachable(older: str, newer: str) -> bool:
+        if repo is not None:
+            return _git.is_ancestor_of(repo, older, newer)
+        return _git.is_ancestor(root, older, newer)
+
     if tip is None or local == tip:
         return local if tip is None else tip
-    if local is None or _git.is_ancestor(root, local, tip):
+    if local is None or reachable(local, tip):
         return tip
-    if _git.is_ancestor(root, tip, local):
+    if reachable(tip, local):
         return local  # unpushed local commits (an earlier --no-push) travel with this write
     raise BranchDiverged(
         f"the local branch and {remote.name}/{remote.branch} have diverged (both have commits "

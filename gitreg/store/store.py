@@ -39,17 +39,31 @@ from gitreg.core.errors import (
 )
 from gitreg.core.names import check_name
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.store import _git, _net, faults, files, worktree
-from gitreg.store.cache import git_dir, load_large, load_parsed, no_gc, save_parsed
+from gitreg.store import _git, _net, answers, faults, files, worktree
+from gitreg.store.cache import (
+    git_dir,
+    load_large,
+    load_parsed,
+    no_gc,
+    parse,
+    remember_written,
+    save_parsed,
+)
 from gitreg.store.transaction import Transaction, model_path, parse_model
 
 if TYPE_CHECKING:
-    from git import Repo
-
-    from gitreg.store.remote import Remote
+    from gitreg.store._git import Repo
+    from gitreg.store.remote import Contention, Remote
 
 T = TypeVar("T")
 RETIRED_NAME = RETIRED_FILE.rsplit("/", 1)[-1]
+
+
+class _Lost:
+    """A push that lost a race: the transaction waits and tries again."""
+
+
+LOST = _Lost()
 LOCK_TIMEOUT_SECONDS = 120.0
 
 
@@ -128,7 +142,17 @@ class Store:
             )
         self.state_dir = git_dir(self.root) / "gitreg"
         self.retry_count = 0  # pushes rejected by a race and retried, for bench/stress.py
+        self._repo: Repo | None = None
         self.last_commit: str | None = None  # of the last transaction; None: it changed nothing
+
+    @property
+    def repo(self) -> Repo:
+        """The repository on the write path, opened once (it keeps one ``cat-file``)."""
+        if self._repo is None:
+            self._repo = _git.open_repo(self.root)
+        else:
+            self._repo.refresh()
+        return self._repo
 
     @classmethod
     def discover(cls, path: str | os.PathLike[str] | None = None) -> Store:
@@ -205,6 +229,7 @@ class Store:
         if text is not None:
             model = parse_model(load_large(self.state_dir, text, path), path, text)
             if model.name == name:  # a case-insensitive file system finds "Churn" as "churn"
+                answers.remember(self.state_dir, path, answers.blob_id(text), model)
                 return model
         hint = self._suggest(name) if at is None else ""  # at a ref it would cost a git call
         raise ModelNotFound(f"Registered Model with name={name} not found{hint}")
@@ -266,7 +291,7 @@ class Store:
             if data is None:
                 if text is None:
                     text = _git.read_blobs(self.root, [oid])[oid]
-                data = manifest.load(text, path)
+                data = parse(text, path)
             fresh[oid] = data
             models.append(parse_model(data, path, text))
         return models
@@ -306,14 +331,13 @@ class Store:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Serialize writers on this clone; the OS frees the lock if its holder dies."""
-        from filelock import FileLock, Timeout  # writes only
+        from gitreg.store import _lock  # writes only
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.state_dir / "lock"), timeout=LOCK_TIMEOUT_SECONDS)
         try:
-            with lock:
+            with _lock.hold(self.state_dir / "lock", LOCK_TIMEOUT_SECONDS):
                 yield
-        except Timeout as e:
+        except _lock.LockTimeout as e:
             raise ConcurrentUpdate(
                 f"another gitreg process has held {self.state_dir / 'lock'} for "
                 f"{LOCK_TIMEOUT_SECONDS:.0f}s; wait for it to finish and retry"
@@ -331,14 +355,24 @@ class Store:
         With a remote (``gitreg.yaml`` ``registry.push``, or ``push``) the commit is built on
         the remote's tip and pushed; the local branch moves only once the push is confirmed.
         """
+        from gitreg.store.remote import Contention
+
         self.last_commit = None
-        repo = _git.open_repo(self.root)
-        with self.exclusive(repo):
-            ref = f"refs/heads/{self._branch(repo)}"
-            target = self.remote_for(repo, push)
-            if target is None:
-                return self._commit_locally(repo, ref, mutation, retries)
-            return self._commit_and_push(repo, ref, target, mutation)
+        repo = self.repo
+        contention: Contention | None = None
+        while True:
+            with self.exclusive(repo):
+                ref = f"refs/heads/{self._branch(repo)}"
+                target = self.remote_for(repo, push)
+                if target is None:
+                    return self._commit_locally(repo, ref, mutation, retries)
+                contention = contention or Contention(target)
+                outcome = self._commit_and_push(repo, ref, target, mutation, contention)
+                if not isinstance(outcome, _Lost):
+                    return outcome
+            # Lost a race: wait with the clone unlocked, so that a writer queued on this
+            # clone can take its turn at the remote meanwhile (see #15).
+            time.sleep(contention.wait)
 
     @contextlib.contextmanager
     def exclusive(self, repo: Repo) -> Iterator[None]:
@@ -386,35 +420,74 @@ class Store:
         )
 
     def _commit_and_push(
-        self, repo: Repo, ref: str, remote: Remote, mutation: Callable[[Transaction], T]
-    ) -> T:
-        from gitreg.store.remote import Contention, choose_base
+        self,
+        repo: Repo,
+        ref: str,
+        remote: Remote,
+        mutation: Callable[[Transaction], T],
+        contention: Contention,
+    ) -> T | _Lost:
+        """One try: the result once pushed (or when there is nothing to do), or LOST.
 
-        contention = Contention(remote)
-        while True:
-            tip = remote.fetch(self.root)
-            local = _git.rev_parse(repo, ref)
-            base = choose_base(self.root, remote, local, tip)
-            tx = Transaction(self.state_dir, repo, base)
-            result = mutation(tx)
-            if not tx.changes:
-                return result
-            commit = self.build(repo, base, tx)
-            paths = _git.changed_paths(self.root, local, commit)
-            worktree.check_clean(self.root, repo, local, paths)
-            faults.point("built")
-            lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
-            if lost is not None:
-                self.retry_count += 1
-                time.sleep(contention.lost(lost, tip))  # raises when the write must give up
-                continue
-            faults.point("pushed")
-            # Confirmed by the remote: only now does the local branch move (see #5).
-            _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
-            self._advance(repo, ref, local, commit, None, tx.message)
-            self.last_commit = commit
-            _git.collect_garbage(self.root)  # our fetches turn auto-gc off (see _git)
+        Raises whatever the mutation raises, and ConcurrentUpdate when the write must give
+        up (``Contention.lost``).
+        """
+        from gitreg.store.remote import choose_base
+
+        tip = remote.fetch(self.root, repo)
+        local = _git.rev_parse(repo, ref)
+        base = choose_base(self.root, remote, local, tip, repo)
+        tx = Transaction(self.state_dir, repo, base)
+        result = mutation(tx)
+        if not tx.changes:
             return result
+        commit = self.build(repo, base, tx)
+        # The work tree moves from the local tip to the commit: only the transaction's
+        # files, unless the remote brought other writers' commits (see #15).
+        moved = None if base == local else _git.tree_changes(repo, local, commit)
+        if base == local:
+            paths = list(tx.changes)
+        elif moved is not None:
+            paths = list(moved)
+        else:
+            paths = _git.changed_paths(self.root, local, commit)
+        worktree.check_clean(self.root, repo, local, paths)
+        faults.point("built")
+        lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
+        if lost is not None:
+            self.retry_count += 1
+            contention.wait = contention.lost(lost, tip)  # raises when it must give up
+            return LOST
+        faults.point("pushed")
+        # Confirmed by the remote: only now does the local branch move (see #5).
+        _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
+        changes = tx.changes if base == local else self._contents(repo, tx, moved)
+        self._advance(repo, ref, local, commit, changes, tx.message)
+        self.last_commit = commit
+        if _git.needs_gc(repo):  # our fetches turn auto-gc off (see _net)
+            _git.collect_garbage(self.root)
+        return result
+
+    @staticmethod
+    def _contents(
+        repo: Repo, tx: Transaction, moved: Mapping[str, str | None] | None
+    ) -> Mapping[str, bytes | None] | None:
+        """The files the work tree gets when other writers' commits came with the remote tip.
+
+        None when they cannot be read here (``_advance`` then asks git).
+        """
+        if moved is None:
+            return None
+        out: dict[str, bytes | None] = {}
+        for path, oid in moved.items():
+            if path in tx.changes:
+                out[path] = tx.changes[path]
+                continue
+            found = repo.reader.read(oid) if oid is not None else None
+            if oid is not None and (found is None or found[1] != "blob"):
+                return None
+            out[path] = found[2] if found is not None else None
+        return out
 
     def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
         """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
@@ -423,6 +496,10 @@ class Store:
             path: (_git.write_blob(repo, data) if data is not None else None)
             for path, data in tx.changes.items()
         }
+        for path, data in tx.written().items():
+            oid = new_blobs[path]
+            if oid is not None:
+                remember_written(self.state_dir, oid, data, tx.written_ids.get(path))
         return _git.commit_tree(repo, base, new_blobs, tx.message)
 
     def _advance(
@@ -464,12 +541,12 @@ class Store:
         """
         if not worktree.has_journal(self.state_dir) and not worktree.was_busy(self.state_dir):
             return
-        from filelock import FileLock, Timeout
+        from gitreg.store import _lock
 
         try:
-            with FileLock(str(self.state_dir / "lock"), timeout=0), worktree.busy(self.state_dir):
-                self._recover(_git.open_repo(self.root))
-        except Timeout:
+            with _lock.hold(self.state_dir / "lock", 0), worktree.busy(self.state_dir):
+                self._recover(self.repo)
+        except _lock.LockTimeout:
             return
 
     def _recover(self, repo: Repo) -> None:

@@ -18,10 +18,10 @@ from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.names import check_name, file_stem, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git
-from gitreg.store.cache import load_large
+from gitreg.store.cache import load_large, load_written, parse
 
 if TYPE_CHECKING:
-    from git import Repo
+    from gitreg.store._git import Repo
 
 
 def model_path(name: str) -> str:
@@ -61,6 +61,13 @@ class Transaction:
         self.renamed_from: dict[str, str] = {}
         self._base_cache: dict[str, bytes | None] = {}
         self._data: dict[str, dict[str, Any]] = {}
+        # Manifests at the tip that gitreg wrote itself: path -> (text, the data dumped).
+        self._written: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.written_ids: dict[str, str] = {}  # their blob ids, superseded by this write
+        # Patched manifests: known to load back as _data without a parse of the whole file,
+        # because the text they patch did (it was checked when gitreg wrote it) and every
+        # part the patch wrote was read back on its own (manifest.patch_ordered, #15).
+        self._proven: set[str] = set()
 
     def policy(self) -> Policy:
         """The policy of the tip's gitreg.yaml (the default policy when there is none)."""
@@ -134,17 +141,41 @@ class Transaction:
         text = self.read(path)
         if text is None:
             return None
-        data = load_large(self.state_dir, text, path)
+        oid = _git.blob_id(text)
+        data = load_written(self.state_dir, oid)
+        if isinstance(data, dict):  # gitreg wrote it: no parse, and the next write patches it
+            self._written[path] = (text.decode("utf-8"), data)
+            self.written_ids[path] = oid
+        else:
+            data = load_large(self.state_dir, text, path)
         if not isinstance(data, dict):
             data = manifest.load_mapping(text, path)  # raises the one-line error
         model = parse_model(data, path, text)
         return (model, data) if model.name == name else None
 
     def write_model(self, model: RegisteredModel, like: Any = None) -> None:
-        """Stage ``model``'s manifest, keeping the key order of ``like`` (the old manifest)."""
-        data = model.to_manifest()
-        self.changes[model_path(model.name)] = manifest.dump(data, like).encode()
-        self._data[model_path(model.name)] = data
+        """Stage ``model``'s manifest, keeping the key order of ``like`` (the old manifest).
+
+        A manifest gitreg wrote itself is patched where it changed (``manifest.patch``);
+        any other is dumped whole. Both give the same bytes.
+        """
+        path = model_path(model.name)
+        ordered = manifest.ordered_like(model.to_manifest(), like)
+        text = None
+        written = self._written.get(path)
+        if written is not None and written[1] is like:
+            text = manifest.patch_ordered(written[0], like, ordered)
+        self._proven.discard(path)
+        if text is None:
+            text = manifest.dump(ordered, like)
+        else:
+            self._proven.add(path)
+        self.changes[path] = text.encode()
+        self._data[path] = ordered
+
+    def written(self) -> dict[str, dict[str, Any]]:
+        """The manifests this transaction wrote: path -> the data dumped (for the cache)."""
+        return {p: d for p, d in self._data.items() if self.changes.get(p) is not None}
 
     def delete(self, path: str) -> None:
         """Stage the removal of ``path``."""
@@ -169,7 +200,8 @@ class Transaction:
             elif path.startswith(f"{MODELS_DIR}/") and path.endswith(".yaml"):
                 # The exact bytes about to be committed, parsed as any later read will parse
                 # them: text that dumps but does not load back never reaches the branch (#12).
-                parsed = manifest.load(data, path)
+                # A patch proved it part by part; cache.parse is load() for any other text.
+                parsed = self._data[path] if path in self._proven else parse(data, path)
                 if parsed != self._data.get(path, parsed):
                     raise InvalidManifest(
                         f"{path}: the manifest would not read back as written; nothing was "

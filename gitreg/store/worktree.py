@@ -21,7 +21,7 @@ from gitreg.store import _git, faults, files
 from gitreg.store.cache import git_dir
 
 if TYPE_CHECKING:
-    from git import Repo
+    from gitreg.store._git import Repo
 
 JOURNAL = "txn.json"
 

@@ -1,0 +1,74 @@
+"""An exclusive lock on a file that the operating system releases when its holder dies.
+
+``flock`` on POSIX, ``LockFileEx`` (through ``msvcrt.locking``) on Windows: a writer
+killed with SIGKILL never leaves the clone locked. It replaces the filelock package, whose
+import alone cost 17 ms of every write's 120 ms budget (#15); gitreg needs only this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+class LockTimeout(Exception):
+    """Another process held the lock for the whole timeout."""
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+        return
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def hold(path: Path, timeout: float) -> Iterator[None]:
+    """Hold the lock on ``path`` (created if needed), waiting up to ``timeout`` seconds.
+
+    A second ``hold`` of the same file, even in the same process, waits like any other.
+
+    Raises:
+        LockTimeout: it stayed locked for ``timeout`` seconds.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise LockTimeout(str(path))
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)

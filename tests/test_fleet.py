@@ -1,0 +1,158 @@
+"""Fleet reads (#15): ``resolve --remote`` and ``show --remote`` answer without a clone.
+
+A bare repository stands in for GitHub (over a local path and over git's smart HTTP with
+``git http-backend`` behind a server on 127.0.0.1, as tests/test_smart_http.py does). The
+cache must hold only the one manifest's blob, see the remote's new tip on the next read,
+never show a credential, never let the URL act as an option, and serve pods in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitreg import Registry
+from gitreg.core.errors import ModelNotFound, RemoteUnavailable
+from gitreg.registry import RemoteRegistry
+from gitreg.store import fleet
+from tests._helpers import Cli, git
+from tests.test_smart_http import GitServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def remote(bare_remote: Path, tmp_path: Path) -> Path:
+    """The remote with three models, served as GitHub serves partial clones."""
+    git(bare_remote, "config", "uploadpack.allowFilter", "true")
+    git(bare_remote, "config", "uploadpack.allowAnySHA1InWant", "true")
+    clone = tmp_path / "writer"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(clone))
+    registry = Registry(clone)
+    for name in ("churn", "fraud", "ranker"):
+        registry.create_model_version(name, f"s3://{name}/1")
+        registry.create_model_version(name, f"s3://{name}/2")
+        registry.set_registered_model_alias(name, "deployed", 1)
+    return bare_remote
+
+
+def blobs_in_cache(cache: Path) -> list[str]:
+    found = []
+    for repo in (cache / "gitreg" / "remotes").iterdir():
+        if not repo.is_dir():
+            continue
+        out = git(repo, "cat-file", "--batch-all-objects", "--batch-check")
+        found += [line.split()[0] for line in out.splitlines() if line.split()[1] == "blob"]
+    return found
+
+
+def test_resolve_from_a_remote_fetches_only_that_manifest(remote, cache):
+    assert RemoteRegistry(str(remote)).resolve("models:/churn@deployed") == "s3://churn/1"
+    assert blobs_in_cache(cache) == [git(remote, "rev-parse", "main:models/churn.yaml").strip()], (
+        "the fleet read fetched more than the one manifest"
+    )
+
+
+def test_the_next_read_sees_the_remotes_new_tip(remote, tmp_path):
+    reader = RemoteRegistry(str(remote))
+    assert reader.resolve("models:/churn@deployed") == "s3://churn/1"
+    Registry(tmp_path / "writer").set_registered_model_alias("churn", "deployed", 2)
+    assert reader.resolve("models:/churn@deployed") == "s3://churn/2"
+    assert reader.get_registered_model("fraud").aliases == {"deployed": 1}
+
+
+def test_the_cli_resolves_and_shows_with_remote(remote):
+    cli = Cli()
+    assert cli.ok("resolve", "models:/churn/2", "--remote", str(remote)).stdout == "s3://churn/2\n"
+    shown = json.loads(cli.ok("show", "ranker", "--json", "--remote", str(remote)).stdout)
+    assert shown["registered_model"]["name"] == "ranker"
+    cli.fails(1, "resolve", "models:/ghost@deployed", "--remote", str(remote))
+
+
+def test_a_branch_is_read_with_at(remote, tmp_path):
+    writer = tmp_path / "writer"
+    git(writer, "push", "-q", "origin", "main:refs/heads/staging")
+    Registry(writer).set_registered_model_alias("churn", "deployed", 2)
+    assert RemoteRegistry(str(remote), at="staging").resolve("models:/churn@deployed") == (
+        "s3://churn/1"
+    )
+    with pytest.raises(RemoteUnavailable):
+        RemoteRegistry(str(remote), at="no-such-branch").resolve("models:/churn@deployed")
+
+
+def test_a_missing_model_is_not_found(remote):
+    with pytest.raises(ModelNotFound):
+        RemoteRegistry(str(remote)).resolve("models:/ghost/1")
+
+
+def test_the_url_never_acts_as_an_option(tmp_path):
+    marker = tmp_path / "pwned"
+    hostile = f"--upload-pack=touch {marker}"
+    with pytest.raises(RemoteUnavailable):
+        RemoteRegistry(hostile).resolve("models:/churn@deployed")
+    assert not marker.exists()
+
+
+def test_pods_starting_together_share_the_cache(remote):
+    code = (
+        "import sys; from gitreg.registry import RemoteRegistry; "
+        "print(RemoteRegistry(sys.argv[1]).resolve('models:/fraud@deployed'))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(remote)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    outputs = [proc.communicate()[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0, 0]
+    assert outputs == ["s3://fraud/1\n"] * 4
+
+
+# ------------------------------------------------------------------ over smart HTTP
+
+
+@pytest.fixture
+def server(remote: Path):
+    import threading
+
+    srv = GitServer(remote.parent)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_over_smart_http_with_credentials(server, remote, cache):
+    url = server.url(remote.name)
+    assert RemoteRegistry(url).resolve("models:/ranker@deployed") == "s3://ranker/1"
+    assert len(blobs_in_cache(cache)) == 1
+    assert not any("hunter2" in p.name for p in cache.rglob("*")), "credential on disk"
+    config = "".join(p.read_text() for p in cache.rglob("config"))
+    assert "hunter2" not in config, "the URL with its credential was written to disk"
+
+
+def test_a_wrong_password_is_one_line_without_it(server, remote):
+    url = server.url(remote.name, password="s3cret-wrong")
+    result = Cli().fails(1, "resolve", "models:/churn@deployed", "--remote", url)
+    assert result.stderr.count("\n") == 1
+    assert "s3cret-wrong" not in result.stderr
+    assert "cannot fetch" in result.stderr
+
+
+def test_fleet_cache_lives_under_xdg_cache_home(cache):
+    assert fleet.cache_home() == cache / "gitreg" / "remotes"
