@@ -56,8 +56,12 @@ def test_create_existing_model_is_resource_already_exists(registry, registry_rep
 def test_names_are_unique_case_insensitively(registry, registry_repo):
     registry.create_registered_model("churn")
     before = snapshot(registry_repo)
-    with pytest.raises(ModelAlreadyExists, match="only in case"):
+    with pytest.raises(ModelAlreadyExists) as err:
         registry.create_registered_model("Churn")
+    assert err.value.message == (  # which model clashes, and why case matters
+        "Registered Model (name=churn) already exists and differs from 'Churn' only in case; "
+        "names must be unique case-insensitively (macOS and Windows checkouts would merge them)"
+    )
     with pytest.raises(ModelAlreadyExists, match="only in case"):
         registry.create_model_version("CHURN", "s3://x")
     assert snapshot(registry_repo) == before
@@ -300,9 +304,13 @@ def test_second_production_is_refused_without_archive(registry, registry_repo):
     registry.create_model_version("churn", "s3://2")
     registry.transition_model_version_stage("churn", 1, "Production")
     before = snapshot(registry_repo)
-    with pytest.raises(TransitionNotAllowed, match="archive_existing_versions") as err:
+    with pytest.raises(TransitionNotAllowed) as err:
         registry.transition_model_version_stage("churn", 2, "Production")
     assert err.value.error_code == "INVALID_STATE"
+    assert err.value.message == (  # which version holds Production, and both ways out
+        "churn version 1 is already in Production; pass archive_existing_versions=True to "
+        "archive it in the same commit, or move it out of Production first"
+    )
     assert snapshot(registry_repo) == before
 
 
@@ -677,6 +685,23 @@ def test_archive_existing_versions_archives_exactly_the_others_in_the_target_sta
     assert after == expected, (
         "archive_existing_versions must archive exactly the other versions in the target stage"
     )
+
+
+def test_a_transition_commit_says_what_it_archived_and_why(registry, registry_repo):
+    """The audit trail of a transition: the move, every version archived, the reason given."""
+    for number in (1, 2, 3):
+        registry.create_model_version("churn", f"s3://{number}")
+    registry.transition_model_version_stage("churn", 1, "Staging")
+    registry.transition_model_version_stage("churn", 2, "Staging")
+    assert git(registry_repo, "log", "-1", "--format=%B").strip() == (
+        "Transition churn version 2: None -> Staging"
+    ), "a transition that archives nothing and gives no reason is its subject line alone"
+    registry.transition_model_version_stage(
+        "churn", 3, "Staging", archive_existing_versions=True, message="f1 up 4 points"
+    )
+    assert git(registry_repo, "log", "-1", "--format=%B").strip() == (
+        "Transition churn version 3: None -> Staging\n\nArchived version(s) 1, 2\n\nf1 up 4 points"
+    ), "the commit must list exactly the versions archived, then the reason"
 
 
 @pytest.mark.parametrize("value", ["", " ", "0"])
