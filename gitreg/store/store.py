@@ -39,7 +39,7 @@ from gitreg.core.errors import (
 )
 from gitreg.core.names import check_name
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.store import _git, _net, answers, faults, files, worktree
+from gitreg.store import _commit, _git, _net, _repo, answers, faults, files, worktree
 from gitreg.store.cache import (
     git_dir,
     load_large,
@@ -52,7 +52,7 @@ from gitreg.store.cache import (
 from gitreg.store.transaction import Transaction, model_path, parse_model
 
 if TYPE_CHECKING:
-    from gitreg.store._git import Repo
+    from gitreg.store._repo import Repo
     from gitreg.store.remote import Contention, Remote
 
 T = TypeVar("T")
@@ -149,7 +149,7 @@ class Store:
     def repo(self) -> Repo:
         """The repository on the write path, opened once (it keeps one ``cat-file``)."""
         if self._repo is None:
-            self._repo = _git.open_repo(self.root)
+            self._repo = _repo.open_repo(self.root)
         else:
             self._repo.refresh()
         return self._repo
@@ -383,7 +383,7 @@ class Store:
             yield
 
     def _branch(self, repo: Repo) -> str:
-        branch = _git.current_branch(repo)
+        branch = _repo.current_branch(repo)
         if branch is None:
             raise DirtyWorktree(
                 f"{self.root}: HEAD is detached; check out a branch (git switch main) first"
@@ -395,7 +395,7 @@ class Store:
         from gitreg.store.remote import resolve_remote  # remote code stays off the read path
 
         branch = self._branch(repo)
-        text = _git.read_blob(repo, _git.rev_parse(repo, f"refs/heads/{branch}"), CONFIG_FILE)
+        text = _repo.read_blob(repo, _repo.rev_parse(repo, f"refs/heads/{branch}"), CONFIG_FILE)
         config = Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)) if text else Config()
         return resolve_remote(self.root, config, branch, push)
 
@@ -403,7 +403,7 @@ class Store:
         self, repo: Repo, ref: str, mutation: Callable[[Transaction], T], retries: int
     ) -> T:
         for _ in range(retries + 1):
-            base = _git.rev_parse(repo, ref)
+            base = _repo.rev_parse(repo, ref)
             tx = Transaction(self.state_dir, repo, base)
             result = mutation(tx)
             if not tx.changes:
@@ -435,7 +435,7 @@ class Store:
         from gitreg.store.remote import choose_base
 
         tip = remote.fetch(self.root, repo)
-        local = _git.rev_parse(repo, ref)
+        local = _repo.rev_parse(repo, ref)
         base = choose_base(self.root, remote, local, tip, repo)
         tx = Transaction(self.state_dir, repo, base)
         result = mutation(tx)
@@ -444,7 +444,7 @@ class Store:
         commit = self.build(repo, base, tx)
         # The work tree moves from the local tip to the commit: only the transaction's
         # files, unless the remote brought other writers' commits (see #15).
-        moved = None if base == local else _git.tree_changes(repo, local, commit)
+        moved = None if base == local else _repo.tree_changes(repo, local, commit)
         if base == local:
             paths = list(tx.changes)
         elif moved is not None:
@@ -460,11 +460,11 @@ class Store:
             return LOST
         faults.point("pushed")
         # Confirmed by the remote: only now does the local branch move (see #5).
-        _git.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
+        _repo.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
         changes = tx.changes if base == local else self._contents(repo, tx, moved)
         self._advance(repo, ref, local, commit, changes, tx.message)
         self.last_commit = commit
-        if _git.needs_gc(repo):  # our fetches turn auto-gc off (see _net)
+        if _repo.needs_gc(repo):  # our fetches turn auto-gc off (see _net)
             _git.collect_garbage(self.root)
         return result
 
@@ -493,14 +493,14 @@ class Store:
         """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
         tx.validate()
         new_blobs = {
-            path: (_git.write_blob(repo, data) if data is not None else None)
+            path: (_commit.write_blob(repo, data) if data is not None else None)
             for path, data in tx.changes.items()
         }
         for path, data in tx.written().items():
             oid = new_blobs[path]
             if oid is not None:
                 remember_written(self.state_dir, oid, data, tx.written_ids.get(path))
-        return _git.commit_tree(repo, base, new_blobs, tx.message)
+        return _commit.commit_tree(repo, base, new_blobs, tx.message)
 
     def _advance(
         self,
@@ -520,7 +520,7 @@ class Store:
         worktree.check_index_free(self.root)
         worktree.write_journal(self.state_dir, {"ref": ref, "old": old, "new": new, "paths": blobs})
         faults.point("journaled")
-        if not _git.update_ref(
+        if not _repo.update_ref(
             repo, ref, new, old, f"gitreg: {message.splitlines()[0] if message else 'commit'}"
         ):
             worktree.clear_journal(self.state_dir)

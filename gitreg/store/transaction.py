@@ -17,11 +17,11 @@ from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.names import check_name, file_stem, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.store import _git
+from gitreg.store import _commit, _git, _repo
 from gitreg.store.cache import load_large, load_written, parse
 
 if TYPE_CHECKING:
-    from gitreg.store._git import Repo
+    from gitreg.store._repo import Repo
 
 
 def model_path(name: str) -> str:
@@ -103,7 +103,7 @@ class Transaction:
 
     def author(self) -> str:
         """Who is writing: the name git records as the commit's author."""
-        return _git.identity(self.repo)
+        return _commit.identity(self.repo)
 
     def read(self, path: str) -> bytes | None:
         """``path`` as this transaction sees it (its own writes first, then the tip)."""
@@ -113,7 +113,7 @@ class Transaction:
 
     def _read_base(self, path: str) -> bytes | None:
         if path not in self._base_cache:
-            self._base_cache[path] = _git.read_blob(self.repo, self.base, path)
+            self._base_cache[path] = _repo.read_blob(self.repo, self.base, path)
         return self._base_cache[path]
 
     def base_blob_id(self, path: str) -> str | None:
@@ -125,7 +125,7 @@ class Transaction:
         """Names of the models at the tip plus this transaction's changes."""
         stems = {
             n.removesuffix(".yaml")
-            for n in _git.list_names(self.repo, self.base, MODELS_DIR)
+            for n in _repo.list_names(self.repo, self.base, MODELS_DIR)
             if n.endswith(".yaml")
         }
         for path, data in self.changes.items():
