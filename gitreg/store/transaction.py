@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, patch
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
@@ -66,7 +66,7 @@ class Transaction:
         self.written_ids: dict[str, str] = {}  # their blob ids, superseded by this write
         # Patched manifests: known to load back as _data without a parse of the whole file,
         # because the text they patch did (it was checked when gitreg wrote it) and every
-        # part the patch wrote was read back on its own (manifest.patch_ordered, #15).
+        # part the patch wrote was read back on its own (patch.patch_ordered, #15).
         self._proven: set[str] = set()
 
     def policy(self) -> Policy:
@@ -156,7 +156,7 @@ class Transaction:
     def write_model(self, model: RegisteredModel, like: Any = None) -> None:
         """Stage ``model``'s manifest, keeping the key order of ``like`` (the old manifest).
 
-        A manifest gitreg wrote itself is patched where it changed (``manifest.patch``);
+        A manifest gitreg wrote itself is patched where it changed (``patch.patch``);
         any other is dumped whole. Both give the same bytes.
         """
         path = model_path(model.name)
@@ -164,7 +164,7 @@ class Transaction:
         text = None
         written = self._written.get(path)
         if written is not None and written[1] is like:
-            text = manifest.patch_ordered(written[0], like, ordered)
+            text = patch.patch_ordered(written[0], like, ordered)
         self._proven.discard(path)
         if text is None:
             text = manifest.dump(ordered, like)
