@@ -13,8 +13,9 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core.entities import ModelVersion, RegisteredModel, Stage, check_alias, parse_version
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import ModelNotFound, VersionNotFound
+from gitreg.core.fields import check_alias, parse_version
 from gitreg.core.names import check_name
 
 if TYPE_CHECKING:

@@ -14,18 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg import operations as ops
 from gitreg.core import mutations as mut
-from gitreg.core.entities import (
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.errors import InvalidParameter, ModelNotFound, VersionNotFound
+from gitreg.core.fields import (
     MAX_DESCRIPTION,
-    ModelVersion,
-    RegisteredModel,
-    Stage,
     check_alias,
     check_tag_key,
     now_ms,
     optional_text,
     parse_version,
 )
-from gitreg.core.errors import InvalidParameter, ModelNotFound, VersionNotFound
 from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
 from gitreg.governance import Governance

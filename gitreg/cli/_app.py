@@ -143,7 +143,7 @@ class VersionType(click.ParamType):  # type: ignore[type-arg]  # generic from cl
         return "VERSION"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        from gitreg.core.entities import is_version_text
+        from gitreg.core.fields import is_version_text
 
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
@@ -239,7 +239,7 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 
 
 def _fmt_time(ms: int) -> str:
-    from gitreg.core.entities import format_timestamp
+    from gitreg.core.fields import format_timestamp
 
     return format_timestamp(ms - ms % 1000) if ms else ""
 

@@ -24,7 +24,8 @@ from gitreg.cli._app import (
     push_option,
     repo_option,
 )
-from gitreg.core.entities import Stage, is_version_text
+from gitreg.core.entities import Stage
+from gitreg.core.fields import is_version_text
 
 if TYPE_CHECKING:
     from gitreg.core.entities import RegisteredModel

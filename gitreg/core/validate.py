@@ -14,8 +14,9 @@ from typing import Any
 
 from gitreg.core import manifest, notifications
 from gitreg.core.config import MODELS_DIR, link_problem
-from gitreg.core.entities import RESERVED_ALIASES, TAG_KEY_PATTERN, Stage, is_version_text
+from gitreg.core.entities import Stage
 from gitreg.core.errors import InvalidManifest, InvalidParameter
+from gitreg.core.fields import RESERVED_ALIASES, TAG_KEY_PATTERN, is_version_text
 from gitreg.core.finding import Finding
 from gitreg.core.names import check_name, file_stem, name_key, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
