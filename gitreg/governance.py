@@ -13,18 +13,19 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core.entities import ModelVersion, RegisteredModel, Stage, check_alias, parse_version
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import ModelNotFound, VersionNotFound
+from gitreg.core.fields import check_alias, parse_version
 from gitreg.core.names import check_name
 
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
     from gitreg.gate.audit import AuditReport
-    from gitreg.promotion import TransitionRequest
     from gitreg.store.history import HistoryEntry
     from gitreg.store.store import Store
     from gitreg.store.timeline import Interval
     from gitreg.store.transaction import Transaction
+    from gitreg.transition_request import TransitionRequest
 
 
 class Governance:
@@ -120,18 +121,18 @@ class Governance:
         A registry without a remote has none (not an error). With ``at``, the request
         branches not merged into that commit.
         """
-        from gitreg import promotion
+        from gitreg import transition_request
 
-        return promotion.list_requests(self.store, self.push, os.environ, self.at)
+        return transition_request.list_requests(self.store, self.push, os.environ, self.at)
 
     def get_model_version_requests(self, name: str, version: int | str) -> list[TransitionRequest]:
         """The open requests about one version that this clone knows (no network)."""
-        from gitreg import promotion
+        from gitreg import transition_request
 
         number = parse_version(version)
         return [
             r
-            for r in promotion.known_requests(self.store)
+            for r in transition_request.known_requests(self.store)
             if r.name == name and r.version == number
         ]
 
@@ -145,11 +146,11 @@ class Governance:
         Raises:
             VersionNotFound: no open request matches.
         """
-        from gitreg import promotion
+        from gitreg import transition_request
 
         check_name(name)
         number = None if version is None else parse_version(version)
-        return promotion.withdraw(self.store, name, number, target, self.push, os.environ)
+        return transition_request.withdraw(self.store, name, number, target, self.push, os.environ)
 
     def rollback_registered_model(
         self,

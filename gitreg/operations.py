@@ -15,20 +15,18 @@ from typing import Any
 from gitreg.core import manifest
 from gitreg.core import mutations as mut
 from gitreg.core.config import Policy
-from gitreg.core.entities import (
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.errors import InvalidParameter, ModelNotFound
+from gitreg.core.fields import (
     MAX_DESCRIPTION,
     MAX_RUN_ID,
     MAX_URI,
-    ModelVersion,
-    RegisteredModel,
-    Stage,
     check_metrics,
     check_text,
     format_timestamp,
     now_ms,
     optional_text,
 )
-from gitreg.core.errors import InvalidParameter, ModelNotFound
 from gitreg.core.names import check_name, name_key
 from gitreg.core.retired import HEADER, RETIRED_FILE, Retired, Retirement
 from gitreg.core.uri import run_id_of

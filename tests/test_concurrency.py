@@ -20,7 +20,7 @@ import yaml
 from gitreg import Registry
 from gitreg.core.errors import ConcurrentUpdate
 from gitreg.core.validate import check_manifest
-from gitreg.store import store as store_module
+from gitreg.store import writer as store_module
 from tests._helpers import git, status
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

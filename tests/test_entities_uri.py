@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gitreg.core.entities import (
-    ModelVersion,
-    RegisteredModel,
-    Stage,
-    format_timestamp,
-    parse_timestamp,
-    parse_version,
-)
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import InvalidParameter, InvalidUri
+from gitreg.core.fields import format_timestamp, parse_timestamp, parse_version
 from gitreg.core.uri import ModelRef, parse_uri
 
 

@@ -1,7 +1,7 @@
 """Fast dumping and patching give exactly PyYAML's bytes (#15), on many shapes.
 
 ``manifest.dump_fast`` writes the shapes gitreg produces without PyYAML's emitter, and
-``manifest.patch`` rewrites only what changed in a manifest gitreg wrote. Both must be
+``patch.patch`` rewrites only what changed in a manifest gitreg wrote. Both must be
 byte-identical to the full PyYAML dump (``manifest._dump_yaml``), or decline (None) so the
 caller dumps in full: property-based over generated manifests (hand-written key orders,
 multi-line and unicode text, strings YAML would read as other types), and through the
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitreg import Registry
-from gitreg.core import manifest
+from gitreg.core import manifest, patch
 from tests._helpers import git
 
 TRICKY = [
@@ -127,7 +127,7 @@ def test_a_patch_is_the_full_dump_byte_for_byte_or_declines(data):
     old = data.draw(manifests())
     written = manifest.dump(old)  # the store keeps the data it dumped next to the blob
     new = data.draw(changes(old))
-    patched = manifest.patch(written, old, new)
+    patched = patch.patch(written, old, new)
     if patched is not None:
         assert patched == manifest._dump_yaml(new, like=old)
 
@@ -144,7 +144,7 @@ def test_a_registration_on_a_long_model_is_patched_not_re_emitted():
     new["versions"].append({"version": 2001, "source": "s3://m/new", "stage": "None"})
     new["next_version"] = 2002
     new["versions"][5]["stage"] = "Production"
-    patched = manifest.patch(written, old, new)
+    patched = patch.patch(written, old, new)
     assert patched is not None, "a plain registration and transition must be patched"
     assert patched == manifest._dump_yaml(new, like=old)
 
@@ -197,7 +197,7 @@ def test_the_store_patches_what_it_wrote_and_the_result_is_the_full_dump(registr
 @given(manifests())
 def test_a_canonical_manifest_reads_back_as_pyyaml_reads_it(data):
     text = manifest.dump(data)
-    fast = manifest.load_canonical(text, "models/m.yaml")
+    fast = patch.load_canonical(text, "models/m.yaml")
     if fast is not None:
         assert fast == manifest.load(text, "models/m.yaml")
         assert manifest.dump_fast(fast) == text
@@ -206,18 +206,18 @@ def test_a_canonical_manifest_reads_back_as_pyyaml_reads_it(data):
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab:-' \n#{}[]&*!|>%@0123.\t", max_size=80))
 def test_any_other_text_is_left_to_the_full_loader(text):
-    fast = manifest.load_canonical(text, "models/m.yaml")
+    fast = patch.load_canonical(text, "models/m.yaml")
     if fast is not None:
         assert fast == manifest.load(text, "models/m.yaml")
 
 
 def test_hand_written_and_hostile_manifests_are_left_to_the_full_loader():
     for text in HAND_WRITTEN.values():
-        assert manifest.load_canonical(text, "models/churn.yaml") is None
+        assert patch.load_canonical(text, "models/churn.yaml") is None
     bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n"
-    assert manifest.load_canonical(bomb, "models/m.yaml") is None
-    assert manifest.load_canonical(b"name: caf\xe9\n", "models/m.yaml") is None
-    assert manifest.load_canonical("a: 1\na: 2\n", "models/m.yaml") is None
+    assert patch.load_canonical(bomb, "models/m.yaml") is None
+    assert patch.load_canonical(b"name: caf\xe9\n", "models/m.yaml") is None
+    assert patch.load_canonical("a: 1\na: 2\n", "models/m.yaml") is None
 
 
 def test_the_record_of_a_superseded_manifest_is_forgotten(registry_repo: Path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gitreg.store import _git, _index
+from gitreg.store import _commit, _git, _index, _repo
 from gitreg.store._odb import Tree
 from tests._helpers import git, head
 
@@ -33,10 +33,10 @@ def repo(tmp_path: Path) -> Path:
 
 
 def commit_with(root: Path, changes: dict[str, bytes | None], message: str = "m") -> str:
-    repo = _git.open_repo(root)
-    blobs = {p: None if d is None else _git.write_blob(repo, d) for p, d in changes.items()}
-    commit = _git.commit_tree(repo, head(root), blobs, message)
-    assert _git.update_ref(repo, "refs/heads/main", commit, head(root), "test")
+    repo = _repo.open_repo(root)
+    blobs = {p: None if d is None else _commit.write_blob(repo, d) for p, d in changes.items()}
+    commit = _commit.commit_tree(repo, head(root), blobs, message)
+    assert _repo.update_ref(repo, "refs/heads/main", commit, head(root), "test")
     return commit
 
 
@@ -117,16 +117,16 @@ def test_the_commit_is_the_one_commit_tree_writes(repo, monkeypatch):
 
 
 def test_refs_are_read_as_git_reads_them(repo):
-    rp = _git.open_repo(repo)
-    assert _git.rev_parse(rp, "refs/heads/main") == head(repo)
+    rp = _repo.open_repo(repo)
+    assert _repo.rev_parse(rp, "refs/heads/main") == head(repo)
     git(repo, "branch", "packed")
     git(repo, "pack-refs", "--all")
     assert not (repo / ".git" / "refs" / "heads" / "packed").exists()
-    assert _git.rev_parse(rp, "refs/heads/packed") == head(repo)
-    assert _git.rev_parse(rp, "refs/heads/absent") is None
-    assert _git.current_branch(rp) == "main"
+    assert _repo.rev_parse(rp, "refs/heads/packed") == head(repo)
+    assert _repo.rev_parse(rp, "refs/heads/absent") is None
+    assert _repo.current_branch(rp) == "main"
     git(repo, "checkout", "-q", "--detach")
-    assert _git.current_branch(rp) is None
+    assert _repo.current_branch(rp) is None
 
 
 def test_the_staged_blob_is_read_as_ls_files_shows_it(repo):
@@ -143,20 +143,20 @@ def test_an_index_this_reader_does_not_know_is_left_to_git(repo):
     git(repo, "update-index", "--index-version", "4")
     with pytest.raises(_index.Unsure):
         _index.staged_blob(repo / ".git" / "index", "models/a.yaml")
-    rp = _git.open_repo(repo)
-    assert _git.index_blob(rp, "models/a.yaml") == git(repo, "rev-parse", ":models/a.yaml").strip()
+    rp = _repo.open_repo(repo)
+    assert _repo.index_blob(rp, "models/a.yaml") == git(repo, "rev-parse", ":models/a.yaml").strip()
 
 
 def test_ancestry_and_tree_changes_agree_with_git(repo):
-    rp = _git.open_repo(repo)
+    rp = _repo.open_repo(repo)
     first = head(repo)
     middle = commit_with(repo, {"models/a.yaml": b"2\n", "deep/x": b"x\n"})
     last = commit_with(repo, {"models/b b.yaml": None, "deep/x": None, "models/n.yaml": b"n\n"})
-    assert _git.ancestor_in(rp, first, last) is True
-    assert _git.ancestor_in(rp, last, first) is False
-    assert _git.ancestor_in(rp, first, last, limit=1) is None
+    assert _repo.ancestor_in(rp, first, last) is True
+    assert _repo.ancestor_in(rp, last, first) is False
+    assert _repo.ancestor_in(rp, first, last, limit=1) is None
     for old, new in ((first, last), (middle, last), (last, first), (None, last)):
-        changes = _git.tree_changes(rp, old, new)
+        changes = _repo.tree_changes(rp, old, new)
         assert changes is not None
         assert sorted(changes) == sorted(_git.changed_paths(repo, old, new))
         for path, oid in changes.items():

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitreg.core import validate
+from gitreg.core import schema_check
 
 jsonschema_rs = pytest.importorskip("jsonschema_rs")
 
@@ -69,20 +69,20 @@ def _breakages() -> list[tuple[str, Any]]:
 
 
 def _agree(doc: Any) -> None:
-    slow = not list(validate._validator("manifest").iter_errors(doc))
-    fast = validate._fast_validator("manifest").is_valid(doc)
+    slow = not list(schema_check._validator("manifest").iter_errors(doc))
+    fast = schema_check._fast_validator("manifest").is_valid(doc)
     assert fast == slow, doc
 
 
 def test_a_valid_manifest_is_valid_for_both():
     _agree(VALID)
-    assert validate.check_schema(VALID, "models/churn.yaml", None) == []
+    assert schema_check.check_schema(VALID, "models/churn.yaml", None) == []
 
 
 @pytest.mark.parametrize(("why", "doc"), _breakages(), ids=[w for w, _ in _breakages()])
 def test_each_breakage_is_invalid_for_both(why, doc):
     _agree(doc)
-    assert not validate._fast_validator("manifest").is_valid(doc), why
+    assert not schema_check._fast_validator("manifest").is_valid(doc), why
 
 
 _scalars = st.one_of(

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitreg.core import manifest, validate
-from gitreg.core.entities import MAX_TAG_VALUE_LENGTH, check_tag_key
 from gitreg.core.errors import InvalidParameter
+from gitreg.core.fields import MAX_TAG_VALUE_LENGTH, check_tag_key
 from tests._helpers import Cli, log_subjects, snapshot
 
 MLFLOW_KEYS = [

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from gitreg import Registry
-from gitreg.store import _git
+from gitreg.store import _repo
 from gitreg.store.faults import ENV, POINTS
 from gitreg.store.store import Store
 from tests._helpers import git, head, status
@@ -226,9 +226,9 @@ def test_a_branch_moved_during_a_transaction_is_never_overwritten(registry_repo)
 
 
 def test_update_ref_refuses_a_stale_old_value(registry_repo):
-    repo = _git.open_repo(registry_repo)
+    repo = _repo.open_repo(registry_repo)
     tip = head(registry_repo)
-    assert _git.update_ref(repo, "refs/heads/main", tip, tip, "noop")
-    assert not _git.update_ref(repo, "refs/heads/main", tip, "1" * 40, "stale"), (
+    assert _repo.update_ref(repo, "refs/heads/main", tip, tip, "noop")
+    assert not _repo.update_ref(repo, "refs/heads/main", tip, "1" * 40, "stale"), (
         "update_ref moved a branch that was not at the expected commit"
     )

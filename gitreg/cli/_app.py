@@ -143,7 +143,7 @@ class VersionType(click.ParamType):  # type: ignore[type-arg]  # generic from cl
         return "VERSION"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        from gitreg.core.entities import is_version_text
+        from gitreg.core.fields import is_version_text
 
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
@@ -239,7 +239,7 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
 
 
 def _fmt_time(ms: int) -> str:
-    from gitreg.core.entities import format_timestamp
+    from gitreg.core.fields import format_timestamp
 
     return format_timestamp(ms - ms % 1000) if ms else ""
 
@@ -328,16 +328,13 @@ COMMAND_MODULES = {
             "create",
             "register",
             "update",
-            "tag",
-            "untag",
-            "alias",
-            "unalias",
             "transition",
             "rename",
             "delete",
         ],
         "gitreg.cli.write",
     ),
+    **dict.fromkeys(["tag", "untag", "alias", "unalias"], "gitreg.cli.label"),
     "validate": "gitreg.cli.gate",
     **dict.fromkeys(["history", "requests", "rollback", "withdraw"], "gitreg.cli.remote"),
     "audit": "gitreg.cli.gate",

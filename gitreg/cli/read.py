@@ -27,7 +27,8 @@ from gitreg.cli._app import (
 )
 
 if TYPE_CHECKING:
-    from gitreg.registry import Registry, RemoteRegistry
+    from gitreg.registry import Registry
+    from gitreg.remote_registry import RemoteRegistry
 
 
 @cli.command()
@@ -124,7 +125,7 @@ def remote_option(f: F) -> F:
 def _reader(repo: str | None, at: str | None, remote: str | None) -> Registry | RemoteRegistry:
     if remote is None:
         return _registry(repo, at)
-    from gitreg.registry import RemoteRegistry
+    from gitreg.remote_registry import RemoteRegistry
 
     return RemoteRegistry(remote, at)
 

@@ -2,36 +2,27 @@
 
 A manifest (``models/<name>.yaml``) is the storage shape; ``RegisteredModel.from_manifest``
 and ``to_manifest`` convert, and ``to_dict`` gives the JSON shape of MLflow's REST API.
+What a field may hold (aliases, tags, versions, text, metrics, timestamps) is ``fields``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import json
-import math
-import posixpath
-import re
-import time
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any
 
 from gitreg.core.errors import InvalidParameter
 
+# mutations imports these from here (its text is pinned by mutation testing; see #10).
+from gitreg.core.fields import MAX_TAG_VALUE_LENGTH as MAX_TAG_VALUE_LENGTH
+from gitreg.core.fields import check_metrics, format_timestamp, parse_timestamp
+from gitreg.core.fields import check_tag_key as check_tag_key
+from gitreg.core.fields import check_tag_value as check_tag_value
+from gitreg.core.fields import check_text as check_text
+from gitreg.core.fields import parse_version as parse_version
+
 SCHEMA_VERSION = 1
-ALIAS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
-_ALIAS_RE = re.compile(ALIAS_PATTERN)
-RESERVED_ALIASES = frozenset({"latest"})
-_VERSION_LIKE_RE = re.compile(r"^[vV]\d+$")
-# Tag keys and values as MLflow 3.17.2 accepts them (mlflow.utils.validation): Unicode word
-# characters, '/', '.', '-', ' ' and ':', not resolving to another path; values up to
-# MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH. MLflow writes system tags such as mlflow.prompt.text.
-TAG_KEY_PATTERN = r"^[/\w.\- :]*$"
-_TAG_KEY_RE = re.compile(TAG_KEY_PATTERN)
-MAX_TAG_KEY_LENGTH = 250
-MAX_TAG_VALUE_LENGTH = 100_000
-_ECHO = 40  # how much of a refused value an error message repeats
 
 
 class Stage(str, Enum):
@@ -64,207 +55,11 @@ class Stage(str, Enum):
 _STAGES_BY_LOWER_NAME = {stage.value.lower(): stage for stage in Stage}
 
 
-def check_alias(alias: object) -> str:
-    """Return ``alias`` if it is a valid alias name, else raise InvalidParameter."""
-    if not isinstance(alias, str) or not _ALIAS_RE.fullmatch(alias) or len(alias) > 255:
-        raise InvalidParameter(
-            f"Invalid alias {alias!r}: use letters, digits, '_' and '-', "
-            "starting with a letter or '_'"
-        )
-    if _VERSION_LIKE_RE.fullmatch(alias):
-        raise InvalidParameter(
-            f"Invalid alias {alias!r}: it looks like a version number (as MLflow, gitreg "
-            "reserves v<digits>); choose another name"
-        )
-    if alias.lower() in RESERVED_ALIASES:
-        raise InvalidParameter(
-            f"Invalid alias {alias!r}: 'latest' is reserved for the newest version"
-        )
-    return alias
-
-
-def _quoted(value: str) -> str:
-    """A value for an error message: JSON-quoted as MLflow does, cut to a short prefix."""
-    if len(value) <= _ECHO:
-        return json.dumps(value, ensure_ascii=False)
-    return json.dumps(value[:_ECHO], ensure_ascii=False)[:-1] + f'..." ({len(value)} characters)'
-
-
-def check_tag_key(key: object) -> str:
-    """Return ``key`` if MLflow accepts it as a tag key, else raise InvalidParameter.
-
-    MLflow's rule (``_validate_tag_name``): word characters (Unicode), '/', '.', '-', ' '
-    and ':'; no path that normalizes to another one ('a//b', 'a/', '../a', '.', '');
-    at most 250 characters.
-    """
-    if key is None:
-        raise InvalidParameter("Missing value for required parameter 'key'.")
-    if not isinstance(key, str):
-        raise InvalidParameter(f"Invalid tag key {key!r}: it must be a string")
-    where = f"Invalid value {_quoted(key)} for parameter 'key' supplied"
-    if not _TAG_KEY_RE.fullmatch(key):  # MLflow's "$" also lets one final "\n" through
-        raise InvalidParameter(
-            f"{where}: Names may only contain alphanumerics, underscores (_), dashes (-), "
-            "periods (.), spaces ( ), colon(:) and slashes (/)."
-        )
-    normal = posixpath.normpath(key)
-    if normal != key or normal == "." or normal.startswith(("..", "/")):
-        raise InvalidParameter(
-            f"{where}: Names may be treated as files in certain cases, and must not resolve "
-            f"to other names when treated as such. This name would resolve to {normal!r}"
-        )
-    if len(key) > MAX_TAG_KEY_LENGTH:
-        raise InvalidParameter(
-            f"{where}: 'key' exceeds the maximum length of {MAX_TAG_KEY_LENGTH} characters"
-        )
-    return key
-
-
-def check_tag_value(key: str, value: object) -> str:
-    """``value`` as a tag value (text, as MLflow stores it), at most 100,000 characters.
-
-    The message repeats only a short prefix of a refused value.
-    """
-    if value is None:
-        raise InvalidParameter("Tag value cannot be None")
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_TAG_VALUE_LENGTH:
-        raise InvalidParameter(
-            f"Invalid value {_quoted(text)} for tag {key!r}: 'value' exceeds the maximum "
-            f"length of {MAX_TAG_VALUE_LENGTH} characters"
-        )
-    return text
-
-
-_DIGITS = re.compile(r"[0-9]+")
-# Field limits (the README's "Limits"): MLflow's column widths where it has them.
-MAX_DESCRIPTION = 5000
-MAX_URI = 2048  # source, storage_location, run_link
-MAX_RUN_ID = 256
-MAX_METRICS = 1000
-MAX_METRIC_NAME = 250
-_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
-def is_version_text(text: str) -> bool:
-    """Whether ``text`` is a version number as written: ASCII digits only."""
-    return _DIGITS.fullmatch(text) is not None
-
-
-def parse_version(version: object) -> int:
-    """Return ``version`` (an int or a string of ASCII digits) as a positive int.
-
-    Floats, booleans and other digit characters ("²", "٣") are not version numbers.
-    """
-    if isinstance(version, int) and not isinstance(version, bool):
-        number = version
-    elif isinstance(version, str) and _DIGITS.fullmatch(version.strip()):
-        number = int(version.strip())
-    else:
-        raise InvalidParameter(  # MLflow's words; a prefix of the input at most
-            f"Parameter 'version' must be an integer, got {_shown(version)}; versions are "
-            "1, 2, 3, ..."
-        )
-    if number < 1:
-        raise InvalidParameter(
-            f"Parameter 'version' must be a positive integer, got {_shown(version)}; versions "
-            "are 1, 2, 3, ..."
-        )
-    return number
-
-
-def _shown(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters: an error never echoes a whole value."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def check_text(value: object, field: str, limit: int) -> str:
-    """Return ``value`` if it is text gitreg can store, else raise InvalidParameter.
-
-    Text must be a string of at most ``limit`` characters, valid Unicode (no lone
-    surrogates, which is what bytes that are not UTF-8 become on a command line) and
-    without NUL.
-    """
-    if not isinstance(value, str):
-        raise InvalidParameter(f"Invalid {field}: {_shown(value)}; it must be text")
-    bad = _NOT_TEXT.search(value)
-    if bad is not None:
-        what = "a NUL character" if bad.group() == "\0" else "bytes that are not UTF-8"
-        raise InvalidParameter(
-            f"Invalid {field}: it contains {what} (at character {bad.start()}); pass UTF-8 text"
-        )
-    if len(value) > limit:
-        raise InvalidParameter(
-            f"Invalid {field}: it is {len(value):,} characters long, above the limit of "
-            f"{limit:,} (it starts {_shown(value[:40])})"
-        )
-    return value
-
-
-def optional_text(value: object, field: str, limit: int) -> str | None:
-    """``check_text`` for an optional field: None and "" mean absent."""
-    if value is None or value == "":
-        return None
-    return check_text(value, field, limit)
-
-
-def check_metrics(metrics: object) -> dict[str, float]:
-    """Metric name -> finite number, or InvalidParameter (NaN and infinities are refused)."""
-    if metrics is None:
-        return {}
-    if not isinstance(metrics, Mapping):
-        raise InvalidParameter(
-            f"Invalid metrics {_shown(metrics)}: give a mapping of name to number"
-        )
-    if len(metrics) > MAX_METRICS:
-        raise InvalidParameter(f"Invalid metrics: more than {MAX_METRICS} on one version")
-    checked = {}
-    for name, value in metrics.items():
-        key = check_text(name, "metric name", MAX_METRIC_NAME)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidParameter(f"Invalid metric {key}={_shown(value)}: it must be a number")
-        if not math.isfinite(value):
-            raise InvalidParameter(
-                f"Invalid metric {key}={value}: NaN and infinities cannot be compared or "
-                "written as JSON; give a finite number"
-            )
-        checked[key] = float(value)
-    return checked
-
-
 def _strict_int(value: object) -> int:
     """An integer as the manifest wrote it: ``1.0``, ``true`` and ``"1"`` are not (see #12)."""
     if type(value) is not int:
         raise TypeError(f"{value!r} is not an integer")
     return value
-
-
-def now_ms() -> int:
-    """The current time in milliseconds since the epoch, as MLflow's stores take it."""
-    return int(time.time() * 1000)
-
-
-def format_timestamp(ms: int) -> str:
-    """Epoch milliseconds as the manifest's UTC ISO-8601 text, e.g. 2026-11-22T10:04:11Z."""
-    moment = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.timezone.utc)
-    if ms % 1000:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_timestamp(text: object) -> int:
-    """The manifest's ISO-8601 text (or a YAML datetime) as epoch milliseconds; 0 if absent."""
-    if text is None or text == "":
-        return 0
-    if isinstance(text, _dt.datetime):
-        moment = text if text.tzinfo else text.replace(tzinfo=_dt.timezone.utc)
-    else:
-        value = str(text).strip().replace("Z", "+00:00")
-        moment = _dt.datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=_dt.timezone.utc)
-    return round(moment.timestamp() * 1000)
 
 
 def _tags_json(tags: Mapping[str, str]) -> list[dict[str, str]]:

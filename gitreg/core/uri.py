@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from gitreg.core.entities import Stage, check_alias, is_version_text, parse_version
+from gitreg.core.entities import Stage
 from gitreg.core.errors import GitregError, InvalidUri
+from gitreg.core.fields import check_alias, is_version_text, parse_version
 from gitreg.core.names import check_name
 
 SCHEME = "models:/"

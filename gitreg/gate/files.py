@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gitreg.core import validate
+from gitreg.core import schema_check, validate
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR
 from gitreg.core.errors import InvalidManifest, NotRegularFile
 from gitreg.core.finding import Finding
@@ -185,7 +185,7 @@ class FindingsCache:
         self.file = self.state_dir / "validate-cache.marshal"
         self.parsed = load_parsed(self.state_dir)
         self.parsed_used: dict[str, Any] = {}
-        schema = json.dumps(validate.schema("manifest"), sort_keys=True).encode()
+        schema = json.dumps(schema_check.schema("manifest"), sort_keys=True).encode()
         self.stamp = f"{__version__}:{validate.CHECKS_VERSION}:{compare.blob_id(schema)}"
         self.entries: dict[str, list[tuple[Any, ...]]] = {}
         self.used: dict[str, list[tuple[Any, ...]]] = {}

@@ -25,14 +25,9 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
 
 from gitreg.core import search
-from gitreg.core.entities import (
-    RegisteredModel,
-    Stage,
-    check_tag_key,
-    check_tag_value,
-    parse_version,
-)
+from gitreg.core.entities import RegisteredModel, Stage
 from gitreg.core.errors import GitregError, ModelAlreadyExists, NotARegistry
+from gitreg.core.fields import check_tag_key, check_tag_value, parse_version
 from gitreg.core.names import check_name
 from gitreg.mlflow.convert import (
     mlflow_errors,

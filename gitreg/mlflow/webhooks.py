@@ -23,7 +23,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.search_utils import SearchUtils
 
-from gitreg.core.entities import parse_timestamp
+from gitreg.core.fields import parse_timestamp
 from gitreg.core.notifications import MLFLOW_EVENTS, NAME, Subscription
 from gitreg.integrations.http import is_loopback
 from gitreg.mlflow.convert import mlflow_errors

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gitreg.core.config import Policy
-from gitreg.core.entities import RegisteredModel, parse_timestamp
+from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter
 from gitreg.core.events import RegistryEvent
+from gitreg.core.fields import parse_timestamp
 from gitreg.core.names import check_name, name_key, name_of_branch_component
 from gitreg.site.links import Linker, safe_url
 from gitreg.store.remote import has_remote

@@ -13,8 +13,9 @@ import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 
-from gitreg.core.entities import Stage, format_timestamp, parse_timestamp
+from gitreg.core.entities import Stage
 from gitreg.core.events import EventKind, RegistryEvent
+from gitreg.core.fields import format_timestamp, parse_timestamp
 from gitreg.store.timeline import Interval, alias_intervals, returns, stage_intervals
 
 MAX_SLOTS = 40

@@ -18,8 +18,9 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from gitreg.core.entities import ModelVersion, Stage, format_timestamp
+from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.events import EventKind, RegistryEvent
+from gitreg.core.fields import format_timestamp
 from gitreg.core.names import file_stem
 from gitreg.site.catalog import Catalog, ModelEntry
 from gitreg.site.chart import ChartLinks, build_chart, short_time

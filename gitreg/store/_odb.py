@@ -10,7 +10,7 @@ writes them (``<type> <size>\\0<data>``, SHA-1, zlib, a temporary file renamed i
 entries are copied byte for byte.
 
 Callers use this only for a plain SHA-1 repository whose objects live in its own
-``objects`` directory (``_git.Repo.fast``); anything else takes git's own commands.
+``objects`` directory (``_repo.Repo.fast``); anything else takes git's own commands.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, patch
 from gitreg.store import _git
 
 # 2: parses made by the hardened loader only (duplicate keys, limits, types; see #12).
@@ -48,7 +48,7 @@ def no_gc() -> Iterator[None]:
 
 def parse(text: bytes, path: str) -> Any:
     """``manifest.load``, without PyYAML for a manifest exactly as gitreg writes it (#15)."""
-    data = manifest.load_canonical(text, path)
+    data = patch.load_canonical(text, path)
     return data if data is not None else manifest.load(text, path)
 
 
@@ -90,7 +90,7 @@ def remember_written(state_dir: Path, oid: str, data: Any, replaces: str | None 
     """Record that blob ``oid`` is what ``manifest.dump`` wrote for ``data`` (see #15).
 
     The next write of that manifest starts from it without parsing, and patches its text
-    (``manifest.patch``) instead of re-emitting it. Content-addressed, so never stale.
+    (``patch.patch``) instead of re-emitting it. Content-addressed, so never stale.
     ``replaces`` (the blob this write superseded) is forgotten, and at most MAX_WRITTEN
     records are kept (the oldest go): a record only saves a parse.
     """

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, patch
 from gitreg.core.errors import GitregError
 
 PARALLEL_FROM_BYTES = 1 << 20  # below about 1 MB of YAML, starting workers costs more
@@ -29,7 +29,7 @@ def _parse_chunk(items: Sequence[tuple[int, str, bytes]]) -> bytes:
     out = []
     for index, path, text in items:
         try:
-            data = manifest.load_canonical(text, path)
+            data = patch.load_canonical(text, path)
             if data is None:
                 data = manifest.load(text, path)
             marshal.dumps(data)  # something marshal cannot carry is re-parsed by the caller

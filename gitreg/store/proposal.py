@@ -20,7 +20,7 @@ from gitreg.core import validate
 from gitreg.core.config import BRANCH_PREFIX, MODELS_DIR
 from gitreg.core.errors import ConcurrentUpdate, PushRejected, RemoteUnavailable
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.store import _git, _net
+from gitreg.store import _git, _net, _repo
 from gitreg.store.remote import Remote, has_remote, resolve_remote
 from gitreg.store.store import Store
 from gitreg.store.transaction import Transaction
@@ -58,7 +58,7 @@ def propose(
     Returns the proposal (None when the mutation changes nothing: the remote already has
     it) and the mutation's result.
     """
-    repo = _git.open_repo(store.root)
+    repo = _repo.open_repo(store.root)
     with store.exclusive(repo):
         remote = store.remote_for(repo, push)
         if remote is None:
@@ -165,7 +165,7 @@ def request_branches(
     config = store.read_config()
     if push is False or not has_remote(store.root, config):
         return None, []  # a registry without a remote has no requests: not an error
-    repo = _git.open_repo(store.root)
+    repo = _repo.open_repo(store.root)
     with store.exclusive(repo):
         target = store.remote_for(repo, True)
         if target is None:

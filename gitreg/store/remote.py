@@ -17,7 +17,7 @@ from pathlib import Path
 
 from gitreg.core.config import Config
 from gitreg.core.errors import BranchDiverged, ConcurrentUpdate, PushRejected
-from gitreg.store import _git, _net
+from gitreg.store import _git, _net, _repo
 from gitreg.store._net import Lost
 
 BACKOFF_SECONDS = 0.1
@@ -47,11 +47,11 @@ class Remote:
         """The fetch refspec for the remote branch."""
         return f"+refs/heads/{self.branch}:{self.tracking_ref}"
 
-    def fetch(self, root: Path, repo: _git.Repo | None = None) -> str | None:
+    def fetch(self, root: Path, repo: _repo.Repo | None = None) -> str | None:
         """Fetch the branch and return its tip, or None when the remote has no such branch."""
         if not _net.fetch(root, self.name, [self.refspec]):
             return None
-        tip = _git.rev_parse(repo, self.tracking_ref) if repo is not None else None
+        tip = _repo.rev_parse(repo, self.tracking_ref) if repo is not None else None
         return tip or _git.resolve_commit(root, self.tracking_ref)
 
 
@@ -158,7 +158,7 @@ def _stale_lock_message(remote: Remote, lock: str, held: float) -> str:
 
 
 def choose_base(
-    root: Path, remote: Remote, local: str | None, tip: str | None, repo: _git.Repo | None = None
+    root: Path, remote: Remote, local: str | None, tip: str | None, repo: _repo.Repo | None = None
 ) -> str | None:
     """The commit a write builds on: the remote tip, or the local tip when it is ahead.
 
@@ -168,7 +168,7 @@ def choose_base(
 
     def reachable(older: str, newer: str) -> bool:
         if repo is not None:
-            return _git.is_ancestor_of(repo, older, newer)
+            return _repo.is_ancestor_of(repo, older, newer)
         return _git.is_ancestor(root, older, newer)
 
     if tip is None or local == tip:

@@ -11,17 +11,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, patch
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.names import check_name, file_stem, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.store import _git
+from gitreg.store import _commit, _git, _repo
 from gitreg.store.cache import load_large, load_written, parse
 
 if TYPE_CHECKING:
-    from gitreg.store._git import Repo
+    from gitreg.store._repo import Repo
 
 
 def model_path(name: str) -> str:
@@ -66,7 +66,7 @@ class Transaction:
         self.written_ids: dict[str, str] = {}  # their blob ids, superseded by this write
         # Patched manifests: known to load back as _data without a parse of the whole file,
         # because the text they patch did (it was checked when gitreg wrote it) and every
-        # part the patch wrote was read back on its own (manifest.patch_ordered, #15).
+        # part the patch wrote was read back on its own (patch.patch_ordered, #15).
         self._proven: set[str] = set()
 
     def policy(self) -> Policy:
@@ -103,7 +103,7 @@ class Transaction:
 
     def author(self) -> str:
         """Who is writing: the name git records as the commit's author."""
-        return _git.identity(self.repo)
+        return _commit.identity(self.repo)
 
     def read(self, path: str) -> bytes | None:
         """``path`` as this transaction sees it (its own writes first, then the tip)."""
@@ -113,7 +113,7 @@ class Transaction:
 
     def _read_base(self, path: str) -> bytes | None:
         if path not in self._base_cache:
-            self._base_cache[path] = _git.read_blob(self.repo, self.base, path)
+            self._base_cache[path] = _repo.read_blob(self.repo, self.base, path)
         return self._base_cache[path]
 
     def base_blob_id(self, path: str) -> str | None:
@@ -125,7 +125,7 @@ class Transaction:
         """Names of the models at the tip plus this transaction's changes."""
         stems = {
             n.removesuffix(".yaml")
-            for n in _git.list_names(self.repo, self.base, MODELS_DIR)
+            for n in _repo.list_names(self.repo, self.base, MODELS_DIR)
             if n.endswith(".yaml")
         }
         for path, data in self.changes.items():
@@ -156,7 +156,7 @@ class Transaction:
     def write_model(self, model: RegisteredModel, like: Any = None) -> None:
         """Stage ``model``'s manifest, keeping the key order of ``like`` (the old manifest).
 
-        A manifest gitreg wrote itself is patched where it changed (``manifest.patch``);
+        A manifest gitreg wrote itself is patched where it changed (``patch.patch``);
         any other is dumped whole. Both give the same bytes.
         """
         path = model_path(model.name)
@@ -164,7 +164,7 @@ class Transaction:
         text = None
         written = self._written.get(path)
         if written is not None and written[1] is like:
-            text = manifest.patch_ordered(written[0], like, ordered)
+            text = patch.patch_ordered(written[0], like, ordered)
         self._proven.discard(path)
         if text is None:
             text = manifest.dump(ordered, like)

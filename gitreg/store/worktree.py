@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
 from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree, InvalidManifest
-from gitreg.store import _git, faults, files
+from gitreg.store import _git, _repo, faults, files
 from gitreg.store.cache import git_dir
 
 if TYPE_CHECKING:
-    from gitreg.store._git import Repo
+    from gitreg.store._repo import Repo
 
 JOURNAL = "txn.json"
 
@@ -56,7 +56,7 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
         DirtyWorktree: one of ``paths`` differs from commit ``local`` on disk or staged.
     """
     for path in paths:
-        data = _git.read_blob(repo, local, path)
+        data = _repo.read_blob(repo, local, path)
         committed = None if data is None else _git.blob_id(data)
         try:
             data_on_disk = files.read_regular(root, path)
@@ -65,7 +65,7 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
                 f"{e.message}; restore it (git checkout -- {path}) and retry"
             ) from e
         on_disk = None if data_on_disk is None else _git.blob_id(data_on_disk)
-        staged = _git.index_blob(repo, path) if local is not None else None
+        staged = _repo.index_blob(repo, path) if local is not None else None
         if on_disk != committed or staged != committed:
             raise DirtyWorktree(
                 f"{path} has uncommitted changes; commit them (git commit {path}) or "
@@ -101,7 +101,7 @@ def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -
         else:
             manifest.write_atomic(target, data.decode("utf-8"))
     faults.point("worktree-written")
-    _git.sync_index(repo, list(changes))
+    _repo.sync_index(repo, list(changes))
 
 
 @contextlib.contextmanager
@@ -133,7 +133,7 @@ def recover(root: Path, repo: Repo, state_dir: Path) -> None:
     for path in journal["paths"]:  # a killed atomic write leaves its temp file
         for stray in (root / path).parent.glob(f".{Path(path).name}.*.tmp"):
             stray.unlink(missing_ok=True)
-    if _git.rev_parse(repo, journal["ref"]) == journal["new"]:
+    if _repo.rev_parse(repo, journal["ref"]) == journal["new"]:
         oids = [oid for oid in journal["paths"].values() if oid is not None]
         blobs = _git.read_blobs(root, oids)
         changes = {p: None if o is None else blobs[o] for p, o in journal["paths"].items()}

@@ -17,13 +17,13 @@ from typing import Any
 
 from gitreg.core import manifest
 from gitreg.core.config import CONFIG_FILE
-from gitreg.core.entities import format_timestamp, now_ms, parse_timestamp
 from gitreg.core.errors import (
     RESOURCE_ALREADY_EXISTS,
     GitregError,
     InvalidParameter,
     WebhookNotFound,
 )
+from gitreg.core.fields import format_timestamp, now_ms, parse_timestamp
 from gitreg.core.notifications import Subscription
 from gitreg.store.transaction import Transaction
 

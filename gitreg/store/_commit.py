@@ -1,0 +1,131 @@
+"""Building commits: blobs, the commit object and the author identity git would use.
+
+In a plain repository the blob, the trees on the changed paths and the commit are
+written as loose objects by this process (``_odb``), with the identity and time zone git
+would pick; anything unusual (signing, another commit encoding, an identity git would
+reformat) goes through git's own temporary index, ``write-tree`` and ``commit-tree``
+(#15). Moving a branch to the commit is ``_repo.update_ref``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+
+from gitreg.core.errors import GitFailed
+from gitreg.store._git import EMPTY_TREE, run
+from gitreg.store._repo import Repo, call, is_true, root_tree
+
+
+def write_blob(repo: Repo, data: bytes) -> str:
+    """Store ``data`` as a blob and return its id."""
+    if repo.fast:
+        from gitreg.store._odb import write_loose
+
+        return write_loose(repo.objects, "blob", data)
+    return call(repo, "hash-object", "-w", "--stdin", stdin=data).strip()
+
+
+def commit_tree(
+    repo: Repo, parent: str | None, changes: Mapping[str, str | None], message: str
+) -> str:
+    """A new commit: ``parent``'s tree with ``changes`` (path -> blob id, None deletes)."""
+    author = _ident(repo, "author")
+    committer = _ident(repo, "committer")
+    if repo.fast and author is not None and committer is not None and _plain_commits(repo):
+        from gitreg.store import _odb
+
+        writer = _odb.TreeWriter(repo.reader, repo.objects, repo.trees)
+        tree = writer.update(root_tree(repo, parent), changes) or EMPTY_TREE
+        if tree == EMPTY_TREE:
+            _odb.write_loose(repo.objects, "tree", b"")
+        return _odb.write_loose(
+            repo.objects, "commit", _commit(tree, parent, author, committer, message)
+        )
+    return _commit_through_index(repo, parent, changes, message)
+
+
+def _plain_commits(repo: Repo) -> bool:
+    """No signing and UTF-8 messages: the commit is exactly what ``commit-tree`` writes."""
+    config = repo.config
+    return not is_true(config.get("commit.gpgsign", "false")) and (
+        config.get("i18n.commitencoding", "utf-8").lower() in ("utf-8", "utf8")
+    )
+
+
+def _commit(tree: str, parent: str | None, author: str, committer: str, message: str) -> bytes:
+    import time
+
+    now = int(time.time())
+    offset = time.localtime(now).tm_gmtoff // 60
+    zone = f"{'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+    lines = [f"tree {tree}"]
+    if parent:
+        lines.append(f"parent {parent}")
+    lines += [f"author {author} {now} {zone}", f"committer {committer} {now} {zone}", "", ""]
+    return "\n".join(lines).encode() + message.encode()
+
+
+# git drops these from both ends of a name or email ("crud", ident.c), and '<', '>' and
+# newlines anywhere; an identity with any of them is left to git to format.
+_CRUD = frozenset(",:;<>\"\\'.") | {chr(c) for c in range(33)}
+
+
+def _ident(repo: Repo, role: str) -> str | None:
+    """``Name <email>`` for ``role`` (author, committer) as git would pick it, or None."""
+    config = repo.config
+    upper = role.upper()
+    name = (
+        os.environ.get(f"GIT_{upper}_NAME") or config.get(f"{role}.name") or config.get("user.name")
+    )
+    email = (
+        os.environ.get(f"GIT_{upper}_EMAIL")
+        or config.get(f"{role}.email")
+        or config.get("user.email")
+        or os.environ.get("EMAIL")
+    )
+    for value in (name, email):
+        if not value or value[0] in _CRUD or value[-1] in _CRUD or any(c in value for c in "<>\n"):
+            return None
+    return f"{name} <{email}>"
+
+
+def _commit_through_index(
+    repo: Repo, parent: str | None, changes: Mapping[str, str | None], message: str
+) -> str:
+    """git's own way: a temporary index, ``write-tree`` and ``commit-tree``."""
+    import tempfile
+
+    fd, index = tempfile.mkstemp(prefix="gitreg-index-")
+    os.close(fd)
+    os.unlink(index)
+    env = {"GIT_INDEX_FILE": index}
+    try:
+        run(repo.root, ["read-tree", parent or EMPTY_TREE], env=env)
+        lines = "".join(
+            f"0 {'0' * 40}\t{path}\n" if oid is None else f"100644 {oid}\t{path}\n"
+            for path, oid in changes.items()
+        )
+        run(repo.root, ["update-index", "--index-info"], stdin=lines.encode(), env=env)
+        tree = run(repo.root, ["write-tree"], env=env).decode().strip()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(index)
+    parents = ["-p", parent] if parent else []
+    return call(repo, "commit-tree", tree, *parents, stdin=message.encode()).strip()
+
+
+def identity(repo: Repo) -> str:
+    """The author name git will use, for ``created_by``."""
+    ident = _ident(repo, "author")
+    if ident is not None:
+        return ident.rsplit("<", 1)[0].strip()
+    try:
+        ident = call(repo, "var", "GIT_AUTHOR_IDENT")
+    except GitFailed as e:
+        raise GitFailed(
+            "git does not know who you are; run git config user.name 'Your Name' and "
+            "git config user.email you@example.com"
+        ) from e
+    return ident.rsplit("<", 1)[0].strip()

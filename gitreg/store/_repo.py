@@ -1,0 +1,345 @@
+"""The write path's repository: its directories and config, refs, index and tree walks.
+
+A write's ``Repo`` reads refs, HEAD, config and the index entry it needs in process,
+reads objects through one ``git cat-file --batch`` (``_odb``), and leaves the branch
+update (compare-and-swap) and the index update to ``git update-ref`` and
+``git update-index``; a repository that is not plain (another object format, ref
+backend, split or sparse index, or git's directories moved by the environment) takes
+git's own commands (#15). Commands on a path alone are in ``_git``; commits are built
+by ``_commit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gitreg.core.errors import GitFailed, NotARegistry
+from gitreg.store._git import git_config, git_dir_of, is_ancestor, run
+
+if TYPE_CHECKING:
+    from gitreg.store import _odb
+
+
+# Environment variables that move git's directories, index or objects, or change how a
+# commit is made: with any of them set, writes take git's own commands (see Repo.fast).
+_ENV_OVERRIDES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_COMMON_DIR",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_DATE",
+)
+
+
+class Repo:
+    """A repository on the write path: its directories, git config, one object reader.
+
+    Opening one runs nothing; the config is read once (``git config --list``) and again
+    only when a config file changes, and objects are read through one ``cat-file``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        from gitreg.store import _odb
+
+        self.root = root
+        self.working_tree_dir = str(root)
+        self.git_dir = git_dir_of(root)
+        common = self.git_dir / "commondir"
+        self.common_dir = (
+            (self.git_dir / common.read_text("utf-8").strip()).resolve()
+            if common.is_file()
+            else self.git_dir
+        )
+        self.objects = self.common_dir / "objects"
+        self.reader = _odb.Reader(root)
+        self.trees: dict[str, _odb.Tree] = {}
+        self.config: dict[str, str] = {}
+        self.fast = False
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read what may have changed since the last write: git's config (if edited)."""
+        self.config = config = git_config(self.root, self.git_dir, self.common_dir)
+        plain = (
+            config.get("extensions.objectformat", "sha1").lower() == "sha1"
+            and config.get("extensions.refstorage", "files").lower() == "files"
+            and not is_true(config.get("core.splitindex", "false"))
+            and not is_true(config.get("index.sparse", "false"))
+        )
+        # Whether this process may read refs and write objects itself (a plain repository).
+        self.fast = plain and not any(var in os.environ for var in _ENV_OVERRIDES)
+
+
+def is_true(value: str) -> bool:
+    return value.lower() in ("true", "yes", "on", "1", "")
+
+
+def open_repo(root: Path) -> Repo:
+    """The repository whose work tree is at ``root``."""
+    if not (root / ".git").exists():
+        raise NotARegistry(f"{root} is not a git repository; run 'gitreg init {root}'")
+    return Repo(root)
+
+
+def call(repo: Repo, *args: str, stdin: bytes | None = None) -> str:
+    """``git args`` in ``repo``; a missing identity becomes the fix to run."""
+    try:
+        return run(repo.root, args, stdin=stdin).decode("utf-8", "surrogateescape")
+    except GitFailed as e:
+        if any(sign in e.message for sign in _NO_IDENTITY):
+            raise GitFailed(NO_IDENTITY_FIX) from e
+        raise
+
+
+_NO_IDENTITY = ("unable to auto-detect email", "Please tell me who you are", "empty ident")
+
+
+NO_IDENTITY_FIX = (
+    "git does not know who you are, and every registry change is a commit with an author; "
+    "run: git config --global user.name 'Your Name' && "
+    "git config --global user.email you@example.com"
+)
+
+
+def current_branch(repo: Repo) -> str | None:
+    """The checked-out branch name, or None on a detached HEAD."""
+    if repo.fast:
+        try:
+            head = (repo.git_dir / "HEAD").read_text("utf-8").strip()
+        except OSError:
+            head = ""
+        if head.startswith("ref: refs/heads/"):
+            return head.removeprefix("ref: refs/heads/")
+        if _is_oid(head):
+            return None
+    try:
+        ref = call(repo, "symbolic-ref", "-q", "HEAD")
+    except GitFailed:
+        return None
+    return ref.strip().removeprefix("refs/heads/")
+
+
+def _is_oid(text: str) -> bool:
+    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
+
+
+def _read_ref_file(repo: Repo, ref: str) -> str | None:
+    """A branch's commit from the ref files as git lays them out; "" when it cannot tell."""
+    for _depth in range(5):
+        try:
+            text = (repo.common_dir / ref).read_text("utf-8").strip()
+        except FileNotFoundError:
+            return _packed_ref(repo, ref)
+        except OSError:
+            return ""
+        if text.startswith("ref: refs/"):
+            ref = text.removeprefix("ref: ")
+            continue
+        return text if _is_oid(text) else ""
+    return ""
+
+
+def _packed_ref(repo: Repo, ref: str) -> str | None:
+    try:
+        text = (repo.common_dir / "packed-refs").read_bytes()
+    except FileNotFoundError:
+        return None
+    needle = b" " + ref.encode() + b"\n"
+    at = text.find(needle)
+    if at < 40 or (at > 40 and text[at - 41 : at - 40] != b"\n"):
+        return None if at < 0 else ""
+    oid = text[at - 40 : at].decode()
+    return oid if _is_oid(oid) else ""
+
+
+def rev_parse(repo: Repo, ref: str) -> str | None:
+    """The commit ``ref`` points to, or None (for an unborn branch)."""
+    if repo.fast and ref.startswith(("refs/heads/", "refs/remotes/")) and ".." not in ref:
+        found = _read_ref_file(repo, ref)
+        if found != "":
+            return found
+    try:
+        return call(
+            repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+        ).strip()
+    except GitFailed:
+        return None
+
+
+def read_blob(repo: Repo, commit: str | None, path: str) -> bytes | None:
+    """``path`` at ``commit``, or None; through the repository's one ``cat-file``."""
+    if commit is None:
+        return None
+    found = repo.reader.read(f"{commit}:{path}")
+    return found[2] if found is not None and found[1] == "blob" else None
+
+
+def list_names(repo: Repo, commit: str | None, directory: str) -> list[str]:
+    """The file names directly in ``directory`` at ``commit``."""
+    from gitreg.store._odb import TREE_MODE, Tree
+
+    if commit is None:
+        return []
+    found = repo.reader.read(f"{commit}:{directory}")
+    if found is None or found[1] != "tree":
+        return []
+    tree = Tree(found[2])
+    return [
+        name.decode("utf-8", "surrogateescape")
+        for name in tree.spans
+        if (entry := tree.entry(name)) is not None and entry[0] not in (TREE_MODE, b"160000")
+    ]
+
+
+def root_tree(repo: Repo, commit: str | None) -> str | None:
+    if commit is None:
+        return None
+    found = repo.reader.read(commit)
+    if found is None or found[1] != "commit" or not found[2].startswith(b"tree "):
+        raise GitFailed(f"commit {commit} is missing from the repository; run git fsck")
+    return found[2][5:45].decode()
+
+
+def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> bool:
+    """Move ``ref`` to ``new`` only if it is still at ``old``; False if someone moved it."""
+    try:
+        call(repo, "update-ref", "-m", reason, ref, new, old or "0" * 40)
+    except GitFailed:
+        return False
+    return True
+
+
+def sync_index(repo: Repo, paths: Sequence[str]) -> None:
+    """Make the index entries of ``paths`` match the work tree (add, update or remove)."""
+    if paths:
+        call(repo, "update-index", "--add", "--remove", "--", *paths)
+
+
+def index_blob(repo: Repo, path: str) -> str | None:
+    """The blob id staged for ``path``, or None if it is not in the index."""
+    if repo.fast:
+        from gitreg.store import _index
+
+        with contextlib.suppress(_index.Unsure):
+            return _index.staged_blob(repo.git_dir / "index", path)
+    out = call(repo, "ls-files", "-s", "--", path).strip()
+    return out.split()[1] if out else None
+
+
+def ancestor_in(repo: Repo, older: str, newer: str, limit: int = 256) -> bool | None:
+    """Whether ``older`` is reachable from ``newer``, walking at most ``limit`` commits.
+
+    None when the walk could not tell (too far, or a commit this clone lacks): ask git.
+    A writer racing others asks this about the tip it just fetched, a few commits ahead.
+    """
+    if not repo.fast:
+        return None
+    seen, todo = set(), [newer]
+    while todo:
+        commit = todo.pop()
+        if commit == older:
+            return True
+        if commit in seen:
+            continue
+        seen.add(commit)
+        if len(seen) > limit:
+            return None
+        found = repo.reader.read(commit)
+        if found is None or found[1] != "commit":
+            return None
+        for line in found[2].split(b"\n\n", 1)[0].split(b"\n"):
+            if line.startswith(b"parent "):
+                todo.append(line[7:].decode())
+    return False
+
+
+def is_ancestor_of(repo: Repo, older: str, newer: str) -> bool:
+    """Whether commit ``older`` is reachable from ``newer`` (in process when it is near)."""
+    found = ancestor_in(repo, older, newer)
+    return found if found is not None else is_ancestor(repo.root, older, newer)
+
+
+def tree_changes(repo: Repo, old: str | None, new: str) -> dict[str, str | None] | None:
+    """Path -> new blob id (None: deleted) for files that differ between two commits.
+
+    Read through the repository's one ``cat-file``; None when it cannot (ask git).
+    """
+    if not repo.fast:
+        return None
+    changes: dict[str, str | None] = {}
+    roots = [root_tree(repo, c) if c else None for c in (old, new)]
+    return changes if _diff_trees(repo, "", roots[0], roots[1], changes) else None
+
+
+def _tree_at(repo: Repo, oid: str | None) -> _odb.Tree | None:
+    from gitreg.store._odb import Tree
+
+    if oid is None:
+        return Tree(b"")
+    cached = repo.trees.get(oid)
+    if cached is not None:
+        return cached
+    found = repo.reader.read(oid)
+    return Tree(found[2]) if found is not None and found[1] == "tree" else None
+
+
+def _diff_trees(
+    repo: Repo, prefix: str, a: str | None, b: str | None, changes: dict[str, str | None]
+) -> bool:
+    from gitreg.store._odb import TREE_MODE
+
+    left, right = _tree_at(repo, a), _tree_at(repo, b)
+    if left is None or right is None:
+        return False
+    for name in left.spans.keys() | right.spans.keys():
+        x, y = left.entry(name), right.entry(name)
+        if x == y:
+            continue
+        path = prefix + name.decode("utf-8", "surrogateescape")
+        x_sub = x[1] if x is not None and x[0] == TREE_MODE else None
+        y_sub = y[1] if y is not None and y[0] == TREE_MODE else None
+        if (x_sub or y_sub) and not _diff_trees(repo, path + "/", x_sub, y_sub, changes):
+            return False
+        if x is not None and x_sub is None and (y is None or y_sub is not None):
+            changes[path] = None
+        if y is not None and y_sub is None:
+            changes[path] = y[1]
+    return True
+
+
+def needs_gc(repo: Repo) -> bool:
+    """Whether ``git gc --auto`` would do anything, judged as git does, without running it.
+
+    git samples ``objects/17``: more than ``gc.auto`` / 256 loose objects there, or more
+    than ``gc.autoPackLimit`` packs, and it collects (see ``builtin/gc.c``).
+    """
+    config = repo.config
+    try:
+        limit = int(config.get("gc.auto", "6700"))
+        packs = int(config.get("gc.autopacklimit", "50"))
+    except ValueError:
+        return True
+    if limit <= 0:
+        return False
+    try:
+        loose = sum(1 for name in os.listdir(repo.objects / "17") if len(name) == 38)
+    except FileNotFoundError:
+        loose = 0
+    if loose > (limit + 255) // 256:
+        return True
+    if packs <= 0:
+        return False
+    try:
+        names = os.listdir(repo.objects / "pack")
+    except FileNotFoundError:
+        return False
+    kept = {n.removesuffix(".keep") for n in names if n.endswith(".keep")}
+    return (
+        sum(1 for n in names if n.endswith(".pack") and n.removesuffix(".pack") not in kept) > packs
+    )

@@ -1,0 +1,282 @@
+"""A registry's writes: the lock on the clone, transactions, commits and pushes, recovery.
+
+A write is ``mutation(tx) -> result``: under a lock on the clone, the mutation reads the tip
+through ``tx`` (``transaction``), records the files it changes, and the writer validates
+them, commits exactly those paths on top of the tip, moves the branch with a
+compare-and-swap, and only then touches the work tree (``worktree``, whose journal lets the
+next command finish or undo a transaction killed halfway). With a remote, the commit is
+built on the remote's tip and pushed first (``remote``); a push that lost a race waits
+with the clone unlocked and tries again (#15). ``Store`` (reads) is a ``Writer``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from gitreg.core import manifest
+from gitreg.core.config import CONFIG_FILE, Config
+from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree
+from gitreg.store import _commit, _git, _net, _repo, faults, worktree
+from gitreg.store.cache import remember_written
+from gitreg.store.transaction import Transaction
+
+if TYPE_CHECKING:
+    from gitreg.store._repo import Repo
+    from gitreg.store.remote import Contention, Remote
+
+T = TypeVar("T")
+
+
+class _Lost:
+    """A push that lost a race: the transaction waits and tries again."""
+
+
+LOST = _Lost()
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+class Writer:
+    """The write entry points of a registry clone (the base of ``Store``)."""
+
+    root: Path
+    state_dir: Path
+    retry_count: int
+    last_commit: str | None
+    _repo: Repo | None
+
+    @property
+    def repo(self) -> Repo:
+        """The repository on the write path, opened once (it keeps one ``cat-file``)."""
+        if self._repo is None:
+            self._repo = _repo.open_repo(self.root)
+        else:
+            self._repo.refresh()
+        return self._repo
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialize writers on this clone; the OS frees the lock if its holder dies."""
+        from gitreg.store import _lock  # writes only
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with _lock.hold(self.state_dir / "lock", LOCK_TIMEOUT_SECONDS):
+                yield
+        except _lock.LockTimeout as e:
+            raise ConcurrentUpdate(
+                f"another gitreg process has held {self.state_dir / 'lock'} for "
+                f"{LOCK_TIMEOUT_SECONDS:.0f}s; wait for it to finish and retry"
+            ) from e
+
+    def transaction(
+        self,
+        mutation: Callable[[Transaction], T],
+        retries: int = 3,
+        *,
+        push: bool | None = None,
+    ) -> T:
+        """Apply ``mutation`` to the branch tip and commit what it changed (see module doc).
+
+        With a remote (``gitreg.yaml`` ``registry.push``, or ``push``) the commit is built on
+        the remote's tip and pushed; the local branch moves only once the push is confirmed.
+        """
+        from gitreg.store.remote import Contention
+
+        self.last_commit = None
+        repo = self.repo
+        contention: Contention | None = None
+        while True:
+            with self.exclusive(repo):
+                ref = f"refs/heads/{self._branch(repo)}"
+                target = self.remote_for(repo, push)
+                if target is None:
+                    return self._commit_locally(repo, ref, mutation, retries)
+                contention = contention or Contention(target)
+                outcome = self._commit_and_push(repo, ref, target, mutation, contention)
+                if not isinstance(outcome, _Lost):
+                    return outcome
+            # Lost a race: wait with the clone unlocked, so that a writer queued on this
+            # clone can take its turn at the remote meanwhile (see #15).
+            time.sleep(contention.wait)
+
+    @contextlib.contextmanager
+    def exclusive(self, repo: Repo) -> Iterator[None]:
+        """Hold the clone's lock, having finished or undone any interrupted transaction."""
+        with self.lock(), worktree.busy(self.state_dir):
+            self._recover(repo)
+            faults.point("locked")
+            yield
+
+    def _branch(self, repo: Repo) -> str:
+        branch = _repo.current_branch(repo)
+        if branch is None:
+            raise DirtyWorktree(
+                f"{self.root}: HEAD is detached; check out a branch (git switch main) first"
+            )
+        return branch
+
+    def remote_for(self, repo: Repo, push: bool | None) -> Remote | None:
+        """The remote writes go to (see ``remote.resolve_remote``), from the branch's config."""
+        from gitreg.store.remote import resolve_remote  # remote code stays off the read path
+
+        branch = self._branch(repo)
+        text = _repo.read_blob(repo, _repo.rev_parse(repo, f"refs/heads/{branch}"), CONFIG_FILE)
+        config = Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)) if text else Config()
+        return resolve_remote(self.root, config, branch, push)
+
+    def _commit_locally(
+        self, repo: Repo, ref: str, mutation: Callable[[Transaction], T], retries: int
+    ) -> T:
+        for _ in range(retries + 1):
+            base = _repo.rev_parse(repo, ref)
+            tx = Transaction(self.state_dir, repo, base)
+            result = mutation(tx)
+            if not tx.changes:
+                return result
+            worktree.check_clean(self.root, repo, base, list(tx.changes))
+            commit = self.build(repo, base, tx)
+            faults.point("built")
+            if self._advance(repo, ref, base, commit, tx.changes, tx.message):
+                self.last_commit = commit
+                return result
+        raise ConcurrentUpdate(
+            f"{ref} kept moving while gitreg was committing (another tool is committing "
+            "to this clone); retry when it is done"
+        )
+
+    def _commit_and_push(
+        self,
+        repo: Repo,
+        ref: str,
+        remote: Remote,
+        mutation: Callable[[Transaction], T],
+        contention: Contention,
+    ) -> T | _Lost:
+        """One try: the result once pushed (or when there is nothing to do), or LOST.
+
+        Raises whatever the mutation raises, and ConcurrentUpdate when the write must give
+        up (``Contention.lost``).
+        """
+        from gitreg.store.remote import choose_base
+
+        tip = remote.fetch(self.root, repo)
+        local = _repo.rev_parse(repo, ref)
+        base = choose_base(self.root, remote, local, tip, repo)
+        tx = Transaction(self.state_dir, repo, base)
+        result = mutation(tx)
+        if not tx.changes:
+            return result
+        commit = self.build(repo, base, tx)
+        # The work tree moves from the local tip to the commit: only the transaction's
+        # files, unless the remote brought other writers' commits (see #15).
+        moved = None if base == local else _repo.tree_changes(repo, local, commit)
+        if base == local:
+            paths = list(tx.changes)
+        elif moved is not None:
+            paths = list(moved)
+        else:
+            paths = _git.changed_paths(self.root, local, commit)
+        worktree.check_clean(self.root, repo, local, paths)
+        faults.point("built")
+        lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
+        if lost is not None:
+            self.retry_count += 1
+            contention.wait = contention.lost(lost, tip)  # raises when it must give up
+            return LOST
+        faults.point("pushed")
+        # Confirmed by the remote: only now does the local branch move (see #5).
+        _repo.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
+        changes = tx.changes if base == local else self._contents(repo, tx, moved)
+        self._advance(repo, ref, local, commit, changes, tx.message)
+        self.last_commit = commit
+        if _repo.needs_gc(repo):  # our fetches turn auto-gc off (see _net)
+            _git.collect_garbage(self.root)
+        return result
+
+    @staticmethod
+    def _contents(
+        repo: Repo, tx: Transaction, moved: Mapping[str, str | None] | None
+    ) -> Mapping[str, bytes | None] | None:
+        """The files the work tree gets when other writers' commits came with the remote tip.
+
+        None when they cannot be read here (``_advance`` then asks git).
+        """
+        if moved is None:
+            return None
+        out: dict[str, bytes | None] = {}
+        for path, oid in moved.items():
+            if path in tx.changes:
+                out[path] = tx.changes[path]
+                continue
+            found = repo.reader.read(oid) if oid is not None else None
+            if oid is not None and (found is None or found[1] != "blob"):
+                return None
+            out[path] = found[2] if found is not None else None
+        return out
+
+    def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
+        """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
+        tx.validate()
+        new_blobs = {
+            path: (_commit.write_blob(repo, data) if data is not None else None)
+            for path, data in tx.changes.items()
+        }
+        for path, data in tx.written().items():
+            oid = new_blobs[path]
+            if oid is not None:
+                remember_written(self.state_dir, oid, data, tx.written_ids.get(path))
+        return _commit.commit_tree(repo, base, new_blobs, tx.message)
+
+    def _advance(
+        self,
+        repo: Repo,
+        ref: str,
+        old: str | None,
+        new: str,
+        changes: Mapping[str, bytes | None] | None,
+        message: str,
+    ) -> bool:
+        """Move ``ref`` from ``old`` to ``new`` (compare-and-swap), then the work tree."""
+        if changes is None:
+            paths = _git.changed_paths(self.root, old, new)
+            found = _git.read_objects(self.root, [f"{new}:{p}" for p in paths])
+            changes = {p: found[f"{new}:{p}"] for p in paths}
+        blobs = {p: None if d is None else _git.blob_id(d) for p, d in changes.items()}
+        worktree.check_index_free(self.root)
+        worktree.write_journal(self.state_dir, {"ref": ref, "old": old, "new": new, "paths": blobs})
+        faults.point("journaled")
+        if not _repo.update_ref(
+            repo, ref, new, old, f"gitreg: {message.splitlines()[0] if message else 'commit'}"
+        ):
+            worktree.clear_journal(self.state_dir)
+            return False
+        faults.point("ref-moved")
+        worktree.sync_worktree(self.root, repo, changes)
+        worktree.clear_journal(self.state_dir)
+        return True
+
+    # -------------------------------------------------------------- recovery
+
+    def _recover_if_interrupted(self) -> None:
+        """Before a work-tree read: finish a transaction whose writer died (see #5).
+
+        A journal (or busy mark) next to a held lock belongs to a live writer, which will
+        finish it itself; a read never waits for it and reads the work tree as it is. A dead
+        writer's are dealt with here, so that any next command leaves the clone clean.
+        """
+        if not worktree.has_journal(self.state_dir) and not worktree.was_busy(self.state_dir):
+            return
+        from gitreg.store import _lock
+
+        try:
+            with _lock.hold(self.state_dir / "lock", 0), worktree.busy(self.state_dir):
+                self._recover(self.repo)
+        except _lock.LockTimeout:
+            return
+
+    def _recover(self, repo: Repo) -> None:
+        worktree.recover(self.root, repo, self.state_dir)
