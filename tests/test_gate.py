@@ -434,6 +434,57 @@ def test_github_annotations_put_errors_and_notices_on_the_diff():
     ]
 
 
+def test_the_text_report_lists_problems_notes_an_aligned_change_table_and_the_verdict():
+    from gitreg.gate.report import format_text
+
+    assert format_text(_reviewed_change()).split("\n") == [
+        "models/churn.yaml:12: MULTIPLE_PRODUCTION: two | versions",
+        "in Production",
+        "gitreg.yaml: CONFIG_MISSING: gitreg.yaml is missing",
+        "note: judged by main's policy | 100%",
+        "really",
+        "",
+        "Changes:",
+        "  MODEL  VERSION  STAGE                  ALIASES MOVED               TAGS SET",
+        "  churn  -        new model                                          team",
+        "  churn  1        new -> None            champion -> 1, latest -> 1  a, b",
+        "  churn  2        Staging                best -> 2",
+        "  fraud  3        Production -> deleted",
+        "",
+        "gitreg validate: invalid; 2 problems in 2 files; 3 files checked against origin/main|x "
+        "(0123456789ab)",
+        "",
+    ]
+
+
+def test_the_json_report_is_indented_and_keeps_names_as_written():
+    from gitreg.core.finding import Finding
+    from gitreg.gate.report import format_json
+    from gitreg.gate.review import Report
+
+    finding = Finding("models/café.yaml", 2, "NAME_MISMATCH", "name 'Zoë' belongs elsewhere")
+    out = format_json(Report((finding,), checked=1))
+    assert out.split("\n") == [
+        "{",
+        '  "valid": false,',
+        '  "base": null,',
+        '  "base_commit": null,',
+        '  "checked": 1,',
+        '  "findings": [',
+        "    {",
+        '      "path": "models/café.yaml",',
+        '      "line": 2,',
+        '      "code": "NAME_MISMATCH",',
+        '      "message": "name \'Zoë\' belongs elsewhere"',
+        "    }",
+        "  ],",
+        '  "notes": [],',
+        '  "changes": []',
+        "}",
+        "",
+    ]
+
+
 def _audit(since, commits, violations, notes=()):
     from gitreg.core.finding import Finding
     from gitreg.gate.audit import AuditReport, Violation

@@ -206,6 +206,16 @@ def _directory(repo):
     write(repo, "models/sub/x.yaml", FRAUD)
 
 
+def _link_to_a_directory(repo):
+    (repo / "elsewhere").mkdir()
+    os.symlink("../elsewhere", repo / "models" / "shelf")
+
+
+def _models_a_link(repo):
+    (repo / "models").rename(repo / "real-models")
+    os.symlink("real-models", repo / "models")
+
+
 @pytest.mark.parametrize(
     ("make", "args", "expected"),
     [
@@ -234,6 +244,35 @@ def _directory(repo):
                 "",
             ),
             id="too-large",
+        ),
+        pytest.param(
+            _link_to_a_directory,
+            (),
+            ("models/shelf", "NOT_A_REGULAR_FILE", NOT_REGULAR, "a symbolic link"),
+            id="link-to-a-directory",
+        ),
+        pytest.param(
+            _models_a_link,
+            (),
+            (
+                "models",
+                "NOT_A_REGULAR_FILE",
+                "models is not a directory (a link?); gitreg reads only a real models/ "
+                "directory: replace the link with the directory",
+                "",
+            ),
+            id="models-a-link",
+        ),
+        pytest.param(
+            _too_large,
+            ("models/big.yaml",),
+            (
+                "models/big.yaml",
+                "FILE_UNREADABLE",
+                "{path}: the file is 4,194,305 bytes, above gitreg's limit of 4,194,304",
+                "",
+            ),
+            id="too-large-by-path",
         ),
         pytest.param(
             _directory,
@@ -358,3 +397,9 @@ def test_validate_works_where_its_cache_cannot_be_written(repo, gate):
     ]
     edit(repo, "models/fraud.yaml", "name: froud", "name: fraud")
     gate.ok("validate")
+
+
+def test_a_registry_without_a_models_directory_is_valid(repo, gate):
+    """Deleting the last model may leave no models/ at all; that is an empty registry."""
+    git(repo, "rm", "-q", "-r", "models")
+    assert gate.ok("validate").stdout == "gitreg validate: valid; 1 file checked\n"
