@@ -112,14 +112,12 @@ def test_tags_given_at_creation_are_checked_with_errors_that_name_the_tag(
     with pytest.raises(InvalidParameter) as err:
         calls[where]({"note": "ab\0c"})
     assert err.value.message == (
-        "Invalid value of tag 'note': it contains a NUL character (at character 2); "
-        "pass UTF-8 text"
+        "Invalid value of tag 'note': it contains a NUL character (at character 2); pass UTF-8 text"
     )
     with pytest.raises(InvalidParameter) as err:
         calls[where](["team=growth"])  # type: ignore[arg-type]
     assert err.value.message == (
-        "Invalid tags \"['team=growth']\": give a mapping of key to value, e.g. "
-        '{"team": "growth"}'
+        'Invalid tags "[\'team=growth\']": give a mapping of key to value, e.g. {"team": "growth"}'
     )
     assert snapshot(registry_repo) == before
 
