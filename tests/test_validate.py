@@ -225,6 +225,12 @@ def _models_a_link(repo):
             ("models/alias.yaml", "NOT_A_REGULAR_FILE", NOT_REGULAR, "a symbolic link"),
             id="link",
         ),
+        pytest.param(  # named on the command line, a link is still judged as the link
+            _link_to_fraud,
+            ("models/alias.yaml",),
+            ("models/alias.yaml", "NOT_A_REGULAR_FILE", NOT_REGULAR, "a symbolic link"),
+            id="link-by-path",
+        ),
         pytest.param(
             _fifo, (), ("models/pipe.yaml", "NOT_A_REGULAR_FILE", NOT_REGULAR, "a FIFO"), id="fifo"
         ),
