@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from gitreg.core import validate
+from gitreg.core import schema_check, validate
 from gitreg.core.manifest import MAX_FILE_BYTES
 from tests._helpers import Cli, git
 from tests._pr import CHURN, FRAUD, edit, line_of, make_base, write
@@ -375,7 +375,7 @@ def test_a_cache_from_another_gitreg_or_a_damaged_one_is_never_trusted(repo, gat
     expected = [("models/bad.yaml", 2, "YAML_SYNTAX"), ("models/fraud.yaml", 2, "NAME_MISMATCH")]
     assert findings(gate.fails(1, "validate", "--format", "json")) == expected
     stamp, entries = marshal.loads((repo / CACHE).read_bytes())
-    schema = json.dumps(validate.schema("manifest"), sort_keys=True).encode()
+    schema = json.dumps(schema_check.schema("manifest"), sort_keys=True).encode()
     assert stamp == f"{__version__}:{validate.CHECKS_VERSION}:{blob_id(schema)}", (
         "an upgrade of gitreg or of its schema must re-check every manifest"
     )
