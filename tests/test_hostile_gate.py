@@ -307,3 +307,93 @@ def test_registration_and_reviewed_promotion_still_pass(repo, gate):
     commit(repo, "Promote churn 3, reviewed")
     result = gate.ok("validate", "--base", "main", "--format", "json")
     assert json.loads(result.stdout)["valid"]
+
+
+# ---------------------------------------------------------- retired names taken again
+
+
+def _land(repo: Path, branch: str) -> None:
+    """Merge the checked-out ``pr`` into ``main`` and start ``branch`` from it."""
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "pr")
+    git(repo, "switch", "-q", "-c", branch)
+
+
+def _findings(gate: Cli, code: int) -> list[tuple[str, str, str]]:
+    result = gate.run("validate", "--base", "main", "--format", "json")
+    assert result.exit_code == code, result.stdout + result.stderr
+    return [(f["path"], f["code"], f["message"]) for f in json.loads(result.stdout)["findings"]]
+
+
+def _notes(gate: Cli) -> dict[str, str | None]:
+    """Model -> the note of its model-level summary row (renamed from..., new model)."""
+    result = gate.ok("validate", "--base", "main", "--format", "json")
+    rows = json.loads(result.stdout)["changes"]
+    return {r["model"]: r["note"] for r in rows if r["version"] is None}
+
+
+TAKEN = "{0} is renamed to fraud, a name another model used up to version {1}: "
+TAKEN += "models:/fraud/N would name two artifacts; choose another name"
+
+
+@pytest.mark.parametrize(
+    ("model", "spelling", "message"),
+    [
+        ("churn", "", TAKEN.format("churn", 1)),
+        ("churn", "  FRAUD:\n    next_version: 5\n", TAKEN.format("churn", 4)),
+        ("empty", "", TAKEN.format("empty", 1)),
+    ],
+    ids=["versions-below-the-floor", "highest-spelling-counts", "next-version-not-moved-on"],
+)
+def test_a_rename_onto_a_name_a_deleted_model_used_is_refused(repo, gate, model, spelling, message):
+    """models:/fraud/1 named fraud's artifact: a model renamed to fraud may not name another.
+
+    churn's versions 1 and 3 are below fraud's record; a record under another spelling of
+    the name counts too (the highest does); a model without versions still has to continue
+    after fraud's numbers, or its next version would be fraud/1 again.
+    """
+    Registry(repo).delete_registered_model("fraud")
+    Registry(repo).create_registered_model("empty")
+    if spelling:  # written by hand, beside gitreg's record of fraud
+        write(repo, "models/.retired.yaml", (repo / "models/.retired.yaml").read_text() + spelling)
+        commit(repo, "Record another spelling of fraud")
+    _land(repo, "take")
+    git(repo, "mv", f"models/{model}.yaml", "models/fraud.yaml")
+    edit(repo, "models/fraud.yaml", f"name: {model}\n", "name: fraud\n")
+    record = "  churn:\n    next_version: 4\n" if model == "churn" else ""
+    write(repo, "models/.retired.yaml", (repo / "models/.retired.yaml").read_text() + record)
+    commit(repo, f"Rename {model} to fraud, keeping fraud's record")
+
+    assert _findings(gate, 1) == [("models/fraud.yaml", "VERSION_REUSED", message)]
+
+
+@pytest.mark.parametrize(
+    ("registered", "deleted"),
+    [((1, 2), (1,)), ((1,), (1,))],
+    ids=["versions-after-the-floor", "no-versions-left"],
+)
+def test_gitreg_may_rename_a_model_onto_a_retired_name_it_continues(
+    repo, gate, registered, deleted
+):
+    """A model whose numbers all come after fraud's (late: only version 2 left, or none and
+    next_version 2) may take the name: gitreg rename does, and its commit passes the gate."""
+    registry = Registry(repo)
+    registry.delete_registered_model("fraud")
+    for number in registered:
+        registry.create_model_version("late", f"s3://late/{number}")
+    for number in deleted:
+        registry.delete_model_version("late", number)
+    _land(repo, "take")
+    registry.rename_registered_model("late", "fraud")
+
+    assert _notes(gate) == {"fraud": "renamed from late"}, "gitreg's own rename was refused"
+
+
+def test_a_model_may_return_to_the_name_it_left(repo, gate):
+    """churn renamed to churn-v2 and back: the record says it left the name, so it may return."""
+    registry = Registry(repo)
+    registry.rename_registered_model("churn", "churn-v2")
+    _land(repo, "back")
+    registry.rename_registered_model("churn-v2", "churn")
+
+    assert _notes(gate) == {"churn": "renamed from churn-v2"}, "the model could not come back"
