@@ -397,3 +397,57 @@ def test_a_model_may_return_to_the_name_it_left(repo, gate):
     registry.rename_registered_model("churn-v2", "churn")
 
     assert _notes(gate) == {"churn": "renamed from churn-v2"}, "the model could not come back"
+
+
+def _drop_record(repo: Path, name: str) -> None:
+    """Remove ``name``'s entry from models/.retired.yaml by hand, as a careless edit would."""
+    lines = (repo / "models/.retired.yaml").read_text().splitlines(keepends=True)
+    start = lines.index(f"  {name}:\n")
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    kept = lines[:start] + lines[end:]
+    if any(line.startswith("  ") for line in kept):
+        write(repo, "models/.retired.yaml", "".join(kept))
+    else:  # the last record: the file goes, as gitreg removes it
+        (repo / "models/.retired.yaml").unlink()
+
+
+DROPPED = (
+    "models/.retired.yaml",
+    "RETIREMENT_DROPPED",
+    "models/.retired.yaml no longer records that 'fraud' used versions below 2; restore "
+    "the entry (numbers are never reused)",
+)
+
+
+@pytest.mark.parametrize(
+    ("alpha_again", "drop_fraud", "delete_churn", "expected"),
+    [
+        (False, True, False, [DROPPED]),
+        (True, True, False, [DROPPED]),
+        (True, False, False, []),
+        (False, False, True, []),
+    ],
+    ids=["fraud-dropped", "alpha-carried-on-fraud-dropped", "alpha-carried-on", "records-kept"],
+)
+def test_a_retired_record_is_dropped_only_by_a_model_that_carries_its_numbers_on(
+    repo, gate, alpha_again, drop_fraud, delete_churn, expected
+):
+    """main records alpha and fraud (both deleted, next_version 2). gitreg drops alpha's
+    record when it registers alpha again (as version 2); dropping fraud's by hand, even
+    beside that, is refused; records left as they are pass whatever else the change does."""
+    registry = Registry(repo)
+    registry.create_model_version("alpha", "s3://alpha/1")
+    registry.delete_registered_model("alpha")
+    registry.delete_registered_model("fraud")
+    _land(repo, "records")
+    if alpha_again:
+        assert registry.create_model_version("alpha", "s3://alpha/2").version == 2
+    if delete_churn:
+        registry.delete_registered_model("churn")
+    if drop_fraud:
+        _drop_record(repo, "fraud")
+        commit(repo, "Drop fraud's record")
+
+    assert _findings(gate, 1 if expected else 0) == expected
