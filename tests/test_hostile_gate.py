@@ -327,7 +327,8 @@ def _findings(gate: Cli, code: int) -> list[tuple[str, str, str]]:
 
 def _notes(gate: Cli) -> dict[str, str | None]:
     """Model -> the note of its model-level summary row (renamed from..., new model)."""
-    result = gate.ok("validate", "--base", "main", "--format", "json")
+    result = gate.run("validate", "--base", "main", "--format", "json")
+    assert result.exit_code == 0, result.stdout
     rows = json.loads(result.stdout)["changes"]
     return {r["model"]: r["note"] for r in rows if r["version"] is None}
 
@@ -451,3 +452,65 @@ def test_a_retired_record_is_dropped_only_by_a_model_that_carries_its_numbers_on
         commit(repo, "Drop fraud's record")
 
     assert _findings(gate, 1 if expected else 0) == expected
+
+
+# ------------------------------------------------------- which files are one model
+
+
+def _model(name: str, created: str = "", versions: tuple[str, ...] = ()) -> str:
+    """A manifest of ``name`` with the model-level ``created`` fields and these sources."""
+    text = f"schema_version: 1\nname: {name}\nnext_version: {len(versions) + 1}\n{created}"
+    text += "versions:\n" if versions else "versions: []\n"
+    for number, source in enumerate(versions, 1):
+        text += f"  - version: {number}\n    source: {source}\n    stage: None\n"
+    return text
+
+
+ALICE = 'created_at: "2026-01-05T09:00:00Z"\ncreated_by: alice\n'
+
+
+def test_deleting_a_model_and_adding_an_unrelated_one_is_no_rename(repo, gate):
+    """old and new were created at different times and share no version: judged apart, new
+    may start its own version 1 (a rename could not rewrite old's version 1)."""
+    write(repo, "models/old.yaml", _model("old", ALICE, ("s3://old/1",)))
+    commit(repo, "Register old")
+    _land(repo, "replace")
+    git(repo, "rm", "-q", "models/old.yaml")
+    _retire(repo, "old", 2)
+    created = 'created_at: "2026-02-07T09:00:00Z"\ncreated_by: alice\n'
+    write(repo, "models/new.yaml", _model("new", created, ("s3://new/1",)))
+    commit(repo, "Replace old by new")
+
+    assert _notes(gate) == {"old": "model deleted", "new": "new model"}
+
+
+@pytest.mark.parametrize(
+    "created", [ALICE, 'created_at: "2026-01-05T09:00:00Z"\n'], ids=["at-and-by", "at-only"]
+)
+def test_a_rename_is_recognised_by_the_models_creation_alone(repo, gate, created):
+    """A model without versions shares only its creation (created_at, and created_by when
+    recorded) with its new file: that is enough to judge it as one model renamed."""
+    write(repo, "models/empty.yaml", _model("empty", created))
+    commit(repo, "Create empty")
+    _land(repo, "rename")
+    git(repo, "mv", "models/empty.yaml", "models/empty-v2.yaml")
+    edit(repo, "models/empty-v2.yaml", "name: empty\n", "name: empty-v2\n")
+    commit(repo, "Rename empty by hand")
+
+    assert _notes(gate) == {"empty-v2": "renamed from empty"}
+
+
+def test_a_deleted_model_is_paired_with_the_added_one_that_shares_the_most(repo, gate):
+    """old's two versions moved to old-a; old-z only copied old's creation fields: old-a is
+    old renamed (two pieces of evidence against one), and old-z is a new model."""
+    sources = ("s3://old/1", "s3://old/2")
+    write(repo, "models/old.yaml", _model("old", ALICE, sources))
+    commit(repo, "Register old")
+    _land(repo, "split")
+    git(repo, "rm", "-q", "models/old.yaml")
+    _retire(repo, "old", 3)
+    write(repo, "models/old-a.yaml", _model("old-a", "", sources))
+    write(repo, "models/old-z.yaml", _model("old-z", ALICE))
+    commit(repo, "Rename old to old-a; start old-z from its header")
+
+    assert _notes(gate) == {"old-a": "renamed from old", "old-z": "new model"}
