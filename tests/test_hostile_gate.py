@@ -514,3 +514,11 @@ def test_a_deleted_model_is_paired_with_the_added_one_that_shares_the_most(repo,
     commit(repo, "Rename old to old-a; start old-z from its header")
 
     assert _notes(gate) == {"old-a": "renamed from old", "old-z": "new model"}
+
+
+def test_gitreg_may_rename_a_model_in_case_only(repo, gate):
+    """churn -> Churn keeps the name (names collide case-insensitively) and its numbers:
+    gitreg rename writes no record of churn, and the gate must not ask for one."""
+    Registry(repo).rename_registered_model("churn", "Churn")
+
+    assert _notes(gate) == {"Churn": "renamed from churn"}, "gitreg's own rename was refused"
