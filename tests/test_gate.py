@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -326,3 +327,252 @@ def test_a_bad_base_ref_cannot_run(gate):
     assert "Invalid revision" in result.stderr
     result = gate.fails(2, "validate", "--base", "nope", "--format", "json")
     assert result.stdout == ""
+
+
+# ------------------------------------------- the reports users read on a PR (issue 17)
+
+BASE_SHA = "0123456789abcdef0123456789abcdef01234567"
+UNTIL_SHA = "abcdefabcdefabcdefabcdefabcdefabcdefabcd"
+
+
+def _reviewed_change(note="judged by main's policy | 100%\nreally"):
+    from gitreg.core.finding import Finding
+    from gitreg.gate.review import Report
+    from gitreg.gate.rules import ModelChange
+
+    changes = (
+        ModelChange("churn", None, None, None, tags=("team",), note="new model"),
+        ModelChange(
+            "churn", 1, None, "None", aliases=("champion -> 1", "latest -> 1"), tags=("a", "b")
+        ),
+        ModelChange("churn", 2, "Staging", "Staging", aliases=("best -> 2",)),
+        ModelChange("fraud", 3, "Production", None),
+    )
+    problems = (
+        Finding("models/churn.yaml", 12, "MULTIPLE_PRODUCTION", "two | versions\nin Production"),
+        Finding("gitreg.yaml", None, "CONFIG_MISSING", "gitreg.yaml is missing"),
+    )
+    notes = (Finding("", None, "NOTE", note),)
+    return Report(problems, changes, notes, 3, "origin/main|x", BASE_SHA, prefix="ml/")
+
+
+def test_the_job_summary_shows_changes_problems_notes_and_verdict_exactly():
+    """$GITHUB_STEP_SUMMARY: what a reviewer reads on the PR; a '|' or newline cannot break it."""
+    from gitreg.gate.report import markdown_summary
+
+    assert markdown_summary(_reviewed_change()).split("\n") == [
+        "## :x: gitreg validate: invalid: 2 problems",
+        "",
+        "Compared with `origin/main\\|x` (`0123456789ab`); judged by the base's `gitreg.yaml` "
+        "policy.",
+        "",
+        "| Model | Version | Stage | Aliases moved | Tags set |",
+        "|---|---|---|---|---|",
+        "| churn | - | new model |  | team |",
+        "| churn | 1 | new → None | champion → 1, latest → 1 | a, b |",
+        "| churn | 2 | Staging | best → 2 |  |",
+        "| fraud | 3 | Production → deleted |  |  |",
+        "",
+        "### Problems",
+        "",
+        "- `ml/models/churn.yaml:12` **MULTIPLE_PRODUCTION**: two \\| versions in Production",
+        "- `ml/gitreg.yaml` **CONFIG_MISSING**: gitreg.yaml is missing",
+        "",
+        "> [!NOTE]",
+        "> judged by main's policy \\| 100% really",
+        "",
+        "**Verdict:** gitreg validate: invalid; 2 problems in 2 files; 3 files checked against "
+        "origin/main\\|x (0123456789ab)",
+        "",
+    ]
+
+
+def test_a_carriage_return_cannot_split_a_row_of_the_job_summary():
+    """Markdown ends a line at \\r too: a finding quoting one must stay on its row."""
+    from gitreg.gate.report import markdown_summary
+
+    lines = markdown_summary(_reviewed_change(note="a\rb\r\nc")).split("\n")
+    assert "> a b c" in lines
+    assert not any("\r" in line for line in lines)
+
+
+def test_a_valid_job_summary_says_so_and_whether_models_changed():
+    from gitreg.gate.report import markdown_summary
+    from gitreg.gate.review import Report
+
+    untouched = Report((), checked=1, base="main", base_commit=BASE_SHA)
+    assert markdown_summary(untouched) == (
+        "## :white_check_mark: gitreg validate: valid\n\n"
+        "Compared with `main` (`0123456789ab`); judged by the base's `gitreg.yaml` policy.\n\n"
+        "This change does not touch any model.\n\n"
+        "**Verdict:** gitreg validate: valid; 1 file checked against main (0123456789ab)\n"
+    )
+    whole = Report((), checked=2)
+    assert markdown_summary(whole) == (
+        "## :white_check_mark: gitreg validate: valid\n\n"
+        "**Verdict:** gitreg validate: valid; 2 files checked\n"
+    )
+
+
+def test_github_annotations_put_errors_and_notices_on_the_diff():
+    """Each finding is an ::error on its file and line, each note a ::notice, then the verdict."""
+    from gitreg.core.finding import Finding
+    from gitreg.gate.report import format_github
+
+    report = _reviewed_change(note="judged by main's policy | 100%\r\nreally")
+    edited = Finding("gitreg.yaml", 1, "BASE_POLICY_USED", "judged by the base's policy")
+    report = dataclasses.replace(report, notes=(*report.notes, edited))
+    assert format_github(report).split("\n") == [
+        "::error file=ml/models/churn.yaml,line=12,title=MULTIPLE_PRODUCTION::two | versions%0A"
+        "in Production",
+        "::error file=ml/gitreg.yaml,title=CONFIG_MISSING::gitreg.yaml is missing",
+        "::notice title=NOTE::judged by main's policy | 100%25%0D%0Areally",
+        "::notice file=ml/gitreg.yaml,line=1,title=BASE_POLICY_USED::judged by the base's policy",
+        "gitreg validate: invalid; 2 problems in 2 files; 3 files checked against origin/main|x "
+        "(0123456789ab)",
+        "",
+    ]
+
+
+def test_the_text_report_lists_problems_notes_an_aligned_change_table_and_the_verdict():
+    from gitreg.gate.report import format_text
+
+    assert format_text(_reviewed_change()).split("\n") == [
+        "models/churn.yaml:12: MULTIPLE_PRODUCTION: two | versions",
+        "in Production",
+        "gitreg.yaml: CONFIG_MISSING: gitreg.yaml is missing",
+        "note: judged by main's policy | 100%",
+        "really",
+        "",
+        "Changes:",
+        "  MODEL  VERSION  STAGE                  ALIASES MOVED               TAGS SET",
+        "  churn  -        new model                                          team",
+        "  churn  1        new -> None            champion -> 1, latest -> 1  a, b",
+        "  churn  2        Staging                best -> 2",
+        "  fraud  3        Production -> deleted",
+        "",
+        "gitreg validate: invalid; 2 problems in 2 files; 3 files checked against origin/main|x "
+        "(0123456789ab)",
+        "",
+    ]
+
+
+def test_the_json_report_is_indented_and_keeps_names_as_written():
+    from gitreg.core.finding import Finding
+    from gitreg.gate.report import format_json
+    from gitreg.gate.review import Report
+
+    finding = Finding("models/café.yaml", 2, "NAME_MISMATCH", "name 'Zoë' belongs elsewhere")
+    out = format_json(Report((finding,), checked=1))
+    assert out.split("\n") == [
+        "{",
+        '  "valid": false,',
+        '  "base": null,',
+        '  "base_commit": null,',
+        '  "checked": 1,',
+        '  "findings": [',
+        "    {",
+        '      "path": "models/café.yaml",',
+        '      "line": 2,',
+        '      "code": "NAME_MISMATCH",',
+        '      "message": "name \'Zoë\' belongs elsewhere"',
+        "    }",
+        "  ],",
+        '  "notes": [],',
+        '  "changes": []',
+        "}",
+        "",
+    ]
+
+
+def _audit(since, commits, violations, notes=()):
+    from gitreg.core.finding import Finding
+    from gitreg.gate.audit import AuditReport, Violation
+
+    found = [
+        Violation(
+            "fedcba9876543210fedcba9876543210fedcba98",
+            "Zoë",
+            "z@example.com",
+            "2026-01-01T00:00:00+00:00",
+            None,
+            Finding("models/churn.yaml", 7, "MULTIPLE_PRODUCTION", "two in Production"),
+        ),
+        Violation(
+            "1111111111111111111111111111111111111111",
+            "Bob",
+            "b@example.com",
+            "2026-01-02T00:00:00+00:00",
+            4,
+            Finding("gitreg.yaml", None, "CONFIG_MISSING", "gitreg.yaml is missing"),
+        ),
+    ]
+    return AuditReport(since, UNTIL_SHA, commits, tuple(found[:violations]), notes)
+
+
+def test_audit_reports_name_each_commit_its_author_and_the_range_exactly():
+    """gitreg audit in the push job: one line or annotation per violation, notes, the verdict."""
+    from gitreg.gate.report import format_audit_github, format_audit_json, format_audit_text
+
+    report = _audit(BASE_SHA, 3, 2, ("could not ask 100%\nof it",))
+    verdict = "gitreg audit: 2 violations in 3 commits (0123456789ab..abcdefabcdef)"
+    assert format_audit_text(report).split("\n") == [
+        "fedcba987654 by Zoë: models/churn.yaml:7: MULTIPLE_PRODUCTION: two in Production",
+        "111111111111 by Bob: gitreg.yaml: CONFIG_MISSING: gitreg.yaml is missing",
+        "note: could not ask 100%",
+        "of it",
+        verdict,
+        "",
+    ]
+    assert format_audit_github(report, "ml/").split("\n") == [
+        "::error file=ml/models/churn.yaml,line=7,title=POLICY_VIOLATION::fedcba987654 by Zoë: "
+        "MULTIPLE_PRODUCTION: two in Production",
+        "::error file=ml/gitreg.yaml,title=POLICY_VIOLATION::111111111111 by Bob: "
+        "CONFIG_MISSING: gitreg.yaml is missing",
+        "::notice::could not ask 100%25%0Aof it",
+        verdict,
+        "",
+    ]
+    out = format_audit_json(report)
+    assert out == json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    assert '\n  "commits": 3,\n' in out, "indented JSON"
+    assert '"author": "Zoë"' in out, "names as written, not \\u escapes"
+
+
+@pytest.mark.parametrize(
+    ("since", "commits", "violations", "verdict"),
+    [
+        (None, 1, 0, "gitreg audit: 1 commit in the start..abcdefabcdef, no violations"),
+        (BASE_SHA, 2, 0, "gitreg audit: 2 commits in 0123456789ab..abcdefabcdef, no violations"),
+        (BASE_SHA, 1, 1, "gitreg audit: 1 violation in 1 commit (0123456789ab..abcdefabcdef)"),
+        (None, 2, 2, "gitreg audit: 2 violations in 2 commits (the start..abcdefabcdef)"),
+    ],
+)
+def test_the_audit_verdict_counts_and_names_the_range(since, commits, violations, verdict):
+    from gitreg.gate.report import audit_verdict
+
+    assert audit_verdict(_audit(since, commits, violations)) == verdict
+
+
+def test_audit_refuses_a_commit_that_deleted_gitreg_yaml(repo):
+    """A push that removes the policy is a violation even when a later commit restores it."""
+    git(repo, "rm", "-q", "gitreg.yaml")
+    commit(repo, "Drop the policy")
+    dropped = git(repo, "rev-parse", "HEAD").strip()
+    write(repo, "gitreg.yaml", CONFIG)
+    commit(repo, "Restore the policy")
+
+    result = Cli(repo).fails(1, "audit", "--since", "main", "--format", "json")
+
+    violations = json.loads(result.stdout)["violations"]
+    assert [(v["commit"], v["finding"]) for v in violations] == [
+        (
+            dropped,
+            {
+                "path": "gitreg.yaml",
+                "line": None,
+                "code": "CONFIG_MISSING",
+                "message": "gitreg.yaml is missing; restore it (git checkout -- gitreg.yaml)",
+            },
+        )
+    ]

@@ -409,6 +409,118 @@ def test_audit_catches_two_requests_that_were_each_valid_alone(a, b, remote, for
     assert "MULTIPLE_PRODUCTION" in codes
 
 
+def _push_files(work: Path, files: dict[str, str | None], message: str) -> str:
+    """Write (or, for None, delete) registry files by hand and push the commit to main."""
+    for name, text in files.items():
+        if text is None:
+            git(work, "rm", "-q", name)
+        else:
+            (work / name).write_text(text)
+            git(work, "add", name)
+    git(work, "commit", "-qm", message)
+    git(work, "push", "-q", "origin", "main")
+    return head(work)
+
+
+def test_audit_json_names_the_commit_its_author_and_the_finding(a, remote):
+    """The JSON a dashboard or a scheduled job reads: every field, for one violation."""
+    start = tip(remote)
+    moved = _hand_push(a, ("  champion: 1\n", "  champion: 2\n"), "move champion")
+    report = json.loads(Cli(a).fails(1, "audit", "--since", start, "--format", "json").stdout)
+    when = git(a, "log", "-1", "--format=%cI", moved).strip()
+    finding = report["violations"][0].pop("finding")
+
+    assert report == {
+        "valid": False,
+        "since": start,
+        "until": "HEAD",
+        "commits": 1,
+        "violations": [
+            {
+                "commit": moved,
+                "author": "Alice Example",
+                "author_email": "alice@example.com",
+                "timestamp": when,
+                "pull_request": None,
+            }
+        ],
+        "notes": [],
+    }
+    assert (finding["path"], finding["code"]) == ("models/churn.yaml", "PROTECTED_ALIAS")
+    empty = json.loads(Cli(a).ok("audit", "--since", moved, "--format", "json").stdout)
+    assert empty == {
+        "valid": True,
+        "since": moved,
+        "until": "HEAD",
+        "commits": 0,
+        "violations": [],
+        "notes": [],
+    }, "an empty range is reported as such"
+
+
+def test_audit_follows_names_and_retired_records_through_the_range(a, remote):
+    """Each commit is judged against the state the commits before it left: a case-only
+    rename frees the old spelling (Churn holds Production: a direct rename is still a
+    violation), a file added later collides with the new one, and a
+    record of a retired name added in one commit binds the next."""
+    start = tip(remote)
+    churn = (a / "models" / "churn.yaml").read_text()
+    renamed = _push_files(
+        a,
+        {
+            "models/churn.yaml": None,
+            "models/Churn.yaml": churn.replace("name: churn", "name: Churn"),
+        },
+        "Rename churn to Churn by hand",
+    )
+    spam = "schema_version: 1\nname: {}\nnext_version: 2\nversions:\n"
+    spam += "  - version: 1\n    source: s3://spam/1\n    stage: None\n"
+    clash = _push_files(a, {"models/CHURN.yaml": spam.format("CHURN")}, "Add CHURN")
+    retired = "schema_version: 1\nretired:\n  spam:\n    next_version: 3\n"
+    _push_files(a, {"models/.retired.yaml": retired}, "Record spam's numbers")
+    reused = _push_files(a, {"models/spam.yaml": spam.format("spam")}, "Register spam 1 again")
+    deleted = _push_files(a, {"models/CHURN.yaml": None}, "Delete CHURN without a record")
+
+    report = json.loads(Cli(a).fails(1, "audit", "--since", start, "--format", "json").stdout)
+    found = sorted({(v["commit"], v["finding"]["code"]) for v in report["violations"]})
+
+    assert [code for commit, code in found if commit == renamed] == ["PROTECTED_RENAME"], (
+        "a case-only rename is judged as a rename (pushed directly: not reviewed), not as a "
+        "clash with the name it left"
+    )
+    assert (clash, "NAME_CASE_CONFLICT") in found, found
+    assert (reused, "VERSION_REUSED") in found, found
+    assert [code for commit, code in found if commit == deleted] == ["RETIREMENT_NOT_RECORDED"]
+
+
+@pytest.mark.parametrize(
+    ("make", "what"),
+    [
+        (lambda p: p.symlink_to("churn.yaml"), "a symbolic link"),
+        (lambda p: (p.write_text("name: spam\n"), p.chmod(0o755)), "git mode 100755"),
+    ],
+    ids=["link", "executable"],
+)
+def test_audit_refuses_a_manifest_pushed_as_anything_but_a_regular_file(a, remote, make, what):
+    """Deployments read models/ from git: a link or an executable there is never read."""
+    start = tip(remote)
+    make(a / "models" / "spam.yaml")
+    git(a, "add", "models/spam.yaml")
+    git(a, "commit", "-qm", "Add spam")
+    git(a, "push", "-q", "origin", "main")
+    report = json.loads(Cli(a).fails(1, "audit", "--since", start, "--format", "json").stdout)
+
+    assert [v["finding"] for v in report["violations"]] == [
+        {
+            "path": "models/spam.yaml",
+            "line": None,
+            "code": "NOT_A_REGULAR_FILE",
+            "message": f"models/spam.yaml is {what}, not a regular file; gitreg reads only "
+            "regular files (git mode 100644) there",
+        }
+    ]
+
+
 # ------------------------------------------------------------------------ init
 
 

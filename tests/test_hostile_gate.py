@@ -307,3 +307,218 @@ def test_registration_and_reviewed_promotion_still_pass(repo, gate):
     commit(repo, "Promote churn 3, reviewed")
     result = gate.ok("validate", "--base", "main", "--format", "json")
     assert json.loads(result.stdout)["valid"]
+
+
+# ---------------------------------------------------------- retired names taken again
+
+
+def _land(repo: Path, branch: str) -> None:
+    """Merge the checked-out ``pr`` into ``main`` and start ``branch`` from it."""
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--ff-only", "pr")
+    git(repo, "switch", "-q", "-c", branch)
+
+
+def _findings(gate: Cli, code: int) -> list[tuple[str, str, str]]:
+    result = gate.run("validate", "--base", "main", "--format", "json")
+    assert result.exit_code == code, result.stdout + result.stderr
+    return [(f["path"], f["code"], f["message"]) for f in json.loads(result.stdout)["findings"]]
+
+
+def _notes(gate: Cli) -> dict[str, str | None]:
+    """Model -> the note of its model-level summary row (renamed from..., new model)."""
+    result = gate.run("validate", "--base", "main", "--format", "json")
+    assert result.exit_code == 0, result.stdout
+    rows = json.loads(result.stdout)["changes"]
+    return {r["model"]: r["note"] for r in rows if r["version"] is None}
+
+
+TAKEN = "{0} is renamed to fraud, a name another model used up to version {1}: "
+TAKEN += "models:/fraud/N would name two artifacts; choose another name"
+
+
+@pytest.mark.parametrize(
+    ("model", "spelling", "message"),
+    [
+        ("churn", "", TAKEN.format("churn", 1)),
+        ("churn", "  FRAUD:\n    next_version: 5\n", TAKEN.format("churn", 4)),
+        ("empty", "", TAKEN.format("empty", 1)),
+    ],
+    ids=["versions-below-the-floor", "highest-spelling-counts", "next-version-not-moved-on"],
+)
+def test_a_rename_onto_a_name_a_deleted_model_used_is_refused(repo, gate, model, spelling, message):
+    """models:/fraud/1 named fraud's artifact: a model renamed to fraud may not name another.
+
+    churn's versions 1 and 3 are below fraud's record; a record under another spelling of
+    the name counts too (the highest does); a model without versions still has to continue
+    after fraud's numbers, or its next version would be fraud/1 again.
+    """
+    Registry(repo).delete_registered_model("fraud")
+    Registry(repo).create_registered_model("empty")
+    if spelling:  # written by hand, beside gitreg's record of fraud
+        write(repo, "models/.retired.yaml", (repo / "models/.retired.yaml").read_text() + spelling)
+        commit(repo, "Record another spelling of fraud")
+    _land(repo, "take")
+    git(repo, "mv", f"models/{model}.yaml", "models/fraud.yaml")
+    edit(repo, "models/fraud.yaml", f"name: {model}\n", "name: fraud\n")
+    record = "  churn:\n    next_version: 4\n" if model == "churn" else ""
+    write(repo, "models/.retired.yaml", (repo / "models/.retired.yaml").read_text() + record)
+    commit(repo, f"Rename {model} to fraud, keeping fraud's record")
+
+    assert _findings(gate, 1) == [("models/fraud.yaml", "VERSION_REUSED", message)]
+
+
+@pytest.mark.parametrize(
+    ("registered", "deleted"),
+    [((1, 2), (1,)), ((1,), (1,))],
+    ids=["versions-after-the-floor", "no-versions-left"],
+)
+def test_gitreg_may_rename_a_model_onto_a_retired_name_it_continues(
+    repo, gate, registered, deleted
+):
+    """A model whose numbers all come after fraud's (late: only version 2 left, or none and
+    next_version 2) may take the name: gitreg rename does, and its commit passes the gate."""
+    registry = Registry(repo)
+    registry.delete_registered_model("fraud")
+    for number in registered:
+        registry.create_model_version("late", f"s3://late/{number}")
+    for number in deleted:
+        registry.delete_model_version("late", number)
+    _land(repo, "take")
+    registry.rename_registered_model("late", "fraud")
+
+    assert _notes(gate) == {"fraud": "renamed from late"}, "gitreg's own rename was refused"
+
+
+def test_a_model_may_return_to_the_name_it_left(repo, gate):
+    """churn renamed to churn-v2 and back: the record says it left the name, so it may return."""
+    registry = Registry(repo)
+    registry.rename_registered_model("churn", "churn-v2")
+    _land(repo, "back")
+    registry.rename_registered_model("churn-v2", "churn")
+
+    assert _notes(gate) == {"churn": "renamed from churn-v2"}, "the model could not come back"
+
+
+def _drop_record(repo: Path, name: str) -> None:
+    """Remove ``name``'s entry from models/.retired.yaml by hand, as a careless edit would."""
+    lines = (repo / "models/.retired.yaml").read_text().splitlines(keepends=True)
+    start = lines.index(f"  {name}:\n")
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("    "):
+        end += 1
+    kept = lines[:start] + lines[end:]
+    if any(line.startswith("  ") for line in kept):
+        write(repo, "models/.retired.yaml", "".join(kept))
+    else:  # the last record: the file goes, as gitreg removes it
+        (repo / "models/.retired.yaml").unlink()
+
+
+DROPPED = (
+    "models/.retired.yaml",
+    "RETIREMENT_DROPPED",
+    "models/.retired.yaml no longer records that 'fraud' used versions below 2; restore "
+    "the entry (numbers are never reused)",
+)
+
+
+@pytest.mark.parametrize(
+    ("alpha_again", "drop_fraud", "delete_churn", "expected"),
+    [
+        (False, True, False, [DROPPED]),
+        (True, True, False, [DROPPED]),
+        (True, False, False, []),
+        (False, False, True, []),
+    ],
+    ids=["fraud-dropped", "alpha-carried-on-fraud-dropped", "alpha-carried-on", "records-kept"],
+)
+def test_a_retired_record_is_dropped_only_by_a_model_that_carries_its_numbers_on(
+    repo, gate, alpha_again, drop_fraud, delete_churn, expected
+):
+    """main records alpha and fraud (both deleted, next_version 2). gitreg drops alpha's
+    record when it registers alpha again (as version 2); dropping fraud's by hand, even
+    beside that, is refused; records left as they are pass whatever else the change does."""
+    registry = Registry(repo)
+    registry.create_model_version("alpha", "s3://alpha/1")
+    registry.delete_registered_model("alpha")
+    registry.delete_registered_model("fraud")
+    _land(repo, "records")
+    if alpha_again:
+        assert registry.create_model_version("alpha", "s3://alpha/2").version == 2
+    if delete_churn:
+        registry.delete_registered_model("churn")
+    if drop_fraud:
+        _drop_record(repo, "fraud")
+        commit(repo, "Drop fraud's record")
+
+    assert _findings(gate, 1 if expected else 0) == expected
+
+
+# ------------------------------------------------------- which files are one model
+
+
+def _model(name: str, created: str = "", versions: tuple[str, ...] = ()) -> str:
+    """A manifest of ``name`` with the model-level ``created`` fields and these sources."""
+    text = f"schema_version: 1\nname: {name}\nnext_version: {len(versions) + 1}\n{created}"
+    text += "versions:\n" if versions else "versions: []\n"
+    for number, source in enumerate(versions, 1):
+        text += f"  - version: {number}\n    source: {source}\n    stage: None\n"
+    return text
+
+
+ALICE = 'created_at: "2026-01-05T09:00:00Z"\ncreated_by: alice\n'
+
+
+def test_deleting_a_model_and_adding_an_unrelated_one_is_no_rename(repo, gate):
+    """old and new were created at different times and share no version: judged apart, new
+    may start its own version 1 (a rename could not rewrite old's version 1)."""
+    write(repo, "models/old.yaml", _model("old", ALICE, ("s3://old/1",)))
+    commit(repo, "Register old")
+    _land(repo, "replace")
+    git(repo, "rm", "-q", "models/old.yaml")
+    _retire(repo, "old", 2)
+    created = 'created_at: "2026-02-07T09:00:00Z"\ncreated_by: alice\n'
+    write(repo, "models/new.yaml", _model("new", created, ("s3://new/1",)))
+    commit(repo, "Replace old by new")
+
+    assert _notes(gate) == {"old": "model deleted", "new": "new model"}
+
+
+@pytest.mark.parametrize(
+    "created", [ALICE, 'created_at: "2026-01-05T09:00:00Z"\n'], ids=["at-and-by", "at-only"]
+)
+def test_a_rename_is_recognised_by_the_models_creation_alone(repo, gate, created):
+    """A model without versions shares only its creation (created_at, and created_by when
+    recorded) with its new file: that is enough to judge it as one model renamed."""
+    write(repo, "models/empty.yaml", _model("empty", created))
+    commit(repo, "Create empty")
+    _land(repo, "rename")
+    git(repo, "mv", "models/empty.yaml", "models/empty-v2.yaml")
+    edit(repo, "models/empty-v2.yaml", "name: empty\n", "name: empty-v2\n")
+    commit(repo, "Rename empty by hand")
+
+    assert _notes(gate) == {"empty-v2": "renamed from empty"}
+
+
+def test_a_deleted_model_is_paired_with_the_added_one_that_shares_the_most(repo, gate):
+    """old's two versions moved to old-a; old-z only copied old's creation fields: old-a is
+    old renamed (two pieces of evidence against one), and old-z is a new model."""
+    sources = ("s3://old/1", "s3://old/2")
+    write(repo, "models/old.yaml", _model("old", ALICE, sources))
+    commit(repo, "Register old")
+    _land(repo, "split")
+    git(repo, "rm", "-q", "models/old.yaml")
+    _retire(repo, "old", 3)
+    write(repo, "models/old-a.yaml", _model("old-a", "", sources))
+    write(repo, "models/old-z.yaml", _model("old-z", ALICE))
+    commit(repo, "Rename old to old-a; start old-z from its header")
+
+    assert _notes(gate) == {"old-a": "renamed from old", "old-z": "new model"}
+
+
+def test_gitreg_may_rename_a_model_in_case_only(repo, gate):
+    """churn -> Churn keeps the name (names collide case-insensitively) and its numbers:
+    gitreg rename writes no record of churn, and the gate must not ask for one."""
+    Registry(repo).rename_registered_model("churn", "Churn")
+
+    assert _notes(gate) == {"Churn": "renamed from churn"}, "gitreg's own rename was refused"

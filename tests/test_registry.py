@@ -56,8 +56,12 @@ def test_create_existing_model_is_resource_already_exists(registry, registry_rep
 def test_names_are_unique_case_insensitively(registry, registry_repo):
     registry.create_registered_model("churn")
     before = snapshot(registry_repo)
-    with pytest.raises(ModelAlreadyExists, match="only in case"):
+    with pytest.raises(ModelAlreadyExists) as err:
         registry.create_registered_model("Churn")
+    assert err.value.message == (  # which model clashes, and why case matters
+        "Registered Model (name=churn) already exists and differs from 'Churn' only in case; "
+        "names must be unique case-insensitively (macOS and Windows checkouts would merge them)"
+    )
     with pytest.raises(ModelAlreadyExists, match="only in case"):
         registry.create_model_version("CHURN", "s3://x")
     assert snapshot(registry_repo) == before
@@ -256,8 +260,13 @@ def test_registered_and_version_tags(registry, registry_repo):
     registry.delete_model_version_tag("churn", 1, "validation")
     assert registry.get_registered_model("churn").tags == {}
     assert registry.get_model_version("churn", 1).tags == {}
-    with pytest.raises(InvalidParameter, match="has no tag"):
+    # the error names what has no such tag: the version, or the model itself
+    with pytest.raises(InvalidParameter) as err:
         registry.delete_tags("churn", ["validation"], 1)
+    assert err.value.message == "churn version 1 has no tag 'validation'; nothing was changed"
+    with pytest.raises(InvalidParameter) as err:
+        registry.delete_tags("churn", ["team"])
+    assert err.value.message == "churn has no tag 'team'; nothing was changed"
     assert log_subjects(registry_repo)[0] == "Delete tag validation from churn version 1"
 
 
@@ -295,9 +304,13 @@ def test_second_production_is_refused_without_archive(registry, registry_repo):
     registry.create_model_version("churn", "s3://2")
     registry.transition_model_version_stage("churn", 1, "Production")
     before = snapshot(registry_repo)
-    with pytest.raises(TransitionNotAllowed, match="archive_existing_versions") as err:
+    with pytest.raises(TransitionNotAllowed) as err:
         registry.transition_model_version_stage("churn", 2, "Production")
     assert err.value.error_code == "INVALID_STATE"
+    assert err.value.message == (  # which version holds Production, and both ways out
+        "churn version 1 is already in Production; pass archive_existing_versions=True to "
+        "archive it in the same commit, or move it out of Production first"
+    )
     assert snapshot(registry_repo) == before
 
 
@@ -425,8 +438,13 @@ def test_resolve_every_uri_form(registry):
     assert registry.resolve("models:/churn/Staging") == "s3://2"
     assert registry.resolve("models:/churn@champion") == "s3://1"
     assert registry.resolve("models:/churn/latest") == "s3://3"
-    with pytest.raises(VersionNotFound):
+    with pytest.raises(VersionNotFound) as err:
         registry.resolve("models:/churn/Archived")
+    assert err.value.message == "Registered model churn has no version in stage Archived"
+    registry.create_registered_model("empty")
+    with pytest.raises(VersionNotFound) as err:
+        registry.resolve("models:/empty/latest")
+    assert err.value.message == "Registered model empty has no version"
     with pytest.raises(AliasNotFound):
         registry.resolve("models:/churn@nobody")
 
@@ -557,12 +575,19 @@ def test_policy_transitions_and_requirements_are_enforced(registry, registry_rep
     config.write_text(text)
     git(registry_repo, "commit", "-qam", "Stricter policy")
     registry.create_model_version("churn", "s3://1", metrics={"f1": 0.85})
-    with pytest.raises(TransitionNotAllowed, match="does not allow None -> Production"):
+    with pytest.raises(TransitionNotAllowed) as err:
         registry.transition_model_version_stage("churn", 1, "Production")
+    assert err.value.message == (  # what is wrong, and the two ways out
+        "gitreg.yaml does not allow None -> Production; change the policy's transitions "
+        "(through a pull request) or pick another stage"
+    )
     registry.transition_model_version_stage("churn", 1, "Staging")
-    with pytest.raises(TransitionNotAllowed, match="validation") as err:
+    with pytest.raises(TransitionNotAllowed) as err:
         registry.transition_model_version_stage("churn", 1, "Production")
-    assert "f1=0.85 does not meet f1 >= 0.9" in str(err.value)
+    assert err.value.message == (  # every unmet requirement, not just the first
+        "churn version 1 cannot enter Production: tag validation='passed' is required "
+        "(it is None); metric f1=0.85 does not meet f1 >= 0.9"
+    )
     registry.set_model_version_tag("churn", 1, "validation", "passed")
     registry.create_model_version("churn", "s3://2", metrics={"f1": 0.95})
     registry.transition_model_version_stage("churn", 2, "Staging")
@@ -660,6 +685,23 @@ def test_archive_existing_versions_archives_exactly_the_others_in_the_target_sta
     assert after == expected, (
         "archive_existing_versions must archive exactly the other versions in the target stage"
     )
+
+
+def test_a_transition_commit_says_what_it_archived_and_why(registry, registry_repo):
+    """The audit trail of a transition: the move, every version archived, the reason given."""
+    for number in (1, 2, 3):
+        registry.create_model_version("churn", f"s3://{number}")
+    registry.transition_model_version_stage("churn", 1, "Staging")
+    registry.transition_model_version_stage("churn", 2, "Staging")
+    assert git(registry_repo, "log", "-1", "--format=%B").strip() == (
+        "Transition churn version 2: None -> Staging"
+    ), "a transition that archives nothing and gives no reason is its subject line alone"
+    registry.transition_model_version_stage(
+        "churn", 3, "Staging", archive_existing_versions=True, message="f1 up 4 points"
+    )
+    assert git(registry_repo, "log", "-1", "--format=%B").strip() == (
+        "Transition churn version 3: None -> Staging\n\nArchived version(s) 1, 2\n\nf1 up 4 points"
+    ), "the commit must list exactly the versions archived, then the reason"
 
 
 @pytest.mark.parametrize("value", ["", " ", "0"])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from gitreg.core.errors import GitFailed, ModelAlreadyExists
-from gitreg.gate.scaffold import init_registry
+from gitreg.gate.scaffold import WORKFLOW_FILE, Setup, enable_pages, init_registry
 from tests._helpers import Cli, git, log_subjects
 
 
@@ -66,3 +67,40 @@ def test_init_turns_an_existing_repository_into_a_registry(tmp_path):
     assert (repo / "gitreg.yaml").is_file()
     with pytest.raises(ModelAlreadyExists):
         init_registry(repo)
+
+
+COMMIT = "c0ffee" + "0" * 34  # the gitreg commit a team pinned its CI to
+
+
+def test_pages_jobs_of_a_written_workflow_turn_on_with_the_gitreg_it_pins(tmp_path):
+    """enable_pages uncomments the catalog jobs, installing the gitreg the file already installs.
+
+    A workflow written for another gitreg commit keeps that commit in its Pages jobs too, and
+    nothing else in the file changes.
+    """
+    root = tmp_path / "registry"
+    init_registry(root, setup=Setup(forge="github", repository="acme/models", gitreg_commit=COMMIT))
+    text = (root / WORKFLOW_FILE).read_text()
+
+    enabled = enable_pages(text)
+
+    jobs = yaml.safe_load(enabled)["jobs"]
+    assert jobs.keys() == yaml.safe_load(text)["jobs"].keys() | {"site", "deploy"}
+    install = next(s for s in jobs["site"]["steps"] if s.get("name") == "Install gitreg")
+    assert f"gitreg-dev/gitreg@{COMMIT}" in install["run"]
+    assert install == next(s for s in jobs["audit"]["steps"] if s.get("name") == "Install gitreg")
+    pairs = list(zip(text.splitlines(), enabled.splitlines(), strict=True))
+    changed = [(old, new) for old, new in pairs if old != new]
+    assert len(changed) > 40, "the site and deploy jobs were uncommented"
+    assert all(old.replace("# ", "", 1) == new for old, new in changed), "and nothing else"
+
+
+def test_the_gitlab_pipeline_installs_the_gitreg_it_was_written_for(tmp_path):
+    root = tmp_path / "registry"
+    init_registry(root, setup=Setup(forge="gitlab", gitreg_commit=COMMIT))
+    text = (root / ".gitlab-ci.yml").read_text()
+    install = yaml.safe_load(text)[".gitreg"]["before_script"][-1]
+    assert install == (
+        '/tmp/gitreg/bin/pip install --quiet -- "${GITREG_REQUIREMENT:-'
+        f'git+https://github.com/gitreg-dev/gitreg@{COMMIT}}}"'
+    )

@@ -10,6 +10,7 @@ from gitreg.core.errors import INVALID_PARAMETER_VALUE, InvalidFilter
 from gitreg.core.search import (
     PagedList,
     exact_names,
+    like,
     search_model_versions,
     search_registered_models,
 )
@@ -109,8 +110,14 @@ def test_no_filter_returns_every_model_by_name(models, empty):
         ("name LIKE 'churn'", ["churn"]),
         ("name LIKE '_hurn'", ["churn"]),
         ("name LIKE '%'", ["Churn-EU", "a.b", "axb", "churn", "fraud"]),
+        # each %-segment is found after the one before it: churn has a c, but not after its u
+        ("name LIKE '%u%c%'", []),
+        ("name LIKE '%h%n'", ["churn"]),
         ("name IN ('churn', 'fraud', 'nope')", ["churn", "fraud"]),
         ("name IN ('fraud')", ["fraud"]),
+        # a trailing comma, as MLflow accepts it (its list is a Python tuple; #17)
+        ("name IN ('fraud',)", ["fraud"]),
+        ("name IN ('churn', 'fraud', )", ["churn", "fraud"]),
         ("attribute.name = 'fraud'", ["fraud"]),
         ("`name` = 'fraud'", ["fraud"]),
     ],
@@ -148,6 +155,20 @@ def test_like_escapes_regex_metacharacters(models):
 )
 def test_tag_operators(models, filter_string, expected):
     assert search(models, filter_string) == expected
+
+
+def test_an_empty_string_matches_an_empty_tag_value():
+    """'' is the empty string, not two quote characters: MLflow keeps empty tag values (#17)."""
+    rm = [model("m", tags={"note": ""}), model("n", tags={"note": "''"})]
+    assert search(rm, "tags.note = ''") == ["m"]
+    assert search(rm, 'tags.note = ""') == ["m"]
+    assert search(rm, "tags.note = " + "'" * 6) == ["n"]  # two doubled quotes
+
+
+def test_like_is_case_sensitive_unless_asked():
+    """SQL's LIKE: only ILIKE ignores case, also when like() is called directly."""
+    assert not like("CH%", "churn")
+    assert like("CH%", "churn", ignore_case=True)
 
 
 def test_a_missing_tag_matches_no_condition(models):
@@ -203,6 +224,7 @@ def test_doubled_quotes_escape_a_quote():
         ("current_stage = 'Production'", [("churn", 2)]),
         ("current_stage = 'production'", [("churn", 2)]),
         ("current_stage != 'None'", [("churn", 2), ("churn", 3), ("fraud", 2)]),
+        ("current_stage != 'production'", [("fraud", 1), ("churn", 3), ("churn", 1), ("fraud", 2)]),
         ("current_stage IN ('staging', 'archived')", [("churn", 3), ("fraud", 2)]),
         ("current_stage ILIKE 'prod%'", [("churn", 2)]),
         ("tags.q = 'gold'", [("churn", 1)]),
@@ -238,13 +260,23 @@ def _error(call, *args, **kwargs):
         ("run_id = 'x'", "at character 1 ('run_id'): Invalid attribute key 'run_id' specified"),
         ("evilhax = true", "('evilhax'): Invalid clause(s) in filter string: unknown attribute"),
         ("params.x = 'a'", "unknown entity 'params', expected tags or attribute"),
-        ("tags.`` = 'a'", "empty tag key"),
-        ("name = 'abc", 'at character 8 ("\'abc"): unterminated quote'),
+        ("tags.`` = 'a'", "at character 1 ('tags.``'): empty tag key; use conditions"),
+        (
+            "name = 'abc",
+            'at character 8 ("\'abc"): unterminated quote; quote values with \'...\' or "..." '
+            "and keys with `...`",
+        ),
         ('name = "abc', "at character 8 ('\"abc'): unterminated quote"),
         ("tags.`a b = 'x'", "unterminated quote"),
         ("name = 'a' garbage", "at character 12 ('garbage'): expected AND"),
         ("name = 'a' name = 'b'", "at character 12 ('name'): expected AND"),
         ("name = 'a';", "at character 11 (';'): unexpected character"),
+        ("tags..'x'", "at character 5 (\"..'x'\"): unexpected character"),
+        # an unknown key: MLflow's "Invalid clause(s)" when the clause is cut short, its
+        # "Invalid attribute key" when a value follows (#16)
+        ("foo", "at character 1 ('foo'): Invalid clause(s) in filter string: unknown attribute"),
+        ("foo = 1", "at character 1 ('foo'): Invalid attribute key 'foo' specified"),
+        ("foo IN ('a')", "at character 1 ('foo'): Invalid attribute key 'foo' specified"),
         (
             "name = a",
             "at character 8 ('a'): Parameter value is either not quoted or unidentified quote "
@@ -267,8 +299,20 @@ def _error(call, *args, **kwargs):
             "at character 10 (')'): While parsing a list in the query, expected a non-empty "
             "list of string values, but got empty list",
         ),
-        ("name IN (,)", "at character 10 (','): While parsing a list in the query, expected"),
+        (
+            "name IN (,)",
+            "at character 10 (','): While parsing a list in the query, expected a non-empty "
+            "list of string values, but got ill-formed list",
+        ),
+        (
+            "name IN ('a', b)",
+            "at character 15 ('b'): While parsing a list in the query, expected string value, "
+            "punctuation, or whitespace, but got different type in list",
+        ),
+        ("name IN ('a', ", "at the end: Invalid clause(s) in filter string: expected a quoted "),
+        ("name IN )'a')", "at character 9 (')'): expected '(' in a list like ('a', 'b')"),
         ("name IN ('a',,'b')", "but got ill-formed list"),
+        ("name IN ('a',,)", "at character 14 (','): While parsing a list in the query, expected"),
         ("name IN ('a'", "at the end: Invalid clause(s) in filter string: expected ')'"),
         ("name IN 'a'", "at character 9 (\"'a'\"): expected '('"),
         ("name IN ('a' 'b')", "expected ')'"),
@@ -285,7 +329,10 @@ def test_model_filter_errors(models, filter_string, expected):
 
 def test_filter_errors_say_what_is_accepted(models):
     message = _error(search_registered_models, models, "foo = 'x'")
-    assert "use conditions on name or tags.<key> joined by AND" in message
+    assert message.endswith(
+        "; use conditions on name or tags.<key> joined by AND, "
+        "e.g. name = 'churn' AND tags.team LIKE 'ml%'"
+    )
     message = _error(search_model_versions, models, "foo = 'x'")
     assert "name, run_id, source_path, version_number, current_stage or tags.<key>" in message
 
@@ -354,7 +401,10 @@ def test_model_order_is_independent_of_input_order(models):
         (["creation_timestamp DESC"], "Invalid order by key 'creation_timestamp' specified"),
         (["`name` DESC"], "Invalid order by key '`name`' specified"),
         (["attribute.name DESC"], "Invalid order by key 'attribute.name' specified"),
-        (["name UP"], "Invalid ordering key in order_by clause 'name UP': 'UP' is not ASC"),
+        (
+            ["name UP"],
+            "Invalid ordering key in order_by clause 'name UP': 'UP' is not ASC or DESC",
+        ),
         (["name ASC DESC"], "Invalid order_by clause 'name ASC DESC'. Could not be parsed"),
         ([""], "use '<key> [ASC|DESC]'"),
         (["name", "name DESC"], "`order_by` contains duplicate fields"),
@@ -511,6 +561,8 @@ def _b64(text):
         _b64('{"offset": true}'),
         base64.b64encode(b"\xff\xfe").decode(),
         "é",
+        # a real token with a character outside base64 inside: refused, not cleaned up
+        "eyJvZmZz*ZXQiOiAyfQ==",
     ],
 )
 def test_garbled_page_tokens_are_invalid(models, token):
@@ -518,6 +570,16 @@ def test_garbled_page_tokens_are_invalid(models, token):
     assert message.startswith("Invalid page token")  # MLflow's words (#16)
     assert repr(token) in message
     assert message.endswith("pass the next_page_token of the previous page, or none")
+
+
+def test_a_float_max_results_is_judged_in_mlflow_s_order(models, versioned):
+    """A model search checks the limit first, a version search the integer first (#16)."""
+    assert "It must be at most 1000, but got value 2000.5" in _error(
+        search_registered_models, models, max_results=2000.5
+    )
+    assert "It must be a positive integer, but got 200001.5" in _error(
+        search_model_versions, versioned, max_results=200_001.5
+    )
 
 
 def test_a_long_page_token_is_not_repeated_in_full(models):
@@ -561,6 +623,13 @@ def test_search_returns_the_entities_themselves(versioned):
 def test_exact_names(filter_string, expected):
     result = exact_names(filter_string)
     assert result == (None if expected is None else frozenset(expected))
+
+
+def test_exact_names_checks_a_model_filter_against_the_model_s_fields():
+    """The store asks before it reads any manifest: a version field is no model field."""
+    assert exact_names("run_id = 'r1' AND name = 'm'") == frozenset({"m"})
+    with pytest.raises(InvalidFilter, match="Invalid attribute key 'run_id'"):
+        exact_names("run_id = 'r1' AND name = 'm'", versions=False)
 
 
 def test_exact_names_rejects_a_bad_filter():

@@ -92,7 +92,33 @@ def test_a_longer_value_is_refused_before_the_mutation_with_a_short_message(
     assert err.value.error_code == "INVALID_PARAMETER_VALUE"  # not INVALID_STATE from the schema
     assert "'value' exceeds the maximum length of 100000 characters" in err.value.message
     assert "secret-v" in err.value.message  # a short prefix says which value
+    assert "for tag 'long'" in err.value.message  # and the key says which tag
     assert len(err.value.message) < 300
+    assert snapshot(registry_repo) == before
+
+
+@pytest.mark.parametrize("where", ["create", "register"])
+def test_tags_given_at_creation_are_checked_with_errors_that_name_the_tag(
+    registry, registry_repo, where
+):
+    """Tags passed to create_registered_model / create_model_version get the same checks as
+    set_*_tag, and the error says which tag and how to fix it, before anything is written."""
+    registry.create_registered_model("churn")
+    before = snapshot(registry_repo)
+    calls = {
+        "create": lambda tags: registry.create_registered_model("other", tags=tags),
+        "register": lambda tags: registry.create_model_version("churn", "s3://b/2", tags=tags),
+    }
+    with pytest.raises(InvalidParameter) as err:
+        calls[where]({"note": "ab\0c"})
+    assert err.value.message == (
+        "Invalid value of tag 'note': it contains a NUL character (at character 2); pass UTF-8 text"
+    )
+    with pytest.raises(InvalidParameter) as err:
+        calls[where](["team=growth"])  # type: ignore[arg-type]
+    assert err.value.message == (
+        'Invalid tags "[\'team=growth\']": give a mapping of key to value, e.g. {"team": "growth"}'
+    )
     assert snapshot(registry_repo) == before
 
 

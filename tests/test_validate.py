@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
-from gitreg.core import validate
+from gitreg.core import schema_check, validate
+from gitreg.core.manifest import MAX_FILE_BYTES
 from tests._helpers import Cli, git
 from tests._pr import CHURN, FRAUD, edit, line_of, make_base, write
 
@@ -178,3 +180,232 @@ def test_the_store_still_reports_a_second_production_version(registry):
     with pytest.raises(InvalidManifest) as info:
         registry.store.transaction(lambda tx: tx.write("models/churn.yaml", text))
     assert [f.code for f in info.value.findings] == ["MULTIPLE_PRODUCTION"]
+
+
+# ------------------------------------------- what stands in models/ (issue 17's survivors)
+
+NOT_REGULAR = (
+    "{path} is {what}, not a regular file; gitreg reads only regular files (git mode 100644) "
+    "there: replace it with the file itself"
+)
+
+
+def _link_to_fraud(repo):
+    os.symlink("fraud.yaml", repo / "models" / "alias.yaml")
+
+
+def _fifo(repo):
+    os.mkfifo(repo / "models" / "pipe.yaml")
+
+
+def _too_large(repo):
+    (repo / "models" / "big.yaml").write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+
+
+def _directory(repo):
+    write(repo, "models/sub/x.yaml", FRAUD)
+
+
+def _link_to_a_directory(repo):
+    (repo / "elsewhere").mkdir()
+    os.symlink("../elsewhere", repo / "models" / "shelf")
+
+
+def _models_a_link(repo):
+    (repo / "models").rename(repo / "real-models")
+    os.symlink("real-models", repo / "models")
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "expected"),
+    [
+        pytest.param(
+            _link_to_fraud,
+            (),
+            ("models/alias.yaml", "NOT_A_REGULAR_FILE", NOT_REGULAR, "a symbolic link"),
+            id="link",
+        ),
+        pytest.param(  # named on the command line, a link is still judged as the link
+            _link_to_fraud,
+            ("models/alias.yaml",),
+            ("models/alias.yaml", "NOT_A_REGULAR_FILE", NOT_REGULAR, "a symbolic link"),
+            id="link-by-path",
+        ),
+        pytest.param(
+            _fifo, (), ("models/pipe.yaml", "NOT_A_REGULAR_FILE", NOT_REGULAR, "a FIFO"), id="fifo"
+        ),
+        pytest.param(
+            _fifo,
+            ("models/pipe.yaml",),
+            ("models/pipe.yaml", "NOT_A_REGULAR_FILE", NOT_REGULAR, "a FIFO"),
+            id="fifo-by-path",
+        ),
+        pytest.param(
+            _too_large,
+            (),
+            (
+                "models/big.yaml",
+                "FILE_UNREADABLE",
+                "{path}: the file is 4,194,305 bytes, above gitreg's limit of 4,194,304",
+                "",
+            ),
+            id="too-large",
+        ),
+        pytest.param(
+            _link_to_a_directory,
+            (),
+            ("models/shelf", "NOT_A_REGULAR_FILE", NOT_REGULAR, "a symbolic link"),
+            id="link-to-a-directory",
+        ),
+        pytest.param(
+            _models_a_link,
+            (),
+            (
+                "models",
+                "NOT_A_REGULAR_FILE",
+                "models is not a directory (a link?); gitreg reads only a real models/ "
+                "directory: replace the link with the directory",
+                "",
+            ),
+            id="models-a-link",
+        ),
+        pytest.param(
+            _too_large,
+            ("models/big.yaml",),
+            (
+                "models/big.yaml",
+                "FILE_UNREADABLE",
+                "{path}: the file is 4,194,305 bytes, above gitreg's limit of 4,194,304",
+                "",
+            ),
+            id="too-large-by-path",
+        ),
+        pytest.param(
+            _directory,
+            (),
+            (
+                "models/sub",
+                "STRAY_FILE",
+                "{path} is a directory; models/ holds only <model name>.yaml manifests: "
+                "move it out of models/",
+                "",
+            ),
+            id="directory",
+        ),
+        pytest.param(
+            _directory,
+            ("models/sub/x.yaml",),
+            (
+                "models/sub",
+                "STRAY_FILE",
+                "{path} is a directory; models/ holds only <model name>.yaml manifests: "
+                "move it out of models/",
+                "",
+            ),
+            id="file-in-a-directory-by-path",
+        ),
+    ],
+)
+def test_what_is_not_a_manifest_in_models_is_one_exact_finding(repo, gate, make, args, expected):
+    """A link, FIFO, oversized file or directory in models/ is one finding naming it and the fix.
+
+    Nothing is read through it, and the message says what it is, not a parse error.
+    """
+    make(repo)
+    path, code, message, what = expected
+
+    result = gate.fails(1, "validate", "--format", "json", *args, cwd=repo)
+
+    got = [(f["path"], f["line"], f["code"], f["message"]) for f in _json(result)["findings"]]
+    assert got == [(path, None, code, message.format(path=path, what=what))]
+
+
+def _json(result):
+    return json.loads(result.stdout)
+
+
+# ------------------------------------------------------ the findings cache (issue 17)
+
+CACHE = ".git/gitreg/validate-cache.marshal"
+
+
+def test_an_edit_is_never_judged_by_findings_cached_for_the_old_text(repo, gate):
+    """The cache is keyed by content: fixing a file makes it valid, breaking it again does not."""
+    edit(repo, "models/fraud.yaml", "name: fraud", "name: froud")
+    assert findings(gate.fails(1, "validate", "--format", "json")) == [
+        ("models/fraud.yaml", 2, "NAME_MISMATCH")
+    ]
+    edit(repo, "models/fraud.yaml", "name: froud", "name: fraud")
+    gate.ok("validate")
+    edit(repo, "models/fraud.yaml", "name: fraud", "name: froud")
+    assert findings(gate.fails(1, "validate", "--format", "json")) == [
+        ("models/fraud.yaml", 2, "NAME_MISMATCH")
+    ]
+
+
+def test_reads_and_validate_share_a_parse_cache_that_serves_each_the_truth(repo, gate):
+    """What validate parsed serves later reads and validates, and what reads parsed, validate."""
+    edit(repo, "models/fraud.yaml", "stage: None", "stage: None\n  oops: : :")
+    assert findings(gate.fails(1, "validate", "--format", "json")) == [
+        ("models/fraud.yaml", 8, "YAML_SYNTAX")
+    ]
+    edit(repo, "models/fraud.yaml", "stage: None\n  oops: : :", "stage: None")
+    gate.ok("validate")
+    assert _descriptions(gate) == {"churn": "Predicts 30-day churn.", "fraud": ""}
+
+    edit(repo, "models/churn.yaml", "Predicts 30-day churn.", "Predicts churn.")
+    assert _descriptions(gate) == {"churn": "Predicts churn.", "fraud": ""}
+    gate.ok("validate")
+
+
+def _descriptions(gate):
+    models = json.loads(gate.ok("models", "--json").stdout)["registered_models"]
+    return {m["name"]: m.get("description", "") for m in models}
+
+
+def test_a_cache_from_another_gitreg_or_a_damaged_one_is_never_trusted(repo, gate):
+    """The cache is keyed by gitreg's version and manifest schema; damage only costs a parse."""
+    import marshal
+
+    from gitreg.core.version import __version__
+    from gitreg.store.compare import blob_id
+
+    edit(repo, "models/fraud.yaml", "name: fraud", "name: froud")
+    write(repo, "models/bad.yaml", "name: bad\n  oops: : :\n")
+    expected = [("models/bad.yaml", 2, "YAML_SYNTAX"), ("models/fraud.yaml", 2, "NAME_MISMATCH")]
+    assert findings(gate.fails(1, "validate", "--format", "json")) == expected
+    stamp, entries = marshal.loads((repo / CACHE).read_bytes())
+    schema = json.dumps(schema_check.schema("manifest"), sort_keys=True).encode()
+    assert stamp == f"{__version__}:{validate.CHECKS_VERSION}:{blob_id(schema)}", (
+        "an upgrade of gitreg or of its schema must re-check every manifest"
+    )
+
+    older = "0.0.1" + stamp[stamp.index(":") :]
+    forged = {key: [] for key in entries}  # an older gitreg that saw nothing wrong
+    for damaged in (
+        marshal.dumps((older, forged)),
+        b"",
+        b"not marshal data",
+        marshal.dumps(5),
+        marshal.dumps(("x", "not a dict")),
+    ):
+        (repo / CACHE).write_bytes(damaged)
+        assert findings(gate.fails(1, "validate", "--format", "json")) == expected
+
+
+def test_validate_works_where_its_cache_cannot_be_written(repo, gate):
+    """The cache is best effort: a cache path that cannot be replaced changes no verdict."""
+    (repo / CACHE).parent.mkdir(parents=True, exist_ok=True)
+    (repo / CACHE).mkdir()
+    edit(repo, "models/fraud.yaml", "name: fraud", "name: froud")
+    assert findings(gate.fails(1, "validate", "--format", "json")) == [
+        ("models/fraud.yaml", 2, "NAME_MISMATCH")
+    ]
+    edit(repo, "models/fraud.yaml", "name: froud", "name: fraud")
+    gate.ok("validate")
+
+
+def test_a_registry_without_a_models_directory_is_valid(repo, gate):
+    """Deleting the last model may leave no models/ at all; that is an empty registry."""
+    git(repo, "rm", "-q", "-r", "models")
+    assert gate.ok("validate").stdout == "gitreg validate: valid; 1 file checked\n"

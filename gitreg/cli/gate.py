@@ -34,8 +34,12 @@ def _registry_paths(paths: Sequence[str], root: Path, must_exist: bool) -> list[
     top = root.resolve()
     out = []
     for raw in paths:
-        path = Path(raw).resolve()
-        if must_exist and not path.exists():
+        given = Path(raw).absolute()
+        # The directory is resolved, the file itself is not: a symbolic link named on the
+        # command line is judged as the link it is (NOT_A_REGULAR_FILE), never its target.
+        keep = given.name not in ("", ".", "..")
+        path = given.parent.resolve() / given.name if keep else given.resolve()
+        if must_exist and not os.path.lexists(path):
             raise click.BadParameter(f"{raw}: no such file", param_hint="PATH")
         try:
             out.append(path.relative_to(top).as_posix())

@@ -226,6 +226,8 @@ class _Parser:
         values = [self.list_item()]
         while self.peek().text == ",":
             self.next()
+            if self.peek().text == ")":
+                break  # ('a',): a trailing comma, as MLflow (a Python tuple) accepts
             values.append(self.list_item())
         self.punct(")")
         return tuple(values)
@@ -238,7 +240,7 @@ class _Parser:
             return _unquote(self.next().text)
         if token.text == ")" and self.tokens[self.index - 1].text == "(":
             raise self.error(token, f"{problem}, but got empty list")
-        if token.text in (",", ")"):
+        if token.text == ",":
             raise self.error(token, f"{problem}, but got ill-formed list")
         if token.kind in ("num", "ident"):
             raise self.error(

@@ -202,11 +202,13 @@ def _check_retirements(
         if isinstance(d, Mapping)
     }
     findings = _dropped_retirements(old_record, new_record, existing)
-    sources = set(pairs.values())
+    sources = {source: after[target] for target, source in pairs.items()}
     for path, data in before.items():
         if data is None or new.texts.get(path) is not None or path in new.unreadable:
             continue  # not deleted
         name = str(data.get("name") or _name_of(path))
+        if path in sources and name_key(str(sources[path].get("name"))) == name_key(name):
+            continue  # renamed in case only: the model keeps its name, and its numbers with it
         number = data.get("next_version")
         if type(number) is int and new_record.floor(name) < number:
             how = "renamed away" if path in sources else "deleted"

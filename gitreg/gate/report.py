@@ -118,7 +118,8 @@ def format_github(report: Report) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # Markdown ends a line at \r as at \n: either would split a table row or a bullet.
+    return text.replace("|", "\\|").replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
 
 
 def markdown_summary(report: Report) -> str:
