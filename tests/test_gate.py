@@ -583,7 +583,7 @@ def test_audit_refuses_a_commit_that_deleted_gitreg_yaml(repo):
 # A finding as a user reads it: path, (line needle, the line it comes after), code, message.
 # The line is looked up in the branch's file, so the expectation names the YAML it points at.
 Expected = tuple[str, tuple[str, str] | None, str, str]
-Edit = tuple[str, str, str]  # path, old text, new text (see tests._pr.edit)
+Edit = tuple[str, str, str]  # path, old text (empty: a new file), new text
 
 CHURN_V1 = CHURN[CHURN.index("  - version: 1\n") : CHURN.index("  - version: 3\n")]
 FIX = "gitreg update churn 3 -d TEXT for a description; metrics are recorded at registration)"
@@ -795,6 +795,46 @@ RULE_CASES = {
             ),
         ),
     ),
+    "a second Production version is the newcomer, even listed first": RuleCase(
+        base=(
+            ("models/churn.yaml", "    stage: Production\n", "    stage: Staging\n"),
+            (
+                "models/churn.yaml",
+                "    stage: Staging\n    description",
+                "    stage: Production\n    description",
+            ),
+        ),
+        edits=(("models/churn.yaml", "    stage: Staging\n", "    stage: Production\n"),),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("stage:", "version: 1"),
+                "MULTIPLE_PRODUCTION",
+                "versions[0]: version 1 is in Production, but version 3 already is; at most one "
+                "version per model is in Production: archive the old one in the same change "
+                "(gitreg transition churn 1 Production --archive-existing-versions)",
+            ),
+        ),
+    ),
+    "a new model cannot use a number below the first": RuleCase(
+        edits=(
+            (
+                "models/spam.yaml",
+                "",
+                "schema_version: 1\nname: spam\nnext_version: 1\nversions:\n"
+                "  - version: 0\n    source: s3://spam/0\n    stage: None\n",
+            ),
+        ),
+        findings=(
+            (
+                "models/spam.yaml",
+                ("version: 0", ""),
+                "SCHEMA",
+                "versions.0.version: 0 is less than the minimum of 1; fix it to match gitreg's "
+                "manifest.schema.json",
+            ),
+        ),
+    ),
     "push: a protected stage left, at the version's stage line": RuleCase(
         push=True,
         edits=(("models/churn.yaml", *ARCHIVE_1),),
@@ -845,7 +885,10 @@ def test_each_change_rule_reports_its_exact_finding(tmp_path, case):
         commit(repo, "The base of this case")
         git(repo, "branch", "-f", "main")
     for path, old, new in case.edits:
-        edit(repo, path, old, new)
+        if old:
+            edit(repo, path, old, new)
+        else:
+            write(repo, path, new)  # a new file
     commit(repo, "The change under review")
 
     args = ("validate", "--base", "main", "--format", "json", *(["--push"] if case.push else []))
