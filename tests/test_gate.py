@@ -907,3 +907,54 @@ def test_each_change_rule_reports_its_exact_finding(tmp_path, case):
         for path, where, code, message in case.findings
     ]
     assert report["findings"] == expected, "a change rule's finding changed what users read"
+
+
+def test_the_summary_rows_show_each_stage_alias_and_tag_change_exactly(repo, gate):
+    """The change table reviewers read: one row per touched version, then the model's tags."""
+    for old, new in (
+        ("  champion: 1\n", "  alpha: 1\n  candidate: 3\n  champion: 1\n"),
+        ("      validation: passed\n", "      validation: passed\n      team: risk\n"),
+        ("description: Predicts 30-day churn.\n", "description: Predicts 30-day churn.\ntags:\n"),
+        ("tags:\n", "tags:\n  domain: retention\n  tier: gold\n"),
+    ):
+        edit(repo, "models/churn.yaml", old, new)
+    edit(repo, "models/fraud.yaml", "    stage: None\n", "")  # absent: MLflow's None
+    commit(repo, "A base with tags, aliases and a version without a stage line")
+    git(repo, "branch", "-f", "main")
+    for old, new in (
+        ARCHIVE_1,
+        ("      team: risk\n", "      owner: ml\n"),
+        ("  alpha: 1\n  candidate: 3\n  champion: 1\n", "  alpha: 1\n  beta: 3\n  champion: 3\n"),
+        ("  domain: retention\n  tier: gold\n", "  tier: platinum\n"),
+    ):
+        edit(repo, "models/churn.yaml", old, new)
+    edit(repo, "models/fraud.yaml", "fraud/1\n", "fraud/1\n    stage: Staging\n")
+    commit(repo, "Archive churn 1, move aliases, retag")
+
+    rows = json.loads(gate.ok("validate", "--base", "main", "--format", "json").stdout)["changes"]
+
+    def row(version, stage_from, stage_to, aliases=(), tags=(), model="churn"):
+        return {
+            "model": model,
+            "version": version,
+            "stage_from": stage_from,
+            "stage_to": stage_to,
+            "aliases": list(aliases),
+            "tags": list(tags),
+            "note": "",
+        }
+
+    assert rows == [
+        row(1, "Production", "Archived", tags=["owner=ml", "-team"]),
+        row(
+            3, "Staging", "Staging", ["@beta - -> 3", "@candidate 3 -> removed", "@champion 1 -> 3"]
+        ),
+        row(None, None, None, tags=["tier=platinum", "-domain"]),
+        row(1, "None", "Staging", model="fraud"),
+    ], "the summary misreports what the pull request changes"
+
+    edit(repo, "models/churn.yaml", "    stage: Staging\n", "")
+    commit(repo, "Drop churn 3's stage line")
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+    moved = [r for r in json.loads(result.stdout)["changes"] if r["version"] == 3]
+    assert [(r["stage_from"], r["stage_to"]) for r in moved] == [("Staging", "None")]
