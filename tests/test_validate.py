@@ -10,7 +10,7 @@ import pytest
 from gitreg.core import schema_check, validate
 from gitreg.core.manifest import MAX_FILE_BYTES
 from tests._helpers import Cli, git
-from tests._pr import CHURN, FRAUD, edit, line_of, make_base, write
+from tests._pr import CHURN, CONFIG, FRAUD, REQUIREMENTS, commit, edit, line_of, make_base, write
 
 
 @pytest.fixture
@@ -409,3 +409,90 @@ def test_a_registry_without_a_models_directory_is_valid(repo, gate):
     """Deleting the last model may leave no models/ at all; that is an empty registry."""
     git(repo, "rm", "-q", "-r", "models")
     assert gate.ok("validate").stdout == "gitreg validate: valid; 1 file checked\n"
+
+
+# ------------------------------------------ validate --base: what review.py adds (issue 17)
+
+
+def _on_main(repo, files, message):
+    """Commit ``files`` (path -> text, None deletes) on main, then bring them into ``pr``."""
+    git(repo, "switch", "-q", "main")
+    for path, text in files.items():
+        if text is None:
+            git(repo, "rm", "-q", path)
+        else:
+            write(repo, path, text)
+    commit(repo, message)
+    git(repo, "switch", "-q", "pr")
+    git(repo, "merge", "-q", "main")
+    return git(repo, "rev-parse", "main").strip()
+
+
+def _promote_fraud(repo):
+    """Fraud v1 to Production without the validation tag the strict base policy asks for."""
+    edit(repo, "models/fraud.yaml", "stage: None", "stage: Production")
+
+
+DEFAULT_POLICY_NOTE = "the base main ({sha}) {why}, so the default policy judged this change"
+USED_NOTE = (
+    "this change edits gitreg.yaml, but a change is judged by the policy of its base "
+    "(main at {sha}); the edited policy applies only once it is merged"
+)
+
+
+@pytest.mark.parametrize(
+    ("config", "why"),
+    [
+        pytest.param(None, "has no gitreg.yaml", id="none"),
+        pytest.param("policy: [oops: : :\n", "has an unreadable gitreg.yaml", id="syntax"),
+        pytest.param("- policy\n", "has an unreadable gitreg.yaml", id="a-list"),
+        pytest.param("policy:\n  stages: [Bogus]\n", "has an unreadable gitreg.yaml", id="stage"),
+        pytest.param(
+            "notifications:\n  smtp: {host: x}\n", "has an unreadable gitreg.yaml", id="key"
+        ),
+        pytest.param("policy:\n  protected: 5\n", "has an unreadable gitreg.yaml", id="type"),
+        pytest.param("registry:\n  retries: many\n", "has an unreadable gitreg.yaml", id="value"),
+        pytest.param("policy: [1]\n", "has an unreadable gitreg.yaml", id="attribute"),
+    ],
+)
+def test_a_base_without_a_usable_policy_is_judged_by_the_default_one(repo, gate, config, why):
+    """A base whose gitreg.yaml is missing or broken cannot crash the gate or lock it.
+
+    The change is judged by the default policy (no requirements), and two notes say so: the
+    base's policy was not used, and the repaired gitreg.yaml applies only once merged.
+    """
+    sha = _on_main(repo, {"gitreg.yaml": config}, "Break the policy")
+    write(repo, "gitreg.yaml", CONFIG)  # the pull request repairs it...
+    _promote_fraud(repo)  # ...and promotes what the strict policy would refuse
+
+    result = _json(gate.ok("validate", "--base", "main", "--format", "json"))
+
+    assert result["findings"] == []
+    assert result["notes"] == [
+        {
+            "path": "",
+            "line": None,
+            "code": "BASE_POLICY_DEFAULT",
+            "message": DEFAULT_POLICY_NOTE.format(sha=sha[:12], why=why),
+        },
+        {
+            "path": "gitreg.yaml",
+            "line": 1,
+            "code": "BASE_POLICY_USED",
+            "message": USED_NOTE.format(sha=sha[:12]),
+        },
+    ]
+
+
+def test_the_base_policy_judges_even_where_the_change_edits_it(repo, gate):
+    """Relaxing gitreg.yaml in the same pull request does not let a promotion past it."""
+    sha = git(repo, "rev-parse", "main").strip()
+    write(repo, "gitreg.yaml", CONFIG.replace(REQUIREMENTS, "  requirements: {}\n"))
+    _promote_fraud(repo)
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    assert [f["code"] for f in result["findings"]] == ["REQUIREMENT_UNMET"]
+    assert [(n["path"], n["line"], n["code"], n["message"]) for n in result["notes"]] == [
+        ("gitreg.yaml", 1, "BASE_POLICY_USED", USED_NOTE.format(sha=sha[:12]))
+    ]
