@@ -496,3 +496,102 @@ def test_the_base_policy_judges_even_where_the_change_edits_it(repo, gate):
     assert [(n["path"], n["line"], n["code"], n["message"]) for n in result["notes"]] == [
         ("gitreg.yaml", 1, "BASE_POLICY_USED", USED_NOTE.format(sha=sha[:12]))
     ]
+
+
+def test_a_base_with_no_shared_history_is_compared_as_it_is_with_a_note(repo, gate):
+    """A shallow clone has no merge base: the gate compares with the base itself and says how
+    to get the history that would make it compare with the merge base."""
+    git(repo, "switch", "-q", "--orphan", "other")
+    write(repo, "gitreg.yaml", CONFIG)
+    write(repo, "models/churn.yaml", CHURN)
+    write(repo, "models/fraud.yaml", FRAUD)
+    commit(repo, "The same registry, unrelated history")
+    git(repo, "switch", "-q", "pr")
+    _promote_fraud(repo)
+
+    result = _json(gate.fails(1, "validate", "--base", "other", "--format", "json"))
+
+    assert [(f["path"], f["code"]) for f in result["findings"]] == [
+        ("models/fraud.yaml", "REQUIREMENT_UNMET")
+    ], "compared with other itself: only fraud changed"
+    assert result["notes"] == [
+        {
+            "path": "",
+            "line": None,
+            "code": "NO_MERGE_BASE",
+            "message": "other and HEAD share no history here (a shallow clone?); compared with "
+            "other itself: fetch more history (actions/checkout with fetch-depth: 0) if that "
+            "is wrong",
+        }
+    ]
+
+
+def test_paths_limit_a_change_to_those_of_its_files(repo, gate):
+    """validate --base main PATH judges only the named files, and only if the change has them."""
+    edit(repo, "models/churn.yaml", "next_version: 4", "next_version: 3")
+    _promote_fraud(repo)
+    base = ("validate", "--base", "main", "--format", "json")
+
+    fraud = _json(gate.fails(1, *base, "models/fraud.yaml", cwd=repo))
+    assert [f["code"] for f in fraud["findings"]] == ["REQUIREMENT_UNMET"]
+    assert fraud["checked"] == 1
+    both = _json(gate.fails(1, *base, "models/churn.yaml", "models/fraud.yaml", cwd=repo))
+    assert both["checked"] == 2
+    git(repo, "checkout", "-q", "models/churn.yaml")
+    unchanged = _json(gate.ok(*base, "models/churn.yaml", cwd=repo))
+    assert (unchanged["checked"], unchanged["findings"]) == (0, []), (
+        "a named file the change does not touch is not part of it"
+    )
+
+
+def test_a_manifest_replaced_by_a_link_is_one_finding_not_a_delete(repo, gate):
+    """A link where a manifest was is refused as what it is; the model is not judged deleted."""
+    (repo / "models" / "fraud.yaml").unlink()
+    os.symlink("churn.yaml", repo / "models" / "fraud.yaml")
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    got = [(f["path"], f["line"], f["code"], f["message"]) for f in result["findings"]]
+    message = NOT_REGULAR.format(path="models/fraud.yaml", what="a symbolic link")
+    assert got == [("models/fraud.yaml", None, "NOT_A_REGULAR_FILE", message)]
+
+
+def test_validate_from_inside_the_registry_annotates_paths_from_its_top(repo, gate):
+    """Run from models/ (or anywhere), the base is read from the registry's top and GitHub
+    annotations name files relative to it, so they land on the pull request's files."""
+    edit(repo, "models/churn.yaml", "next_version: 4", "next_version: 3")
+    _promote_fraud(repo)
+    inside = repo / "models"
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json", cwd=inside))
+
+    got = [(f["path"], f["code"]) for f in result["findings"]]
+    assert got == [
+        ("models/churn.yaml", "NEXT_VERSION"),
+        ("models/churn.yaml", "NEXT_VERSION_DECREASED"),
+        ("models/fraud.yaml", "REQUIREMENT_UNMET"),
+    ], "the base's gitreg.yaml and manifests are read at the registry's top"
+    assert result["notes"] == []
+    for args in (("--base", "main"), ()):
+        annotations = gate.fails(1, "validate", "--format", "github", *args, cwd=inside).stdout
+        assert "::error file=models/churn.yaml,line=6," in annotations, args
+
+
+def test_findings_are_listed_by_file_then_line_then_code(repo, gate):
+    """The report's order is stable: file, then line (a finding without one first), then code.
+
+    Here one file has a finding without a line and two on line 1 whose codes sort on either
+    side of it.
+    """
+    _on_main(repo, {"models/.retired.yaml": "retired:\n  old:\n    next_version: 3\n"}, "Retire")
+    write(repo, "models/.retired.yaml", "retired: {other: {next_version: 1.5}}\n")
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    got = [(f["path"], f["line"], f["code"]) for f in result["findings"]]
+    assert got == [
+        ("models/.retired.yaml", None, "RETIREMENT_DROPPED"),
+        ("models/.retired.yaml", 1, "NOT_AN_INTEGER"),
+        ("models/.retired.yaml", 1, "SCHEMA"),
+        ("models/.retired.yaml", 1, "SCHEMA"),
+    ]
