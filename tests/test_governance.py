@@ -548,3 +548,53 @@ def test_init_for_gitlab_writes_its_ci_and_owners(tmp_path):
     assert "gitreg audit" in (root / ".gitlab-ci.yml").read_text()
     assert (root / ".gitlab" / "CODEOWNERS").is_file()
     assert not (root / ".github").exists()
+
+
+# ------------------------------------------- audit: the rest of its survivors (issue 17)
+
+
+def _branch_merged(work: Path, branch: str, edit: tuple[str, str], message: str) -> str:
+    """A protected change on ``branch``, merged into main by a true merge commit."""
+    git(work, "switch", "-qc", branch)
+    _hand_push_to(work, branch, edit)
+    git(work, "switch", "-q", "main")
+    git(work, "merge", "-q", "--no-ff", branch, "-m", message)
+    git(work, "push", "-q", "origin", "main")
+    return head(work)
+
+
+def _hand_push_to(work: Path, branch: str, edit: tuple[str, str]) -> None:
+    path = work / "models" / "churn.yaml"
+    path.write_text(path.read_text().replace(*edit, 1))
+    git(work, "commit", "-qam", f"Change churn on {branch}")
+
+
+def test_audit_without_the_forge_trusts_only_pull_request_merge_commits(
+    a, remote, forge, monkeypatch
+):
+    """When the forge cannot answer, a protected change passes only as a merge commit whose
+    message is GitHub's or GitLab's; the audit says, once per commit, that it could not ask.
+
+    A single-parent commit titled like a merge, or a merge of a branch, proves no review.
+    """
+    monkeypatch.setenv("GITHUB_TOKEN", "not-the-token")  # the forge answers 401
+    start = tip(remote)
+    reviewed = _branch_merged(
+        a, "promote", ("  champion: 1\n", "  champion: 2\n"), "Merge pull request #7 from acme/p"
+    )
+    titled = _hand_push(
+        a, ("  champion: 2\n", "  champion: 3\n"), "Merge pull request #8 from acme/fake"
+    )
+    plain = _branch_merged(a, "back", ("  champion: 3\n", "  champion: 1\n"), "Merge back")
+
+    report = json.loads(Cli(a).fails(1, "audit", "--since", start, "--format", "json").stdout)
+
+    found = [(v["commit"], v["pull_request"], v["finding"]["code"]) for v in report["violations"]]
+    assert found == [(titled, 8, "PROTECTED_ALIAS"), (plain, None, "PROTECTED_ALIAS")], (
+        "each violation names the commit and the pull request its message claims"
+    )
+    assert report["notes"] == [
+        f"could not ask the forge about {commit[:12]} (GitHub answered 401 to GET "
+        f"{forge.url.rstrip('/')}/…: Bad credentials)"
+        for commit in (reviewed, titled, plain)
+    ]
