@@ -598,3 +598,79 @@ def test_audit_without_the_forge_trusts_only_pull_request_merge_commits(
         f"{forge.url.rstrip('/')}/…: Bad credentials)"
         for commit in (reviewed, titled, plain)
     ]
+
+
+def test_audit_of_the_whole_history_starts_at_the_first_commit(cli, registry):
+    """From the zero commit, audit judges every commit from the registry's first, which has no
+    parent: the state before it is empty."""
+    registry.create_model_version("churn", "s3://churn/1")
+
+    zeros = "0" * 40  # a push event's "before" for a new branch
+    report = json.loads(cli.ok("audit", "--since", zeros, "--format", "json").stdout)
+
+    assert (report["valid"], report["commits"]) == (True, 2)
+
+
+def _violations(work: Path, start: str) -> list[tuple[str, int | None, str, str]]:
+    report = json.loads(Cli(work).fails(1, "audit", "--since", start, "--format", "json").stdout)
+    return [
+        (v["commit"], v["finding"]["line"], v["finding"]["path"], v["finding"]["code"])
+        for v in report["violations"]
+    ]
+
+
+def test_audit_judges_each_commit_by_the_policy_its_parent_left(a, remote):
+    """A commit that breaks gitreg.yaml is a violation, and the commits after it are judged
+    by the default policy (which protects no alias) until gitreg.yaml is repaired."""
+    start = tip(remote)
+    config = (a / "gitreg.yaml").read_text()
+    broken = _push_files(a, {"gitreg.yaml": "policy: [oops: : :\n"}, "Break gitreg.yaml")
+    _hand_push(a, ("  champion: 1\n", "  champion: 2\n"), "Move champion, unprotected now")
+    _push_files(a, {"gitreg.yaml": config}, "Repair gitreg.yaml")
+    moved = _hand_push(a, ("  champion: 2\n", "  champion: 1\n"), "Move champion back")
+
+    found = [(commit, path, code) for commit, _, path, code in _violations(a, start)]
+
+    assert found == [
+        (broken, "gitreg.yaml", "YAML_SYNTAX"),
+        (moved, "models/churn.yaml", "PROTECTED_ALIAS"),
+    ]
+
+
+SPAM = """\
+schema_version: 1
+name: {name}
+next_version: {next}
+versions:
+  - version: {version}
+    source: s3://spam/{version}
+    stage: None
+"""
+
+
+def test_audit_knows_the_names_before_the_range_and_forgets_deleted_ones(a, remote):
+    """A file added in the range clashes with a model from before it; a model deleted in the
+    range frees its spelling; and a commit's findings come in file and line order."""
+    _push_files(a, {"models/spam.yaml": SPAM.format(name="spam", next=2, version=1)}, "Spam")
+    start = tip(remote)
+    clash = _push_files(
+        a, {"models/CHURN.yaml": SPAM.format(name="CHURN", next=2, version=1)}, "Add CHURN"
+    )
+    git(a, "rm", "-q", "models/CHURN.yaml")
+    retired = "schema_version: 1\nretired:\n  spam: {next_version: 2}\n  CHURN: {next_version: 2}\n"
+    _push_files(a, {"models/spam.yaml": None, "models/.retired.yaml": retired}, "Retire spam")
+    _push_files(a, {"models/Spam.yaml": SPAM.format(name="Spam", next=3, version=2)}, "Spam, again")
+    dropped = _push_files(
+        a, {"models/.retired.yaml": "retired: {other: {next_version: 1.5}}\n"}, "Drop spam"
+    )
+
+    found = _violations(a, start)
+
+    assert found == [
+        (clash, None, "models/CHURN.yaml", "NAME_CASE_CONFLICT"),
+        (dropped, None, "models/.retired.yaml", "RETIREMENT_DROPPED"),
+        (dropped, None, "models/.retired.yaml", "RETIREMENT_DROPPED"),
+        (dropped, 1, "models/.retired.yaml", "NOT_AN_INTEGER"),
+        (dropped, 1, "models/.retired.yaml", "SCHEMA"),
+        (dropped, 1, "models/.retired.yaml", "SCHEMA"),
+    ], "Spam reuses no number and clashes with no file: spam.yaml was deleted before it"
