@@ -674,3 +674,41 @@ def test_audit_knows_the_names_before_the_range_and_forgets_deleted_ones(a, remo
         (dropped, 1, "models/.retired.yaml", "SCHEMA"),
         (dropped, 1, "models/.retired.yaml", "SCHEMA"),
     ], "Spam reuses no number and clashes with no file: spam.yaml was deleted before it"
+
+
+def test_audit_judges_a_manifest_turned_into_a_link_as_unreadable_not_deleted(a, remote):
+    """Replacing churn.yaml by a link is one finding about the link, not a deleted model."""
+    start = tip(remote)
+    (a / "models" / "churn.yaml").unlink()
+    (a / "models" / "churn.yaml").symlink_to("elsewhere.yaml")
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "Link churn")
+    git(a, "push", "-q", "origin", "main")
+    linked = head(a)
+
+    assert _violations(a, start) == [(linked, None, "models/churn.yaml", "NOT_A_REGULAR_FILE")]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p.symlink_to("churn.yaml"),
+        lambda p: (p.write_text(SPAM.format(name="spam", next=5, version=1)), p.chmod(0o755)),
+    ],
+    ids=["link", "executable"],
+)
+def test_audit_judges_a_manifest_that_becomes_readable_as_new(a, remote, make):
+    """What gitreg never read (a link, an executable file) is no model's past: once it is a
+    regular file, it is judged as a model that arrives, not as an edit of what was there."""
+    path = a / "models" / "spam.yaml"
+    make(path)
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "Add spam, not as a regular file")
+    git(a, "push", "-q", "origin", "main")
+    start = tip(remote)
+    path.unlink()
+    _push_files(a, {"models/spam.yaml": SPAM.format(name="spam", next=3, version=2)}, "Fix spam")
+
+    report = json.loads(Cli(a).ok("audit", "--since", start, "--format", "json").stdout)
+
+    assert report["violations"] == []
