@@ -712,3 +712,18 @@ def test_audit_judges_a_manifest_that_becomes_readable_as_new(a, remote, make):
     report = json.loads(Cli(a).ok("audit", "--since", start, "--format", "json").stdout)
 
     assert report["violations"] == []
+
+
+def test_audit_sees_models_entries_as_validate_does(a, remote):
+    """A name clashes only with what is directly in models/, as in ``gitreg validate``: not
+    with gitreg.yaml, and not with a file inside a directory there (the directory itself is
+    the stray entry)."""
+    start = tip(remote)
+    config = (a / "gitreg.yaml").read_text()
+    _push_files(a, {"gitreg.yaml": config + "# reviewed yearly\n"}, "Edit gitreg.yaml")
+    _push_files(a, {"models/GITREG.yaml": SPAM.format(name="GITREG", next=2, version=1)}, "G")
+    (a / "models" / "sub").mkdir()
+    nested = _push_files(a, {"models/sub/x.yaml": SPAM.format(name="x", next=2, version=1)}, "x")
+    _push_files(a, {"models/X.yaml": SPAM.format(name="X", next=2, version=1)}, "X")
+
+    assert _violations(a, start) == [(nested, None, "models/sub", "STRAY_FILE")]

@@ -131,11 +131,7 @@ class _Walk:
         """The violations of ``commit``, then advance the state past it."""
         old, new, unreadable = self._sides(commit.changes)
         policy = _policy(self.texts[CONFIG_FILE])
-        names = set(self.names)
-        for change in commit.changes:
-            names.discard(change.old_path.rsplit("/", 1)[-1])
-            if change.status != "D":
-                names.add(change.new_path.rsplit("/", 1)[-1])
+        names = _names_after(self.names, commit.changes)
         entries = files.Listing(dict.fromkeys(names, False), frozenset())
 
         def check_new(path: str, text: bytes | None, incumbents: frozenset[int]) -> Any:
@@ -214,6 +210,28 @@ class _Walk:
         merge = len(commit.parents) > 1
         message = f"{commit.subject}\n{commit.body}"
         return merge and any(pattern.search(message) for pattern in _MERGED)
+
+
+def _names_after(names: set[str], changes: Iterable[FileChange]) -> set[str]:
+    """The entries directly in models/ once ``changes`` are made (what ``files.listing``
+    would see): gitreg.yaml is none of them, and models/sub/x.yaml is the entry ``sub``."""
+    after = set(names)
+    for change in changes:
+        old, nested = _entry(change.old_path)
+        if old and not nested:  # a file in a directory may leave others there
+            after.discard(old)
+        new, _ = _entry(change.new_path)
+        if new and change.status != "D":
+            after.add(new)
+    return after
+
+
+def _entry(path: str) -> tuple[str, bool]:
+    """The entry of models/ that ``path`` is or is in ("" outside models/), and whether in."""
+    if not path.startswith(f"{MODELS_DIR}/"):
+        return "", False
+    name, _, rest = path[len(MODELS_DIR) + 1 :].partition("/")
+    return name, bool(rest)
 
 
 def _policy(text: bytes | None) -> Policy:
