@@ -723,7 +723,14 @@ def test_audit_sees_models_entries_as_validate_does(a, remote):
     _push_files(a, {"gitreg.yaml": config + "# reviewed yearly\n"}, "Edit gitreg.yaml")
     _push_files(a, {"models/GITREG.yaml": SPAM.format(name="GITREG", next=2, version=1)}, "G")
     (a / "models" / "sub").mkdir()
-    nested = _push_files(a, {"models/sub/x.yaml": SPAM.format(name="x", next=2, version=1)}, "x")
+    x, y = (SPAM.format(name=n, next=2, version=1) for n in "xy")
+    nested = _push_files(a, {"models/sub/x.yaml": x, "models/sub/y.yaml": y}, "x and y")
     _push_files(a, {"models/X.yaml": SPAM.format(name="X", next=2, version=1)}, "X")
+    drop = _push_files(a, {"models/sub/x.yaml": None}, "Drop x; y stays in models/sub")
+    sub = _push_files(a, {"models/SUB.yaml": SPAM.format(name="SUB", next=2, version=1)}, "S")
 
-    assert _violations(a, start) == [(nested, None, "models/sub", "STRAY_FILE")]
+    assert _violations(a, start) == [
+        (nested, None, "models/sub", "STRAY_FILE"),
+        (drop, None, "models/sub", "STRAY_FILE"),
+        (sub, None, "models/SUB.yaml", "NAME_CASE_CONFLICT"),
+    ]

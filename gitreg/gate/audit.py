@@ -217,21 +217,22 @@ def _names_after(names: set[str], changes: Iterable[FileChange]) -> set[str]:
     would see): gitreg.yaml is none of them, and models/sub/x.yaml is the entry ``sub``."""
     after = set(names)
     for change in changes:
-        old, nested = _entry(change.old_path)
-        if old and not nested:  # a file in a directory may leave others there
-            after.discard(old)
-        new, _ = _entry(change.new_path)
-        if new and change.status != "D":
-            after.add(new)
+        old = _entry(change.old_path)
+        if old is not None and not old[1]:  # a file in a directory may leave others there
+            after.discard(old[0])
+        new = _entry(change.new_path)
+        if new is not None and change.status != "D":
+            after.add(new[0])
     return after
 
 
-def _entry(path: str) -> tuple[str, bool]:
-    """The entry of models/ that ``path`` is or is in ("" outside models/), and whether in."""
-    if not path.startswith(f"{MODELS_DIR}/"):
-        return "", False
-    name, _, rest = path[len(MODELS_DIR) + 1 :].partition("/")
-    return name, bool(rest)
+def _entry(path: str) -> tuple[str, bool] | None:
+    """The entry of models/ that ``path`` is or is in, and whether in (None: not in models/)."""
+    top, _, rest = path.partition("/")
+    if top != MODELS_DIR:
+        return None
+    name, _, deeper = rest.partition("/")
+    return name, bool(deeper)
 
 
 def _policy(text: bytes | None) -> Policy:
