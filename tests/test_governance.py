@@ -734,3 +734,26 @@ def test_audit_sees_models_entries_as_validate_does(a, remote):
         (drop, None, "models/sub", "STRAY_FILE"),
         (sub, None, "models/SUB.yaml", "NAME_CASE_CONFLICT"),
     ]
+
+
+def test_audit_reports_a_push_that_deletes_gitreg_yaml(a, remote):
+    """Deleting gitreg.yaml leaves the registry without its policy: a violation that says
+    how to restore it."""
+    start = tip(remote)
+    config = (a / "gitreg.yaml").read_text()
+    deleted = _push_files(a, {"gitreg.yaml": None}, "Delete gitreg.yaml")
+    _push_files(a, {"gitreg.yaml": config}, "Restore gitreg.yaml")
+
+    report = json.loads(Cli(a).fails(1, "audit", "--since", start, "--format", "json").stdout)
+
+    assert [(v["commit"], v["finding"]) for v in report["violations"]] == [
+        (
+            deleted,
+            {
+                "path": "gitreg.yaml",
+                "line": None,
+                "code": "CONFIG_MISSING",
+                "message": "gitreg.yaml is missing; restore it (git checkout -- gitreg.yaml)",
+            },
+        )
+    ]

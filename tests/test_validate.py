@@ -595,3 +595,45 @@ def test_findings_are_listed_by_file_then_line_then_code(repo, gate):
         ("models/.retired.yaml", 1, "SCHEMA"),
         ("models/.retired.yaml", 1, "SCHEMA"),
     ]
+
+
+CASE_MESSAGE = (
+    "{path} and {other} differ only in case; a checkout on macOS or Windows would merge "
+    "them, so rename one"
+)
+
+
+def test_what_a_change_adds_is_judged_as_the_whole_validate_judges_it(repo, gate):
+    """validate --base gives a file the same findings, lines and messages as validate does:
+    gitreg.yaml's schema with its line, a case clash, a directory in models/, and nothing
+    for models/.gitkeep, whatever it holds."""
+    edit(repo, "gitreg.yaml", "  protected: [Production]", "  protected: [Prod]")
+    write(repo, "models/Churn.yaml", CHURN.replace("name: churn", "name: Churn"))
+    write(repo, "models/sub/x.yaml", FRAUD)
+    write(repo, "models/.gitkeep", "")
+    protected = line_of(repo, "gitreg.yaml", "protected: [Prod]")
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    got = [(f["path"], f["line"], f["code"], f["message"]) for f in result["findings"]]
+    assert [g[:3] for g in got] == [
+        ("gitreg.yaml", protected, "SCHEMA"),
+        ("models/Churn.yaml", None, "NAME_CASE_CONFLICT"),
+        ("models/sub", None, "STRAY_FILE"),
+    ]
+    assert got[1][3] == CASE_MESSAGE.format(path="models/Churn.yaml", other="models/churn.yaml")
+    assert got[2][3] == (
+        "models/sub is a directory; models/ holds only <model name>.yaml manifests: move it "
+        "out of models/"
+    )
+
+
+def test_a_syntax_error_in_gitreg_yaml_is_a_finding_with_its_line(repo, gate):
+    """A broken gitreg.yaml in a pull request is reported where it breaks, never a crash."""
+    edit(repo, "gitreg.yaml", "  protected: [Production]", "  protected: [Production")
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    got = [(f["path"], f["code"]) for f in result["findings"]]
+    assert got == [("gitreg.yaml", "YAML_SYNTAX")]
+    assert result["findings"][0]["line"] is not None
