@@ -461,3 +461,56 @@ def test_a_read_never_recovers_a_live_writers_journal(churn):
         holder.wait()
         holder.stdout.close()
     journal.unlink()
+
+
+def _commit_manifest(repo: Path, change) -> None:
+    path = repo / "models" / "churn.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    git(repo, "commit", "-qam", "Hand edit")
+
+
+def test_a_write_on_a_malformed_manifest_names_the_first_finding_and_counts_the_rest(churn):
+    def two_faults(data):
+        data["versions"][0]["version"] = "one"
+        data["versions"][0]["stage"] = "Live"
+
+    _commit_manifest(churn, two_faults)
+    before = snapshot(churn)
+    result = Cli(churn).fails(1, "register", "churn", "s3://churn/2")
+    assert result.stderr == (
+        "Error: models/churn.yaml:9: SCHEMA: versions.0.stage: 'Live' is not one of "
+        "['None', 'Staging', 'Production', 'Archived']; use one of those values "
+        "(and 1 more; run gitreg validate)\n"
+    )
+    assert snapshot(churn) == before
+    _commit_manifest(churn, lambda data: data.update(versions="oops"))
+    result = Cli(churn).fails(1, "register", "churn", "s3://churn/2")
+    assert result.stderr == (
+        "Error: models/churn.yaml:6: SCHEMA: versions: 'oops' is not of type 'array'; "
+        "change the value's type\n"
+    ), "one finding: no '(and N more)' tail"
+
+
+def test_a_push_that_brings_other_writers_commits_updates_their_files_too(
+    clone, bare_remote, tmp_path
+):
+    """The remote moved (another clone added one model and deleted another): a write here
+    builds on it, and this clone's work tree gets their files as well as its own."""
+    Registry(clone).create_model_version("old", "s3://old/1")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(other))
+    Registry(other).create_model_version("fraud", "s3://fraud/1")
+    Registry(other).delete_registered_model("old")
+    notes = {f"notes/{c}.txt": f"{c}\n" for c in "abcdefgh"}  # many paths, in any order
+    Store(other).transaction(lambda tx: [tx.write(p, t) for p, t in notes.items()])
+    Registry(clone).create_model_version("churn", "s3://churn/2")
+    assert head(clone) == git(bare_remote, "rev-parse", "main").strip()
+    assert sources_at(clone, "HEAD") == ["s3://churn/1", "s3://churn/2"]
+    assert not (clone / "models" / "old.yaml").exists(), "the other clone's delete was lost"
+    assert (clone / "models" / "fraud.yaml").read_bytes() == git(
+        other, "show", "HEAD:models/fraud.yaml"
+    ).encode()
+    assert {p: (clone / p).read_text() for p in notes} == notes
+    assert_consistent(clone)
