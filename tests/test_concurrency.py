@@ -176,8 +176,12 @@ def test_a_lock_held_by_a_killed_process_is_released(registry_repo, monkeypatch)
     assert holder.stdout.readline().strip() == b"held"
     monkeypatch.setattr(store_module, "LOCK_TIMEOUT_SECONDS", 0)
     registry = Registry(registry_repo)
-    with pytest.raises(ConcurrentUpdate):  # held: a writer that will not wait gives up
+    with pytest.raises(ConcurrentUpdate) as caught:  # held: a writer that won't wait gives up
         registry.create_model_version("churn", "s3://m/0")
+    lock = registry_repo / ".git" / "gitreg" / "lock"
+    assert caught.value.message == (
+        f"another gitreg process has held {lock} for 0s; wait for it to finish and retry"
+    )
     holder.kill()
     holder.wait()
     holder.stdout.close()

@@ -576,3 +576,385 @@ def test_audit_refuses_a_commit_that_deleted_gitreg_yaml(repo):
             },
         )
     ]
+
+
+# --------------------------------------------- each change rule's finding, exactly (#17)
+
+# A finding as a user reads it: path, (line needle, the line it comes after), code, message.
+# The line is looked up in the branch's file, so the expectation names the YAML it points at.
+Expected = tuple[str, tuple[str, str] | None, str, str]
+Edit = tuple[str, str, str]  # path, old text (empty: a new file), new text
+
+CHURN_V1 = CHURN[CHURN.index("  - version: 1\n") : CHURN.index("  - version: 3\n")]
+FIX = "gitreg update churn 3 -d TEXT for a description; metrics are recorded at registration)"
+REVIEW = (
+    " is a change to a protected fact, which happens only through a reviewed pull request; "
+    "open one (gitreg does, for a registry with a remote)"
+)
+STRICTER = ('      metrics: ["f1 >= 0.88"]', '      metrics: ["f1 >= 0.95"]')
+ALIAS_RULES = (
+    "gitreg.yaml",
+    REQUIREMENTS,
+    REQUIREMENTS + '    "@candidate":\n      tags: {validation: passed}\n'
+    '    "@shadow":\n      tags: {validation: passed}\n      metrics: ["f1 >= 0.95"]\n',
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleCase:
+    """``main`` (tests/_pr.py, plus ``base`` edits) and a branch that makes ``edits``."""
+
+    edits: tuple[Edit, ...]
+    findings: tuple[Expected, ...]
+    base: tuple[Edit, ...] = ()
+    push: bool = False
+
+
+RULE_CASES = {
+    "a deleted stage line is a move to None": RuleCase(
+        base=(
+            (
+                "gitreg.yaml",
+                "    Staging: [None, Production, Archived]",
+                "    Staging: [Production, Archived]",
+            ),
+        ),
+        edits=(("models/churn.yaml", "    stage: Staging\n", ""),),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("- version: 3", ""),
+                "SCHEMA",
+                "versions.1: 'stage' is a required property; add it",
+            ),
+            (
+                "models/churn.yaml",
+                ("- version: 3", ""),
+                "TRANSITION_NOT_ALLOWED",
+                "version 3: Staging -> None is not an allowed transition in the base's "
+                "gitreg.yaml (from Staging it allows: Archived, Production); go through an "
+                "allowed stage, or change the policy in a pull request of its own first",
+            ),
+        ),
+    ),
+    "a stage the policy lists no transitions from allows nothing": RuleCase(
+        base=(("gitreg.yaml", "    None: [Staging, Production, Archived]\n", ""),),
+        edits=(("models/fraud.yaml", "    stage: None\n", "    stage: Staging\n"),),
+        findings=(
+            (
+                "models/fraud.yaml",
+                ("stage:", ""),
+                "TRANSITION_NOT_ALLOWED",
+                "version 1: None -> Staging is not an allowed transition in the base's "
+                "gitreg.yaml (from None it allows: nothing); go through an allowed stage, or "
+                "change the policy in a pull request of its own first",
+            ),
+        ),
+    ),
+    "a stage the base's policy does not use": RuleCase(
+        base=(
+            (
+                "gitreg.yaml",
+                "  stages: [None, Staging, Production, Archived]",
+                "  stages: [None, Staging, Production]",
+            ),
+        ),
+        edits=(("models/churn.yaml", *ARCHIVE_1),),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("stage:", "version: 1"),
+                "STAGE_NOT_IN_POLICY",
+                "version 1: Production -> Archived: the base's gitreg.yaml does not use stage "
+                "Archived (its stages: None, Staging, Production); pick one of those",
+            ),
+        ),
+    ),
+    "every unmet requirement of a stage, and only the missing tags to set": RuleCase(
+        base=(
+            (
+                "gitreg.yaml",
+                "      tags: {validation: passed}",
+                "      tags: {validation: passed, owner: ml, team: risk}",
+            ),
+            ("gitreg.yaml", *STRICTER),
+        ),
+        edits=(
+            ("models/churn.yaml", *ARCHIVE_1),
+            ("models/churn.yaml", *TAG_3),
+            ("models/churn.yaml", *PROMOTE_3),
+        ),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("stage:", "version: 3"),
+                "REQUIREMENT_UNMET",
+                "version 3: Staging -> Production: the base's gitreg.yaml requires more to "
+                "enter Production: tag owner='ml' is required (it is None); tag team='risk' is "
+                "required (it is None); metric f1=0.93 does not meet f1 >= 0.95; fix the "
+                "version (gitreg tag churn 3 owner=ml team=risk; " + FIX,
+            ),
+        ),
+    ),
+    "an unchanged version that fails a newer requirement is not this change's problem": RuleCase(
+        base=(("gitreg.yaml", *STRICTER),),
+        edits=(("models/churn.yaml", "Predicts 30-day churn.", "Predicts churn within 30 days."),),
+        findings=(),
+    ),
+    "a base stage gitreg cannot read is no transition to judge": RuleCase(
+        base=(("models/fraud.yaml", "    stage: None\n", "    stage: Retired\n"),),
+        edits=(("models/fraud.yaml", "    stage: Retired\n", "    stage: Staging\n"),),
+        findings=(),
+    ),
+    "an alias that comes to point at a version needs what the policy asks of it": RuleCase(
+        base=(
+            ALIAS_RULES,
+            ("models/churn.yaml", "  champion: 1\n", "  champion: 1\n  candidate: 3\n"),
+        ),
+        edits=(("models/churn.yaml", "  candidate: 3\n", "  candidate: 3\n  shadow: 3\n"),),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("shadow: 3", ""),
+                "REQUIREMENT_UNMET",
+                "@shadow -> version 3: the base's gitreg.yaml requires more of a version "
+                "@shadow points at: tag validation='passed' is required (it is None); metric "
+                "f1=0.93 does not meet f1 >= 0.95; fix the version (gitreg tag churn 3 "
+                "validation=passed; " + FIX,
+            ),
+        ),
+    ),
+    "an alias on a malformed version does not stop the next alias being judged": RuleCase(
+        base=(ALIAS_RULES,),
+        edits=(
+            (
+                "models/churn.yaml",
+                "  champion: 1\n",
+                "  champion: 1\n  candidate: 3\n  shadow: 1\n",
+            ),
+            ("models/churn.yaml", "    stage: Staging\n", "    stage: Bogus\n"),
+        ),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("shadow: 1", ""),
+                "REQUIREMENT_UNMET",
+                "@shadow -> version 1: the base's gitreg.yaml requires more of a version "
+                "@shadow points at: metric f1=0.91 does not meet f1 >= 0.95; fix the version "
+                "(gitreg update churn 1 -d TEXT for a description; metrics are recorded at "
+                "registration)",
+            ),
+            (
+                "models/churn.yaml",
+                ("stage: Bogus", ""),
+                "SCHEMA",
+                "versions.1.stage: 'Bogus' is not one of ['None', 'Staging', 'Production', "
+                "'Archived']; use one of those values",
+            ),
+        ),
+    ),
+    "next_version going down": RuleCase(
+        edits=(("models/churn.yaml", "next_version: 4", "next_version: 3"),),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("next_version:", ""),
+                "NEXT_VERSION",
+                "next_version 3 must be above every version (version 3 exists); set it to 4",
+            ),
+            (
+                "models/churn.yaml",
+                ("next_version:", ""),
+                "NEXT_VERSION_DECREASED",
+                "next_version went down from 4 to 3; it never decreases, so that version "
+                "numbers are never reused: set it back to 4",
+            ),
+        ),
+    ),
+    "a removed and a rewritten fact of merged versions": RuleCase(
+        edits=(
+            ("models/churn.yaml", "    run_id: aaa111\n", ""),
+            ("models/churn.yaml", "runs:/ccc333/model", "runs:/ddd444/model"),
+        ),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("- version: 1", ""),
+                "IMMUTABLE_FIELD",
+                "versions[0].run_id of version 1 changed from 'aaa111' to None; a merged "
+                "version's run_id never changes: restore it, or register the new artifact as a "
+                "new version (gitreg register churn SOURCE)",
+            ),
+            (
+                "models/churn.yaml",
+                ("source:", "version: 3"),
+                "IMMUTABLE_FIELD",
+                "versions[1].source of version 3 changed from 'runs:/ccc333/model' to "
+                "'runs:/ddd444/model'; a merged version's source never changes: restore it, or "
+                "register the new artifact as a new version (gitreg register churn SOURCE)",
+            ),
+        ),
+    ),
+    "a second Production version is the newcomer, even listed first": RuleCase(
+        base=(
+            ("models/churn.yaml", "    stage: Production\n", "    stage: Staging\n"),
+            (
+                "models/churn.yaml",
+                "    stage: Staging\n    description",
+                "    stage: Production\n    description",
+            ),
+        ),
+        edits=(("models/churn.yaml", "    stage: Staging\n", "    stage: Production\n"),),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("stage:", "version: 1"),
+                "MULTIPLE_PRODUCTION",
+                "versions[0]: version 1 is in Production, but version 3 already is; at most one "
+                "version per model is in Production: archive the old one in the same change "
+                "(gitreg transition churn 1 Production --archive-existing-versions)",
+            ),
+        ),
+    ),
+    "a new model cannot use a number below the first": RuleCase(
+        edits=(
+            (
+                "models/spam.yaml",
+                "",
+                "schema_version: 1\nname: spam\nnext_version: 1\nversions:\n"
+                "  - version: 0\n    source: s3://spam/0\n    stage: None\n",
+            ),
+        ),
+        findings=(
+            (
+                "models/spam.yaml",
+                ("version: 0", ""),
+                "SCHEMA",
+                "versions.0.version: 0 is less than the minimum of 1; fix it to match gitreg's "
+                "manifest.schema.json",
+            ),
+        ),
+    ),
+    "push: a protected stage left, at the version's stage line": RuleCase(
+        push=True,
+        edits=(("models/churn.yaml", *ARCHIVE_1),),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("stage:", "version: 1"),
+                "PROTECTED_STAGE",
+                "churn: version 1: Production -> Archived" + REVIEW,
+            ),
+        ),
+    ),
+    "push: a protected alias moved, at the alias's line": RuleCase(
+        push=True,
+        edits=(("models/churn.yaml", "  champion: 1\n", "  champion: 3\n"),),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("champion: 3", ""),
+                "PROTECTED_ALIAS",
+                "churn: @champion moved from version 1 to 3" + REVIEW,
+            ),
+        ),
+    ),
+    "push: a Production version deleted, at the model's name": RuleCase(
+        push=True,
+        base=(("models/churn.yaml", "  champion: 1\n", "  champion: 3\n"),),
+        edits=(("models/churn.yaml", CHURN_V1, ""),),
+        findings=(
+            (
+                "models/churn.yaml",
+                ("name: churn", ""),
+                "PROTECTED_STAGE",
+                "churn: version 1 deleted while in Production" + REVIEW,
+            ),
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", RULE_CASES.values(), ids=RULE_CASES.keys())
+def test_each_change_rule_reports_its_exact_finding(tmp_path, case):
+    """Every rule names the file, the line to fix, its MLflow-style code and the fix itself."""
+    repo = make_base(tmp_path / "r")
+    if case.base:
+        for path, old, new in case.base:
+            edit(repo, path, old, new)
+        commit(repo, "The base of this case")
+        git(repo, "branch", "-f", "main")
+    for path, old, new in case.edits:
+        if old:
+            edit(repo, path, old, new)
+        else:
+            write(repo, path, new)  # a new file
+    commit(repo, "The change under review")
+
+    args = ("validate", "--base", "main", "--format", "json", *(["--push"] if case.push else []))
+    result = Cli(repo).run(*args)
+
+    assert result.exit_code == (1 if case.findings else 0), result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert [n["code"] for n in report["notes"]] in ([], ["BASE_POLICY_USED"])
+    expected = [
+        {
+            "path": path,
+            "line": line_of(repo, path, *where) if where else None,
+            "code": code,
+            "message": message,
+        }
+        for path, where, code, message in case.findings
+    ]
+    assert report["findings"] == expected, "a change rule's finding changed what users read"
+
+
+def test_the_summary_rows_show_each_stage_alias_and_tag_change_exactly(repo, gate):
+    """The change table reviewers read: one row per touched version, then the model's tags."""
+    for old, new in (
+        ("  champion: 1\n", "  alpha: 1\n  candidate: 3\n  champion: 1\n"),
+        ("      validation: passed\n", "      validation: passed\n      team: risk\n"),
+        ("description: Predicts 30-day churn.\n", "description: Predicts 30-day churn.\ntags:\n"),
+        ("tags:\n", "tags:\n  domain: retention\n  tier: gold\n"),
+    ):
+        edit(repo, "models/churn.yaml", old, new)
+    edit(repo, "models/fraud.yaml", "    stage: None\n", "")  # absent: MLflow's None
+    commit(repo, "A base with tags, aliases and a version without a stage line")
+    git(repo, "branch", "-f", "main")
+    for old, new in (
+        ARCHIVE_1,
+        ("      team: risk\n", "      owner: ml\n"),
+        ("  alpha: 1\n  candidate: 3\n  champion: 1\n", "  alpha: 1\n  beta: 3\n  champion: 3\n"),
+        ("  domain: retention\n  tier: gold\n", "  tier: platinum\n"),
+    ):
+        edit(repo, "models/churn.yaml", old, new)
+    edit(repo, "models/fraud.yaml", "fraud/1\n", "fraud/1\n    stage: Staging\n")
+    commit(repo, "Archive churn 1, move aliases, retag")
+
+    rows = json.loads(gate.ok("validate", "--base", "main", "--format", "json").stdout)["changes"]
+
+    def row(version, stage_from, stage_to, aliases=(), tags=(), model="churn"):
+        return {
+            "model": model,
+            "version": version,
+            "stage_from": stage_from,
+            "stage_to": stage_to,
+            "aliases": list(aliases),
+            "tags": list(tags),
+            "note": "",
+        }
+
+    assert rows == [
+        row(1, "Production", "Archived", tags=["owner=ml", "-team"]),
+        row(
+            3, "Staging", "Staging", ["@beta - -> 3", "@candidate 3 -> removed", "@champion 1 -> 3"]
+        ),
+        row(None, None, None, tags=["tier=platinum", "-domain"]),
+        row(1, "None", "Staging", model="fraud"),
+    ], "the summary misreports what the pull request changes"
+
+    edit(repo, "models/churn.yaml", "    stage: Staging\n", "")
+    commit(repo, "Drop churn 3's stage line")
+    result = gate.fails(1, "validate", "--base", "main", "--format", "json")
+    moved = [r for r in json.loads(result.stdout)["changes"] if r["version"] == 3]
+    assert [(r["stage_from"], r["stage_to"]) for r in moved] == [("Staging", "None")]

@@ -548,3 +548,212 @@ def test_init_for_gitlab_writes_its_ci_and_owners(tmp_path):
     assert "gitreg audit" in (root / ".gitlab-ci.yml").read_text()
     assert (root / ".gitlab" / "CODEOWNERS").is_file()
     assert not (root / ".github").exists()
+
+
+# ------------------------------------------- audit: the rest of its survivors (issue 17)
+
+
+def _branch_merged(work: Path, branch: str, edit: tuple[str, str], message: str) -> str:
+    """A protected change on ``branch``, merged into main by a true merge commit."""
+    git(work, "switch", "-qc", branch)
+    _hand_push_to(work, branch, edit)
+    git(work, "switch", "-q", "main")
+    git(work, "merge", "-q", "--no-ff", branch, "-m", message)
+    git(work, "push", "-q", "origin", "main")
+    return head(work)
+
+
+def _hand_push_to(work: Path, branch: str, edit: tuple[str, str]) -> None:
+    path = work / "models" / "churn.yaml"
+    path.write_text(path.read_text().replace(*edit, 1))
+    git(work, "commit", "-qam", f"Change churn on {branch}")
+
+
+def test_audit_without_the_forge_trusts_only_pull_request_merge_commits(
+    a, remote, forge, monkeypatch
+):
+    """When the forge cannot answer, a protected change passes only as a merge commit whose
+    message is GitHub's or GitLab's; the audit says, once per commit, that it could not ask.
+
+    A single-parent commit titled like a merge, or a merge of a branch, proves no review.
+    """
+    monkeypatch.setenv("GITHUB_TOKEN", "not-the-token")  # the forge answers 401
+    start = tip(remote)
+    reviewed = _branch_merged(
+        a, "promote", ("  champion: 1\n", "  champion: 2\n"), "Merge pull request #7 from acme/p"
+    )
+    titled = _hand_push(
+        a, ("  champion: 2\n", "  champion: 3\n"), "Merge pull request #8 from acme/fake"
+    )
+    plain = _branch_merged(a, "back", ("  champion: 3\n", "  champion: 1\n"), "Merge back")
+
+    report = json.loads(Cli(a).fails(1, "audit", "--since", start, "--format", "json").stdout)
+
+    found = [(v["commit"], v["pull_request"], v["finding"]["code"]) for v in report["violations"]]
+    assert found == [(titled, 8, "PROTECTED_ALIAS"), (plain, None, "PROTECTED_ALIAS")], (
+        "each violation names the commit and the pull request its message claims"
+    )
+    assert report["notes"] == [
+        f"could not ask the forge about {commit[:12]} (GitHub answered 401 to GET "
+        f"{forge.url.rstrip('/')}/…: Bad credentials)"
+        for commit in (reviewed, titled, plain)
+    ]
+
+
+def test_audit_of_the_whole_history_starts_at_the_first_commit(cli, registry):
+    """From the zero commit, audit judges every commit from the registry's first, which has no
+    parent: the state before it is empty."""
+    registry.create_model_version("churn", "s3://churn/1")
+
+    zeros = "0" * 40  # a push event's "before" for a new branch
+    report = json.loads(cli.ok("audit", "--since", zeros, "--format", "json").stdout)
+
+    assert (report["valid"], report["commits"]) == (True, 2)
+
+
+def _violations(work: Path, start: str) -> list[tuple[str, int | None, str, str]]:
+    report = json.loads(Cli(work).fails(1, "audit", "--since", start, "--format", "json").stdout)
+    return [
+        (v["commit"], v["finding"]["line"], v["finding"]["path"], v["finding"]["code"])
+        for v in report["violations"]
+    ]
+
+
+def test_audit_judges_each_commit_by_the_policy_its_parent_left(a, remote):
+    """A commit that breaks gitreg.yaml is a violation, and the commits after it are judged
+    by the default policy (which protects no alias) until gitreg.yaml is repaired."""
+    start = tip(remote)
+    config = (a / "gitreg.yaml").read_text()
+    broken = _push_files(a, {"gitreg.yaml": "policy: [oops: : :\n"}, "Break gitreg.yaml")
+    _hand_push(a, ("  champion: 1\n", "  champion: 2\n"), "Move champion, unprotected now")
+    _push_files(a, {"gitreg.yaml": config}, "Repair gitreg.yaml")
+    moved = _hand_push(a, ("  champion: 2\n", "  champion: 1\n"), "Move champion back")
+
+    found = [(commit, path, code) for commit, _, path, code in _violations(a, start)]
+
+    assert found == [
+        (broken, "gitreg.yaml", "YAML_SYNTAX"),
+        (moved, "models/churn.yaml", "PROTECTED_ALIAS"),
+    ]
+
+
+SPAM = """\
+schema_version: 1
+name: {name}
+next_version: {next}
+versions:
+  - version: {version}
+    source: s3://spam/{version}
+    stage: None
+"""
+
+
+def test_audit_knows_the_names_before_the_range_and_forgets_deleted_ones(a, remote):
+    """A file added in the range clashes with a model from before it; a model deleted in the
+    range frees its spelling; and a commit's findings come in file and line order."""
+    _push_files(a, {"models/spam.yaml": SPAM.format(name="spam", next=2, version=1)}, "Spam")
+    start = tip(remote)
+    clash = _push_files(
+        a, {"models/CHURN.yaml": SPAM.format(name="CHURN", next=2, version=1)}, "Add CHURN"
+    )
+    git(a, "rm", "-q", "models/CHURN.yaml")
+    retired = "schema_version: 1\nretired:\n  spam: {next_version: 2}\n  CHURN: {next_version: 2}\n"
+    _push_files(a, {"models/spam.yaml": None, "models/.retired.yaml": retired}, "Retire spam")
+    _push_files(a, {"models/Spam.yaml": SPAM.format(name="Spam", next=3, version=2)}, "Spam, again")
+    dropped = _push_files(
+        a, {"models/.retired.yaml": "retired: {other: {next_version: 1.5}}\n"}, "Drop spam"
+    )
+
+    found = _violations(a, start)
+
+    assert found == [
+        (clash, None, "models/CHURN.yaml", "NAME_CASE_CONFLICT"),
+        (dropped, None, "models/.retired.yaml", "RETIREMENT_DROPPED"),
+        (dropped, None, "models/.retired.yaml", "RETIREMENT_DROPPED"),
+        (dropped, 1, "models/.retired.yaml", "NOT_AN_INTEGER"),
+        (dropped, 1, "models/.retired.yaml", "SCHEMA"),
+        (dropped, 1, "models/.retired.yaml", "SCHEMA"),
+    ], "Spam reuses no number and clashes with no file: spam.yaml was deleted before it"
+
+
+def test_audit_judges_a_manifest_turned_into_a_link_as_unreadable_not_deleted(a, remote):
+    """Replacing churn.yaml by a link is one finding about the link, not a deleted model."""
+    start = tip(remote)
+    (a / "models" / "churn.yaml").unlink()
+    (a / "models" / "churn.yaml").symlink_to("elsewhere.yaml")
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "Link churn")
+    git(a, "push", "-q", "origin", "main")
+    linked = head(a)
+
+    assert _violations(a, start) == [(linked, None, "models/churn.yaml", "NOT_A_REGULAR_FILE")]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: p.symlink_to("churn.yaml"),
+        lambda p: (p.write_text(SPAM.format(name="spam", next=5, version=1)), p.chmod(0o755)),
+    ],
+    ids=["link", "executable"],
+)
+def test_audit_judges_a_manifest_that_becomes_readable_as_new(a, remote, make):
+    """What gitreg never read (a link, an executable file) is no model's past: once it is a
+    regular file, it is judged as a model that arrives, not as an edit of what was there."""
+    path = a / "models" / "spam.yaml"
+    make(path)
+    git(a, "add", "-A")
+    git(a, "commit", "-qm", "Add spam, not as a regular file")
+    git(a, "push", "-q", "origin", "main")
+    start = tip(remote)
+    path.unlink()
+    _push_files(a, {"models/spam.yaml": SPAM.format(name="spam", next=3, version=2)}, "Fix spam")
+
+    report = json.loads(Cli(a).ok("audit", "--since", start, "--format", "json").stdout)
+
+    assert report["violations"] == []
+
+
+def test_audit_sees_models_entries_as_validate_does(a, remote):
+    """A name clashes only with what is directly in models/, as in ``gitreg validate``: not
+    with gitreg.yaml, and not with a file inside a directory there (the directory itself is
+    the stray entry)."""
+    start = tip(remote)
+    config = (a / "gitreg.yaml").read_text()
+    _push_files(a, {"gitreg.yaml": config + "# reviewed yearly\n"}, "Edit gitreg.yaml")
+    _push_files(a, {"models/GITREG.yaml": SPAM.format(name="GITREG", next=2, version=1)}, "G")
+    (a / "models" / "sub").mkdir()
+    x, y = (SPAM.format(name=n, next=2, version=1) for n in "xy")
+    nested = _push_files(a, {"models/sub/x.yaml": x, "models/sub/y.yaml": y}, "x and y")
+    _push_files(a, {"models/X.yaml": SPAM.format(name="X", next=2, version=1)}, "X")
+    drop = _push_files(a, {"models/sub/x.yaml": None}, "Drop x; y stays in models/sub")
+    sub = _push_files(a, {"models/SUB.yaml": SPAM.format(name="SUB", next=2, version=1)}, "S")
+
+    assert _violations(a, start) == [
+        (nested, None, "models/sub", "STRAY_FILE"),
+        (drop, None, "models/sub", "STRAY_FILE"),
+        (sub, None, "models/SUB.yaml", "NAME_CASE_CONFLICT"),
+    ]
+
+
+def test_audit_reports_a_push_that_deletes_gitreg_yaml(a, remote):
+    """Deleting gitreg.yaml leaves the registry without its policy: a violation that says
+    how to restore it."""
+    start = tip(remote)
+    config = (a / "gitreg.yaml").read_text()
+    deleted = _push_files(a, {"gitreg.yaml": None}, "Delete gitreg.yaml")
+    _push_files(a, {"gitreg.yaml": config}, "Restore gitreg.yaml")
+
+    report = json.loads(Cli(a).fails(1, "audit", "--since", start, "--format", "json").stdout)
+
+    assert [(v["commit"], v["finding"]) for v in report["violations"]] == [
+        (
+            deleted,
+            {
+                "path": "gitreg.yaml",
+                "line": None,
+                "code": "CONFIG_MISSING",
+                "message": "gitreg.yaml is missing; restore it (git checkout -- gitreg.yaml)",
+            },
+        )
+    ]

@@ -522,3 +522,26 @@ def test_gitreg_may_rename_a_model_in_case_only(repo, gate):
     Registry(repo).rename_registered_model("churn", "Churn")
 
     assert _notes(gate) == {"Churn": "renamed from churn"}, "gitreg's own rename was refused"
+
+
+def test_a_push_that_renames_a_model_holding_production_is_refused(repo, gate):
+    """A rename moves what deployments load by name: without a pull request it is refused,
+    naming both names and what the model holds; reviewed, the same rename passes."""
+    _rename(repo, "churn-predictor")
+    _retire(repo, "churn", 4)
+    commit(repo, "Rename churn")
+
+    result = gate.fails(1, "validate", "--base", "main", "--push", "--format", "json")
+
+    assert json.loads(result.stdout)["findings"] == [
+        {
+            "path": "models/churn-predictor.yaml",
+            "line": 2,
+            "code": "PROTECTED_RENAME",
+            "message": "churn-predictor: renamed from churn while it holds version 1 in "
+            "Production, @champion is a change to a protected fact, which happens only "
+            "through a reviewed pull request; open one (gitreg does, for a registry with a "
+            "remote)",
+        }
+    ], "a pushed rename of a model holding Production was not refused"
+    gate.ok("validate", "--base", "main")

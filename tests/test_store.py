@@ -89,3 +89,39 @@ def test_a_large_manifest_is_parsed_once_and_never_read_stale(registry, registry
     assert registry.resolve("models:/big@champion") == "s3://big/6"
     cached[0].write_bytes(b"not marshal")
     assert Registry(registry_repo).get_model_version("big", 699).source == "s3://big/699"
+
+
+def test_a_transaction_lists_each_model_it_changes_once_with_before_and_after(
+    registry, registry_repo
+):
+    """What review policy judges (promotion.guarded): a rename is one change from the old
+    name to the new, a new model has no before, a deleted one no after, other files none."""
+    from gitreg.store.transaction import Transaction, model_path
+
+    registry.create_model_version("churn", "s3://churn/1")
+    registry.create_model_version("fraud", "s3://fraud/1")
+    registry.create_model_version("gone", "s3://gone/1")
+    store = Store(registry_repo)
+    tx = Transaction(store.state_dir, store.repo, git(registry_repo, "rev-parse", "HEAD").strip())
+    tx.write("notes.txt", "not a model\n")
+    churn = tx.read(model_path("churn"))
+    assert churn is not None
+    tx.write(model_path("churn2"), churn.decode().replace("name: churn", "name: churn2"))
+    tx.delete(model_path("churn"))
+    tx.renamed_from[model_path("churn2")] = "churn"
+    fraud, data = tx.read_model("fraud") or (None, None)
+    assert fraud is not None
+    tx.write_model(fraud.with_versions([*fraud.versions]), like=data)
+    tx.write(model_path("ghost"), churn.decode().replace("name: churn", "name: ghost"))
+    tx.delete(model_path("gone"))
+
+    found = [
+        (b and (b.name, len(b.versions)), a and (a.name, len(a.versions)), r)
+        for b, a, r in tx.model_changes()
+    ]
+    assert found == [
+        (("churn", 1), ("churn2", 1), "churn"),
+        (("fraud", 1), ("fraud", 1), None),
+        (None, ("ghost", 1), None),
+        (("gone", 1), None, None),
+    ]

@@ -10,7 +10,7 @@ import pytest
 from gitreg.core import schema_check, validate
 from gitreg.core.manifest import MAX_FILE_BYTES
 from tests._helpers import Cli, git
-from tests._pr import CHURN, FRAUD, edit, line_of, make_base, write
+from tests._pr import CHURN, CONFIG, FRAUD, REQUIREMENTS, commit, edit, line_of, make_base, write
 
 
 @pytest.fixture
@@ -409,3 +409,231 @@ def test_a_registry_without_a_models_directory_is_valid(repo, gate):
     """Deleting the last model may leave no models/ at all; that is an empty registry."""
     git(repo, "rm", "-q", "-r", "models")
     assert gate.ok("validate").stdout == "gitreg validate: valid; 1 file checked\n"
+
+
+# ------------------------------------------ validate --base: what review.py adds (issue 17)
+
+
+def _on_main(repo, files, message):
+    """Commit ``files`` (path -> text, None deletes) on main, then bring them into ``pr``."""
+    git(repo, "switch", "-q", "main")
+    for path, text in files.items():
+        if text is None:
+            git(repo, "rm", "-q", path)
+        else:
+            write(repo, path, text)
+    commit(repo, message)
+    git(repo, "switch", "-q", "pr")
+    git(repo, "merge", "-q", "main")
+    return git(repo, "rev-parse", "main").strip()
+
+
+def _promote_fraud(repo):
+    """Fraud v1 to Production without the validation tag the strict base policy asks for."""
+    edit(repo, "models/fraud.yaml", "stage: None", "stage: Production")
+
+
+DEFAULT_POLICY_NOTE = "the base main ({sha}) {why}, so the default policy judged this change"
+USED_NOTE = (
+    "this change edits gitreg.yaml, but a change is judged by the policy of its base "
+    "(main at {sha}); the edited policy applies only once it is merged"
+)
+
+
+@pytest.mark.parametrize(
+    ("config", "why"),
+    [
+        pytest.param(None, "has no gitreg.yaml", id="none"),
+        pytest.param("policy: [oops: : :\n", "has an unreadable gitreg.yaml", id="syntax"),
+        pytest.param("- policy\n", "has an unreadable gitreg.yaml", id="a-list"),
+        pytest.param("policy:\n  stages: [Bogus]\n", "has an unreadable gitreg.yaml", id="stage"),
+        pytest.param(
+            "notifications:\n  smtp: {host: x}\n", "has an unreadable gitreg.yaml", id="key"
+        ),
+        pytest.param("policy:\n  protected: 5\n", "has an unreadable gitreg.yaml", id="type"),
+        pytest.param("registry:\n  retries: many\n", "has an unreadable gitreg.yaml", id="value"),
+        pytest.param("policy: [1]\n", "has an unreadable gitreg.yaml", id="attribute"),
+    ],
+)
+def test_a_base_without_a_usable_policy_is_judged_by_the_default_one(repo, gate, config, why):
+    """A base whose gitreg.yaml is missing or broken cannot crash the gate or lock it.
+
+    The change is judged by the default policy (no requirements), and two notes say so: the
+    base's policy was not used, and the repaired gitreg.yaml applies only once merged.
+    """
+    sha = _on_main(repo, {"gitreg.yaml": config}, "Break the policy")
+    write(repo, "gitreg.yaml", CONFIG)  # the pull request repairs it...
+    _promote_fraud(repo)  # ...and promotes what the strict policy would refuse
+
+    result = _json(gate.ok("validate", "--base", "main", "--format", "json"))
+
+    assert result["findings"] == []
+    assert result["notes"] == [
+        {
+            "path": "",
+            "line": None,
+            "code": "BASE_POLICY_DEFAULT",
+            "message": DEFAULT_POLICY_NOTE.format(sha=sha[:12], why=why),
+        },
+        {
+            "path": "gitreg.yaml",
+            "line": 1,
+            "code": "BASE_POLICY_USED",
+            "message": USED_NOTE.format(sha=sha[:12]),
+        },
+    ]
+
+
+def test_the_base_policy_judges_even_where_the_change_edits_it(repo, gate):
+    """Relaxing gitreg.yaml in the same pull request does not let a promotion past it."""
+    sha = git(repo, "rev-parse", "main").strip()
+    write(repo, "gitreg.yaml", CONFIG.replace(REQUIREMENTS, "  requirements: {}\n"))
+    _promote_fraud(repo)
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    assert [f["code"] for f in result["findings"]] == ["REQUIREMENT_UNMET"]
+    assert [(n["path"], n["line"], n["code"], n["message"]) for n in result["notes"]] == [
+        ("gitreg.yaml", 1, "BASE_POLICY_USED", USED_NOTE.format(sha=sha[:12]))
+    ]
+
+
+def test_a_base_with_no_shared_history_is_compared_as_it_is_with_a_note(repo, gate):
+    """A shallow clone has no merge base: the gate compares with the base itself and says how
+    to get the history that would make it compare with the merge base."""
+    git(repo, "switch", "-q", "--orphan", "other")
+    write(repo, "gitreg.yaml", CONFIG)
+    write(repo, "models/churn.yaml", CHURN)
+    write(repo, "models/fraud.yaml", FRAUD)
+    commit(repo, "The same registry, unrelated history")
+    git(repo, "switch", "-q", "pr")
+    _promote_fraud(repo)
+
+    result = _json(gate.fails(1, "validate", "--base", "other", "--format", "json"))
+
+    assert [(f["path"], f["code"]) for f in result["findings"]] == [
+        ("models/fraud.yaml", "REQUIREMENT_UNMET")
+    ], "compared with other itself: only fraud changed"
+    assert result["notes"] == [
+        {
+            "path": "",
+            "line": None,
+            "code": "NO_MERGE_BASE",
+            "message": "other and HEAD share no history here (a shallow clone?); compared with "
+            "other itself: fetch more history (actions/checkout with fetch-depth: 0) if that "
+            "is wrong",
+        }
+    ]
+
+
+def test_paths_limit_a_change_to_those_of_its_files(repo, gate):
+    """validate --base main PATH judges only the named files, and only if the change has them."""
+    edit(repo, "models/churn.yaml", "next_version: 4", "next_version: 3")
+    _promote_fraud(repo)
+    base = ("validate", "--base", "main", "--format", "json")
+
+    fraud = _json(gate.fails(1, *base, "models/fraud.yaml", cwd=repo))
+    assert [f["code"] for f in fraud["findings"]] == ["REQUIREMENT_UNMET"]
+    assert fraud["checked"] == 1
+    both = _json(gate.fails(1, *base, "models/churn.yaml", "models/fraud.yaml", cwd=repo))
+    assert both["checked"] == 2
+    git(repo, "checkout", "-q", "models/churn.yaml")
+    unchanged = _json(gate.ok(*base, "models/churn.yaml", cwd=repo))
+    assert (unchanged["checked"], unchanged["findings"]) == (0, []), (
+        "a named file the change does not touch is not part of it"
+    )
+
+
+def test_a_manifest_replaced_by_a_link_is_one_finding_not_a_delete(repo, gate):
+    """A link where a manifest was is refused as what it is; the model is not judged deleted."""
+    (repo / "models" / "fraud.yaml").unlink()
+    os.symlink("churn.yaml", repo / "models" / "fraud.yaml")
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    got = [(f["path"], f["line"], f["code"], f["message"]) for f in result["findings"]]
+    message = NOT_REGULAR.format(path="models/fraud.yaml", what="a symbolic link")
+    assert got == [("models/fraud.yaml", None, "NOT_A_REGULAR_FILE", message)]
+
+
+def test_validate_from_inside_the_registry_annotates_paths_from_its_top(repo, gate):
+    """Run from models/ (or anywhere), the base is read from the registry's top and GitHub
+    annotations name files relative to it, so they land on the pull request's files."""
+    edit(repo, "models/churn.yaml", "next_version: 4", "next_version: 3")
+    _promote_fraud(repo)
+    inside = repo / "models"
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json", cwd=inside))
+
+    got = [(f["path"], f["code"]) for f in result["findings"]]
+    assert got == [
+        ("models/churn.yaml", "NEXT_VERSION"),
+        ("models/churn.yaml", "NEXT_VERSION_DECREASED"),
+        ("models/fraud.yaml", "REQUIREMENT_UNMET"),
+    ], "the base's gitreg.yaml and manifests are read at the registry's top"
+    assert result["notes"] == []
+    for args in (("--base", "main"), ()):
+        annotations = gate.fails(1, "validate", "--format", "github", *args, cwd=inside).stdout
+        assert "::error file=models/churn.yaml,line=6," in annotations, args
+
+
+def test_findings_are_listed_by_file_then_line_then_code(repo, gate):
+    """The report's order is stable: file, then line (a finding without one first), then code.
+
+    Here one file has a finding without a line and two on line 1 whose codes sort on either
+    side of it.
+    """
+    _on_main(repo, {"models/.retired.yaml": "retired:\n  old:\n    next_version: 3\n"}, "Retire")
+    write(repo, "models/.retired.yaml", "retired: {other: {next_version: 1.5}}\n")
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    got = [(f["path"], f["line"], f["code"]) for f in result["findings"]]
+    assert got == [
+        ("models/.retired.yaml", None, "RETIREMENT_DROPPED"),
+        ("models/.retired.yaml", 1, "NOT_AN_INTEGER"),
+        ("models/.retired.yaml", 1, "SCHEMA"),
+        ("models/.retired.yaml", 1, "SCHEMA"),
+    ]
+
+
+CASE_MESSAGE = (
+    "{path} and {other} differ only in case; a checkout on macOS or Windows would merge "
+    "them, so rename one"
+)
+
+
+def test_what_a_change_adds_is_judged_as_the_whole_validate_judges_it(repo, gate):
+    """validate --base gives a file the same findings, lines and messages as validate does:
+    gitreg.yaml's schema with its line, a case clash, a directory in models/, and nothing
+    for models/.gitkeep, whatever it holds."""
+    edit(repo, "gitreg.yaml", "  protected: [Production]", "  protected: [Prod]")
+    write(repo, "models/Churn.yaml", CHURN.replace("name: churn", "name: Churn"))
+    write(repo, "models/sub/x.yaml", FRAUD)
+    write(repo, "models/.gitkeep", "")
+    protected = line_of(repo, "gitreg.yaml", "protected: [Prod]")
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    got = [(f["path"], f["line"], f["code"], f["message"]) for f in result["findings"]]
+    assert [g[:3] for g in got] == [
+        ("gitreg.yaml", protected, "SCHEMA"),
+        ("models/Churn.yaml", None, "NAME_CASE_CONFLICT"),
+        ("models/sub", None, "STRAY_FILE"),
+    ]
+    assert got[1][3] == CASE_MESSAGE.format(path="models/Churn.yaml", other="models/churn.yaml")
+    assert got[2][3] == (
+        "models/sub is a directory; models/ holds only <model name>.yaml manifests: move it "
+        "out of models/"
+    )
+
+
+def test_a_syntax_error_in_gitreg_yaml_is_a_finding_with_its_line(repo, gate):
+    """A broken gitreg.yaml in a pull request is reported where it breaks, never a crash."""
+    edit(repo, "gitreg.yaml", "  protected: [Production]", "  protected: [Production")
+
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    got = [(f["path"], f["code"]) for f in result["findings"]]
+    assert got == [("gitreg.yaml", "YAML_SYNTAX")]
+    assert result["findings"][0]["line"] is not None

@@ -11,6 +11,7 @@ second writer that moves the branch between a transaction's read and its ref upd
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from gitreg import Registry
 from gitreg.store import _repo
 from gitreg.store.faults import ENV, POINTS
 from gitreg.store.store import Store
-from tests._helpers import git, head, status
+from tests._helpers import Cli, git, head, snapshot, status
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI = "import sys; from gitreg.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -232,3 +233,284 @@ def test_update_ref_refuses_a_stale_old_value(registry_repo):
     assert not _repo.update_ref(repo, "refs/heads/main", tip, "1" * 40, "stale"), (
         "update_ref moved a branch that was not at the expected commit"
     )
+
+
+def _rival_commit(repo: Path, label: str) -> str:
+    """Another tool commits to the clone: a commit on the branch, the work tree untouched."""
+    tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    rival = git(repo, "commit-tree", tree, "-p", "HEAD", "-m", label).strip()
+    git(repo, "update-ref", "refs/heads/main", rival)
+    return rival
+
+
+def test_a_branch_that_never_stops_moving_is_given_up_on_with_the_fix(registry_repo):
+    """Compare-and-swap never overwrites: after retries + 1 lost races the write gives up,
+    says why and what to do, and leaves the rival's commits and the clone as they were."""
+    from gitreg.core.errors import ConcurrentUpdate
+
+    store = Store(registry_repo)
+    for retries, tries in ((None, 4), (0, 1)):  # None: the default, 3 retries
+        calls: list[str | None] = []
+
+        def mutation(tx, calls=calls):
+            calls.append(tx.base)
+            _rival_commit(registry_repo, f"rival {len(calls)}")
+            tx.write("ours.txt", "ours\n")
+
+        with pytest.raises(ConcurrentUpdate) as caught:
+            store.transaction(mutation) if retries is None else store.transaction(
+                mutation, retries=retries
+            )
+        assert caught.value.message == (
+            "refs/heads/main kept moving while gitreg was committing (another tool is "
+            "committing to this clone); retry when it is done"
+        )
+        assert len(calls) == tries, f"retries={retries}: the write tried {len(calls)} times"
+        assert len(set(calls)) == tries, "each try must build on the tip it read anew"
+        assert git(registry_repo, "log", "-1", "--format=%s").strip() == f"rival {tries}"
+        assert not (registry_repo / "ours.txt").exists()
+        assert store.last_commit is None
+        assert not (store.state_dir / "txn.json").exists()
+
+
+def test_a_write_that_changes_nothing_makes_no_commit(registry_repo):
+    store = Store(registry_repo)
+    before = snapshot(registry_repo)
+    assert store.transaction(lambda tx: "nothing to do") == "nothing to do"
+    assert snapshot(registry_repo) == before
+    assert store.last_commit is None, "a write that changed nothing reported a commit"
+    store.transaction(lambda tx: tx.write("notes.txt", "n\n"))
+    assert store.last_commit == head(registry_repo)
+    store.transaction(lambda tx: None)
+    assert store.last_commit is None, "last_commit must describe the last transaction only"
+
+
+def test_the_branch_reflog_names_the_write(churn):
+    """`git reflog` shows which gitreg command moved the branch (the commit's first line)."""
+    Registry(churn).create_model_version("churn", "s3://churn/2")
+    assert git(churn, "reflog", "-1", "--format=%gs", "main").strip() == (
+        "gitreg: Register churn version 2"
+    )
+    store = Store(churn)
+
+    def multi_line(tx):
+        tx.write("notes.txt", "n\n")
+        tx.message = "First line\n\nbody"
+
+    store.transaction(multi_line)
+    assert git(churn, "reflog", "-1", "--format=%gs", "main").strip() == "gitreg: First line"
+    store.transaction(lambda tx: tx.write("notes.txt", "m\n"))
+    assert git(churn, "reflog", "-1", "--format=%gs", "main").strip() == "gitreg: commit"
+
+
+def test_a_write_on_a_detached_head_is_refused_with_the_fix(churn):
+    git(churn, "checkout", "-q", "--detach")
+    before = snapshot(churn)
+    result = Cli(churn).fails(1, "register", "churn", "s3://churn/2")
+    assert result.stderr == (
+        f"Error: {churn}: HEAD is detached; check out a branch (git switch main) first\n"
+    )
+    assert snapshot(churn) == before
+
+
+@pytest.mark.parametrize("how", ["edited", "staged", "deleted"])
+def test_uncommitted_edits_to_a_touched_manifest_are_never_overwritten(churn, how):
+    path = churn / "models" / "churn.yaml"
+    if how == "deleted":
+        path.unlink()
+    else:
+        path.write_text(path.read_text() + "# mine\n")
+    if how == "staged":
+        git(churn, "add", "models/churn.yaml")
+        git(churn, "checkout", "--", "models/churn.yaml")  # the edit is in the index only
+    before = snapshot(churn)
+    result = Cli(churn).fails(1, "register", "churn", "s3://churn/2")
+    assert result.stderr == (
+        "Error: models/churn.yaml has uncommitted changes; commit them (git commit "
+        "models/churn.yaml) or discard them (git checkout -- models/churn.yaml) and retry\n"
+    )
+    assert snapshot(churn) == before
+    assert sources_at(churn, "HEAD") == ["s3://churn/1"]
+
+
+def test_edits_to_other_files_do_not_block_a_write(churn):
+    (churn / "README.local").write_text("mine\n")
+    other = Registry(churn)
+    other.create_model_version("fraud", "s3://fraud/1")
+    path = churn / "models" / "fraud.yaml"
+    path.write_text(path.read_text() + "# mine\n")
+    Cli(churn).ok("register", "churn", "s3://churn/2")
+    assert sources_at(churn, "HEAD") == ["s3://churn/1", "s3://churn/2"]
+    assert path.read_text().endswith("# mine\n"), "an unrelated edit was lost"
+
+
+def test_a_link_where_a_touched_manifest_was_is_refused_with_the_fix(churn, tmp_path):
+    path = churn / "models" / "churn.yaml"
+    target = tmp_path / "elsewhere.yaml"
+    target.write_text(path.read_text())
+    path.unlink()
+    path.symlink_to(target)
+    result = Cli(churn).fails(1, "register", "churn", "s3://churn/2")
+    assert result.stderr.startswith("Error: models/churn.yaml")
+    assert result.stderr.endswith("; restore it (git checkout -- models/churn.yaml) and retry\n"), (
+        result.stderr
+    )
+    assert sources_at(churn, "HEAD") == ["s3://churn/1"]
+    assert path.is_symlink()
+
+
+def test_a_live_gits_index_lock_is_reported_with_the_fix(churn):
+    lock = churn / ".git" / "index.lock"
+    lock.write_text("")
+    before = head(churn)
+    result = Cli(churn).fails(1, "register", "churn", "s3://churn/2")
+    assert result.stderr == (
+        f"Error: another git process is using this clone ({lock} exists); wait for it to "
+        "finish and retry, or remove that file if no git command is running; nothing was "
+        "changed\n"
+    )
+    assert head(churn) == before
+    assert lock.exists()
+    lock.unlink()
+
+
+# ------------------------------------------------------------------ recovery
+
+
+def test_a_torn_journal_is_dropped_and_changes_nothing(churn):
+    """A writer killed while writing its journal never moved the branch: forget the journal."""
+    journal = churn / ".git" / "gitreg" / "txn.json"
+    journal.write_text('{"ref": "refs/heads/main", "old": ')
+    before = snapshot(churn)
+    assert [m.name for m in Registry(churn).search_registered_models()] == ["churn"]
+    assert not journal.exists(), "a torn journal was left for every next command to trip on"
+    assert snapshot(churn) == before
+    Cli(churn).ok("register", "churn", "s3://churn/2")
+    assert_consistent(churn)
+
+
+@pytest.mark.parametrize("point", ["journaled", "ref-moved", "worktree-written"])
+def test_a_killed_writers_half_written_temp_file_is_removed(churn, point):
+    """A file write killed halfway leaves .<name>.<random>.tmp: recovery removes it."""
+    killed = gitreg_process(churn, "register", "churn", "s3://churn/2", crash_at=point)
+    assert killed.returncode == -signal.SIGKILL
+    stray = churn / "models" / ".churn.yaml.0123456789ab.tmp"
+    stray.write_text("versions: [half")
+    assert [m.name for m in Registry(churn).search_registered_models()] == ["churn"]
+    assert not stray.exists(), f"a half-written temp file survived recovery (kill at {point})"
+    assert_consistent(churn)
+
+
+@pytest.mark.parametrize("point", ["ref-moved", "worktree-written"])
+def test_a_delete_killed_after_the_branch_moved_is_rolled_forward(churn, point):
+    Registry(churn).create_model_version("fraud", "s3://fraud/1")
+    killed = gitreg_process(churn, "delete", "churn", "--yes", crash_at=point)
+    assert killed.returncode == -signal.SIGKILL
+    assert "models/churn.yaml" not in git(churn, "ls-tree", "--name-only", "HEAD", "models/")
+    assert [m.name for m in Registry(churn).search_registered_models()] == ["fraud"], (
+        f"a delete killed at {point} was not finished by the next command"
+    )
+    assert not (churn / "models" / "churn.yaml").exists()
+    assert_consistent(churn)
+
+
+def test_a_read_after_a_writer_was_killed_holding_the_index_lock_frees_the_clone(churn):
+    """Reads recover too: after a writer died with its git child's index.lock, a read (not
+    only the next write) clears what it left, so plain git works on the clone again."""
+    killed = gitreg_process(churn, "register", "churn", "s3://churn/2", crash_at="locked")
+    assert killed.returncode == -signal.SIGKILL
+    state = churn / ".git" / "gitreg"
+    assert (state / "busy").exists()
+    assert not (state / "txn.json").exists()
+    (churn / ".git" / "index.lock").write_text("")  # what its killed git child left
+    assert [m.name for m in Registry(churn).search_registered_models()] == ["churn"]
+    assert not (churn / ".git" / "index.lock").exists(), "the dead writer's git lock stayed"
+    assert_consistent(churn)
+
+
+def test_a_read_never_recovers_a_live_writers_journal(churn):
+    """A journal next to a held lock belongs to a writer at work: a read leaves it alone."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from gitreg.store.store import Store\n"
+            "with Store(sys.argv[1]).lock():\n"
+            "    print('held', flush=True)\n"
+            "    sys.stdin.readline()\n",
+            str(churn),
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        journal = churn / ".git" / "gitreg" / "txn.json"
+        tip = head(churn)
+        live = {"ref": "refs/heads/main", "old": tip, "new": tip, "paths": {}}
+        journal.write_text(json.dumps(live))
+        assert [m.name for m in Registry(churn).search_registered_models()] == ["churn"]
+        assert json.loads(journal.read_text()) == live, "a read took over a live writer's work"
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+        holder.stdout.close()
+    journal.unlink()
+
+
+def _commit_manifest(repo: Path, change) -> None:
+    path = repo / "models" / "churn.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    git(repo, "commit", "-qam", "Hand edit")
+
+
+def test_a_write_on_a_malformed_manifest_names_the_first_finding_and_counts_the_rest(churn):
+    def two_faults(data):
+        data["versions"][0]["version"] = "one"
+        data["versions"][0]["stage"] = "Live"
+
+    _commit_manifest(churn, two_faults)
+    before = snapshot(churn)
+    result = Cli(churn).fails(1, "register", "churn", "s3://churn/2")
+    assert result.stderr == (
+        "Error: models/churn.yaml:9: SCHEMA: versions.0.stage: 'Live' is not one of "
+        "['None', 'Staging', 'Production', 'Archived']; use one of those values "
+        "(and 1 more; run gitreg validate)\n"
+    )
+    assert snapshot(churn) == before
+    _commit_manifest(churn, lambda data: data.update(versions="oops"))
+    result = Cli(churn).fails(1, "register", "churn", "s3://churn/2")
+    assert result.stderr == (
+        "Error: models/churn.yaml:6: SCHEMA: versions: 'oops' is not of type 'array'; "
+        "change the value's type\n"
+    ), "one finding: no '(and N more)' tail"
+
+
+def test_a_push_that_brings_other_writers_commits_updates_their_files_too(
+    clone, bare_remote, tmp_path
+):
+    """The remote moved (another clone added one model and deleted another): a write here
+    builds on it, and this clone's work tree gets their files as well as its own."""
+    Registry(clone).create_model_version("old", "s3://old/1")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(other))
+    Registry(other).create_model_version("fraud", "s3://fraud/1")
+    Registry(other).delete_registered_model("old")
+    notes = {f"notes/{c}.txt": f"{c}\n" for c in "abcdefgh"}  # many paths, in any order
+    Store(other).transaction(lambda tx: [tx.write(p, t) for p, t in notes.items()])
+    Registry(clone).create_model_version("churn", "s3://churn/2")
+    assert head(clone) == git(bare_remote, "rev-parse", "main").strip()
+    assert sources_at(clone, "HEAD") == ["s3://churn/1", "s3://churn/2"]
+    assert not (clone / "models" / "old.yaml").exists(), "the other clone's delete was lost"
+    assert (clone / "models" / "fraud.yaml").read_bytes() == git(
+        other, "show", "HEAD:models/fraud.yaml"
+    ).encode()
+    assert {p: (clone / p).read_text() for p in notes} == notes
+    assert_consistent(clone)

@@ -131,11 +131,7 @@ class _Walk:
         """The violations of ``commit``, then advance the state past it."""
         old, new, unreadable = self._sides(commit.changes)
         policy = _policy(self.texts[CONFIG_FILE])
-        names = set(self.names)
-        for change in commit.changes:
-            names.discard(change.old_path.rsplit("/", 1)[-1])
-            if change.status != "D":
-                names.add(change.new_path.rsplit("/", 1)[-1])
+        names = _names_after(self.names, commit.changes)
         entries = files.Listing(dict.fromkeys(names, False), frozenset())
 
         def check_new(path: str, text: bytes | None, incumbents: frozenset[int]) -> Any:
@@ -214,6 +210,29 @@ class _Walk:
         merge = len(commit.parents) > 1
         message = f"{commit.subject}\n{commit.body}"
         return merge and any(pattern.search(message) for pattern in _MERGED)
+
+
+def _names_after(names: set[str], changes: Iterable[FileChange]) -> set[str]:
+    """The entries directly in models/ once ``changes`` are made (what ``files.listing``
+    would see): gitreg.yaml is none of them, and models/sub/x.yaml is the entry ``sub``."""
+    after = set(names)
+    for change in changes:
+        old = _entry(change.old_path)
+        if old is not None and not old[1]:  # a file in a directory may leave others there
+            after.discard(old[0])
+        new = _entry(change.new_path)
+        if new is not None and change.status != "D":
+            after.add(new[0])
+    return after
+
+
+def _entry(path: str) -> tuple[str, bool] | None:
+    """The entry of models/ that ``path`` is or is in, and whether in (None: not in models/)."""
+    top, _, rest = path.partition("/")
+    if top != MODELS_DIR:
+        return None
+    name, _, deeper = rest.partition("/")
+    return name, bool(deeper)
 
 
 def _policy(text: bytes | None) -> Policy:
