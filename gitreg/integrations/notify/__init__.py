@@ -9,6 +9,7 @@ store, ``store.secrets``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from gitreg.core.config import Config
@@ -123,18 +124,15 @@ def request_events(
             from_stage=first[key],
             to_stage=item.event.to_stage,
         )
-        found.append(
-            RegistryEvent(
-                request,
-                tip,
-                item.author,
-                item.author_email,
-                item.timestamp,
-                pull_request,
-                item.is_prompt,
-            )
-        )
+        found.append(_requested(item, request, tip, pull_request))
     return found + _alias_requests(changes, tip, pull_request)
+
+
+def _requested(
+    item: RegistryEvent, request: Event, tip: str, pull_request: int | None
+) -> RegistryEvent:
+    """``request`` announced at the request branch's tip, by the author of the change."""
+    return dataclasses.replace(item, event=request, commit=tip, pull_request=pull_request)
 
 
 def _alias_requests(
@@ -164,15 +162,5 @@ def _alias_requests(
             alias=key[1],
             previous_version=first[key],
         )
-        found.append(
-            RegistryEvent(
-                request,
-                tip,
-                item.author,
-                item.author_email,
-                item.timestamp,
-                pull_request,
-                item.is_prompt,
-            )
-        )
+        found.append(_requested(item, request, tip, pull_request))
     return found
