@@ -657,3 +657,16 @@ def test_audit_names_a_directory_in_models_as_validate_does(repo, gate):
             "manifests: move it out of models/",
         }
     ]
+
+
+@pytest.mark.parametrize("stray", ["models/notes.txt", "models/sub/x.yaml"])
+def test_a_change_that_removes_a_stray_entry_from_models_passes(repo, gate, stray):
+    """Deleting what does not belong in models/ is the fix validate asks for, not a finding."""
+    git(repo, "switch", "-q", "main")
+    write(repo, stray, FRAUD)
+    commit(repo, "A stray entry pushed past the gate")
+    git(repo, "switch", "-q", "-C", "pr")
+    git(repo, "rm", "-rq", stray.split("/")[0] + "/" + stray.split("/")[1])
+    commit(repo, "Remove the stray entry")
+
+    assert _json(gate.ok("validate", "--base", "main", "--format", "json"))["findings"] == []
