@@ -637,3 +637,36 @@ def test_a_syntax_error_in_gitreg_yaml_is_a_finding_with_its_line(repo, gate):
     got = [(f["path"], f["code"]) for f in result["findings"]]
     assert got == [("gitreg.yaml", "YAML_SYNTAX")]
     assert result["findings"][0]["line"] is not None
+
+
+def test_audit_names_a_directory_in_models_as_validate_does(repo, gate):
+    """A commit that puts a manifest in a subdirectory of models/ is told the directory is
+    the stray entry, in the words validate uses, though audit reads no work tree."""
+    git(repo, "switch", "-q", "main")
+    write(repo, "models/sub/x.yaml", FRAUD)
+    commit(repo, "Nested manifest")
+
+    report = _json(gate.fails(1, "audit", "--since", "HEAD~1", "--format", "json"))
+
+    assert [v["finding"] for v in report["violations"]] == [
+        {
+            "path": "models/sub",
+            "line": None,
+            "code": "STRAY_FILE",
+            "message": "models/sub is a directory; models/ holds only <model name>.yaml "
+            "manifests: move it out of models/",
+        }
+    ]
+
+
+@pytest.mark.parametrize("stray", ["models/notes.txt", "models/sub/x.yaml"])
+def test_a_change_that_removes_a_stray_entry_from_models_passes(repo, gate, stray):
+    """Deleting what does not belong in models/ is the fix validate asks for, not a finding."""
+    git(repo, "switch", "-q", "main")
+    write(repo, stray, FRAUD)
+    commit(repo, "A stray entry pushed past the gate")
+    git(repo, "switch", "-q", "-C", "pr")
+    git(repo, "rm", "-rq", stray.split("/")[0] + "/" + stray.split("/")[1])
+    commit(repo, "Remove the stray entry")
+
+    assert _json(gate.ok("validate", "--base", "main", "--format", "json"))["findings"] == []

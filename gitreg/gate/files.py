@@ -89,6 +89,8 @@ def check_text(
         data, findings = validate.parse(text, path)
         return (findings or validate.check_config(data, path, text)), data
     name, _, rest = path[len(MODELS_DIR) + 1 :].partition("/")
+    if text is None and (not rest or name not in entries):
+        return [], None  # deleted, and nothing of it is left in models/ to be stray
     findings = validate.check_entry(name, is_dir=bool(rest) or entries.get(name, False))
     if findings or text is None or name == ".gitkeep":
         return findings, None
