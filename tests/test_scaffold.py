@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -104,3 +106,97 @@ def test_the_gitlab_pipeline_installs_the_gitreg_it_was_written_for(tmp_path):
         '/tmp/gitreg/bin/pip install --quiet -- "${GITREG_REQUIREMENT:-'
         f'git+https://github.com/gitreg-dev/gitreg@{COMMIT}}}"'
     )
+
+
+def _written_workflow(tmp_path) -> str:
+    """The workflow ``gitreg init`` writes for a team that pins CI to gitreg at COMMIT."""
+    root = tmp_path / "registry"
+    init_registry(root, setup=Setup(forge="github", repository="acme/models", gitreg_commit=COMMIT))
+    return (root / WORKFLOW_FILE).read_text()
+
+
+INSTALL_RUN = (
+    'python3 -m venv "$RUNNER_TEMP/gitreg"\n'
+    '"$RUNNER_TEMP/gitreg/bin/pip" install --quiet --disable-pip-version-check -- \\\n'
+    f'  "${{GITREG_REQUIREMENT:-git+https://github.com/gitreg-dev/gitreg@{COMMIT}}}"\n'
+)
+
+
+def test_every_job_of_the_written_workflow_installs_the_pinned_gitreg_before_running_it(
+    tmp_path,
+):
+    """Each job that runs gitreg first installs it from the commit the team pinned.
+
+    Validate, audit, notify, the request announcement and the (enabled) catalog job alike;
+    and the file is complete: no template placeholder is left for GitHub to reject.
+    """
+    text = _written_workflow(tmp_path)
+    for placeholder in ("@INSTALL@", "@CHECKOUT@", "@REQUIREMENT@"):
+        assert placeholder not in text, f"{placeholder} left in the written workflow"
+    jobs = yaml.safe_load(enable_pages(text))["jobs"]
+    running = {name for name, job in jobs.items() if "gitreg/bin/gitreg" in str(job["steps"])}
+    assert running == {"validate", "audit", "notify", "notify-request", "site"}
+    for name in running:
+        steps = jobs[name]["steps"]
+        names = [step.get("name") for step in steps]
+        assert names.count("Install gitreg") == 1, f"{name}: one install step"
+        install = steps[names.index("Install gitreg")]
+        assert install["run"] == INSTALL_RUN, f"{name} installs gitreg at {COMMIT}"
+        assert install["env"] == {"GITREG_REQUIREMENT": "${{ vars.GITREG_REQUIREMENT }}"}
+        first_use = next(i for i, s in enumerate(steps) if "gitreg/bin/gitreg" in s.get("run", ""))
+        assert names.index("Install gitreg") < first_use, f"{name}: installed before it runs"
+
+
+def test_the_written_workflow_is_hardened_and_validates_against_the_base(tmp_path):
+    """GitHub's hardening advice on the file init writes, Pages jobs on; validate uses --base.
+
+    The Pages jobs stay commented out until the team turns them on.
+
+    Least permissions, every action pinned by commit with credentials not persisted, event
+    data only through env:, every job bounded in time.
+    """
+    text = _written_workflow(tmp_path)
+    assert yaml.safe_load(text)["jobs"].keys() == {"validate", "audit", "notify", "notify-request"}
+    workflow = yaml.safe_load(enable_pages(text))
+    assert list(workflow[True]) == ["pull_request", "push"]  # YAML 1.1 reads `on` as True
+    assert workflow["permissions"] == {"contents": "read"}
+    for name, job in workflow["jobs"].items():
+        assert 1 <= job["timeout-minutes"] <= 30, f"job {name} has no bounded time"
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), f"{name}: an expression inside run:"
+            if "uses" not in step:
+                continue
+            assert re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+            if step["uses"].startswith("actions/checkout@"):
+                assert step["with"] == {"fetch-depth": 0, "persist-credentials": False}, name
+        assert job["steps"][0]["uses"].startswith(("actions/checkout@", "actions/deploy-pages@"))
+    validate = workflow["jobs"]["validate"]
+    assert validate["if"] == "github.event_name == 'pull_request'"
+    assert validate["steps"][-1]["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert validate["steps"][-1]["run"] == (
+        'git fetch --no-tags --quiet origin "+refs/heads/$BASE_REF:refs/remotes/origin/$BASE_REF"\n'
+        '"$RUNNER_TEMP/gitreg/bin/gitreg" validate --base "origin/$BASE_REF" --format github\n'
+    )
+    audit = workflow["jobs"]["audit"]["steps"][-1]
+    assert audit["env"]["BEFORE"] == "${{ github.event.before }}"
+    assert '--since "$since" --until "$AFTER"' in audit["run"]
+
+
+@pytest.mark.parametrize("forge", ["github", "gitlab"])
+def test_the_files_init_writes_have_no_trailing_whitespace(tmp_path, forge):
+    """Each text file ends in one newline and no line ends in blanks.
+
+    The repository's first commit passes the usual pre-commit hooks (trailing-whitespace,
+    end-of-file-fixer), and so does the workflow with its Pages jobs uncommented.
+    """
+    root = tmp_path / "registry"
+    init_registry(root, setup=Setup(forge=forge, repository="acme/models", gitreg_commit=COMMIT))
+    written = git(root, "ls-files").split()
+    texts = {name: (root / name).read_text() for name in written if name != "models/.gitkeep"}
+    if forge == "github":
+        texts["(Pages on)"] = enable_pages(texts[WORKFLOW_FILE])
+    for name, text in texts.items():
+        assert text.endswith("\n"), f"{name}: ends in a newline"
+        assert not text.endswith("\n\n"), f"{name}: ends in one newline"
+        blanks = [line for line in text.splitlines() if line != line.rstrip()]
+        assert blanks == [], f"{name}: trailing blanks"
