@@ -20,6 +20,16 @@ from gitreg.gate.scaffold import (
 from tests._helpers import Cli, git, log_subjects
 
 
+@pytest.fixture(autouse=True)
+def _scratch_working_directory(monkeypatch, tmp_path):
+    """Run each test from a scratch directory, never from the checkout running the tests.
+
+    A broken init that lost a path would otherwise run git (git init, git remote add) in
+    whatever repository the tests were started from.
+    """
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def no_identity(monkeypatch, tmp_path):
     """A fresh machine: no user.name/user.email anywhere git looks."""
