@@ -125,3 +125,37 @@ def test_a_transaction_lists_each_model_it_changes_once_with_before_and_after(
         (None, ("ghost", 1), None),
         (("gone", 1), None, None),
     ]
+
+
+def test_a_transaction_judges_a_change_to_a_large_model_from_its_cached_parse(
+    registry, registry_repo
+):
+    """Review policy (promotion.guarded) sees a large model as it was before the write: its
+    base manifest goes through the large-manifest parse cache (#7) and is kept there."""
+    from gitreg.core import manifest
+    from gitreg.core.entities import ModelVersion, RegisteredModel
+    from gitreg.store.cache import LARGE_MANIFEST_BYTES
+    from gitreg.store.transaction import Transaction
+
+    versions = [
+        ModelVersion("big", v, f"s3://big/{v}", description="x" * 80) for v in range(1, 700)
+    ]
+    model = RegisteredModel("big", next_version=700).with_versions(versions)
+    path = registry_repo / "models/big.yaml"
+    path.write_text(manifest.dump(model.to_manifest()))
+    assert path.stat().st_size > LARGE_MANIFEST_BYTES
+    git(registry_repo, "add", "models/big.yaml")
+    git(registry_repo, "commit", "-qm", "A long-lived model")
+    store = Store(registry_repo)
+    tx = Transaction(store.state_dir, store.repo, git(registry_repo, "rev-parse", "HEAD").strip())
+    big, data = tx.read_model("big") or (None, None)
+    assert big is not None
+    tx.write_model(big.with_versions(big.versions[:-1]), like=data)
+
+    [(before, after, renamed)] = tx.model_changes()
+    assert (before and len(before.versions), after and len(after.versions), renamed) == (
+        699,
+        698,
+        None,
+    )
+    assert len(list((store.state_dir / "parsed").iterdir())) == 1
