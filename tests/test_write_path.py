@@ -333,6 +333,26 @@ def test_uncommitted_edits_to_a_touched_manifest_are_never_overwritten(churn, ho
     assert sources_at(churn, "HEAD") == ["s3://churn/1"]
 
 
+def test_a_staged_manifest_on_a_branch_with_no_commit_yet_is_never_overwritten(tmp_path):
+    """The index is checked even before the branch's first commit: a manifest staged there
+    (and gone from disk) is an uncommitted edit like any other."""
+    repo = tmp_path / "fresh"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    (repo / "gitreg.yaml").write_text("")
+    (repo / "models").mkdir()
+    (repo / "models" / "churn.yaml").write_text("name: churn  # mine\n")
+    git(repo, "add", "models/churn.yaml")
+    (repo / "models" / "churn.yaml").unlink()
+    staged = git(repo, "ls-files", "-s").strip()
+    result = Cli(repo).fails(1, "register", "churn", "s3://churn/1")
+    assert result.stderr == (
+        "Error: models/churn.yaml has uncommitted changes; commit them (git commit "
+        "models/churn.yaml) or discard them (git checkout -- models/churn.yaml) and retry\n"
+    )
+    assert git(repo, "ls-files", "-s").strip() == staged, "the staged manifest was replaced"
+    assert git(repo, "rev-list", "--all").strip() == "", "a commit was made"
+
+
 def test_edits_to_other_files_do_not_block_a_write(churn):
     (churn / "README.local").write_text("mine\n")
     other = Registry(churn)
