@@ -159,3 +159,26 @@ def test_a_transaction_judges_a_change_to_a_large_model_from_its_cached_parse(
         None,
     )
     assert len(list((store.state_dir / "parsed").iterdir())) == 1
+
+
+def test_a_date_names_the_registry_as_it_was_at_the_last_second_of_that_day(
+    registry, registry_repo, monkeypatch
+):
+    """``--at 2026-03-01`` includes a write committed at 23:59:59 that day, not the next."""
+    from tests._helpers import Cli
+
+    for moment, source in [
+        ("2026-03-01T10:00:00Z", "s3://churn/1"),
+        ("2026-03-01T23:59:59Z", "s3://churn/2"),
+        ("2026-03-02T00:00:00Z", "s3://churn/3"),
+    ]:
+        monkeypatch.setenv("GIT_COMMITTER_DATE", moment)
+        monkeypatch.setenv("GIT_AUTHOR_DATE", moment)
+        registry.create_model_version("churn", source)
+    cli = Cli(registry_repo)
+    assert (
+        cli.ok("resolve", "models:/churn/latest", "--at", "2026-03-01").stdout == "s3://churn/2\n"
+    )
+    assert (
+        cli.ok("resolve", "models:/churn/latest", "--at", "2026-03-02").stdout == "s3://churn/3\n"
+    )

@@ -353,6 +353,22 @@ def test_a_staged_manifest_on_a_branch_with_no_commit_yet_is_never_overwritten(t
     assert git(repo, "rev-list", "--all").strip() == "", "a commit was made"
 
 
+@pytest.mark.parametrize(
+    "flag",
+    ["--skip-worktree", "--chmod=+x"],
+    ids=["skip-worktree (index version 3)", "executable"],
+)
+def test_a_clean_manifest_with_unusual_index_flags_is_written(churn, flag):
+    """A manifest staged as committed is clean however git flags it: marked skip-worktree
+    (which makes git write its index in version 3, with extended entries) or executable."""
+    git(churn, "update-index", flag, "models/churn.yaml")
+    if flag == "--chmod=+x":
+        git(churn, "commit", "-qm", "An executable manifest")
+    Cli(churn).ok("register", "churn", "s3://churn/2")
+    assert sources_at(churn, "HEAD") == ["s3://churn/1", "s3://churn/2"]
+    assert "s3://churn/2" in (churn / "models" / "churn.yaml").read_text()
+
+
 def test_edits_to_other_files_do_not_block_a_write(churn):
     (churn / "README.local").write_text("mine\n")
     other = Registry(churn)
