@@ -182,3 +182,40 @@ def test_a_date_names_the_registry_as_it_was_at_the_last_second_of_that_day(
     assert (
         cli.ok("resolve", "models:/churn/latest", "--at", "2026-03-02").stdout == "s3://churn/3\n"
     )
+
+
+def test_init_refuses_a_remote_url_that_git_would_take_for_an_option_or_split(tmp_path):
+    """A URL starting with '-' (an option to ssh or git) or carrying a line break or NUL is
+    refused before anything is written: no directory, no repository, no remote."""
+    from tests._helpers import Cli
+
+    for url in ["-oProxyCommand=touch pwned", "-u", "https://example.com/r.git\nx", "x\r"]:
+        target = tmp_path / "reg"
+        result = Cli().fails(1, "init", str(target), "--remote", url)
+        assert result.stderr == f"Error: Invalid remote URL {url!r}: give a git URL or path\n"
+        assert not target.exists(), f"{url!r}: init wrote something before refusing"
+
+
+def test_the_commit_checked_out_is_named_only_at_the_top_of_a_work_tree(registry_repo):
+    """What ``gitreg init`` pins its workflow to (gitreg's own checkout, scaffold): a
+    directory inside some other repository (a venv's site-packages) names no commit."""
+    from gitreg.store.store import repository_head
+
+    assert repository_head(registry_repo) == git(registry_repo, "rev-parse", "HEAD").strip()
+    (registry_repo / "lib" / "site-packages").mkdir(parents=True)
+    assert repository_head(registry_repo / "lib" / "site-packages") is None
+    assert repository_head(registry_repo.parent) is None
+
+
+def test_read_config_at_a_commit_reads_that_commits_policy(registry_repo):
+    """A request is judged by the policy of its base (DESIGN.md), not the work tree's."""
+    before = git(registry_repo, "rev-parse", "HEAD").strip()
+    path = registry_repo / "gitreg.yaml"
+    assert "protected_aliases: [champion]" in path.read_text()
+    path.write_text(
+        path.read_text().replace("protected_aliases: [champion]", "protected_aliases: [gold]")
+    )
+    git(registry_repo, "commit", "-qam", "Protect gold instead")
+    store = Store(registry_repo)
+    assert store.read_config().policy.protected_aliases == ("gold",)
+    assert store.read_config(at=before).policy.protected_aliases == ("champion",)
