@@ -529,18 +529,26 @@ def test_a_write_on_a_malformed_manifest_names_the_first_finding_and_counts_the_
     ), "one finding: no '(and N more)' tail"
 
 
+@pytest.mark.parametrize("reader", ["in process", "git commands"])
 def test_a_push_that_brings_other_writers_commits_updates_their_files_too(
-    clone, bare_remote, tmp_path
+    clone, bare_remote, tmp_path, monkeypatch, reader
 ):
     """The remote moved (another clone added one model and deleted another): a write here
-    builds on it, and this clone's work tree gets their files as well as its own."""
+    builds on it, and this clone's work tree gets their files as well as its own. Also when
+    the write cannot read the repository itself (an environment variable such as
+    GIT_AUTHOR_DATE makes it take git's own commands, _repo.Repo.fast) and asks git."""
     Registry(clone).create_model_version("old", "s3://old/1")
+    Registry(clone).create_model_version("mine", "s3://mine/1")
+    mine = clone / "models" / "mine.yaml"
+    mine.write_text(mine.read_text() + "# an edit nobody committed\n")
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(bare_remote), str(other))
     Registry(other).create_model_version("fraud", "s3://fraud/1")
     Registry(other).delete_registered_model("old")
     notes = {f"notes/{c}.txt": f"{c}\n" for c in "abcdefgh"}  # many paths, in any order
     Store(other).transaction(lambda tx: [tx.write(p, t) for p, t in notes.items()])
+    if reader == "git commands":
+        monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-03-01T10:00:00Z")
     Registry(clone).create_model_version("churn", "s3://churn/2")
     assert head(clone) == git(bare_remote, "rev-parse", "main").strip()
     assert sources_at(clone, "HEAD") == ["s3://churn/1", "s3://churn/2"]
@@ -549,4 +557,6 @@ def test_a_push_that_brings_other_writers_commits_updates_their_files_too(
         other, "show", "HEAD:models/fraud.yaml"
     ).encode()
     assert {p: (clone / p).read_text() for p in notes} == notes
+    assert mine.read_text().endswith("# an edit nobody committed\n"), "an unrelated edit"
+    git(clone, "checkout", "--", "models/mine.yaml")
     assert_consistent(clone)
