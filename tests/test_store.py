@@ -219,3 +219,96 @@ def test_read_config_at_a_commit_reads_that_commits_policy(registry_repo):
     store = Store(registry_repo)
     assert store.read_config().policy.protected_aliases == ("gold",)
     assert store.read_config(at=before).policy.protected_aliases == ("champion",)
+
+
+def test_a_missing_model_names_the_nearest_one_in_the_work_tree(registry, registry_repo):
+    """A typo gets a hint from the work tree's listing; a read at a commit gives none."""
+    import pytest
+
+    from gitreg.core.errors import ModelNotFound
+
+    registry.create_model_version("churn", "s3://churn/1")
+    store = Store(registry_repo)
+    with pytest.raises(ModelNotFound) as found:
+        store.read_model("chrun")
+    assert found.value.message == "Registered Model with name=chrun not found; did you mean churn?"
+    with pytest.raises(ModelNotFound) as found:
+        store.read_model("chrun", at="HEAD")
+    assert found.value.message == "Registered Model with name=chrun not found"
+
+
+def test_reading_named_models_at_a_commit_reads_that_commit(registry, registry_repo):
+    """A search by exact names with ``at`` (``gitreg search --at``) sees that commit."""
+    _register_many(registry, 2)
+    first = git(registry_repo, "rev-parse", "HEAD").strip()
+    registry.create_model_version("m00", "s3://m0/2")
+    store = Store(registry_repo)
+    old = store.read_models(at=first, names=["m00", "nope", "m01"])
+    assert [(m.name, len(m.versions)) for m in old] == [("m00", 1), ("m01", 1)]
+    now = store.read_models(names=["m00"])
+    assert [(m.name, len(m.versions)) for m in now] == [("m00", 2)]
+
+
+def test_discover_takes_the_path_then_gitreg_repo_then_the_current_directory(
+    registry_repo, tmp_path, monkeypatch
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (registry_repo / "models").mkdir(exist_ok=True)
+    monkeypatch.chdir(registry_repo / "models")
+    monkeypatch.delenv("GITREG_REPO", raising=False)
+    assert Store.discover().root == registry_repo, "from a subdirectory of the registry"
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("GITREG_REPO", str(registry_repo))
+    assert Store.discover().root == registry_repo, "from $GITREG_REPO"
+    assert Store.discover(registry_repo / "models").root == registry_repo, "from the path"
+
+
+def test_a_transaction_lists_the_model_names_its_writes_leave(registry, registry_repo):
+    """What name checks see mid-transaction (claim_name, did-you-mean, import): the tip's
+    models, plus those written, minus those deleted, decoded from their file names."""
+    from gitreg.store.transaction import Transaction, model_path
+
+    registry.create_model_version("churn", "s3://churn/1")
+    registry.create_model_version("fraud", "s3://fraud/1")
+    store = Store(registry_repo)
+    tx = Transaction(store.state_dir, store.repo, git(registry_repo, "rev-parse", "HEAD").strip())
+    assert tx.model_names() == ["churn", "fraud"]
+    churn = tx.read(model_path("churn"))
+    assert churn is not None
+    tx.write(model_path("Ab"), churn.decode().replace("name: churn", "name: Ab"))
+    tx.write("models/notes.txt", "not a model\n")
+    tx.delete(model_path("fraud"))
+    assert tx.model_names() == ["Ab", "churn"]
+
+
+def test_a_malformed_gitreg_yaml_is_refused_naming_its_first_problem(registry_repo):
+    import pytest
+
+    from gitreg.core.errors import InvalidManifest
+
+    path = registry_repo / "gitreg.yaml"
+    path.write_text(
+        path.read_text().replace("protected_aliases: [champion]", "protected_aliases: 7")
+    )
+    with pytest.raises(InvalidManifest) as found:
+        Store(registry_repo).read_config()
+    assert found.value.message.startswith("gitreg.yaml:"), found.value.message
+    assert "protected_aliases" in found.value.message
+
+
+def test_a_models_link_is_refused_with_the_fix(registry, registry_repo, tmp_path):
+    """``models`` must be the registry's own directory, never a link to one elsewhere."""
+    import pytest
+
+    from gitreg.core.errors import NotRegularFile
+
+    registry.create_model_version("churn", "s3://churn/1")
+    (registry_repo / "models").rename(tmp_path / "shelf")
+    (registry_repo / "models").symlink_to(tmp_path / "shelf")
+    with pytest.raises(NotRegularFile) as found:
+        Store(registry_repo).read_models()
+    assert found.value.message == (
+        "models is not a directory (a link?); gitreg reads only a real models/ directory: "
+        "replace the link with the directory"
+    )
