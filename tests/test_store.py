@@ -312,3 +312,37 @@ def test_a_models_link_is_refused_with_the_fix(registry, registry_repo, tmp_path
         "models is not a directory (a link?); gitreg reads only a real models/ directory: "
         "replace the link with the directory"
     )
+
+
+def test_a_transaction_judges_by_the_policy_of_its_tip(registry, registry_repo):
+    """promotion.guarded asks tx.policy(): the gitreg.yaml committed at the transaction's
+    base, whatever the work tree holds; a tip whose gitreg.yaml is not a mapping is named."""
+    import pytest
+
+    from gitreg.core.errors import InvalidManifest
+    from gitreg.store.transaction import Transaction
+
+    path = registry_repo / "gitreg.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("protected_aliases: [champion]", "protected_aliases: [gold]"))
+    store = Store(registry_repo)
+    tip = git(registry_repo, "rev-parse", "HEAD").strip()
+    assert Transaction(store.state_dir, store.repo, tip).policy().protected_aliases == ("champion",)
+    path.write_text("- not a mapping\n")
+    git(registry_repo, "commit", "-qam", "A broken policy")
+    tip = git(registry_repo, "rev-parse", "HEAD").strip()
+    with pytest.raises(InvalidManifest) as found:
+        Transaction(store.state_dir, store.repo, tip).policy()
+    assert found.value.message == "gitreg.yaml:1: expected a mapping at the top level, got list"
+
+
+def test_a_write_on_a_manifest_that_is_not_a_mapping_names_the_file(registry, registry_repo):
+    from tests._helpers import Cli
+
+    registry.create_model_version("churn", "s3://churn/1")
+    (registry_repo / "models" / "churn.yaml").write_text("- not a mapping\n")
+    git(registry_repo, "commit", "-qam", "A broken manifest")
+    result = Cli(registry_repo).fails(1, "register", "churn", "s3://churn/2")
+    assert result.stderr == (
+        "Error: models/churn.yaml:1: expected a mapping at the top level, got list\n"
+    )

@@ -560,3 +560,27 @@ def test_a_push_that_brings_other_writers_commits_updates_their_files_too(
     assert mine.read_text().endswith("# an edit nobody committed\n"), "an unrelated edit"
     git(clone, "checkout", "--", "models/mine.yaml")
     assert_consistent(clone)
+
+
+def test_a_transaction_writing_gitreg_yaml_is_validated_before_its_commit(churn):
+    """A write of gitreg.yaml (webhook management does one) must leave a valid policy:
+    a broken one is refused with its first finding, and nothing is committed."""
+    from gitreg.core.errors import InvalidManifest
+
+    store = Store(churn)
+    text = (churn / "gitreg.yaml").read_text()
+    before = snapshot(churn)
+    broken = text.replace("protected_aliases: [champion]", "protected_aliases: 7")
+    with pytest.raises(InvalidManifest) as found:
+        store.transaction(lambda tx: tx.write("gitreg.yaml", broken))
+    assert found.value.message.startswith("gitreg.yaml:"), found.value.message
+    assert found.value.message.endswith("; nothing was committed"), found.value.message
+    assert snapshot(churn) == before
+    with pytest.raises(InvalidManifest) as found:
+        store.transaction(lambda tx: tx.write("gitreg.yaml", text + "policy: [\n"))
+    assert found.value.message.startswith("gitreg.yaml:"), found.value.message
+    assert snapshot(churn) == before
+    fine = text.replace("protected_aliases: [champion]", "protected_aliases: [gold]")
+    store.transaction(lambda tx: tx.write("gitreg.yaml", fine))
+    assert store.read_config().policy.protected_aliases == ("gold",)
+    assert_consistent(churn)
