@@ -196,6 +196,17 @@ def test_init_refuses_a_remote_url_that_git_would_take_for_an_option_or_split(tm
         assert not target.exists(), f"{url!r}: init wrote something before refusing"
 
 
+def test_init_with_a_remote_makes_the_branch_track_it(tmp_path, bare_remote):
+    """Writes push where ``gitreg init --remote`` pointed (remote origin, tracked branch)."""
+    from tests._helpers import Cli
+
+    target = tmp_path / "reg"
+    Cli().ok("init", str(target), "--remote", str(bare_remote))
+    assert git(target, "remote", "get-url", "origin").strip() == str(bare_remote)
+    assert git(target, "config", "branch.main.remote").strip() == "origin"
+    assert git(target, "config", "branch.main.merge").strip() == "refs/heads/main"
+
+
 def test_the_commit_checked_out_is_named_only_at_the_top_of_a_work_tree(registry_repo):
     """What ``gitreg init`` pins its workflow to (gitreg's own checkout, scaffold): a
     directory inside some other repository (a venv's site-packages) names no commit."""
@@ -262,6 +273,19 @@ def test_discover_takes_the_path_then_gitreg_repo_then_the_current_directory(
     monkeypatch.setenv("GITREG_REPO", str(registry_repo))
     assert Store.discover().root == registry_repo, "from $GITREG_REPO"
     assert Store.discover(registry_repo / "models").root == registry_repo, "from the path"
+
+
+def test_discover_outside_any_repository_says_what_to_give(tmp_path):
+    import pytest
+
+    from gitreg.core.errors import NotARegistry
+
+    with pytest.raises(NotARegistry) as found:
+        Store.discover(tmp_path)
+    assert found.value.message == (
+        f"{tmp_path} is not a gitreg registry (not inside a git repository); give the path "
+        "of a registry, or create one with gitreg init"
+    )
 
 
 def test_a_transaction_lists_the_model_names_its_writes_leave(registry, registry_repo):
