@@ -139,8 +139,12 @@ def test_sigkill_at_random_points_never_half_writes(bare_remote, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)  # git children die too: stale git locks
             # A remote on a local path runs the *server's* receive-pack in the client's
             # process group; a real server survives its client, so release what it held.
-            for stale in (bare_remote / "refs" / "heads").glob("*.lock"):
-                stale.unlink()
+            # (Pushing to the branch HEAD names locks HEAD as well as the branch.)
+            for stale in [
+                *(bare_remote / "refs" / "heads").glob("*.lock"),
+                bare_remote / "HEAD.lock",
+            ]:
+                stale.unlink(missing_ok=True)
         else:
             proc.send_signal(signal.SIGKILL)
         proc.wait()

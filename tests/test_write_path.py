@@ -333,6 +333,42 @@ def test_uncommitted_edits_to_a_touched_manifest_are_never_overwritten(churn, ho
     assert sources_at(churn, "HEAD") == ["s3://churn/1"]
 
 
+def test_a_staged_manifest_on_a_branch_with_no_commit_yet_is_never_overwritten(tmp_path):
+    """The index is checked even before the branch's first commit: a manifest staged there
+    (and gone from disk) is an uncommitted edit like any other."""
+    repo = tmp_path / "fresh"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+    (repo / "gitreg.yaml").write_text("")
+    (repo / "models").mkdir()
+    (repo / "models" / "churn.yaml").write_text("name: churn  # mine\n")
+    git(repo, "add", "models/churn.yaml")
+    (repo / "models" / "churn.yaml").unlink()
+    staged = git(repo, "ls-files", "-s").strip()
+    result = Cli(repo).fails(1, "register", "churn", "s3://churn/1")
+    assert result.stderr == (
+        "Error: models/churn.yaml has uncommitted changes; commit them (git commit "
+        "models/churn.yaml) or discard them (git checkout -- models/churn.yaml) and retry\n"
+    )
+    assert git(repo, "ls-files", "-s").strip() == staged, "the staged manifest was replaced"
+    assert git(repo, "rev-list", "--all").strip() == "", "a commit was made"
+
+
+@pytest.mark.parametrize(
+    "flag",
+    ["--skip-worktree", "--chmod=+x"],
+    ids=["skip-worktree (index version 3)", "executable"],
+)
+def test_a_clean_manifest_with_unusual_index_flags_is_written(churn, flag):
+    """A manifest staged as committed is clean however git flags it: marked skip-worktree
+    (which makes git write its index in version 3, with extended entries) or executable."""
+    git(churn, "update-index", flag, "models/churn.yaml")
+    if flag == "--chmod=+x":
+        git(churn, "commit", "-qm", "An executable manifest")
+    Cli(churn).ok("register", "churn", "s3://churn/2")
+    assert sources_at(churn, "HEAD") == ["s3://churn/1", "s3://churn/2"]
+    assert "s3://churn/2" in (churn / "models" / "churn.yaml").read_text()
+
+
 def test_edits_to_other_files_do_not_block_a_write(churn):
     (churn / "README.local").write_text("mine\n")
     other = Registry(churn)
@@ -493,18 +529,26 @@ def test_a_write_on_a_malformed_manifest_names_the_first_finding_and_counts_the_
     ), "one finding: no '(and N more)' tail"
 
 
+@pytest.mark.parametrize("reader", ["in process", "git commands"])
 def test_a_push_that_brings_other_writers_commits_updates_their_files_too(
-    clone, bare_remote, tmp_path
+    clone, bare_remote, tmp_path, monkeypatch, reader
 ):
     """The remote moved (another clone added one model and deleted another): a write here
-    builds on it, and this clone's work tree gets their files as well as its own."""
+    builds on it, and this clone's work tree gets their files as well as its own. Also when
+    the write cannot read the repository itself (an environment variable such as
+    GIT_AUTHOR_DATE makes it take git's own commands, _repo.Repo.fast) and asks git."""
     Registry(clone).create_model_version("old", "s3://old/1")
+    Registry(clone).create_model_version("mine", "s3://mine/1")
+    mine = clone / "models" / "mine.yaml"
+    mine.write_text(mine.read_text() + "# an edit nobody committed\n")
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(bare_remote), str(other))
     Registry(other).create_model_version("fraud", "s3://fraud/1")
     Registry(other).delete_registered_model("old")
     notes = {f"notes/{c}.txt": f"{c}\n" for c in "abcdefgh"}  # many paths, in any order
     Store(other).transaction(lambda tx: [tx.write(p, t) for p, t in notes.items()])
+    if reader == "git commands":
+        monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-03-01T10:00:00Z")
     Registry(clone).create_model_version("churn", "s3://churn/2")
     assert head(clone) == git(bare_remote, "rev-parse", "main").strip()
     assert sources_at(clone, "HEAD") == ["s3://churn/1", "s3://churn/2"]
@@ -513,4 +557,30 @@ def test_a_push_that_brings_other_writers_commits_updates_their_files_too(
         other, "show", "HEAD:models/fraud.yaml"
     ).encode()
     assert {p: (clone / p).read_text() for p in notes} == notes
+    assert mine.read_text().endswith("# an edit nobody committed\n"), "an unrelated edit"
+    git(clone, "checkout", "--", "models/mine.yaml")
     assert_consistent(clone)
+
+
+def test_a_transaction_writing_gitreg_yaml_is_validated_before_its_commit(churn):
+    """A write of gitreg.yaml (webhook management does one) must leave a valid policy:
+    a broken one is refused with its first finding, and nothing is committed."""
+    from gitreg.core.errors import InvalidManifest
+
+    store = Store(churn)
+    text = (churn / "gitreg.yaml").read_text()
+    before = snapshot(churn)
+    broken = text.replace("protected_aliases: [champion]", "protected_aliases: 7")
+    with pytest.raises(InvalidManifest) as found:
+        store.transaction(lambda tx: tx.write("gitreg.yaml", broken))
+    assert found.value.message.startswith("gitreg.yaml:"), found.value.message
+    assert found.value.message.endswith("; nothing was committed"), found.value.message
+    assert snapshot(churn) == before
+    with pytest.raises(InvalidManifest) as found:
+        store.transaction(lambda tx: tx.write("gitreg.yaml", text + "policy: [\n"))
+    assert found.value.message.startswith("gitreg.yaml:"), found.value.message
+    assert snapshot(churn) == before
+    fine = text.replace("protected_aliases: [champion]", "protected_aliases: [gold]")
+    store.transaction(lambda tx: tx.write("gitreg.yaml", fine))
+    assert store.read_config().policy.protected_aliases == ("gold",)
+    assert_consistent(churn)

@@ -27,7 +27,7 @@ from gitreg.core.errors import (
     InvalidParameter,
     ModelNotFound,
     NotARegistry,
-    not_regular,
+    NotRegularFile,
 )
 from gitreg.core.names import check_name
 from gitreg.core.retired import RETIRED_FILE
@@ -284,7 +284,10 @@ class Store(Writer):
         if not directory.exists():
             return out
         if not files.is_real_directory(directory):
-            raise not_regular(MODELS_DIR, "not a directory (a link?)")
+            raise NotRegularFile(
+                f"{MODELS_DIR} is not a directory (a link?); gitreg reads only a real "
+                f"{MODELS_DIR}/ directory: replace the link with the directory"
+            )
         for name, data in files.read_directory(self.root, MODELS_DIR).items():
             if not name.endswith(".yaml") or name == RETIRED_NAME:
                 continue

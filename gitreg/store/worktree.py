@@ -65,7 +65,7 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
                 f"{e.message}; restore it (git checkout -- {path}) and retry"
             ) from e
         on_disk = None if data_on_disk is None else _git.blob_id(data_on_disk)
-        staged = _repo.index_blob(repo, path) if local is not None else None
+        staged = _repo.index_blob(repo, path)
         if on_disk != committed or staged != committed:
             raise DirtyWorktree(
                 f"{path} has uncommitted changes; commit them (git commit {path}) or "
