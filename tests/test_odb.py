@@ -91,6 +91,20 @@ def test_a_commit_built_in_process_has_the_tree_git_builds(repo, changes):
     git(repo, "fsck", "--strict", "--no-dangling")
 
 
+@pytest.mark.parametrize("changes", CHANGES)
+def test_a_commit_left_to_git_has_the_tree_git_builds(repo, changes):
+    """Another commit encoding sends the commit through git's index: the same tree."""
+    git(repo, "config", "i18n.commitEncoding", "ISO-8859-1")
+    parent = head(repo)
+    commit = commit_with(repo, changes, "Register a version 2")
+    tree = git(repo, "rev-parse", f"{commit}^{{tree}}").strip()
+    assert tree == index_built_tree(repo, parent, changes)
+    assert git(repo, "rev-parse", f"{commit}^").strip() == parent
+    assert "\nencoding ISO-8859-1\n" in git(repo, "cat-file", "commit", commit), "not git's"
+    assert git(repo, "log", "-1", "--format=%B", commit).strip() == "Register a version 2"
+    git(repo, "fsck", "--strict", "--no-dangling")
+
+
 def test_the_commit_is_the_one_commit_tree_writes(repo, monkeypatch):
     commit = commit_with(repo, {"models/a.yaml": b"v2\n"}, "Register a version 2\n\nsource: s3")
     raw = git(repo, "cat-file", "commit", commit)

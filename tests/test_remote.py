@@ -308,3 +308,85 @@ def test_rollback_on_a_local_registry_is_a_direct_commit(registry_repo):
     registry.transition_model_version_stage("churn", 2, "Production", True)
     assert registry.rollback_registered_model("churn").version == 1
     assert registry.get_model_version("churn", 2).current_stage == "Archived"
+
+
+def test_asking_again_for_an_open_request_leaves_its_branch_as_it_is(a, bare_remote):
+    """A request branch that still merges cleanly and validly is returned, never rebuilt."""
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1")
+    with pytest.raises(PromotionPending):
+        registry.transition_model_version_stage("churn", 1, "Production")
+    branch = "gitreg/churn/v1-production"
+    first = remote_tip(bare_remote, branch)
+    with pytest.raises(PromotionPending) as again:
+        registry.transition_model_version_stage("churn", 1, "Production")
+    assert str(again.value) == (
+        "churn: version 1: None -> Production was already proposed on branch "
+        "gitreg/churn/v1-production (pushed to origin); open a pull request from it into main: "
+        "the stage changes when it is merged"
+    ), "an open, still valid request was rebuilt"
+    assert remote_tip(bare_remote, branch) == first
+    (listed,) = registry.list_transition_requests()
+    assert (listed.branch, listed.commit, listed.stale) == (branch, first, False)
+
+
+def test_a_request_the_registry_outgrew_is_listed_stale_with_when_it_was_made(a, b, bare_remote):
+    """Both requests merge cleanly, but once v1 is in Production, v2's would make two."""
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1")
+    registry.create_model_version("churn", "s3://m/2")
+    for version in (1, 2):
+        with pytest.raises(PromotionPending):
+            registry.transition_model_version_stage("churn", version, "Production")
+    base = remote_tip(bare_remote)
+    merge_request_branch(bare_remote, b, "gitreg/churn/v1-production", 1)
+    (listed,) = Registry(a).list_transition_requests()
+    assert listed.branch == "gitreg/churn/v2-production"
+    assert listed.stale, "a request whose merge breaks the manifest must be listed stale"
+    assert listed.base == base
+    made = git(bare_remote, "log", "-1", "--format=%cI", "gitreg/churn/v2-production").strip()
+    assert listed.created_at == made
+
+
+def test_the_requests_a_clone_fetched_are_known_and_a_withdrawn_one_is_forgotten(a):
+    """Also where the clone fetches only main (a push then leaves gitreg/... tracking refs)."""
+    git(a, "config", "remote.origin.fetch", "+refs/heads/main:refs/remotes/origin/main")
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1")
+    with pytest.raises(PromotionPending):
+        registry.transition_model_version_stage("churn", 1, "Production")
+    registry.list_transition_requests()  # fetches the request branches
+    known = registry.get_model_version_requests("churn", 1)
+    assert [r.branch for r in known] == ["gitreg/churn/v1-production"]
+    assert [r.branch for r in registry.withdraw_transition_request("churn", 1)] == [
+        "gitreg/churn/v1-production"
+    ]
+    tracking = git(a, "for-each-ref", "refs/remotes/origin/gitreg/")
+    assert tracking == "", "the withdrawn branch's remote-tracking ref was left behind"
+    assert registry.get_model_version_requests("churn", 1) == []
+
+
+def test_fetch_with_pushing_off_names_the_conflict(a):
+    with pytest.raises(RemoteUnavailable) as caught:
+        Registry(a, fetch=True, push=False).get_registered_model("churn")
+    assert str(caught.value) == "fetch=True needs a remote, and pushing is off (push=False)"
+
+
+def test_a_write_collects_garbage_as_git_would_after_its_fetches(a):
+    """gitreg's fetches turn git's auto-gc off, so a write runs ``gc --auto`` itself."""
+    git(a, "config", "gc.autoPackLimit", "1")
+    for n in (1, 2):
+        Registry(a).create_model_version("churn", f"s3://m/{n}")
+        git(a, "repack", "-q")  # each write's objects into a pack of their own
+    packs = a / ".git" / "objects" / "pack"
+    assert len(list(packs.glob("*.pack"))) > 1
+    Registry(a).create_model_version("churn", "s3://m/3")
+    assert len(list(packs.glob("*.pack"))) == 1, "the write left git's auto-gc undone"
+
+
+def test_a_garbage_collection_that_fails_does_not_fail_the_pushed_write(a, bare_remote):
+    git(a, "config", "gc.autoPackLimit", "many")  # gitreg asks git; git's gc refuses it
+    mv = Registry(a).create_model_version("churn", "s3://m/1")
+    assert mv.version == 1
+    assert remote_tip(bare_remote) == head(a)
+    assert status(a) == ""

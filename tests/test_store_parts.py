@@ -1,0 +1,141 @@
+"""Store parts other areas lean on, checked on real repositories and real files (#17).
+
+``compare`` finds what ``gitreg validate`` judges (its answers must be git's own),
+``secrets`` keeps the clone's private webhook secrets, and ``files`` reads the work tree
+without following links, also on platforms without ``O_NOFOLLOW`` relative opens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from gitreg import Registry
+from gitreg.core.errors import BadRef, GitregError, NotRegularFile
+from gitreg.store import compare, files, secrets
+from tests._helpers import git, head
+
+NOT_REGULAR = (
+    "{path} is {what}, not a regular file; gitreg reads only regular files (git mode 100644) "
+    "there: replace it with the file itself"
+)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "r"
+    (root / "models").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "gitreg.yaml").write_text("schema_version: 1\n")
+    (root / "models" / "a.yaml").write_text("a\n")
+    (root / "models" / "b.yaml").write_text("b\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "one")
+    return root
+
+
+# ------------------------------------------------------------------ compare
+
+
+def test_a_ref_resolves_to_the_commit_git_names(repo):
+    assert compare.resolve_commit(repo, "main") == head(repo)
+    with pytest.raises(BadRef):
+        compare.resolve_commit(repo, "no-such-branch")
+
+
+def test_the_prefix_is_the_registrys_directory_in_its_repository(repo):
+    sub = repo / "registry"
+    sub.mkdir()
+    assert compare.prefix(repo) == ""
+    assert compare.prefix(sub) == "registry/"
+
+
+def test_changed_paths_are_every_edit_and_new_file_by_its_exact_name(repo):
+    """Untracked files count, and a name that is not UTF-8 comes back byte for byte."""
+    (repo / "models" / "a.yaml").write_text("edited\n")
+    (repo / "models" / "new.yaml").write_text("new\n")
+    odd = os.fsencode(repo / "models") + b"/\xff.yaml"
+    with open(odd, "w") as f:
+        f.write("odd\n")
+    found = compare.changed_paths(repo, head(repo), ["models/"])
+    assert found == {"models/a.yaml", "models/new.yaml", os.fsdecode(b"models/\xff.yaml")}
+
+
+def test_files_at_a_commit_are_read_in_and_above_directories(repo):
+    commit = head(repo)
+    (repo / "models" / "a.yaml").write_text("the work tree, not the commit\n")
+    wanted = ["models/a.yaml", "models/b.yaml", "gitreg.yaml", "models/absent.yaml"]
+    contents, irregular = compare.read_files_at(repo, commit, wanted)
+    assert contents == {
+        "models/a.yaml": b"a\n",
+        "models/b.yaml": b"b\n",
+        "gitreg.yaml": b"schema_version: 1\n",
+        "models/absent.yaml": None,
+    }
+    assert irregular == {}
+    specs = [f"{commit}:models/b.yaml", f"{commit}:models/absent.yaml"]
+    assert compare.read_at(repo, specs) == {specs[0]: b"b\n", specs[1]: None}
+
+
+# ------------------------------------------------------------------ secrets
+
+
+def test_secrets_are_kept_together_private_and_forgotten_one_by_one(tmp_path):
+    state = tmp_path / "r" / ".git" / "gitreg"
+    secrets.write(state, "HOOK_A", "one")
+    secrets.write(state, "HOOK_B", "two")  # the directory is there now
+    assert secrets.read_all(state) == {"HOOK_A": "one", "HOOK_B": "two"}
+    path = state / secrets.FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600, "secrets readable by other users"
+    assert json.loads(path.read_text()) == {"HOOK_A": "one", "HOOK_B": "two"}
+    secrets.write(state, "HOOK_A", None)
+    assert secrets.read(state, "HOOK_A") is None
+    assert secrets.read(state, "HOOK_B") == "two"
+
+
+def test_a_corrupt_secrets_file_is_one_line_with_the_fix(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / secrets.FILE).write_text("{not json")
+    with pytest.raises(GitregError) as caught:
+        secrets.read_all(state)
+    assert str(caught.value) == (
+        f"{state / secrets.FILE} is not valid JSON; fix or remove it and set the secrets again"
+    )
+
+
+# ------------------------------------------------------------------ files
+
+
+@pytest.fixture
+def churn(registry_repo: Path) -> Path:
+    Registry(registry_repo).create_model_version("churn", "s3://m/1")
+    return registry_repo
+
+
+def test_a_socket_where_a_manifest_was_is_refused_with_the_fix(churn, monkeypatch):
+    (churn / "models" / "churn.yaml").unlink()
+    monkeypatch.chdir(churn / "models")  # a short socket path, whatever tmp_path is
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind("churn.yaml")
+        with pytest.raises(NotRegularFile) as caught:
+            Registry(churn).get_registered_model("churn")
+    what = "a special file"
+    assert str(caught.value) == NOT_REGULAR.format(path="models/churn.yaml", what=what)
+
+
+def test_without_nofollow_opens_each_component_is_checked_before_reading(churn, monkeypatch):
+    """The path Windows takes: reads work, and a linked directory on the way is refused."""
+    monkeypatch.setattr(files, "_NOFOLLOW", 0)
+    assert Registry(churn).get_model_version("churn", 1).source == "s3://m/1"
+    real = churn / "elsewhere"
+    (churn / "models").rename(real)
+    (churn / "models").symlink_to(real)
+    with pytest.raises(NotRegularFile) as caught:
+        files.read_regular(churn, "models/churn.yaml")
+    assert str(caught.value) == NOT_REGULAR.format(path="models", what="a symbolic link")
