@@ -126,7 +126,7 @@ URIS = [
     "models:/churn/Archived", "models:/churn/None", "models:/churn/latest",
     "models:/churn/LATEST", "models:/churn/bogus", "models:///churn/1", "models:/churn",
     "models:/churn/1/2", "models:/Churn@champion", "models:/ghost@champion", "runs:/a/b",
-    "models:/churn/\u0661",
+    "models:/churn/\u0661", "models:/churn@v1@champion",
 ]  # fmt: skip
 
 

@@ -187,3 +187,24 @@ def test_a_tree_entry_is_replaced_without_moving_the_others():
     assert changed.entry(b"b") == (b"100644", "ff" * 20)
     assert changed.entry(b"a") == tree.entry(b"a")
     assert changed.with_entry(b"b", None, None).spans.keys() == {b"a", b"c"}
+
+
+def test_tree_changes_name_a_path_that_is_not_utf8_as_git_does(repo):
+    first = head(repo)
+    with open(os.fsencode(repo / "models") + b"/caf\xe9.yaml", "w") as f:
+        f.write("x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a file name in Latin-1")
+    changes = _repo.tree_changes(_repo.open_repo(repo), first, head(repo))
+    assert changes is not None
+    assert list(changes) == _git.changed_paths(repo, first, head(repo))
+    assert list(changes) == [os.fsdecode(b"models/caf\xe9.yaml")]
+
+
+def test_the_author_name_git_would_reformat_is_the_one_git_records(repo, monkeypatch):
+    """A trailing '.' is dropped by git ("crud"); created_by must say what the commit says."""
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Alice Example Jr.")
+    rp = _repo.open_repo(repo)
+    assert _commit.identity(rp) == "Alice Example Jr"
+    commit = commit_with(repo, {"models/a.yaml": b"by Alice\n"})
+    assert git(repo, "log", "-1", "--format=%an", commit).strip() == "Alice Example Jr"

@@ -390,3 +390,78 @@ def test_a_garbage_collection_that_fails_does_not_fail_the_pushed_write(a, bare_
     assert mv.version == 1
     assert remote_tip(bare_remote) == head(a)
     assert status(a) == ""
+
+
+def test_a_stuck_remote_lock_is_refused_with_how_long_it_stood_and_the_fix():
+    """The same lock and tip for STALE_LOCK_SECONDS: a killed push, reported exactly."""
+    from gitreg.store._net import Lost
+    from gitreg.store.remote import STALE_LOCK_SECONDS, Contention, Remote
+
+    now = [1000.0]
+    contention = Contention(Remote("origin", "/srv/r.git", "main"), clock=lambda: now[0])
+    lost = Lost("failed to update ref", "/srv/r.git/refs/heads/main.lock")
+    contention.lost(lost, "a" * 40)
+    now[0] += STALE_LOCK_SECONDS + 0.5
+    with pytest.raises(PushRejected) as caught:
+        contention.lost(lost, "a" * 40)
+    assert str(caught.value) == (
+        f"origin's branch main is locked: /srv/r.git/refs/heads/main.lock has existed for "
+        f"{STALE_LOCK_SECONDS + 0.5:.1f}s while the branch did not move, so a push into it was "
+        "most likely killed halfway; nothing was pushed and the clone is unchanged. If no push "
+        "to /srv/r.git is running, remove that file on the remote (git leaves it for a human "
+        "to remove; gitreg never deletes a lock in another repository)"
+    )
+
+
+def test_a_push_url_that_cannot_be_reached_is_one_clear_line(a, tmp_path):
+    """Fetching works but pushing goes elsewhere (remote.origin.pushurl) and fails."""
+    gone = tmp_path / "gone.git"
+    git(a, "config", "remote.origin.pushurl", str(gone))
+    before = snapshot(a)
+    with pytest.raises(RemoteUnavailable) as caught:
+        Registry(a).create_model_version("churn", "s3://m/1")
+    assert str(caught.value) == (
+        f"cannot push to origin: '{gone}' does not appear to be a git repository; nothing was "
+        "pushed and the local branch is unchanged"
+    )
+    assert snapshot(a) == before
+
+
+def test_a_hook_refusal_that_is_not_utf8_is_still_one_line(a, bare_remote):
+    install_hook(bare_remote, "printf 'frozen \\377 until Monday\\n' >&2; exit 1")
+    with pytest.raises(PushRejected) as caught:
+        Registry(a).create_model_version("churn", "s3://m/1")
+    assert str(caught.value) == (
+        "origin refused the push to refs/heads/main: pre-receive hook declined "
+        "(frozen \ufffd until Monday); nothing was pushed and the local branch is unchanged"
+    )
+
+
+def test_a_request_branch_named_in_another_encoding_is_listed_not_a_crash(a, bare_remote):
+    """Branch names are bytes to git; someone pushed one that is not UTF-8."""
+    import subprocess
+
+    tip = remote_tip(bare_remote)
+    commit = git(a, "commit-tree", "-p", tip, "-m", "A hand-made request", f"{tip}^{{tree}}")
+    name = b"refs/heads/gitreg/caf\xe9"
+    refspec = commit.strip().encode() + b":" + name
+    subprocess.run(["git", "push", "-q", "origin", refspec], cwd=a, check=True)
+    (listed,) = Registry(a).list_transition_requests()
+    assert (listed.branch, listed.commit, listed.kind) == ("gitreg/caf\ufffd", commit.strip(), None)
+
+
+def test_a_proposal_carries_the_diff_a_reviewer_reads(a, bare_remote):
+    """The pull request's body shows the change as ``git diff`` of the branch shows it."""
+    from gitreg.store.proposal import propose
+
+    def mutation(tx):
+        tx.message = "Say hello"
+        tx.write("README.md", "hello\n")
+
+    store = Registry(a).store
+    proposal, _ = propose(store, mutation, "gitreg/readme", None)
+    assert proposal is not None
+    assert proposal.created
+    shown = git(bare_remote, "diff", "--no-color", "main", "gitreg/readme", "--", "README.md")
+    assert "+hello" in shown
+    assert proposal.diff == shown

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gitreg import Registry
-from gitreg.core.errors import BadRef, GitregError, NotRegularFile
+from gitreg.core.errors import BadRef, GitregError, ModelAlreadyExists, NotRegularFile
 from gitreg.store import compare, files, secrets
 from tests._helpers import git, head
 
@@ -139,3 +139,51 @@ def test_without_nofollow_opens_each_component_is_checked_before_reading(churn, 
     with pytest.raises(NotRegularFile) as caught:
         files.read_regular(churn, "models/churn.yaml")
     assert str(caught.value) == NOT_REGULAR.format(path="models", what="a symbolic link")
+
+
+def test_a_read_of_the_whole_registry_refuses_a_linked_manifest(churn, tmp_path):
+    (churn / "models" / "fraud.yaml").symlink_to(churn / "models" / "churn.yaml")
+    with pytest.raises(NotRegularFile) as caught:
+        Registry(churn).search_registered_models()
+    what = "a symbolic link"
+    assert str(caught.value) == NOT_REGULAR.format(path="models/fraud.yaml", what=what)
+
+
+def test_without_nofollow_opens_the_whole_registry_is_read_too(churn, monkeypatch):
+    monkeypatch.setattr(files, "_NOFOLLOW", 0)
+    Registry(churn).create_model_version("fraud", "s3://f/1")
+    found = Registry(churn).search_registered_models()
+    assert [m.name for m in found] == ["churn", "fraud"]
+
+
+def test_a_parse_cache_of_another_format_is_ignored(churn):
+    """A cache left by another gitreg version must never answer for this one."""
+    import marshal
+
+    Registry(churn).search_registered_models()  # writes the cache
+    path = churn / ".git" / "gitreg" / "cache.marshal"
+    fmt, data = marshal.loads(path.read_bytes())
+    for parsed in data.values():
+        parsed["versions"][0]["source"] = "s3://from/an/old/cache"
+    path.write_bytes(marshal.dumps((fmt - 1, data)))
+    assert Registry(churn).search_registered_models()[0].latest_versions[0].source == "s3://m/1"
+
+
+def test_a_name_that_differs_only_in_case_is_taken(churn):
+    with pytest.raises(ModelAlreadyExists) as caught:
+        Registry(churn).create_registered_model("CHURN")
+    assert str(caught.value) == (
+        "Registered Model (name=churn) already exists and differs from 'CHURN' only in case; "
+        "names must be unique case-insensitively (macOS and Windows checkouts would merge them)"
+    )
+    assert not (churn / "models" / "CHURN.yaml").exists()
+
+
+def test_a_killed_writers_ref_lock_is_cleared(churn):
+    """A gitreg process killed while its git child held a branch's lock file."""
+    from gitreg.store import _git
+
+    lock = churn / ".git" / "refs" / "heads" / "main.lock"
+    lock.write_text("")
+    _git.clear_stale_locks(churn / ".git", wait=0)
+    assert not lock.exists()
