@@ -208,3 +208,17 @@ def test_the_author_name_git_would_reformat_is_the_one_git_records(repo, monkeyp
     assert _commit.identity(rp) == "Alice Example Jr"
     commit = commit_with(repo, {"models/a.yaml": b"by Alice\n"})
     assert git(repo, "log", "-1", "--format=%an", commit).strip() == "Alice Example Jr"
+
+
+def test_a_reader_whose_git_died_starts_it_again(repo):
+    """cat-file killed (or git upgraded under a long-lived process): the next read still answers."""
+    rp = _repo.open_repo(repo)
+    spec = f"{head(repo)}:models/a.yaml"
+    assert rp.reader.read(spec) is not None
+    proc = rp.reader._proc
+    assert proc is not None
+    proc.kill()
+    proc.wait()
+    found = rp.reader.read(spec)
+    assert found is not None
+    assert found[1:] == ("blob", b"a.yaml\n")

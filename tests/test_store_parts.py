@@ -187,3 +187,45 @@ def test_a_killed_writers_ref_lock_is_cleared(churn):
     lock.write_text("")
     _git.clear_stale_locks(churn / ".git", wait=0)
     assert not lock.exists()
+
+
+def test_a_fifo_where_a_manifest_was_is_never_read(churn):
+    path = churn / "models" / "churn.yaml"
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(NotRegularFile) as caught:
+        Registry(churn).get_registered_model("churn")
+    assert str(caught.value) == NOT_REGULAR.format(path="models/churn.yaml", what="a FIFO")
+
+
+def test_a_git_init_that_fails_says_where_and_gits_reason(tmp_path):
+    from gitreg.core.errors import GitFailed
+    from gitreg.gate.scaffold import init_registry
+
+    root = tmp_path / "registry"
+    with pytest.raises(GitFailed) as caught:
+        init_registry(root, branch="bad..name")
+    assert str(caught.value).startswith(f"git init failed in {root}: ")
+    assert "invalid initial branch name" in str(caught.value)
+
+
+def test_a_submodule_in_models_is_not_a_model_a_new_name_clashes_with(registry_repo):
+    commit = head(registry_repo)
+    git(registry_repo, "update-index", "--add", "--cacheinfo", f"160000,{commit},models/sub.yaml")
+    git(registry_repo, "commit", "-qm", "A submodule where a manifest could be")
+    assert Registry(registry_repo).create_registered_model("SUB").name == "SUB"
+
+
+def test_the_record_of_written_manifests_keeps_only_the_newest(churn, monkeypatch):
+    """A record only saves a parse: at most MAX_WRITTEN are kept, the oldest go."""
+    from gitreg.store import cache
+
+    monkeypatch.setattr(cache, "MAX_WRITTEN", 2)
+    registry = Registry(churn)
+    for name in ("fraud", "ranker", "search"):
+        registry.create_registered_model(name)
+    kept = sorted(p.name for p in (churn / ".git" / "gitreg" / "written").iterdir())
+    newest = [
+        git(churn, "rev-parse", f"HEAD:models/{n}.yaml").strip() for n in ("ranker", "search")
+    ]
+    assert kept == sorted(f"{oid}.marshal" for oid in newest)
