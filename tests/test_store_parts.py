@@ -16,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from gitreg import Registry
-from gitreg.core.errors import BadRef, GitregError, ModelAlreadyExists, NotRegularFile
+from gitreg.core.errors import (
+    BadRef,
+    DirtyWorktree,
+    GitregError,
+    ModelAlreadyExists,
+    ModelNotFound,
+    NotRegularFile,
+)
 from gitreg.store import compare, files, secrets
 from tests._helpers import git, head
 
@@ -229,3 +236,43 @@ def test_the_record_of_written_manifests_keeps_only_the_newest(churn, monkeypatc
         git(churn, "rev-parse", f"HEAD:models/{n}.yaml").strip() for n in ("ranker", "search")
     ]
     assert kept == sorted(f"{oid}.marshal" for oid in newest)
+
+
+def test_a_directory_where_a_new_manifest_goes_is_refused_with_the_fix(churn):
+    (churn / "models" / "fraud.yaml").mkdir()
+    with pytest.raises(DirtyWorktree) as caught:
+        Registry(churn).create_registered_model("fraud")
+    what = "a directory"
+    assert str(caught.value).startswith(NOT_REGULAR.format(path="models/fraud.yaml", what=what))
+    assert (churn / "models" / "fraud.yaml").is_dir()
+
+
+def test_a_file_where_the_models_directory_was_holds_no_model(churn):
+    """``models`` replaced by a file: the model is not there, as git would see it."""
+    import shutil
+
+    shutil.rmtree(churn / "models")
+    (churn / "models").write_text("not a directory\n")
+    with pytest.raises(ModelNotFound):
+        Registry(churn).get_registered_model("churn")
+
+
+def test_finishing_a_killed_write_never_writes_into_a_directory(churn):
+    """Killed after its commit; before the next command, a directory took the file's place."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env["GITREG_TEST_CRASH_AT"] = "ref-moved"
+    code = "import sys; from gitreg.cli import main; sys.exit(main(sys.argv[1:]))"
+    args = ["register", "churn", "s3://m/2", "--repo", str(churn)]
+    killed = subprocess.run([sys.executable, "-c", code, *args], env=env, check=False)
+    assert killed.returncode < 0, "the write was not killed where the test needs it"
+    target = churn / "models" / "churn.yaml"
+    target.unlink()
+    (target / "inside").mkdir(parents=True)
+    with pytest.raises(NotRegularFile) as caught:
+        Registry(churn).get_registered_model("churn")
+    what = "a directory"
+    assert str(caught.value) == NOT_REGULAR.format(path="models/churn.yaml", what=what)
+    assert (target / "inside").is_dir()
