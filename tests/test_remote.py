@@ -13,6 +13,7 @@ import pytest
 from gitreg import Registry
 from gitreg.core.errors import (
     BranchDiverged,
+    ConcurrentUpdate,
     PromotionPending,
     PushRejected,
     RemoteUnavailable,
@@ -465,3 +466,31 @@ def test_a_proposal_carries_the_diff_a_reviewer_reads(a, bare_remote):
     shown = git(bare_remote, "diff", "--no-color", "main", "gitreg/readme", "--", "README.md")
     assert "+hello" in shown
     assert proposal.diff == shown
+
+
+def test_a_retry_count_in_gitreg_yaml_caps_the_re_applied_attempts(a, bare_remote):
+    """registry.retries: 0 — the first lost race gives up, nothing is committed here."""
+    config = a / "gitreg.yaml"
+    config.write_text(config.read_text().replace("push: auto", "push: auto\n  retries: 0"))
+    git(a, "commit", "-qam", "No retries")
+    git(a, "push", "-q")
+    loser = Registry(a)
+    original = loser.store.transaction
+
+    won: list[int] = []
+
+    def interfering(mutation, *args, **kw):
+        def wrapped(tx):
+            if len(won) < 2:  # wins the first two races; a third try would land
+                won.append(1)
+                Registry(winner).create_model_version("churn", "s3://w/1")
+            return mutation(tx)
+
+        return original(wrapped, *args, **kw)
+
+    winner = clone(bare_remote, a.parent / "winner")
+    loser.store.transaction = interfering  # type: ignore[method-assign]
+    before = snapshot(a)
+    with pytest.raises(ConcurrentUpdate, match="1 pushes in"):
+        loser.create_model_version("churn", "s3://a/1")
+    assert snapshot(a) == before
