@@ -78,6 +78,7 @@ CHANGES = [
     {"deep/er/file.txt": b"nested\n"},
     {"models/a.yaml": None, "models/b b.yaml": None, "models/c.yaml": None},
     {"models.txt": b"sorts before the models/ tree\n", "models-x/y": b"after it\n"},
+    {"top/inner.txt": b"a new tree sorts as 'top/', after the file top.txt\n"},
 ]
 
 
@@ -222,3 +223,23 @@ def test_a_reader_whose_git_died_starts_it_again(repo):
     found = rp.reader.read(spec)
     assert found is not None
     assert found[1:] == ("blob", b"a.yaml\n")
+
+
+def test_with_a_fixed_commit_date_git_itself_reads_and_builds(repo, monkeypatch):
+    """GIT_*_DATE (reproducible builds) is honoured: refs and the commit are left to git."""
+    date = "2026-01-02T03:04:05+00:00"
+    monkeypatch.setenv("GIT_AUTHOR_DATE", date)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", date)
+    rp = _repo.open_repo(repo)
+    assert not rp.fast
+    parent = head(repo)
+    assert _repo.current_branch(rp) == "main"
+    assert _repo.rev_parse(rp, "refs/heads/main") == parent
+    changes = {"models/a.yaml": b"v2\n", "models/b b.yaml": None}
+    commit = commit_with(repo, changes, "Dated")
+    assert git(repo, "rev-parse", f"{commit}^{{tree}}").strip() == index_built_tree(
+        repo, parent, changes
+    )
+    assert git(repo, "log", "-1", "--format=%cI%n%B", commit).split("\n")[:2] == [date, "Dated"]
+    assert git(repo, "show", f"{commit}:models/a.yaml") == "v2\n"
+    assert _repo.rev_parse(rp, "refs/heads/main") == commit
