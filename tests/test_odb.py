@@ -243,3 +243,17 @@ def test_with_a_fixed_commit_date_git_itself_reads_and_builds(repo, monkeypatch)
     assert git(repo, "log", "-1", "--format=%cI%n%B", commit).split("\n")[:2] == [date, "Dated"]
     assert git(repo, "show", f"{commit}:models/a.yaml") == "v2\n"
     assert _repo.rev_parse(rp, "refs/heads/main") == commit
+
+
+def test_the_identity_follows_gits_order_of_environment_and_config(repo, monkeypatch):
+    """GIT_AUTHOR_NAME beats user.name; user.email beats $EMAIL: what ``git var`` says."""
+    git(repo, "config", "user.name", "Config Name")
+    git(repo, "config", "user.email", "config@example.com")
+    monkeypatch.delenv("GIT_AUTHOR_EMAIL")
+    monkeypatch.delenv("GIT_COMMITTER_EMAIL")
+    monkeypatch.setenv("EMAIL", "from-env@example.com")
+    commit = commit_with(repo, {"models/a.yaml": b"who?\n"})
+    expected = git(repo, "var", "GIT_AUTHOR_IDENT").rsplit(" ", 2)[0]
+    assert expected == "Alice Example <config@example.com>"
+    assert git(repo, "log", "-1", "--format=%an <%ae>", commit).strip() == expected
+    assert git(repo, "log", "-1", "--format=%cn <%ce>", commit).strip() == expected
