@@ -47,6 +47,19 @@ def test_a_full_read_records_and_a_lookup_answers(churn):
     assert cached(churn, "models:/churn/latest") == "s3://churn/2"
 
 
+def test_without_repo_the_lookup_uses_gitreg_repo_then_the_current_directory(
+    churn, tmp_path, monkeypatch
+):
+    """``gitreg resolve`` with no ``--repo`` looks where the full path looks."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITREG_REPO", str(churn))
+    assert answers.lookup(None, None, "models:/churn@champion") == "s3://churn/1"
+    monkeypatch.delenv("GITREG_REPO")
+    assert answers.lookup(None, None, "models:/churn@champion") is None
+    monkeypatch.chdir(churn)
+    assert answers.lookup(None, None, "models:/churn@champion") == "s3://churn/1"
+
+
 def test_a_same_size_same_time_hand_edit_is_seen(churn):
     """The racy-git case: a stat-keyed cache would serve the old answer; content is read."""
     path = churn / "models" / "churn.yaml"
@@ -113,7 +126,7 @@ URIS = [
     "models:/churn/Archived", "models:/churn/None", "models:/churn/latest",
     "models:/churn/LATEST", "models:/churn/bogus", "models:///churn/1", "models:/churn",
     "models:/churn/1/2", "models:/Churn@champion", "models:/ghost@champion", "runs:/a/b",
-    "models:/churn/\u0661",
+    "models:/churn/\u0661", "models:/churn@v1@champion",
 ]  # fmt: skip
 
 

@@ -194,3 +194,21 @@ def test_cli_events_with_a_bad_ref_is_a_usage_error(cli, ref):
 def test_cli_events_without_since_explains(cli: Cli):
     result = cli.fails(2, "events")
     assert "--since" in result.stderr
+
+
+def test_the_events_of_a_prompt_say_so_to_its_last_commit(registry, registry_repo):
+    """MLflow marks prompts with a tag; their events carry is_prompt, a model's do not."""
+    start = head(registry_repo)
+    registry.create_registered_model("greeting", tags={"mlflow.prompt.is_prompt": "true"})
+    registry.create_model_version("greeting", "s3://p/1")
+    registry.create_model_version("churn", "s3://m/1")
+    registry.delete_registered_model("greeting")  # the prompt is known from the old state
+    marks = {(e.event.kind.value, e.event.name, e.is_prompt) for e in registry.list_events(start)}
+    assert marks == {
+        ("REGISTERED_MODEL_CREATED", "greeting", True),
+        ("REGISTERED_MODEL_TAG_SET", "greeting", True),
+        ("MODEL_VERSION_CREATED", "greeting", True),
+        ("REGISTERED_MODEL_CREATED", "churn", False),
+        ("MODEL_VERSION_CREATED", "churn", False),
+        ("REGISTERED_MODEL_DELETED", "greeting", True),
+    }

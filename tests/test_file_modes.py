@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gitreg import Registry
+from gitreg.core.errors import NotRegularFile
 from gitreg.gate.scaffold import init_registry
 from tests._helpers import git
 
@@ -59,3 +60,22 @@ def test_writes_keep_the_umask_mode_as_they_replace_a_manifest(tmp_path, umask):
     registry.set_registered_model_tag("churn", "team", "growth")  # rewrites the file
     assert _mode(root / "models" / "churn.yaml") == 0o666 & ~umask
     assert not list((root / "models").glob(".*.tmp"))
+
+
+def test_an_executable_manifest_at_a_ref_is_named_alike_by_every_read(tmp_path):
+    """Only git mode 100644 is read at a commit; the refusal says what the file is instead."""
+    root = tmp_path / "registry"
+    init_registry(root)
+    Registry(root).create_model_version("churn", "s3://m/1")
+    (root / "models" / "churn.yaml").chmod(0o755)
+    git(root, "commit", "-qam", "Make it executable")
+    expected = (
+        "models/churn.yaml is git mode 100755, not a regular file; gitreg reads only regular "
+        "files (git mode 100644) there: replace it with the file itself"
+    )
+    at_head = Registry(root, at="HEAD")
+    with pytest.raises(NotRegularFile) as whole:
+        at_head.search_registered_models()
+    with pytest.raises(NotRegularFile) as one:
+        at_head.get_registered_model("churn")
+    assert str(whole.value) == str(one.value) == expected

@@ -156,3 +156,26 @@ def test_a_wrong_password_is_one_line_without_it(server, remote):
 
 def test_fleet_cache_lives_under_xdg_cache_home(cache):
     assert fleet.cache_home() == cache / "gitreg" / "remotes"
+
+
+def test_a_busy_cache_is_one_line_naming_the_remote_and_the_wait(remote, cache, monkeypatch):
+    """Another pod holding the remote's cache past the wait: a clear refusal, not a hang."""
+    import hashlib
+
+    from gitreg.store import _lock
+
+    monkeypatch.setattr(fleet, "LOCK_SECONDS", 0.0)
+    name = hashlib.sha256(str(remote).encode()).hexdigest()[:32]
+    home = cache / "gitreg" / "remotes"
+    home.mkdir(parents=True)
+    with _lock.hold(home / f"{name}.lock", 0), pytest.raises(RemoteUnavailable) as caught:
+        fleet.read_remote(str(remote), "models/churn.yaml")
+    assert str(caught.value) == f"another gitreg process has held the cache of {remote} for 0s"
+
+
+def test_configuration_from_the_environment_still_applies(remote, monkeypatch):
+    """CI passes settings as GIT_CONFIG_* (here a URL rewrite); the remote's URL is added."""
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.{remote}.insteadOf")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "registry:")
+    assert RemoteRegistry("registry:").resolve("models:/churn@deployed") == "s3://churn/1"

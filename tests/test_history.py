@@ -171,3 +171,23 @@ def test_history_names_the_pull_request_in_text_and_json(registry, registry_repo
     data = json.loads(cli.ok("history", "churn", "--json").stdout)["history"]
     assert data[0]["pull_request"] == 12, "history JSON lost the pull request number"
     assert data[1]["pull_request"] is None
+
+
+def test_a_commit_that_broke_the_manifest_hides_only_itself_and_its_fix(registry, registry_repo):
+    registry.create_model_version("churn", "s3://1")
+    registry.create_model_version("churn", "s3://2")
+    path = registry_repo / "models" / "churn.yaml"
+    good = path.read_text()
+    path.write_text(good + "versions: [unclosed\n")
+    git(registry_repo, "commit", "-qam", "Break it by hand")
+    path.write_text(good)
+    git(registry_repo, "commit", "-qam", "Fix it by hand")
+    registry.transition_model_version_stage("churn", 1, "Staging")
+    described = [
+        [e.describe() for e in entry.events] for entry in registry.get_model_history("churn")
+    ]
+    assert described == [
+        ["version 1: None -> Staging"],
+        ["version 2 registered (s3://2)"],
+        ["model churn created", "version 1 registered (s3://1)"],
+    ], "the history stopped at the broken commit"

@@ -78,6 +78,7 @@ CHANGES = [
     {"deep/er/file.txt": b"nested\n"},
     {"models/a.yaml": None, "models/b b.yaml": None, "models/c.yaml": None},
     {"models.txt": b"sorts before the models/ tree\n", "models-x/y": b"after it\n"},
+    {"top/inner.txt": b"a new tree sorts as 'top/', after the file top.txt\n"},
 ]
 
 
@@ -88,6 +89,20 @@ def test_a_commit_built_in_process_has_the_tree_git_builds(repo, changes):
     tree = git(repo, "rev-parse", f"{commit}^{{tree}}").strip()
     assert tree == index_built_tree(repo, parent, changes)
     assert git(repo, "rev-parse", f"{commit}^").strip() == parent
+    git(repo, "fsck", "--strict", "--no-dangling")
+
+
+@pytest.mark.parametrize("changes", CHANGES)
+def test_a_commit_left_to_git_has_the_tree_git_builds(repo, changes):
+    """Another commit encoding sends the commit through git's index: the same tree."""
+    git(repo, "config", "i18n.commitEncoding", "ISO-8859-1")
+    parent = head(repo)
+    commit = commit_with(repo, changes, "Register a version 2")
+    tree = git(repo, "rev-parse", f"{commit}^{{tree}}").strip()
+    assert tree == index_built_tree(repo, parent, changes)
+    assert git(repo, "rev-parse", f"{commit}^").strip() == parent
+    assert "\nencoding ISO-8859-1\n" in git(repo, "cat-file", "commit", commit), "not git's"
+    assert git(repo, "log", "-1", "--format=%B", commit).strip() == "Register a version 2"
     git(repo, "fsck", "--strict", "--no-dangling")
 
 
@@ -173,3 +188,72 @@ def test_a_tree_entry_is_replaced_without_moving_the_others():
     assert changed.entry(b"b") == (b"100644", "ff" * 20)
     assert changed.entry(b"a") == tree.entry(b"a")
     assert changed.with_entry(b"b", None, None).spans.keys() == {b"a", b"c"}
+
+
+def test_tree_changes_name_a_path_that_is_not_utf8_as_git_does(repo):
+    first = head(repo)
+    with open(os.fsencode(repo / "models") + b"/caf\xe9.yaml", "w") as f:
+        f.write("x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a file name in Latin-1")
+    changes = _repo.tree_changes(_repo.open_repo(repo), first, head(repo))
+    assert changes is not None
+    assert list(changes) == _git.changed_paths(repo, first, head(repo))
+    assert list(changes) == [os.fsdecode(b"models/caf\xe9.yaml")]
+
+
+def test_the_author_name_git_would_reformat_is_the_one_git_records(repo, monkeypatch):
+    """A trailing '.' is dropped by git ("crud"); created_by must say what the commit says."""
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Alice Example Jr.")
+    rp = _repo.open_repo(repo)
+    assert _commit.identity(rp) == "Alice Example Jr"
+    commit = commit_with(repo, {"models/a.yaml": b"by Alice\n"})
+    assert git(repo, "log", "-1", "--format=%an", commit).strip() == "Alice Example Jr"
+
+
+def test_a_reader_whose_git_died_starts_it_again(repo):
+    """cat-file killed (or git upgraded under a long-lived process): the next read still answers."""
+    rp = _repo.open_repo(repo)
+    spec = f"{head(repo)}:models/a.yaml"
+    assert rp.reader.read(spec) is not None
+    proc = rp.reader._proc
+    assert proc is not None
+    proc.kill()
+    proc.wait()
+    found = rp.reader.read(spec)
+    assert found is not None
+    assert found[1:] == ("blob", b"a.yaml\n")
+
+
+def test_with_a_fixed_commit_date_git_itself_reads_and_builds(repo, monkeypatch):
+    """GIT_*_DATE (reproducible builds) is honoured: refs and the commit are left to git."""
+    date = "2026-01-02T03:04:05+00:00"
+    monkeypatch.setenv("GIT_AUTHOR_DATE", date)
+    monkeypatch.setenv("GIT_COMMITTER_DATE", date)
+    rp = _repo.open_repo(repo)
+    assert not rp.fast
+    parent = head(repo)
+    assert _repo.current_branch(rp) == "main"
+    assert _repo.rev_parse(rp, "refs/heads/main") == parent
+    changes = {"models/a.yaml": b"v2\n", "models/b b.yaml": None}
+    commit = commit_with(repo, changes, "Dated")
+    assert git(repo, "rev-parse", f"{commit}^{{tree}}").strip() == index_built_tree(
+        repo, parent, changes
+    )
+    assert git(repo, "log", "-1", "--format=%cI%n%B", commit).split("\n")[:2] == [date, "Dated"]
+    assert git(repo, "show", f"{commit}:models/a.yaml") == "v2\n"
+    assert _repo.rev_parse(rp, "refs/heads/main") == commit
+
+
+def test_the_identity_follows_gits_order_of_environment_and_config(repo, monkeypatch):
+    """GIT_AUTHOR_NAME beats user.name; user.email beats $EMAIL: what ``git var`` says."""
+    git(repo, "config", "user.name", "Config Name")
+    git(repo, "config", "user.email", "config@example.com")
+    monkeypatch.delenv("GIT_AUTHOR_EMAIL")
+    monkeypatch.delenv("GIT_COMMITTER_EMAIL")
+    monkeypatch.setenv("EMAIL", "from-env@example.com")
+    commit = commit_with(repo, {"models/a.yaml": b"who?\n"})
+    expected = git(repo, "var", "GIT_AUTHOR_IDENT").rsplit(" ", 2)[0]
+    assert expected == "Alice Example <config@example.com>"
+    assert git(repo, "log", "-1", "--format=%an <%ae>", commit).strip() == expected
+    assert git(repo, "log", "-1", "--format=%cn <%ce>", commit).strip() == expected

@@ -13,6 +13,7 @@ import pytest
 from gitreg import Registry
 from gitreg.core.errors import (
     BranchDiverged,
+    ConcurrentUpdate,
     PromotionPending,
     PushRejected,
     RemoteUnavailable,
@@ -308,3 +309,188 @@ def test_rollback_on_a_local_registry_is_a_direct_commit(registry_repo):
     registry.transition_model_version_stage("churn", 2, "Production", True)
     assert registry.rollback_registered_model("churn").version == 1
     assert registry.get_model_version("churn", 2).current_stage == "Archived"
+
+
+def test_asking_again_for_an_open_request_leaves_its_branch_as_it_is(a, bare_remote):
+    """A request branch that still merges cleanly and validly is returned, never rebuilt."""
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1")
+    with pytest.raises(PromotionPending):
+        registry.transition_model_version_stage("churn", 1, "Production")
+    branch = "gitreg/churn/v1-production"
+    first = remote_tip(bare_remote, branch)
+    with pytest.raises(PromotionPending) as again:
+        registry.transition_model_version_stage("churn", 1, "Production")
+    assert str(again.value) == (
+        "churn: version 1: None -> Production was already proposed on branch "
+        "gitreg/churn/v1-production (pushed to origin); open a pull request from it into main: "
+        "the stage changes when it is merged"
+    ), "an open, still valid request was rebuilt"
+    assert remote_tip(bare_remote, branch) == first
+    (listed,) = registry.list_transition_requests()
+    assert (listed.branch, listed.commit, listed.stale) == (branch, first, False)
+
+
+def test_a_request_the_registry_outgrew_is_listed_stale_with_when_it_was_made(a, b, bare_remote):
+    """Both requests merge cleanly, but once v1 is in Production, v2's would make two."""
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1")
+    registry.create_model_version("churn", "s3://m/2")
+    for version in (1, 2):
+        with pytest.raises(PromotionPending):
+            registry.transition_model_version_stage("churn", version, "Production")
+    base = remote_tip(bare_remote)
+    merge_request_branch(bare_remote, b, "gitreg/churn/v1-production", 1)
+    (listed,) = Registry(a).list_transition_requests()
+    assert listed.branch == "gitreg/churn/v2-production"
+    assert listed.stale, "a request whose merge breaks the manifest must be listed stale"
+    assert listed.base == base
+    made = git(bare_remote, "log", "-1", "--format=%cI", "gitreg/churn/v2-production").strip()
+    assert listed.created_at == made
+
+
+def test_the_requests_a_clone_fetched_are_known_and_a_withdrawn_one_is_forgotten(a):
+    """Also where the clone fetches only main (a push then leaves gitreg/... tracking refs)."""
+    git(a, "config", "remote.origin.fetch", "+refs/heads/main:refs/remotes/origin/main")
+    registry = Registry(a)
+    registry.create_model_version("churn", "s3://m/1")
+    with pytest.raises(PromotionPending):
+        registry.transition_model_version_stage("churn", 1, "Production")
+    registry.list_transition_requests()  # fetches the request branches
+    known = registry.get_model_version_requests("churn", 1)
+    assert [r.branch for r in known] == ["gitreg/churn/v1-production"]
+    assert [r.branch for r in registry.withdraw_transition_request("churn", 1)] == [
+        "gitreg/churn/v1-production"
+    ]
+    tracking = git(a, "for-each-ref", "refs/remotes/origin/gitreg/")
+    assert tracking == "", "the withdrawn branch's remote-tracking ref was left behind"
+    assert registry.get_model_version_requests("churn", 1) == []
+
+
+def test_fetch_with_pushing_off_names_the_conflict(a):
+    with pytest.raises(RemoteUnavailable) as caught:
+        Registry(a, fetch=True, push=False).get_registered_model("churn")
+    assert str(caught.value) == "fetch=True needs a remote, and pushing is off (push=False)"
+
+
+def test_a_write_collects_garbage_as_git_would_after_its_fetches(a):
+    """gitreg's fetches turn git's auto-gc off, so a write runs ``gc --auto`` itself."""
+    git(a, "config", "gc.autoPackLimit", "1")
+    for n in (1, 2):
+        Registry(a).create_model_version("churn", f"s3://m/{n}")
+        git(a, "repack", "-q")  # each write's objects into a pack of their own
+    packs = a / ".git" / "objects" / "pack"
+    assert len(list(packs.glob("*.pack"))) > 1
+    Registry(a).create_model_version("churn", "s3://m/3")
+    assert len(list(packs.glob("*.pack"))) == 1, "the write left git's auto-gc undone"
+
+
+def test_a_garbage_collection_that_fails_does_not_fail_the_pushed_write(a, bare_remote):
+    git(a, "config", "gc.autoPackLimit", "many")  # gitreg asks git; git's gc refuses it
+    mv = Registry(a).create_model_version("churn", "s3://m/1")
+    assert mv.version == 1
+    assert remote_tip(bare_remote) == head(a)
+    assert status(a) == ""
+
+
+def test_a_stuck_remote_lock_is_refused_with_how_long_it_stood_and_the_fix():
+    """The same lock and tip for STALE_LOCK_SECONDS: a killed push, reported exactly."""
+    from gitreg.store._net import Lost
+    from gitreg.store.remote import STALE_LOCK_SECONDS, Contention, Remote
+
+    now = [1000.0]
+    contention = Contention(Remote("origin", "/srv/r.git", "main"), clock=lambda: now[0])
+    lost = Lost("failed to update ref", "/srv/r.git/refs/heads/main.lock")
+    contention.lost(lost, "a" * 40)
+    now[0] += STALE_LOCK_SECONDS + 0.5
+    with pytest.raises(PushRejected) as caught:
+        contention.lost(lost, "a" * 40)
+    assert str(caught.value) == (
+        f"origin's branch main is locked: /srv/r.git/refs/heads/main.lock has existed for "
+        f"{STALE_LOCK_SECONDS + 0.5:.1f}s while the branch did not move, so a push into it was "
+        "most likely killed halfway; nothing was pushed and the clone is unchanged. If no push "
+        "to /srv/r.git is running, remove that file on the remote (git leaves it for a human "
+        "to remove; gitreg never deletes a lock in another repository)"
+    )
+
+
+def test_a_push_url_that_cannot_be_reached_is_one_clear_line(a, tmp_path):
+    """Fetching works but pushing goes elsewhere (remote.origin.pushurl) and fails."""
+    gone = tmp_path / "gone.git"
+    git(a, "config", "remote.origin.pushurl", str(gone))
+    before = snapshot(a)
+    with pytest.raises(RemoteUnavailable) as caught:
+        Registry(a).create_model_version("churn", "s3://m/1")
+    assert str(caught.value) == (
+        f"cannot push to origin: '{gone}' does not appear to be a git repository; nothing was "
+        "pushed and the local branch is unchanged"
+    )
+    assert snapshot(a) == before
+
+
+def test_a_hook_refusal_that_is_not_utf8_is_still_one_line(a, bare_remote):
+    install_hook(bare_remote, "printf 'frozen \\377 until Monday\\n' >&2; exit 1")
+    with pytest.raises(PushRejected) as caught:
+        Registry(a).create_model_version("churn", "s3://m/1")
+    assert str(caught.value) == (
+        "origin refused the push to refs/heads/main: pre-receive hook declined "
+        "(frozen \ufffd until Monday); nothing was pushed and the local branch is unchanged"
+    )
+
+
+def test_a_request_branch_named_in_another_encoding_is_listed_not_a_crash(a, bare_remote):
+    """Branch names are bytes to git; someone pushed one that is not UTF-8."""
+    import subprocess
+
+    tip = remote_tip(bare_remote)
+    commit = git(a, "commit-tree", "-p", tip, "-m", "A hand-made request", f"{tip}^{{tree}}")
+    name = b"refs/heads/gitreg/caf\xe9"
+    refspec = commit.strip().encode() + b":" + name
+    subprocess.run(["git", "push", "-q", "origin", refspec], cwd=a, check=True)
+    (listed,) = Registry(a).list_transition_requests()
+    assert (listed.branch, listed.commit, listed.kind) == ("gitreg/caf\ufffd", commit.strip(), None)
+
+
+def test_a_proposal_carries_the_diff_a_reviewer_reads(a, bare_remote):
+    """The pull request's body shows the change as ``git diff`` of the branch shows it."""
+    from gitreg.store.proposal import propose
+
+    def mutation(tx):
+        tx.message = "Say hello"
+        tx.write("README.md", "hello\n")
+
+    store = Registry(a).store
+    proposal, _ = propose(store, mutation, "gitreg/readme", None)
+    assert proposal is not None
+    assert proposal.created
+    shown = git(bare_remote, "diff", "--no-color", "main", "gitreg/readme", "--", "README.md")
+    assert "+hello" in shown
+    assert proposal.diff == shown
+
+
+def test_a_retry_count_in_gitreg_yaml_caps_the_re_applied_attempts(a, bare_remote):
+    """registry.retries: 0 — the first lost race gives up, nothing is committed here."""
+    config = a / "gitreg.yaml"
+    config.write_text(config.read_text().replace("push: auto", "push: auto\n  retries: 0"))
+    git(a, "commit", "-qam", "No retries")
+    git(a, "push", "-q")
+    loser = Registry(a)
+    original = loser.store.transaction
+
+    won: list[int] = []
+
+    def interfering(mutation, *args, **kw):
+        def wrapped(tx):
+            if len(won) < 2:  # wins the first two races; a third try would land
+                won.append(1)
+                Registry(winner).create_model_version("churn", "s3://w/1")
+            return mutation(tx)
+
+        return original(wrapped, *args, **kw)
+
+    winner = clone(bare_remote, a.parent / "winner")
+    loser.store.transaction = interfering  # type: ignore[method-assign]
+    before = snapshot(a)
+    with pytest.raises(ConcurrentUpdate, match="1 pushes in"):
+        loser.create_model_version("churn", "s3://a/1")
+    assert snapshot(a) == before

@@ -136,7 +136,8 @@ def list_tree(root: Path, commit: str, directory: str) -> dict[str, str]:
         if mode == b"100644":
             entries[base] = oid.decode()
         elif base.endswith(".yaml"):
-            raise not_regular(f"{directory}/{base}", GIT_KINDS.get(mode.decode(), "not a file"))
+            kind = mode.decode()
+            raise not_regular(f"{directory}/{base}", GIT_KINDS.get(kind, f"git mode {kind}"))
     return entries
 
 

@@ -1,0 +1,278 @@
+"""Store parts other areas lean on, checked on real repositories and real files (#17).
+
+``compare`` finds what ``gitreg validate`` judges (its answers must be git's own),
+``secrets`` keeps the clone's private webhook secrets, and ``files`` reads the work tree
+without following links, also on platforms without ``O_NOFOLLOW`` relative opens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from gitreg import Registry
+from gitreg.core.errors import (
+    BadRef,
+    DirtyWorktree,
+    GitregError,
+    ModelAlreadyExists,
+    ModelNotFound,
+    NotRegularFile,
+)
+from gitreg.store import compare, files, secrets
+from tests._helpers import git, head
+
+NOT_REGULAR = (
+    "{path} is {what}, not a regular file; gitreg reads only regular files (git mode 100644) "
+    "there: replace it with the file itself"
+)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "r"
+    (root / "models").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "gitreg.yaml").write_text("schema_version: 1\n")
+    (root / "models" / "a.yaml").write_text("a\n")
+    (root / "models" / "b.yaml").write_text("b\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "one")
+    return root
+
+
+# ------------------------------------------------------------------ compare
+
+
+def test_a_ref_resolves_to_the_commit_git_names(repo):
+    assert compare.resolve_commit(repo, "main") == head(repo)
+    with pytest.raises(BadRef):
+        compare.resolve_commit(repo, "no-such-branch")
+
+
+def test_the_prefix_is_the_registrys_directory_in_its_repository(repo):
+    sub = repo / "registry"
+    sub.mkdir()
+    assert compare.prefix(repo) == ""
+    assert compare.prefix(sub) == "registry/"
+
+
+def test_changed_paths_are_every_edit_and_new_file_by_its_exact_name(repo):
+    """Untracked files count, and a name that is not UTF-8 comes back byte for byte."""
+    (repo / "models" / "a.yaml").write_text("edited\n")
+    (repo / "models" / "new.yaml").write_text("new\n")
+    odd = os.fsencode(repo / "models") + b"/\xff.yaml"
+    with open(odd, "w") as f:
+        f.write("odd\n")
+    found = compare.changed_paths(repo, head(repo), ["models/"])
+    assert found == {"models/a.yaml", "models/new.yaml", os.fsdecode(b"models/\xff.yaml")}
+
+
+def test_files_at_a_commit_are_read_in_and_above_directories(repo):
+    commit = head(repo)
+    (repo / "models" / "a.yaml").write_text("the work tree, not the commit\n")
+    wanted = ["models/a.yaml", "models/b.yaml", "gitreg.yaml", "models/absent.yaml"]
+    contents, irregular = compare.read_files_at(repo, commit, wanted)
+    assert contents == {
+        "models/a.yaml": b"a\n",
+        "models/b.yaml": b"b\n",
+        "gitreg.yaml": b"schema_version: 1\n",
+        "models/absent.yaml": None,
+    }
+    assert irregular == {}
+    specs = [f"{commit}:models/b.yaml", f"{commit}:models/absent.yaml"]
+    assert compare.read_at(repo, specs) == {specs[0]: b"b\n", specs[1]: None}
+
+
+# ------------------------------------------------------------------ secrets
+
+
+def test_secrets_are_kept_together_private_and_forgotten_one_by_one(tmp_path):
+    state = tmp_path / "r" / ".git" / "gitreg"
+    secrets.write(state, "HOOK_A", "one")
+    secrets.write(state, "HOOK_B", "two")  # the directory is there now
+    assert secrets.read_all(state) == {"HOOK_A": "one", "HOOK_B": "two"}
+    path = state / secrets.FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600, "secrets readable by other users"
+    assert json.loads(path.read_text()) == {"HOOK_A": "one", "HOOK_B": "two"}
+    secrets.write(state, "HOOK_A", None)
+    assert secrets.read(state, "HOOK_A") is None
+    assert secrets.read(state, "HOOK_B") == "two"
+
+
+def test_a_corrupt_secrets_file_is_one_line_with_the_fix(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / secrets.FILE).write_text("{not json")
+    with pytest.raises(GitregError) as caught:
+        secrets.read_all(state)
+    assert str(caught.value) == (
+        f"{state / secrets.FILE} is not valid JSON; fix or remove it and set the secrets again"
+    )
+
+
+# ------------------------------------------------------------------ files
+
+
+@pytest.fixture
+def churn(registry_repo: Path) -> Path:
+    Registry(registry_repo).create_model_version("churn", "s3://m/1")
+    return registry_repo
+
+
+def test_a_socket_where_a_manifest_was_is_refused_with_the_fix(churn, monkeypatch):
+    (churn / "models" / "churn.yaml").unlink()
+    monkeypatch.chdir(churn / "models")  # a short socket path, whatever tmp_path is
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind("churn.yaml")
+        with pytest.raises(NotRegularFile) as caught:
+            Registry(churn).get_registered_model("churn")
+    what = "a special file"
+    assert str(caught.value) == NOT_REGULAR.format(path="models/churn.yaml", what=what)
+
+
+def test_without_nofollow_opens_each_component_is_checked_before_reading(churn, monkeypatch):
+    """The path Windows takes: reads work, and a linked directory on the way is refused."""
+    monkeypatch.setattr(files, "_NOFOLLOW", 0)
+    assert Registry(churn).get_model_version("churn", 1).source == "s3://m/1"
+    real = churn / "elsewhere"
+    (churn / "models").rename(real)
+    (churn / "models").symlink_to(real)
+    with pytest.raises(NotRegularFile) as caught:
+        files.read_regular(churn, "models/churn.yaml")
+    assert str(caught.value) == NOT_REGULAR.format(path="models", what="a symbolic link")
+
+
+def test_a_read_of_the_whole_registry_refuses_a_linked_manifest(churn, tmp_path):
+    (churn / "models" / "fraud.yaml").symlink_to(churn / "models" / "churn.yaml")
+    with pytest.raises(NotRegularFile) as caught:
+        Registry(churn).search_registered_models()
+    what = "a symbolic link"
+    assert str(caught.value) == NOT_REGULAR.format(path="models/fraud.yaml", what=what)
+
+
+def test_without_nofollow_opens_the_whole_registry_is_read_too(churn, monkeypatch):
+    monkeypatch.setattr(files, "_NOFOLLOW", 0)
+    Registry(churn).create_model_version("fraud", "s3://f/1")
+    found = Registry(churn).search_registered_models()
+    assert [m.name for m in found] == ["churn", "fraud"]
+
+
+def test_a_parse_cache_of_another_format_is_ignored(churn):
+    """A cache left by another gitreg version must never answer for this one."""
+    import marshal
+
+    Registry(churn).search_registered_models()  # writes the cache
+    path = churn / ".git" / "gitreg" / "cache.marshal"
+    fmt, data = marshal.loads(path.read_bytes())
+    for parsed in data.values():
+        parsed["versions"][0]["source"] = "s3://from/an/old/cache"
+    path.write_bytes(marshal.dumps((fmt - 1, data)))
+    assert Registry(churn).search_registered_models()[0].latest_versions[0].source == "s3://m/1"
+
+
+def test_a_name_that_differs_only_in_case_is_taken(churn):
+    with pytest.raises(ModelAlreadyExists) as caught:
+        Registry(churn).create_registered_model("CHURN")
+    assert str(caught.value) == (
+        "Registered Model (name=churn) already exists and differs from 'CHURN' only in case; "
+        "names must be unique case-insensitively (macOS and Windows checkouts would merge them)"
+    )
+    assert not (churn / "models" / "CHURN.yaml").exists()
+
+
+def test_a_killed_writers_ref_lock_is_cleared(churn):
+    """A gitreg process killed while its git child held a branch's lock file."""
+    from gitreg.store import _git
+
+    lock = churn / ".git" / "refs" / "heads" / "main.lock"
+    lock.write_text("")
+    _git.clear_stale_locks(churn / ".git", wait=0)
+    assert not lock.exists()
+
+
+def test_a_fifo_where_a_manifest_was_is_never_read(churn):
+    path = churn / "models" / "churn.yaml"
+    path.unlink()
+    os.mkfifo(path)
+    with pytest.raises(NotRegularFile) as caught:
+        Registry(churn).get_registered_model("churn")
+    assert str(caught.value) == NOT_REGULAR.format(path="models/churn.yaml", what="a FIFO")
+
+
+def test_a_git_init_that_fails_says_where_and_gits_reason(tmp_path):
+    from gitreg.core.errors import GitFailed
+    from gitreg.gate.scaffold import init_registry
+
+    root = tmp_path / "registry"
+    with pytest.raises(GitFailed) as caught:
+        init_registry(root, branch="bad..name")
+    assert str(caught.value).startswith(f"git init failed in {root}: ")
+    assert "invalid initial branch name" in str(caught.value)
+
+
+def test_a_submodule_in_models_is_not_a_model_a_new_name_clashes_with(registry_repo):
+    commit = head(registry_repo)
+    git(registry_repo, "update-index", "--add", "--cacheinfo", f"160000,{commit},models/sub.yaml")
+    git(registry_repo, "commit", "-qm", "A submodule where a manifest could be")
+    assert Registry(registry_repo).create_registered_model("SUB").name == "SUB"
+
+
+def test_the_record_of_written_manifests_keeps_only_the_newest(churn, monkeypatch):
+    """A record only saves a parse: at most MAX_WRITTEN are kept, the oldest go."""
+    from gitreg.store import cache
+
+    monkeypatch.setattr(cache, "MAX_WRITTEN", 2)
+    registry = Registry(churn)
+    for name in ("fraud", "ranker", "search"):
+        registry.create_registered_model(name)
+    kept = sorted(p.name for p in (churn / ".git" / "gitreg" / "written").iterdir())
+    newest = [
+        git(churn, "rev-parse", f"HEAD:models/{n}.yaml").strip() for n in ("ranker", "search")
+    ]
+    assert kept == sorted(f"{oid}.marshal" for oid in newest)
+
+
+def test_a_directory_where_a_new_manifest_goes_is_refused_with_the_fix(churn):
+    (churn / "models" / "fraud.yaml").mkdir()
+    with pytest.raises(DirtyWorktree) as caught:
+        Registry(churn).create_registered_model("fraud")
+    what = "a directory"
+    assert str(caught.value).startswith(NOT_REGULAR.format(path="models/fraud.yaml", what=what))
+    assert (churn / "models" / "fraud.yaml").is_dir()
+
+
+def test_a_file_where_the_models_directory_was_holds_no_model(churn):
+    """``models`` replaced by a file: the model is not there, as git would see it."""
+    import shutil
+
+    shutil.rmtree(churn / "models")
+    (churn / "models").write_text("not a directory\n")
+    with pytest.raises(ModelNotFound):
+        Registry(churn).get_registered_model("churn")
+
+
+def test_finishing_a_killed_write_never_writes_into_a_directory(churn):
+    """Killed after its commit; before the next command, a directory took the file's place."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env["GITREG_TEST_CRASH_AT"] = "ref-moved"
+    code = "import sys; from gitreg.cli import main; sys.exit(main(sys.argv[1:]))"
+    args = ["register", "churn", "s3://m/2", "--repo", str(churn)]
+    killed = subprocess.run([sys.executable, "-c", code, *args], env=env, check=False)
+    assert killed.returncode < 0, "the write was not killed where the test needs it"
+    target = churn / "models" / "churn.yaml"
+    target.unlink()
+    (target / "inside").mkdir(parents=True)
+    with pytest.raises(NotRegularFile) as caught:
+        Registry(churn).get_registered_model("churn")
+    what = "a directory"
+    assert str(caught.value) == NOT_REGULAR.format(path="models/churn.yaml", what=what)
+    assert (target / "inside").is_dir()
