@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests._helpers import Cli, git
-from tests._pr import commit, edit, make_base, write
+from tests._pr import FRAUD, commit, edit, make_base, write
 
 PROMOTE_3 = ("    stage: Staging\n", "    stage: Production\n")
 ARCHIVE_1 = ("    stage: Production\n", "    stage: Archived\n")
@@ -141,3 +143,143 @@ def test_a_branch_with_no_history_in_common_is_compared_with_the_base_itself(tmp
 
     assert "NO_MERGE_BASE" in [n["code"] for n in report["notes"]]
     assert "MULTIPLE_PRODUCTION" in codes(report)
+
+
+# ``validate --base`` judges a change as one: renames, repairs of a broken base, and each file.
+#
+# Every case branches ``pr`` off ``main`` (``tests/_pr.py``: churn v1 in Production, v3 in
+# Staging, next_version 4; fraud v1) and edits it as a person would, then asks
+# ``gitreg validate --base main`` for its findings and its summary of changes (issue 17's
+# mutation testing found these promises unpinned).
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return make_base(tmp_path / "registry")
+
+
+@pytest.fixture
+def gate(repo):
+    return Cli(repo)
+
+
+def change_verdict(gate: Cli, code: int) -> dict:
+    args = ("validate", "--base", "main", "--format", "json")
+    result = gate.ok(*args) if code == 0 else gate.fails(code, *args)
+    return json.loads(result.stdout)
+
+
+def on_main(repo, files: dict[str, str]) -> None:
+    """Commit ``files`` to main as a push that bypassed the gate would, then back to pr."""
+    git(repo, "switch", "-q", "main")
+    for path, text in files.items():
+        write(repo, path, text)
+    commit(repo, "Pushed past the gate")
+    git(repo, "switch", "-q", "-C", "pr")
+
+
+RETIRED_CHURN = (
+    "schema_version: 1\nretired:\n  churn:\n    next_version: 4\n    reason: renamed to attrition\n"
+)
+
+
+def test_a_rename_lists_the_model_once_then_each_version_it_changes(repo, gate):
+    """The summary of a rename is one row for the move, then the versions the change touches,
+    under the new name, as stage moves from the old side: not every version as new."""
+    git(repo, "mv", "models/churn.yaml", "models/attrition.yaml")
+    edit(repo, "models/attrition.yaml", "name: churn", "name: attrition")
+    edit(repo, "models/attrition.yaml", "stage: Staging", "stage: Archived")
+    write(repo, "models/.retired.yaml", RETIRED_CHURN)
+    commit(repo, "Rename churn to attrition; archive v3")
+
+    report = change_verdict(gate, 0)
+
+    assert report["findings"] == []
+    assert [
+        (c["model"], c["version"], c["stage_from"], c["stage_to"], c["note"])
+        for c in report["changes"]
+    ] == [
+        ("attrition", None, None, None, "renamed from churn"),
+        ("attrition", 3, "Staging", "Archived", ""),
+    ]
+
+
+def test_a_model_whose_name_is_escaped_in_its_file_is_summarized_by_its_name(repo, gate):
+    """models/what%3F.yaml holds model ``what?``: the summary names the model, not the file."""
+    write(repo, "models/what%3F.yaml", FRAUD.replace("name: fraud", "name: what?"))
+    commit(repo, "Register what?")
+
+    report = change_verdict(gate, 0)
+
+    assert {c["model"] for c in report["changes"]} == {"what?"}
+
+
+def test_a_deleted_model_is_not_taken_for_renamed_into_one_the_change_edits(repo, gate):
+    """Deleting fraud while editing churn, which shares fraud's first version's source, is a
+    deletion: the retirement finding says deleted, and churn's edit is no rename."""
+    on_main(repo, {"models/fraud.yaml": FRAUD.replace("s3://models/fraud/1", "runs:/aaa111/model")})
+    git(repo, "rm", "-q", "models/fraud.yaml")
+    edit(repo, "models/churn.yaml", "Predicts 30-day churn.", "Predicts churn.")
+    commit(repo, "Delete fraud; reword churn")
+
+    report = change_verdict(gate, 1)
+
+    assert [(f["code"], f["message"]) for f in report["findings"]] == [
+        (
+            "RETIREMENT_NOT_RECORDED",
+            "fraud is deleted here but models/.retired.yaml does not record that it used "
+            "versions below 2; add retired: {'fraud': {next_version: 2}} (gitreg delete and "
+            "gitreg rename write it), so that the name never hands a number out twice",
+        )
+    ]
+    assert all(c["note"] != "renamed from fraud" for c in report["changes"])
+
+
+def test_an_unreadable_manifest_does_not_stop_the_judging_of_the_next(repo, gate):
+    """A broken manifest is one finding; a rewritten source in a later file is still refused."""
+    write(repo, "models/aaa.yaml", "name: [broken\n")
+    edit(repo, "models/fraud.yaml", "s3://models/fraud/1", "s3://attacker/fraud/1")
+    commit(repo, "Broken aaa; rewritten fraud")
+
+    report = change_verdict(gate, 1)
+
+    codes = {(f["path"], f["code"]) for f in report["findings"]}
+    assert ("models/aaa.yaml", "YAML_SYNTAX") in codes
+    assert any(path == "models/fraud.yaml" for path, _ in codes), codes
+
+
+@pytest.mark.parametrize(
+    "broken",
+    ["name: [fraud\n", "- fraud\n- a list, not a manifest\n"],
+    ids=["yaml-syntax", "not-a-mapping"],
+)
+def test_a_change_repairing_a_broken_manifest_on_the_base_is_judged_not_a_crash(repo, gate, broken):
+    """A base that holds a broken manifest (pushed past the gate) can be repaired: the fixed
+    manifest is judged as new, with no finding and no traceback."""
+    on_main(repo, {"models/fraud.yaml": broken})
+    write(repo, "models/fraud.yaml", FRAUD)
+    commit(repo, "Repair fraud")
+
+    report = change_verdict(gate, 0)
+
+    assert report["findings"] == []
+
+
+def test_a_change_under_a_broken_retired_record_is_judged_not_a_crash(repo, gate):
+    """A broken models/.retired.yaml on the base does not crash the judging of a change."""
+    on_main(repo, {"models/.retired.yaml": "retired: [broken\n"})
+    edit(repo, "models/churn.yaml", "Predicts 30-day churn.", "Predicts churn.")
+    commit(repo, "Reword churn")
+
+    change_verdict(gate, 0)
+
+
+def test_repairing_an_empty_manifest_may_start_at_version_one(repo, gate):
+    """A manifest that is ``{}`` on the base used no numbers: the repair may register v1."""
+    on_main(repo, {"models/fraud.yaml": "{}\n"})
+    write(repo, "models/fraud.yaml", FRAUD)
+    commit(repo, "Repair fraud")
+
+    report = change_verdict(gate, 0)
+
+    assert report["findings"] == []
