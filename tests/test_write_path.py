@@ -584,3 +584,18 @@ def test_a_transaction_writing_gitreg_yaml_is_validated_before_its_commit(churn)
     store.transaction(lambda tx: tx.write("gitreg.yaml", fine))
     assert store.read_config().policy.protected_aliases == ("gold",)
     assert_consistent(churn)
+
+
+@pytest.mark.parametrize("point", ["journaled", "ref-moved", "worktree-written"])
+def test_a_transaction_straight_after_a_killed_writer_finishes_its_work_first(churn, point):
+    """A transaction with no read before it (the store's own API) rolls the dead writer's
+    journal forward, or drops it, under its own lock before it runs: the clone is left as
+    the branch has it, with nothing acknowledged lost."""
+    killed = gitreg_process(churn, "register", "churn", "s3://churn/2", crash_at=point)
+    assert killed.returncode == -signal.SIGKILL, f"the kill did not land at {point}: {killed}"
+    expected = ["s3://churn/1", "s3://churn/2"] if LOCAL[point] else ["s3://churn/1"]
+
+    Store(churn).transaction(lambda tx: None)
+
+    assert sources_at(churn, "HEAD") == expected
+    assert_consistent(churn)
