@@ -283,3 +283,66 @@ def test_repairing_an_empty_manifest_may_start_at_version_one(repo, gate):
     report = change_verdict(gate, 0)
 
     assert report["findings"] == []
+
+
+def _not_recorded(name: str, how: str, below: int) -> tuple[str, str, str]:
+    return (
+        "models/.retired.yaml",
+        "RETIREMENT_NOT_RECORDED",
+        f"{name} is {how} here but models/.retired.yaml does not record that it used "
+        f"versions below {below}; add retired: {{'{name}': {{next_version: {below}}}}} "
+        "(gitreg delete and gitreg rename write it), so that the name never hands a number "
+        "out twice",
+    )
+
+
+def _retirement_findings(report: dict) -> list[tuple[str, str, str]]:
+    return [
+        (f["path"], f["code"], f["message"])
+        for f in report["findings"]
+        if f["code"] == "RETIREMENT_NOT_RECORDED"
+    ]
+
+
+def test_a_model_renamed_by_hand_is_refused_until_its_old_name_is_retired(repo, gate):
+    """A rename done with git mv keeps no record of the old name's numbers: the finding,
+    on models/.retired.yaml, says the name was renamed away (not deleted) and what to add."""
+    git(repo, "mv", "models/fraud.yaml", "models/fraud2.yaml")
+    edit(repo, "models/fraud2.yaml", "name: fraud\n", "name: fraud2\n")
+    commit(repo, "Rename fraud by hand")
+
+    assert _retirement_findings(change_verdict(gate, 1)) == [
+        _not_recorded("fraud", "renamed away", 2)
+    ]
+
+
+def test_a_case_only_rename_does_not_hide_a_deletion_after_it(repo, gate):
+    """churn renamed to Churn keeps its numbers, so it needs no record; fraud, deleted in
+    the same change and judged after it, still does."""
+    gate.ok("rename", "churn", "Churn")
+    git(repo, "rm", "-q", "models/fraud.yaml")
+    commit(repo, "Delete fraud")
+
+    assert _retirement_findings(change_verdict(gate, 1)) == [_not_recorded("fraud", "deleted", 2)]
+
+
+def test_a_deleted_base_manifest_without_a_name_is_named_by_its_file(repo, gate):
+    """A base manifest pushed past the gate without name: its deletion is still judged, and
+    the finding names the model by its file."""
+    on_main(repo, {"models/fraud.yaml": FRAUD.replace("name: fraud\n", "")})
+    git(repo, "rm", "-q", "models/fraud.yaml")
+    commit(repo, "Delete fraud")
+
+    assert _retirement_findings(change_verdict(gate, 1)) == [_not_recorded("fraud", "deleted", 2)]
+
+
+def test_a_deleted_model_is_named_by_its_manifest_not_its_file(repo, gate):
+    """The numbers a name used are the manifest's name's: a base file whose name: differs
+    from its file name (pushed past the gate) is retired under the manifest's name."""
+    on_main(repo, {"models/fraud.yaml": FRAUD.replace("name: fraud\n", "name: fraudulent\n")})
+    git(repo, "rm", "-q", "models/fraud.yaml")
+    commit(repo, "Delete fraud")
+
+    assert _retirement_findings(change_verdict(gate, 1)) == [
+        _not_recorded("fraudulent", "deleted", 2)
+    ]
