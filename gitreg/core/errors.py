@@ -97,6 +97,22 @@ class NotRegularFile(InvalidManifest):
     """A registry path is a link, a directory, a device or a FIFO where a file belongs."""
 
 
+_GIT_KINDS = {"120000": "a symbolic link", "040000": "a directory", "160000": "a submodule"}
+
+
+def git_kind(mode: str) -> str:
+    """What a git tree entry of ``mode`` is, in the words of ``not_regular``."""
+    return _GIT_KINDS.get(mode, f"git mode {mode}")
+
+
+def not_a_models_directory(problem: str) -> NotRegularFile:
+    """The error for ``models`` being a link or another non-directory: ``problem`` says what."""
+    return NotRegularFile(
+        f"{problem}; gitreg reads only a real models/ directory: replace the link with the "
+        "directory"
+    )
+
+
 def not_regular(path: str, what: str) -> NotRegularFile:
     """The error for ``path`` being ``what`` (a symbolic link, a directory ...) (see #12)."""
     return NotRegularFile(

@@ -24,7 +24,7 @@ from typing import Any
 
 from gitreg.core import validate
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
-from gitreg.core.errors import ForgeError, GitregError
+from gitreg.core.errors import ForgeError, GitregError, git_kind
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.gate import files
@@ -39,7 +39,6 @@ _MERGED = (
     re.compile(r"See merge request \S*!\d+"),  # GitLab's merge commit
     re.compile(r"^Merge branch '[^']+' into '[^']+'"),  # GitLab's subject
 )
-_GIT_KINDS = {"120000": "a symbolic link", "160000": "a submodule", "040000": "a directory"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -179,7 +178,7 @@ class _Walk:
             if ch.status != "D":
                 new[ch.new_path] = self._text(ch.new_mode, ch.new_blob)
                 if ch.new_mode != "100644":
-                    what = _GIT_KINDS.get(ch.new_mode, f"git mode {ch.new_mode}")
+                    what = git_kind(ch.new_mode)
                     unreadable[ch.new_path] = Finding(
                         ch.new_path,
                         None,

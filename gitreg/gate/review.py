@@ -16,7 +16,7 @@ from typing import Any
 
 from gitreg.core import validate
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
-from gitreg.core.errors import GitregError
+from gitreg.core.errors import GitregError, not_a_models_directory
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.gate import files
@@ -108,10 +108,7 @@ def check_change(
 def _listing_findings(entries: files.Listing) -> list[Finding]:
     if not entries.problem:
         return []
-    message = (
-        f"{entries.problem}; gitreg reads only a real models/ directory: replace the link "
-        "with the directory"
-    )
+    message = not_a_models_directory(entries.problem).message
     return [Finding(MODELS_DIR, None, "NOT_A_REGULAR_FILE", message)]
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from gitreg.core.errors import BadRef, GitFailed, not_regular
+from gitreg.core.errors import BadRef, GitFailed, git_kind, not_regular
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -86,9 +86,6 @@ def commit_before(root: Path, ref: str, moment: int) -> str | None:
     return out.decode().strip() or None
 
 
-GIT_KINDS = {"120000": "a symbolic link", "040000": "a directory", "160000": "a submodule"}
-
-
 def read_blob_at(root: Path, commit: str, path: str) -> bytes | None:
     """The content of ``path`` at ``commit`` if it is a regular file; None if absent.
 
@@ -112,7 +109,7 @@ def read_blob_at(root: Path, commit: str, path: str) -> bytes | None:
     if name.decode("utf-8", "surrogateescape") != path:
         return None
     if mode != "100644":
-        raise not_regular(path, GIT_KINDS.get(mode, f"git mode {mode}"))
+        raise not_regular(path, git_kind(mode))
     proc = subprocess.run(
         ["git", "cat-file", "blob", oid], cwd=root, capture_output=True, check=False
     )
@@ -136,8 +133,7 @@ def list_tree(root: Path, commit: str, directory: str) -> dict[str, str]:
         if mode == b"100644":
             entries[base] = oid.decode()
         elif base.endswith(".yaml"):
-            kind = mode.decode()
-            raise not_regular(f"{directory}/{base}", GIT_KINDS.get(kind, f"git mode {kind}"))
+            raise not_regular(f"{directory}/{base}", git_kind(mode.decode()))
     return entries
 
 

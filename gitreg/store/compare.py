@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from gitreg.core.errors import BadRef, GitFailed
+from gitreg.core.errors import BadRef, GitFailed, git_kind
 from gitreg.store import _git
 
 blob_id = _git.blob_id
@@ -112,7 +112,7 @@ def read_files_at(
         if mode == "100644":
             oids[path] = oid
         else:
-            irregular[path] = _git.GIT_KINDS.get(mode, f"git mode {mode}")
+            irregular[path] = git_kind(mode)
     blobs = _git.read_objects(root, sorted(set(oids.values())))
     contents: dict[str, bytes | None] = dict.fromkeys(wanted)
     contents.update({p: blobs.get(oid) for p, oid in oids.items()})

@@ -111,11 +111,9 @@ def _blob(cache: Path, path: str, env: dict[str, str], shown: str) -> bytes | No
     if listed.returncode != 0 or not sep or len(fields) != 3:
         return None
     if fields[0] != b"100644" or fields[1] != b"blob":
-        from gitreg.core.errors import not_regular
-        from gitreg.store._git import GIT_KINDS
+        from gitreg.core.errors import git_kind, not_regular
 
-        mode = fields[0].decode()
-        raise not_regular(path, GIT_KINDS.get(mode, f"git mode {mode}"))  # as a local read
+        raise not_regular(path, git_kind(fields[0].decode()))  # as a local read
     shown_blob = _net.run_network(cache, ["cat-file", "blob", fields[2].decode()], env)
     if shown_blob.returncode != 0:
         reason = _net.reason_of(shown_blob.stderr)

@@ -27,7 +27,7 @@ from gitreg.core.errors import (
     InvalidParameter,
     ModelNotFound,
     NotARegistry,
-    NotRegularFile,
+    not_a_models_directory,
 )
 from gitreg.core.names import check_name
 from gitreg.core.retired import RETIRED_FILE
@@ -284,10 +284,7 @@ class Store(Writer):
         if not directory.exists():
             return out
         if not files.is_real_directory(directory):
-            raise NotRegularFile(
-                f"{MODELS_DIR} is not a directory (a link?); gitreg reads only a real "
-                f"{MODELS_DIR}/ directory: replace the link with the directory"
-            )
+            raise not_a_models_directory(f"{MODELS_DIR} is not a directory (a link?)")
         for name, data in files.read_directory(self.root, MODELS_DIR).items():
             if not name.endswith(".yaml") or name == RETIRED_NAME:
                 continue
