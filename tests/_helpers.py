@@ -45,6 +45,14 @@ class Result:
     stderr: str
 
 
+def link_to_a_copy(path: Path, elsewhere: Path) -> None:
+    """Replace the file ``path`` by a symbolic link to a copy of it at ``elsewhere``: the same
+    bytes, no longer a regular file."""
+    elsewhere.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(elsewhere)
+
+
 class Cli:
     """Runs ``gitreg`` in-process with the real exit-code mapping of ``gitreg.cli.main``."""
 

@@ -11,6 +11,7 @@ import pytest
 from gitreg import Registry
 from gitreg.gate.scaffold import init_registry
 from tests._helpers import Cli, git
+from tests._pr import make_base
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -70,3 +71,15 @@ def bare_remote(tmp_path: Path) -> Path:
     git(tmp_path, "init", "--bare", "-b", "main", str(remote))
     git(seed, "push", str(remote), "main")
     return remote
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """The pull-request registry of tests/_pr.py: churn and fraud on ``main``, ``pr`` out."""
+    return make_base(tmp_path / "registry")
+
+
+@pytest.fixture
+def gate(repo: Path) -> Cli:
+    """The CLI in ``repo``, as a reviewer's ``gitreg validate --base main`` runs it."""
+    return Cli(repo)

@@ -20,7 +20,7 @@ from gitreg import Registry
 from gitreg._entry import resolve_fast
 from gitreg.core.errors import GitregError
 from gitreg.store import answers
-from tests._helpers import git
+from tests._helpers import git, link_to_a_copy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,11 +89,7 @@ def test_checkout_and_reset_are_seen(churn):
 
 def test_a_symlink_is_never_answered_from_the_cache(churn, tmp_path):
     """Even with the very content the cache knows, a manifest that is a link is refused."""
-    path = churn / "models" / "churn.yaml"
-    elsewhere = tmp_path / "outside.yaml"
-    elsewhere.write_bytes(path.read_bytes())
-    path.unlink()
-    path.symlink_to(elsewhere)
+    link_to_a_copy(churn / "models" / "churn.yaml", tmp_path / "outside.yaml")
     assert cached(churn, "models:/churn@champion") is None
 
 

@@ -19,16 +19,6 @@ TAG_3 = (
 )
 
 
-@pytest.fixture
-def repo(tmp_path):
-    return make_base(tmp_path / "registry")
-
-
-@pytest.fixture
-def gate(repo):
-    return Cli(repo)
-
-
 def codes(result):
     return [f["code"] for f in json.loads(result.stdout)["findings"]]
 

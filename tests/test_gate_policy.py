@@ -153,22 +153,6 @@ def test_a_branch_with_no_history_in_common_is_compared_with_the_base_itself(tmp
 # mutation testing found these promises unpinned).
 
 
-@pytest.fixture
-def repo(tmp_path):
-    return make_base(tmp_path / "registry")
-
-
-@pytest.fixture
-def gate(repo):
-    return Cli(repo)
-
-
-def change_verdict(gate: Cli, code: int) -> dict:
-    args = ("validate", "--base", "main", "--format", "json")
-    result = gate.ok(*args) if code == 0 else gate.fails(code, *args)
-    return json.loads(result.stdout)
-
-
 def on_main(repo, files: dict[str, str]) -> None:
     """Commit ``files`` to main as a push that bypassed the gate would, then back to pr."""
     git(repo, "switch", "-q", "main")
@@ -192,7 +176,7 @@ def test_a_rename_lists_the_model_once_then_each_version_it_changes(repo, gate):
     write(repo, "models/.retired.yaml", RETIRED_CHURN)
     commit(repo, "Rename churn to attrition; archive v3")
 
-    report = change_verdict(gate, 0)
+    report = verdict(gate, code=0)
 
     assert report["findings"] == []
     assert [
@@ -209,7 +193,7 @@ def test_a_model_whose_name_is_escaped_in_its_file_is_summarized_by_its_name(rep
     write(repo, "models/what%3F.yaml", FRAUD.replace("name: fraud", "name: what?"))
     commit(repo, "Register what?")
 
-    report = change_verdict(gate, 0)
+    report = verdict(gate, code=0)
 
     assert {c["model"] for c in report["changes"]} == {"what?"}
 
@@ -222,7 +206,7 @@ def test_a_deleted_model_is_not_taken_for_renamed_into_one_the_change_edits(repo
     edit(repo, "models/churn.yaml", "Predicts 30-day churn.", "Predicts churn.")
     commit(repo, "Delete fraud; reword churn")
 
-    report = change_verdict(gate, 1)
+    report = verdict(gate, code=1)
 
     assert [(f["code"], f["message"]) for f in report["findings"]] == [
         (
@@ -241,7 +225,7 @@ def test_an_unreadable_manifest_does_not_stop_the_judging_of_the_next(repo, gate
     edit(repo, "models/fraud.yaml", "s3://models/fraud/1", "s3://attacker/fraud/1")
     commit(repo, "Broken aaa; rewritten fraud")
 
-    report = change_verdict(gate, 1)
+    report = verdict(gate, code=1)
 
     codes = {(f["path"], f["code"]) for f in report["findings"]}
     assert ("models/aaa.yaml", "YAML_SYNTAX") in codes
@@ -260,7 +244,7 @@ def test_a_change_repairing_a_broken_manifest_on_the_base_is_judged_not_a_crash(
     write(repo, "models/fraud.yaml", FRAUD)
     commit(repo, "Repair fraud")
 
-    report = change_verdict(gate, 0)
+    report = verdict(gate, code=0)
 
     assert report["findings"] == []
 
@@ -271,7 +255,7 @@ def test_a_change_under_a_broken_retired_record_is_judged_not_a_crash(repo, gate
     edit(repo, "models/churn.yaml", "Predicts 30-day churn.", "Predicts churn.")
     commit(repo, "Reword churn")
 
-    change_verdict(gate, 0)
+    verdict(gate, code=0)
 
 
 def test_repairing_an_empty_manifest_may_start_at_version_one(repo, gate):
@@ -280,7 +264,7 @@ def test_repairing_an_empty_manifest_may_start_at_version_one(repo, gate):
     write(repo, "models/fraud.yaml", FRAUD)
     commit(repo, "Repair fraud")
 
-    report = change_verdict(gate, 0)
+    report = verdict(gate, code=0)
 
     assert report["findings"] == []
 
@@ -311,7 +295,7 @@ def test_a_model_renamed_by_hand_is_refused_until_its_old_name_is_retired(repo, 
     edit(repo, "models/fraud2.yaml", "name: fraud\n", "name: fraud2\n")
     commit(repo, "Rename fraud by hand")
 
-    assert _retirement_findings(change_verdict(gate, 1)) == [
+    assert _retirement_findings(verdict(gate, code=1)) == [
         _not_recorded("fraud", "renamed away", 2)
     ]
 
@@ -323,7 +307,7 @@ def test_a_case_only_rename_does_not_hide_a_deletion_after_it(repo, gate):
     git(repo, "rm", "-q", "models/fraud.yaml")
     commit(repo, "Delete fraud")
 
-    assert _retirement_findings(change_verdict(gate, 1)) == [_not_recorded("fraud", "deleted", 2)]
+    assert _retirement_findings(verdict(gate, code=1)) == [_not_recorded("fraud", "deleted", 2)]
 
 
 def test_a_deleted_base_manifest_without_a_name_is_named_by_its_file(repo, gate):
@@ -333,7 +317,7 @@ def test_a_deleted_base_manifest_without_a_name_is_named_by_its_file(repo, gate)
     git(repo, "rm", "-q", "models/fraud.yaml")
     commit(repo, "Delete fraud")
 
-    assert _retirement_findings(change_verdict(gate, 1)) == [_not_recorded("fraud", "deleted", 2)]
+    assert _retirement_findings(verdict(gate, code=1)) == [_not_recorded("fraud", "deleted", 2)]
 
 
 def test_a_deleted_model_is_named_by_its_manifest_not_its_file(repo, gate):
@@ -343,6 +327,6 @@ def test_a_deleted_model_is_named_by_its_manifest_not_its_file(repo, gate):
     git(repo, "rm", "-q", "models/fraud.yaml")
     commit(repo, "Delete fraud")
 
-    assert _retirement_findings(change_verdict(gate, 1)) == [
+    assert _retirement_findings(verdict(gate, code=1)) == [
         _not_recorded("fraudulent", "deleted", 2)
     ]

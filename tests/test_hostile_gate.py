@@ -20,16 +20,6 @@ from tests._helpers import Cli, git
 from tests._pr import commit, edit, make_base, write
 
 
-@pytest.fixture
-def repo(tmp_path):
-    return make_base(tmp_path / "registry")
-
-
-@pytest.fixture
-def gate(repo):
-    return Cli(repo)
-
-
 def refused(gate: Cli, *args: str) -> tuple[list[str], str]:
     result = gate.fails(1, "validate", "--base", "main", "--format", "json", *args)
     data = json.loads(result.stdout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -75,13 +76,18 @@ def test_init_refuses_a_non_empty_directory_that_is_not_a_git_repository(tmp_pat
     assert (target / "gitreg.yaml").is_file()
 
 
-def test_init_turns_an_existing_repository_into_a_registry(tmp_path):
-    repo = tmp_path / "repo"
+def existing_repository(repo: Path, name: str, text: str, message: str) -> Path:
+    """A repository with work of its own (one committed file) on ``main``, before init."""
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
-    (repo / "train.py").write_text("print('hi')\n")
-    git(repo, "add", "train.py")
-    git(repo, "commit", "-qm", "Training code")
+    (repo / name).write_text(text)
+    git(repo, "add", name)
+    git(repo, "commit", "-qm", message)
+    return repo
+
+
+def test_init_turns_an_existing_repository_into_a_registry(tmp_path):
+    repo = existing_repository(tmp_path / "repo", "train.py", "print('hi')\n", "Training code")
     init_registry(repo)
     assert log_subjects(repo) == ["Initialize gitreg registry", "Training code"]
     assert (repo / "gitreg.yaml").is_file()
@@ -337,12 +343,7 @@ def test_init_makes_the_directories_the_branch_and_the_readme_of_a_new_registry(
 
 def test_init_keeps_a_repository_s_own_readme(tmp_path):
     """An existing repository's README is its own: init adds the registry beside it."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q", "-b", "main")
-    (repo / "README.md").write_text("# Our models\n")
-    git(repo, "add", "README.md")
-    git(repo, "commit", "-qm", "Existing work")
+    repo = existing_repository(tmp_path / "repo", "README.md", "# Our models\n", "Existing work")
     init_registry(repo)
     assert (repo / "README.md").read_text() == "# Our models\n"
     written = [".github/CODEOWNERS", ".github/workflows/gitreg.yml", "README.md", "gitreg.yaml"]

@@ -10,17 +10,7 @@ import pytest
 from gitreg.core import schema_check, validate
 from gitreg.core.manifest import MAX_FILE_BYTES
 from tests._helpers import Cli, git
-from tests._pr import CHURN, CONFIG, FRAUD, REQUIREMENTS, commit, edit, line_of, make_base, write
-
-
-@pytest.fixture
-def repo(tmp_path):
-    return make_base(tmp_path / "registry")
-
-
-@pytest.fixture
-def gate(repo):
-    return Cli(repo)
+from tests._pr import CHURN, CONFIG, FRAUD, REQUIREMENTS, commit, edit, line_of, write
 
 
 def findings(result):

@@ -25,7 +25,7 @@ from gitreg import Registry
 from gitreg.store import _repo
 from gitreg.store.faults import ENV, POINTS
 from gitreg.store.store import Store
-from tests._helpers import Cli, git, head, snapshot, status
+from tests._helpers import Cli, git, head, link_to_a_copy, snapshot, status
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI = "import sys; from gitreg.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -382,10 +382,7 @@ def test_edits_to_other_files_do_not_block_a_write(churn):
 
 def test_a_link_where_a_touched_manifest_was_is_refused_with_the_fix(churn, tmp_path):
     path = churn / "models" / "churn.yaml"
-    target = tmp_path / "elsewhere.yaml"
-    target.write_text(path.read_text())
-    path.unlink()
-    path.symlink_to(target)
+    link_to_a_copy(path, tmp_path / "elsewhere.yaml")
     result = Cli(churn).fails(1, "register", "churn", "s3://churn/2")
     assert result.stderr.startswith("Error: models/churn.yaml")
     assert result.stderr.endswith("; restore it (git checkout -- models/churn.yaml) and retry\n"), (
