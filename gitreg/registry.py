@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gitreg import operations as ops
 from gitreg.core import mutations as mut
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import InvalidParameter, ModelNotFound, VersionNotFound
@@ -26,9 +25,12 @@ from gitreg.core.fields import (
 )
 from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
-from gitreg.governance import Governance
-from gitreg.notifications import Notifications
-from gitreg.remote_registry import RemoteRegistry as RemoteRegistry  # documented here (#15)
+from gitreg.services import operations as ops
+from gitreg.services.governance import Governance
+from gitreg.services.notifications import Notifications
+
+# RemoteRegistry is documented here (#15).
+from gitreg.services.remote_registry import RemoteRegistry as RemoteRegistry
 from gitreg.store.store import Store
 from gitreg.store.transaction import Transaction
 
@@ -78,7 +80,7 @@ class Registry(Governance, Notifications):
         fact becomes a pull request instead (PromotionPending, see ``promotion``)."""
         if self.at is not None:
             raise InvalidParameter("This Registry reads a fixed ref (at=...); it cannot write")
-        from gitreg import promotion  # remote code stays off the read path
+        from gitreg.services import promotion  # remote code stays off the read path
 
         config = promotion.needs_review(self.store, self.push)
         if config is None:

@@ -18,7 +18,7 @@ import pytest
 
 from gitreg import Registry
 from gitreg.core.errors import ModelNotFound, RemoteUnavailable
-from gitreg.remote_registry import RemoteRegistry
+from gitreg.services.remote_registry import RemoteRegistry
 from gitreg.store import fleet
 from tests._helpers import Cli, git
 from tests.test_smart_http import GitServer

@@ -24,7 +24,7 @@ PACKAGE = Path(gitreg.__file__).parent
 FACES = {"_entry.py", "__main__.py"}
 MODULES = sorted(PACKAGE.rglob("*.py"))
 CORE = [p for p in MODULES if "cli" not in p.relative_to(PACKAGE).parts and p.name not in FACES]
-WINGS = ("core", "store", "gate", "integrations", "mlflow", "cli")
+WINGS = ("core", "store", "gate", "integrations", "services", "mlflow", "site", "cli")
 
 
 def _violations(path: Path) -> list[str]:
@@ -49,6 +49,12 @@ def test_the_wings_exist():
     for wing in WINGS:
         assert (PACKAGE / wing / "__init__.py").is_file(), wing
     assert {p.name for p in CORE} >= {"registry.py", "store.py", "manifest.py", "validate.py"}
+
+
+def test_the_top_holds_only_faces_and_entry_points():
+    """Issue 27: the Registry's services live in their own wing, not beside the faces."""
+    top = {p.name for p in PACKAGE.glob("*.py")}
+    assert top == {"__init__.py", "__main__.py", "_entry.py", "errors.py", "registry.py"}
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -60,7 +60,7 @@ def tag(name: str, items: tuple[str, ...], repo: str | None, as_json: bool) -> N
       gitreg tag churn team=growth priority=critical
       gitreg tag churn 3 validation=passed
     """
-    from gitreg.operations import short
+    from gitreg.services.operations import short
 
     version, rest = _split_version(items)
     if version is None and items and is_version_text(items[0]):

@@ -28,7 +28,7 @@ from gitreg.cli._app import (
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry
-    from gitreg.remote_registry import RemoteRegistry
+    from gitreg.services.remote_registry import RemoteRegistry
 
 
 @cli.command()
@@ -125,7 +125,7 @@ def remote_option(f: F) -> F:
 def _reader(repo: str | None, at: str | None, remote: str | None) -> Registry | RemoteRegistry:
     if remote is None:
         return _registry(repo, at)
-    from gitreg.remote_registry import RemoteRegistry
+    from gitreg.services.remote_registry import RemoteRegistry
 
     return RemoteRegistry(remote, at)
 

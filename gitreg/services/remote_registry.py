@@ -17,7 +17,7 @@ from gitreg.core.uri import parse_uri
 from gitreg.store.transaction import model_path
 
 if TYPE_CHECKING:
-    from gitreg.transition_request import TransitionRequest
+    from gitreg.services.transition_request import TransitionRequest
 
 
 class RemoteRegistry:

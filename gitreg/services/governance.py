@@ -21,11 +21,11 @@ from gitreg.core.names import check_name
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
     from gitreg.gate.audit import AuditReport
+    from gitreg.services.transition_request import TransitionRequest
     from gitreg.store.history import HistoryEntry
     from gitreg.store.store import Store
     from gitreg.store.timeline import Interval
     from gitreg.store.transaction import Transaction
-    from gitreg.transition_request import TransitionRequest
 
 
 class Governance:
@@ -121,13 +121,13 @@ class Governance:
         A registry without a remote has none (not an error). With ``at``, the request
         branches not merged into that commit.
         """
-        from gitreg import transition_request
+        from gitreg.services import transition_request
 
         return transition_request.list_requests(self.store, self.push, os.environ, self.at)
 
     def get_model_version_requests(self, name: str, version: int | str) -> list[TransitionRequest]:
         """The open requests about one version that this clone knows (no network)."""
-        from gitreg import transition_request
+        from gitreg.services import transition_request
 
         number = parse_version(version)
         return [
@@ -146,7 +146,7 @@ class Governance:
         Raises:
             VersionNotFound: no open request matches.
         """
-        from gitreg import transition_request
+        from gitreg.services import transition_request
 
         check_name(name)
         number = None if version is None else parse_version(version)
@@ -177,8 +177,8 @@ class Governance:
         )
 
     def _rollback_alias(self, name: str, alias: str, message: str | None) -> ModelVersion:
-        from gitreg import operations as ops
         from gitreg.core import mutations as mut
+        from gitreg.services import operations as ops
 
         model = self._read(name)
         current = model.aliases.get(alias)
