@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from gitreg.core.version import __version__
+
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
@@ -378,7 +380,9 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT)
-@click.version_option(package_name="gitreg", prog_name="gitreg")
+# The version is the package's own: the distribution is named gitreg-ml (#27), and a
+# lookup by distribution name would find none, or two (an editable install's egg-info).
+@click.version_option(version=__version__, prog_name="gitreg")
 @click.option("--traceback", "show_traceback", is_flag=True, hidden=True)
 def cli(show_traceback: bool) -> None:
     """gitreg: a model registry whose database is a Git repository.

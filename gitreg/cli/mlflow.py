@@ -18,7 +18,7 @@ def _client(registry_uri: str, tracking_uri: str | None) -> Any:
         import mlflow
     except ImportError:
         raise click.UsageError(
-            "MLflow is not installed; install it with: pip install 'gitreg[mlflow]'"
+            "MLflow is not installed; install it with: pip install 'gitreg-ml[mlflow]'"
         ) from None
     import logging
 
