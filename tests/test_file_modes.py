@@ -23,7 +23,13 @@ pytestmark = pytest.mark.skipif(
     os.name == "nt", reason="Windows has no umask and no POSIX permission bits"
 )
 
-FILES = ["gitreg.yaml", "README.md", ".github/workflows/gitreg.yml", "models/.gitkeep"]
+FILES = [
+    "gitreg.yaml",
+    "README.md",
+    ".gitignore",
+    ".github/workflows/gitreg.yml",
+    "models/.gitkeep",
+]
 
 
 @pytest.fixture(params=[0o022, 0o002, 0o027, 0o077])

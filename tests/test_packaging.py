@@ -26,7 +26,6 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -71,7 +70,12 @@ def test_the_distribution_is_not_the_gitreg_on_pypi_and_every_install_line_names
     texts += sorted((ROOT / "gitreg").rglob("*.py"))
     for path in texts:
         text = path.read_text("utf-8")
-        for wrong in ("pip install gitreg ", "pip install gitreg\n", "install 'gitreg[", "gitreg=="):
+        for wrong in (
+            "pip install gitreg ",
+            "pip install gitreg\n",
+            "install 'gitreg[",
+            "gitreg==",
+        ):
             assert wrong not in text, f"{path.relative_to(ROOT)} says {wrong.strip()!r}"
 
 
@@ -113,7 +117,7 @@ def _wheel(dist: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new virtual environment holding the wheel (installed by pip) and no gitreg else."""
     env = tmp_path_factory.mktemp("venv") / "env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
@@ -136,7 +140,7 @@ def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     (Path(purelib) / "_test_dependencies.pth").write_text(
         sysconfig.get_paths()["purelib"] + "\n", "utf-8"
     )
-    yield env
+    return env
 
 
 def _run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -346,7 +346,13 @@ def test_init_keeps_a_repository_s_own_readme(tmp_path):
     repo = existing_repository(tmp_path / "repo", "README.md", "# Our models\n", "Existing work")
     init_registry(repo)
     assert (repo / "README.md").read_text() == "# Our models\n"
-    written = [".github/CODEOWNERS", ".github/workflows/gitreg.yml", "README.md", "gitreg.yaml"]
+    written = [
+        ".github/CODEOWNERS",
+        ".github/workflows/gitreg.yml",
+        ".gitignore",  # what gitreg and MLflow make there stays out of git (#27)
+        "README.md",
+        "gitreg.yaml",
+    ]
     assert git(repo, "ls-files").split() == [*written, "models/.gitkeep"]
     assert git(repo, "status", "--porcelain") == ""
 

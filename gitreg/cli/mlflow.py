@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -13,7 +16,28 @@ if TYPE_CHECKING:
     from gitreg.mlflow.transfer import Report
 
 
-def _client(registry_uri: str, tracking_uri: str | None) -> Any:
+@contextlib.contextmanager
+def _client(registry_uri: str, tracking_uri: str | None, *, reads: bool) -> Iterator[Any]:
+    """An MlflowClient on ``registry_uri`` whose tracking store is never MLflow's default.
+
+    MLflow's default tracking store is ``./mlflow.db`` (and ``./mlruns/``), created as soon
+    as a client exists: in a registry, one ``git add -A`` from being committed (#27).
+    """
+    from gitreg.mlflow import transfer as mlflow_io
+
+    tracking = mlflow_io.tracking_uri_for(registry_uri, tracking_uri, os.environ)
+    if tracking is None:
+        raise click.UsageError(
+            f"{registry_uri} names no tracking store, and MLflow's default would create "
+            "mlflow.db in the current directory; pass --tracking-uri URI (or set "
+            "MLFLOW_TRACKING_URI) to name the tracking server or database"
+        )
+    source = mlflow_io.sqlite_file(registry_uri)
+    if reads and source is not None and not source.is_file():
+        raise click.UsageError(
+            f"--registry-uri {registry_uri}: {source} is not an MLflow database (no such "
+            "file); check the path (import-mlflow reads an existing registry, it creates none)"
+        )
     try:
         import mlflow
     except ImportError:
@@ -26,10 +50,20 @@ def _client(registry_uri: str, tracking_uri: str | None) -> Any:
     # progress and report (#16). Its warnings and errors still show.
     for logger in ("mlflow", "alembic"):
         logging.getLogger(logger).setLevel(logging.WARNING)
-    if tracking_uri:
-        # MLflow's SQL store resolves models:/m-... sources through the global tracking URI.
-        mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri)
+    # MLflow's SQL store resolves models:/m-... sources through the global tracking URI, and
+    # set_tracking_uri also sets $MLFLOW_TRACKING_URI: both are put back afterwards.
+    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
+    was_set = mlflow.is_tracking_uri_set()  # type: ignore[no-untyped-call]
+    saved = mlflow.get_tracking_uri() if was_set else None
+    mlflow.set_tracking_uri(tracking)
+    try:
+        yield mlflow.MlflowClient(tracking_uri=tracking, registry_uri=registry_uri)
+    finally:
+        mlflow.set_tracking_uri(saved)  # type: ignore[arg-type]  # None: unset, as before
+        if saved_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env
 
 
 def _print_report(report: Report, as_json: bool) -> None:
@@ -54,7 +88,9 @@ def _uri_options(f: Any) -> Any:
     f = click.option(
         "--tracking-uri",
         metavar="URI",
-        help="MLflow tracking URI, to resolve models:/m-... sources (default: MLflow's).",
+        help="MLflow tracking URI, to resolve models:/m-... sources (default: "
+        "$MLFLOW_TRACKING_URI, else the registry URI's database or server; never a new "
+        "./mlflow.db).",
     )(f)
     return click.option(
         "--registry-uri",
@@ -94,15 +130,15 @@ def import_mlflow(
     from gitreg.mlflow import transfer as mlflow_io
 
     registry = _registry(repo)
-    client = _client(registry_uri, tracking_uri)
-    _say(f"Reading {registry_uri} ...")
-    models = mlflow_io.read_mlflow(client)
-    steps = mlflow_io.plan_import(models, registry, archive_extra_production)
-    by_name = {m.name: m for m in models}
-    with click.progressbar(length=len(steps), label="Importing", file=sys.stderr) as bar:
-        report = mlflow_io.apply_import(
-            steps, by_name, registry, archive_extra_production, lambda _: bar.update(1)
-        )
+    with _client(registry_uri, tracking_uri, reads=True) as client:
+        _say(f"Reading {registry_uri} ...")
+        models = mlflow_io.read_mlflow(client)
+        steps = mlflow_io.plan_import(models, registry, archive_extra_production)
+        by_name = {m.name: m for m in models}
+        with click.progressbar(length=len(steps), label="Importing", file=sys.stderr) as bar:
+            report = mlflow_io.apply_import(
+                steps, by_name, registry, archive_extra_production, lambda _: bar.update(1)
+            )
     _print_report(report, as_json)
 
 
@@ -126,8 +162,10 @@ def export_mlflow(
     from gitreg.mlflow import transfer as mlflow_io
 
     registry = _registry(repo)
-    client = _client(registry_uri, tracking_uri)
     total = len(registry.store.read_models())
-    with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
+    with (
+        _client(registry_uri, tracking_uri, reads=False) as client,
+        click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar,
+    ):
         report = mlflow_io.export_mlflow(client, registry, lambda _: bar.update(1))
     _print_report(report, as_json)

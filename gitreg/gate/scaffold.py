@@ -213,6 +213,44 @@ manifest per registered model in `models/`, the policy in `gitreg.yaml`. Change 
 """
 
 
+GITIGNORE_FILE = ".gitignore"
+# Only what gitreg itself makes in a registry (#27): the catalog's usual directory
+# (`gitreg site _site`) and MLflow's default stores (mlflow.db, mlruns/), which MLflow
+# creates in the current directory when no tracking URI is set.
+GITIGNORE_LINES = ("_site/", "mlflow.db", "mlruns/")
+_GITIGNORE_HEADER = (
+    "# Written by gitreg init: what gitreg and MLflow may create here, never part of the\n"
+    "# registry (the catalog built by `gitreg site _site`, MLflow's default stores).\n"
+)
+
+
+def gitignore_text(existing: str | None) -> str | None:
+    """The .gitignore init writes: new, or ``existing`` plus the lines it lacks (None: none)."""
+    have = {line.strip() for line in (existing or "").splitlines()}
+    missing = [line for line in GITIGNORE_LINES if line not in have]
+    if not missing:
+        return None
+    block = _GITIGNORE_HEADER + "".join(f"{line}\n" for line in missing)
+    if not existing:
+        return block
+    return existing + ("\n" if existing.endswith("\n") else "\n\n") + block
+
+
+def _existing_gitignore(root: Path) -> str | None:
+    path = root / GITIGNORE_FILE
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink() or not path.is_file():
+        raise InvalidParameter(f"{path} is not a regular file; replace it with the file itself")
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameter(
+            f"{path} is not UTF-8 text; add these lines to it yourself and retry: "
+            + ", ".join(GITIGNORE_LINES)
+        ) from None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Setup:
     """Where a new registry lives and who reviews it (``gitreg init``'s options)."""
@@ -271,12 +309,7 @@ def init_registry(
             f"{root} is not empty and not a git repository; a registry is a new or empty "
             f"directory, or a git repository (run git init {root} first to make this one)"
         )
-    files = registry_files(setup)
-    if not (root / "README.md").exists():
-        files["README.md"] = README_TEXT
-    for name in files:
-        if (root / name).exists():
-            raise ModelAlreadyExists(f"{root / name} already exists; move it away and retry")
+    files = _files_in(root, setup)
 
     def mutation(tx: Transaction) -> None:
         for name, text in files.items():
@@ -293,6 +326,21 @@ def init_registry(
     store = Store(root)
     store.last_commit = first.last_commit
     return store
+
+
+def _files_in(root: Path, setup: Setup) -> dict[str, str]:
+    """What init writes at ``root``: never over a file that is there, except .gitignore."""
+    files = registry_files(setup)
+    if not (root / "README.md").exists():
+        files["README.md"] = README_TEXT
+    for name in files:
+        if (root / name).exists():
+            raise ModelAlreadyExists(f"{root / name} already exists; move it away and retry")
+    # A repository's own .gitignore is kept, and gets only the lines it lacks (#27).
+    ignored = gitignore_text(_existing_gitignore(root))
+    if ignored is not None:
+        files[GITIGNORE_FILE] = ignored
+    return files
 
 
 @contextlib.contextmanager

@@ -9,8 +9,10 @@ model per commit; running it again adds only versions, tags and aliases that are
 from __future__ import annotations
 
 import dataclasses
+import urllib.parse
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from gitreg.core import validate
@@ -22,6 +24,39 @@ from gitreg.store.transaction import Transaction
 
 PAGE_SIZE = 1000
 OnModel = Callable[[str], None]
+
+# Registry URIs whose scheme is also a tracking store's: MLflow's registry URI defaults to
+# the tracking URI, so where the user names only the registry, its runs and logged models
+# live in the same database or server.
+TRACKING_SCHEMES = frozenset(
+    {"sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "file"}
+)
+
+
+def tracking_uri_for(
+    registry_uri: str, tracking_uri: str | None, environ: Mapping[str, str]
+) -> str | None:
+    """The MLflow tracking store an import or export talks to (see #27).
+
+    ``tracking_uri`` (``--tracking-uri``) if given, else ``$MLFLOW_TRACKING_URI``, else the
+    registry URI when it names a database or a server, as MLflow's single-store setups do.
+    Never MLflow's own default, which creates ``mlflow.db`` (and ``mlruns/``) in the current
+    directory: inside a registry, one ``git add -A`` from being committed. None when none
+    of these applies; the caller asks for one.
+    """
+    chosen = tracking_uri or environ.get("MLFLOW_TRACKING_URI") or None
+    if chosen:
+        return chosen
+    scheme = urllib.parse.urlsplit(registry_uri).scheme.split("+", 1)[0].lower()
+    return registry_uri if scheme in TRACKING_SCHEMES else None
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file a ``sqlite:///path`` URI names (None for other URIs and memory)."""
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.scheme != "sqlite" or parsed.path in ("", "/", "/:memory:"):
+        return None
+    return Path(urllib.parse.unquote(parsed.path[1:]))
 
 
 class ImportRefused(InvalidParameter):
