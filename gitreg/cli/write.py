@@ -68,8 +68,9 @@ def init(
     For GitHub it writes .github/workflows/gitreg.yml (validate every pull request
     against the base's policy, audit every push, deliver events) and .github/CODEOWNERS;
     for GitLab, .gitlab-ci.yml and .gitlab/CODEOWNERS. With --remote, origin is added
-    and the branch tracks it, so every write pushes. See README, "Setting up GitHub",
-    for the branch protection that makes the guarantees hold.
+    and the branch tracks it, so every write pushes. The GitHub and GitLab setup
+    guides (docs/guides/github.md, docs/guides/gitlab.md) give the branch protection
+    that makes the guarantees hold.
 
     \b
     Examples:
