@@ -6,10 +6,10 @@ what exists (existing names, real versions, aliases on real versions), so most c
 and a failure shrinks to a minimal sequence of calls. Names with spaces and accents, long tag
 values, MLflow's system tags and the error cases of #16 are drawn too.
 
-Where gitreg deliberately differs from MLflow (the README's table "Where gitreg differs from
-MLflow"), the rule checks the difference by its documented rule rather than skipping it; every
-such rule is named in ``DIFFERENCES``, and the test fails unless each was exercised and every
-operation kind succeeded at least once in the run.
+Where gitreg deliberately differs from MLflow (the table "Where gitreg differs from MLflow"
+in docs/guides/mlflow.md), the rule checks the difference by its documented rule rather than
+skipping it; every such rule is named in ``DIFFERENCES``, and the test fails unless each was
+exercised and every operation kind succeeded at least once in the run.
 
 CI runs 12 derandomized examples of up to 40 steps (about a minute). For many more, random
 ones:
@@ -50,13 +50,14 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore::DeprecationWarning", "ignore::FutureWarning", "ignore::UserWarning"
 )
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+# The table of differences lives in the MLflow guide of the documentation site (#27).
+GUIDE = Path(__file__).resolve().parent.parent / "docs" / "guides" / "mlflow.md"
 EXAMPLES = int(os.environ.get("GITREG_DIFF_EXAMPLES", "0"))
 STEPS = int(os.environ.get("GITREG_DIFF_STEPS", "40"))
 SHRINK = os.environ.get("GITREG_DIFF_SHRINK", "1") != "0"
 AUTHOR = "Alice Example"  # the git author tests/conftest.py sets
 
-# Each deliberate difference: its id, and words of its row in the README's table.
+# Each deliberate difference: its id, and words of its row in the guide's table.
 DIFFERENCES = {
     "one-production": "A second version cannot enter Production",
     "case-insensitive-names": "Names are unique case-insensitively",
@@ -788,7 +789,7 @@ class Registries(RuleBasedStateMachine):
     @precondition(lambda self: self.fewer_than("webhooks", 2))
     @rule(data=st.data())
     def webhooks(self, data: Any) -> None:
-        """MLflow's webhook API on gitreg.yaml's subscriptions (the README's webhook table)."""
+        """MLflow's webhook API on gitreg.yaml's subscriptions (docs/guides/notifications.md)."""
         self.calls["webhooks"] += 1
         name = data.draw(st.sampled_from(["deploy", "audit"]), label="webhook")
         kw = {"name": name, "url": "https://1.2.3.4/hook", "events": ["model_version.created"]}
@@ -956,7 +957,7 @@ def test_operations_agree_with_mlflow(setup: Any) -> None:
 
 
 def test_the_readme_table_lists_exactly_these_differences() -> None:
-    text = README.read_text("utf-8")
+    text = GUIDE.read_text("utf-8")
     section = text.split("## Where gitreg differs from MLflow", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
     rows = rows[1:]  # the header

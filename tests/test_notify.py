@@ -579,9 +579,9 @@ def test_the_push_job_delivers_the_push_and_skips_a_new_branch(registry, registr
 
 
 def _readme_receiver(secret: str) -> dict:
-    """The receiver the README shows, executed as written (with SECRET replaced)."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("### A receiver", 1)[1]
+    """The receiver the notifications guide shows, executed as written (SECRET replaced)."""
+    guide = Path(__file__).parent.parent / "docs" / "guides" / "notifications.md"
+    section = guide.read_text().split("## A receiver", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}
     exec(code.replace('SECRET = "..."', f"SECRET = {secret!r}"), namespace)
