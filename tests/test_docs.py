@@ -251,6 +251,24 @@ def test_links_that_leave_docs_point_at_the_repository(tmp_path):
         HOOK._outside_links("[x](../../README.md#no-such)", page, DOCS, "https://github.com/o/r")
 
 
+def test_click_unwrapped_blocks_become_code_blocks():
+    """--help keeps a \\b block as written; on the site it is a code block under its title."""
+    lines = ["Register SOURCE.", "", "\b", "Examples:", "  gitreg a", "  gitreg b", "", "Done."]
+    assert list(HOOK.unwrapped_blocks(lines)) == [
+        "Register SOURCE.",
+        "",
+        "**Examples:**",
+        "",
+        "```text",
+        "gitreg a",
+        "gitreg b",
+        "```",
+        "",
+        "Done.",
+        "",
+    ]
+
+
 # -------------------------------------------------------------------------- the built site
 
 
@@ -282,6 +300,8 @@ def test_the_cli_reference_lists_every_command(site):
     assert len(names) > 20
     for name in names:
         assert f"gitreg {name}" in page, f"the CLI reference lacks gitreg {name}"
+    assert "Sentinel" not in page  # click's "no default", shown as none
+    assert "<strong>Examples:</strong>" in page  # --help's unwrapped blocks stay unwrapped
 
 
 def test_the_api_reference_documents_the_public_methods(site):
@@ -307,3 +327,9 @@ def test_the_schema_references_are_built_from_the_schemas(site):
     config = (site / "reference" / "config" / "index.html").read_text("utf-8")
     assert "<code>notifications.webhooks[].url</code>" in config
     assert "protected_aliases" in config
+
+
+@pytest.mark.parametrize("document", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_table_cell_escapes_a_pipe(document):
+    """GitHub renders ``\\|`` in a table cell as ``|``; MkDocs shows the backslash."""
+    assert "\\|" not in FENCE.sub("", document.read_text("utf-8"))

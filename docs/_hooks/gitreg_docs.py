@@ -8,15 +8,19 @@
   ``../.pre-commit-hooks.yaml``) works on GitHub as it is; on the site it becomes a link to
   that file in the repository. A link to a file that does not exist fails the build.
 - The click group loads its commands on first use; mkdocs-click lists what is loaded, so
-  every command module is imported first and the CLI reference lists every command.
+  every command module is imported first and the CLI reference lists every command. Each
+  command's ``\\b`` block (its examples, kept unwrapped in ``--help``) is shown as a code
+  block, and a default that click leaves unset is shown as none.
 """
 
 from __future__ import annotations
 
+import html
 import importlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+import textwrap
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -111,7 +115,8 @@ def _rules(node: Mapping[str, Any]) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "&#124;")
+    text = " ".join(text.split()).rstrip(".")
+    return html.escape(text, quote=False).replace("|", "&#124;")
 
 
 def schema_rows(
@@ -151,7 +156,7 @@ def schema_table(file: str, up: str = "../../") -> str:
     schema = json.loads((ROOT / "schemas" / file).read_text("utf-8"))
     lines = [
         f"Generated from [`schemas/{file}`]({up}schemas/{file})"
-        + (f" ({schema['title']})" if "title" in schema else "")
+        + (f" ({_cell(schema['title'])})" if "title" in schema else "")
         + " when the site is built.",
         "",
         "| field | type | required | meaning and rules |",
@@ -202,6 +207,47 @@ def _outside_links(markdown: str, page_path: str, docs_dir: Path, repo_url: str)
     return "".join(parts)
 
 
+# --------------------------------------------------------------------------- the CLI
+
+
+def unwrapped_blocks(lines: Iterable[str]) -> Iterator[str]:
+    """click's ``\\b`` blocks (a heading line, then lines kept as written) as code blocks."""
+    block: list[str] | None = None
+    for line in [*lines, ""]:
+        if line.strip() == "\b":
+            block = []
+        elif block is None:
+            yield line
+        elif line.strip():
+            block.append(line)
+        else:
+            if block and block[0].rstrip().endswith(":") and not block[0][:1].isspace():
+                yield f"**{block.pop(0).strip()}**"
+                yield ""
+            yield from ("```text", *textwrap.dedent("\n".join(block)).splitlines(), "```", "")
+            block = None
+
+
+def _patch_mkdocs_click() -> None:
+    from mkdocs_click import _docs
+
+    describe, row = _docs._make_description, _docs._format_table_option_row
+    if getattr(describe, "gitreg", False):
+        return
+
+    def description(ctx: Any, remove_ascii_art: bool = False) -> Iterator[str]:
+        return unwrapped_blocks(describe(ctx, remove_ascii_art))
+
+    def option_row(option: Any) -> str:
+        # click 8.3 marks "no default" with a sentinel object; show it as no default.
+        text: str = row(option)
+        return text.replace("`Sentinel.UNSET`", "")
+
+    description.gitreg = True  # type: ignore[attr-defined]
+    _docs._make_description = description
+    _docs._format_table_option_row = option_row
+
+
 # ------------------------------------------------------------------------------- hooks
 
 
@@ -212,6 +258,7 @@ def on_config(config: Any) -> Any:
     for module in sorted(set(COMMAND_MODULES.values())):
         importlib.import_module(module)
     cli.commands = dict(sorted(cli.commands.items()))
+    _patch_mkdocs_click()
     return config
 
 
@@ -223,6 +270,4 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         markdown = markdown.replace(DEFAULT_CONFIG, f"```yaml\n{DEFAULT_CONFIG_TEXT}```")
     up = "../" * (1 + page.file.src_uri.count("/"))
     markdown = MARKER.sub(lambda m: schema_table(m["file"], up), markdown)
-    return _outside_links(
-        markdown, page.file.src_uri, Path(config["docs_dir"]), config["repo_url"]
-    )
+    return _outside_links(markdown, page.file.src_uri, Path(config["docs_dir"]), config["repo_url"])
