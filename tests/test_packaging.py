@@ -79,6 +79,14 @@ def test_the_distribution_is_not_the_gitreg_on_pypi_and_every_install_line_names
             assert wrong not in text, f"{path.relative_to(ROOT)} says {wrong.strip()!r}"
 
 
+def test_no_file_of_the_project_is_ignored():
+    """An ignore pattern that matches a tracked file (``site/`` matched ``gitreg/site/``)
+    hides every new file beside it from ``git add -A``, from the sdist below and from
+    pre-commit's copy of the hook repository."""
+    ignored = git(ROOT, "ls-files", "--cached", "--ignored", "--exclude-standard")
+    assert ignored == "", f"tracked files that .gitignore matches:\n{ignored}"
+
+
 # ----------------------------------------------------------------------- the built wheel
 
 
