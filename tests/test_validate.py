@@ -480,8 +480,9 @@ def test_the_repair_of_a_broken_base_policy_is_judged_by_the_last_valid_one(
     assert result["findings"] == []
     repaired = next(n for n in result["notes"] if n["code"] == "BASE_POLICY_REPAIRED")
     assert repaired["message"].startswith(f"the base main ({sha[:12]}) has an invalid gitreg.yaml")
+    last = f"gitreg.yaml at {valid[:12]}"
     assert repaired["message"].endswith(
-        f"this change repairs it and is judged by the last valid policy, gitreg.yaml at {valid[:12]}"
+        f"repairs it and is judged by the last valid policy, {last}"
     )
     assert "BASE_POLICY_USED" not in [n["code"] for n in result["notes"]]
 
