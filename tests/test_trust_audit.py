@@ -709,3 +709,21 @@ def test_deletes_and_renames_gitreg_makes_directly_pass_the_audit(a, remote):
     assert report["violations"] == []
     assert report["protected_changes"] == []
     assert tip(a, VERIFIED) == remote_ref(remote, VERIFIED) == head(a)
+
+
+def test_an_unreachable_remote_leaves_the_clones_tip_for_reading_not_for_recording(
+    a, remote, tmp_path
+):
+    """Offline, an audit starts from this clone's verified tip and says so; recording needs
+    the remote (the tip lives there), so it fails and nothing moves."""
+    old = tip(remote)
+    audit(a, 0, "--since", old, "--record", "--bootstrap")
+    register(a, "s3://churn/4")
+    git(a, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+
+    report = audit(a, 0)
+    assert report["since"] == old
+    assert any("this clone's refs/gitreg/verified is used" in n for n in report["notes"])
+    result = Cli(a).fails(1, "audit", "--record")
+    assert "cannot fetch from origin" in result.stderr
+    assert tip(a, VERIFIED) == old

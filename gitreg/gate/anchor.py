@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from gitreg.core.errors import BadRef
+from gitreg.core.errors import BadRef, RemoteUnavailable
 from gitreg.gate.audit import AuditReport
 from gitreg.store import compare, verified
 from gitreg.store.verified import ACKNOWLEDGED_REF, VERIFIED_REF, VerifiedTipError
@@ -83,7 +83,7 @@ def plan(
     notes: list[str] = []
     tip, remote_tip = None, None
     if since is None or record:
-        tip, remote_tip = _sync(root, remote, notes)
+        tip, remote_tip = _sync(root, remote, notes, required=record)
     if since is None:
         if tip is None:
             raise NoTrustedStart(_no_start(remote))
@@ -101,13 +101,25 @@ def plan(
     return Plan(start, end, tip, remote, remote_tip, refusal, tuple(notes))
 
 
-def _sync(root: Path, remote: str | None, notes: list[str]) -> tuple[str | None, str | None]:
-    """This clone's verified tip, brought up to the remote's; (tip, the remote's)."""
+def _sync(
+    root: Path, remote: str | None, notes: list[str], *, required: bool
+) -> tuple[str | None, str | None]:
+    """This clone's verified tip, brought up to the remote's; (tip, the remote's).
+
+    An unreachable remote is an error when recording (``required``); otherwise this
+    clone's tip is used, and a note says so.
+    """
     local = verified.read_verified(root)
     if remote is None:
         return local, None
-    theirs = verified.fetch(root, remote, VERIFIED_REF)
-    _sync_acknowledgements(root, remote)
+    try:
+        theirs = verified.fetch(root, remote, VERIFIED_REF)
+        _sync_acknowledgements(root, remote)
+    except RemoteUnavailable as e:
+        if required:
+            raise
+        notes.append(f"{e.message.split('; ')[0]}; this clone's {VERIFIED_REF} is used")
+        return local, None
     if theirs is None or theirs == local:
         if theirs is None and local is not None:
             notes.append(

@@ -184,7 +184,7 @@ def format_audit_text(report: AuditReport) -> str:
     lines = [v.describe() for v in report.violations]
     lines += [str(f) for f in report.problems]
     if report.protected:
-        lines.append("protected changes (review as the forge confirms it):")
+        lines.append("protected changes, and whether the forge confirmed their review:")
         lines += [_checked_line(c) for c in report.protected]
     lines += [f"acknowledged: {v.describe()}" for v in report.acknowledged]
     lines += [f"note: {n}" for n in report.notes]
