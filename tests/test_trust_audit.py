@@ -294,28 +294,37 @@ def test_a_push_that_redirects_the_forge_sends_it_no_token(a, remote, forge, att
     assert asked == [f"{_forge.GITHUB}/commits/{c}/pulls" for c in (redirected, moved)]
 
 
-def test_in_github_actions_the_runner_names_the_forge_not_gitreg_yaml(
-    tmp_path, forge, attacker, monkeypatch
+CI_RUNNERS = {
+    "github": {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_API_URL": "{url}",
+        "GITHUB_REPOSITORY": "acme/registry",
+        "GITHUB_TOKEN": _forge.TOKEN,
+    },
+    "gitlab": {
+        "GITLAB_CI": "true",
+        "CI_API_V4_URL": "{url}",
+        "CI_PROJECT_ID": "acme/registry",
+        "GITLAB_TOKEN": _forge.TOKEN,
+    },
+}
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+def test_in_ci_the_runner_names_the_forge_not_gitreg_yaml(
+    tmp_path, forge, attacker, monkeypatch, kind
 ):
-    """In GitHub Actions the API origin and repository are the runner's (GITHUB_API_URL,
-    GITHUB_REPOSITORY); a gitreg.yaml in the range that names another origin is never
-    asked, and a merge the real forge confirms is verified."""
-    monkeypatch.setenv("GITHUB_TOKEN", _forge.TOKEN)
-    remote = make_remote(tmp_path, "    type: github\n")  # no api_url, no repository
+    """In GitHub Actions (GITHUB_API_URL, GITHUB_REPOSITORY) or GitLab CI (CI_API_V4_URL,
+    CI_PROJECT_ID) the API origin and repository are the runner's: a gitreg.yaml in the
+    range that names another origin is never asked, and a merge the real forge confirms
+    is verified."""
+    remote = make_remote(tmp_path, f"    type: {kind}\n")  # no api_url, no repository
     a = clone(remote, tmp_path / "a")
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    monkeypatch.setenv("GITHUB_API_URL", forge.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/registry")
+    for name, value in CI_RUNNERS[kind].items():
+        monkeypatch.setenv(name, value.format(url=forge.url))
     old = tip(remote)
-    redirected = push(
-        a,
-        "Use our API",
-        "gitreg.yaml",
-        (
-            "    type: github\n",
-            f"    type: github\n    api_url: {attacker.url}\n    repository: evil/x\n",
-        ),
-    )
+    evil = f"    type: {kind}\n    api_url: {attacker.url}\n    repository: evil/x\n"
+    redirected = push(a, "Use our API", "gitreg.yaml", (f"    type: {kind}\n", evil))
     reviewed = merged(
         a, "promote", "Merge pull request #3 from acme/promote", "models/churn.yaml", CHAMPION_2
     )
@@ -727,3 +736,35 @@ def test_an_unreachable_remote_leaves_the_clones_tip_for_reading_not_for_recordi
     result = Cli(a).fails(1, "audit", "--record")
     assert "cannot fetch from origin" in result.stderr
     assert tip(a, VERIFIED) == old
+
+
+def test_a_repository_becoming_a_registry_brings_its_first_policy(tmp_path):
+    """Before gitreg.yaml exists nothing is protected: the commit that adds it (with CI
+    files and code owners) is no PROTECTED_POLICY violation, and its gitreg.yaml is the
+    trusted policy from then on, even though a Production version in the same commit is
+    reported (forge: none, so UNVERIFIED)."""
+    from gitreg.core.config import DEFAULT_CONFIG_TEXT
+
+    root = tmp_path / "plain"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "README.md").write_text("A plain repository.\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "Plain")
+    (root / "models").mkdir()
+    (root / ".github").mkdir()
+    (root / "gitreg.yaml").write_text(DEFAULT_CONFIG_TEXT)
+    (root / ".github" / "CODEOWNERS").write_text("/gitreg.yaml @acme/leads\n")
+    (root / "models" / "churn.yaml").write_text(
+        "schema_version: 1\nname: churn\nnext_version: 2\nversions:\n"
+        "  - version: 1\n    source: s3://churn/1\n    stage: Production\n"
+    )
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "Become a registry")
+    founded = head(root)
+    Registry(root).create_model_version("churn", "s3://churn/2")
+
+    for since in (ZERO, git(root, "rev-parse", "HEAD~2").strip()):
+        report = audit(root, 1, "--since", since)
+        assert found(report) == [(founded, "models/churn.yaml", "UNVERIFIED")], since
+        assert report["trusted"] == founded

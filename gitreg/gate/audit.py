@@ -371,7 +371,10 @@ class _Walk:
         names: set[str],
         accepted: bool,
     ) -> None:
-        if CONFIG_FILE in new and accepted:
+        founding = self.creating and trust.load_config(new.get(CONFIG_FILE))[0] is not None
+        if CONFIG_FILE in new and (accepted or founding):
+            # A registry's first gitreg.yaml is its policy even if the commit that brings it
+            # breaks a rule elsewhere: nothing was protected before it (see trust.md).
             self._trust(commit.commit, old.get(CONFIG_FILE), new[CONFIG_FILE])
         for path in (CONFIG_FILE, RETIRED_FILE):
             if path in new:
