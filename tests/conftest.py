@@ -32,6 +32,7 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     for var in (
         "GITREG_REPO",
         "GITHUB_ACTIONS",
+        "GITLAB_CI",  # inside a CI system the audit's forge is the runner's (#22)
         "GITHUB_STEP_SUMMARY",
         "GITHUB_TOKEN",
         "GITREG_TOKEN",

@@ -545,27 +545,30 @@ def test_the_audit_verdict_counts_and_names_the_range(since, commits, violations
 
 
 def test_audit_refuses_a_commit_that_deleted_gitreg_yaml(repo):
-    """A push that removes the policy is a violation even when a later commit restores it."""
+    """A push that removes the policy is a violation even when a later commit restores it;
+    and both change what judges the registry without a forge to confirm review (#22)."""
     git(repo, "rm", "-q", "gitreg.yaml")
     commit(repo, "Drop the policy")
     dropped = git(repo, "rev-parse", "HEAD").strip()
     write(repo, "gitreg.yaml", CONFIG)
     commit(repo, "Restore the policy")
+    restored = git(repo, "rev-parse", "HEAD").strip()
 
     result = Cli(repo).fails(1, "audit", "--since", "main", "--format", "json")
 
     violations = json.loads(result.stdout)["violations"]
-    assert [(v["commit"], v["finding"]) for v in violations] == [
-        (
-            dropped,
-            {
-                "path": "gitreg.yaml",
-                "line": None,
-                "code": "CONFIG_MISSING",
-                "message": "gitreg.yaml is missing; restore it (git checkout -- gitreg.yaml)",
-            },
-        )
+    assert [(v["commit"], v["finding"]["code"]) for v in violations] == [
+        (dropped, "CONFIG_MISSING"),
+        (dropped, "UNVERIFIED"),
+        (restored, "UNVERIFIED"),
     ]
+    assert violations[0]["finding"] == {
+        "path": "gitreg.yaml",
+        "line": None,
+        "code": "CONFIG_MISSING",
+        "message": "gitreg.yaml is missing; restore it (git checkout -- gitreg.yaml)",
+    }
+    assert "registry.forge is none in gitreg.yaml at" in violations[1]["finding"]["message"]
 
 
 # --------------------------------------------- each change rule's finding, exactly (#17)
@@ -648,6 +651,11 @@ RULE_CASES = {
                 "  stages: [None, Staging, Production, Archived]",
                 "  stages: [None, Staging, Production]",
             ),
+            # A valid base names no stage outside its stages (an invalid one judges nothing).
+            ("gitreg.yaml", "    None: [Staging, Production, Archived]", "    None: [Staging]"),
+            ("gitreg.yaml", "    Staging: [None, Production, Archived]", "    Staging: [None]"),
+            ("gitreg.yaml", "    Production: [None, Staging, Archived]", "    Production: [None]"),
+            ("gitreg.yaml", "    Archived: [None, Staging, Production]\n", ""),
         ),
         edits=(("models/churn.yaml", *ARCHIVE_1),),
         findings=(

@@ -115,7 +115,9 @@ def test_a_base_without_gitreg_yaml_is_judged_by_the_default_policy_not_the_head
     assert "has no gitreg.yaml" in notes["BASE_POLICY_DEFAULT"]
 
 
-def test_a_base_with_an_unreadable_gitreg_yaml_is_judged_by_the_default_policy(tmp_path):
+def test_a_base_with_an_unreadable_gitreg_yaml_allows_nothing(tmp_path):
+    """Fail closed (#22): a broken base policy judges nothing as allowed, not even an
+    archive its valid policy would allow; the finding says to fix gitreg.yaml first."""
     repo = make_base(tmp_path / "r")
     git(repo, "switch", "-q", "main")
     write(repo, "gitreg.yaml", "schema_version: 1\npolicy: [unclosed\n")
@@ -124,10 +126,10 @@ def test_a_base_with_an_unreadable_gitreg_yaml_is_judged_by_the_default_policy(t
     edit(repo, "models/churn.yaml", *ARCHIVE_1)
     commit(repo, "Archive churn 1")
 
-    report = verdict(Cli(repo), code=0)
+    report = verdict(Cli(repo), code=1)
 
-    notes = {n["code"]: n["message"] for n in report["notes"]}
-    assert "has an unreadable gitreg.yaml" in notes["BASE_POLICY_DEFAULT"]
+    assert codes(report) == ["BASE_POLICY_INVALID"]
+    assert "Fix the base's gitreg.yaml first" in report["findings"][0]["message"]
     assert [c["stage_to"] for c in report["changes"]] == ["Archived"]
 
 

@@ -430,10 +430,12 @@ def test_audit_json_names_the_commit_its_author_and_the_finding(a, remote):
     when = git(a, "log", "-1", "--format=%cI", moved).strip()
     finding = report["violations"][0].pop("finding")
 
+    protected = report.pop("protected_changes")
     assert report == {
         "valid": False,
         "since": start,
         "until": "HEAD",
+        "trusted": start,
         "commits": 1,
         "violations": [
             {
@@ -444,16 +446,36 @@ def test_audit_json_names_the_commit_its_author_and_the_finding(a, remote):
                 "pull_request": None,
             }
         ],
+        "problems": [],
+        "acknowledged": [],
+        "recorded": None,
         "notes": [],
     }
     assert (finding["path"], finding["code"]) == ("models/churn.yaml", "PROTECTED_ALIAS")
+    assert protected == [
+        {
+            "commit": moved,
+            "path": "models/churn.yaml",
+            "line": finding["line"],
+            "code": "PROTECTED_ALIAS",
+            "what": "churn: @champion moved from version 1 to 2",
+            "status": "unreviewed",
+            "evidence": "GitHub knows no merged pull request that produced it",
+            "pull_request": None,
+        }
+    ], "the forge (trusted) was asked and said no"
     empty = json.loads(Cli(a).ok("audit", "--since", moved, "--format", "json").stdout)
     assert empty == {
         "valid": True,
         "since": moved,
         "until": "HEAD",
+        "trusted": moved,
         "commits": 0,
         "violations": [],
+        "problems": [],
+        "protected_changes": [],
+        "acknowledged": [],
+        "recorded": None,
         "notes": [],
     }, "an empty range is reported as such"
 
@@ -569,14 +591,11 @@ def _hand_push_to(work: Path, branch: str, edit: tuple[str, str]) -> None:
     git(work, "commit", "-qam", f"Change churn on {branch}")
 
 
-def test_audit_without_the_forge_trusts_only_pull_request_merge_commits(
-    a, remote, forge, monkeypatch
-):
-    """When the forge cannot answer, a protected change passes only as a merge commit whose
-    message is GitHub's or GitLab's; the audit says, once per commit, that it could not ask.
-
-    A single-parent commit titled like a merge, or a merge of a branch, proves no review.
-    """
+def test_audit_without_the_forge_trusts_no_merge_commit_title(a, remote, forge, monkeypatch):
+    """When the forge cannot answer (here 401), no protected change counts as reviewed: a
+    true merge titled as GitHub titles them, a single commit titled like one, and a plain
+    merge are all UNVERIFIED, each naming the commit, the pull request its message claims
+    and why nothing could confirm it (#22: a merge title is not evidence of review)."""
     monkeypatch.setenv("GITHUB_TOKEN", "not-the-token")  # the forge answers 401
     start = tip(remote)
     reviewed = _branch_merged(
@@ -590,13 +609,17 @@ def test_audit_without_the_forge_trusts_only_pull_request_merge_commits(
     report = json.loads(Cli(a).fails(1, "audit", "--since", start, "--format", "json").stdout)
 
     found = [(v["commit"], v["pull_request"], v["finding"]["code"]) for v in report["violations"]]
-    assert found == [(titled, 8, "PROTECTED_ALIAS"), (plain, None, "PROTECTED_ALIAS")], (
-        "each violation names the commit and the pull request its message claims"
-    )
-    assert report["notes"] == [
-        f"could not ask the forge about {commit[:12]} (GitHub answered 401 to GET "
-        f"{forge.url.rstrip('/')}/…: Bad credentials)"
-        for commit in (reviewed, titled, plain)
+    assert found == [
+        (reviewed, 7, "UNVERIFIED"),
+        (titled, 8, "UNVERIFIED"),
+        (plain, None, "UNVERIFIED"),
+    ]
+    why = f"GitHub could not be asked: GitHub answered 401 to GET {forge.url.rstrip('/')}/…"
+    assert all(why in v["finding"]["message"] for v in report["violations"])
+    assert [(c["commit"], c["status"]) for c in report["protected_changes"]] == [
+        (reviewed, "unverified"),
+        (titled, "unverified"),
+        (plain, "unverified"),
     ]
 
 
@@ -619,21 +642,25 @@ def _violations(work: Path, start: str) -> list[tuple[str, int | None, str, str]
     ]
 
 
-def test_audit_judges_each_commit_by_the_policy_its_parent_left(a, remote):
-    """A commit that breaks gitreg.yaml is a violation, and the commits after it are judged
-    by the default policy (which protects no alias) until gitreg.yaml is repaired."""
+def test_audit_judges_each_commit_by_the_trusted_policy_not_the_one_pushed(a, remote):
+    """A pushed commit that breaks gitreg.yaml is a violation twice over (its syntax, and an
+    unreviewed change to what judges), and the commits after it are judged by the policy
+    trusted before it, not by a default: the champion move is still caught (#22)."""
     start = tip(remote)
     config = (a / "gitreg.yaml").read_text()
     broken = _push_files(a, {"gitreg.yaml": "policy: [oops: : :\n"}, "Break gitreg.yaml")
-    _hand_push(a, ("  champion: 1\n", "  champion: 2\n"), "Move champion, unprotected now")
-    _push_files(a, {"gitreg.yaml": config}, "Repair gitreg.yaml")
-    moved = _hand_push(a, ("  champion: 2\n", "  champion: 1\n"), "Move champion back")
+    moved = _hand_push(a, ("  champion: 1\n", "  champion: 2\n"), "Move champion")
+    repaired = _push_files(a, {"gitreg.yaml": config}, "Repair gitreg.yaml")
+    back = _hand_push(a, ("  champion: 2\n", "  champion: 1\n"), "Move champion back")
 
     found = [(commit, path, code) for commit, _, path, code in _violations(a, start)]
 
     assert found == [
+        (broken, "gitreg.yaml", "PROTECTED_POLICY"),
         (broken, "gitreg.yaml", "YAML_SYNTAX"),
         (moved, "models/churn.yaml", "PROTECTED_ALIAS"),
+        (repaired, "gitreg.yaml", "PROTECTED_POLICY"),
+        (back, "models/churn.yaml", "PROTECTED_ALIAS"),
     ]
 
 
@@ -720,7 +747,7 @@ def test_audit_sees_models_entries_as_validate_does(a, remote):
     the stray entry)."""
     start = tip(remote)
     config = (a / "gitreg.yaml").read_text()
-    _push_files(a, {"gitreg.yaml": config + "# reviewed yearly\n"}, "Edit gitreg.yaml")
+    edited = _push_files(a, {"gitreg.yaml": config + "# reviewed yearly\n"}, "Edit gitreg.yaml")
     _push_files(a, {"models/GITREG.yaml": SPAM.format(name="GITREG", next=2, version=1)}, "G")
     (a / "models" / "sub").mkdir()
     x, y = (SPAM.format(name=n, next=2, version=1) for n in "xy")
@@ -730,6 +757,7 @@ def test_audit_sees_models_entries_as_validate_does(a, remote):
     sub = _push_files(a, {"models/SUB.yaml": SPAM.format(name="SUB", next=2, version=1)}, "S")
 
     assert _violations(a, start) == [
+        (edited, None, "gitreg.yaml", "PROTECTED_POLICY"),  # pushed without review (#22)
         (nested, None, "models/sub", "STRAY_FILE"),
         (drop, None, "models/sub", "STRAY_FILE"),
         (sub, None, "models/SUB.yaml", "NAME_CASE_CONFLICT"),
@@ -742,18 +770,18 @@ def test_audit_reports_a_push_that_deletes_gitreg_yaml(a, remote):
     start = tip(remote)
     config = (a / "gitreg.yaml").read_text()
     deleted = _push_files(a, {"gitreg.yaml": None}, "Delete gitreg.yaml")
-    _push_files(a, {"gitreg.yaml": config}, "Restore gitreg.yaml")
+    restored = _push_files(a, {"gitreg.yaml": config}, "Restore gitreg.yaml")
 
     report = json.loads(Cli(a).fails(1, "audit", "--since", start, "--format", "json").stdout)
 
-    assert [(v["commit"], v["finding"]) for v in report["violations"]] == [
-        (
-            deleted,
-            {
-                "path": "gitreg.yaml",
-                "line": None,
-                "code": "CONFIG_MISSING",
-                "message": "gitreg.yaml is missing; restore it (git checkout -- gitreg.yaml)",
-            },
-        )
+    assert [(v["commit"], v["finding"]["code"]) for v in report["violations"]] == [
+        (deleted, "CONFIG_MISSING"),
+        (deleted, "PROTECTED_POLICY"),
+        (restored, "PROTECTED_POLICY"),
     ]
+    assert report["violations"][0]["finding"] == {
+        "path": "gitreg.yaml",
+        "line": None,
+        "code": "CONFIG_MISSING",
+        "message": "gitreg.yaml is missing; restore it (git checkout -- gitreg.yaml)",
+    }

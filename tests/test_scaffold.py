@@ -401,3 +401,31 @@ def test_init_with_a_remote_makes_its_branch_track_origin_so_writes_push(tmp_pat
     git(root, "push", "-q", "origin", "trunk")
     Cli(root).ok("create", "churn")
     assert git(remote, "rev-parse", "trunk") == git(root, "rev-parse", "HEAD"), "the write pushed"
+
+
+def test_the_written_workflow_audits_from_the_verified_tip_and_records_it(tmp_path):
+    """#22: every push to the default branch is audited and a clean audit records
+    refs/gitreg/verified. The audit job is the only one that may write (contents: write,
+    with git credentials only inside its one step, never persisted by the checkout), one
+    such job runs at a time, and events are delivered only after it passed."""
+    workflow = yaml.safe_load(enable_pages(_written_workflow(tmp_path)))
+    jobs = workflow["jobs"]
+    writers = {name for name, job in jobs.items() if "write" in job.get("permissions", {}).values()}
+    assert writers == {"audit", "deploy"}, "deploy writes Pages only"
+    assert jobs["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    audit = jobs["audit"]
+    assert audit["permissions"] == {"contents": "write", "pull-requests": "read"}
+    assert audit["concurrency"] == {"group": "gitreg-verified", "cancel-in-progress": False}
+    assert audit["if"] == jobs["notify"]["if"], "every push to the default branch"
+    step = audit["steps"][-1]
+    assert step["env"] == {
+        "BEFORE": "${{ github.event.before }}",
+        "AFTER": "${{ github.sha }}",
+        "GITHUB_TOKEN": "${{ github.token }}",
+    }
+    assert '--since "$since" --until "$AFTER" --record' in step["run"]
+    assert 'GIT_CONFIG_KEY_0="http.$GITHUB_SERVER_URL/.extraheader"' in step["run"]
+    assert "--bootstrap" not in step["run"]
+    assert "--acknowledge" not in step["run"]
+    assert audit["steps"][0]["with"]["persist-credentials"] is False
+    assert jobs["notify"]["needs"] == "audit"

@@ -423,55 +423,89 @@ def _promote_fraud(repo):
     edit(repo, "models/fraud.yaml", "stage: None", "stage: Production")
 
 
-DEFAULT_POLICY_NOTE = "the base main ({sha}) {why}, so the default policy judged this change"
 USED_NOTE = (
     "this change edits gitreg.yaml, but a change is judged by the policy of its base "
     "(main at {sha}); the edited policy applies only once it is merged"
 )
+BROKEN_BASES = [
+    pytest.param(None, "it has models but no gitreg.yaml", id="none"),
+    pytest.param("policy: [oops: : :\n", "YAML_SYNTAX", id="syntax"),
+    pytest.param("- policy\n", "(top level)", id="a-list"),
+    pytest.param("schema_version: 1\npolicy:\n  stages: [Bogus]\n", "policy.stages", id="stage"),
+    pytest.param(
+        "schema_version: 1\nnotifications:\n  smtp: {host: x}\n", "notifications", id="key"
+    ),
+    pytest.param("schema_version: 1\npolicy:\n  protected: 5\n", "policy.protected", id="type"),
+    pytest.param("schema_version: 1\nregistry:\n  retries: many\n", "registry.retries", id="value"),
+    pytest.param("policy: [1]\n", "policy", id="attribute"),
+    pytest.param(
+        "schema_version: 1\npolicy:\n  requirements: {Staging: null}\n", "Staging", id="null"
+    ),
+]
 
 
-@pytest.mark.parametrize(
-    ("config", "why"),
-    [
-        pytest.param(None, "has no gitreg.yaml", id="none"),
-        pytest.param("policy: [oops: : :\n", "has an unreadable gitreg.yaml", id="syntax"),
-        pytest.param("- policy\n", "has an unreadable gitreg.yaml", id="a-list"),
-        pytest.param("policy:\n  stages: [Bogus]\n", "has an unreadable gitreg.yaml", id="stage"),
-        pytest.param(
-            "notifications:\n  smtp: {host: x}\n", "has an unreadable gitreg.yaml", id="key"
-        ),
-        pytest.param("policy:\n  protected: 5\n", "has an unreadable gitreg.yaml", id="type"),
-        pytest.param("registry:\n  retries: many\n", "has an unreadable gitreg.yaml", id="value"),
-        pytest.param("policy: [1]\n", "has an unreadable gitreg.yaml", id="attribute"),
-    ],
-)
-def test_a_base_without_a_usable_policy_is_judged_by_the_default_one(repo, gate, config, why):
-    """A base whose gitreg.yaml is missing or broken cannot crash the gate or lock it.
-
-    The change is judged by the default policy (no requirements), and two notes say so: the
-    base's policy was not used, and the repaired gitreg.yaml applies only once merged.
-    """
+@pytest.mark.parametrize(("config", "why"), BROKEN_BASES)
+def test_a_base_without_a_usable_policy_allows_nothing(repo, gate, config, why):
+    """A base whose gitreg.yaml is missing or broken judges nothing as allowed (#22): not
+    even a change that repairs gitreg.yaml and also promotes what the policy would refuse.
+    It fails closed, with one finding that says the base must be fixed first, and how."""
     sha = _on_main(repo, {"gitreg.yaml": config}, "Break the policy")
     write(repo, "gitreg.yaml", CONFIG)  # the pull request repairs it...
     _promote_fraud(repo)  # ...and promotes what the strict policy would refuse
 
+    result = _json(gate.fails(1, "validate", "--base", "main", "--format", "json"))
+
+    assert [(f["path"], f["code"]) for f in result["findings"]] == [
+        ("gitreg.yaml", "BASE_POLICY_INVALID"),
+        ("models/fraud.yaml", "REQUIREMENT_UNMET"),  # by the last valid policy, not a default
+    ]
+    message = result["findings"][0]["message"]
+    assert message.startswith(f"the base main ({sha[:12]}) cannot judge this change: its ")
+    assert why in message
+    assert "Fix the base's gitreg.yaml first, in a pull request that changes only" in message
+
+
+@pytest.mark.parametrize(("config", "why"), BROKEN_BASES)
+def test_the_repair_of_a_broken_base_policy_is_judged_by_the_last_valid_one(
+    repo, gate, config, why
+):
+    """The way out of a broken base: a pull request that changes only gitreg.yaml, back to
+    a valid policy, passes; it is judged by the last valid policy of the base's history."""
+    valid = git(repo, "rev-parse", "main").strip()
+    sha = _on_main(repo, {"gitreg.yaml": config}, "Break the policy")
+    write(repo, "gitreg.yaml", CONFIG)
+
     result = _json(gate.ok("validate", "--base", "main", "--format", "json"))
 
     assert result["findings"] == []
-    assert result["notes"] == [
-        {
-            "path": "",
-            "line": None,
-            "code": "BASE_POLICY_DEFAULT",
-            "message": DEFAULT_POLICY_NOTE.format(sha=sha[:12], why=why),
-        },
-        {
-            "path": "gitreg.yaml",
-            "line": 1,
-            "code": "BASE_POLICY_USED",
-            "message": USED_NOTE.format(sha=sha[:12]),
-        },
-    ]
+    repaired = next(n for n in result["notes"] if n["code"] == "BASE_POLICY_REPAIRED")
+    assert repaired["message"].startswith(f"the base main ({sha[:12]}) has an invalid gitreg.yaml")
+    last = f"gitreg.yaml at {valid[:12]}"
+    assert repaired["message"].endswith(
+        f"repairs it and is judged by the last valid policy, {last}"
+    )
+    assert "BASE_POLICY_USED" not in [n["code"] for n in result["notes"]]
+
+
+def test_a_base_that_is_not_yet_a_registry_is_judged_by_the_policy_init_writes(tmp_path):
+    """The pull request that turns a repository into a registry: its base has no gitreg.yaml
+    and no model, so nothing is protected yet; the policy gitreg init writes judges it."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    write(root, "README.md", "Not a registry yet.\n")
+    commit(root, "A plain repository")
+    git(root, "switch", "-q", "-c", "adopt")
+    write(root, "gitreg.yaml", CONFIG)
+    write(root, "models/fraud.yaml", FRAUD)
+
+    result = _json(Cli(root).ok("validate", "--base", "main", "--format", "json"))
+
+    assert [n["code"] for n in result["notes"]][:1] == ["BASE_POLICY_DEFAULT"]
+    assert (
+        "no gitreg.yaml and no model: this change makes it a registry"
+        in (result["notes"][0]["message"])
+    )
 
 
 def test_the_base_policy_judges_even_where_the_change_edits_it(repo, gate):

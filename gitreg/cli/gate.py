@@ -152,10 +152,31 @@ def validate(
 @click.option(
     "--since",
     metavar="REF",
-    required=True,
-    help="The commit before the range, e.g. the tip before a push (0000... for all history).",
+    help="The last commit you trust; the audit judges what comes after it (0000... for all "
+    "history). Default: the verified tip, refs/gitreg/verified.",
 )
 @click.option("--until", metavar="REF", help="The last commit of the range (default: HEAD).")
+@click.option(
+    "--record",
+    is_flag=True,
+    help="After a clean audit, move refs/gitreg/verified to --until (forward only) and push "
+    "it to the registry's remote.",
+)
+@click.option(
+    "--bootstrap",
+    is_flag=True,
+    help="With --record: create the first verified tip, trusting --since (an "
+    "administrator's one-time step).",
+)
+@click.option(
+    "--acknowledge",
+    "acknowledge",
+    metavar="COMMIT",
+    multiple=True,
+    help="With --record: accept COMMIT's violations (an administrator's decision, recorded "
+    "as a git note and pushed). Repeatable.",
+)
+@click.option("--reason", metavar="TEXT", help="Why --acknowledge accepts them (recorded).")
 @click.option(
     "--format",
     "fmt",
@@ -165,44 +186,84 @@ def validate(
 @click.option(
     "--notify",
     is_flag=True,
-    help="Also deliver each violation as a POLICY_VIOLATION event to the subscriptions.",
+    help="Also deliver each violation as a POLICY_VIOLATION event to the subscriptions of "
+    "the trusted gitreg.yaml.",
 )
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @repo_option
 def audit(
-    since: str,
+    since: str | None,
     until: str | None,
+    record: bool,
+    bootstrap: bool,
+    acknowledge: tuple[str, ...],
+    reason: str | None,
     fmt: str | None,
     notify: bool,
     as_json: bool,
     repo: str | None,
 ) -> None:
-    """Judge commits already on the branch, each against its parent's policy.
+    """Judge commits already on the branch, each by the policy trusted before it.
 
-    Every change to a protected stage or alias (deletes and renames included) must
-    have arrived through a merged request: a merge commit of a pull or merge request,
-    or, where gitreg.yaml names a forge, a commit the forge associates with a merged
-    pull request. Everything else a pull request may not do (rewritten sources, two
-    versions in Production, reused numbers) is a violation whatever way it arrived. A
-    push that only registers versions or edits descriptions passes.
+    The policy and forge that judge a commit come from trusted history, never
+    from the commits judged: the gitreg.yaml at --since (or at the verified tip,
+    refs/gitreg/verified), changed only by commits that are accepted. Every
+    change to a protected stage or alias (deletes and renames included), to
+    gitreg.yaml, .github/, CODEOWNERS or models/.retired.yaml must have arrived
+    through a merged pull request, as the forge the trusted gitreg.yaml names
+    confirms; a merge commit's title is not evidence. Without a forge that can
+    answer, such changes are UNVERIFIED. Everything else a pull request may not
+    do is a violation whatever way it arrived. The report says which protected
+    changes the forge verified, which not, and why.
 
-    Exit status: 0 no violation, 1 violations, 2 could not run (bad ref).
+    With --record, a clean audit moves refs/gitreg/verified to --until and
+    pushes it; the next audit starts there. After a violation, the tip stays
+    until an administrator reverts it by review and acknowledges the commit
+    (--acknowledge COMMIT --reason TEXT), see docs/trust.md.
+
+    Exit status: 0 no violation, 1 violations (or not recorded), 2 could not run
+    (bad ref, no --since and no verified tip).
 
     \b
     Examples:
+      gitreg audit
       gitreg audit --since origin/main~20
-      gitreg audit --since "$BEFORE" --until "$AFTER" --format github
+      gitreg audit --since "$BEFORE" --until "$AFTER" --record --format github
+      gitreg audit --since 0000000000000000000000000000000000000000 --record
+      gitreg audit --record --acknowledge 1a2b3c4d --reason "reverted in #42"
       gitreg audit --since v1.0 --format json --notify
     """
     from gitreg.cli._app import _registry
+    from gitreg.gate.anchor import NotRecorded
     from gitreg.gate.report import format_audit_github, format_audit_json, format_audit_text
+    from gitreg.store.verified import VERIFIED_REF
 
     fmt = _json_format(as_json, fmt)
+    if bootstrap and not record:
+        raise click.UsageError("--bootstrap creates the verified tip: it needs --record")
+    if acknowledge and not record:
+        raise click.UsageError("--acknowledge lets the verified tip advance: it needs --record")
+    if bootstrap and since is None:
+        raise click.UsageError("--bootstrap trusts --since REF: give the commit you trust")
     registry = _registry(repo)
-    report = registry.audit(since, until)
+    failure = None
+    try:
+        report = registry.audit(
+            since if since is not None else VERIFIED_REF,
+            until,
+            record=record,
+            bootstrap=bootstrap,
+            acknowledge=acknowledge,
+            reason=reason,
+        )
+    except NotRecorded as e:
+        report, failure = e.report, e.message
     formats = {"github": format_audit_github, "json": format_audit_json}
     click.echo(formats.get(fmt, format_audit_text)(report), nl=False)
     if notify and report.violations:
-        registry.deliver_events(registry.audit_events(report))
+        registry.notify_audit(report)
     if not report.valid:
-        raise _Invalid(f"{len(report.violations)} violation(s) on the branch, listed above")
+        count = len(report.violations) + len(report.problems)
+        raise _Invalid(f"{count} violation(s) on the branch, listed above")
+    if failure is not None:
+        raise _Invalid(failure)

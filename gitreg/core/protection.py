@@ -7,6 +7,11 @@ compares two states of one model and lists every such change: a stage moved into
 a protected stage, a protected alias set, moved or removed, a version deleted while it held
 one, a model deleted or renamed while it held one. The core, the gate and the audit all ask
 this one function, so they can never disagree about what needs review.
+
+What judges the registry is protected too (#22): a write gitreg makes to ``gitreg.yaml`` (a
+webhook added, changed or removed) is a ``config`` change (``config_change``), which on a
+registry with a remote becomes a request like a promotion, since the audit accepts a change
+to gitreg.yaml only through a reviewed merge.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ class ProtectedChange:
     """One change to a protected fact of one model."""
 
     model: str
-    kind: str  # "stage", "alias", "delete-version", "delete-model", "rename"
+    kind: str  # "stage", "alias", "delete-version", "delete-model", "rename", "config"
     what: str  # one line, e.g. "version 3: Staging -> Production"
     version: int | None = None
     stage: str | None = None  # the protected stage involved
@@ -35,6 +40,15 @@ class ProtectedChange:
     def to_dict(self) -> dict[str, Any]:
         """JSON shape."""
         return dataclasses.asdict(self)
+
+
+CONFIG_CHANGE = "config"
+
+
+def config_change(path: str, what: str) -> ProtectedChange:
+    """The change a write makes to ``path`` (gitreg.yaml), described by ``what`` (its
+    commit message, e.g. ``Add webhook deploy``): a change to what judges the registry."""
+    return ProtectedChange(path, CONFIG_CHANGE, what or f"{path} edited")
 
 
 def protected_changes(

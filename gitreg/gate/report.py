@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from gitreg.core.finding import Finding
 from gitreg.gate.audit import AuditReport
+from gitreg.gate.evidence import Checked
 from gitreg.gate.review import Report
 from gitreg.gate.rules import ModelChange
 
@@ -159,6 +160,11 @@ def markdown_summary(report: Report) -> str:
 def audit_verdict(report: AuditReport) -> str:
     """One line: how many commits were judged and how many broke a rule."""
     span = f"{report.since[:12] if report.since else 'the start'}..{report.until[:12]}"
+    if report.problems and not report.violations:
+        return (
+            f"gitreg audit: {_plural(report.commits, 'commit')} in {span} cannot be judged: "
+            "the trusted policy is invalid"
+        )
     if report.valid:
         return f"gitreg audit: {_plural(report.commits, 'commit')} in {span}, no violations"
     return (
@@ -167,10 +173,23 @@ def audit_verdict(report: AuditReport) -> str:
     )
 
 
+def _checked_line(c: Checked) -> str:
+    where = f"{c.path}:{c.line}" if c.line else c.path
+    return f"  {c.status.upper():<10}  {c.commit[:12]} {where}: {c.what} ({c.evidence})"
+
+
 def format_audit_text(report: AuditReport) -> str:
-    """One line per violation (commit, author, file, code, what), the notes, the verdict."""
+    """One line per violation (commit, author, file, code, what); which protected changes
+    the forge verified and why the others are not; the notes; the verdict."""
     lines = [v.describe() for v in report.violations]
+    lines += [str(f) for f in report.problems]
+    if report.protected:
+        lines.append("protected changes, and whether the forge confirmed their review:")
+        lines += [_checked_line(c) for c in report.protected]
+    lines += [f"acknowledged: {v.describe()}" for v in report.acknowledged]
     lines += [f"note: {n}" for n in report.notes]
+    if report.recorded:
+        lines.append(f"recorded: {report.recorded}")
     lines.append(audit_verdict(report))
     return "\n".join(lines) + "\n"
 
@@ -181,7 +200,8 @@ def format_audit_json(report: AuditReport) -> str:
 
 
 def format_audit_github(report: AuditReport, prefix: str = "") -> str:
-    """Workflow commands: an error annotation per violation, then the verdict."""
+    """Workflow commands: an error annotation per violation (and per problem), a notice per
+    protected change the forge verified, then the notes and the verdict."""
     lines = []
     for v in report.violations:
         finding = Finding(
@@ -191,6 +211,17 @@ def format_audit_github(report: AuditReport, prefix: str = "") -> str:
             f"{v.commit[:12]} by {v.author}: {v.finding.code}: {v.finding.message}",
         )
         lines.append(_command("error", finding, prefix))
+    lines += [_command("error", f, prefix) for f in report.problems]
+    for c in report.protected:
+        if c.status == "verified":
+            said = f"{c.commit[:12]}: {c.what}: verified, {c.evidence}"
+            lines.append(_command("notice", Finding(c.path, c.line, "VERIFIED", said), prefix))
+    for v in report.acknowledged:
+        said = f"{v.commit[:12]} by {v.author}: {v.finding.code}: {v.finding.message}"
+        finding = Finding(v.finding.path, v.finding.line, "ACKNOWLEDGED", said)
+        lines.append(_command("warning", finding, prefix))
     lines += [f"::notice::{_escape_data(n)}" for n in report.notes]
+    if report.recorded:
+        lines.append(f"::notice::{_escape_data(report.recorded)}")
     lines.append(audit_verdict(report))
     return "\n".join(lines) + "\n"

@@ -8,18 +8,16 @@ valid when it was merged, and an unchanged file is still what it was (see #4).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from gitreg.core import validate
-from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
-from gitreg.core.errors import GitregError, not_a_models_directory
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Policy
+from gitreg.core.errors import not_a_models_directory
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.gate import files
+from gitreg.gate import files, trust
 from gitreg.gate.judge import Side, judge
 from gitreg.gate.rules import ModelChange
 from gitreg.store import compare
@@ -75,11 +73,6 @@ def check_change(
     if paths is not None:
         changed &= set(paths)
     prefix = compare.prefix(root)
-    config, _ = compare.read_files_at(root, base_commit, [CONFIG_FILE], prefix)
-    policy, policy_notes = _base_policy(config[CONFIG_FILE], base, base_commit)
-    notes += policy_notes
-    if CONFIG_FILE in changed:
-        notes.append(_config_note(base, base_commit))
     wanted = changed | {RETIRED_FILE}
     old_texts, _irregular = compare.read_files_at(root, point, wanted, prefix)
     entries = files.listing(root)
@@ -87,6 +80,11 @@ def check_change(
     unreadable: dict[str, list[Finding]] = {}
     for path in sorted(wanted):
         new_texts[path], unreadable[path] = files.read_worktree(root, path)
+    base_policy = _base_policy(root, base, base_commit, changed, new_texts.get(CONFIG_FILE))
+    policy, policy_notes, refusals = base_policy
+    notes += policy_notes
+    if CONFIG_FILE in changed and not refusals and not policy_notes:
+        notes.append(_config_note(base, base_commit))
 
     def check_new(
         path: str, text: bytes | None, incumbents: frozenset[int]
@@ -99,7 +97,7 @@ def check_change(
     findings, changes = judge(
         changed, Side(old_texts), Side(new_texts, frozenset(skipped)), policy, check_new, push=push
     )
-    findings += _listing_findings(entries)
+    findings += _listing_findings(entries) + refusals
     return Report(
         _sorted(findings), tuple(changes), tuple(notes), len(changed), base, base_commit, prefix
     )
@@ -137,21 +135,55 @@ def _compare_point(root: Path, base: str, base_commit: str) -> tuple[str, list[F
     return base_commit, [note]
 
 
-def _base_policy(text: bytes | None, base: str, commit: str) -> tuple[Policy, list[Finding]]:
-    """The policy of the base's gitreg.yaml, which judges the change (see DESIGN.md)."""
-    if text is not None:
-        data, syntax = validate.parse(text, CONFIG_FILE)
-        with contextlib.suppress(GitregError, KeyError, TypeError, ValueError, AttributeError):
-            if not syntax and isinstance(data, Mapping):
-                return Config.from_dict(data).policy, []
-    why = "has no gitreg.yaml" if text is None else "has an unreadable gitreg.yaml"
-    note = Finding(
-        "",
-        None,
-        "BASE_POLICY_DEFAULT",
-        f"the base {base} ({commit[:12]}) {why}, so the default policy judged this change",
+def _base_policy(
+    root: Path, base: str, commit: str, changed: set[str], repair: bytes | None
+) -> tuple[Policy, list[Finding], list[Finding]]:
+    """The policy of the base's gitreg.yaml, which judges the change (see DESIGN.md): the
+    policy, notes, and the findings that refuse the change when the base cannot judge.
+
+    Fail closed (#22): a base gitreg.yaml that does not parse or breaks the schema allows
+    nothing, except the change that repairs it (gitreg.yaml alone, valid), which is judged
+    by the last valid policy in the base's history. A base with no gitreg.yaml and no model
+    is a repository becoming a registry: the policy ``gitreg init`` writes judges it.
+    """
+    found = trust.trusted_at(
+        commit, compare.read_files_at(root, commit, [CONFIG_FILE])[0][CONFIG_FILE]
     )
-    return Policy(), [note]
+    if found.config is not None:
+        return found.config.policy, [], []
+    at = f"the base {base} ({commit[:12]})"
+    if found.problem is None and not trust.is_registry_at(root, commit):
+        note = Finding(
+            "",
+            None,
+            "BASE_POLICY_DEFAULT",
+            f"{at} has no {CONFIG_FILE} and no model: this change makes it a registry, judged "
+            "by the policy gitreg init writes",
+        )
+        return trust.init_config().policy, [note], []
+    why = found.problem or f"it has models but no {CONFIG_FILE}"
+    last = trust.last_valid(root, commit)
+    by = f"the last valid policy, {last.where()}" if last else "the policy gitreg init writes"
+    policy = last.policy if last else trust.init_config().policy
+    repairs = changed <= {CONFIG_FILE} and trust.load_config(repair)[0] is not None
+    if CONFIG_FILE in changed and repairs:
+        note = Finding(
+            CONFIG_FILE,
+            None,
+            "BASE_POLICY_REPAIRED",
+            f"{at} has an invalid {CONFIG_FILE} ({why}); this change repairs it and is judged "
+            f"by {by}",
+        )
+        return policy, [note], []
+    refusal = Finding(
+        CONFIG_FILE,
+        None,
+        "BASE_POLICY_INVALID",
+        f"{at} cannot judge this change: its {CONFIG_FILE} is invalid ({why}), and an "
+        f"invalid policy allows nothing. Fix the base's {CONFIG_FILE} first, in a pull request "
+        f"that changes only {CONFIG_FILE} (it is judged by {by})",
+    )
+    return policy, [], [refusal]
 
 
 def _config_note(base: str, commit: str) -> Finding:

@@ -27,10 +27,13 @@ __all__ = [
 
 # Delivery of events (issue 13): each push to the default branch sends its events to the
 # subscriptions in gitreg.yaml; a request branch's pull request announces the transition it
-# proposes. Secrets reach gitreg only through env: from the repository's secrets.
+# proposes. Secrets reach gitreg only through env: from the repository's secrets. A push is
+# delivered only once its audit is clean (#22): then the gitreg.yaml that names the endpoints
+# and the variables holding their secrets is one review accepted, never one a push slipped in.
 NOTIFY_JOBS = """
   notify:
     name: notify subscribers
+    needs: audit  # only what a clean audit accepted; violations go out from the audit
     if: >-
       github.event_name == 'push' &&
       github.ref == format('refs/heads/{0}', github.event.repository.default_branch)
@@ -175,8 +178,9 @@ def workflow_text(commit: str | None) -> str:
 
 _HEADER = """\
 # gitreg's checks (written by gitreg init): every pull request is validated against the
-# base branch's gitreg.yaml policy; every push to the default branch is audited (a direct
-# push is judged too), and its events are delivered. Findings appear as annotations.
+# base branch's gitreg.yaml policy; every push to the default branch is audited from the
+# verified tip (a direct push is judged too), a clean audit records refs/gitreg/verified,
+# and the push's events are delivered. Findings appear as annotations.
 name: gitreg
 
 on:

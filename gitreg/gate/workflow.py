@@ -1,8 +1,10 @@
 """The CI files ``gitreg init`` writes, so that the forge runs the gate (DESIGN.md, layer 4).
 
 GitHub: ``.github/workflows/gitreg.yml`` validates every pull request against its base's
-policy, audits every push to the default branch (a direct push is judged too), delivers
-the push's events, announces new requests, and optionally builds the catalog on Pages.
+policy, audits every push to the default branch (a direct push is judged too) from the
+verified tip and records the new one (#22: the only job that may write, and only that ref),
+delivers the push's events once the audit is clean, announces new requests, and optionally
+builds the catalog on Pages.
 GitLab: ``.gitlab-ci.yml`` with the same validate and audit jobs. Both follow GitHub's
 hardening advice: least ``permissions``, event data only through ``env:``, every job
 bounded by ``timeout-minutes``, every action pinned by commit. gitreg itself is installed in
@@ -72,24 +74,37 @@ _JOBS = (
     runs-on: ubuntu-latest
     timeout-minutes: 15
     permissions:
-      contents: read
-      pull-requests: read  # which pull request a commit came from (squash merges)
+      # Only this job writes, and only refs/gitreg/verified (never a branch): the commit a
+      # clean audit verified, which deployments can pin (gitreg resolve --verified).
+      contents: write
+      pull-requests: read  # which pull request a commit came from: the evidence of review
+    concurrency:
+      group: gitreg-verified  # one audit records the verified tip at a time
+      cancel-in-progress: false
     steps:
       - uses: @CHECKOUT@
         with:
           fetch-depth: 0
           persist-credentials: false
-@INSTALL@      - name: Judge every commit of this push (direct pushes included)
+@INSTALL@      - name: Judge every commit since the verified tip, then record it
         env:
           BEFORE: ${{ github.event.before }}
           AFTER: ${{ github.sha }}
           GITHUB_TOKEN: ${{ github.token }}
         run: |
+          # git may fetch and push refs/gitreg/verified with this job's token, in this step
+          # only (the checkout keeps no credentials).
+          basic="$(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)"
+          echo "::add-mask::$basic"
+          export GIT_CONFIG_COUNT=1
+          export GIT_CONFIG_KEY_0="http.$GITHUB_SERVER_URL/.extraheader"
+          export GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $basic"
           since="$BEFORE"
           if [ -z "${since//0/}" ] || ! git cat-file -e "$since^{commit}" 2>/dev/null; then
             since=0000000000000000000000000000000000000000  # a new branch: its whole history
           fi
-          "$RUNNER_TEMP/gitreg/bin/gitreg" audit --since "$since" --until "$AFTER" \\
+          # Judged from the verified tip (or earlier): a push cannot skip what came before it.
+          "$RUNNER_TEMP/gitreg/bin/gitreg" audit --since "$since" --until "$AFTER" --record \\
             --format github --notify
 """
 )

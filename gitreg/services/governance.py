@@ -10,7 +10,7 @@ what landed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
@@ -21,6 +21,7 @@ from gitreg.core.names import check_name
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
     from gitreg.gate.audit import AuditReport
+    from gitreg.integrations.notify import Report as DeliveryReport
     from gitreg.services.transition_request import TransitionRequest
     from gitreg.store.history import HistoryEntry
     from gitreg.store.store import Store
@@ -202,34 +203,84 @@ class Governance:
 
     # --------------------------------------------------------------------- audit
 
-    def audit(self, since: str | None, until: str | None = None) -> AuditReport:
+    def audit(
+        self,
+        since: str | None,
+        until: str | None = None,
+        *,
+        record: bool = False,
+        bootstrap: bool = False,
+        acknowledge: Sequence[str] = (),
+        reason: str | None = None,
+    ) -> AuditReport:
         """Judge each commit after ``since`` up to ``until`` (see ``gate.audit``).
 
-        Raises:
-            BadRef: ``since`` or ``until`` names no commit.
-        """
-        from gitreg.core.errors import ForgeError
-        from gitreg.gate import audit
-        from gitreg.integrations.forges import make_forge
-        from gitreg.store.remote import remote_url
+        ``since`` None (or the zero commit) judges from the first commit; ``VERIFIED_REF``
+        (``refs/gitreg/verified``) from the verified tip, as this clone and the registry's
+        remote agree on it. Each commit is judged by the trusted policy before it, and its
+        protected changes by the answer of the trusted forge. With ``record``, a clean
+        audit moves the verified tip to ``until`` and pushes it (``gate.anchor``);
+        ``acknowledge`` names commits whose violations an administrator accepts, for
+        ``reason`` (recorded as git notes, pushed with the tip).
 
-        end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
-        start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
-        config = self.store.read_config(end)
-        notes: list[str] = []
-        forge = None
-        if config.forge.get("type", "none") != "none":
-            try:
-                url = remote_url(self.store.root, config) or ""
-                forge = make_forge(config.forge, url, os.environ)
-            except ForgeError as e:
-                notes.append(f"{e.message}; merge commits' messages were trusted instead")
-        report = audit.audit(self.store.root, start, end, forge)
-        if not notes:
-            return report
+        Raises:
+            BadRef: ``since`` or ``until`` names no commit, or there is no verified tip.
+            VerifiedTipError: the verified tip cannot be used or moved (see docs/trust.md).
+        """
         import dataclasses
 
-        return dataclasses.replace(report, notes=(*notes, *report.notes))
+        from gitreg.core.errors import GitregError
+        from gitreg.gate import anchor
+        from gitreg.gate import audit as judge
+        from gitreg.gate.evidence import Witness
+        from gitreg.store import verified
+
+        end = until if until is not None else (self.at or "HEAD")
+        remote, url = self._audit_remote()
+        chosen = anchor.plan(
+            self.store.root,
+            None if since == verified.VERIFIED_REF else (since or anchor.ZERO),
+            end,
+            record=record,
+            bootstrap=bootstrap,
+            remote=remote,
+        )
+        who = verified.identity(self.store.root) if acknowledge else ""
+        known, asked = anchor.acknowledgements(self.store.root, acknowledge, reason, who)
+        witness = Witness(url, os.environ)
+        report = judge.audit(self.store.root, chosen.start, chosen.until, witness, known)
+        report = dataclasses.replace(
+            report, until=until or "HEAD", notes=(*chosen.notes, *report.notes)
+        )
+        anchor.check_acknowledged(report, asked)
+        if not record:
+            return report
+        if not report.valid:
+            kept = chosen.tip[:12] if chosen.tip else "unset"
+            note = f"not recorded: {verified.VERIFIED_REF} stays at {kept}"
+            return dataclasses.replace(report, notes=(*report.notes, note))
+        try:
+            done = anchor.record(self.store.root, chosen, report, asked)
+        except GitregError as e:
+            raise anchor.NotRecorded(f"not recorded: {e.message}", report) from e
+        return dataclasses.replace(report, recorded=done)
+
+    def _audit_remote(self) -> tuple[str | None, str]:
+        """The remote the verified tip is synced with (None: none) and its URL.
+
+        Its name is ``registry.remote`` (default ``origin``); it can only name a remote this
+        clone already has, whose URL the clone's own git configuration holds.
+        """
+        from gitreg.core.config import Config
+        from gitreg.core.errors import GitregError
+        from gitreg.store.remote import remote_url
+
+        try:
+            name = self.store.read_config().remote
+        except GitregError:
+            name = Config().remote
+        url = remote_url(self.store.root, Config(remote=name))
+        return (name, url) if url is not None else (None, "")
 
     def audit_events(self, report: AuditReport) -> list[RegistryEvent]:
         """The report's violations as POLICY_VIOLATION events (for ``gitreg notify``)."""
@@ -252,9 +303,23 @@ class Governance:
             for v in report.violations
         ]
 
+    def notify_audit(self, report: AuditReport, *, dry_run: bool = False) -> DeliveryReport:
+        """Deliver the report's violations as POLICY_VIOLATION events to the subscriptions of
+        the gitreg.yaml the audit trusted, never to those of the audited commits (#22)."""
+        from gitreg.integrations import notify
+
+        if report.trusted is None:
+            return notify.Report((), (), dry_run)  # no trusted gitreg.yaml: no subscription
+        events = self.audit_events(report)
+        return notify.notify(self.store, events, report.trusted, os.environ, dry_run=dry_run)
+
 
 def _model_of(path: str) -> str:
+    """The model a finding's path is the manifest of; any other path stands for itself."""
+    from gitreg.core.config import MODELS_DIR
     from gitreg.core.names import name_of_stem
 
-    stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
-    return name_of_stem(stem) or path
+    folder, _, file = path.rpartition("/")
+    if folder != MODELS_DIR or not file.endswith(".yaml"):
+        return path
+    return name_of_stem(file.removesuffix(".yaml")) or path

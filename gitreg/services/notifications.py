@@ -7,13 +7,16 @@ and the MLflow plugin's webhook API call these. Delivery itself is
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core.errors import PromotionPending
+from gitreg.core.notifications import Subscription
+
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
-    from gitreg.core.notifications import Subscription
     from gitreg.integrations.notify import Delivery, Report
     from gitreg.store.store import Store
     from gitreg.store.transaction import Transaction
@@ -94,7 +97,11 @@ class Notifications:
         if secret:
             taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
             entry["secret_env"] = manage.secret_name(name, taken)
-        created: Subscription = self._write(manage.create(entry))
+        try:
+            created: Subscription = self._write(manage.create(entry))
+        except PromotionPending:  # a pull request on a registry with a remote (#22)
+            self._keep_secret(Subscription.from_dict(entry), secret)
+            raise
         self._keep_secret(created, secret)
         return created
 
@@ -110,7 +117,12 @@ class Notifications:
         if secret and not current.secret_env:
             taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
             changes["secret_env"] = manage.secret_name(current.name, taken)
-        updated: Subscription = self._write(manage.update(webhook_id, changes))
+        try:
+            updated: Subscription = self._write(manage.update(webhook_id, changes))
+        except PromotionPending:  # a pull request on a registry with a remote (#22)
+            kept = changes.get("secret_env") or current.secret_env
+            self._keep_secret(dataclasses.replace(current, secret_env=kept), secret)
+            raise
         self._keep_secret(updated, secret)
         return updated
 

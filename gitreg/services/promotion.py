@@ -15,14 +15,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from gitreg.core.config import BRANCH_PREFIX, Config
+from gitreg.core.config import BRANCH_PREFIX, CONFIG_FILE, Config
 from gitreg.core.errors import (
     GitregError,
     PromotionPending,
     TransitionNotAllowed,
 )
 from gitreg.core.names import branch_component
-from gitreg.core.protection import ProtectedChange, protected_changes
+from gitreg.core.protection import CONFIG_CHANGE, ProtectedChange, config_change, protected_changes
 from gitreg.integrations.forges import make_forge
 from gitreg.integrations.forges.base import PullRequest
 from gitreg.store.proposal import (
@@ -40,6 +40,7 @@ _EFFECTS = {
     "delete-version": "the version is deleted",
     "delete-model": "the model is deleted",
     "rename": "the model is renamed",
+    CONFIG_CHANGE: "gitreg.yaml changes",
 }
 
 
@@ -74,6 +75,8 @@ def guarded(mutation: Callable[[Transaction], Any]) -> Callable[[Transaction], A
             for before, after, renamed in tx.model_changes()
             for change in protected_changes(before, after, policy, renamed_from=renamed)
         ]
+        if CONFIG_FILE in tx.changes:  # what judges the registry changes by review (#22)
+            changes.append(config_change(CONFIG_FILE, tx.message))
         if changes:
             raise ReviewRequired(sorted(changes, key=_weight))
         return result
@@ -87,7 +90,9 @@ def _weight(change: ProtectedChange) -> int:
     being archived, the aliases a deleted version held)."""
     if change.kind == "stage":
         return 0 if change.stage == change.to_stage else 4
-    return {"delete-model": 1, "rename": 1, "delete-version": 2, "alias": 3}.get(change.kind, 5)
+    return {CONFIG_CHANGE: 0, "delete-model": 1, "rename": 1, "delete-version": 2, "alias": 3}.get(
+        change.kind, 5
+    )
 
 
 def refuse_direct(change: ProtectedChange, direct: bool, config: Config, push: bool | None) -> None:
@@ -115,6 +120,9 @@ def branch_for(change: ProtectedChange, new_name: str | None = None) -> str:
     """The request branch of ``change`` (one branch per distinct change; see
     ``transition_request.parse_branch``, which reads it back)."""
     name = branch_component(change.model)
+    if change.kind == CONFIG_CHANGE:  # "gitreg.yaml" escapes its dot: never a model's name
+        words = "-".join(change.what.lower().split())[:60]
+        return f"{BRANCH_PREFIX}{CONFIG_FILE}/{branch_component(words)}"
     if change.kind == "alias":
         suffix = f"at-{change.alias}-" + (
             f"v{change.target}" if change.target is not None else "removed"
@@ -132,6 +140,8 @@ def branch_for(change: ProtectedChange, new_name: str | None = None) -> str:
 
 def title_for(change: ProtectedChange) -> str:
     """The pull request's title for ``change``."""
+    if change.kind == CONFIG_CHANGE:
+        return f"{change.what} ({change.model})"
     if change.kind == "alias":
         if change.target is None:
             return f"Remove {change.model}@{change.alias}"

@@ -33,6 +33,7 @@ _BRANCHES = (
     ("delete-version", re.compile(_NAME + r"v(?P<version>\d+)-deleted")),
     ("delete-model", re.compile(_NAME + r"deleted")),
     ("rename", re.compile(_NAME + r"renamed-(?P<new>[^/]+)")),
+    ("config", re.compile(r"gitreg/gitreg\.yaml/(?P<what>[^/]+)")),  # a webhook's change (#22)
 )
 _STAGES = {s.lower(): s for s in ("None", "Staging", "Production", "Archived")}
 
@@ -65,6 +66,8 @@ class TransitionRequest:
             return self.stage or ""
         if self.kind == "rename":
             return "renamed"
+        if self.kind == "config":
+            return "gitreg.yaml"
         return "deleted" if self.kind in ("delete-version", "delete-model") else ""
 
     def to_dict(self) -> dict[str, object]:
@@ -82,7 +85,7 @@ def parse_branch(branch: str) -> dict[str, Any]:
         if match is None:
             continue
         groups = match.groupdict()
-        name = name_of_branch_component(groups["name"])
+        name = name_of_branch_component(groups["name"]) if "name" in groups else None
         if kind == "rename" and groups.get("new"):
             name = name_of_branch_component(groups["new"])
         version = int(groups["version"]) if groups.get("version") else None

@@ -2,6 +2,8 @@
 
 ``make_forge`` reads the token from the environment it is given (``GITHUB_TOKEN`` or
 ``GITREG_TOKEN`` for GitHub, ``GITLAB_TOKEN`` or ``GITREG_TOKEN`` for GitLab), at call time.
+``audit_forge`` is the forge an audit asks for evidence of review: the token goes only to
+the origin that trusted history (the trusted gitreg.yaml) or the CI system names (#22).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from gitreg.core.errors import ForgeError
 from gitreg.integrations.forges.base import Forge, PullRequest, host_from_url, repository_from_url
 from gitreg.integrations.forges.none import NoForge
 
-__all__ = ["Forge", "PullRequest", "make_forge"]
+__all__ = ["Forge", "PullRequest", "audit_forge", "make_forge"]
 
 _TOKENS = {"github": ("GITHUB_TOKEN", "GITREG_TOKEN"), "gitlab": ("GITLAB_TOKEN", "GITREG_TOKEN")}
 
@@ -48,3 +50,30 @@ def make_forge(settings: Mapping[str, Any], remote_url: str, env: Mapping[str, s
 
     host = host_from_url(remote_url)
     return GitLabForge(repository, token, api_url or f"https://{host or 'gitlab.com'}/api/v4")
+
+
+# What a CI system says about the repository a job runs for: where its API is and which
+# repository (project) it is. The runner sets these; nothing in the repository can.
+_CI_ORIGINS = {
+    "github": ("GITHUB_ACTIONS", "GITHUB_API_URL", "GITHUB_REPOSITORY"),
+    "gitlab": ("GITLAB_CI", "CI_API_V4_URL", "CI_PROJECT_ID"),
+}
+
+
+def audit_forge(settings: Mapping[str, Any], remote_url: str, env: Mapping[str, str]) -> Forge:
+    """The forge an audit asks which merged request a commit came from.
+
+    ``settings`` must be ``registry.forge`` of the *trusted* gitreg.yaml (never one the
+    audited commits introduced). Inside the CI system of that forge (``GITHUB_ACTIONS`` or
+    ``GITLAB_CI`` is ``true``), the API origin and the repository are the ones the runner
+    sets (``GITHUB_API_URL``/``GITHUB_REPOSITORY``, ``CI_API_V4_URL``/``CI_PROJECT_ID``);
+    elsewhere they are the trusted settings' (or the remote URL's) as for ``make_forge``.
+
+    Raises:
+        ForgeError: the repository cannot be worked out, or no token is set.
+    """
+    kind = str(settings.get("type", "none"))
+    flag, api, repository = _CI_ORIGINS.get(kind, ("", "", ""))
+    if flag and env.get(flag) == "true" and env.get(api) and env.get(repository):
+        settings = {**settings, "api_url": env[api], "repository": env[repository]}
+    return make_forge(settings, remote_url, env)
