@@ -86,6 +86,8 @@ def format_json(report: Report) -> str:
         "notes": [f.to_dict() for f in report.notes],
         "changes": [c.to_dict() for c in report.changes],
     }
+    if report.approvals:  # only a change that needed approvals has them (#24)
+        data["approvals"] = [v.to_dict() for v in report.approvals]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -42,14 +42,39 @@ def make_forge(settings: Mapping[str, Any], remote_url: str, env: Mapping[str, s
             f"set {' or '.join(names)} to a token that may open pull requests on {repository}"
         )
     api_url = settings.get("api_url")
+    timeout = forge_timeout(env)
     if kind == "github":
         from gitreg.integrations.forges.github import DEFAULT_API_URL, GitHubForge
 
-        return GitHubForge(repository, token, api_url or DEFAULT_API_URL)
+        return GitHubForge(repository, token, api_url or DEFAULT_API_URL, timeout)
     from gitreg.integrations.forges.gitlab import GitLabForge
 
     host = host_from_url(remote_url)
-    return GitLabForge(repository, token, api_url or f"https://{host or 'gitlab.com'}/api/v4")
+    api = api_url or f"https://{host or 'gitlab.com'}/api/v4"
+    return GitLabForge(repository, token, api, timeout)
+
+
+TIMEOUT_ENV = "GITREG_FORGE_TIMEOUT"
+
+
+def forge_timeout(env: Mapping[str, str]) -> float:
+    """Seconds each forge request may take: ``GITREG_FORGE_TIMEOUT`` (default 30, #24).
+
+    Raises:
+        ForgeError: the variable is not a number of seconds from 0.1 to 300.
+    """
+    from gitreg.integrations.forges.base import TIMEOUT_SECONDS
+
+    raw = env.get(TIMEOUT_ENV)
+    if not raw:
+        return TIMEOUT_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0.1 <= seconds <= 300:
+        raise ForgeError(f"{TIMEOUT_ENV}={raw[:20]!r}: give seconds from 0.1 to 300")
+    return seconds
 
 
 # What a CI system says about the repository a job runs for: where its API is and which
