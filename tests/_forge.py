@@ -40,6 +40,8 @@ class Forge(ThreadingHTTPServer):
         self.calls: list[tuple[str, str, Any]] = []
         self.pulls: dict[int, dict[str, Any]] = {}
         self.teams: dict[str, set[str]] = {}
+        # path fragment -> the status every matching call gets (a token without a permission)
+        self.broken: dict[str, int] = {}
         self.clock = 0  # minutes after _START: every review, push and merge takes one
 
     @property
@@ -152,6 +154,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path, _, query = self.path.partition("?")
         params = dict(urllib.parse.parse_qsl(query))
+        for fragment, status in self.server.broken.items():
+            if fragment in path:
+                self._reply(status, {"message": "Resource not accessible by integration"})
+                return
         if path.startswith(GITHUB) or path.startswith("/orgs/"):
             answer = _github(self.server, method, path, params, payload)
         else:

@@ -16,16 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.core import codeowners
+from gitreg.core.approved import ApprovalRecord
 from gitreg.core.codeowners import Owners
-from gitreg.core.config import CONFIG_FILE, Config, Policy
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
 from gitreg.core.errors import ForgeError
 from gitreg.core.finding import Finding
 from gitreg.gate import approvals, trust
 from gitreg.gate.approvals import Need, Verdict
+from gitreg.gate.evidence import Witness
 from gitreg.integrations.forges import audit_forge
 from gitreg.integrations.forges.base import Forge
-from gitreg.integrations.forges.reviews import PullReviews
+from gitreg.integrations.forges.reviews import APPROVED, PullReviews
 from gitreg.store import compare
+from gitreg.store.history import LogCommit, read_log
 from gitreg.store.remote import remote_url
 
 NAMES = {"github": "GitHub", "gitlab": "GitLab"}
@@ -206,3 +209,116 @@ def _not_this_change(root: Path, pull: PullReviews) -> str | None:
             f"#{pull.number}'s head here; its reviews are of the head as pushed"
         )
     return None
+
+
+# ---------------------------------------------------------------------- open requests
+
+
+def open_request(
+    root: Path, policy_at: str, base: str, commit: str, number: int, asker: Asker
+) -> list[Verdict]:
+    """Where the approvals of an open request stand (``gitreg requests``): its change from
+    ``base`` to ``commit`` judged by the rules of ``policy_at`` (the branch it merges into).
+
+    Raises:
+        ForgeError: the forge cannot say (the caller shows the state as unknown).
+    """
+    paths = sorted(
+        {
+            p
+            for c in read_log(root, base, commit, [f"{MODELS_DIR}/"])
+            for ch in c.changes
+            for p in (ch.old_path, ch.new_path)
+        }
+    )
+    config = _trusted_config(root, policy_at)
+    old = compare.read_files_at(root, base, paths)[0]
+    new = compare.read_files_at(root, commit, paths)[0]
+    needs = approvals.needs_of(paths, old, new, config.policy)
+    if not needs:
+        return []
+    pull = asker.pull(number)
+    kind = str(config.forge.get("type", "none"))
+    return judge_all(needs, pull, asker, owners_reader(root, policy_at, kind, ""))
+
+
+# -------------------------------------------------------------------------- the audit
+
+
+class MergedApprovals:
+    """The audit's side (#24): each merged pull request's approvals as they were when it
+    merged, judged by the trusted policy, and kept as records for ``audit --record``."""
+
+    def __init__(self, root: Path, witness: Witness) -> None:
+        self.root = root
+        self.witness = witness
+        self.records: list[ApprovalRecord] = []
+        self.notes: list[str] = []
+        self._askers: dict[int, Asker | str] = {}
+
+    def check(
+        self,
+        commit: LogCommit,
+        sides: tuple[Mapping[str, bytes | None], Mapping[str, bytes | None]],
+        judging: trust.Trusted,
+        number: int,
+    ) -> list[Finding]:
+        """Violations of ``commit`` (merged pull request ``number``): every rule its merge
+        did not meet (MERGED_WITHOUT_APPROVAL), or could not be asked (APPROVALS_UNVERIFIED).
+        """
+        old, new = sides
+        needs = approvals.needs_of(set(old) | set(new), old, new, judging.policy)
+        settings = judging.config.forge if judging.config is not None else {"type": "none"}
+        asker = self._asker(settings, judging.where())
+        try:
+            if isinstance(asker, str):
+                raise ForgeError(asker)
+            pull = asker.pull(number)
+            kind = str(settings.get("type", "none"))
+            base = commit.parents[0] if commit.parents else None
+            owners_of = _no_base if base is None else owners_reader(self.root, base, kind, "")
+            verdicts = judge_all(needs, pull, asker, owners_of, until=pull.merged_at)
+        except ForgeError as e:
+            why = f"the approvals of pull request #{number} could not be read: {e.message}"
+            if not needs:
+                self.notes.append(f"{commit.commit[:12]}: {why}")
+            return unchecked(needs, why, "APPROVALS_UNVERIFIED")
+        self.records.append(_record(commit.commit, pull, verdicts))
+        return [approvals.finding(v, merged=True) for v in verdicts if not v.met]
+
+    def _asker(self, settings: Mapping[str, Any], where: str) -> Asker | str:
+        forge = self.witness.forge(settings, where)
+        if isinstance(forge, str):
+            return forge
+        if id(forge) not in self._askers:
+            self._askers[id(forge)] = Asker(forge)
+        return self._askers[id(forge)]
+
+
+def _no_base(path: str) -> Owners | str:
+    return "the first commit has no base whose CODEOWNERS could name an owner"
+
+
+def _record(commit: str, pull: PullReviews, verdicts: Sequence[Verdict]) -> ApprovalRecord:
+    latest = approvals.latest_reviews(pull, pull.merged_at)
+    approved = tuple(v[-1].user for v in latest.values() if v[-1].state == APPROVED)
+    return ApprovalRecord(
+        commit,
+        pull.number,
+        approved,
+        pull.forge,
+        pull.url,
+        pull.author,
+        pull.head,
+        pull.merged_at,
+        tuple(
+            {
+                "requirement": v.need.key,
+                "model": v.need.model,
+                "met": v.met,
+                "approved_by": list(v.approved_by),
+                "missing": v.missing,
+            }
+            for v in verdicts
+        ),
+    )
