@@ -326,3 +326,40 @@ def test_delivered_payloads_carry_approved_by(tmp_path, forge):
 
 def _events(body: dict) -> list[dict]:
     return body.get("events") or [body]
+
+
+def test_requests_show_where_each_open_requests_approvals_stand(a, remote, forge):
+    production = request(
+        a, remote, forge, "transition", "churn", "2", "Production", "--archive-existing-versions"
+    )
+    champion = request(a, remote, forge, "alias", "churn", "champion", "3")
+    forge.review(production, "alice", "APPROVED")
+    forge.review(champion, "bob", "APPROVED")
+
+    listed = json.loads(Cli(a).ok("requests", "--json").stdout)["transition_requests"]
+
+    by_target = {r["target"]: r for r in listed}
+    [waiting] = by_target["Production"]["approvals"]
+    assert (waiting["requirement"], waiting["approved_by"], waiting["missing"]) == (
+        "Production",
+        ["alice"],
+        1,
+    )
+    assert waiting["may_approve"] == ["bob", "carol"]
+    [done] = by_target["@champion"]["approvals"]
+    assert (done["met"], done["approved_by"]) == (True, ["bob"])
+    text = Cli(a).ok("requests").stdout
+    assert "APPROVALS" in text.splitlines()[0]
+    assert "Production: alice (1 more from bob, carol)" in text
+    assert "@champion: bob (met)" in text
+
+
+def test_requests_say_when_the_forge_cannot_tell(a, remote, forge):
+    request(a, remote, forge, "alias", "churn", "champion", "3")
+    forge.broken["/reviews"] = 403
+
+    [listed] = json.loads(Cli(a).ok("requests", "--json").stdout)["transition_requests"]
+
+    assert listed["approvals"] == []
+    assert "GitHub answered 403" in listed["approvals_problem"]
+    assert "unknown (GitHub answered 403" in Cli(a).ok("requests").stdout
