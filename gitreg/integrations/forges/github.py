@@ -34,6 +34,7 @@ class GitHubForge(Forge):
         token: str,
         api_url: str = DEFAULT_API_URL,
         timeout: float = TIMEOUT_SECONDS,
+        members_token: str | None = None,
     ) -> None:
         self.repository = repository
         self.owner = repository.split("/", 1)[0]
@@ -46,6 +47,10 @@ class GitHubForge(Forge):
             "X-GitHub-Api-Version": "2022-11-28",
             "User-Agent": "gitreg",
         }
+        # Team membership may need a token that reads the organization (#24).
+        self.members_headers = {**self.headers}
+        if members_token:
+            self.members_headers["Authorization"] = f"Bearer {members_token}"
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         return call(method, self.base + path, self.headers, payload, "GitHub", self.timeout)
@@ -124,7 +129,7 @@ class GitHubForge(Forge):
         parts = [urllib.parse.quote(p, safe="") for p in (org, slug, user)]
         url = f"{self.api}/orgs/{parts[0]}/teams/{parts[1]}/memberships/{parts[2]}"
         try:
-            answer = call("GET", url, self.headers, None, "GitHub", self.timeout)
+            answer = call("GET", url, self.members_headers, None, "GitHub", self.timeout)
         except ForgeError as e:
             if reviews.status_of(e) == 404:
                 return False

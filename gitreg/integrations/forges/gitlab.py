@@ -34,12 +34,14 @@ class GitLabForge(Forge):
         token: str,
         api_url: str = DEFAULT_API_URL,
         timeout: float = TIMEOUT_SECONDS,
+        members_token: str | None = None,
     ) -> None:
         self.project = project
         encoded = urllib.parse.quote(project, safe="")
         self.api = api_url.rstrip("/")
         self.base = f"{self.api}/projects/{encoded}"
         self.headers = {"PRIVATE-TOKEN": token, "User-Agent": "gitreg"}
+        self.members_headers = {**self.headers, "PRIVATE-TOKEN": members_token or token}
         self.timeout = timeout
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
@@ -132,7 +134,7 @@ class GitLabForge(Forge):
         group = urllib.parse.quote(team, safe="")
         url = f"{self.api}/groups/{group}/members/all/{int(user_id)}"
         try:
-            answer = call("GET", url, self.headers, None, "GitLab", self.timeout)
+            answer = call("GET", url, self.members_headers, None, "GitLab", self.timeout)
         except ForgeError as e:
             if reviews.status_of(e) == 404:
                 return False
