@@ -42,6 +42,8 @@ class Forge(ThreadingHTTPServer):
         self.teams: dict[str, set[str]] = {}
         # path fragment -> the status every matching call gets (a token without a permission)
         self.broken: dict[str, int] = {}
+        # When set, team membership answers only this token (an organization-reading one).
+        self.members_token: str | None = None
         self.clock = 0  # minutes after _START: every review, push and merge takes one
 
     @property
@@ -146,8 +148,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         payload = json.loads(self.rfile.read(length)) if length else None
         self.server.calls.append((method, self.path, payload))
-        token_ok = self.headers.get("Authorization") == f"Bearer {TOKEN}" or (
-            self.headers.get("PRIVATE-TOKEN") == TOKEN
+        wanted = TOKEN
+        if self.server.members_token and self.path.startswith(("/orgs/", "/groups/")):
+            wanted = self.server.members_token
+        token_ok = self.headers.get("Authorization") == f"Bearer {wanted}" or (
+            self.headers.get("PRIVATE-TOKEN") == wanted
         )
         if not token_ok:
             self._reply(401, {"message": "Bad credentials"})
