@@ -25,7 +25,7 @@ GITHUB_OWNERS = b"""\
 /models/                @acme/ml
 /models/churn.yaml      @alice @acme/growth ml-lead@acme.example
 /models/fraud*.yaml     @bob
-docs/*                  @writer
+notes/*                 @writer
 /models/unowned.yaml
 **/legacy/**            @archivist
 """
@@ -38,8 +38,8 @@ docs/*                  @writer
         ("models/fraud-eu.yaml", Owners(("bob",))),
         ("models/other.yaml", Owners((), ("acme/ml",))),
         ("gitreg.yaml", Owners((), ("acme/admins",))),
-        ("docs/guide.md", Owners(("writer",))),
-        ("docs/deep/guide.md", Owners((), ("acme/admins",))),  # docs/* is one level (GitHub)
+        ("notes/guide.md", Owners(("writer",))),
+        ("notes/deep/guide.md", Owners((), ("acme/admins",))),  # notes/* is one level
         ("models/unowned.yaml", Owners()),  # a line without owners: nobody owns it
         ("a/legacy/b/c.yaml", Owners(("archivist",))),
     ],
