@@ -121,9 +121,12 @@ def test_the_audit_records_who_approved_and_pushes_it_with_the_verified_tip(a, b
     assert record["author"] == "mallory"
     assert [(r["requirement"], r["met"]) for r in record["requirements"]] == [("Production", True)]
     assert tip(remote, VERIFIED) == merged
+    assert report["recorded"].endswith(f"who approved 1 merge(s) kept in {NOTES}")
     note = json.loads(git(remote, "notes", f"--ref={NOTES}", "show", merged))
     assert note["approved_by"] == ["alice", "bob"]
     assert note["pull_request"] == 1
+    text = Cli(a).ok("audit", "--since", start).stdout
+    assert "(merged pull request #1 (GitHub)); approved by alice, bob" in text
 
 
 def test_a_merge_past_a_red_check_is_reported_and_not_recorded(a, b, remote, forge):

@@ -258,19 +258,21 @@ def record(root: Path, chosen: Plan, report: AuditReport, asked: Mapping[str, st
     notes_before = {ref: verified.read_ref(root, ref) for ref in NOTES_REFS}
     if new != old:
         verified.move_forward(root, new, old, why)
+    kept = _new_records(root, report)
     try:
         for commit, text in asked.items():
             verified.acknowledge(root, commit, text)
-        verified.record_approvals(root, _new_records(root, report))
+        verified.record_approvals(root, kept)
         if chosen.remote is not None:
             _publish(root, chosen.remote, chosen, notes_before)
     except Exception:
         _undo(root, new, old, notes_before)
         raise
     where = f" and pushed to {chosen.remote}" if chosen.remote else ""
+    approvals = f"; who approved {len(kept)} merge(s) kept in {APPROVALS_REF}" if kept else ""
     if new == old and not asked:
-        return f"{VERIFIED_REF} already at {new[:12]}{where}"
-    return f"{VERIFIED_REF} -> {new[:12]} (was {old[:12] if old else 'unset'}){where}"
+        return f"{VERIFIED_REF} already at {new[:12]}{where}{approvals}"
+    return f"{VERIFIED_REF} -> {new[:12]} (was {old[:12] if old else 'unset'}){where}{approvals}"
 
 
 def _new_records(root: Path, report: AuditReport) -> list[ApprovalRecord]:

@@ -85,7 +85,7 @@ class GitHubForge(Forge):
         """Each reviewer's latest verdict (GitHub's reviews API)."""
         if pull.number is None:
             return UNKNOWN_REVIEW
-        found = self._call("GET", f"/pulls/{pull.number}/reviews?per_page=100") or []
+        found = self._pages(f"/pulls/{pull.number}/reviews")
         latest: dict[str, str] = {}
         for review in found:
             user = review.get("user") or {} if isinstance(review, dict) else {}
