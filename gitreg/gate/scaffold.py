@@ -100,9 +100,11 @@ NOTIFY_JOBS = """
 _PAGES_TEMPLATE = """\
   site:
     name: build the catalog
-    needs: audit  # after the audit recorded who approved this push's changes
+    # After the audit recorded who approved this push's changes, whatever it found: the
+    # catalog marks what the audit has not accepted.
+    needs: audit
     if: >-
-      github.event_name == 'push' &&
+      !cancelled() && github.event_name == 'push' &&
       github.ref == format('refs/heads/{0}', github.event.repository.default_branch)
     runs-on: ubuntu-latest
     timeout-minutes: 20
