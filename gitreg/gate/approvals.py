@@ -264,7 +264,7 @@ def judge(
             why = "not named in from"
         if why is None:
             approved.append(last.user)
-        elif why:
+        else:
             not_counted.append((last.user, why))
     done = {a.casefold() for a in approved}
     may = [
@@ -283,7 +283,10 @@ def _not_counted(
     verdicts: Sequence[Reviewed],
     authors: set[str],
 ) -> str | None:
-    """Why ``last`` (a reviewer's latest verdict) does not count; "" to say nothing."""
+    """Why ``last`` (a reviewer's latest verdict) does not count, None if it may.
+
+    ``verdicts`` are the reviewer's verdicts, oldest first (``last`` is the final one).
+    """
     approved_before = any(v.state == APPROVED for v in verdicts[:-1])
     if last.state != APPROVED:
         if last.state == DISMISSED:
@@ -293,11 +296,8 @@ def _not_counted(
         seen = f"commit {last.commit[:12]}" if last.commit else "an earlier push"
         return f"approved {seen}, not the head {pull.head[:12]}"
     if not rule.self_approval and last.user.casefold() in authors:
-        return (
-            "the author"
-            if last.user.casefold() == pull.author.casefold()
-            else ("an author of its commits")
-        )
+        opener = last.user.casefold() == pull.author.casefold()
+        return "the author" if opener else "an author of its commits"
     return None
 
 
