@@ -981,3 +981,20 @@ def test_a_retired_next_version_past_the_range_is_a_finding(repo, gate):
     )
     result = gate.fails(1, "validate", "--format", "json")
     assert findings(result) == [("models/.retired.yaml", 4, "SCHEMA")]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+def test_mlflow_s_client_gets_its_error_code_for_a_bad_run_link(registry_repo, tmp_path):
+    """MlflowClient through the gitreg: plugin, as a training job registers a version."""
+    mlflow = pytest.importorskip("mlflow")
+    from mlflow.exceptions import MlflowException
+
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=tracking, registry_uri=f"gitreg://{registry_repo}")
+    client.create_registered_model("churn")
+    with pytest.raises(MlflowException) as err:
+        client.create_model_version("churn", "s3://churn/1", run_link="javascript:alert(1)")
+    assert err.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert "use an http:// or https:// URL" in str(err.value)
+    mv = client.create_model_version("churn", "s3://churn/1", run_link=MLFLOW_RUN_LINKS[2])
+    assert mv.run_link == MLFLOW_RUN_LINKS[2]
