@@ -310,3 +310,13 @@ def test_serve_never_follows_a_link_out_of_the_site(served, victim):
     status, body = _get(port, f"127.0.0.1:{port}", "/evil/sub/keep.txt")
     assert status == 404
     assert "precious" not in body
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's sysfs")
+def test_an_outdir_that_cannot_be_written_is_one_line_not_a_crash(cli, built):
+    """sysfs refuses new directories even to root: a stand-in for a read-only or full disk."""
+    result = cli.fails(1, "site", "/sys/kernel/gitreg-catalog")
+    assert result.stderr.strip().splitlines() == [
+        "Error: cannot write /sys/kernel/gitreg-catalog: Operation not permitted; check that "
+        "OUTDIR is writable and the disk has room, then build again"
+    ]

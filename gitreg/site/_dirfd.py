@@ -152,8 +152,27 @@ class Tree:
                 os.replace(where / temporary, where / name)
             else:
                 os.rename(temporary, name, src_dir_fd=where, dst_dir_fd=where)
-        except IsADirectoryError as e:
-            raise self._refuse(self._shown([name]), "a directory where a page goes") from e
+        except OSError as e:  # IsADirectoryError on POSIX, PermissionError on Windows
+            if not self._is_directory(where, name):
+                raise
+            shown = str((where if isinstance(where, Path) else self._path_of(where)) / name)
+            raise self._refuse(shown, "a directory where a page goes") from e
+
+    def _is_directory(self, where: int | Path, name: str) -> bool:
+        try:
+            if isinstance(where, Path):
+                mode = os.lstat(where / name).st_mode
+            else:
+                mode = os.stat(name, dir_fd=where, follow_symlinks=False).st_mode
+        except OSError:
+            return False
+        return stat.S_ISDIR(mode)
+
+    def _path_of(self, fd: int) -> Path:
+        """The path of the cached directory ``fd`` (for messages only)."""
+        if self._cached is not None and self._cached[1] == fd:
+            return self.root.joinpath(*self._cached[0])
+        return self.root
 
     def read(self, folders: Sequence[str], name: str, limit: int | None) -> bytes | None:
         """The bytes of regular file ``folders/name`` (None: absent, not regular, too large)."""

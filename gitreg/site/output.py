@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
-from gitreg.core.errors import InvalidParameter
+from gitreg.core.errors import GitregError, InvalidParameter
 from gitreg.site import _dirfd
 
 MARKER = ".gitreg-site.json"
@@ -37,6 +37,10 @@ _MAX_LINK_SCAN = 1_000_000  # entries looked at for links before a build
 
 class OutputRefused(InvalidParameter):
     """The output directory is not one gitreg may write the site into."""
+
+
+class OutputFailed(GitregError):
+    """Writing the site failed (permissions, a full disk); what was written stays."""
 
 
 def check_outdir(outdir: Path, registry_root: Path) -> None:
@@ -97,8 +101,9 @@ class SiteOutput:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)  # OUTDIR itself: the user's path, as given
-        self._dirs = _dirfd.Tree(root, _refused)
+        with _failing_as(root):
+            root.mkdir(parents=True, exist_ok=True)  # OUTDIR itself: the user's path, as given
+            self._dirs = _dirfd.Tree(root, _refused)
         weakref.finalize(self, self._dirs.close)
         self.previous = _previous_files(self._dirs)
         self.written: dict[str, str] = {}
@@ -109,7 +114,8 @@ class SiteOutput:
         """Write one file (a ``/``-separated path inside the site) atomically."""
         *folders, name = _checked(relative).split("/")
         data = content.encode("utf-8") if isinstance(content, str) else content
-        self._dirs.write(folders, name, data)
+        with _failing_as(self.root / relative):
+            self._dirs.write(folders, name, data)
         self.written[relative] = hashlib.sha256(data).hexdigest()
         self.size += len(data)
 
@@ -130,7 +136,8 @@ class SiteOutput:
                 "pages from yours; delete the directory once to start clean"
             )
         listing = {"generator": "gitreg site", "format": _FORMAT, "files": self.written}
-        self._dirs.write([], MARKER, json.dumps(listing, indent=0, sort_keys=True).encode())
+        with _failing_as(self.root / MARKER):
+            self._dirs.write([], MARKER, json.dumps(listing, indent=0, sort_keys=True).encode())
         self._dirs.close()
         return removed
 
@@ -144,6 +151,18 @@ class SiteOutput:
             return False
         self._dirs.prune(folders)
         return True
+
+
+@contextlib.contextmanager
+def _failing_as(path: Path) -> Iterator[None]:
+    """An OSError while writing ``path`` as one line that says what to check (exit 1)."""
+    try:
+        yield
+    except OSError as e:
+        raise OutputFailed(
+            f"cannot write {path}: {e.strerror or e}; check that OUTDIR is writable and the "
+            "disk has room, then build again"
+        ) from e
 
 
 def _refused(path: str, kind: str) -> OutputRefused:
