@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
+    from gitreg.core.notifications import Notifications as NotificationsSection
     from gitreg.core.notifications import Subscription
-    from gitreg.integrations.notify import Delivery, Report
+    from gitreg.integrations.notify import Delivery, Options, Report
     from gitreg.store.store import Store
     from gitreg.store.transaction import Transaction
 
@@ -66,6 +67,10 @@ class Notifications:
         from gitreg.integrations import notify
 
         return notify.notify(self.store, events, self.at, os.environ, dry_run=dry_run)
+
+    def notifications_config(self) -> NotificationsSection:
+        """gitreg.yaml's ``notifications`` section: subscriptions, SMTP, what is allowed."""
+        return self.store.read_config(self.at).notifications
 
     def list_webhooks(self) -> list[Subscription]:
         """The subscriptions in gitreg.yaml (``notifications.webhooks``), in file order."""
@@ -136,8 +141,14 @@ class Notifications:
 
         return notify.lookup_for(self.store, os.environ)(sub.secret_env) if sub.secret_env else None
 
-    def test_webhook(self, webhook_id: str, event: str | None = None) -> Delivery:
-        """Send an example event to one subscription now, as MLflow's ``test_webhook``."""
+    def test_webhook(
+        self, webhook_id: str, event: str | None = None, options: Options | None = None
+    ) -> Delivery:
+        """Send an example event to one subscription now, as MLflow's ``test_webhook``.
+
+        ``options`` overrides gitreg.yaml's timeout, attempts and address rules with
+        settings from elsewhere (the MLflow plugin passes MLflow's ``MLFLOW_WEBHOOK_*``).
+        """
         from gitreg.integrations import notify
 
-        return notify.send_example(self.store, webhook_id, event, os.environ, self.at)
+        return notify.send_example(self.store, webhook_id, event, os.environ, self.at, options)
