@@ -161,7 +161,7 @@ def test_each_attempt_is_signed_afresh_with_the_same_id(
         registry.create_model_version("churn", "s3://1")
         monkeypatch.setenv("HOOK_SECRET", SECRET)
         report = registry.notify(start)
-    assert report.deliveries[0].attempts == 2, [(s.method, s.path, dict(s.headers)) for s in receiver.requests]
+    assert report.deliveries[0].attempts == 2
     first, second = receiver.requests
     verify = verify_standard if signature == "standard" else verify_mlflow
     for seen in (first, second):

@@ -14,7 +14,8 @@ MLflow's webhook settings are honoured here (#23), read when each call is made:
 ``MLFLOW_WEBHOOK_ALLOWED_SCHEMES`` (default ``https``), ``MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS``
 (default false: a URL whose host is or resolves to a private or loopback address is
 refused unless gitreg.yaml's ``notifications.allow.hosts`` lists it; link-local and metadata
-addresses are refused even when it is true), ``MLFLOW_WEBHOOK_REQUEST_TIMEOUT`` (default
+addresses are refused even when it is true; a private host it lets in is recorded in
+``allow.hosts`` in the same commit), ``MLFLOW_WEBHOOK_REQUEST_TIMEOUT`` (default
 30 s per attempt of ``test_webhook``) and ``MLFLOW_WEBHOOK_REQUEST_MAX_RETRIES`` (default 3).
 The secret encryption key, the worker pool and the cache TTL have no counterpart: secrets
 never enter the repository, and the plugin sends only ``test_webhook`` (``gitreg notify``
@@ -35,7 +36,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.utils.search_utils import SearchUtils
 
-from gitreg.core.address import HostRules
+from gitreg.core.address import HostRules, normalize_host
 from gitreg.core.fields import parse_timestamp
 from gitreg.core.notifications import MLFLOW_EVENTS, NAME, Subscription
 from gitreg.integrations import http
@@ -216,11 +217,21 @@ class WebhookMethods:
 
     registry: Registry
 
-    def _rules(self) -> HostRules:
+    def _checked(self, url: object) -> list[str]:
+        """Check ``url`` by MLflow's settings and gitreg.yaml's rules; the private host to
+        record in ``notifications.allow.hosts`` when MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS let it
+        in, so that ``gitreg notify`` (which reads no MLflow setting) reaches it too."""
         settings = Settings.from_env()
         with mlflow_errors():
             section = self.registry.notifications_config()
-        return section.host_rules(settings.allow_private)
+        check_url(url, settings, section.host_rules(settings.allow_private))
+        if not settings.allow_private or not isinstance(url, str):
+            return []
+        strict = section.host_rules()
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if strict.check_name(host) or http.check_resolved(url, strict):
+            return [normalize_host(host)]
+        return []
 
     def _webhook(self, sub: Subscription) -> Webhook:
         return to_webhook(sub, self.registry.webhook_secret(sub))
@@ -243,7 +254,7 @@ class WebhookMethods:
         status: WebhookStatus | None = None,
     ) -> Webhook:
         check_name(name)
-        check_url(url, Settings.from_env(), self._rules())
+        hosts = self._checked(url)
         fields: dict[str, Any] = {
             "url": url,
             "events": check_events(events),
@@ -254,7 +265,7 @@ class WebhookMethods:
         if status == WebhookStatus.DISABLED:
             fields["enabled"] = False
         with mlflow_errors():
-            sub = self.registry.create_webhook(name, secret=secret, **fields)
+            sub = self.registry.create_webhook(name, secret=secret, allow_hosts=hosts, **fields)
         return to_webhook(sub, secret or None)
 
     def get_webhook(self, webhook_id: str) -> Webhook:
@@ -286,11 +297,12 @@ class WebhookMethods:
         status: WebhookStatus | None = None,
     ) -> Webhook:
         changes: dict[str, Any] = {}
+        hosts: list[str] = []
         if name is not None:
             check_name(name)
             changes["name"] = name
         if url is not None:
-            check_url(url, Settings.from_env(), self._rules())
+            hosts = self._checked(url)
             changes.update(url=url, url_env=None)
         if events is not None:
             changes["events"] = check_events(events)
@@ -299,7 +311,9 @@ class WebhookMethods:
         if status is not None:
             changes["enabled"] = None if status == WebhookStatus.ACTIVE else False
         with mlflow_errors():
-            sub = self.registry.update_webhook(webhook_id, secret=secret or None, **changes)
+            sub = self.registry.update_webhook(
+                webhook_id, secret=secret or None, allow_hosts=hosts, **changes
+            )
         return self._webhook(sub)
 
     def delete_webhook(self, webhook_id: str) -> None:

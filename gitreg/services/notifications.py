@@ -85,12 +85,19 @@ class Notifications:
             raise WebhookNotFound(f"Webhook with ID {webhook_id} not found.")
         return found
 
-    def create_webhook(self, name: str, secret: str | None = None, **fields: Any) -> Subscription:
+    def create_webhook(
+        self,
+        name: str,
+        secret: str | None = None,
+        allow_hosts: Sequence[str] = (),
+        **fields: Any,
+    ) -> Subscription:
         """Add a subscription (one commit). A literal ``secret`` stays out of git.
 
         It is kept in the clone's private store (.git/gitreg/secrets.json, mode 0600) under
         the variable name the subscription records as ``secret_env``; delivery reads that
         variable first, so CI sets a repository secret under the same name.
+        ``allow_hosts`` go to ``notifications.allow.hosts`` in the same commit.
         """
         from gitreg.integrations.notify import manage
 
@@ -99,14 +106,21 @@ class Notifications:
         if secret:
             taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
             entry["secret_env"] = manage.secret_name(name, taken)
-        created: Subscription = self._write(manage.create(entry))
+        created: Subscription = self._write(manage.create(entry, allow_hosts))
         self._keep_secret(created, secret)
         return created
 
     def update_webhook(
-        self, webhook_id: str, secret: str | None = None, **changes: Any
+        self,
+        webhook_id: str,
+        secret: str | None = None,
+        allow_hosts: Sequence[str] = (),
+        **changes: Any,
     ) -> Subscription:
-        """Change fields of a subscription (one commit); a None value removes a field."""
+        """Change fields of a subscription (one commit); a None value removes a field.
+
+        ``allow_hosts`` go to ``notifications.allow.hosts`` in the same commit.
+        """
         from gitreg.integrations.notify import manage
 
         if changes.get("name") is not None:
@@ -115,7 +129,7 @@ class Notifications:
         if secret and not current.secret_env:
             taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
             changes["secret_env"] = manage.secret_name(current.name, taken)
-        updated: Subscription = self._write(manage.update(webhook_id, changes))
+        updated: Subscription = self._write(manage.update(webhook_id, changes, allow_hosts))
         self._keep_secret(updated, secret)
         return updated
 
