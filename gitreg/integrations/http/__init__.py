@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import http.client
+import ipaddress
 import json
 import random
 import time
@@ -127,8 +128,6 @@ def is_loopback(host: str) -> bool:
     """``localhost``, 127.0.0.0/8 or ::1."""
     if host.lower() in ("localhost", "localhost."):
         return True
-    import ipaddress
-
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
