@@ -224,3 +224,20 @@ def test_subscriptions_mlflow_cannot_express_are_listed_by_gitreg_only(client, r
     ]
     listed = json.loads(Cli(registry_repo).ok("webhooks", "list", "--json").stdout)
     assert [w["name"] for w in listed["webhooks"]] == ["slack", "ci"]
+
+
+def test_a_secret_created_through_mlflow_is_added_to_an_explicit_allow_env(client, registry_repo):
+    """#23: with notifications.allow.env listed, the variable the plugin keeps a literal
+    secret under is added to it in the same commit, so the hook stays deliverable."""
+    from gitreg import Registry
+
+    config = registry_repo / "gitreg.yaml"
+    config.write_text(config.read_text() + "notifications:\n  allow:\n    env: [SLACK_URL]\n")
+    git(registry_repo, "commit", "-qam", "Only SLACK_URL")
+    client.create_webhook(
+        name="deploy", url="https://ci.example/hook", events=["model_version.created"], secret="s"
+    )
+    allow = Registry(registry_repo).notifications_config().allow
+    assert allow.env == ("SLACK_URL", "GITREG_WEBHOOK_SECRET_DEPLOY")
+    assert log_subjects(registry_repo)[0] == "Add webhook deploy"
+    Cli(registry_repo).ok("validate")

@@ -26,6 +26,13 @@ from gitreg.integrations import http
 Lookup = Callable[[str], str | None]
 
 
+def _clean(url: str, where: str, fix: str) -> None:
+    """Refuse a URL with a space or a control character, naming where it came from."""
+    bad = http.bad_character(url)
+    if bad:
+        raise Unusable(f"{where} contains {bad}; a URL has no spaces or control characters; {fix}")
+
+
 class Unusable(GitregError):
     """Every message to this subscription would fail the same way (a variable not set or
     not allowed, a destination refused): the run stops sending to it."""
@@ -85,18 +92,28 @@ class Access:
         return value
 
     def url(self, sub: Subscription) -> tuple[str, str | None, list[str]]:
-        """``(url, label, secrets)``: a URL kept in a variable is a secret named by it."""
+        """``(url, label, secrets)``: a URL kept in a variable is a secret named by it.
+
+        Raises:
+            Unusable: the URL has a space or a control character (said by where it came
+                from, never by its value), or a scheme the outside settings forbid.
+        """
         if sub.url:
+            _clean(sub.url, f"webhook {sub.name}: its url in gitreg.yaml", "fix it there")
+            self._check_scheme(sub, sub.url, http.redact(sub.url))
             return sub.url, None, []
         value = self.read(sub.url_env, f"webhooks[{sub.name}].url_env", f"the URL of {sub.name}")
         label = f"${sub.url_env}"
         secrets = redaction.url_secrets(value)
         redaction.remember(*secrets)
+        fix = f"fix the value of {sub.url_env} (it is never shown)"
+        _clean(value, f"webhook {sub.name}: the URL in {label}", fix)
         self._check_scheme(sub, value, label)
         return value, label, secrets
 
     def token_url(self, sub: Subscription, url: str) -> None:
         """Refuse to send ``sub``'s token to an origin ``allow.origins`` does not permit."""
+        _clean(url, f"webhook {sub.name}: its api_url in gitreg.yaml", "fix it there")
         if not self.notifications.origin_allowed(url):
             allowed = ", ".join(self.notifications.token_origins())
             raise Unusable(
@@ -104,10 +121,6 @@ class Access:
                 f"be sent to ({allowed}); add its origin to notifications.allow.origins in "
                 "gitreg.yaml if it is your GitHub Enterprise API"
             )
-
-    def check_literal(self, sub: Subscription, url: str) -> None:
-        """Refuse a URL from gitreg.yaml whose scheme the outside settings forbid."""
-        self._check_scheme(sub, url, http.redact(url))
 
     def _check_scheme(self, sub: Subscription, url: str, label: str) -> None:
         schemes = self.options.schemes
