@@ -29,11 +29,9 @@ origin (or the label of a secret URL) and what happened, never a header value.
 from __future__ import annotations
 
 import dataclasses
-import email.utils
 import http.client
 import ipaddress
 import json
-import random
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -42,7 +40,9 @@ from typing import Any
 from gitreg.core import redact as redaction
 from gitreg.core.address import HostProblem, HostRules, normalize_host
 from gitreg.core.errors import GitregError
-from gitreg.integrations.http import _connect
+from gitreg.integrations.http import _connect, _retry
+from gitreg.integrations.http._retry import NO_RETRY as NO_RETRY
+from gitreg.integrations.http._retry import Retry as Retry
 
 # For the SMTP client (notify.mail), which bounds and pins its connections the same way.
 AddressRefused = _connect.AddressRefused
@@ -62,25 +62,6 @@ class HttpError(GitregError):
         super().__init__(message)
         self.status = status
         self.attempts = attempts
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Retry:
-    """How often and how patiently to try again: ``attempts`` counts the first try."""
-
-    attempts: int = 5
-    backoff: float = 0.5  # seconds before the first retry; doubles each time
-    max_backoff: float = 30.0
-    max_retry_after: float = 120.0  # a longer Retry-After ends the retries
-    max_total_wait: float = 300.0  # all waits of one request together; beyond it, give up
-
-    def delay(self, retry: int) -> float:
-        """Seconds to wait before retry number ``retry`` (1-based): half fixed, half jitter."""
-        ceiling: float = min(self.max_backoff, self.backoff * 2.0 ** (retry - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-NO_RETRY = Retry(attempts=1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -287,14 +268,14 @@ def request(
         try:
             response = _follow(call)
         except _Transient as e:
-            wait, why = _budget(retry, attempt, waited, retry.delay(attempt))
+            wait, why = _retry.budget(retry, attempt, waited, retry.delay(attempt))
             if wait is None:
                 raise HttpError(f"{e} (tried {attempt} times{why})", attempts=attempt) from e
             sleep(wait)
             waited += wait
             continue
         response = dataclasses.replace(response, attempts=attempt, secrets=tuple(call.secrets))
-        wait, why = _retry_wait(response, retry, attempt, waited)
+        wait, why = _retry.retry_wait(response.status, response.headers, retry, attempt, waited)
         if wait is None:
             break
         sleep(wait)
@@ -312,47 +293,6 @@ def request(
 
 class _Transient(Exception):
     """A failure worth another try: no connection, a reset, a timeout."""
-
-
-def _budget(retry: Retry, attempt: int, waited: float, wait: float) -> tuple[float | None, str]:
-    """``wait`` if another attempt is due and fits the budget; else None and why not."""
-    if attempt >= retry.attempts:
-        return None, ""
-    if waited + wait > retry.max_total_wait:
-        return None, (
-            f"; stopped: another wait of {wait:g}s would pass the {retry.max_total_wait:g}s "
-            "budget for waiting between attempts"
-        )
-    return wait, ""
-
-
-def _retry_wait(
-    response: Response, retry: Retry, attempt: int, waited: float
-) -> tuple[float | None, str]:
-    """Seconds to wait before trying again, or None (and why) when this answer is final."""
-    if response.status != 429 and not 500 <= response.status < 600:
-        return None, ""
-    after = _retry_after(response.headers.get("retry-after"))
-    if after is not None and after > retry.max_retry_after and attempt < retry.attempts:
-        return None, (
-            f"; stopped: Retry-After asked for {after:g}s, more than the "
-            f"{retry.max_retry_after:g}s gitreg waits at once"
-        )
-    return _budget(retry, attempt, waited, retry.delay(attempt) if after is None else after)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
 
 
 def _follow(call: _Call) -> Response:
