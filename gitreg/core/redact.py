@@ -13,6 +13,7 @@ log. That set is the only state here; it never leaves the process.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -46,7 +47,8 @@ def _percent(text: str, safe: str = "") -> str:
     )
 
 
-def spellings(secret: str) -> set[str]:
+@functools.lru_cache(maxsize=1024)
+def spellings(secret: str) -> frozenset[str]:
     """``secret`` as sent and as a peer or a traceback may echo it."""
     found = {
         secret,
@@ -59,7 +61,7 @@ def spellings(secret: str) -> set[str]:
         secret.encode("unicode_escape").decode("ascii"),
         html.escape(secret),
     }
-    return {s for s in found if s}
+    return frozenset(s for s in found if s)
 
 
 def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:

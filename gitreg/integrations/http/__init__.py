@@ -221,12 +221,15 @@ class _Call:
     secrets: list[str]
 
     def headers_now(self) -> dict[str, str]:
-        """The headers of the attempt about to be sent (signed afresh when ``sign`` is set)."""
-        headers = {**self.headers, **(self.sign() if self.sign else {})}
-        found = redaction.header_secrets(headers.items())
+        """The headers of the attempt about to be sent (signed afresh when ``sign`` is set).
+
+        A signature is redacted from what the peer answers to it, but not remembered for
+        the crash log: it signs one message at one moment and opens nothing else.
+        """
+        signed = dict(self.sign()) if self.sign else {}
+        found = redaction.header_secrets(signed.items())
         self.secrets += [s for s in found if s not in self.secrets]
-        redaction.remember(*found)
-        return headers
+        return {**self.headers, **signed}
 
 
 def request(
@@ -256,11 +259,12 @@ def request(
         HttpError: the URL is refused, the retries ran out, or the answer is final and
             not 2xx (unless ``raise_for_status`` is False).
     """
-    redaction.remember(*secrets)
+    sent = redaction.header_secrets((headers or {}).items())
+    redaction.remember(*secrets, *sent)
     check_url(url, what, label, rules)
     call = _Call(
         method, url, dict(headers or {}), body, timeout, max_bytes, what,
-        label or redact(url), rules, sign, list(secrets),
+        label or redact(url), rules, sign, [*secrets, *sent],
     )  # fmt: skip
     attempt, waited = 0, 0.0
     while True:
