@@ -137,3 +137,105 @@ def closed_port() -> str:
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}"
+
+
+class Drip:
+    """A peer that answers one byte at a time, ``interval`` seconds apart (issue 23).
+
+    ``head`` is sent whole, then ``drip`` byte by byte; each connection's count of bytes
+    sent is recorded in ``sent``, and ``hung_up`` counts the connections the client
+    closed before the drip was over (the proof that the client's deadline cut it off).
+    ``greet`` makes it speak first (SMTP, a TLS ServerHello) instead of reading a request.
+    """
+
+    def __init__(
+        self, head: bytes, drip: bytes, interval: float = 0.25, greet: bool = False
+    ) -> None:
+        self.head, self.drip, self.interval, self.greet = head, drip, interval, greet
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sent: list[int] = []
+        self.hung_up = 0
+        self.requests: list[bytes] = []
+        self.stop = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return self.sock.getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve(self) -> None:
+        # accept() polls, and the socket is closed here, once no accept() waits on it: a
+        # listening socket closed under a blocked accept() would go on taking connections
+        # meant for the next test's server on the same port.
+        self.sock.settimeout(0.05)
+        with self.sock:
+            while not self.stop.is_set():
+                try:
+                    conn, _ = self.sock.accept()
+                except TimeoutError:
+                    continue
+                conn.settimeout(None)
+                threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _read_request(self, conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        while len(body) < length:
+            body += conn.recv(65536)
+        self.requests.append(head)
+
+    def _one(self, conn: socket.socket) -> None:
+        index = len(self.sent)
+        self.sent.append(0)
+        with conn:
+            try:
+                if not self.greet:
+                    self._read_request(conn)
+                conn.sendall(self.head)
+                for byte in self.drip:
+                    if self.stop.wait(self.interval):
+                        return
+                    conn.sendall(bytes([byte]))
+                    self.sent[index] += 1
+            except OSError:
+                self.hung_up += 1
+
+
+@contextmanager
+def dripping(
+    head: bytes, drip: bytes, interval: float = 0.25, greet: bool = False
+) -> Iterator[Drip]:
+    """A ``Drip`` serving on 127.0.0.1 for the ``with`` block."""
+    server = Drip(head, drip, interval, greet)
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stop.set()
+        thread.join()
+
+
+def body_drip(length: int = 400) -> tuple[bytes, bytes]:
+    """A 200 whose body of ``length`` bytes comes one byte at a time."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n".encode()
+    return head, b"x" * length
+
+
+def header_drip(length: int = 400) -> tuple[bytes, bytes]:
+    """A status line, then a header that never ends."""
+    return b"HTTP/1.1 200 OK\r\n", b"X-Drip: " + b"y" * length

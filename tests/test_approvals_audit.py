@@ -313,7 +313,7 @@ def test_delivered_payloads_carry_approved_by(tmp_path, forge):
     """A webhook receiver (a CI system's endpoint) gets approved_by in the JSON payload."""
     with serving() as receiver:
         hook = (
-            "notifications:\n  webhooks:\n    - name: ci\n"
+            "notifications:\n  allow:\n    hosts: [127.0.0.1]\n  webhooks:\n    - name: ci\n"
             f"      url: {receiver.url}/hook\n      events: [MODEL_VERSION_TRANSITIONED_STAGE]\n"
         )
         remote = make_remote(tmp_path, FORGE.format(kind="github", url=forge.url), hook)

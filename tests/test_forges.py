@@ -259,3 +259,46 @@ def test_repository_is_read_from_the_remote_url(url, expected):
 
 def test_the_none_forge_needs_no_token():
     assert make_forge({"type": "none"}, "/srv/git/r.git", {}).list_open() == []
+
+
+# ------------------------------------------------------------------ issue 23
+
+
+def _echoing_forge(status: int):
+    """A forge that answers every call with ``status`` and the credentials it was sent, in
+    its message and raw in the body (as a misconfigured proxy in front of GitHub does)."""
+    from tests._servers import Answer
+
+    def answer(seen):
+        sent = seen.headers.get("Authorization") or seen.headers.get("PRIVATE-TOKEN")
+        body = json.dumps({"message": f"Validation Failed for {sent}", "echo": sent})
+        return Answer(status, body + f" {sent}")
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("kind", "variable"), [("github", "GITHUB_TOKEN"), ("gitlab", "GITLAB_TOKEN")]
+)
+@pytest.mark.parametrize("command", [["transition", "churn", "1", "Production"], ["requests"]])
+def test_a_forge_echoing_the_token_in_a_422_never_prints_it(
+    bare_remote, tmp_path, monkeypatch, kind, variable, command
+):
+    """#23: `transition` and `requests` printed 'Bearer …' when the forge echoed it."""
+    from tests._servers import serving
+
+    with serving(_echoing_forge(422)) as api:
+        repository = "team/registry" if kind == "github" else "group/registry"
+        forge_yaml = (
+            f"  forge:\n    type: {kind}\n    repository: {repository}\n    api_url: {api.url}\n"
+        )
+        clone = forge_clone(bare_remote, tmp_path, forge_yaml)
+        monkeypatch.setenv(variable, TOKEN)
+        result = Cli(clone).fails(1, *command, "--json")
+        text = Cli(clone).fails(1, *command)
+    assert api.requests
+    for out in (result.stdout + result.stderr, text.stdout + text.stderr):
+        assert "answered 422" in out
+        assert "Validation Failed for [REDACTED]" in out
+        assert TOKEN not in out
+        assert "Bearer" not in out

@@ -20,6 +20,7 @@ from gitreg.core import manifest
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.search import like
 from tests._helpers import Cli, git, snapshot
+from tests._pr import commit, edit
 
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
@@ -209,3 +210,222 @@ def test_a_pathological_like_pattern_is_answered(registry):
     assert list(found) == []
     found = registry.search_model_versions("tags.note LIKE '%" + "a%" * 20 + "'")
     assert [mv.version for mv in found] == [1]
+
+
+# ------------------------------------------- crashes become findings, every reader (#23)
+#
+# Each case is a hand edit of churn's manifest (tests/_pr.py's CHURN) committed on a branch:
+# a key YAML reads as a boolean, a number or null, a number past what MLflow stores, a
+# date no calendar has. Every command that reads the registry answers it with one line that
+# names the file, the line, the field and the fix (exit 1), never "unexpected error" (3).
+
+HOSTILE_EDITS = {
+    # id: (old text, new text, code, field)
+    "alias key on (a boolean)": (
+        "  champion: 1\n",
+        "  champion: 1\n  on: 1\n",
+        "KEY_NOT_TEXT",
+        "aliases",
+    ),
+    "alias key 7 (a number)": (
+        "  champion: 1\n",
+        "  champion: 1\n  7: 1\n",
+        "KEY_NOT_TEXT",
+        "aliases",
+    ),
+    "tag key ~ (null)": (
+        "      validation: passed\n",
+        "      validation: passed\n      ~: x\n",
+        "KEY_NOT_TEXT",
+        "versions.0.tags",
+    ),
+    "metric key 2.5 (a float)": (
+        "      f1: 0.91\n",
+        "      f1: 0.91\n      2.5: 1\n",
+        "KEY_NOT_TEXT",
+        "versions.0.metrics",
+    ),
+    "metric of 400 digits": (
+        "      f1: 0.91\n",
+        "      f1: 1" + "0" * 400 + "\n",
+        "METRIC_NOT_FINITE",
+        "versions[0].metrics.f1",
+    ),
+    "metric of 5,000 digits": (
+        "      f1: 0.91\n",
+        "      f1: 1" + "0" * 5000 + "\n",
+        "NUMBER_OUT_OF_RANGE",
+        "versions.0.metrics.f1",
+    ),
+    "next_version of 400 digits": (
+        "next_version: 4\n",
+        "next_version: 1" + "0" * 400 + "\n",
+        "SCHEMA",
+        "next_version",
+    ),
+    "alias to a version past 2**31": (
+        "  champion: 1\n",
+        "  champion: 1" + "0" * 30 + "\n",
+        "SCHEMA",
+        "aliases.champion",
+    ),
+    "version past 2**31": (
+        "  - version: 3\n",
+        "  - version: 3000000000\n",
+        "SCHEMA",
+        "versions.1.version",
+    ),
+    "created_at in month 13": (
+        '    created_at: "2026-11-01T10:00:00Z"\n',
+        '    created_at: "2026-13-01T10:00:00Z"\n',
+        "SCHEMA",
+        "versions.0.created_at",
+    ),
+}
+
+READS = [  # commands that read the manifest and must refuse it
+    ["show", "churn"],
+    ["show", "churn", "1"],
+    ["latest", "churn"],
+    ["resolve", "models:/churn@champion"],
+    ["versions", "--filter", "name = 'churn'"],  # search
+    ["models", "--filter", "name LIKE 'ch%'"],
+]
+GATES = [["validate"], ["validate", "--base", "main"], ["audit", "--since", "main"]]
+# history and events read every commit of a range: a state they cannot read is no state, as
+# for a YAML syntax error (the audit is what reports it); they must not crash on it.
+TRAILS = [
+    ["history", "churn"],
+    ["history", "churn", "--alias", "champion"],
+    ["events", "--since", "main"],
+]
+
+
+def _edit_line(repo: Path, path: str, old: str, new: str) -> int:
+    """Make the edit; the line of its first new line (where the finding must point)."""
+    edit(repo, path, old, new)
+    first = next(text for text in new.splitlines() if text not in old.splitlines())
+    return (repo / path).read_text().splitlines().index(first) + 1
+
+
+def _fast_resolve(capsys, root: Path) -> tuple[int | None, str, str]:
+    """``gitreg resolve`` as the console script answers it, without click (#7, #15)."""
+    from gitreg._entry import resolve_fast
+
+    code = resolve_fast(["resolve", "models:/churn@champion", "--repo", str(root)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_EDITS))
+def test_a_hostile_manifest_is_one_finding_for_every_reader(repo, gate, tmp_path, capsys, case):
+    old, new, code, field = HOSTILE_EDITS[case]
+    line = _edit_line(repo, "models/churn.yaml", old, new)
+    commit(repo, f"Hostile: {case}")
+    before = snapshot(repo)
+    where = f"models/churn.yaml:{line}: {code}: {field}"
+
+    for args in [*READS, ["site", str(tmp_path / "site")]]:
+        refusal = one_line_refusal(gate.run(*args), codes=(1,))
+        assert refusal.startswith(f"Error: {where}"), (args, refusal)
+        assert ";" in refusal or "quote it" in refusal, refusal  # and the fix
+    assert not (tmp_path / "site").exists()
+    fast, out, err = _fast_resolve(capsys, repo)
+    assert (fast, out) == (1, "")
+    assert err.startswith(f"Error: {where}"), err
+    for args in GATES:
+        result = gate.run(*args)
+        one_line_refusal(result, codes=(1,))
+        assert where in result.stdout, (args, result.stdout)
+    for args in TRAILS:
+        result = gate.run(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        assert result.stderr == ""
+    assert snapshot(repo) == before
+
+
+CONFIG_EDITS = {
+    "requirement tag key on": (
+        "      tags: {validation: passed}\n",
+        "      tags: {validation: passed, on: x}\n",
+        "policy.requirements.Production.tags",
+    ),
+    "policy key 7": (
+        "  protected: [Production]\n",
+        "  protected: [Production]\n  7: x\n",
+        "policy",
+    ),
+    "link key null": ("schema_version: 1\n", "schema_version: 1\nlinks: {~: x}\n", "links"),
+}
+
+
+@pytest.mark.parametrize("case", list(CONFIG_EDITS))
+def test_a_hostile_gitreg_yaml_is_a_finding_and_never_a_crash(repo, gate, tmp_path, capsys, case):
+    old, new, field = CONFIG_EDITS[case]
+    line = _edit_line(repo, "gitreg.yaml", old, new)
+    commit(repo, f"Hostile config: {case}")
+    before = snapshot(repo)
+
+    for args in GATES:
+        result = gate.run(*args)
+        one_line_refusal(result, codes=(1,))
+        where = f"gitreg.yaml:{line}: KEY_NOT_TEXT: {field}: YAML reads the key"
+        # validate reports a finding; the audit judges the commit by the policy before it
+        # (#22), and reports the same line as one of the commit's violations
+        assert where in result.stdout, result
+    for args in [*READS, *TRAILS, ["site", str(tmp_path / "site")]]:
+        result = gate.run(*args)
+        assert result.exit_code != 3, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) <= 1, result.stderr
+    fast, _, err = _fast_resolve(capsys, repo)
+    assert fast != 3, err
+    assert snapshot(repo) == before
+
+
+def test_a_key_that_is_not_text_names_the_quoted_fix():
+    with pytest.raises(InvalidManifest) as err:
+        manifest.load("aliases:\n  champion: 1\n  yes: 2\n", "models/churn.yaml")
+    assert err.value.message == (
+        "models/churn.yaml:3: KEY_NOT_TEXT: aliases: YAML reads the key yes as a boolean, "
+        'but every key is text: quote it ("yes": ...)'
+    )
+    assert [f.code for f in err.value.findings] == ["KEY_NOT_TEXT"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['aliases: {"on": 1, !!str 7: 2}\n', "tags:\n  2026-01-01: x\n", "a: &x {b: 1}\nc: {<<: *x}\n"],
+    ids=["quoted", "date", "merge"],
+)
+def test_keys_that_read_as_text_still_load(text):
+    data = manifest.load(text, "models/x.yaml")
+    assert all(isinstance(k, str) for v in data.values() for k in v)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", "churn", "9" * 5000],
+        ["show", "churn", "3000000000"],
+        ["resolve", "models:/churn/" + "9" * 5000],
+        ["resolve", "models:/churn/3000000000"],
+        ["versions", "--filter", "version_number > " + "9" * 5000],
+    ],
+    ids=["show-huge", "show-int32", "resolve-huge", "resolve-int32", "search-huge"],
+)
+def test_version_numbers_past_what_mlflow_stores_are_refused_cleanly(churn, capsys, args):
+    result = churn.run(*args)
+    assert result.exit_code in (0, 1, 2), result.stderr
+    assert "Traceback" not in result.stderr
+    if args[0] != "versions":
+        line = one_line_refusal(result)
+        assert "2,147,483,647" in line or "Invalid model URI" in line, line
+    else:
+        assert "churn" not in result.stdout  # no version is past it
+    if args[0] == "resolve":
+        from gitreg._entry import resolve_fast
+
+        code = resolve_fast([*args, "--repo", str(churn.repo)])
+        assert code == result.exit_code
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1

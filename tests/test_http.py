@@ -9,6 +9,10 @@ none asserts on time.
 
 from __future__ import annotations
 
+import json
+import re
+import urllib.parse
+
 import pytest
 
 from gitreg import Registry
@@ -192,3 +196,98 @@ def test_retry_delays_double_and_are_capped():
     for retry, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 5.0), (9, 5.0)]:
         delay = policy.delay(retry)
         assert ceiling / 2 <= delay <= ceiling
+
+
+# ------------------------------------------------------------------ issue 23
+
+
+def test_retry_after_waits_are_bounded_in_total_and_the_error_says_so():
+    """Delivery's policy: a receiver asking for 120 s again and again is given two waits
+    (240 s), not four: a third would pass the 300 s budget, and the error says why."""
+    from gitreg.integrations.notify.deliver import RETRY
+
+    later = Answer(503, b"", {"Retry-After": "120"})
+    budget = r"\(tried 3 times; stopped: another wait of 120s would pass the 300s budget"
+    with serving(later) as receiver, pytest.raises(http.HttpError, match=budget) as caught:
+        _post(receiver.url, retry=RETRY)
+    assert caught.value.waits == [120.0, 120.0]
+    assert len(receiver.requests) == 3
+
+
+def test_a_retry_after_beyond_the_bound_says_why_it_stopped():
+    later = Answer(429, b"", {"Retry-After": "86400"})
+    stopped = "stopped: Retry-After asked for 86400s, more than the 120s gitreg waits at once"
+    with serving(later) as receiver, pytest.raises(http.HttpError, match=stopped):
+        _post(receiver.url)
+    assert len(receiver.requests) == 1
+
+
+def test_sign_makes_each_attempts_headers_afresh():
+    calls = []
+
+    def sign():
+        calls.append(len(calls) + 1)
+        return {"X-Attempt": str(len(calls))}
+
+    with serving(Answer(503), Answer(200)) as receiver:
+        _post(receiver.url, sign=sign)
+    assert [s.headers["X-Attempt"] for s in receiver.requests] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://ci.example/a\tb", "a tab (U+0009)"),
+        ("https://ci.example/a\nb", "a newline (U+000A)"),
+        ("https://ci.example/a b", "a space (U+0020)"),
+        ("https://ci.exa\x00mple/", "a control character (U+0000)"),
+        ("https://ci.example/\u200bx", "a control character (U+200B)"),
+    ],
+)
+def test_a_url_with_a_space_or_control_character_is_refused_before_sending(url, shown):
+    """#23: it reached http.client, which raised InvalidURL (exit 3, the URL printed)."""
+    with pytest.raises(http.HttpError, match=re.escape(shown)) as caught:
+        http.request("POST", url, label="$HOOK_URL", what="webhook ci")
+    assert caught.value.message.startswith("webhook ci: the URL $HOOK_URL contains")
+    assert "ci.example" not in caught.value.message
+
+
+def test_a_peer_answer_is_redacted_bounded_and_one_printable_line():
+    """The server stands in for a receiver that echoes the token, escaped three ways, with
+    a terminal escape sequence and a long tail."""
+    token = "tok/en+with=odd&chars"
+    echoed = f"{token} {json.dumps(token)[1:-1].replace('/', chr(92) + '/')} "
+    echoed += f"{urllib.parse.quote(token, safe='')} \x1b[2J\nnext line " + "z" * 5000
+    with serving(Answer(403, {"message": echoed})) as api, pytest.raises(http.HttpError) as caught:
+        _post(api.url, headers={"Authorization": f"Bearer {token}"})
+    message = caught.value.message
+    assert token not in message
+    assert "tok" not in message.replace("[REDACTED]", "")
+    assert message.count("[REDACTED]") == 3
+    assert "\x1b" not in message
+    assert "\n" not in message
+    assert len(message) < 500
+
+
+def test_a_short_token_is_redacted_where_it_stands_alone():
+    answer = Answer(401, {"message": "token abc is not abcdef"})
+    alone = r"token \[REDACTED\] is not abcdef"
+    with serving(answer) as api, pytest.raises(http.HttpError, match=alone):
+        _post(api.url, headers={"Authorization": "Bearer abc"})
+
+
+def test_a_forge_that_drips_its_answer_is_cut_off(monkeypatch):
+    """The server stands in for GitHub's API sending one byte every 0.25 s: opening a pull
+    request ends at the forge timeout (1 s here), and is not repeated."""
+    from gitreg.integrations.forges import base
+    from tests._servers import body_drip, dripping
+
+    monkeypatch.setattr(base, "TIMEOUT_SECONDS", 1.0)
+    head, drip = body_drip()
+    with (
+        dripping(head, drip) as api,
+        pytest.raises(ForgeError, match=r"did not answer POST http://127\.0\.0\.1:\d+/… within 1s"),
+    ):
+        GitHubForge("team/registry", "tok", api.url).open("b", "main", "t", "", [])
+    assert len(api.sent) == 1
+    assert api.sent[0] < len(drip)

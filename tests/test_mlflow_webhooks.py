@@ -45,6 +45,20 @@ def client(mlflow_module: Any, registry_repo: Path) -> Any:
     return mlflow_module.MlflowClient()
 
 
+@pytest.fixture
+def local_receivers(registry_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the plugin reach the tests' receivers, plain-http servers on 127.0.0.1.
+
+    MLflow refuses both by default (only https, no private address); its own tests set
+    MLFLOW_WEBHOOK_ALLOWED_SCHEMES, and gitreg.yaml allow-lists the loopback host, which
+    is what `gitreg notify` (which has no MLflow settings) goes by (#23).
+    """
+    monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
+    config = registry_repo / "gitreg.yaml"
+    config.write_text(config.read_text() + "notifications:\n  allow:\n    hosts: [127.0.0.1]\n")
+    git(registry_repo, "commit", "-qam", "Allow the local receivers")
+
+
 def _mlflow_signature_ok(seen, secret: str) -> bool:
     stamp = seen.headers["X-MLflow-Timestamp"]
     signed = f"{seen.headers['X-MLflow-Delivery-Id']}.{stamp}.{seen.body.decode()}".encode()
@@ -126,7 +140,7 @@ def test_update_and_delete(client, registry_repo):
     assert json.loads((registry_repo / ".git/gitreg/secrets.json").read_text()) == {}
 
 
-def test_test_webhook_sends_mlflows_request(client):
+def test_test_webhook_sends_mlflows_request(client, local_receivers):
     with serving() as receiver:
         hook = client.create_webhook(
             name="deploy",
@@ -144,7 +158,7 @@ def test_test_webhook_sends_mlflows_request(client):
     assert body["data"]["alias"] == "example_alias"
 
 
-def test_a_failing_receiver_is_a_failed_test_result(client):
+def test_a_failing_receiver_is_a_failed_test_result(client, local_receivers):
     from tests._servers import Answer
 
     with serving(Answer(404, "gone")) as receiver:
@@ -156,7 +170,9 @@ def test_a_failing_receiver_is_a_failed_test_result(client):
     assert "404" in result.error_message
 
 
-def test_events_registered_through_mlflow_reach_the_subscribed_webhooks_only(client, registry_repo):
+def test_events_registered_through_mlflow_reach_the_subscribed_webhooks_only(
+    client, registry_repo, local_receivers
+):
     with serving() as receiver:
         start = git(registry_repo, "rev-parse", "HEAD").strip()
         client.create_webhook(
@@ -183,7 +199,7 @@ def test_mlflows_rules_for_names_urls_and_events(client):
         client.create_webhook(name="-bad", url="https://ci.example/h", events=good)
     with pytest.raises(Exception, match="Invalid webhook URL scheme"):
         client.create_webhook(name="a", url="ftp://ci.example/h", events=good)
-    with pytest.raises(Exception, match="http to localhost only"):
+    with pytest.raises(Exception, match=r"scheme: 'http'. Allowed schemes are: https \(MLFLOW"):
         client.create_webhook(name="a", url="http://ci.example/h", events=good)
     with pytest.raises(Exception, match="no budgets"):
         client.create_webhook(
@@ -208,3 +224,20 @@ def test_subscriptions_mlflow_cannot_express_are_listed_by_gitreg_only(client, r
     ]
     listed = json.loads(Cli(registry_repo).ok("webhooks", "list", "--json").stdout)
     assert [w["name"] for w in listed["webhooks"]] == ["slack", "ci"]
+
+
+def test_a_secret_created_through_mlflow_is_added_to_an_explicit_allow_env(client, registry_repo):
+    """#23: with notifications.allow.env listed, the variable the plugin keeps a literal
+    secret under is added to it in the same commit, so the hook stays deliverable."""
+    from gitreg import Registry
+
+    config = registry_repo / "gitreg.yaml"
+    config.write_text(config.read_text() + "notifications:\n  allow:\n    env: [SLACK_URL]\n")
+    git(registry_repo, "commit", "-qam", "Only SLACK_URL")
+    client.create_webhook(
+        name="deploy", url="https://ci.example/hook", events=["model_version.created"], secret="s"
+    )
+    allow = Registry(registry_repo).notifications_config().allow
+    assert allow.env == ("SLACK_URL", "GITREG_WEBHOOK_SECRET_DEPLOY")
+    assert log_subjects(registry_repo)[0] == "Add webhook deploy"
+    Cli(registry_repo).ok("validate")

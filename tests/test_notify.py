@@ -33,10 +33,15 @@ SECRET = "s3cr3t-signing-key"
 EVERY_KIND = [k.value for k in EventKind if k.name not in ("POLICY_VIOLATION",)]
 
 
-def subscribe(repo: Path, text: str) -> str:
+# The receivers are servers on 127.0.0.1 that the tests start: a loopback address, which
+# delivery reaches only when gitreg.yaml allow-lists it (#23).
+LOCAL = "  allow:\n    hosts: [127.0.0.1]\n"
+
+
+def subscribe(repo: Path, text: str, allow: str = LOCAL) -> str:
     """Append a notifications section to gitreg.yaml, commit it; return that commit."""
     config = repo / "gitreg.yaml"
-    config.write_text(config.read_text() + "notifications:\n" + text)
+    config.write_text(config.read_text() + "notifications:\n" + allow + text)
     git(repo, "commit", "-qam", "Subscribe")
     return head(repo)
 
@@ -307,7 +312,7 @@ def test_github_dispatch_within_githubs_limits(registry, registry_repo, monkeypa
             f"      api_url: {github.url}\n"
             "      events: [MODEL_VERSION_TRANSITIONED_TO_PRODUCTION]\n"
         )
-        start = subscribe(registry_repo, text)
+        start = subscribe(registry_repo, text, LOCAL + f"    origins: [{github.url}]\n")
         registry.create_model_version("churn", "s3://bucket/" + "x" * 300, run_id="r1")
         registry.transition_model_version_stage("churn", 1, "Production")
         monkeypatch.setenv("DISPATCH_TOKEN", "ghs_token")

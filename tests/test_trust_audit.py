@@ -349,8 +349,11 @@ def test_audit_notify_delivers_with_the_trusted_subscriptions_only(
     pusher's endpoint receives nothing."""
     monkeypatch.setenv("GITHUB_TOKEN", _forge.TOKEN)
     with serving(Answer(200, b"ok")) as receiver:  # stands in for the team's CI webhook
+        # Loopback receivers must be allow-listed (#23); the attacker's endpoint is on
+        # 127.0.0.1 too, so only the trust rule keeps the token from it.
         trusted_hook = (
-            f"notifications:\n  webhooks:\n    - name: ci\n      url: {receiver.url}/hook\n"
+            "notifications:\n  allow:\n    hosts: [127.0.0.1]\n"
+            f"  webhooks:\n    - name: ci\n      url: {receiver.url}/hook\n"
             "      events: [POLICY_VIOLATION]\n"
         )
         remote = make_remote(tmp_path, FORGE.format(url=forge.url), trusted_hook)
@@ -375,9 +378,12 @@ def test_audit_notify_delivers_with_the_trusted_subscriptions_only(
 
         assert result.exit_code == 1, result.stderr
         sent = [json.loads(r.body) for r in receiver.requests]
-        assert sorted((e["commit"], e["event"]) for e in sent) == sorted(
-            [(hooked, "POLICY_VIOLATION"), (moved, "POLICY_VIOLATION")]
-        )
+        # each commit's violations, and nothing else (the hook commit also breaks the
+        # allow-list of #23: its api_url is no origin the policy names)
+        assert {(e["commit"], e["event"]) for e in sent} == {
+            (hooked, "POLICY_VIOLATION"),
+            (moved, "POLICY_VIOLATION"),
+        }
     assert attacker.requests == [], "no token (and no event) reached the pushed endpoint"
 
 

@@ -32,11 +32,13 @@ __all__ = ["cli", "entry", "main"]
 
 
 def _log_crash(exc: BaseException) -> str:
+    """Write the crash log; every secret the process read for delivery is redacted (#23)."""
     import os
     import platform
     import tempfile
     import traceback
 
+    from gitreg.core.redact import redact_remembered
     from gitreg.core.version import __version__
 
     fd, path = tempfile.mkstemp(prefix="gitreg-crash-", suffix=".log")
@@ -44,8 +46,8 @@ def _log_crash(exc: BaseException) -> str:
         f.write(
             f"gitreg {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
         )
-        f.write(f"argv: {sys.argv}\n\n")
-        f.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        f.write(redact_remembered(f"argv: {sys.argv}\n\n{trace}"))
     return path
 
 
@@ -128,8 +130,10 @@ def _exit_code(e: Exception, as_json: bool) -> int:
     if isinstance(e, GitregError):
         code = 2 if isinstance(e, _COMMAND_LINE_ERRORS) else 1
         return _fail(cli_words(e.message), e.error_code, as_json, code, e.multiline)
+    from gitreg.core.redact import redact_remembered
+
     path = _log_crash(e)
-    message = f"unexpected {type(e).__name__}: {e} (details in {path})"
+    message = f"unexpected {type(e).__name__}: {redact_remembered(str(e))} (details in {path})"
     return _fail(message, "INTERNAL_ERROR", as_json, 3)
 
 

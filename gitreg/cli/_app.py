@@ -145,13 +145,18 @@ class VersionType(click.ParamType):  # type: ignore[type-arg]  # generic from cl
         return "VERSION"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        from gitreg.core.fields import is_version_text
+        from gitreg.core.fields import MAX_VERSION, is_version_text
 
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return value
         text = str(value).strip()
-        if is_version_text(text) and int(text) >= 1:  # ASCII digits: "²" is no version
-            return int(text)
+        if is_version_text(text):  # ASCII digits: "²" is no version
+            digits = text.lstrip("0") or "0"
+            number = int(digits) if len(digits) <= 12 else MAX_VERSION + 1  # int() has a limit
+            if 1 <= number <= MAX_VERSION:
+                return number
+            if number > MAX_VERSION:
+                self.fail(f"{text[:40]} is past the largest version number, {MAX_VERSION:,}")
         self.fail(f"{str(value)[:40]!r} is not a version number; versions are 1, 2, 3, ...")
 
     def shell_complete(

@@ -61,7 +61,8 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     flag_value=8000,
     default=None,
     metavar="[PORT]",
-    help="Then serve it on http://127.0.0.1:PORT (default 8000; 0 picks a free port).",
+    help="Then serve it on http://127.0.0.1:PORT (default 8000; 0 picks a free port); "
+    "other Host names get 421.",
 )
 @repo_option
 @json_option
@@ -81,7 +82,10 @@ def site(
     version (run, source, the commit and pull request behind it, metrics and
     tags against the previous version). It needs no server and loads nothing
     from elsewhere: open OUTDIR/index.html, or publish OUTDIR with GitHub
-    Pages. OUTDIR must be new, empty, or a previous build.
+    Pages. OUTDIR must be new, empty, or a previous build, and hold no
+    symbolic link: nothing is written or deleted outside it, and a rebuild
+    removes only files the previous build wrote (their content unchanged).
+    --serve answers only requests for 127.0.0.1, localhost or [::1].
 
     \b
     Examples:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from gitreg.core.errors import InvalidManifest
+from gitreg.core.finding import Finding
 
 try:
     _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -39,12 +40,35 @@ _REFUSED_TAGS = (
 )
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+# What YAML 1.1 makes of a plain key that is not text, in the words a finding uses (#23).
+_KEY_KINDS = {
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:null": "null (no key at all)",
+}
+
+
+class _Located(yaml.constructor.ConstructorError):
+    """A problem with one node, reported as a finding with its field path (#23)."""
+
+    def __init__(self, node: yaml.Node, code: str, problem: str) -> None:
+        super().__init__(None, None, problem, node.start_mark)
+        self.node = node
+        self.code = code
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Safe loader: timestamps stay text, duplicate keys and exotic tags are errors."""
+    """Safe loader: timestamps stay text; duplicate keys, keys that are not text, numbers
+    too long to convert and exotic tags are errors."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[tuple[str, str]] = set()
         for key_node, _ in node.value:
+            if key_node.tag != _STR_TAG and key_node.tag != _MERGE_TAG:
+                raise _non_text_key(key_node)
             if isinstance(key_node, yaml.ScalarNode):
                 key = (key_node.tag, key_node.value)
                 if key in seen:
@@ -57,6 +81,39 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
                 seen.add(key)
         mapping: dict[Any, Any] = super().construct_mapping(node, deep)
         return mapping
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        try:
+            number: int = super().construct_yaml_int(node)
+        except ValueError as e:  # more digits than Python converts (sys.get_int_max_str_digits)
+            digits = sum(c.isdigit() for c in str(node.value))
+            raise _Located(
+                node,
+                "NUMBER_OUT_OF_RANGE",
+                f"a number of {digits:,} digits, far beyond any field's range; write the "
+                "value gitreg should hold (version numbers and metrics are numbers MLflow can "
+                "store)",
+            ) from e
+        return number
+
+
+def _non_text_key(node: yaml.Node) -> _Located:
+    """The error for a mapping key that YAML does not read as text (``on:``, ``7:``, ``~:``)."""
+    if not isinstance(node, yaml.ScalarNode):
+        return _Located(node, "KEY_NOT_TEXT", "a mapping key is a list or mapping; keys are text")
+    shown = _clip(str(node.value)) if node.value else ""
+    kind = _KEY_KINDS.get(node.tag, f"type {node.tag.rsplit(':', 1)[-1]!r}")
+    quoted = '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _Located(
+        node,
+        "KEY_NOT_TEXT",
+        f"YAML reads the key {shown or '(empty)'} as {kind}, but every key is text: quote it "
+        f"({quoted}: ...)",
+    )
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
@@ -71,6 +128,7 @@ def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
 
 for _tag in _REFUSED_TAGS:
     _Loader.add_constructor(_tag, _refuse_tag)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 # Unquoted ISO timestamps stay strings: the schema says created_at is text.
 _Loader.yaml_implicit_resolvers = {
@@ -91,6 +149,8 @@ def load(text: str | bytes, path: str) -> Any:
         )
     try:
         data = yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
+    except _Located as e:
+        raise _located_error(e, text, path) from e
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -109,6 +169,54 @@ def load(text: str | bytes, path: str) -> Any:
     if shape:
         raise InvalidManifest(f"{path}: {shape}")
     return data
+
+
+def _located_error(error: _Located, text: str | bytes, path: str) -> InvalidManifest:
+    """One line naming the file, the line, the field and the fix; the finding rides along."""
+    line = error.node.start_mark.line + 1
+    where = _path_of(text, error.node.start_mark)
+    field = ".".join(map(str, where)) if where else "(top level)"
+    message = f"{field}: {error.problem}"
+    return InvalidManifest(
+        f"{path}:{line}: {error.code}: {message}", [Finding(path, line, error.code, message)]
+    )
+
+
+def _path_of(text: str | bytes, mark: Any) -> list[str | int]:
+    """Where the node at ``mark`` sits (keys and list indexes): the field a finding names.
+
+    Only an error takes this path, so composing the document again costs nothing otherwise.
+    """
+    try:
+        node = yaml.compose(text, Loader=_BaseLoader)  # safe composer
+    except yaml.YAMLError:
+        return []
+    found: list[str | int] = []
+    while node is not None and node.start_mark.index != mark.index:
+        step = _step_towards(node, mark.index)
+        if step is None:
+            break
+        found.append(step[0])
+        node = step[1]
+    return found
+
+
+def _step_towards(node: yaml.Node, index: int) -> tuple[str | int, yaml.Node] | None:
+    """The key or list index of ``node``'s child that holds position ``index``, and the child.
+
+    None when ``index`` is one of ``node``'s own keys (or in no child).
+    """
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.start_mark.index == index:
+                return None
+            if value.start_mark.index <= index < value.end_mark.index:
+                return str(key.value), value
+    elif isinstance(node, yaml.SequenceNode):
+        for position, item in enumerate(node.value):
+            if item.start_mark.index <= index < item.end_mark.index:
+                return position, item
+    return None
 
 
 def _one_line(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from typing import Any
 from gitreg.core.approvals import Approvals
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.errors import InvalidParameter
+from gitreg.core.fields import has_visible_text
 from gitreg.core.notifications import Notifications
 
 CONFIG_FILE = "gitreg.yaml"
@@ -82,25 +84,83 @@ class Requirement:
     description: bool = False
 
     def unmet(self, mv: ModelVersion) -> list[str]:
-        """Human-readable reasons ``mv`` does not meet this requirement (empty if it does)."""
+        """Human-readable reasons ``mv`` does not meet this requirement (empty if it does).
+
+        A description counts only with a character a reader can see: a zero-width space or
+        a line of blanks is no description (#23). A threshold that is not a number is never
+        met (fail closed).
+        """
         reasons = [
             f"tag {key}={value!r} is required (it is {mv.tags.get(key)!r})"
             for key, value in self.tags.items()
             if mv.tags.get(key) != value
         ]
         for threshold in self.metrics:
-            match = _THRESHOLD_RE.fullmatch(threshold)
-            if not match:
+            parsed = parse_threshold(threshold)
+            if parsed is None:
+                reasons.append(f"threshold {threshold!r} in {CONFIG_FILE} is not a comparison")
                 continue
-            metric, op, bound = match.groups()
+            metric, op, bound = parsed
             value = mv.metrics.get(metric)
             if value is None:
                 reasons.append(f"metric {metric} is required ({threshold})")
-            elif not _OPS[op](float(value), float(bound)):
+            elif not _OPS[op](float(value), bound):
                 reasons.append(f"metric {metric}={value} does not meet {threshold}")
-        if self.description and not (mv.description or "").strip():
-            reasons.append("a description is required")
+        if self.description and not has_visible_text(mv.description):
+            reasons.append(
+                "a description is required (with visible characters, not only blanks or "
+                "invisible ones)"
+            )
         return reasons
+
+
+def parse_threshold(text: object) -> tuple[str, str, float] | None:
+    """``"f1 >= 0.88"`` as (metric, operator, finite bound), or None if it is not one."""
+    match = _THRESHOLD_RE.fullmatch(text) if isinstance(text, str) else None
+    if not match:
+        return None
+    metric, op, bound = match.groups()
+    try:
+        number = float(bound)
+    except ValueError:
+        return None
+    return (metric, op, number) if math.isfinite(number) else None
+
+
+def requirement_problems(requirements: object) -> list[tuple[list[str | int], str, str]]:
+    """(where under policy.requirements, code, message) for requirements that cannot work.
+
+    A threshold must compare with a finite number, and a required tag value must hold a
+    visible character: a requirement met by invisible text is no requirement (#23).
+    """
+    problems: list[tuple[list[str | int], str, str]] = []
+    for key, requirement in requirements.items() if isinstance(requirements, Mapping) else ():
+        if not isinstance(requirement, Mapping):
+            continue
+        where = f"policy.requirements.{key}"
+        for index, threshold in enumerate(requirement.get("metrics") or ()):
+            if parse_threshold(threshold) is None:
+                problems.append(
+                    (
+                        [key, "metrics", index],
+                        "POLICY_INVALID",
+                        f"{where}.metrics[{index}]: {str(threshold)[:60]!r} is not a "
+                        'comparison with a finite number; write e.g. "f1 >= 0.88"',
+                    )
+                )
+        tags = requirement.get("tags")
+        for tag, value in tags.items() if isinstance(tags, Mapping) else ():
+            if not has_visible_text(value):
+                problems.append(
+                    (
+                        [key, "tags", tag],
+                        "POLICY_INVALID",
+                        f"{where}.tags.{tag}: the required value {str(value)[:40]!r} has no "
+                        "visible character, so invisible text would meet it; require a "
+                        "visible value (e.g. passed)",
+                    )
+                )
+    return problems
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -15,8 +15,14 @@ from typing import Any
 from gitreg.core.errors import InvalidParameter
 
 # mutations imports these from here (its text is pinned by mutation testing; see #10).
+from gitreg.core.fields import (
+    MAX_NEXT_VERSION,
+    MAX_VERSION,
+    check_metrics,
+    format_timestamp,
+    parse_timestamp,
+)
 from gitreg.core.fields import MAX_TAG_VALUE_LENGTH as MAX_TAG_VALUE_LENGTH
-from gitreg.core.fields import check_metrics, format_timestamp, parse_timestamp
 from gitreg.core.fields import check_tag_key as check_tag_key
 from gitreg.core.fields import check_tag_value as check_tag_value
 from gitreg.core.fields import check_text as check_text
@@ -55,11 +61,21 @@ class Stage(str, Enum):
 _STAGES_BY_LOWER_NAME = {stage.value.lower(): stage for stage in Stage}
 
 
-def _strict_int(value: object) -> int:
-    """An integer as the manifest wrote it: ``1.0``, ``true`` and ``"1"`` are not (see #12)."""
+def _strict_int(value: object, limit: int = MAX_VERSION) -> int:
+    """An integer as the manifest wrote it: ``1.0``, ``true`` and ``"1"`` are not (see #12),
+    and one past MLflow's 32-bit version column is out of range (#23)."""
     if type(value) is not int:
-        raise TypeError(f"{value!r} is not an integer")
+        raise TypeError(f"{str(value)[:40]!r} is not an integer")
+    if not 1 <= value <= limit:
+        raise ValueError(f"{str(value)[:40]} is not between 1 and {limit}")
     return value
+
+
+def _text(key: object) -> str:
+    """A mapping key as the manifest must write it: text, never ``on`` read as true (#23)."""
+    if not isinstance(key, str):
+        raise TypeError(f"the key {str(key)[:40]!r} is not text")
+    return key
 
 
 def _tags_json(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -194,7 +210,7 @@ class RegisteredModel:
     def from_manifest(cls, data: Mapping[str, Any]) -> RegisteredModel:
         """Build from a parsed manifest that passed schema validation."""
         name = str(data["name"])
-        aliases = {str(k): _strict_int(v) for k, v in (data.get("aliases") or {}).items()}
+        aliases = {_text(k): _strict_int(v) for k, v in (data.get("aliases") or {}).items()}
         by_version: dict[int, list[str]] = {}
         for alias, number in aliases.items():
             by_version.setdefault(number, []).append(alias)
@@ -214,7 +230,7 @@ class RegisteredModel:
             tags=dict(data.get("tags") or {}),
             aliases=aliases,
             versions=versions,
-            next_version=_strict_int(data.get("next_version", 1)),
+            next_version=_strict_int(data.get("next_version", 1), MAX_NEXT_VERSION),
             user_id=data.get("created_by"),
         )
 

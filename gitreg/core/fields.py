@@ -14,7 +14,9 @@ import json
 import math
 import posixpath
 import re
+import sys
 import time
+import unicodedata
 from collections.abc import Mapping
 
 from gitreg.core.errors import InvalidParameter
@@ -41,6 +43,11 @@ MAX_RUN_ID = 256
 MAX_METRICS = 1000
 MAX_METRIC_NAME = 250
 _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+# Numbers as MLflow stores them (#23): a version is an INTEGER column (32 bits), a metric a
+# 64-bit float, a timestamp a BIGINT of milliseconds (the manifest writes it as text).
+MAX_VERSION = 2**31 - 1
+MAX_NEXT_VERSION = MAX_VERSION + 1  # next_version after the last possible version
+MAX_METRIC = sys.float_info.max
 
 
 def check_alias(alias: object) -> str:
@@ -115,6 +122,91 @@ def check_tag_value(key: str, value: object) -> str:
     return text
 
 
+def number_problem(value: object, field: str, limit: int = MAX_VERSION) -> str | None:
+    """Why ``value`` is not a whole number in 1..``limit`` as a manifest writes one, or None.
+
+    ``1.0``, ``true`` and ``"1"`` are not whole numbers (see #12); a value past MLflow's
+    32-bit version column is out of range (#23).
+    """
+    if type(value) is not int:
+        return f"{field}: {_shown(value)} is not a whole number; write digits only"
+    if not 1 <= value <= limit:
+        return (
+            f"{field}: {_shown(value)} is out of range; it must be between 1 and {limit:,} "
+            "(MLflow stores version numbers as 32-bit integers)"
+        )
+    return None
+
+
+def metric_problem(value: object) -> str | None:
+    """Why ``value`` is not a metric MLflow can store (a finite 64-bit float), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{_shown(value)} is not a number; record the metric as a number"
+    try:
+        number = float(value)
+    except OverflowError:
+        return (
+            f"{_shown(value, 30)} is too large for a metric: MLflow stores metrics as 64-bit "
+            f"floats (at most {MAX_METRIC:.4g}); record it in another unit or as a tag"
+        )
+    if not math.isfinite(number):
+        return (
+            f"{value!r} is not a finite number; NaN and infinities cannot be compared or "
+            "written as JSON, so record a finite number"
+        )
+    return None
+
+
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that are drawn as nothing: the Hangul fillers and the blank braille
+# pattern, used to pass "must not be empty" checks with text nobody can read.
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_visible_text(text: object) -> bool:
+    """Whether ``text`` holds at least one character a reader can see (#23).
+
+    Whitespace, control and format characters (a zero-width space, a direction mark),
+    combining marks with nothing to combine with, private-use and unassigned code points,
+    and the blank letters above do not count.
+    """
+    if not isinstance(text, str):
+        return False
+    return any(
+        c not in _BLANK_GLYPHS and unicodedata.category(c) not in _INVISIBLE_CATEGORIES
+        for c in text
+    )
+
+
+# A link in a manifest (run_link): an absolute http(s) URL with a host and no user name,
+# without spaces, control or invisible format characters (#23). MLflow's own run links are
+# ``https://HOST/#/experiments/ID/runs/RUN_ID`` (Databricks: ``https://HOST/?o=N#mlflow/...``).
+# The manifest schema carries the same pattern (tests/test_validate.py checks they agree).
+_LINK_BAD = (
+    "\\u0000-\\u0020\\u007f-\\u00a0\\u00ad\\u061c\\u1680\\u180e\\u2000-\\u200f"
+    "\\u2028-\\u202f\\u205f-\\u2064\\u2066-\\u206f\\u3000\\ufeff\\ufff9-\\ufffb"
+)
+LINK_PATTERN = f"^[Hh][Tt][Tt][Pp][Ss]?://[^{_LINK_BAD}/?#@\\\\]+([/?#][^{_LINK_BAD}]*)?$"
+_LINK_RE = re.compile(LINK_PATTERN)
+LINK_FIX = (
+    "use an http:// or https:// URL with a host and without spaces, control or invisible "
+    "characters (e.g. https://mlflow.example.com/#/experiments/1/runs/RUN_ID), or remove it"
+)
+
+
+def is_link(value: object) -> bool:
+    """Whether ``value`` is a link a manifest may hold (``LINK_PATTERN``)."""
+    return isinstance(value, str) and _LINK_RE.fullmatch(value) is not None
+
+
+def optional_link(value: object, field: str) -> str | None:
+    """``optional_text`` for a link field: an http(s) URL (``LINK_PATTERN``), or absent."""
+    text = optional_text(value, field, MAX_URI)
+    if text is not None and not is_link(text):
+        raise InvalidParameter(f"Invalid {field} {_quoted(text)}: {LINK_FIX}")
+    return text
+
+
 def is_version_text(text: str) -> bool:
     """Whether ``text`` is a version number as written: ASCII digits only."""
     return _DIGITS.fullmatch(text) is not None
@@ -128,7 +220,8 @@ def parse_version(version: object) -> int:
     if isinstance(version, int) and not isinstance(version, bool):
         number = version
     elif isinstance(version, str) and _DIGITS.fullmatch(version.strip()):
-        number = int(version.strip())
+        digits = version.strip().lstrip("0") or "0"
+        number = int(digits) if len(digits) <= 12 else MAX_VERSION + 1  # int() has a limit
     else:
         raise InvalidParameter(  # MLflow's words; a prefix of the input at most
             f"Parameter 'version' must be an integer, got {_shown(version)}; versions are "
@@ -138,6 +231,11 @@ def parse_version(version: object) -> int:
         raise InvalidParameter(
             f"Parameter 'version' must be a positive integer, got {_shown(version)}; versions "
             "are 1, 2, 3, ..."
+        )
+    if number > MAX_VERSION:
+        raise InvalidParameter(
+            f"Parameter 'version' must be at most {MAX_VERSION:,} (MLflow stores version "
+            f"numbers as 32-bit integers), got {_shown(version)}"
         )
     return number
 
@@ -191,14 +289,10 @@ def check_metrics(metrics: object) -> dict[str, float]:
     checked = {}
     for name, value in metrics.items():
         key = check_text(name, "metric name", MAX_METRIC_NAME)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidParameter(f"Invalid metric {key}={_shown(value)}: it must be a number")
-        if not math.isfinite(value):
-            raise InvalidParameter(
-                f"Invalid metric {key}={value}: NaN and infinities cannot be compared or "
-                "written as JSON; give a finite number"
-            )
-        checked[key] = float(value)
+        problem = metric_problem(value)
+        if problem:
+            raise InvalidParameter(f"Invalid metric {key}: {problem}")
+        checked[key] = float(value)  # metric_problem: a number
     return checked
 
 

@@ -5,7 +5,14 @@ holds it), in which format (``json``, ``slack``, ``github-dispatch``, ``email``)
 events (gitreg's kinds, or MLflow's webhook event names, which map onto them) and which
 models (glob patterns). Secrets are never in the file: only the names of the environment
 variables that hold them. The schema (``schemas/config.schema.json``) checks each entry;
-``problems`` adds what a schema cannot say (unique names, email needs ``smtp``).
+``problems`` adds what a schema cannot say (unique names, email needs ``smtp``, the
+destinations and variables ``allow`` permits).
+
+``allow`` (issue 23) is what delivery may read and reach, so that a reviewed hook cannot
+turn delivery into a way out for the CI job's other secrets: the environment variables it
+may read (``env``; default: the ``*_env`` names this section declares), the private or
+loopback hosts it may connect to (``hosts``; default: none, see ``core.address``), and
+the origins a token may be sent to (``origins``, beyond GitHub's API, the default).
 """
 
 from __future__ import annotations
@@ -16,9 +23,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from gitreg.core.address import HostRules, entry_problem, host_of, origin_of
+
 FORMATS = ("json", "slack", "github-dispatch", "email")
 SIGNATURES = ("standard", "mlflow")
 DEFAULT_TIMEOUT = 10.0
+# Where a github-dispatch token may go without notifications.allow.origins naming it.
+DEFAULT_TOKEN_ORIGINS = ("https://api.github.com",)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # MLflow's rule for webhook names (mlflow.utils.validation._WEBHOOK_NAME_REGEX).
 NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
@@ -166,11 +177,67 @@ class Smtp:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Allow:
+    """``notifications.allow``: the variables delivery may read, the hosts and origins it
+    may reach (#23)."""
+
+    env: tuple[str, ...] | None = None  # names or glob patterns; None: what is declared
+    hosts: tuple[str, ...] = ()  # private or loopback hosts, addresses or networks
+    origins: tuple[str, ...] = ()  # where a token may go, beyond DEFAULT_TOKEN_ORIGINS
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Allow:
+        """Build from the schema-valid ``allow`` mapping (None: the defaults)."""
+        data = data or {}
+        env = data.get("env")
+        return cls(
+            env=None if env is None else tuple(str(e) for e in env),
+            hosts=tuple(str(h) for h in data.get("hosts") or ()),
+            origins=tuple(str(o) for o in data.get("origins") or ()),
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Notifications:
-    """The ``notifications`` section: subscriptions and the SMTP server."""
+    """The ``notifications`` section: subscriptions, the SMTP server, what is allowed."""
 
     webhooks: tuple[Subscription, ...] = ()
     smtp: Smtp | None = None
+    allow: Allow = dataclasses.field(default_factory=Allow)
+
+    def declared_env(self) -> set[str]:
+        """Every variable name a ``*_env`` field of this section declares."""
+        names = {
+            name
+            for hook in self.webhooks
+            for name in (hook.url_env, hook.secret_env, hook.token_env)
+            if name
+        }
+        if self.smtp is not None:
+            names |= {
+                n for n in (self.smtp.host_env, self.smtp.username_env, self.smtp.password_env) if n
+            }
+        return names
+
+    def env_allowed(self, name: str) -> bool:
+        """Whether delivery may read variable ``name`` (``allow.env``, else what is declared)."""
+        if self.allow.env is None:
+            return name in self.declared_env()
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.allow.env)
+
+    def token_origins(self) -> tuple[str, ...]:
+        """The origins a token may be sent to: GitHub's API and ``allow.origins``."""
+        listed = (origin_of(o) for o in self.allow.origins)
+        return DEFAULT_TOKEN_ORIGINS + tuple(o for o in listed if o)
+
+    def origin_allowed(self, url: str) -> bool:
+        """Whether a token may go to ``url``'s origin."""
+        found = origin_of(url)
+        return found is not None and found in {origin_of(o) for o in self.token_origins()}
+
+    def host_rules(self, allow_private: bool = False) -> HostRules:
+        """The address rules delivery connects by (``allow.hosts``)."""
+        return HostRules(self.allow.hosts, allow_private)
 
     def find(self, name_or_id: str) -> Subscription | None:
         """The subscription with this name (or MLflow webhook id)."""
@@ -187,6 +254,7 @@ class Notifications:
         return cls(
             webhooks=tuple(Subscription.from_dict(w) for w in data.get("webhooks") or ()),
             smtp=Smtp.from_dict(smtp) if smtp else None,
+            allow=Allow.from_dict(data.get("allow")),
         )
 
 
@@ -223,4 +291,67 @@ def problems(data: Any) -> list[tuple[list[str | int], str, str]]:
                     "missing; add notifications.smtp (host_env, port, from)",
                 )
             )
+    return found + _allow_problems(data)
+
+
+Problem = tuple[list[str | int], str, str]
+
+
+def _allow_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """What ``allow`` refuses among the hosts, origins and variables the section names."""
+    section = Notifications.from_dict(data)
+    rules = section.host_rules()
+    found: list[Problem] = []
+    for index, entry in enumerate(section.allow.hosts):
+        problem = entry_problem(entry)
+        if problem:
+            where: list[str | int] = ["notifications", "allow", "hosts", index]
+            found.append((where, "WEBHOOK_ALLOW_HOST", f"notifications.allow.hosts: {problem}"))
+    for index, hook in enumerate(section.webhooks):
+        for key in ("url", "api_url"):
+            value = getattr(hook, key)
+            host = host_of(value) if value else None
+            problem = rules.check_name(host) if host is not None else None
+            if problem:
+                found.append(_hook_problem(index, key, "WEBHOOK_ADDRESS", f"{value} {problem}"))
+        if hook.format == "github-dispatch" and not section.origin_allowed(
+            hook.api_url or DEFAULT_TOKEN_ORIGINS[0]
+        ):
+            message = (
+                f"{hook.api_url} is not an origin a token may be sent to; add "
+                f"{origin_of(hook.api_url or '')} to notifications.allow.origins if it is your "
+                "GitHub Enterprise API"
+            )
+            found.append(_hook_problem(index, "api_url", "WEBHOOK_ORIGIN_NOT_ALLOWED", message))
+        for key in ("url_env", "secret_env", "token_env"):
+            name = getattr(hook, key)
+            if name and not section.env_allowed(name):
+                message = f"{name} is not in notifications.allow.env; {_ENV_FIX.format(name)}"
+                found.append(_hook_problem(index, key, "WEBHOOK_ENV_NOT_ALLOWED", message))
+    return found + _smtp_problems(section, rules)
+
+
+_ENV_FIX = "add {} to notifications.allow.env if delivery should read it"
+
+
+def _hook_problem(index: int, key: str, code: str, message: str) -> Problem:
+    where: list[str | int] = ["notifications", "webhooks", index, key]
+    return (where, code, f"notifications.webhooks[{index}].{key}: {message}")
+
+
+def _smtp_problems(section: Notifications, rules: HostRules) -> list[Problem]:
+    smtp = section.smtp
+    if smtp is None:
+        return []
+    found: list[Problem] = []
+    problem = rules.check_name(smtp.host) if smtp.host else None
+    if problem:
+        message = f"notifications.smtp.host: {smtp.host} {problem}"
+        found.append((["notifications", "smtp", "host"], "WEBHOOK_ADDRESS", message))
+    for key in ("host_env", "username_env", "password_env"):
+        name = getattr(smtp, key)
+        if name and not section.env_allowed(name):
+            message = f"notifications.smtp.{key}: {name} is not in notifications.allow.env; "
+            message += _ENV_FIX.format(name)
+            found.append((["notifications", "smtp", key], "WEBHOOK_ENV_NOT_ALLOWED", message))
     return found

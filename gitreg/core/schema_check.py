@@ -16,6 +16,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
+from gitreg.core.fields import LINK_FIX, MAX_VERSION
 from gitreg.core.finding import Finding
 
 if TYPE_CHECKING:
@@ -85,6 +86,15 @@ def _schema_message(error: Any, name: str) -> str:
         "pattern": "change the value to match the pattern",
     }
     fix = fixes.get(error.validator, f"fix it to match gitreg's {name}.schema.json")
+    if error.validator in ("pattern", "not") and list(error.absolute_path)[-1:] == ["run_link"]:
+        return f"{where}: {_short(error.instance)} is not an http(s) link; {LINK_FIX}"
+    if error.validator == "maximum" and isinstance(error.instance, int | float):
+        why = " (MLflow stores version numbers as 32-bit integers)"
+        return (
+            f"{where}: {_short(error.instance)} is above the maximum of "
+            f"{error.validator_value:,}{why if error.validator_value >= MAX_VERSION else ''}; "
+            "use a smaller number"
+        )
     if error.validator in ("maxLength", "minLength") and isinstance(error.instance, str):
         limit = error.validator_value
         word = "long" if error.validator == "maxLength" else "short"
@@ -104,6 +114,35 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _fast_valid(name: str, data: Any) -> bool:
+    """jsonschema-rs's verdict; False (let jsonschema explain) for what it cannot take."""
+    fast = _fast_validator(name)
+    if fast is None:
+        return False
+    try:
+        return bool(fast.is_valid(data))
+    except (ValueError, TypeError, OverflowError):  # e.g. "Dict key must be str" (#23)
+        return False
+
+
+def _non_text_keys(data: Any) -> list[tuple[str, Any]]:
+    """(field, key) for every mapping key in ``data`` that is not a string."""
+    found: list[tuple[str, Any]] = []
+    stack: list[tuple[str, Any]] = [("(top level)", data)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, Mapping):
+            found += [(where, k) for k in node if not isinstance(k, str)]
+            stack += [(_join(where, k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(_join(where, i), v) for i, v in enumerate(node)]
+    return found
+
+
+def _join(where: str, step: Any) -> str:
+    return str(step) if where == "(top level)" else f"{where}.{step}"
+
+
 def check_schema(
     data: Any, path: str, text: str | bytes | None, name: str = "manifest"
 ) -> list[Finding]:
@@ -112,9 +151,14 @@ def check_schema(
     The one-Production rule is left to ``check_invariants``, which can name the line of the
     offending version rather than the ``versions`` key.
     """
-    fast = _fast_validator(name)
-    if fast is not None and fast.is_valid(data):
+    if _fast_valid(name, data):
         return []
+    keys = _non_text_keys(data)
+    if keys:  # never from a file (the loader refuses them), only from a caller's data
+        return [
+            Finding(path, None, "KEY_NOT_TEXT", f"{where}: the key {key!r} is not text")
+            for where, key in keys
+        ]
     findings = []
     errors = sorted(_validator(name).iter_errors(data), key=lambda e: list(map(str, e.path)))
     for error in errors:

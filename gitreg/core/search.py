@@ -210,7 +210,8 @@ class _Parser:
             text = _unquote(token.text) if token.kind == "str" else token.text
             if token.kind not in ("num", "str") or not _NUMBER_RE.fullmatch(text):
                 raise self.error(token, "expected a number")
-            return float(text) if "." in text else int(text)
+            # Past 18 digits a float compares the same, and int() of 5,000 digits raises (#23).
+            return float(text) if "." in text or len(text) > 18 else int(text)
         if token.kind in ("ident", "num"):
             raise self.error(
                 token,

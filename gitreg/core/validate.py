@@ -7,23 +7,28 @@ integers that are integers, names and stray files in ``models/``) is checked her
 
 from __future__ import annotations
 
-import math
+import datetime as _dt
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core import approvals, manifest, notifications
-from gitreg.core.config import MODELS_DIR, link_problem
+from gitreg.core.config import MODELS_DIR, link_problem, requirement_problems
 from gitreg.core.entities import Stage
 from gitreg.core.errors import InvalidManifest, InvalidParameter
-from gitreg.core.fields import RESERVED_ALIASES, TAG_KEY_PATTERN, is_version_text
+from gitreg.core.fields import (
+    RESERVED_ALIASES,
+    TAG_KEY_PATTERN,
+    is_version_text,
+    metric_problem,
+)
 from gitreg.core.finding import Finding
 from gitreg.core.names import check_name, file_stem, name_key, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.core.schema_check import check_schema
 
 # Bumped whenever a check changes, so that cached verdicts are made again (see #12).
-CHECKS_VERSION = 3
+CHECKS_VERSION = 4
 
 
 def _line(text: str | bytes | None, location: Sequence[str | int]) -> int | None:
@@ -61,6 +66,7 @@ def check_invariants(
     name = named if isinstance(named, str) else (name_of_stem(stem) or stem)
     findings += _check_production(data.get("versions") or [], name, path, text, incumbents)
     findings += _check_tag_keys(data, path, text)
+    findings += _check_timestamps(data, path, text)
     return findings
 
 
@@ -93,22 +99,62 @@ def _check_numbers(data: Mapping[str, Any], path: str, text: str | bytes | None)
 
 
 def _check_metric_values(versions: Any, path: str, text: str | bytes | None) -> list[Finding]:
+    """Metrics are numbers MLflow can store: finite 64-bit floats (a 400-digit integer is not,
+    see #23)."""
     findings = []
     for index, v in enumerate(versions if isinstance(versions, list) else []):
         metrics = v.get("metrics") if isinstance(v, Mapping) else None
         for name, value in (metrics or {}).items() if isinstance(metrics, Mapping) else ():
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            if not number or not math.isfinite(value):
+            if type(value) is float and value - value == 0.0:  # finite: most metrics, at once
+                continue
+            problem = metric_problem(value)
+            if problem:
+                number = isinstance(value, int | float) and not isinstance(value, bool)
                 findings.append(
                     Finding(
                         path,
                         _line(text, ["versions", index, "metrics", name]),
                         "METRIC_NOT_FINITE" if number else "SCHEMA",
-                        f"versions[{index}].metrics.{name}: {value!r} is not a finite number; "
-                        "record the metric as a number (NaN and infinities cannot be compared)",
+                        f"versions[{index}].metrics.{name}: {problem}",
                     )
                 )
     return findings
+
+
+def _check_timestamps(
+    data: Mapping[str, Any], path: str, text: str | bytes | None
+) -> list[Finding]:
+    """``created_at`` values the schema's pattern admits but no calendar has (month 13, year 0).
+
+    Reads turn them into MLflow's milliseconds, so one that cannot be converted is refused
+    here with its line rather than at every read (#23).
+    """
+    places: list[tuple[list[str | int], Any]] = [(["created_at"], data.get("created_at"))]
+    versions = data.get("versions")
+    for index, v in enumerate(versions if isinstance(versions, list) else []):
+        if isinstance(v, Mapping):
+            places.append((["versions", index, "created_at"], v.get("created_at")))
+    findings = []
+    for location, value in places:
+        if not isinstance(value, str) or not _TIMESTAMP_RE.fullmatch(value):
+            continue  # absent, or the schema's to report
+        try:
+            _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))  # what reads parse
+        except (ValueError, OverflowError) as e:
+            findings.append(
+                Finding(
+                    path,
+                    _line(text, location),
+                    "SCHEMA",
+                    f"{'.'.join(map(str, location))}: {value!r} is not a real date and time"
+                    f"{f' ({e})' if len(str(e)) <= 40 else ''}; write UTC ISO-8601 such as "
+                    "2026-11-22T10:04:11Z",
+                )
+            )
+    return findings
+
+
+_TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
 def _check_production(
@@ -274,12 +320,18 @@ def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[
         ]
         findings += _check_links(data.get("links") or {}, path, text)
     policy = data.get("policy") if isinstance(data, Mapping) else None
-    if findings or not isinstance(policy, Mapping) or "stages" not in policy:
+    if findings or not isinstance(policy, Mapping):
+        return findings
+    findings += [
+        Finding(path, _line(text, ["policy", "requirements", *where]), code, message)
+        for where, code, message in requirement_problems(policy.get("requirements"))
+    ]
+    if "stages" not in policy:
         return findings
     stages = set(policy["stages"] or ())
     for key in ("transitions", "protected", "requirements"):
         for stage in _named_stages(policy.get(key)):
-            if stage not in stages and not (key == "requirements" and str(stage)[:1] == "@"):
+            if stage not in stages:
                 findings.append(
                     Finding(
                         path,
@@ -317,8 +369,9 @@ def _check_links(links: Mapping[str, Any], path: str, text: str | bytes | None) 
 
 
 def _named_stages(value: Any) -> list[str]:
+    """The stages a policy section names; "@alias" requirement keys name aliases (#23)."""
     if isinstance(value, Mapping):
-        named = list(value)
+        named = [key for key in value if not str(key).startswith("@")]
         for targets in value.values():
             if isinstance(targets, list):
                 named += targets
@@ -334,6 +387,8 @@ def parse(text: bytes, path: str) -> tuple[Any, list[Finding]]:
     try:
         return manifest.load(text, path), []
     except InvalidManifest as e:
+        if e.findings:  # a key that is not text, a number out of range (#23)
+            return None, list(e.findings)
         match = _WHERE_RE.match(e.message.removeprefix(path))
         line, message = (int(match[1]), match[2]) if match else (None, e.message)
         return None, [Finding(path, line, "YAML_SYNTAX", message)]

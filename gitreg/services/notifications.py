@@ -17,7 +17,8 @@ from gitreg.core.notifications import Subscription
 
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
-    from gitreg.integrations.notify import Delivery, Report
+    from gitreg.core.notifications import Notifications as NotificationsSection
+    from gitreg.integrations.notify import Delivery, Options, Report
     from gitreg.store.store import Store
     from gitreg.store.transaction import Transaction
 
@@ -70,6 +71,10 @@ class Notifications:
 
         return notify.notify(self.store, events, self.at, os.environ, dry_run=dry_run)
 
+    def notifications_config(self) -> NotificationsSection:
+        """gitreg.yaml's ``notifications`` section: subscriptions, SMTP, what is allowed."""
+        return self.store.read_config(self.at).notifications
+
     def list_webhooks(self) -> list[Subscription]:
         """The subscriptions in gitreg.yaml (``notifications.webhooks``), in file order."""
         return list(self.store.read_config(self.at).notifications.webhooks)
@@ -83,12 +88,19 @@ class Notifications:
             raise WebhookNotFound(f"Webhook with ID {webhook_id} not found.")
         return found
 
-    def create_webhook(self, name: str, secret: str | None = None, **fields: Any) -> Subscription:
+    def create_webhook(
+        self,
+        name: str,
+        secret: str | None = None,
+        allow_hosts: Sequence[str] = (),
+        **fields: Any,
+    ) -> Subscription:
         """Add a subscription (one commit). A literal ``secret`` stays out of git.
 
         It is kept in the clone's private store (.git/gitreg/secrets.json, mode 0600) under
         the variable name the subscription records as ``secret_env``; delivery reads that
         variable first, so CI sets a repository secret under the same name.
+        ``allow_hosts`` go to ``notifications.allow.hosts`` in the same commit.
         """
         from gitreg.integrations.notify import manage
 
@@ -98,7 +110,7 @@ class Notifications:
             taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
             entry["secret_env"] = manage.secret_name(name, taken)
         try:
-            created: Subscription = self._write(manage.create(entry))
+            created: Subscription = self._write(manage.create(entry, allow_hosts))
         except PromotionPending:  # a pull request on a registry with a remote (#22)
             self._keep_secret(Subscription.from_dict(entry), secret)
             raise
@@ -106,9 +118,16 @@ class Notifications:
         return created
 
     def update_webhook(
-        self, webhook_id: str, secret: str | None = None, **changes: Any
+        self,
+        webhook_id: str,
+        secret: str | None = None,
+        allow_hosts: Sequence[str] = (),
+        **changes: Any,
     ) -> Subscription:
-        """Change fields of a subscription (one commit); a None value removes a field."""
+        """Change fields of a subscription (one commit); a None value removes a field.
+
+        ``allow_hosts`` go to ``notifications.allow.hosts`` in the same commit.
+        """
         from gitreg.integrations.notify import manage
 
         if changes.get("name") is not None:
@@ -118,7 +137,7 @@ class Notifications:
             taken = {w.secret_env for w in self.list_webhooks() if w.secret_env}
             changes["secret_env"] = manage.secret_name(current.name, taken)
         try:
-            updated: Subscription = self._write(manage.update(webhook_id, changes))
+            updated: Subscription = self._write(manage.update(webhook_id, changes, allow_hosts))
         except PromotionPending:  # a pull request on a registry with a remote (#22)
             kept = changes.get("secret_env") or current.secret_env
             self._keep_secret(dataclasses.replace(current, secret_env=kept), secret)
@@ -148,8 +167,14 @@ class Notifications:
 
         return notify.lookup_for(self.store, os.environ)(sub.secret_env) if sub.secret_env else None
 
-    def test_webhook(self, webhook_id: str, event: str | None = None) -> Delivery:
-        """Send an example event to one subscription now, as MLflow's ``test_webhook``."""
+    def test_webhook(
+        self, webhook_id: str, event: str | None = None, options: Options | None = None
+    ) -> Delivery:
+        """Send an example event to one subscription now, as MLflow's ``test_webhook``.
+
+        ``options`` overrides gitreg.yaml's timeout, attempts and address rules with
+        settings from elsewhere (the MLflow plugin passes MLflow's ``MLFLOW_WEBHOOK_*``).
+        """
         from gitreg.integrations import notify
 
-        return notify.send_example(self.store, webhook_id, event, os.environ, self.at)
+        return notify.send_example(self.store, webhook_id, event, os.environ, self.at, options)

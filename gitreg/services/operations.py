@@ -25,6 +25,7 @@ from gitreg.core.fields import (
     check_text,
     format_timestamp,
     now_ms,
+    optional_link,
     optional_text,
 )
 from gitreg.core.names import check_name, name_key
@@ -255,7 +256,7 @@ def new_version(
         metrics=check_metrics(metrics),
         creation_timestamp=created,
         last_updated_timestamp=created,
-        run_link=optional_text(run_link, "run_link", MAX_URI),
+        run_link=optional_link(run_link, "run_link"),
         storage_location=optional_text(storage_location, "storage_location", MAX_URI),
     )
     _check_source_run(checked.source, checked.run_id)

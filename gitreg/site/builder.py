@@ -112,7 +112,7 @@ def build(
         bytes=out.size,
         removed=removed,
         seconds=time.perf_counter() - started,
-        notes=catalog.notes,
+        notes=(*catalog.notes, *out.notes),
     )
 
 

@@ -1,28 +1,46 @@
 """The site's output directory: which one gitreg may write, and writing it file by file.
 
 gitreg writes only into a new or empty directory, or one that holds a previous build (it
-has the ``.gitreg-site.json`` marker, which lists the files that build wrote). It never
-writes into the registry itself, a directory that contains it, or the git directory. Each
-file is written to a temporary name beside it and renamed into place, so a reader (or a
-server) never sees half a page. Files a previous build wrote and this one did not are
-removed; nothing else is ever deleted, so a ``CNAME`` you put there stays.
+has the ``.gitreg-site.json`` marker, which lists the files that build wrote with a SHA-256
+of each). It never writes into the registry itself, a directory that contains it, or the
+git directory. Each file is written to a temporary name beside it and renamed into place,
+so a reader (or a server) never sees half a page. Files a previous build wrote and this one
+did not are removed; nothing else is ever deleted, so a ``CNAME`` you put there stays.
+
+Nothing in OUTDIR is trusted, the marker included (#23). OUTDIR itself may be a symbolic
+link (the user named it), but a link *inside* it is refused before anything is written,
+and every directory below OUTDIR is opened relative to its parent without following a link
+(``O_NOFOLLOW``), so a link that appears during the build cannot lead a write or a delete
+outside. A file the marker lists is deleted only if it is a regular file whose content still
+has the hash the marker recorded for it: a tampered marker can name only gitreg's own pages.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import stat
+import weakref
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
-from gitreg.core.errors import InvalidParameter
+from gitreg.core.errors import GitregError, InvalidParameter
+from gitreg.site import _dirfd
 
 MARKER = ".gitreg-site.json"
-_FORMAT = 1
+_FORMAT = 2  # 2: files -> SHA-256 of what was written (1 was a bare list: nothing is deleted)
+MAX_MARKER_BYTES = 64 * 1024 * 1024  # a listing of about 500,000 files
+_MAX_LINK_SCAN = 1_000_000  # entries looked at for links before a build
 
 
 class OutputRefused(InvalidParameter):
     """The output directory is not one gitreg may write the site into."""
+
+
+class OutputFailed(GitregError):
+    """Writing the site failed (permissions, a full disk); what was written stays."""
 
 
 def check_outdir(outdir: Path, registry_root: Path) -> None:
@@ -30,7 +48,7 @@ def check_outdir(outdir: Path, registry_root: Path) -> None:
 
     Raises:
         OutputRefused: it is the registry or contains it, is inside its git directory, is a
-            file, or holds files that are not a previous build's.
+            file, holds files that are not a previous build's, or holds a symbolic link.
     """
     out, root = outdir.resolve(), registry_root.resolve()
     if out == root or out in root.parents:
@@ -42,11 +60,40 @@ def check_outdir(outdir: Path, registry_root: Path) -> None:
         raise OutputRefused(f"{outdir} is inside the registry's git directory; choose another")
     if outdir.exists() and not outdir.is_dir():
         raise OutputRefused(f"{outdir} is a file; give a directory for the site")
-    if outdir.is_dir() and not (outdir / MARKER).is_file() and any(outdir.iterdir()):
+    if not outdir.is_dir():
+        return
+    if not _is_regular(outdir / MARKER) and any(outdir.iterdir()):
         raise OutputRefused(
             f"{outdir} holds files that gitreg site did not write (it has no {MARKER}); "
             "choose a new or empty directory"
         )
+    link = _first_link(outdir)
+    if link is not None:
+        raise OutputRefused(
+            f"{link} is a symbolic link inside the site directory; gitreg site never writes or "
+            "deletes through a link there: remove it (the site's own files are plain files)"
+        )
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _first_link(outdir: Path) -> Path | None:
+    """The first symbolic link found below ``outdir`` (links are never followed), if any."""
+    pending, seen = [outdir], 0
+    while pending:
+        with contextlib.suppress(OSError), os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                seen += 1
+                if entry.is_symlink():
+                    return Path(entry.path)
+                if entry.is_dir(follow_symlinks=False) and seen < _MAX_LINK_SCAN:
+                    pending.append(Path(entry.path))  # past the bound, the writes still guard
+    return None
 
 
 class SiteOutput:
@@ -54,73 +101,116 @@ class SiteOutput:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.previous = _previous_files(root)
-        self.written: set[str] = set()
+        with _failing_as(root):
+            root.mkdir(parents=True, exist_ok=True)  # OUTDIR itself: the user's path, as given
+            self._dirs = _dirfd.Tree(root, _refused)
+        weakref.finalize(self, self._dirs.close)
+        self.previous = _previous_files(self._dirs)
+        self.written: dict[str, str] = {}
         self.size = 0
-        self._dirs: set[Path] = set()
+        self.notes: list[str] = []
 
     def write(self, relative: str, content: str | bytes) -> None:
         """Write one file (a ``/``-separated path inside the site) atomically."""
-        target = self.root / _checked(relative)
+        *folders, name = _checked(relative).split("/")
         data = content.encode("utf-8") if isinstance(content, str) else content
-        folder = target.parent
-        if folder not in self._dirs:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(folder)
-        temporary = folder / f".{target.name}.{os.getpid()}.tmp"
-        with open(temporary, "wb") as f:
-            f.write(data)
-        os.replace(temporary, target)
-        self.written.add(relative)
+        with _failing_as(self.root / relative):
+            self._dirs.write(folders, name, data)
+        self.written[relative] = hashlib.sha256(data).hexdigest()
         self.size += len(data)
 
     def finish(self) -> int:
         """Remove what only the previous build wrote, record this build; return files removed."""
-        removed = 0
-        for relative in sorted(self.previous - self.written):
-            path = self.root / relative
-            with contextlib.suppress(FileNotFoundError, IsADirectoryError, PermissionError):
-                if path.is_file() and not path.is_symlink():
-                    path.unlink()
-                    removed += 1
-                    _prune(path.parent, self.root)
-        listing = {"generator": "gitreg site", "format": _FORMAT, "files": sorted(self.written)}
-        temporary = self.root / f"{MARKER}.{os.getpid()}.tmp"
-        temporary.write_text(json.dumps(listing, indent=0), "utf-8")
-        os.replace(temporary, self.root / MARKER)
+        removed, unverified = 0, 0
+        for relative, digest in sorted(self.previous.items()):
+            if relative in self.written:
+                continue
+            if digest is None:
+                unverified += 1
+            elif self._remove_own(relative, digest):
+                removed += 1
+        if unverified:
+            self.notes.append(
+                f"{unverified} file(s) of the previous build were left in {self.root}: its "
+                f"{MARKER} has no content hashes (an older gitreg), so gitreg cannot tell its "
+                "pages from yours; delete the directory once to start clean"
+            )
+        listing = {"generator": "gitreg site", "format": _FORMAT, "files": self.written}
+        with _failing_as(self.root / MARKER):
+            self._dirs.write([], MARKER, json.dumps(listing, indent=0, sort_keys=True).encode())
+        self._dirs.close()
         return removed
+
+    def _remove_own(self, relative: str, digest: str) -> bool:
+        """Delete ``relative`` if it is still the regular file the previous build wrote."""
+        *folders, name = relative.split("/")
+        data = self._dirs.read(folders, name, limit=None)
+        if data is None or hashlib.sha256(data).hexdigest() != digest:
+            return False
+        if not self._dirs.unlink(folders, name):
+            return False
+        self._dirs.prune(folders)
+        return True
+
+
+@contextlib.contextmanager
+def _failing_as(path: Path) -> Iterator[None]:
+    """An OSError while writing ``path`` as one line that says what to check (exit 1)."""
+    try:
+        yield
+    except OSError as e:
+        raise OutputFailed(
+            f"cannot write {path}: {e.strerror or e}; check that OUTDIR is writable and the "
+            "disk has room, then build again"
+        ) from e
+
+
+def _refused(path: str, kind: str) -> OutputRefused:
+    return OutputRefused(
+        f"{path} is {kind} inside the site directory; gitreg site never writes or deletes "
+        "through a link there: remove it and build again"
+    )
 
 
 def _checked(relative: str) -> str:
     """A relative path that stays inside the site (the builder makes them; this is a guard)."""
     parts = PurePosixPath(relative).parts
-    if not parts or relative.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    bad = not parts or relative.startswith("/") or "\\" in relative or "\0" in relative
+    if bad or any(p in ("", ".", "..") for p in parts) or "//" in relative:
         raise InvalidParameter(f"refusing to write {relative!r} outside the site directory")
     return relative
 
 
-def _previous_files(root: Path) -> set[str]:
-    """The files the previous build listed in its marker (only safe relative paths)."""
+def _previous_files(dirs: _dirfd.Tree) -> dict[str, str | None]:
+    """The files the previous build listed in its marker: path -> SHA-256 (None: unknown).
+
+    The marker is read as hostile input: a regular file (not a link, not a FIFO) of bounded
+    size, only safe relative paths, only hex digests.
+    """
+    raw = dirs.read([], MARKER, limit=MAX_MARKER_BYTES)
     try:
-        listing = json.loads((root / MARKER).read_text("utf-8"))
-    except (OSError, ValueError):
-        return set()
+        listing = json.loads(raw) if raw is not None else None
+    except ValueError:
+        return {}
     files = listing.get("files") if isinstance(listing, dict) else None
-    if not isinstance(files, list):
-        return set()
-    safe = set()
-    for item in files:
+    return {path: _digest(digest) for path, digest in _safe_entries(files)}
+
+
+def _safe_entries(files: object) -> Iterator[tuple[str, object]]:
+    if isinstance(files, dict):
+        items: Iterable[tuple[object, object]] = files.items()
+    elif isinstance(files, list):  # format 1: paths without hashes
+        items = ((f, None) for f in files)
+    else:
+        return
+    for item, digest in items:
         with contextlib.suppress(InvalidParameter, TypeError):
-            if isinstance(item, str) and "\\" not in item:
-                safe.add(_checked(item))
-    return safe
+            if isinstance(item, str) and item != MARKER:
+                yield _checked(item), digest
 
 
-def _prune(folder: Path, root: Path) -> None:
-    """Remove ``folder`` and its parents up to ``root`` while they are empty."""
-    while folder != root and root in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
+def _digest(value: object) -> str | None:
+    """``value`` if it is a SHA-256 in hex, else None (that file is then never deleted)."""
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None

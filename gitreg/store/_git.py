@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gitreg.core.errors import BadRef, GitFailed, git_kind, not_regular
+from gitreg.store._lock import held_fds
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -55,6 +56,7 @@ def run(
             capture_output=True,
             env=full_env,
             check=False,
+            pass_fds=held_fds(),
         )
     except FileNotFoundError as e:
         raise GitFailed("git is not installed or not on PATH; install git") from e
@@ -277,7 +279,13 @@ def delete_ref(root: Path, ref: str) -> None:
     """Delete ``ref`` if it exists (a remote-tracking ref of a withdrawn request)."""
     import subprocess
 
-    subprocess.run(["git", "update-ref", "-d", ref], cwd=root, capture_output=True, check=False)
+    subprocess.run(
+        ["git", "update-ref", "-d", ref],
+        cwd=root,
+        capture_output=True,
+        check=False,
+        pass_fds=held_fds(),
+    )
 
 
 def changed_paths(root: Path, old: str | None, new: str) -> list[str]:
@@ -365,6 +373,7 @@ def collect_garbage(root: Path) -> None:
         cwd=root,
         capture_output=True,
         check=False,
+        pass_fds=held_fds(),
     )
 
 

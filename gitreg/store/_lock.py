@@ -18,6 +18,18 @@ class LockTimeout(Exception):
     """Another process held the lock for the whole timeout."""
 
 
+# The descriptors of the locks this process holds now. Every git child started while one is
+# held inherits it (``held_fds``), so a writer killed with SIGKILL keeps the clone locked
+# until its last git child has exited too: the next writer can never take the clone while a
+# dead writer's ``update-index`` or ``update-ref`` is still running (see #17's closing note).
+_HELD: set[int] = set()
+
+
+def held_fds() -> tuple[int, ...]:
+    """The lock descriptors a git child started now must inherit (``pass_fds``)."""
+    return tuple(sorted(_HELD))
+
+
 def _try_lock(fd: int) -> bool:
     try:
         import fcntl
@@ -66,9 +78,11 @@ def hold(path: Path, timeout: float) -> Iterator[None]:
                 raise LockTimeout(str(path))
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
+        _HELD.add(fd)
         try:
             yield
         finally:
-            _unlock(fd)
+            _HELD.discard(fd)
+            _unlock(fd)  # releases it even where a child still holds a copy of the descriptor
     finally:
         os.close(fd)

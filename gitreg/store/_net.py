@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from gitreg.core.errors import GitFailed, PushRejected, RemoteUnavailable
+from gitreg.store._lock import held_fds
 
 if TYPE_CHECKING:
     import subprocess
@@ -60,6 +61,7 @@ def run_network(
             env=env,
             check=False,
             stdin=subprocess.DEVNULL,
+            pass_fds=held_fds(),
         )
     except FileNotFoundError as e:
         raise GitFailed("git is not installed or not on PATH; install git") from e

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gitreg.core.entities import RegisteredModel
 
-_FORMAT = 1
+_FORMAT = 2  # 2: tables made only from manifests whose keys are all text (#23)
 SCHEME = "models:/"
 
 
@@ -66,6 +66,8 @@ def key_of(uri: str) -> tuple[str, str] | None:
     if not sep or not suffix or "/" in suffix:
         return None
     if suffix.isascii() and suffix.isdigit():
+        if len(suffix.lstrip("0")) > 10:  # past any version; int() of 5,000 digits raises
+            return None
         return (name, f"/{int(suffix)}") if int(suffix) >= 1 else None
     if suffix.lower() == "latest":
         return name, "/latest"

@@ -21,7 +21,8 @@ from gitreg.core import manifest, patch
 from gitreg.store import _git
 
 # 2: parses made by the hardened loader only (duplicate keys, limits, types; see #12).
-_CACHE_FORMAT = 2
+# 3: and without keys that are not text (``on:`` read as true, see #23).
+_CACHE_FORMAT = 3
 LARGE_MANIFEST_BYTES = 64 * 1024
 
 
@@ -73,12 +74,14 @@ def load_large(state_dir: Path, text: bytes, path: str) -> Any:
         return parse(text, path)
     cached = state_dir / "parsed" / f"{_git.blob_id(text)}.marshal"
     with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
-        return marshal.loads(cached.read_bytes())  # our own file in .git
+        fmt, data = marshal.loads(cached.read_bytes())  # our own file in .git
+        if fmt == _CACHE_FORMAT:
+            return data
     data = parse(text, path)
     with contextlib.suppress(OSError, ValueError):
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps(data))
+        tmp.write_bytes(marshal.dumps((_CACHE_FORMAT, data)))
         os.replace(tmp, cached)
     return data
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.errors import ForgeError
+from gitreg.core.redact import peer_text
 
 if TYPE_CHECKING:
     from gitreg.integrations.forges.reviews import PullReviews
@@ -64,12 +65,17 @@ UNKNOWN_REVIEW = Review("unknown")
 
 
 def parsed(convert: Any, data: Any, what: str) -> Any:
-    """``convert(data)``, or a one-line ForgeError when the forge's JSON has another shape."""
+    """``convert(data)``, or a one-line ForgeError when the forge's JSON has another shape.
+
+    The error quotes what the forge sent only redacted (a forge may echo the token in any
+    field) and bounded (#23).
+    """
     try:
         return convert(data)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
+        shown = peer_text(str(e), (), 200)
         raise ForgeError(
-            f"{what} answered JSON of an unexpected shape ({type(e).__name__}: {e}); is "
+            f"{what} answered JSON of an unexpected shape ({type(e).__name__}: {shown}); is "
             "registry.forge.api_url the forge's REST API?"
         ) from e
 
@@ -144,8 +150,9 @@ def call(
     timeout: float = TIMEOUT_SECONDS,
 ) -> Any:
     """One JSON request through ``integrations.http`` (no credential crosses origins, plain
-    http only to loopback, bounded time and size, reads retried); any failure,
-    including an answer that is not JSON, is a one-line ForgeError (see #12).
+    http only to loopback, each attempt bounded as a whole by the timeout, bounded size,
+    reads retried, the token redacted from anything the forge says); any failure,
+    including an answer that is not JSON, is a one-line ForgeError (see #12, #23).
     """
     from gitreg.integrations import http  # only a forge call pays for an HTTP stack (see #7)
 

@@ -1,10 +1,11 @@
 """Delivery of registry events: signed webhooks, Slack, GitHub dispatch and email (#13).
 
 One module per format (``webhook`` for ``json``, ``slack``, ``dispatch``, ``mail``), the
-run in ``deliver``, and here the glue to a registry: which gitreg.yaml decides (the one the
-events landed with, or a request's base, never a request's own), where links point, and
-how a variable name becomes a secret (the environment first, then the clone's private
-store, ``store.secrets``).
+run in ``deliver``, what a delivery may read and reach in ``access`` (#23), and here the
+glue to a registry: which gitreg.yaml decides (the one the events landed with, or a
+request's base, never a request's own), where links point, and how a variable name
+becomes a secret (the environment first, then the clone's private store,
+``store.secrets``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from gitreg.core.config import Config
 from gitreg.core.errors import WebhookNotFound
 from gitreg.core.events import Event, EventKind, RegistryEvent
+from gitreg.integrations.notify.access import Options
 from gitreg.integrations.notify.deliver import (
     Delivery,
     Lookup,
@@ -33,6 +35,7 @@ __all__ = [
     "Delivery",
     "Links",
     "Message",
+    "Options",
     "Report",
     "lookup_for",
     "notify",
@@ -70,9 +73,16 @@ def notify(
 
 
 def send_example(
-    store: Store, name: str, kind: str | None, env: Mapping[str, str], at: str | None = None
+    store: Store,
+    name: str,
+    kind: str | None,
+    env: Mapping[str, str],
+    at: str | None = None,
+    options: Options | None = None,
 ) -> Delivery:
     """Send an example event to subscription ``name`` (enabled or not), now.
+
+    ``options`` carries settings from outside gitreg.yaml (MLflow's, from the plugin).
 
     Raises:
         WebhookNotFound: no subscription has that name or id.
@@ -87,7 +97,7 @@ def send_example(
         )
     links = links_for(store, config, env)
     message = build(sub, [example(sub, kind)], links)[0]
-    return send(message, config.notifications, links, lookup_for(store, env))
+    return send(message, config.notifications, links, lookup_for(store, env), options=options)
 
 
 def request_events(

@@ -6,7 +6,14 @@ deduplicate. Each request has the subscription's timeout and is retried with exp
 backoff and jitter on connection errors, timeouts, 429 and 5xx (``integrations.http``);
 once a subscription has failed that way in a run, its remaining messages are reported as
 failed without being sent, so a dead endpoint costs one request's retries, not one per
-event. Nothing here reads the environment: ``lookup`` resolves variable names.
+event. Nothing here reads the environment: ``lookup`` resolves variable names, and
+``access.Access`` decides which names it may resolve and where a message may go (#23).
+
+Each attempt is signed afresh: the same ``webhook-id`` on every attempt and re-delivery,
+a new ``webhook-timestamp`` and signature each time, so a retry after a long
+``Retry-After`` still falls inside the window receivers enforce. The waits of one message
+are bounded together (``RETRY.max_total_wait``). Whatever a receiver answers is shown
+with every secret of the request redacted, bounded, on one printable line.
 """
 
 from __future__ import annotations
@@ -22,10 +29,15 @@ from gitreg.core.events import Event, EventKind, RegistryEvent
 from gitreg.core.notifications import MLFLOW_EVENTS, Notifications, Subscription
 from gitreg.integrations import http
 from gitreg.integrations.notify import dispatch, mail, slack, webhook
+from gitreg.integrations.notify.access import Access, Options, Unusable
 from gitreg.integrations.notify.message import Links, Message
 
 Lookup = Callable[[str], str | None]
-RETRY = http.Retry(attempts=5, backoff=0.5, max_backoff=30.0, max_retry_after=120.0)
+# At most 5 attempts; a Retry-After above 120 s ends the retries, and all waits of one
+# message together stay within 300 s (#23).
+RETRY = http.Retry(
+    attempts=5, backoff=0.5, max_backoff=30.0, max_retry_after=120.0, max_total_wait=300.0
+)
 _BUILDERS = {
     "json": webhook.messages,
     "slack": slack.messages,
@@ -171,81 +183,87 @@ def send(
     links: Links,
     lookup: Lookup,
     retry: http.Retry = RETRY,
+    options: Options | None = None,
 ) -> Delivery:
     """Send one message now; the outcome, never an exception."""
+    access = Access(notifications, lookup, options or Options())
     try:
         if message.subscription.format == "email":
-            return _send_mail(message, notifications, links, lookup, retry)
-        response = _send_http(message, lookup, retry)
+            return _send_mail(message, access, links, access.retry(retry))
+        response = _send_http(message, access, access.retry(retry))
     except http.HttpError as e:
         transient = e.status is None or e.status == 429 or e.status >= 500
         return _outcome(
             message, status=e.status, attempts=e.attempts, error=e.message, transient=transient
         )
     except GitregError as e:
-        return _outcome(message, error=e.message, transient=isinstance(e, _Unset))
+        return _outcome(message, error=e.message, transient=isinstance(e, Unusable))
     return _outcome(
         message,
         ok=True,
         status=response.status,
         attempts=response.attempts,
-        response=response.text(1000),
+        response=response.text(),
     )
 
 
-class _Unset(GitregError):
-    """A variable the subscription names is not set: every message to it would fail."""
-
-
-def _require(lookup: Lookup, name: str | None, what: str) -> str:
-    value = lookup(name) if name else None
-    if not value:
-        raise _Unset(f"set {name} to {what}")
-    return value
-
-
-def _send_http(message: Message, lookup: Lookup, retry: http.Retry) -> http.Response:
+def _send_http(message: Message, access: Access, retry: http.Retry) -> http.Response:
     sub = message.subscription
     headers = dict(message.headers)
+    label: str | None = None
+    secrets: list[str] = []
     if sub.format == "github-dispatch":
         url = dispatch.url(sub)
-        token = _require(lookup, sub.token_env, f"a token that may dispatch to {sub.repository}")
+        access.token_url(sub, url)
+        what = f"a token that may dispatch to {sub.repository}"
+        token = access.read(sub.token_env, f"webhooks[{sub.name}].token_env", what)
         headers["Authorization"] = f"Bearer {token}"
     else:
-        url = sub.url or _require(lookup, sub.url_env, f"the URL of webhook {sub.name}")
+        url, label, secrets = access.url(sub)
+    sign = None
     if sub.format == "json":
-        secret = _require(lookup, sub.secret_env, "its signing secret") if sub.secret_env else None
-        headers = webhook.signed_headers(message, secret, int(time.time()))
+        secret = None
+        if sub.secret_env:
+            field = f"webhooks[{sub.name}].secret_env"
+            secret = access.read(sub.secret_env, field, "its signing secret")
+            secrets.append(secret)
+
+        def sign() -> dict[str, str]:  # each attempt: a new timestamp, a new signature
+            return webhook.signed_headers(message, secret, int(time.time()))
+
     return http.request(
         "POST",
         url,
         headers={"User-Agent": "gitreg", **headers},
         body=message.body,
-        timeout=sub.timeout,
+        timeout=access.timeout(sub),
         retry=retry,
         max_bytes=1024 * 1024,
         what=f"webhook {sub.name}",
+        rules=access.rules,
+        secrets=secrets,
+        sign=sign,
+        label=label,
     )
 
 
-def _send_mail(
-    message: Message,
-    notifications: Notifications,
-    links: Links,
-    lookup: Lookup,
-    retry: http.Retry,
-) -> Delivery:
-    smtp = notifications.smtp
+def _send_mail(message: Message, access: Access, links: Links, retry: http.Retry) -> Delivery:
+    smtp = access.notifications.smtp
     if smtp is None:
         return _outcome(message, error="notifications.smtp is missing")
     built = mail.build(message, smtp, links)
+    lookup = access.reader("notifications.smtp")
+    waited = 0.0
     for attempt in range(1, retry.attempts + 1):
         try:
-            mail.send(built, smtp, lookup)
+            mail.send(built, smtp, lookup, access.rules)
         except mail.MailError as e:
-            if not e.transient or attempt == retry.attempts:
+            wait = retry.delay(attempt)
+            last = attempt == retry.attempts or waited + wait > retry.max_total_wait
+            if not e.transient or last:
                 return _outcome(message, attempts=attempt, error=e.message, transient=e.transient)
-            time.sleep(retry.delay(attempt))
+            time.sleep(wait)
+            waited += wait
             continue
         return _outcome(message, ok=True, attempts=attempt)
     raise AssertionError("unreachable")  # pragma: no cover

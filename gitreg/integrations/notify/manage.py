@@ -10,9 +10,10 @@ store under the variable name the subscription records (``secret_env``).
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core import manifest
@@ -32,7 +33,9 @@ SECRET_PREFIX = "GITREG_WEBHOOK_SECRET_"
 
 
 def _edit(
-    change: Callable[[list[Entry]], Subscription | None], message: str
+    change: Callable[[list[Entry]], Subscription | None],
+    message: str,
+    allow_hosts: Sequence[str] = (),
 ) -> Callable[[Transaction], Subscription | None]:
     def mutation(tx: Transaction) -> Subscription | None:
         text = tx.read(CONFIG_FILE) or b"schema_version: 1\n"
@@ -44,11 +47,29 @@ def _edit(
             section["webhooks"] = hooks
         else:
             section.pop("webhooks", None)
+        _allow(section, result, allow_hosts)
         tx.write(CONFIG_FILE, manifest.replace_section(text, "notifications", section or None))
         tx.message = message
         return result
 
     return mutation
+
+
+def _allow(section: Entry, sub: Subscription | None, hosts: Sequence[str]) -> None:
+    """Record in ``allow`` what the new subscription needs (#23): the private ``hosts`` the
+    caller was allowed to reach (MLflow's MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS), and its
+    signing secret's variable when ``allow.env`` is an explicit list."""
+    allow = dict(section.get("allow") or {})
+    listed = [str(h) for h in allow.get("hosts") or []]
+    added = [h for h in hosts if h not in listed]
+    if added:
+        allow["hosts"] = listed + added
+    env = allow.get("env")
+    secret = sub.secret_env if sub is not None else None
+    if isinstance(env, list) and secret and not any(fnmatch.fnmatchcase(secret, e) for e in env):
+        allow["env"] = [*env, secret]
+    if allow:
+        section["allow"] = allow
 
 
 def _index(hooks: list[Entry], webhook_id: str) -> int:
@@ -76,8 +97,13 @@ def _now(after: str | None = None) -> str:
     return format_timestamp(moment)
 
 
-def create(entry: Entry) -> Callable[[Transaction], Subscription | None]:
-    """Add a subscription; RESOURCE_ALREADY_EXISTS if its name is taken."""
+def create(
+    entry: Entry, allow_hosts: Sequence[str] = ()
+) -> Callable[[Transaction], Subscription | None]:
+    """Add a subscription; RESOURCE_ALREADY_EXISTS if its name is taken.
+
+    ``allow_hosts`` are added to ``notifications.allow.hosts`` in the same commit.
+    """
 
     def change(hooks: list[Entry]) -> Subscription:
         if any(h.get("name") == entry["name"] for h in hooks):
@@ -92,10 +118,12 @@ def create(entry: Entry) -> Callable[[Transaction], Subscription | None]:
         hooks.append(added)
         return Subscription.from_dict(added)
 
-    return _edit(change, f"Add webhook {entry['name']}")
+    return _edit(change, f"Add webhook {entry['name']}", allow_hosts)
 
 
-def update(webhook_id: str, changes: Entry) -> Callable[[Transaction], Subscription | None]:
+def update(
+    webhook_id: str, changes: Entry, allow_hosts: Sequence[str] = ()
+) -> Callable[[Transaction], Subscription | None]:
     """Change the fields in ``changes`` (a None value removes the field)."""
 
     def change(hooks: list[Entry]) -> Subscription:
@@ -115,7 +143,7 @@ def update(webhook_id: str, changes: Entry) -> Callable[[Transaction], Subscript
         hook["updated_at"] = _now(hook.get("updated_at"))
         return Subscription.from_dict(hook)
 
-    return _edit(change, f"Update webhook {webhook_id}")
+    return _edit(change, f"Update webhook {webhook_id}", allow_hosts)
 
 
 def delete(webhook_id: str) -> Callable[[Transaction], Subscription | None]:
