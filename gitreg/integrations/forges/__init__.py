@@ -63,17 +63,16 @@ MEMBERS_TOKEN_ENV = "GITREG_MEMBERS_TOKEN"
 TIMEOUT_ENV = "GITREG_FORGE_TIMEOUT"
 
 
-def forge_timeout(env: Mapping[str, str]) -> float:
-    """Seconds each forge request may take: ``GITREG_FORGE_TIMEOUT`` (default 30, #24).
+def forge_timeout(env: Mapping[str, str]) -> float | None:
+    """Seconds each forge request may take: ``GITREG_FORGE_TIMEOUT`` (#24); None when it is
+    not set (``base.TIMEOUT_SECONDS``, 30).
 
     Raises:
         ForgeError: the variable is not a number of seconds from 0.1 to 300.
     """
-    from gitreg.integrations.forges.base import TIMEOUT_SECONDS
-
     raw = env.get(TIMEOUT_ENV)
     if not raw:
-        return TIMEOUT_SECONDS
+        return None
     try:
         seconds = float(raw)
     except ValueError:

@@ -147,7 +147,7 @@ def call(
     headers: Mapping[str, str],
     payload: Mapping[str, Any] | None = None,
     what: str = "forge",
-    timeout: float = TIMEOUT_SECONDS,
+    timeout: float | None = None,
 ) -> Any:
     """One JSON request through ``integrations.http`` (no credential crosses origins, plain
     http only to loopback, each attempt bounded as a whole by the timeout, bounded size,
@@ -166,7 +166,7 @@ def call(
             url,
             headers=sent,
             body=data,
-            timeout=timeout,
+            timeout=TIMEOUT_SECONDS if timeout is None else timeout,
             # A read is safe to repeat; opening a pull request twice is not.
             retry=http.Retry(attempts=3) if method == "GET" else http.NO_RETRY,
             what=what,

@@ -10,7 +10,6 @@ from gitreg.core.config import BRANCH_PREFIX
 from gitreg.core.errors import ForgeError
 from gitreg.integrations.forges import reviews
 from gitreg.integrations.forges.base import (
-    TIMEOUT_SECONDS,
     UNKNOWN_REVIEW,
     Forge,
     PullRequest,
@@ -33,7 +32,7 @@ class GitLabForge(Forge):
         project: str,
         token: str,
         api_url: str = DEFAULT_API_URL,
-        timeout: float = TIMEOUT_SECONDS,
+        timeout: float | None = None,  # None: base.TIMEOUT_SECONDS
         members_token: str | None = None,
     ) -> None:
         self.project = project
