@@ -10,7 +10,7 @@ what landed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
@@ -73,12 +73,21 @@ class Governance:
             raise ModelNotFound(f"Registered Model with name={name} has no history")
         return entries
 
-    def list_events(self, since: str | None, until: str | None = None) -> list[RegistryEvent]:
+    def list_events(
+        self, since: str | None, until: str | None = None, *, vet: bool = True
+    ) -> list[RegistryEvent]:
         """Every change after commit ``since`` up to ``until`` (default: HEAD or ``at``).
 
         Commit by commit along the first-parent history, oldest first; each event has a
         stable id (the same range always gives the same events). ``since`` None means from
         the first commit.
+
+        A change the audit reports as a violation (``audit`` of the same range: an
+        unreviewed move to Production in a direct push, ...) is never announced as if it
+        were a normal one: that commit's events for that model are withheld and
+        POLICY_VIOLATION events, one per finding, stand in their place (#22). ``vet=False``
+        gives every change as it happened, without the audit: for history views, never
+        for announcing.
 
         Raises:
             BadRef: ``since`` or ``until`` names no commit.
@@ -87,7 +96,14 @@ class Governance:
 
         end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
         start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
-        return eventlog.read_events(self.store.root, start, end)
+        found = eventlog.read_events(self.store.root, start, end)
+        if not vet:
+            return found
+        violations = self.audit_events(self.audit(since, until))
+        if not violations:
+            return found
+        order = self.store.first_parent_commits(start, end)
+        return _vetted(found, violations, order)
 
     def get_stage_history(self, name: str, stage: str) -> list[Interval]:
         """Which version held ``stage`` when: intervals, oldest first (the model's whole life,
@@ -108,7 +124,7 @@ class Governance:
         from gitreg.store import timeline
 
         check_name(name)
-        events = timeline.model_events(self.list_events(None), name)
+        events = timeline.model_events(self.list_events(None, vet=False), name)
         if not events:
             raise ModelNotFound(f"Registered Model with name={name} has no history")
         return events
@@ -251,6 +267,36 @@ class Governance:
             )
             for v in report.violations
         ]
+
+
+def _vetted(
+    events: Sequence[RegistryEvent], violations: Sequence[RegistryEvent], order: Sequence[str]
+) -> list[RegistryEvent]:
+    """``events`` with those of each (commit, model) the audit flagged replaced by the
+    POLICY_VIOLATION events ``violations``, each saying what it withheld, in commit order."""
+    import dataclasses
+
+    from gitreg.core.events import primary
+
+    flagged = {(v.commit, v.event.name) for v in violations}
+    withheld: dict[tuple[str, str], list[RegistryEvent]] = {}
+    kept = []
+    for item in events:
+        names = [n for n in (item.event.name, item.event.old_name) if n is not None]
+        hit = next(((item.commit, n) for n in names if (item.commit, n) in flagged), None)
+        if hit is None:
+            kept.append(item)
+        else:
+            withheld.setdefault(hit, []).append(item)
+    stand_ins = []
+    for v in violations:
+        hidden = primary([w.event for w in withheld.get((v.commit, v.event.name), [])])
+        said = "; ".join(e.describe() for e in hidden)
+        text = f"{v.event.description} (not announced as a change: {said})" if said else None
+        event = dataclasses.replace(v.event, description=text) if text else v.event
+        stand_ins.append(dataclasses.replace(v, event=event))
+    position = {commit: index for index, commit in enumerate(order)}
+    return sorted([*stand_ins, *kept], key=lambda e: position.get(e.commit, len(position)))
 
 
 def _model_of(path: str) -> str:

@@ -90,7 +90,7 @@ def collect(registry: Registry) -> Catalog:
     _check_names(models)
     config = store.read_config(registry.at)
     linker = Linker.from_config(config)
-    history = events_by_model(registry.list_events(None))
+    history = events_by_model(registry.list_events(None, vet=False))
     requests, notes = _requests(registry, linker) if has_remote(store.root, config) else ([], [])
     by_model: dict[str, list[Request]] = {}
     for request in requests:
