@@ -39,7 +39,10 @@ PAYLOADS = {
     "close": "</script><script>window.__pwned = 'close'</script><!--",
     "js": "javascript:window.__pwned = 'js'",
 }
-HOSTILE_ALIAS = "<img src=x onerror=window.__pwned='alias'>"
+# An alias of a valid manifest is [A-Za-z_][A-Za-z0-9_-]*: no payload fits, and a manifest
+# with one is invalid, so the catalog shows it as such (#22): BROKEN_ALIAS is that case.
+HOSTILE_ALIAS = "pwned_alias"
+BROKEN_ALIAS = "<img src=x onerror=window.__pwned='alias'>"
 # Any name MLflow accepts is a model name (#16): only '/' and ':' are out.
 HOSTILE_NAME = "hostile <img src=x onerror=window.__pwned='name'>"
 HOSTILE_DIR = file_stem(HOSTILE_NAME)  # its manifest's file stem, and its pages' directory
@@ -71,10 +74,36 @@ def hostile_manifest() -> str:
                 "stage": "Production",
                 "description": PAYLOADS["img"],
                 "tags": {"note": PAYLOADS["script"]},
-                "metrics": {"<i>f1</i>": 0.5},
+                "metrics": {"f1": 0.5},
                 "created_at": "2026-11-02T10:00:00Z",
                 "created_by": PAYLOADS["svg"],
             }
+        ],
+    }
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+BROKEN_NAME = "broken <b onmouseover=window.__pwned='broken'>x</b>"
+BROKEN_DIR = file_stem(BROKEN_NAME)
+
+
+def broken_manifest() -> str:
+    """An invalid manifest (two versions in Production, an alias and a metric no schema
+    accepts) that tries to run script through the finding the catalog shows instead."""
+    data = {
+        "schema_version": 1,
+        "name": BROKEN_NAME,
+        "aliases": {BROKEN_ALIAS: 1},
+        "next_version": 4,
+        "versions": [
+            {
+                "version": number,
+                "source": f"s3://broken/{number}",
+                "stage": "Production",
+                "metrics": {"<i>f1</i>": 0.5},
+                "created_at": "2026-11-03T10:00:00Z",
+            }
+            for number in (1, 3)
         ],
     }
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -82,12 +82,14 @@ class Governance:
         stable id (the same range always gives the same events). ``since`` None means from
         the first commit.
 
-        A change the audit reports as a violation (``audit`` of the same range: an
+        On a clone with a remote (where protected facts change only through review), a
+        change the audit reports as a violation (``audit`` of the same range: an
         unreviewed move to Production in a direct push, ...) is never announced as if it
         were a normal one: that commit's events for that model are withheld and
-        POLICY_VIOLATION events, one per finding, stand in their place (#22). ``vet=False``
-        gives every change as it happened, without the audit: for history views, never
-        for announcing.
+        POLICY_VIOLATION events, one per finding, stand in their place (#22). A registry
+        without a remote has no review: its protected changes are plain commits (DESIGN,
+        layer 1) and its events are its changes. ``vet=False`` gives every change as it
+        happened, without the audit: for history views, never for announcing.
 
         Raises:
             BadRef: ``since`` or ``until`` names no commit.
@@ -97,7 +99,7 @@ class Governance:
         end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
         start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
         found = eventlog.read_events(self.store.root, start, end)
-        if not vet:
+        if not vet or not self.store.remotes():
             return found
         violations = self.audit_events(self.audit(since, until))
         if not violations:

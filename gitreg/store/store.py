@@ -165,6 +165,10 @@ class Store(Writer):
             raise BadRef(f"The registry has no commit at or before {ref} (it starts later)")
         return found
 
+    def remotes(self) -> list[str]:
+        """The git remotes this clone has (its own git config: nothing a commit can set)."""
+        return _git.run(self.root, ["remote"]).decode().split()
+
     def first_parent_commits(self, since: str | None, until: str) -> list[str]:
         """The commits after ``since`` up to ``until`` on the first-parent history, oldest
         first (``since`` None: from the first commit)."""
