@@ -83,7 +83,7 @@ def hostile_manifest() -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-BROKEN_NAME = "broken <b onmouseover=window.__pwned='broken'>x</b>"
+BROKEN_NAME = "broken <img src=x onerror=window.__pwned='broken'>"
 BROKEN_DIR = file_stem(BROKEN_NAME)
 
 
@@ -195,3 +195,25 @@ def _open_request(root: Path, reg: Registry) -> None:
     except PromotionPending:
         return
     raise AssertionError("a protected transition on a registry with a remote must be a request")
+
+
+def make_unverified_registry(root: Path) -> str:
+    """A registry whose verified tip (``refs/gitreg/verified``, set as a clean audit would)
+    is followed by a direct push moving churn's version 2 to Production, and by the
+    invalid ``broken_manifest``; fraud is unchanged since the tip. Returns the tip."""
+    init_registry(root)
+    reg = Registry(root)
+    reg.create_model_version("churn", "s3://churn/1", run_id="aaa111")
+    reg.create_model_version("churn", "s3://churn/2", run_id="bbb222")
+    reg.transition_model_version_stage("churn", 1, "Production")
+    reg.create_model_version("fraud", "s3://fraud/1")
+    verified = git(root, "rev-parse", "HEAD").strip()
+    git(root, "update-ref", "refs/gitreg/verified", verified)
+    path = root / "models" / "churn.yaml"
+    text = path.read_text("utf-8").replace("stage: Production", "stage: Archived", 1)
+    path.write_text(text.replace("stage: None", "stage: Production", 1), "utf-8")
+    git(root, "commit", "-qam", "Direct push: churn version 2 to Production")
+    (root / "models" / f"{BROKEN_DIR}.yaml").write_text(broken_manifest(), "utf-8")
+    git(root, "add", "models")
+    git(root, "commit", "-qm", "Direct push: a manifest written by hand")
+    return verified

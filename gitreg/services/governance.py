@@ -275,11 +275,12 @@ def _vetted(
     events: Sequence[RegistryEvent], violations: Sequence[RegistryEvent], order: Sequence[str]
 ) -> list[RegistryEvent]:
     """``events`` with those of each (commit, model) the audit flagged replaced by the
-    POLICY_VIOLATION events ``violations``, each saying what it withheld, in commit order."""
-    import dataclasses
+    POLICY_VIOLATION events ``violations``, each saying what it withheld, in commit order.
 
-    from gitreg.core.events import primary
-
+    Violations of one code on one model in one commit share an event id (the id names the
+    commit, model and code), so they become one event listing every finding: a receiver
+    that deduplicates by id loses none of them.
+    """
     flagged = {(v.commit, v.event.name) for v in violations}
     withheld: dict[tuple[str, str], list[RegistryEvent]] = {}
     kept = []
@@ -290,15 +291,35 @@ def _vetted(
             kept.append(item)
         else:
             withheld.setdefault(hit, []).append(item)
-    stand_ins = []
-    for v in violations:
-        hidden = primary([w.event for w in withheld.get((v.commit, v.event.name), [])])
-        said = "; ".join(e.describe() for e in hidden)
-        text = f"{v.event.description} (not announced as a change: {said})" if said else None
-        event = dataclasses.replace(v.event, description=text) if text else v.event
-        stand_ins.append(dataclasses.replace(v, event=event))
+    stand_ins = _stand_ins(violations, withheld)
     position = {commit: index for index, commit in enumerate(order)}
     return sorted([*stand_ins, *kept], key=lambda e: position.get(e.commit, len(position)))
+
+
+def _stand_ins(
+    violations: Sequence[RegistryEvent],
+    withheld: dict[tuple[str, str], list[RegistryEvent]],
+) -> list[RegistryEvent]:
+    """One POLICY_VIOLATION per (commit, model, code): its findings, and what it withheld."""
+    import dataclasses
+
+    from gitreg.core.events import primary
+
+    by_id: dict[str, tuple[RegistryEvent, list[str]]] = {}
+    for v in violations:
+        first, said = by_id.setdefault(v.id, (v, []))
+        if v.event.description and v.event.description not in said:
+            said.append(v.event.description)
+    out = []
+    for first, said in by_id.values():
+        hidden = primary([w.event for w in withheld.get((first.commit, first.event.name), [])])
+        text = "; ".join(said)
+        if hidden:
+            text += f" (not announced as a change: {'; '.join(e.describe() for e in hidden)})"
+        out.append(
+            dataclasses.replace(first, event=dataclasses.replace(first.event, description=text))
+        )
+    return out
 
 
 def _model_of(path: str) -> str:

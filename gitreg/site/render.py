@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from gitreg.core.entities import ModelVersion, Stage
-from gitreg.core.events import EventKind, RegistryEvent
+from gitreg.core.events import TO_STAGE_KINDS, EventKind, RegistryEvent
 from gitreg.core.fields import format_timestamp
 from gitreg.core.names import file_stem
 from gitreg.site.catalog import Catalog, ModelEntry
@@ -223,7 +223,11 @@ class Pages:
             versions=versions,
             chart=chart,
             protected=protected,
-            since_verified=[e for e in entry.events if self.unverified(e)],
+            since_verified=[
+                e
+                for e in entry.events
+                if self.unverified(e) and e.event.kind not in TO_STAGE_KINDS.values()
+            ],
             **self._common(model_path(name)),
         )
 

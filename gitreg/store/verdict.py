@@ -53,7 +53,10 @@ def serve(state_dir: Path, path: str, text: bytes, name: str) -> RegisteredModel
     Raises:
         InvalidManifest: the manifest does not parse, or breaks the schema or an invariant.
     """
-    data = load_large(state_dir, text, path)
+    try:
+        data = load_large(state_dir, text, path)
+    except InvalidManifest:  # as a whole-registry read and validate say it
+        raise Refused(path, tuple(syntax_findings(text, path))).error() from None
     named = data.get("name") if isinstance(data, Mapping) else None
     if isinstance(named, str) and named != name:
         return None  # e.g. "Churn" finds churn.yaml on a case-insensitive file system
