@@ -144,10 +144,10 @@ def read_remote(
                 reason = _net.reason_of(fetched.stderr).replace(url, shown)
                 raise RemoteUnavailable(f"cannot fetch from {shown}: {reason}")
             refs = _refs(cache)
-            read_at = TIP
-            if branch is None and verified is not False:
-                read_at = _choose(cache, env, shown, verified, VERIFIED in refs)
-            text = _blob(cache, read_at, path, env, shown)
+            if branch is not None or verified is False:
+                text = _files(cache, TIP, [path], env, shown)[path]
+                return RemoteRead(text, refs[TIP], False, cache / "gitreg")
+            read_at, text = _choose(cache, env, shown, verified, VERIFIED in refs, path)
             return RemoteRead(text, refs[read_at], read_at == VERIFIED, cache / "gitreg")
     except _lock.LockTimeout as e:
         raise RemoteUnavailable(
@@ -156,38 +156,48 @@ def read_remote(
 
 
 def _choose(
-    cache: Path, env: dict[str, str], shown: str, verified: bool | None, has_verified: bool
-) -> str:
-    """The ref to read: the verified tip, or the tip, as ``verified`` or the policy says.
+    cache: Path,
+    env: dict[str, str],
+    shown: str,
+    verified: bool | None,
+    has_verified: bool,
+    path: str,
+) -> tuple[str, bytes | None]:
+    """The ref to read (the verified tip or the tip, as ``verified`` or the policy says),
+    and ``path`` there.
 
     With no ``verified`` given, gitreg.yaml at the verified commit decides; when the remote
     has no verified tip, the tip's gitreg.yaml can only make the read fail (it asks for a
     verified read that cannot be made), never choose what is served: so deleting the
     remote's ``refs/gitreg/verified`` cannot turn a pinned fleet back onto the tip.
     """
+    if verified and not has_verified:
+        raise BadRef(
+            f"{shown} has no verified tip ({VERIFIED_REF}): a clean gitreg audit records "
+            "and pushes it; until then, read the tip (without --verified)"
+        )
     if verified:
-        if not has_verified:
-            raise BadRef(
-                f"{shown} has no verified tip ({VERIFIED_REF}): a clean gitreg audit records "
-                "and pushes it; until then, read the tip (without --verified)"
-            )
-        return VERIFIED
-    asked = _config_mode(cache, VERIFIED if has_verified else TIP, env, shown)
+        return VERIFIED, _files(cache, VERIFIED, [path], env, shown)[path]
+    asked_at = VERIFIED if has_verified else TIP
+    found = _files(cache, asked_at, [CONFIG_FILE, path], env, shown)  # one listing for both
+    asked = _config_mode(found[CONFIG_FILE], asked_at == VERIFIED, shown)
     if asked == READ_VERIFIED and not has_verified:
         raise BadRef(
             f"{CONFIG_FILE} at the tip of {shown} says registry.read: verified, but the remote "
             f"has no verified tip ({VERIFIED_REF}): a clean gitreg audit records and pushes it"
         )
-    return VERIFIED if asked == READ_VERIFIED else TIP
+    target = VERIFIED if asked == READ_VERIFIED else TIP
+    if target == asked_at:
+        return target, found[path]
+    return target, _files(cache, target, [path], env, shown)[path]
 
 
-def _config_mode(cache: Path, ref: str, env: dict[str, str], shown: str) -> str:
-    """``registry.read`` in gitreg.yaml at ``ref`` (``tip`` when it has none)."""
+def _config_mode(text: bytes | None, at_verified: bool, shown: str) -> str:
+    """``registry.read`` in gitreg.yaml ``text`` (``tip`` when it says nothing)."""
     from gitreg.core import manifest
     from gitreg.core.config import read_mode
 
-    text = _blob(cache, ref, CONFIG_FILE, env, shown)
-    where = "the verified commit" if ref == VERIFIED else "the tip"
+    where = "the verified commit" if at_verified else "the tip"
     try:
         data = manifest.load_mapping(text, CONFIG_FILE) if text is not None else {}
         return read_mode(data)
@@ -206,19 +216,26 @@ def _refs(cache: Path) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.decode().splitlines() if " " in line)
 
 
-def _blob(cache: Path, ref: str, path: str, env: dict[str, str], shown: str) -> bytes | None:
-    """The regular file ``path`` at fetched ``ref`` (its blob fetched now if missing)."""
-    listed = _net.run_network(cache, ["ls-tree", "-z", "--full-tree", ref, "--", path], env)
-    meta, sep, _name = listed.stdout.partition(b"\t")
-    fields = meta.split()
-    if listed.returncode != 0 or not sep or len(fields) != 3:
-        return None
-    if fields[0] != b"100644" or fields[1] != b"blob":
-        from gitreg.core.errors import git_kind, not_regular
+def _files(
+    cache: Path, ref: str, paths: list[str], env: dict[str, str], shown: str
+) -> dict[str, bytes | None]:
+    """The regular files ``paths`` at fetched ``ref`` (None: absent), in one listing; each
+    blob is fetched now if the cache does not have it yet."""
+    listed = _net.run_network(cache, ["ls-tree", "-z", "--full-tree", ref, "--", *paths], env)
+    found: dict[str, bytes | None] = dict.fromkeys(paths)
+    for record in listed.stdout.split(b"\0") if listed.returncode == 0 else []:
+        meta, sep, raw = record.partition(b"\t")
+        fields = meta.split()
+        name = raw.decode("utf-8", "surrogateescape")
+        if not sep or len(fields) != 3 or name not in found:
+            continue
+        if fields[0] != b"100644" or fields[1] != b"blob":
+            from gitreg.core.errors import git_kind, not_regular
 
-        raise not_regular(path, git_kind(fields[0].decode()))  # as a local read
-    shown_blob = _net.run_network(cache, ["cat-file", "blob", fields[2].decode()], env)
-    if shown_blob.returncode != 0:
-        reason = _net.reason_of(shown_blob.stderr)
-        raise RemoteUnavailable(f"cannot fetch {path} from {shown}: {reason}")
-    return shown_blob.stdout
+            raise not_regular(name, git_kind(fields[0].decode()))  # as a local read
+        blob = _net.run_network(cache, ["cat-file", "blob", fields[2].decode()], env)
+        if blob.returncode != 0:
+            reason = _net.reason_of(blob.stderr)
+            raise RemoteUnavailable(f"cannot fetch {name} from {shown}: {reason}")
+        found[name] = blob.stdout
+    return found

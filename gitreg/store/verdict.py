@@ -126,14 +126,28 @@ def refusal_message(findings: Sequence[Finding], path: str) -> str:
 
 def stamp() -> str:
     """What a verdict was made with: gitreg, the checks and the manifest schema."""
-    import json
-
-    from gitreg.core import schema_check, validate
+    from gitreg.core import validate
     from gitreg.core.version import __version__
-    from gitreg.store._git import blob_id
 
-    schema = json.dumps(schema_check.schema("manifest"), sort_keys=True).encode()
-    return f"{__version__}:{validate.CHECKS_VERSION}:{blob_id(schema)}"
+    return f"{__version__}:{validate.CHECKS_VERSION}:{_schema_id()}"
+
+
+def _schema_id() -> str:
+    """The blob id of the manifest schema gitreg ships, read as a file where it is one
+    (importlib.resources costs a whole-registry read more than its check does)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gitreg.schemas")
+    origin = spec.origin if spec is not None else None
+    try:
+        if origin is None:
+            raise OSError("no file")
+        data = Path(origin).with_name("manifest.schema.json").read_bytes()
+    except OSError:
+        from importlib import resources
+
+        data = resources.files("gitreg.schemas").joinpath("manifest.schema.json").read_bytes()
+    return answers.blob_id(data)
 
 
 class Verdicts:
