@@ -62,12 +62,18 @@ def timed(
 
 
 def build(size: int, dest: Path, python: str) -> None:
-    """The registry of ``bench/_build.py`` for ``size`` models, built by ``python``."""
+    """The registry of ``bench/_build.py`` for ``size`` models, built by ``python``, then
+    packed in the foreground (a detached auto-gc would repack it while it is copied)."""
+    no_auto_gc = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "gc.auto", "GIT_CONFIG_VALUE_0": "0"}
     subprocess.run(
         [python, str(BENCH / "_build.py"), "gitreg", str(dest), str(size)],
         cwd=BENCH,
         check=True,
         capture_output=True,
+        env={**os.environ, **no_auto_gc},
+    )
+    subprocess.run(
+        ["git", "-C", str(dest), "gc", "-q"], check=True, env={**os.environ, **no_auto_gc}
     )
 
 

@@ -163,6 +163,18 @@ def test_any_broken_invariant_or_schema_is_refused_alike(churn, old, new, code):
     assert [m["name"] for m in json.loads(listed.stdout)["registered_models"]] == ["fraud"]
 
 
+@pytest.mark.parametrize(("old", "new"), [("champion: 1", "7: 1"), ("next_version: 3", "on: 3")])
+def test_a_manifest_the_checks_cannot_judge_is_refused_not_crashed(churn, old, new, capsys):
+    """A key YAML reads as a number or a boolean: whatever the checks make of it, a read
+    fails closed with exit 1 and one line naming the file, never exit 3."""
+    edit(churn, old, new)
+    assert MANIFEST in one_error_line(Cli(churn).fails(1, "resolve", "models:/churn/1").stderr)
+    assert resolve_fast(["resolve", "models:/churn/1", "--repo", str(churn)]) == 1
+    assert MANIFEST in one_error_line(capsys.readouterr().err)
+    assert MANIFEST in one_error_line(Cli(churn).fails(1, "versions").stderr)
+    assert Cli(churn).ok("resolve", "models:/fraud/1").stdout == "s3://fraud/1\n"
+
+
 def test_show_and_latest_refuse_and_the_other_model_still_shows(churn):
     second_production(churn, commit=True)
     for args in (["show", "churn"], ["show", "churn", "1"], ["latest", "churn"]):

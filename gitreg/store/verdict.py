@@ -38,10 +38,26 @@ _FILE = "verdicts.marshal"
 
 
 def check(data: Any, path: str, text: bytes | None) -> list[Finding]:
-    """The findings that make the manifest at ``path`` unservable (empty: it is valid)."""
+    """The findings that make the manifest at ``path`` unservable (empty: it is valid).
+
+    A manifest the checks cannot even judge (a mapping key YAML read as a number, a
+    number too large for the schema engine) is not served either: it fails closed, as
+    one finding, never as a crash of the read.
+    """
     from gitreg.core import validate  # only a read that has no verdict yet pays for it
 
-    return validate.check_manifest(data, path, text)
+    try:
+        return validate.check_manifest(data, path, text)
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:
+        return [
+            Finding(
+                path,
+                None,
+                "SCHEMA",
+                f"the manifest cannot be checked ({type(e).__name__}: {str(e)[:120]}); "
+                "write every key as text and every number within range",
+            )
+        ]
 
 
 def serve(state_dir: Path, path: str, text: bytes, name: str) -> RegisteredModel | None:
