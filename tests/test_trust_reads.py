@@ -369,6 +369,19 @@ def violate(writer: Path, bare: Path) -> None:
     push(writer, bare, "Direct push: version 2 to Production")
 
 
+def test_a_fleet_read_of_two_production_versions_exits_1_naming_the_file(remote):
+    bare, writer = remote
+    line = second_production(writer, commit=False)
+    push(writer, bare, "Direct push: version 2 to Production")
+    result = Cli().fails(1, "resolve", "models:/churn/Production", "--remote", str(bare))
+    assert f"{MANIFEST}:{line}: MULTIPLE_PRODUCTION" in one_error_line(result.stderr)
+    with pytest.raises(InvalidManifest):
+        RemoteRegistry(str(bare)).get_registered_model("churn")
+    assert Cli().ok("resolve", "models:/fraud/1", "--remote", str(bare)).stdout == (
+        "s3://fraud/1\n"
+    )
+
+
 def test_resolve_remote_verified_stays_on_the_last_good_state(remote):
     bare, writer = remote
     mark_verified(writer, bare)
@@ -453,6 +466,7 @@ def test_the_mlflow_plugin_refuses_the_model_and_serves_the_others(churn, tmp_pa
         tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", registry_uri=f"gitreg://{churn}"
     )
     for read in (
+        lambda: client.get_latest_versions("churn", ["Production"]),  # models:/churn/Production
         lambda: client.get_model_version_by_alias("churn", "champion"),
         lambda: client.get_registered_model("churn"),
         lambda: client.get_model_version("churn", "1"),
