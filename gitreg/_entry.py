@@ -61,7 +61,7 @@ def resolve_fast(args: Sequence[str]) -> int | None:
         return None
     from gitreg.store import answers
 
-    verified = parsed["verified"] is not None
+    verified = parsed["verified"] is not None or parsed["at"] == "verified"  # as Registry's
     at = "refs/gitreg/verified" if verified else parsed["at"]  # store.verified.VERIFIED_REF
     known = answers.lookup(parsed["repo"], at, parsed["uri"])
     if known is not None:  # what a full, checked read of this exact manifest answered (#15)
@@ -70,7 +70,9 @@ def resolve_fast(args: Sequence[str]) -> int | None:
     try:
         from gitreg.registry import Registry
 
-        registry = Registry(parsed["repo"], at=parsed["at"], verified=verified)
+        registry = Registry(
+            parsed["repo"], at=None if verified else parsed["at"], verified=verified
+        )
         source = registry.get_version_for_uri(parsed["uri"]).source
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")

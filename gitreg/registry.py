@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from gitreg.services.listing import Listing
 
 
+# ``at="verified"`` (and ``--at verified``) names the verified tip, never a ref of that name.
+VERIFIED_WORD = "verified"
+
+
 class Registry(Governance, Notifications):
     """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref.
 
@@ -59,7 +63,8 @@ class Registry(Governance, Notifications):
 
         ``verified=True`` reads the verified tip, ``refs/gitreg/verified``: the last commit
         a clean ``gitreg audit`` accepted (#22), what a deployment that must never load an
-        unaudited state pins. Read-only, as any ``at``.
+        unaudited state pins. Read-only, as any ``at``. ``at="verified"`` means the same,
+        always: a branch or tag called verified is ``refs/heads/verified``.
 
         Raises:
             BadRef: ``at`` names no commit, or ``verified`` and the clone has no verified tip.
@@ -67,6 +72,8 @@ class Registry(Governance, Notifications):
         """
         self.store = Store.discover(path)
         self.push = push
+        if at == VERIFIED_WORD:
+            at, verified = None, True
         self.verified = verified
         if verified:
             at = self._verified_tip(at, fetch)

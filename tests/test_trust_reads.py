@@ -295,6 +295,18 @@ def test_resolve_verified_serves_the_last_good_state(verified, capsys):
     assert "churn" in Cli(verified).ok("models", "--verified").stdout
 
 
+def test_at_verified_is_the_verified_tip_never_a_branch_of_that_name(verified, capsys):
+    """The issue's spelling, Registry(at="verified"), and --at verified pin the tip too; a
+    branch called verified cannot stand in for it (it is refs/heads/verified)."""
+    git(verified, "branch", "verified", "HEAD")  # a branch at the broken tip
+    uri = "models:/churn@champion"
+    assert Registry(verified, at="verified").resolve(uri) == "s3://churn/1"
+    assert Cli(verified).ok("resolve", uri, "--at", "verified").stdout == "s3://churn/1\n"
+    assert resolve_fast(["resolve", uri, "--at", "verified", "--repo", str(verified)]) == 0
+    assert capsys.readouterr().out == "s3://churn/1\n"
+    Cli(verified).fails(1, "resolve", uri, "--at", "refs/heads/verified")
+
+
 def test_without_a_verified_tip_a_pinned_read_says_how_to_get_one(churn, capsys):
     uri = "models:/churn@champion"
     slow = Cli(churn).fails(2, "resolve", uri, "--verified")
@@ -440,6 +452,7 @@ def test_a_verified_fleet_read_names_no_branch(remote):
     bare, _writer = remote
     with pytest.raises(InvalidParameter):
         RemoteRegistry(str(bare), at="main", verified=True)
+    assert RemoteRegistry(str(bare), at="verified").verified is True
     Cli().fails(
         2, "resolve", "models:/churn/1", "--remote", str(bare), "--verified", "--at", "main"
     )

@@ -46,7 +46,7 @@ def verified_option(f: F) -> F:
 def _local(repo: str | None, at: str | None, verified: bool) -> Registry:
     """The registry of ``--repo``, at ``--at`` or at its verified tip (``--verified``)."""
     if not verified:
-        return _registry(repo, at)
+        return _registry(repo, at)  # --at verified: Registry reads the verified tip too
     if at is not None:
         raise click.UsageError("--verified reads refs/gitreg/verified: give it or --at, not both")
     ctx = click.get_current_context()

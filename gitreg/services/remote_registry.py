@@ -28,8 +28,9 @@ class RemoteRegistry:
     one manifest asked for (``gitreg.store.fleet``). Read-only; the same checks as a local
     read apply to the manifest, and an invalid one is refused (#22).
 
-    ``verified=True`` reads the remote's verified tip (``refs/gitreg/verified``, the last
-    commit a clean audit accepted) instead, ``False`` always the tip; the default (None)
+    ``verified=True`` (or ``at="verified"``) reads the remote's verified tip
+    (``refs/gitreg/verified``, the last commit a clean audit accepted) instead, ``False``
+    always the tip; the default (None)
     follows ``registry.read`` in gitreg.yaml at the verified commit, which no push to the
     branch can change.
     """
@@ -40,6 +41,8 @@ class RemoteRegistry:
         Raises:
             InvalidParameter: both ``at`` and ``verified=True``.
         """
+        if at == "verified":  # as Registry(at="verified"): the verified tip, not a branch
+            at, verified = None, True
         if at is not None and verified:
             raise InvalidParameter(
                 "A verified read reads refs/gitreg/verified, not a branch: give at= or "
