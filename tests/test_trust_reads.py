@@ -448,6 +448,20 @@ def test_a_pinned_fleet_fails_closed_without_a_verified_tip(remote, fleet_cache)
         RemoteRegistry(str(bare), verified=True).resolve(uri)
 
 
+def test_registry_read_takes_tip_or_verified_and_validate_says_so(registry_repo):
+    config = registry_repo / "gitreg.yaml"
+    config.write_text(config.read_text().replace("registry:\n", "registry:\n  read: always\n"))
+    result = Cli(registry_repo).fails(1, "validate")
+    assert "gitreg.yaml" in result.stdout
+    assert "registry.read" in result.stdout
+    from gitreg.core.config import Config, read_mode
+
+    assert Config.from_dict({"registry": {"read": "verified"}}).read == "verified"
+    assert read_mode({}) == "tip"
+    with pytest.raises(InvalidParameter):
+        read_mode({"registry": {"read": "always"}})
+
+
 def test_a_verified_fleet_read_names_no_branch(remote):
     bare, _writer = remote
     with pytest.raises(InvalidParameter):
