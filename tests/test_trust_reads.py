@@ -207,6 +207,13 @@ def test_listings_leave_the_invalid_model_out_name_it_and_exit_1(churn):
     ]
 
 
+def test_the_write_that_fixes_it_still_works_and_reads_resume(churn):
+    """Refusing reads must not lock the model: the fix the finding names goes through."""
+    second_production(churn, commit=True)
+    Cli(churn).ok("transition", "churn", "1", "Archived")
+    assert Cli(churn).ok("resolve", "models:/churn/Production").stdout == "s3://churn/2\n"
+
+
 def test_a_read_at_an_earlier_commit_serves_what_was_valid_then(churn):
     good = head(churn)
     second_production(churn, commit=True)
