@@ -70,7 +70,7 @@ def hostile_manifest() -> str:
                 "version": 1,
                 "source": PAYLOADS["js"],
                 "run_id": PAYLOADS["close"],
-                "run_link": "javascript:window.__pwned='run_link'",
+                "run_link": "https://mlflow.example/#/runs/<script>window.__pwned='run_link'",
                 "stage": "Production",
                 "description": PAYLOADS["img"],
                 "tags": {"note": PAYLOADS["script"]},
@@ -101,6 +101,7 @@ def broken_manifest() -> str:
                 "source": f"s3://broken/{number}",
                 "stage": "Production",
                 "metrics": {"<i>f1</i>": 0.5},
+                "run_link": "javascript:window.__pwned='run_link'",
                 "created_at": "2026-11-03T10:00:00Z",
             }
             for number in (1, 3)

@@ -114,7 +114,8 @@ def test_events_list_the_violation_in_place_of_the_transition(pushed):
     assert not [e for e in listed if e["name"] == "churn" and e["event"] in ANNOUNCING]
     assert all(e["commit"] == bad for e in listed if e["name"] == "churn")
     text = Cli(clone).ok("events", "--since", start).stdout
-    assert "POLICY_VIOLATION  churn: PROTECTED_STAGE: " in text
+    [finding] = {v.finding.code for v in Registry(clone).audit(start).violations}
+    assert f"POLICY_VIOLATION  churn: {finding}: " in text
     assert "version 2: None -> Production)" in text
 
 

@@ -187,7 +187,9 @@ def test_listings_leave_the_invalid_model_out_name_it_and_exit_1(churn):
     models = Cli(churn).fails(1, "models")
     assert "fraud" in models.stdout
     assert "churn" not in models.stdout
-    assert f"not listed: {MANIFEST}:{line}: MULTIPLE_PRODUCTION" in one_error_line(models.stderr)
+    refusal = one_error_line(models.stderr)
+    assert refusal.startswith(f"Error: {MANIFEST}:{line}: MULTIPLE_PRODUCTION: ")
+    assert refusal.endswith(", so churn is not listed")
 
     versions = Cli(churn).fails(1, "versions", "--json")
     data = json.loads(versions.stdout)

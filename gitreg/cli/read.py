@@ -77,8 +77,9 @@ def _refuse(found: Listing[Any]) -> None:
     also = ""
     if others:
         names = ", ".join(str(r.name or r.path) for r in others)
-        also = f"; not listed either, their manifests being invalid too: {names}"
-    raise InvalidManifest(f"not listed: {first.message}{also}", first.findings)
+        also = f"; nor are {names}, whose manifests are invalid too"
+    not_listed = f", so {first.name or first.path} is not listed"
+    raise InvalidManifest(f"{first.message}{not_listed}{also}", first.findings)
 
 
 @cli.command()
