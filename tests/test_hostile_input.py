@@ -7,7 +7,6 @@ it was, and finish in bounded time and memory (bounded by the limits, not assert
 
 from __future__ import annotations
 
-
 import json
 import re
 from pathlib import Path
