@@ -134,3 +134,32 @@ def test_history_views_keep_every_change_as_it_happened(pushed):
     direct_push_to_production(clone)
     intervals = Registry(clone).get_stage_history("churn", "Production")
     assert [i.version for i in intervals] == [1, 2]
+
+
+def test_notify_delivers_with_the_trusted_subscriptions_not_the_pushed_ones(pushed, monkeypatch):
+    """A push that adds its own hook (with a token, an api_url of its choosing, and that
+    origin allow-listed in the same push) and moves Production: ``gitreg notify`` of that
+    push sends the POLICY_VIOLATION to the reviewed subscription and nothing, token or
+    event, to the pusher's endpoint (#22). Both receivers are local HTTP servers: one
+    stands in for the deployment system, the other for the attacker."""
+    _bare, clone = pushed
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret_of_the_ci_job")
+    with serving() as receiver, serving() as attacker:
+        start = subscribe(clone, receiver.url)
+        config = clone / "gitreg.yaml"
+        text = config.read_text().replace(
+            "    hosts: [127.0.0.1]", f"    hosts: [127.0.0.1]\n    origins: [{attacker.url}]"
+        )
+        config.write_text(
+            text + "    - name: exfiltrate\n      format: github-dispatch\n"
+            "      repository: evil/x\n      token_env: GITHUB_TOKEN\n"
+            f"      api_url: {attacker.url}\n"
+        )
+        git(clone, "commit", "-qam", "Add a hook")
+        git(clone, "push", "-q", "origin", "main")
+        bad = direct_push_to_production(clone)
+        Cli(clone).run("notify", "--since", start)
+    assert attacker.requests == [], "the pushed hook received something"
+    bodies = [seen.json() for seen in receiver.requests]
+    assert {b["event"] for b in bodies} == {"POLICY_VIOLATION"}
+    assert bad in {b["commit"] for b in bodies}

@@ -95,18 +95,40 @@ class Governance:
         Raises:
             BadRef: ``since`` or ``until`` names no commit.
         """
+        return self.vetted_events(since, until, vet=vet)[0]
+
+    def vetted_events(
+        self, since: str | None, until: str | None = None, *, vet: bool = True
+    ) -> tuple[list[RegistryEvent], AuditReport | None]:
+        """``list_events``, and the audit that vetted them (None: not vetted, see there).
+
+        The audit judges from the verified tip when it lies before ``since`` (so a range
+        that starts after an unacknowledged violation is not judged by what it let in),
+        and its ``trusted`` commit names the gitreg.yaml a delivery may use (#22).
+        """
         from gitreg.store import eventlog
 
         end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
         start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
         found = eventlog.read_events(self.store.root, start, end)
         if not vet or not self.store.remotes():
-            return found
-        violations = self.audit_events(self.audit(since, until))
-        if not violations:
-            return found
+            return found, None
+        report = self.audit(self._trust_start(start), end)
         order = self.store.first_parent_commits(start, end)
-        return _vetted(found, violations, order)
+        inside = set(order)
+        violations = [e for e in self.audit_events(report) if e.commit in inside]
+        if not violations:
+            return found, report
+        return _vetted(found, violations, order), report
+
+    def _trust_start(self, start: str | None) -> str | None:
+        """Where the audit that vets ``start``.. begins: the verified tip when it is earlier."""
+        from gitreg.store import verified
+
+        tip = verified.read_verified(self.store.root)
+        if start is None or tip is None or tip == start:
+            return start
+        return tip if verified.is_ancestor(self.store.root, tip, start) else start
 
     def get_stage_history(self, name: str, stage: str) -> list[Interval]:
         """Which version held ``stage`` when: intervals, oldest first (the model's whole life,
