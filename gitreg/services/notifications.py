@@ -17,8 +17,8 @@ from gitreg.core.notifications import Subscription
 
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
-    from gitreg.gate.audit import AuditReport
     from gitreg.core.notifications import Notifications as NotificationsSection
+    from gitreg.gate.audit import AuditReport
     from gitreg.integrations.notify import Delivery, Options, Report
     from gitreg.store.store import Store
     from gitreg.store.transaction import Transaction
