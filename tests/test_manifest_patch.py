@@ -237,9 +237,6 @@ def test_a_document_end_marker_is_never_patched_into_the_middle():
     in the middle of the file (found by the property test above)."""
     from gitreg.core.patch import patch as patch_text
 
-    from gitreg.core import manifest
-    from gitreg.core.patch import patch
-
     one = {"version": 1, "source": "s3://a", "stage": "None", "tags": {"team": "\n"}}
     two = {"version": 2, "source": "s3://b", "stage": "None"}
     old = {"schema_version": 1, "name": "churn", "next_version": 2, "versions": [one]}
