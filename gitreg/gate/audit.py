@@ -28,9 +28,11 @@ from gitreg.core.errors import ForgeError, GitregError, git_kind
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.gate import files
+from gitreg.gate.incremental import Incremental
 from gitreg.gate.judge import Side, judge
 from gitreg.integrations.forges.base import Forge
 from gitreg.store import compare
+from gitreg.store.blobs import BlobReader
 from gitreg.store.history import FileChange, LogCommit, read_log
 
 _ZERO = "0" * 40
@@ -111,14 +113,9 @@ class _Walk:
     ) -> None:
         self.forge = forge
         self.notes: list[str] = []
-        blobs = {
-            oid
-            for c in commits
-            for ch in c.changes
-            for oid in (ch.old_blob, ch.new_blob)
-            if oid != _ZERO
-        }
-        self.blobs = compare.read_at(root, sorted(blobs))
+        # One blob at a time, and each manifest judged on the blocks it changed (#23).
+        self.blobs = BlobReader(root)
+        self.incremental = Incremental()
         self.texts: dict[str, bytes | None] = {CONFIG_FILE: None, RETIRED_FILE: None}
         self.names: set[str] = set()
         if start is not None:
@@ -141,7 +138,9 @@ class _Walk:
         paths = set(old) | set(new)
         before = Side({**self._context(), **old})
         after = Side({**self._context(), **new}, frozenset(unreadable))
-        findings, _ = judge(paths, before, after, policy, check_new, push=True)
+        findings, _ = judge(
+            paths, before, after, policy, check_new, push=True, incremental=self.incremental
+        )
         if any(f.code.startswith("PROTECTED_") for f in findings) and self._reviewed(commit):
             findings = [f for f in findings if not f.code.startswith("PROTECTED_")]
         self._advance(new, names)

@@ -20,6 +20,7 @@ from gitreg.core.errors import GitFailed
 from gitreg.store import _odb
 
 _ZERO = "0" * 40
+KEEP_RECENT = 4  # blobs BlobReader keeps (a commit reads a few files twice at most)
 
 
 def stream(root: Path, oids: Sequence[str]) -> Iterator[bytes | None]:
@@ -86,13 +87,23 @@ class BlobReader:
 
     def __init__(self, root: Path) -> None:
         self._reader = _odb.Reader(root)
+        self._recent: dict[str, bytes | None] = {}
 
     def get(self, oid: str) -> bytes | None:
-        """The content of blob ``oid``; None for the zero id, a missing object or a non-blob."""
+        """The content of blob ``oid``; None for the zero id, a missing object or a non-blob.
+
+        The last few blobs are kept: a commit's old side is usually the one before's new.
+        """
         if oid == _ZERO:
             return None
+        if oid in self._recent:
+            return self._recent[oid]
         found = self._reader.read(oid)
-        return found[2] if found is not None and found[1] == "blob" else None
+        data = found[2] if found is not None and found[1] == "blob" else None
+        self._recent[oid] = data
+        while len(self._recent) > KEEP_RECENT:
+            del self._recent[next(iter(self._recent))]
+        return data
 
     def close(self) -> None:
         """Stop the git process (also done when the reader is garbage collected)."""
