@@ -1,7 +1,7 @@
 """The history engine on a long history (#23): one model, one version per commit.
 
-``python bench/history.py [--sizes 200,2000] [--variants plain,moves] [--runs 1]
-[--before REF] [--no-report]``
+``python bench/history.py [--sizes 200,2000] [--variants plain,moves] [--ops ...]
+[--runs N] [--before REF [--before-only]] [--report-only] [--no-report]``
 
 Builds, once per size and variant (kept under ``bench/.work/history/``), a registry whose
 one model ``long-model`` gets one new version per commit: ``gitreg init``, then one
@@ -16,12 +16,14 @@ byte for byte against a whole ``dump`` of the same state). Two variants:
 Then times, each in a fresh process, ``gitreg history long-model``, ``history --stage
 Production``, ``events --since ROOT --json``, ``notify --since ROOT --dry-run`` (one json
 webhook subscribed to everything), ``audit --since ROOT --format json`` and ``site OUT``,
-with the child's peak RSS (``os.wait4``; git processes it waited for count too), gitreg's
-caches in ``.git/gitreg`` removed before each run. Prints, and writes to
-``bench/RESULTS-history.md``, the times, the growth from the smallest to the largest size
-and a verdict per goal: growth at most 15x from 200 to 2,000 commits (linear: 10x more
-commits), peak memory at most 300 MB. ``--before REF`` also measures gitreg as it is at
-REF (exported with ``git archive`` and installed in ``bench/.venv-history-before``).
+gitreg's caches in ``.git/gitreg`` removed before each run, with the peak RSS the kernel
+counts for the command (``os.wait4``: the largest of gitreg and the git processes it
+waited for) and gitreg's own (``_peak.py``). Each tool's samples are kept in
+``bench/.work/history/samples.json``; ``--before REF`` measures gitreg as it is at REF too
+(exported with ``git archive`` into ``bench/.venv-history-before``), ``--before-only`` only
+that. Prints, and writes to ``bench/RESULTS-history.md``, the times, the growth from the
+smallest to the largest size and a verdict per goal: growth at most 15x from 200 to 2,000
+commits (linear: 10x the commits), peak memory at most 300 MB.
 
 Not a test: nothing asserts on these numbers. Run it on a quiet machine.
 """
@@ -86,6 +88,10 @@ OPS: dict[str, list[str]] = {
     "site": ["site", "{out}"],
 }
 OK_EXITS = {"audit": (0, 1)}  # audit exits 1 when it finds violations: still a measurement
+VARIANTS = {
+    "plain": "every commit registers one version",
+    "moves": "every commit registers one version and moves Staging and @challenger to it",
+}
 
 
 # ------------------------------------------------------------------------------ build
@@ -243,7 +249,8 @@ class Sample:
     """The runs of one operation on one registry."""
 
     seconds: list[float] = field(default_factory=list)
-    peak_mb: float = 0.0
+    peak_mb: float = 0.0  # gitreg and the git processes it waited for (the largest)
+    own_mb: float = 0.0  # gitreg's own process
     error: str | None = None
 
     @property
@@ -251,47 +258,53 @@ class Sample:
         return min(self.seconds) if self.seconds and self.error is None else None
 
 
-def run_once(argv: Sequence[str], cwd: Path, ok: Sequence[int]) -> tuple[float, float]:
-    """Run ``argv``; (wall seconds, peak RSS in MB of it and the children it waited for)."""
-    with tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            list(argv), cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=err,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() - started > TIMEOUT:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                raise RuntimeError(f"timed out after {TIMEOUT:.0f} s")
-            time.sleep(0.001 if time.perf_counter() - started < 1 else 0.05)
-        elapsed = time.perf_counter() - started
+def run_once(argv: Sequence[str], cwd: Path, ok: Sequence[int]) -> tuple[float, float, float]:
+    """Run ``argv`` (a ``_peak.py`` command); (wall seconds, peak RSS in MB of it and the
+    children it waited for, its own peak RSS in MB)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        err_path, peak_path = Path(tmp) / "stderr", Path(tmp) / "peak"
+        env = {**ENV, "GITREG_BENCH_PEAK": str(peak_path)}
+        with err_path.open("wb") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                list(argv), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() - started > TIMEOUT:
+                    proc.kill()
+                    os.wait4(proc.pid, 0)
+                    raise RuntimeError(f"timed out after {TIMEOUT:.0f} s")
+                time.sleep(0.001 if time.perf_counter() - started < 1 else 0.05)
+            elapsed = time.perf_counter() - started
         code = os.waitstatus_to_exitcode(status)
         if code not in ok:
-            err.seek(0)
-            tail = err.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+            tail = err_path.read_text("utf-8", "replace").strip().splitlines()[-1:]
             raise RuntimeError(f"exit {code}: {tail}")
-    return elapsed, usage.ru_maxrss / 1024
+        own = int(peak_path.read_text()) if peak_path.exists() else 0
+    return elapsed, usage.ru_maxrss / 1024, own / 1024
 
 
 def measure(python: str, root: Path, first: str, op: str, runs: int) -> Sample:
     """``op`` on the registry at ``root``, ``runs`` times, each cold (no gitreg cache)."""
     sample = Sample()
     out = WORK / "site-out"
-    argv = [python, "-m", "gitreg", *(a.format(root=first, out=out) for a in OPS[op])]
+    args = [a.format(root=first, out=out) for a in OPS[op]]
+    argv = [python, str(BENCH / "_peak.py"), *args]
     for _ in range(runs):
         shutil.rmtree(root / ".git" / "gitreg", ignore_errors=True)
         shutil.rmtree(out, ignore_errors=True)
         try:
-            seconds, peak = run_once(argv, root, OK_EXITS.get(op, (0,)))
+            seconds, peak, own = run_once(argv, root, OK_EXITS.get(op, (0,)))
         except RuntimeError as e:
             sample.error = str(e)
             return sample
         sample.seconds.append(seconds)
         sample.peak_mb = max(sample.peak_mb, peak)
+        sample.own_mb = max(sample.own_mb, own)
     return sample
 
 
@@ -304,93 +317,140 @@ def _seconds(sample: Sample | None) -> str:
     return "error" if sample.best is None else f"{sample.best:.2f}"
 
 
-def _verdict(small: Sample, large: Sample) -> tuple[str, str, str]:
+def _verdict(small: Sample, large: Sample) -> tuple[str, str]:
     if small.best is None or large.best is None:
-        return "-", "-", "not measured"
+        return "-", "not measured"
     growth = large.best / max(small.best, 1e-9)
-    time_ok = growth <= GROWTH_GOAL
-    memory_ok = large.peak_mb <= MEMORY_GOAL_MB
-    verdict = "met" if time_ok and memory_ok else "**missed**"
-    why = [] if time_ok else [f"growth > {GROWTH_GOAL:g}x"]
-    why += [] if memory_ok else [f"peak > {MEMORY_GOAL_MB:g} MB"]
-    return f"{growth:.1f}x", f"{large.peak_mb:.0f}", verdict + (f" ({', '.join(why)})" * bool(why))
-
-
-def render(results: dict[str, object]) -> str:
-    """RESULTS-history.md from the results of ``main``."""
-    sizes: list[int] = results["sizes"]  # type: ignore[assignment]
-    small, large = sizes[0], sizes[-1]
-    lines = [
-        "# The history engine on a long history (#23)",
-        "",
-        "Generated by `python bench/history.py` (see its docstring). One model, one version "
-        "per commit; each command in a fresh process with gitreg's caches removed; seconds "
-        f"are the best of {results['runs']} run(s); peak is the child's peak RSS (git "
-        "processes it waited for included). Goals: growth from "
-        f"{small:,} to {large:,} commits at most {GROWTH_GOAL:g}x, peak memory at most "
-        f"{MEMORY_GOAL_MB:g} MB.",
-        "",
-        "## Machine",
-        "",
-        *(f"- {k}: {v}" for k, v in results["machine"].items()),  # type: ignore[attr-defined]
-    ]
-    for variant, by_tool in results["variants"].items():  # type: ignore[attr-defined]
-        sizes_text = ", ".join(
-            f"{n:,} commits: manifest {by_tool['bytes'][str(n)] / 1e3:,.0f} kB" for n in sizes
-        )
-        lines += ["", f"## Variant `{variant}` ({sizes_text})", ""]
-        for tool, samples in by_tool["tools"].items():
-            lines += [
-                f"### {tool}",
-                "",
-                f"| command | {small:,} s | {large:,} s | growth | peak MB at {small:,} | "
-                f"peak MB at {large:,} | verdict |",
-                "|---|---|---|---|---|---|---|",
-            ]
-            for op in OPS:
-                a = _load(samples.get(f"{op}@{small}"))
-                b = _load(samples.get(f"{op}@{large}"))
-                if a is None or b is None:
-                    continue
-                growth, peak, verdict = _verdict(a, b)
-                lines.append(
-                    f"| `{op}` | {_seconds(a)} | {_seconds(b)} | {growth} | {a.peak_mb:.0f} "
-                    f"| {peak} | {verdict} |"
-                )
-            lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    why = [f"growth > {GROWTH_GOAL:g}x"] if growth > GROWTH_GOAL else []
+    why += [f"peak > {MEMORY_GOAL_MB:g} MB"] if large.peak_mb > MEMORY_GOAL_MB else []
+    return f"{growth:.1f}x", "met" if not why else f"**missed** ({', '.join(why)})"
 
 
 def _load(raw: object) -> Sample | None:
     if not isinstance(raw, dict):
         return None
-    return Sample(raw["seconds"], raw["peak_mb"], raw["error"])
+    return Sample(raw["seconds"], raw["peak_mb"], raw.get("own_mb", 0.0), raw["error"])
 
 
-def machine() -> dict[str, str]:
+def _goal_table(samples: dict[str, dict[str, object]], small: int, large: int) -> list[str]:
+    lines = [
+        f"| command | {small:,} commits s | {large:,} commits s | growth | peak MB at "
+        f"{large:,} (gitreg + git) | gitreg's own MB | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for op in OPS:
+        a, b = (
+            _load(samples.get(str(small), {}).get(op)),
+            _load(samples.get(str(large), {}).get(op)),
+        )
+        if a is None or b is None:
+            continue
+        growth, verdict = _verdict(a, b)
+        lines.append(
+            f"| `{op}` | {_seconds(a)} | {_seconds(b)} | {growth} | {b.peak_mb:.0f} "
+            f"| {b.own_mb:.0f} | {verdict} |"
+        )
+    return lines
+
+
+def _before_table(
+    after: dict[str, dict[str, object]], before: dict[str, dict[str, object]], size: int
+) -> list[str]:
+    lines = [
+        "| command | before s | after s | faster | before peak MB | after peak MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for op in OPS:
+        a, b = _load(before.get(str(size), {}).get(op)), _load(after.get(str(size), {}).get(op))
+        if a is None or b is None or a.best is None or b.best is None:
+            continue
+        lines.append(
+            f"| `{op}` | {a.best:.2f} | {b.best:.2f} | {a.best / max(b.best, 1e-9):.0f}x "
+            f"| {a.peak_mb:.0f} | {b.peak_mb:.0f} |"
+        )
+    return lines
+
+
+def render(saved: dict[str, dict[str, object]], sizes: list[int]) -> str:
+    """RESULTS-history.md from the saved measurements of every tool."""
+    small, large = sizes[0], sizes[-1]
+    after = saved.get("gitreg", {})
+    lines = [
+        "# The history engine on a long history (#23)",
+        "",
+        "Generated by `python bench/history.py` (see its docstring). One model, one version "
+        "per commit; each command in a fresh process with gitreg's caches removed; seconds "
+        "are the best of the runs; peak memory is the kernel's count for the command "
+        "(the largest of gitreg and the git processes it waited for, usually `git cat-file` "
+        "with its delta cache), and gitreg's own process apart. Goals: growth from "
+        f"{small:,} to {large:,} commits at most {GROWTH_GOAL:g}x (for {large / small:g}x "
+        "the commits), "
+        f"peak memory at most {MEMORY_GOAL_MB:g} MB.",
+    ]
+    for tool, entry in saved.items():
+        lines += ["", f"## Measured: {tool}", ""]
+        lines += [f"- {k}: {v}" for k, v in entry["machine"].items()]  # type: ignore[attr-defined]
+    for variant, about in VARIANTS.items():
+        bytes_of = after.get("bytes", {}).get(variant, {})  # type: ignore[attr-defined]
+        if not bytes_of:
+            continue
+        sizes_text = ", ".join(
+            f"{int(n):,} commits: {b / 1e3:,.0f} kB" for n, b in bytes_of.items()
+        )
+        lines += [
+            "",
+            f"## Variant `{variant}`: {about}",
+            "",
+            f"The manifest at the tip: {sizes_text}.",
+        ]
+        for tool, entry in saved.items():
+            samples = entry.get("samples", {}).get(variant)  # type: ignore[attr-defined]
+            if samples:
+                lines += ["", f"### {tool}", "", *_goal_table(samples, small, large)]
+        for tool, entry in saved.items():
+            before = entry.get("samples", {}).get(variant)  # type: ignore[attr-defined]
+            mine = after.get("samples", {}).get(variant)  # type: ignore[attr-defined]
+            if tool != "gitreg" and before and mine:
+                lines += ["", f"### {tool} against this tree, {large:,} commits", ""]
+                lines += _before_table(mine, before, large)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def machine(python: str) -> dict[str, str]:
     def out(argv: list[str]) -> str:
         proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         lines = proc.stdout.strip().splitlines()
         return (lines[-1] if lines else "") if proc.returncode == 0 else "?"
 
-    commit = out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
-    dirty = out(["git", "-C", str(ROOT), "status", "--porcelain", "--", "gitreg"])
     return {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "nproc": str(os.cpu_count()),
-        "python": sys.version.split()[0],
+        "python": out([python, "-c", "import sys; print(sys.version.split()[0])"]),
         "git": out(["git", "--version"]),
-        "gitreg": f"this tree at {commit}" + (" (with uncommitted changes)" if dirty else ""),
         "load average at start": " ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
 
 
-def install_before(ref: str) -> str:
-    """bench/.venv-history-before with gitreg as it is at ``ref``; its python."""
+def _this_tree() -> str:
+    def out(*args: str) -> str:
+        proc = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+        return proc.stdout.strip()
+
+    dirty = out("status", "--porcelain", "--", "gitreg")
+    return out("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if dirty else "")
+
+
+def install_before(ref: str) -> tuple[str, str]:
+    """bench/.venv-history-before with gitreg as it is at ``ref``: (its python, the commit)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", f"{ref}^{{commit}}"], cwd=ROOT, capture_output=True,
+        text=True, check=True,
+    ).stdout.strip()  # fmt: skip
     src = WORK / "src-before"
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
     archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True
+        ["git", "archive", "--format=tar", commit], cwd=ROOT, capture_output=True, check=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
     python = BEFORE_VENV / "bin" / "python"
@@ -399,49 +459,62 @@ def install_before(ref: str) -> str:
     pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, "--force-reinstall", "--no-deps", str(src)], check=True)
     subprocess.run([*pip, str(src)], check=True)
-    return str(python)
+    return str(python), commit
+
+
+def _measure_tool(
+    tool: str, python: str, args: argparse.Namespace, saved: dict[str, dict[str, object]]
+) -> None:
+    entry: dict[str, object] = {"machine": machine(python), "samples": {}, "bytes": {}}
+    for variant in args.variants.split(","):
+        samples: dict[str, dict[str, object]] = {}
+        entry["samples"][variant] = samples  # type: ignore[index]
+        entry["bytes"][variant] = {}  # type: ignore[index]
+        for size in sorted(int(s) for s in args.sizes.split(",")):
+            started = time.perf_counter()
+            root, first, size_bytes = build(variant, size)
+            entry["bytes"][variant][str(size)] = size_bytes  # type: ignore[index]
+            print(f"{variant} {size}: built in {time.perf_counter() - started:.1f} s", flush=True)
+            samples[str(size)] = {}
+            for op in [op for op in args.ops.split(",") if op]:
+                sample = measure(python, root, first, op, args.runs)
+                samples[str(size)][op] = sample.__dict__
+                print(
+                    f"  {tool:>24} {op:<18} {_seconds(sample):>8} s {sample.peak_mb:6.0f} MB "
+                    f"(own {sample.own_mb:4.0f} MB) {sample.error or ''}",
+                    flush=True,
+                )
+    entry["machine"]["load average at end"] = " ".join(  # type: ignore[index]
+        f"{x:.1f}" for x in os.getloadavg()
+    )
+    saved[tool] = entry
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200,2000", help="commits, comma-separated")
-    parser.add_argument("--variants", default="plain,moves", help="plain, moves or both")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="plain, moves or both")
     parser.add_argument("--ops", default=",".join(OPS), help="a comma-separated subset")
     parser.add_argument("--runs", type=int, default=1, help="runs per command (best kept)")
     parser.add_argument("--before", help="also measure gitreg at this ref (e.g. main)")
+    parser.add_argument("--before-only", action="store_true", help="measure only --before")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the results file")
     parser.add_argument("--no-report", action="store_true", help="do not write the results")
     args = parser.parse_args(argv)
-    sizes = sorted(int(s) for s in args.sizes.split(","))
-    ops = [op for op in args.ops.split(",") if op]
     (WORK / "home").mkdir(parents=True, exist_ok=True)
-    tools = {"gitreg": sys.executable}
-    if args.before:
-        tools[f"gitreg at {args.before}"] = install_before(args.before)
-    results: dict[str, object] = {"machine": machine(), "sizes": sizes, "runs": args.runs}
-    variants: dict[str, dict[str, object]] = {}
-    results["variants"] = variants
-    for variant in args.variants.split(","):
-        entry: dict[str, object] = {"bytes": {}, "tools": {t: {} for t in tools}}
-        variants[variant] = entry
-        for size in sizes:
-            started = time.perf_counter()
-            root, first, size_bytes = build(variant, size)
-            entry["bytes"][str(size)] = size_bytes  # type: ignore[index]
-            print(f"{variant} {size}: built in {time.perf_counter() - started:.1f} s", flush=True)
-            for tool, python in tools.items():
-                for op in ops:
-                    sample = measure(python, root, first, op, args.runs)
-                    entry["tools"][tool][f"{op}@{size}"] = sample.__dict__  # type: ignore[index]
-                    print(
-                        f"  {tool:>16} {op:<18} {_seconds(sample):>8} s "
-                        f"{sample.peak_mb:6.0f} MB {sample.error or ''}",
-                        flush=True,
-                    )
-    results["machine"]["load average at end"] = " ".join(  # type: ignore[index]
-        f"{x:.1f}" for x in os.getloadavg()
-    )
-    (WORK / "results.json").write_text(json.dumps(results, indent=1))
-    text = render(results)
+    store = WORK / "samples.json"
+    saved: dict[str, dict[str, object]] = json.loads(store.read_text()) if store.exists() else {}
+    if not args.report_only:
+        if not args.before_only:
+            _measure_tool("gitreg", sys.executable, args, saved)
+            saved["gitreg"]["machine"]["gitreg"] = f"this tree at {_this_tree()}"  # type: ignore[index]
+        if args.before:
+            python, commit = install_before(args.before)
+            tool = f"gitreg at {args.before} ({commit})"
+            saved = {k: v for k, v in saved.items() if not k.startswith("gitreg at ")}
+            _measure_tool(tool, python, args, saved)
+        store.write_text(json.dumps(saved, indent=1))
+    text = render(saved, sorted(int(s) for s in args.sizes.split(",")))
     print(text)
     if not args.no_report:
         RESULTS.write_text(text)
