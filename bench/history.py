@@ -346,9 +346,10 @@ def _goal_table(samples: dict[str, dict[str, object]], small: int, large: int) -
         if a is None or b is None:
             continue
         growth, verdict = _verdict(a, b)
+        own = f"{b.own_mb:.0f}" if b.own_mb else "-"
         lines.append(
             f"| `{op}` | {_seconds(a)} | {_seconds(b)} | {growth} | {b.peak_mb:.0f} "
-            f"| {b.own_mb:.0f} | {verdict} |"
+            f"| {own} | {verdict} |"
         )
     return lines
 
