@@ -38,6 +38,7 @@ _GAP = len(SEPARATOR)
 # document marker, a tab... (a comment line is the one thing allowed there).
 _TOP_LEVEL_LINE = re.compile(rb"\n[^ \n#]")
 _SCALARS = (str, int, float, bool, type(None))
+_ITEM_OF = attrgetter("item")
 _WEIGHT = attrgetter("weight")
 _DEPTH = attrgetter("depth")
 _NUMBER = attrgetter("number")
@@ -93,7 +94,7 @@ class Layout:
 
     def items(self) -> list[Any]:
         """The ``versions`` list, as the whole parse gives it."""
-        return [entry.item for entry in self.entries]
+        return list(map(_ITEM_OF, self.entries))
 
     def data(self) -> dict[str, Any]:
         """The whole manifest, as ``manifest.load_mapping`` gives it."""

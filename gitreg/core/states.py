@@ -93,6 +93,8 @@ def _from_layout(layout: blocks.Layout, previous: ModelState | None) -> ModelSta
 
 def diff_states(old: ModelState | None, new: ModelState | None) -> list[Event]:
     """``events.diff`` of the two whole models, looking only at the blocks that changed."""
+    if old is new:
+        return []  # one state on both sides (a change of the file's mode only)
     if (
         old is not None
         and new is not None
