@@ -57,9 +57,9 @@ def judge(
     in place on the blocks it changed, when that finds nothing (see ``gate.incremental``).
     """
     paths = sorted(set(paths))
-    manifests = [p for p in paths if _is_manifest(p)]
-    settled = _settle(paths, manifests, old, new, policy, check_new, push, incremental)
-    manifests = [p for p in manifests if p not in settled]
+    every = [p for p in paths if _is_manifest(p)]
+    settled = _settle(paths, every, old, new, policy, check_new, push, incremental)
+    manifests = [p for p in every if p not in settled]
     before = {p: _quiet_parse(old.texts.get(p), p) for p in manifests}
     findings: list[Finding] = []
     after: dict[str, Any] = {}
@@ -79,8 +79,11 @@ def judge(
         {p: d for p, d in after.items() if isinstance(d, Mapping) and old.texts.get(p) is None},
     )
     old_retired = _retired(old.texts.get(RETIRED_FILE))
-    changes: list[ModelChange] = [row for rows in settled.values() for row in rows]
-    for path in manifests:
+    changes: list[ModelChange] = []
+    for path in every:
+        if path in settled:
+            changes += settled[path]
+            continue
         text = new.texts.get(path)
         if path in new.unreadable or (
             text is not None and not isinstance(after.get(path), Mapping)
