@@ -467,6 +467,7 @@ def _measure_tool(
     tool: str, python: str, args: argparse.Namespace, saved: dict[str, dict[str, object]]
 ) -> None:
     entry: dict[str, object] = {"machine": machine(python), "samples": {}, "bytes": {}}
+    entry["machine"]["runs per command"] = str(args.runs)  # type: ignore[index]
     for variant in args.variants.split(","):
         samples: dict[str, dict[str, object]] = {}
         entry["samples"][variant] = samples  # type: ignore[index]
