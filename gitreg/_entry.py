@@ -2,8 +2,10 @@
 
 ``gitreg resolve URI`` is what a deployment job runs on every start, so it is answered
 without importing click (a third of the command's cold start, see #7); every other
-command, and any ``resolve`` with options beyond ``--repo`` and ``--at``, goes through the
-click CLI. ``tests/test_entry.py`` checks that both paths print and exit the same.
+command, and any ``resolve`` with options beyond ``--repo``, ``--at`` and ``--verified``,
+goes through the click CLI. ``tests/test_entry.py`` checks that both paths print and exit
+the same. Neither serves a model whose manifest is invalid (#22): the answers cache holds
+only what a checked read found valid, and the full read refuses the rest.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ def main() -> None:
 
 
 def _parse(args: Sequence[str]) -> dict[str, str | None] | None:
-    """``URI [--repo PATH] [--at REF]`` in any order, or None for anything else."""
-    found: dict[str, str | None] = {"uri": None, "repo": None, "at": None}
+    """``URI [--repo PATH] [--at REF | --verified]`` in any order, or None for anything else."""
+    found: dict[str, str | None] = {"uri": None, "repo": None, "at": None, "verified": None}
     rest = list(args)
     while rest:
         arg = rest.pop(0)
         key, sep, value = arg.partition("=")
-        if key in ("--repo", "--at"):
+        if arg == "--verified":
+            if found["verified"] is not None:
+                return None
+            found["verified"] = "yes"
+        elif key in ("--repo", "--at"):
             if not sep:
                 if not rest:
                     return None
@@ -41,11 +47,13 @@ def _parse(args: Sequence[str]) -> dict[str, str | None] | None:
             return None
         else:
             found["uri"] = arg
-    return found if found["uri"] is not None else None
+    if found["uri"] is None or (found["verified"] and found["at"] is not None):
+        return None  # click says what is wrong
+    return found
 
 
 def resolve_fast(args: Sequence[str]) -> int | None:
-    """Answer ``resolve URI [--repo PATH] [--at REF]``; None when click should handle it."""
+    """Answer ``resolve URI [--repo PATH] [--at REF | --verified]``; None when click should."""
     if not args or args[0] != "resolve":
         return None
     parsed = _parse(args[1:])
@@ -53,14 +61,18 @@ def resolve_fast(args: Sequence[str]) -> int | None:
         return None
     from gitreg.store import answers
 
-    known = answers.lookup(parsed["repo"], parsed["at"], parsed["uri"])
-    if known is not None:  # what a full read of this exact manifest answered (#15)
+    verified = parsed["verified"] is not None or parsed["at"] == "verified"  # as Registry's
+    at = "refs/gitreg/verified" if verified else parsed["at"]  # store.verified.VERIFIED_REF
+    known = answers.lookup(parsed["repo"], at, parsed["uri"])
+    if known is not None:  # what a full, checked read of this exact manifest answered (#15)
         sys.stdout.write(f"{known}\n")
         return 0
     try:
         from gitreg.registry import Registry
 
-        registry = Registry(parsed["repo"], at=parsed["at"])
+        registry = Registry(
+            parsed["repo"], at=None if verified else parsed["at"], verified=verified
+        )
         source = registry.get_version_for_uri(parsed["uri"]).source
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core import mutations as mut
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.core.errors import InvalidParameter, ModelNotFound, VersionNotFound
+from gitreg.core.errors import BadRef, InvalidParameter, ModelNotFound, VersionNotFound
 from gitreg.core.fields import (
     MAX_DESCRIPTION,
     check_alias,
@@ -31,11 +31,15 @@ from gitreg.services.notifications import Notifications
 
 # RemoteRegistry is documented here (#15).
 from gitreg.services.remote_registry import RemoteRegistry as RemoteRegistry
-from gitreg.store.store import Store
+from gitreg.store.store import Reading, Store
 from gitreg.store.transaction import Transaction
 
 if TYPE_CHECKING:
-    from gitreg.core import search
+    from gitreg.services.listing import Listing
+
+
+# ``at="verified"`` (and ``--at verified``) names the verified tip, never a ref of that name.
+VERIFIED_WORD = "verified"
 
 
 class Registry(Governance, Notifications):
@@ -53,16 +57,50 @@ class Registry(Governance, Notifications):
         *,
         push: bool | None = None,
         fetch: bool = False,
+        verified: bool = False,
     ) -> None:
-        """``push`` overrides gitreg.yaml's ``registry.push``; ``fetch`` reads the remote tip."""
+        """``push`` overrides gitreg.yaml's ``registry.push``; ``fetch`` reads the remote tip.
+
+        ``verified=True`` reads the verified tip, ``refs/gitreg/verified``: the last commit
+        a clean ``gitreg audit`` accepted (#22), what a deployment that must never load an
+        unaudited state pins. Read-only, as any ``at``. ``at="verified"`` means the same,
+        always: a branch or tag called verified is ``refs/heads/verified``.
+
+        Raises:
+            BadRef: ``at`` names no commit, or ``verified`` and the clone has no verified tip.
+            InvalidParameter: ``verified`` with ``at`` or ``fetch``.
+        """
         self.store = Store.discover(path)
         self.push = push
+        if at == VERIFIED_WORD:
+            at, verified = None, True
+        self.verified = verified
+        if verified:
+            at = self._verified_tip(at, fetch)
         if fetch:
             from gitreg.store.proposal import fetch_tip  # remote code stays off the read path
 
             tip = fetch_tip(self.store, push)
             at = tip if at is None else at
         self.at = self.store.resolve_ref(at) if at is not None else None
+
+    def _verified_tip(self, at: str | None, fetch: bool) -> str:
+        from gitreg.store.verified import VERIFIED_REF, read_verified
+
+        if at is not None or fetch:
+            given = "at=..." if at is not None else "fetch=True"
+            raise InvalidParameter(
+                f"verified=True reads {VERIFIED_REF}; it cannot be combined with {given} "
+                "(for a remote's verified tip, use RemoteRegistry(url, verified=True))"
+            )
+        commit = read_verified(self.store.root)
+        if commit is None:
+            raise BadRef(
+                f"{self.store.root} has no verified tip ({VERIFIED_REF}): a clean gitreg "
+                "audit records it (the push workflow gitreg init writes pushes it); in a "
+                f"clone, fetch it: git fetch origin {VERIFIED_REF}:{VERIFIED_REF}"
+            )
+        return commit
 
     # ------------------------------------------------------------ internals
 
@@ -149,21 +187,25 @@ class Registry(Governance, Notifications):
         max_results: int = 100,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
-    ) -> search.PagedList[RegisteredModel]:
-        """Models matching MLflow's filter grammar, ordered and paged as MLflow does."""
-        models = self._models_for(filter_string, versions=False)
+    ) -> Listing[RegisteredModel]:
+        """Models matching MLflow's filter grammar, ordered and paged as MLflow does.
+
+        A model whose manifest is invalid is not listed; ``refused`` on the result names it
+        and its findings (#22).
+        """
+        reading = self._reading_for(filter_string, versions=False)
         from gitreg.core import search  # only listings pay for the filter grammar
+        from gitreg.services.listing import Listing
 
-        return search.search_registered_models(
-            models, filter_string, max_results, order_by, page_token
+        found = search.search_registered_models(
+            reading.models, filter_string, max_results, order_by, page_token
         )
+        return Listing(found, found.token, reading.refused)
 
-    def _models_for(
-        self, filter_string: str | None, versions: bool = True
-    ) -> list[RegisteredModel]:
+    def _reading_for(self, filter_string: str | None, versions: bool = True) -> Reading:
         from gitreg.core import search
 
-        return self.store.read_models(self.at, search.exact_names(filter_string, versions))
+        return self.store.read_registry(self.at, search.exact_names(filter_string, versions))
 
     def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
         """Set a tag on the model."""
@@ -279,14 +321,20 @@ class Registry(Governance, Notifications):
         max_results: int = 10_000,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
-    ) -> search.PagedList[ModelVersion]:
-        """Versions matching MLflow's filter grammar (name, run_id, source_path, tags, ...)."""
-        models = self._models_for(filter_string)
-        from gitreg.core import search
+    ) -> Listing[ModelVersion]:
+        """Versions matching MLflow's filter grammar (name, run_id, source_path, tags, ...).
 
-        return search.search_model_versions(
-            models, filter_string, max_results, order_by, page_token
+        The versions of a model whose manifest is invalid are not listed; ``refused`` on
+        the result names it and its findings (#22).
+        """
+        reading = self._reading_for(filter_string)
+        from gitreg.core import search
+        from gitreg.services.listing import Listing
+
+        found = search.search_model_versions(
+            reading.models, filter_string, max_results, order_by, page_token
         )
+        return Listing(found, found.token, reading.refused)
 
     def get_latest_versions(
         self, name: str, stages: Iterable[str] | None = None

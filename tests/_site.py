@@ -39,7 +39,10 @@ PAYLOADS = {
     "close": "</script><script>window.__pwned = 'close'</script><!--",
     "js": "javascript:window.__pwned = 'js'",
 }
-HOSTILE_ALIAS = "<img src=x onerror=window.__pwned='alias'>"
+# An alias of a valid manifest is [A-Za-z_][A-Za-z0-9_-]*: no payload fits, and a manifest
+# with one is invalid, so the catalog shows it as such (#22): BROKEN_ALIAS is that case.
+HOSTILE_ALIAS = "pwned_alias"
+BROKEN_ALIAS = "<img src=x onerror=window.__pwned='alias'>"
 # Any name MLflow accepts is a model name (#16): only '/' and ':' are out.
 HOSTILE_NAME = "hostile <img src=x onerror=window.__pwned='name'>"
 HOSTILE_DIR = file_stem(HOSTILE_NAME)  # its manifest's file stem, and its pages' directory
@@ -67,14 +70,41 @@ def hostile_manifest() -> str:
                 "version": 1,
                 "source": PAYLOADS["js"],
                 "run_id": PAYLOADS["close"],
-                "run_link": "javascript:window.__pwned='run_link'",
+                "run_link": "https://mlflow.example/#/runs/<script>window.__pwned='run_link'",
                 "stage": "Production",
                 "description": PAYLOADS["img"],
                 "tags": {"note": PAYLOADS["script"]},
-                "metrics": {"<i>f1</i>": 0.5},
+                "metrics": {"f1": 0.5},
                 "created_at": "2026-11-02T10:00:00Z",
                 "created_by": PAYLOADS["svg"],
             }
+        ],
+    }
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+BROKEN_NAME = "broken <img src=x onerror=window.__pwned='broken'>"
+BROKEN_DIR = file_stem(BROKEN_NAME)
+
+
+def broken_manifest() -> str:
+    """An invalid manifest (two versions in Production, an alias and a metric no schema
+    accepts) that tries to run script through the finding the catalog shows instead."""
+    data = {
+        "schema_version": 1,
+        "name": BROKEN_NAME,
+        "aliases": {BROKEN_ALIAS: 1},
+        "next_version": 4,
+        "versions": [
+            {
+                "version": number,
+                "source": f"s3://broken/{number}",
+                "stage": "Production",
+                "metrics": {"<i>f1</i>": 0.5},
+                "run_link": "javascript:window.__pwned='run_link'",
+                "created_at": "2026-11-03T10:00:00Z",
+            }
+            for number in (1, 3)
         ],
     }
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
@@ -166,3 +196,25 @@ def _open_request(root: Path, reg: Registry) -> None:
     except PromotionPending:
         return
     raise AssertionError("a protected transition on a registry with a remote must be a request")
+
+
+def make_unverified_registry(root: Path) -> str:
+    """A registry whose verified tip (``refs/gitreg/verified``, set as a clean audit would)
+    is followed by a direct push moving churn's version 2 to Production, and by the
+    invalid ``broken_manifest``; fraud is unchanged since the tip. Returns the tip."""
+    init_registry(root)
+    reg = Registry(root)
+    reg.create_model_version("churn", "s3://churn/1", run_id="aaa111")
+    reg.create_model_version("churn", "s3://churn/2", run_id="bbb222")
+    reg.transition_model_version_stage("churn", 1, "Production")
+    reg.create_model_version("fraud", "s3://fraud/1")
+    verified = git(root, "rev-parse", "HEAD").strip()
+    git(root, "update-ref", "refs/gitreg/verified", verified)
+    path = root / "models" / "churn.yaml"
+    text = path.read_text("utf-8").replace("stage: Production", "stage: Archived", 1)
+    path.write_text(text.replace("stage: None", "stage: Production", 1), "utf-8")
+    git(root, "commit", "-qam", "Direct push: churn version 2 to Production")
+    (root / "models" / f"{BROKEN_DIR}.yaml").write_text(broken_manifest(), "utf-8")
+    git(root, "add", "models")
+    git(root, "commit", "-qm", "Direct push: a manifest written by hand")
+    return verified

@@ -24,6 +24,7 @@ from tests._helpers import Cli, git
 from tests.test_smart_http import GitServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+READ_FILES = ("models/churn.yaml", "gitreg.yaml")  # what a read of churn fetches
 
 
 @pytest.fixture(autouse=True)
@@ -59,9 +60,11 @@ def blobs_in_cache(cache: Path) -> list[str]:
 
 
 def test_resolve_from_a_remote_fetches_only_that_manifest(remote, cache):
+    """The one manifest, and gitreg.yaml: it says whether reads are pinned (#22)."""
     assert RemoteRegistry(str(remote)).resolve("models:/churn@deployed") == "s3://churn/1"
-    assert blobs_in_cache(cache) == [git(remote, "rev-parse", "main:models/churn.yaml").strip()], (
-        "the fleet read fetched more than the one manifest"
+    wanted = [git(remote, "rev-parse", f"main:{p}").strip() for p in READ_FILES]
+    assert sorted(blobs_in_cache(cache)) == sorted(wanted), (
+        "the fleet read fetched more than the one manifest and the config"
     )
 
 
@@ -140,7 +143,7 @@ def server(remote: Path):
 def test_over_smart_http_with_credentials(server, remote, cache):
     url = server.url(remote.name)
     assert RemoteRegistry(url).resolve("models:/ranker@deployed") == "s3://ranker/1"
-    assert len(blobs_in_cache(cache)) == 1
+    assert len(blobs_in_cache(cache)) == 2  # the manifest and gitreg.yaml
     assert not any("hunter2" in p.name for p in cache.rglob("*")), "credential on disk"
     config = "".join(p.read_text() for p in cache.rglob("config"))
     assert "hunter2" not in config, "the URL with its credential was written to disk"

@@ -325,11 +325,18 @@ def test_a_hostile_manifest_is_one_finding_for_every_reader(repo, gate, tmp_path
     before = snapshot(repo)
     where = f"models/churn.yaml:{line}: {code}: {field}"
 
-    for args in [*READS, ["site", str(tmp_path / "site")]]:
+    for args in READS:
         refusal = one_line_refusal(gate.run(*args), codes=(1,))
         assert refusal.startswith(f"Error: {where}"), (args, refusal)
         assert ";" in refusal or "quote it" in refusal, refusal  # and the fix
-    assert not (tmp_path / "site").exists()
+    # The catalog builds, and shows the model as invalid with its finding, never its state
+    # as if valid (#22)
+    built = gate.run("site", str(tmp_path / "site"))
+    assert built.exit_code == 0, built.stderr
+    assert "Traceback" not in built.stderr
+    page = (tmp_path / "site" / "models" / "churn" / "index.html").read_text("utf-8")
+    shown = f"models/churn.yaml:{line}</code> <strong>{code}</strong>: {field}"
+    assert shown in page, shown
     fast, out, err = _fast_resolve(capsys, repo)
     assert (fast, out) == (1, "")
     assert err.startswith(f"Error: {where}"), err

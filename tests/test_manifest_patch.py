@@ -229,3 +229,23 @@ def test_the_record_of_a_superseded_manifest_is_forgotten(registry_repo: Path):
         registry.create_model_version("fraud", f"s3://f/{n}")
     written = list((registry_repo / ".git" / "gitreg" / "written").iterdir())
     assert len(written) == 2
+
+
+def test_a_document_end_marker_is_never_patched_into_the_middle():
+    """PyYAML ends a manifest whose last tag value keeps its newlines (``|2+``) with "...":
+    appending a version after it must not leave that marker, which ends the YAML document,
+    in the middle of the file (found by the property test above)."""
+    from gitreg.core.patch import patch as patch_text
+
+    one = {"version": 1, "source": "s3://a", "stage": "None", "tags": {"team": "\n"}}
+    two = {"version": 2, "source": "s3://b", "stage": "None"}
+    old = {"schema_version": 1, "name": "churn", "next_version": 2, "versions": [one]}
+    new = {**old, "next_version": 3, "versions": [one, two]}
+    old_text = manifest.dump(old)
+    assert old_text.endswith("\n...\n")
+    patched = patch_text(old_text, old, new)
+    assert patched in (None, manifest.dump(new))
+    assert manifest.load(manifest.dump(new), "models/churn.yaml") == new
+    for tail in (new, {**new, "versions": [two, {**one, "version": 3}], "next_version": 4}):
+        text = patch_text(manifest.dump(new), new, tail)
+        assert text is None or manifest.load(text, "models/churn.yaml") == tail

@@ -540,7 +540,9 @@ def _workflow_job(name: str) -> dict:
 @pytest.mark.parametrize("name", ["notify", "notify-request"])
 def test_the_notify_jobs_follow_githubs_hardening(name):
     job = _workflow_job(name)
-    assert job["permissions"] == {"contents": "read"}
+    # notify audits the push it delivers (#22): it asks which pull request merged a commit
+    reads = {"contents": "read", "pull-requests": "read"} if name == "notify" else {}
+    assert job["permissions"] == (reads or {"contents": "read"})
     assert job["timeout-minutes"] <= 30
     checkout = job["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@")

@@ -518,7 +518,7 @@ def test_a_broken_manifest_is_reported_with_file_and_line(registry, registry_rep
     registry.create_model_version("churn", "s3://1")
     path = registry_repo / "models/churn.yaml"
     path.write_text("schema_version: 1\nname: churn\nversions: [\n")
-    with pytest.raises(InvalidManifest, match=r"models/churn.yaml:\d+: YAML syntax error"):
+    with pytest.raises(InvalidManifest, match=r"models/churn.yaml:\d+: YAML_SYNTAX: YAML syntax"):
         registry.get_registered_model("churn")
 
 

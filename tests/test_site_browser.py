@@ -22,7 +22,16 @@ import pytest
 
 from gitreg import Registry
 from gitreg.site import build, builder
-from tests._site import HOSTILE_ALIAS, HOSTILE_NAME, PAYLOADS, make_registry
+from tests._helpers import git
+from tests._site import (
+    BROKEN_ALIAS,
+    BROKEN_NAME,
+    HOSTILE_ALIAS,
+    HOSTILE_NAME,
+    PAYLOADS,
+    make_registry,
+    make_unverified_registry,
+)
 
 CHROMIUM = Path(os.environ.get("GITREG_CHROMIUM", "/usr/bin/chromium"))
 FLAGS = [
@@ -238,3 +247,73 @@ def test_serve_shows_the_catalog_on_localhost(watch, registry_root, tmp_path):
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+# ------------------------------------------------- invalid manifests and the verified tip (#22)
+
+
+@pytest.fixture(scope="module")
+def unverified_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """tests/_site.py's make_unverified_registry, its index split into one-row data files
+    so the script draws the rows too."""
+    root = tmp_path_factory.mktemp("unverified") / "registry"
+    verified = make_unverified_registry(root)
+    out = tmp_path_factory.mktemp("unverified-site") / "out"
+    saved = builder.FIRST_PAGE, builder.CHUNK
+    builder.FIRST_PAGE, builder.CHUNK = 1, 1
+    try:
+        build(Registry(root), out)
+    finally:
+        builder.FIRST_PAGE, builder.CHUNK = saved
+    return root, out, verified
+
+
+def test_an_invalid_manifest_shows_as_invalid_and_runs_nothing(watch, unverified_site, tmp_path):
+    _root, out, _verified = unverified_site
+    page = watch.page
+    page.goto((out / "index.html").as_uri())
+    page.locator("#status").get_by_text("2 of 2 models").wait_for()
+    assert watch.rows() == ["churn", "fraud"], "an invalid model was listed as if valid"
+    invalid = page.locator("#invalid-models")
+    assert "Invalid manifests" in invalid.inner_text()
+    assert f'{BROKEN_ALIAS}" does not match' in invalid.inner_text()
+    assert invalid.locator(".badge.invalid").count() == 1
+    _shot(watch, tmp_path, "invalid-index")
+    invalid.get_by_role("link", name=BROKEN_NAME, exact=True).click()
+    page.wait_for_url(re.compile(r"/models/broken%20[^/]+/index\.html$"))
+    assert page.locator("h1").inner_text().startswith(BROKEN_NAME)
+    main = page.locator("main").inner_text()
+    assert "shows none of its state" in main
+    assert "MULTIPLE_PRODUCTION" in main
+    assert "version 3 is in Production, but version 1 already is" in main
+    assert page.locator("table.versions, .stage-production, figure.timeline").count() == 0
+    assert page.locator("main img, main script").count() == 0
+    watch.nothing_ran()
+
+
+def test_what_is_newer_than_the_verified_tip_is_marked(watch, unverified_site, tmp_path):
+    root, out, verified = unverified_site
+    page = watch.page
+    page.goto((out / "index.html").as_uri())
+    page.locator("#status").get_by_text("2 of 2 models").wait_for()
+    banner = page.locator("#verified-tip").inner_text()
+    assert f"Verified tip: commit {verified[:10]}" in banner
+    assert "changed after it" in banner
+    assert verified[:10] in page.locator("header.top").inner_text()
+    churn = page.locator("#models tbody tr", has_text="churn")
+    fraud = page.locator("#models tbody tr", has_text="fraud")
+    assert churn.locator(".badge.unverified").count() == 1  # drawn by the script (a data file)
+    assert verified[:10] in churn.locator(".badge.unverified").get_attribute("title")
+    assert fraud.locator(".badge.unverified").count() == 0
+    page.locator("#models").get_by_role("link", name="churn", exact=True).click()
+    page.wait_for_url(re.compile(r"/models/churn/index\.html$"))
+    note = page.locator("#unverified").inner_text()
+    assert f"Changed after the verified tip, commit {verified[:10]}" in note
+    pushed = git(root, "rev-parse", "HEAD~1").strip()[:10]
+    listed = page.locator("section.since-verified li").all_inner_texts()
+    assert [item.split(":")[0] for item in listed] == ["version 1", "version 2"]
+    assert all(pushed in item for item in listed)
+    _shot(watch, tmp_path, "unverified-model")
+    page.goto((out / "models" / "fraud" / "index.html").as_uri())
+    assert page.locator("#unverified, section.since-verified").count() == 0
+    watch.nothing_ran()

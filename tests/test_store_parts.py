@@ -20,6 +20,7 @@ from gitreg.core.errors import (
     BadRef,
     DirtyWorktree,
     GitregError,
+    InvalidManifest,
     ModelAlreadyExists,
     ModelNotFound,
     NotRegularFile,
@@ -149,11 +150,18 @@ def test_without_nofollow_opens_each_component_is_checked_before_reading(churn, 
 
 
 def test_a_read_of_the_whole_registry_refuses_a_linked_manifest(churn, tmp_path):
+    """The link's model is refused with the finding; the others stay readable (#22)."""
     (churn / "models" / "fraud.yaml").symlink_to(churn / "models" / "churn.yaml")
-    with pytest.raises(NotRegularFile) as caught:
-        Registry(churn).search_registered_models()
+    found = Registry(churn).search_registered_models()
+    assert [m.name for m in found] == ["churn"]
+    [refused] = found.refused
     what = "a symbolic link"
-    assert str(caught.value) == NOT_REGULAR.format(path="models/fraud.yaml", what=what)
+    assert refused.path == "models/fraud.yaml"
+    assert refused.findings[0].code == "NOT_A_REGULAR_FILE"
+    assert refused.findings[0].message == NOT_REGULAR.format(path="models/fraud.yaml", what=what)
+    with pytest.raises(InvalidManifest) as caught:  # the strict read names it
+        Registry(churn).store.read_models()
+    assert str(caught.value).startswith("models/fraud.yaml: NOT_A_REGULAR_FILE: ")
 
 
 def test_without_nofollow_opens_the_whole_registry_is_read_too(churn, monkeypatch):

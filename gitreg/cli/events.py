@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gitreg.cli._app import _emit, _registry, cli, json_option, repo_option
+from gitreg.core.events import EventKind
 
 
 @cli.command()
@@ -28,6 +29,11 @@ def events(since: str, until: str | None, repo: str | None, as_json: bool) -> No
     MODEL_VERSION_TRANSITIONED_STAGE, MODEL_VERSION_ALIAS_CREATED, ...). Each event has a
     stable id: the same range always gives the same ids.
 
+    The range is judged as gitreg audit judges it: a change the audit reports as a
+    violation (an unreviewed move to Production in a direct push, ...) is never
+    listed as a normal change; a POLICY_VIOLATION event stands in its place, saying
+    what was withheld.
+
     \b
     Examples:
       gitreg events --since HEAD~5
@@ -40,7 +46,11 @@ def events(since: str, until: str | None, repo: str | None, as_json: bool) -> No
         return
     for item in found:
         pull = f" (#{item.pull_request})" if item.pull_request else ""
+        event = item.event
+        what = event.describe()
+        if event.kind == EventKind.POLICY_VIOLATION:  # the finding, and what it withheld
+            what = f"{event.key}: {event.description}"
         click.echo(
-            f"{item.timestamp}  {item.commit[:10]}  {item.event.kind.value}  "
-            f"{item.event.name}: {item.event.describe()}  [{item.author}]{pull}"
+            f"{item.timestamp}  {item.commit[:10]}  {event.kind.value}  "
+            f"{event.name}: {what}  [{item.author}]{pull}"
         )

@@ -58,9 +58,11 @@ def notify(
     webhooks, Slack, GitHub repository_dispatch, email. Each request has the
     subscription's timeout and is retried with backoff on connection errors, 429 and
     5xx. Re-running a range sends the same events with the same webhook-id, so
-    receivers can deduplicate. Exit 1 if any delivery failed. Secrets come from the
-    environment variables gitreg.yaml names (then from the clone's private store) and
-    are never printed.
+    receivers can deduplicate. A change the audit reports as a violation is never
+    delivered as a normal one: POLICY_VIOLATION is sent in its place (see gitreg
+    events). Exit 1 if any delivery failed. Secrets come from the environment
+    variables gitreg.yaml names (then from the clone's private store) and are never
+    printed.
 
     \b
     Examples:

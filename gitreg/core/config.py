@@ -269,6 +269,29 @@ class Links:
         return cls(data.get("run"), data.get("pull_request"), data.get("commit"))
 
 
+READ_TIP = "tip"
+READ_VERIFIED = "verified"
+
+
+def read_mode(data: Mapping[str, Any]) -> str:
+    """``registry.read`` of a parsed gitreg.yaml: ``tip`` (the default) or ``verified``.
+
+    Which gitreg.yaml is asked is the reader's choice, and it matters: a fleet read asks
+    the verified commit's, which no push can change (see ``store.fleet``, #22).
+
+    Raises:
+        InvalidParameter: the value is neither.
+    """
+    registry = data.get("registry") if isinstance(data, Mapping) else None
+    value = registry.get("read", READ_TIP) if isinstance(registry, Mapping) else READ_TIP
+    if value not in (READ_TIP, READ_VERIFIED):
+        raise InvalidParameter(
+            f"{CONFIG_FILE}: registry.read is {str(value)[:40]!r}; use {READ_TIP} (serve the "
+            f"branch's tip) or {READ_VERIFIED} (serve refs/gitreg/verified)"
+        )
+    return str(value)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Config:
     """The parsed ``gitreg.yaml``."""
@@ -283,6 +306,8 @@ class Config:
     links: Links = dataclasses.field(default_factory=Links)
     # Where events are delivered (issue 13): subscriptions and the SMTP server.
     notifications: Notifications = dataclasses.field(default_factory=Notifications)
+    # What fleet reads serve: "tip" or "verified" (``registry.read``, see ``read_mode``).
+    read: str = READ_TIP
 
     def push_mode(self, override: bool | None) -> str:
         """``always``/``never`` from ``--push``/``--no-push``, else ``registry.push``."""
@@ -304,4 +329,5 @@ class Config:
             policy=Policy.from_dict(data.get("policy") or {}),
             links=Links.from_dict(data.get("links") or {}),
             notifications=Notifications.from_dict(data.get("notifications")),
+            read=read_mode(data),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
@@ -176,6 +176,23 @@ def primary(events: list[Event]) -> list[Event]:
 
 def diff(old: RegisteredModel | None, new: RegisteredModel | None) -> list[Event]:
     """The events that turn ``old`` into ``new`` (None: the model does not exist)."""
+    return diff_versions(
+        old, new, old.versions if old is not None else (), new.versions if new is not None else ()
+    )
+
+
+def diff_versions(
+    old: RegisteredModel | None,
+    new: RegisteredModel | None,
+    old_versions: Sequence[ModelVersion],
+    new_versions: Sequence[ModelVersion],
+) -> list[Event]:
+    """``diff`` of two models whose versions are ``old_versions`` and ``new_versions`` (in
+    manifest order) plus, possibly, versions both have unchanged, which make no event.
+
+    So a caller that knows which versions a change touched (``core.states``, #23) diffs
+    only those; the models' own ``versions`` are not read.
+    """
     if new is None:
         return [] if old is None else [Event(EventKind.REGISTERED_MODEL_DELETED, old.name)]
     events: list[Event] = []
@@ -185,10 +202,11 @@ def diff(old: RegisteredModel | None, new: RegisteredModel | None) -> list[Event
         )
         # A description given at creation is part of the creation, not an edit.
         old = RegisteredModel(new.name, description=new.description)
+        old_versions = ()
     elif old.name != new.name:
         events.append(Event(EventKind.REGISTERED_MODEL_RENAMED, new.name, old_name=old.name))
     events += _model_events(old, new)
-    events += _version_events(old, new)
+    events += _version_events(new.name, old_versions, new_versions)
     return events
 
 
@@ -221,25 +239,27 @@ def _model_events(old: RegisteredModel, new: RegisteredModel) -> list[Event]:
     return events
 
 
-def _version_events(old: RegisteredModel, new: RegisteredModel) -> list[Event]:
-    before = {mv.version: mv for mv in old.versions}
+def _version_events(
+    name: str, old_versions: Sequence[ModelVersion], new_versions: Sequence[ModelVersion]
+) -> list[Event]:
+    before = {mv.version: mv for mv in old_versions}
     events = []
-    for mv in new.versions:
+    for mv in new_versions:
         prior = before.pop(mv.version, None)
         if prior is None:
             events.append(
                 Event(
                     EventKind.MODEL_VERSION_CREATED,
-                    new.name,
+                    name,
                     mv.version,
                     source=mv.source,
                     run_id=mv.run_id,
                     description=mv.description,
                 )
             )
-            prior = ModelVersion(new.name, mv.version, mv.source, description=mv.description)
-        events += _changed_version(new.name, prior, mv)
-    events += [Event(EventKind.MODEL_VERSION_DELETED, new.name, v) for v in sorted(before)]
+            prior = ModelVersion(name, mv.version, mv.source, description=mv.description)
+        events += _changed_version(name, prior, mv)
+    events += [Event(EventKind.MODEL_VERSION_DELETED, name, v) for v in sorted(before)]
     return events
 
 

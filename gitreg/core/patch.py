@@ -124,6 +124,10 @@ def patch_ordered(old_text: str, old: Mapping[str, Any], ordered: dict[str, Any]
     """
     if not isinstance(old, dict) or not old_text.endswith("\n"):
         return None
+    if old_text.endswith("\n...\n"):
+        # PyYAML ends a document whose last scalar keeps its trailing newlines (``|2+``)
+        # with "...": kept, that marker would end the document in the middle of the patch.
+        return None
     sections = _sections(old_text, list(old), "")
     if sections is None:
         return None

@@ -34,8 +34,10 @@ from gitreg.core.retired import RETIRED_FILE
 from gitreg.gate import files, trust
 from gitreg.gate.approval_check import MergedApprovals
 from gitreg.gate.evidence import Checked, Evidence, Witness
+from gitreg.gate.incremental import Incremental
 from gitreg.gate.judge import Side, judge
 from gitreg.store import compare
+from gitreg.store.blobs import BlobReader
 from gitreg.store.history import FileChange, LogCommit, read_log
 
 _ZERO = "0" * 40
@@ -159,14 +161,9 @@ class _Walk:
         self.notes: list[str] = []
         self.checked: list[Checked] = []
         self.acknowledged: list[Violation] = []
-        blobs = {
-            oid
-            for c in commits
-            for ch in c.changes
-            for oid in (ch.old_blob, ch.new_blob)
-            if oid != _ZERO
-        }
-        self.blobs = compare.read_at(root, sorted(blobs))
+        # One blob at a time, and each manifest judged on the blocks it changed (#23).
+        self.blobs = BlobReader(root)
+        self.incremental = Incremental()
         self.texts: dict[str, bytes | None] = {CONFIG_FILE: None, RETIRED_FILE: None}
         self.names: set[str] = set()
         if start is not None:
@@ -263,7 +260,15 @@ class _Walk:
 
         before = Side({**self._context(), **old})
         after = Side({**self._context(), **new}, frozenset(unreadable))
-        found, _ = judge(set(old) | set(new), before, after, judging.policy, check_new, push=True)
+        found, _ = judge(
+            set(old) | set(new),
+            before,
+            after,
+            judging.policy,
+            check_new,
+            push=True,
+            incremental=self.incremental,
+        )
         return found
 
     def _judging_changes(

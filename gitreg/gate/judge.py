@@ -15,7 +15,7 @@ a plain rename does not look like new versions entering Production.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gitreg.core import validate
@@ -24,10 +24,9 @@ from gitreg.core.finding import Finding
 from gitreg.core.names import name_key, name_of_stem
 from gitreg.core.retired import RETIRED_FILE, Retired
 from gitreg.gate import rules
+from gitreg.gate.incremental import CheckNew as CheckNew
+from gitreg.gate.incremental import Incremental
 from gitreg.gate.rules import ModelChange
-
-# (path, text or None, Production versions before) -> (findings, parsed data or None)
-CheckNew = Callable[[str, bytes | None, frozenset[int]], tuple[list[Finding], Any]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,17 +49,27 @@ def judge(
     check_new: CheckNew,
     *,
     push: bool = False,
+    incremental: Incremental | None = None,
 ) -> tuple[list[Finding], list[ModelChange]]:
-    """Findings and summary rows for the change from ``old`` to ``new`` of ``paths``."""
+    """Findings and summary rows for the change from ``old`` to ``new`` of ``paths``.
+
+    ``incremental`` (the audit's, walking commit by commit) judges a manifest that changed
+    in place on the blocks it changed, when that finds nothing (see ``gate.incremental``).
+    """
     paths = sorted(set(paths))
-    manifests = [p for p in paths if _is_manifest(p)]
+    every = [p for p in paths if _is_manifest(p)]
+    settled = _settle(paths, every, old, new, policy, check_new, push, incremental)
+    manifests = [p for p in every if p not in settled]
     before = {p: _quiet_parse(old.texts.get(p), p) for p in manifests}
     findings: list[Finding] = []
     after: dict[str, Any] = {}
     for path in paths:
+        if path in settled:
+            continue
         if path in manifests:
             incumbents = rules.production_versions(before[path])
             found, after[path] = check_new(path, new.texts.get(path), incumbents)
+            _remember(incremental, path, new, found)
         else:
             found, _ = check_new(path, new.texts.get(path), frozenset())
         findings += found
@@ -71,7 +80,10 @@ def judge(
     )
     old_retired = _retired(old.texts.get(RETIRED_FILE))
     changes: list[ModelChange] = []
-    for path in manifests:
+    for path in every:
+        if path in settled:
+            changes += settled[path]
+            continue
         text = new.texts.get(path)
         if path in new.unreadable or (
             text is not None and not isinstance(after.get(path), Mapping)
@@ -82,6 +94,45 @@ def judge(
         changes += c
     findings += _check_retirements(paths, before, after, pairs, old, new)
     return findings, changes
+
+
+def _settle(
+    paths: list[str],
+    manifests: list[str],
+    old: Side,
+    new: Side,
+    policy: Policy,
+    check_new: CheckNew,
+    push: bool,
+    incremental: Incremental | None,
+) -> dict[str, list[ModelChange]]:
+    """The manifests ``incremental`` judges clean on their changed blocks, with their rows.
+
+    Only a manifest changed in place, in a change that deletes or renames none and leaves
+    the retired names alone: the rules across manifests (renames, retirements) read the
+    manifests they pair whole.
+    """
+    if incremental is None or RETIRED_FILE in paths:
+        return {}
+    if any(new.texts.get(p) is None and p not in new.unreadable for p in manifests):
+        return {}
+    settled = {}
+    for path in manifests:
+        before, now = old.texts.get(path), new.texts.get(path)
+        if path in new.unreadable or before is None or now is None:
+            continue
+        rows = incremental.settle(
+            path, before, now, policy, check_new, push=push, name=_name_of(path)
+        )
+        if rows is not None:
+            settled[path] = rows
+    return settled
+
+
+def _remember(incremental: Incremental | None, path: str, new: Side, found: list[Finding]) -> None:
+    if incremental is not None:
+        text = None if path in new.unreadable else new.texts.get(path)
+        incremental.remember(path, text, clean=not found)
 
 
 def _judge_manifest(

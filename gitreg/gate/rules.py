@@ -275,14 +275,14 @@ def _check_stage(
     if before is None or after is None or before == after:
         return []
     number = new["version"]
-    line = where.line("versions", index, "stage")
     move = f"version {number}: {before} -> {after}"
+    # A finding's line is looked up only when there is a finding: it reads the file again.
     if after not in policy.stages:
         allowed = ", ".join(s.value for s in policy.stages)
         return [
             Finding(
                 where.path,
-                line,
+                where.line("versions", index, "stage"),
                 "STAGE_NOT_IN_POLICY",
                 f"{move}: the base's gitreg.yaml does not use stage {after} (its stages: "
                 f"{allowed}); pick one of those",
@@ -293,18 +293,18 @@ def _check_stage(
         return [
             Finding(
                 where.path,
-                line,
+                where.line("versions", index, "stage"),
                 "TRANSITION_NOT_ALLOWED",
                 f"{move} is not an allowed transition in the base's gitreg.yaml (from "
                 f"{before} it allows: {targets or 'nothing'}); go through an allowed stage, "
                 "or change the policy in a pull request of its own first",
             )
         ]
-    return _check_requirement(where, line, move, new, after, policy)
+    return _check_requirement(where, index, move, new, after, policy)
 
 
 def _check_requirement(
-    where: _Where, line: int | None, move: str, new: Mapping[str, Any], after: Stage, policy: Policy
+    where: _Where, index: int, move: str, new: Mapping[str, Any], after: Stage, policy: Policy
 ) -> list[Finding]:
     requirement = policy.requirements.get(after)
     if requirement is None:
@@ -319,7 +319,7 @@ def _check_requirement(
     return [
         Finding(
             where.path,
-            line,
+            where.line("versions", index, "stage"),
             "REQUIREMENT_UNMET",
             f"{move}: the base's gitreg.yaml requires more to enter {after}: "
             f"{'; '.join(unmet)}; {_fixes(where.name, mv, requirement.tags)}",

@@ -27,20 +27,23 @@ __all__ = [
 
 # Delivery of events (issue 13): each push to the default branch sends its events to the
 # subscriptions in gitreg.yaml; a request branch's pull request announces the transition it
-# proposes. Secrets reach gitreg only through env: from the repository's secrets. A push is
-# delivered only once its audit is clean (#22): then the gitreg.yaml that names the endpoints
-# and the variables holding their secrets is one review accepted, never one a push slipped in.
+# proposes. Secrets reach gitreg only through env: from the repository's secrets. `notify`
+# audits the push itself (#22): what the audit flags goes out as POLICY_VIOLATION, never as a
+# transition, and the endpoints and secret variables are those of the gitreg.yaml the audit
+# trusts, never one a push slipped in; so it runs after the audit job whatever its verdict.
 NOTIFY_JOBS = """
   notify:
     name: notify subscribers
-    needs: audit  # only what a clean audit accepted; violations go out from the audit
+    needs: audit  # after the verified tip is recorded, whatever the audit found
     if: >-
+      always() && needs.audit.result != 'cancelled' &&
       github.event_name == 'push' &&
       github.ref == format('refs/heads/{0}', github.event.repository.default_branch)
     runs-on: ubuntu-latest
     timeout-minutes: 15
     permissions:
       contents: read
+      pull-requests: read  # the audit that vets the events asks which pull request merged
     steps:
       - uses: actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8 # v5.0.0
         with:
@@ -50,6 +53,7 @@ NOTIFY_JOBS = """
 @FETCH_APPROVALS@@INSTALL@      - name: Deliver this push's events
         env:
           BEFORE: ${{ github.event.before }}
+          GITHUB_TOKEN: ${{ github.token }}
           # Export every variable gitreg.yaml names (secret_env, url_env, token_env,
           # smtp *_env) from a repository secret of the same name, e.g.:
           # DEPLOY_HOOK_SECRET: ${{ secrets.DEPLOY_HOOK_SECRET }}

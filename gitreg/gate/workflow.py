@@ -132,8 +132,9 @@ _JOBS = (
             since=0000000000000000000000000000000000000000  # a new branch: its whole history
           fi
           # Judged from the verified tip (or earlier): a push cannot skip what came before it.
+          # The notify job delivers this push's events, violations as POLICY_VIOLATION.
           "$RUNNER_TEMP/gitreg/bin/gitreg" audit --since "$since" --until "$AFTER" --record \\
-            --format github --notify
+            --format github
 """
 )
 

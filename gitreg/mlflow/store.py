@@ -3,13 +3,17 @@
 Every abstract method maps to the Registry method of the same name; the adapter only
 converts entities, turns GitregErrors into MlflowExceptions, and follows MLflow's store
 contract where the gitreg API is deliberately friendlier (``create_model_version`` needs an
-existing model; deleting a missing tag or alias is a no-op). Prompts, ``copy_model_version``
-and the await helper are MLflow's own concrete methods built on these; webhooks are
-gitreg.yaml's subscriptions (``gitreg.mlflow.webhooks``, issue 13).
+existing model; deleting a missing tag or alias is a no-op). A model whose manifest is
+invalid is never served (#22): a read of it raises its finding as an MlflowException
+(RESOURCE_CONFLICT, the code every refusal travels as), and searches leave it out.
+Prompts, ``copy_model_version`` and the await helper are MLflow's own concrete methods
+built on these; webhooks are gitreg.yaml's subscriptions (``gitreg.mlflow.webhooks``,
+issue 13).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -43,6 +47,7 @@ _PROMPT_CONDITION = re.compile(
     r"(?:'(\w*)'|\"(\w*)\")",
     re.IGNORECASE,
 )
+_log = logging.getLogger(__name__)
 _MLFLOW_ALIAS = re.compile(r"^[\w\-]+$")  # mlflow.utils.validation._REGISTERED_MODEL_ALIAS_REGEX
 _DANGLING_AND = re.compile(r"^\s*AND\s+|\s+AND\s*$|(?<=\s)AND\s+(?=AND\s)", re.IGNORECASE)
 
@@ -155,7 +160,7 @@ class GitregStore(WebhookMethods, AbstractStore):
     ) -> PagedList[MlflowRegisteredModel]:
         filter_string, prompts = _split_prompt_filter(filter_string)
         with mlflow_errors():
-            models = _without_prompts(self.registry.store.read_models(self.registry.at), prompts)
+            models = _without_prompts(self._valid_models(), prompts)
             found = search.search_registered_models(
                 models,
                 filter_string,
@@ -166,6 +171,18 @@ class GitregStore(WebhookMethods, AbstractStore):
                 page_token,
             )
         return PagedList([to_registered_model(m) for m in found], found.token)
+
+    def _valid_models(self) -> list[RegisteredModel]:
+        """Every model a read may serve; each one left out is logged with its finding.
+
+        MLflow's search has no place for "this model exists but is invalid", and failing
+        the whole search would hide every valid model from the UI; reading the invalid
+        model by name raises its finding (#22).
+        """
+        reading = self.registry.store.read_registry(self.registry.at)
+        for refused in reading.refused:
+            _log.warning("gitreg: not listed, %s", refused.message)
+        return reading.models
 
     def get_registered_model(self, name: str) -> MlflowRegisteredModel:
         with mlflow_errors():
@@ -289,11 +306,7 @@ class GitregStore(WebhookMethods, AbstractStore):
         filter_string, prompts = _split_prompt_filter(filter_string)
         with mlflow_errors():
             names = search.exact_names(filter_string)
-            models = [
-                m
-                for m in self.registry.store.read_models(self.registry.at)
-                if names is None or m.name in names
-            ]
+            models = [m for m in self._valid_models() if names is None or m.name in names]
             found = search.search_model_versions(
                 _without_prompts(models, prompts),
                 filter_string,

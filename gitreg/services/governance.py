@@ -75,22 +75,63 @@ class Governance:
             raise ModelNotFound(f"Registered Model with name={name} has no history")
         return approved_entries(entries, self.get_approvals())
 
-    def list_events(self, since: str | None, until: str | None = None) -> list[RegistryEvent]:
+    def list_events(
+        self, since: str | None, until: str | None = None, *, vet: bool = True
+    ) -> list[RegistryEvent]:
         """Every change after commit ``since`` up to ``until`` (default: HEAD or ``at``).
 
         Commit by commit along the first-parent history, oldest first; each event has a
         stable id (the same range always gives the same events). ``since`` None means from
         the first commit.
 
+        On a clone with a remote (where protected facts change only through review), a
+        change the audit reports as a violation (``audit`` of the same range: an
+        unreviewed move to Production in a direct push, ...) is never announced as if it
+        were a normal one: that commit's events for that model are withheld and
+        POLICY_VIOLATION events, one per finding, stand in their place (#22). A registry
+        without a remote has no review: its protected changes are plain commits (DESIGN,
+        layer 1) and its events are its changes. ``vet=False`` gives every change as it
+        happened, without the audit: for history views, never for announcing.
+
         Raises:
             BadRef: ``since`` or ``until`` names no commit.
+        """
+        return self.vetted_events(since, until, vet=vet)[0]
+
+    def vetted_events(
+        self, since: str | None, until: str | None = None, *, vet: bool = True
+    ) -> tuple[list[RegistryEvent], AuditReport | None]:
+        """``list_events``, and the audit that vetted them (None: not vetted, see there).
+
+        The audit judges from the verified tip when it lies before ``since`` (so a range
+        that starts after an unacknowledged violation is not judged by what it let in),
+        and its ``trusted`` commit names the gitreg.yaml a delivery may use (#22).
         """
         from gitreg.store import eventlog
 
         end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
         start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
-        found = eventlog.read_events(self.store.root, start, end)
-        return approved_events(found, self.get_approvals())
+        found = approved_events(
+            eventlog.read_events(self.store.root, start, end), self.get_approvals()
+        )
+        if not vet or not self.store.remotes():
+            return found, None
+        report = self.audit(self._trust_start(start), end)
+        order = self.store.first_parent_commits(start, end)
+        inside = set(order)
+        violations = [e for e in self.audit_events(report) if e.commit in inside]
+        if not violations:
+            return found, report
+        return _vetted(found, violations, order), report
+
+    def _trust_start(self, start: str | None) -> str | None:
+        """Where the audit that vets ``start``.. begins: the verified tip when it is earlier."""
+        from gitreg.store import verified
+
+        tip = verified.read_verified(self.store.root)
+        if start is None or tip is None or tip == start:
+            return start
+        return tip if verified.is_ancestor(self.store.root, tip, start) else start
 
     def get_approvals(self) -> dict[str, ApprovalRecord]:
         """Commit -> who approved the pull request that produced it (#24), as ``gitreg audit
@@ -119,7 +160,7 @@ class Governance:
         from gitreg.store import timeline
 
         check_name(name)
-        events = timeline.model_events(self.list_events(None), name)
+        events = timeline.model_events(self.list_events(None, vet=False), name)
         if not events:
             raise ModelNotFound(f"Registered Model with name={name} has no history")
         return events
@@ -365,6 +406,57 @@ def approved_entries(
         else e
         for e in entries
     ]
+
+
+def _vetted(
+    events: Sequence[RegistryEvent], violations: Sequence[RegistryEvent], order: Sequence[str]
+) -> list[RegistryEvent]:
+    """``events`` with those of each (commit, model) the audit flagged replaced by the
+    POLICY_VIOLATION events ``violations``, each saying what it withheld, in commit order.
+
+    Violations of one code on one model in one commit share an event id (the id names the
+    commit, model and code), so they become one event listing every finding: a receiver
+    that deduplicates by id loses none of them.
+    """
+    flagged = {(v.commit, v.event.name) for v in violations}
+    withheld: dict[tuple[str, str], list[RegistryEvent]] = {}
+    kept = []
+    for item in events:
+        names = [n for n in (item.event.name, item.event.old_name) if n is not None]
+        hit = next(((item.commit, n) for n in names if (item.commit, n) in flagged), None)
+        if hit is None:
+            kept.append(item)
+        else:
+            withheld.setdefault(hit, []).append(item)
+    stand_ins = _stand_ins(violations, withheld)
+    position = {commit: index for index, commit in enumerate(order)}
+    return sorted([*stand_ins, *kept], key=lambda e: position.get(e.commit, len(position)))
+
+
+def _stand_ins(
+    violations: Sequence[RegistryEvent],
+    withheld: dict[tuple[str, str], list[RegistryEvent]],
+) -> list[RegistryEvent]:
+    """One POLICY_VIOLATION per (commit, model, code): its findings, and what it withheld."""
+    import dataclasses
+
+    from gitreg.core.events import primary
+
+    by_id: dict[str, tuple[RegistryEvent, list[str]]] = {}
+    for v in violations:
+        first, said = by_id.setdefault(v.id, (v, []))
+        if v.event.description and v.event.description not in said:
+            said.append(v.event.description)
+    out = []
+    for first, said in by_id.values():
+        hidden = primary([w.event for w in withheld.get((first.commit, first.event.name), [])])
+        text = "; ".join(said)
+        if hidden:
+            text += f" (not announced as a change: {'; '.join(e.describe() for e in hidden)})"
+        out.append(
+            dataclasses.replace(first, event=dataclasses.replace(first.event, description=text))
+        )
+    return out
 
 
 def _model_of(path: str) -> str:

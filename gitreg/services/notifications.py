@@ -18,6 +18,7 @@ from gitreg.core.notifications import Subscription
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
     from gitreg.core.notifications import Notifications as NotificationsSection
+    from gitreg.gate.audit import AuditReport
     from gitreg.integrations.notify import Delivery, Options, Report
     from gitreg.store.store import Store
     from gitreg.store.transaction import Transaction
@@ -37,19 +38,28 @@ class Notifications:
             self, since: str | None, until: str | None = None
         ) -> list[RegistryEvent]: ...
 
+        def vetted_events(
+            self, since: str | None, until: str | None = None, *, vet: bool = True
+        ) -> tuple[list[RegistryEvent], AuditReport | None]: ...
+
     def notify(
         self, since: str | None, until: str | None = None, *, dry_run: bool = False
     ) -> Report:
         """Deliver the events after ``since`` up to ``until`` to gitreg.yaml's subscriptions.
 
-        The subscriptions are those of gitreg.yaml at ``until`` (what landed). Re-running a
-        range delivers the same events with the same ids. ``dry_run`` sends nothing.
+        On a clone with a remote, the range is audited first: what the audit flags goes out
+        as POLICY_VIOLATION (``list_events``), and the subscriptions, endpoints and secret
+        variables are those of the gitreg.yaml the audit trusted at the end of the range,
+        never one a push slipped in (#22). Without a remote, those of gitreg.yaml at
+        ``until``. Re-running a range delivers the same events with the same ids.
+        ``dry_run`` sends nothing.
         """
         from gitreg.integrations import notify
 
-        events = self.list_events(since, until)
+        events, report = self.vetted_events(since, until)
         end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
-        return notify.notify(self.store, events, end, os.environ, dry_run=dry_run)
+        config_at = report.trusted if report is not None and report.trusted else end
+        return notify.notify(self.store, events, config_at, os.environ, dry_run=dry_run)
 
     def notify_request(
         self, base: str, head: str, pull_request: int | None = None, *, dry_run: bool = False

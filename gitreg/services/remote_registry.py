@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from gitreg.core import mutations as mut
 from gitreg.core.entities import ModelVersion, RegisteredModel
-from gitreg.core.errors import ModelNotFound
+from gitreg.core.errors import InvalidParameter, ModelNotFound
 from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
 from gitreg.store.transaction import model_path
@@ -26,26 +26,52 @@ class RemoteRegistry:
     ``RemoteRegistry(url)`` reads the remote's default branch (``at``: another branch or
     tag) through a blobless, depth-1 fetch into a shared cache that then fetches only the
     one manifest asked for (``gitreg.store.fleet``). Read-only; the same checks as a local
-    read apply to the manifest.
+    read apply to the manifest, and an invalid one is refused (#22).
+
+    ``verified=True`` (or ``at="verified"``) reads the remote's verified tip
+    (``refs/gitreg/verified``, the last commit a clean audit accepted) instead, ``False``
+    always the tip; the default (None)
+    follows ``registry.read`` in gitreg.yaml at the verified commit, which no push to the
+    branch can change.
     """
 
-    def __init__(self, url: str, at: str | None = None) -> None:
+    def __init__(self, url: str, at: str | None = None, *, verified: bool | None = None) -> None:
+        """``at``: a branch or tag (default: the remote's HEAD); ``verified``: see the class.
+
+        Raises:
+            InvalidParameter: both ``at`` and ``verified=True``.
+        """
+        if at == "verified":  # as Registry(at="verified"): the verified tip, not a branch
+            at, verified = None, True
+        if at is not None and verified:
+            raise InvalidParameter(
+                "A verified read reads refs/gitreg/verified, not a branch: give at= or "
+                "verified=True, not both"
+            )
         self.url = url
         self.at = at
+        self.verified = verified
+        self.commit: str | None = None  # the commit the last read was served from
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        """The registered model ``name`` at the remote's tip."""
-        from gitreg.core import manifest
-        from gitreg.store import fleet
-        from gitreg.store.transaction import parse_model
+        """The registered model ``name`` at the remote's tip (or its verified tip).
+
+        Raises:
+            ModelNotFound: there is no such model there.
+            InvalidManifest: its manifest is invalid there (nothing invalid is served, #22).
+            BadRef: a verified read, and the remote has no verified tip.
+        """
+        from gitreg.store import fleet, verdict
 
         path = model_path(check_name(name))
-        text = fleet.read_remote(self.url, path, self.at)
-        if text is not None:
-            model = parse_model(manifest.load(text, path), path, text)
-            if model.name == name:
+        found = fleet.read_remote(self.url, path, self.at, verified=self.verified)
+        self.commit = found.commit
+        if found.text is not None:
+            model = verdict.serve(found.state_dir, path, found.text, name)
+            if model is not None:
                 return model
-        raise ModelNotFound(f"Registered Model with name={name} not found")
+        where = " at the remote's verified tip" if found.verified else ""
+        raise ModelNotFound(f"Registered Model with name={name} not found{where}")
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version of ``name`` at the remote's tip."""

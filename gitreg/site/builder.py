@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.errors import InvalidParameter
+from gitreg.site import trust
 from gitreg.site.catalog import collect
 from gitreg.site.links import safe_url
 from gitreg.site.output import SiteOutput, check_outdir
@@ -44,6 +45,7 @@ class SiteReport:
     removed: int
     seconds: float
     notes: tuple[str, ...] = ()
+    invalid: int = 0  # models shown as invalid (their manifests are), not in ``models`` (#22)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for ``gitreg site --json``."""
@@ -80,6 +82,9 @@ def build(
             f"static/{name}",
             resources.files("gitreg.site").joinpath("static").joinpath(name).read_bytes(),
         )
+    for bad in catalog.invalid:
+        if bad.has_page:
+            out.write(_model_file(bad.name), pages.invalid(bad))
     total, versions, rows = len(catalog.models), 0, []
     for done, entry in enumerate(catalog.models, 1):
         out.write(_model_file(entry.name), pages.model(entry))
@@ -107,12 +112,13 @@ def build(
         index=target / "index.html",
         models=total,
         versions=versions,
-        pages=1 + total + versions,
+        pages=1 + total + versions + sum(1 for bad in catalog.invalid if bad.has_page),
         files=len(out.written),
         bytes=out.size,
         removed=removed,
         seconds=time.perf_counter() - started,
-        notes=(*catalog.notes, *out.notes),
+        notes=(*catalog.notes, *out.notes, *trust.notes(catalog.invalid, catalog.verified)),
+        invalid=len(catalog.invalid),
     )
 
 

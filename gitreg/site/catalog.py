@@ -1,9 +1,10 @@
 """What the catalog shows, read from a Registry once: models, their history, open requests.
 
-Every model comes from one whole-registry read (``Store.read_models``, which reuses the parse
-cache), the history of all of them from one ``git log`` over ``models/``
-(``Registry.list_events``), grouped by model with renames followed
-(``store.timeline.events_by_model``). Nothing here runs git per model.
+Every model comes from one whole-registry read (``Store.read_registry``, which reuses the
+parse cache and refuses invalid manifests, shown as invalid), the history of all of them
+from one ``git log`` over ``models/`` (``Registry.list_events``), grouped by model with
+renames followed (``store.timeline.events_by_model``). Nothing here runs git per model;
+what is newer than the verified tip costs two more git calls (``site.trust``, #22).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from gitreg.core.events import RegistryEvent
 from gitreg.core.fields import parse_timestamp
 from gitreg.core.names import check_name, name_key, name_of_branch_component
 from gitreg.site.links import Linker, safe_url
+from gitreg.site.trust import InvalidEntry, VerifiedTip, invalid_entries, verified_tip
 from gitreg.store.remote import has_remote
 from gitreg.store.timeline import events_by_model
+from gitreg.store.transaction import model_path
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry
@@ -57,6 +60,7 @@ class ModelEntry:
     events: tuple[RegistryEvent, ...]
     requests: tuple[Request, ...]
     last_modified: int  # epoch ms of its last change
+    newer: bool = False  # its manifest changed after the verified tip (#22)
 
     @property
     def name(self) -> str:
@@ -76,6 +80,10 @@ class Catalog:
     policy: Policy
     linker: Linker
     notes: tuple[str, ...]
+    # Models whose manifests are invalid: shown as such, never as if valid (#22).
+    invalid: tuple[InvalidEntry, ...] = ()
+    # The verified tip, and what shown here is newer than it (None: the registry has none).
+    verified: VerifiedTip | None = None
 
 
 def collect(registry: Registry) -> Catalog:
@@ -86,18 +94,22 @@ def collect(registry: Registry) -> Catalog:
             become a path in the site), or two manifests name the same model.
     """
     store = registry.store
-    models = store.read_models(registry.at)
+    read = store.read_registry(registry.at)
+    models = read.models
     _check_names(models)
+    tip = verified_tip(store, registry.at, read.blobs)
+    invalid = invalid_entries(read.refused, tip)
     config = store.read_config(registry.at)
     linker = Linker.from_config(config)
-    history = events_by_model(registry.list_events(None))
+    history = events_by_model(registry.list_events(None, vet=False))
     requests, notes = _requests(registry, linker) if has_remote(store.root, config) else ([], [])
     by_model: dict[str, list[Request]] = {}
     for request in requests:
         if request.name is not None:
             by_model.setdefault(request.name, []).append(request)
     entries = tuple(
-        _entry(model, history.get(model.name, []), by_model.get(model.name, [])) for model in models
+        _entry(model, history.get(model.name, []), by_model.get(model.name, []), tip)
+        for model in models
     )
     return Catalog(
         title=store.root.resolve().name,
@@ -108,15 +120,21 @@ def collect(registry: Registry) -> Catalog:
         policy=config.policy,
         linker=linker,
         notes=tuple(notes),
+        invalid=invalid,
+        verified=tip,
     )
 
 
 def _entry(
-    model: RegisteredModel, events: Sequence[RegistryEvent], requests: Sequence[Request]
+    model: RegisteredModel,
+    events: Sequence[RegistryEvent],
+    requests: Sequence[Request],
+    tip: VerifiedTip | None,
 ) -> ModelEntry:
     times = [parse_timestamp(e.timestamp) for e in events[-1:]]
     last = max([model.last_updated_timestamp, *times])
-    return ModelEntry(model, tuple(events), tuple(requests), last)
+    newer = tip is not None and model_path(model.name) in tip.newer_models
+    return ModelEntry(model, tuple(events), tuple(requests), last, newer)
 
 
 def _check_names(models: Sequence[RegisteredModel]) -> None:

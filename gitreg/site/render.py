@@ -19,12 +19,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from gitreg.core.entities import ModelVersion, Stage
-from gitreg.core.events import EventKind, RegistryEvent
+from gitreg.core.events import TO_STAGE_KINDS, EventKind, RegistryEvent
 from gitreg.core.fields import format_timestamp
 from gitreg.core.names import file_stem
 from gitreg.site.catalog import Catalog, ModelEntry
 from gitreg.site.chart import ChartLinks, build_chart, short_time
 from gitreg.site.markup import render_markdown
+from gitreg.site.trust import InvalidEntry
 from gitreg.store.timeline import aliases_in
 
 _JS_ESCAPES = {
@@ -79,6 +80,7 @@ class IndexRow:
     modified: int
     tags: tuple[tuple[str, str], ...]
     pending: tuple[tuple[str, str | None], ...]
+    unverified: bool = False  # changed after the verified tip (#22)
 
     def to_json(self) -> list[Any]:
         """The compact array the index script reads (see static/site.js)."""
@@ -93,6 +95,7 @@ class IndexRow:
             [list(t) for t in self.tags],
             [list(p) for p in self.pending],
             quote(file_stem(self.name), safe=""),
+            self.unverified,
         ]
 
 
@@ -121,6 +124,7 @@ def index_row(entry: ModelEntry) -> IndexRow:
         modified=entry.last_modified,
         tags=tuple((str(k), str(v)) for k, v in model.tags.items()),
         pending=tuple((r.label, r.url) for r in entry.requests),
+        unverified=entry.newer,
     )
 
 
@@ -152,9 +156,16 @@ class Pages:
             version_path=version_path,
             links=catalog.linker,
         )
+        env.globals.update(unverified=self.unverified)
         self._index = env.get_template("index.html")
         self._model = env.get_template("model.html")
         self._version = env.get_template("version.html")
+        self._invalid = env.get_template("invalid.html")
+
+    def unverified(self, item: RegistryEvent) -> bool:
+        """Whether the change ``item`` was made after the verified tip (#22)."""
+        tip = self.catalog.verified
+        return tip is not None and tip.newer(item.commit)
 
     def pull_request(self, number: int) -> Markup:
         """``pull request #N``, linked when the registry says where pull requests are."""
@@ -185,7 +196,17 @@ class Pages:
     def index(self, rows: Sequence[IndexRow], chunks: Sequence[str], first_page: int) -> str:
         """The index page: the first rows in the page, the rest named as data files."""
         first = rows[:first_page]
-        data = {"rows": [r.to_json() for r in first], "chunks": list(chunks), "total": len(rows)}
+        data: dict[str, Any] = {
+            "rows": [r.to_json() for r in first],
+            "chunks": list(chunks),
+            "total": len(rows),
+        }
+        tip = self.catalog.verified
+        if tip is not None:  # the title of the script's "unverified" badges
+            data["unverified"] = (
+                f"changed after the verified tip {tip.commit[:10]}: not yet accepted by a "
+                "clean audit"
+            )
         return self._index.render(
             rows=first, total=len(rows), data=js_data(data), **self._common("index.html")
         )
@@ -207,8 +228,17 @@ class Pages:
             versions=versions,
             chart=chart,
             protected=protected,
+            since_verified=[
+                e
+                for e in entry.events
+                if self.unverified(e) and e.event.kind not in TO_STAGE_KINDS.values()
+            ],
             **self._common(model_path(name)),
         )
+
+    def invalid(self, entry: InvalidEntry) -> str:
+        """The page of a model whose manifest is invalid: its findings, none of its state."""
+        return self._invalid.render(entry=entry, **self._common(model_path(entry.name)))
 
     def version(
         self,

@@ -12,6 +12,12 @@ blob id, however the file's size and times look (no racy-git window). Only what 
 checked read produced is recorded, and any doubt (a file that is not a regular file, a
 different content, an interrupted write, a URI form or name the table does not have)
 answers None: the caller then takes the full path, which raises the exact error.
+
+A full read records a model only once ``store.verdict`` found its manifest valid (#22), so
+an answer is also the verdict on that content: an invalid manifest (two versions in
+Production, an alias to a missing version) is never answered here, and ``vouches`` lets the
+full read skip a check it already made. The slot names gitreg's version and the checks it
+passed (``CHECKS``), so a new check judges every manifest again.
 """
 
 from __future__ import annotations
@@ -23,10 +29,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gitreg.core.version import __version__
+
 if TYPE_CHECKING:
     from gitreg.core.entities import RegisteredModel
 
-_FORMAT = 2  # 2: tables made only from manifests whose keys are all text (#23)
+# 2: recorded only for a manifest the checks found valid (#22); 3: tables made only from
+# manifests whose keys are all text (#23)
+_FORMAT = 3
+# The version of the checks (``validate.CHECKS_VERSION``) an answer passed. Importing the
+# validator here would cost the fast path what it saves; ``remember`` records nothing while
+# the two differ, and tests/test_answers.py says so when they do.
+CHECKS = 3
 SCHEME = "models:/"
 
 
@@ -101,12 +115,20 @@ def table(model: RegisteredModel) -> dict[str, str]:
 
 
 def remember(state_dir: Path, path: str, oid: str, model: RegisteredModel) -> None:
-    """Record the answers of ``model``, read in full from blob ``oid`` at ``path``."""
+    """Record the answers of ``model``, read in full from blob ``oid`` at ``path``.
+
+    Only for a manifest the checks found valid (``store.verdict``): the record vouches for it.
+    """
+    from gitreg.core.validate import CHECKS_VERSION
+
+    if CHECKS_VERSION != CHECKS:
+        return  # the checks changed since this table was written: vouch for nothing
     slot = _slot(state_dir, model.name)
+    record = (_FORMAT, __version__, CHECKS, model.name, path, oid, table(model))
     try:
         slot.parent.mkdir(parents=True, exist_ok=True)
         tmp = slot.with_name(f"{slot.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps((_FORMAT, model.name, path, oid, table(model))))
+        tmp.write_bytes(marshal.dumps(record))
         os.replace(tmp, slot)
     except (OSError, ValueError):
         return  # only a cache: the next resolve takes the full path
@@ -114,12 +136,21 @@ def remember(state_dir: Path, path: str, oid: str, model: RegisteredModel) -> No
 
 def _recorded(state_dir: Path, name: str) -> tuple[str, str, Mapping[str, str]] | None:
     try:
-        fmt, stored, path, oid, answers = marshal.loads(_slot(state_dir, name).read_bytes())
+        record = marshal.loads(_slot(state_dir, name).read_bytes())
+        fmt, version, checks, stored, path, oid, answers = record
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    if fmt != _FORMAT or stored != name or not isinstance(answers, dict):
+    if (fmt, version, checks, stored) != (_FORMAT, __version__, CHECKS, name):
+        return None
+    if not isinstance(answers, dict):
         return None
     return path, oid, answers
+
+
+def vouches(state_dir: Path, name: str, path: str, oid: str) -> bool:
+    """Whether a checked read already found ``path`` holding blob ``oid`` valid."""
+    recorded = _recorded(state_dir, name)
+    return recorded is not None and recorded[:2] == (path, oid)
 
 
 def _worktree_blob(root: Path, path: str) -> str | None:

@@ -2,7 +2,8 @@
 
 ``read_events(root, since, until)`` walks the first-parent history from ``since`` to
 ``until`` (what landed on the branch, a merged pull request as its merge commit) and diffs
-each changed manifest's two states with ``core.events.diff``: the events come from the
+each changed manifest's two states (``core.states.diff_states``: ``core.events.diff``,
+looking only at the version blocks a commit changed, #23): the events come from the
 states, never from commit messages, so a hand edit or a squash merge yields exactly its net
 changes. Each event carries its commit, author, time, pull request and a stable id, so the
 same range always gives the same events.
@@ -11,20 +12,18 @@ same range always gives the same events.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from gitreg.core.config import MODELS_DIR
-from gitreg.core.entities import RegisteredModel
-from gitreg.core.errors import GitregError
-from gitreg.core.events import RegistryEvent, diff
+from gitreg.core.events import RegistryEvent
 from gitreg.core.retired import RETIRED_FILE
+from gitreg.core.states import ModelState, diff_states
 from gitreg.store import _git
 from gitreg.store.cache import git_dir, load_parsed
-from gitreg.store.history import FileChange, LogCommit, parse_log, parse_state
+from gitreg.store.gitlog import FileChange, LogCommit, parse_log
+from gitreg.store.walk import walk
 
-_ZERO = "0" * 40
 PROMPT_TAG = "mlflow.prompt.is_prompt"  # MLflow's mark of a prompt (mlflow.prompt.constants)
 _NO_COMMIT = re.compile(r"^0+$")  # what GitHub sends as "before" for a new branch
 
@@ -37,16 +36,23 @@ def read_events(root: Path, since: str | None, until: str = "HEAD") -> list[Regi
     revisions = [until] if since is None or _NO_COMMIT.fullmatch(since) else [f"^{since}", until]
     commits = list(parse_log(_git.log_raw(root, revisions, [f"{MODELS_DIR}/"])))
     commits.reverse()
-    states = _states(root, (ch for c in commits for ch in _manifests(c)))
+    changes = [
+        (commit, change)
+        for commit in commits
+        for change in sorted(_manifests(commit), key=lambda ch: (ch.new_path, ch.old_path))
+    ]
+    # Manifests a whole-registry read already parsed are in the parse cache, keyed by blob
+    # id: the catalog reads every model and then all history, so most tips are there (#14).
+    parsed = load_parsed(git_dir(root) / "gitreg")
+    states = walk(root, [change for _, change in changes], parsed)
     events: list[RegistryEvent] = []
-    for commit in commits:
-        for change in sorted(_manifests(commit), key=lambda ch: (ch.new_path, ch.old_path)):
-            old = states.get(change.old_blob) if change.status != "A" else None
-            new = states.get(change.new_blob) if change.status != "D" else None
-            if _unreadable(change, old, new):
-                continue  # a commit that broke a manifest has no readable change
-            prompt = _is_prompt(new or old)
-            events += [_placed(commit, event, prompt) for event in diff(old, new)]
+    for (commit, change), (old, new) in zip(changes, states, strict=True):
+        old = old if change.status != "A" else None
+        new = new if change.status != "D" else None
+        if _unreadable(change, old, new):
+            continue  # a commit that broke a manifest has no readable change
+        prompt = _is_prompt(new or old)
+        events += [_placed(commit, event, prompt) for event in diff_states(old, new)]
     return events
 
 
@@ -64,33 +70,12 @@ def _is_manifest(path: str) -> bool:
     return head == MODELS_DIR and name.endswith(".yaml") and path != RETIRED_FILE
 
 
-def _states(root: Path, changes: Iterable[FileChange]) -> dict[str, RegisteredModel | None]:
-    blobs = {oid for ch in changes for oid in (ch.old_blob, ch.new_blob)} - {_ZERO}
-    # Manifests a whole-registry read already parsed are in the parse cache, keyed by blob
-    # id: the catalog reads every model and then all history, so most tips are there (#14).
-    parsed = load_parsed(git_dir(root) / "gitreg")
-    states = {oid: _from_parsed(parsed[oid]) for oid in blobs if oid in parsed}
-    texts = _git.read_objects(root, sorted(blobs - states.keys()))
-    cache: dict[bytes, Any] = {}
-    states.update((oid, parse_state(text, "manifest", cache)) for oid, text in texts.items())
-    return states
-
-
-def _from_parsed(data: Any) -> RegisteredModel | None:
-    try:
-        return RegisteredModel.from_manifest(data)
-    except (GitregError, KeyError, TypeError, ValueError, AttributeError):
-        return None
-
-
-def _unreadable(
-    change: FileChange, old: RegisteredModel | None, new: RegisteredModel | None
-) -> bool:
+def _unreadable(change: FileChange, old: ModelState | None, new: ModelState | None) -> bool:
     return (change.status != "A" and old is None) or (change.status != "D" and new is None)
 
 
-def _is_prompt(model: RegisteredModel | None) -> bool:
-    tags = model.tags if model is not None else {}
+def _is_prompt(state: ModelState | None) -> bool:
+    tags = state.model.tags if state is not None else {}
     return str(tags.get(PROMPT_TAG, "")).lower() == "true"
 
 

@@ -8,6 +8,11 @@ it), named by a hash of the URL and locked while it is used, so pods sharing a n
 it safely. The URL reaches git only as a configuration value in the environment
 (``GIT_CONFIG_COUNT``), never as an argument: it is never parsed as an option, never
 written to disk, and never visible in a process list; errors name it without credentials.
+
+A read can be pinned to the remote's verified tip (``refs/gitreg/verified``, the last commit
+a clean audit accepted, #22): with ``verified=True``, or by ``registry.read: verified`` in
+gitreg.yaml at that verified commit, so no push to the branch can switch a pinned fleet back
+to the tip. The verified ref is fetched in the same round trip as the tip.
 """
 
 from __future__ import annotations
@@ -16,12 +21,24 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
-from gitreg.core.errors import InvalidParameter, RemoteUnavailable
+from gitreg.core.config import CONFIG_FILE, READ_VERIFIED
+from gitreg.core.errors import (
+    BadRef,
+    GitregError,
+    InvalidManifest,
+    InvalidParameter,
+    RemoteUnavailable,
+)
 from gitreg.store import _lock, _net
+from gitreg.store.verified import VERIFIED_REF
 
 LOCK_SECONDS = 120.0
 TIP = "refs/gitreg/tip"
+# The remote's verified tip, as last fetched (#22). Not VERIFIED_REF itself: the cache is
+# not a clone, and its copy of the remote's ref must never pass for an audit's own.
+VERIFIED = "refs/gitreg/fetched/verified"
 _BRANCH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
 
 
@@ -72,14 +89,38 @@ def _check_branch(branch: str | None) -> str:
     return branch
 
 
-def read_remote(url: str, path: str, branch: str | None = None) -> bytes | None:
-    """``path`` at the tip of ``branch`` (default: the remote's HEAD) of ``url``; None if absent.
+class RemoteRead(NamedTuple):
+    """What a fleet read found: the file's bytes (None if absent), at which commit, and
+    whether that commit is the remote's verified tip."""
+
+    text: bytes | None
+    commit: str
+    verified: bool
+    state_dir: Path  # where verdicts on this remote's manifests are kept (``answers``)
+
+
+def read_remote(
+    url: str, path: str, branch: str | None = None, *, verified: bool | None = None
+) -> RemoteRead:
+    """``path`` at the remote's tip, or at its verified tip, as the remote's policy says.
+
+    ``branch`` (default: the remote's HEAD) is read at its tip. Without a branch, the
+    commit read is the remote's ``refs/gitreg/verified`` when ``verified`` is True, its
+    tip when False, and, when None, what ``registry.read`` in gitreg.yaml *at the verified
+    commit* says (see ``_choose``): a push can change the tip's gitreg.yaml, never that one.
 
     Raises:
         RemoteUnavailable: the remote cannot be reached, refuses us, or lacks the branch.
-        InvalidParameter: ``branch`` is not a branch name.
+        BadRef: a verified read, and the remote has no ``refs/gitreg/verified``.
+        InvalidManifest: gitreg.yaml cannot say whether reads must be verified.
+        InvalidParameter: ``branch`` is not a branch name, or is given with ``verified``.
     """
     ref = _check_branch(branch)
+    if branch is not None and verified:
+        raise InvalidParameter(
+            "A verified read reads refs/gitreg/verified, not a branch: give --verified or "
+            "--at BRANCH, not both"
+        )
     shown = _net.redact(url)
     if not url or "\n" in url or "\0" in url:
         raise InvalidParameter(f"Invalid remote URL {shown!r}")
@@ -92,30 +133,109 @@ def read_remote(url: str, path: str, branch: str | None = None) -> bytes | None:
             _prepare(cache)
             source = ref if ref == "HEAD" else f"refs/heads/{ref}"
             fetch = ["fetch", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none"]
-            fetched = _net.run_network(cache, [*fetch, "origin", f"+{source}:{TIP}"], env)
+            refspecs = [f"+{source}:{TIP}"]
+            if branch is None and verified is not False:
+                # A glob: no error when the remote has no verified tip, and --prune drops
+                # ours when the remote's is gone (#22).
+                refspecs.append(f"+{VERIFIED_REF}*:{VERIFIED}*")
+                fetch.append("--prune")
+            fetched = _net.run_network(cache, [*fetch, "origin", *refspecs], env)
             if fetched.returncode != 0:
                 reason = _net.reason_of(fetched.stderr).replace(url, shown)
                 raise RemoteUnavailable(f"cannot fetch from {shown}: {reason}")
-            return _blob(cache, path, env, shown)
+            refs = _refs(cache)
+            if branch is not None or verified is False:
+                text = _files(cache, TIP, [path], env, shown)[path]
+                return RemoteRead(text, refs[TIP], False, cache / "gitreg")
+            read_at, text = _choose(cache, env, shown, verified, VERIFIED in refs, path)
+            return RemoteRead(text, refs[read_at], read_at == VERIFIED, cache / "gitreg")
     except _lock.LockTimeout as e:
         raise RemoteUnavailable(
             f"another gitreg process has held the cache of {shown} for {LOCK_SECONDS:.0f}s"
         ) from e
 
 
-def _blob(cache: Path, path: str, env: dict[str, str], shown: str) -> bytes | None:
-    """The regular file ``path`` at the fetched tip (its blob fetched now if missing)."""
-    listed = _net.run_network(cache, ["ls-tree", "-z", "--full-tree", TIP, "--", path], env)
-    meta, sep, _name = listed.stdout.partition(b"\t")
-    fields = meta.split()
-    if listed.returncode != 0 or not sep or len(fields) != 3:
-        return None
-    if fields[0] != b"100644" or fields[1] != b"blob":
-        from gitreg.core.errors import git_kind, not_regular
+def _choose(
+    cache: Path,
+    env: dict[str, str],
+    shown: str,
+    verified: bool | None,
+    has_verified: bool,
+    path: str,
+) -> tuple[str, bytes | None]:
+    """The ref to read (the verified tip or the tip, as ``verified`` or the policy says),
+    and ``path`` there.
 
-        raise not_regular(path, git_kind(fields[0].decode()))  # as a local read
-    shown_blob = _net.run_network(cache, ["cat-file", "blob", fields[2].decode()], env)
-    if shown_blob.returncode != 0:
-        reason = _net.reason_of(shown_blob.stderr)
-        raise RemoteUnavailable(f"cannot fetch {path} from {shown}: {reason}")
-    return shown_blob.stdout
+    With no ``verified`` given, gitreg.yaml at the verified commit decides; when the remote
+    has no verified tip, the tip's gitreg.yaml can only make the read fail (it asks for a
+    verified read that cannot be made), never choose what is served: so deleting the
+    remote's ``refs/gitreg/verified`` cannot turn a pinned fleet back onto the tip.
+    """
+    if verified and not has_verified:
+        raise BadRef(
+            f"{shown} has no verified tip ({VERIFIED_REF}): a clean gitreg audit records "
+            "and pushes it; until then, read the tip (without --verified)"
+        )
+    if verified:
+        return VERIFIED, _files(cache, VERIFIED, [path], env, shown)[path]
+    asked_at = VERIFIED if has_verified else TIP
+    found = _files(cache, asked_at, [CONFIG_FILE, path], env, shown)  # one listing for both
+    asked = _config_mode(found[CONFIG_FILE], asked_at == VERIFIED, shown)
+    if asked == READ_VERIFIED and not has_verified:
+        raise BadRef(
+            f"{CONFIG_FILE} at the tip of {shown} says registry.read: verified, but the remote "
+            f"has no verified tip ({VERIFIED_REF}): a clean gitreg audit records and pushes it"
+        )
+    target = VERIFIED if asked == READ_VERIFIED else TIP
+    if target == asked_at:
+        return target, found[path]
+    return target, _files(cache, target, [path], env, shown)[path]
+
+
+def _config_mode(text: bytes | None, at_verified: bool, shown: str) -> str:
+    """``registry.read`` in gitreg.yaml ``text`` (``tip`` when it says nothing)."""
+    from gitreg.core import manifest
+    from gitreg.core.config import read_mode
+
+    where = "the verified commit" if at_verified else "the tip"
+    try:
+        data = manifest.load_mapping(text, CONFIG_FILE) if text is not None else {}
+        return read_mode(data)
+    except GitregError as e:
+        raise InvalidManifest(
+            f"{CONFIG_FILE} at {where} of {shown} cannot say whether reads must be verified "
+            f"({e.message}); nothing was read: fix {CONFIG_FILE}"
+        ) from e
+
+
+def _refs(cache: Path) -> dict[str, str]:
+    """Ref -> commit for the refs a fetch left in the cache (the tip, the verified tip)."""
+    from gitreg.store import _git
+
+    out = _git.run(cache, ["for-each-ref", "--format=%(refname) %(objectname)", "refs/gitreg/"])
+    return dict(line.split(" ", 1) for line in out.decode().splitlines() if " " in line)
+
+
+def _files(
+    cache: Path, ref: str, paths: list[str], env: dict[str, str], shown: str
+) -> dict[str, bytes | None]:
+    """The regular files ``paths`` at fetched ``ref`` (None: absent), in one listing; each
+    blob is fetched now if the cache does not have it yet."""
+    listed = _net.run_network(cache, ["ls-tree", "-z", "--full-tree", ref, "--", *paths], env)
+    found: dict[str, bytes | None] = dict.fromkeys(paths)
+    for record in listed.stdout.split(b"\0") if listed.returncode == 0 else []:
+        meta, sep, raw = record.partition(b"\t")
+        fields = meta.split()
+        name = raw.decode("utf-8", "surrogateescape")
+        if not sep or len(fields) != 3 or name not in found:
+            continue
+        if fields[0] != b"100644" or fields[1] != b"blob":
+            from gitreg.core.errors import git_kind, not_regular
+
+            raise not_regular(name, git_kind(fields[0].decode()))  # as a local read
+        blob = _net.run_network(cache, ["cat-file", "blob", fields[2].decode()], env)
+        if blob.returncode != 0:
+            reason = _net.reason_of(blob.stderr)
+            raise RemoteUnavailable(f"cannot fetch {name} from {shown}: {reason}")
+        found[name] = blob.stdout
+    return found

@@ -1,8 +1,9 @@
 """The registry's state at a work tree or a commit; a ``Store`` is also its ``Writer``.
 
 Reads never import GitPython or jsonschema: a work-tree read opens one file; a read at a ref
-asks ``git cat-file`` for one blob. Whole-registry reads parse only manifests whose content
-(git blob id) is not in the cache (``cache``), so the cache can never be stale.
+asks ``git cat-file`` for one blob. Whole-registry reads (``reading``) parse only manifests
+whose content (git blob id) is not in the cache (``cache``), so the cache can never be stale.
+No read serves a model whose manifest is invalid (``verdict``, #22).
 
 Writes (``transaction``: the lock, the commit, the push and recovery) are ``writer``'s,
 which ``Store`` inherits, so ``store.transaction(mutation)`` is the one write entry point.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,20 +28,13 @@ from gitreg.core.errors import (
     InvalidParameter,
     ModelNotFound,
     NotARegistry,
-    not_a_models_directory,
 )
 from gitreg.core.names import check_name
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.store import _git, answers, files
-from gitreg.store.cache import (
-    git_dir,
-    load_large,
-    load_parsed,
-    no_gc,
-    parse,
-    save_parsed,
-)
-from gitreg.store.transaction import model_path, parse_model
+from gitreg.store import _git, files, reading, verdict
+from gitreg.store.cache import git_dir, load_parsed
+from gitreg.store.reading import Reading as Reading
+from gitreg.store.transaction import model_path
 from gitreg.store.writer import Writer
 
 if TYPE_CHECKING:
@@ -171,6 +165,19 @@ class Store(Writer):
             raise BadRef(f"The registry has no commit at or before {ref} (it starts later)")
         return found
 
+    def remotes(self) -> list[str]:
+        """The git remotes this clone has (its own git config: nothing a commit can set)."""
+        return _git.run(self.root, ["remote"]).decode().split()
+
+    def first_parent_commits(self, since: str | None, until: str) -> list[str]:
+        """The commits after ``since`` up to ``until`` on the first-parent history, oldest
+        first (``since`` None: from the first commit)."""
+        revisions = [until] if since is None else [f"^{since}", until]
+        out = _git.run(
+            self.root, ["rev-list", "--first-parent", "--reverse", "--end-of-options", *revisions]
+        )
+        return out.decode().split()
+
     def read_bytes(self, path: str, at: str | None = None) -> bytes | None:
         """``path`` in the work tree (``at`` None) or at commit ``at``; None if absent."""
         if at is None:
@@ -196,14 +203,17 @@ class Store(Writer):
             raise InvalidManifest(first, findings) from e
 
     def read_model(self, name: str, at: str | None = None) -> RegisteredModel:
-        """The model called ``name``; ModelNotFound if there is none."""
+        """The model called ``name``; ModelNotFound if there is none.
+
+        Raises:
+            InvalidManifest: its manifest breaks the schema or an invariant (#22): the first
+                finding, as ``gitreg validate`` prints it. Nothing invalid is ever served.
+        """
         path = model_path(name)
         text = self.read_bytes(path, at)
-        if text is not None:
-            model = parse_model(load_large(self.state_dir, text, path), path, text)
-            if model.name == name:  # a case-insensitive file system finds "Churn" as "churn"
-                answers.remember(self.state_dir, path, answers.blob_id(text), model)
-                return model
+        model = verdict.serve(self.state_dir, path, text, name) if text is not None else None
+        if model is not None:
+            return model
         hint = self._suggest(name) if at is None else ""  # at a ref it would cost a git call
         raise ModelNotFound(f"Registered Model with name={name} not found{hint}")
 
@@ -230,71 +240,48 @@ class Store(Writer):
         """Every model (or those of ``names`` that exist), sorted by name.
 
         A whole-registry read parses only manifests the cache has not seen.
+
+        Raises:
+            InvalidManifest: a manifest is invalid (the first, and how many others are);
+                ``read_registry`` serves the valid models beside the refused ones.
+        """
+        read = self.read_registry(at, names)
+        if read.refused:
+            first = read.refused[0]
+            others = len(read.refused) - 1
+            more = f" ({others} other models are invalid too)" if others else ""
+            raise InvalidManifest(first.message + more, first.findings)
+        return read.models
+
+    def read_registry(self, at: str | None = None, names: Iterable[str] | None = None) -> Reading:
+        """The models a read may serve, and those it refuses, each with its findings (#22).
+
+        An invalid manifest (it does not parse, breaks the schema or an invariant, or is
+        not a regular file) refuses its model only: the others are read. Verdicts and
+        parses are kept by blob id, so a whole-registry read checks only what changed.
         """
         if names is not None:
             return self._read_named(names, at)
-        raw = self._manifest_blobs(at)
-        cache = self._load_cache()
-        fresh: dict[str, Any] = {}
-        with no_gc():
-            models = self._build_models(raw, cache, fresh)
-        if fresh.keys() != cache.keys():
-            self._save_cache(fresh)
-        return models
+        if at is None:
+            self._recover_if_interrupted()
+            raw, refused = reading.worktree_blobs(self.root)
+        else:
+            raw, refused = reading.blobs_at(self.root, at)
+        return reading.build(self.root, self.state_dir, raw, refused)
 
-    def _read_named(self, names: Iterable[str], at: str | None) -> list[RegisteredModel]:
-        found = []
+    def _read_named(self, names: Iterable[str], at: str | None) -> Reading:
+        found: list[RegisteredModel] = []
+        refused: list[verdict.Refused] = []
         for name in sorted(names):
             try:
-                found.append(self.read_model(check_name(name), at))
+                model = self.read_model(check_name(name), at)
             except (ModelNotFound, InvalidParameter):
                 continue
-        return found
-
-    def _build_models(
-        self,
-        raw: Mapping[str, tuple[str, bytes | None]],
-        cache: Mapping[str, Any],
-        fresh: dict[str, Any],
-    ) -> list[RegisteredModel]:
-        models = []
-        for file_name, (oid, text) in sorted(raw.items()):
-            path = f"{MODELS_DIR}/{file_name}"
-            data = cache.get(oid)
-            if data is None:
-                if text is None:
-                    text = _git.read_blobs(self.root, [oid])[oid]
-                data = parse(text, path)
-            fresh[oid] = data
-            models.append(parse_model(data, path, text))
-        return models
-
-    def _manifest_blobs(self, at: str | None) -> dict[str, tuple[str, bytes | None]]:
-        """File name -> (content id, content if already read) for every manifest."""
-        if at is not None:
-            listing = _git.list_tree(self.root, at, MODELS_DIR)
-            return {
-                n: (oid, None)
-                for n, oid in listing.items()
-                if n.endswith(".yaml") and n != RETIRED_NAME
-            }
-        self._recover_if_interrupted()
-        out: dict[str, tuple[str, bytes | None]] = {}
-        directory = self.root / MODELS_DIR
-        if not directory.exists():
-            return out
-        if not files.is_real_directory(directory):
-            raise not_a_models_directory(f"{MODELS_DIR} is not a directory (a link?)")
-        for name, data in files.read_directory(self.root, MODELS_DIR).items():
-            if not name.endswith(".yaml") or name == RETIRED_NAME:
+            except InvalidManifest as e:
+                refused.append(reading.refused_of(model_path(name), e))
                 continue
-            if isinstance(data, Exception):
-                raise data  # a manifest that is a link or too large: one clear error
-            out[name] = (_git.blob_id(data), data)
-        return out
+            found.append(model)
+        return Reading(found, tuple(refused), {})
 
     def _load_cache(self) -> dict[str, Any]:
         return load_parsed(self.state_dir)
-
-    def _save_cache(self, data: Mapping[str, Any]) -> None:
-        save_parsed(self.state_dir, data)

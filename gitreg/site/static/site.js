@@ -29,7 +29,7 @@
       r[2].forEach(function (a) { hay.push("@" + a[0]); });
       r[7].forEach(function (t) { hay.push(t[0] + "=" + t[1]); });
       rows.push({ name: r[0], latest: r[1], aliases: r[2], staging: r[3], production: r[4],
-        creator: r[5], modified: r[6], tags: r[7], pending: r[8], dir: r[9],
+        creator: r[5], modified: r[6], tags: r[7], pending: r[8], dir: r[9], unverified: r[10],
         hay: hay.join("\n").toLowerCase() });
     }
   }
@@ -63,6 +63,11 @@
     var tr = document.createElement("tr");
     var name = el(tr, "td", null, "name");
     link(name, modelHref(r), r.name);
+    if (r.unverified) {
+      name.appendChild(document.createTextNode(" "));
+      var mark = el(name, "span", "unverified", "badge unverified");
+      mark.title = data.unverified;
+    }
     if (r.pending.length) {
       name.appendChild(document.createTextNode(" "));
       var badge = el(name, "span", "pending", "badge pending");
