@@ -32,7 +32,8 @@ SECRET_PREFIX = "GITREG_WEBHOOK_SECRET_"
 
 
 def _edit(
-    change: Callable[[list[Entry]], Subscription | None], message: str
+    change: Callable[[list[Entry]], Subscription | None],
+    message: str | Callable[[Subscription | None], str],
 ) -> Callable[[Transaction], Subscription | None]:
     def mutation(tx: Transaction) -> Subscription | None:
         text = tx.read(CONFIG_FILE) or b"schema_version: 1\n"
@@ -45,7 +46,7 @@ def _edit(
         else:
             section.pop("webhooks", None)
         tx.write(CONFIG_FILE, manifest.replace_section(text, "notifications", section or None))
-        tx.message = message
+        tx.message = message(result) if callable(message) else message
         return result
 
     return mutation
@@ -98,9 +99,12 @@ def create(entry: Entry) -> Callable[[Transaction], Subscription | None]:
 def update(webhook_id: str, changes: Entry) -> Callable[[Transaction], Subscription | None]:
     """Change the fields in ``changes`` (a None value removes the field)."""
 
+    old: list[str] = []
+
     def change(hooks: list[Entry]) -> Subscription:
         index = _index(hooks, webhook_id)
         hook = hooks[index]
+        old[:] = [str(hook.get("name"))]
         new_name = changes.get("name")
         if new_name and any(h.get("name") == new_name for h in hooks if h is not hook):
             raise GitregError(
@@ -115,7 +119,13 @@ def update(webhook_id: str, changes: Entry) -> Callable[[Transaction], Subscript
         hook["updated_at"] = _now(hook.get("updated_at"))
         return Subscription.from_dict(hook)
 
-    return _edit(change, f"Update webhook {webhook_id}")
+    def message(sub: Subscription | None) -> str:
+        # Named as "Add webhook NAME" names it, not by its id alone (#25).
+        name = sub.name if sub is not None else webhook_id
+        renamed = f" (renamed from {old[0]})" if old and old[0] != name else ""
+        return f"Update webhook {name}{renamed}"
+
+    return _edit(change, message)
 
 
 def delete(webhook_id: str) -> Callable[[Transaction], Subscription | None]:
@@ -125,7 +135,7 @@ def delete(webhook_id: str) -> Callable[[Transaction], Subscription | None]:
         index = _index(hooks, webhook_id)
         return Subscription.from_dict(hooks.pop(index))
 
-    return _edit(change, f"Delete webhook {webhook_id}")
+    return _edit(change, lambda sub: f"Delete webhook {sub.name if sub else webhook_id}")
 
 
 def check_name(name: object) -> str:
