@@ -167,6 +167,8 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
 
     def mutation(tx: Transaction) -> RegisteredModel:
         model, raw = existing(tx, name)
+        if new_name == name:  # nothing to rename: no commit (it made an empty one)
+            return model
         if name_key(name) != name_key(new_name):
             mut.claim_name(tx.model_names(), new_name)
         record = retired(tx)
