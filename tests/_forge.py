@@ -121,7 +121,9 @@ def _github(
 ) -> tuple[int, Any]:
     rest = path.removeprefix(GITHUB)
     if rest == "/pulls" and method == "POST":
-        return 201, _gh_pull(_open(server, payload["head"], payload["base"], payload["title"]))
+        pull = _open(server, payload["head"], payload["base"], payload["title"])
+        pull["body"] = payload.get("body")  # what the reviewer reads (#25: who asked)
+        return 201, _gh_pull(pull)
     if rest == "/pulls" and method == "GET":
         head = params.get("head", "")
         found = [
