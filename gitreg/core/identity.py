@@ -20,7 +20,7 @@ DEFAULT_EMAIL = "{user}@mlflow.invalid"
 _CRUD = ",:;<>\"\\'. \t"
 _NOT_ALLOWED = re.compile(r"[\x00-\x1f\x7f<>]")
 _EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+")
-_EMAIL_LOCAL = re.compile(r"[^A-Za-z0-9._+-]")
+_EMAIL_LOCAL = re.compile(r"[^\w.+-]")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
