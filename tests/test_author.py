@@ -71,18 +71,23 @@ def test_the_author_is_the_caller_and_the_committer_the_process(registry_repo, m
     assert as_bob.store is shared.store
 
 
-def test_history_and_events_name_the_caller(registry_repo):
+def test_history_events_and_the_site_name_the_caller(registry_repo, tmp_path):
     start = git(registry_repo, "rev-parse", "HEAD").strip()
-    Registry(registry_repo, author=BOB).create_model_version("churn", "s3://1")
+    as_bob = Registry(registry_repo, author=BOB)
+    as_bob.create_model_version("churn", "s3://1")
+    as_bob.transition_model_version_stage("churn", 1, "Production")
     cli = Cli(registry_repo)
     history = json.loads(cli.ok("history", "churn", "--json").stdout)["history"]
-    assert [(h["author"], h["author_email"]) for h in history] == [("bob", "bob@example.com")]
+    assert [(h["author"], h["author_email"]) for h in history] == [
+        ("bob", "bob@example.com")
+    ] * 2
     assert history[0]["committer"] == "Alice Example"
     events = json.loads(cli.ok("events", "--since", start, "--json").stdout)["events"]
-    assert {(e["event"], e["author"]) for e in events} == {
-        ("REGISTERED_MODEL_CREATED", "bob"),
-        ("MODEL_VERSION_CREATED", "bob"),
-    }
+    assert {e["author"] for e in events} == {"bob"}
+    assert "MODEL_VERSION_TRANSITIONED_STAGE" in {e["event"] for e in events}
+    cli.ok("site", str(tmp_path / "site"))
+    page = (tmp_path / "site" / "models" / "churn" / "index.html").read_text()
+    assert " by bob" in page
 
 
 def test_git_s_own_commit_path_keeps_the_caller_too(registry_repo):

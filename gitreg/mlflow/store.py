@@ -4,8 +4,11 @@ Every abstract method maps to the Registry method of the same name; the adapter 
 converts entities, turns GitregErrors into MlflowExceptions, and follows MLflow's store
 contract where the gitreg API is deliberately friendlier (``create_model_version`` needs an
 existing model; deleting a missing tag or alias is a no-op). Prompts, ``copy_model_version``
-and the await helper are MLflow's own concrete methods built on these; webhooks are
-gitreg.yaml's subscriptions (``gitreg.mlflow.webhooks``, issue 13).
+and the await helper are MLflow's own concrete methods built on these, and searches leave
+prompts out by MLflow's own rule (``search.search_registered_models(mlflow_prompts=True)``);
+webhooks are gitreg.yaml's subscriptions (``gitreg.mlflow.webhooks``, issue 13). Behind
+``mlflow server`` each write is authored by the caller the server authenticated
+(``gitreg.mlflow.caller``, #25).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
@@ -30,7 +33,6 @@ from gitreg.core.entities import Stage
 from gitreg.core.errors import (
     GitregError,
     ModelAlreadyExists,
-    ModelNotFound,
     NotARegistry,
 )
 from gitreg.core.fields import MAX_TAG_VALUE_LENGTH, check_tag_key, check_tag_value, parse_version
@@ -74,7 +76,7 @@ def _check_version_tag(key: str, value: Any) -> None:
     check_tag_value(key, value)
 
 
-def _test_clock(tags: dict[str, Any]) -> Any:
+def _test_clock(tags: dict[str, Any]) -> Callable[[], int] | None:
     """The creation time MLflow's contract tests give a model, when they run this store.
 
     MLflow's registry-store tests pin a model's creation time by patching its SQL store's
@@ -350,15 +352,7 @@ class GitregStore(WebhookMethods, AbstractStore):
     def get_model_version_by_alias(self, name: str, alias: str) -> MlflowModelVersion:
         with mlflow_errors():
             _check_alias_name(name, alias)
-        try:
             model = self.registry.get_registered_model(name)
-        except ModelNotFound as e:  # MLflow looks the alias up: its words, then gitreg's
-            raise MlflowException(
-                f"Registered model alias {alias} not found. {e.message}", RESOURCE_DOES_NOT_EXIST
-            ) from e
-        except GitregError as e:
-            with mlflow_errors():
-                raise e
         if alias.lower() == "latest":
             if not model.versions:
                 raise MlflowException(
