@@ -27,6 +27,7 @@ matters (RESULTS are wall-clock). Nothing here is a test: no test asserts a timi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import statistics
@@ -63,17 +64,13 @@ def _commits(models: int, changes: int, versions: int) -> Iterator[tuple[str, st
     state: dict[str, RegisteredModel] = {}
     for i in range(models):
         name = f"m-{i:05d}"
-        state[name] = _model(name, 3, next(clock))
-        yield f"models/{name}.yaml", manifest.dump(state[name].to_manifest()), state[name].creation_timestamp
+        made = state[name] = _model(name, 3, next(clock))
+        yield f"models/{name}.yaml", manifest.dump(made.to_manifest()), made.creation_timestamp
     for step in range(changes):
         for i in range(models):
             name = f"m-{i:05d}"
             old, now = state[name], next(clock)
-            mv = old.versions[step % 3]
-            changed = mv.__class__(**{**{f: getattr(mv, f) for f in mv.__dataclass_fields__},
-                                      "current_stage": STAGES[step % 3]})  # fmt: skip
-            new = touch(old, old.with_versions([changed if v.version == mv.version else v
-                                                 for v in old.versions]), now)  # fmt: skip
+            new = touch(old, _staged(old, step % 3 + 1, STAGES[step % 3]), now)
             state[name] = new
             yield f"models/{name}.yaml", manifest.dump(new.to_manifest()), now
     big = RegisteredModel("big", next(clock))
@@ -82,18 +79,20 @@ def _commits(models: int, changes: int, versions: int) -> Iterator[tuple[str, st
         mv = ModelVersion("big", n, f"s3://bench/big/{n}", creation_timestamp=now,
                           last_updated_timestamp=now, user_id="bench")  # fmt: skip
         grown = touch(big, big.with_versions([*big.versions, mv]), now)
-        big = RegisteredModel(**{**{f: getattr(grown, f) for f in grown.__dataclass_fields__},
-                                 "next_version": n + 1})  # fmt: skip
+        big = dataclasses.replace(grown, next_version=n + 1)
         yield "models/big.yaml", manifest.dump(big.to_manifest()), now
     for n in range(1, versions + 1):
         now = next(clock)
-        mv = big.get_version(n)
-        assert mv is not None
-        staged = mv.__class__(**{**{f: getattr(mv, f) for f in mv.__dataclass_fields__},
-                                 "current_stage": Stage.ARCHIVED})  # fmt: skip
-        big = touch(big, big.with_versions([staged if v.version == n else v
-                                            for v in big.versions]), now)  # fmt: skip
+        big = touch(big, _staged(big, n, Stage.ARCHIVED), now)
         yield "models/big.yaml", manifest.dump(big.to_manifest()), now
+
+
+def _staged(model: RegisteredModel, number: int, stage: Stage) -> RegisteredModel:
+    """``model`` with version ``number`` moved to ``stage`` (as a transition does)."""
+    return model.with_versions(
+        dataclasses.replace(v, current_stage=stage) if v.version == number else v
+        for v in model.versions
+    )
 
 
 def build(root: Path, models: int, changes: int, versions: int) -> int:
@@ -188,7 +187,8 @@ def main() -> int:
         results["recorded_models_s"] = _median(lambda: registry.search_registered_models(
             max_results=1000, order_by=["last_updated_timestamp DESC"]))  # fmt: skip
         results["recorded_versions_s"] = _median(
-            lambda: registry.search_model_versions("name = 'big'"))
+            lambda: registry.search_model_versions("name = 'big'")
+        )
         results["derived_models_s"] = _median(lambda: derived_models(root))
         results["derived_versions_s"] = _median(lambda: derived_versions(root, "models/big.yaml"))
         # The derived answer is the recorded one (a check of this benchmark, not of gitreg).
@@ -197,10 +197,7 @@ def main() -> int:
                     for mv in registry.get_registered_model("big").versions}  # fmt: skip
         assert by_history == recorded, "derived and recorded times disagree"
         huge = _model("huge", 5000, START)
-        moved = huge.with_versions(
-            [v if v.version != 2500 else v.__class__(**{**{f: getattr(v, f) for f in
-             v.__dataclass_fields__}, "current_stage": Stage.STAGING}) for v in huge.versions]
-        )  # fmt: skip
+        moved = _staged(huge, 2500, Stage.STAGING)
         results["touch_5000_versions_s"] = _median(lambda: touch(huge, moved, START + 1))
         registry.transition_model_version_stage("m-00001", 1, "Production", True)
         diff = subprocess.run(["git", "diff", "--unified=0", "HEAD~1", "HEAD"], cwd=root,
