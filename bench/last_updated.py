@@ -51,10 +51,16 @@ STAGES = (Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED)
 
 def _model(name: str, versions: int, at: int) -> RegisteredModel:
     made = tuple(
-        ModelVersion(name, n, f"s3://bench/{name}/{n}", creation_timestamp=at,
-                     last_updated_timestamp=at, user_id="bench")
+        ModelVersion(
+            name,
+            n,
+            f"s3://bench/{name}/{n}",
+            creation_timestamp=at,
+            last_updated_timestamp=at,
+            user_id="bench",
+        )
         for n in range(1, versions + 1)
-    )  # fmt: skip
+    )
     return RegisteredModel(name, at, at, versions=made, next_version=versions + 1)
 
 
@@ -76,8 +82,14 @@ def _commits(models: int, changes: int, versions: int) -> Iterator[tuple[str, st
     big = RegisteredModel("big", next(clock))
     for n in range(1, versions + 1):
         now = next(clock)
-        mv = ModelVersion("big", n, f"s3://bench/big/{n}", creation_timestamp=now,
-                          last_updated_timestamp=now, user_id="bench")  # fmt: skip
+        mv = ModelVersion(
+            "big",
+            n,
+            f"s3://bench/big/{n}",
+            creation_timestamp=now,
+            last_updated_timestamp=now,
+            user_id="bench",
+        )
         grown = touch(big, big.with_versions([*big.versions, mv]), now)
         big = dataclasses.replace(grown, next_version=n + 1)
         yield "models/big.yaml", manifest.dump(big.to_manifest()), now
@@ -97,8 +109,9 @@ def _staged(model: RegisteredModel, number: int, stage: Stage) -> RegisteredMode
 
 def build(root: Path, models: int, changes: int, versions: int) -> int:
     init_registry(root)
-    parent = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True,
-                            capture_output=True, text=True).stdout.strip()  # fmt: skip
+    parent = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.strip()
     chunks = []
     count = 0
     for n, (path, text, at) in enumerate(_commits(models, changes, versions)):
@@ -106,13 +119,15 @@ def build(root: Path, models: int, changes: int, versions: int) -> int:
         chunks.append(
             f"commit refs/heads/main\nmark :{n + 1}\n"
             f"committer Bench <bench@example.com> {at // 1000} +0000\n"
-            f"data 6\nbench\n" + (f"from {parent}\n" if n == 0 else "")
+            f"data 6\nbench\n"
+            + (f"from {parent}\n" if n == 0 else "")
             + f"M 100644 inline {path}\ndata {len(data)}\n"
-        )  # fmt: skip
+        )
         chunks.append(data.decode() + "\n")
         count += 1
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=root, check=True,
-                   input="".join(chunks).encode())  # fmt: skip
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=root, check=True, input="".join(chunks).encode()
+    )
     subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=root, check=True)
     subprocess.run(["git", "gc", "-q"], cwd=root, check=True)
     return count
@@ -130,8 +145,13 @@ def _median(run: Callable[[], Any], repeat: int = 5) -> float:
 
 def derived_models(root: Path) -> dict[str, int]:
     """Each manifest's last commit time, from one walk of the whole history."""
-    out = subprocess.run(["git", "log", "--format=@%ct", "--name-only", "--", "models/"],
-                         cwd=root, check=True, capture_output=True, text=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["git", "log", "--format=@%ct", "--name-only", "--", "models/"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     found: dict[str, int] = {}
     when = 0
     for line in out.splitlines():
@@ -144,12 +164,18 @@ def derived_models(root: Path) -> dict[str, int]:
 
 def derived_versions(root: Path, path: str) -> dict[int, int]:
     """Each version's last change: every revision of ``path`` parsed and compared."""
-    log = subprocess.run(["git", "log", "--format=%H %ct", "--", path], cwd=root, check=True,
-                         capture_output=True, text=True).stdout.split("\n")  # fmt: skip
+    log = subprocess.run(
+        ["git", "log", "--format=%H %ct", "--", path],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\n")
     revisions = [line.split() for line in log if line]
     batch = "".join(f"{commit}:{path}\n" for commit, _ in revisions).encode()
-    raw = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input=batch, check=True,
-                         capture_output=True).stdout  # fmt: skip
+    raw = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=root, input=batch, check=True, capture_output=True
+    ).stdout
     texts, at = [], 0
     for _ in revisions:
         header_end = raw.index(b"\n", at)
@@ -159,8 +185,12 @@ def derived_versions(root: Path, path: str) -> dict[int, int]:
     entries = []
     for text in texts:  # newest first
         data = manifest.load(text, path)
-        entries.append({v["version"]: {k: x for k, x in v.items() if k != "updated_at"}
-                        for v in data["versions"]})  # fmt: skip
+        entries.append(
+            {
+                v["version"]: {k: x for k, x in v.items() if k != "updated_at"}
+                for v in data["versions"]
+            }
+        )
     last: dict[int, int] = {}
     for index, (_, when) in enumerate(revisions):
         older = entries[index + 1] if index + 1 < len(entries) else {}
@@ -182,10 +212,16 @@ def main() -> int:
         root = work / "registry"
         commits = build(root, args.models, args.changes, args.versions)
         registry = Registry(root)
-        results: dict[str, Any] = {"models": args.models + 1, "commits": commits,
-                                   "big_versions": args.versions}  # fmt: skip
-        results["recorded_models_s"] = _median(lambda: registry.search_registered_models(
-            max_results=1000, order_by=["last_updated_timestamp DESC"]))  # fmt: skip
+        results: dict[str, Any] = {
+            "models": args.models + 1,
+            "commits": commits,
+            "big_versions": args.versions,
+        }
+        results["recorded_models_s"] = _median(
+            lambda: registry.search_registered_models(
+                max_results=1000, order_by=["last_updated_timestamp DESC"]
+            )
+        )
         results["recorded_versions_s"] = _median(
             lambda: registry.search_model_versions("name = 'big'")
         )
@@ -193,17 +229,27 @@ def main() -> int:
         results["derived_versions_s"] = _median(lambda: derived_versions(root, "models/big.yaml"))
         # The derived answer is the recorded one (a check of this benchmark, not of gitreg).
         by_history = derived_versions(root, "models/big.yaml")
-        recorded = {mv.version: mv.last_updated_timestamp
-                    for mv in registry.get_registered_model("big").versions}  # fmt: skip
+        recorded = {
+            mv.version: mv.last_updated_timestamp
+            for mv in registry.get_registered_model("big").versions
+        }
         assert by_history == recorded, "derived and recorded times disagree"
         huge = _model("huge", 5000, START)
         moved = _staged(huge, 2500, Stage.STAGING)
         results["touch_5000_versions_s"] = _median(lambda: touch(huge, moved, START + 1))
         registry.transition_model_version_stage("m-00001", 1, "Production", True)
-        diff = subprocess.run(["git", "diff", "--unified=0", "HEAD~1", "HEAD"], cwd=root,
-                              check=True, capture_output=True, text=True).stdout  # fmt: skip
-        changed = [line for line in diff.splitlines()
-                   if line[:1] in "+-" and not line.startswith(("+++", "---"))]  # fmt: skip
+        diff = subprocess.run(
+            ["git", "diff", "--unified=0", "HEAD~1", "HEAD"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        changed = [
+            line
+            for line in diff.splitlines()
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ]
         results["transition_diff_lines"] = len(changed)
         results["of_which_updated_at"] = sum("updated_at" in line for line in changed)
     finally:
