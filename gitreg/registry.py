@@ -455,11 +455,8 @@ class Registry(Governance, Notifications):
         """Point ``@alias`` at ``version`` (moving it if set elsewhere); returns the model."""
         check_alias(alias)
         number = parse_version(version)
-        return self._modify(
-            name,
-            lambda m: mut.set_alias(m, alias, number),
-            f"Set alias {name}@{alias} -> version {number}",
-        )
+        result: RegisteredModel = self._write(ops.set_alias(check_name(name), alias, number))
+        return result
 
     def delete_registered_model_alias(self, name: str, alias: str) -> RegisteredModel:
         """Remove ``@alias`` (nothing happens if it is not set, as in MLflow); returns the model."""

@@ -31,6 +31,7 @@ from gitreg.core.fields import (
 from gitreg.core.names import check_name, name_key
 from gitreg.core.retired import HEADER, RETIRED_FILE, Retired, Retirement
 from gitreg.core.uri import run_id_of
+from gitreg.services import flat
 from gitreg.store.transaction import Transaction, model_path
 
 Change = Callable[[RegisteredModel], RegisteredModel]
@@ -74,6 +75,21 @@ def modify(name: str, change: Change, message: str) -> Callable[[Transaction], R
             tx.write_model(new, like=raw)
             tx.message = message
         return new
+
+    return mutation
+
+
+def set_alias(name: str, alias: str, number: int) -> Callable[[Transaction], RegisteredModel]:
+    """Point ``alias`` at version ``number``: the header alone is rewritten (#26)."""
+    message = f"Set alias {name}@{alias} -> version {number}"
+    full = modify(name, lambda m: mut.set_alias(m, alias, number), message)
+
+    def mutation(tx: Transaction) -> RegisteredModel:
+        done = flat.set_alias(tx, name, alias, number)
+        if done is None:
+            return full(tx)
+        tx.message = message
+        return done
 
     return mutation
 
@@ -293,6 +309,10 @@ def register_version(
     """Append ``new`` as the model's next version, creating the model unless told not to."""
 
     def mutation(tx: Transaction) -> ModelVersion:
+        added = flat.register(tx, name, dataclasses.replace(new, user_id=user(tx)))
+        if added is not None:
+            tx.message = _registered(name, added.version, new)
+            return added
         found = tx.read_model(name)
         if found is None and not create_model:
             raise ModelNotFound(f"Registered Model with name={name} not found")
@@ -307,12 +327,15 @@ def register_version(
         grown = mut.touch(model, grown, new.creation_timestamp)
         tx.write_model(grown, like=raw)
         number = model.next_version
-        tx.message = f"Register {name} version {number}\n\nsource: {new.source}" + (
-            f"\nrun_id: {new.run_id}" if new.run_id else ""
-        )
+        tx.message = _registered(name, number, new)
         return mut.find_version(grown, number)
 
     return mutation
+
+
+def _registered(name: str, number: int, new: ModelVersion) -> str:
+    run = f"\nrun_id: {new.run_id}" if new.run_id else ""
+    return f"Register {name} version {number}\n\nsource: {new.source}{run}"
 
 
 def transition(
@@ -321,6 +344,11 @@ def transition(
     """Move a version to ``target`` as the tip's policy allows (see ``mutations.transition``)."""
 
     def mutation(tx: Transaction) -> ModelVersion:
+        moved = flat.transition(tx, name, number, target, archive)
+        if moved is not None:
+            version, before, archived = moved
+            tx.message = mut.transition_text(name, number, before, target, archived, note)
+            return version
         model, raw = existing(tx, name)
         new = mut.transition(model, number, target, archive, policy(tx))
         if new != model:
