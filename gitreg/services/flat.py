@@ -169,7 +169,9 @@ def transition(
     mv, entry, begin, end = found
     if mv.current_stage != target:
         mut.check_policy(opened.model, mv, target, tx.policy())
-    in_target = opened.doc.in_stage(target.value)
+    # The others in the target stage matter only to Production's one place, and to archive.
+    wanted = archive or target == Stage.PRODUCTION
+    in_target = opened.doc.in_stage(target.value) if wanted else []
     production = in_target if target == Stage.PRODUCTION else opened.doc.in_stage("Production")
     if in_target is None or production is None:
         return None
@@ -177,19 +179,32 @@ def transition(
     if target == Stage.PRODUCTION and others and not archive:
         raise TransitionNotAllowed(mut.production_taken(name, others[0]))
     replaced: dict[int, tuple[dict[str, Any], int, int]] = {}
-    archived = []
-    for other in others if archive else ():
-        if _move(tx, opened, other, Stage.ARCHIVED, replaced) is None:
-            return None
-        if other in replaced:
-            archived.append(other)
+    archived = _archive(tx, opened, others if archive else [], replaced)
     moved = _move(tx, opened, number, target, replaced, (mv, entry, begin, end))
-    if moved is None or not replaced:
-        return None  # nothing changes (or unsure): the full path returns the version
+    if moved is None or archived is None:
+        return None
+    if not replaced:
+        return moved, mv.current_stage, []  # nothing changes: no commit, as the full path
     touched = dataclasses.replace(opened.model, last_updated_timestamp=tx.now)
     if _stage(tx, opened, touched, replaced, production=production) is None:
         return None
     return moved, mv.current_stage, archived
+
+
+def _archive(
+    tx: Transaction,
+    opened: _Opened,
+    numbers: list[int],
+    replaced: dict[int, tuple[dict[str, Any], int, int]],
+) -> list[int] | None:
+    """Move ``numbers`` to Archived: those it changed, or None if one cannot be read."""
+    archived = []
+    for number in numbers:
+        if _move(tx, opened, number, Stage.ARCHIVED, replaced) is None:
+            return None
+        if number in replaced:
+            archived.append(number)
+    return archived
 
 
 def _move(
@@ -216,8 +231,10 @@ def _move(
 def set_alias(tx: Transaction, name: str, alias: str, number: int) -> RegisteredModel | None:
     """``mutations.set_alias`` through ``operations.modify``: the header only."""
     opened = _open(tx, name)
-    if opened is None or opened.model.aliases.get(alias) == number:
+    if opened is None:
         return None
+    if opened.model.aliases.get(alias) == number:
+        return _model(tx, opened)  # nothing changes: no commit, as the full path
     if opened.doc.span(number) is None:
         return None  # the full path finds it another way, or says it does not exist
     aliases = {**opened.model.aliases, alias: number}
@@ -236,14 +253,13 @@ def _model(tx: Transaction, opened: _Opened) -> RegisteredModel | None:
     known = _MODELS.get(opened.oid)
     if known is not None:
         return known
-    raw = tx.read(opened.path)
-    if raw is None:
-        return None
-    data = cache.load_large(tx.state_dir, raw, opened.path)
+    raw = opened.doc.text.encode()
     try:
-        return parse_model(data, opened.path, raw)
+        model = parse_model(cache.load_large(tx.state_dir, raw, opened.path), opened.path, raw)
     except GitregError:
         return None
+    _keep(_MODELS, opened.oid, model)
+    return model
 
 
 def _realias(model: RegisteredModel, aliases: dict[str, int], now: int) -> RegisteredModel:

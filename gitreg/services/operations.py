@@ -88,7 +88,8 @@ def set_alias(name: str, alias: str, number: int) -> Callable[[Transaction], Reg
         done = flat.set_alias(tx, name, alias, number)
         if done is None:
             return full(tx)
-        tx.message = message
+        if tx.changes:
+            tx.message = message
         return done
 
     return mutation
@@ -347,7 +348,8 @@ def transition(
         moved = flat.transition(tx, name, number, target, archive)
         if moved is not None:
             version, before, archived = moved
-            tx.message = mut.transition_text(name, number, before, target, archived, note)
+            if tx.changes:
+                tx.message = mut.transition_text(name, number, before, target, archived, note)
             return version
         model, raw = existing(tx, name)
         new = mut.transition(model, number, target, archive, policy(tx))

@@ -150,14 +150,8 @@ class Transaction:
             from gitreg.store import _odb
 
             trees = _odb.TreeWriter(self.repo.reader, self.repo.objects, self.repo.trees)
-            with contextlib.suppress(GitregError):
-                oid: str | None = _repo.root_tree(self.repo, self.base)
-                entry = None
-                for part in path.split("/"):
-                    entry = trees.load(oid).entry(part.encode()) if oid is not None else None
-                    oid = entry[1] if entry is not None else None
-                if entry is None or entry[0] == _odb.FILE_MODE:
-                    return oid
+            with contextlib.suppress(GitregError, KeyError):
+                return _odb.blob_at(trees, _repo.root_tree(self.repo, self.base), path)
         data = self._read_base(path)
         return None if data is None else _git.blob_id(data)
 
