@@ -31,7 +31,6 @@ from gitreg.core.fields import (
 from gitreg.core.names import check_name, name_key
 from gitreg.core.retired import HEADER, RETIRED_FILE, Retired, Retirement
 from gitreg.core.uri import run_id_of
-from gitreg.services import flat
 from gitreg.store.transaction import Transaction, model_path
 
 Change = Callable[[RegisteredModel], RegisteredModel]
@@ -85,6 +84,8 @@ def set_alias(name: str, alias: str, number: int) -> Callable[[Transaction], Reg
     full = modify(name, lambda m: mut.set_alias(m, alias, number), message)
 
     def mutation(tx: Transaction) -> RegisteredModel:
+        from gitreg.services import flat
+
         done = flat.set_alias(tx, name, alias, number)
         if done is None:
             return full(tx)
@@ -310,6 +311,8 @@ def register_version(
     """Append ``new`` as the model's next version, creating the model unless told not to."""
 
     def mutation(tx: Transaction) -> ModelVersion:
+        from gitreg.services import flat  # writes only: it loads the validator
+
         added = flat.register(tx, name, dataclasses.replace(new, user_id=user(tx)))
         if added is not None:
             tx.message = _registered(name, added.version, new)
@@ -345,6 +348,8 @@ def transition(
     """Move a version to ``target`` as the tip's policy allows (see ``mutations.transition``)."""
 
     def mutation(tx: Transaction) -> ModelVersion:
+        from gitreg.services import flat
+
         moved = flat.transition(tx, name, number, target, archive)
         if moved is not None:
             version, before, archived = moved
