@@ -18,7 +18,8 @@ from gitreg import Registry
 
 # What a register, a transition or an alias never needs on a registry without a remote:
 # GitPython, the pure-Python JSON Schema engine (the compiled one checks what changed), an
-# HTTP or TLS stack, the catalog's templates, the gate, delivery, MLflow's plugin, search.
+# HTTP or TLS stack, the catalog's templates, the gate, delivery, MLflow's plugin, search,
+# and (without a remote) the promotion requests.
 NOT_FOR_WRITES = (
     "git",
     "gitdb",
@@ -34,6 +35,10 @@ NOT_FOR_WRITES = (
     "gitreg.integrations.http",
     "gitreg.mlflow",
     "gitreg.core.search",
+    # On a registry without a remote nothing is reviewed: no forge, no request branch.
+    "gitreg.services.promotion",
+    "gitreg.integrations.forges",
+    "gitreg.store.proposal",
 )
 
 _PROBE = """\
