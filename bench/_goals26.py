@@ -64,6 +64,50 @@ def measure_size(size: str, tools: Sequence[str], budget: float) -> dict[str, An
     return out
 
 
+# One process, both registries, the two writes in turn: the 3-version and the 5,000-version
+# write see the same load, which on a shared machine drifts between two sequential runs.
+PAIRS = r"""
+import json, sys, time
+from gitreg import Registry
+small, long, pairs = Registry(sys.argv[1]), Registry(sys.argv[2]), int(sys.argv[3])
+def ops(reg, name, k, version):
+    return {
+        "register": lambda: reg.create_model_version(name, f"s3://pairs/{k}", run_id="0" * 32),
+        "transition": lambda: reg.transition_model_version_stage(name, version, "Staging"),
+        "alias": lambda: reg.set_registered_model_alias(name, f"pair{k}", 2),
+    }
+out = {}
+for op in ("register", "transition", "alias"):
+    times = out[op] = {"small": [], "long": []}
+    for k in range(pairs + 1):  # the first pair warms up (a first write checks in full)
+        for side, reg, name, version in ((("small", small, "m-00001", 1), ("long", long,
+                "long-model", 2000 + k)) if k % 2 else (("long", long, "long-model", 2000 + k),
+                ("small", small, "m-00001", 1))):
+            if op == "transition" and side == "small":
+                reg.transition_model_version_stage(name, 1, "Archived")  # back, untimed
+            start = time.perf_counter()
+            ops(reg, name, k, version)[op]()
+            if k:
+                times[side].append(time.perf_counter() - start)
+print(json.dumps(out))
+"""
+
+
+def measure_pairs(pairs: int = 15) -> dict[str, Any]:
+    """The flat goal's ratio, the two writes alternating in one process (see PAIRS)."""
+    small, long = run.Registry("gitreg", "10"), run.Registry("gitreg", "long")
+    for reg in (small, long):
+        reg.build()
+    proc = subprocess.run(
+        [run.python("gitreg"), "-c", PAIRS, str(small.path), str(long.path), str(pairs)],
+        env=run.ENV, cwd=run.BENCH, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-500:]}
+    found: dict[str, Any] = json.loads(proc.stdout)
+    return found
+
+
 def _bench_json(script: str, *args: str) -> dict[str, Any]:
     """Another engineer's bench (run with gitreg's venv); its JSON, or what went wrong."""
     path = run.BENCH / script
@@ -94,6 +138,9 @@ def main(sizes: Sequence[str] | None, budget: float, others: bool = True) -> int
         print(f"== size {size}", flush=True)
         results["sizes"][size] = measure_size(size, TOOLS, budget)
         (run.WORK / "results-26.json").write_text(json.dumps(results, indent=1))
+    if "10" in sizes and "long" in sizes:
+        print("== flat: 3 and 5,000 versions in turn", flush=True)
+        results["pairs"] = measure_pairs()
     skipped = {"error": "skipped (--no-stress)"}
     print("== bench/group.py", flush=True)
     results["group"] = _bench_json("group.py", "--json") if others else skipped
@@ -171,6 +218,28 @@ def render(results: Mapping[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _pairs(results: Mapping[str, Any]) -> list[str]:
+    pairs = results.get("pairs")
+    if not pairs:
+        return []
+    if "error" in pairs:
+        return [f"Alternating run failed: {pairs['error'].strip()}", ""]
+    rows = [
+        "The same, the two writes alternating in one process (both see the same load):",
+        "",
+        "| op | 3 versions ms | 5,000 versions ms | growth | goal <= 3x | runs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for op in WRITES:
+        small, long = _median(pairs[op]["small"]), _median(pairs[op]["long"])
+        growth = _ratio(long, small)
+        rows.append(
+            f"| {op} | {_ms(small)} | {_ms(long)} | {_x(growth)} | "
+            f"{_verdict(None if growth is None else growth <= 3)} | {len(pairs[op]['long'])} |"
+        )
+    return [*rows, ""]
+
+
 def _flat(results: Mapping[str, Any]) -> list[str]:
     rows = [
         "### Flat in a model's version count (in process)",
@@ -189,7 +258,7 @@ def _flat(results: Mapping[str, Any]) -> list[str]:
             f"{_verdict(None if long is None or peer is None else long <= peer)} | "
             f"{_ms(_inproc(results, 'long', 'gitreg@before', op))} |"
         )
-    return [*rows, ""]
+    return [*rows, "", *_pairs(results)]
 
 
 def _spawn(results: Mapping[str, Any]) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,12 +31,14 @@ from gitreg.store.transaction import Transaction, model_path, parse_model
 
 # The models set_alias last answered with, by blob id: content addressed, so never stale.
 # It answers with the whole model; building 5,000 versions again each time would cost
-# what the flat write saves (#26). A few, so that memory stays bounded.
+# what the flat write saves (#26). A few, so that memory stays bounded. The entities are
+# frozen and shared between the callers that get them, as any value a cache hands out.
 _MODELS: dict[str, RegisteredModel] = {}
-_KEEP_MODELS = 2
+_KEEP = 4  # of each: a model a process writes stays while it writes a few others
 # The manifests this process wrote here, by blob id: the next write of the same model
 # starts from its text instead of reading 1.6 MB back from git (a few, likewise).
 _TEXTS: dict[str, bytes] = {}
+_MEMORY_LOCK = threading.Lock()  # a server writes from several threads (#25)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,10 +78,11 @@ def _open(tx: Transaction, name: str) -> _Opened | None:
 
 
 def _keep(memory: dict[str, Any], oid: str, value: Any) -> None:
-    memory.pop(oid, None)
-    memory[oid] = value
-    while len(memory) > _KEEP_MODELS:
-        del memory[next(iter(memory))]
+    with _MEMORY_LOCK:
+        memory.pop(oid, None)
+        memory[oid] = value
+        while len(memory) > _KEEP:
+            del memory[next(iter(memory))]
 
 
 def _aliases_of(model: RegisteredModel, number: int) -> list[str]:
@@ -252,6 +256,7 @@ def _model(tx: Transaction, opened: _Opened) -> RegisteredModel | None:
     """The whole model at the tip (remembered, or parsed once)."""
     known = _MODELS.get(opened.oid)
     if known is not None:
+        _keep(_MODELS, opened.oid, known)  # the most recently used stays longest
         return known
     raw = opened.doc.text.encode()
     try:
