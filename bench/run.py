@@ -482,6 +482,9 @@ def _prepare(tools: Sequence[str], install_them: bool, before: str) -> None:
 def _only_26(args: argparse.Namespace) -> int:
     import _goals26
 
+    if args.report_only:  # the section again, from .work/results-26.json
+        _goals26.write_section(_goals26.render(json.loads((WORK / "results-26.json").read_text())))
+        return 0
     _prepare(_goals26.TOOLS, args.install, args.before)
     sizes = args.sizes.split(",") if args.sizes else None
     return _goals26.main(sizes, args.budget, others=not args.no_stress)
@@ -515,10 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench/site.py), into RESULTS.md's 'Issue 26 goals' section (see _goals26.py)",
     )
     args = parser.parse_args(argv)
-    if args.stress_only or args.report_only:
-        return _from_saved(stress=args.stress_only)
     if args.only == "26":
         return _only_26(args)
+    if args.stress_only or args.report_only:
+        return _from_saved(stress=args.stress_only)
     tools = [t for t in args.tools.split(",") if t]
     sizes = args.sizes.split(",") if args.sizes else (
         ["10", "100", "1000"] if args.quick else ["10", "100", "1000", "10000", "long"]
