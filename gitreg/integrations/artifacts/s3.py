@@ -12,7 +12,8 @@ import contextlib
 import functools
 import os
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from gitreg.core.digest import SINGLE_FILE, is_ignored, path_problem
@@ -96,20 +97,56 @@ def _opener(client: Any, bucket: str, key: str) -> Opener:
     return opened
 
 
+# Where boto3 finds credentials without asking anything on the network; the EC2 instance
+# metadata service is asked only when GITREG_S3_INSTANCE_METADATA=1 says so (a registration
+# never probes a link-local address by surprise).
+_CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+INSTANCE_METADATA = "GITREG_S3_INSTANCE_METADATA"
+
+
+def _credentials_configured(env: Mapping[str, str]) -> bool:
+    if any(env.get(name) for name in _CREDENTIAL_VARIABLES) or env.get(INSTANCE_METADATA) == "1":
+        return True
+    home = Path(env.get("HOME") or Path.home())
+    files = [
+        env.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials",
+        env.get("AWS_CONFIG_FILE") or home / ".aws" / "config",
+    ]
+    return any(Path(f).is_file() for f in files)
+
+
 @functools.lru_cache(maxsize=8)
 def _client_for(settings: tuple[tuple[str, str], ...]) -> Any:
     """A client for these AWS_* settings (clients are thread-safe; making one is slow)."""
     import boto3
+    import botocore.session
     from botocore.config import Config
 
-    endpoint = dict(settings).get("MLFLOW_S3_ENDPOINT_URL") or None
-    config = Config(
-        retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60
+    values = dict(settings)
+    session = botocore.session.get_session()
+    if values.get(INSTANCE_METADATA) != "1":
+        session.get_component("credential_provider").remove("iam-role")
+    endpoint = values.get("MLFLOW_S3_ENDPOINT_URL") or None
+    config = Config(retries={"mode": "standard"}, connect_timeout=10, read_timeout=60)
+    return boto3.Session(botocore_session=session).client(
+        "s3", endpoint_url=endpoint, config=config
     )
-    return boto3.client("s3", endpoint_url=endpoint, config=config)
 
 
 def _client() -> Any:
+    if not _credentials_configured(os.environ):
+        raise ArtifactUnreadable(
+            "no AWS credentials are configured (AWS_ACCESS_KEY_ID, AWS_PROFILE, ~/.aws; on "
+            f"EC2, {INSTANCE_METADATA}=1 lets gitreg ask the instance metadata service), or "
+            "pass the digest with --digest sha256:..."
+        )
     try:
         import boto3  # noqa: F401
     except ImportError:
@@ -121,7 +158,7 @@ def _client() -> Any:
         sorted(
             (k, v)
             for k, v in os.environ.items()
-            if k.startswith("AWS_") or k == "MLFLOW_S3_ENDPOINT_URL"
+            if k.startswith("AWS_") or k in ("MLFLOW_S3_ENDPOINT_URL", INSTANCE_METADATA)
         )
     )
     return _client_for(settings)

@@ -285,3 +285,13 @@ def signing_check(
         return signature_problems(mv, keys, read_key, read_bundle)
 
     return check
+
+
+def statement_of(bundle: bytes) -> Listing:
+    """The files a bundle signs, read without checking who signed it (the gate does that,
+    against the keys its base trusts).
+
+    Raises:
+        BadSignature: it is not a model-signing bundle of a model-signing statement.
+    """
+    return _listing(_parse(bundle).payload)

@@ -1,0 +1,485 @@
+"""Registry's artifact methods: digests at registration, ``verify``, and signatures (#28).
+
+A base of ``Registry``. At registration ``examine`` reads the artifact a version names
+(``integrations.artifacts``), records its digest, and for an MLflow model its signature;
+``verify`` reads it again and says whether the bytes are still the recorded ones, naming
+the file that changed, appeared or disappeared (from the listing kept in
+``artifacts/<model>/<version>.json``); ``verify_all`` does so for every version a
+deployment may load (a protected stage or alias), and its mismatches become
+ARTIFACT_CHANGED events. ``sign_model_version`` and ``attach_signature`` keep a
+model-signing bundle beside the listing, where the gate finds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gitreg.core.config import KEYS_DIR, Policy, Requirement
+from gitreg.core.digest import (
+    Difference,
+    Listing,
+    bundle_path,
+    describe,
+    listing_path,
+    parse_digest,
+    short,
+)
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.errors import (
+    ArtifactUnreadable,
+    DigestMismatch,
+    GitregError,
+    InvalidParameter,
+)
+from gitreg.core.model_signature import SignatureUnreadable, read_mlmodel
+
+if TYPE_CHECKING:
+    from gitreg.core.events import RegistryEvent
+    from gitreg.integrations.artifacts import Hashed, Progress
+    from gitreg.integrations.notify import Report as DeliveryReport
+    from gitreg.store.store import Store
+    from gitreg.store.transaction import Transaction
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Examined:
+    """What registration learnt of an artifact: its digest and listing, an MLflow model's
+    signature, and ``note``: why something could not be recorded (None: all was)."""
+
+    digest: str | None
+    listing: Listing | None = None
+    signature: dict[str, Any] | None = None
+    has_input_example: bool | None = None
+    note: str | None = None
+
+
+def examine(
+    location: str,
+    given: str | None,
+    progress: Progress | None = None,
+    tracking_uri: str | None = None,
+) -> Examined:
+    """Read the artifact at ``location`` and check it against ``given`` (a digest or None).
+
+    An artifact gitreg cannot read keeps ``given`` (which may be None) and says why.
+
+    Raises:
+        DigestMismatch: the artifact is readable and ``given`` is not its digest.
+    """
+    from gitreg.integrations.artifacts import read_artifact
+
+    given = parse_digest(given) if given is not None else None
+    try:
+        hashed = read_artifact(location, progress, tracking_uri=tracking_uri)
+    except ArtifactUnreadable as e:
+        return Examined(given, note=f"cannot read the artifact: {e.message}")
+    observed = hashed.listing.digest
+    if given is not None and given != observed:
+        raise DigestMismatch(
+            f"the digest given, {given}, is not the artifact's: {location} has {observed}; "
+            "nothing was registered (check that the job passed the digest of these bytes)"
+        )
+    signature, example, note = _model_signature(hashed)
+    return Examined(observed, hashed.listing, signature, example, note)
+
+
+def _model_signature(hashed: Hashed) -> tuple[dict[str, Any] | None, bool | None, str | None]:
+    if hashed.mlmodel is None:
+        return None, None, None
+    try:
+        signature, example = read_mlmodel(hashed.mlmodel)
+    except SignatureUnreadable as e:
+        return None, None, f"the MLflow model's signature was not recorded: {e}"
+    return signature, example, None
+
+
+def check_registration(examined: Examined, policy: Policy | None) -> None:
+    """Refuse a registration the policy's ``None`` requirements say must carry more.
+
+    Raises:
+        ArtifactUnreadable: ``requirements.None`` asks for a digest (or a signature) the
+            artifact could not give.
+    """
+    requirement = policy.requirements.get(Stage.NONE) if policy is not None else None
+    if requirement is None:
+        return
+    probe = ModelVersion("", 1, "", digest=examined.digest, signature=examined.signature)
+    unmet = dataclasses.replace(requirement, signed_by=()).unmet_artifact(probe)
+    if unmet:
+        why = f" ({examined.note})" if examined.note else ""
+        raise ArtifactUnreadable(
+            f"gitreg.yaml requires more of a new version (policy.requirements.None): "
+            f"{'; '.join(unmet)}{why}; nothing was registered"
+        )
+
+
+def read_listing(text: bytes | None, digest: str | None) -> Listing | None:
+    """A kept listing, if it is one and it gives ``digest`` (else it names nothing)."""
+    if text is None or digest is None:
+        return None
+    try:
+        listing = Listing.from_statement(json.loads(text))
+    except (ValueError, RecursionError, GitregError):
+        return None
+    return listing if listing.digest == digest else None
+
+
+# ----------------------------------------------------------------------- verify
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Verification:
+    """What ``verify`` found for one version: its artifact, and its signature."""
+
+    name: str
+    version: int
+    stage: str
+    aliases: tuple[str, ...]
+    location: str
+    recorded: str | None
+    observed: str | None = None
+    differences: tuple[Difference, ...] = ()
+    problem: str | None = None  # the artifact could not be read: why
+    named: bool = True  # a listing was kept, so a change names its files
+    signed_by: str | None = None
+    signature_problem: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``verified``, ``changed``, ``unreadable`` or ``no-digest``."""
+        if self.recorded is None:
+            return "no-digest"
+        if self.problem is not None:
+            return "unreadable"
+        return "verified" if self.observed == self.recorded else "changed"
+
+    @property
+    def exit_code(self) -> int:
+        """0 it matches (and any signature verifies), 1 it does not, 2 it cannot be read."""
+        if self.signature_problem or self.status in ("changed", "no-digest"):
+            return 1
+        return 2 if self.status == "unreadable" else 0
+
+    def describe(self) -> str:
+        """One line: the version, and what was found."""
+        head = f"{self.name} version {self.version}"
+        texts = {
+            "verified": f"{head}: verified, {self.location} is {short(self.recorded)}",
+            "no-digest": f"{head}: no digest is recorded, so its bytes cannot be verified "
+            "(register the artifact again as a new version: gitreg records the digest)",
+            "unreadable": f"{head}: cannot verify: {self.problem}",
+            "changed": f"{head}: {self._changed()}",
+        }
+        line = texts[self.status]
+        if self.signed_by:
+            line += f"; signed by {self.signed_by}"
+        if self.signature_problem:
+            line += f"; signature: {self.signature_problem}"
+        return line
+
+    def _changed(self) -> str:
+        what = describe(self.differences) if self.differences else ""
+        if not what:
+            what = "the bytes differ" + (
+                "" if self.named else " (no file listing was kept, so no file can be named)"
+            )
+        return (
+            f"ARTIFACT CHANGED at {self.location}: {what}; recorded {short(self.recorded)}, "
+            f"now {short(self.observed)}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape for ``gitreg verify --json``."""
+        return {
+            "name": self.name,
+            "version": str(self.version),
+            "current_stage": self.stage,
+            "aliases": list(self.aliases),
+            "location": self.location,
+            "status": self.status,
+            "digest": self.recorded,
+            "observed_digest": self.observed,
+            "differences": [{"path": d.path, "change": d.kind} for d in self.differences],
+            "problem": self.problem,
+            "signed_by": self.signed_by,
+            "signature_problem": self.signature_problem,
+            "exit_code": self.exit_code,
+        }
+
+
+def _required_keys(mv: ModelVersion, policy: Policy) -> tuple[str, ...]:
+    """The keys the policy requires for ``mv`` where it is (its stage and its aliases)."""
+    wanted: list[Requirement] = []
+    if mv.current_stage in policy.requirements:
+        wanted.append(policy.requirements[mv.current_stage])
+    wanted += [r for a in mv.aliases if (r := policy.alias_requirement(a)) is not None]
+    keys: dict[str, None] = {}
+    for requirement in wanted:
+        keys.update(dict.fromkeys(requirement.signed_by))
+    return tuple(keys)
+
+
+class Integrity:
+    """verify, verify_all and signatures; ``Registry`` provides the store and the writes."""
+
+    store: Store
+    at: str | None
+
+    if TYPE_CHECKING:
+
+        def _read(self, name: str) -> RegisteredModel: ...
+
+        def _write(self, mutation: Callable[[Transaction], Any]) -> Any: ...
+
+        def get_version_for_uri(self, uri: str) -> ModelVersion: ...
+
+        def get_model_version(self, name: str, version: int | str) -> ModelVersion: ...
+
+    def verify(self, uri: str, *, progress: Progress | None = None) -> Verification:
+        """Read the artifact of the version ``uri`` names again and compare its digest.
+
+        ``models:/churn@champion``, ``models:/churn/Production`` or ``models:/churn/3``.
+        The result's ``exit_code`` is 0 when the bytes are the recorded ones (and a signature
+        the policy asks for verifies), 1 when they are not or there is no digest, 2 when the
+        source cannot be read (``problem`` says why). Nothing is written.
+        """
+        mv = self.get_version_for_uri(uri)
+        return self._verify_version(mv, self.store.read_config(self.at).policy, progress)
+
+    def verify_all(self, *, progress: Progress | None = None) -> list[Verification]:
+        """``verify`` every version in a protected stage or pointed at by a protected alias
+        (what deployments load), model by model; for a scheduled job."""
+        policy = self.store.read_config(self.at).policy
+        found = []
+        for model in self.store.read_registry(self.at).models:
+            for mv in model.versions:
+                protected = any(policy.alias_protected(a) for a in mv.aliases)
+                if mv.current_stage in policy.protected or protected:
+                    found.append(self._verify_version(mv, policy, progress))
+        return found
+
+    def _verify_version(
+        self, mv: ModelVersion, policy: Policy, progress: Progress | None
+    ) -> Verification:
+        from gitreg.integrations.artifacts import read_artifact
+
+        location = mv.storage_location or mv.source
+        result = Verification(
+            mv.name, mv.version, mv.current_stage.value, mv.aliases, location, mv.digest
+        )
+        result = self._check_signature(result, mv, policy)
+        if mv.digest is None:
+            return result
+        try:
+            hashed = read_artifact(location, progress)
+        except ArtifactUnreadable as e:
+            return dataclasses.replace(result, problem=e.message)
+        observed = hashed.listing.digest
+        if observed == mv.digest:
+            return dataclasses.replace(result, observed=observed)
+        kept = self._kept_listing(mv)
+        differences = tuple(hashed.listing.diff(kept)) if kept is not None else ()
+        return dataclasses.replace(
+            result, observed=observed, differences=differences, named=kept is not None
+        )
+
+    def _kept_listing(self, mv: ModelVersion) -> Listing | None:
+        kept = read_listing(
+            self.store.read_bytes(listing_path(mv.name, mv.version), self.at), mv.digest
+        )
+        if kept is not None:
+            return kept
+        bundle = self._bundle(mv)
+        if bundle is None:
+            return None
+        from gitreg.integrations.artifacts.signing import BadSignature, statement_of
+
+        try:
+            listing = statement_of(bundle)
+        except (BadSignature, GitregError):
+            return None
+        return listing if listing.digest == mv.digest else None
+
+    def _bundle(self, mv: ModelVersion) -> bytes | None:
+        try:
+            return self.store.read_bytes(bundle_path(mv.name, mv.version), self.at)
+        except GitregError:
+            return None
+
+    def _check_signature(
+        self, result: Verification, mv: ModelVersion, policy: Policy
+    ) -> Verification:
+        """The signature the policy requires where ``mv`` is, checked again; or, with none
+        required, the one kept, against every key the policy names."""
+        from gitreg.integrations.artifacts.signing import BadSignature, verify_bundle
+
+        required = _required_keys(mv, policy)
+        bundle = self._bundle(mv)
+        if not required and bundle is None:
+            return result
+        keys = required or policy.signing_keys
+        if bundle is None:
+            path = bundle_path(mv.name, mv.version)
+            return dataclasses.replace(
+                result, signature_problem=f"{' or '.join(keys)} must sign it; {path} is missing"
+            )
+        if not keys:
+            return result  # signed, with no key in gitreg.yaml to check it against
+        try:
+            verified = verify_bundle(bundle, {k: self._key(k) for k in keys})
+        except BadSignature as e:
+            return dataclasses.replace(result, signature_problem=str(e))
+        except GitregError as e:
+            return dataclasses.replace(result, signature_problem=e.message)
+        if verified.listing.digest != mv.digest:
+            problem = f"it covers {verified.listing.digest}, not the recorded {mv.digest}"
+            return dataclasses.replace(result, signature_problem=problem)
+        return dataclasses.replace(result, signed_by=verified.key)
+
+    def _key(self, path: str) -> bytes | None:
+        if not path.startswith(f"{KEYS_DIR}/"):
+            return None
+        try:
+            return self.store.read_bytes(path, self.at)
+        except GitregError:
+            return None
+
+    # ------------------------------------------------------------------- events
+
+    def artifact_events(self, results: Sequence[Verification]) -> list[RegistryEvent]:
+        """ARTIFACT_CHANGED for each changed artifact: one id per version and digest seen."""
+        from gitreg.core.events import Event, EventKind, RegistryEvent
+
+        commit = self.store.resolve_ref(self.at or "HEAD")
+        now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+        return [
+            RegistryEvent(
+                Event(
+                    EventKind.ARTIFACT_CHANGED,
+                    r.name,
+                    r.version,
+                    description=describe(r.differences) if r.differences else "the bytes differ",
+                    source=r.location,
+                    digest=r.recorded,
+                    observed_digest=r.observed,
+                    to_stage=r.stage,
+                ),
+                commit,
+                "gitreg verify",
+                "",
+                now,
+            )
+            for r in results
+            if r.status == "changed"
+        ]
+
+    def notify_artifacts(
+        self, results: Sequence[Verification], *, dry_run: bool = False
+    ) -> DeliveryReport:
+        """Deliver ARTIFACT_CHANGED for ``results`` to the subscriptions of the trusted
+        gitreg.yaml: the verified tip's when the clone has one, else the one read."""
+        from gitreg.integrations import notify
+        from gitreg.store.verified import read_verified
+
+        config_at = read_verified(self.store.root) or self.at
+        events = self.artifact_events(results)
+        return notify.notify(self.store, events, config_at, os.environ, dry_run=dry_run)
+
+    # --------------------------------------------------------------- signatures
+
+    def sign_model_version(
+        self,
+        name: str,
+        version: int | str,
+        private_key: bytes,
+        *,
+        password: bytes | None = None,
+        progress: Progress | None = None,
+    ) -> str:
+        """Sign the version's recorded digest with a model-signing key and keep the bundle in
+        the registry (``artifacts/<model>/<version>.sig``, one commit); returns its path.
+
+        The files signed are the kept listing's; without one, the artifact is read and
+        must still have the recorded digest.
+
+        Raises:
+            DigestMismatch: the artifact's bytes are no longer the recorded ones.
+            InvalidParameter: the version has no digest, or the key is not one
+                model-signing signs with.
+        """
+        from gitreg.integrations.artifacts.signing import sign_listing
+
+        mv = self.get_model_version(name, version)
+        listing = self._listing_to_sign(mv, progress)
+        bundle = sign_listing(listing, mv.name, private_key, password)
+        return self._keep_bundle(mv, bundle, f"Sign {mv.name} version {mv.version}")
+
+    def attach_signature(self, name: str, version: int | str, bundle: bytes) -> str:
+        """Keep a model-signing bundle (``model_signing sign key ...``) for the version, after
+        checking that it signs exactly the recorded digest; returns its path.
+
+        Which key signed it is the gate's to judge, against the base's ``signed_by``.
+
+        Raises:
+            InvalidParameter: it is not a model-signing bundle, or covers another digest.
+        """
+        from gitreg.integrations.artifacts.signing import BadSignature, statement_of
+
+        mv = self.get_model_version(name, version)
+        if mv.digest is None:
+            raise InvalidParameter(_no_digest(mv))
+        try:
+            listing = statement_of(bundle)
+        except BadSignature as e:
+            raise InvalidParameter(f"the bundle cannot be kept: {e}") from None
+        if listing.digest != mv.digest:
+            raise InvalidParameter(
+                f"the bundle signs {listing.digest}, not {mv.name} version {mv.version}'s "
+                f"digest {mv.digest}: sign this version's artifact"
+            )
+        return self._keep_bundle(
+            mv, bundle, f"Attach a signature to {mv.name} version {mv.version}"
+        )
+
+    def _listing_to_sign(self, mv: ModelVersion, progress: Progress | None) -> Listing:
+        from gitreg.integrations.artifacts import read_artifact
+
+        if mv.digest is None:
+            raise InvalidParameter(_no_digest(mv))
+        kept = read_listing(
+            self.store.read_bytes(listing_path(mv.name, mv.version), self.at), mv.digest
+        )
+        if kept is not None:
+            return kept
+        location = mv.storage_location or mv.source
+        listing = read_artifact(location, progress).listing
+        if listing.digest != mv.digest:
+            raise DigestMismatch(
+                f"{location} is {listing.digest} now, not the recorded {mv.digest}: its bytes "
+                "changed since registration, so they are not signed (gitreg verify says which "
+                "file)"
+            )
+        return listing
+
+    def _keep_bundle(self, mv: ModelVersion, bundle: bytes, message: str) -> str:
+        from gitreg.services import operations as ops
+
+        path = bundle_path(mv.name, mv.version)
+        try:
+            text = bundle.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidParameter("the bundle is not UTF-8 JSON; nothing was kept") from None
+        self._write(ops.keep_file(mv.name, mv.version, path, text, message))
+        return path
+
+
+def _no_digest(mv: ModelVersion) -> str:
+    return (
+        f"{mv.name} version {mv.version} has no digest, so there is nothing to sign; register "
+        "the artifact again (gitreg records its digest) and sign that version"
+    )
