@@ -349,6 +349,24 @@ class Integrity:
         except GitregError:
             return None
 
+    def signed_bundles(self) -> frozenset[str]:
+        """The signature bundles the registry keeps (``artifacts/<model>/<version>.sig``)."""
+        from gitreg.core.digest import ARTIFACTS_DIR
+
+        if self.at is not None:
+            from gitreg.store.compare import list_tree_at
+
+            found = list_tree_at(self.store.root, self.store.resolve_ref(self.at), ARTIFACTS_DIR)
+            return frozenset(p for p in found if p.endswith(".sig"))
+        top = self.store.root / ARTIFACTS_DIR
+        out = set()
+        for directory, _dirs, names in os.walk(top):  # links to directories are not followed
+            for name in names:
+                if name.endswith(".sig"):
+                    relative = os.path.relpath(os.path.join(directory, name), self.store.root)
+                    out.add(relative.replace(os.sep, "/"))
+        return frozenset(out)
+
     # ------------------------------------------------------------------- events
 
     def artifact_events(self, results: Sequence[Verification]) -> list[RegistryEvent]:

@@ -149,3 +149,18 @@
   render();
   load(0);
 }());
+
+/* Copy buttons (#28): a version's full digest, from the button's data-copy attribute. */
+(function () {
+  "use strict";
+  var buttons = document.querySelectorAll("button.copy[data-copy]");
+  Array.prototype.forEach.call(buttons, function (button) {
+    button.addEventListener("click", function () {
+      var text = button.getAttribute("data-copy");
+      var done = function () { button.textContent = "Copied"; };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(done, function () { button.textContent = "Select it"; });
+      }
+    });
+  });
+})();
