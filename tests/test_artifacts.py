@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+
 import pytest
 
 from gitreg import Registry
@@ -107,7 +108,8 @@ def test_verify_passes_then_names_the_file_then_fails_cleanly(cli: Cli, tmp_path
     (model / "extra.bin").write_bytes(b"slipped in")
     (model / "empty.txt").unlink()
     out = cli.fails(1, "verify", "models:/churn/1").stdout
-    assert "empty.txt disappeared" in out and "extra.bin appeared" in out
+    assert "empty.txt disappeared" in out
+    assert "extra.bin appeared" in out
 
     model.rename(tmp_path / "gone")
     gone = cli.fails(2, "verify", "models:/churn/Production")
@@ -123,7 +125,8 @@ def test_a_given_digest_that_does_not_match_is_refused(
     before = snapshot(registry_repo)
     wrong = "sha256:" + "0" * 64
     result = cli.fails(1, "register", "churn", str(weights), "--digest", wrong)
-    assert "is not the artifact's" in result.stderr and wrong in result.stderr
+    assert "is not the artifact's" in result.stderr
+    assert wrong in result.stderr
     assert snapshot(registry_repo) == before
     right = "sha256:" + hashlib.sha256(b"the real bytes").hexdigest()
     cli.ok("register", "churn", str(weights), "--digest", right.upper().replace("SHA256", "sha256"))
@@ -133,7 +136,8 @@ def test_a_given_digest_that_does_not_match_is_refused(
 def test_a_digest_that_is_not_one_is_a_clear_error(cli: Cli, registry_repo: Path) -> None:
     before = snapshot(registry_repo)
     result = cli.fails(1, "register", "churn", "gs://b/m", "--digest", "md5:abc")
-    assert "is not a digest" in result.stderr and "sha256:" in result.stderr
+    assert "is not a digest" in result.stderr
+    assert "sha256:" in result.stderr
     assert snapshot(registry_repo) == before
 
 
@@ -142,7 +146,8 @@ def test_an_unreadable_source_keeps_the_given_digest_or_says_there_is_none(
 ) -> None:
     given = "sha256:" + "ab" * 32
     first = cli.ok("register", "churn", "gs://bucket/churn/1", "--digest", given)
-    assert "cannot read the artifact" in first.stderr and "gs://" in first.stderr
+    assert "cannot read the artifact" in first.stderr
+    assert "gs://" in first.stderr
     second = cli.ok("register", "churn", "gs://bucket/churn/2")
     assert "none recorded" in second.stderr
     registry = Registry(registry_repo)
@@ -164,7 +169,8 @@ def test_the_policy_can_require_a_digest_at_registration(
     git(registry_repo, "commit", "-qam", "Require digests")
     before = snapshot(registry_repo)
     refused = cli.fails(1, "register", "churn", "gs://bucket/churn/1")
-    assert "policy.requirements.None" in refused.stderr and "gs://" in refused.stderr
+    assert "policy.requirements.None" in refused.stderr
+    assert "gs://" in refused.stderr
     assert snapshot(registry_repo) == before
     weights = tmp_path / "w.bin"
     weights.write_bytes(b"bytes")
@@ -175,7 +181,8 @@ def test_links_and_special_files_are_not_followed(cli: Cli, tmp_path: Path) -> N
     model = make_model(tmp_path / "model")
     (model / "link").symlink_to(tmp_path / "elsewhere")
     result = cli.ok("register", "churn", str(model))
-    assert "symbolic link" in result.stderr and "none recorded" in result.stderr
+    assert "symbolic link" in result.stderr
+    assert "none recorded" in result.stderr
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     assert "neither a regular file" in cli.ok("register", "churn", str(fifo)).stderr
@@ -235,7 +242,8 @@ def test_verify_all_notifies_artifact_changed_once_per_digest(
     seen = [r.json() for r in receiver.requests]
     assert [e["event"] for e in seen] == ["ARTIFACT_CHANGED", "ARTIFACT_CHANGED"]
     assert seen[0]["id"] == seen[1]["id"]  # the same version and bytes: the same event
-    assert seen[0]["name"] == "fraud" and seen[0]["version"] == "1"
+    assert seen[0]["name"] == "fraud"
+    assert seen[0]["version"] == "1"
     assert seen[0]["observed_digest"] == "sha256:" + hashlib.sha256(b"tampered").hexdigest()
     two.write_bytes(b"tampered again")
     events = Registry(registry_repo).artifact_events(Registry(registry_repo).verify_all())
