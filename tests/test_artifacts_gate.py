@@ -282,3 +282,27 @@ def test_gitreg_and_model_signing_agree_on_bundles(setup: dict[str, Any]) -> Non
     outcomes = [(gitreg_accepts(b, k), model_signing_accepts(b, k)) for b, k in cases]
     assert [g for g, _ in outcomes] == [m for _, m in outcomes]
     assert [g for g, _ in outcomes] == [True, False, True, False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("bundle", "why"),
+    [
+        ("not json at all", "not JSON"),
+        ('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}', "no DSSE envelope"),
+        ("[" * 100_000 + "]" * 100_000, "not JSON"),
+        ('{"mediaType": "something/else"}', "not a model-signing bundle"),
+    ],
+)
+def test_a_hostile_bundle_is_refused_cleanly(setup: dict[str, Any], bundle: str, why: str) -> None:
+    root = setup["root"]
+    write(root, SIG, bundle)
+    promote(root)
+    out = validate(root, 1)
+    assert why in out
+    git(root, "stash", "-q", "--include-untracked")
+    garbage = setup["keys"] / "garbage.sig"
+    garbage.write_text(bundle)
+    before = head(root)
+    refused = Cli(root).fails(1, "sign", "churn", "1", "--bundle", str(garbage))
+    assert "cannot be kept" in refused.stderr
+    assert head(root) == before
