@@ -77,6 +77,7 @@ def test_register_records_the_digest_and_keeps_the_listing(
     result = cli.ok("register", "churn", str(model))
     root, _ = model_signing_digest(model)
     assert f"digest: sha256:{root}" in result.stderr
+    assert "hashing" not in result.stderr  # the progress bar is for a terminal only
     mv = Registry(registry_repo).get_model_version("churn", 1)
     assert mv.digest == f"sha256:{root}"
     kept = json.loads((registry_repo / "artifacts/churn/1.json").read_text())

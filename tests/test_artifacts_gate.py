@@ -306,3 +306,22 @@ def test_a_hostile_bundle_is_refused_cleanly(setup: dict[str, Any], bundle: str,
     refused = Cli(root).fails(1, "sign", "churn", "1", "--bundle", str(garbage))
     assert "cannot be kept" in refused.stderr
     assert head(root) == before
+
+
+def test_sign_with_a_password_protected_key(setup: dict[str, Any], monkeypatch: Any) -> None:
+    root = setup["root"]
+    key = serialization.load_pem_private_key(setup["release"], None)
+    locked = setup["keys"] / "locked.pem"
+    locked.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"s3cret"),
+        )
+    )
+    cli = Cli(root)
+    assert "password" in cli.fails(1, "sign", "churn", "1", "--key", str(locked)).stderr.lower()
+    monkeypatch.setenv("RELEASE_KEY_PASSWORD", "s3cret")
+    cli.ok("sign", "churn", "1", "--key", str(locked), "--password-env", "RELEASE_KEY_PASSWORD")
+    promote(root)
+    cli.ok("validate", "--base", "main")

@@ -158,11 +158,13 @@ def sign(
     digest. It goes to artifacts/<model>/<version>.sig, where the gate checks it
     against the keys policy.requirements.<stage>.signed_by lists (see
     docs/artifacts.md). Needs the signing extra: pip install 'gitreg-ml[signing]'.
+    A bundle of model-signing's own comes from: model_signing sign key ./model
+    --private_key release.pem --signature model.sig
 
     \b
     Examples:
       gitreg sign churn 3 --key release.pem
-      model_signing sign key ./model --private_key release.pem --signature model.sig
+      gitreg sign churn 3 --key release.pem --password-env RELEASE_KEY_PASSWORD
       gitreg sign churn 3 --bundle model.sig
     """
     if (key_path is None) == (bundle_path is None):
