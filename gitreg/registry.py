@@ -298,12 +298,12 @@ class Registry(Governance, Notifications, Integrity):
             ArtifactUnreadable: gitreg.yaml's ``requirements.None`` asks for a digest (or
                 a model signature) the artifact cannot give.
         """
-        from gitreg.services import integrity
+        from gitreg.services import examination
 
-        examined = integrity.examine(
+        examined = examination.examine(
             storage_location or source, digest, progress, tracking_uri=tracking_uri
         )
-        integrity.check_registration(examined, self._policy_or_none())
+        examination.check_registration(examined, self._policy_or_none())
         self.artifact_note = examined.note
         new = ops.new_version(
             name,

@@ -24,7 +24,7 @@ from gitreg.cli._app import (
 )
 
 if TYPE_CHECKING:
-    from gitreg.services.integrity import Verification
+    from gitreg.services.examination import Verification
 
 
 def _worst(results: Sequence[Verification]) -> int:
