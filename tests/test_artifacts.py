@@ -271,3 +271,66 @@ def test_a_listing_never_names_an_unclean_path(bad: str) -> None:
 
     with pytest.raises(InvalidParameter):
         Listing.of([FileDigest(bad, "0" * 64)])
+
+
+@pytest.mark.skipif(os.name == "nt", reason="a pseudo-terminal is POSIX; Windows has no pty")
+def test_a_terminal_sees_a_progress_bar_on_stderr(registry_repo: Path, tmp_path: Path) -> None:
+    import pty
+    import subprocess
+    import sys
+
+    model = make_model(tmp_path / "model")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gitreg",
+            "register",
+            "churn",
+            str(model),
+            "--repo",
+            str(registry_repo),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # not a terminal: the bar goes to stderr only
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    stdout = proc.communicate(timeout=60)[0].decode()
+    terminal = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, terminal
+    assert "hashing" in terminal
+    assert "100%" in terminal
+    assert "hashing" not in stdout
+    assert Registry(registry_repo).get_model_version("churn", 1).digest in terminal
+
+
+def test_verify_all_as_json_for_a_scheduled_job(cli: Cli, tmp_path: Path) -> None:
+    one = tmp_path / "one.bin"
+    one.write_bytes(b"one")
+    cli.ok("register", "churn", str(one))
+    cli.ok("register", "churn", "gs://unread/2")
+    cli.ok("transition", "churn", "1", "Production")
+    cli.ok("alias", "churn", "champion", "2")
+    ok = json.loads(cli.fails(1, "verify", "--all", "--json").stdout)
+    by_version = {v["version"]: v for v in ok["verifications"]}
+    assert by_version["1"]["status"] == "verified"
+    assert by_version["2"]["status"] == "no-digest"  # an alias with nothing to check: said
+    assert ok["exit_code"] == 1
+    cli.ok("alias", "churn", "champion", "1")
+    one.unlink()
+    gone = json.loads(cli.fails(2, "verify", "--all", "--json").stdout)
+    assert [v["status"] for v in gone["verifications"]] == ["unreadable"]
+    assert gone["exit_code"] == 2
