@@ -325,3 +325,32 @@ def test_sign_with_a_password_protected_key(setup: dict[str, Any], monkeypatch: 
     cli.ok("sign", "churn", "1", "--key", str(locked), "--password-env", "RELEASE_KEY_PASSWORD")
     promote(root)
     cli.ok("validate", "--base", "main")
+
+
+def test_production_without_a_digest_is_refused_where_the_policy_asks(tmp_path: Path) -> None:
+    root = tmp_path / "registry"
+    init_registry(root)
+    write(
+        root,
+        "gitreg.yaml",
+        DEFAULT_CONFIG_TEXT.replace(
+            "  requirements: {}\n", "  requirements:\n    Production: {digest: true}\n"
+        ),
+    )
+    commit(root, "Production needs a digest")
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"weights")
+    registry = Registry(root)
+    registry.create_model_version("churn", "gs://unread/churn/1")  # no digest: unreadable
+    registry.create_model_version("churn", str(weights))
+    git(root, "switch", "-q", "-c", "pr")
+    edit(root, "models/churn.yaml", "stage: None", "stage: Production", count=1)
+    out = validate(root, 1)
+    assert "REQUIREMENT_UNMET" in out
+    assert "a digest of the artifact is required" in out
+    git(root, "checkout", "-q", "--", ".")
+    refused = Cli(root).fails(1, "transition", "churn", "1", "Production")
+    assert "a digest of the artifact is required" in refused.stderr
+    assert git(root, "status", "--porcelain") == ""
+    Cli(root).ok("transition", "churn", "2", "Production")  # it has one: it may enter
+    Cli(root).ok("validate", "--base", "main")
