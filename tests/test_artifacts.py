@@ -334,3 +334,20 @@ def test_verify_all_as_json_for_a_scheduled_job(cli: Cli, tmp_path: Path) -> Non
     gone = json.loads(cli.fails(2, "verify", "--all", "--json").stdout)
     assert [v["status"] for v in gone["verifications"]] == ["unreadable"]
     assert gone["exit_code"] == 2
+
+
+@pytest.mark.parametrize(
+    "written", ["sha256:" + "AB" * 32, "md5:0123", "sha256:" + "a" * 63, "[1, 2]", "true"]
+)
+def test_a_hand_written_digest_that_is_not_one_is_refused_by_validate(
+    cli: Cli, registry_repo: Path, tmp_path: Path, written: str
+) -> None:
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"w")
+    cli.ok("register", "churn", str(weights))
+    manifest = registry_repo / "models" / "churn.yaml"
+    digest = "sha256:" + hashlib.sha256(b"w").hexdigest()
+    manifest.write_text(manifest.read_text().replace(digest, written))
+    result = cli.fails(1, "validate")
+    assert "models/churn.yaml:" in result.stdout
+    assert "versions.0.digest" in result.stdout
