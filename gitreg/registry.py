@@ -7,6 +7,7 @@ follow ``mlflow.MlflowClient`` so that switching is a change of import.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,11 +24,9 @@ from gitreg.core.errors import (
     VersionNotFound,
 )
 from gitreg.core.fields import (
-    MAX_DESCRIPTION,
     check_alias,
     check_tag_key,
     now_ms,
-    optional_text,
     parse_version,
 )
 from gitreg.core.names import check_name
@@ -43,8 +42,10 @@ from gitreg.store.store import Reading, Store
 from gitreg.store.transaction import Transaction
 
 if TYPE_CHECKING:
+    from gitreg.core.identity import Identity
     from gitreg.integrations.artifacts import Progress
     from gitreg.services.listing import Listing
+    from gitreg.store.transaction import Clock
 
 
 # ``at="verified"`` (and ``--at verified``) names the verified tip, never a ref of that name.
@@ -68,6 +69,8 @@ class Registry(Governance, Notifications, Integrity):
         push: bool | None = None,
         fetch: bool = False,
         verified: bool = False,
+        author: Identity | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """``push`` overrides gitreg.yaml's ``registry.push``; ``fetch`` reads the remote tip.
 
@@ -76,12 +79,19 @@ class Registry(Governance, Notifications, Integrity):
         unaudited state pins. Read-only, as any ``at``. ``at="verified"`` means the same,
         always: a branch or tag called verified is ``refs/heads/verified``.
 
+        ``author`` is the author of every commit this registry writes instead of git's
+        identity (which stays the committer), and the ``created_by`` of what it creates: the
+        person a server authenticated (#25). ``clock`` gives the time of each write in epoch
+        milliseconds (default: now).
+
         Raises:
             BadRef: ``at`` names no commit, or ``verified`` and the clone has no verified tip.
             InvalidParameter: ``verified`` with ``at`` or ``fetch``.
         """
         self.store = Store.discover(path)
         self.push = push
+        self.author = author
+        self.clock: Clock = clock or now_ms
         # What the last registration could not record of its artifact (#28), or None.
         self.artifact_note: str | None = None
         if at == VERIFIED_WORD:
@@ -114,6 +124,17 @@ class Registry(Governance, Notifications, Integrity):
             )
         return commit
 
+    def acting_as(self, author: Identity | None, clock: Clock | None = None) -> Registry:
+        """This registry, writing as ``author`` (and timing its writes by ``clock``).
+
+        A copy that shares the store: a server keeps one ``Registry`` and hands each
+        request's writes the caller it authenticated, without any shared state (#25).
+        """
+        view = copy.copy(self)
+        view.author = author
+        view.clock = clock or now_ms
+        return view
+
     # ------------------------------------------------------------ internals
 
     def _read(self, name: str) -> RegisteredModel:
@@ -133,13 +154,18 @@ class Registry(Governance, Notifications, Integrity):
         from gitreg.services import promotion  # remote code stays off the read path
 
         config = promotion.needs_review(self.store, self.push)
+        author, clock = self.author, self.clock
         if config is None:
-            return self.store.transaction(mutation, push=self.push)
+            return self.store.transaction(mutation, push=self.push, author=author, clock=clock)
         try:
-            return self.store.transaction(promotion.guarded(mutation), push=self.push)
+            return self.store.transaction(
+                promotion.guarded(mutation), push=self.push, author=author, clock=clock
+            )
         except promotion.ReviewRequired as e:
             promotion.refuse_direct(e.changes[0], direct, config, self.push)
-            return promotion.request_change(self.store, mutation, e.changes, why, self.push)
+            return promotion.request_change(
+                self.store, mutation, e.changes, why, self.push, author=author, clock=clock
+            )
 
     def _policy_or_none(self) -> Policy | None:
         """The policy of the gitreg.yaml read, or None when it is invalid (the write's own
@@ -167,8 +193,8 @@ class Registry(Governance, Notifications, Integrity):
         check_name(name)
         model = RegisteredModel(
             name=name,
-            creation_timestamp=now_ms(),
-            description=optional_text(description, "description", MAX_DESCRIPTION),
+            creation_timestamp=self.clock(),
+            description=ops.description_text(description),
             tags=mut.clean_tags(tags),
         )
 
@@ -188,8 +214,8 @@ class Registry(Governance, Notifications, Integrity):
         return result
 
     def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
-        """Set the model's description (an empty string clears it)."""
-        text = optional_text(description, "description", MAX_DESCRIPTION)
+        """Set the model's description (None removes it; ``""`` is kept, as MLflow keeps it)."""
+        text = ops.description_text(description)
         return self._modify(
             name,
             lambda m: dataclasses.replace(m, description=text),
@@ -315,6 +341,7 @@ class Registry(Governance, Notifications, Integrity):
             metrics=metrics,
             storage_location=storage_location,
             digest=examined.digest,
+            created=self.clock(),
         )
         new = dataclasses.replace(
             new, signature=examined.signature, has_input_example=examined.has_input_example
@@ -340,9 +367,9 @@ class Registry(Governance, Notifications, Integrity):
     def update_model_version(
         self, name: str, version: int | str, description: str | None = None
     ) -> ModelVersion:
-        """Set a version's description."""
+        """Set a version's description (None removes it; ``""`` is kept, as MLflow keeps it)."""
         number = parse_version(version)
-        text = optional_text(description, "description", MAX_DESCRIPTION)
+        text = ops.description_text(description)
 
         def change(m: RegisteredModel) -> RegisteredModel:
             mv = mut.find_version(m, number)

@@ -122,6 +122,7 @@ class ModelVersion:
     ) -> ModelVersion:
         """Build from one entry of a manifest's ``versions`` list."""
         created = parse_timestamp(data.get("created_at"))
+        updated = parse_timestamp(data.get("updated_at"))
         return cls(
             name=name,
             version=_strict_int(data["version"]),
@@ -133,7 +134,7 @@ class ModelVersion:
             aliases=tuple(aliases),
             metrics=check_metrics(data.get("metrics")),
             creation_timestamp=created,
-            last_updated_timestamp=created,
+            last_updated_timestamp=max(created, updated),
             user_id=data.get("created_by"),
             run_link=data.get("run_link"),
             storage_location=data.get("storage_location"),
@@ -154,7 +155,7 @@ class ModelVersion:
             if value:
                 out[key] = value
         out["stage"] = self.current_stage.value
-        if self.description:
+        if self.description is not None:  # "" is kept: MLflow tells "" from no description
             out["description"] = self.description
         if self.tags:
             out["tags"] = dict(self.tags)
@@ -165,6 +166,8 @@ class ModelVersion:
             out["created_at"] = format_timestamp(self.creation_timestamp)
         if self.user_id:
             out["created_by"] = self.user_id
+        if self.last_updated_timestamp > self.creation_timestamp:
+            out["updated_at"] = format_timestamp(self.last_updated_timestamp)
         return out
 
     def _artifact_fields(self) -> dict[str, Any]:
@@ -254,7 +257,12 @@ class RegisteredModel:
         created = parse_timestamp(data.get("created_at"))
         if not created and versions:
             created = min(v.creation_timestamp for v in versions)
-        updated = max([created, *(v.last_updated_timestamp for v in versions)])
+        # The last change the manifest records (updated_at, #25); a manifest written before
+        # it, or by hand, still has its newest version's.
+        updated = max(
+            [created, parse_timestamp(data.get("updated_at"))]
+            + [v.last_updated_timestamp for v in versions]
+        )
         return cls(
             name=name,
             creation_timestamp=created,
@@ -270,7 +278,7 @@ class RegisteredModel:
     def to_manifest(self) -> dict[str, Any]:
         """The manifest, in the canonical key order; empty optional fields are left out."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "name": self.name}
-        if self.description:
+        if self.description is not None:  # "" is kept: MLflow tells "" from no description
             out["description"] = self.description
         if self.tags:
             out["tags"] = dict(self.tags)
@@ -281,6 +289,8 @@ class RegisteredModel:
             out["created_at"] = format_timestamp(self.creation_timestamp)
         if self.user_id:
             out["created_by"] = self.user_id
+        if self.last_updated_timestamp > self.creation_timestamp:
+            out["updated_at"] = format_timestamp(self.last_updated_timestamp)
         out["versions"] = [mv.to_manifest() for mv in self.versions]
         return out
 
