@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from gitreg import Registry
 from gitreg.core import validate
 from gitreg.core.errors import GitregError, InvalidManifest
+from gitreg.core.sparse import Sparse
 from gitreg.gate.scaffold import init_registry
 from gitreg.services import flat
 from gitreg.store import cache
@@ -229,3 +230,38 @@ def test_git_reads_the_flat_write(long_model: Registry, registry_repo: Path) -> 
     committed = git(registry_repo, "show", f"HEAD:models/{NAME}.yaml")
     assert committed == (registry_repo / "models" / f"{NAME}.yaml").read_text()
     assert git(registry_repo, "status", "--porcelain") == ""
+
+
+HEADER = "schema_version: 1\nname: m\nnext_version: 4\ncreated_at: '2023-01-01T00:00:00Z'\n"
+
+
+def test_sparse_finds_entries_by_their_text() -> None:
+    """Entries in any key order are found by stage; one not starting ``- version`` is not
+    found by number (the caller then takes the full path, never a wrong entry)."""
+    text = HEADER + (
+        "versions:\n  - stage: Production\n    version: 1\n    source: a\n"
+        "  - version: 2\n    source: b\n    stage: Staging\n"
+        "  - version: 3\n    source: '- version: 1'\n    stage: None\n"
+    )
+    doc = Sparse.read(text)
+    assert doc is not None
+    assert doc.header["next_version"] == 4
+    assert doc.in_stage("Production") == [1]
+    assert doc.in_stage("Staging") == [2]
+    assert doc.span(1) is None  # its entry starts with stage: not found this way
+    found = doc.entry(3)
+    assert found is not None
+    assert found[0]["source"] == "- version: 1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        HEADER + "versions:\n  - version: 1\n    source: a\ntags:\n  k: v\n",  # a key after
+        "versions:\n  - version: 1\n    source: a\n" + HEADER,  # versions first
+        HEADER + "versions:\n  - version: 1\n    description: |-\n      a\n\n      b\n",
+        HEADER + "versions: []\n",
+    ],
+)
+def test_sparse_declines_other_shapes(text: str) -> None:
+    assert Sparse.read(text) is None

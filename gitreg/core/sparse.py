@@ -89,7 +89,7 @@ class Sparse:
         for pattern in (f"\n    stage: {stage}\n", f"{_ENTRY}stage: {stage}\n"):
             at = self.text.find(pattern, self.start - 1)
             while at >= 0:
-                begin = self.text.rfind(_ENTRY, self.start - 1, at + 1) + 1
+                begin = self.text.rfind(_ENTRY, self.start - 1, at + len(_ENTRY)) + 1
                 end = self.text.find(_ENTRY, at + 1)
                 entry = self.entry_at(begin, len(self.text) if end < 0 else end + 1)
                 number = entry.get("version") if entry is not None else None
