@@ -120,7 +120,8 @@ def cli_words(message: str) -> str:
 def _exit_code(e: Exception, as_json: bool) -> int:
     """Report ``e`` on stderr in one line and return its exit code."""
     if isinstance(e, click.ClickException):
-        return _fail(e.format_message(), "INVALID_PARAMETER_VALUE", as_json, e.exit_code)
+        code = getattr(e, "error_code", "INVALID_PARAMETER_VALUE")  # validate keeps its own
+        return _fail(e.format_message(), code, as_json, e.exit_code)
     if isinstance(e, PromotionPending):
         # Not a failure: the change is proposed for review (any write command, see #11).
         from gitreg.cli._app import _pending
