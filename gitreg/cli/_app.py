@@ -167,11 +167,17 @@ class VersionType(click.ParamType):  # type: ignore[type-arg]  # generic from cl
 
 
 class StageType(click.ParamType):  # type: ignore[type-arg]
-    """A stage, case-insensitive as MLflow; becomes its canonical name (None, Staging, ...)."""
+    """A stage, case-insensitive as MLflow; becomes its canonical name (None, Staging, ...).
+
+    An argument is shown as STAGE and an option lists the stages; a bad value names the
+    argument or option, lists the stages and suggests the closest one (#27).
+    """
 
     name = "stage"
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        if isinstance(param, click.Argument):
+            return None  # the argument's own name, STAGE, in usage lines and errors
         return f"[{'|'.join(STAGES)}]"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
@@ -180,13 +186,27 @@ class StageType(click.ParamType):  # type: ignore[type-arg]
 
         try:
             return Stage.parse(str(value)).value
-        except InvalidParameter as e:
-            self.fail(e.message)
+        except InvalidParameter:
+            self.fail(_not_a_stage(str(value)), param, ctx)
 
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
         return _items(STAGES, incomplete)
+
+
+def _not_a_stage(value: str) -> str:
+    """``'Prod' is not a stage; use one of ...; did you mean Production?``"""
+    from gitreg.core.suggest import closest
+
+    typed = value.strip().lower()
+    match = next((s for s in STAGES if typed and s.lower().startswith(typed)), None)
+    match = match or closest(value, STAGES)
+    hint = f"; did you mean {match}?" if match else ""
+    return (
+        f"{value[:40]!r} is not a stage; use one of {', '.join(STAGES)} (in any case: "
+        f"production works too){hint}"
+    )
 
 
 VERSION = VersionType()

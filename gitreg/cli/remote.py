@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from gitreg.store.timeline import Interval
 
 from gitreg.cli._app import (
+    STAGE,
     VERSION,
     _emit,
     _pending,
@@ -34,6 +35,7 @@ from gitreg.cli._app import (
 @click.option(
     "--stage",
     metavar="STAGE",
+    type=STAGE,
     help="Print which version held STAGE when (intervals), e.g. --stage Production.",
 )
 @click.option("--alias", metavar="ALIAS", help="Print which version @ALIAS pointed at when.")

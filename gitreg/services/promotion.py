@@ -107,9 +107,16 @@ def refuse_direct(change: ProtectedChange, direct: bool, config: Config, push: b
             "on a registry with a remote it changes only through a pull request; drop direct=True"
         )
     if config.push_mode(push) == "never":
+        # Name what the user did: the option they gave, or the setting they did not (#27).
+        fix = (
+            "drop push=False"
+            if push is False
+            else "registry.push is never in gitreg.yaml: pass push=True for this write (or "
+            "set registry.push: auto)"
+        )
         raise TransitionNotAllowed(
             f"{change.model}: {change.what} changes a protected fact and goes through a pull "
-            "request, whose branch must be pushed; drop push=False (or registry.push: never)"
+            f"request, whose branch must be pushed; {fix}"
         )
 
 

@@ -70,10 +70,15 @@ def resolve_remote(root: Path, config: Config, branch: str, push: bool | None) -
     url = _git.config_value(root, f"remote.{config.remote}.url")
     if url is None:
         if mode == "always":
+            # Name what asked for the push: the option given, or gitreg.yaml (#27).
+            why, fix = (
+                ("push=True", "drop push=True")
+                if push
+                else ("registry.push: always in gitreg.yaml", "pass push=False for this write")
+            )
             raise PushRejected(
-                f"pushing is required (push=True or registry.push: always) but this clone has no "
-                f"remote {config.remote!r}; add it (git remote add {config.remote} URL) or "
-                "pass push=False"
+                f"pushing is required ({why}) but this clone has no remote {config.remote!r}; "
+                f"add it (git remote add {config.remote} URL) or {fix}"
             )
         return None
     if mode == "auto" and _git.config_value(root, f"branch.{branch}.remote") is None:

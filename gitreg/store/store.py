@@ -214,8 +214,41 @@ class Store(Writer):
         model = verdict.serve(self.state_dir, path, text, name) if text is not None else None
         if model is not None:
             return model
-        hint = self._suggest(name) if at is None else ""  # at a ref it would cost a git call
+        hint = self._whereabouts(name, at)  # renamed or deleted: say so, and where (#27)
+        if not hint and at is None:  # at a ref the listing would cost a git call
+            hint = self._suggest(name)
         raise ModelNotFound(f"Registered Model with name={name} not found{hint}")
+
+    def _whereabouts(self, name: str, at: str | None) -> str:
+        """``": churn was renamed to churn-v2 in 1a2b3c4d5e; use churn-v2"``, from
+        models/.retired.yaml and the commit that retired the name, or ``""``."""
+        from gitreg.core.retired import Retired, describe_trail, trail
+
+        try:
+            text = self.read_bytes(RETIRED_FILE, at)
+            record = Retired.from_manifest(manifest.load(text, RETIRED_FILE) if text else None)
+        except GitregError:
+            return ""  # an unreadable record is validate's to report; the read just says so
+        steps = trail(record, name)
+        if not steps:
+            return ""
+
+        def exists(other: str) -> bool:
+            try:
+                return self.read_bytes(model_path(check_name(other)), at) is not None
+            except GitregError:
+                return False
+
+        def commit_of(old: str) -> str | None:
+            try:
+                path = model_path(check_name(old))
+                args = ["log", "-1", "--format=%H", "--diff-filter=D", "--end-of-options"]
+                found = _git.run(self.root, [*args, at or "HEAD", "--", path])
+            except GitregError:
+                return None  # no commit yet, a shallow clone: the record still says what
+            return found.decode().strip() or None
+
+        return ": " + describe_trail(steps, exists, commit_of)
 
     def _suggest(self, name: str) -> str:
         """``"; did you mean churn?"`` from a listing of ``models/`` (#16)."""
