@@ -89,6 +89,11 @@ def init(
         _emit({"registry": {"path": str(store.root.resolve()), "commit": store.last_commit}})
     _say(f"Initialized gitreg registry in {store.root.resolve()}")
     if remote:
+        from gitreg.store.remote import adopt_remote_head
+
+        note = adopt_remote_head(store.root, remote, branch)  # plain git init --bare (#27)
+        if note:
+            _say(note)
         _say(f"Push it once to create the branch: git -C {directory} push -u origin {branch}")
 
 

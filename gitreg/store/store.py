@@ -105,9 +105,12 @@ class Store(Writer):
                     f"{self.root} is not a gitreg registry (no git repository there); "
                     f"give the path of a registry, or create one with gitreg init {self.root}"
                 )
+            from gitreg.store.remote import unchecked_clone
+
             raise NotARegistry(
-                f"{self.root} is a git repository but not a gitreg registry (no {CONFIG_FILE}); "
-                f"run 'gitreg init {self.root}'"
+                unchecked_clone(self.root)
+                or f"{self.root} is a git repository but not a gitreg registry (no "
+                f"{CONFIG_FILE}); run 'gitreg init {self.root}'"
             )
         if not new and not (self.root / ".git").exists():
             top = _git.find_worktree(self.root)
