@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from gitreg.registry import Registry
     from gitreg.store.timeline import Interval
 
 from gitreg.cli._app import (
@@ -128,8 +129,9 @@ def requests(repo: str | None, at: str | None, as_json: bool) -> None:
     forge (github, gitlab), its open pull requests and their reviews. Each shows the
     model, version, what it asks for (a stage or @alias), its branch and URL, its age,
     whether it is stale (the registry moved on and it no longer merges cleanly: ask
-    for the same change again to rebuild it), and its review state. A registry without
-    a remote has no requests. The remote is always asked (--fetch is implied); --at REF
+    for the same change again to rebuild it), and its review state. Without a token
+    for the forge the branches are still listed, their review state "unknown: no
+    token". A registry without a remote has no requests. The remote is always asked (--fetch is implied); --at REF
     lists the requests not merged into REF instead of the remote's registry branch.
 
     \b
@@ -138,7 +140,10 @@ def requests(repo: str | None, at: str | None, as_json: bool) -> None:
       gitreg requests --json
       gitreg requests --at main       # what is not merged into the local main yet
     """
-    found = _registry(repo, at).list_transition_requests()
+    registry = _registry(repo, at)
+    found = registry.list_transition_requests()
+    if any(r.review.reason == "no token" for r in found):
+        _no_token_note(registry)
     if as_json:
         _emit({"transition_requests": [r.to_dict() for r in found]})
         return
@@ -157,6 +162,19 @@ def requests(repo: str | None, at: str | None, as_json: bool) -> None:
     _table(rows, ["NAME", "VERSION", "TARGET", "REQUEST", "AGE", "STALE", "REVIEW"])
     if not found:
         _say("No open promotion requests.")
+
+
+def _no_token_note(registry: Registry) -> None:
+    """Say once why every review state is unknown, and what to set (#27)."""
+    from gitreg.integrations.forges import token_variables
+
+    kind = str(registry.store.read_config().forge.get("type", "none"))
+    names = " or ".join(token_variables(kind)) or "a token"
+    _say(
+        f"Review state unknown: no token, so {kind} was not asked about pull requests and "
+        f"reviews; the request branches are listed. Set {names} to a token that may read "
+        "them."
+    )
 
 
 def _age(created_at: str | None) -> str:
