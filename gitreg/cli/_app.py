@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from gitreg.cli import completion
+from gitreg.cli.completion import store_for as _store_for
 from gitreg.core.version import __version__
 
 if TYPE_CHECKING:
@@ -16,9 +18,9 @@ if TYPE_CHECKING:
     from gitreg.core.entities import ModelVersion, RegisteredModel
     from gitreg.core.errors import PromotionPending
     from gitreg.registry import Registry
-    from gitreg.store.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+completion.register()  # bash and zsh scripts that complete models:/ URIs (#27)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -84,21 +86,6 @@ def fetch_option(f: F) -> F:
 # ------------------------------------------------- completion and argument types (#16)
 
 STAGES = ("None", "Staging", "Production", "Archived")
-
-
-def _store_for(ctx: click.Context) -> Store | None:
-    """The registry a command line being completed names, or None: completion never fails."""
-    import os
-
-    from gitreg.core.errors import GitregError
-    from gitreg.store.store import Store
-
-    root = ctx.find_root()
-    repo = ctx.params.get("repo") or root.params.get("repo") or os.environ.get("GITREG_REPO")
-    try:
-        return Store.discover(repo)
-    except (GitregError, OSError):
-        return None
 
 
 def _items(values: Iterable[str], incomplete: str) -> list[CompletionItem]:
@@ -422,4 +409,10 @@ def cli(show_traceback: bool) -> None:
       gitreg transition churn 1 Production
       gitreg alias churn champion 1
       gitreg resolve models:/churn@champion
+
+    \b
+    Shell completion (commands, models, versions, stages, aliases, models:/ URIs):
+      eval "$(_GITREG_COMPLETE=bash_source gitreg)"     # in ~/.bashrc
+      eval "$(_GITREG_COMPLETE=zsh_source gitreg)"      # in ~/.zshrc
+      _GITREG_COMPLETE=fish_source gitreg | source      # in ~/.config/fish/config.fish
     """
