@@ -117,9 +117,7 @@ def test_requests_lists_the_branches_with_review_unknown_no_token(github):
     ]
 
 
-def test_with_a_token_the_same_command_opens_the_pull_request_for_the_branch(
-    tmp_path, monkeypatch
-):
+def test_with_a_token_the_same_command_opens_the_pull_request_for_the_branch(tmp_path, monkeypatch):
     """The fix the message gives works: set the token, run the same command again."""
     with _forge.serving() as forge:
         cli = registry_on_github(tmp_path, f"    api_url: {forge.url}\n")

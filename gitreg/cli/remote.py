@@ -131,8 +131,9 @@ def requests(repo: str | None, at: str | None, as_json: bool) -> None:
     whether it is stale (the registry moved on and it no longer merges cleanly: ask
     for the same change again to rebuild it), and its review state. Without a token
     for the forge the branches are still listed, their review state "unknown: no
-    token". A registry without a remote has no requests. The remote is always asked (--fetch is implied); --at REF
-    lists the requests not merged into REF instead of the remote's registry branch.
+    token". A registry without a remote has no requests. The remote is always asked
+    (--fetch is implied); --at REF lists the requests not merged into REF instead of
+    the remote's registry branch.
 
     \b
     Examples:
