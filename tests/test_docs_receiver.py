@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from tests._helpers import Cli
 from tests.test_notify import subscribe
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "guides" / "notifications.md"
