@@ -134,12 +134,13 @@ def describe_trail(
     that retired a name, when the history is at hand.
     """
     said = []
+    steps = [(old[:100], entry) for old, entry in steps]  # the record is input: bounded
     for old, entry in steps:
         commit = commit_of(old) if commit_of is not None else None
         where = f" in {commit[:10]}" if commit else ""
         reason = entry.reason or ""
         if reason.startswith(RENAMED):
-            said.append(f"{old} was renamed to {reason[len(RENAMED) :]}{where}")
+            said.append(f"{old} was renamed to {reason[len(RENAMED) :][:100]}{where}")
         else:
             when = f" on {entry.retired_at}" if entry.retired_at else ""
             who = f" by {entry.retired_by}" if entry.retired_by else ""
@@ -147,6 +148,6 @@ def describe_trail(
     text = "; ".join(said)
     last = (steps[-1][1].reason or "") if steps else ""
     if last.startswith(RENAMED):
-        new = last[len(RENAMED) :]
+        new = last[len(RENAMED) :][:100]
         text += f"; use {new}" if exists(new) else f"; no model is called {new} now"
     return text

@@ -205,14 +205,20 @@ def _only_branch(cache: Path, env: dict[str, str], shown: str) -> str:
         line.partition("\trefs/heads/")[2]
         for line in listed.stdout.decode("utf-8", "replace").splitlines()
     ]
-    branches = sorted(n for n in names if n and not n.startswith(BRANCH_PREFIX))
-    if len(branches) == 1 and _BRANCH.match(branches[0]):
-        return branches[0]
+    branches = sorted(n[:100] for n in names if n and not n.startswith(BRANCH_PREFIX))
     fix_head = (
         f"or point its HEAD at the registry's branch (git --git-dir={shown} symbolic-ref HEAD "
         "refs/heads/BRANCH on a bare repository; on GitHub or GitLab, make it the default "
         "branch)"
     )
+    if len(branches) == 1:
+        try:
+            return _check_branch(branches[0])  # what the remote says is checked as --at is
+        except InvalidParameter:
+            raise BadRef(
+                f"{shown}'s HEAD names no branch it has, and its one branch {branches[0]!r} "
+                f"is not a name gitreg reads; {fix_head.removeprefix('or ')}"
+            ) from None
     if not branches:
         raise BadRef(
             f"{shown} has no branch yet (its HEAD names none): push the registry to it first "
