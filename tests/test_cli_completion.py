@@ -82,6 +82,20 @@ def test_nothing_to_offer_is_no_completion_and_no_error(models, tmp_path):
     assert _complete(tmp_path / "not-a-registry", "models:/") == []
 
 
+def test_the_record_of_retired_names_is_no_model(models):
+    """models/.retired.yaml (written by a rename) is not offered as a model ``.retired``;
+    a name with blanks and non-ASCII letters completes as itself."""
+    models.ok("rename", "churn-eu", "Churn EU β")
+    assert (models.repo / "models" / ".retired.yaml").is_file()
+    assert _complete(models.repo, "models:/") == [
+        "models:/Churn EU β/",
+        "models:/churn/",
+        "models:/churn@",
+    ]
+    assert _complete(models.repo, "models:/.") == []
+    assert _complete(models.repo, "models:/Churn EU β/l") == ["models:/Churn EU β/latest"]
+
+
 def test_the_names_complete_without_reading_every_manifest_when_many_match(cli):
     """Past 20 matching names, models:/NAME@ is not offered: that would read each one."""
     for n in range(21):

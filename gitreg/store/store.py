@@ -29,7 +29,7 @@ from gitreg.core.errors import (
     ModelNotFound,
     NotARegistry,
 )
-from gitreg.core.names import check_name
+from gitreg.core.names import check_name, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git, files, reading, verdict
 from gitreg.store.cache import git_dir, load_parsed
@@ -268,7 +268,9 @@ class Store(Writer):
             files = os.listdir(self.root / MODELS_DIR)
         except OSError:
             return []
-        return sorted(f[: -len(".yaml")] for f in files if f.endswith(".yaml"))
+        # models/.retired.yaml is no model, and an encoded stem is its name's file (#27).
+        names = (name_of_stem(f[: -len(".yaml")]) for f in files if f.endswith(".yaml"))
+        return sorted(name for name in names if name is not None)
 
     def read_models(
         self, at: str | None = None, names: Iterable[str] | None = None
