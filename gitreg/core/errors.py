@@ -183,7 +183,7 @@ class PullRequestNotOpened(ForgeError):
     by hand (None when the forge's web address is unknown).
     """
 
-    def __init__(self, message: str, *, branch: str, open_url: str | None = None) -> None:
+    def __init__(self, message: str, *, branch: str = "", open_url: str | None = None) -> None:
         super().__init__(message)
         self.branch = branch
         self.open_url = open_url
