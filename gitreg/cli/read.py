@@ -25,6 +25,7 @@ from gitreg.cli._app import (
     json_option,
     repo_option,
 )
+from gitreg.cli.completion import complete_uri
 from gitreg.core.errors import InvalidManifest
 
 if TYPE_CHECKING:
@@ -304,7 +305,7 @@ def latest(
 
 
 @cli.command()
-@click.argument("uri")
+@click.argument("uri", shell_complete=complete_uri)
 @repo_option
 @at_option
 @fetch_option

@@ -18,7 +18,7 @@ from gitreg.core import mutations as mut
 from gitreg.core.config import KEYS_DIR, Policy
 from gitreg.core.digest import Listing, artifact_dir, bundle_path, listing_path, parse_digest
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.core.errors import InvalidParameter, ModelNotFound
+from gitreg.core.errors import GitregError, InvalidParameter, ModelNotFound
 from gitreg.core.fields import (
     MAX_DESCRIPTION,
     MAX_RUN_ID,
@@ -45,9 +45,26 @@ def existing(tx: Transaction, name: str) -> tuple[RegisteredModel, dict[str, Any
     if found is None:
         from gitreg.core.suggest import did_you_mean  # the listing is cheap: one tree
 
-        hint = did_you_mean(name, tx.model_names())
+        hint = _whereabouts(tx, name) or did_you_mean(name, tx.model_names())
         raise ModelNotFound(f"Registered Model with name={name} not found{hint}")
     return found
+
+
+def _whereabouts(tx: Transaction, name: str) -> str:
+    """``": churn was renamed to churn-v2; use churn-v2"`` when the name was retired (#27)."""
+    from gitreg.core.retired import describe_trail, trail
+
+    def exists(other: str) -> bool:
+        try:
+            return tx.read_model(other) is not None
+        except GitregError:
+            return False
+
+    try:
+        steps = trail(retired(tx), name)
+    except GitregError:
+        return ""  # a malformed record is validate's to report
+    return ": " + describe_trail(steps, exists) if steps else ""
 
 
 def user(tx: Transaction) -> str:

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core.config import BRANCH_PREFIX, CONFIG_FILE, Config
 from gitreg.core.errors import (
+    ForgeError,
     GitregError,
     PromotionPending,
+    PullRequestNotOpened,
     TransitionNotAllowed,
 )
 from gitreg.core.names import branch_component
@@ -110,9 +112,16 @@ def refuse_direct(change: ProtectedChange, direct: bool, config: Config, push: b
             "on a registry with a remote it changes only through a pull request; drop direct=True"
         )
     if config.push_mode(push) == "never":
+        # Name what the user did: the option they gave, or the setting they did not (#27).
+        fix = (
+            "drop push=False"
+            if push is False
+            else "registry.push is never in gitreg.yaml: pass push=True for this write (or "
+            "set registry.push: auto)"
+        )
         raise TransitionNotAllowed(
             f"{change.model}: {change.what} changes a protected fact and goes through a pull "
-            "request, whose branch must be pushed; drop push=False (or registry.push: never)"
+            f"request, whose branch must be pushed; {fix}"
         )
 
 
@@ -184,12 +193,15 @@ def request_change(
     if author is not None:
         facts = {"Requested by": f"{author.name} <{author.email}>", **facts}
     body = request_body(title + ".", why, changes, proposal.diff, facts)
-    pull = open_request(store, proposal, title, body, os.environ)
     what = f"{first.model}: {first.what}"
     verb = "is proposed" if proposal.created else "was already proposed"
     if proposal.rebuilt:
         verb = "is proposed again, rebuilt on the current registry (the old branch was stale)"
     effect = _EFFECTS.get(first.kind, "the change happens")
+    try:
+        pull = open_request(store, proposal, title, body, os.environ)
+    except ForgeError as e:
+        raise _not_opened(store, proposal, f"{what} {verb}", effect, e) from e
     if pull.url:
         text = f"{what} {verb} in {pull.url}; {effect} when that pull request is merged"
     else:
@@ -200,6 +212,61 @@ def request_change(
     raise PromotionPending(
         text, branch=branch, url=pull.url, number=pull.number, created=proposal.created
     )
+
+
+def _not_opened(
+    store: Store, proposal: Proposal, what: str, effect: str, error: ForgeError
+) -> PullRequestNotOpened:
+    """The branch is pushed and the forge did not open its pull request: say where the
+    branch is, how to open the pull request by hand, and how to let gitreg open it (#27).
+
+    An error (exit 1), not a pending request: the registry asked its forge for a pull
+    request and has none, so a script (a training job's promotion step) must not go on as
+    if reviewers had been asked. Nothing is lost: the branch stays, and the same command
+    run again finds it and only opens the pull request.
+    """
+    config = store.read_config(at=proposal.base)
+    url = open_url(config.forge, proposal.remote.url, proposal.branch, proposal.remote.branch)
+    by_hand = f"open it by hand: {url}" if url else "open it by hand on the forge"
+    kind = str(config.forge.get("type", "none"))
+    message = (
+        f"{what} on branch {proposal.branch} (pushed to {proposal.remote.name}), but no pull "
+        f"request was opened on {kind}: {error.message}; then run the same command again (it "
+        f"finds the branch and opens the pull request), or {by_hand} (from {proposal.branch} "
+        f"into {proposal.remote.branch}); {effect} when it is merged"
+    )
+    return PullRequestNotOpened(message, branch=proposal.branch, open_url=url)
+
+
+def open_url(settings: Mapping[str, Any], remote_url: str, branch: str, base: str) -> str | None:
+    """The forge's web page that opens a pull (merge) request from ``branch`` into ``base``,
+    or None when the forge's web address cannot be told from gitreg.yaml and the remote."""
+    from urllib.parse import quote, urlencode
+
+    from gitreg.integrations.forges.base import host_from_url, repository_from_url
+
+    kind = str(settings.get("type", "none"))
+    repository = settings.get("repository") or repository_from_url(remote_url)
+    if kind not in ("github", "gitlab") or not isinstance(repository, str) or not repository:
+        return None
+    host = host_from_url(remote_url) if repository_from_url(remote_url) else None
+    api = str(settings.get("api_url") or "")
+    if (
+        host is None
+        and api.startswith("https://")
+        and api.rstrip("/").endswith(("/api/v3", "/api/v4"))
+    ):
+        host = api.removeprefix("https://").split("/", 1)[0]  # GitHub Enterprise, GitLab
+    if host is None and kind == "github" and api in ("", "https://api.github.com"):
+        host = "github.com"
+    if host is None:
+        return None
+    if kind == "github":
+        return f"https://{host}/{repository}/compare/{quote(base)}...{quote(branch)}?expand=1"
+    query = urlencode(
+        {"merge_request[source_branch]": branch, "merge_request[target_branch]": base}
+    )
+    return f"https://{host}/{repository}/-/merge_requests/new?{query}"
 
 
 def open_request(

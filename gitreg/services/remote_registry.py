@@ -71,7 +71,35 @@ class RemoteRegistry:
             if model is not None:
                 return model
         where = " at the remote's verified tip" if found.verified else ""
-        raise ModelNotFound(f"Registered Model with name={name} not found{where}")
+        hint = self._whereabouts(name)
+        raise ModelNotFound(f"Registered Model with name={name} not found{where}{hint}")
+
+    def _whereabouts(self, name: str) -> str:
+        """``": churn was renamed to churn-v2; use churn-v2"`` from the remote's
+        models/.retired.yaml (#27); only a failed read pays for it."""
+        from gitreg.core import manifest
+        from gitreg.core.errors import GitregError
+        from gitreg.core.retired import RETIRED_FILE, Retired, describe_trail, trail
+        from gitreg.store import fleet
+
+        def read(path: str) -> bytes | None:
+            return fleet.read_remote(self.url, path, self.at, verified=self.verified).text
+
+        try:
+            text = read(RETIRED_FILE)
+            steps = trail(
+                Retired.from_manifest(manifest.load(text, RETIRED_FILE) if text else None), name
+            )
+        except GitregError:
+            return ""
+
+        def exists(other: str) -> bool:
+            try:
+                return read(model_path(check_name(other))) is not None
+            except GitregError:
+                return False
+
+        return ": " + describe_trail(steps, exists) if steps else ""
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         """One version of ``name`` at the remote's tip."""

@@ -47,14 +47,15 @@ class Review:
     state: str  # "pending", "approved", "changes_requested", "unknown"
     approved_by: tuple[str, ...] = ()
     changes_requested_by: tuple[str, ...] = ()
+    reason: str | None = None  # why it is unknown, in a word or two ("no token"), #27
 
     def describe(self) -> str:
-        """One phrase, e.g. ``approved by alice, bob``."""
+        """One phrase, e.g. ``approved by alice, bob``, ``unknown: no token``."""
         if self.state == "changes_requested":
             return f"changes requested by {', '.join(self.changes_requested_by)}"
         if self.state == "approved":
             return f"approved by {', '.join(self.approved_by)}"
-        return self.state
+        return f"{self.state}: {self.reason}" if self.reason else self.state
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape."""
