@@ -26,6 +26,7 @@ from gitreg.core.fields import (
 from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
 from gitreg.services import operations as ops
+from gitreg.services.collaboration import Collaboration
 from gitreg.services.governance import Governance
 from gitreg.services.notifications import Notifications
 
@@ -42,12 +43,13 @@ if TYPE_CHECKING:
 VERIFIED_WORD = "verified"
 
 
-class Registry(Governance, Notifications):
+class Registry(Governance, Notifications, Collaboration):
     """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref.
 
-    The MLflow-named methods are here; what MLflow has no name for is in the two bases:
-    history, events, requests and audit (``Governance``), and delivery and webhooks
-    (``Notifications``, MLflow's webhook API included).
+    The MLflow-named methods are here; what MLflow has no name for is in the bases:
+    history, events, requests and audit (``Governance``), delivery and webhooks
+    (``Notifications``, MLflow's webhook API included), and model cards and comments
+    (``Collaboration``, Databricks' comment API names).
     """
 
     def __init__(

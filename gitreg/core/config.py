@@ -47,6 +47,7 @@ policy:
   #     tags: {validation: passed}
   #     metrics: ["f1 >= 0.88"]
   #     description: true
+  #     card: [intended_use, limitations, evaluation]   # sections of models/<name>.md
   #   "@champion":
   #     tags: {validation: passed}
   requirements: {}
@@ -81,6 +82,8 @@ class Requirement:
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
     metrics: tuple[str, ...] = ()
     description: bool = False
+    # Sections the model's card (models/<stem>.md) must hold, non-empty (see core.card, #29).
+    card: tuple[str, ...] = ()
 
     def unmet(self, mv: ModelVersion) -> list[str]:
         """Human-readable reasons ``mv`` does not meet this requirement (empty if it does).
@@ -213,6 +216,7 @@ class Policy:
                 tags=dict(value.get("tags") or {}),
                 metrics=tuple(value.get("metrics") or ()),
                 description=bool(value.get("description", False)),
+                card=tuple(str(section) for section in value.get("card") or ()),
             )
             if str(key).startswith("@"):
                 alias_requirements[str(key)[1:]] = requirement

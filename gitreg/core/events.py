@@ -41,6 +41,8 @@ class EventKind(str, Enum):
     MODEL_VERSION_DESCRIPTION_UPDATED = "MODEL_VERSION_DESCRIPTION_UPDATED"
     TRANSITION_REQUEST_CREATED = "TRANSITION_REQUEST_CREATED"
     POLICY_VIOLATION = "POLICY_VIOLATION"
+    # Someone commented on a model version (Databricks' registry webhook name, #29).
+    COMMENT_CREATED = "COMMENT_CREATED"
 
     def __str__(self) -> str:
         return self.value
@@ -77,6 +79,8 @@ class Event:
     description: str | None = None
     source: str | None = None
     run_id: str | None = None
+    comment: str | None = None  # a COMMENT_CREATED's text
+    comment_id: str | None = None
 
     def describe(self) -> str:
         """One human-readable line, e.g. ``version 3: Staging -> Production``."""
@@ -109,6 +113,7 @@ class Event:
             EventKind.MODEL_VERSION_DESCRIPTION_UPDATED: f"{where}: description edited",
             EventKind.TRANSITION_REQUEST_CREATED: f"{where}: transition to {self.to_stage} "
             "requested",
+            EventKind.COMMENT_CREATED: f"{where}: comment {(self.comment or '')[:60]!r}",
         }
         return texts.get(kind, f"{where}: {kind.value}")
 
@@ -127,9 +132,10 @@ class Event:
 
     def identity(self) -> str:
         """What makes this event distinct within its commit (for a stable id)."""
-        return "\0".join(
-            str(part) for part in (self.kind.value, self.name, self.version, self.alias, self.key)
-        )
+        parts: tuple[object, ...] = (self.kind.value, self.name, self.version, self.alias, self.key)
+        if self.comment_id is not None:  # a comment's own id (#29); others keep their ids
+            parts += (self.comment_id,)
+        return "\0".join(str(part) for part in parts)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ _BRANCHES = (
     ("delete-model", re.compile(_NAME + r"deleted")),
     ("rename", re.compile(_NAME + r"renamed-(?P<new>[^/]+)")),
     ("config", re.compile(r"gitreg/gitreg\.yaml/(?P<what>[^/]+)")),  # a webhook's change (#22)
+    ("card", re.compile(_NAME + r"card")),  # a model card's edit (#29)
 )
 _STAGES = {s.lower(): s for s in ("None", "Staging", "Production", "Archived")}
 
@@ -68,6 +69,8 @@ class TransitionRequest:
             return "renamed"
         if self.kind == "config":
             return "gitreg.yaml"
+        if self.kind == "card":
+            return "card"
         return "deleted" if self.kind in ("delete-version", "delete-model") else ""
 
     def to_dict(self) -> dict[str, object]:
