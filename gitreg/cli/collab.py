@@ -186,9 +186,7 @@ def comment(
     where = "pushed" if result.pushed else "kept in this clone (no remote to push to)"
     _say(f"Comment on {mv.name} version {mv.version} {where}")
     if result.delivery is not None and result.delivery.failed:
-        _say(
-            f"Note: COMMENT_CREATED was not delivered to {result.delivery.failed} subscriber(s)"
-        )
+        _say(f"Note: COMMENT_CREATED was not delivered to {result.delivery.failed} subscriber(s)")
 
 
 @cli.command()

@@ -267,11 +267,9 @@ class Collaboration:
     # ------------------------------------------------------------------ internals
 
     def _author(self) -> tuple[str, str | None]:
-        from gitreg.store.verified import identity
+        from gitreg.store.comments import author
 
-        ident = identity(self.store.root)
-        name, _, email = ident.partition("<")
-        return name.strip(), (email.rstrip(">").strip() or None)
+        return author(self.store.root)
 
     def _comments_remote(self, reading: bool = False) -> str | None:
         """The remote comments go to (None: this clone only); ``reading`` ignores --no-push."""

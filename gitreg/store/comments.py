@@ -47,6 +47,24 @@ class Found:
     commit: str | None = None  # the comments ref's commit they were read from
 
 
+def author(root: Path) -> tuple[str, str | None]:
+    """Who git says is writing (``user.name``, ``user.email``): a comment's author.
+
+    Raises:
+        GitFailed: git knows no identity here.
+    """
+    try:
+        ident = _git.run(root, ["var", "GIT_AUTHOR_IDENT"]).decode("utf-8", "replace")
+    except GitFailed as e:
+        raise GitFailed(
+            "git does not know who you are; run git config user.name 'Your Name' and "
+            "git config user.email you@example.com"
+        ) from e
+    name, _, rest = ident.partition("<")
+    email = rest.split(">", 1)[0].strip()
+    return name.strip(), email or None
+
+
 # ------------------------------------------------------------------------ reading
 
 
