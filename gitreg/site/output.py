@@ -96,6 +96,18 @@ def _first_link(outdir: Path) -> Path | None:
     return None
 
 
+def previous_listing(outdir: Path) -> dict[str, str | None]:
+    """The files a previous build's marker lists (path -> SHA-256), read without creating,
+    changing or following anything; empty when there is no such build."""
+    if not outdir.is_dir():
+        return {}
+    tree = _dirfd.Tree(outdir, _refused)
+    try:
+        return _previous_files(tree)
+    finally:
+        tree.close()
+
+
 class SiteOutput:
     """Writes the site's files into ``root`` and, at the end, removes the previous build's rest."""
 
@@ -110,14 +122,31 @@ class SiteOutput:
         self.size = 0
         self.notes: list[str] = []
 
-    def write(self, relative: str, content: str | bytes) -> None:
-        """Write one file (a ``/``-separated path inside the site) atomically."""
-        *folders, name = _checked(relative).split("/")
+    def write(self, relative: str, content: str | bytes) -> tuple[str, int]:
+        """Write one file (a ``/``-separated path inside the site) atomically; its SHA-256
+        and size."""
         data = content.encode("utf-8") if isinstance(content, str) else content
+        digest, size = self.write_only(relative, data)
+        self.record(relative, digest, size)
+        return digest, size
+
+    def write_only(self, relative: str, data: bytes) -> tuple[str, int]:
+        """``write`` without counting the file (the caller records it)."""
+        *folders, name = _checked(relative).split("/")
         with _failing_as(self.root / relative):
             self._dirs.write(folders, name, data)
-        self.written[relative] = hashlib.sha256(data).hexdigest()
-        self.size += len(data)
+        return hashlib.sha256(data).hexdigest(), len(data)
+
+    def record(self, relative: str, digest: str, size: int) -> None:
+        """Count a file another writer of this build wrote (a worker process, see
+        ``site.parallel``) as this build's."""
+        self.written[_checked(relative)] = digest
+        self.size += size
+
+    def keep(self, relative: str, digest: str, size: int = 0) -> None:
+        """Keep a previous build's file as this build's (an incremental rebuild, #26): it is
+        neither rewritten nor removed, and the marker lists it with its recorded hash."""
+        self.record(relative, digest, size)
 
     def finish(self) -> int:
         """Remove what only the previous build wrote, record this build; return files removed."""
@@ -151,6 +180,26 @@ class SiteOutput:
             return False
         self._dirs.prune(folders)
         return True
+
+
+class FileWriter:
+    """Writes files below ``root`` as ``SiteOutput.write`` does, and nothing else: what a
+    worker process uses (it opens its own descriptors; the parent records the files)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._dirs = _dirfd.Tree(root, _refused)
+
+    def write(self, relative: str, content: bytes) -> tuple[str, int]:
+        """Write one file atomically; its SHA-256 and size."""
+        *folders, name = _checked(relative).split("/")
+        with _failing_as(self.root / relative):
+            self._dirs.write(folders, name, content)
+        return hashlib.sha256(content).hexdigest(), len(content)
+
+    def close(self) -> None:
+        """Close its descriptors."""
+        self._dirs.close()
 
 
 @contextlib.contextmanager

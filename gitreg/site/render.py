@@ -12,21 +12,28 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from gitreg.core.card import card_path, unmet_card
+from gitreg.core.config import Policy
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.events import TO_STAGE_KINDS, EventKind, RegistryEvent
 from gitreg.core.fields import format_timestamp
 from gitreg.core.names import file_stem
-from gitreg.site.catalog import Catalog, ModelEntry
+from gitreg.site.catalog import Catalog, ModelEntry, Request
 from gitreg.site.chart import ChartLinks, build_chart, short_time
+from gitreg.site.compare import CHUNK as COMPARE_CHUNK
 from gitreg.site.markup import render_markdown
+from gitreg.site.trend import build_trends
 from gitreg.site.trust import InvalidEntry
 from gitreg.store.timeline import aliases_in
+
+if TYPE_CHECKING:
+    from gitreg.integrations.forges.base import ThreadComment
 
 _JS_ESCAPES = {
     "<": "\\u003c",
@@ -81,6 +88,26 @@ class IndexRow:
     tags: tuple[tuple[str, str], ...]
     pending: tuple[tuple[str, str | None], ...]
     unverified: bool = False  # changed after the verified tip (#22)
+    text: str = ""  # description and model card, what the search reads besides the rest (#29)
+    stale: bool = False  # one of its open requests is stale (#29)
+
+    @classmethod
+    def from_json(cls, row: Sequence[Any]) -> IndexRow:
+        """The row ``to_json`` made (a rebuild keeps rows as the record holds them)."""
+        return cls(
+            name=row[0],
+            latest=row[1],
+            aliases=tuple((str(a), int(v)) for a, v in row[2]),
+            staging=tuple(row[3]),
+            production=tuple(row[4]),
+            creator=row[5],
+            modified=row[6],
+            tags=tuple((str(k), str(v)) for k, v in row[7]),
+            pending=tuple((str(label), url) for label, url in row[8]),
+            unverified=bool(row[10]),
+            text=str(row[11]),
+            stale=bool(row[12]),
+        )
 
     def to_json(self) -> list[Any]:
         """The compact array the index script reads (see static/site.js)."""
@@ -96,6 +123,8 @@ class IndexRow:
             [list(p) for p in self.pending],
             quote(file_stem(self.name), safe=""),
             self.unverified,
+            self.text,
+            self.stale,
         ]
 
 
@@ -125,7 +154,21 @@ def index_row(entry: ModelEntry) -> IndexRow:
         tags=tuple((str(k), str(v)) for k, v in model.tags.items()),
         pending=tuple((r.label, r.url) for r in entry.requests),
         unverified=entry.newer,
+        text=search_text(entry),
+        stale=any(r.stale for r in entry.requests),
     )
+
+
+MAX_SEARCH_TEXT = 8000  # characters of description and card a model brings to the search
+
+
+def search_text(entry: ModelEntry) -> str:
+    """What the index's search matches besides names, tags and aliases: the description and
+    the model card's words (cut at ``MAX_SEARCH_TEXT``)."""
+    parts = [entry.model.description or ""]
+    if entry.card is not None:
+        parts.append(entry.card.text)
+    return "\n".join(p for p in parts if p)[:MAX_SEARCH_TEXT]
 
 
 def _in_stage(versions: Sequence[ModelVersion], stage: Stage) -> tuple[int, ...]:
@@ -161,6 +204,7 @@ class Pages:
         self._model = env.get_template("model.html")
         self._version = env.get_template("version.html")
         self._invalid = env.get_template("invalid.html")
+        self._compare = env.get_template("compare.html")
 
     def unverified(self, item: RegistryEvent) -> bool:
         """Whether the change ``item`` was made after the verified tip (#22)."""
@@ -183,16 +227,20 @@ class Pages:
             out += f" ({self.pull_request(item.pull_request)})"
         return Markup(f"{out}, {escape(short_time(item.timestamp))} by {escape(item.author)}")
 
-    def _common(self, path: str) -> dict[str, Any]:
+    def _common(self, path: str, stamped: bool = False) -> dict[str, Any]:
+        """What every page needs; only the index names the build's commit in its HTML
+        (``stamped``): the others take it from ``data/build.js``, so a page a rebuild keeps
+        never names an older commit (#26)."""
         depth = path.count("/")
         canonical = self.base_url + path if self.base_url else None
-        return {"root": "../" * depth, "canonical": canonical}
+        return {"root": "../" * depth, "canonical": canonical, "stamped": stamped}
 
-    def index(self, rows: Sequence[IndexRow], chunks: Sequence[str], first_page: int) -> str:
-        """The index page: the first rows in the page, the rest named as data files."""
-        first = rows[:first_page]
+    def index(self, rows: Sequence[list[Any]], chunks: Sequence[str], first_page: int) -> str:
+        """The index page: the first rows (``IndexRow.to_json``) in the page, the rest named
+        as data files."""
+        first = [IndexRow.from_json(row) for row in rows[:first_page]]
         data: dict[str, Any] = {
-            "rows": [r.to_json() for r in first],
+            "rows": list(rows[:first_page]),
             "chunks": list(chunks),
             "total": len(rows),
         }
@@ -203,7 +251,7 @@ class Pages:
                 "clean audit"
             )
         return self._index.render(
-            rows=first, total=len(rows), data=js_data(data), **self._common("index.html")
+            rows=first, total=len(rows), data=js_data(data), **self._common("index.html", True)
         )
 
     def model(self, entry: ModelEntry) -> str:
@@ -222,6 +270,9 @@ class Pages:
             model=entry.model,
             versions=versions,
             chart=chart,
+            trends=build_trends(entry.model.versions, entry.events),
+            card_file=card_path(name),
+            card_rules=card_rules(entry, self.catalog.policy),
             protected=protected,
             since_verified=[
                 e
@@ -259,8 +310,62 @@ class Pages:
             metric_diff=_diff(previous.metrics if previous else None, mv.metrics, numeric=True),
             tag_diff=_diff(previous.tags if previous else None, mv.tags),
             run_url=self.catalog.linker.run_url(mv),
+            comments=entry.comments.get(mv.version, ()),
+            threads=self._threads(entry, mv, events),
             **self._common(version_path(entry.name, mv.version)),
         )
+
+    def _threads(
+        self, entry: ModelEntry, mv: ModelVersion, events: Sequence[RegistryEvent]
+    ) -> list[tuple[int, Request | None, Sequence[ThreadComment] | None]]:
+        """(pull request, its open request if any, its conversation or None) for each
+        request about ``mv``: the open ones first, then those merged (newest first)."""
+        out: dict[int, tuple[int, Request | None, Sequence[ThreadComment] | None]] = {}
+        asked = self.catalog.threads
+        for request in entry.requests:
+            if request.version == mv.version and request.number is not None:
+                out[request.number] = (request.number, request, asked.get(request.number))
+        for item in reversed(events):
+            number = item.pull_request
+            if number is not None and number not in out:
+                out[number] = (number, None, asked.get(number))
+        return list(out.values())
+
+    def compare(self, entry: ModelEntry, files: Sequence[str]) -> str:
+        """The comparison page of a model: the version list; the data is in ``files``."""
+        ordered = sorted(entry.model.versions, key=lambda mv: mv.version)
+        data = {
+            "name": entry.name,
+            "versions": [mv.version for mv in ordered],
+            "stages": [mv.current_stage.value for mv in ordered],
+            "chunk": COMPARE_CHUNK,
+            "files": list(files),
+        }
+        newest = list(reversed(ordered[-6:]))
+        return self._compare.render(
+            entry=entry,
+            model=entry.model,
+            versions=ordered,
+            newest=newest,
+            data=js_data(data),
+            **self._common(f"{model_dir(entry.name)}/compare.html"),
+        )
+
+
+def card_rules(entry: ModelEntry, policy: Policy) -> list[tuple[str, tuple[str, ...], list[str]]]:
+    """(what holds, the card sections the policy requires of it, those unmet) for the card
+    requirements that apply to ``entry``'s model now (its stages and aliases)."""
+    rules = []
+    path = card_path(entry.name)
+    for stage, requirement in policy.requirements.items():
+        if requirement.card and any(mv.current_stage == stage for mv in entry.model.versions):
+            unmet = unmet_card(entry.card, requirement.card, path)
+            rules.append((f"A version in {stage.value}", requirement.card, unmet))
+    for alias in entry.model.aliases:
+        found = policy.alias_requirement(alias)
+        if found is not None and found.card:
+            rules.append((f"@{alias}", found.card, unmet_card(entry.card, found.card, path)))
+    return rules
 
 
 def version_events(entry: ModelEntry) -> dict[int, list[RegistryEvent]]:
