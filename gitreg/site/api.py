@@ -50,16 +50,26 @@ def build_facts(commit: str, worktree: bool, verified: str | None) -> dict[str, 
 
 
 def model_document(
-    model: RegisteredModel, facts: Mapping[str, Any], unverified: bool
+    model: RegisteredModel, facts: Mapping[str, Any], unverified: bool, changed_in: str | None
 ) -> dict[str, Any]:
-    """``api/models/<stem>.json`` of a valid model."""
+    """``api/models/<stem>.json`` of a valid model.
+
+    Its ``commit`` is the last commit that changed the model in the history the build read:
+    a rebuild keeps the file while the model is unchanged, so it never names a build's
+    commit (``api/models.json`` does).
+    """
     locations = {
         str(mv.version): mv.storage_location for mv in model.versions if mv.storage_location
     }
     return {
         "registered_model": model_json(model),
         "model_versions": [version_json(mv) for mv in model.versions],
-        "gitreg": {**facts, "unverified": unverified, "storage_locations": locations},
+        "gitreg": {
+            **facts,
+            "commit": changed_in,
+            "unverified": unverified,
+            "storage_locations": locations,
+        },
     }
 
 

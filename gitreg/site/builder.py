@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from gitreg.core.errors import InvalidParameter
 from gitreg.site import api, compare, incremental, trust
 from gitreg.site.catalog import Catalog, ModelEntry
+from gitreg.site.incremental import ModelOutput
 from gitreg.site.links import safe_url
 from gitreg.site.output import SiteOutput, check_outdir
 from gitreg.site.render import Pages, index_row, js_data, model_dir, version_events, when
@@ -58,19 +59,6 @@ class SiteReport:
         out["outdir"], out["index"] = str(self.outdir), str(self.index)
         out["notes"] = list(self.notes)
         return out
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ModelOutput:
-    """What one model contributes: its files (written: path -> SHA-256 and size), its
-    index row and its API entry."""
-
-    name: str
-    files: Mapping[str, tuple[str, int]]
-    row: list[Any]
-    api: str  # its RegisteredModel, MLflow JSON, for api/models.json
-    pages: int
-    versions: int
 
 
 def build(
@@ -222,7 +210,8 @@ def model_files(
         put(f"{base}/{name}", f"gitregVersions({number},{js_data(records)});\n")
         data_files.append(name)
     put(f"{base}/compare.html", pages.compare(entry, data_files))
-    document = api.model_document(entry.model, facts, entry.newer)
+    changed_in = entry.events[-1].commit if entry.events else None
+    document = api.model_document(entry.model, facts, entry.newer, changed_in)
     put(api_file(entry.name), api.dumps(document) + "\n")
     return ModelOutput(
         entry.name,

@@ -99,6 +99,7 @@ class Catalog:
     verified: VerifiedTip | None = None
     # Pull request number -> its conversation on the forge (#29), when the forge was asked.
     threads: Mapping[int, tuple[ThreadComment, ...]] = dataclasses.field(default_factory=dict)
+    thread_note: str = ""  # why a conversation is not shown, when it is not
     # Manifest and card path -> blob id of what was read (an incremental rebuild compares).
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
@@ -126,6 +127,8 @@ def collect(registry: Registry) -> Catalog:
         entry_of(model, history.get(model.name, []), requests, tip, extras) for model in models
     )
     threads, thread_notes = read_threads(registry, entries, config.forge)
+    thread_note = thread_notes[0] if thread_notes else ""
+    thread_notes = [n for n in thread_notes if n != NO_FORGE]
     return Catalog(
         title=store.root.resolve().name,
         commit=store.resolve_ref(registry.at or "HEAD"),
@@ -138,6 +141,7 @@ def collect(registry: Registry) -> Catalog:
         invalid=invalid,
         verified=tip,
         threads=threads,
+        thread_note=thread_note,
         sources={**read.blobs, **{p: compare.blob_id(t) for p, t in extras.cards.items()}},
     )
 
@@ -218,6 +222,10 @@ def entry_of(
 
 
 MAX_THREADS = 100  # pull request conversations read from the forge per build
+NO_FORGE = (
+    "pull request conversations are not copied into the catalog: gitreg.yaml names no forge "
+    "(registry.forge)"
+)
 
 
 def read_threads(
@@ -226,7 +234,7 @@ def read_threads(
     """The conversations of the pull requests behind the versions shown (the newest
     ``MAX_THREADS``), from the forge; none, and a note, when it cannot be asked."""
     if str(forge.get("type", "none")) == "none":
-        return {}, []
+        return {}, [NO_FORGE]
     numbers: set[int] = set()
     for entry in entries:
         numbers.update(e.pull_request for e in entry.events if e.pull_request is not None)

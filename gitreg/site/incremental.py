@@ -48,11 +48,23 @@ from gitreg.store.transaction import model_path
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry
-    from gitreg.site.builder import ModelOutput
     from gitreg.site.output import SiteOutput
 
 FORMAT = 1
 MAX_SHARE = 0.5  # more than this share of models changed: build everything
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelOutput:
+    """What one model contributes: its files (written: path -> SHA-256 and size), its
+    index row and its API entry."""
+
+    name: str
+    files: Mapping[str, tuple[str, int]]
+    row: list[Any]
+    api: str  # its RegisteredModel, MLflow JSON, for api/models.json
+    pages: int
+    versions: int
 
 
 @dataclasses.dataclass
@@ -308,8 +320,6 @@ def _plan_for(
     ``found``: (changed names, manifest path -> name, manifest path -> blob, the cards and
     comments, the open requests, the verified tip, the events since the recorded commit).
     """
-    from gitreg.site.builder import ModelOutput
-
     changed, names, blobs, extras, requests, tip, new_events = found
     read = registry.store.read_registry(registry.at, changed)
     if read.refused or len(read.models) != len(changed):
@@ -322,6 +332,8 @@ def _plan_for(
     )
     config = registry.store.read_config(registry.at)
     threads, thread_notes = collecting.read_threads(registry, entries, config.forge)
+    thread_note = thread_notes[0] if thread_notes else ""
+    thread_notes = [n for n in thread_notes if n != collecting.NO_FORGE]
     catalog = Catalog(
         title=registry.store.root.resolve().name,
         commit=registry.store.resolve_ref(registry.at or "HEAD"),
@@ -334,7 +346,8 @@ def _plan_for(
         invalid=(),
         verified=tip,
         threads=threads,
-        sources={**blobs, **{p: compare.blob_id(t) for p, t in extras.cards.items()}},
+        thread_note=thread_note,
+        sources=_sources(blobs, extras, _config_blob(registry)),
     )
     order = list(names.values())
     kept: dict[str, ModelOutput] = {}
@@ -349,6 +362,14 @@ def _plan_for(
         )
         kept_files[name] = {rel: digest for rel, (digest, _size) in files.items()}
     return Plan(catalog, order, kept, kept_files, (), True, Path(), "", {})
+
+
+def _sources(blobs: Mapping[str, str], extras: Extras, config: str | None) -> dict[str, str]:
+    """Manifest, card and gitreg.yaml path -> blob id."""
+    found = {**blobs, **{p: compare.blob_id(t) for p, t in extras.cards.items()}}
+    if config is not None:
+        found[CONFIG_FILE] = config
+    return found
 
 
 def _events_of(

@@ -142,7 +142,7 @@
           return v + " (" + (d > 0 ? "+" : "") + Number(d.toPrecision(4)) + ")";
         }
         return v;
-      }), "metric");
+      }), "metric-row");
       var values = list.map(function (r) { return r.metrics[k]; });
       if (values.some(function (v) { return v !== values[0]; })) { tr.className += " differs"; }
     });
