@@ -26,13 +26,19 @@
 
   var form = document.getElementById("compare-form");
   if (form) {
+    /* The page's policy allows no form submission (form-action 'none'): the script opens
+     * the comparison itself. */
     form.addEventListener("submit", function (event) {
+      event.preventDefault();
       var picked = form.querySelectorAll("input[name=v]:checked");
       if (picked.length < 2) {
-        event.preventDefault();
         var hint = form.querySelector(".hint");
         if (hint) { hint.textContent = "Tick two or more versions to compare (" + picked.length + " ticked)."; }
+        return;
       }
+      var params = new URLSearchParams();
+      Array.prototype.forEach.call(picked, function (box) { params.append("v", box.value); });
+      window.location.href = "compare.html?" + params.toString();
     });
   }
 }());
