@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gitreg import Registry
 from gitreg.core.config import Config
@@ -80,8 +82,8 @@ def test_the_cli_writes_an_index_a_page_per_model_and_per_version(history, tmp_p
     out = tmp_path / "out"
     result = Cli().ok("site", str(out), "--repo", str(history))
     assert result.stdout.strip() == (out / "index.html").resolve().as_uri()
-    # Pages: the index, and per model its page, its comparison and a page per version.
-    assert "Wrote the catalog of 3 models (4 versions): 11 pages" in result.stderr
+    # Pages: the index, the comparison, and per model its page and a page per version.
+    assert "Wrote the catalog of 3 models (4 versions): 9 pages" in result.stderr
     expected = {
         "index.html",
         "static/site.css",
@@ -90,13 +92,13 @@ def test_the_cli_writes_an_index_a_page_per_model_and_per_version(history, tmp_p
         "static/model.js",
         "static/compare.js",
         "data/build.js",
+        "compare.html",
         "api/models.json",
         MARKER,
     }
     for stem, versions in (("churn-predictor", (1, 2)), ("fraud", (1,)), (HOSTILE_DIR, (1,))):
         expected |= {
             f"models/{stem}/index.html",
-            f"models/{stem}/compare.html",
             f"models/{stem}/data/versions-0.js",
             f"api/models/{stem}.json",
             *(f"models/{stem}/v{n}.html" for n in versions),
@@ -104,7 +106,7 @@ def test_the_cli_writes_an_index_a_page_per_model_and_per_version(history, tmp_p
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == expected
     report = json.loads(Cli().ok("site", str(out), "--repo", str(history), "--json").stdout)
     assert report["site"]["models"] == 3
-    assert report["site"]["pages"] == 11
+    assert report["site"]["pages"] == 9
 
 
 def test_the_index_has_mlflows_model_list_columns_and_the_open_request(site):
@@ -419,3 +421,21 @@ def test_the_pages_jobs_of_the_init_workflow_are_valid_once_uncommented(tmp_path
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=40),
+        st.text(
+            alphabet=st.sampled_from(list("aZ09 .,:;'\"()?/%@$=+-\u00e9\u20ac\u00a0\u200b")),
+            max_size=40,
+        ),
+    )
+)
+def test_the_plain_text_shortcut_renders_as_markdown_it_does(text):
+    """Descriptions without Markdown syntax skip the parser (#26): same HTML, to the byte."""
+    from gitreg.site.markup import _MARKDOWN, _plain, render_markdown
+
+    if text and _plain(text):
+        assert str(render_markdown(text)) == _MARKDOWN.render(text)

@@ -152,7 +152,7 @@ def test_versions_are_compared_side_by_side(watch, site):
     for number in (4, 1):
         page.get_by_label(f"compare version {number}").check()
     page.locator("#compare-selected").click()
-    page.wait_for_url(re.compile(r"/compare\.html\?v=4&v=1$"))
+    page.wait_for_url(re.compile(r"/compare\.html\?m=churn-predictor&v=4&v=1$"))
     table = page.locator("table.compare")
     table.wait_for()
     headers = table.locator("thead th").all_inner_texts()
@@ -170,7 +170,7 @@ def test_versions_are_compared_side_by_side(watch, site):
     shot(watch, "compare")
     page.locator("#pick-versions").fill("2, 9")
     page.locator("#pick button").click()
-    page.wait_for_url(re.compile(r"\?v=2&v=9$"))
+    page.wait_for_url(re.compile(r"\?m=churn-predictor&v=2&v=9$"))
     assert "has no version 9" in page.locator("#compare-status").inner_text()
     watch.nothing_ran()
 
@@ -200,7 +200,7 @@ def test_a_model_of_many_versions_loads_only_the_files_it_compares(watch, tmp_pa
     assert (out / "models/big/data/versions-2.js").is_file()
     loaded: list[str] = []
     watch.page.on("request", lambda r: loaded.append(r.url.rsplit("/", 1)[-1]))
-    watch.page.goto((out / "models/big/compare.html").as_uri() + f"?v=1&v={count}")
+    watch.page.goto((out / "compare.html").as_uri() + f"?m=big&v=1&v={count}")
     watch.page.locator("table.compare").wait_for()
     assert sorted(f for f in loaded if f.startswith("versions-")) == [
         "versions-0.js",
@@ -338,7 +338,33 @@ def test_invalid_and_unverified_badges(watch, tmp_path):
     churn = page.locator("#models tbody tr", has_text="churn")
     assert churn.locator(".badge.unverified").count() == 1
     shot(watch, "badges-state")
-    page.goto((out / "models/churn/compare.html").as_uri() + "?v=1&v=2")
+    page.goto((out / "compare.html").as_uri() + "?m=churn&v=1&v=2")
     page.locator("table.compare").wait_for()
-    assert page.locator("h1 .badge.unverified").count() == 1  # the comparison says so too
+    assert page.locator("h1 .badge.unverified").is_visible()  # the comparison says so too
+    page.goto((out / "compare.html").as_uri() + "?m=fraud&v=1")
+    page.locator("#compare-name").get_by_text("fraud").wait_for()
+    assert page.locator("h1 .badge.unverified").is_hidden()
+    watch.nothing_ran()
+
+
+@pytest.mark.parametrize("model", ["..", "../../elsewhere", "a/b", "%2e%2e", ""])
+def test_the_comparison_loads_nothing_outside_models(watch, site, model):
+    """A crafted address cannot make the page load a script from another directory of the
+    host (on GitHub Pages, another project of the same owner is the same origin)."""
+    requested: list[str] = []
+    watch.page.on("request", lambda r: requested.append(r.url))
+    from urllib.parse import quote
+
+    watch.page.goto((site / "compare.html").as_uri() + f"?m={quote(model, safe='')}&v=1&v=2")
+    watch.page.wait_for_timeout(200)
+    site_url = site.as_uri() + "/"
+    scripts = [u for u in requested if u.endswith(".js")]
+    assert scripts, "the page's own scripts were not seen"
+    for url in scripts:
+        inside = url.removeprefix(site_url)
+        if inside in ("data/build.js", "static/compare.js"):
+            continue
+        # at most a model's first data file, one directory below models/ (a 404 here)
+        assert re.fullmatch(r"models/[^/]+/data/versions-0\.js", inside), url
+        assert inside.split("/")[1] not in ("", ".", ".."), url
     watch.nothing_ran()

@@ -94,6 +94,7 @@ def build(
     for name in STATIC_FILES:
         out.write(f"static/{name}", _static(name))
     out.write("data/build.js", _build_script(catalog))
+    out.write("compare.html", pages.compare())
     fresh = _render_models(pages, catalog, plan, facts, out, progress)
     outputs = {**plan.kept, **fresh}
     ordered = [outputs[name] for name in plan.order]
@@ -110,7 +111,7 @@ def build(
         index=target / "index.html",
         models=len(plan.order),
         versions=sum(o.versions for o in ordered),
-        pages=1 + sum(o.pages for o in ordered) + invalid_pages,
+        pages=2 + sum(o.pages for o in ordered) + invalid_pages,  # the index, the comparison
         files=len(out.written),
         bytes=out.size,
         removed=removed,
@@ -198,7 +199,7 @@ def model_files(
         following = ordered[i + 1].version if i + 1 < len(ordered) else None
         html = pages.version(entry, mv, previous, following, by_version.get(mv.version, []))
         put(f"{base}/v{mv.version}.html", html)
-    data_files = []
+    head = compare.index_of(entry.name, ordered, entry.newer)
     for number, part in compare.chunks(ordered):
         records = [
             compare.record(
@@ -206,10 +207,11 @@ def model_files(
             )
             for mv in part
         ]
-        name = f"data/versions-{number}.js"
-        put(f"{base}/{name}", f"gitregVersions({number},{js_data(records)});\n")
-        data_files.append(name)
-    put(f"{base}/compare.html", pages.compare(entry, data_files))
+        extra = f",{js_data(head)}" if number == 0 else ""
+        put(
+            f"{base}/data/versions-{number}.js",
+            f"gitregVersions({number},{js_data(records)}{extra});\n",
+        )
     changed_in = entry.events[-1].commit if entry.events else None
     document = api.model_document(entry.model, facts, entry.newer, changed_in)
     put(api_file(entry.name), api.dumps(document) + "\n")
@@ -218,7 +220,7 @@ def model_files(
         files,
         index_row(entry).to_json(),
         api.dumps(document["registered_model"]),
-        pages=len(ordered) + 2,
+        pages=len(ordered) + 1,
         versions=len(ordered),
     )
 

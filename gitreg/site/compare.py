@@ -2,10 +2,11 @@
 
 The comparison works from file:// and any static host, so it is computed in the page's own
 script (``static/compare.js``) from data files the build writes: one record per version,
-``CHUNK`` versions per file (``models/<stem>/data/versions-N.js``). Pre-rendering every
-pair would be 12.5 million pages for a model of 5,000 versions; one file for all of them
-would load megabytes to compare two. The page lists the version numbers and loads only the
-files that hold the versions picked.
+``CHUNK`` versions per file (``models/<stem>/data/versions-N.js``; the first also lists
+every version number and stage). Pre-rendering every pair would be 12.5 million pages for
+a model of 5,000 versions; one file for all of them would load megabytes to compare two.
+One page, ``compare.html?m=<stem>&v=3&v=5``, serves every model: it loads the model's
+first file, then only the files that hold the versions picked.
 
 A record holds what a reviewer compares: stage and aliases, source, run, storage location,
 digest where the manifest records one, metrics, tags, description, who registered it and
@@ -35,6 +36,19 @@ def chunks(versions: Sequence[ModelVersion]) -> Iterator[tuple[int, Sequence[Mod
     """(file number, its versions) for versions in ascending order."""
     for start in range(0, len(versions), CHUNK):
         yield start // CHUNK, versions[start : start + CHUNK]
+
+
+def index_of(name: str, ordered: Sequence[ModelVersion], unverified: bool) -> dict[str, Any]:
+    """What the first data file tells the comparison page about the model: its versions,
+    their stages, how many files hold them."""
+    return {
+        "name": name,
+        "versions": [mv.version for mv in ordered],
+        "stages": [mv.current_stage.value for mv in ordered],
+        "chunk": CHUNK,
+        "files": max(1, -(-len(ordered) // CHUNK)),
+        "unverified": unverified,
+    }
 
 
 def record(

@@ -24,7 +24,7 @@ import os
 import stat
 import weakref
 from collections.abc import Iterable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from gitreg.core.errors import GitregError, InvalidParameter
 from gitreg.site import _dirfd
@@ -133,7 +133,7 @@ class SiteOutput:
     def write_only(self, relative: str, data: bytes) -> tuple[str, int]:
         """``write`` without counting the file (the caller records it)."""
         *folders, name = _checked(relative).split("/")
-        with _failing_as(self.root / relative):
+        with _failing_as(self.root, relative):
             self._dirs.write(folders, name, data)
         return hashlib.sha256(data).hexdigest(), len(data)
 
@@ -193,7 +193,7 @@ class FileWriter:
     def write(self, relative: str, content: bytes) -> tuple[str, int]:
         """Write one file atomically; its SHA-256 and size."""
         *folders, name = _checked(relative).split("/")
-        with _failing_as(self.root / relative):
+        with _failing_as(self.root, relative):
             self._dirs.write(folders, name, content)
         return hashlib.sha256(content).hexdigest(), len(content)
 
@@ -203,13 +203,15 @@ class FileWriter:
 
 
 @contextlib.contextmanager
-def _failing_as(path: Path) -> Iterator[None]:
-    """An OSError while writing ``path`` as one line that says what to check (exit 1)."""
+def _failing_as(path: Path, relative: str = "") -> Iterator[None]:
+    """An OSError while writing ``path`` (joined with ``relative`` only then: a build writes
+    tens of thousands of files) as one line that says what to check (exit 1)."""
     try:
         yield
     except OSError as e:
+        shown = path / relative if relative else path
         raise OutputFailed(
-            f"cannot write {path}: {e.strerror or e}; check that OUTDIR is writable and the "
+            f"cannot write {shown}: {e.strerror or e}; check that OUTDIR is writable and the "
             "disk has room, then build again"
         ) from e
 
@@ -223,9 +225,9 @@ def _refused(path: str, kind: str) -> OutputRefused:
 
 def _checked(relative: str) -> str:
     """A relative path that stays inside the site (the builder makes them; this is a guard)."""
-    parts = PurePosixPath(relative).parts
-    bad = not parts or relative.startswith("/") or "\\" in relative or "\0" in relative
-    if bad or any(p in ("", ".", "..") for p in parts) or "//" in relative:
+    parts = relative.split("/")  # "", "." and ".." parts, a leading or doubled "/": refused
+    bad = not relative or "\\" in relative or "\0" in relative
+    if bad or any(p in ("", ".", "..") for p in parts):
         raise InvalidParameter(f"refusing to write {relative!r} outside the site directory")
     return relative
 

@@ -26,7 +26,6 @@ from gitreg.core.fields import format_timestamp
 from gitreg.core.names import file_stem
 from gitreg.site.catalog import Catalog, ModelEntry, Request
 from gitreg.site.chart import ChartLinks, build_chart, short_time
-from gitreg.site.compare import CHUNK as COMPARE_CHUNK
 from gitreg.site.markup import render_markdown
 from gitreg.site.trend import build_trends
 from gitreg.site.trust import InvalidEntry
@@ -48,10 +47,13 @@ _CSP = (
 )
 
 
+_JS_TABLE = str.maketrans(_JS_ESCAPES)
+
+
 def js_data(value: Any) -> Markup:
     """``value`` as JSON that is safe inside ``<script>`` and in a ``.js`` file."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return Markup("".join(_JS_ESCAPES.get(c, c) for c in text))
+    return Markup(text.translate(_JS_TABLE))
 
 
 def model_dir(name: str) -> str:
@@ -67,6 +69,11 @@ def model_path(name: str) -> str:
 def version_path(name: str, version: int) -> str:
     """A version's page as a link from the site's root."""
     return f"models/{quote(file_stem(name), safe='')}/v{version}.html"
+
+
+def compare_url(name: str) -> str:
+    """The comparison page of model ``name``, from the site's root."""
+    return f"compare.html?m={quote(file_stem(name), safe='')}"
 
 
 def when(ms: int) -> str:
@@ -197,6 +204,7 @@ class Pages:
             csp=_CSP,
             model_path=model_path,
             version_path=version_path,
+            compare_url=compare_url,
             links=catalog.linker,
         )
         env.globals.update(unverified=self.unverified)
@@ -331,25 +339,9 @@ class Pages:
                 out[number] = (number, None, asked.get(number))
         return list(out.values())
 
-    def compare(self, entry: ModelEntry, files: Sequence[str]) -> str:
-        """The comparison page of a model: the version list; the data is in ``files``."""
-        ordered = sorted(entry.model.versions, key=lambda mv: mv.version)
-        data = {
-            "name": entry.name,
-            "versions": [mv.version for mv in ordered],
-            "stages": [mv.current_stage.value for mv in ordered],
-            "chunk": COMPARE_CHUNK,
-            "files": list(files),
-        }
-        newest = list(reversed(ordered[-6:]))
-        return self._compare.render(
-            entry=entry,
-            model=entry.model,
-            versions=ordered,
-            newest=newest,
-            data=js_data(data),
-            **self._common(f"{model_dir(entry.name)}/compare.html"),
-        )
+    def compare(self) -> str:
+        """The comparison page, one for every model (``compare.html?m=<stem>&v=..``)."""
+        return self._compare.render(**self._common("compare.html"))
 
 
 def card_rules(entry: ModelEntry, policy: Policy) -> list[tuple[str, tuple[str, ...], list[str]]]:

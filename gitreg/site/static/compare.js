@@ -1,20 +1,27 @@
-/* gitreg site: versions of a model side by side. The page lists the version numbers
- * (#compare-data); each version's record is in a data file (models/<stem>/data/
- * versions-N.js, calling gitregVersions) that is loaded only when one of its versions is
- * picked, so a model of 5,000 versions compares two of them without loading the rest.
+/* gitreg site: versions of a model side by side, compare.html?m=<model's file stem>&v=3&v=5.
+ * Each version's record is in a data file of its model (models/<stem>/data/versions-N.js,
+ * calling gitregVersions); the first also lists every version, and the others are loaded
+ * only when one of their versions is picked, so a model of 5,000 versions compares two of
+ * them without loading the rest. The model named in the address only ever selects a
+ * directory below models/ (one path segment, encoded): the page loads nothing else.
  * Everything is built with textContent: a value from the registry is always text. */
 (function () {
   "use strict";
-  var source = document.getElementById("compare-data");
   var out = document.getElementById("comparison");
-  if (!source || !out) { return; }
-  var data = JSON.parse(source.textContent);
   var status = document.getElementById("compare-status");
   var input = document.getElementById("pick-versions");
+  if (!out || !status) { return; }
+  var params = new URLSearchParams(window.location.search);
+  var stem = params.get("m") || "";
+  if (!stem || stem === "." || stem === ".." || /[\/\\]/.test(stem)) {
+    status.textContent = "Open the comparison from a model's page (no model is named here).";
+    return;
+  }
+  var base = "models/" + encodeURIComponent(stem) + "/";
+  var data = null;
   var records = {};
   var loaded = {};
   var position = {};
-  data.versions.forEach(function (v, i) { position[v] = i; });
 
   function el(parent, tag, text, cls) {
     var node = document.createElement(tag);
@@ -25,7 +32,6 @@
   }
 
   function picked() {
-    var params = new URLSearchParams(window.location.search);
     var list = params.getAll("v");
     var typed = params.get("versions");
     if (typed) { list = list.concat(typed.split(/[\s,]+/)); }
@@ -37,21 +43,45 @@
     });
   }
 
-  window.gitregVersions = function (index, list) {
+  window.gitregVersions = function (index, list, head) {
     list.forEach(function (r) { records[r.v] = r; });
     loaded[index] = true;
+    if (index === 0 && head) {
+      data = head;
+      data.versions.forEach(function (v, i) { position[v] = i; });
+    }
   };
+
+  function fileOf(i) { return base + "data/versions-" + i + ".js"; }
 
   function load(files, done) {
     var pending = files.filter(function (i) { return !loaded[i]; });
     if (!pending.length) { done(); return; }
     var i = pending[0];
     var script = document.createElement("script");
-    script.src = data.files[i];
+    script.src = fileOf(i);
     script.onload = function () { loaded[i] = true; load(files, done); };
-    script.onerror = function () { status.textContent = "Could not load " + data.files[i]; };
+    script.onerror = function () { status.textContent = "Could not load " + fileOf(i) + ": is " + stem + " a model of this catalog?"; };
     document.head.appendChild(script);
   }
+
+  function introduce() {
+    document.getElementById("compare-name").textContent = data.name;
+    document.title = "Compare versions of " + data.name;
+    var crumb = document.getElementById("compare-model");
+    crumb.textContent = data.name;
+    crumb.href = base + "index.html";
+    document.getElementById("compare-unverified").hidden = !data.unverified;
+    var newest = document.getElementById("compare-newest");
+    var recent = data.versions.slice(-6).reverse();
+    newest.textContent = "Newest: ";
+    recent.forEach(function (v, i) {
+      if (i) { newest.appendChild(document.createTextNode(" \u00b7 ")); }
+      newest.appendChild(link("version " + v + " (" + data.stages[position[v]] + ")", versionHref(v)));
+    });
+  }
+
+  function versionHref(v) { return base + "v" + v + ".html"; }
 
   function row(table, label, values, cls) {
     var tr = el(table, "tr", null, cls);
@@ -120,7 +150,7 @@
     list.forEach(function (r) {
       var th = el(head, "th");
       th.setAttribute("scope", "col");
-      th.appendChild(link("Version " + r.v, "v" + r.v + ".html"));
+      th.appendChild(link("Version " + r.v, versionHref(r.v)));
     });
     var body = el(table, "tbody");
     row(body, "Stage", list.map(function (r) { return r.stage; }));
@@ -165,6 +195,7 @@
   }
 
   function run() {
+    introduce();
     var wanted = picked();
     if (input) { input.value = wanted.join(", "); }
     var missing = wanted.filter(function (v) { return position[v] === undefined; });
@@ -192,10 +223,14 @@
   if (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      var params = new URLSearchParams();
-      input.value.split(/[\s,]+/).filter(Boolean).forEach(function (v) { params.append("v", v); });
-      window.location.search = params.toString();
+      var next = new URLSearchParams();
+      next.append("m", stem);
+      input.value.split(/[\s,]+/).filter(Boolean).forEach(function (v) { next.append("v", v); });
+      window.location.search = next.toString();
     });
   }
-  run();
+  load([0], function () {
+    if (!data) { status.textContent = "Could not read the versions of " + stem; return; }
+    run();
+  });
 }());

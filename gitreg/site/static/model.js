@@ -38,7 +38,7 @@
       }
       var params = new URLSearchParams();
       Array.prototype.forEach.call(picked, function (box) { params.append("v", box.value); });
-      window.location.href = "compare.html?" + params.toString();
+      window.location.href = form.getAttribute("data-compare") + "&" + params.toString();
     });
   }
 }());
