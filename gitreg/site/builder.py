@@ -25,6 +25,7 @@ from gitreg.site.incremental import ModelOutput
 from gitreg.site.links import safe_url
 from gitreg.site.output import SiteOutput, check_outdir
 from gitreg.site.render import Pages, index_row, js_data, model_dir, version_events, when
+from gitreg.store.cache import git_dir
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry
@@ -86,8 +87,8 @@ def build(
     check_outdir(target, registry.store.root)
     plan = incremental.plan(registry, target, base_url, full=full)
     catalog = plan.catalog
-    out = SiteOutput(target)
-    pages = Pages(catalog, base_url)
+    out = SiteOutput(target, plan.listing)
+    pages = Pages(catalog, base_url, git_dir(registry.store.root) / "gitreg" / "templates")
     facts = api.build_facts(
         catalog.commit, catalog.worktree, catalog.verified.commit if catalog.verified else None
     )

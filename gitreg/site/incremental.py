@@ -80,6 +80,7 @@ class Plan:
     record_path: Path
     stamp: str
     previous: dict[str, Any]
+    listing: dict[str, str | None] | None = None  # the previous build's marker, if read
 
     def remember(self, out: SiteOutput, fresh: Mapping[str, ModelOutput]) -> None:
         """Record this build for the next (fresh models' files with their size and time)."""
@@ -110,10 +111,12 @@ def plan(registry: Registry, outdir: Path, base_url: str | None, *, full: bool) 
     path = _record_path(store.root, outdir)
     previous = {} if full else _load(path)
     why = _unusable(previous, stamp, registry)
+    seen = _Outdir(outdir)
     if why is None:
-        found = _partial(registry, _Outdir(outdir), previous)
+        found = _partial(registry, seen, previous)
         if isinstance(found, Plan):
             found.record_path, found.stamp, found.previous = path, stamp, previous
+            found.listing = seen.listing
             return found
         why = found
     catalog = collecting.collect(registry)
@@ -300,11 +303,12 @@ def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bo
 def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
     """Whether each recorded file is still the regular file written (marker hash, size and
     modification time as recorded)."""
+    root = str(out.root)
     for relative, (digest, size, mtime) in files.items():
         if out.previous.get(relative) != digest:
             return False
         try:
-            info = os.lstat(out.root / relative)
+            info = os.lstat(os.path.join(root, relative))
         except OSError:
             return False
         if not stat.S_ISREG(info.st_mode) or info.st_size != size or info.st_mtime_ns != mtime:

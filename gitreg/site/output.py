@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 import weakref
 from collections.abc import Iterable, Iterator
@@ -111,13 +112,15 @@ def previous_listing(outdir: Path) -> dict[str, str | None]:
 class SiteOutput:
     """Writes the site's files into ``root`` and, at the end, removes the previous build's rest."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, previous: dict[str, str | None] | None = None) -> None:
+        """``previous``: the previous build's listing, when the caller has just read it
+        (``previous_listing``), else it is read here."""
         self.root = root
         with _failing_as(root):
             root.mkdir(parents=True, exist_ok=True)  # OUTDIR itself: the user's path, as given
             self._dirs = _dirfd.Tree(root, _refused)
         weakref.finalize(self, self._dirs.close)
-        self.previous = _previous_files(self._dirs)
+        self.previous = previous if previous is not None else _previous_files(self._dirs)
         self.written: dict[str, str] = {}
         self.size = 0
         self.notes: list[str] = []
@@ -260,8 +263,11 @@ def _safe_entries(files: object) -> Iterator[tuple[str, object]]:
                 yield _checked(item), digest
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def _digest(value: object) -> str | None:
     """``value`` if it is a SHA-256 in hex, else None (that file is then never deleted)."""
-    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+    if isinstance(value, str) and _SHA256.fullmatch(value):
         return value
     return None

@@ -9,13 +9,15 @@ text alike), except two kinds of output that are made safe here: Markdown descri
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from gitreg.core.card import card_path, unmet_card
@@ -185,9 +187,18 @@ def _in_stage(versions: Sequence[ModelVersion], stage: Stage) -> tuple[int, ...]
 class Pages:
     """Renders the pages of one catalog."""
 
-    def __init__(self, catalog: Catalog, base_url: str | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, base_url: str | None = None, cache: Path | None = None
+    ) -> None:
+        """``cache``: a directory where the compiled templates are kept between builds (the
+        clone's git directory holds it: compiling them costs a tenth of a second, #26)."""
         self.catalog = catalog
         self.base_url = base_url.rstrip("/") + "/" if base_url else None
+        bytecode = None
+        if cache is not None:
+            with contextlib.suppress(OSError):
+                cache.mkdir(parents=True, exist_ok=True)
+                bytecode = FileSystemBytecodeCache(str(cache))
         env = Environment(
             loader=PackageLoader("gitreg.site", "templates"),
             autoescape=True,
@@ -195,6 +206,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,  # templates ship in the package; no stat() per page
+            bytecode_cache=bytecode,
         )
         env.filters.update(when=when, when_iso=short_time, markdown=render_markdown)
         env.globals.update(

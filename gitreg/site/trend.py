@@ -13,6 +13,8 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 
+from markupsafe import Markup
+
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.events import EventKind, RegistryEvent
 
@@ -37,6 +39,15 @@ class Point:
     served: bool  # it held Production before, and does not now
     tip: str  # what hovering shows
 
+    @property
+    def geometry(self) -> Markup:
+        """Its link, class and place, as SVG attributes: numbers and a stage name only."""
+        served = " served" if self.served else ""
+        return Markup(
+            f'href="v{self.version}.html"><circle class="point stage-{self.stage}{served}" '
+            f'cx="{self.x}" cy="{self.y}" r="4.5" tabindex="0"'
+        )
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Tick:
@@ -58,6 +69,30 @@ class Trend:
     x_ticks: tuple[Tick, ...]
     y_ticks: tuple[Tick, ...]
     best: int | None  # the version with the highest value
+
+    @property
+    def frame(self) -> Markup:
+        """The axes, grid lines, tick labels and line, as SVG.
+
+        Made of numbers only (coordinates, values formatted by ``_number``, version numbers),
+        so it is built here rather than in the template: a page draws thousands of them.
+        """
+        bottom, right = self.height - BOTTOM, self.width - RIGHT
+        parts = [
+            f'<line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}"></line>',
+            f'<line class="axis" x1="{LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}"></line>',
+        ]
+        for tick in self.y_ticks:
+            parts.append(
+                f'<line class="grid" x1="{LEFT}" y1="{tick.at}" x2="{right}" y2="{tick.at}">'
+                f'</line><text class="tick-y" x="{LEFT - 6}" y="{tick.at + 4}">{tick.label}</text>'
+            )
+        parts += [
+            f'<text class="tick-x" x="{tick.at}" y="{self.height - 16}">{tick.label}</text>'
+            for tick in self.x_ticks
+        ]
+        parts.append(f'<path class="trend-line" d="{self.path}"></path>')
+        return Markup("".join(parts))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
