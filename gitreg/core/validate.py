@@ -29,7 +29,7 @@ from gitreg.core.retired import RETIRED_FILE
 from gitreg.core.schema_check import check_schema
 
 # Bumped whenever a check changes, so that cached verdicts are made again (see #12).
-CHECKS_VERSION = 4
+CHECKS_VERSION = 5
 
 
 def _line(text: str | bytes | None, location: Sequence[str | int]) -> int | None:
