@@ -71,7 +71,12 @@
     var crumb = document.getElementById("compare-model");
     crumb.textContent = data.name;
     crumb.href = base + "index.html";
-    document.getElementById("compare-unverified").hidden = !data.unverified;
+    // One page serves every model: the badge is made only for a model the build marks, so
+    // a catalog at its verified tip holds no unverified badge at all (#22).
+    var badge = document.getElementById("compare-unverified");
+    badge.className = data.unverified ? "badge unverified" : "";
+    badge.textContent = data.unverified ? "unverified" : "";
+    badge.hidden = !data.unverified;
     var newest = document.getElementById("compare-newest");
     var recent = data.versions.slice(-6).reverse();
     newest.textContent = "Newest: ";
