@@ -7,6 +7,7 @@ follow ``mlflow.MlflowClient`` so that switching is a change of import.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,11 +17,9 @@ from gitreg.core import mutations as mut
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import BadRef, InvalidParameter, ModelNotFound, VersionNotFound
 from gitreg.core.fields import (
-    MAX_DESCRIPTION,
     check_alias,
     check_tag_key,
     now_ms,
-    optional_text,
     parse_version,
 )
 from gitreg.core.names import check_name
@@ -36,7 +35,9 @@ from gitreg.store.store import Reading, Store
 from gitreg.store.transaction import Transaction
 
 if TYPE_CHECKING:
+    from gitreg.core.identity import Identity
     from gitreg.services.listing import Listing
+    from gitreg.store.transaction import Clock
 
 
 # ``at="verified"`` (and ``--at verified``) names the verified tip, never a ref of that name.
@@ -60,6 +61,8 @@ class Registry(Governance, Notifications, Collaboration):
         push: bool | None = None,
         fetch: bool = False,
         verified: bool = False,
+        author: Identity | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """``push`` overrides gitreg.yaml's ``registry.push``; ``fetch`` reads the remote tip.
 
@@ -68,12 +71,19 @@ class Registry(Governance, Notifications, Collaboration):
         unaudited state pins. Read-only, as any ``at``. ``at="verified"`` means the same,
         always: a branch or tag called verified is ``refs/heads/verified``.
 
+        ``author`` is the author of every commit this registry writes instead of git's
+        identity (which stays the committer), and the ``created_by`` of what it creates: the
+        person a server authenticated (#25). ``clock`` gives the time of each write in epoch
+        milliseconds (default: now).
+
         Raises:
             BadRef: ``at`` names no commit, or ``verified`` and the clone has no verified tip.
             InvalidParameter: ``verified`` with ``at`` or ``fetch``.
         """
         self.store = Store.discover(path)
         self.push = push
+        self.author = author
+        self.clock: Clock = clock or now_ms
         if at == VERIFIED_WORD:
             at, verified = None, True
         self.verified = verified
@@ -104,6 +114,17 @@ class Registry(Governance, Notifications, Collaboration):
             )
         return commit
 
+    def acting_as(self, author: Identity | None, clock: Clock | None = None) -> Registry:
+        """This registry, writing as ``author`` (and timing its writes by ``clock``).
+
+        A copy that shares the store: a server keeps one ``Registry`` and hands each
+        request's writes the caller it authenticated, without any shared state (#25).
+        """
+        view = copy.copy(self)
+        view.author = author
+        view.clock = clock or now_ms
+        return view
+
     # ------------------------------------------------------------ internals
 
     def _read(self, name: str) -> RegisteredModel:
@@ -123,13 +144,18 @@ class Registry(Governance, Notifications, Collaboration):
         from gitreg.services import promotion  # remote code stays off the read path
 
         config = promotion.needs_review(self.store, self.push)
+        author, clock = self.author, self.clock
         if config is None:
-            return self.store.transaction(mutation, push=self.push)
+            return self.store.transaction(mutation, push=self.push, author=author, clock=clock)
         try:
-            return self.store.transaction(promotion.guarded(mutation), push=self.push)
+            return self.store.transaction(
+                promotion.guarded(mutation), push=self.push, author=author, clock=clock
+            )
         except promotion.ReviewRequired as e:
             promotion.refuse_direct(e.changes[0], direct, config, self.push)
-            return promotion.request_change(self.store, mutation, e.changes, why, self.push)
+            return promotion.request_change(
+                self.store, mutation, e.changes, why, self.push, author=author, clock=clock
+            )
 
     def _modify(self, name: str, change: ops.Change, message: str) -> RegisteredModel:
         result: RegisteredModel = self._write(ops.modify(check_name(name), change, message))
@@ -149,8 +175,8 @@ class Registry(Governance, Notifications, Collaboration):
         check_name(name)
         model = RegisteredModel(
             name=name,
-            creation_timestamp=now_ms(),
-            description=optional_text(description, "description", MAX_DESCRIPTION),
+            creation_timestamp=self.clock(),
+            description=ops.description_text(description),
             tags=mut.clean_tags(tags),
         )
 
@@ -170,8 +196,8 @@ class Registry(Governance, Notifications, Collaboration):
         return result
 
     def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
-        """Set the model's description (an empty string clears it)."""
-        text = optional_text(description, "description", MAX_DESCRIPTION)
+        """Set the model's description (None removes it; ``""`` is kept, as MLflow keeps it)."""
+        text = ops.description_text(description)
         return self._modify(
             name,
             lambda m: dataclasses.replace(m, description=text),
@@ -275,6 +301,7 @@ class Registry(Governance, Notifications, Collaboration):
             description=description,
             metrics=metrics,
             storage_location=storage_location,
+            created=self.clock(),
         )
         del await_creation_for  # versions are READY the moment they are committed
 
@@ -297,9 +324,9 @@ class Registry(Governance, Notifications, Collaboration):
     def update_model_version(
         self, name: str, version: int | str, description: str | None = None
     ) -> ModelVersion:
-        """Set a version's description."""
+        """Set a version's description (None removes it; ``""`` is kept, as MLflow keeps it)."""
         number = parse_version(version)
-        text = optional_text(description, "description", MAX_DESCRIPTION)
+        text = ops.description_text(description)
 
         def change(m: RegisteredModel) -> RegisteredModel:
             mv = mut.find_version(m, number)

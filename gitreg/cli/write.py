@@ -213,12 +213,13 @@ def update(
     """
     registry = _registry(repo)
     if version is None:
-        model = registry.update_registered_model(name, description)
+        # '' clears it here; through MLflow's API an empty description is kept as "" (#25).
+        model = registry.update_registered_model(name, description or None)
         if as_json:
             _emit({"registered_model": model.to_dict()})
         target = name
     else:
-        mv = registry.update_model_version(name, version, description)
+        mv = registry.update_model_version(name, version, description or None)
         if as_json:
             _emit({"model_version": mv.to_dict()})
         target = f"{name} version {version}"

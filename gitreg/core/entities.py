@@ -108,6 +108,7 @@ class ModelVersion:
     ) -> ModelVersion:
         """Build from one entry of a manifest's ``versions`` list."""
         created = parse_timestamp(data.get("created_at"))
+        updated = parse_timestamp(data.get("updated_at"))
         return cls(
             name=name,
             version=_strict_int(data["version"]),
@@ -119,7 +120,7 @@ class ModelVersion:
             aliases=tuple(aliases),
             metrics=check_metrics(data.get("metrics")),
             creation_timestamp=created,
-            last_updated_timestamp=created,
+            last_updated_timestamp=max(created, updated),
             user_id=data.get("created_by"),
             run_link=data.get("run_link"),
             storage_location=data.get("storage_location"),
@@ -135,7 +136,7 @@ class ModelVersion:
         if self.storage_location:
             out["storage_location"] = self.storage_location
         out["stage"] = self.current_stage.value
-        if self.description:
+        if self.description is not None:  # "" is kept: MLflow tells "" from no description
             out["description"] = self.description
         if self.tags:
             out["tags"] = dict(self.tags)
@@ -145,6 +146,8 @@ class ModelVersion:
             out["created_at"] = format_timestamp(self.creation_timestamp)
         if self.user_id:
             out["created_by"] = self.user_id
+        if self.last_updated_timestamp > self.creation_timestamp:
+            out["updated_at"] = format_timestamp(self.last_updated_timestamp)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,7 +224,12 @@ class RegisteredModel:
         created = parse_timestamp(data.get("created_at"))
         if not created and versions:
             created = min(v.creation_timestamp for v in versions)
-        updated = max([created, *(v.last_updated_timestamp for v in versions)])
+        # The last change the manifest records (updated_at, #25); a manifest written before
+        # it, or by hand, still has its newest version's.
+        updated = max(
+            [created, parse_timestamp(data.get("updated_at"))]
+            + [v.last_updated_timestamp for v in versions]
+        )
         return cls(
             name=name,
             creation_timestamp=created,
@@ -237,7 +245,7 @@ class RegisteredModel:
     def to_manifest(self) -> dict[str, Any]:
         """The manifest, in the canonical key order; empty optional fields are left out."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "name": self.name}
-        if self.description:
+        if self.description is not None:  # "" is kept: MLflow tells "" from no description
             out["description"] = self.description
         if self.tags:
             out["tags"] = dict(self.tags)
@@ -248,6 +256,8 @@ class RegisteredModel:
             out["created_at"] = format_timestamp(self.creation_timestamp)
         if self.user_id:
             out["created_by"] = self.user_id
+        if self.last_updated_timestamp > self.creation_timestamp:
+            out["updated_at"] = format_timestamp(self.last_updated_timestamp)
         out["versions"] = [mv.to_manifest() for mv in self.versions]
         return out
 

@@ -59,6 +59,11 @@ def policy(tx: Transaction) -> Policy:
     return tx.policy()
 
 
+def description_text(value: object) -> str | None:
+    """A description as given: None is none, ``""`` is an empty one (MLflow keeps both)."""
+    return None if value is None else check_text(value, "description", MAX_DESCRIPTION)
+
+
 def modify(name: str, change: Change, message: str) -> Callable[[Transaction], RegisteredModel]:
     """Apply ``change`` to the existing model; commit only when it changed something."""
 
@@ -66,6 +71,7 @@ def modify(name: str, change: Change, message: str) -> Callable[[Transaction], R
         model, raw = existing(tx, name)
         new = change(model)
         if new != model:
+            new = mut.touch(model, new, tx.now)
             tx.write_model(new, like=raw)
             tx.message = message
         return new
@@ -152,7 +158,7 @@ def _start(tx: Transaction, model: RegisteredModel) -> RegisteredModel:
 
 
 def _retire(tx: Transaction, model: RegisteredModel, reason: str) -> None:
-    entry = Retirement(model.next_version, format_timestamp(now_ms()), user(tx), reason)
+    entry = Retirement(model.next_version, format_timestamp(tx.now), user(tx), reason)
     _write_retired(tx, retired(tx).retire(model.name, entry))
 
 
@@ -179,6 +185,8 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
 
     def mutation(tx: Transaction) -> RegisteredModel:
         model, raw = existing(tx, name)
+        if new_name == name:  # nothing to rename: no commit (it made an empty one)
+            return model
         if name_key(name) != name_key(new_name):
             mut.claim_name(tx.model_names(), new_name)
         record = retired(tx)
@@ -187,13 +195,14 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
             _check_retired_name(record, model, new_name)
             record = record.revive(new_name)
             entry = Retirement(
-                model.next_version, format_timestamp(now_ms()), user(tx), f"renamed to {new_name}"
+                model.next_version, format_timestamp(tx.now), user(tx), f"renamed to {new_name}"
             )
             record = record.retire(name, entry)
             _write_retired(tx, record)
         renamed = dataclasses.replace(
             model, name=new_name, next_version=max(model.next_version, floor)
         ).with_versions(model.versions)
+        renamed = mut.touch(model, renamed, tx.now)  # every version's name changed, as MLflow
         tx.delete(model_path(name))
         tx.write_model(renamed, like={**raw, "name": new_name})
         tx.renamed_from[model_path(new_name)] = name
@@ -252,7 +261,7 @@ def delete_version(name: str, number: int) -> Callable[[Transaction], ModelVersi
     def mutation(tx: Transaction) -> ModelVersion:
         model, raw = existing(tx, name)
         gone = mut.find_version(model, number)
-        tx.write_model(mut.delete_version(model, number), like=raw)
+        tx.write_model(mut.touch(model, mut.delete_version(model, number), tx.now), like=raw)
         aliases = f"\n\nRemoved alias(es) {', '.join(gone.aliases)}" if gone.aliases else ""
         tx.message = f"Delete {name} version {number}{aliases}"
         return gone
@@ -270,18 +279,22 @@ def new_version(
     description: str | None = None,
     metrics: Mapping[str, float] | None = None,
     storage_location: str | None = None,
+    created: int | None = None,
 ) -> ModelVersion:
-    """The version to register (numbered by the mutation), its arguments checked."""
+    """The version to register (numbered by the mutation), its arguments checked.
+
+    ``created`` is its creation time (epoch milliseconds; default now).
+    """
     check_name(name)
     if not isinstance(source, str) or not source.strip():
         raise InvalidParameter("Invalid source: it must be a non-empty URI or path")
-    created = now_ms()
+    created = now_ms() if created is None else created
     checked = ModelVersion(
         name=name,
         version=0,
         source=check_text(source, "source", MAX_URI),
         run_id=optional_text(run_id, "run_id", MAX_RUN_ID),
-        description=optional_text(description, "description", MAX_DESCRIPTION),
+        description=description_text(description),
         tags=mut.clean_tags(tags),
         metrics=check_metrics(metrics),
         creation_timestamp=created,
@@ -320,6 +333,8 @@ def register_version(
         else:
             model, raw = found
         grown = mut.add_version(model, dataclasses.replace(new, user_id=user(tx)))
+        # The model changed when its version was registered, as MLflow records it.
+        grown = mut.touch(model, grown, new.creation_timestamp)
         tx.write_model(grown, like=raw)
         number = model.next_version
         tx.message = f"Register {name} version {number}\n\nsource: {new.source}" + (
@@ -339,6 +354,7 @@ def transition(
         model, raw = existing(tx, name)
         new = mut.transition(model, number, target, archive, policy(tx), read_card(tx, name))
         if new != model:
+            new = mut.touch(model, new, tx.now)
             tx.write_model(new, like=raw)
             tx.message = mut.transition_message(model, new, number, target, note)
         return mut.find_version(new, number)
