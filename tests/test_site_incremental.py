@@ -106,6 +106,21 @@ def test_a_comment_renders_its_model_again(work, tmp_path):
     same_as_full(work, out, tmp_path)
 
 
+def test_a_signature_bundle_renders_its_model_again(work, tmp_path):
+    """A version's model-signing bundle (#28) is shown on its model's pages: a commit that
+    adds one renders that model again, and only it."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    bundle = work / "artifacts" / "fraud" / "1.sig"
+    bundle.parent.mkdir(parents=True)
+    bundle.write_text('{"mediaType": "application/vnd.dev.sigstore.bundle+json"}\n')
+    git(work, "add", "artifacts")
+    git(work, "commit", "-q", "-m", "Sign fraud version 1")
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental) == (1, True)
+    same_as_full(work, out, tmp_path)
+
+
 def test_a_page_changed_on_disk_is_rendered_again(work, tmp_path):
     out = tmp_path / "out"
     build(Registry(work), out)

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.core.approved import ApprovalRecord
-from gitreg.core.config import CONFIG_FILE, MODELS_DIR
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Policy
 from gitreg.core.errors import git_kind
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.gate import cards, files, trust
+from gitreg.gate import cards, files, signing, trust
 from gitreg.gate.approval_check import MergedApprovals
 from gitreg.gate.evidence import Checked, Evidence, Witness
 from gitreg.gate.incremental import Incremental
@@ -159,6 +159,8 @@ class _Walk:
         self.witness = witness
         self.approvals = MergedApprovals(root, witness)
         self.acknowledgements = acknowledged
+        # Where the signing keys were last accepted (#28): a signature is judged by them.
+        self.keys_at = start
         self.notes: list[str] = []
         self.checked: list[Checked] = []
         self.acknowledged: list[Violation] = []
@@ -221,7 +223,8 @@ class _Walk:
         judging = self.judging()
         names = _names_after(self.names, registry)
         context = self._cards_context(commit, old, new, judging)
-        findings = self._judge_files(old, new, unreadable, names, judging, context)
+        policy = signing.for_commit(judging.policy, self.root, self.keys_at, commit.commit)
+        findings = self._judge_files(old, new, unreadable, names, policy, context)
         findings += self._judging_changes(commit, old, new, judging)
         if self.broken and commit.changes and not self._repairs(new):
             findings.append(self._unjudged(commit))
@@ -238,6 +241,10 @@ class _Walk:
             for finding in sorted(set(findings), key=lambda f: (f.path, f.line or 0, f.code))
         ]
         self._advance(commit, old, new, names, accepted=not violations)
+        if not violations and any(
+            trust.is_key(p) for ch in commit.changes for p in (ch.old_path, ch.new_path)
+        ):
+            self.keys_at = commit.commit
         note = self.acknowledgements.get(commit.commit)
         if note is not None and violations:
             self.acknowledged += violations
@@ -251,7 +258,7 @@ class _Walk:
         new: dict[str, bytes | None],
         unreadable: dict[str, Finding],
         names: set[str],
-        judging: trust.Trusted,
+        policy: Policy,
         context: tuple[dict[str, bytes | None], dict[str, bytes | None]] = ({}, {}),
     ) -> list[Finding]:
         entries = files.Listing(dict.fromkeys(names, False), frozenset())
@@ -267,7 +274,7 @@ class _Walk:
             set(old) | set(new),
             before,
             after,
-            judging.policy,
+            policy,
             check_new,
             push=True,
             incremental=self.incremental,

@@ -102,6 +102,8 @@ class Catalog:
     thread_note: str = ""  # why a conversation is not shown, when it is not
     # Manifest and card path -> blob id of what was read (an incremental rebuild compares).
     sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # The model-signing bundles the registry keeps, by path (#28).
+    signed: frozenset[str] = frozenset()
 
 
 def collect(registry: Registry) -> Catalog:
@@ -143,6 +145,7 @@ def collect(registry: Registry) -> Catalog:
         threads=threads,
         thread_note=thread_note,
         sources={**read.blobs, **{p: compare.blob_id(t) for p, t in extras.cards.items()}},
+        signed=registry.signed_bundles(),
     )
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core.card import card_path
 from gitreg.core.config import CONFIG_FILE
+from gitreg.core.digest import artifact_dir
 from gitreg.core.events import Event, EventKind, RegistryEvent
 from gitreg.core.version import __version__
 from gitreg.site import catalog as collecting
@@ -232,6 +233,7 @@ def _partial(registry: Registry, out: _Outdir, previous: Mapping[str, Any]) -> P
     extras = Extras.read(registry, remote, list(names.values()))
     tip = verified_tip(store, at, blobs)
     new_events = registry.list_events(old_commit, vet=False) if old_commit != commit else []
+    signed = registry.signed_bundles()  # a version's signature bundle marks its pages (#28)
     old_models: Mapping[str, Any] = previous.get("models", {})
     touched = {e.event.name for e in new_events} | {
         e.event.old_name for e in new_events if e.event.old_name
@@ -240,12 +242,14 @@ def _partial(registry: Registry, out: _Outdir, previous: Mapping[str, Any]) -> P
         name
         for path, name in names.items()
         if name in touched
-        or not _same(old_models.get(name), _inputs(name, path, blobs, extras, requests, tip), out)
+        or not _same(
+            old_models.get(name), _inputs(name, path, blobs, extras, requests, tip, signed), out
+        )
     ]
     if len(changed) > MAX_SHARE * max(1, len(names)):
         return f"{len(changed)} of {len(names)} models changed"
     notes = [*notes, *extras.notes]
-    found = (changed, names, blobs, extras, requests, tip, new_events)
+    found = (changed, names, blobs, extras, requests, tip, new_events, signed)
     return _plan_for(registry, found, previous, tuple(notes))
 
 
@@ -269,8 +273,10 @@ def _inputs(
     extras: Extras,
     requests: Sequence[Request],
     tip: Any,
+    signed: frozenset[str],
 ) -> list[Any]:
     """What a model's files are made of, besides its events (compared with the record)."""
+    bundles = f"{artifact_dir(name)}/"
     card = extras.cards.get(card_path(name))
     comments = sorted(
         (version, c.id, c.last_updated_timestamp)
@@ -290,6 +296,7 @@ def _inputs(
         [list(c) for c in comments],
         [list(r) for r in mine],
         newer,
+        sorted(p for p in signed if p.startswith(bundles)),
     ]
 
 
@@ -324,7 +331,7 @@ def _plan_for(
     ``found``: (changed names, manifest path -> name, manifest path -> blob, the cards and
     comments, the open requests, the verified tip, the events since the recorded commit).
     """
-    changed, names, blobs, extras, requests, tip, new_events = found
+    changed, names, blobs, extras, requests, tip, new_events, signed = found
     read = registry.store.read_registry(registry.at, changed)
     if read.refused or len(read.models) != len(changed):
         return "a changed manifest is invalid"
@@ -352,6 +359,7 @@ def _plan_for(
         threads=threads,
         thread_note=thread_note,
         sources=_sources(blobs, extras, _config_blob(registry)),
+        signed=signed,
     )
     order = list(names.values())
     kept: dict[str, ModelOutput] = {}
@@ -410,7 +418,9 @@ def _model_record(
     )
     path = model_path(entry.name)
     card = catalog.sources.get(card_path(entry.name))
-    inputs = _inputs(entry.name, path, catalog.sources, extras, entry.requests, catalog.verified)
+    inputs = _inputs(
+        entry.name, path, catalog.sources, extras, entry.requests, catalog.verified, catalog.signed
+    )
     inputs[1] = card
     return {
         "inputs": inputs,
