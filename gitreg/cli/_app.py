@@ -384,6 +384,7 @@ COMMAND_MODULES = {
     "events": "gitreg.cli.events",
     **dict.fromkeys(["notify", "webhooks"], "gitreg.cli.notify"),
     "site": "gitreg.cli.site",
+    **dict.fromkeys(["card", "comment", "comments"], "gitreg.cli.collab"),
     **dict.fromkeys(["verify", "sign"], "gitreg.cli.artifacts"),
     **dict.fromkeys(["import-mlflow", "export-mlflow"], "gitreg.cli.mlflow"),
 }

@@ -15,10 +15,11 @@ from typing import Any
 
 from gitreg.core import manifest
 from gitreg.core import mutations as mut
+from gitreg.core.card import Card, card_path, parse_card
 from gitreg.core.config import KEYS_DIR, Policy
 from gitreg.core.digest import Listing, artifact_dir, bundle_path, listing_path, parse_digest
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.core.errors import GitregError, InvalidParameter, ModelNotFound
+from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter, ModelNotFound
 from gitreg.core.fields import (
     MAX_DESCRIPTION,
     MAX_RUN_ID,
@@ -184,6 +185,22 @@ def delete_tags(
     )
 
 
+def read_card(tx: Transaction, name: str) -> Card | None:
+    """The model's card at the tip (None: it has none); one that does not parse is refused.
+
+    Raises:
+        InvalidManifest: the card's front matter does not parse (its finding says where).
+    """
+    path = card_path(name)
+    text = tx.read(path)
+    if text is None:
+        return None
+    card, findings = parse_card(text, path)
+    if card is None:
+        raise InvalidManifest(f"{findings[0]}; fix the card first", findings)
+    return card
+
+
 def retired(tx: Transaction) -> Retired:
     """The retired names at the tip (see ``core.retired``)."""
     text = tx.read(RETIRED_FILE)
@@ -258,10 +275,21 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
         if artifact_dir(name) != artifact_dir(new_name):
             _move_artifact_files(tx, name, new_name, [mv.version for mv in model.versions])
         tx.renamed_from[model_path(new_name)] = name
+        _move_card(tx, name, new_name)
         tx.message = f"Rename registered model {name} to {new_name}"
         return renamed
 
     return mutation
+
+
+def _move_card(tx: Transaction, name: str, new_name: str) -> None:
+    """The model card moves with its model (#29): same text, the new name's stem."""
+    old, new = card_path(name), card_path(new_name)
+    text = tx.read(old)
+    if text is None or old == new:
+        return
+    tx.delete(old)
+    tx.changes[new] = text
 
 
 def _check_retired_name(record: Retired, model: RegisteredModel, new_name: str) -> None:
@@ -287,6 +315,8 @@ def delete_model(name: str) -> Callable[[Transaction], RegisteredModel]:
     def mutation(tx: Transaction) -> RegisteredModel:
         model, _raw = existing(tx, name)
         tx.delete(model_path(name))
+        if tx.read(card_path(name)) is not None:  # the card goes with its model (#29)
+            tx.delete(card_path(name))
         _retire(tx, model, "deleted")
         tx.message = f"Delete registered model {name}"
         return model
@@ -404,7 +434,9 @@ def transition(
 
     def mutation(tx: Transaction) -> ModelVersion:
         model, raw = existing(tx, name)
-        new = mut.transition(model, number, target, archive, signing_policy(tx))
+        new = mut.transition(
+            model, number, target, archive, signing_policy(tx), read_card(tx, name)
+        )
         if new != model:
             new = mut.touch(model, new, tx.now)
             tx.write_model(new, like=raw)

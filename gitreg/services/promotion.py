@@ -15,7 +15,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core.config import BRANCH_PREFIX, CONFIG_FILE, Config
+from gitreg.core.card import CARD_SUFFIX, is_card_path
+from gitreg.core.config import BRANCH_PREFIX, CONFIG_FILE, Config, Policy
 from gitreg.core.errors import (
     ForgeError,
     GitregError,
@@ -23,10 +24,18 @@ from gitreg.core.errors import (
     PullRequestNotOpened,
     TransitionNotAllowed,
 )
-from gitreg.core.names import branch_component
-from gitreg.core.protection import CONFIG_CHANGE, ProtectedChange, config_change, protected_changes
+from gitreg.core.names import branch_component, name_of_stem
+from gitreg.core.protection import (
+    CARD_CHANGE,
+    CONFIG_CHANGE,
+    ProtectedChange,
+    card_change,
+    config_change,
+    protected_changes,
+)
 from gitreg.integrations.forges import make_forge
 from gitreg.integrations.forges.base import PullRequest
+from gitreg.store import compare
 from gitreg.store.proposal import (
     Proposal,
     propose,
@@ -46,6 +55,7 @@ _EFFECTS = {
     "delete-model": "the model is deleted",
     "rename": "the model is renamed",
     CONFIG_CHANGE: "gitreg.yaml changes",
+    CARD_CHANGE: "the model card changes",
 }
 
 
@@ -82,11 +92,29 @@ def guarded(mutation: Callable[[Transaction], Any]) -> Callable[[Transaction], A
         ]
         if CONFIG_FILE in tx.changes:  # what judges the registry changes by review (#22)
             changes.append(config_change(CONFIG_FILE, tx.message))
+        changes += _card_changes(tx, policy)
         if changes:
             raise ReviewRequired(sorted(changes, key=_weight))
         return result
 
     return run
+
+
+def _card_changes(tx: Transaction, policy: Policy) -> list[ProtectedChange]:
+    """The card edits of ``tx`` whose models hold a protected fact at the tip (#29)."""
+    found = []
+    for path in tx.changes:
+        data = tx.changes[path]
+        if not is_card_path(path):
+            continue
+        if tx.base_blob_id(path) == (compare.blob_id(data) if data is not None else None):
+            continue
+        name = name_of_stem(path.rsplit("/", 1)[-1].removesuffix(CARD_SUFFIX)) or ""
+        held = tx.read_model(name)
+        change = card_change(held[0] if held else None, policy, path)
+        if change is not None:
+            found.append(change)
+    return found
 
 
 def _weight(change: ProtectedChange) -> int:
@@ -95,9 +123,8 @@ def _weight(change: ProtectedChange) -> int:
     being archived, the aliases a deleted version held)."""
     if change.kind == "stage":
         return 0 if change.stage == change.to_stage else 4
-    return {CONFIG_CHANGE: 0, "delete-model": 1, "rename": 1, "delete-version": 2, "alias": 3}.get(
-        change.kind, 5
-    )
+    weights = {CONFIG_CHANGE: 0, "delete-model": 1, "rename": 1, "delete-version": 2}
+    return {**weights, "alias": 3, CARD_CHANGE: 3}.get(change.kind, 5)
 
 
 def refuse_direct(change: ProtectedChange, direct: bool, config: Config, push: bool | None) -> None:
@@ -145,6 +172,8 @@ def branch_for(change: ProtectedChange, new_name: str | None = None) -> str:
         suffix = f"v{change.version}-deleted"
     elif change.kind == "rename":
         return f"{BRANCH_PREFIX}{branch_component(change.old_name or '')}/renamed-{name}"
+    elif change.kind == CARD_CHANGE:
+        suffix = "card"
     else:
         suffix = "deleted"
     return f"{BRANCH_PREFIX}{name}/{suffix}"
@@ -164,6 +193,8 @@ def title_for(change: ProtectedChange) -> str:
         return f"Delete {change.model} version {change.version}"
     if change.kind == "rename":
         return f"Rename {change.old_name} to {change.model}"
+    if change.kind == CARD_CHANGE:
+        return f"Update the model card of {change.model}"
     return f"Delete registered model {change.model}"
 
 

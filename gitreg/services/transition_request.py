@@ -36,6 +36,7 @@ _BRANCHES = (
     ("delete-model", re.compile(_NAME + r"deleted")),
     ("rename", re.compile(_NAME + r"renamed-(?P<new>[^/]+)")),
     ("config", re.compile(r"gitreg/gitreg\.yaml/(?P<what>[^/]+)")),  # a webhook's change (#22)
+    ("card", re.compile(_NAME + r"card")),  # a model card's edit (#29)
 )
 # The review state of every request when the forge has no token to be asked with (#27).
 NO_TOKEN_REVIEW = Review("unknown", reason="no token")
@@ -75,6 +76,8 @@ class TransitionRequest:
             return "renamed"
         if self.kind == "config":
             return "gitreg.yaml"
+        if self.kind == "card":
+            return "card"
         return "deleted" if self.kind in ("delete-version", "delete-model") else ""
 
     def approval_state(self) -> str:

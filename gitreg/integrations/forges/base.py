@@ -63,6 +63,21 @@ class Review:
 
 
 UNKNOWN_REVIEW = Review("unknown")
+MAX_THREAD = 300  # comments read from one pull request's conversation
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadComment:
+    """One comment in a pull request's conversation, as the forge shows it (#29)."""
+
+    author: str
+    body: str
+    created_at: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        return dataclasses.asdict(self)
 
 
 def parsed(convert: Any, data: Any, what: str) -> Any:
@@ -110,6 +125,10 @@ class Forge(abc.ABC):
     def merged_pull_for(self, commit: str) -> PullRequest | None:
         """The merged request ``commit`` came from (a squash or rebase merge), if any."""
         return None
+
+    def thread(self, number: int) -> list[ThreadComment]:
+        """The comments of request ``number``'s conversation, oldest first (none here)."""
+        return []
 
     def pull_reviews(self, number: int) -> PullReviews:
         """Pull request ``number``: its author, head, merge time and every review (#24).
