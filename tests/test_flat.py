@@ -265,3 +265,28 @@ def test_sparse_finds_entries_by_their_text() -> None:
 )
 def test_sparse_declines_other_shapes(text: str) -> None:
     assert Sparse.read(text) is None
+
+
+def test_the_policy_refuses_a_flat_transition_in_the_same_words(
+    long_model: Registry, registry_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The policy that judges a move (its requirements, with #28's signatures and #29's
+    card) is read as the full path reads it: the refusal is the same, word for word."""
+    config = registry_repo / "gitreg.yaml"
+    required = "requirements:\n    Production:\n      tags: {validation: passed}\n"
+    config.write_text(config.read_text().replace("requirements: {}\n", required))
+    git(registry_repo, "commit", "-qam", "policy: Production needs validation")
+    refusals = []
+    for flat_path in (True, False):
+        with contextlib.ExitStack() as stack:
+            if not flat_path:
+                stack.enter_context(full_path_only(monkeypatch))
+            with pytest.raises(GitregError) as caught:
+                long_model.transition_model_version_stage(NAME, 3, "Production")
+            refusals.append(caught.value.message)
+    assert refusals[0] == refusals[1]
+    assert "churn version 3 cannot enter Production" in refusals[0]
+    long_model.set_tags(NAME, {"validation": "passed"}, 3)
+    spy = Spy(monkeypatch)
+    assert long_model.transition_model_version_stage(NAME, 3, "Production").version == 3
+    assert spy.taken == 1

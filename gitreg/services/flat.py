@@ -16,8 +16,8 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from gitreg.core import mutations as mut
 from gitreg.core import validate
@@ -28,6 +28,10 @@ from gitreg.core.sparse import Sparse
 from gitreg.store import cache
 from gitreg.store.compare import blob_id
 from gitreg.store.transaction import Transaction, model_path, parse_model
+
+if TYPE_CHECKING:
+    from gitreg.core.card import Card
+    from gitreg.core.config import Policy
 
 # The models set_alias last answered with, by blob id: content addressed, so never stale.
 # It answers with the whole model; building 5,000 versions again each time would cost
@@ -159,9 +163,17 @@ def register(tx: Transaction, name: str, new: ModelVersion) -> ModelVersion | No
 
 
 def transition(
-    tx: Transaction, name: str, number: int, target: Stage, archive: bool
+    tx: Transaction,
+    name: str,
+    number: int,
+    target: Stage,
+    archive: bool,
+    rules: Callable[[], tuple[Policy, Card | None]],
 ) -> tuple[ModelVersion, Stage, list[int]] | None:
     """``operations.transition``: (the version moved, its stage before, versions archived).
+
+    ``rules`` reads what judges the move (the policy with its signing checks, and the
+    model's card), as the full path reads it, and at the same point.
 
     Raises:
         TransitionNotAllowed: as ``mutations.transition``, with the same words.
@@ -171,8 +183,9 @@ def transition(
     if opened is None or found is None:
         return None
     mv, entry, begin, end = found
+    policy, card = rules()
     if mv.current_stage != target:
-        mut.check_policy(opened.model, mv, target, tx.policy())
+        mut.check_policy(opened.model, mv, target, policy, card)
     # The others in the target stage matter only to Production's one place, and to archive.
     wanted = archive or target == Stage.PRODUCTION
     in_target = opened.doc.in_stage(target.value) if wanted else []

@@ -90,7 +90,7 @@ def load_large(state_dir: Path, text: bytes, path: str) -> Any:
 MAX_WRITTEN = 256  # records kept; a 5,000-version model's is 1 MB
 # The manifest checks (``validate.CHECKS_VERSION``) a blob passed before it was recorded as
 # written: a record made under other checks is not trusted to hold (tests keep them equal).
-WRITTEN_CHECKS = 4
+WRITTEN_CHECKS = 5
 
 
 def _stamp() -> bytes:
@@ -119,11 +119,24 @@ def remember_written(
         if replaces is not None and replaces != oid:
             (directory / f"{replaces}.marshal").unlink(missing_ok=True)
             (directory / f"{replaces}.ok").unlink(missing_ok=True)
-        records = list(os.scandir(directory))
-        if len(records) > 2 * MAX_WRITTEN:
-            records.sort(key=lambda entry: entry.stat().st_mtime_ns)
-            for entry in records[: len(records) - 2 * MAX_WRITTEN]:
-                Path(entry.path).unlink(missing_ok=True)
+        _prune(directory)
+
+
+def _prune(directory: Path) -> None:
+    """Keep the newest MAX_WRITTEN records (a record: ``<oid>.marshal`` and ``<oid>.ok``)."""
+    files = list(os.scandir(directory))
+    if len(files) <= MAX_WRITTEN:
+        return
+    newest: dict[str, int] = {}
+    for entry in files:
+        oid = entry.name.split(".", 1)[0]
+        newest[oid] = max(newest.get(oid, 0), entry.stat().st_mtime_ns)
+    if len(newest) <= MAX_WRITTEN:
+        return
+    gone = set(sorted(newest, key=newest.__getitem__)[: len(newest) - MAX_WRITTEN])
+    for entry in files:
+        if entry.name.split(".", 1)[0] in gone:
+            Path(entry.path).unlink(missing_ok=True)
 
 
 def _replace(path: Path, content: bytes) -> None:
