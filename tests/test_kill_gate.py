@@ -13,8 +13,12 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
+from gitreg.core.config import DEFAULT_CONFIG_TEXT
+from gitreg.gate.scaffold import init_registry
 from tests._helpers import Cli, git, head
-from tests._pr import CONFIG, commit, edit, make_base, write
+from tests._pr import CONFIG, FRAUD, commit, edit, make_base, write
 
 CHAMPION_TO_3 = ("  champion: 1", "  champion: 3")
 
@@ -36,6 +40,58 @@ def violations(report: dict) -> list[tuple[str, str]]:
 
 
 # ----------------------------------------------------------------- the base policy
+
+
+def test_a_base_policy_that_breaks_the_schema_is_named_with_its_line_and_fix(tmp_path):
+    """validate --base on a base whose gitreg.yaml breaks the schema refuses the change and
+    quotes the schema finding as validate prints it: file, line, what and the fix."""
+    root = make_base(tmp_path / "r")
+    git(root, "switch", "-q", "main")
+    edit(
+        root,
+        "gitreg.yaml",
+        "    Production:\n      tags",
+        "    Staging: null\n    Production:\n      tags",
+    )
+    commit(root, "Staging: null")
+    git(root, "switch", "-q", "pr")
+    git(root, "merge", "-q", "main")
+    edit(root, "models/churn.yaml", *CHAMPION_TO_3)
+    commit(root, "Move @champion")
+    line = (root / "gitreg.yaml").read_text().splitlines().index("    Staging: null") + 1
+
+    (refusal,) = validate_base(root, 1)["findings"]
+
+    assert refusal["code"] == "BASE_POLICY_INVALID"
+    assert (
+        f"its gitreg.yaml is invalid (gitreg.yaml:{line}: SCHEMA: policy.requirements.Staging: "
+        "None is not of type 'object'; change the value's type), and an invalid policy "
+        "allows nothing"
+    ) in refusal["message"]
+
+
+def test_a_base_with_only_models_gitkeep_is_a_repository_becoming_a_registry(tmp_path):
+    """A models/ directory holding only .gitkeep is no registry yet: the change that brings
+    gitreg.yaml and a first model is judged by the policy gitreg init writes (not refused
+    as a registry without a gitreg.yaml)."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    write(root, "models/.gitkeep", "")
+    write(root, "README.md", "A plain repository.\n")
+    commit(root, "Plain, with an empty models/")
+    git(root, "switch", "-q", "-c", "pr")
+    write(root, "gitreg.yaml", DEFAULT_CONFIG_TEXT)
+    write(root, "models/fraud.yaml", FRAUD)
+    commit(root, "Become a registry")
+
+    report = validate_base(root, 0)
+
+    assert [n["code"] for n in report["notes"]] == ["BASE_POLICY_DEFAULT"]
+    assert report["notes"][0]["message"] == (
+        f"the base main ({git(root, 'rev-parse', 'main').strip()[:12]}) has no gitreg.yaml "
+        "and no model: this change makes it a registry, judged by the policy gitreg init writes"
+    )
 
 
 def symlinked_policy_base(tmp_path: Path) -> tuple[Path, str]:
@@ -118,3 +174,107 @@ def test_an_audit_from_a_linked_policy_says_the_file_is_a_link(tmp_path):
         "pull request of its own (it is judged by the last valid policy, gitreg.yaml at "
         f"{git(root, 'rev-parse', 'main~1').strip()[:12]})"
     ]
+
+
+# ------------------------------------------------------------ the retirement record
+
+RETIRED = """\
+schema_version: 1
+retired:
+  eggs:
+    next_version: 2
+    reason: deleted
+  spam:
+    next_version: 3
+    retired_by: alice
+    reason: deleted
+"""
+SPAM = "  spam:\n    next_version: 3\n"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "found"),
+    [
+        pytest.param(
+            "    reason: deleted\n", "    reason: renamed to churn\n", [], id="first-reason"
+        ),
+        pytest.param(
+            "    retired_by: alice\n    reason: deleted\n",
+            "    retired_by: alice\n    reason: renamed to churn\n",
+            [],
+            id="second-reason",
+        ),
+        pytest.param(
+            SPAM, "  spam:\n    next_version: 2\n", ["RETIREMENT_DROPPED"], id="lower-number"
+        ),
+        pytest.param("retired_by: alice", "retired_by: mallory", [], id="who-retired"),
+    ],
+)
+def test_a_hand_edit_that_rewrites_a_retired_entry_is_unverified(tmp_path, old, new, found):
+    """models/.retired.yaml may change without review only by growing. Rewriting any entry
+    (its reason, which decides whether a renamed model may take the name back; who retired
+    it; a lower number), the first or a later one, is a change to what judges: without a
+    forge to confirm review, the audit reports it UNVERIFIED and exits 1."""
+    root = tmp_path / "r"
+    init_registry(root)
+    write(root, "models/.retired.yaml", RETIRED)
+    commit(root, "Retire eggs and spam")
+    since = head(root)
+    edit(root, "models/.retired.yaml", old, new)
+    commit(root, "Rewrite the record")
+
+    report = audit(root, 1, "--since", since)
+
+    expected = [("models/.retired.yaml", code) for code in [*found, "UNVERIFIED"]]
+    assert violations(report) == expected
+    assert [(c["path"], c["code"], c["status"]) for c in report["protected_changes"]] == [
+        ("models/.retired.yaml", "PROTECTED_POLICY", "unverified")
+    ]
+
+
+def test_a_hand_edit_that_raises_a_retired_number_only_grows_the_record(tmp_path):
+    """Raising an entry's number (the same reason) only makes numbering more careful: the
+    audit accepts it without review."""
+    root = tmp_path / "r"
+    init_registry(root)
+    write(root, "models/.retired.yaml", RETIRED)
+    commit(root, "Retire eggs and spam")
+    since = head(root)
+    edit(root, "models/.retired.yaml", SPAM, "  spam:\n    next_version: 7\n")
+    commit(root, "Spam used up to 6")
+
+    report = audit(root, 0, "--since", since)
+
+    assert report["violations"] == []
+    assert report["protected_changes"] == []
+
+
+# ------------------------------------------------------------------ the evidence
+
+
+def test_a_registrys_first_commit_says_why_its_protected_change_is_unverified(tmp_path):
+    """The first audit of a repository becoming a registry judges the whole history
+    (``--since`` the zero commit, as the workflow gitreg init writes does on its first
+    run): the commit that brings gitreg.yaml and a Production version is judged by no
+    gitreg.yaml at all, so its protected change is UNVERIFIED, and the message says no
+    forge could be asked because the registry was empty (no gitreg.yaml named one)."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    write(root, "README.md", "A plain repository.\n")
+    commit(root, "Plain")
+    write(root, "gitreg.yaml", DEFAULT_CONFIG_TEXT)
+    write(root, "models/fraud.yaml", FRAUD.replace("stage: None", "stage: Production"))
+    commit(root, "Become a registry")
+    founded = head(root)
+
+    (violation,) = audit(root, 1, "--since", "0" * 40)["violations"]
+
+    assert violation["commit"] == founded
+    assert violation["finding"]["message"] == (
+        "fraud: version 1: None -> Production: a protected change that no forge confirmed "
+        "came from a merged pull request (registry.forge is none in the empty registry, so no "
+        "forge can confirm a merged pull request (a merge commit's title is not evidence); set "
+        "registry.forge to github or gitlab in a reviewed change); review it, then revert it "
+        f"or acknowledge it (gitreg audit --record --acknowledge {founded[:12]} --reason TEXT)"
+    )
