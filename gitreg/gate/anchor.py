@@ -14,6 +14,9 @@ the next audit starts there. Three rules keep an ordinary push from skipping the
   commit before a push;
 - violations block recording until an administrator acknowledges them by commit id with a
   reason (``--acknowledge``), recorded as git notes pushed beside the tip.
+
+A clean record also keeps who approved each merged pull request the audit found (#24), as
+git notes in ``refs/notes/gitreg/approvals`` pushed beside the tip the same way.
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from gitreg.core.approved import ApprovalRecord
 from gitreg.core.errors import BadRef, RemoteUnavailable
 from gitreg.gate.audit import AuditReport
 from gitreg.store import compare, verified
-from gitreg.store.verified import ACKNOWLEDGED_REF, VERIFIED_REF, VerifiedTipError
+from gitreg.store.verified import ACKNOWLEDGED_REF, APPROVALS_REF, VERIFIED_REF, VerifiedTipError
+
+# The notes refs a record writes and pushes beside the verified tip.
+NOTES_REFS = (ACKNOWLEDGED_REF, APPROVALS_REF)
 
 ZERO = "0" * 40
 RECOVERY = "see docs/trust.md, recovery"
@@ -140,11 +147,13 @@ def _sync(
 
 
 def _sync_acknowledgements(root: Path, remote: str) -> None:
-    """Take the remote's acknowledgements (this clone adds its own only while recording)."""
-    theirs = verified.fetch(root, remote, ACKNOWLEDGED_REF)
-    local = verified.read_ref(root, ACKNOWLEDGED_REF)
-    if theirs is not None and theirs != local:
-        verified.move(root, ACKNOWLEDGED_REF, theirs, local, f"gitreg: fetched from {remote}")
+    """Take the remote's acknowledgements and approvals (this clone adds its own only while
+    recording)."""
+    for ref in NOTES_REFS:
+        theirs = verified.fetch(root, remote, ref)
+        local = verified.read_ref(root, ref)
+        if theirs is not None and theirs != local:
+            verified.move(root, ref, theirs, local, f"gitreg: fetched from {remote}")
 
 
 def _no_start(remote: str | None) -> str:
@@ -246,31 +255,42 @@ def record(root: Path, chosen: Plan, report: AuditReport, asked: Mapping[str, st
     why = f"gitreg audit --record: {report.commits} commit(s) in {span} judged, no violation"
     if asked:
         why += f"; acknowledged {', '.join(c[:12] for c in asked)}"
-    notes_before = verified.read_ref(root, ACKNOWLEDGED_REF)
+    notes_before = {ref: verified.read_ref(root, ref) for ref in NOTES_REFS}
     if new != old:
         verified.move_forward(root, new, old, why)
+    kept = _new_records(root, report)
     try:
         for commit, text in asked.items():
             verified.acknowledge(root, commit, text)
+        verified.record_approvals(root, kept)
         if chosen.remote is not None:
             _publish(root, chosen.remote, chosen, notes_before)
     except Exception:
         _undo(root, new, old, notes_before)
         raise
     where = f" and pushed to {chosen.remote}" if chosen.remote else ""
+    approvals = f"; who approved {len(kept)} merge(s) kept in {APPROVALS_REF}" if kept else ""
     if new == old and not asked:
-        return f"{VERIFIED_REF} already at {new[:12]}{where}"
-    return f"{VERIFIED_REF} -> {new[:12]} (was {old[:12] if old else 'unset'}){where}"
+        return f"{VERIFIED_REF} already at {new[:12]}{where}{approvals}"
+    return f"{VERIFIED_REF} -> {new[:12]} (was {old[:12] if old else 'unset'}){where}{approvals}"
 
 
-def _publish(root: Path, remote: str, chosen: Plan, notes_before: str | None) -> None:
-    notes = verified.read_ref(root, ACKNOWLEDGED_REF)
-    if notes is not None and notes != notes_before:
-        lost = verified.push(root, remote, ACKNOWLEDGED_REF, notes, notes_before)
+def _new_records(root: Path, report: AuditReport) -> list[ApprovalRecord]:
+    """The report's approval records that are not already the notes they would write."""
+    known = verified.read_approvals(root)
+    return [r for r in report.approvals if known.get(r.commit) != r]
+
+
+def _publish(root: Path, remote: str, chosen: Plan, notes_before: Mapping[str, str | None]) -> None:
+    for ref, before in notes_before.items():
+        notes = verified.read_ref(root, ref)
+        if notes is None or notes == before:
+            continue
+        lost = verified.push(root, remote, ref, notes, before)
         if lost is not None:
             raise VerifiedTipError(
-                f"{ACKNOWLEDGED_REF} changed on {remote} meanwhile ({lost.why}); nothing "
-                "was recorded: run the audit again"
+                f"{ref} changed on {remote} meanwhile ({lost.why}); nothing was recorded: "
+                "run the audit again"
             )
     if chosen.remote_tip == chosen.until:
         return
@@ -286,16 +306,17 @@ def _publish(root: Path, remote: str, chosen: Plan, notes_before: str | None) ->
     )
 
 
-def _undo(root: Path, new: str, old: str | None, notes_before: str | None) -> None:
+def _undo(root: Path, new: str, old: str | None, notes_before: Mapping[str, str | None]) -> None:
     """Put the local refs back as they were before a record that failed."""
     if verified.read_verified(root) == new and new != old:
         if old is None:
             verified.delete(root, VERIFIED_REF, new)
         else:
             verified.move(root, VERIFIED_REF, old, new, "gitreg audit --record: undone")
-    current = verified.read_ref(root, ACKNOWLEDGED_REF)
-    if current != notes_before and current is not None:
-        if notes_before is None:
-            verified.delete(root, ACKNOWLEDGED_REF, current)
-        else:
-            verified.move(root, ACKNOWLEDGED_REF, notes_before, current, "gitreg: undone")
+    for ref, before in notes_before.items():
+        current = verified.read_ref(root, ref)
+        if current != before and current is not None:
+            if before is None:
+                verified.delete(root, ref, current)
+            else:
+                verified.move(root, ref, before, current, "gitreg: undone")

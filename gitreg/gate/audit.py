@@ -26,11 +26,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gitreg.core.approved import ApprovalRecord
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR
 from gitreg.core.errors import git_kind
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.gate import files, trust
+from gitreg.gate.approval_check import MergedApprovals
 from gitreg.gate.evidence import Checked, Evidence, Witness
 from gitreg.gate.incremental import Incremental
 from gitreg.gate.judge import Side, judge
@@ -85,6 +87,8 @@ class AuditReport:
     acknowledged: tuple[Violation, ...] = ()
     trusted: str | None = None
     recorded: str | None = None
+    # Who approved each merged pull request with a protected change (#24), for --record.
+    approvals: tuple[ApprovalRecord, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -105,7 +109,7 @@ class AuditReport:
             "acknowledged": [v.to_dict() for v in self.acknowledged],
             "recorded": self.recorded,
             "notes": list(self.notes),
-        }
+        } | ({"approvals": [a.to_dict() for a in self.approvals]} if self.approvals else {})
 
 
 def audit(
@@ -131,11 +135,12 @@ def audit(
         until,
         len(commits),
         tuple(violations),
-        tuple(walk.notes),
+        tuple(walk.notes + walk.approvals.notes),
         tuple(walk.checked),
         tuple(walk.problems()),
         tuple(walk.acknowledged),
         walk.judging().commit,
+        approvals=tuple(walk.approvals.records),
     )
 
 
@@ -151,6 +156,7 @@ class _Walk:
         acknowledged: Mapping[str, str],
     ) -> None:
         self.witness = witness
+        self.approvals = MergedApprovals(root, witness)
         self.acknowledgements = acknowledged
         self.notes: list[str] = []
         self.checked: list[Checked] = []
@@ -218,7 +224,7 @@ class _Walk:
         findings += self._judging_changes(commit, old, new, judging)
         if self.broken and commit.changes and not self._repairs(new):
             findings.append(self._unjudged(commit))
-        findings = self._evidence(commit, findings, judging)
+        findings = self._evidence(commit, findings, judging, (old, new))
         violations = [
             Violation(
                 commit.commit,
@@ -311,9 +317,17 @@ class _Walk:
     # ------------------------------------------------------------------- evidence
 
     def _evidence(
-        self, commit: LogCommit, findings: list[Finding], judging: trust.Trusted
+        self,
+        commit: LogCommit,
+        findings: list[Finding],
+        judging: trust.Trusted,
+        sides: tuple[Mapping[str, bytes | None], Mapping[str, bytes | None]],
     ) -> list[Finding]:
-        """Drop the protected findings the forge confirms were reviewed; mark the rest."""
+        """Drop the protected findings the forge confirms were reviewed; mark the rest.
+
+        A reviewed change must also have had the approvals ``policy.approvals`` asks for
+        when it merged (#24): ``gate.approval_check.MergedApprovals``.
+        """
         protected = [f for f in findings if f.code.startswith("PROTECTED_")]
         if not protected:
             return findings
@@ -335,7 +349,10 @@ class _Walk:
             )
         rest = [f for f in findings if not f.code.startswith("PROTECTED_")]
         if evidence.reviewed:
-            return rest
+            number = evidence.pull_request
+            return rest + (
+                [] if number is None else self.approvals.check(commit, sides, judging, number)
+            )
         if evidence.reviewed is False:
             return findings
         return rest + [_unverified(f, evidence, commit.commit) for f in protected]

@@ -83,6 +83,12 @@ class Witness:
             return Evidence(False, f"{name} knows no merged pull request that produced it")
         return Evidence(True, f"merged pull request #{pull.number} ({name})", pull.number)
 
+    def forge(self, settings: Mapping[str, Any], where: str) -> Forge | str:
+        """The forge ``settings`` name (one per setting, shared with ``ask``), or why there
+        is none (a sentence, as ``Evidence.why``)."""
+        key = json.dumps(dict(settings), sort_keys=True, default=str)
+        return self._forge(settings, key, where)
+
     def _forge(self, settings: Mapping[str, Any], key: str, where: str) -> Forge | str:
         if key not in self._forges:
             self._forges[key] = self._make(settings, where)

@@ -6,8 +6,9 @@ Formatters return strings; the CLI decides where they go (stdout, ``$GITHUB_STEP
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from gitreg.core.approved import ApprovalRecord
 from gitreg.core.finding import Finding
 from gitreg.gate.audit import AuditReport
 from gitreg.gate.evidence import Checked
@@ -86,6 +87,8 @@ def format_json(report: Report) -> str:
         "notes": [f.to_dict() for f in report.notes],
         "changes": [c.to_dict() for c in report.changes],
     }
+    if report.approvals:  # only a change that needed approvals has them (#24)
+        data["approvals"] = [v.to_dict() for v in report.approvals]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -173,9 +176,11 @@ def audit_verdict(report: AuditReport) -> str:
     )
 
 
-def _checked_line(c: Checked) -> str:
+def _checked_line(c: Checked, approved: Mapping[str, ApprovalRecord]) -> str:
     where = f"{c.path}:{c.line}" if c.line else c.path
-    return f"  {c.status.upper():<10}  {c.commit[:12]} {where}: {c.what} ({c.evidence})"
+    record = approved.get(c.commit)
+    who = f"; approved by {', '.join(record.approved_by) or 'nobody'}" if record else ""
+    return f"  {c.status.upper():<10}  {c.commit[:12]} {where}: {c.what} ({c.evidence}){who}"
 
 
 def format_audit_text(report: AuditReport) -> str:
@@ -185,7 +190,8 @@ def format_audit_text(report: AuditReport) -> str:
     lines += [str(f) for f in report.problems]
     if report.protected:
         lines.append("protected changes, and whether the forge confirmed their review:")
-        lines += [_checked_line(c) for c in report.protected]
+        approved = {a.commit: a for a in report.approvals}  # who approved the merge (#24)
+        lines += [_checked_line(c, approved) for c in report.protected]
     lines += [f"acknowledged: {v.describe()}" for v in report.acknowledged]
     lines += [f"note: {n}" for n in report.notes]
     if report.recorded:

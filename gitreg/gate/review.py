@@ -9,7 +9,7 @@ valid when it was merged, and an unchanged file is still what it was (see #4).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Policy
 from gitreg.core.errors import not_a_models_directory
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.gate import files, trust
+from gitreg.gate import approval_check, files, trust
+from gitreg.gate.approvals import Verdict
 from gitreg.gate.judge import Side, judge
 from gitreg.gate.rules import ModelChange
 from gitreg.store import compare
@@ -34,6 +35,7 @@ class Report:
     base: str | None = None  # the base ref as given
     base_commit: str | None = None
     prefix: str = ""  # the registry's directory inside its git repository, "" or "dir/"
+    approvals: tuple[Verdict, ...] = ()  # the approvals the change needed, counted (#24)
 
     @property
     def valid(self) -> bool:
@@ -60,9 +62,19 @@ def check_registry(root: Path, paths: Iterable[str] | None = None) -> Report:
 
 
 def check_change(
-    root: Path, base: str, paths: Iterable[str] | None = None, *, push: bool = False
+    root: Path,
+    base: str,
+    paths: Iterable[str] | None = None,
+    *,
+    push: bool = False,
+    pull_request: int | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Report:
     """The files that differ between ``base`` and the work tree: checks and change rules.
+
+    A change to a protected stage or alias also needs the approvals the base's
+    ``policy.approvals`` asks for: the reviews of ``pull_request`` are read from the
+    trusted forge with the token in ``env`` (``gate.approval_check``, #24).
 
     Raises:
         BadRef: ``base`` names no commit.
@@ -98,8 +110,22 @@ def check_change(
         changed, Side(old_texts), Side(new_texts, frozenset(skipped)), policy, check_new, push=push
     )
     findings += _listing_findings(entries) + refusals
+    verdicts: list[Verdict] = []
+    if not refusals and not push:
+        found, met, verdicts = approval_check.check_pull_request(
+            root, base_commit, policy, (changed, old_texts, new_texts), pull_request, env or {}
+        )
+        findings += found
+        notes += met
     return Report(
-        _sorted(findings), tuple(changes), tuple(notes), len(changed), base, base_commit, prefix
+        _sorted(findings),
+        tuple(changes),
+        tuple(notes),
+        len(changed),
+        base,
+        base_commit,
+        prefix,
+        tuple(verdicts),
     )
 
 

@@ -50,7 +50,7 @@ NOTIFY_JOBS = """
           # The events are computed commit by commit from the push's first commit.
           fetch-depth: 0
           persist-credentials: false
-@INSTALL@      - name: Deliver this push's events
+@FETCH_APPROVALS@@INSTALL@      - name: Deliver this push's events
         env:
           BEFORE: ${{ github.event.before }}
           GITHUB_TOKEN: ${{ github.token }}
@@ -104,8 +104,11 @@ NOTIFY_JOBS = """
 _PAGES_TEMPLATE = """\
   site:
     name: build the catalog
+    # After the audit recorded who approved this push's changes, whatever it found: the
+    # catalog marks what the audit has not accepted.
+    needs: audit
     if: >-
-      github.event_name == 'push' &&
+      !cancelled() && github.event_name == 'push' &&
       github.ref == format('refs/heads/{0}', github.event.repository.default_branch)
     runs-on: ubuntu-latest
     timeout-minutes: 20
@@ -118,7 +121,7 @@ _PAGES_TEMPLATE = """\
           fetch-depth: 0
           persist-credentials: false
       - uses: actions/configure-pages@983d7736d9b0ae728b81ab479565c72886d7745b # v5.0.0
-@INSTALL@      - name: Build the catalog
+@FETCH_APPROVALS@@INSTALL@      - name: Build the catalog
         env:
           GITHUB_TOKEN: ${{ github.token }}
         run: |
@@ -157,7 +160,7 @@ def _commented(block: str) -> str:
 
 def enable_pages(text: str) -> str:
     """The workflow ``text`` with its GitHub Pages trigger and jobs uncommented."""
-    block = _PAGES_TEMPLATE.replace("@INSTALL@", _install_in(text))
+    block = _fill(_PAGES_TEMPLATE, _install_in(text))
     return text.replace(_commented(block), block)
 
 
@@ -174,21 +177,31 @@ def workflow_text(commit: str | None) -> str:
     return (
         _HEADER
         + workflow.github_jobs(commit)
-        + NOTIFY_JOBS.replace("@INSTALL@", install)
+        + _fill(NOTIFY_JOBS, install)
         + _PAGES_NOTE
-        + _commented(_PAGES_TEMPLATE.replace("@INSTALL@", install))
+        + _commented(_fill(_PAGES_TEMPLATE, install))
+    )
+
+
+def _fill(text: str, install: str) -> str:
+    return text.replace("@INSTALL@", install).replace(
+        "@FETCH_APPROVALS@", workflow.fetch_approvals_step()
     )
 
 
 _HEADER = """\
 # gitreg's checks (written by gitreg init): every pull request is validated against the
-# base branch's gitreg.yaml policy; every push to the default branch is audited from the
-# verified tip (a direct push is judged too), a clean audit records refs/gitreg/verified,
-# and the push's events are delivered. Findings appear as annotations.
+# base branch's gitreg.yaml policy (again after each review, for policy.approvals); every
+# push to the default branch is audited from the verified tip (a direct push is judged
+# too), a clean audit records refs/gitreg/verified and who approved, and the push's events
+# are delivered. Findings appear as annotations.
 name: gitreg
 
 on:
   pull_request:
+  # Validate again when a review is submitted or dismissed: policy.approvals counts them.
+  pull_request_review:
+    types: [submitted, dismissed]
   push:
 
 permissions:
@@ -209,7 +222,7 @@ _PAGES_NOTE = """
 _SOURCE_COMMIT = repository_head(Path(__file__).resolve().parents[2])
 WORKFLOW_TEXT = workflow_text(_SOURCE_COMMIT)
 # The optional Pages jobs as WORKFLOW_TEXT carries them (commented out there).
-PAGES_JOBS = _PAGES_TEMPLATE.replace("@INSTALL@", workflow.install_step(_SOURCE_COMMIT))
+PAGES_JOBS = _fill(_PAGES_TEMPLATE, workflow.install_step(_SOURCE_COMMIT))
 
 
 README_TEXT = f"""\

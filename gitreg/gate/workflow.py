@@ -46,13 +46,34 @@ _ON_DEFAULT_BRANCH = """\
       github.ref == format('refs/heads/{0}', github.event.repository.default_branch)
 """
 
+# A step that brings who approved what (git notes the audit records, #24) into the job's
+# clone, with the job's token in this step only (the checkout keeps no credentials).
+_FETCH_APPROVALS = """\
+      - name: Fetch who approved what (recorded by the audit)
+        env:
+          GITHUB_TOKEN: ${{ github.token }}
+        run: |
+          basic="$(printf 'x-access-token:%s' "$GITHUB_TOKEN" | base64 -w0)"
+          echo "::add-mask::$basic"
+          export GIT_CONFIG_COUNT=1
+          export GIT_CONFIG_KEY_0="http.$GITHUB_SERVER_URL/.extraheader"
+          export GIT_CONFIG_VALUE_0="AUTHORIZATION: basic $basic"
+          notes=refs/notes/gitreg/approvals
+          git fetch --no-tags --quiet origin "+$notes:$notes" ||
+            echo "::notice::No approvals recorded yet (the audit records them on --record)."
+"""
+
 _JOBS = (
     """\
   validate:
     name: validate registry
-    if: github.event_name == 'pull_request'
+    # Again on each review submitted or dismissed: policy.approvals counts the reviews.
+    if: github.event_name == 'pull_request' || github.event_name == 'pull_request_review'
     runs-on: ubuntu-latest
     timeout-minutes: 10
+    permissions:
+      contents: read
+      pull-requests: read  # the pull request and its reviews, for policy.approvals (#24)
     steps:
       - uses: @CHECKOUT@
         with:
@@ -61,10 +82,16 @@ _JOBS = (
           persist-credentials: false
 @INSTALL@      - name: Validate against the base's policy
         env:
-          BASE_REF: ${{ github.base_ref }}
+          BASE_REF: ${{ github.event.pull_request.base.ref }}
+          NUMBER: ${{ github.event.pull_request.number }}
+          GITHUB_TOKEN: ${{ github.token }}
+          # A token that may read the organization's teams, for @org/team approvers
+          # (optional; without it a team's approval cannot be counted).
+          GITREG_MEMBERS_TOKEN: ${{ secrets.GITREG_MEMBERS_TOKEN }}
         run: |
           git fetch --no-tags --quiet origin "+refs/heads/$BASE_REF:refs/remotes/origin/$BASE_REF"
-          "$RUNNER_TEMP/gitreg/bin/gitreg" validate --base "origin/$BASE_REF" --format github
+          "$RUNNER_TEMP/gitreg/bin/gitreg" validate --base "origin/$BASE_REF" \\
+            --pull-request "$NUMBER" --format github
 
   audit:
     name: audit pushed commits
@@ -91,6 +118,7 @@ _JOBS = (
           BEFORE: ${{ github.event.before }}
           AFTER: ${{ github.sha }}
           GITHUB_TOKEN: ${{ github.token }}
+          GITREG_MEMBERS_TOKEN: ${{ secrets.GITREG_MEMBERS_TOKEN }}  # @org/team approvers
         run: |
           # git may fetch and push refs/gitreg/verified with this job's token, in this step
           # only (the checkout keeps no credentials).
@@ -114,6 +142,11 @@ _JOBS = (
 def _fill(text: str, commit: str | None) -> str:
     install = _INSTALL.replace("@REQUIREMENT@", gitreg_requirement(commit))
     return text.replace("@INSTALL@", install).replace("@CHECKOUT@", CHECKOUT)
+
+
+def fetch_approvals_step() -> str:
+    """The step that fetches ``refs/notes/gitreg/approvals`` (for notify and the catalog)."""
+    return _FETCH_APPROVALS
 
 
 def github_jobs(commit: str | None) -> str:
@@ -170,7 +203,10 @@ gitreg-validate:
   script:
     - target="$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"
     - git fetch --no-tags origin "+refs/heads/$target:refs/remotes/origin/$target"
-    - /tmp/gitreg/bin/gitreg validate --base "origin/$target"
+    # policy.approvals reads the merge request's approvals with GITLAB_TOKEN (a masked
+    # CI/CD variable: a project access token with read_api); run the pipeline again
+    # after approving, GitLab starts none on an approval.
+    - /tmp/gitreg/bin/gitreg validate --base "origin/$target" --pull-request "$CI_MERGE_REQUEST_IID"
 
 gitreg-audit:
   extends: .gitreg

@@ -10,7 +10,7 @@ what landed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
@@ -19,6 +19,7 @@ from gitreg.core.fields import check_alias, parse_version
 from gitreg.core.names import check_name
 
 if TYPE_CHECKING:
+    from gitreg.core.approved import ApprovalRecord
     from gitreg.core.events import RegistryEvent
     from gitreg.gate.audit import AuditReport
     from gitreg.integrations.notify import Report as DeliveryReport
@@ -72,7 +73,7 @@ class Governance:
         entries = history.read_history(self.store.root, model_path(name), ref, number)
         if not entries and number is None:
             raise ModelNotFound(f"Registered Model with name={name} has no history")
-        return entries
+        return approved_entries(entries, self.get_approvals())
 
     def list_events(
         self, since: str | None, until: str | None = None, *, vet: bool = True
@@ -110,7 +111,9 @@ class Governance:
 
         end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
         start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
-        found = eventlog.read_events(self.store.root, start, end)
+        found = approved_events(
+            eventlog.read_events(self.store.root, start, end), self.get_approvals()
+        )
         if not vet or not self.store.remotes():
             return found, None
         report = self.audit(self._trust_start(start), end)
@@ -129,6 +132,14 @@ class Governance:
         if start is None or tip is None or tip == start:
             return start
         return tip if verified.is_ancestor(self.store.root, tip, start) else start
+
+    def get_approvals(self) -> dict[str, ApprovalRecord]:
+        """Commit -> who approved the pull request that produced it (#24), as ``gitreg audit
+        --record`` kept it in ``refs/notes/gitreg/approvals``; read offline, from this clone
+        (``--fetch`` brings the remote's)."""
+        from gitreg.store import verified
+
+        return verified.read_approvals(self.store.root)
 
     def get_stage_history(self, name: str, stage: str) -> list[Interval]:
         """Which version held ``stage`` when: intervals, oldest first (the model's whole life,
@@ -352,6 +363,49 @@ class Governance:
             return notify.Report((), (), dry_run)  # no trusted gitreg.yaml: no subscription
         events = self.audit_events(report)
         return notify.notify(self.store, events, report.trusted, os.environ, dry_run=dry_run)
+
+
+# The events that carry who approved their change: stage transitions and alias moves.
+_APPROVED_KINDS = frozenset(
+    {
+        "MODEL_VERSION_TRANSITIONED_STAGE",
+        "MODEL_VERSION_TRANSITIONED_TO_STAGING",
+        "MODEL_VERSION_TRANSITIONED_TO_PRODUCTION",
+        "MODEL_VERSION_TRANSITIONED_TO_ARCHIVED",
+        "MODEL_VERSION_ALIAS_CREATED",
+        "MODEL_VERSION_ALIAS_DELETED",
+    }
+)
+
+
+def approved_events(
+    events: Sequence[RegistryEvent], records: Mapping[str, ApprovalRecord]
+) -> list[RegistryEvent]:
+    """``events`` with ``approved_by`` on the transitions and alias moves of recorded commits."""
+    import dataclasses
+
+    if not records:
+        return list(events)
+    return [
+        dataclasses.replace(e, approved_by=records[e.commit].approved_by)
+        if e.commit in records and e.event.kind.value in _APPROVED_KINDS
+        else e
+        for e in events
+    ]
+
+
+def approved_entries(
+    entries: Sequence[HistoryEntry], records: Mapping[str, ApprovalRecord]
+) -> list[HistoryEntry]:
+    """History ``entries`` with ``approved_by`` where the audit recorded their approvals."""
+    import dataclasses
+
+    return [
+        dataclasses.replace(e, approved_by=records[e.commit].approved_by)
+        if e.commit in records
+        else e
+        for e in entries
+    ]
 
 
 def _vetted(

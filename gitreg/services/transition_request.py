@@ -13,8 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gitreg.core.errors import ForgeError, VersionNotFound
+from gitreg.core.errors import ForgeError, GitregError, VersionNotFound
 from gitreg.core.names import name_of_branch_component
+from gitreg.gate import approval_check
+from gitreg.gate.approvals import Verdict
 from gitreg.integrations.forges import make_forge
 from gitreg.integrations.forges.base import UNKNOWN_REVIEW, Forge, PullRequest, Review
 from gitreg.store.proposal import (
@@ -56,6 +58,9 @@ class TransitionRequest:
     stale: bool = False
     review: Review = UNKNOWN_REVIEW
     base: str | None = None
+    # Each policy.approvals rule the request must meet, counted (#24); why unknown if so.
+    approvals: tuple[Verdict, ...] = ()
+    approvals_problem: str | None = None
 
     @property
     def target(self) -> str:
@@ -70,10 +75,21 @@ class TransitionRequest:
             return "gitreg.yaml"
         return "deleted" if self.kind in ("delete-version", "delete-model") else ""
 
+    def approval_state(self) -> str:
+        """``Production: alice (1 more from bob, carol)``; empty when none is needed."""
+        if self.approvals_problem is not None:
+            return f"unknown ({self.approvals_problem})"
+        return "; ".join(
+            f"{v.need.key}: {', '.join(v.approved_by) or 'nobody'} "
+            + ("(met)" if v.met else f"({v.missing} more from {', '.join(v.may_approve)})")
+            for v in self.approvals
+        )
+
     def to_dict(self) -> dict[str, object]:
         """JSON shape for ``gitreg requests --json``."""
-        out = dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["review"] = self.review.to_dict()
+        out["approvals"] = [v.to_dict() for v in self.approvals]
         out["target"] = self.target
         return out
 
@@ -137,9 +153,30 @@ def list_requests(
     by_branch = {b.branch: b for b in branches}
     names = sorted(set(by_branch) | set(pulls))
     reviews = {b: _review(forge, pull) for b, pull in pulls.items()}
-    return [
+    found = [
         _request(b, by_branch.get(b), pulls.get(b), reviews.get(b, UNKNOWN_REVIEW)) for b in names
     ]
+    try:
+        tip = base or store.resolve_ref(target.tracking_ref)
+    except GitregError:
+        return found  # the remote has no registry branch yet: nothing judges the requests
+    asker = approval_check.Asker(forge)
+    return [_with_approvals(store, tip, asker, r) for r in found]
+
+
+def _with_approvals(
+    store: Store, tip: str, asker: approval_check.Asker, request: TransitionRequest
+) -> TransitionRequest:
+    """``request`` with where its approvals stand (#24), if it has a pull request."""
+    if request.number is None or request.base is None or request.commit is None:
+        return request
+    try:
+        verdicts = approval_check.open_request(
+            store.root, tip, request.base, request.commit, request.number, asker
+        )
+    except ForgeError as e:
+        return dataclasses.replace(request, approvals_problem=e.message)
+    return dataclasses.replace(request, approvals=tuple(verdicts))
 
 
 def _review(forge: Forge, pull: PullRequest) -> Review:

@@ -205,6 +205,8 @@ def _bar_title(what: str, interval: Interval, rollback: bool) -> str:
     text += f", set by {interval.author} in commit {interval.commit[:10]}"
     if interval.pull_request is not None:
         text += f" (pull request #{interval.pull_request})"
+    if interval.approved_by is not None:  # as the audit recorded it (#24)
+        text += f", approved by {', '.join(interval.approved_by) or 'nobody'}"
     if rollback:
         text += f"; a rollback: version {interval.version} held {what} before"
     return text

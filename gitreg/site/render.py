@@ -175,13 +175,18 @@ class Pages:
         return Markup(f'<a class="pr" href="{escape(url)}">pull request #{int(number)}</a>')
 
     def change(self, item: RegistryEvent) -> Markup:
-        """A commit (linked when possible), its pull request, when and by whom (escaped)."""
+        """A commit (linked when possible), its pull request, when and by whom, and who
+        approved it when the audit recorded that (#24); escaped."""
         code = f"<code>{escape(item.commit[:10])}</code>"
         url = self.catalog.linker.commit_url(item.commit)
         out = f'<a href="{escape(url)}">{code}</a>' if url else code
         if item.pull_request is not None:
             out += f" ({self.pull_request(item.pull_request)})"
-        return Markup(f"{out}, {escape(short_time(item.timestamp))} by {escape(item.author)}")
+        out += f", {escape(short_time(item.timestamp))} by {escape(item.author)}"
+        if item.approved_by is not None:
+            names = escape(", ".join(item.approved_by) or "nobody")
+            out += f'; approved by <span class="approved">{names}</span>'
+        return Markup(out)
 
     def _common(self, path: str) -> dict[str, Any]:
         depth = path.count("/")

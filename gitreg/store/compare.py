@@ -38,6 +38,12 @@ def merge_base(root: Path, one: str, other: str) -> str | None:
         return None
 
 
+def parents(root: Path, commit: str) -> tuple[str, ...]:
+    """The parents of ``commit`` (a merge has two), first parent first."""
+    line = _git.run(root, ["rev-list", "--parents", "-n", "1", commit, "--"]).decode().split()
+    return tuple(line[1:])
+
+
 def prefix(root: Path) -> str:
     """The directory of ``root`` inside its git repository: ``""`` at the top, else ``dir/``."""
     try:

@@ -43,6 +43,7 @@ class HistoryEntry:
     path: str
     pull_request: int | None
     events: tuple[Event, ...]
+    approved_by: tuple[str, ...] | None = None  # as the audit recorded it (#24)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for ``gitreg history --json``."""

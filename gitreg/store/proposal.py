@@ -20,7 +20,7 @@ from gitreg.core import validate
 from gitreg.core.config import BRANCH_PREFIX, MODELS_DIR
 from gitreg.core.errors import ConcurrentUpdate, PushRejected, RemoteUnavailable
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.store import _git, _net, _repo
+from gitreg.store import _git, _net, _repo, verified
 from gitreg.store.remote import Remote, has_remote, resolve_remote
 from gitreg.store.store import Store
 from gitreg.store.transaction import Transaction
@@ -208,6 +208,8 @@ def fetch_tip(store: Store, push: bool | None = None) -> str:
         raise RemoteUnavailable("fetch=True needs a remote, and pushing is off (push=False)")
     with store.lock():
         tip = target.fetch(store.root)
+        # Who approved what, as the audit recorded it: history and events show it (#24).
+        verified.fetch_approvals(store.root, target.name)
     if tip is None:
         raise RemoteUnavailable(f"{target.name} has no branch {target.branch} yet")
     return tip

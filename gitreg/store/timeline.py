@@ -32,6 +32,7 @@ class Interval:
     author: str
     pull_request: int | None
     ended_by: str | None = None  # commit that ended it
+    approved_by: tuple[str, ...] | None = None  # who approved the change that started it (#24)
 
 
 def events_by_model(events: Iterable[RegistryEvent]) -> dict[str, list[RegistryEvent]]:
@@ -76,7 +77,13 @@ class _Spans:
         if key in self.open:
             return
         interval = Interval(
-            version, item.timestamp, None, item.commit, item.author, item.pull_request
+            version,
+            item.timestamp,
+            None,
+            item.commit,
+            item.author,
+            item.pull_request,
+            approved_by=item.approved_by,
         )
         self.open[key] = (self.count, interval)
         self.count += 1

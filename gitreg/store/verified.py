@@ -9,22 +9,28 @@ pushes it; the audit (``gate.anchor``) decides when.
 
 Acknowledgements of violations an administrator accepted are git notes on the violating
 commits, in ``refs/notes/gitreg/acknowledged`` (``git log --notes=gitreg/acknowledged``
-shows them), pushed beside the verified tip.
+shows them), pushed beside the verified tip. So are the approvals the audit found for each
+merged pull request that changed a protected fact (#24): a note on the commit that landed,
+in ``refs/notes/gitreg/approvals``, which history, events and the catalog read offline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from gitreg.core.errors import BadRef, GitFailed, GitregError
+from gitreg.core.approved import ApprovalRecord
+from gitreg.core.errors import BadRef, GitFailed, GitregError, RemoteUnavailable
 from gitreg.store import _git, _net
 
 VERIFIED_REF = "refs/gitreg/verified"
 ACKNOWLEDGED_REF = "refs/notes/gitreg/acknowledged"
+APPROVALS_REF = "refs/notes/gitreg/approvals"
 # Where a fetch puts the remote's values before they are compared with this clone's.
 _FETCHED = {
     VERIFIED_REF: "refs/gitreg/fetched/verified",
     ACKNOWLEDGED_REF: "refs/gitreg/fetched/acknowledged",
+    APPROVALS_REF: "refs/gitreg/fetched/approvals",
 }
 _ZERO = "0" * 40
 
@@ -152,3 +158,69 @@ def identity(root: Path) -> str:
     """
     ident = _git.run(root, ["var", "GIT_COMMITTER_IDENT"]).decode("utf-8", "replace")
     return ident.rsplit(">", 1)[0] + ">" if ">" in ident else ident.strip()
+
+
+def read_approvals(root: Path) -> dict[str, ApprovalRecord]:
+    """Commit -> who approved the pull request that produced it, as the audit recorded it.
+
+    Empty when no audit recorded any here (``refs/notes/gitreg/approvals`` absent); a note
+    that is not one gitreg wrote is left out.
+    """
+    if _read(root, APPROVALS_REF) is None:
+        return {}
+    listed = _git.run(root, ["notes", f"--ref={APPROVALS_REF}", "list"]).decode()
+    pairs = [line.split() for line in listed.splitlines() if len(line.split()) == 2]
+    texts = _git.read_objects(root, [note for note, _ in pairs])
+    found = {}
+    for note, commit in pairs:
+        record = ApprovalRecord.from_note(
+            commit, (texts.get(note) or b"").decode("utf-8", "replace")
+        )
+        if record is not None:
+            found[commit] = record
+    return found
+
+
+def record_approvals(root: Path, records: Iterable[ApprovalRecord]) -> None:
+    """Write each record as the approvals note of its commit (replacing an older one).
+
+    The notes are committed as the clone's git identity, or as ``gitreg audit`` where none
+    is configured (a CI job): the record is the forge's answer, not anyone's word.
+
+    Raises:
+        GitFailed: git could not write a note.
+    """
+    env = None
+    try:
+        identity(root)
+    except GitFailed:
+        env = {
+            "GIT_AUTHOR_NAME": "gitreg audit",
+            "GIT_AUTHOR_EMAIL": "gitreg-audit@users.noreply.invalid",
+            "GIT_COMMITTER_NAME": "gitreg audit",
+            "GIT_COMMITTER_EMAIL": "gitreg-audit@users.noreply.invalid",
+        }
+    for record in records:
+        _git.run(
+            root,
+            ["notes", f"--ref={APPROVALS_REF}", "add", "-f", "-F", "-", record.commit],
+            stdin=record.to_note().encode(),
+            env=env,
+        )
+
+
+def fetch_approvals(root: Path, remote: str) -> bool:
+    """Bring this clone's approvals notes up to the remote's (for readers); False when the
+    remote has none or cannot be reached (the local notes are then used as they are)."""
+    try:
+        theirs = fetch(root, remote, APPROVALS_REF)
+    except RemoteUnavailable:
+        return False
+    mine = _read(root, APPROVALS_REF)
+    if theirs is None:
+        return False
+    if theirs != mine:
+        _git.run(
+            root, ["update-ref", "-m", f"gitreg: fetched from {remote}", APPROVALS_REF, theirs]
+        )
+    return True

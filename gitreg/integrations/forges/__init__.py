@@ -1,7 +1,9 @@
 """Forges open the pull requests that carry protected stage changes: github, gitlab, none.
 
 ``make_forge`` reads the token from the environment it is given (``GITHUB_TOKEN`` or
-``GITREG_TOKEN`` for GitHub, ``GITLAB_TOKEN`` or ``GITREG_TOKEN`` for GitLab), at call time.
+``GITREG_TOKEN`` for GitHub, ``GITLAB_TOKEN`` or ``GITREG_TOKEN`` for GitLab), at call time;
+``GITREG_MEMBERS_TOKEN``, when set, is the one team (group) membership is asked with: a CI
+job's own token may not read an organization's teams (#24).
 ``audit_forge`` is the forge an audit asks for evidence of review: the token goes only to
 the origin that trusted history (the trusted gitreg.yaml) or the CI system names (#22).
 """
@@ -42,14 +44,42 @@ def make_forge(settings: Mapping[str, Any], remote_url: str, env: Mapping[str, s
             f"set {' or '.join(names)} to a token that may open pull requests on {repository}"
         )
     api_url = settings.get("api_url")
+    timeout = forge_timeout(env)
+    members = env.get(MEMBERS_TOKEN_ENV) or None
     if kind == "github":
         from gitreg.integrations.forges.github import DEFAULT_API_URL, GitHubForge
 
-        return GitHubForge(repository, token, api_url or DEFAULT_API_URL)
+        return GitHubForge(repository, token, api_url or DEFAULT_API_URL, timeout, members)
     from gitreg.integrations.forges.gitlab import GitLabForge
 
     host = host_from_url(remote_url)
-    return GitLabForge(repository, token, api_url or f"https://{host or 'gitlab.com'}/api/v4")
+    api = api_url or f"https://{host or 'gitlab.com'}/api/v4"
+    return GitLabForge(repository, token, api, timeout, members)
+
+
+MEMBERS_TOKEN_ENV = "GITREG_MEMBERS_TOKEN"
+
+
+TIMEOUT_ENV = "GITREG_FORGE_TIMEOUT"
+
+
+def forge_timeout(env: Mapping[str, str]) -> float | None:
+    """Seconds each forge request may take: ``GITREG_FORGE_TIMEOUT`` (#24); None when it is
+    not set (``base.TIMEOUT_SECONDS``, 30).
+
+    Raises:
+        ForgeError: the variable is not a number of seconds from 0.1 to 300.
+    """
+    raw = env.get(TIMEOUT_ENV)
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0.1 <= seconds <= 300:
+        raise ForgeError(f"{TIMEOUT_ENV}={raw[:20]!r}: give seconds from 0.1 to 300")
+    return seconds
 
 
 # What a CI system says about the repository a job runs for: where its API is and which

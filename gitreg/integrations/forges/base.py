@@ -11,10 +11,13 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitreg.core.errors import ForgeError
 from gitreg.core.redact import peer_text
+
+if TYPE_CHECKING:
+    from gitreg.integrations.forges.reviews import PullReviews
 
 TIMEOUT_SECONDS = 30.0
 _REMOTE_PATH = re.compile(r"^(?:[a-z+]+://[^/]+/|[^:/]+@[^:]+:|[^:/]+:)(?P<path>.+?)(?:\.git)?/?$")
@@ -107,6 +110,22 @@ class Forge(abc.ABC):
         """The merged request ``commit`` came from (a squash or rebase merge), if any."""
         return None
 
+    def pull_reviews(self, number: int) -> PullReviews:
+        """Pull request ``number``: its author, head, merge time and every review (#24).
+
+        Raises:
+            ForgeError: the forge cannot be asked (the ``none`` forge never can).
+        """
+        raise ForgeError(f"the {self.kind} forge cannot tell who reviewed a pull request")
+
+    def is_member(self, team: str, user: str, user_id: int | None = None) -> bool:
+        """Whether ``user`` is an active member of ``team`` (``org/team``; GitLab: a group).
+
+        Raises:
+            ForgeError: the forge cannot be asked (no permission, an error, a timeout).
+        """
+        raise ForgeError(f"the {self.kind} forge cannot tell who is in @{team}")
+
 
 def repository_from_url(url: str) -> str | None:
     """``owner/name`` (or ``group/sub/name``) from a remote URL, None for a local path."""
@@ -128,6 +147,7 @@ def call(
     headers: Mapping[str, str],
     payload: Mapping[str, Any] | None = None,
     what: str = "forge",
+    timeout: float | None = None,
 ) -> Any:
     """One JSON request through ``integrations.http`` (no credential crosses origins, plain
     http only to loopback, each attempt bounded as a whole by the timeout, bounded size,
@@ -146,7 +166,7 @@ def call(
             url,
             headers=sent,
             body=data,
-            timeout=TIMEOUT_SECONDS,
+            timeout=TIMEOUT_SECONDS if timeout is None else timeout,
             # A read is safe to repeat; opening a pull request twice is not.
             retry=http.Retry(attempts=3) if method == "GET" else http.NO_RETRY,
             what=what,

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitreg.core.config import BRANCH_PREFIX
+from gitreg.core.errors import ForgeError
+from gitreg.integrations.forges import reviews
 from gitreg.integrations.forges.base import (
     UNKNOWN_REVIEW,
     Forge,
@@ -15,6 +17,7 @@ from gitreg.integrations.forges.base import (
     call,
     parsed,
 )
+from gitreg.integrations.forges.reviews import PullReviews
 
 DEFAULT_API_URL = "https://api.github.com"
 
@@ -24,19 +27,32 @@ class GitHubForge(Forge):
 
     kind = "github"
 
-    def __init__(self, repository: str, token: str, api_url: str = DEFAULT_API_URL) -> None:
+    def __init__(
+        self,
+        repository: str,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        timeout: float | None = None,  # None: base.TIMEOUT_SECONDS
+        members_token: str | None = None,
+    ) -> None:
         self.repository = repository
         self.owner = repository.split("/", 1)[0]
-        self.base = f"{api_url.rstrip('/')}/repos/{repository}"
+        self.api = api_url.rstrip("/")
+        self.base = f"{self.api}/repos/{repository}"
+        self.timeout = timeout
         self.headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
             "User-Agent": "gitreg",
         }
+        # Team membership may need a token that reads the organization (#24).
+        self.members_headers = {**self.headers}
+        if members_token:
+            self.members_headers["Authorization"] = f"Bearer {members_token}"
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-        return call(method, self.base + path, self.headers, payload, what="GitHub")
+        return call(method, self.base + path, self.headers, payload, "GitHub", self.timeout)
 
     def find(self, branch: str) -> PullRequest | None:
         """The open pull request whose head is ``branch``."""
@@ -68,7 +84,7 @@ class GitHubForge(Forge):
         """Each reviewer's latest verdict (GitHub's reviews API)."""
         if pull.number is None:
             return UNKNOWN_REVIEW
-        found = self._call("GET", f"/pulls/{pull.number}/reviews?per_page=100") or []
+        found = self._pages(f"/pulls/{pull.number}/reviews")
         latest: dict[str, str] = {}
         for review in found:
             user = review.get("user") or {} if isinstance(review, dict) else {}
@@ -87,6 +103,37 @@ class GitHubForge(Forge):
         found = self._call("GET", f"/commits/{urllib.parse.quote(commit)}/pulls") or []
         pulls = [parsed(_pull, p, "GitHub") for p in found]
         return next((p for p in pulls if p.merged), None)
+
+    def pull_reviews(self, number: int) -> PullReviews:
+        """The pull request, every page of its reviews and its commits (#24)."""
+        pull = self._call("GET", f"/pulls/{number}")
+        found = self._pages(f"/pulls/{number}/reviews")
+        commits = self._pages(f"/pulls/{number}/commits")
+        answer: PullReviews = parsed(lambda p: reviews.github(p, found, commits), pull, "GitHub")
+        return answer
+
+    def _pages(self, path: str) -> list[Any]:
+        def page(number: int) -> Any:
+            return self._call("GET", f"{path}?per_page={reviews.PER_PAGE}&page={number}")
+
+        return reviews.all_pages(page, "GitHub")
+
+    def is_member(self, team: str, user: str, user_id: int | None = None) -> bool:
+        """Team membership (``GET /orgs/{org}/teams/{team}/memberships/{user}``): active only.
+
+        A 404 means not a member; 401, 403 (the token may not read the organization's
+        teams) and failures raise.
+        """
+        org, _, slug = team.partition("/")
+        parts = [urllib.parse.quote(p, safe="") for p in (org, slug, user)]
+        url = f"{self.api}/orgs/{parts[0]}/teams/{parts[1]}/memberships/{parts[2]}"
+        try:
+            answer = call("GET", url, self.members_headers, None, "GitHub", self.timeout)
+        except ForgeError as e:
+            if reviews.status_of(e) == 404:
+                return False
+            raise
+        return isinstance(answer, dict) and answer.get("state") == "active"
 
 
 def _pull(data: Any) -> PullRequest:

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitreg.core.config import BRANCH_PREFIX
+from gitreg.core.errors import ForgeError
+from gitreg.integrations.forges import reviews
 from gitreg.integrations.forges.base import (
     UNKNOWN_REVIEW,
     Forge,
@@ -15,6 +17,7 @@ from gitreg.integrations.forges.base import (
     call,
     parsed,
 )
+from gitreg.integrations.forges.reviews import PullReviews
 
 DEFAULT_API_URL = "https://gitlab.com/api/v4"
 
@@ -24,14 +27,24 @@ class GitLabForge(Forge):
 
     kind = "gitlab"
 
-    def __init__(self, project: str, token: str, api_url: str = DEFAULT_API_URL) -> None:
+    def __init__(
+        self,
+        project: str,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        timeout: float | None = None,  # None: base.TIMEOUT_SECONDS
+        members_token: str | None = None,
+    ) -> None:
         self.project = project
         encoded = urllib.parse.quote(project, safe="")
-        self.base = f"{api_url.rstrip('/')}/projects/{encoded}"
+        self.api = api_url.rstrip("/")
+        self.base = f"{self.api}/projects/{encoded}"
         self.headers = {"PRIVATE-TOKEN": token, "User-Agent": "gitreg"}
+        self.members_headers = {**self.headers, "PRIVATE-TOKEN": members_token or token}
+        self.timeout = timeout
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-        return call(method, self.base + path, self.headers, payload, what="GitLab")
+        return call(method, self.base + path, self.headers, payload, "GitLab", self.timeout)
 
     def find(self, branch: str) -> PullRequest | None:
         """The open merge request from ``branch``."""
@@ -92,6 +105,40 @@ class GitLabForge(Forge):
         found = self._call("GET", f"/repository/commits/{quoted}/merge_requests") or []
         requests = [parsed(_merge_request, m, "GitLab") for m in found]
         return next((r for r in requests if r.merged), None)
+
+    def pull_reviews(self, number: int) -> PullReviews:
+        """The merge request, its approvals, reviewers and diff versions (#24)."""
+        request = self._call("GET", f"/merge_requests/{number}")
+        approvals = self._call("GET", f"/merge_requests/{number}/approvals") or {}
+        reviewers = self._call("GET", f"/merge_requests/{number}/reviewers") or []
+        versions = self._pages(f"/merge_requests/{number}/versions")
+        answer: PullReviews = parsed(
+            lambda r: reviews.gitlab(r, approvals, reviewers, versions), request, "GitLab"
+        )
+        return answer
+
+    def _pages(self, path: str) -> list[Any]:
+        def page(number: int) -> Any:
+            return self._call("GET", f"{path}?per_page={reviews.PER_PAGE}&page={number}")
+
+        return reviews.all_pages(page, "GitLab")
+
+    def is_member(self, team: str, user: str, user_id: int | None = None) -> bool:
+        """Group membership, inherited included (``GET /groups/:id/members/all/:user_id``).
+
+        A 404 means not a member; a user without an id cannot be asked (not a member).
+        """
+        if user_id is None:
+            return False
+        group = urllib.parse.quote(team, safe="")
+        url = f"{self.api}/groups/{group}/members/all/{int(user_id)}"
+        try:
+            answer = call("GET", url, self.members_headers, None, "GitLab", self.timeout)
+        except ForgeError as e:
+            if reviews.status_of(e) == 404:
+                return False
+            raise
+        return isinstance(answer, dict) and answer.get("state", "active") == "active"
 
 
 def _merge_request(data: Any) -> PullRequest:
