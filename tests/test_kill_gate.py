@@ -17,6 +17,8 @@ import pytest
 
 from gitreg.core.config import DEFAULT_CONFIG_TEXT
 from gitreg.gate.scaffold import init_registry
+from tests import _forge
+from tests import test_trust_audit as trust_audit
 from tests._helpers import Cli, git, head
 from tests._pr import CONFIG, FRAUD, commit, edit, make_base, write
 
@@ -278,3 +280,59 @@ def test_a_registrys_first_commit_says_why_its_protected_change_is_unverified(tm
         "registry.forge to github or gitlab in a reviewed change); review it, then revert it "
         f"or acknowledge it (gitreg audit --record --acknowledge {founded[:12]} --reason TEXT)"
     )
+
+
+def test_a_forge_moved_by_a_reviewed_change_is_the_one_asked_from_then_on(tmp_path, monkeypatch):
+    """A reviewed pull request moves registry.forge.api_url to a new server (GitHub
+    Enterprise after a migration, say); the next protected change is confirmed by the new
+    server only. The audit asks each commit's forge of the gitreg.yaml trusted for it: the
+    old forge for the move, the new one after it, and passes. Two real HTTP servers on
+    127.0.0.1 stand in for the two GitHub API origins."""
+    monkeypatch.setenv("GITHUB_TOKEN", _forge.TOKEN)
+    with _forge.serving() as old_forge, _forge.serving() as new_forge:
+        remote = trust_audit.make_remote(tmp_path, trust_audit.FORGE.format(url=old_forge.url))
+        work = trust_audit.clone(remote, tmp_path / "a")
+        since = trust_audit.tip(remote)
+        moved = trust_audit.merged(
+            work,
+            "move",
+            "Merge pull request #4 from acme/move",
+            "gitreg.yaml",
+            (f"api_url: {old_forge.url}", f"api_url: {new_forge.url}"),
+        )
+        trust_audit.confirm(old_forge, 4, moved)
+        champion = trust_audit.merged(
+            work,
+            "champion",
+            "Merge pull request #5 from acme/champion",
+            "models/churn.yaml",
+            trust_audit.CHAMPION_2,
+        )
+        trust_audit.confirm(new_forge, 5, champion)
+
+        report = trust_audit.audit(work, 0, "--since", since)
+
+    assert [(c["commit"], c["status"], c["evidence"]) for c in report["protected_changes"]] == [
+        (moved, "verified", "merged pull request #4 (GitHub)"),
+        (champion, "verified", "merged pull request #5 (GitHub)"),
+    ]
+    assert report["trusted"] == moved, "the gitreg.yaml that moved the forge judges now"
+
+
+def test_a_forge_that_cannot_be_built_is_named_as_users_know_it(tmp_path, monkeypatch):
+    """registry.forge is github but no token is set: the protected change is UNVERIFIED,
+    and the evidence names GitHub (as every other forge answer does), then why and the fix."""
+    for name in ("GITHUB_TOKEN", "GITREG_TOKEN", "GITHUB_ACTIONS", "GITLAB_CI"):
+        monkeypatch.delenv(name, raising=False)
+    with _forge.serving() as forge:
+        remote = trust_audit.make_remote(tmp_path, trust_audit.FORGE.format(url=forge.url))
+        work = trust_audit.clone(remote, tmp_path / "a")
+        since = trust_audit.tip(remote)
+        moved = trust_audit.push(work, "Move champion", "models/churn.yaml", trust_audit.CHAMPION_2)
+
+        report = trust_audit.audit(work, 1, "--since", since)
+
+    (checked,) = report["protected_changes"]
+    assert (checked["commit"], checked["status"]) == (moved, "unverified")
+    assert checked["evidence"].startswith("GitHub could not be asked: ")
+    assert "set GITHUB_TOKEN or GITREG_TOKEN" in checked["evidence"]
