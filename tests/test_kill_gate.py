@@ -286,8 +286,8 @@ def test_a_forge_moved_by_a_reviewed_change_is_the_one_asked_from_then_on(tmp_pa
     """A reviewed pull request moves registry.forge.api_url to a new server (GitHub
     Enterprise after a migration, say); the next protected change is confirmed by the new
     server only. The audit asks each commit's forge of the gitreg.yaml trusted for it: the
-    old forge for the move, the new one after it, and passes. Two real HTTP servers on
-    127.0.0.1 stand in for the two GitHub API origins."""
+    old forge for the move, the new one after it (and reads who approved each from it), and
+    passes. Two real HTTP servers on 127.0.0.1 stand in for the two GitHub API origins."""
     monkeypatch.setenv("GITHUB_TOKEN", _forge.TOKEN)
     with _forge.serving() as old_forge, _forge.serving() as new_forge:
         remote = trust_audit.make_remote(tmp_path, trust_audit.FORGE.format(url=old_forge.url))
@@ -317,6 +317,12 @@ def test_a_forge_moved_by_a_reviewed_change_is_the_one_asked_from_then_on(tmp_pa
         (champion, "verified", "merged pull request #5 (GitHub)"),
     ]
     assert report["trusted"] == moved, "the gitreg.yaml that moved the forge judges now"
+    # who approved each merge (#24) is read from the same forge that confirmed it
+    assert [(r["commit"], r["pull_request"], r["approved_by"]) for r in report["approvals"]] == [
+        (moved, 4, ["bob"]),
+        (champion, 5, ["bob"]),
+    ]
+    assert not [n for n in report["notes"] if "could not be read" in n]
 
 
 def test_a_forge_that_cannot_be_built_is_named_as_users_know_it(tmp_path, monkeypatch):
