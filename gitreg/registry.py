@@ -7,26 +7,33 @@ follow ``mlflow.MlflowClient`` so that switching is a change of import.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import mutations as mut
+from gitreg.core.config import Policy
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.core.errors import BadRef, InvalidParameter, ModelNotFound, VersionNotFound
+from gitreg.core.errors import (
+    BadRef,
+    GitregError,
+    InvalidParameter,
+    ModelNotFound,
+    VersionNotFound,
+)
 from gitreg.core.fields import (
-    MAX_DESCRIPTION,
     check_alias,
     check_tag_key,
     now_ms,
-    optional_text,
     parse_version,
 )
 from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
 from gitreg.services import operations as ops
 from gitreg.services.governance import Governance
+from gitreg.services.integrity import Integrity
 from gitreg.services.notifications import Notifications
 
 # RemoteRegistry is documented here (#15).
@@ -35,19 +42,23 @@ from gitreg.store.store import Reading, Store
 from gitreg.store.transaction import Transaction
 
 if TYPE_CHECKING:
+    from gitreg.core.identity import Identity
+    from gitreg.integrations.artifacts import Progress
     from gitreg.services.listing import Listing
+    from gitreg.store.transaction import Clock
 
 
 # ``at="verified"`` (and ``--at verified``) names the verified tip, never a ref of that name.
 VERIFIED_WORD = "verified"
 
 
-class Registry(Governance, Notifications):
+class Registry(Governance, Notifications, Integrity):
     """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref.
 
-    The MLflow-named methods are here; what MLflow has no name for is in the two bases:
-    history, events, requests and audit (``Governance``), and delivery and webhooks
-    (``Notifications``, MLflow's webhook API included).
+    The MLflow-named methods are here; what MLflow has no name for is in the bases:
+    history, events, requests and audit (``Governance``), delivery and webhooks
+    (``Notifications``, MLflow's webhook API included), and the artifacts' digests and
+    signatures (``Integrity``: verify, verify_all, sign_model_version, #28).
     """
 
     def __init__(
@@ -58,6 +69,8 @@ class Registry(Governance, Notifications):
         push: bool | None = None,
         fetch: bool = False,
         verified: bool = False,
+        author: Identity | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """``push`` overrides gitreg.yaml's ``registry.push``; ``fetch`` reads the remote tip.
 
@@ -66,12 +79,21 @@ class Registry(Governance, Notifications):
         unaudited state pins. Read-only, as any ``at``. ``at="verified"`` means the same,
         always: a branch or tag called verified is ``refs/heads/verified``.
 
+        ``author`` is the author of every commit this registry writes instead of git's
+        identity (which stays the committer), and the ``created_by`` of what it creates: the
+        person a server authenticated (#25). ``clock`` gives the time of each write in epoch
+        milliseconds (default: now).
+
         Raises:
             BadRef: ``at`` names no commit, or ``verified`` and the clone has no verified tip.
             InvalidParameter: ``verified`` with ``at`` or ``fetch``.
         """
         self.store = Store.discover(path)
         self.push = push
+        self.author = author
+        self.clock: Clock = clock or now_ms
+        # What the last registration could not record of its artifact (#28), or None.
+        self.artifact_note: str | None = None
         if at == VERIFIED_WORD:
             at, verified = None, True
         self.verified = verified
@@ -102,6 +124,17 @@ class Registry(Governance, Notifications):
             )
         return commit
 
+    def acting_as(self, author: Identity | None, clock: Clock | None = None) -> Registry:
+        """This registry, writing as ``author`` (and timing its writes by ``clock``).
+
+        A copy that shares the store: a server keeps one ``Registry`` and hands each
+        request's writes the caller it authenticated, without any shared state (#25).
+        """
+        view = copy.copy(self)
+        view.author = author
+        view.clock = clock or now_ms
+        return view
+
     # ------------------------------------------------------------ internals
 
     def _read(self, name: str) -> RegisteredModel:
@@ -121,13 +154,26 @@ class Registry(Governance, Notifications):
         from gitreg.services import promotion  # remote code stays off the read path
 
         config = promotion.needs_review(self.store, self.push)
+        author, clock = self.author, self.clock
         if config is None:
-            return self.store.transaction(mutation, push=self.push)
+            return self.store.transaction(mutation, push=self.push, author=author, clock=clock)
         try:
-            return self.store.transaction(promotion.guarded(mutation), push=self.push)
+            return self.store.transaction(
+                promotion.guarded(mutation), push=self.push, author=author, clock=clock
+            )
         except promotion.ReviewRequired as e:
             promotion.refuse_direct(e.changes[0], direct, config, self.push)
-            return promotion.request_change(self.store, mutation, e.changes, why, self.push)
+            return promotion.request_change(
+                self.store, mutation, e.changes, why, self.push, author=author, clock=clock
+            )
+
+    def _policy_or_none(self) -> Policy | None:
+        """The policy of the gitreg.yaml read, or None when it is invalid (the write's own
+        validation, and the gate, say so)."""
+        try:
+            return self.store.read_config(self.at).policy
+        except GitregError:
+            return None
 
     def _modify(self, name: str, change: ops.Change, message: str) -> RegisteredModel:
         result: RegisteredModel = self._write(ops.modify(check_name(name), change, message))
@@ -147,8 +193,8 @@ class Registry(Governance, Notifications):
         check_name(name)
         model = RegisteredModel(
             name=name,
-            creation_timestamp=now_ms(),
-            description=optional_text(description, "description", MAX_DESCRIPTION),
+            creation_timestamp=self.clock(),
+            description=ops.description_text(description),
             tags=mut.clean_tags(tags),
         )
 
@@ -168,8 +214,8 @@ class Registry(Governance, Notifications):
         return result
 
     def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
-        """Set the model's description (an empty string clears it)."""
-        text = optional_text(description, "description", MAX_DESCRIPTION)
+        """Set the model's description (None removes it; ``""`` is kept, as MLflow keeps it)."""
+        text = ops.description_text(description)
         return self._modify(
             name,
             lambda m: dataclasses.replace(m, description=text),
@@ -257,13 +303,34 @@ class Registry(Governance, Notifications):
         storage_location: str | None = None,
         *,
         create_model: bool = True,
+        digest: str | None = None,
+        progress: Progress | None = None,
+        tracking_uri: str | None = None,
     ) -> ModelVersion:
         """Register ``source`` as the next version of ``name``.
 
         Creates the model if needed (as ``mlflow.register_model``); with
         ``create_model=False`` a missing model is RESOURCE_DOES_NOT_EXIST (as
         ``MlflowClient.create_model_version``), checked inside the transaction.
+
+        The artifact (``storage_location``, else ``source``) is read when gitreg can read
+        it, and its digest recorded, with an MLflow model's signature (#28). ``digest``
+        is one the caller knows: it must match a readable artifact, and is recorded as
+        given for one gitreg cannot read. ``artifact_note`` says afterwards what could not
+        be recorded, if anything. ``tracking_uri`` is MLflow's, for runs:/ and models:/.
+
+        Raises:
+            DigestMismatch: ``digest`` is not the readable artifact's.
+            ArtifactUnreadable: gitreg.yaml's ``requirements.None`` asks for a digest (or
+                a model signature) the artifact cannot give.
         """
+        from gitreg.services import examination
+
+        examined = examination.examine(
+            storage_location or source, digest, progress, tracking_uri=tracking_uri
+        )
+        examination.check_registration(examined, self._policy_or_none())
+        self.artifact_note = examined.note
         new = ops.new_version(
             name,
             source,
@@ -273,11 +340,16 @@ class Registry(Governance, Notifications):
             description=description,
             metrics=metrics,
             storage_location=storage_location,
+            digest=examined.digest,
+            created=self.clock(),
+        )
+        new = dataclasses.replace(
+            new, signature=examined.signature, has_input_example=examined.has_input_example
         )
         del await_creation_for  # versions are READY the moment they are committed
 
         result: ModelVersion = self._write(
-            ops.register_version(name, new, create_model=create_model)
+            ops.register_version(name, new, create_model=create_model, listing=examined.listing)
         )
         return result
 
@@ -295,9 +367,9 @@ class Registry(Governance, Notifications):
     def update_model_version(
         self, name: str, version: int | str, description: str | None = None
     ) -> ModelVersion:
-        """Set a version's description."""
+        """Set a version's description (None removes it; ``""`` is kept, as MLflow keeps it)."""
         number = parse_version(version)
-        text = optional_text(description, "description", MAX_DESCRIPTION)
+        text = ops.description_text(description)
 
         def change(m: RegisteredModel) -> RegisteredModel:
             mv = mut.find_version(m, number)

@@ -245,7 +245,9 @@ def _github(server: Forge, method: str, path: str, params: dict[str, str], paylo
 
 def _gh_pulls(server: Forge, method: str, params: dict[str, str], payload: Any) -> tuple:
     if method == "POST":
-        return 201, _gh_pull(_open(server, payload["head"], payload["base"], payload["title"]))
+        pull = _open(server, payload["head"], payload["base"], payload["title"])
+        pull["body"] = payload.get("body")  # what the reviewer reads (#25: who asked)
+        return 201, _gh_pull(pull)
     head = params.get("head", "")
     found = [
         _gh_pull(p)

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from gitreg.gate.scaffold import init_registry
-from tests._helpers import log_subjects
+from tests._helpers import git, log_subjects
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::DeprecationWarning", "ignore::FutureWarning", "ignore::UserWarning"
@@ -169,6 +169,23 @@ def test_refusals_reach_the_client_as_4xx_with_the_message(server, monkeypatch):
     assert body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert body["message"].endswith(
         "Registered Model with name=chrn not found; did you mean churn?"
+    )
+
+    # Without authentication, the server's git identity authors every change (as before
+    # #25); what a client sends to name itself is ignored.
+    request = urllib.request.Request(
+        f"{server.url}/api/2.0/mlflow/registered-models/set-tag",
+        data=json.dumps({"name": "churn", "key": "owner", "value": "x"}).encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic bWFsbG9yeTpzZWNyZXQ=",  # mallory:secret
+            "X-Forwarded-User": "mallory",
+        },
+    )
+    urllib.request.urlopen(request, timeout=30).close()
+    assert git(server.registry, "log", "-1", "--format=%an|%s").strip() == (
+        "Alice Example|Set tag owner=x on churn"
     )
 
     _stop(server.process)  # flushes the access log

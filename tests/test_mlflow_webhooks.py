@@ -132,12 +132,39 @@ def test_update_and_delete(client, registry_repo):
     with pytest.raises(Exception, match=f"Webhook with ID {hook.webhook_id} not found") as e:
         client.get_webhook(hook.webhook_id)
     assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    # Every commit names the webhook, as the one that added it does (#25).
     assert log_subjects(registry_repo)[:3] == [
-        f"Delete webhook {hook.webhook_id}",
-        f"Update webhook {hook.webhook_id}",
+        "Delete webhook deploy-eu",
+        "Update webhook deploy-eu (renamed from deploy)",
         "Add webhook deploy",
     ]
     assert json.loads((registry_repo / ".git/gitreg/secrets.json").read_text()) == {}
+
+
+def test_events_come_back_in_mlflows_order(client, registry_repo):
+    """MLflow's store returns a webhook's events by (entity, action), not as given (#25)."""
+    given = [
+        "registered_model.created",
+        "prompt.created",
+        "model_version_tag.set",
+        "model_version_alias.created",
+        "model_version.created",
+    ]
+    expected = [
+        "model_version.created",
+        "model_version_alias.created",
+        "model_version_tag.set",
+        "prompt.created",
+        "registered_model.created",
+    ]
+    hook = client.create_webhook(name="all", url="https://ci.example/hook", events=given)
+    assert [str(e) for e in hook.events] == expected
+    assert [str(e) for e in client.get_webhook(hook.webhook_id).events] == expected
+    assert [str(e) for e in client.list_webhooks()[0].events] == expected
+    updated = client.update_webhook(hook.webhook_id, events=list(reversed(given)))
+    assert [str(e) for e in updated.events] == expected
+    client.update_webhook(hook.webhook_id, description="every event")
+    assert log_subjects(registry_repo)[0] == "Update webhook all"
 
 
 def test_test_webhook_sends_mlflows_request(client, local_receivers):

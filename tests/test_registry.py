@@ -20,6 +20,7 @@ from gitreg.core.errors import (
     TransitionNotAllowed,
     VersionNotFound,
 )
+from gitreg.core.fields import format_timestamp
 from tests._helpers import git, log_subjects, snapshot, status
 
 
@@ -329,7 +330,7 @@ def test_archive_existing_versions_archives_the_old_production_in_the_same_commi
     assert _commits(registry_repo) == before + 1
     diff = git(registry_repo, "diff", "HEAD~1", "HEAD", "--unified=0").splitlines()
     changed = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert sorted(changed) == sorted(
+    assert sorted(line for line in changed if "updated_at" not in line) == sorted(
         [
             "-    stage: Production",
             "+    stage: Archived",
@@ -337,6 +338,13 @@ def test_archive_existing_versions_archives_the_old_production_in_the_same_commi
             "+    stage: Production",
         ]
     )
+    # Both versions and the model changed at the same moment, as MLflow records it (#25).
+    times = {
+        registry.get_model_version("churn", 1).last_updated_timestamp,
+        registry.get_model_version("churn", 2).last_updated_timestamp,
+        registry.get_registered_model("churn").last_updated_timestamp,
+    }
+    assert len(times) == 1
 
 
 def test_archive_existing_versions_only_for_staging_or_production(registry):
@@ -351,12 +359,22 @@ def test_unknown_stage_is_invalid_parameter(registry):
         registry.transition_model_version_stage("churn", 1, "Prod")
 
 
-def test_transition_only_changes_the_stage_line(registry, registry_repo):
+def test_transition_only_changes_the_stage_line_and_the_times(registry, registry_repo):
     registry.create_model_version("churn", "s3://1", description="d", tags={"a": "b"})
     registry.transition_model_version_stage("churn", 1, "Staging")
     diff = git(registry_repo, "diff", "HEAD~1", "HEAD", "--unified=0").splitlines()
     changed = [line for line in diff if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert changed == ["-    stage: None", "+    stage: Staging"]
+    # Besides the stage, the version's and the model's last-updated times (#25).
+    stamp = registry.get_model_version("churn", 1).last_updated_timestamp
+    when = f"'{format_timestamp(stamp)}'"
+    assert sorted(changed) == sorted(
+        [
+            f"+updated_at: {when}",
+            "-    stage: None",
+            "+    stage: Staging",
+            f"+    updated_at: {when}",
+        ]
+    )
 
 
 def test_aliases(registry):
@@ -611,7 +629,16 @@ def test_rewriting_a_hand_written_manifest_keeps_its_key_order(registry, registr
     registry.set_registered_model_alias("hand", "champion", 1)
     text = (registry_repo / "models/hand.yaml").read_text()
     keys = [line.split(":")[0] for line in text.splitlines() if line and line[0].isalpha()]
-    assert keys == ["name", "schema_version", "versions", "next_version", "description", "aliases"]
+    # updated_at (#25) goes after its canonical predecessor, next_version, as a new key does.
+    assert keys == [
+        "name",
+        "schema_version",
+        "versions",
+        "next_version",
+        "updated_at",
+        "description",
+        "aliases",
+    ]
     version_keys = [
         line.strip(" -").split(":")[0]
         for line in text.splitlines()

@@ -128,6 +128,38 @@ def add_version(model: RegisteredModel, new: ModelVersion) -> RegisteredModel:
     return grown.with_versions([*model.versions, added])
 
 
+def _entry_changed(old: ModelVersion, new: ModelVersion) -> bool:
+    """Whether ``new`` differs from ``old`` in what the version's manifest entry holds (its
+    aliases live in the model's header, its timestamp is what is being decided)."""
+    if new is old:
+        return False
+    same = dataclasses.replace(
+        new, aliases=old.aliases, last_updated_timestamp=old.last_updated_timestamp
+    )
+    return same != old
+
+
+def touch(old: RegisteredModel, new: RegisteredModel, now: int) -> RegisteredModel:
+    """``new`` with ``last_updated_timestamp`` set to ``now`` where it differs from ``old``.
+
+    A version's moves when its entry changed (stage, tags, description, metrics, its name in
+    a rename: also the versions archived by a transition), the model's on any change at all,
+    its aliases and versions included (#25). A new version keeps its creation time. Only
+    changed entries are rewritten, so a write touches the changed version and the header.
+    """
+    if new == old:
+        return new
+    before = {mv.version: mv for mv in old.versions}
+    versions = []
+    for mv in new.versions:
+        prior = before.get(mv.version)
+        if prior is not None and _entry_changed(prior, mv):
+            mv = dataclasses.replace(mv, last_updated_timestamp=now)
+        versions.append(mv)
+    stamped = dataclasses.replace(new, last_updated_timestamp=now, versions=tuple(versions))
+    return stamped
+
+
 def claim_name(existing: Iterable[str], name: str) -> None:
     """RESOURCE_ALREADY_EXISTS if ``name`` is taken, also when only its case differs."""
     for other in existing:

@@ -67,6 +67,8 @@ _TOKEN_RE = re.compile(
     re.VERBOSE,
 )
 _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
+# MLflow 3 keeps prompts in the registry as models with this tag (mlflow.prompt.constants).
+PROMPT_TAG = "mlflow.prompt.is_prompt"
 _CLAUSE = "Invalid clause(s) in filter string"
 _ORDER_RE = re.compile(r"\s*(?P<key>[^\s,]+)(?:\s+(?P<dir>\w+))?\s*")
 
@@ -275,6 +277,27 @@ def _parse_filter(
     return _Parser(filter_string, attrs).parse()
 
 
+def _is_prompt_condition(comparison: _Comparison) -> bool:
+    return comparison.kind == "tag" and comparison.key == PROMPT_TAG
+
+
+def _prompt_scope(comparisons: list[_Comparison]) -> tuple[list[_Comparison], bool]:
+    """MLflow's rule for prompts (its SQL store's ``_is_querying_prompt``, #25).
+
+    The first condition on ``tags.`mlflow.prompt.is_prompt``` decides: ``= 'true'`` or
+    ``!= 'false'`` (any case) searches prompts, with the conditions as written. Any other
+    filter searches models: its conditions on that tag are dropped and prompts left out.
+    Returns the conditions to apply and whether prompts are searched.
+    """
+    for c in comparisons:
+        if _is_prompt_condition(c):
+            value = str(c.value).lower()
+            if (c.op == "=" and value == "true") or (c.op == "!=" and value == "false"):
+                return comparisons, True
+            break
+    return [c for c in comparisons if not _is_prompt_condition(c)], False
+
+
 @functools.lru_cache(maxsize=256)
 def _like_segments(pattern: str, ignore_case: bool) -> tuple[tuple[re.Pattern[str], int], ...]:
     """The pattern split at ``%``: fixed-length regexes (``_`` is any one character)."""
@@ -463,17 +486,30 @@ def search_registered_models(
     max_results: int = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
     order_by: Sequence[str] | None = None,
     page_token: str | None = None,
+    *,
+    mlflow_prompts: bool = False,
 ) -> PagedList[RegisteredModel]:
     """One page of the models matching ``filter_string``, as MLflow's ``search_registered_models``.
+
+    With ``mlflow_prompts``, MLflow's store's rule for prompts applies (``_prompt_scope``):
+    unless the filter asks for prompts, models tagged ``mlflow.prompt.is_prompt = 'true'``
+    are left out.
 
     Raises:
         InvalidFilter: a bad filter, order_by, max_results or page_token.
     """
     _check_max_results(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD, False)
     comparisons = _parse_filter(filter_string, _MODEL_FIELDS)
+    prompts = True
+    if mlflow_prompts:
+        comparisons, prompts = _prompt_scope(comparisons)
     order = _parse_order_by(order_by, _MODEL_ORDER_KEYS, [_OrderKey("name", True)], "model")
     start = _decode_token(page_token)
-    matched = [m for m in models if _matches(m, _MODEL_FIELDS, comparisons)]
+    matched = [
+        m
+        for m in models
+        if (prompts or m.tags.get(PROMPT_TAG) != "true") and _matches(m, _MODEL_FIELDS, comparisons)
+    ]
     return _page(_sort(matched, order), start, max_results)
 
 
@@ -483,14 +519,26 @@ def search_model_versions(
     max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     order_by: Sequence[str] | None = None,
     page_token: str | None = None,
+    *,
+    mlflow_prompts: bool = False,
 ) -> PagedList[ModelVersion]:
     """One page of the versions matching ``filter_string``, as MLflow's ``search_model_versions``.
+
+    With ``mlflow_prompts``, MLflow's store's rule for prompts applies (``_prompt_scope``):
+    unless the filter asks for prompts, every version of a model that has a version tagged
+    ``mlflow.prompt.is_prompt = 'true'`` is left out (MLflow excludes by name).
 
     Raises:
         InvalidFilter: a bad filter, order_by, max_results or page_token.
     """
     _check_max_results(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD, True)
     comparisons = _parse_filter(filter_string, _VERSION_FIELDS)
+    if mlflow_prompts:
+        comparisons, prompts = _prompt_scope(comparisons)
+        if not prompts:
+            models = [
+                m for m in models if not any(mv.tags.get(PROMPT_TAG) == "true" for mv in m.versions)
+            ]
     order = list(_VERSION_DEFAULT_ORDER)
     if order_by:
         order = _parse_order_by(

@@ -7,32 +7,40 @@ existing model; deleting a missing tag or alias is a no-op). A model whose manif
 invalid is never served (#22): a read of it raises its finding as an MlflowException
 (RESOURCE_CONFLICT, the code every refusal travels as), and searches leave it out.
 Prompts, ``copy_model_version`` and the await helper are MLflow's own concrete methods
-built on these; webhooks are gitreg.yaml's subscriptions (``gitreg.mlflow.webhooks``,
-issue 13).
+built on these, and searches leave prompts out by MLflow's own rule
+(``search.search_registered_models(mlflow_prompts=True)``); webhooks are gitreg.yaml's
+subscriptions (``gitreg.mlflow.webhooks``, issue 13). Behind ``mlflow server`` each write is
+authored by the caller the server authenticated (``gitreg.mlflow.caller``, #25).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion as MlflowModelVersion
 from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag
 from mlflow.entities.model_registry import RegisteredModel as MlflowRegisteredModel
 from mlflow.exceptions import MlflowException
-from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
+from mlflow.prompt.constants import IS_PROMPT_TAG_KEY, PROMPT_TEXT_TAG_KEY
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
 
 from gitreg.core import search
 from gitreg.core.entities import RegisteredModel, Stage
-from gitreg.core.errors import GitregError, ModelAlreadyExists, NotARegistry
-from gitreg.core.fields import check_tag_key, check_tag_value, parse_version
+from gitreg.core.errors import (
+    GitregError,
+    ModelAlreadyExists,
+    NotARegistry,
+)
+from gitreg.core.fields import MAX_TAG_VALUE_LENGTH, check_tag_key, check_tag_value, parse_version
 from gitreg.core.names import check_name
+from gitreg.mlflow.caller import Callers, current
 from gitreg.mlflow.convert import (
     mlflow_errors,
     registry_path,
@@ -42,46 +50,18 @@ from gitreg.mlflow.convert import (
 from gitreg.mlflow.webhooks import WebhookMethods
 from gitreg.registry import Registry
 
-_PROMPT_CONDITION = re.compile(
-    r"tags?\.(?:`mlflow\.prompt\.is_prompt`|mlflow\.prompt\.is_prompt)\s*(!=|=)\s*"
-    r"(?:'(\w*)'|\"(\w*)\")",
-    re.IGNORECASE,
-)
 _log = logging.getLogger(__name__)
+# The version tag an MLflow client passes a known artifact digest in (#28).
+DIGEST_TAG = "gitreg.digest"
 _MLFLOW_ALIAS = re.compile(r"^[\w\-]+$")  # mlflow.utils.validation._REGISTERED_MODEL_ALIAS_REGEX
-_DANGLING_AND = re.compile(r"^\s*AND\s+|\s+AND\s*$|(?<=\s)AND\s+(?=AND\s)", re.IGNORECASE)
+# MLflow's contract tests run a store that is not its SQL store with this set, and give the
+# time a model is created as this tag (mlflow-go's hook; tests/store/model_registry).
+_TEST_CLOCK_ENV = "MLFLOW_GO_STORE_TESTING"
+_TEST_CLOCK_TAG = "mock.time.go.testing.tag"
 
 
 def _is_prompt(tags: Any) -> bool:
     return str(tags.get(IS_PROMPT_TAG_KEY, "")).lower() == "true"
-
-
-def _split_prompt_filter(filter_string: str | None) -> tuple[str | None, bool]:
-    """The filter without its prompt condition, and whether it asks for prompts.
-
-    MlflowClient appends ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every search and
-    MLflow's SQL store answers it with an anti-join (models without the tag match); gitreg's
-    grammar, like SQL, never matches a missing tag, so the plugin applies it itself.
-    """
-    if not filter_string:
-        return filter_string, False
-    prompts = False
-    for match in _PROMPT_CONDITION.finditer(filter_string):
-        value = (match[2] if match[2] is not None else match[3]).lower()
-        prompts = (match[1] == "=") == (value == "true")
-    rest = _PROMPT_CONDITION.sub("", filter_string)
-    while (cleaned := _DANGLING_AND.sub("", rest)) != rest:
-        rest = cleaned
-    return rest.strip() or None, prompts
-
-
-def _without_prompts(models: Iterable[RegisteredModel], prompts: bool) -> list[RegisteredModel]:
-    kept = []
-    for model in models:
-        versions = [mv for mv in model.versions if _is_prompt(mv.tags) == prompts]
-        if _is_prompt(model.tags) == prompts or versions:
-            kept.append(model.with_versions(versions))
-    return kept
 
 
 def _check_alias_name(name: str, alias: str) -> None:
@@ -91,21 +71,60 @@ def _check_alias_name(name: str, alias: str) -> None:
         raise MlflowException(f"Invalid alias name: {alias!r}", INVALID_PARAMETER_VALUE)
 
 
+def _check_version_tag(key: str, value: Any) -> None:
+    """MLflow's checks of a version tag, with its words for a prompt template too long."""
+    key = check_tag_key(key)
+    if key == PROMPT_TEXT_TAG_KEY and isinstance(value, str) and len(value) > MAX_TAG_VALUE_LENGTH:
+        raise MlflowException(
+            f"Prompt text exceeds max length of {MAX_TAG_VALUE_LENGTH} characters.",
+            INVALID_PARAMETER_VALUE,
+        )
+    check_tag_value(key, value)
+
+
+def _test_clock(tags: dict[str, Any]) -> Callable[[], int] | None:
+    """The creation time MLflow's contract tests give a model, when they run this store.
+
+    MLflow's registry-store tests pin a model's creation time by patching its SQL store's
+    clock; for any other store they set MLFLOW_GO_STORE_TESTING and pass the time as the
+    tag ``mock.time.go.testing.tag`` instead (mlflow-go's protocol), which the store takes as
+    its clock and does not keep. Outside those tests the tag is an ordinary tag.
+    """
+    if os.environ.get(_TEST_CLOCK_ENV, "").lower() not in ("true", "1"):
+        return None
+    value = tags.pop(_TEST_CLOCK_TAG, None)
+    if value is None:
+        return None
+    moment = int(value)
+    return lambda: moment
+
+
 class GitregStore(WebhookMethods, AbstractStore):
-    """MLflow's registry store for ``gitreg:///path/to/registry``: every change is a commit."""
+    """MLflow's registry store for ``gitreg:///path/to/registry``: every change is a commit.
+
+    Behind ``mlflow server``, each change is authored by the person the server
+    authenticated (``gitreg.mlflow.caller``), the server's git identity committing it.
+    """
 
     def __init__(self, store_uri: str | None = None, tracking_uri: str | None = None) -> None:
         super().__init__(store_uri, tracking_uri)  # type: ignore[no-untyped-call]
         self.store_uri = store_uri
         self.tracking_uri = tracking_uri
+        self.callers = Callers.from_env(os.environ)
         try:
-            self.registry = Registry(registry_path(store_uri))
+            self._registry = Registry(registry_path(store_uri))
         except NotARegistry as e:  # the plugin's argument is the URI, not a path (#16)
             hint = "use gitreg:///absolute/path/to/a/registry"
             message = e.message.replace("give the path of a registry", hint)
             raise MlflowException(
                 f"Registry URI {store_uri!r}: {message}", INVALID_PARAMETER_VALUE
             ) from e
+
+    @property
+    def registry(self) -> Registry:  # type: ignore[override]
+        """The registry, writing as the current request's caller (see ``caller``)."""
+        author = current(self.callers)
+        return self._registry if author is None else self._registry.acting_as(author)
 
     # ---------------------------------------------------------- registered models
 
@@ -118,9 +137,13 @@ class GitregStore(WebhookMethods, AbstractStore):
     ) -> MlflowRegisteredModel:
         # deployment_job_id is a Databricks feature; MLflow's own SQL store ignores it too.
         wanted = {t.key: t.value for t in tags or ()}
+        registry = self.registry
+        clock = _test_clock(wanted)
+        if clock is not None:
+            registry = registry.acting_as(registry.author, clock)
         try:
             with mlflow_errors():
-                model = self.registry.create_registered_model(name, wanted, description)
+                model = registry.create_registered_model(name, wanted, description)
         except MlflowException as e:
             if isinstance(e.__cause__, ModelAlreadyExists):
                 self._name_taken(name, wanted)
@@ -158,9 +181,8 @@ class GitregStore(WebhookMethods, AbstractStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[MlflowRegisteredModel]:
-        filter_string, prompts = _split_prompt_filter(filter_string)
         with mlflow_errors():
-            models = _without_prompts(self._valid_models(), prompts)
+            models = self._valid_models()
             found = search.search_registered_models(
                 models,
                 filter_string,
@@ -169,6 +191,7 @@ class GitregStore(WebhookMethods, AbstractStore):
                 else max_results,
                 order_by,
                 page_token,
+                mlflow_prompts=True,  # prompts only when asked for, as MLflow's store
             )
         return PagedList([to_registered_model(m) for m in found], found.token)
 
@@ -179,7 +202,7 @@ class GitregStore(WebhookMethods, AbstractStore):
         the whole search would hide every valid model from the UI; reading the invalid
         model by name raises its finding (#22).
         """
-        reading = self.registry.store.read_registry(self.registry.at)
+        reading = self._registry.store.read_registry(self._registry.at)
         for refused in reading.refused:
             _log.warning("gitreg: not listed, %s", refused.message)
         return reading.models
@@ -219,18 +242,24 @@ class GitregStore(WebhookMethods, AbstractStore):
         with mlflow_errors():  # MLflow's order: name, tags, source, then the model
             check_name(name)
             for tag in tags or ():
-                check_tag_value(check_tag_key(tag.key), tag.value)
+                _check_version_tag(tag.key, tag.value)
         location, run_id = self._resolve_source(source, run_id, model_id)
+        values = {t.key: t.value for t in tags or ()}
+        # A digest the job knows travels as a tag (MLflow has no argument for it, #28);
+        # gitreg checks it against the artifact and records it as the version's digest.
+        digest = values.pop(DIGEST_TAG, None)
         with mlflow_errors():
             mv = self.registry.create_model_version(
                 name,
                 source,
                 run_id=run_id,
-                tags={t.key: t.value for t in tags or ()},
+                tags=values,
                 run_link=run_link,
                 description=description,
                 storage_location=location if location != source else None,
                 create_model=False,  # MlflowClient does not create the model here
+                digest=digest,
+                tracking_uri=self.tracking_uri,
             )
         return to_model_version(mv)
 
@@ -303,18 +332,18 @@ class GitregStore(WebhookMethods, AbstractStore):
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[MlflowModelVersion]:
-        filter_string, prompts = _split_prompt_filter(filter_string)
         with mlflow_errors():
             names = search.exact_names(filter_string)
             models = [m for m in self._valid_models() if names is None or m.name in names]
             found = search.search_model_versions(
-                _without_prompts(models, prompts),
+                models,
                 filter_string,
                 search.SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT
                 if max_results is None
                 else max_results,
                 order_by,
                 page_token,
+                mlflow_prompts=True,  # prompts only when asked for, as MLflow's store
             )
         return PagedList([to_model_version(mv) for mv in found], found.token)
 
@@ -322,7 +351,7 @@ class GitregStore(WebhookMethods, AbstractStore):
         with mlflow_errors():  # MLflow's store refuses a value of None (its client sends str)
             check_name(name)
             parse_version(version)
-            check_tag_value(check_tag_key(tag.key), tag.value)
+            _check_version_tag(tag.key, tag.value)
             self.registry.set_model_version_tag(name, version, tag.key, tag.value)
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:

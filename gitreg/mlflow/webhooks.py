@@ -177,10 +177,15 @@ def check_events(events: object) -> list[str]:
 
 
 def mlflow_events(sub: Subscription) -> list[WebhookEvent]:
-    """The subscription's events as MLflow names them (empty: MLflow cannot express it)."""
+    """The subscription's events as MLflow names them (empty: MLflow cannot express it).
+
+    In MLflow's order: its store returns a webhook's events by (entity, action), the key of
+    their table, whatever order they were given in (#25).
+    """
     specs = list(sub.events) or list(MLFLOW_EVENTS)
     names = [s if s in MLFLOW_EVENTS else _KIND_TO_MLFLOW.get(s) for s in specs]
-    return [WebhookEvent.from_str(n) for n in dict.fromkeys(n for n in names if n)]  # type: ignore[arg-type]
+    events = [WebhookEvent.from_str(n) for n in dict.fromkeys(n for n in names if n)]  # type: ignore[arg-type]
+    return sorted(events, key=lambda e: (e.entity.value, e.action.value))
 
 
 def to_webhook(sub: Subscription, secret: str | None) -> Webhook:

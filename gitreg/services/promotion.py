@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitreg.core.config import BRANCH_PREFIX, CONFIG_FILE, Config
 from gitreg.core.errors import (
@@ -31,7 +31,10 @@ from gitreg.store.proposal import (
 )
 from gitreg.store.remote import has_remote
 from gitreg.store.store import Store
-from gitreg.store.transaction import Transaction
+from gitreg.store.transaction import Clock, Transaction
+
+if TYPE_CHECKING:
+    from gitreg.core.identity import Identity
 
 DEFAULT_LABELS = ("gitreg", "promotion")
 _EFFECTS = {
@@ -161,18 +164,26 @@ def request_change(
     changes: Sequence[ProtectedChange],
     why: str | None,
     push: bool | None,
+    *,
+    author: Identity | None = None,
+    clock: Clock | None = None,
 ) -> Any:
     """Propose ``mutation`` as a pull request and raise PromotionPending.
 
-    Returns the mutation's result only when the remote already has the change.
+    Returns the mutation's result only when the remote already has the change. ``author``
+    (the person a server authenticated) authors the request's commit and is named in its
+    body, since the forge shows the token's account as the one who opened it (#25).
     """
     first = changes[0]
     branch = branch_for(first)
-    proposal, result = propose(store, mutation, branch, push)
+    proposal, result = propose(store, mutation, branch, push, author=author, clock=clock)
     if proposal is None:
         return result
     title = title_for(first)
-    body = request_body(title + ".", why, changes, proposal.diff, _facts(store, first, proposal))
+    facts = _facts(store, first, proposal)
+    if author is not None:
+        facts = {"Requested by": f"{author.name} <{author.email}>", **facts}
+    body = request_body(title + ".", why, changes, proposal.diff, facts)
     pull = open_request(store, proposal, title, body, os.environ)
     what = f"{first.model}: {first.what}"
     verb = "is proposed" if proposal.created else "was already proposed"

@@ -12,10 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from gitreg.core.errors import GitFailed
 from gitreg.store._git import EMPTY_TREE, run
 from gitreg.store._repo import Repo, call, is_true, root_tree
+
+if TYPE_CHECKING:
+    from gitreg.core.identity import Identity
 
 
 def write_blob(repo: Repo, data: bytes) -> str:
@@ -28,10 +32,18 @@ def write_blob(repo: Repo, data: bytes) -> str:
 
 
 def commit_tree(
-    repo: Repo, parent: str | None, changes: Mapping[str, str | None], message: str
+    repo: Repo,
+    parent: str | None,
+    changes: Mapping[str, str | None],
+    message: str,
+    author_as: Identity | None = None,
 ) -> str:
-    """A new commit: ``parent``'s tree with ``changes`` (path -> blob id, None deletes)."""
-    author = _ident(repo, "author")
+    """A new commit: ``parent``'s tree with ``changes`` (path -> blob id, None deletes).
+
+    ``author_as`` is the commit's author instead of git's identity (the caller an MLflow
+    server authenticated, #25); the committer is always git's identity, the process's.
+    """
+    author = str(author_as) if author_as is not None else _ident(repo, "author")
     committer = _ident(repo, "committer")
     if repo.fast and author is not None and committer is not None and _plain_commits(repo):
         from gitreg.store import _odb
@@ -43,7 +55,7 @@ def commit_tree(
         return _odb.write_loose(
             repo.objects, "commit", _commit(tree, parent, author, committer, message)
         )
-    return _commit_through_index(repo, parent, changes, message)
+    return _commit_through_index(repo, parent, changes, message, author_as)
 
 
 def _plain_commits(repo: Repo) -> bool:
@@ -92,7 +104,11 @@ def _ident(repo: Repo, role: str) -> str | None:
 
 
 def _commit_through_index(
-    repo: Repo, parent: str | None, changes: Mapping[str, str | None], message: str
+    repo: Repo,
+    parent: str | None,
+    changes: Mapping[str, str | None],
+    message: str,
+    author_as: Identity | None = None,
 ) -> str:
     """git's own way: a temporary index, ``write-tree`` and ``commit-tree``."""
     import tempfile
@@ -113,7 +129,10 @@ def _commit_through_index(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(index)
     parents = ["-p", parent] if parent else []
-    return call(repo, "commit-tree", tree, *parents, stdin=message.encode()).strip()
+    who = None
+    if author_as is not None:
+        who = {"GIT_AUTHOR_NAME": author_as.name, "GIT_AUTHOR_EMAIL": author_as.email}
+    return call(repo, "commit-tree", tree, *parents, stdin=message.encode(), env=who).strip()
 
 
 def identity(repo: Repo) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,10 +87,12 @@ def open_repo(root: Path) -> Repo:
     return Repo(root)
 
 
-def call(repo: Repo, *args: str, stdin: bytes | None = None) -> str:
+def call(
+    repo: Repo, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+) -> str:
     """``git args`` in ``repo``; a missing identity becomes the fix to run."""
     try:
-        return run(repo.root, args, stdin=stdin).decode("utf-8", "surrogateescape")
+        return run(repo.root, args, stdin=stdin, env=env).decode("utf-8", "surrogateescape")
     except GitFailed as e:
         if any(sign in e.message for sign in _NO_IDENTITY):
             raise GitFailed(NO_IDENTITY_FIX) from e

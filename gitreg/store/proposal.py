@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitreg.core import validate
 from gitreg.core.config import BRANCH_PREFIX, MODELS_DIR
@@ -23,7 +23,10 @@ from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git, _net, _repo, verified
 from gitreg.store.remote import Remote, has_remote, resolve_remote
 from gitreg.store.store import Store
-from gitreg.store.transaction import Transaction
+from gitreg.store.transaction import Clock, Transaction
+
+if TYPE_CHECKING:
+    from gitreg.core.identity import Identity
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -51,12 +54,18 @@ class OpenBranch:
 
 
 def propose(
-    store: Store, mutation: Callable[[Transaction], Any], branch: str, push: bool | None
+    store: Store,
+    mutation: Callable[[Transaction], Any],
+    branch: str,
+    push: bool | None,
+    *,
+    author: Identity | None = None,
+    clock: Clock | None = None,
 ) -> tuple[Proposal | None, Any]:
     """Apply ``mutation`` on the remote tip and push it to ``branch``, not to the registry's.
 
     Returns the proposal (None when the mutation changes nothing: the remote already has
-    it) and the mutation's result.
+    it) and the mutation's result. ``author`` and ``clock`` are ``Writer.transaction``'s.
     """
     repo = _repo.open_repo(store.root)
     with store.exclusive(repo):
@@ -70,7 +79,7 @@ def propose(
             on_remote, existing = _branch_state(store.root, remote, branch, tip)
             if existing is not None and not is_stale(store.root, existing, tip):
                 return Proposal(remote, branch, tip, existing, created=False), None
-            tx = Transaction(store.state_dir, repo, tip)
+            tx = Transaction(store.state_dir, repo, tip, author_as=author, clock=clock)
             result = mutation(tx)
             if not tx.changes:
                 return None, result

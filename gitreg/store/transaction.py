@@ -7,7 +7,7 @@ transaction never touches the work tree or a ref itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,13 +15,17 @@ from gitreg.core import manifest, patch
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
+from gitreg.core.fields import now_ms
 from gitreg.core.names import check_name, file_stem, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _commit, _git, _repo
 from gitreg.store.cache import load_large, load_written, parse
 
 if TYPE_CHECKING:
+    from gitreg.core.identity import Identity
     from gitreg.store._repo import Repo
+
+Clock = Callable[[], int]  # epoch milliseconds
 
 
 def model_path(name: str) -> str:
@@ -49,12 +53,27 @@ def parse_model(data: Any, path: str, text: bytes | str | None = None) -> Regist
 
 
 class Transaction:
-    """What a mutation sees: the files at the tip, and the files it changes."""
+    """What a mutation sees: the files at the tip, and the files it changes.
 
-    def __init__(self, state_dir: Path, repo: Repo, base: str | None) -> None:
+    ``author_as`` is who the commit names as its author when it is not git's identity
+    (#25); ``now`` is the time of the write (epoch milliseconds, from ``clock``), the
+    ``last_updated_timestamp`` of what it changes.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        repo: Repo,
+        base: str | None,
+        *,
+        author_as: Identity | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.state_dir = state_dir  # where large manifests keep their parse (see cache)
         self.repo = repo
         self.base = base
+        self.author_as = author_as
+        self.now = (clock or now_ms)()
         self.changes: dict[str, bytes | None] = {}
         self.message = ""
         # Manifest path -> the name its model had before this transaction renamed it.
@@ -103,6 +122,8 @@ class Transaction:
 
     def author(self) -> str:
         """Who is writing: the name git records as the commit's author."""
+        if self.author_as is not None:
+            return self.author_as.name
         return _commit.identity(self.repo)
 
     def read(self, path: str) -> bytes | None:

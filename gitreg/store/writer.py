@@ -22,9 +22,10 @@ from gitreg.core.config import CONFIG_FILE, Config
 from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree
 from gitreg.store import _commit, _git, _net, _repo, faults, worktree
 from gitreg.store.cache import remember_written
-from gitreg.store.transaction import Transaction
+from gitreg.store.transaction import Clock, Transaction
 
 if TYPE_CHECKING:
+    from gitreg.core.identity import Identity
     from gitreg.store._repo import Repo
     from gitreg.store.remote import Contention, Remote
 
@@ -78,30 +79,45 @@ class Writer:
         retries: int = 3,
         *,
         push: bool | None = None,
+        author: Identity | None = None,
+        clock: Clock | None = None,
     ) -> T:
         """Apply ``mutation`` to the branch tip and commit what it changed (see module doc).
 
         With a remote (``gitreg.yaml`` ``registry.push``, or ``push``) the commit is built on
         the remote's tip and pushed; the local branch moves only once the push is confirmed.
+        ``author`` is the commit's author instead of git's identity (the committer stays
+        git's); ``clock`` gives the time of the write (see ``Transaction``).
         """
         from gitreg.store.remote import Contention
 
         self.last_commit = None
         repo = self.repo
         contention: Contention | None = None
+        start = self._starter(author, clock)
         while True:
             with self.exclusive(repo):
                 ref = f"refs/heads/{self._branch(repo)}"
                 target = self.remote_for(repo, push)
                 if target is None:
-                    return self._commit_locally(repo, ref, mutation, retries)
+                    return self._commit_locally(repo, ref, mutation, retries, start)
                 contention = contention or Contention(target)
-                outcome = self._commit_and_push(repo, ref, target, mutation, contention)
+                outcome = self._commit_and_push(repo, ref, target, mutation, contention, start)
                 if not isinstance(outcome, _Lost):
                     return outcome
             # Lost a race: wait with the clone unlocked, so that a writer queued on this
             # clone can take its turn at the remote meanwhile (see #15).
             time.sleep(contention.wait)
+
+    def _starter(
+        self, author: Identity | None, clock: Clock | None
+    ) -> Callable[[Repo, str | None], Transaction]:
+        """How this write opens a transaction on a base (a retry opens a new one)."""
+
+        def start(repo: Repo, base: str | None) -> Transaction:
+            return Transaction(self.state_dir, repo, base, author_as=author, clock=clock)
+
+        return start
 
     @contextlib.contextmanager
     def exclusive(self, repo: Repo) -> Iterator[None]:
@@ -129,11 +145,16 @@ class Writer:
         return resolve_remote(self.root, config, branch, push)
 
     def _commit_locally(
-        self, repo: Repo, ref: str, mutation: Callable[[Transaction], T], retries: int
+        self,
+        repo: Repo,
+        ref: str,
+        mutation: Callable[[Transaction], T],
+        retries: int,
+        start: Callable[[Repo, str | None], Transaction],
     ) -> T:
         for _ in range(retries + 1):
             base = _repo.rev_parse(repo, ref)
-            tx = Transaction(self.state_dir, repo, base)
+            tx = start(repo, base)
             result = mutation(tx)
             if not tx.changes:
                 return result
@@ -155,6 +176,7 @@ class Writer:
         remote: Remote,
         mutation: Callable[[Transaction], T],
         contention: Contention,
+        start: Callable[[Repo, str | None], Transaction],
     ) -> T | _Lost:
         """One try: the result once pushed (or when there is nothing to do), or LOST.
 
@@ -166,7 +188,7 @@ class Writer:
         tip = remote.fetch(self.root, repo)
         local = _repo.rev_parse(repo, ref)
         base = choose_base(self.root, remote, local, tip, repo)
-        tx = Transaction(self.state_dir, repo, base)
+        tx = start(repo, base)
         result = mutation(tx)
         if not tx.changes:
             return result
@@ -229,7 +251,7 @@ class Writer:
             oid = new_blobs[path]
             if oid is not None:
                 remember_written(self.state_dir, oid, data, tx.written_ids.get(path))
-        return _commit.commit_tree(repo, base, new_blobs, tx.message)
+        return _commit.commit_tree(repo, base, new_blobs, tx.message, tx.author_as)
 
     def _advance(
         self,

@@ -34,7 +34,7 @@ SECRET_PREFIX = "GITREG_WEBHOOK_SECRET_"
 
 def _edit(
     change: Callable[[list[Entry]], Subscription | None],
-    message: str,
+    message: str | Callable[[Subscription | None], str],
     allow_hosts: Sequence[str] = (),
 ) -> Callable[[Transaction], Subscription | None]:
     def mutation(tx: Transaction) -> Subscription | None:
@@ -49,7 +49,7 @@ def _edit(
             section.pop("webhooks", None)
         _allow(section, result, allow_hosts)
         tx.write(CONFIG_FILE, manifest.replace_section(text, "notifications", section or None))
-        tx.message = message
+        tx.message = message(result) if callable(message) else message
         return result
 
     return mutation
@@ -126,9 +126,12 @@ def update(
 ) -> Callable[[Transaction], Subscription | None]:
     """Change the fields in ``changes`` (a None value removes the field)."""
 
+    old: list[str] = []
+
     def change(hooks: list[Entry]) -> Subscription:
         index = _index(hooks, webhook_id)
         hook = hooks[index]
+        old[:] = [str(hook.get("name"))]
         new_name = changes.get("name")
         if new_name and any(h.get("name") == new_name for h in hooks if h is not hook):
             raise GitregError(
@@ -143,7 +146,13 @@ def update(
         hook["updated_at"] = _now(hook.get("updated_at"))
         return Subscription.from_dict(hook)
 
-    return _edit(change, f"Update webhook {webhook_id}", allow_hosts)
+    def message(sub: Subscription | None) -> str:
+        # Named as "Add webhook NAME" names it, not by its id alone (#25).
+        name = sub.name if sub is not None else webhook_id
+        renamed = f" (renamed from {old[0]})" if old and old[0] != name else ""
+        return f"Update webhook {name}{renamed}"
+
+    return _edit(change, message, allow_hosts)
 
 
 def delete(webhook_id: str) -> Callable[[Transaction], Subscription | None]:
@@ -153,7 +162,7 @@ def delete(webhook_id: str) -> Callable[[Transaction], Subscription | None]:
         index = _index(hooks, webhook_id)
         return Subscription.from_dict(hooks.pop(index))
 
-    return _edit(change, f"Delete webhook {webhook_id}")
+    return _edit(change, lambda sub: f"Delete webhook {sub.name if sub else webhook_id}")
 
 
 def check_name(name: object) -> str:
