@@ -102,11 +102,11 @@ def trusted_at(commit: str | None, text: bytes | None, irregular: str | None = N
     """The gitreg.yaml ``text`` read at ``commit``, loaded strictly. ``irregular`` says what
     the entry is when it is not a regular file ("a symbolic link"): it then judges nothing."""
     if irregular is not None:
-        problem = (
+        why = (
             f"{CONFIG_FILE} is {irregular}, not a regular file; gitreg reads only regular "
             "files (git mode 100644) there"
         )
-        return Trusted(commit, None, None, problem)
+        return Trusted(commit, None, None, why)
     config, problem = load_config(text)
     return Trusted(commit, text, config, problem)
 
