@@ -161,8 +161,7 @@ def await_push(
             if _contains(repo, tracking, commit):
                 _catch_up(writer, repo, ref, tracking, commit)
                 return True
-            with writer.exclusive(repo):
-                queued = read_queue(writer.state_dir)
+            queued = read_queue(writer.state_dir)  # written atomically: no lock needed
             if queued is None or not _contains(repo, queued, commit):
                 return False
             if _lead(writer, repo, ref, remote, queued, tracking, contention):
