@@ -203,13 +203,14 @@ def test_a_pusher_killed_while_carrying_others_commits_leaves_no_caller_in_silen
     for source in sources:
         if source == victim:
             continue
-        out, err = results[source]
+        _out, err = results[source]
         # Never silence: success means the commit is on the remote, else a one-line error.
         if codes[source] == 0:
             assert on_remote.count(source) == 1, f"{source} acknowledged but not pushed once"
         else:
             assert codes[source] == 1, (source, codes[source], err)
-            assert err.strip() and "Traceback" not in err
+            assert err.strip()
+            assert "Traceback" not in err
             assert source not in on_remote
     assert all(codes[s] == 0 for s in sources if s != victim), (codes, results)
     assert on_remote.count(victim) <= 1
