@@ -1,9 +1,10 @@
 """The write path's repository: its directories and config, refs, index and tree walks.
 
 A write's ``Repo`` reads refs, HEAD, config and the index entry it needs in process,
-reads objects through one ``git cat-file --batch`` (``_odb``), and leaves the branch
-update (compare-and-swap) and the index update to ``git update-ref`` and
-``git update-index``; a repository that is not plain (another object format, ref
+reads objects through one ``git cat-file --batch`` (``_odb``), and moves the branch
+(compare-and-swap, ``_refs``) and updates the index (``_index``) in process by git's own
+locking rules where it can, else through ``git update-ref`` and ``git update-index``
+(#26); a repository that is not plain (another object format, ref
 backend, split or sparse index, or git's directories moved by the environment) takes
 git's own commands (#15). Commands on a path alone are in ``_git``; commits are built
 by ``_commit``.
@@ -209,7 +210,16 @@ def root_tree(repo: Repo, commit: str | None) -> str | None:
 
 
 def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> bool:
-    """Move ``ref`` to ``new`` only if it is still at ``old``; False if someone moved it."""
+    """Move ``ref`` to ``new`` only if it is still at ``old``; False if someone moved it.
+
+    In a plain repository, in process by git's locking rules (``_refs``, #26).
+    """
+    if repo.fast:
+        from gitreg.store import _refs
+
+        moved = _refs.update_ref(repo, ref, new, old, reason)
+        if moved is not None:
+            return moved
     try:
         call(repo, "update-ref", "-m", reason, ref, new, old or "0" * 40)
     except GitFailed:
