@@ -227,8 +227,19 @@ def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> 
     return True
 
 
-def sync_index(repo: Repo, paths: Sequence[str]) -> None:
-    """Make the index entries of ``paths`` match the work tree (add, update or remove)."""
+def sync_index(
+    repo: Repo, paths: Sequence[str], contents: Mapping[str, bytes | None] | None = None
+) -> None:
+    """Make the index entries of ``paths`` match the work tree (add, update or remove).
+
+    ``contents``: what each path now holds (None: removed), for the update in process
+    (``_index_write``, #26); without it, or where that cannot be exact, git does it.
+    """
+    if paths and repo.fast and contents is not None:
+        from gitreg.store import _index_write
+
+        if _index_write.update(repo, repo.root, {p: contents[p] for p in paths}):
+            return
     if paths:
         call(repo, "update-index", "--add", "--remove", "--", *paths)
 
