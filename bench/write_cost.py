@@ -24,7 +24,7 @@ if "--source" in sys.argv:
     sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--source") + 1]).resolve()))
 sys.path.insert(1, str(Path(__file__).resolve().parent))
 
-import _build  # noqa: E402  (bench/ is not a package; --source must come first)
+import _build  # bench/ is not a package; --source must come first
 
 
 def timed(fn: object, runs: int) -> float:
