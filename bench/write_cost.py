@@ -47,9 +47,7 @@ def measure(size: int, runs: int) -> dict[str, float]:
         registry = Registry(root)
         registry.create_model_version(name, "s3://warm/0")  # warm: caches, cat-file
         out = {"models": size}
-        out["register"] = timed(
-            lambda i: registry.create_model_version(name, f"s3://w/{i}"), runs
-        )
+        out["register"] = timed(lambda i: registry.create_model_version(name, f"s3://w/{i}"), runs)
         versions = [int(v.version) for v in registry.search_model_versions(f"name='{name}'")]
         todo = iter(sorted(versions)[-runs:])
         out["transition"] = timed(
