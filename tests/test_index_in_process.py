@@ -118,7 +118,8 @@ def test_an_index_lock_held_by_git_is_never_taken(registry_repo):
     lock.unlink()
 
 
-def test_a_large_index_is_left_to_git(registry_repo, monkeypatch):
+def test_a_large_index_is_rewritten_in_place_or_left_to_git(registry_repo, monkeypatch):
+    """Above MAX_ENTRIES a changed file is rewritten where it sits; inserts go to git."""
     monkeypatch.setattr(_index_write, "MAX_ENTRIES", 1)
     writes(registry_repo)
     assert_git_agrees(registry_repo)

@@ -19,13 +19,17 @@ Refused to this fast path, so git does it: a split index (``link``), a sparse in
 records (``REUC``), any extension this reader does not know, a conflict or a
 skip-worktree/intent-to-add entry on a path, a directory/file clash, a shared repository,
 ``core.autocrlf`` or any gitattributes file (a filter could make git's blob id differ
-from the content's), ``core.fsmonitor``, and an index of more than ``MAX_ENTRIES`` entries,
-where git's own parser is faster than a walk in Python.
+from the content's), ``core.fsmonitor``. Files already staged (the usual write: a manifest
+changed) are rewritten where they sit, whatever the index's size; an insert or a removal
+rebuilds the entry list, and on an index of more than ``MAX_ENTRIES`` entries that is
+left to git, whose parser is faster than a walk in Python.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import dataclasses
 import hashlib
 import os
 import stat
@@ -88,9 +92,9 @@ def update(repo: Repo, root: Path, changes: Mapping[str, bytes | None]) -> bool:
     """
     from gitreg.store._refs import fsync_components
 
+    index = repo.git_dir / "index"
     if not eligible(repo, root):
         return False
-    index = repo.git_dir / "index"
     lock = repo.git_dir / "index.lock"
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
@@ -197,19 +201,19 @@ def _extensions(data: bytes, start: int) -> list[tuple[bytes, bytes]]:
 def _rewrite(data: bytes, root: Path, changes: Mapping[str, bytes | None], filemode: bool) -> bytes:
     if len(data) < 32 or data[:4] != b"DIRC":
         raise _Refused("not an index")
-    if hashlib.sha1(data[:-20], usedforsecurity=False).digest() != data[-20:]:
+    layout = _LAYOUTS.get(data[-20:])  # an index this process wrote: checked and walked
+    if layout is None and hashlib.sha1(data[:-20], usedforsecurity=False).digest() != data[-20:]:
         raise _Refused("bad index checksum")  # git refuses it too; let it say so
     version, count = struct.unpack_from(">II", data, 4)
+    if version in (2, 3) and None not in changes.values():
+        layout = layout or _walk(data, version, count)
+        spliced = _splice(data, version, count, layout, list(changes))
+        if spliced is not None:
+            return spliced.write(root, changes, filemode)
     if version not in (2, 3, 4) or count > MAX_ENTRIES:
         raise _Refused(f"index version {version} with {count} entries")
     entries, ext_start = _entries(data, version, count)
-    extensions = []
-    for sig, body in _extensions(data, ext_start):
-        if sig in _DROPPED:
-            continue
-        if sig != b"TREE":
-            raise _Refused(f"extension {sig!r}")
-        extensions.append((sig, _invalidate(body, list(changes))))
+    extensions = _kept_extensions(data, ext_start, list(changes))
     by_name = {name: i for i, (name, _h, _r) in enumerate(entries)}
     if len(by_name) != len(entries):
         raise _Refused("a conflict (several stages of one path)")
@@ -224,6 +228,95 @@ def _rewrite(data: bytes, root: Path, changes: Mapping[str, bytes | None], filem
     if version in (2, 3):  # as git does: version 3 only while an entry needs its flags
         version = 3 if any(len(header) > _HEADER for _n, header, _r in kept) else 2
     return _serialize(version, kept, extensions)
+
+
+def _kept_extensions(data: bytes, start: int, paths: list[str]) -> list[tuple[bytes, bytes]]:
+    """The extensions the new index keeps (the cache tree invalidated along ``paths``)."""
+    kept = []
+    for sig, body in _extensions(data, start):
+        if sig in _DROPPED:
+            continue
+        if sig != b"TREE":
+            raise _Refused(f"extension {sig!r}")
+        kept.append((sig, _invalidate(body, paths)))
+    return kept
+
+
+@dataclasses.dataclass
+class _Splice:
+    """Versions 2 and 3, files that are already staged: each entry rewritten where it is.
+
+    One walk of the entry offsets (kept for the index this process writes next, whose
+    offsets are the same), a binary search per path, and the untouched bytes copied as
+    they are: what keeps a large index cheap.
+    """
+
+    data: bytes
+    version: int
+    layout: Layout
+
+    def name_at(self, offset: int) -> bytes:
+        data = self.data
+        flags = (data[offset + 60] << 8) | data[offset + 61]
+        start = offset + (64 if self.version == 3 and flags & _EXTENDED else 62)
+        return data[start : start + (flags & _NAME_MASK)]
+
+    def find(self, name: bytes) -> int | None:
+        offsets = self.layout[0]
+        i = bisect.bisect_left(offsets, name, key=self.name_at)
+        return offsets[i] if i < len(offsets) and self.name_at(offsets[i]) == name else None
+
+    def write(self, root: Path, changes: Mapping[str, bytes | None], filemode: bool) -> bytes:
+        data, (offsets, ext_start, extended) = self.data, self.layout
+        out = bytearray(data[:ext_start])
+        for path, content in changes.items():
+            name = path.encode("utf-8", "surrogateescape")
+            at = self.find(name)
+            if at is None or content is None:
+                raise _Refused("not staged")  # checked by _splice
+            old = (name, data[at : at + _HEADER], b"")
+            out[at : at + _HEADER] = _new_entry(root, path, name, content, old, filemode)[1]
+        if self.version == 3 and not extended:
+            out[4:8] = struct.pack(">I", 2)  # as git demotes it
+        for sig, body in _kept_extensions(data, ext_start, list(changes)):
+            out += sig + struct.pack(">I", len(body)) + body
+        digest = hashlib.sha1(out, usedforsecurity=False).digest()
+        _LAYOUTS.clear()  # one index at a time: the one this process wrote last
+        _LAYOUTS[digest] = (offsets, ext_start, extended)
+        return bytes(out) + digest
+
+
+Layout = tuple[list[int], int, bool]  # entry offsets, where the extensions start, v3 flags
+_LAYOUTS: dict[bytes, Layout] = {}
+
+
+def _walk(data: bytes, version: int, count: int) -> Layout | None:
+    offsets, pos, extended = [], 12, False
+    for _ in range(count):
+        flags = (data[pos + 60] << 8) | data[pos + 61]
+        size = 64 if version == 3 and flags & _EXTENDED else 62
+        if flags & _NAME_MASK == _NAME_MASK:
+            return None
+        extended = extended or size == 64
+        offsets.append(pos)
+        pos += (size + (flags & _NAME_MASK) + 8) & ~7
+    return offsets, pos, extended
+
+
+def _splice(
+    data: bytes, version: int, count: int, layout: Layout | None, paths: list[str]
+) -> _Splice | None:
+    """The in-place rewrite, when every changed path is staged at stage 0 already."""
+    if layout is None or len(layout[0]) != count:
+        return None
+    splice = _Splice(data, version, layout)
+    for path in paths:
+        at = splice.find(path.encode("utf-8", "surrogateescape"))
+        if at is None:
+            return None  # an insert: the general path
+        if ((data[at + 60] << 8) | data[at + 61]) & (_STAGE | _EXTENDED):
+            raise _Refused("a conflict, skip-worktree or intent-to-add entry")
+    return splice
 
 
 def _changed(
