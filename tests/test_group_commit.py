@@ -228,3 +228,23 @@ def test_a_pusher_killed_while_carrying_others_commits_leaves_no_caller_in_silen
     assert remote_sources(bare_remote)[-1] == "s3://after"
     assert head(clone) == git(bare_remote, "rev-parse", "main").strip()
     assert status(clone) == ""
+
+
+def test_threads_sharing_one_registry_each_get_their_own_version(clone, bare_remote):
+    """A server keeps one Registry for every request (#25): its threads queue and group."""
+    shared = Registry(clone)
+    jobs = {
+        f"t{i}": (lambda i=i: shared.create_model_version("churn", f"s3://t{i}")) for i in range(8)
+    }
+    run = run_threads(clone, jobs)
+    for thread in run["threads"]:
+        thread.join(120)
+    out = run["out"]
+    assert all(not isinstance(r, Exception) for r in out.values()), out
+    assert sorted(int(r.version) for r in out.values()) == list(range(2, 10))
+    sources = remote_sources(bare_remote)
+    assert sorted(sources[1:]) == sorted(f"s3://t{i}" for i in range(8)), "a write was lost"
+    for key, result in out.items():
+        assert sources[int(result.version) - 1] == f"s3://{key}", "a caller got another's result"
+    assert head(clone) == git(bare_remote, "rev-parse", "main").strip()
+    assert status(clone) == ""
