@@ -14,8 +14,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import mutations as mut
+from gitreg.core.config import Policy
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.core.errors import BadRef, InvalidParameter, ModelNotFound, VersionNotFound
+from gitreg.core.errors import (
+    BadRef,
+    GitregError,
+    InvalidParameter,
+    ModelNotFound,
+    VersionNotFound,
+)
 from gitreg.core.fields import (
     check_alias,
     check_tag_key,
@@ -26,6 +33,7 @@ from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
 from gitreg.services import operations as ops
 from gitreg.services.governance import Governance
+from gitreg.services.integrity import Integrity
 from gitreg.services.notifications import Notifications
 
 # RemoteRegistry is documented here (#15).
@@ -35,6 +43,7 @@ from gitreg.store.transaction import Transaction
 
 if TYPE_CHECKING:
     from gitreg.core.identity import Identity
+    from gitreg.integrations.artifacts import Progress
     from gitreg.services.listing import Listing
     from gitreg.store.transaction import Clock
 
@@ -43,12 +52,13 @@ if TYPE_CHECKING:
 VERIFIED_WORD = "verified"
 
 
-class Registry(Governance, Notifications):
+class Registry(Governance, Notifications, Integrity):
     """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref.
 
-    The MLflow-named methods are here; what MLflow has no name for is in the two bases:
-    history, events, requests and audit (``Governance``), and delivery and webhooks
-    (``Notifications``, MLflow's webhook API included).
+    The MLflow-named methods are here; what MLflow has no name for is in the bases:
+    history, events, requests and audit (``Governance``), delivery and webhooks
+    (``Notifications``, MLflow's webhook API included), and the artifacts' digests and
+    signatures (``Integrity``: verify, verify_all, sign_model_version, #28).
     """
 
     def __init__(
@@ -82,6 +92,8 @@ class Registry(Governance, Notifications):
         self.push = push
         self.author = author
         self.clock: Clock = clock or now_ms
+        # What the last registration could not record of its artifact (#28), or None.
+        self.artifact_note: str | None = None
         if at == VERIFIED_WORD:
             at, verified = None, True
         self.verified = verified
@@ -154,6 +166,14 @@ class Registry(Governance, Notifications):
             return promotion.request_change(
                 self.store, mutation, e.changes, why, self.push, author=author, clock=clock
             )
+
+    def _policy_or_none(self) -> Policy | None:
+        """The policy of the gitreg.yaml read, or None when it is invalid (the write's own
+        validation, and the gate, say so)."""
+        try:
+            return self.store.read_config(self.at).policy
+        except GitregError:
+            return None
 
     def _modify(self, name: str, change: ops.Change, message: str) -> RegisteredModel:
         result: RegisteredModel = self._write(ops.modify(check_name(name), change, message))
@@ -283,13 +303,34 @@ class Registry(Governance, Notifications):
         storage_location: str | None = None,
         *,
         create_model: bool = True,
+        digest: str | None = None,
+        progress: Progress | None = None,
+        tracking_uri: str | None = None,
     ) -> ModelVersion:
         """Register ``source`` as the next version of ``name``.
 
         Creates the model if needed (as ``mlflow.register_model``); with
         ``create_model=False`` a missing model is RESOURCE_DOES_NOT_EXIST (as
         ``MlflowClient.create_model_version``), checked inside the transaction.
+
+        The artifact (``storage_location``, else ``source``) is read when gitreg can read
+        it, and its digest recorded, with an MLflow model's signature (#28). ``digest``
+        is one the caller knows: it must match a readable artifact, and is recorded as
+        given for one gitreg cannot read. ``artifact_note`` says afterwards what could not
+        be recorded, if anything. ``tracking_uri`` is MLflow's, for runs:/ and models:/.
+
+        Raises:
+            DigestMismatch: ``digest`` is not the readable artifact's.
+            ArtifactUnreadable: gitreg.yaml's ``requirements.None`` asks for a digest (or
+                a model signature) the artifact cannot give.
         """
+        from gitreg.services import examination
+
+        examined = examination.examine(
+            storage_location or source, digest, progress, tracking_uri=tracking_uri
+        )
+        examination.check_registration(examined, self._policy_or_none())
+        self.artifact_note = examined.note
         new = ops.new_version(
             name,
             source,
@@ -299,12 +340,16 @@ class Registry(Governance, Notifications):
             description=description,
             metrics=metrics,
             storage_location=storage_location,
+            digest=examined.digest,
             created=self.clock(),
+        )
+        new = dataclasses.replace(
+            new, signature=examined.signature, has_input_example=examined.has_input_example
         )
         del await_creation_for  # versions are READY the moment they are committed
 
         result: ModelVersion = self._write(
-            ops.register_version(name, new, create_model=create_model)
+            ops.register_version(name, new, create_model=create_model, listing=examined.listing)
         )
         return result
 

@@ -36,8 +36,15 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         "GITHUB_STEP_SUMMARY",
         "GITHUB_TOKEN",
         "GITREG_TOKEN",
+        # Artifacts are read at registration (#28): no test reaches a cloud or a tracking
+        # server it did not start (tests/test_artifacts*.py start their own).
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_S3_ENDPOINT_URL",
+        "GITREG_S3_INSTANCE_METADATA",
+        *(name for name in os.environ if name.startswith("AWS_")),
     ):
         os.environ.pop(var, None)
+    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     yield
     os.environ.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -228,6 +229,34 @@ def _say(message: str) -> None:
     click.echo(message, err=True)
 
 
+class _Bar:
+    """A progress bar on stderr for hashing an artifact (#28): one per artifact read."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: Any = None
+
+    def start(self, total: int | None) -> None:
+        self.close()
+        if total:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+
+    def advance(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def artifact_progress(label: str = "hashing") -> _Bar | None:
+    """A progress bar for reading an artifact, when stderr is a terminal (else None)."""
+    return _Bar(label) if sys.stderr.isatty() else None
+
+
 def _parse_pairs(values: Iterable[str], what: str) -> dict[str, str]:
     pairs = {}
     for item in values:
@@ -348,6 +377,7 @@ COMMAND_MODULES = {
     "events": "gitreg.cli.events",
     **dict.fromkeys(["notify", "webhooks"], "gitreg.cli.notify"),
     "site": "gitreg.cli.site",
+    **dict.fromkeys(["verify", "sign"], "gitreg.cli.artifacts"),
     **dict.fromkeys(["import-mlflow", "export-mlflow"], "gitreg.cli.mlflow"),
 }
 

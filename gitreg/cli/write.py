@@ -19,6 +19,7 @@ from gitreg.cli._app import (
     _registry,
     _say,
     _unchanged,
+    artifact_progress,
     cli,
     complete_model,
     json_option,
@@ -143,6 +144,12 @@ def create(
 @click.option(
     "-m", "--metric", "metrics", multiple=True, metavar="KEY=NUMBER", help="A metric; repeatable."
 )
+@click.option(
+    "--digest",
+    metavar="sha256:HEX",
+    help="The artifact's digest, as the job that wrote it knows it: checked against SOURCE "
+    "when gitreg can read it, recorded as given when it cannot.",
+)
 @repo_option
 @push_option
 @json_option
@@ -153,6 +160,7 @@ def register(
     description: str | None,
     tags: tuple[str, ...],
     metrics: tuple[str, ...],
+    digest: str | None,
     repo: str | None,
     as_json: bool,
 ) -> None:
@@ -161,10 +169,19 @@ def register(
     Creates the model if it does not exist (like mlflow.register_model).
     A runs:/RUN_ID/... source sets --run-id when it is not given.
 
+    The artifact is read to record its digest (sha256, as model-signing computes it)
+    when gitreg can read it: a local path or file://, runs:/ and models:/m-... through
+    MLflow (MLFLOW_TRACKING_URI), s3:// with the s3 extra and AWS credentials. An
+    MLflow model's signature is recorded too. A --digest that does not match is
+    refused; a source gitreg cannot read gets the --digest given, or none (it says
+    why). See docs/artifacts.md.
+
     \b
     Examples:
+      gitreg register churn ./model
       gitreg register churn runs:/abc123/model
       gitreg register churn s3://models/churn/7 --run-id abc123 -d "New features" -m f1=0.94
+      gitreg register churn gs://models/churn/7 --digest sha256:9f86d0...
     """
     values = {}
     for key, value in _parse_pairs(metrics, "--metric").items():
@@ -177,19 +194,38 @@ def register(
     from gitreg.core.uri import run_id_of
 
     run_id = run_id or run_id_of(source)
-    mv = _registry(repo).create_model_version(
-        name,
-        source,
-        run_id=run_id,
-        tags=_parse_pairs(tags, "--tag"),
-        description=description,
-        metrics=values,
-    )
+    registry = _registry(repo)
+    progress = artifact_progress()
+    try:
+        mv = registry.create_model_version(
+            name,
+            source,
+            run_id=run_id,
+            tags=_parse_pairs(tags, "--tag"),
+            description=description,
+            metrics=values,
+            digest=digest,
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
     if as_json:
         _emit({"model_version": mv.to_dict()})
     else:
         click.echo(mv.version)
     _say(f"Registered {name} version {mv.version}")
+    _say_artifact(mv.digest, registry.artifact_note)
+
+
+def _say_artifact(digest: str | None, note: str | None) -> None:
+    """What was recorded of the artifact (#28): its digest, or why there is none."""
+    if digest:
+        _say(f"digest: {digest}")
+    else:
+        _say("digest: none recorded (a policy requiring one will refuse this version)")
+    if note:
+        _say(f"note: {note}")
 
 
 @cli.command()

@@ -75,6 +75,16 @@ _LINK_PREFIX_RE = re.compile(r"^https?://[^/?#{}\s]+([/?#]|$)")
 _PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
 
 
+# Checks a version's model-signing signature against the keys a requirement lists and returns
+# why it does not meet it (empty: it does). The gate and the writes bind one that reads the
+# keys from trusted history (``integrations.artifacts.signing``); a policy without one cannot
+# tell, so a ``signed_by`` requirement is unmet (fail closed, #28).
+SignatureCheck = Callable[[ModelVersion, tuple[str, ...]], list[str]]
+# Where the public keys a policy's ``signed_by`` names live in the registry (judged like
+# gitreg.yaml: gate/trust.py).
+KEYS_DIR = "keys"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Requirement:
     """What a version must carry to enter a stage."""
@@ -82,6 +92,12 @@ class Requirement:
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
     metrics: tuple[str, ...] = ()
     description: bool = False
+    # The artifact (#28): a recorded digest, an MLflow model signature, and a model-signing
+    # signature by one of these public keys (paths under keys/) that covers the digest.
+    digest: bool = False
+    signature: bool = False
+    signed_by: tuple[str, ...] = ()
+    signing: SignatureCheck | None = dataclasses.field(default=None, compare=False)
 
     def unmet(self, mv: ModelVersion) -> list[str]:
         """Human-readable reasons ``mv`` does not meet this requirement (empty if it does).
@@ -111,6 +127,29 @@ class Requirement:
                 "a description is required (with visible characters, not only blanks or "
                 "invisible ones)"
             )
+        return reasons + self.unmet_artifact(mv)
+
+    def unmet_artifact(self, mv: ModelVersion) -> list[str]:
+        """Why ``mv``'s artifact does not meet ``digest``, ``signature`` and ``signed_by``."""
+        reasons = []
+        if self.digest and not mv.digest:
+            reasons.append(
+                "a digest of the artifact is required (register it from a source gitreg can "
+                "read, or pass --digest sha256:...)"
+            )
+        if self.signature and not mv.signature:
+            reasons.append(
+                "an MLflow model signature is required (log the model with one, e.g. "
+                "signature=mlflow.models.infer_signature(X, y), and register that model)"
+            )
+        if self.signed_by:
+            if self.signing is None:
+                reasons.append(
+                    f"a signature by {' or '.join(self.signed_by)} is required, and none can "
+                    "be checked here"
+                )
+            else:
+                reasons += self.signing(mv, self.signed_by)
         return reasons
 
 
@@ -216,6 +255,9 @@ class Policy:
                 tags=dict(value.get("tags") or {}),
                 metrics=tuple(value.get("metrics") or ()),
                 description=bool(value.get("description", False)),
+                digest=bool(value.get("digest", False)),
+                signature=bool(value.get("signature", False)),
+                signed_by=tuple(str(k) for k in value.get("signed_by") or ()),
             )
             if str(key).startswith("@"):
                 alias_requirements[str(key)[1:]] = requirement
@@ -225,6 +267,28 @@ class Policy:
         approvals = Approvals.from_dict(data.get("approvals"))
         return cls(
             stages, transitions, protected, requirements, aliases, alias_requirements, approvals
+        )
+
+    @property
+    def signing_keys(self) -> tuple[str, ...]:
+        """Every key a ``signed_by`` requirement names, in the order first named."""
+        named: dict[str, None] = {}
+        for requirement in (*self.requirements.values(), *self.alias_requirements.values()):
+            named.update(dict.fromkeys(requirement.signed_by))
+        return tuple(named)
+
+    def with_signing(self, check: SignatureCheck) -> Policy:
+        """This policy with ``check`` judging its ``signed_by`` requirements (#28)."""
+        if not self.signing_keys:
+            return self
+        return dataclasses.replace(
+            self,
+            requirements={
+                k: dataclasses.replace(r, signing=check) for k, r in self.requirements.items()
+            },
+            alias_requirements={
+                k: dataclasses.replace(r, signing=check) for k, r in self.alias_requirements.items()
+            },
         )
 
 

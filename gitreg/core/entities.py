@@ -78,6 +78,15 @@ def _text(key: object) -> str:
     return key
 
 
+def _plain(value: Any) -> Any:
+    """A copy made of dicts and lists only (a manifest is dumped from plain data)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _tags_json(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in tags.items()]
 
@@ -101,6 +110,11 @@ class ModelVersion:
     run_link: str | None = None
     storage_location: str | None = None
     status: str = "READY"
+    # What the artifact is (#28): its digest, and an MLflow model's signature and whether it
+    # saved an input example, read from the same bytes (gitreg's own; MLflow has no field).
+    digest: str | None = None
+    signature: Mapping[str, Any] | None = None
+    has_input_example: bool | None = None
 
     @classmethod
     def from_manifest(
@@ -124,17 +138,22 @@ class ModelVersion:
             user_id=data.get("created_by"),
             run_link=data.get("run_link"),
             storage_location=data.get("storage_location"),
+            digest=data.get("digest"),
+            signature=data.get("signature"),
+            has_input_example=data.get("has_input_example"),
         )
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest entry, in the canonical key order; empty fields are left out."""
         out: dict[str, Any] = {"version": self.version, "source": self.source}
-        if self.run_id:
-            out["run_id"] = self.run_id
-        if self.run_link:
-            out["run_link"] = self.run_link
-        if self.storage_location:
-            out["storage_location"] = self.storage_location
+        for key, value in (
+            ("run_id", self.run_id),
+            ("run_link", self.run_link),
+            ("storage_location", self.storage_location),
+            ("digest", self.digest),
+        ):
+            if value:
+                out[key] = value
         out["stage"] = self.current_stage.value
         if self.description is not None:  # "" is kept: MLflow tells "" from no description
             out["description"] = self.description
@@ -142,12 +161,22 @@ class ModelVersion:
             out["tags"] = dict(self.tags)
         if self.metrics:
             out["metrics"] = dict(self.metrics)
+        out.update(self._artifact_fields())
         if self.creation_timestamp:
             out["created_at"] = format_timestamp(self.creation_timestamp)
         if self.user_id:
             out["created_by"] = self.user_id
         if self.last_updated_timestamp > self.creation_timestamp:
             out["updated_at"] = format_timestamp(self.last_updated_timestamp)
+        return out
+
+    def _artifact_fields(self) -> dict[str, Any]:
+        """The MLflow model signature fields, where recorded (#28)."""
+        out: dict[str, Any] = {}
+        if self.signature:
+            out["signature"] = _plain(self.signature)
+        if self.has_input_example is not None:
+            out["has_input_example"] = self.has_input_example
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,6 +202,10 @@ class ModelVersion:
             out["storage_location"] = self.storage_location
         if self.metrics:
             out["metrics"] = dict(self.metrics)
+        # gitreg's own fields, where MLflow has none (#28; docs/artifacts.md).
+        if self.digest:
+            out["digest"] = self.digest
+        out.update(self._artifact_fields())
         return out
 
 

@@ -206,3 +206,21 @@ class DeliveryFailed(GitregError):
     """Some events were not delivered (``gitreg notify`` exits 1 after its summary)."""
 
     error_code = INVALID_STATE
+
+
+class ArtifactUnreadable(GitregError):
+    """A version's artifact cannot be read to compute its digest; the message says why (#28)."""
+
+    error_code = RESOURCE_DOES_NOT_EXIST
+
+
+class DigestMismatch(GitregError):
+    """An artifact's bytes are not those a digest names (a given one, or the recorded one)."""
+
+    error_code = INVALID_STATE
+
+
+class SigningUnavailable(GitregError):
+    """Signatures must be checked or made, and the ``signing`` extra is not installed."""
+
+    error_code = INVALID_STATE

@@ -41,6 +41,8 @@ class EventKind(str, Enum):
     MODEL_VERSION_DESCRIPTION_UPDATED = "MODEL_VERSION_DESCRIPTION_UPDATED"
     TRANSITION_REQUEST_CREATED = "TRANSITION_REQUEST_CREATED"
     POLICY_VIOLATION = "POLICY_VIOLATION"
+    # A version's artifact no longer has its recorded digest (``gitreg verify --all``, #28).
+    ARTIFACT_CHANGED = "ARTIFACT_CHANGED"
 
     def __str__(self) -> str:
         return self.value
@@ -77,6 +79,9 @@ class Event:
     description: str | None = None
     source: str | None = None
     run_id: str | None = None
+    # The version's recorded digest (#28); for ARTIFACT_CHANGED, also the one observed.
+    digest: str | None = None
+    observed_digest: str | None = None
 
     def describe(self) -> str:
         """One human-readable line, e.g. ``version 3: Staging -> Production``."""
@@ -94,11 +99,15 @@ class Event:
         if kind == EventKind.MODEL_VERSION_ALIAS_CREATED:
             was = f" (was {self.previous_version})" if self.previous_version is not None else ""
             return f"@{self.alias} -> version {self.version}{was}"
+        if kind == EventKind.ARTIFACT_CHANGED:
+            what = f": {self.description}" if self.description else ""
+            return f"version {self.version}: artifact changed{what} ({self.source})"
         texts = {
             EventKind.REGISTERED_MODEL_CREATED: f"model {self.name} created",
             EventKind.REGISTERED_MODEL_DELETED: f"model {self.name} deleted",
             EventKind.REGISTERED_MODEL_RENAMED: f"renamed {self.old_name} -> {self.name}",
-            EventKind.MODEL_VERSION_CREATED: f"version {self.version} registered ({self.source})",
+            EventKind.MODEL_VERSION_CREATED: f"version {self.version} registered ({self.source})"
+            + (f" {self.digest[:19]}" if self.digest else ""),
             EventKind.MODEL_VERSION_DELETED: f"version {self.version} deleted",
             EventKind.MODEL_VERSION_ALIAS_DELETED: (
                 f"@{self.alias} removed (was version {self.version})"
@@ -127,9 +136,10 @@ class Event:
 
     def identity(self) -> str:
         """What makes this event distinct within its commit (for a stable id)."""
-        return "\0".join(
-            str(part) for part in (self.kind.value, self.name, self.version, self.alias, self.key)
-        )
+        parts: tuple[Any, ...] = (self.kind.value, self.name, self.version, self.alias, self.key)
+        if self.kind == EventKind.ARTIFACT_CHANGED:
+            parts += (self.observed_digest,)  # one event per version and bytes observed
+        return "\0".join(str(part) for part in parts)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -151,8 +161,14 @@ class RegistryEvent:
 
     @property
     def id(self) -> str:
-        """Stable: the same change in the same commit always has the same id."""
-        digest = hashlib.sha256(f"{self.commit}\0{self.event.identity()}".encode())
+        """Stable: the same change in the same commit always has the same id.
+
+        ARTIFACT_CHANGED is not made by a commit: its id is the version and the digest
+        observed, so a scheduled ``verify --all --notify`` re-announces nothing it already
+        announced until the bytes change again (#28).
+        """
+        where = "" if self.event.kind == EventKind.ARTIFACT_CHANGED else self.commit
+        digest = hashlib.sha256(f"{where}\0{self.event.identity()}".encode())
         return f"evt_{digest.hexdigest()[:32]}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -255,6 +271,7 @@ def _version_events(
                     source=mv.source,
                     run_id=mv.run_id,
                     description=mv.description,
+                    digest=mv.digest,
                 )
             )
             prior = ModelVersion(name, mv.version, mv.source, description=mv.description)

@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.core.approved import ApprovalRecord
-from gitreg.core.config import CONFIG_FILE, MODELS_DIR
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Policy
 from gitreg.core.errors import git_kind
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.gate import files, trust
+from gitreg.gate import files, signing, trust
 from gitreg.gate.approval_check import MergedApprovals
 from gitreg.gate.evidence import Checked, Evidence, Witness
 from gitreg.gate.incremental import Incremental
@@ -155,9 +155,12 @@ class _Walk:
         witness: Witness,
         acknowledged: Mapping[str, str],
     ) -> None:
+        self.root = root
         self.witness = witness
         self.approvals = MergedApprovals(root, witness)
         self.acknowledgements = acknowledged
+        # Where the signing keys were last accepted (#28): a signature is judged by them.
+        self.keys_at = start
         self.notes: list[str] = []
         self.checked: list[Checked] = []
         self.acknowledged: list[Violation] = []
@@ -219,7 +222,8 @@ class _Walk:
         old, new, unreadable = self._sides(registry)
         judging = self.judging()
         names = _names_after(self.names, registry)
-        findings = self._judge_files(old, new, unreadable, names, judging)
+        policy = signing.for_commit(judging.policy, self.root, self.keys_at, commit.commit)
+        findings = self._judge_files(old, new, unreadable, names, policy)
         findings += self._judging_changes(commit, old, new, judging)
         if self.broken and commit.changes and not self._repairs(new):
             findings.append(self._unjudged(commit))
@@ -236,6 +240,10 @@ class _Walk:
             for finding in sorted(set(findings), key=lambda f: (f.path, f.line or 0, f.code))
         ]
         self._advance(commit, old, new, names, accepted=not violations)
+        if not violations and any(
+            trust.is_key(p) for ch in commit.changes for p in (ch.old_path, ch.new_path)
+        ):
+            self.keys_at = commit.commit
         note = self.acknowledgements.get(commit.commit)
         if note is not None and violations:
             self.acknowledged += violations
@@ -249,7 +257,7 @@ class _Walk:
         new: dict[str, bytes | None],
         unreadable: dict[str, Finding],
         names: set[str],
-        judging: trust.Trusted,
+        policy: Policy,
     ) -> list[Finding]:
         entries = files.Listing(dict.fromkeys(names, False), frozenset())
 
@@ -264,7 +272,7 @@ class _Walk:
             set(old) | set(new),
             before,
             after,
-            judging.policy,
+            policy,
             check_new,
             push=True,
             incremental=self.incremental,

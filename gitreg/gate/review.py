@@ -17,7 +17,7 @@ from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Policy
 from gitreg.core.errors import not_a_models_directory
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.gate import approval_check, files, trust
+from gitreg.gate import approval_check, files, signing, trust
 from gitreg.gate.approvals import Verdict
 from gitreg.gate.judge import Side, judge
 from gitreg.gate.rules import ModelChange
@@ -94,6 +94,7 @@ def check_change(
         new_texts[path], unreadable[path] = files.read_worktree(root, path)
     base_policy = _base_policy(root, base, base_commit, changed, new_texts.get(CONFIG_FILE))
     policy, policy_notes, refusals = base_policy
+    policy = signing.for_worktree(policy, root, base_commit)  # keys from the base (#28)
     notes += policy_notes
     if CONFIG_FILE in changed and not refusals and not policy_notes:
         notes.append(_config_note(base, base_commit))

@@ -26,6 +26,10 @@ IMMUTABLE_FIELDS = (
     "metrics",
     "created_at",
     "created_by",
+    # What the bytes are (#28): the digest, and what was read from the same bytes.
+    "digest",
+    "signature",
+    "has_input_example",
 )
 
 

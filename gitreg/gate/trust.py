@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gitreg.core import validate
-from gitreg.core.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, MODELS_DIR, Config, Policy
+from gitreg.core.config import (
+    CONFIG_FILE,
+    DEFAULT_CONFIG_TEXT,
+    KEYS_DIR,
+    MODELS_DIR,
+    Config,
+    Policy,
+)
 from gitreg.core.errors import GitregError
 from gitreg.core.retired import RETIRED_FILE, Retired
 from gitreg.store import compare
@@ -25,7 +32,9 @@ from gitreg.store.history import read_log
 
 # Where GitHub and GitLab read code owners, CI definitions and repository settings: a change
 # there changes who must approve and what runs on a push, so it is judged like gitreg.yaml.
-JUDGING_DIRECTORIES = (".github/", ".gitlab/")
+# keys/ holds the public keys a policy's signed_by trusts (#28): adding one decides whose
+# signature lets a version into Production.
+JUDGING_DIRECTORIES = (".github/", ".gitlab/", f"{KEYS_DIR}/")
 JUDGING_FILES = (CONFIG_FILE, RETIRED_FILE, "CODEOWNERS", "docs/CODEOWNERS", ".gitlab-ci.yml")
 # The pathspecs an audit reads from ``git log``: the registry and everything that judges it.
 AUDITED_PATHS = (f"{MODELS_DIR}/", *JUDGING_FILES, *JUDGING_DIRECTORIES)
@@ -34,8 +43,14 @@ MAX_CONFIG_VERSIONS = 200
 
 
 def is_judging(path: str) -> bool:
-    """Whether ``path`` (relative to the repository's top) is one of the files that judge."""
+    """Whether ``path`` (relative to the repository's top) is one of the files that judge:
+    gitreg.yaml, the retired names, CI and code-owner files, and the signing keys (#28)."""
     return path in JUDGING_FILES or path.startswith(JUDGING_DIRECTORIES)
+
+
+def is_key(path: str) -> bool:
+    """Whether ``path`` is in keys/, where the keys a policy's ``signed_by`` names live."""
+    return path.startswith(f"{KEYS_DIR}/")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

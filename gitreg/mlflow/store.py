@@ -51,6 +51,8 @@ from gitreg.mlflow.webhooks import WebhookMethods
 from gitreg.registry import Registry
 
 _log = logging.getLogger(__name__)
+# The version tag an MLflow client passes a known artifact digest in (#28).
+DIGEST_TAG = "gitreg.digest"
 _MLFLOW_ALIAS = re.compile(r"^[\w\-]+$")  # mlflow.utils.validation._REGISTERED_MODEL_ALIAS_REGEX
 # MLflow's contract tests run a store that is not its SQL store with this set, and give the
 # time a model is created as this tag (mlflow-go's hook; tests/store/model_registry).
@@ -242,16 +244,22 @@ class GitregStore(WebhookMethods, AbstractStore):
             for tag in tags or ():
                 _check_version_tag(tag.key, tag.value)
         location, run_id = self._resolve_source(source, run_id, model_id)
+        values = {t.key: t.value for t in tags or ()}
+        # A digest the job knows travels as a tag (MLflow has no argument for it, #28);
+        # gitreg checks it against the artifact and records it as the version's digest.
+        digest = values.pop(DIGEST_TAG, None)
         with mlflow_errors():
             mv = self.registry.create_model_version(
                 name,
                 source,
                 run_id=run_id,
-                tags={t.key: t.value for t in tags or ()},
+                tags=values,
                 run_link=run_link,
                 description=description,
                 storage_location=location if location != source else None,
                 create_model=False,  # MlflowClient does not create the model here
+                digest=digest,
+                tracking_uri=self.tracking_uri,
             )
         return to_model_version(mv)
 

@@ -9,12 +9,14 @@ the manifest it rewrites, so a retry after a lost push race simply runs it again
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core import manifest
 from gitreg.core import mutations as mut
-from gitreg.core.config import Policy
+from gitreg.core.config import KEYS_DIR, Policy
+from gitreg.core.digest import Listing, artifact_dir, bundle_path, listing_path, parse_digest
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import InvalidParameter, ModelNotFound
 from gitreg.core.fields import (
@@ -56,6 +58,54 @@ def user(tx: Transaction) -> str:
 def policy(tx: Transaction) -> Policy:
     """The policy of the tip's gitreg.yaml (the default policy when there is none)."""
     return tx.policy()
+
+
+def signing_policy(tx: Transaction) -> Policy:
+    """The tip's policy, its ``signed_by`` requirements checked against the tip's keys and
+    signature bundles (#28): a move the gate would refuse is refused here first."""
+    found = tx.policy()
+    if not found.signing_keys:
+        return found
+    from gitreg.integrations.artifacts.signing import signing_check
+
+    def read_key(path: str) -> bytes | None:
+        return tx.read(path) if path.startswith(f"{KEYS_DIR}/") else None
+
+    return found.with_signing(signing_check(read_key, tx.read))
+
+
+def _move_artifact_files(
+    tx: Transaction, name: str, new_name: str | None, numbers: Sequence[int]
+) -> None:
+    """Move (``new_name``) or delete (None) the listings and bundles of ``numbers`` (#28)."""
+    for number in numbers:
+        for path_of in (listing_path, bundle_path):
+            data = tx.read(path_of(name, number))
+            try:
+                text = data.decode("utf-8") if data is not None else None
+            except UnicodeDecodeError:
+                continue  # not gitreg's: left where it is
+            if text is None:
+                continue
+            tx.delete(path_of(name, number))
+            if new_name is not None:
+                tx.write(path_of(new_name, number), text)
+
+
+def keep_file(
+    name: str, number: int, path: str, text: str, message: str
+) -> Callable[[Transaction], str]:
+    """Keep ``text`` at ``path`` for an existing version (a signature bundle, #28)."""
+
+    def mutation(tx: Transaction) -> str:
+        model, _raw = existing(tx, name)
+        mut.find_version(model, number)
+        if tx.read(path) != text.encode():
+            tx.write(path, text)
+            tx.message = message
+        return path
+
+    return mutation
 
 
 def description_text(value: object) -> str | None:
@@ -188,6 +238,8 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
         renamed = mut.touch(model, renamed, tx.now)  # every version's name changed, as MLflow
         tx.delete(model_path(name))
         tx.write_model(renamed, like={**raw, "name": new_name})
+        if artifact_dir(name) != artifact_dir(new_name):
+            _move_artifact_files(tx, name, new_name, [mv.version for mv in model.versions])
         tx.renamed_from[model_path(new_name)] = name
         tx.message = f"Rename registered model {name} to {new_name}"
         return renamed
@@ -232,6 +284,7 @@ def delete_version(name: str, number: int) -> Callable[[Transaction], ModelVersi
         model, raw = existing(tx, name)
         gone = mut.find_version(model, number)
         tx.write_model(mut.touch(model, mut.delete_version(model, number), tx.now), like=raw)
+        _move_artifact_files(tx, name, None, [number])
         aliases = f"\n\nRemoved alias(es) {', '.join(gone.aliases)}" if gone.aliases else ""
         tx.message = f"Delete {name} version {number}{aliases}"
         return gone
@@ -249,6 +302,7 @@ def new_version(
     description: str | None = None,
     metrics: Mapping[str, float] | None = None,
     storage_location: str | None = None,
+    digest: str | None = None,
     created: int | None = None,
 ) -> ModelVersion:
     """The version to register (numbered by the mutation), its arguments checked.
@@ -271,6 +325,7 @@ def new_version(
         last_updated_timestamp=created,
         run_link=optional_link(run_link, "run_link"),
         storage_location=optional_text(storage_location, "storage_location", MAX_URI),
+        digest=parse_digest(digest) if digest is not None else None,
     )
     _check_source_run(checked.source, checked.run_id)
     return checked
@@ -288,9 +343,13 @@ def _check_source_run(source: str, run_id: str | None) -> None:
 
 
 def register_version(
-    name: str, new: ModelVersion, *, create_model: bool
+    name: str, new: ModelVersion, *, create_model: bool, listing: Listing | None = None
 ) -> Callable[[Transaction], ModelVersion]:
-    """Append ``new`` as the model's next version, creating the model unless told not to."""
+    """Append ``new`` as the model's next version, creating the model unless told not to.
+
+    ``listing`` (the artifact's files, #28) is kept beside the manifest in the same commit,
+    so that ``gitreg verify`` can name a file that changes.
+    """
 
     def mutation(tx: Transaction) -> ModelVersion:
         found = tx.read_model(name)
@@ -307,9 +366,15 @@ def register_version(
         grown = mut.touch(model, grown, new.creation_timestamp)
         tx.write_model(grown, like=raw)
         number = model.next_version
+        if listing is not None:
+            tx.write(
+                listing_path(name, number), json.dumps(listing.to_statement(name), indent=2) + "\n"
+            )
         tx.message = f"Register {name} version {number}\n\nsource: {new.source}" + (
             f"\nrun_id: {new.run_id}" if new.run_id else ""
         )
+        if new.digest:
+            tx.message += f"\ndigest: {new.digest}"
         return mut.find_version(grown, number)
 
     return mutation
@@ -322,7 +387,7 @@ def transition(
 
     def mutation(tx: Transaction) -> ModelVersion:
         model, raw = existing(tx, name)
-        new = mut.transition(model, number, target, archive, policy(tx))
+        new = mut.transition(model, number, target, archive, signing_policy(tx))
         if new != model:
             new = mut.touch(model, new, tx.now)
             tx.write_model(new, like=raw)

@@ -84,6 +84,8 @@ class Catalog:
     invalid: tuple[InvalidEntry, ...] = ()
     # The verified tip, and what shown here is newer than it (None: the registry has none).
     verified: VerifiedTip | None = None
+    # The model-signing bundles the registry keeps, by path (#28).
+    signed: frozenset[str] = frozenset()
 
 
 def collect(registry: Registry) -> Catalog:
@@ -122,6 +124,7 @@ def collect(registry: Registry) -> Catalog:
         notes=tuple(notes),
         invalid=invalid,
         verified=tip,
+        signed=registry.signed_bundles(),
     )
 
 

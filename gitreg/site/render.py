@@ -18,6 +18,8 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from gitreg.core.digest import bundle_path
+from gitreg.core.digest import short as short_digest
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.events import TO_STAGE_KINDS, EventKind, RegistryEvent
 from gitreg.core.fields import format_timestamp
@@ -156,7 +158,7 @@ class Pages:
             version_path=version_path,
             links=catalog.linker,
         )
-        env.globals.update(unverified=self.unverified)
+        env.globals.update(unverified=self.unverified, bundle=self.bundle, short=short_digest)
         self._index = env.get_template("index.html")
         self._model = env.get_template("model.html")
         self._version = env.get_template("version.html")
@@ -166,6 +168,11 @@ class Pages:
         """Whether the change ``item`` was made after the verified tip (#22)."""
         tip = self.catalog.verified
         return tip is not None and tip.newer(item.commit)
+
+    def bundle(self, mv: ModelVersion) -> str | None:
+        """The path of the version's model-signing bundle, if the registry keeps one (#28)."""
+        path = bundle_path(mv.name, mv.version)
+        return path if path in self.catalog.signed else None
 
     def pull_request(self, number: int) -> Markup:
         """``pull request #N``, linked when the registry says where pull requests are."""

@@ -81,6 +81,14 @@ def list_names_at(root: Path, commit: str, directory: str) -> list[str]:
     return [p.decode("utf-8", "surrogateescape").rsplit("/", 1)[-1] for p in out.split(b"\0") if p]
 
 
+def list_tree_at(root: Path, commit: str, directory: str) -> list[str]:
+    """The paths of every file under ``directory`` at ``commit``, recursively (#28)."""
+    out = _git.run(
+        root, ["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit, "--", f"{directory}/"]
+    )
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
 def read_files_at(
     root: Path, commit: str, paths: Iterable[str], prefix: str = ""
 ) -> tuple[dict[str, bytes | None], dict[str, str]]:

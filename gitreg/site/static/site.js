@@ -149,3 +149,34 @@
   render();
   load(0);
 }());
+
+/* Copy buttons (#28): a version's full digest, from the button's data-copy attribute.
+   Where the page may not use the clipboard, the full digest is shown and selected instead,
+   for the reader to copy by hand. */
+(function () {
+  "use strict";
+  var buttons = document.querySelectorAll("button.copy[data-copy]");
+  Array.prototype.forEach.call(buttons, function (button) {
+    button.addEventListener("click", function () {
+      var text = button.getAttribute("data-copy");
+      var shown = button.parentNode.querySelector("code");
+      var byHand = function () {
+        if (!shown) { return; }
+        shown.textContent = text;
+        var range = document.createRange();
+        range.selectNodeContents(shown);
+        var selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        button.textContent = "Selected: copy it";
+      };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(function () {
+          button.textContent = "Copied";
+        }, byHand);
+      } else {
+        byHand();
+      }
+    });
+  });
+})();
