@@ -135,6 +135,11 @@ def push_lock(state_dir: Path, timeout: float) -> Iterator[None]:
     from gitreg.store import _lock
 
     with _lock.hold(state_dir / PUSH_LOCK, timeout):
+        if (state_dir / LEADER).exists():
+            # Its last holder died pushing: a git child killed with it may have left a lock
+            # (the remote-tracking ref's); the next holder of the clone's lock clears it, as
+            # for any writer that died at work (worktree.busy).
+            (state_dir / "busy").write_text("", "ascii")
         try:
             yield
         finally:
