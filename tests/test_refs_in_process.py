@@ -201,3 +201,26 @@ def test_git_commit_racing_registry_writes_loses_nothing(registry_repo):
     assert set(acknowledged) <= chain, "a registry write that reported success was lost"
     assert set(theirs) <= chain, "a git commit that reported success was lost"
     fsck(registry_repo)
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (None, set()),  # git's default fsyncs neither references nor the index
+        ("reference", {"reference"}),
+        ("committed", {"reference"}),
+        ("added", {"reference", "index"}),
+        ("all,-index", {"reference"}),
+        ("added,none", set()),
+        ("index", {"index"}),
+    ],
+)
+def test_core_fsync_is_read_as_git_reads_it(setting, expected):
+    assert _refs.fsync_components(setting) == expected
+
+
+def test_a_write_under_core_fsync_all_is_as_clean(registry_repo):
+    git(registry_repo, "config", "core.fsync", "all")
+    Registry(registry_repo).create_model_version("churn", "s3://churn/1")
+    fsck(registry_repo)
+    assert status(registry_repo) == ""
