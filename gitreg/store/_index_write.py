@@ -36,10 +36,8 @@ import stat
 import struct
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from gitreg.store._repo import Repo
+from gitreg.store._refs import Repo
 
 MAX_ENTRIES = 3000
 _HEADER = 62  # stat data (40), object id (20), flags (2)
@@ -68,7 +66,7 @@ def _attributes(repo: Repo, root: Path) -> bool:
 
 def eligible(repo: Repo, root: Path) -> bool:
     """Whether this repository's settings let the index be written here (see module doc)."""
-    from gitreg.store._repo import is_true
+    from gitreg.store._refs import is_true
 
     config = repo.config
     return not (
@@ -126,7 +124,7 @@ def update(repo: Repo, root: Path, changes: Mapping[str, bytes | None]) -> bool:
 
 
 def _filemode(repo: Repo) -> bool:
-    from gitreg.store._repo import is_true
+    from gitreg.store._refs import is_true
 
     return is_true(repo.config.get("core.filemode", "true"))
 

@@ -25,13 +25,64 @@ import contextlib
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from gitreg.store._repo import Repo
+
+class Repo(Protocol):
+    """What these functions read of ``_repo.Repo`` (named here: ``_repo`` imports this)."""
+
+    git_dir: Path
+    common_dir: Path
+    config: dict[str, str]
+
 
 ZERO = "0" * 40
 _SPACE = " \t\n\r"  # git's isspace()
+
+
+def is_true(value: str) -> bool:
+    return value.lower() in ("true", "yes", "on", "1", "")
+
+
+def is_oid(text: str) -> bool:
+    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
+
+
+def packed_ref(repo: Repo, ref: str) -> str | None:
+    try:
+        text = (repo.common_dir / "packed-refs").read_bytes()
+    except FileNotFoundError:
+        return None
+    needle = b" " + ref.encode() + b"\n"
+    at = text.find(needle)
+    if at < 40 or (at > 40 and text[at - 41 : at - 40] != b"\n"):
+        return None if at < 0 else ""
+    oid = text[at - 40 : at].decode()
+    return oid if is_oid(oid) else ""
+
+
+# git drops these from both ends of a name or email ("crud", ident.c), and '<', '>' and
+# newlines anywhere; an identity with any of them is left to git to format.
+_CRUD = frozenset(",:;<>\"\\'.") | {chr(c) for c in range(33)}
+
+
+def ident(repo: Repo, role: str) -> str | None:
+    """``Name <email>`` for ``role`` (author, committer) as git would pick it, or None."""
+    config = repo.config
+    upper = role.upper()
+    name = (
+        os.environ.get(f"GIT_{upper}_NAME") or config.get(f"{role}.name") or config.get("user.name")
+    )
+    email = (
+        os.environ.get(f"GIT_{upper}_EMAIL")
+        or config.get(f"{role}.email")
+        or config.get("user.email")
+        or os.environ.get("EMAIL")
+    )
+    for value in (name, email):
+        if not value or value[0] in _CRUD or value[-1] in _CRUD or any(c in value for c in "<>\n"):
+            return None
+    return f"{name} <{email}>"
 
 
 class _Fallback(Exception):
@@ -99,21 +150,19 @@ def _lock(path: Path, timeout_ms: int) -> int:
 
 def _current(repo: Repo, ref: str) -> str | None:
     """The ref's value under its lock: the loose file, else packed-refs, else None."""
-    from gitreg.store._repo import _is_oid, _packed_ref
-
     path = repo.common_dir / ref
     if path.is_symlink():
         raise _Fallback("a symlinked ref")
     try:
         text = path.read_text("utf-8").strip()
     except FileNotFoundError:
-        found = _packed_ref(repo, ref)
+        found = packed_ref(repo, ref)
         if found == "":
             raise _Fallback("packed-refs unreadable here") from None
         return found
     except (IsADirectoryError, NotADirectoryError) as e:
         raise _Fallback(str(e)) from e
-    if not _is_oid(text):
+    if not is_oid(text):
         raise _Fallback("a symbolic ref")
     return text
 
@@ -128,8 +177,6 @@ def _head_target(repo: Repo) -> str | None:
 
 def _logs(repo: Repo, ref: str, head_too: bool) -> list[Path]:
     """The reflogs git appends to for this update (``core.logAllRefUpdates``)."""
-    from gitreg.store._repo import is_true
-
     setting = repo.config.get("core.logallrefupdates", "true").lower()  # not bare: true
     logs = [(repo.common_dir / "logs" / ref, ref)]
     if head_too:
@@ -166,9 +213,7 @@ def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> 
     True when moved, False when the ref was not at ``old`` or its lock is held by another
     process (git's "cannot lock ref"), None when git must do it (see module doc).
     """
-    from gitreg.store._commit import _ident
-
-    committer = _ident(repo, "committer")
+    committer = ident(repo, "committer")
     config = repo.config
     unusual = config.get("core.sharedrepository") or config.get("core.prefersymlinkrefs")
     if not plain_name(ref) or committer is None or unusual:

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING
 
 from gitreg.core.errors import GitFailed, NotARegistry
 from gitreg.store._git import git_config, git_dir_of, is_ancestor, run
+from gitreg.store._refs import is_oid as _is_oid
+from gitreg.store._refs import is_true as is_true
+from gitreg.store._refs import packed_ref as _packed_ref
 
 if TYPE_CHECKING:
     from gitreg.store import _odb
@@ -77,10 +80,6 @@ class Repo:
         self.fast = plain and not any(var in os.environ for var in _ENV_OVERRIDES)
 
 
-def is_true(value: str) -> bool:
-    return value.lower() in ("true", "yes", "on", "1", "")
-
-
 def open_repo(root: Path) -> Repo:
     """The repository whose work tree is at ``root``."""
     if not (root / ".git").exists():
@@ -128,10 +127,6 @@ def current_branch(repo: Repo) -> str | None:
     return ref.strip().removeprefix("refs/heads/")
 
 
-def _is_oid(text: str) -> bool:
-    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
-
-
 def _read_ref_file(repo: Repo, ref: str) -> str | None:
     """A branch's commit from the ref files as git lays them out; "" when it cannot tell."""
     for _depth in range(5):
@@ -146,19 +141,6 @@ def _read_ref_file(repo: Repo, ref: str) -> str | None:
             continue
         return text if _is_oid(text) else ""
     return ""
-
-
-def _packed_ref(repo: Repo, ref: str) -> str | None:
-    try:
-        text = (repo.common_dir / "packed-refs").read_bytes()
-    except FileNotFoundError:
-        return None
-    needle = b" " + ref.encode() + b"\n"
-    at = text.find(needle)
-    if at < 40 or (at > 40 and text[at - 41 : at - 40] != b"\n"):
-        return None if at < 0 else ""
-    oid = text[at - 40 : at].decode()
-    return oid if _is_oid(oid) else ""
 
 
 def rev_parse(repo: Repo, ref: str) -> str | None:

@@ -31,9 +31,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gitreg.store import _git, _net, _repo, faults, worktree
 
@@ -41,7 +41,29 @@ if TYPE_CHECKING:
     from gitreg.store._repo import Repo
     from gitreg.store.remote import Contention, Remote
     from gitreg.store.transaction import Transaction
-    from gitreg.store.writer import Writer
+
+
+class Writer(Protocol):
+    """What a group needs of ``writer.Writer`` (named here: ``writer`` imports this)."""
+
+    root: Path
+    state_dir: Path
+    retry_count: int
+
+    def build(self, repo: Repo, base: str | None, tx: Transaction) -> str: ...
+
+    def exclusive(self, repo: Repo) -> contextlib.AbstractContextManager[None]: ...
+
+    def _advance(
+        self,
+        repo: Repo,
+        ref: str,
+        old: str | None,
+        new: str,
+        changes: Mapping[str, bytes | None] | None,
+        message: str,
+    ) -> bool: ...
+
 
 QUEUE = "queue"
 PUSH_LOCK = "push.lock"
@@ -147,7 +169,13 @@ def push_lock(state_dir: Path, timeout: float) -> Iterator[None]:
 
 
 def await_push(
-    writer: Writer, repo: Repo, ref: str, remote: Remote, commit: str, contention: Contention
+    writer: Writer,
+    repo: Repo,
+    ref: str,
+    remote: Remote,
+    commit: str,
+    contention: Contention,
+    timeout: float,
 ) -> bool:
     """Return once ``commit`` is on the remote (True), or once it never will be (False:
     its queue was dropped, so the caller applies its mutation again).
@@ -158,9 +186,7 @@ def await_push(
         ConcurrentUpdate, PushRejected, RemoteUnavailable: this writer, pushing, gave up;
             the queue was dropped first (see the module doc).
     """
-    from gitreg.store.writer import LOCK_TIMEOUT_SECONDS
-
-    with push_lock(writer.state_dir, LOCK_TIMEOUT_SECONDS):
+    with push_lock(writer.state_dir, timeout):
         while True:
             tracking = _repo.rev_parse(repo, remote.tracking_ref)
             if _contains(repo, tracking, commit):

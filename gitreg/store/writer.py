@@ -104,7 +104,9 @@ class Writer:
             if queued.commit is None:
                 return queued.result  # type: ignore[no-any-return]
             # The network half, shared with the writers queued on this clone (see group).
-            if group.await_push(self, repo, ref, target, queued.commit, contention):
+            if group.await_push(
+                self, repo, ref, target, queued.commit, contention, LOCK_TIMEOUT_SECONDS
+            ):
                 self.last_commit = queued.commit if queued.mine else None
                 return queued.result  # type: ignore[no-any-return]
             # Lost a race (or the queue it was in did): wait with the clone unlocked, so
