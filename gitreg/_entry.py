@@ -2,10 +2,11 @@
 
 ``gitreg resolve URI`` is what a deployment job runs on every start, so it is answered
 without importing click (a third of the command's cold start, see #7); every other
-command, and any ``resolve`` with options beyond ``--repo``, ``--at`` and ``--verified``,
-goes through the click CLI. ``tests/test_entry.py`` checks that both paths print and exit
-the same. Neither serves a model whose manifest is invalid (#22): the answers cache holds
-only what a checked read found valid, and the full read refuses the rest.
+command, and any ``resolve`` with options beyond ``--repo``, ``--at``, ``--verified`` and
+``--site`` (#29), goes through the click CLI. ``tests/test_entry.py`` checks that both
+paths print and exit the same. Neither serves a model whose manifest is invalid (#22): the
+answers cache holds only what a checked read found valid, and the full read refuses the
+rest.
 """
 
 from __future__ import annotations
@@ -25,8 +26,15 @@ def main() -> None:
 
 
 def _parse(args: Sequence[str]) -> dict[str, str | None] | None:
-    """``URI [--repo PATH] [--at REF | --verified]`` in any order, or None for anything else."""
-    found: dict[str, str | None] = {"uri": None, "repo": None, "at": None, "verified": None}
+    """``URI [--repo PATH] [--at REF | --verified] [--site URL]`` in any order, or None for
+    anything else."""
+    found: dict[str, str | None] = {
+        "uri": None,
+        "repo": None,
+        "at": None,
+        "verified": None,
+        "site": None,
+    }
     rest = list(args)
     while rest:
         arg = rest.pop(0)
@@ -35,7 +43,7 @@ def _parse(args: Sequence[str]) -> dict[str, str | None] | None:
             if found["verified"] is not None:
                 return None
             found["verified"] = "yes"
-        elif key in ("--repo", "--at"):
+        elif key in ("--repo", "--at", "--site"):
             if not sep:
                 if not rest:
                     return None
@@ -47,9 +55,15 @@ def _parse(args: Sequence[str]) -> dict[str, str | None] | None:
             return None
         else:
             found["uri"] = arg
+    return found if _consistent(found) else None  # if not, click says what is wrong
+
+
+def _consistent(found: dict[str, str | None]) -> bool:
+    """A URI, and no option that contradicts another (--verified with --at, --site with a
+    clone's --repo or --at)."""
     if found["uri"] is None or (found["verified"] and found["at"] is not None):
-        return None  # click says what is wrong
-    return found
+        return False
+    return found["site"] is None or (found["at"] is None and found["repo"] is None)
 
 
 def resolve_fast(args: Sequence[str]) -> int | None:
@@ -59,6 +73,8 @@ def resolve_fast(args: Sequence[str]) -> int | None:
     parsed = _parse(args[1:])
     if parsed is None or parsed["uri"] is None:
         return None
+    if parsed["site"] is not None:
+        return _resolve_site(parsed["site"], parsed["uri"], parsed["verified"] is not None)
     from gitreg.store import answers
 
     verified = parsed["verified"] is not None or parsed["at"] == "verified"  # as Registry's
@@ -79,6 +95,23 @@ def resolve_fast(args: Sequence[str]) -> int | None:
         return 130
     except Exception as e:
         from gitreg.cli import _exit_code  # exit codes are decided in one place (errors only)
+
+        return _exit_code(e, as_json=False)
+    sys.stdout.write(f"{source}\n")
+    return 0
+
+
+def _resolve_site(site: str, uri: str, verified: bool) -> int:
+    """``resolve URI --site URL``: a pod reading a published catalog's static API (#29)."""
+    try:
+        from gitreg.services.remote_registry import RemoteRegistry
+
+        source = RemoteRegistry(site, verified=True if verified else None, site=True).resolve(uri)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    except Exception as e:
+        from gitreg.cli import _exit_code
 
         return _exit_code(e, as_json=False)
     sys.stdout.write(f"{source}\n")

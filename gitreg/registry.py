@@ -32,6 +32,7 @@ from gitreg.core.fields import (
 from gitreg.core.names import check_name
 from gitreg.core.uri import parse_uri
 from gitreg.services import operations as ops
+from gitreg.services.collaboration import Collaboration
 from gitreg.services.governance import Governance
 from gitreg.services.integrity import Integrity
 from gitreg.services.notifications import Notifications
@@ -52,12 +53,13 @@ if TYPE_CHECKING:
 VERIFIED_WORD = "verified"
 
 
-class Registry(Governance, Notifications, Integrity):
+class Registry(Governance, Notifications, Collaboration, Integrity):
     """A gitreg registry; ``Registry(path)`` as ``MlflowClient()``, ``at=`` for a read-only ref.
 
     The MLflow-named methods are here; what MLflow has no name for is in the bases:
     history, events, requests and audit (``Governance``), delivery and webhooks
-    (``Notifications``, MLflow's webhook API included), and the artifacts' digests and
+    (``Notifications``, MLflow's webhook API included), model cards and comments
+    (``Collaboration``, Databricks' comment API names), and the artifacts' digests and
     signatures (``Integrity``: verify, verify_all, sign_model_version, #28).
     """
 

@@ -114,7 +114,8 @@ def test_a_wrong_stage_says_which_stages_exist_everywhere(champion):
 
 def test_help_shows_the_canonical_stage_names(tmp_path):
     text = Cli().ok("transition", "--help", cwd=tmp_path).stdout
-    assert "[None|Staging|Production|Archived]" in text
+    assert "NAME VERSION STAGE" in text  # the argument's name, as its errors say (#27)
+    assert "STAGE (None, Staging, Production, Archived)" in text
     latest = " ".join(Cli().ok("latest", "-h", cwd=tmp_path).stdout.split())  # unwrapped
     assert "[None|Staging|Production|Archived]" in latest
 

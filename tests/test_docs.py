@@ -329,6 +329,17 @@ def test_the_schema_references_are_built_from_the_schemas(site):
     assert "protected_aliases" in config
 
 
+def test_the_config_reference_shows_the_default_init_writes(site):
+    """The generated block is on the built page, as gitreg init writes it (#27)."""
+    import html
+
+    from gitreg.core.config import DEFAULT_CONFIG_TEXT
+
+    page = (site / "reference" / "config" / "index.html").read_text("utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert DEFAULT_CONFIG_TEXT.strip() in text
+
+
 @pytest.mark.parametrize("document", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_table_cell_escapes_a_pipe(document):
     """GitHub renders ``\\|`` in a table cell as ``|``; MkDocs shows the backslash."""

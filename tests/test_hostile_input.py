@@ -42,6 +42,18 @@ def one_line_refusal(result, codes=(1, 2)) -> str:
     return lines[0]
 
 
+def gate_refusal(result) -> str:
+    """validate's and audit's refusal: the report, once, on stdout, ending with the verdict;
+    exit 1 and nothing on stderr (#27: the exit status says the rest). Returns the report."""
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert result.stderr == "", f"a second message: {result.stderr!r}"
+    assert "Traceback" not in result.stdout
+    findings = [line for line in result.stdout.splitlines() if line]
+    assert findings[-1].startswith(("gitreg validate: invalid;", "gitreg audit: ")), findings
+    assert len(findings) == len(set(findings)), f"a finding printed twice: {result.stdout!r}"
+    return result.stdout
+
+
 # ------------------------------------------------------------------ text at the door
 
 
@@ -122,14 +134,18 @@ def test_hostile_manifests_never_crash_a_command(registry_repo, content, command
     git(registry_repo, "add", "models/x.yaml")
     git(registry_repo, "commit", "-qm", "hostile")
     before = snapshot(registry_repo)
-    one_line_refusal(Cli(registry_repo).run(*command))
+    result = Cli(registry_repo).run(*command)
+    if command == ["validate"]:
+        assert "models/x.yaml:" in gate_refusal(result)
+    else:
+        one_line_refusal(result)
     assert snapshot(registry_repo) == before
 
 
 def test_a_directory_named_like_a_manifest_is_a_clean_error(registry_repo):
     (registry_repo / "models" / "x.yaml").mkdir()
     one_line_refusal(Cli(registry_repo).run("show", "x"))
-    one_line_refusal(Cli(registry_repo).run("validate"))
+    assert "models/x.yaml" in gate_refusal(Cli(registry_repo).run("validate"))
 
 
 # ------------------------------------------------------------------------- numbers
@@ -342,8 +358,7 @@ def test_a_hostile_manifest_is_one_finding_for_every_reader(repo, gate, tmp_path
     assert err.startswith(f"Error: {where}"), err
     for args in GATES:
         result = gate.run(*args)
-        one_line_refusal(result, codes=(1,))
-        assert where in result.stdout, (args, result.stdout)
+        assert where in gate_refusal(result), (args, result.stdout)
     for args in TRAILS:
         result = gate.run(*args)
         assert result.exit_code == 0, (args, result.stderr)
@@ -375,7 +390,7 @@ def test_a_hostile_gitreg_yaml_is_a_finding_and_never_a_crash(repo, gate, tmp_pa
 
     for args in GATES:
         result = gate.run(*args)
-        one_line_refusal(result, codes=(1,))
+        gate_refusal(result)
         where = f"gitreg.yaml:{line}: KEY_NOT_TEXT: {field}: YAML reads the key"
         # validate reports a finding; the audit judges the commit by the policy before it
         # (#22), and reports the same line as one of the commit's violations

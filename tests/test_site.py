@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gitreg import Registry
 from gitreg.core.config import Config
@@ -80,24 +82,31 @@ def test_the_cli_writes_an_index_a_page_per_model_and_per_version(history, tmp_p
     out = tmp_path / "out"
     result = Cli().ok("site", str(out), "--repo", str(history))
     assert result.stdout.strip() == (out / "index.html").resolve().as_uri()
-    assert "Wrote the catalog of 3 models (4 versions): 8 pages" in result.stderr
+    # Pages: the index, the comparison, and per model its page and a page per version.
+    assert "Wrote the catalog of 3 models (4 versions): 9 pages" in result.stderr
     expected = {
         "index.html",
         "static/site.css",
         "static/site.js",
-        "models/churn-predictor/index.html",
-        "models/churn-predictor/v1.html",
-        "models/churn-predictor/v2.html",
-        "models/fraud/index.html",
-        "models/fraud/v1.html",
-        f"models/{HOSTILE_DIR}/index.html",
-        f"models/{HOSTILE_DIR}/v1.html",
+        "static/filter.js",
+        "static/model.js",
+        "static/compare.js",
+        "data/build.js",
+        "compare.html",
+        "api/models.json",
         MARKER,
     }
+    for stem, versions in (("churn-predictor", (1, 2)), ("fraud", (1,)), (HOSTILE_DIR, (1,))):
+        expected |= {
+            f"models/{stem}/index.html",
+            f"models/{stem}/data/versions-0.js",
+            f"api/models/{stem}.json",
+            *(f"models/{stem}/v{n}.html" for n in versions),
+        }
     assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} == expected
     report = json.loads(Cli().ok("site", str(out), "--repo", str(history), "--json").stdout)
     assert report["site"]["models"] == 3
-    assert report["site"]["pages"] == 8
+    assert report["site"]["pages"] == 9
 
 
 def test_the_index_has_mlflows_model_list_columns_and_the_open_request(site):
@@ -115,14 +124,16 @@ def test_the_index_has_mlflows_model_list_columns_and_the_open_request(site):
 
 def test_the_model_page_draws_the_timeline_with_pull_requests_and_the_rollback(site):
     model = page(site, "models/churn-predictor/index.html")
-    svg = [attrs for tag, attrs in model.tags if tag == "svg"]
-    assert len(svg) == 1
+    svg = [attrs for tag, attrs in model.tags if tag == "svg" and "aria-labelledby" in attrs]
+    assert len(svg) == 1  # the timeline (the metric trends are the others)
     assert svg[0]["role"] == "img"
     labels = [t.strip() for t in model.text if t.strip()]
     for lane in ("Versions", "Production", "@champion"):
         assert lane in labels
     bars = [t for t in labels if re.match(r"^v\d", t)]  # Production, @champion, then marks
-    assert bars == ["v1 #1", "v2 #2", "v1 \u21ba #3", "v1", "v2", "v1 \u21ba", "v1", "v2"]
+    timeline = ["v1 #1", "v2 #2", "v1 \u21ba #3", "v1", "v2", "v1 \u21ba", "v1", "v2"]
+    assert bars[: len(timeline)] == timeline
+    assert bars[len(timeline) :] == ["v1", "v2", "v2"]  # the trends' axes: f1 (v1, v2), auc
     pulls = [a["href"] for tag, a in model.tags if tag == "a" and "/pull/" in (a.get("href") or "")]
     assert pulls == [f"https://github.com/acme/registry/pull/{n}" for n in (1, 2, 3)]
     words = model.words
@@ -154,7 +165,8 @@ def test_the_version_page_shows_its_lineage_and_what_changed(site, history):
 
 def _own_script(attrs: dict[str, str | None]) -> bool:
     src = attrs.get("src") or ""
-    return src.endswith("static/site.js") or attrs.get("type") == "application/json"
+    ours = ("static/site.js", "static/filter.js", "static/model.js", "static/compare.js")
+    return src.endswith((*ours, "data/build.js")) or attrs.get("type") == "application/json"
 
 
 def test_nothing_a_manifest_says_becomes_markup(site):
@@ -409,3 +421,21 @@ def test_the_pages_jobs_of_the_init_workflow_are_valid_once_uncommented(tmp_path
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(codec="utf-8"), max_size=40),
+        st.text(
+            alphabet=st.sampled_from(list("aZ09 .,:;'\"()?/%@$=+-\u00e9\u20ac\u00a0\u200b")),
+            max_size=40,
+        ),
+    )
+)
+def test_the_plain_text_shortcut_renders_as_markdown_it_does(text):
+    """Descriptions without Markdown syntax skip the parser (#26): same HTML, to the byte."""
+    from gitreg.site.markup import _MARKDOWN, _plain, render_markdown
+
+    if text and _plain(text):
+        assert str(render_markdown(text)) == _MARKDOWN.render(text)

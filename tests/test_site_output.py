@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import socket
 import threading
 from pathlib import Path
@@ -116,10 +117,7 @@ def test_a_linked_directory_is_never_written_through(built, victim, dir_fds):
     """OUTDIR/models -> elsewhere: the pages would land outside; the write is refused."""
     if dir_fds and not _dirfd.SUPPORTED:
         pytest.skip("this platform has no O_NOFOLLOW directory descriptors")
-    (built / "models" / "churn" / "v1.html").unlink()
-    (built / "models" / "churn" / "index.html").unlink()
-    (built / "models" / "churn").rmdir()
-    (built / "models").rmdir()
+    shutil.rmtree(built / "models")
     (built / "models").symlink_to(victim)
     before = _tree(victim)
     tree = _dirfd.Tree(built, lambda path, kind: OutputRefused(f"{path} is {kind}"), dir_fds)
@@ -133,6 +131,50 @@ def test_a_linked_directory_is_never_written_through(built, victim, dir_fds):
     tree.close()
     assert _tree(victim) == before
     assert sorted(p.name for p in victim.iterdir()) == ["sub"]
+
+
+@posix_links
+@pytest.mark.parametrize("dir_fds", [True, False], ids=["descriptors", "lstat"])
+def test_a_link_where_a_page_goes_is_replaced_never_written_through(built, victim, dir_fds):
+    """A page is created in place only where nothing is (O_EXCL, which never follows a link):
+    a link planted at the page's own path is replaced by the page, the file it names is kept."""
+    if dir_fds and not _dirfd.SUPPORTED:
+        pytest.skip("this platform has no O_NOFOLLOW directory descriptors")
+    (built / "models" / "churn" / "v9.html").symlink_to(victim / "sub" / "keep.txt")
+    (built / "models" / "churn" / "v8.html").symlink_to(victim / "sub" / "absent.txt")
+    tree = _dirfd.Tree(built, lambda path, kind: OutputRefused(f"{path} is {kind}"), dir_fds)
+
+    tree.write(["models", "churn"], "v9.html", b"<p>nine</p>\n")
+    tree.write(["models", "churn"], "v8.html", b"<p>eight</p>\n")
+    tree.close()
+
+    assert (victim / "sub" / "keep.txt").read_text() == "precious\n"
+    assert not (victim / "sub" / "absent.txt").exists()
+    for name, text in (("v9.html", "<p>nine</p>\n"), ("v8.html", "<p>eight</p>\n")):
+        page = built / "models" / "churn" / name
+        assert not page.is_symlink()
+        assert page.read_text() == text
+    assert not [p for p in (built / "models" / "churn").iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("dir_fds", [True, False], ids=["descriptors", "lstat"])
+def test_files_across_many_directories_land_where_named(tmp_path, dir_fds):
+    """More directories than the descriptors a tree keeps open, visited in turns: every file
+    is in its own directory, new ones created and existing ones replaced."""
+    if dir_fds and not _dirfd.SUPPORTED:
+        pytest.skip("this platform has no O_NOFOLLOW directory descriptors")
+    tree = _dirfd.Tree(tmp_path, lambda path, kind: OutputRefused(f"{path} is {kind}"), dir_fds)
+    for round_ in range(2):
+        for m in range(40):
+            for folders in (["models", f"m{m}"], ["models", f"m{m}", "data"], ["api", "models"]):
+                name = f"m{m}.json" if folders[0] == "api" else "f.html"
+                tree.write(folders, name, f"{'/'.join(folders)} {round_}\n".encode())
+    tree.close()
+
+    assert (tmp_path / "models" / "m39" / "data" / "f.html").read_text() == "models/m39/data 1\n"
+    assert (tmp_path / "models" / "m0" / "f.html").read_text() == "models/m0 1\n"
+    assert len(list((tmp_path / "api" / "models").iterdir())) == 40
+    assert (tmp_path / "api" / "models" / "m7.json").read_text() == "api/models 1\n"
 
 
 @posix_links

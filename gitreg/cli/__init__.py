@@ -22,6 +22,7 @@ from gitreg.core.errors import (
     InvalidUri,
     NotARegistry,
     PromotionPending,
+    PullRequestNotOpened,
     printable,
 )
 
@@ -51,11 +52,18 @@ def _log_crash(exc: BaseException) -> str:
     return path
 
 
-def _fail(message: str, code: str, as_json: bool, exit_code: int, multiline: bool = False) -> int:
+def _fail(
+    message: str,
+    code: str,
+    as_json: bool,
+    exit_code: int,
+    multiline: bool = False,
+    extra: dict[str, object] | None = None,
+) -> int:
     if as_json:
         import json
 
-        click.echo(json.dumps({"error_code": code, "message": message}), err=True)
+        click.echo(json.dumps({"error_code": code, "message": message, **(extra or {})}), err=True)
     else:
         click.echo(f"Error: {printable(message, multiline)}", err=True)
     return exit_code
@@ -120,7 +128,8 @@ def cli_words(message: str) -> str:
 def _exit_code(e: Exception, as_json: bool) -> int:
     """Report ``e`` on stderr in one line and return its exit code."""
     if isinstance(e, click.ClickException):
-        return _fail(e.format_message(), "INVALID_PARAMETER_VALUE", as_json, e.exit_code)
+        code = getattr(e, "error_code", "INVALID_PARAMETER_VALUE")  # validate keeps its own
+        return _fail(e.format_message(), code, as_json, e.exit_code)
     if isinstance(e, PromotionPending):
         # Not a failure: the change is proposed for review (any write command, see #11).
         from gitreg.cli._app import _pending
@@ -129,7 +138,10 @@ def _exit_code(e: Exception, as_json: bool) -> int:
         return 0
     if isinstance(e, GitregError):
         code = 2 if isinstance(e, _COMMAND_LINE_ERRORS) else 1
-        return _fail(cli_words(e.message), e.error_code, as_json, code, e.multiline)
+        extra: dict[str, object] | None = None
+        if isinstance(e, PullRequestNotOpened):  # the branch is there: scripts get its name
+            extra = {"branch": e.branch, "open_url": e.open_url}
+        return _fail(cli_words(e.message), e.error_code, as_json, code, e.multiline, extra)
     from gitreg.core.redact import redact_remembered
 
     path = _log_crash(e)

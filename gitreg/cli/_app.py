@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from gitreg.cli import completion
+from gitreg.cli.completion import store_for as _store_for
 from gitreg.core.version import __version__
 
 if TYPE_CHECKING:
@@ -17,9 +19,9 @@ if TYPE_CHECKING:
     from gitreg.core.entities import ModelVersion, RegisteredModel
     from gitreg.core.errors import PromotionPending
     from gitreg.registry import Registry
-    from gitreg.store.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+completion.register()  # bash and zsh scripts that complete models:/ URIs (#27)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -85,21 +87,6 @@ def fetch_option(f: F) -> F:
 # ------------------------------------------------- completion and argument types (#16)
 
 STAGES = ("None", "Staging", "Production", "Archived")
-
-
-def _store_for(ctx: click.Context) -> Store | None:
-    """The registry a command line being completed names, or None: completion never fails."""
-    import os
-
-    from gitreg.core.errors import GitregError
-    from gitreg.store.store import Store
-
-    root = ctx.find_root()
-    repo = ctx.params.get("repo") or root.params.get("repo") or os.environ.get("GITREG_REPO")
-    try:
-        return Store.discover(repo)
-    except (GitregError, OSError):
-        return None
 
 
 def _items(values: Iterable[str], incomplete: str) -> list[CompletionItem]:
@@ -168,11 +155,17 @@ class VersionType(click.ParamType):  # type: ignore[type-arg]  # generic from cl
 
 
 class StageType(click.ParamType):  # type: ignore[type-arg]
-    """A stage, case-insensitive as MLflow; becomes its canonical name (None, Staging, ...)."""
+    """A stage, case-insensitive as MLflow; becomes its canonical name (None, Staging, ...).
+
+    An argument is shown as STAGE and an option lists the stages; a bad value names the
+    argument or option, lists the stages and suggests the closest one (#27).
+    """
 
     name = "stage"
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        if isinstance(param, click.Argument):
+            return None  # the argument's own name, STAGE, in usage lines and errors
         return f"[{'|'.join(STAGES)}]"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
@@ -181,13 +174,27 @@ class StageType(click.ParamType):  # type: ignore[type-arg]
 
         try:
             return Stage.parse(str(value)).value
-        except InvalidParameter as e:
-            self.fail(e.message)
+        except InvalidParameter:
+            self.fail(_not_a_stage(str(value)), param, ctx)
 
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
         return _items(STAGES, incomplete)
+
+
+def _not_a_stage(value: str) -> str:
+    """``'Prod' is not a stage; use one of ...; did you mean Production?``"""
+    from gitreg.core.suggest import closest
+
+    typed = value.strip().lower()
+    match = next((s for s in STAGES if typed and s.lower().startswith(typed)), None)
+    match = match or closest(value, STAGES)
+    hint = f"; did you mean {match}?" if match else ""
+    return (
+        f"{value[:40]!r} is not a stage; use one of {', '.join(STAGES)} (in any case: "
+        f"production works too){hint}"
+    )
 
 
 VERSION = VersionType()
@@ -377,6 +384,7 @@ COMMAND_MODULES = {
     "events": "gitreg.cli.events",
     **dict.fromkeys(["notify", "webhooks"], "gitreg.cli.notify"),
     "site": "gitreg.cli.site",
+    **dict.fromkeys(["card", "comment", "comments"], "gitreg.cli.collab"),
     **dict.fromkeys(["verify", "sign"], "gitreg.cli.artifacts"),
     **dict.fromkeys(["import-mlflow", "export-mlflow"], "gitreg.cli.mlflow"),
 }
@@ -432,4 +440,10 @@ def cli(show_traceback: bool) -> None:
       gitreg transition churn 1 Production
       gitreg alias churn champion 1
       gitreg resolve models:/churn@champion
+
+    \b
+    Shell completion (commands, models, versions, stages, aliases, models:/ URIs):
+      eval "$(_GITREG_COMPLETE=bash_source gitreg)"     # in ~/.bashrc
+      eval "$(_GITREG_COMPLETE=zsh_source gitreg)"      # in ~/.zshrc
+      _GITREG_COMPLETE=fish_source gitreg | source      # in ~/.config/fish/config.fish
     """

@@ -12,21 +12,30 @@ import click
 from gitreg.cli._app import cli, repo_option
 
 if TYPE_CHECKING:
+    from gitreg.core.errors import GitregError
+    from gitreg.gate.audit import AuditReport
     from gitreg.gate.review import Report
 
 FORMATS = ("text", "json", "github")
-
-
-class _Invalid(click.ClickException):
-    """Ends ``validate`` with 1: the registry or the change is invalid (see #4)."""
-
-    exit_code = 1
 
 
 class _CannotRun(click.ClickException):
     """Ends ``validate`` with 2: it could not run (a bad ref, not a registry)."""
 
     exit_code = 2
+
+    def __init__(self, message: str, error_code: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code  # the GitregError's own (--json), not a usage error's
+
+
+def _invalid() -> None:
+    """End with exit status 1 after the report: the report said why, once (#27).
+
+    No second message: the report's last line is the verdict, and with --format json a
+    script reads one JSON document and the exit status.
+    """
+    click.get_current_context().exit(1)
 
 
 def _registry_paths(paths: Sequence[str], root: Path, must_exist: bool) -> list[str]:
@@ -129,7 +138,10 @@ def validate(
     may still approve, and that running the check again after they approve is
     enough. A forge that cannot answer approves nothing.
 
-    Exit status: 0 valid, 1 invalid, 2 could not run (bad ref, not a registry).
+    The report is printed once, on stdout, and ends with the verdict; the exit
+    status says the rest (with --format json: one JSON document, nothing on
+    stderr). Exit status: 0 valid, 1 invalid, 2 could not run (bad ref, not a
+    registry).
 
     \b
     Examples:
@@ -160,14 +172,13 @@ def validate(
                 root, base, selected, push=push, pull_request=pull_request, env=os.environ
             )
     except GitregError as e:
-        raise _CannotRun(e.message) from e
+        raise _CannotRun(e.message, e.error_code) from e
     if fmt == "github":
         _emit_github(report)
     else:
         click.echo((format_json if fmt == "json" else format_text)(report), nl=False)
     if not report.valid:
-        problems = len(report.findings)
-        raise _Invalid(f"the registry is invalid: {problems} problem(s), listed above")
+        _invalid()
 
 
 @cli.command()
@@ -243,8 +254,10 @@ def audit(
     until an administrator reverts it by review and acknowledges the commit
     (--acknowledge COMMIT --reason TEXT), see docs/trust.md.
 
-    Exit status: 0 no violation, 1 violations (or not recorded), 2 could not run
-    (bad ref, no --since and no verified tip).
+    The report is printed once, on stdout, and ends with the verdict. Exit
+    status: 0 no violation, 1 violations (or a clean audit that --record could
+    not record: why is one line on stderr, or not_recorded in the JSON), 2 could
+    not run (bad ref, no --since and no verified tip).
 
     \b
     Examples:
@@ -257,7 +270,7 @@ def audit(
     """
     from gitreg.cli._app import _registry
     from gitreg.gate.anchor import NotRecorded
-    from gitreg.gate.report import format_audit_github, format_audit_json, format_audit_text
+    from gitreg.gate.report import format_audit_github, format_audit_text
     from gitreg.store.verified import VERIFIED_REF
 
     fmt = _json_format(as_json, fmt)
@@ -268,7 +281,7 @@ def audit(
     if bootstrap and since is None:
         raise click.UsageError("--bootstrap trusts --since REF: give the commit you trust")
     registry = _registry(repo)
-    failure = None
+    failure: NotRecorded | None = None
     try:
         report = registry.audit(
             since if since is not None else VERIFIED_REF,
@@ -279,13 +292,31 @@ def audit(
             reason=reason,
         )
     except NotRecorded as e:
-        report, failure = e.report, e.message
-    formats = {"github": format_audit_github, "json": format_audit_json}
-    click.echo(formats.get(fmt, format_audit_text)(report), nl=False)
+        report, failure = e.report, e
+    if fmt == "json":
+        click.echo(_audit_json(report, failure), nl=False)
+    else:
+        formats = {"github": format_audit_github, "text": format_audit_text}
+        click.echo(formats[fmt](report), nl=False)
+        if failure is not None:  # the report is clean; why it was not recorded is news
+            from gitreg.core.errors import printable
+
+            click.echo(f"Error: {printable(failure.message)}", err=True)
     if notify and report.violations:
         registry.notify_audit(report)
-    if not report.valid:
-        count = len(report.violations) + len(report.problems)
-        raise _Invalid(f"{count} violation(s) on the branch, listed above")
-    if failure is not None:
-        raise _Invalid(failure)
+    if not report.valid or failure is not None:
+        _invalid()
+
+
+def _audit_json(report: AuditReport, failure: GitregError | None) -> str:
+    """The audit as one JSON document; a clean verdict that could not be recorded says why
+    in it (``not_recorded``), never in a second document on stderr (#27)."""
+    import json
+
+    from gitreg.gate.report import format_audit_json
+
+    if failure is None:
+        return format_audit_json(report)
+    data = report.to_dict()
+    data["not_recorded"] = {"error_code": failure.error_code, "message": failure.message}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

@@ -25,6 +25,7 @@ from gitreg.cli._app import (
     json_option,
     repo_option,
 )
+from gitreg.cli.completion import complete_uri
 from gitreg.core.errors import InvalidManifest
 
 if TYPE_CHECKING:
@@ -199,9 +200,26 @@ def remote_option(f: F) -> F:
     )(f)
 
 
+def site_option(f: F) -> F:
+    """``--site URL``: read a catalog's static API on a web host (#29)."""
+    return click.option(
+        "--site",
+        "site",
+        metavar="URL",
+        help="Read the catalog gitreg site built at URL (its api/ files): any static host or "
+        "CDN; a model the site marks invalid is refused.",
+    )(f)
+
+
 def _reader(
-    repo: str | None, at: str | None, remote: str | None, verified: bool
+    repo: str | None, at: str | None, remote: str | None, verified: bool, site: str | None = None
 ) -> Registry | RemoteRegistry:
+    if site is not None:
+        if remote is not None or at is not None:
+            raise click.UsageError("--site reads a built catalog: give it without --remote or --at")
+        from gitreg.services.remote_registry import RemoteRegistry
+
+        return RemoteRegistry(site, verified=True if verified else None, site=True)
     if remote is None:
         return _local(repo, at, verified)
     if verified and at is not None:
@@ -304,12 +322,13 @@ def latest(
 
 
 @cli.command()
-@click.argument("uri")
+@click.argument("uri", shell_complete=complete_uri)
 @repo_option
 @at_option
 @fetch_option
 @verified_option
 @remote_option
+@site_option
 @json_option
 def resolve(
     uri: str,
@@ -317,6 +336,7 @@ def resolve(
     at: str | None,
     verified: bool,
     remote: str | None,
+    site: str | None,
     as_json: bool,
 ) -> None:
     """Print the source URI that a models:/ URI names, and nothing else.
@@ -330,6 +350,11 @@ def resolve(
     gitreg audit accepted (no such ref: exit 2). --remote without --verified
     follows registry.read in gitreg.yaml at the remote's verified commit.
 
+    With --site, read the catalog that gitreg site built and published at URL
+    (GitHub Pages, any static host or CDN): one small JSON file, asked for
+    with the ETag last seen. A model the site shows as invalid is refused;
+    with --verified, so is one changed after the build's verified tip.
+
     \b
     Examples:
       gitreg resolve models:/churn@champion
@@ -339,8 +364,9 @@ def resolve(
       gitreg resolve models:/churn@champion --verified
       gitreg resolve models:/churn@champion --remote https://github.com/acme/registry.git
       gitreg resolve models:/churn@champion --remote URL --verified
+      gitreg resolve models:/churn@champion --site https://acme.github.io/registry/
     """
-    registry = _reader(repo, at, remote, verified)
+    registry = _reader(repo, at, remote, verified, site)
     mv = registry.get_version_for_uri(uri)
     if as_json:
         _emit({"model_version": mv.to_dict()})

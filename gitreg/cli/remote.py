@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
+    from gitreg.registry import Registry
     from gitreg.store.timeline import Interval
 
 from gitreg.cli._app import (
+    STAGE,
     VERSION,
     _emit,
     _pending,
@@ -34,6 +36,7 @@ from gitreg.cli._app import (
 @click.option(
     "--stage",
     metavar="STAGE",
+    type=STAGE,
     help="Print which version held STAGE when (intervals), e.g. --stage Production.",
 )
 @click.option("--alias", metavar="ALIAS", help="Print which version @ALIAS pointed at when.")
@@ -138,10 +141,11 @@ def requests(repo: str | None, at: str | None, as_json: bool) -> None:
     whether it is stale (the registry moved on and it no longer merges cleanly: ask
     for the same change again to rebuild it), and its review state. When gitreg.yaml's
     policy.approvals covers it, where its approvals stand: who approved so far, and
-    how many more are needed from whom (the same count the gate makes). A registry
-    without a remote has no requests. The remote is always asked (--fetch is implied);
-    --at REF lists the requests not merged into REF instead of the remote's registry
-    branch.
+    how many more are needed from whom (the same count the gate makes). Without a
+    token for the forge the branches are still listed, their review state "unknown:
+    no token". A registry without a remote has no requests. The remote is always
+    asked (--fetch is implied); --at REF lists the requests not merged into REF
+    instead of the remote's registry branch.
 
     \b
     Examples:
@@ -149,7 +153,10 @@ def requests(repo: str | None, at: str | None, as_json: bool) -> None:
       gitreg requests --json
       gitreg requests --at main       # what is not merged into the local main yet
     """
-    found = _registry(repo, at).list_transition_requests()
+    registry = _registry(repo, at)
+    found = registry.list_transition_requests()
+    if any(r.review.reason == "no token" for r in found):
+        _no_token_note(registry)
     if as_json:
         _emit({"transition_requests": [r.to_dict() for r in found]})
         return
@@ -173,6 +180,19 @@ def requests(repo: str | None, at: str | None, as_json: bool) -> None:
     _table(rows, header)
     if not found:
         _say("No open promotion requests.")
+
+
+def _no_token_note(registry: Registry) -> None:
+    """Say once why every review state is unknown, and what to set (#27)."""
+    from gitreg.integrations.forges import token_variables
+
+    kind = str(registry.store.read_config().forge.get("type", "none"))
+    names = " or ".join(token_variables(kind)) or "a token"
+    _say(
+        f"Review state unknown: no token, so {kind} was not asked about pull requests and "
+        f"reviews; the request branches are listed. Set {names} to a token that may read "
+        "them."
+    )
 
 
 def _age(created_at: str | None) -> str:

@@ -64,6 +64,12 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     help="Then serve it on http://127.0.0.1:PORT (default 8000; 0 picks a free port); "
     "other Host names get 421.",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Render every page again, even those a rebuild would keep (e.g. to refresh the "
+    "pull request conversations of models that did not change).",
+)
 @repo_option
 @json_option
 def site(
@@ -71,27 +77,34 @@ def site(
     at: str | None,
     base_url: str | None,
     port: int | None,
+    full: bool,
     repo: str | None,
     as_json: bool,
 ) -> None:
     """Build the registry's catalog, a static site, into OUTDIR.
 
-    An index of every model with MLflow's model-list columns (filter as you
-    type, sort), a page per model (description, versions, a timeline of
-    Production and the protected aliases, open requests) and a page per
-    version (run, source, the commit and pull request behind it, metrics and
-    tags against the previous version). It needs no server and loads nothing
-    from elsewhere: open OUTDIR/index.html, or publish OUTDIR with GitHub
-    Pages. OUTDIR must be new, empty, or a previous build, and hold no
-    symbolic link: nothing is written or deleted outside it, and a rebuild
-    removes only files the previous build wrote (their content unchanged).
-    --serve answers only requests for 127.0.0.1, localhost or [::1].
+    An index of every model with MLflow's model-list columns (search by
+    words or MLflow's filter grammar, sort), a page per model (description,
+    model card, versions, a timeline of Production and the protected
+    aliases, metric trends, open requests), a page per version (run, source,
+    the commit and pull request behind it, metrics and tags against the
+    previous version, comments and the pull request conversations), versions
+    compared side by side, and a static read API in MLflow's REST shapes
+    (api/models.json, api/models/NAME.json: gitreg resolve --site reads it).
+    It needs no server and loads nothing from elsewhere: open
+    OUTDIR/index.html, or publish OUTDIR with GitHub Pages. OUTDIR must be
+    new, empty, or a previous build, and hold no symbolic link: nothing is
+    written or deleted outside it, and a rebuild removes only files the
+    previous build wrote (their content unchanged). A rebuild renders again
+    only the models that changed (--full: all of them). --serve answers only
+    requests for 127.0.0.1, localhost or [::1].
 
     \b
     Examples:
       gitreg site _site
       gitreg site _site --serve            # then http://127.0.0.1:8000/
       gitreg site _site --at v1.0 --base-url https://acme.github.io/registry/
+      gitreg site _site --full
     """
     from gitreg.site import build
     from gitreg.site.output import OutputRefused
@@ -99,7 +112,7 @@ def site(
     registry = _registry(repo, at)
     bar = _Bar(enabled=not as_json and sys.stderr.isatty())
     try:
-        report = build(registry, outdir, base_url=base_url, progress=bar)
+        report = build(registry, outdir, base_url=base_url, progress=bar, full=full)
     except OutputRefused as e:
         raise click.BadParameter(e.message, param_hint="OUTDIR") from e
     finally:
@@ -110,11 +123,14 @@ def site(
         _emit({"site": report.to_dict()})
     elif port is None:
         click.echo(report.index.resolve().as_uri())
+    kept = report.models - report.rendered
     _say(
         f"Wrote the catalog of {_count(report.models, 'model')} "
         f"({_count(report.versions, 'version')}): "
         f"{report.pages} pages, {report.bytes / 1e6:.1f} MB in {outdir} "
-        f"({report.seconds:.1f}s)"
+        f"({report.seconds:.1f}s"
+        + (f"; {_count(report.rendered, 'model')} rendered, {kept} unchanged" if kept else "")
+        + ")"
     )
     if port is not None:
         _serve(outdir, port, as_json)

@@ -91,6 +91,11 @@ def init(
         _emit({"registry": {"path": str(store.root.resolve()), "commit": store.last_commit}})
     _say(f"Initialized gitreg registry in {store.root.resolve()}")
     if remote:
+        from gitreg.store.remote import adopt_remote_head
+
+        note = adopt_remote_head(store.root, remote, branch)  # plain git init --bare (#27)
+        if note:
+            _say(note)
         _say(f"Push it once to create the branch: git -C {directory} push -u origin {branch}")
     if forge in FORGE_SETTING:
         _say(FORGE_SETTING[forge].format(branch=branch))
@@ -295,7 +300,10 @@ def transition(
     --archive-existing-versions, which archives the old one in the same commit.
     On a registry with a remote, a stage that gitreg.yaml protects (Production by
     default) changes through a pull request: the command pushes a branch, opens the
-    request, prints its URL and exits 0; the stage changes when it is merged.
+    request, prints its URL and exits 0; the stage changes when it is merged. With
+    forge none it prints the branch to open a pull request from. If the forge could
+    not open the pull request (no GITHUB_TOKEN, say), the branch stays pushed and the
+    command exits 1 saying how to open it by hand; run it again once the token is set.
 
     \b
     Examples:

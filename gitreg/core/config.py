@@ -48,6 +48,7 @@ policy:
   #     tags: {validation: passed}
   #     metrics: ["f1 >= 0.88"]
   #     description: true
+  #     card: [intended_use, limitations, evaluation]   # sections of models/<name>.md
   #   "@champion":
   #     tags: {validation: passed}
   requirements: {}
@@ -92,6 +93,8 @@ class Requirement:
     tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
     metrics: tuple[str, ...] = ()
     description: bool = False
+    # Sections the model's card (models/<stem>.md) must hold, non-empty (see core.card, #29).
+    card: tuple[str, ...] = ()
     # The artifact (#28): a recorded digest, an MLflow model signature, and a model-signing
     # signature by one of these public keys (paths under keys/) that covers the digest.
     digest: bool = False
@@ -255,6 +258,7 @@ class Policy:
                 tags=dict(value.get("tags") or {}),
                 metrics=tuple(value.get("metrics") or ()),
                 description=bool(value.get("description", False)),
+                card=tuple(str(section) for section in value.get("card") or ()),
                 digest=bool(value.get("digest", False)),
                 signature=bool(value.get("signature", False)),
                 signed_by=tuple(str(k) for k in value.get("signed_by") or ()),

@@ -171,6 +171,24 @@ class ForgeError(GitregError):
     error_code = INVALID_STATE
 
 
+class ForgeTokenMissing(ForgeError):
+    """The forge gitreg.yaml names needs a token, and the environment has none."""
+
+
+class PullRequestNotOpened(ForgeError):
+    """A request branch was pushed, but the forge did not open its pull request (#27).
+
+    The change is proposed (``branch`` is on the remote, and running the same write again
+    finds it and opens the pull request); ``open_url`` is the forge's page that opens it
+    by hand (None when the forge's web address is unknown).
+    """
+
+    def __init__(self, message: str, *, branch: str = "", open_url: str | None = None) -> None:
+        super().__init__(message)
+        self.branch = branch
+        self.open_url = open_url
+
+
 class PromotionPending(GitregError):
     """A protected stage change was proposed as a pull request; it happens when merged.
 

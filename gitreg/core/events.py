@@ -41,6 +41,8 @@ class EventKind(str, Enum):
     MODEL_VERSION_DESCRIPTION_UPDATED = "MODEL_VERSION_DESCRIPTION_UPDATED"
     TRANSITION_REQUEST_CREATED = "TRANSITION_REQUEST_CREATED"
     POLICY_VIOLATION = "POLICY_VIOLATION"
+    # Someone commented on a model version (Databricks' registry webhook name, #29).
+    COMMENT_CREATED = "COMMENT_CREATED"
     # A version's artifact no longer has its recorded digest (``gitreg verify --all``, #28).
     ARTIFACT_CHANGED = "ARTIFACT_CHANGED"
 
@@ -79,6 +81,8 @@ class Event:
     description: str | None = None
     source: str | None = None
     run_id: str | None = None
+    comment: str | None = None  # a COMMENT_CREATED's text
+    comment_id: str | None = None
     # The version's recorded digest (#28); for ARTIFACT_CHANGED, also the one observed.
     digest: str | None = None
     observed_digest: str | None = None
@@ -118,6 +122,7 @@ class Event:
             EventKind.MODEL_VERSION_DESCRIPTION_UPDATED: f"{where}: description edited",
             EventKind.TRANSITION_REQUEST_CREATED: f"{where}: transition to {self.to_stage} "
             "requested",
+            EventKind.COMMENT_CREATED: f"{where}: comment {(self.comment or '')[:60]!r}",
         }
         return texts.get(kind, f"{where}: {kind.value}")
 
@@ -137,6 +142,8 @@ class Event:
     def identity(self) -> str:
         """What makes this event distinct within its commit (for a stable id)."""
         parts: tuple[Any, ...] = (self.kind.value, self.name, self.version, self.alias, self.key)
+        if self.comment_id is not None:  # a comment's own id (#29); others keep their ids
+            parts += (self.comment_id,)
         if self.kind == EventKind.ARTIFACT_CHANGED:
             parts += (self.observed_digest,)  # one event per version and bytes observed
         return "\0".join(str(part) for part in parts)

@@ -33,6 +33,7 @@ from gitreg.core.uri import ModelRef
 MAX_TAG_VALUE = MAX_TAG_VALUE_LENGTH  # MLflow 3.17.2 (entities)
 
 if TYPE_CHECKING:
+    from gitreg.core.card import Card
     from gitreg.core.config import Policy
 
 
@@ -173,13 +174,20 @@ def claim_name(existing: Iterable[str], name: str) -> None:
             )
 
 
-def _check_policy(model: RegisteredModel, mv: ModelVersion, target: Stage, policy: Policy) -> None:
+def _check_policy(
+    model: RegisteredModel, mv: ModelVersion, target: Stage, policy: Policy, card: Card | None
+) -> None:
     if not policy.allows(mv.current_stage, target):
         raise TransitionNotAllowed(
             f"gitreg.yaml does not allow {mv.current_stage} -> {target}; "
             "change the policy's transitions (through a pull request) or pick another stage"
         )
-    unmet = policy.requirements[target].unmet(mv) if target in policy.requirements else []
+    requirement = policy.requirements.get(target)
+    unmet = requirement.unmet(mv) if requirement is not None else []
+    if requirement is not None and requirement.card:  # the model card's sections (#29)
+        from gitreg.core.card import card_path, unmet_card
+
+        unmet += unmet_card(card, requirement.card, card_path(model.name))
     if unmet:
         raise TransitionNotAllowed(
             f"{model.name} version {mv.version} cannot enter {target}: {'; '.join(unmet)}"
@@ -187,9 +195,16 @@ def _check_policy(model: RegisteredModel, mv: ModelVersion, target: Stage, polic
 
 
 def transition(
-    model: RegisteredModel, number: int, target: Stage, archive: bool, policy: Policy
+    model: RegisteredModel,
+    number: int,
+    target: Stage,
+    archive: bool,
+    policy: Policy,
+    card: Card | None = None,
 ) -> RegisteredModel:
     """Move version ``number`` to ``target``; with ``archive``, others there go to Archived.
+
+    ``card`` is the model's card (None: it has none), for requirements that name sections.
 
     Raises:
         TransitionNotAllowed: the policy forbids it, or another version is in Production
@@ -197,7 +212,7 @@ def transition(
     """
     mv = find_version(model, number)
     if mv.current_stage != target:
-        _check_policy(model, mv, target, policy)
+        _check_policy(model, mv, target, policy, card)
     others = [o for o in model.versions if o.version != number and o.current_stage == target]
     if target == Stage.PRODUCTION and others and not archive:
         raise TransitionNotAllowed(

@@ -28,7 +28,7 @@ class ProtectedChange:
     """One change to a protected fact of one model."""
 
     model: str
-    kind: str  # "stage", "alias", "delete-version", "delete-model", "rename", "config"
+    kind: str  # "stage", "alias", "delete-version", "delete-model", "rename", "config", "card"
     what: str  # one line, e.g. "version 3: Staging -> Production"
     version: int | None = None
     stage: str | None = None  # the protected stage involved
@@ -43,6 +43,7 @@ class ProtectedChange:
 
 
 CONFIG_CHANGE = "config"
+CARD_CHANGE = "card"
 
 
 def config_change(path: str, what: str) -> ProtectedChange:
@@ -87,6 +88,18 @@ def protected_changes(
     found += _stage_changes(name, old, new, policy)
     found += _alias_changes(name, old, new, policy)
     return found
+
+
+def card_change(model: RegisteredModel | None, policy: Policy, path: str) -> ProtectedChange | None:
+    """The change an edit of ``model``'s card (at ``path``) makes, when the model holds a
+    protected fact: what a deployment reads is described by the card, so its card is
+    reviewed like its stage (#29). None when the model holds none (or does not exist)."""
+    held = _held(model, policy) if model is not None else ""
+    if model is None or not held:
+        return None
+    return ProtectedChange(
+        model.name, CARD_CHANGE, f"model card {path} edited while it holds {held}"
+    )
 
 
 def _held(model: RegisteredModel, policy: Policy) -> str:

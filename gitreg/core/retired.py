@@ -11,7 +11,7 @@ no model name encodes to ``.retired``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core.names import name_key
@@ -95,3 +95,59 @@ class Retired:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+RENAMED = "renamed to "  # the reason a rename records: "renamed to NEW"
+_MAX_STEPS = 20  # a trail of renames longer than this is cut short (a record can be hostile)
+
+
+def trail(record: Retired, name: str) -> list[tuple[str, Retirement]]:
+    """Where ``name`` went, step by step: each retired name on the way and its entry.
+
+    ``churn`` renamed to ``churn-v2``, then renamed to ``churn-eu``, gives both steps; a
+    name the record does not hold gives ``[]``. A cycle or a long chain stops the trail.
+    """
+    steps: list[tuple[str, Retirement]] = []
+    seen: set[str] = set()
+    current: str | None = name
+    while current is not None and name_key(current) not in seen and len(steps) < _MAX_STEPS:
+        seen.add(name_key(current))
+        found = next(
+            ((n, e) for n, e in record.names.items() if name_key(n) == name_key(current)), None
+        )
+        if found is None:
+            break
+        steps.append(found)
+        reason = found[1].reason or ""
+        current = reason[len(RENAMED) :] if reason.startswith(RENAMED) else None
+    return steps
+
+
+def describe_trail(
+    steps: Sequence[tuple[str, Retirement]],
+    exists: Callable[[str], bool],
+    commit_of: Callable[[str], str | None] | None = None,
+) -> str:
+    """``churn was renamed to churn-v2 in 1a2b3c4d5e; use churn-v2`` (#27).
+
+    ``exists`` says whether a model of that name exists now; ``commit_of`` gives the commit
+    that retired a name, when the history is at hand.
+    """
+    said = []
+    steps = [(old[:100], entry) for old, entry in steps]  # the record is input: bounded
+    for old, entry in steps:
+        commit = commit_of(old) if commit_of is not None else None
+        where = f" in {commit[:10]}" if commit else ""
+        reason = entry.reason or ""
+        if reason.startswith(RENAMED):
+            said.append(f"{old} was renamed to {reason[len(RENAMED) :][:100]}{where}")
+        else:
+            when = f" on {entry.retired_at}" if entry.retired_at else ""
+            who = f" by {entry.retired_by}" if entry.retired_by else ""
+            said.append(f"{old} was deleted{where}{when}{who}")
+    text = "; ".join(said)
+    last = (steps[-1][1].reason or "") if steps else ""
+    if last.startswith(RENAMED):
+        new = last[len(RENAMED) :][:100]
+        text += f"; use {new}" if exists(new) else f"; no model is called {new} now"
+    return text

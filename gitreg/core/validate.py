@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core import approvals, manifest, notifications
+from gitreg.core.card import is_card_path
 from gitreg.core.config import MODELS_DIR, link_problem, requirement_problems
 from gitreg.core.entities import Stage
 from gitreg.core.errors import InvalidManifest, InvalidParameter
@@ -28,7 +29,7 @@ from gitreg.core.retired import RETIRED_FILE
 from gitreg.core.schema_check import check_schema
 
 # Bumped whenever a check changes, so that cached verdicts are made again (see #12).
-CHECKS_VERSION = 4
+CHECKS_VERSION = 5
 
 
 def _line(text: str | bytes | None, location: Sequence[str | int]) -> int | None:
@@ -399,6 +400,8 @@ def check_entry(name: str, is_dir: bool = False) -> list[Finding]:
     path = f"{MODELS_DIR}/{name}"
     if name in (".gitkeep", RETIRED_FILE.rsplit("/", 1)[-1]) and not is_dir:
         return []
+    if not is_dir and is_card_path(path):
+        return []  # a model card (#29): core.card checks it
     if is_dir or not name.endswith(".yaml"):
         hint = "rename it to .yaml" if name.endswith(".yml") else "move it out of models/"
         kind = "a directory" if is_dir else "not a .yaml manifest"

@@ -31,7 +31,7 @@ from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Policy
 from gitreg.core.errors import git_kind
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.gate import files, signing, trust
+from gitreg.gate import cards, files, signing, trust
 from gitreg.gate.approval_check import MergedApprovals
 from gitreg.gate.evidence import Checked, Evidence, Witness
 from gitreg.gate.incremental import Incremental
@@ -222,8 +222,9 @@ class _Walk:
         old, new, unreadable = self._sides(registry)
         judging = self.judging()
         names = _names_after(self.names, registry)
+        context = self._cards_context(commit, old, new, judging)
         policy = signing.for_commit(judging.policy, self.root, self.keys_at, commit.commit)
-        findings = self._judge_files(old, new, unreadable, names, policy)
+        findings = self._judge_files(old, new, unreadable, names, policy, context)
         findings += self._judging_changes(commit, old, new, judging)
         if self.broken and commit.changes and not self._repairs(new):
             findings.append(self._unjudged(commit))
@@ -258,6 +259,7 @@ class _Walk:
         unreadable: dict[str, Finding],
         names: set[str],
         policy: Policy,
+        context: tuple[dict[str, bytes | None], dict[str, bytes | None]] = ({}, {}),
     ) -> list[Finding]:
         entries = files.Listing(dict.fromkeys(names, False), frozenset())
 
@@ -266,8 +268,8 @@ class _Walk:
                 return [unreadable[path]], None
             return files.check_text(path, text, entries, incumbents)
 
-        before = Side({**self._context(), **old})
-        after = Side({**self._context(), **new}, frozenset(unreadable))
+        before = Side({**self._context(), **context[0], **old})
+        after = Side({**self._context(), **context[1], **new}, frozenset(unreadable))
         found, _ = judge(
             set(old) | set(new),
             before,
@@ -308,6 +310,27 @@ class _Walk:
                 )
             )
         return found
+
+    def _cards_context(
+        self,
+        commit: LogCommit,
+        old: Mapping[str, bytes | None],
+        new: Mapping[str, bytes | None],
+        judging: trust.Trusted,
+    ) -> tuple[dict[str, bytes | None], dict[str, bytes | None]]:
+        """The card beside each changed manifest and the manifest beside each changed card,
+        before and after ``commit``, when the card rules need them (#29); two git calls."""
+        changed = set(old) | set(new)
+        if not cards.touches_cards(changed, judging.policy):
+            return {}, {}
+        wanted = sorted(cards.companions(changed) - changed)
+        if not wanted:
+            return {}, {}
+        after, _ = compare.read_files_at(self.root, commit.commit, wanted)
+        before: dict[str, bytes | None] = dict.fromkeys(wanted)
+        if commit.parents:
+            before, _ = compare.read_files_at(self.root, commit.parents[0], wanted)
+        return before, after
 
     def _repairs(self, new: Mapping[str, bytes | None]) -> bool:
         return CONFIG_FILE in new and trust.load_config(new[CONFIG_FILE])[0] is not None

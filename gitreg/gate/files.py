@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.core import schema_check, validate
+from gitreg.core.card import check_card, is_card_path, manifest_of
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR
 from gitreg.core.errors import InvalidManifest, NotRegularFile
 from gitreg.core.finding import Finding
@@ -94,6 +95,8 @@ def check_text(
     findings = validate.check_entry(name, is_dir=bool(rest) or entries.get(name, False))
     if findings or text is None or name == ".gitkeep":
         return findings, None
+    if is_card_path(path):
+        return card_findings(path, text, entries), None
     data, syntax = validate.parse(text, path)
     if syntax:
         return findings + syntax, None
@@ -144,9 +147,15 @@ def check_file(
         text, unreadable = read_worktree(root, path)
     if unreadable:
         return unreadable
-    if path == CONFIG_FILE or text is None or name == RETIRED_NAME:
+    if path == CONFIG_FILE or text is None or name == RETIRED_NAME or is_card_path(path):
         return check_text(path, text, entries, frozenset())[0]
     return case_conflicts(name, entries) + cache.manifest_findings(path, text)
+
+
+def card_findings(path: str, text: bytes, entries: Listing) -> list[Finding]:
+    """A model card's own findings (#29): it parses, and its model's manifest is there."""
+    manifest = manifest_of(path).rsplit("/", 1)[-1]
+    return check_card(text, path, manifest in entries)[1]
 
 
 def case_conflicts(name: str, entries: Listing) -> list[Finding]:

@@ -23,7 +23,7 @@ from gitreg.core.config import MODELS_DIR, Policy
 from gitreg.core.finding import Finding
 from gitreg.core.names import name_key, name_of_stem
 from gitreg.core.retired import RETIRED_FILE, Retired
-from gitreg.gate import rules
+from gitreg.gate import cards, rules
 from gitreg.gate.incremental import CheckNew as CheckNew
 from gitreg.gate.incremental import Incremental
 from gitreg.gate.rules import ModelChange
@@ -32,6 +32,9 @@ from gitreg.gate.rules import ModelChange
 @dataclasses.dataclass(frozen=True, slots=True)
 class Side:
     """The changed registry files on one side: path -> content (None: absent).
+
+    It may hold more than the changed files (the card beside a changed manifest, the record
+    of retired names): context the rules read, never judged themselves.
 
     ``unreadable`` paths are there but could not be read (a link, too large): their
     findings come from the per-file check, and they are neither judged nor taken as deleted.
@@ -93,6 +96,9 @@ def judge(
         findings += f
         changes += c
     findings += _check_retirements(paths, before, after, pairs, old, new)
+    findings += cards.check(
+        paths, old.texts, new.texts, policy, push=push, unreadable=new.unreadable
+    )
     return findings, changes
 
 

@@ -17,7 +17,7 @@ from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Policy
 from gitreg.core.errors import not_a_models_directory
 from gitreg.core.finding import Finding
 from gitreg.core.retired import RETIRED_FILE
-from gitreg.gate import approval_check, files, signing, trust
+from gitreg.gate import approval_check, cards, files, signing, trust
 from gitreg.gate.approvals import Verdict
 from gitreg.gate.judge import Side, judge
 from gitreg.gate.rules import ModelChange
@@ -85,7 +85,7 @@ def check_change(
     if paths is not None:
         changed &= set(paths)
     prefix = compare.prefix(root)
-    wanted = changed | {RETIRED_FILE}
+    wanted = changed | {RETIRED_FILE} | cards.companions(changed)  # cards beside models (#29)
     old_texts, _irregular = compare.read_files_at(root, point, wanted, prefix)
     entries = files.listing(root)
     new_texts: dict[str, bytes | None] = {}

@@ -15,10 +15,11 @@ from typing import Any
 
 from gitreg.core import manifest
 from gitreg.core import mutations as mut
+from gitreg.core.card import Card, card_path, parse_card
 from gitreg.core.config import KEYS_DIR, Policy
 from gitreg.core.digest import Listing, artifact_dir, bundle_path, listing_path, parse_digest
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.core.errors import InvalidParameter, ModelNotFound
+from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter, ModelNotFound
 from gitreg.core.fields import (
     MAX_DESCRIPTION,
     MAX_RUN_ID,
@@ -45,9 +46,26 @@ def existing(tx: Transaction, name: str) -> tuple[RegisteredModel, dict[str, Any
     if found is None:
         from gitreg.core.suggest import did_you_mean  # the listing is cheap: one tree
 
-        hint = did_you_mean(name, tx.model_names())
+        hint = _whereabouts(tx, name) or did_you_mean(name, tx.model_names())
         raise ModelNotFound(f"Registered Model with name={name} not found{hint}")
     return found
+
+
+def _whereabouts(tx: Transaction, name: str) -> str:
+    """``": churn was renamed to churn-v2; use churn-v2"`` when the name was retired (#27)."""
+    from gitreg.core.retired import describe_trail, trail
+
+    def exists(other: str) -> bool:
+        try:
+            return tx.read_model(other) is not None
+        except GitregError:
+            return False
+
+    try:
+        steps = trail(retired(tx), name)
+    except GitregError:
+        return ""  # a malformed record is validate's to report
+    return ": " + describe_trail(steps, exists) if steps else ""
 
 
 def user(tx: Transaction) -> str:
@@ -167,6 +185,22 @@ def delete_tags(
     )
 
 
+def read_card(tx: Transaction, name: str) -> Card | None:
+    """The model's card at the tip (None: it has none); one that does not parse is refused.
+
+    Raises:
+        InvalidManifest: the card's front matter does not parse (its finding says where).
+    """
+    path = card_path(name)
+    text = tx.read(path)
+    if text is None:
+        return None
+    card, findings = parse_card(text, path)
+    if card is None:
+        raise InvalidManifest(f"{findings[0]}; fix the card first", findings)
+    return card
+
+
 def retired(tx: Transaction) -> Retired:
     """The retired names at the tip (see ``core.retired``)."""
     text = tx.read(RETIRED_FILE)
@@ -241,10 +275,21 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
         if artifact_dir(name) != artifact_dir(new_name):
             _move_artifact_files(tx, name, new_name, [mv.version for mv in model.versions])
         tx.renamed_from[model_path(new_name)] = name
+        _move_card(tx, name, new_name)
         tx.message = f"Rename registered model {name} to {new_name}"
         return renamed
 
     return mutation
+
+
+def _move_card(tx: Transaction, name: str, new_name: str) -> None:
+    """The model card moves with its model (#29): same text, the new name's stem."""
+    old, new = card_path(name), card_path(new_name)
+    text = tx.read(old)
+    if text is None or old == new:
+        return
+    tx.delete(old)
+    tx.changes[new] = text
 
 
 def _check_retired_name(record: Retired, model: RegisteredModel, new_name: str) -> None:
@@ -270,6 +315,8 @@ def delete_model(name: str) -> Callable[[Transaction], RegisteredModel]:
     def mutation(tx: Transaction) -> RegisteredModel:
         model, _raw = existing(tx, name)
         tx.delete(model_path(name))
+        if tx.read(card_path(name)) is not None:  # the card goes with its model (#29)
+            tx.delete(card_path(name))
         _retire(tx, model, "deleted")
         tx.message = f"Delete registered model {name}"
         return model
@@ -387,7 +434,9 @@ def transition(
 
     def mutation(tx: Transaction) -> ModelVersion:
         model, raw = existing(tx, name)
-        new = mut.transition(model, number, target, archive, signing_policy(tx))
+        new = mut.transition(
+            model, number, target, archive, signing_policy(tx), read_card(tx, name)
+        )
         if new != model:
             new = mut.touch(model, new, tx.now)
             tx.write_model(new, like=raw)

@@ -15,16 +15,27 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core.config import BRANCH_PREFIX, CONFIG_FILE, Config
+from gitreg.core.card import CARD_SUFFIX, is_card_path
+from gitreg.core.config import BRANCH_PREFIX, CONFIG_FILE, Config, Policy
 from gitreg.core.errors import (
+    ForgeError,
     GitregError,
     PromotionPending,
+    PullRequestNotOpened,
     TransitionNotAllowed,
 )
-from gitreg.core.names import branch_component
-from gitreg.core.protection import CONFIG_CHANGE, ProtectedChange, config_change, protected_changes
+from gitreg.core.names import branch_component, name_of_stem
+from gitreg.core.protection import (
+    CARD_CHANGE,
+    CONFIG_CHANGE,
+    ProtectedChange,
+    card_change,
+    config_change,
+    protected_changes,
+)
 from gitreg.integrations.forges import make_forge
 from gitreg.integrations.forges.base import PullRequest
+from gitreg.store import compare
 from gitreg.store.proposal import (
     Proposal,
     propose,
@@ -44,6 +55,7 @@ _EFFECTS = {
     "delete-model": "the model is deleted",
     "rename": "the model is renamed",
     CONFIG_CHANGE: "gitreg.yaml changes",
+    CARD_CHANGE: "the model card changes",
 }
 
 
@@ -80,11 +92,29 @@ def guarded(mutation: Callable[[Transaction], Any]) -> Callable[[Transaction], A
         ]
         if CONFIG_FILE in tx.changes:  # what judges the registry changes by review (#22)
             changes.append(config_change(CONFIG_FILE, tx.message))
+        changes += _card_changes(tx, policy)
         if changes:
             raise ReviewRequired(sorted(changes, key=_weight))
         return result
 
     return run
+
+
+def _card_changes(tx: Transaction, policy: Policy) -> list[ProtectedChange]:
+    """The card edits of ``tx`` whose models hold a protected fact at the tip (#29)."""
+    found = []
+    for path in tx.changes:
+        data = tx.changes[path]
+        if not is_card_path(path):
+            continue
+        if tx.base_blob_id(path) == (compare.blob_id(data) if data is not None else None):
+            continue
+        name = name_of_stem(path.rsplit("/", 1)[-1].removesuffix(CARD_SUFFIX)) or ""
+        held = tx.read_model(name)
+        change = card_change(held[0] if held else None, policy, path)
+        if change is not None:
+            found.append(change)
+    return found
 
 
 def _weight(change: ProtectedChange) -> int:
@@ -93,9 +123,8 @@ def _weight(change: ProtectedChange) -> int:
     being archived, the aliases a deleted version held)."""
     if change.kind == "stage":
         return 0 if change.stage == change.to_stage else 4
-    return {CONFIG_CHANGE: 0, "delete-model": 1, "rename": 1, "delete-version": 2, "alias": 3}.get(
-        change.kind, 5
-    )
+    weights = {CONFIG_CHANGE: 0, "delete-model": 1, "rename": 1, "delete-version": 2}
+    return {**weights, "alias": 3, CARD_CHANGE: 3}.get(change.kind, 5)
 
 
 def refuse_direct(change: ProtectedChange, direct: bool, config: Config, push: bool | None) -> None:
@@ -110,9 +139,16 @@ def refuse_direct(change: ProtectedChange, direct: bool, config: Config, push: b
             "on a registry with a remote it changes only through a pull request; drop direct=True"
         )
     if config.push_mode(push) == "never":
+        # Name what the user did: the option they gave, or the setting they did not (#27).
+        fix = (
+            "drop push=False"
+            if push is False
+            else "registry.push is never in gitreg.yaml: pass push=True for this write (or "
+            "set registry.push: auto)"
+        )
         raise TransitionNotAllowed(
             f"{change.model}: {change.what} changes a protected fact and goes through a pull "
-            "request, whose branch must be pushed; drop push=False (or registry.push: never)"
+            f"request, whose branch must be pushed; {fix}"
         )
 
 
@@ -136,6 +172,8 @@ def branch_for(change: ProtectedChange, new_name: str | None = None) -> str:
         suffix = f"v{change.version}-deleted"
     elif change.kind == "rename":
         return f"{BRANCH_PREFIX}{branch_component(change.old_name or '')}/renamed-{name}"
+    elif change.kind == CARD_CHANGE:
+        suffix = "card"
     else:
         suffix = "deleted"
     return f"{BRANCH_PREFIX}{name}/{suffix}"
@@ -155,6 +193,8 @@ def title_for(change: ProtectedChange) -> str:
         return f"Delete {change.model} version {change.version}"
     if change.kind == "rename":
         return f"Rename {change.old_name} to {change.model}"
+    if change.kind == CARD_CHANGE:
+        return f"Update the model card of {change.model}"
     return f"Delete registered model {change.model}"
 
 
@@ -184,12 +224,15 @@ def request_change(
     if author is not None:
         facts = {"Requested by": f"{author.name} <{author.email}>", **facts}
     body = request_body(title + ".", why, changes, proposal.diff, facts)
-    pull = open_request(store, proposal, title, body, os.environ)
     what = f"{first.model}: {first.what}"
     verb = "is proposed" if proposal.created else "was already proposed"
     if proposal.rebuilt:
         verb = "is proposed again, rebuilt on the current registry (the old branch was stale)"
     effect = _EFFECTS.get(first.kind, "the change happens")
+    try:
+        pull = open_request(store, proposal, title, body, os.environ)
+    except ForgeError as e:
+        raise _not_opened(store, proposal, f"{what} {verb}", effect, e) from e
     if pull.url:
         text = f"{what} {verb} in {pull.url}; {effect} when that pull request is merged"
     else:
@@ -200,6 +243,61 @@ def request_change(
     raise PromotionPending(
         text, branch=branch, url=pull.url, number=pull.number, created=proposal.created
     )
+
+
+def _not_opened(
+    store: Store, proposal: Proposal, what: str, effect: str, error: ForgeError
+) -> PullRequestNotOpened:
+    """The branch is pushed and the forge did not open its pull request: say where the
+    branch is, how to open the pull request by hand, and how to let gitreg open it (#27).
+
+    An error (exit 1), not a pending request: the registry asked its forge for a pull
+    request and has none, so a script (a training job's promotion step) must not go on as
+    if reviewers had been asked. Nothing is lost: the branch stays, and the same command
+    run again finds it and only opens the pull request.
+    """
+    config = store.read_config(at=proposal.base)
+    url = open_url(config.forge, proposal.remote.url, proposal.branch, proposal.remote.branch)
+    by_hand = f"open it by hand: {url}" if url else "open it by hand on the forge"
+    kind = str(config.forge.get("type", "none"))
+    message = (
+        f"{what} on branch {proposal.branch} (pushed to {proposal.remote.name}), but no pull "
+        f"request was opened on {kind}: {error.message}; then run the same command again (it "
+        f"finds the branch and opens the pull request), or {by_hand} (from {proposal.branch} "
+        f"into {proposal.remote.branch}); {effect} when it is merged"
+    )
+    return PullRequestNotOpened(message, branch=proposal.branch, open_url=url)
+
+
+def open_url(settings: Mapping[str, Any], remote_url: str, branch: str, base: str) -> str | None:
+    """The forge's web page that opens a pull (merge) request from ``branch`` into ``base``,
+    or None when the forge's web address cannot be told from gitreg.yaml and the remote."""
+    from urllib.parse import quote, urlencode
+
+    from gitreg.integrations.forges.base import host_from_url, repository_from_url
+
+    kind = str(settings.get("type", "none"))
+    repository = settings.get("repository") or repository_from_url(remote_url)
+    if kind not in ("github", "gitlab") or not isinstance(repository, str) or not repository:
+        return None
+    host = host_from_url(remote_url) if repository_from_url(remote_url) else None
+    api = str(settings.get("api_url") or "")
+    if (
+        host is None
+        and api.startswith("https://")
+        and api.rstrip("/").endswith(("/api/v3", "/api/v4"))
+    ):
+        host = api.removeprefix("https://").split("/", 1)[0]  # GitHub Enterprise, GitLab
+    if host is None and kind == "github" and api in ("", "https://api.github.com"):
+        host = "github.com"
+    if host is None:
+        return None
+    if kind == "github":
+        return f"https://{host}/{repository}/compare/{quote(base)}...{quote(branch)}?expand=1"
+    query = urlencode(
+        {"merge_request[source_branch]": branch, "merge_request[target_branch]": base}
+    )
+    return f"https://{host}/{repository}/-/merge_requests/new?{query}"
 
 
 def open_request(

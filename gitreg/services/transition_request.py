@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gitreg.core.errors import ForgeError, GitregError, VersionNotFound
+from gitreg.core.errors import ForgeError, ForgeTokenMissing, GitregError, VersionNotFound
 from gitreg.core.names import name_of_branch_component
 from gitreg.gate import approval_check
 from gitreg.gate.approvals import Verdict
@@ -36,7 +36,10 @@ _BRANCHES = (
     ("delete-model", re.compile(_NAME + r"deleted")),
     ("rename", re.compile(_NAME + r"renamed-(?P<new>[^/]+)")),
     ("config", re.compile(r"gitreg/gitreg\.yaml/(?P<what>[^/]+)")),  # a webhook's change (#22)
+    ("card", re.compile(_NAME + r"card")),  # a model card's edit (#29)
 )
+# The review state of every request when the forge has no token to be asked with (#27).
+NO_TOKEN_REVIEW = Review("unknown", reason="no token")
 _STAGES = {s.lower(): s for s in ("None", "Staging", "Production", "Archived")}
 
 
@@ -73,6 +76,8 @@ class TransitionRequest:
             return "renamed"
         if self.kind == "config":
             return "gitreg.yaml"
+        if self.kind == "card":
+            return "card"
         return "deleted" if self.kind in ("delete-version", "delete-model") else ""
 
     def approval_state(self) -> str:
@@ -148,9 +153,14 @@ def list_requests(
     if target is None:
         return []
     config = store.read_config()
-    forge = make_forge(config.forge, target.url, env)
-    pulls = {p.branch: p for p in forge.list_open()}
     by_branch = {b.branch: b for b in branches}
+    try:
+        forge = make_forge(config.forge, target.url, env)
+    except ForgeTokenMissing:
+        # The branches are the requests; only the forge knows of pull requests and
+        # reviews, and it cannot be asked without a token (#27).
+        return [_request(b, by_branch[b], None, NO_TOKEN_REVIEW) for b in sorted(by_branch)]
+    pulls = {p.branch: p for p in forge.list_open()}
     names = sorted(set(by_branch) | set(pulls))
     reviews = {b: _review(forge, pull) for b, pull in pulls.items()}
     found = [

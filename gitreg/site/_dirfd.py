@@ -5,6 +5,12 @@ each directory is opened relative to its parent's descriptor with ``O_NOFOLLOW``
 are created, renamed, read and unlinked relative to their directory's descriptor: a link
 that appears anywhere below the root, even during the build, is never followed. Elsewhere
 (Windows) each component is checked with ``lstat`` before it is used.
+
+A few directory descriptors are kept open between writes (a model's files go to three
+directories), so a build of thousands of models does not open every parent again for each
+file (#26). A file that does not exist yet is created in place with ``O_EXCL`` (nothing is
+there to replace, and ``O_EXCL`` never follows a link); one that exists is replaced through
+a temporary file and a rename, so a page a host is serving is never seen half-written.
 """
 
 from __future__ import annotations
@@ -25,19 +31,21 @@ SUPPORTED = bool(_NOFOLLOW and _DIRECTORY) and all(
     f in os.supports_dir_fd for f in (os.open, os.rename, os.mkdir, os.unlink, os.rmdir)
 )
 _NOT_FOLLOWED = (errno.ELOOP, errno.ENOTDIR, errno.EMLINK)
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
+_KEPT = 16  # directory descriptors kept open between writes
 
 Refuse = Callable[[str, str], Exception]
 
 
 class Tree:
-    """The directory ``root`` and what is below it, one directory descriptor kept at a time."""
+    """The directory ``root`` and what is below it, a few directory descriptors kept open."""
 
     def __init__(self, root: Path, refuse: Refuse, dir_fds: bool = SUPPORTED) -> None:
         self.root = root
         self._refuse = refuse  # (path shown, what it is) -> the error a write raises
         self._fds = dir_fds
         self._root_fd = os.open(root, os.O_RDONLY | _DIRECTORY | _CLOEXEC) if dir_fds else -1
-        self._cached: tuple[tuple[str, ...], int] | None = None
+        self._cached: dict[tuple[str, ...], int] = {}
 
     def close(self) -> None:
         """Close the descriptors (idempotent)."""
@@ -47,9 +55,14 @@ class Tree:
             self._root_fd = -1
 
     def _forget(self) -> None:
-        if self._cached is not None:
-            os.close(self._cached[1])
-            self._cached = None
+        cached, self._cached = self._cached, {}
+        for fd in cached.values():
+            os.close(fd)
+
+    def _keep(self, key: tuple[str, ...], fd: int) -> None:
+        if len(self._cached) >= _KEPT:  # the oldest goes; the walk in hand uses the newest
+            os.close(self._cached.pop(next(iter(self._cached))))
+        self._cached[key] = fd
 
     def _shown(self, parts: Sequence[str]) -> str:
         return str(self.root.joinpath(*parts))
@@ -65,20 +78,16 @@ class Tree:
         if not self._fds:
             return self._directory_path(folders, create)
         key = tuple(folders)
-        if self._cached is not None and self._cached[0] == key:
-            return self._cached[1]
-        current = self._root_fd
-        for depth in range(1, len(folders) + 1):
-            opened = self._open_below(current, folders[:depth], create)
-            if current != self._root_fd:
-                os.close(current)
+        known = len(key)
+        while known and key[:known] not in self._cached:
+            known -= 1
+        current = self._cached[key[:known]] if known else self._root_fd
+        for depth in range(known + 1, len(key) + 1):
+            opened = self._open_below(current, key[:depth], create)
             if opened is None:
                 return None
+            self._keep(key[:depth], opened)
             current = opened
-        if current == self._root_fd:
-            return current
-        self._forget()
-        self._cached = (key, current)
         return current
 
     def _open_below(self, parent: int, parts: Sequence[str], create: bool) -> int | None:
@@ -132,12 +141,13 @@ class Tree:
         where = self._directory(folders, create=True)
         if where is None:  # create=True answers a directory or raises; this is a guard
             raise self._refuse(self._shown(folders), "not a directory")
+        if self._create(where, name, data):
+            return
         temporary = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
         if isinstance(where, Path):
-            fd = os.open(where / temporary, flags, 0o666)
+            fd = os.open(where / temporary, _NEW, 0o666)
         else:
-            fd = os.open(temporary, flags, 0o666, dir_fd=where)
+            fd = os.open(temporary, _NEW, 0o666, dir_fd=where)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -145,6 +155,24 @@ class Tree:
         except BaseException:
             self._unlink_in(where, temporary)
             raise
+
+    def _create(self, where: int | Path, name: str, data: bytes) -> bool:
+        """Write ``name`` if nothing is there yet (a file, a link, a directory); whether it
+        was. Nothing is left behind when the write fails."""
+        try:
+            if isinstance(where, Path):
+                fd = os.open(where / name, _NEW, 0o666)
+            else:
+                fd = os.open(name, _NEW, 0o666, dir_fd=where)
+        except FileExistsError:
+            return False
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except BaseException:
+            self._unlink_in(where, name)
+            raise
+        return True
 
     def _rename(self, where: int | Path, temporary: str, name: str) -> None:
         try:
@@ -170,8 +198,9 @@ class Tree:
 
     def _path_of(self, fd: int) -> Path:
         """The path of the cached directory ``fd`` (for messages only)."""
-        if self._cached is not None and self._cached[1] == fd:
-            return self.root.joinpath(*self._cached[0])
+        for key, kept in self._cached.items():
+            if kept == fd:
+                return self.root.joinpath(*key)
         return self.root
 
     def read(self, folders: Sequence[str], name: str, limit: int | None) -> bytes | None:

@@ -9,23 +9,31 @@ what is newer than the verified tip costs two more git calls (``site.trust``, #2
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from gitreg.core.config import Policy
+from gitreg.core.card import Card, card_path, parse_card
+from gitreg.core.comment import Comment
+from gitreg.core.config import MODELS_DIR, Policy
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter
 from gitreg.core.events import RegistryEvent
 from gitreg.core.fields import parse_timestamp
+from gitreg.core.finding import Finding
 from gitreg.core.names import check_name, name_key, name_of_branch_component
 from gitreg.site.links import Linker, safe_url
 from gitreg.site.trust import InvalidEntry, VerifiedTip, invalid_entries, verified_tip
+from gitreg.store import compare, files
 from gitreg.store.remote import has_remote
+from gitreg.store.store import Store
 from gitreg.store.timeline import events_by_model
 from gitreg.store.transaction import model_path
 
 if TYPE_CHECKING:
+    from gitreg.integrations.forges.base import ThreadComment
     from gitreg.registry import Registry
 
 
@@ -41,6 +49,8 @@ class Request:
     number: int | None
     url: str | None
     title: str
+    # Its base moved and it no longer applies (store.proposal.is_stale): shown as stale (#29).
+    stale: bool = False
 
     @property
     def label(self) -> str:
@@ -61,6 +71,9 @@ class ModelEntry:
     requests: tuple[Request, ...]
     last_modified: int  # epoch ms of its last change
     newer: bool = False  # its manifest changed after the verified tip (#22)
+    card: Card | None = None  # models/<stem>.md, parsed (#29)
+    card_findings: tuple[Finding, ...] = ()  # what is wrong with it (shown, never hidden)
+    comments: Mapping[int, tuple[Comment, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -84,6 +97,11 @@ class Catalog:
     invalid: tuple[InvalidEntry, ...] = ()
     # The verified tip, and what shown here is newer than it (None: the registry has none).
     verified: VerifiedTip | None = None
+    # Pull request number -> its conversation on the forge (#29), when the forge was asked.
+    threads: Mapping[int, tuple[ThreadComment, ...]] = dataclasses.field(default_factory=dict)
+    thread_note: str = ""  # why a conversation is not shown, when it is not
+    # Manifest and card path -> blob id of what was read (an incremental rebuild compares).
+    sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
     # The model-signing bundles the registry keeps, by path (#28).
     signed: frozenset[str] = frozenset()
 
@@ -104,15 +122,15 @@ def collect(registry: Registry) -> Catalog:
     config = store.read_config(registry.at)
     linker = Linker.from_config(config)
     history = events_by_model(registry.list_events(None, vet=False))
-    requests, notes = _requests(registry, linker) if has_remote(store.root, config) else ([], [])
-    by_model: dict[str, list[Request]] = {}
-    for request in requests:
-        if request.name is not None:
-            by_model.setdefault(request.name, []).append(request)
+    remote = has_remote(store.root, config)
+    requests, notes = read_requests(registry, linker) if remote else ([], [])
+    extras = Extras.read(registry, remote, [model.name for model in models])
     entries = tuple(
-        _entry(model, history.get(model.name, []), by_model.get(model.name, []), tip)
-        for model in models
+        entry_of(model, history.get(model.name, []), requests, tip, extras) for model in models
     )
+    threads, thread_notes = read_threads(registry, entries, config.forge)
+    thread_note = thread_notes[0] if thread_notes else ""
+    thread_notes = [n for n in thread_notes if n != NO_FORGE]
     return Catalog(
         title=store.root.resolve().name,
         commit=store.resolve_ref(registry.at or "HEAD"),
@@ -121,23 +139,116 @@ def collect(registry: Registry) -> Catalog:
         requests=tuple(requests),
         policy=config.policy,
         linker=linker,
-        notes=tuple(notes),
+        notes=(*notes, *extras.notes, *thread_notes),
         invalid=invalid,
         verified=tip,
+        threads=threads,
+        thread_note=thread_note,
+        sources={**read.blobs, **{p: compare.blob_id(t) for p, t in extras.cards.items()}},
         signed=registry.signed_bundles(),
     )
 
 
-def _entry(
+@dataclasses.dataclass(frozen=True, slots=True)
+class Extras:
+    """What the catalog shows beside the manifests: cards and comments (#29)."""
+
+    cards: Mapping[str, bytes]  # card path -> its bytes
+    comments: Mapping[tuple[str, int], tuple[Comment, ...]]
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, registry: Registry, remote: bool, names: Sequence[str]) -> Extras:
+        """The cards of ``names`` (at the registry's ref or in the work tree), and every
+        comment (the remote's fetched first, when there is one)."""
+        found = registry.read_comments(fetch=remote)
+        grouped: dict[tuple[str, int], list[Comment]] = {}
+        for comment in found.comments:
+            grouped.setdefault((comment.name, comment.version), []).append(comment)
+        notes = [f"comments: {p}" for p in found.problems[:5]]
+        if len(found.problems) > 5:
+            notes.append(
+                f"comments: and {len(found.problems) - 5} more files that are not comments"
+            )
+        cards = read_cards(registry.store, registry.at, names)
+        return cls(cards, {k: tuple(v) for k, v in grouped.items()}, tuple(notes))
+
+
+def read_cards(store: Store, at: str | None, names: Sequence[str]) -> dict[str, bytes]:
+    """The cards that exist among those of ``names``: path -> bytes (regular files only)."""
+    wanted = {card_path(name) for name in names}
+    present = set(_names_in_models(store, at))
+    paths = sorted(p for p in wanted if p.rsplit("/", 1)[-1] in present)
+    if not paths:
+        return {}
+    if at is not None:
+        texts, _irregular = compare.read_files_at(store.root, at, paths)
+        return {p: t for p, t in texts.items() if t is not None}
+    found = {}
+    for path in paths:
+        with contextlib.suppress(GitregError):  # a link or a huge file: validate says so
+            text = files.read_regular(store.root, path)
+            if text is not None:
+                found[path] = text
+    return found
+
+
+def _names_in_models(store: Store, at: str | None) -> list[str]:
+    if at is not None:
+        return [n for n in compare.list_names_at(store.root, at, MODELS_DIR) if n.endswith(".md")]
+    with contextlib.suppress(OSError):
+        return [e.name for e in os.scandir(store.root / MODELS_DIR) if e.name.endswith(".md")]
+    return []
+
+
+def entry_of(
     model: RegisteredModel,
     events: Sequence[RegistryEvent],
     requests: Sequence[Request],
     tip: VerifiedTip | None,
+    extras: Extras,
 ) -> ModelEntry:
+    """The catalog's entry of ``model``."""
     times = [parse_timestamp(e.timestamp) for e in events[-1:]]
     last = max([model.last_updated_timestamp, *times])
     newer = tip is not None and model_path(model.name) in tip.newer_models
-    return ModelEntry(model, tuple(events), tuple(requests), last, newer)
+    path = card_path(model.name)
+    text = extras.cards.get(path)
+    card, findings = parse_card(text, path) if text is not None else (None, [])
+    comments = {
+        mv.version: extras.comments[(model.name, mv.version)]
+        for mv in model.versions
+        if (model.name, mv.version) in extras.comments
+    }
+    mine = tuple(r for r in requests if r.name == model.name)
+    return ModelEntry(model, tuple(events), mine, last, newer, card, tuple(findings), comments)
+
+
+MAX_THREADS = 100  # pull request conversations read from the forge per build
+NO_FORGE = (
+    "pull request conversations are not copied into the catalog: gitreg.yaml names no forge "
+    "(registry.forge)"
+)
+
+
+def read_threads(
+    registry: Registry, entries: Sequence[ModelEntry], forge: Mapping[str, Any]
+) -> tuple[dict[int, tuple[ThreadComment, ...]], list[str]]:
+    """The conversations of the pull requests behind the versions shown (the newest
+    ``MAX_THREADS``), from the forge; none, and a note, when it cannot be asked."""
+    if str(forge.get("type", "none")) == "none":
+        return {}, [NO_FORGE]
+    numbers: set[int] = set()
+    for entry in entries:
+        numbers.update(e.pull_request for e in entry.events if e.pull_request is not None)
+        numbers.update(r.number for r in entry.requests if r.number is not None)
+    threads: dict[int, tuple[ThreadComment, ...]] = {}
+    for number in sorted(numbers, reverse=True)[:MAX_THREADS]:
+        try:
+            threads[number] = tuple(registry.pull_request_thread(number))
+        except GitregError as e:
+            return threads, [f"pull request conversations are not shown: {e.message}"]
+    return threads, []
 
 
 def _check_names(models: Sequence[RegisteredModel]) -> None:
@@ -158,7 +269,7 @@ def _check_names(models: Sequence[RegisteredModel]) -> None:
         seen.add(name_key(model.name))
 
 
-def _requests(registry: Registry, linker: Linker) -> tuple[list[Request], list[str]]:
+def read_requests(registry: Registry, linker: Linker) -> tuple[list[Request], list[str]]:
     """The open requests, or none and a note saying why they could not be listed."""
     try:
         found = registry.list_transition_requests()
@@ -180,6 +291,7 @@ def _requests(registry: Registry, linker: Linker) -> tuple[list[Request], list[s
                 number,
                 url,
                 item.title,
+                bool(getattr(item, "stale", False)),
             )
         )
     return requests, []

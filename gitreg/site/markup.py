@@ -7,6 +7,7 @@ link whose target is not http(s) (``javascript:``, ``data:``, a relative path) s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,10 +37,28 @@ def _render_link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any
 
 
 _MARKDOWN = _SafeMarkdown()
+# Text with none of Markdown's syntax is one paragraph of itself: most descriptions are a
+# sentence, and a build renders thousands (#26). Anything else goes through the parser.
+_SYNTAX = frozenset("\\`*_[]<>#!&|~\n\r\t\u2028\u2029")
+_BLOCK_START = re.compile(r"^(?:[-+=]|\d{1,9}[.)])")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # NUL becomes U+FFFD, line breaks end lines
 
 
 def render_markdown(text: str | None) -> Markup:
     """``text`` (Markdown) as safe HTML; empty for no text."""
     if not text:
         return Markup("")
-    return Markup(_MARKDOWN.render(str(text)))  # markdown-it escaped everything it was given
+    text = str(text)
+    if _plain(text):
+        return Markup("<p>" + text.replace('"', "&quot;") + "</p>\n")  # as markdown-it does
+    return Markup(_MARKDOWN.render(text))  # markdown-it escaped everything it was given
+
+
+def _plain(text: str) -> bool:
+    """Whether ``text`` is a single line markdown-it would render as one plain paragraph."""
+    return (
+        text == text.strip()
+        and not _SYNTAX.intersection(text)
+        and _BLOCK_START.match(text) is None
+        and _CONTROL.search(text) is None
+    )

@@ -21,10 +21,11 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 import weakref
 from collections.abc import Iterable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from gitreg.core.errors import GitregError, InvalidParameter
 from gitreg.site import _dirfd
@@ -96,28 +97,59 @@ def _first_link(outdir: Path) -> Path | None:
     return None
 
 
+def previous_listing(outdir: Path) -> dict[str, str | None]:
+    """The files a previous build's marker lists (path -> SHA-256), read without creating,
+    changing or following anything; empty when there is no such build."""
+    if not outdir.is_dir():
+        return {}
+    tree = _dirfd.Tree(outdir, _refused)
+    try:
+        return _previous_files(tree)
+    finally:
+        tree.close()
+
+
 class SiteOutput:
     """Writes the site's files into ``root`` and, at the end, removes the previous build's rest."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, previous: dict[str, str | None] | None = None) -> None:
+        """``previous``: the previous build's listing, when the caller has just read it
+        (``previous_listing``), else it is read here."""
         self.root = root
         with _failing_as(root):
             root.mkdir(parents=True, exist_ok=True)  # OUTDIR itself: the user's path, as given
             self._dirs = _dirfd.Tree(root, _refused)
         weakref.finalize(self, self._dirs.close)
-        self.previous = _previous_files(self._dirs)
+        self.previous = previous if previous is not None else _previous_files(self._dirs)
         self.written: dict[str, str] = {}
         self.size = 0
         self.notes: list[str] = []
 
-    def write(self, relative: str, content: str | bytes) -> None:
-        """Write one file (a ``/``-separated path inside the site) atomically."""
-        *folders, name = _checked(relative).split("/")
+    def write(self, relative: str, content: str | bytes) -> tuple[str, int]:
+        """Write one file (a ``/``-separated path inside the site) atomically; its SHA-256
+        and size."""
         data = content.encode("utf-8") if isinstance(content, str) else content
-        with _failing_as(self.root / relative):
+        digest, size = self.write_only(relative, data)
+        self.record(relative, digest, size)
+        return digest, size
+
+    def write_only(self, relative: str, data: bytes) -> tuple[str, int]:
+        """``write`` without counting the file (the caller records it)."""
+        *folders, name = _checked(relative).split("/")
+        with _failing_as(self.root, relative):
             self._dirs.write(folders, name, data)
-        self.written[relative] = hashlib.sha256(data).hexdigest()
-        self.size += len(data)
+        return hashlib.sha256(data).hexdigest(), len(data)
+
+    def record(self, relative: str, digest: str, size: int) -> None:
+        """Count a file another writer of this build wrote (a worker process, see
+        ``site.parallel``) as this build's."""
+        self.written[_checked(relative)] = digest
+        self.size += size
+
+    def keep(self, relative: str, digest: str, size: int = 0) -> None:
+        """Keep a previous build's file as this build's (an incremental rebuild, #26): it is
+        neither rewritten nor removed, and the marker lists it with its recorded hash."""
+        self.record(relative, digest, size)
 
     def finish(self) -> int:
         """Remove what only the previous build wrote, record this build; return files removed."""
@@ -153,14 +185,36 @@ class SiteOutput:
         return True
 
 
+class FileWriter:
+    """Writes files below ``root`` as ``SiteOutput.write`` does, and nothing else: what a
+    worker process uses (it opens its own descriptors; the parent records the files)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._dirs = _dirfd.Tree(root, _refused)
+
+    def write(self, relative: str, content: bytes) -> tuple[str, int]:
+        """Write one file atomically; its SHA-256 and size."""
+        *folders, name = _checked(relative).split("/")
+        with _failing_as(self.root, relative):
+            self._dirs.write(folders, name, content)
+        return hashlib.sha256(content).hexdigest(), len(content)
+
+    def close(self) -> None:
+        """Close its descriptors."""
+        self._dirs.close()
+
+
 @contextlib.contextmanager
-def _failing_as(path: Path) -> Iterator[None]:
-    """An OSError while writing ``path`` as one line that says what to check (exit 1)."""
+def _failing_as(path: Path, relative: str = "") -> Iterator[None]:
+    """An OSError while writing ``path`` (joined with ``relative`` only then: a build writes
+    tens of thousands of files) as one line that says what to check (exit 1)."""
     try:
         yield
     except OSError as e:
+        shown = path / relative if relative else path
         raise OutputFailed(
-            f"cannot write {path}: {e.strerror or e}; check that OUTDIR is writable and the "
+            f"cannot write {shown}: {e.strerror or e}; check that OUTDIR is writable and the "
             "disk has room, then build again"
         ) from e
 
@@ -174,9 +228,9 @@ def _refused(path: str, kind: str) -> OutputRefused:
 
 def _checked(relative: str) -> str:
     """A relative path that stays inside the site (the builder makes them; this is a guard)."""
-    parts = PurePosixPath(relative).parts
-    bad = not parts or relative.startswith("/") or "\\" in relative or "\0" in relative
-    if bad or any(p in ("", ".", "..") for p in parts) or "//" in relative:
+    parts = relative.split("/")  # "", "." and ".." parts, a leading or doubled "/": refused
+    bad = not relative or "\\" in relative or "\0" in relative
+    if bad or any(p in ("", ".", "..") for p in parts):
         raise InvalidParameter(f"refusing to write {relative!r} outside the site directory")
     return relative
 
@@ -209,8 +263,11 @@ def _safe_entries(files: object) -> Iterator[tuple[str, object]]:
                 yield _checked(item), digest
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def _digest(value: object) -> str | None:
     """``value`` if it is a SHA-256 in hex, else None (that file is then never deleted)."""
-    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+    if isinstance(value, str) and _SHA256.fullmatch(value):
         return value
     return None

@@ -9,26 +9,34 @@ text alike), except two kinds of output that are made safe here: Markdown descri
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from gitreg.core.card import card_path, unmet_card
+from gitreg.core.config import Policy
 from gitreg.core.digest import bundle_path
 from gitreg.core.digest import short as short_digest
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.events import TO_STAGE_KINDS, EventKind, RegistryEvent
 from gitreg.core.fields import format_timestamp
 from gitreg.core.names import file_stem
-from gitreg.site.catalog import Catalog, ModelEntry
+from gitreg.site.catalog import Catalog, ModelEntry, Request
 from gitreg.site.chart import ChartLinks, build_chart, short_time
 from gitreg.site.markup import render_markdown
+from gitreg.site.trend import build_trends
 from gitreg.site.trust import InvalidEntry
 from gitreg.store.timeline import aliases_in
+
+if TYPE_CHECKING:
+    from gitreg.integrations.forges.base import ThreadComment
 
 _JS_ESCAPES = {
     "<": "\\u003c",
@@ -43,10 +51,13 @@ _CSP = (
 )
 
 
+_JS_TABLE = str.maketrans(_JS_ESCAPES)
+
+
 def js_data(value: Any) -> Markup:
     """``value`` as JSON that is safe inside ``<script>`` and in a ``.js`` file."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return Markup("".join(_JS_ESCAPES.get(c, c) for c in text))
+    return Markup(text.translate(_JS_TABLE))
 
 
 def model_dir(name: str) -> str:
@@ -62,6 +73,11 @@ def model_path(name: str) -> str:
 def version_path(name: str, version: int) -> str:
     """A version's page as a link from the site's root."""
     return f"models/{quote(file_stem(name), safe='')}/v{version}.html"
+
+
+def compare_url(name: str) -> str:
+    """The comparison page of model ``name``, from the site's root."""
+    return f"compare.html?m={quote(file_stem(name), safe='')}"
 
 
 def when(ms: int) -> str:
@@ -83,6 +99,26 @@ class IndexRow:
     tags: tuple[tuple[str, str], ...]
     pending: tuple[tuple[str, str | None], ...]
     unverified: bool = False  # changed after the verified tip (#22)
+    text: str = ""  # description and model card, what the search reads besides the rest (#29)
+    stale: bool = False  # one of its open requests is stale (#29)
+
+    @classmethod
+    def from_json(cls, row: Sequence[Any]) -> IndexRow:
+        """The row ``to_json`` made (a rebuild keeps rows as the record holds them)."""
+        return cls(
+            name=row[0],
+            latest=row[1],
+            aliases=tuple((str(a), int(v)) for a, v in row[2]),
+            staging=tuple(row[3]),
+            production=tuple(row[4]),
+            creator=row[5],
+            modified=row[6],
+            tags=tuple((str(k), str(v)) for k, v in row[7]),
+            pending=tuple((str(label), url) for label, url in row[8]),
+            unverified=bool(row[10]),
+            text=str(row[11]),
+            stale=bool(row[12]),
+        )
 
     def to_json(self) -> list[Any]:
         """The compact array the index script reads (see static/site.js)."""
@@ -98,6 +134,8 @@ class IndexRow:
             [list(p) for p in self.pending],
             quote(file_stem(self.name), safe=""),
             self.unverified,
+            self.text,
+            self.stale,
         ]
 
 
@@ -127,7 +165,21 @@ def index_row(entry: ModelEntry) -> IndexRow:
         tags=tuple((str(k), str(v)) for k, v in model.tags.items()),
         pending=tuple((r.label, r.url) for r in entry.requests),
         unverified=entry.newer,
+        text=search_text(entry),
+        stale=any(r.stale for r in entry.requests),
     )
+
+
+MAX_SEARCH_TEXT = 8000  # characters of description and card a model brings to the search
+
+
+def search_text(entry: ModelEntry) -> str:
+    """What the index's search matches besides names, tags and aliases: the description and
+    the model card's words (cut at ``MAX_SEARCH_TEXT``)."""
+    parts = [entry.model.description or ""]
+    if entry.card is not None:
+        parts.append(entry.card.text)
+    return "\n".join(p for p in parts if p)[:MAX_SEARCH_TEXT]
 
 
 def _in_stage(versions: Sequence[ModelVersion], stage: Stage) -> tuple[int, ...]:
@@ -137,9 +189,18 @@ def _in_stage(versions: Sequence[ModelVersion], stage: Stage) -> tuple[int, ...]
 class Pages:
     """Renders the pages of one catalog."""
 
-    def __init__(self, catalog: Catalog, base_url: str | None = None) -> None:
+    def __init__(
+        self, catalog: Catalog, base_url: str | None = None, cache: Path | None = None
+    ) -> None:
+        """``cache``: a directory where the compiled templates are kept between builds (the
+        clone's git directory holds it: compiling them costs a tenth of a second, #26)."""
         self.catalog = catalog
         self.base_url = base_url.rstrip("/") + "/" if base_url else None
+        bytecode = None
+        if cache is not None:
+            with contextlib.suppress(OSError):
+                cache.mkdir(parents=True, exist_ok=True)
+                bytecode = FileSystemBytecodeCache(str(cache))
         env = Environment(
             loader=PackageLoader("gitreg.site", "templates"),
             autoescape=True,
@@ -147,6 +208,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,  # templates ship in the package; no stat() per page
+            bytecode_cache=bytecode,
         )
         env.filters.update(when=when, when_iso=short_time, markdown=render_markdown)
         env.globals.update(
@@ -156,6 +218,7 @@ class Pages:
             csp=_CSP,
             model_path=model_path,
             version_path=version_path,
+            compare_url=compare_url,
             links=catalog.linker,
         )
         env.globals.update(unverified=self.unverified, bundle=self.bundle, short=short_digest)
@@ -163,6 +226,7 @@ class Pages:
         self._model = env.get_template("model.html")
         self._version = env.get_template("version.html")
         self._invalid = env.get_template("invalid.html")
+        self._compare = env.get_template("compare.html")
 
     def unverified(self, item: RegistryEvent) -> bool:
         """Whether the change ``item`` was made after the verified tip (#22)."""
@@ -195,16 +259,20 @@ class Pages:
             out += f'; approved by <span class="approved">{names}</span>'
         return Markup(out)
 
-    def _common(self, path: str) -> dict[str, Any]:
+    def _common(self, path: str, stamped: bool = False) -> dict[str, Any]:
+        """What every page needs; only the index names the build's commit in its HTML
+        (``stamped``): the others take it from ``data/build.js``, so a page a rebuild keeps
+        never names an older commit (#26)."""
         depth = path.count("/")
         canonical = self.base_url + path if self.base_url else None
-        return {"root": "../" * depth, "canonical": canonical}
+        return {"root": "../" * depth, "canonical": canonical, "stamped": stamped}
 
-    def index(self, rows: Sequence[IndexRow], chunks: Sequence[str], first_page: int) -> str:
-        """The index page: the first rows in the page, the rest named as data files."""
-        first = rows[:first_page]
+    def index(self, rows: Sequence[list[Any]], chunks: Sequence[str], first_page: int) -> str:
+        """The index page: the first rows (``IndexRow.to_json``) in the page, the rest named
+        as data files."""
+        first = [IndexRow.from_json(row) for row in rows[:first_page]]
         data: dict[str, Any] = {
-            "rows": [r.to_json() for r in first],
+            "rows": list(rows[:first_page]),
             "chunks": list(chunks),
             "total": len(rows),
         }
@@ -215,7 +283,7 @@ class Pages:
                 "clean audit"
             )
         return self._index.render(
-            rows=first, total=len(rows), data=js_data(data), **self._common("index.html")
+            rows=first, total=len(rows), data=js_data(data), **self._common("index.html", True)
         )
 
     def model(self, entry: ModelEntry) -> str:
@@ -234,6 +302,9 @@ class Pages:
             model=entry.model,
             versions=versions,
             chart=chart,
+            trends=build_trends(entry.model.versions, entry.events),
+            card_file=card_path(name),
+            card_rules=card_rules(entry, self.catalog.policy),
             protected=protected,
             since_verified=[
                 e
@@ -271,8 +342,46 @@ class Pages:
             metric_diff=_diff(previous.metrics if previous else None, mv.metrics, numeric=True),
             tag_diff=_diff(previous.tags if previous else None, mv.tags),
             run_url=self.catalog.linker.run_url(mv),
+            comments=entry.comments.get(mv.version, ()),
+            threads=self._threads(entry, mv, events),
             **self._common(version_path(entry.name, mv.version)),
         )
+
+    def _threads(
+        self, entry: ModelEntry, mv: ModelVersion, events: Sequence[RegistryEvent]
+    ) -> list[tuple[int, Request | None, Sequence[ThreadComment] | None]]:
+        """(pull request, its open request if any, its conversation or None) for each
+        request about ``mv``: the open ones first, then those merged (newest first)."""
+        out: dict[int, tuple[int, Request | None, Sequence[ThreadComment] | None]] = {}
+        asked = self.catalog.threads
+        for request in entry.requests:
+            if request.version == mv.version and request.number is not None:
+                out[request.number] = (request.number, request, asked.get(request.number))
+        for item in reversed(events):
+            number = item.pull_request
+            if number is not None and number not in out:
+                out[number] = (number, None, asked.get(number))
+        return list(out.values())
+
+    def compare(self) -> str:
+        """The comparison page, one for every model (``compare.html?m=<stem>&v=..``)."""
+        return self._compare.render(**self._common("compare.html"))
+
+
+def card_rules(entry: ModelEntry, policy: Policy) -> list[tuple[str, tuple[str, ...], list[str]]]:
+    """(what holds, the card sections the policy requires of it, those unmet) for the card
+    requirements that apply to ``entry``'s model now (its stages and aliases)."""
+    rules = []
+    path = card_path(entry.name)
+    for stage, requirement in policy.requirements.items():
+        if requirement.card and any(mv.current_stage == stage for mv in entry.model.versions):
+            unmet = unmet_card(entry.card, requirement.card, path)
+            rules.append((f"A version in {stage.value}", requirement.card, unmet))
+    for alias in entry.model.aliases:
+        found = policy.alias_requirement(alias)
+        if found is not None and found.card:
+            rules.append((f"@{alias}", found.card, unmet_card(entry.card, found.card, path)))
+    return rules
 
 
 def version_events(entry: ModelEntry) -> dict[int, list[RegistryEvent]]:

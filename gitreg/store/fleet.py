@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from gitreg.core.config import CONFIG_FILE, READ_VERIFIED
+from gitreg.core.config import BRANCH_PREFIX, CONFIG_FILE, READ_VERIFIED
 from gitreg.core.errors import (
     BadRef,
     GitregError,
@@ -121,6 +121,7 @@ def read_remote(
             "A verified read reads refs/gitreg/verified, not a branch: give --verified or "
             "--at BRANCH, not both"
         )
+    url = local_url(url)
     shown = _net.redact(url)
     if not url or "\n" in url or "\0" in url:
         raise InvalidParameter(f"Invalid remote URL {shown!r}")
@@ -131,18 +132,8 @@ def read_remote(
     try:
         with _lock.hold(cache.parent / f"{cache.name}.lock", LOCK_SECONDS):
             _prepare(cache)
-            source = ref if ref == "HEAD" else f"refs/heads/{ref}"
-            fetch = ["fetch", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none"]
-            refspecs = [f"+{source}:{TIP}"]
-            if branch is None and verified is not False:
-                # A glob: no error when the remote has no verified tip, and --prune drops
-                # ours when the remote's is gone (#22).
-                refspecs.append(f"+{VERIFIED_REF}*:{VERIFIED}*")
-                fetch.append("--prune")
-            fetched = _net.run_network(cache, [*fetch, "origin", *refspecs], env)
-            if fetched.returncode != 0:
-                reason = _net.reason_of(fetched.stderr).replace(url, shown)
-                raise RemoteUnavailable(f"cannot fetch from {shown}: {reason}")
+            with_verified = branch is None and verified is not False
+            _fetch_tip(cache, env, (url, shown), ref, with_verified=with_verified)
             refs = _refs(cache)
             if branch is not None or verified is False:
                 text = _files(cache, TIP, [path], env, shown)[path]
@@ -153,6 +144,90 @@ def read_remote(
         raise RemoteUnavailable(
             f"another gitreg process has held the cache of {shown} for {LOCK_SECONDS:.0f}s"
         ) from e
+
+
+def local_url(url: str) -> str:
+    """``url``, with a relative local path made absolute: git runs in the cache, not here.
+
+    A URL with a scheme, an absolute path and git's scp-like ``host:path`` (a colon before
+    the first slash) are left as they are.
+    """
+    if not url or "://" in url or os.path.isabs(url) or ":" in url.split("/", 1)[0]:
+        return url
+    return os.path.abspath(url)
+
+
+def _fetch_tip(
+    cache: Path, env: dict[str, str], urls: tuple[str, str], ref: str, *, with_verified: bool
+) -> None:
+    """Fetch ``ref`` (a branch, or HEAD) as TIP, and the verified tip when asked.
+
+    A remote whose HEAD names no branch it has (plain ``git init --bare`` makes HEAD
+    ``master``, ``gitreg init`` pushes ``main``) is read at its one branch; with none or
+    several, the error says which to name and how to fix the remote's HEAD (#27).
+    """
+    url, shown = urls
+    fetched = _net.run_network(cache, _fetch_args(ref, with_verified), env)
+    if fetched.returncode != 0 and ref == "HEAD" and _NO_HEAD in fetched.stderr:
+        branch = _only_branch(cache, env, shown)
+        fetched = _net.run_network(cache, _fetch_args(branch, with_verified), env)
+    if fetched.returncode != 0:
+        reason = _net.reason_of(fetched.stderr).replace(url, shown)
+        raise RemoteUnavailable(f"cannot fetch from {shown}: {reason}")
+
+
+_NO_HEAD = b"couldn't find remote ref HEAD"
+
+
+def _fetch_args(ref: str, with_verified: bool) -> list[str]:
+    source = ref if ref == "HEAD" else f"refs/heads/{ref}"
+    fetch = ["fetch", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none"]
+    refspecs = [f"+{source}:{TIP}"]
+    if with_verified:
+        # A glob: no error when the remote has no verified tip, and --prune drops ours
+        # when the remote's is gone (#22).
+        refspecs.append(f"+{VERIFIED_REF}*:{VERIFIED}*")
+        fetch.append("--prune")
+    return [*fetch, "origin", *refspecs]
+
+
+def _only_branch(cache: Path, env: dict[str, str], shown: str) -> str:
+    """The remote's one branch (request branches aside), when its HEAD names none it has.
+
+    Raises:
+        BadRef: it has no branch, or several: the message says what to do.
+    """
+    listed = _net.run_network(cache, ["ls-remote", "--heads", "origin"], env)
+    if listed.returncode != 0:
+        reason = _net.reason_of(listed.stderr)
+        raise RemoteUnavailable(f"cannot list the branches of {shown}: {reason}")
+    names = [
+        line.partition("\trefs/heads/")[2]
+        for line in listed.stdout.decode("utf-8", "replace").splitlines()
+    ]
+    branches = sorted(n[:100] for n in names if n and not n.startswith(BRANCH_PREFIX))
+    fix_head = (
+        f"or point its HEAD at the registry's branch (git --git-dir={shown} symbolic-ref HEAD "
+        "refs/heads/BRANCH on a bare repository; on GitHub or GitLab, make it the default "
+        "branch)"
+    )
+    if len(branches) == 1:
+        try:
+            return _check_branch(branches[0])  # what the remote says is checked as --at is
+        except InvalidParameter:
+            raise BadRef(
+                f"{shown}'s HEAD names no branch it has, and its one branch {branches[0]!r} "
+                f"is not a name gitreg reads; {fix_head.removeprefix('or ')}"
+            ) from None
+    if not branches:
+        raise BadRef(
+            f"{shown} has no branch yet (its HEAD names none): push the registry to it first "
+            "(git push -u origin main)"
+        )
+    raise BadRef(
+        f"{shown}'s HEAD names no branch it has (plain git init --bare makes HEAD master), "
+        f"and it has several: {', '.join(branches[:10])}; name one with --at BRANCH, {fix_head}"
+    )
 
 
 def _choose(

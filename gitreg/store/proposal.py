@@ -21,7 +21,7 @@ from gitreg.core.config import BRANCH_PREFIX, MODELS_DIR
 from gitreg.core.errors import ConcurrentUpdate, PushRejected, RemoteUnavailable
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git, _net, _repo, verified
-from gitreg.store.remote import Remote, has_remote, resolve_remote
+from gitreg.store.remote import Remote, has_remote, remote_url, resolve_remote
 from gitreg.store.store import Store
 from gitreg.store.transaction import Clock, Transaction
 
@@ -211,6 +211,11 @@ def fetch_tip(store: Store, push: bool | None = None) -> str:
         RemoteUnavailable: there is no remote, or it cannot be reached.
     """
     config = store.read_config()
+    if remote_url(store.root, config) is None:  # say so as a read, not as a push (#27)
+        raise RemoteUnavailable(
+            f"fetch=True reads the remote's tip, but this clone has no remote "
+            f"{config.remote!r}; add it (git remote add {config.remote} URL) or drop fetch=True"
+        )
     branch = _git.run(store.root, ["symbolic-ref", "-q", "--short", "HEAD"]).decode().strip()
     target = resolve_remote(store.root, config, branch, True if push is None else push)
     if target is None:

@@ -70,10 +70,15 @@ def resolve_remote(root: Path, config: Config, branch: str, push: bool | None) -
     url = _git.config_value(root, f"remote.{config.remote}.url")
     if url is None:
         if mode == "always":
+            # Name what asked for the push: the option given, or gitreg.yaml (#27).
+            why, fix = (
+                ("push=True", "drop push=True")
+                if push
+                else ("registry.push: always in gitreg.yaml", "pass push=False for this write")
+            )
             raise PushRejected(
-                f"pushing is required (push=True or registry.push: always) but this clone has no "
-                f"remote {config.remote!r}; add it (git remote add {config.remote} URL) or "
-                "pass push=False"
+                f"pushing is required ({why}) but this clone has no remote {config.remote!r}; "
+                f"add it (git remote add {config.remote} URL) or {fix}"
             )
         return None
     if mode == "auto" and _git.config_value(root, f"branch.{branch}.remote") is None:
@@ -180,4 +185,96 @@ def choose_base(
     raise BranchDiverged(
         f"the local branch and {remote.name}/{remote.branch} have diverged (both have commits "
         f"the other lacks); run 'git pull --rebase {remote.name} {remote.branch}' and retry"
+    )
+
+
+def unchecked_clone(root: Path) -> str | None:
+    """Why a clone has no gitreg.yaml when ``git clone`` checked nothing out, or None.
+
+    A bare repository made by plain ``git init --bare`` has HEAD ``master``; once the
+    registry is pushed to it as ``main``, every clone of it has HEAD on a branch with no
+    commit and the registry only as ``origin/main`` (#27). Say which branch to check out
+    and how to fix the remote for the next clone, instead of "run gitreg init".
+    """
+    from gitreg.core.config import BRANCH_PREFIX, CONFIG_FILE
+    from gitreg.core.errors import GitregError
+
+    try:
+        _git.resolve_commit(root, "HEAD")
+        return None  # something is checked out: it really is not a registry
+    except GitregError:
+        pass
+    try:
+        listed = _git.run(root, ["for-each-ref", "--format=%(refname)", "refs/remotes/"])
+    except GitregError:
+        return None
+    tracking = [
+        ref.removeprefix("refs/remotes/")
+        for ref in listed.decode("utf-8", "replace").split()
+        if not ref.endswith("/HEAD") and f"/{BRANCH_PREFIX}" not in ref
+    ]
+    found = [ref for ref in tracking if _has_file(root, ref, CONFIG_FILE)]
+    if not found:
+        return None
+    remote, _, branch = found[0].partition("/")
+    url = _net.redact(_git.config_value(root, f"remote.{remote}.url") or remote)
+    return (
+        f"{root} has nothing checked out: git clone found no branch at the HEAD of {url} "
+        f"(plain git init --bare makes HEAD master) while the registry is on {found[0]}; run "
+        f"git -C {root} checkout {branch}. So that the next clone checks it out, point the "
+        f"remote's HEAD at it (git --git-dir={url} symbolic-ref HEAD refs/heads/{branch} on a "
+        f"bare repository; on GitHub or GitLab, make {branch} the default branch)"
+    )
+
+
+def _has_file(root: Path, ref: str, path: str) -> bool:
+    from gitreg.core.errors import GitregError
+
+    try:
+        return _git.read_blob_at(root, ref, path) is not None
+    except GitregError:
+        return False
+
+
+def adopt_remote_head(root: Path, url: str, branch: str) -> str | None:
+    """Point an empty local bare repository's HEAD at ``branch``; what was done, or a hint.
+
+    ``gitreg init --remote ../registry.git`` on a repository made by plain ``git init
+    --bare`` (HEAD ``master``) would leave every clone with nothing checked out once
+    ``main`` is pushed (#27). An empty repository takes its first pushed branch as its
+    default on GitHub and GitLab; a local one is given the registry's branch the same way.
+    A repository that already has branches is never changed: the hint says what to run.
+    Anything but a local bare repository (a URL, a path that is not there yet) is left
+    alone and gives None.
+    """
+    from gitreg.core.errors import GitregError
+
+    if not url or "://" in url or ":" in url.split("/", 1)[0] or url.startswith("-"):
+        return None
+    path = (root / url).resolve()
+    if not (path / "HEAD").is_file() or (path / ".git").exists():
+        return None
+
+    def git(*args: str) -> str:
+        return _git.run(root, [f"--git-dir={path}", *args]).decode().strip()
+
+    try:
+        if git("rev-parse", "--is-bare-repository") != "true":
+            return None
+        head = git("symbolic-ref", "-q", "HEAD")
+        wanted = f"refs/heads/{branch}"
+        if head == wanted or (head and git("for-each-ref", "--format=%(refname)", head)):
+            return None  # HEAD names the registry's branch, or a branch that exists
+        if not git("for-each-ref", "--count=1", "--format=%(refname)", "refs/"):
+            git("symbolic-ref", "HEAD", wanted)
+            return (
+                f"{url} is empty and its HEAD named {head.removeprefix('refs/heads/')}; it now "
+                f"names {branch}, so git clone checks the registry out"
+            )
+    except GitregError:
+        return None
+    return (
+        f"{url}'s HEAD names {head.removeprefix('refs/heads/')}, which it does not have, so "
+        f"git clone will check out nothing; once {branch} is pushed: git --git-dir={path} "
+        f"symbolic-ref HEAD {wanted}"
     )

@@ -29,7 +29,7 @@ from gitreg.core.errors import (
     ModelNotFound,
     NotARegistry,
 )
-from gitreg.core.names import check_name
+from gitreg.core.names import check_name, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git, files, reading, verdict
 from gitreg.store.cache import git_dir, load_parsed
@@ -105,9 +105,12 @@ class Store(Writer):
                     f"{self.root} is not a gitreg registry (no git repository there); "
                     f"give the path of a registry, or create one with gitreg init {self.root}"
                 )
+            from gitreg.store.remote import unchecked_clone
+
             raise NotARegistry(
-                f"{self.root} is a git repository but not a gitreg registry (no {CONFIG_FILE}); "
-                f"run 'gitreg init {self.root}'"
+                unchecked_clone(self.root)
+                or f"{self.root} is a git repository but not a gitreg registry (no "
+                f"{CONFIG_FILE}); run 'gitreg init {self.root}'"
             )
         if not new and not (self.root / ".git").exists():
             top = _git.find_worktree(self.root)
@@ -214,8 +217,41 @@ class Store(Writer):
         model = verdict.serve(self.state_dir, path, text, name) if text is not None else None
         if model is not None:
             return model
-        hint = self._suggest(name) if at is None else ""  # at a ref it would cost a git call
+        hint = self._whereabouts(name, at)  # renamed or deleted: say so, and where (#27)
+        if not hint and at is None:  # at a ref the listing would cost a git call
+            hint = self._suggest(name)
         raise ModelNotFound(f"Registered Model with name={name} not found{hint}")
+
+    def _whereabouts(self, name: str, at: str | None) -> str:
+        """``": churn was renamed to churn-v2 in 1a2b3c4d5e; use churn-v2"``, from
+        models/.retired.yaml and the commit that retired the name, or ``""``."""
+        from gitreg.core.retired import Retired, describe_trail, trail
+
+        try:
+            text = self.read_bytes(RETIRED_FILE, at)
+            record = Retired.from_manifest(manifest.load(text, RETIRED_FILE) if text else None)
+        except GitregError:
+            return ""  # an unreadable record is validate's to report; the read just says so
+        steps = trail(record, name)
+        if not steps:
+            return ""
+
+        def exists(other: str) -> bool:
+            try:
+                return self.read_bytes(model_path(check_name(other)), at) is not None
+            except GitregError:
+                return False
+
+        def commit_of(old: str) -> str | None:
+            try:
+                path = model_path(check_name(old))
+                args = ["log", "-1", "--format=%H", "--diff-filter=D", "--end-of-options"]
+                found = _git.run(self.root, [*args, at or "HEAD", "--", path])
+            except GitregError:
+                return None  # no commit yet, a shallow clone: the record still says what
+            return found.decode().strip() or None
+
+        return ": " + describe_trail(steps, exists, commit_of)
 
     def _suggest(self, name: str) -> str:
         """``"; did you mean churn?"`` from a listing of ``models/`` (#16)."""
@@ -232,7 +268,9 @@ class Store(Writer):
             files = os.listdir(self.root / MODELS_DIR)
         except OSError:
             return []
-        return sorted(f[: -len(".yaml")] for f in files if f.endswith(".yaml"))
+        # models/.retired.yaml is no model, and an encoded stem is its name's file (#27).
+        names = (name_of_stem(f[: -len(".yaml")]) for f in files if f.endswith(".yaml"))
+        return sorted(name for name in names if name is not None)
 
     def read_models(
         self, at: str | None = None, names: Iterable[str] | None = None

@@ -107,6 +107,8 @@ class Transaction:
         for path, data in self.changes.items():
             if not path.startswith(f"{MODELS_DIR}/") or path == RETIRED_FILE or path in sources:
                 continue
+            if not path.endswith(".yaml"):
+                continue  # a model card (#29): not a model state
             renamed = self.renamed_from.get(path)
             base_path = model_path(renamed) if renamed is not None else path
             text = self._read_base(base_path)

@@ -13,20 +13,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gitreg.core.errors import ForgeError
+from gitreg.core.errors import ForgeError, ForgeTokenMissing
 from gitreg.integrations.forges.base import Forge, PullRequest, host_from_url, repository_from_url
 from gitreg.integrations.forges.none import NoForge
 
-__all__ = ["Forge", "PullRequest", "audit_forge", "make_forge"]
+__all__ = ["Forge", "PullRequest", "audit_forge", "make_forge", "token_variables"]
 
 _TOKENS = {"github": ("GITHUB_TOKEN", "GITREG_TOKEN"), "gitlab": ("GITLAB_TOKEN", "GITREG_TOKEN")}
+
+
+def token_variables(kind: str) -> tuple[str, ...]:
+    """The environment variables a token for forge ``kind`` is read from, first first."""
+    return _TOKENS.get(kind, ())
 
 
 def make_forge(settings: Mapping[str, Any], remote_url: str, env: Mapping[str, str]) -> Forge:
     """The forge ``registry.forge`` in gitreg.yaml names, for the remote at ``remote_url``.
 
     Raises:
-        ForgeError: the repository cannot be worked out, or no token is set.
+        ForgeError: the repository cannot be worked out.
+        ForgeTokenMissing: no token is set.
     """
     kind = str(settings.get("type", "none"))
     if kind == "none":
@@ -40,7 +46,7 @@ def make_forge(settings: Mapping[str, Any], remote_url: str, env: Mapping[str, s
     names = _TOKENS[kind]
     token = next((env[n] for n in names if env.get(n)), None)
     if token is None:
-        raise ForgeError(
+        raise ForgeTokenMissing(
             f"set {' or '.join(names)} to a token that may open pull requests on {repository}"
         )
     api_url = settings.get("api_url")

@@ -47,14 +47,15 @@ class Review:
     state: str  # "pending", "approved", "changes_requested", "unknown"
     approved_by: tuple[str, ...] = ()
     changes_requested_by: tuple[str, ...] = ()
+    reason: str | None = None  # why it is unknown, in a word or two ("no token"), #27
 
     def describe(self) -> str:
-        """One phrase, e.g. ``approved by alice, bob``."""
+        """One phrase, e.g. ``approved by alice, bob``, ``unknown: no token``."""
         if self.state == "changes_requested":
             return f"changes requested by {', '.join(self.changes_requested_by)}"
         if self.state == "approved":
             return f"approved by {', '.join(self.approved_by)}"
-        return self.state
+        return f"{self.state}: {self.reason}" if self.reason else self.state
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape."""
@@ -62,6 +63,21 @@ class Review:
 
 
 UNKNOWN_REVIEW = Review("unknown")
+MAX_THREAD = 300  # comments read from one pull request's conversation
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ThreadComment:
+    """One comment in a pull request's conversation, as the forge shows it (#29)."""
+
+    author: str
+    body: str
+    created_at: str | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape."""
+        return dataclasses.asdict(self)
 
 
 def parsed(convert: Any, data: Any, what: str) -> Any:
@@ -109,6 +125,10 @@ class Forge(abc.ABC):
     def merged_pull_for(self, commit: str) -> PullRequest | None:
         """The merged request ``commit`` came from (a squash or rebase merge), if any."""
         return None
+
+    def thread(self, number: int) -> list[ThreadComment]:
+        """The comments of request ``number``'s conversation, oldest first (none here)."""
+        return []
 
     def pull_reviews(self, number: int) -> PullReviews:
         """Pull request ``number``: its author, head, merge time and every review (#24).

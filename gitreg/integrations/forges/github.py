@@ -10,10 +10,12 @@ from gitreg.core.config import BRANCH_PREFIX
 from gitreg.core.errors import ForgeError
 from gitreg.integrations.forges import reviews
 from gitreg.integrations.forges.base import (
+    MAX_THREAD,
     UNKNOWN_REVIEW,
     Forge,
     PullRequest,
     Review,
+    ThreadComment,
     call,
     parsed,
 )
@@ -98,6 +100,11 @@ class GitHubForge(Forge):
         if pull.number is not None:
             self._call("PATCH", f"/pulls/{pull.number}", {"state": "closed"})
 
+    def thread(self, number: int) -> list[ThreadComment]:
+        """The pull request's conversation (GitHub keeps it as the issue's comments)."""
+        found = self._call("GET", f"/issues/{int(number)}/comments?per_page=100") or []
+        return [parsed(_comment, c, "GitHub") for c in found[:MAX_THREAD]]
+
     def merged_pull_for(self, commit: str) -> PullRequest | None:
         """The merged pull request that produced ``commit`` (GitHub associates them)."""
         found = self._call("GET", f"/commits/{urllib.parse.quote(commit)}/pulls") or []
@@ -134,6 +141,15 @@ class GitHubForge(Forge):
                 return False
             raise
         return isinstance(answer, dict) and answer.get("state") == "active"
+
+
+def _comment(data: Any) -> ThreadComment:
+    return ThreadComment(
+        author=str((data.get("user") or {}).get("login") or "?"),
+        body=str(data.get("body") or ""),
+        created_at=data.get("created_at"),
+        url=data.get("html_url"),
+    )
 
 
 def _pull(data: Any) -> PullRequest:

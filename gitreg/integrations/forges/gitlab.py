@@ -10,10 +10,12 @@ from gitreg.core.config import BRANCH_PREFIX
 from gitreg.core.errors import ForgeError
 from gitreg.integrations.forges import reviews
 from gitreg.integrations.forges.base import (
+    MAX_THREAD,
     UNKNOWN_REVIEW,
     Forge,
     PullRequest,
     Review,
+    ThreadComment,
     call,
     parsed,
 )
@@ -99,6 +101,12 @@ class GitLabForge(Forge):
         if pull.number is not None:
             self._call("PUT", f"/merge_requests/{pull.number}", {"state_event": "close"})
 
+    def thread(self, number: int) -> list[ThreadComment]:
+        """The merge request's discussion: its notes by people, oldest first (no system notes)."""
+        found = self._call("GET", f"/merge_requests/{int(number)}/notes?sort=asc&per_page=100")
+        notes = [n for n in found or [] if isinstance(n, dict) and not n.get("system")]
+        return [parsed(_note, n, "GitLab") for n in notes[:MAX_THREAD]]
+
     def merged_pull_for(self, commit: str) -> PullRequest | None:
         """The merged merge request ``commit`` belongs to (GitLab's commit -> MR lookup)."""
         quoted = urllib.parse.quote(commit)
@@ -139,6 +147,14 @@ class GitLabForge(Forge):
                 return False
             raise
         return isinstance(answer, dict) and answer.get("state", "active") == "active"
+
+
+def _note(data: Any) -> ThreadComment:
+    return ThreadComment(
+        author=str((data.get("author") or {}).get("username") or "?"),
+        body=str(data.get("body") or ""),
+        created_at=data.get("created_at"),
+    )
 
 
 def _merge_request(data: Any) -> PullRequest:

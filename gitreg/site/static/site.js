@@ -1,4 +1,8 @@
-/* gitreg site: the index's filter, sort and paging. Plain JavaScript, no framework.
+/* gitreg site: the index's search, sort and paging. Plain JavaScript, no framework.
+ *
+ * The search box takes MLflow's filter grammar (filter.js: `tags.team = 'growth' and name
+ * LIKE 'churn%'`, as `gitreg models --filter` reads it) or words, each of which must appear
+ * in the model's name, an @alias, a tag (key=value), its description or its model card.
  *
  * The page carries its first rows as JSON (#site-data); the others arrive as script files
  * (data/models-N.js, each calling gitregChunk), which works from file:// where fetch() of a
@@ -26,11 +30,13 @@
     for (var i = 0; i < list.length; i++) {
       var r = list[i];
       var hay = [r[0]];
+      var tagMap = Object.create(null);
       r[2].forEach(function (a) { hay.push("@" + a[0]); });
-      r[7].forEach(function (t) { hay.push(t[0] + "=" + t[1]); });
+      r[7].forEach(function (t) { hay.push(t[0] + "=" + t[1]); tagMap[t[0]] = t[1]; });
+      hay.push(r[11] || "");
       rows.push({ name: r[0], latest: r[1], aliases: r[2], staging: r[3], production: r[4],
         creator: r[5], modified: r[6], tags: r[7], pending: r[8], dir: r[9], unverified: r[10],
-        hay: hay.join("\n").toLowerCase() });
+        stale: r[12], tagMap: tagMap, hay: hay.join("\n").toLowerCase() });
     }
   }
 
@@ -70,7 +76,7 @@
     }
     if (r.pending.length) {
       name.appendChild(document.createTextNode(" "));
-      var badge = el(name, "span", "pending", "badge pending");
+      var badge = el(name, "span", r.stale ? "stale" : "pending", r.stale ? "badge stale" : "badge pending");
       badge.title = r.pending.map(function (p) { return p[0]; }).join("; ");
     }
     var latest = el(tr, "td");
@@ -93,9 +99,20 @@
     return sortDir * (x < y ? -1 : 1);
   }
 
+  var mode = "";  // how the last search read the box: "", "filter" or "words"
+  var problem = "";
   function matches() {
-    var terms = input.value.toLowerCase().split(/\s+/).filter(Boolean);
-    if (!terms.length) { return rows; }
+    var text = input.value.trim();
+    mode = ""; problem = "";
+    if (!text) { return rows; }
+    var filter = window.gitregFilter ? window.gitregFilter.parse(text) : { ok: false, error: "" };
+    if (filter.ok) {
+      mode = "filter";
+      return rows.filter(filter.match);
+    }
+    if (window.gitregFilter && window.gitregFilter.looksLikeFilter(text)) { problem = filter.error; }
+    mode = "words";
+    var terms = text.toLowerCase().split(/\s+/).filter(Boolean);
     return rows.filter(function (r) {
       return terms.every(function (t) { return r.hay.indexOf(t) !== -1; });
     });
@@ -109,8 +126,10 @@
     body.replaceChildren(fragment);
     var total = data.total;
     var text = input.value.trim()
-      ? found.length + " of " + total + " models match"
+      ? found.length + " of " + total + " models match" + (mode === "filter" ? " the MLflow filter" : " these words")
       : page.length + " of " + total + " models";
+    if (problem) { text += " (not an MLflow filter: " + problem + ")"; }
+    status.setAttribute("data-mode", problem ? "invalid" : mode);
     if (loaded < data.chunks.length) { text += " (loading " + (loaded + 1) + " of " + data.chunks.length + " data files)"; }
     status.textContent = text;
     more.hidden = found.length <= page.length;

@@ -1,0 +1,463 @@
+"""An incremental site (#26): a rebuild renders again only the models whose inputs changed.
+
+A build leaves a record in the clone's git directory (``.git/gitreg/site/``, one per output
+directory; never in OUTDIR, which is not trusted): the commit it was built from, what
+judged and linked its pages (gitreg.yaml's blob, the verified tip, gitreg's version and
+templates, the base URL), and for each model what its files were made of (its manifest's
+and card's blobs, its events, its open requests, its comments, whether it changed after
+the verified tip) with the hash, size and time of every file written.
+
+The next build into the same directory compares: the manifests and cards (one listing),
+the events of the commits since (``list_events`` from the recorded commit: linear in the
+new commits only), the requests and the comments. A model whose inputs are all the same,
+and whose files are still exactly as written (same hash in the marker, same size and time
+on disk, regular files), keeps its files: they are neither rendered nor rewritten. The
+index, its data and ``api/models.json`` are joined again from every model's recorded row.
+Anything the record cannot vouch for builds everything again: another gitreg or templates,
+gitreg.yaml or the verified tip changed, history rewritten, an invalid manifest, a record
+missing or unreadable, or more than half of the models changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import marshal
+import os
+import stat
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitreg.core.card import card_path
+from gitreg.core.config import CONFIG_FILE
+from gitreg.core.digest import artifact_dir
+from gitreg.core.events import Event, EventKind, RegistryEvent
+from gitreg.core.version import __version__
+from gitreg.site import catalog as collecting
+from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
+from gitreg.site.links import Linker
+from gitreg.site.output import previous_listing
+from gitreg.site.trust import verified_tip
+from gitreg.store import compare, reading
+from gitreg.store.cache import git_dir
+from gitreg.store.remote import has_remote
+from gitreg.store.timeline import events_by_model
+from gitreg.store.transaction import model_path
+
+if TYPE_CHECKING:
+    from gitreg.registry import Registry
+    from gitreg.site.output import SiteOutput
+
+FORMAT = 1
+MAX_SHARE = 0.5  # more than this share of models changed: build everything
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelOutput:
+    """What one model contributes: its files (written: path -> SHA-256 and size), its
+    index row and its API entry."""
+
+    name: str
+    files: Mapping[str, tuple[str, int]]
+    row: list[Any]
+    api: str  # its RegisteredModel, MLflow JSON, for api/models.json
+    pages: int
+    versions: int
+
+
+@dataclasses.dataclass
+class Plan:
+    """What a build renders (``catalog.models``) and what it keeps (``kept``)."""
+
+    catalog: Catalog
+    order: list[str]  # every model shown, in the index's order
+    kept: dict[str, ModelOutput]
+    kept_files: dict[str, dict[str, str]]  # model -> its kept files -> SHA-256
+    notes: tuple[str, ...]
+    partial: bool
+    record_path: Path
+    stamp: str
+    previous: dict[str, Any]
+    listing: dict[str, str | None] | None = None  # the previous build's marker, if read
+
+    def remember(self, out: SiteOutput, fresh: Mapping[str, ModelOutput]) -> None:
+        """Record this build for the next (fresh models' files with their size and time)."""
+        models: dict[str, Any] = {}
+        entries = {e.name: e for e in self.catalog.models}
+        old = self.previous.get("models", {}) if self.partial else {}
+        for name in self.order:
+            if name in fresh:
+                models[name] = _model_record(entries[name], fresh[name], self.catalog, out.root)
+            elif name in old:
+                models[name] = old[name]
+        record = {
+            "format": FORMAT,
+            "stamp": self.stamp,
+            "commit": self.catalog.commit,
+            "config": self.catalog.sources.get(CONFIG_FILE),
+            "verified": self.catalog.verified.commit if self.catalog.verified else None,
+            "invalid": bool(self.catalog.invalid),
+            "models": models,
+        }
+        _save(self.record_path, record)
+
+
+def plan(registry: Registry, outdir: Path, base_url: str | None, *, full: bool) -> Plan:
+    """Decide what to render into ``outdir`` (see module doc); nothing is written yet."""
+    store = registry.store
+    stamp = _stamp(registry, base_url)
+    path = _record_path(store.root, outdir)
+    previous = {} if full else _load(path)
+    why = _unusable(previous, stamp, registry)
+    seen = _Outdir(outdir)
+    if why is None:
+        found = _partial(registry, seen, previous)
+        if isinstance(found, Plan):
+            found.record_path, found.stamp, found.previous = path, stamp, previous
+            found.listing = seen.listing
+            return found
+        why = found
+    catalog = collecting.collect(registry)
+    config_blob = _config_blob(registry)
+    if config_blob is not None:
+        catalog = dataclasses.replace(
+            catalog, sources={**catalog.sources, CONFIG_FILE: config_blob}
+        )
+    notes = () if why in ("", "first") else (f"every page was rendered: {why}",)
+    order = [e.name for e in catalog.models]
+    return Plan(catalog, order, {}, {}, notes, False, path, stamp, previous)
+
+
+# ------------------------------------------------------------------- the record
+
+
+def _record_path(root: Path, outdir: Path) -> Path:
+    key = hashlib.sha256(str(outdir.resolve()).encode()).hexdigest()[:20]
+    return git_dir(root) / "gitreg" / "site" / f"{key}.marshal"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
+        data = marshal.loads(path.read_bytes())
+        if isinstance(data, dict) and data.get("format") == FORMAT:
+            return data
+    return {}
+
+
+def _save(path: Path, record: Mapping[str, Any]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(dict(record)))
+        os.replace(tmp, path)
+
+
+def _stamp(registry: Registry, base_url: str | None) -> str:
+    """What every page depends on besides the registry: gitreg, its templates, the options."""
+    digest = hashlib.sha256(__version__.encode())
+    package = resources.files("gitreg.site")
+    for folder in ("templates", "static"):
+        for item in sorted(package.joinpath(folder).iterdir(), key=lambda i: i.name):
+            if item.is_file():
+                digest.update(item.name.encode() + b"\0" + item.read_bytes())
+    for module in ("render", "chart", "trend", "compare", "api", "markup", "links", "builder"):
+        with contextlib.suppress(OSError):
+            digest.update(package.joinpath(f"{module}.py").read_bytes())
+    mode = "worktree" if registry.at is None else "commit"
+    digest.update(f"\0{base_url}\0{mode}\0{registry.store.root.resolve().name}".encode())
+    return digest.hexdigest()
+
+
+def _unusable(previous: Mapping[str, Any], stamp: str, registry: Registry) -> str | None:
+    """Why the record cannot serve this build (None: it may)."""
+    if not previous:
+        return "first"
+    if previous.get("stamp") != stamp:
+        return "gitreg, its templates or the build's options changed"
+    if previous.get("invalid"):
+        return "the last build showed an invalid manifest"
+    if previous.get("config") != _config_blob(registry):
+        return f"{CONFIG_FILE} changed"
+    from gitreg.store.verified import read_verified
+
+    if previous.get("verified") != read_verified(registry.store.root):
+        return "the verified tip moved"
+    return None
+
+
+def _config_blob(registry: Registry) -> str | None:
+    text = registry.store.read_bytes(CONFIG_FILE, registry.at)
+    return compare.blob_id(text) if text is not None else None
+
+
+# --------------------------------------------------------------- a partial build
+
+
+@dataclasses.dataclass
+class _Outdir:
+    """The output directory as the previous build left it (read only)."""
+
+    root: Path
+    listing: dict[str, str | None] | None = None
+
+    @property
+    def previous(self) -> dict[str, str | None]:
+        if self.listing is None:
+            self.listing = previous_listing(self.root)
+        return self.listing
+
+
+def _partial(registry: Registry, out: _Outdir, previous: Mapping[str, Any]) -> Plan | str:
+    """The plan of a rebuild that keeps what did not change, or why it cannot."""
+    store, at = registry.store, registry.at
+    commit = store.resolve_ref(at or "HEAD")
+    old_commit = str(previous.get("commit") or "")
+    if old_commit != commit and not reading.is_ancestor(store.root, old_commit, commit):
+        return "the history was rewritten since the last build"
+    raw, refused = (
+        reading.worktree_blobs(store.root) if at is None else reading.blobs_at(store.root, at)
+    )
+    if refused:
+        return "a manifest cannot be read"
+    blobs = {f"models/{name}": oid for name, (oid, _text) in raw.items()}
+    names = _names(blobs)
+    if names is None:
+        return "a manifest's file name is not a model's"
+    config = store.read_config(at)
+    linker = Linker.from_config(config)
+    remote = has_remote(store.root, config)
+    requests, notes = collecting.read_requests(registry, linker) if remote else ([], [])
+    extras = Extras.read(registry, remote, list(names.values()))
+    tip = verified_tip(store, at, blobs)
+    new_events = registry.list_events(old_commit, vet=False) if old_commit != commit else []
+    signed = registry.signed_bundles()  # a version's signature bundle marks its pages (#28)
+    old_models: Mapping[str, Any] = previous.get("models", {})
+    touched = {e.event.name for e in new_events} | {
+        e.event.old_name for e in new_events if e.event.old_name
+    }
+    changed = [
+        name
+        for path, name in names.items()
+        if name in touched
+        or not _same(
+            old_models.get(name), _inputs(name, path, blobs, extras, requests, tip, signed), out
+        )
+    ]
+    if len(changed) > MAX_SHARE * max(1, len(names)):
+        return f"{len(changed)} of {len(names)} models changed"
+    notes = [*notes, *extras.notes]
+    found = (changed, names, blobs, extras, requests, tip, new_events, signed)
+    return _plan_for(registry, found, previous, tuple(notes))
+
+
+def _names(blobs: Mapping[str, str]) -> dict[str, str] | None:
+    """Manifest path -> model name (None when a file name is not a model's)."""
+    from gitreg.core.names import name_of_stem
+
+    found = {}
+    for path in sorted(blobs):
+        name = name_of_stem(path.rsplit("/", 1)[-1].removesuffix(".yaml"))
+        if name is None:
+            return None
+        found[path] = name
+    return found
+
+
+def _inputs(
+    name: str,
+    path: str,
+    blobs: Mapping[str, str],
+    extras: Extras,
+    requests: Sequence[Request],
+    tip: Any,
+    signed: frozenset[str],
+) -> list[Any]:
+    """What a model's files are made of, besides its events (compared with the record)."""
+    bundles = f"{artifact_dir(name)}/"
+    card = extras.cards.get(card_path(name))
+    comments = sorted(
+        (version, c.id, c.last_updated_timestamp)
+        for (owner, version), found in extras.comments.items()
+        if owner == name
+        for c in found
+    )
+    mine = sorted(
+        (r.branch, r.version, r.stage, r.alias, r.number, r.url, r.title, r.stale)
+        for r in requests
+        if r.name == name
+    )
+    newer = tip is not None and path in tip.newer_models
+    return [
+        blobs[path],
+        compare.blob_id(card) if card is not None else None,
+        [list(c) for c in comments],
+        [list(r) for r in mine],
+        newer,
+        sorted(p for p in signed if p.startswith(bundles)),
+    ]
+
+
+def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bool:
+    """Whether a model's record says the same inputs, and its files are intact."""
+    if kept is None or kept.get("inputs") != inputs:
+        return False
+    return _files_intact(kept.get("files", {}), out)
+
+
+def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
+    """Whether each recorded file is still the regular file written (marker hash, size and
+    modification time as recorded)."""
+    root = str(out.root)
+    for relative, (digest, size, mtime) in files.items():
+        if out.previous.get(relative) != digest:
+            return False
+        try:
+            info = os.lstat(os.path.join(root, relative))
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size or info.st_mtime_ns != mtime:
+            return False
+    return True
+
+
+def _plan_for(
+    registry: Registry, found: tuple[Any, ...], previous: Mapping[str, Any], notes: tuple[str, ...]
+) -> Plan | str:
+    """The partial plan: read the changed models, their events from the record and since.
+
+    ``found``: (changed names, manifest path -> name, manifest path -> blob, the cards and
+    comments, the open requests, the verified tip, the events since the recorded commit).
+    """
+    changed, names, blobs, extras, requests, tip, new_events, signed = found
+    read = registry.store.read_registry(registry.at, changed)
+    if read.refused or len(read.models) != len(changed):
+        return "a changed manifest is invalid"
+    old_models: Mapping[str, Any] = previous.get("models", {})
+    history = _events_of(changed, old_models, new_events)
+    entries = tuple(
+        collecting.entry_of(model, history.get(model.name, []), requests, tip, extras)
+        for model in read.models
+    )
+    config = registry.store.read_config(registry.at)
+    threads, thread_notes = collecting.read_threads(registry, entries, config.forge)
+    thread_note = thread_notes[0] if thread_notes else ""
+    thread_notes = [n for n in thread_notes if n != collecting.NO_FORGE]
+    catalog = Catalog(
+        title=registry.store.root.resolve().name,
+        commit=registry.store.resolve_ref(registry.at or "HEAD"),
+        worktree=registry.at is None,
+        models=entries,
+        requests=tuple(requests),
+        policy=config.policy,
+        linker=Linker.from_config(config),
+        notes=(*notes, *thread_notes),
+        invalid=(),
+        verified=tip,
+        threads=threads,
+        thread_note=thread_note,
+        sources=_sources(blobs, extras, _config_blob(registry)),
+        signed=signed,
+    )
+    order = list(names.values())
+    kept: dict[str, ModelOutput] = {}
+    kept_files: dict[str, dict[str, str]] = {}
+    for name in order:
+        if name in changed:
+            continue
+        record = old_models[name]
+        files = {rel: (digest, size) for rel, (digest, size, _mtime) in record["files"].items()}
+        kept[name] = ModelOutput(
+            name, files, list(record["row"]), record["api"], record["pages"], record["versions"]
+        )
+        kept_files[name] = {rel: digest for rel, (digest, _size) in files.items()}
+    return Plan(catalog, order, kept, kept_files, (), True, Path(), "", {})
+
+
+def _sources(blobs: Mapping[str, str], extras: Extras, config: str | None) -> dict[str, str]:
+    """Manifest, card and gitreg.yaml path -> blob id."""
+    found = {**blobs, **{p: compare.blob_id(t) for p, t in extras.cards.items()}}
+    if config is not None:
+        found[CONFIG_FILE] = config
+    return found
+
+
+def _events_of(
+    changed: Sequence[str], old_models: Mapping[str, Any], new_events: Sequence[RegistryEvent]
+) -> dict[str, list[RegistryEvent]]:
+    """The events of the changed models: those recorded, then the new ones (renames
+    followed: a model renamed since brings its old name's record)."""
+    wanted = set(changed)
+    for item in new_events:
+        if item.event.kind == EventKind.REGISTERED_MODEL_RENAMED and item.event.name in wanted:
+            wanted.add(item.event.old_name or "")
+    recorded: list[tuple[str, int, RegistryEvent]] = []
+    for name in sorted(wanted):
+        for packed in old_models.get(name, {}).get("events", ()):
+            event = unpack(packed)
+            recorded.append((event.timestamp, packed[-1], event))
+    recorded.sort(key=lambda found: (found[0], found[1]))
+    return events_by_model([e for _, _, e in recorded] + list(new_events))
+
+
+# ------------------------------------------------------------------ model records
+
+
+def _model_record(
+    entry: ModelEntry, output: ModelOutput, catalog: Catalog, root: Path
+) -> dict[str, Any]:
+    files: dict[str, Any] = {}
+    for relative, (digest, size) in output.files.items():
+        with contextlib.suppress(OSError):
+            files[relative] = (digest, size, os.lstat(root / relative).st_mtime_ns)
+    extras = Extras(
+        {card_path(entry.name): b""} if entry.card is not None else {},
+        {(entry.name, v): c for v, c in entry.comments.items()},
+    )
+    path = model_path(entry.name)
+    card = catalog.sources.get(card_path(entry.name))
+    inputs = _inputs(
+        entry.name, path, catalog.sources, extras, entry.requests, catalog.verified, catalog.signed
+    )
+    inputs[1] = card
+    return {
+        "inputs": inputs,
+        "events": [pack(e, i) for i, e in enumerate(entry.events)],
+        "files": files,
+        "row": output.row,
+        "api": output.api,
+        "pages": output.pages,
+        "versions": output.versions,
+    }
+
+
+_EVENT_FIELDS = [f.name for f in dataclasses.fields(Event)][1:]
+
+
+def pack(item: RegistryEvent, order: int) -> tuple[Any, ...]:
+    """An event as a plain tuple (marshal keeps it), its place in the model's history last."""
+    event = item.event
+    values = tuple(getattr(event, name) for name in _EVENT_FIELDS)
+    return (
+        event.kind.value,
+        *values,
+        item.commit,
+        item.author,
+        item.author_email,
+        item.timestamp,
+        item.pull_request,
+        item.is_prompt,
+        order,
+    )
+
+
+def unpack(packed: Sequence[Any]) -> RegistryEvent:
+    """The event ``pack`` made."""
+    count = len(_EVENT_FIELDS)
+    fields = dict(zip(_EVENT_FIELDS, packed[1 : 1 + count], strict=True))
+    commit, author, email, timestamp, pull, prompt = packed[1 + count : 7 + count]
+    return RegistryEvent(
+        Event(EventKind(packed[0]), **fields), commit, author, email, timestamp, pull, prompt
+    )

@@ -1,0 +1,189 @@
+"""An incremental site (#26): a rebuild renders only the models a change touched.
+
+Every test compares a rebuild with a full build of the same state, byte for byte: keeping a
+page is right only if rendering it again would give the same bytes. The registries are
+real (``tests/_site.py``'s, cloned so each test may change it), and so are the output
+directories and the record in the clone's git directory.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gitreg import Registry
+from gitreg.site import build, parallel
+from gitreg.site.output import MARKER
+from tests._helpers import Cli, git
+from tests._site import make_registry
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("incremental") / "registry"
+    make_registry(root)
+    return root
+
+
+@pytest.fixture
+def work(original: Path, tmp_path: Path) -> Path:
+    """A clone of the registry (no remote: the tests change it freely)."""
+    root = tmp_path / "work"
+    git(tmp_path, "clone", "-q", str(original), str(root))
+    git(root, "remote", "remove", "origin")
+    return root
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != MARKER
+    }
+
+
+def same_as_full(root: Path, out: Path, tmp_path: Path) -> None:
+    """``out`` holds exactly what a full build of ``root`` writes."""
+    full = tmp_path / "full"
+    shutil.rmtree(full, ignore_errors=True)
+    build(Registry(root), full, full=True)
+    assert files(out) == files(full)
+
+
+def test_a_rebuild_with_nothing_changed_renders_nothing(work, tmp_path):
+    out = tmp_path / "out"
+    first = build(Registry(work), out)
+    assert (first.rendered, first.incremental) == (3, False)
+    before = {p: (out / p).stat().st_mtime_ns for p in files(out)}
+    again = build(Registry(work), out)
+    assert (again.rendered, again.incremental) == (0, True)
+    assert again.models == 3
+    assert again.pages == first.pages
+    kept = {p: (out / p).stat().st_mtime_ns for p in files(out) if p.startswith("models/")}
+    assert kept == {p: t for p, t in before.items() if p.startswith("models/")}  # untouched
+    same_as_full(work, out, tmp_path)
+
+
+def test_after_one_commit_only_that_model_is_rendered(work, tmp_path):
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental) == (1, True)
+    assert "owner=risk-team" in (out / "models/fraud/index.html").read_text()
+    index = json.loads((out / "api/models.json").read_text())
+    fraud = next(m for m in index["registered_models"] if m["name"] == "fraud")
+    assert {"key": "owner", "value": "risk-team"} in fraud["tags"]
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_new_version_a_rename_and_a_delete(work, tmp_path):
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    reg = Registry(work)
+    reg.create_model_version("fraud", "s3://models/fraud/2", metrics={"f1": 0.7})
+    reg.rename_registered_model("fraud", "fraud-detector")
+    report = build(Registry(work), out)
+    assert report.rendered == 1
+    assert not (out / "models" / "fraud").exists()
+    assert (out / "models/fraud-detector/v2.html").is_file()
+    same_as_full(work, out, tmp_path)
+    reg.create_registered_model("spam")
+    assert build(Registry(work), out).rendered == 1
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_comment_renders_its_model_again(work, tmp_path):
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    Registry(work).create_comment("churn-predictor", 2, "Rolled back: latency", notify=False)
+    report = build(Registry(work), out)
+    assert report.rendered == 1
+    assert "Rolled back: latency" in (out / "models/churn-predictor/v2.html").read_text()
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_signature_bundle_renders_its_model_again(work, tmp_path):
+    """A version's model-signing bundle (#28) is shown on its model's pages: a commit that
+    adds one renders that model again, and only it."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    bundle = work / "artifacts" / "fraud" / "1.sig"
+    bundle.parent.mkdir(parents=True)
+    bundle.write_text('{"mediaType": "application/vnd.dev.sigstore.bundle+json"}\n')
+    git(work, "add", "artifacts")
+    git(work, "commit", "-q", "-m", "Sign fraud version 1")
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental) == (1, True)
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_page_changed_on_disk_is_rendered_again(work, tmp_path):
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    page = out / "models" / "fraud" / "v1.html"
+    page.write_text(page.read_text().replace("fraud", "FRAUD"))
+    report = build(Registry(work), out)
+    assert report.rendered == 1
+    same_as_full(work, out, tmp_path)
+    (out / "models" / "fraud" / "data" / "versions-0.js").unlink()
+    assert build(Registry(work), out).rendered == 1
+    same_as_full(work, out, tmp_path)
+
+
+@pytest.mark.parametrize("change", ["config", "rewrite", "full"])
+def test_what_the_record_cannot_vouch_for_renders_everything(work, tmp_path, change):
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    full = False
+    if change == "config":
+        config = work / "gitreg.yaml"
+        config.write_text(config.read_text().replace("[champion,", "[champion, shadow,"))
+        git(work, "commit", "-qam", "Protect @shadow too")
+    elif change == "rewrite":
+        git(work, "reset", "-q", "--hard", "HEAD~1")
+        Registry(work).set_registered_model_tag("fraud", "rewritten", "yes")
+    else:
+        full = True
+    report = build(Registry(work), out, full=full)
+    assert (report.rendered, report.incremental) == (report.models, False)
+    if change != "full":
+        assert any(n.startswith("every page was rendered") for n in report.notes)
+    same_as_full(work, out, tmp_path)
+
+
+def test_an_invalid_manifest_is_found_by_a_rebuild(work, tmp_path):
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    manifest = work / "models" / "fraud.yaml"
+    manifest.write_text(manifest.read_text().replace("next_version: 2", "next_version: 1"))
+    report = build(Registry(work), out)
+    assert report.invalid == 1
+    assert "invalid" in (out / "models/fraud/index.html").read_text()
+    same_as_full(work, out, tmp_path)
+
+
+def test_the_cli_says_what_it_kept_and_full_renders_all(work, tmp_path):
+    out = tmp_path / "out"
+    Cli(work).ok("site", str(out))
+    again = Cli(work).ok("site", str(out))
+    assert "0 models rendered, 3 unchanged" in again.stderr
+    forced = json.loads(Cli(work).ok("site", str(out), "--full", "--json").stdout)
+    assert forced["site"]["rendered"] == 3
+
+
+def test_rendering_on_every_core_writes_what_one_core_writes(work, tmp_path, monkeypatch):
+    serial = tmp_path / "serial"
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 10**9)
+    build(Registry(work), serial)
+    forked = tmp_path / "forked"
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(parallel, "workers", lambda: 3)
+    report = build(Registry(work), forked)
+    assert report.rendered == 3
+    assert files(forked) == files(serial)
+    marker = json.loads((forked / MARKER).read_text())
+    assert set(marker["files"]) == set(files(forked))
