@@ -169,11 +169,12 @@ class _Walk:
         self.incremental = Incremental()
         self.texts: dict[str, bytes | None] = {CONFIG_FILE: None, RETIRED_FILE: None}
         self.names: set[str] = set()
+        irregular: dict[str, str] = {}
         if start is not None:
-            known, _ = compare.read_files_at(root, start, [CONFIG_FILE, RETIRED_FILE])
+            known, irregular = compare.read_files_at(root, start, [CONFIG_FILE, RETIRED_FILE])
             self.texts.update(known)
             self.names = set(compare.list_names_at(root, start, MODELS_DIR))
-        self.trusted = trust.trusted_at(start, self.texts[CONFIG_FILE])
+        self.trusted = trust.trusted_at(start, self.texts[CONFIG_FILE], irregular.get(CONFIG_FILE))
         self.fallback = self.trusted
         if self.broken:
             self.fallback = (start and trust.last_valid(root, start)) or trust.Trusted(

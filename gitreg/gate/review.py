@@ -173,9 +173,8 @@ def _base_policy(
     by the last valid policy in the base's history. A base with no gitreg.yaml and no model
     is a repository becoming a registry: the policy ``gitreg init`` writes judges it.
     """
-    found = trust.trusted_at(
-        commit, compare.read_files_at(root, commit, [CONFIG_FILE])[0][CONFIG_FILE]
-    )
+    texts, irregular = compare.read_files_at(root, commit, [CONFIG_FILE])
+    found = trust.trusted_at(commit, texts[CONFIG_FILE], irregular.get(CONFIG_FILE))
     if found.config is not None:
         return found.config.policy, [], []
     at = f"the base {base} ({commit[:12]})"

@@ -98,8 +98,15 @@ def load_config(text: bytes | None) -> tuple[Config | None, str | None]:
     return None, f"{CONFIG_FILE}: expected a mapping at the top level"
 
 
-def trusted_at(commit: str | None, text: bytes | None) -> Trusted:
-    """The gitreg.yaml ``text`` read at ``commit``, loaded strictly."""
+def trusted_at(commit: str | None, text: bytes | None, irregular: str | None = None) -> Trusted:
+    """The gitreg.yaml ``text`` read at ``commit``, loaded strictly. ``irregular`` says what
+    the entry is when it is not a regular file ("a symbolic link"): it then judges nothing."""
+    if irregular is not None:
+        why = (
+            f"{CONFIG_FILE} is {irregular}, not a regular file; gitreg reads only regular "
+            "files (git mode 100644) there"
+        )
+        return Trusted(commit, None, None, why)
     config, problem = load_config(text)
     return Trusted(commit, text, config, problem)
 

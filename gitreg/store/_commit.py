@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from gitreg.core.errors import GitFailed
 from gitreg.store._git import EMPTY_TREE, run
+from gitreg.store._refs import ident as _ident
 from gitreg.store._repo import Repo, call, is_true, root_tree
 
 if TYPE_CHECKING:
@@ -77,30 +78,6 @@ def _commit(tree: str, parent: str | None, author: str, committer: str, message:
         lines.append(f"parent {parent}")
     lines += [f"author {author} {now} {zone}", f"committer {committer} {now} {zone}", "", ""]
     return "\n".join(lines).encode() + message.encode()
-
-
-# git drops these from both ends of a name or email ("crud", ident.c), and '<', '>' and
-# newlines anywhere; an identity with any of them is left to git to format.
-_CRUD = frozenset(",:;<>\"\\'.") | {chr(c) for c in range(33)}
-
-
-def _ident(repo: Repo, role: str) -> str | None:
-    """``Name <email>`` for ``role`` (author, committer) as git would pick it, or None."""
-    config = repo.config
-    upper = role.upper()
-    name = (
-        os.environ.get(f"GIT_{upper}_NAME") or config.get(f"{role}.name") or config.get("user.name")
-    )
-    email = (
-        os.environ.get(f"GIT_{upper}_EMAIL")
-        or config.get(f"{role}.email")
-        or config.get("user.email")
-        or os.environ.get("EMAIL")
-    )
-    for value in (name, email):
-        if not value or value[0] in _CRUD or value[-1] in _CRUD or any(c in value for c in "<>\n"):
-            return None
-    return f"{name} <{email}>"
 
 
 def _commit_through_index(

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gitreg.core.errors import BadRef, GitFailed, git_kind, not_regular
-from gitreg.store._lock import held_fds
+from gitreg.store._lock import spawn
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -49,14 +49,16 @@ def run(
 
     full_env = None if env is None else {**os.environ, **env}
     try:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=root,
-            input=stdin,
-            capture_output=True,
-            env=full_env,
-            check=False,
-            pass_fds=held_fds(),
+        proc = spawn(
+            lambda fds: subprocess.run(
+                ["git", *args],
+                cwd=root,
+                input=stdin,
+                capture_output=True,
+                env=full_env,
+                check=False,
+                pass_fds=fds,
+            )
         )
     except FileNotFoundError as e:
         raise GitFailed("git is not installed or not on PATH; install git") from e
@@ -279,12 +281,14 @@ def delete_ref(root: Path, ref: str) -> None:
     """Delete ``ref`` if it exists (a remote-tracking ref of a withdrawn request)."""
     import subprocess
 
-    subprocess.run(
-        ["git", "update-ref", "-d", ref],
-        cwd=root,
-        capture_output=True,
-        check=False,
-        pass_fds=held_fds(),
+    spawn(
+        lambda fds: subprocess.run(
+            ["git", "update-ref", "-d", ref],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            pass_fds=fds,
+        )
     )
 
 
@@ -359,21 +363,15 @@ def collect_garbage(root: Path) -> None:
     """``git gc --auto`` in the foreground (callers hold gitreg's lock on the clone)."""
     import subprocess
 
-    subprocess.run(
-        [
-            "git",
-            "-c",
-            "gc.autoDetach=false",
-            "-c",
-            "maintenance.autoDetach=false",
-            "gc",
-            "--auto",
-            "--quiet",
-        ],
-        cwd=root,
-        capture_output=True,
-        check=False,
-        pass_fds=held_fds(),
+    command = ["git", "-c", "gc.autoDetach=false", "-c", "maintenance.autoDetach=false"]
+    spawn(
+        lambda fds: subprocess.run(
+            [*command, "gc", "--auto", "--quiet"],
+            cwd=root,
+            capture_output=True,
+            check=False,
+            pass_fds=fds,
+        )
     )
 
 

@@ -51,6 +51,10 @@ def staged_blob(index: Path, path: str) -> str | None:
         at = data.find(needle, at + 1)
     if len(found) > 1:
         raise Unsure(f"{path} is named in more than one place")
+    if not found and (b"link" in data or b"sdir" in data):
+        # Perhaps a split index (the entry lives in the shared index) or a sparse one
+        # (inside a directory entry): only git can say it is not staged (#26).
+        raise Unsure("maybe a split or sparse index")
     return found[0] if found else None
 
 

@@ -8,10 +8,19 @@ import alone cost 17 ms of every write's 120 ms budget (#15); gitreg needs only 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+# The longest wait between two tries: a writer queued behind a holder that is done wakes
+# within this (at 50 ms, 16 writers queued on one clone spent more time asleep than
+# writing; #26).
+POLL_MAX_SECONDS = 0.005
 
 
 class LockTimeout(Exception):
@@ -28,6 +37,22 @@ _HELD: set[int] = set()
 def held_fds() -> tuple[int, ...]:
     """The lock descriptors a git child started now must inherit (``pass_fds``)."""
     return tuple(sorted(_HELD))
+
+
+def spawn(start: Callable[[tuple[int, ...]], T]) -> T:
+    """``start(held_fds())``, again when a descriptor it was given is gone.
+
+    Another thread of this process may release its lock (and close the descriptor) between
+    the moment the descriptors are read and the moment the child starts: the start then
+    fails with EBADF, and the next try reads them afresh (#26).
+    """
+    for attempt in range(5):
+        try:
+            return start(held_fds())
+        except OSError as e:
+            if e.errno != errno.EBADF or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _try_lock(fd: int) -> bool:
@@ -77,7 +102,7 @@ def hold(path: Path, timeout: float) -> Iterator[None]:
             if time.monotonic() >= deadline:
                 raise LockTimeout(str(path))
             time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, POLL_MAX_SECONDS)
         _HELD.add(fd)
         try:
             yield

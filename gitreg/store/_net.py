@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from gitreg.core.errors import GitFailed, PushRejected, RemoteUnavailable
-from gitreg.store._lock import held_fds
+from gitreg.store._lock import spawn
 
 if TYPE_CHECKING:
     import subprocess
@@ -54,14 +54,16 @@ def run_network(
         **(extra_env or {}),
     }
     try:
-        return subprocess.run(
-            ["git", *_NETWORK_CONFIG, *args],
-            cwd=root,
-            capture_output=True,
-            env=env,
-            check=False,
-            stdin=subprocess.DEVNULL,
-            pass_fds=held_fds(),
+        return spawn(
+            lambda fds: subprocess.run(
+                ["git", *_NETWORK_CONFIG, *args],
+                cwd=root,
+                capture_output=True,
+                env=env,
+                check=False,
+                stdin=subprocess.DEVNULL,
+                pass_fds=fds,
+            )
         )
     except FileNotFoundError as e:
         raise GitFailed("git is not installed or not on PATH; install git") from e

@@ -1,9 +1,10 @@
 """The write path's repository: its directories and config, refs, index and tree walks.
 
 A write's ``Repo`` reads refs, HEAD, config and the index entry it needs in process,
-reads objects through one ``git cat-file --batch`` (``_odb``), and leaves the branch
-update (compare-and-swap) and the index update to ``git update-ref`` and
-``git update-index``; a repository that is not plain (another object format, ref
+reads objects through one ``git cat-file --batch`` (``_odb``), and moves the branch
+(compare-and-swap, ``_refs``) and updates the index (``_index``) in process by git's own
+locking rules where it can, else through ``git update-ref`` and ``git update-index``
+(#26); a repository that is not plain (another object format, ref
 backend, split or sparse index, or git's directories moved by the environment) takes
 git's own commands (#15). Commands on a path alone are in ``_git``; commits are built
 by ``_commit``.
@@ -19,6 +20,9 @@ from typing import TYPE_CHECKING
 
 from gitreg.core.errors import GitFailed, NotARegistry
 from gitreg.store._git import git_config, git_dir_of, is_ancestor, run
+from gitreg.store._refs import is_oid as _is_oid
+from gitreg.store._refs import is_true as is_true
+from gitreg.store._refs import packed_ref as _packed_ref
 
 if TYPE_CHECKING:
     from gitreg.store import _odb
@@ -76,10 +80,6 @@ class Repo:
         self.fast = plain and not any(var in os.environ for var in _ENV_OVERRIDES)
 
 
-def is_true(value: str) -> bool:
-    return value.lower() in ("true", "yes", "on", "1", "")
-
-
 def open_repo(root: Path) -> Repo:
     """The repository whose work tree is at ``root``."""
     if not (root / ".git").exists():
@@ -127,10 +127,6 @@ def current_branch(repo: Repo) -> str | None:
     return ref.strip().removeprefix("refs/heads/")
 
 
-def _is_oid(text: str) -> bool:
-    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
-
-
 def _read_ref_file(repo: Repo, ref: str) -> str | None:
     """A branch's commit from the ref files as git lays them out; "" when it cannot tell."""
     for _depth in range(5):
@@ -145,19 +141,6 @@ def _read_ref_file(repo: Repo, ref: str) -> str | None:
             continue
         return text if _is_oid(text) else ""
     return ""
-
-
-def _packed_ref(repo: Repo, ref: str) -> str | None:
-    try:
-        text = (repo.common_dir / "packed-refs").read_bytes()
-    except FileNotFoundError:
-        return None
-    needle = b" " + ref.encode() + b"\n"
-    at = text.find(needle)
-    if at < 40 or (at > 40 and text[at - 41 : at - 40] != b"\n"):
-        return None if at < 0 else ""
-    oid = text[at - 40 : at].decode()
-    return oid if _is_oid(oid) else ""
 
 
 def rev_parse(repo: Repo, ref: str) -> str | None:
@@ -209,7 +192,16 @@ def root_tree(repo: Repo, commit: str | None) -> str | None:
 
 
 def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> bool:
-    """Move ``ref`` to ``new`` only if it is still at ``old``; False if someone moved it."""
+    """Move ``ref`` to ``new`` only if it is still at ``old``; False if someone moved it.
+
+    In a plain repository, in process by git's locking rules (``_refs``, #26).
+    """
+    if repo.fast:
+        from gitreg.store import _refs
+
+        moved = _refs.update_ref(repo, ref, new, old, reason)
+        if moved is not None:
+            return moved
     try:
         call(repo, "update-ref", "-m", reason, ref, new, old or "0" * 40)
     except GitFailed:
@@ -217,8 +209,19 @@ def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> 
     return True
 
 
-def sync_index(repo: Repo, paths: Sequence[str]) -> None:
-    """Make the index entries of ``paths`` match the work tree (add, update or remove)."""
+def sync_index(
+    repo: Repo, paths: Sequence[str], contents: Mapping[str, bytes | None] | None = None
+) -> None:
+    """Make the index entries of ``paths`` match the work tree (add, update or remove).
+
+    ``contents``: what each path now holds (None: removed), for the update in process
+    (``_index_write``, #26); without it, or where that cannot be exact, git does it.
+    """
+    if paths and repo.fast and contents is not None:
+        from gitreg.store import _index_write
+
+        if _index_write.update(repo, repo.root, {p: contents[p] for p in paths}):
+            return
     if paths:
         call(repo, "update-index", "--add", "--remove", "--", *paths)
 

@@ -113,7 +113,7 @@ def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -
         else:
             manifest.write_atomic(target, data.decode("utf-8"))
     faults.point("worktree-written")
-    _repo.sync_index(repo, list(changes))
+    _repo.sync_index(repo, list(changes), changes)
 
 
 @contextlib.contextmanager

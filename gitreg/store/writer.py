@@ -5,8 +5,10 @@ through ``tx`` (``transaction``), records the files it changes, and the writer v
 them, commits exactly those paths on top of the tip, moves the branch with a
 compare-and-swap, and only then touches the work tree (``worktree``, whose journal lets the
 next command finish or undo a transaction killed halfway). With a remote, the commit is
-built on the remote's tip and pushed first (``remote``); a push that lost a race waits
-with the clone unlocked and tries again (#15). ``Store`` (reads) is a ``Writer``.
+built on the remote's tip (or on the commits queued for it) and queued under the lock;
+the push, shared by every writer queued on the clone, happens after it (``group``, #26),
+and a push that lost a race re-applies the mutation (#15). ``Store`` (reads) is a
+``Writer``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 from gitreg.core import manifest
 from gitreg.core.config import CONFIG_FILE, Config
 from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree
-from gitreg.store import _commit, _git, _net, _repo, faults, worktree
+from gitreg.store import _commit, _git, _repo, faults, worktree
 from gitreg.store.cache import remember_written
 from gitreg.store.transaction import Clock, Transaction
 
@@ -32,11 +34,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class _Lost:
-    """A push that lost a race: the transaction waits and tries again."""
-
-
-LOST = _Lost()
 LOCK_TIMEOUT_SECONDS = 120.0
 
 
@@ -89,6 +86,7 @@ class Writer:
         ``author`` is the commit's author instead of git's identity (the committer stays
         git's); ``clock`` gives the time of the write (see ``Transaction``).
         """
+        from gitreg.store import group
         from gitreg.store.remote import Contention
 
         self.last_commit = None
@@ -102,12 +100,19 @@ class Writer:
                 if target is None:
                     return self._commit_locally(repo, ref, mutation, retries, start)
                 contention = contention or Contention(target)
-                outcome = self._commit_and_push(repo, ref, target, mutation, contention, start)
-                if not isinstance(outcome, _Lost):
-                    return outcome
-            # Lost a race: wait with the clone unlocked, so that a writer queued on this
-            # clone can take its turn at the remote meanwhile (see #15).
+                queued = group.enqueue(self, repo, ref, target, mutation, start)
+            if queued.commit is None:
+                return queued.result  # type: ignore[no-any-return]
+            # The network half, shared with the writers queued on this clone (see group).
+            if group.await_push(
+                self, repo, ref, target, queued.commit, contention, LOCK_TIMEOUT_SECONDS
+            ):
+                self.last_commit = queued.commit if queued.mine else None
+                return queued.result  # type: ignore[no-any-return]
+            # Lost a race (or the queue it was in did): wait with the clone unlocked, so
+            # that a writer queued on this clone can take its turn meanwhile (see #15).
             time.sleep(contention.wait)
+            contention.wait = 0.0
 
     def _starter(
         self, author: Identity | None, clock: Clock | None
@@ -168,77 +173,6 @@ class Writer:
             f"{ref} kept moving while gitreg was committing (another tool is committing "
             "to this clone); retry when it is done"
         )
-
-    def _commit_and_push(
-        self,
-        repo: Repo,
-        ref: str,
-        remote: Remote,
-        mutation: Callable[[Transaction], T],
-        contention: Contention,
-        start: Callable[[Repo, str | None], Transaction],
-    ) -> T | _Lost:
-        """One try: the result once pushed (or when there is nothing to do), or LOST.
-
-        Raises whatever the mutation raises, and ConcurrentUpdate when the write must give
-        up (``Contention.lost``).
-        """
-        from gitreg.store.remote import choose_base
-
-        tip = remote.fetch(self.root, repo)
-        local = _repo.rev_parse(repo, ref)
-        base = choose_base(self.root, remote, local, tip, repo)
-        tx = start(repo, base)
-        result = mutation(tx)
-        if not tx.changes:
-            return result
-        commit = self.build(repo, base, tx)
-        # The work tree moves from the local tip to the commit: only the transaction's
-        # files, unless the remote brought other writers' commits (see #15).
-        moved = None if base == local else _repo.tree_changes(repo, local, commit)
-        if base == local:
-            paths = list(tx.changes)
-        elif moved is not None:
-            paths = list(moved)
-        else:
-            paths = _git.changed_paths(self.root, local, commit)
-        worktree.check_clean(self.root, repo, local, paths)
-        faults.point("built")
-        lost = _net.push(self.root, remote.name, f"{commit}:refs/heads/{remote.branch}")
-        if lost is not None:
-            self.retry_count += 1
-            contention.wait = contention.lost(lost, tip)  # raises when it must give up
-            return LOST
-        faults.point("pushed")
-        # Confirmed by the remote: only now does the local branch move (see #5).
-        _repo.update_ref(repo, remote.tracking_ref, commit, tip, "gitreg: pushed")
-        changes = tx.changes if base == local else self._contents(repo, tx, moved)
-        self._advance(repo, ref, local, commit, changes, tx.message)
-        self.last_commit = commit
-        if _repo.needs_gc(repo):  # our fetches turn auto-gc off (see _net)
-            _git.collect_garbage(self.root)
-        return result
-
-    @staticmethod
-    def _contents(
-        repo: Repo, tx: Transaction, moved: Mapping[str, str | None] | None
-    ) -> Mapping[str, bytes | None] | None:
-        """The files the work tree gets when other writers' commits came with the remote tip.
-
-        None when they cannot be read here (``_advance`` then asks git).
-        """
-        if moved is None:
-            return None
-        out: dict[str, bytes | None] = {}
-        for path, oid in moved.items():
-            if path in tx.changes:
-                out[path] = tx.changes[path]
-                continue
-            found = repo.reader.read(oid) if oid is not None else None
-            if oid is not None and (found is None or found[1] != "blob"):
-                return None
-            out[path] = found[2] if found is not None else None
-        return out
 
     def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
         """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
