@@ -70,7 +70,7 @@ def test_the_readme_is_a_front_page():
     for section in ("## Install", "## A five-minute tour", "## Where to go next"):
         assert section in lines, section
     # The places other work fills keep their headings.
-    for section in ("### Trust model", "### Approvals", "### Artifact pinning"):
+    for section in ("### Trust model", "### Approvals", "### Pinning artifacts"):
         assert section in lines, section
 
 

@@ -70,7 +70,10 @@ def test_register_load_by_version_and_alias_search_and_move_an_alias(
     found = mlflow.genai.search_prompts()
     assert sorted(p.name for p in found) == ["greeting", "summary"]
     assert [p.name for p in mlflow.genai.search_prompts("name LIKE 'sum%'")] == ["summary"]
-    assert log_subjects(registry_repo)[0] == "Set alias greeting@production -> version 2"
+    # MLflow 3.17 links a loaded prompt to the active experiment from a background thread
+    # (a "_mlflow_experiment_ids" tag commit that may land after the alias): skip those.
+    subjects = [s for s in log_subjects(registry_repo) if "_mlflow_experiment_ids" not in s]
+    assert subjects[0] == "Set alias greeting@production -> version 2"
     text = (registry_repo / "models/greeting.yaml").read_text()
     assert "production: 2" in text
     assert "mlflow.prompt.text: Hello {{name}}!" in text
