@@ -424,6 +424,8 @@ def machine() -> dict[str, str]:
                 break
 
     def version(argv: list[str]) -> str:
+        if not Path(argv[0]).exists() and not shutil.which(argv[0]):
+            return "absent"
         proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=ENV)
         if proc.returncode != 0:
             return "?"
@@ -459,6 +461,35 @@ def _from_saved(*, stress: bool) -> int:
     return 0
 
 
+def _prepare(tools: Sequence[str], install_them: bool, before: str) -> None:
+    """The bench's git identity, gitreg@before's tree, and the venvs."""
+    (WORK / "home").mkdir(parents=True, exist_ok=True)
+    (WORK / "home" / ".gitconfig").write_text(
+        "[user]\n\tname = bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n"
+    )
+    if "gitreg@before" in tools and (install_them or not BEFORE_SRC.exists()):
+        merge_base = subprocess.run(
+            ["git", "merge-base", "HEAD", before], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        print(f"gitreg@before: {export_before(merge_base or before)}", flush=True)
+    for tool in tools:
+        if install_them:
+            install(tool)
+        elif not venv(tool).exists():
+            raise SystemExit(f"{venv(tool)} is missing: run with --install")
+
+
+def _only_26(args: argparse.Namespace) -> int:
+    import _goals26
+
+    if args.report_only:  # the section again, from .work/results-26.json
+        _goals26.write_section(_goals26.render(json.loads((WORK / "results-26.json").read_text())))
+        return 0
+    _prepare(_goals26.TOOLS, args.install, args.before)
+    sizes = args.sizes.split(",") if args.sizes else None
+    return _goals26.main(sizes, args.budget, others=not args.no_stress)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--install", action="store_true", help="create the venvs first")
@@ -470,7 +501,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--before", default="main", help="gitreg@before: this ref's tree (default: main)"
     )
-    parser.add_argument("--no-stress", action="store_true", help="skip bench/stress.py")
+    parser.add_argument(
+        "--no-stress", action="store_true", help="skip bench/stress.py (--only 26: group, site)"
+    )
     parser.add_argument("--no-fleet", action="store_true", help="skip bench/fleet.py")
     parser.add_argument(
         "--stress-only", action="store_true", help="run bench/stress.py into .work/results.json"
@@ -478,27 +511,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite RESULTS.md from .work/results.json"
     )
+    parser.add_argument(
+        "--only",
+        choices=["26"],
+        help="26: only issue 26's goals (gitreg, gitreg@before, mlflow; bench/group.py and "
+        "bench/site.py), into RESULTS.md's 'Issue 26 goals' section (see _goals26.py)",
+    )
     args = parser.parse_args(argv)
+    if args.only == "26":
+        return _only_26(args)
     if args.stress_only or args.report_only:
         return _from_saved(stress=args.stress_only)
     tools = [t for t in args.tools.split(",") if t]
     sizes = args.sizes.split(",") if args.sizes else (
         ["10", "100", "1000"] if args.quick else ["10", "100", "1000", "10000", "long"]
     )  # fmt: skip
-    (WORK / "home").mkdir(parents=True, exist_ok=True)
-    (WORK / "home" / ".gitconfig").write_text(
-        "[user]\n\tname = bench\n\temail = bench@example.com\n[init]\n\tdefaultBranch = main\n"
-    )
-    if "gitreg@before" in tools and (args.install or not BEFORE_SRC.exists()):
-        merge_base = subprocess.run(
-            ["git", "merge-base", "HEAD", args.before], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        print(f"gitreg@before: {export_before(merge_base or args.before)}", flush=True)
-    for tool in tools:
-        if args.install:
-            install(tool)
-        elif not venv(tool).exists():
-            raise SystemExit(f"{venv(tool)} is missing: run with --install")
+    _prepare(tools, args.install, args.before)
     started = time.perf_counter()
     results: dict[str, object] = {"machine": machine(), "sizes": {}, "tools": tools}
     for size in sizes:

@@ -153,10 +153,16 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         fact becomes a pull request instead (PromotionPending, see ``promotion``)."""
         if self.at is not None:
             raise InvalidParameter("This Registry reads a fixed ref (at=...); it cannot write")
-        from gitreg.services import promotion  # remote code stays off the read path
+        from gitreg.store.remote import has_remote  # remote code stays off the read path
+
+        author, clock = self.author, self.clock
+        if not has_remote(self.store.root, self.store.read_config()):
+            # No remote, no reviewers: a direct write (promotion.needs_review), without
+            # loading the request machinery, forges and proposals (#26).
+            return self.store.transaction(mutation, push=self.push, author=author, clock=clock)
+        from gitreg.services import promotion
 
         config = promotion.needs_review(self.store, self.push)
-        author, clock = self.author, self.clock
         if config is None:
             return self.store.transaction(mutation, push=self.push, author=author, clock=clock)
         try:
@@ -502,11 +508,8 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         """Point ``@alias`` at ``version`` (moving it if set elsewhere); returns the model."""
         check_alias(alias)
         number = parse_version(version)
-        return self._modify(
-            name,
-            lambda m: mut.set_alias(m, alias, number),
-            f"Set alias {name}@{alias} -> version {number}",
-        )
+        result: RegisteredModel = self._write(ops.set_alias(check_name(name), alias, number))
+        return result
 
     def delete_registered_model_alias(self, name: str, alias: str) -> RegisteredModel:
         """Remove ``@alias`` (nothing happens if it is not set, as in MLflow); returns the model."""

@@ -243,7 +243,8 @@ def test_the_record_of_written_manifests_keeps_only_the_newest(churn, monkeypatc
     newest = [
         git(churn, "rev-parse", f"HEAD:models/{n}.yaml").strip() for n in ("ranker", "search")
     ]
-    assert kept == sorted(f"{oid}.marshal" for oid in newest)
+    # A record is the data (.marshal) and that gitreg checked the blob (.ok, #26).
+    assert kept == sorted(f"{oid}.{kind}" for oid in newest for kind in ("marshal", "ok"))
 
 
 def test_a_directory_where_a_new_manifest_goes_is_refused_with_the_fix(churn):

@@ -174,9 +174,11 @@ def claim_name(existing: Iterable[str], name: str) -> None:
             )
 
 
-def _check_policy(
+def check_policy(
     model: RegisteredModel, mv: ModelVersion, target: Stage, policy: Policy, card: Card | None
 ) -> None:
+    """TransitionNotAllowed unless ``policy`` lets ``mv`` (of ``model``, whose card is
+    ``card``) enter ``target``."""
     if not policy.allows(mv.current_stage, target):
         raise TransitionNotAllowed(
             f"gitreg.yaml does not allow {mv.current_stage} -> {target}; "
@@ -212,14 +214,10 @@ def transition(
     """
     mv = find_version(model, number)
     if mv.current_stage != target:
-        _check_policy(model, mv, target, policy, card)
+        check_policy(model, mv, target, policy, card)
     others = [o for o in model.versions if o.version != number and o.current_stage == target]
     if target == Stage.PRODUCTION and others and not archive:
-        raise TransitionNotAllowed(
-            f"{model.name} version {others[0].version} is already in Production; pass "
-            "archive_existing_versions=True to archive it in the same commit, or move it out "
-            "of Production first"
-        )
+        raise TransitionNotAllowed(production_taken(model.name, others[0].version))
     # As MLflow: archiving applies even when the version is already in the target stage.
     updated = [
         dataclasses.replace(o, current_stage=Stage.ARCHIVED) if archive and o in others else o
@@ -230,6 +228,15 @@ def transition(
     return model.with_versions(updated)
 
 
+def production_taken(name: str, incumbent: int) -> str:
+    """The refusal of a second Production version without archiving the first."""
+    return (
+        f"{name} version {incumbent} is already in Production; pass "
+        "archive_existing_versions=True to archive it in the same commit, or move it out "
+        "of Production first"
+    )
+
+
 def transition_message(
     old: RegisteredModel, new: RegisteredModel, number: int, target: Stage, note: str | None
 ) -> str:
@@ -237,11 +244,18 @@ def transition_message(
     before = find_version(old, number).current_stage
     was = {mv.version: mv for mv in old.versions}  # one pass: 5,000 versions stay linear (#15)
     archived = [
-        str(mv.version) for mv in new.versions if mv.version != number and mv != was.get(mv.version)
+        mv.version for mv in new.versions if mv.version != number and mv != was.get(mv.version)
     ]
-    message = f"Transition {new.name} version {number}: {before} -> {target}"
+    return transition_text(new.name, number, before, target, archived, note)
+
+
+def transition_text(
+    name: str, number: int, before: Stage, target: Stage, archived: list[int], note: str | None
+) -> str:
+    """``transition_message`` from what it says: the move, the versions archived, the reason."""
+    message = f"Transition {name} version {number}: {before} -> {target}"
     if archived:
-        message += f"\n\nArchived version(s) {', '.join(archived)}"
+        message += f"\n\nArchived version(s) {', '.join(map(str, archived))}"
     return message + (f"\n\n{note}" if note else "")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core import approvals, manifest, notifications
@@ -41,11 +41,13 @@ def check_invariants(
     path: str,
     text: str | bytes | None,
     incumbents: Collection[int] = (),
+    exists: Callable[[Any], bool] | None = None,
 ) -> list[Finding]:
     """The rules JSON Schema cannot say: names, version order, aliases, Production count.
 
     ``incumbents`` are the versions that were in Production before the change: when two
-    versions are, the finding points at the newcomer.
+    versions are, the finding points at the newcomer. ``exists`` says whether a version
+    that ``data`` does not list exists (``check_change``: ``data`` lists only some).
     """
     findings: list[Finding] = []
     stem = path.rsplit("/", 1)[-1].removesuffix(".yaml")
@@ -63,7 +65,7 @@ def check_invariants(
     findings += _check_numbers(data, path, text)
     versions = [v for v in data.get("versions") or [] if isinstance(v, Mapping)]
     findings += _check_versions(versions, data.get("next_version"), path, text)
-    findings += _check_aliases(data.get("aliases") or {}, versions, path, text)
+    findings += _check_aliases(data.get("aliases") or {}, versions, path, text, exists)
     name = named if isinstance(named, str) else (name_of_stem(stem) or stem)
     findings += _check_production(data.get("versions") or [], name, path, text, incumbents)
     findings += _check_tag_keys(data, path, text)
@@ -223,14 +225,19 @@ def _check_versions(
 
 
 def _check_aliases(
-    aliases: Any, versions: Sequence[Mapping[str, Any]], path: str, text: str | bytes | None
+    aliases: Any,
+    versions: Sequence[Mapping[str, Any]],
+    path: str,
+    text: str | bytes | None,
+    exists: Callable[[Any], bool] | None = None,
 ) -> list[Finding]:
     if not isinstance(aliases, Mapping):
         return []
     numbers = {v.get("version") for v in versions}
     findings = []
     for alias, number in aliases.items():
-        if isinstance(number, int) and number not in numbers:
+        listed = number in numbers or (exists is not None and exists(number))
+        if isinstance(number, int) and not listed:
             findings.append(
                 Finding(
                     path,
@@ -289,6 +296,42 @@ def check_manifest(
     findings = check_schema(data, path, text)
     if isinstance(data, Mapping):
         findings += check_invariants(data, path, text, incumbents)
+    return findings
+
+
+def check_change(
+    data: Mapping[str, Any],
+    path: str,
+    exists: Callable[[Any], bool],
+    production: Collection[int],
+) -> list[Finding]:
+    """``check_manifest`` for a write that kept most entries of a manifest that passed it.
+
+    ``data`` is the model's new header with only the entries the write rewrote or added
+    (#26): the others passed every check when gitreg wrote them, and checks per entry do
+    not need them. The two that span entries do: ``exists`` says whether a version that
+    ``data`` does not list exists (an alias may point at it), and ``production`` are the
+    kept versions in Production. Version order holds when rewritten entries keep their
+    number and new ones take ``next_version``s (the caller's to ensure). The findings carry
+    no lines: a caller that gets any writes the whole manifest, whose findings have them.
+    """
+    findings = check_schema(data, path, None)
+    if findings:
+        return findings
+    findings += check_invariants(data, path, None, exists=exists)
+    listed = {v.get("version"): v.get("stage") for v in data.get("versions") or ()}
+    kept = [n for n in production if n not in listed]
+    new = [n for n, stage in listed.items() if stage == Stage.PRODUCTION.value]
+    if len(kept) + len(new) > 1:
+        findings.append(
+            Finding(
+                path,
+                None,
+                "MULTIPLE_PRODUCTION",
+                f"versions {sorted([*kept, *new])} would all be in Production; at most one "
+                "version per model is",
+            )
+        )
     return findings
 
 

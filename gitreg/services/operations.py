@@ -146,6 +146,24 @@ def modify(name: str, change: Change, message: str) -> Callable[[Transaction], R
     return mutation
 
 
+def set_alias(name: str, alias: str, number: int) -> Callable[[Transaction], RegisteredModel]:
+    """Point ``alias`` at version ``number``: the header alone is rewritten (#26)."""
+    message = f"Set alias {name}@{alias} -> version {number}"
+    full = modify(name, lambda m: mut.set_alias(m, alias, number), message)
+
+    def mutation(tx: Transaction) -> RegisteredModel:
+        from gitreg.services import flat
+
+        done = flat.set_alias(tx, name, alias, number)
+        if done is None:
+            return full(tx)
+        if tx.changes:
+            tx.message = message
+        return done
+
+    return mutation
+
+
 def short(value: str, limit: int = 60) -> str:
     """A tag value as a commit message or a report shows it: cut after ``limit`` characters."""
     line = value.splitlines()[0] if value else value
@@ -399,32 +417,46 @@ def register_version(
     """
 
     def mutation(tx: Transaction) -> ModelVersion:
-        found = tx.read_model(name)
-        if found is None and not create_model:
-            raise ModelNotFound(f"Registered Model with name={name} not found")
-        if found is None:
-            mut.claim_name(tx.model_names(), name)
-            model = _start(tx, RegisteredModel(name, new.creation_timestamp, user_id=user(tx)))
-            raw = None
-        else:
-            model, raw = found
-        grown = mut.add_version(model, dataclasses.replace(new, user_id=user(tx)))
-        # The model changed when its version was registered, as MLflow records it.
-        grown = mut.touch(model, grown, new.creation_timestamp)
-        tx.write_model(grown, like=raw)
-        number = model.next_version
+        from gitreg.services import flat  # writes only: it loads the validator
+
+        added = flat.register(tx, name, dataclasses.replace(new, user_id=user(tx)))
+        if added is None:
+            added = _register_in_full(tx, name, new, create_model)
         if listing is not None:
             tx.write(
-                listing_path(name, number), json.dumps(listing.to_statement(name), indent=2) + "\n"
+                listing_path(name, added.version),
+                json.dumps(listing.to_statement(name), indent=2) + "\n",
             )
-        tx.message = f"Register {name} version {number}\n\nsource: {new.source}" + (
-            f"\nrun_id: {new.run_id}" if new.run_id else ""
-        )
-        if new.digest:
-            tx.message += f"\ndigest: {new.digest}"
-        return mut.find_version(grown, number)
+        tx.message = _registered(name, added.version, new)
+        return added
 
     return mutation
+
+
+def _register_in_full(
+    tx: Transaction, name: str, new: ModelVersion, create_model: bool
+) -> ModelVersion:
+    """``register_version``'s change on the whole model (or a new one)."""
+    found = tx.read_model(name)
+    if found is None and not create_model:
+        raise ModelNotFound(f"Registered Model with name={name} not found")
+    if found is None:
+        mut.claim_name(tx.model_names(), name)
+        model = _start(tx, RegisteredModel(name, new.creation_timestamp, user_id=user(tx)))
+        raw = None
+    else:
+        model, raw = found
+    grown = mut.add_version(model, dataclasses.replace(new, user_id=user(tx)))
+    # The model changed when its version was registered, as MLflow records it.
+    grown = mut.touch(model, grown, new.creation_timestamp)
+    tx.write_model(grown, like=raw)
+    return mut.find_version(grown, model.next_version)
+
+
+def _registered(name: str, number: int, new: ModelVersion) -> str:
+    run = f"\nrun_id: {new.run_id}" if new.run_id else ""
+    digest = f"\ndigest: {new.digest}" if new.digest else ""
+    return f"Register {name} version {number}\n\nsource: {new.source}{run}{digest}"
 
 
 def transition(
@@ -433,6 +465,17 @@ def transition(
     """Move a version to ``target`` as the tip's policy allows (see ``mutations.transition``)."""
 
     def mutation(tx: Transaction) -> ModelVersion:
+        from gitreg.services import flat
+
+        def rules() -> tuple[Policy, Card | None]:
+            return signing_policy(tx), read_card(tx, name)
+
+        moved = flat.transition(tx, name, number, target, archive, rules)
+        if moved is not None:
+            version, before, archived = moved
+            if tx.changes:
+                tx.message = mut.transition_text(name, number, before, target, archived, note)
+            return version
         model, raw = existing(tx, name)
         new = mut.transition(
             model, number, target, archive, signing_policy(tx), read_card(tx, name)

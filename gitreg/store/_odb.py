@@ -215,6 +215,23 @@ class Tree:
         return len(self.raw)
 
 
+def blob_at(writer: TreeWriter, tree: str | None, path: str) -> str | None:
+    """The id of the regular file ``path`` in ``tree``, read from the trees alone (#26).
+
+    None when there is no such path. Raises KeyError for anything else there (a link, a
+    submodule, a directory): the caller then reads it the usual way.
+    """
+    oid, mode = tree, TREE_MODE
+    for part in path.split("/"):
+        if oid is None or mode != TREE_MODE:
+            return None
+        entry = writer.load(oid).entry(part.encode())
+        oid, mode = (entry[1], entry[0]) if entry is not None else (None, b"")
+    if oid is not None and mode != FILE_MODE:
+        raise KeyError(path)
+    return oid
+
+
 class TreeWriter:
     """Writes the trees on the changed paths of a commit, reading the others by id."""
 

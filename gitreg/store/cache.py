@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.core import manifest, patch
+from gitreg.core.version import __version__
 from gitreg.store import _git
 
 # 2: parses made by the hardened loader only (duplicate keys, limits, types; see #12).
@@ -87,34 +88,66 @@ def load_large(state_dir: Path, text: bytes, path: str) -> Any:
 
 
 MAX_WRITTEN = 256  # records kept; a 5,000-version model's is 1 MB
+# The manifest checks (``validate.CHECKS_VERSION``) a blob passed before it was recorded as
+# written: a record made under other checks is not trusted to hold (tests keep them equal).
+WRITTEN_CHECKS = 5
 
 
-def remember_written(state_dir: Path, oid: str, data: Any, replaces: str | None = None) -> None:
+def _stamp() -> bytes:
+    """What a record's ``.ok`` says: another release may check differently."""
+    return f"{__version__}:{WRITTEN_CHECKS}".encode()
+
+
+def remember_written(
+    state_dir: Path, oid: str, data: Any | None, replaces: str | None = None
+) -> None:
     """Record that blob ``oid`` is what ``manifest.dump`` wrote for ``data`` (see #15).
 
     The next write of that manifest starts from it without parsing, and patches its text
-    (``patch.patch``) instead of re-emitting it. Content-addressed, so never stale.
-    ``replaces`` (the blob this write superseded) is forgotten, and at most MAX_WRITTEN
-    records are kept (the oldest go): a record only saves a parse.
+    (``patch.patch``) instead of re-emitting it. Content-addressed, so never stale. Every
+    record also says that the blob passed the manifest checks (``<oid>.ok``): a write that
+    rewrites one entry trusts the others to (``trusted_written``, #26). ``data`` None
+    records only that. ``replaces`` (the blob this write superseded) is forgotten, and at
+    most MAX_WRITTEN records are kept (the oldest go): a record only saves a parse.
     """
     with contextlib.suppress(OSError, ValueError):
         directory = state_dir / "written"
-        path = directory / f"{oid}.marshal"
         directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{oid}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps((_CACHE_FORMAT, data)))
-        os.replace(tmp, path)
+        if data is not None:
+            _replace(directory / f"{oid}.marshal", marshal.dumps((_CACHE_FORMAT, data)))
+        _replace(directory / f"{oid}.ok", _stamp())
         if replaces is not None and replaces != oid:
             (directory / f"{replaces}.marshal").unlink(missing_ok=True)
-        records = list(os.scandir(directory))
-        if len(records) > MAX_WRITTEN:
-            records.sort(key=lambda entry: entry.stat().st_mtime_ns)
-            for entry in records[: len(records) - MAX_WRITTEN]:
-                Path(entry.path).unlink(missing_ok=True)
+            (directory / f"{replaces}.ok").unlink(missing_ok=True)
+        _prune(directory)
+
+
+def _prune(directory: Path) -> None:
+    """Keep the newest MAX_WRITTEN records (a record: ``<oid>.marshal`` and ``<oid>.ok``)."""
+    files = list(os.scandir(directory))
+    if len(files) <= MAX_WRITTEN:
+        return
+    newest: dict[str, int] = {}
+    for entry in files:
+        oid = entry.name.split(".", 1)[0]
+        newest[oid] = max(newest.get(oid, 0), entry.stat().st_mtime_ns)
+    if len(newest) <= MAX_WRITTEN:
+        return
+    gone = set(sorted(newest, key=newest.__getitem__)[: len(newest) - MAX_WRITTEN])
+    for entry in files:
+        if entry.name.split(".", 1)[0] in gone:
+            Path(entry.path).unlink(missing_ok=True)
+
+
+def _replace(path: Path, content: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
 
 
 def load_written(state_dir: Path, oid: str) -> Any:
-    """The data blob ``oid`` was written from by gitreg, or None if gitreg did not write it."""
+    """The data blob ``oid`` was written from by gitreg, or None if gitreg did not write it
+    (or kept only that it did, see ``trusted_written``)."""
     try:
         raw = (state_dir / "written" / f"{oid}.marshal").read_bytes()
         with no_gc():
@@ -122,6 +155,14 @@ def load_written(state_dir: Path, oid: str) -> Any:
     except (OSError, EOFError, ValueError, TypeError):
         return None
     return data if fmt == _CACHE_FORMAT else None
+
+
+def trusted_written(state_dir: Path, oid: str) -> bool:
+    """Whether gitreg wrote blob ``oid`` itself, having checked it as it checks today."""
+    try:
+        return (state_dir / "written" / f"{oid}.ok").read_bytes() == _stamp()
+    except OSError:
+        return False
 
 
 def save_parsed(state_dir: Path, data: Mapping[str, Any]) -> None:

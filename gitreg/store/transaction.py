@@ -7,6 +7,7 @@ transaction never touches the work tree or a ref itself.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,8 @@ class Transaction:
         # because the text they patch did (it was checked when gitreg wrote it) and every
         # part the patch wrote was read back on its own (patch.patch_ordered, #15).
         self._proven: set[str] = set()
+        # Manifests staged by ``write_checked``: their writer checked what it changed (#26).
+        self.checked: set[str] = set()
 
     def policy(self) -> Policy:
         """The policy of the tip's gitreg.yaml (the default policy when there is none)."""
@@ -117,7 +120,7 @@ class Transaction:
                 before = parse_model(load_large(self.state_dir, text, base_path), base_path, text)
             after = None
             if data is not None:
-                parsed = self._data.get(path) or manifest.load(data, path)
+                parsed = self._data.get(path) or parse(data, path)
                 after = RegisteredModel.from_manifest(parsed)
             found.append((before, after, renamed))
         return found
@@ -140,7 +143,17 @@ class Transaction:
         return self._base_cache[path]
 
     def base_blob_id(self, path: str) -> str | None:
-        """The blob id of ``path`` at the tip, or None."""
+        """The blob id of ``path`` at the tip, or None.
+
+        A regular file's is read from the trees (a write keeps the ones it made), without
+        reading the blob: 1.6 MB for a model with 5,000 versions (#26).
+        """
+        if path not in self._base_cache and self.repo.fast and self.base is not None:
+            from gitreg.store import _odb
+
+            trees = _odb.TreeWriter(self.repo.reader, self.repo.objects, self.repo.trees)
+            with contextlib.suppress(GitregError, KeyError):
+                return _odb.blob_at(trees, _repo.root_tree(self.repo, self.base), path)
         data = self._read_base(path)
         return None if data is None else _git.blob_id(data)
 
@@ -183,6 +196,7 @@ class Transaction:
         any other is dumped whole. Both give the same bytes.
         """
         path = model_path(model.name)
+        self.checked.discard(path)
         ordered = manifest.ordered_like(model.to_manifest(), like)
         text = None
         written = self._written.get(path)
@@ -196,16 +210,30 @@ class Transaction:
         self.changes[path] = text.encode()
         self._data[path] = ordered
 
-    def written(self) -> dict[str, dict[str, Any]]:
-        """The manifests this transaction wrote: path -> the data dumped (for the cache)."""
-        return {p: d for p, d in self._data.items() if self.changes.get(p) is not None}
+    def write_checked(self, path: str, text: bytes, replaces: str) -> None:
+        """Stage a manifest whose writer checked it, having changed only part of blob
+        ``replaces``, which gitreg wrote and checked in full (``services.flat``, #26)."""
+        self.changes[path] = text
+        self.checked.add(path)
+        self._data.pop(path, None)
+        self._proven.discard(path)
+        self.written_ids[path] = replaces
+
+    def written(self) -> dict[str, dict[str, Any] | None]:
+        """The manifests this transaction wrote: path -> the data dumped (for the cache),
+        None for one staged by ``write_checked`` (the cache records only that it is)."""
+        out: dict[str, dict[str, Any] | None] = dict.fromkeys(self.checked)
+        out.update((p, d) for p, d in self._data.items() if p not in self.checked)
+        return {p: d for p, d in out.items() if self.changes.get(p) is not None}
 
     def delete(self, path: str) -> None:
         """Stage the removal of ``path``."""
+        self.checked.discard(path)
         self.changes[path] = None
 
     def write(self, path: str, text: str) -> None:
         """Stage ``text`` as the new content of ``path``."""
+        self.checked.discard(path)
         self.changes[path] = text.encode()
 
     def validate(self) -> None:
@@ -214,7 +242,7 @@ class Transaction:
 
         findings = []
         for path, data in self.changes.items():
-            if data is None:
+            if data is None or path in self.checked:
                 continue
             if path == CONFIG_FILE:
                 findings += validate.check_config(manifest.load(data, path), path, data)

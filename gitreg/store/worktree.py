@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
-from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree, InvalidManifest
+from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree, GitregError, InvalidManifest
 from gitreg.store import _git, _repo, faults, files
 from gitreg.store.cache import git_dir
 
@@ -56,8 +56,7 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
         DirtyWorktree: one of ``paths`` differs from commit ``local`` on disk or staged.
     """
     for path in paths:
-        data = _repo.read_blob(repo, local, path)
-        committed = None if data is None else _git.blob_id(data)
+        committed = _committed(repo, local, path)
         try:
             data_on_disk = files.read_regular(root, path)
         except InvalidManifest as e:  # a link or a directory where the manifest was
@@ -71,6 +70,19 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
                 f"{path} has uncommitted changes; commit them (git commit {path}) or "
                 f"discard them (git checkout -- {path}) and retry"
             )
+
+
+def _committed(repo: Repo, commit: str | None, path: str) -> str | None:
+    """The blob id of ``path`` at ``commit``: from its trees (a write keeps the ones it
+    made) rather than reading and hashing a 1.6 MB manifest (#26)."""
+    if repo.fast and commit is not None:
+        from gitreg.store import _odb
+
+        trees = _odb.TreeWriter(repo.reader, repo.objects, repo.trees)
+        with contextlib.suppress(GitregError, KeyError):
+            return _odb.blob_at(trees, _repo.root_tree(repo, commit), path)
+    data = _repo.read_blob(repo, commit, path)
+    return None if data is None else _git.blob_id(data)
 
 
 def check_index_free(root: Path) -> None:

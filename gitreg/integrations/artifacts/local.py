@@ -13,7 +13,6 @@ import io
 import os
 import stat
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +30,10 @@ def local_path(source: str) -> Path | None:
     if parsed.scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             return None  # file://host/... is another machine's file
-        return Path(urllib.request.url2pathname(parsed.path))
+        # urllib.request loads http.client and ssl: only a file:// URL needs it (#26).
+        from urllib.request import url2pathname
+
+        return Path(url2pathname(parsed.path))
     if not parsed.scheme or (len(parsed.scheme) == 1 and os.name == "nt"):
         return Path(source)
     return None

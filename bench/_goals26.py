@@ -1,0 +1,380 @@
+"""Issue 26's goals in one run: ``python bench/run.py --only 26`` (see bench/README.md).
+
+Measures, side by side in one run: gitreg (this tree), gitreg@before (the previous main)
+and MLflow's SQLite store, on 10 and 10,000 models of 3 versions and one model of 5,000:
+
+- flat in the version count: register, transition and alias in process on the 5,000-version
+  model within 3x the same write on a 3-version model, and at or below MLflow's;
+- in-process writes at git's cost: at most 4x one git spawn, and at most 1.3x growth from
+  10 to 10,000 models;
+- a CLI write at resolve's cost: cold ``gitreg register`` within 2x cold ``gitreg resolve``;
+- group commit and the incremental site: ``bench/group.py --json`` and ``bench/site.py``
+  (the other two engineers' benches), their numbers and verdicts as they print them.
+
+Writes ``bench/.work/results-26.json`` and the "Issue 26 goals" section of RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import run
+from _measure import cold
+
+TOOLS = ("gitreg", "gitreg@before", "mlflow")
+SIZES = ("10", "100", "10000", "long")
+WRITES = ("register", "transition", "alias")
+SECTION = "## Issue 26 goals"
+LABEL = {"10": "10 models x 3", "100": "100 models x 3", "1000": "1,000 models x 3",
+         "10000": "10,000 models x 3", "long": "1 x 5,000 versions"}  # fmt: skip
+
+
+def _calls(tool: str, size: str) -> int:
+    # gitreg@before takes ~6 s a write on 5,000 versions: three calls say enough.
+    return 3 if (tool == "gitreg@before" and size == "long") else 20
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def measure_size(size: str, tools: Sequence[str], budget: float) -> dict[str, Any]:
+    """Build each tool's registry of ``size``; in-process writes, and cold resolve/writes."""
+    out: dict[str, Any] = {}
+    for tool in tools:
+        reg = run.Registry(tool, size)
+        seconds = reg.build()
+        print(f"  {tool}-{size}: built in {seconds:.1f}s", flush=True)
+        inproc: dict[str, Any] = {}
+        run.measure_inprocess(reg, inproc, calls=_calls(tool, size))
+        entry: dict[str, Any] = {"inproc": inproc}
+        if run.base(tool) == "gitreg":
+            entry["cold"] = {}
+            for op in ("resolve_alias", "register", "transition", "alias"):
+                sample = cold(run._argv_maker(reg, op), env=run.ENV, budget=budget, max_runs=8)
+                entry["cold"][op] = sample.to_json()
+                run._progress(reg, f"cold {op}", sample)
+        out[tool] = entry
+    return out
+
+
+# One process, both registries, the two writes in turn: the 3-version and the 5,000-version
+# write see the same load, which on a shared machine drifts between two sequential runs.
+PAIRS = r"""
+import json, sys, time
+from gitreg import Registry
+small, long, pairs = Registry(sys.argv[1]), Registry(sys.argv[2]), int(sys.argv[3])
+def ops(reg, name, k, version):
+    return {
+        "register": lambda: reg.create_model_version(name, f"s3://pairs/{k}", run_id="0" * 32),
+        "transition": lambda: reg.transition_model_version_stage(name, version, "Staging"),
+        "alias": lambda: reg.set_registered_model_alias(name, f"pair{k}", 2),
+    }
+out = {}
+for op in ("register", "transition", "alias"):
+    times = out[op] = {"small": [], "long": []}
+    for k in range(pairs + 1):  # the first pair warms up (a first write checks in full)
+        for side, reg, name, version in ((("small", small, "m-00001", 1), ("long", long,
+                "long-model", 2000 + k)) if k % 2 else (("long", long, "long-model", 2000 + k),
+                ("small", small, "m-00001", 1))):
+            if op == "transition" and side == "small":
+                reg.transition_model_version_stage(name, 1, "Archived")  # back, untimed
+            start = time.perf_counter()
+            ops(reg, name, k, version)[op]()
+            if k:
+                times[side].append(time.perf_counter() - start)
+print(json.dumps(out))
+"""
+
+
+def measure_pairs(pairs: int = 15) -> dict[str, Any]:
+    """The flat goal's ratio, the two writes alternating in one process (see PAIRS)."""
+    small, long = run.Registry("gitreg", "10"), run.Registry("gitreg", "long")
+    for reg in (small, long):
+        reg.build()
+    proc = subprocess.run(
+        [run.python("gitreg"), "-c", PAIRS, str(small.path), str(long.path), str(pairs)],
+        env=run.ENV, cwd=run.BENCH, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        return {"error": proc.stderr[-500:]}
+    found: dict[str, Any] = json.loads(proc.stdout)
+    return found
+
+
+def _bench_json(script: str, *args: str) -> dict[str, Any]:
+    """Another engineer's bench (run with gitreg's venv); its JSON, or what went wrong."""
+    path = run.BENCH / script
+    if not path.exists():
+        return {"error": f"bench/{script} is not in this tree"}
+    proc = subprocess.run(
+        [run.python("gitreg"), str(path), *args],
+        env=run.ENV, cwd=run.BENCH, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        return {"error": (proc.stderr or proc.stdout)[-500:]}
+    if "--json" in args:
+        try:
+            found: dict[str, Any] = json.loads(proc.stdout)
+        except ValueError:
+            return {"error": proc.stdout[-500:]}
+        return found
+    return {"text": proc.stdout}
+
+
+def main(sizes: Sequence[str] | None, budget: float, others: bool = True) -> int:
+    """Run the #26 goals and write their section of RESULTS.md (``others``: with
+    bench/group.py and bench/site.py)."""
+    sizes = list(sizes or SIZES)
+    started = time.perf_counter()
+    results: dict[str, Any] = {"machine": run.machine(), "sizes": {}}
+    for size in sizes:
+        print(f"== size {size}", flush=True)
+        results["sizes"][size] = measure_size(size, TOOLS, budget)
+        (run.WORK / "results-26.json").write_text(json.dumps(results, indent=1))
+    if "10" in sizes and "long" in sizes:
+        print("== flat: 3 and 5,000 versions in turn", flush=True)
+        results["pairs"] = measure_pairs()
+    skipped = {"error": "skipped (--no-stress)"}
+    print("== bench/group.py", flush=True)
+    results["group"] = _bench_json("group.py", "--json") if others else skipped
+    print("== bench/site.py", flush=True)
+    results["site"] = _bench_json("site.py") if others else skipped
+    results["wall_seconds"] = time.perf_counter() - started
+    results["machine"]["load average at end"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    (run.WORK / "results-26.json").write_text(json.dumps(results, indent=1))
+    section = render(results)
+    print(section)
+    write_section(section)
+    return 0
+
+
+def write_section(section: str) -> None:
+    """Put ``section`` in RESULTS.md in place of the last one (after the machine, if new)."""
+    path = run.BENCH / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    if SECTION in text:
+        head, _, rest = text.partition(SECTION)
+        tail = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        at = text.find("\n## ", text.find("## Machine") + 1)
+        text = text[: at + 1] + section + "\n" + text[at + 1 :] if at > 0 else text + section
+    path.write_text(text)
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _ms(value: float | None) -> str:
+    return (
+        "-" if value is None else f"{value * 1000:,.1f}" if value < 10 else f"{value * 1000:,.0f}"
+    )
+
+
+def _inproc(results: Mapping[str, Any], size: str, tool: str, op: str) -> float | None:
+    entry = results["sizes"].get(size, {}).get(tool, {}).get("inproc", {}).get(op)
+    return entry.get("median") if isinstance(entry, Mapping) else None
+
+
+def _cold(results: Mapping[str, Any], size: str, tool: str, op: str) -> float | None:
+    entry = results["sizes"].get(size, {}).get(tool, {}).get("cold", {}).get(op)
+    return entry.get("median") if isinstance(entry, Mapping) else None
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else "met" if ok else "**missed**"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _x(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def render(results: Mapping[str, Any]) -> str:
+    """The "Issue 26 goals" section: one table per goal, a verdict per row."""
+    m = results["machine"]
+    out = [
+        SECTION,
+        "",
+        f"`python bench/run.py --only 26`, {results.get('wall_seconds', 0) / 60:.1f} min on "
+        f"{m.get('nproc')} cores ({m.get('cpu')}); load average {m.get('load average at start')}"
+        f" at the start and {m.get('load average at end')} at the end: the machine was shared, "
+        "so compare within a row (one run, the same load). Medians in ms; gitreg@before is "
+        f"main at {str(m.get('gitreg@before'))[:12]}; MLflow {m.get('mlflow')} on SQLite.",
+        "",
+    ]
+    out += _flat(results) + _spawn(results) + _growth(results) + _cli(results)
+    out += _others(results)
+    return "\n".join(out) + "\n"
+
+
+def _pairs(results: Mapping[str, Any]) -> list[str]:
+    pairs = results.get("pairs")
+    if not pairs:
+        return []
+    if "error" in pairs:
+        return [f"Alternating run failed: {pairs['error'].strip()}", ""]
+    rows = [
+        "The same, the two writes alternating in one process (both see the same load):",
+        "",
+        "| op | 3 versions ms | 5,000 versions ms | growth | goal <= 3x | runs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for op in WRITES:
+        small, long = _median(pairs[op]["small"]), _median(pairs[op]["long"])
+        growth = _ratio(long, small)
+        rows.append(
+            f"| {op} | {_ms(small)} | {_ms(long)} | {_x(growth)} | "
+            f"{_verdict(None if growth is None else growth <= 3)} | {len(pairs[op]['long'])} |"
+        )
+    return [*rows, ""]
+
+
+def _flat(results: Mapping[str, Any]) -> list[str]:
+    rows = [
+        "### Flat in a model's version count (in process)",
+        "",
+        "| op | 3 versions ms | 5,000 versions ms | growth | goal <= 3x | mlflow 5,000 ms "
+        "| goal <= mlflow | before 5,000 ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for op in WRITES:
+        small, long = _inproc(results, "10", "gitreg", op), _inproc(results, "long", "gitreg", op)
+        peer = _inproc(results, "long", "mlflow", op)
+        growth = _ratio(long, small)
+        rows.append(
+            f"| {op} | {_ms(small)} | {_ms(long)} | {_x(growth)} | "
+            f"{_verdict(None if growth is None else growth <= 3)} | {_ms(peer)} | "
+            f"{_verdict(None if long is None or peer is None else long <= peer)} | "
+            f"{_ms(_inproc(results, 'long', 'gitreg@before', op))} |"
+        )
+    return [*rows, "", *_pairs(results)]
+
+
+def _spawn(results: Mapping[str, Any]) -> list[str]:
+    rows = [
+        "### In-process write vs one git spawn from the same interpreter",
+        "",
+        "| registry | op | gitreg ms | git spawn ms | / spawn | goal <= 4x | before ms "
+        "| mlflow ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for size in results["sizes"]:
+        spawn = _inproc(results, size, "gitreg", "git_spawn")
+        for op in WRITES:
+            mine = _inproc(results, size, "gitreg", op)
+            ratio = _ratio(mine, spawn)
+            rows.append(
+                f"| {LABEL.get(size, size)} | {op} | {_ms(mine)} | {_ms(spawn)} | {_x(ratio)} | "
+                f"{_verdict(None if ratio is None else ratio <= 4)} | "
+                f"{_ms(_inproc(results, size, 'gitreg@before', op))} | "
+                f"{_ms(_inproc(results, size, 'mlflow', op))} |"
+            )
+    return [*rows, ""]
+
+
+def _growth(results: Mapping[str, Any]) -> list[str]:
+    sizes = [s for s in ("10", "100", "1000", "10000") if s in results["sizes"]]
+    if len(sizes) < 2:
+        return []
+    first, last = sizes[0], sizes[-1]
+    head = " | ".join(f"{LABEL[s]} ms" for s in sizes)
+    rows = [
+        f"### Growth with the registry, in process ({LABEL[first]} to {LABEL[last]})",
+        "",
+        f"| op | tool | {head} | growth | in spawns | goal <= 1.3x |",
+        "|---|---|" + "---|" * len(sizes) + "---|---|---|",
+    ]
+    for op in WRITES:
+        for tool in TOOLS:
+            values = [_inproc(results, s, tool, op) for s in sizes]
+            growth = _ratio(values[-1], values[0])
+            spawns = [_ratio(v, _inproc(results, s, tool, "git_spawn")) for v, s in zip(
+                values, sizes, strict=True)]  # fmt: skip
+            in_spawns = _ratio(spawns[-1], spawns[0])
+            cells = " | ".join(_ms(v) for v in values)
+            rows.append(
+                f"| {op} | {tool} | {cells} | {_x(growth)} | {_x(in_spawns)} | "
+                f"{_verdict(None if growth is None else growth <= 1.3)} |"
+            )
+    notes = [
+        '"in spawns" is the growth of the write measured in units of one git spawn timed in '
+        "the same process (it cancels a load that differs between sizes)."
+    ]
+    if "100" in sizes and "10000" in sizes:
+        notes.append(
+            "From 100 to 10,000 models a write grows: gitreg "
+            + _grown(results, "gitreg")
+            + "; MLflow "
+            + _grown(results, "mlflow")
+            + "; gitreg@before "
+            + _grown(results, "gitreg@before")
+            + "."
+        )
+    return [*rows, "", *notes, ""]
+
+
+def _grown(results: Mapping[str, Any], tool: str) -> str:
+    """How each write grows from 100 to 10,000 models, e.g. "register 1.20x, ..."."""
+    return ", ".join(
+        f"{op} {_x(_ratio(_inproc(results, '10000', tool, op), _inproc(results, '100', tool, op)))}"
+        for op in WRITES
+    )
+
+
+def _cli(results: Mapping[str, Any]) -> list[str]:
+    rows = [
+        "### A CLI write at resolve's cost (cold processes)",
+        "",
+        "| registry | resolve ms | register ms | register / resolve | goal <= 2x | transition ms"
+        " | alias ms | before: resolve ms | before: register ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size in results["sizes"]:
+        resolve = _cold(results, size, "gitreg", "resolve_alias")
+        register = _cold(results, size, "gitreg", "register")
+        ratio = _ratio(register, resolve)
+        rows.append(
+            f"| {LABEL.get(size, size)} | {_ms(resolve)} | {_ms(register)} | {_x(ratio)} | "
+            f"{_verdict(None if ratio is None else ratio <= 2)} | "
+            f"{_ms(_cold(results, size, 'gitreg', 'transition'))} | "
+            f"{_ms(_cold(results, size, 'gitreg', 'alias'))} | "
+            f"{_ms(_cold(results, size, 'gitreg@before', 'resolve_alias'))} | "
+            f"{_ms(_cold(results, size, 'gitreg@before', 'register'))} |"
+        )
+    return [*rows, ""]
+
+
+def _others(results: Mapping[str, Any]) -> list[str]:
+    out = ["### Group commit (bench/group.py --json)", ""]
+    group = results.get("group", {})
+    if "error" in group:
+        out.append(f"Not measured: {group['error'].strip()}")
+    else:
+        out += ["| writers | writes | seconds | writes/s | vs one writer | retries | gave up |",
+                "|---|---|---|---|---|---|---|"]  # fmt: skip
+        out += [
+            f"| {r['writers']} | {r['writes']} | {r['seconds']:.1f} | {r['per_second']:.1f} | "
+            f"{r['ratio']:.2f} | {r['retries']} | {r['gave_up']} |"
+            for r in group.get("rows", [])
+        ]
+        verdict = group.get("verdict", {})
+        out += ["", f"{verdict.get('writers')} writers: {verdict.get('ratio')}x one writer "
+                f"(goal >= {verdict.get('goal')}x): {_verdict(verdict.get('met'))}."]  # fmt: skip
+    out += ["", "### Incremental site (bench/site.py, as it prints)", ""]
+    site = results.get("site", {})
+    if "error" in site:
+        out.append(f"Not measured: {site['error'].strip()}")
+    else:
+        out += ["```", site.get("text", "").rstrip(), "```"]
+    return [*out, ""]

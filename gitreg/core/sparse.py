@@ -1,0 +1,154 @@
+"""A manifest gitreg wrote, read and rewritten one version entry at a time (#26).
+
+A write on a model with 5,000 versions used to parse the whole file into 5,000 entities,
+re-validate every entry and compare each one to find what changed. ``Sparse`` parses only
+the model's header (the keys before ``versions:``) and finds a version's entry, or the
+versions in one stage, with a text search; ``render`` keeps every untouched entry's text
+as it is and writes the header and the changed entries with ``manifest.fast_lines``, each
+read back on its own (``patch``), so the result is byte for byte what a full ``dump``
+gives. Anything of another shape answers None, and the caller takes the full path.
+
+It relies on the shape of the text gitreg writes: top-level keys at column 0, ``versions``
+the last of them, list items at ``"  - "`` and an entry's keys at four spaces; any value
+that spans lines is indented deeper (PyYAML's block scalars and folded flow scalars), so a
+line that starts ``"  - "`` inside the section is always an entry. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from gitreg.core.manifest import fast_item, fast_lines, ordered_like
+from gitreg.core.patch import load_canonical
+
+_SECTION = "\nversions:\n"
+_ENTRY = "\n  - "
+_TOP_LEVEL = re.compile(r"\n[^ ]")  # a line at column 0 (or an empty one): another key
+
+
+class Sparse:
+    """A manifest's text with its header parsed and its entries left as text."""
+
+    __slots__ = ("header", "start", "text")
+
+    def __init__(self, text: str, header: dict[str, Any], start: int) -> None:
+        self.text = text
+        self.header = header  # the top-level keys before ``versions``, in the file's order
+        self.start = start  # offset of the first entry's "  - "
+
+    @classmethod
+    def read(cls, text: str) -> Sparse | None:
+        """The manifest ``text`` as a Sparse, or None if it is not of the shape above."""
+        at = text.find(_SECTION)
+        if at < 0 or not text.endswith("\n"):
+            return None
+        start = at + len(_SECTION)
+        if not text.startswith("  - ", start) or _TOP_LEVEL.search(text, start, len(text) - 1):
+            return None
+        header = load_canonical(text[: at + 1], "")
+        if header is None or "versions" in header:
+            return None
+        return cls(text, header, start)
+
+    def span(self, number: int) -> tuple[int, int] | None:
+        """Where version ``number``'s entry is (start, end), if it starts ``- version: N``."""
+        at = self.text.find(f"{_ENTRY}version: {number}\n", self.start - 1)
+        if at < 0:
+            return None
+        end = self.text.find(_ENTRY, at + 1)
+        return at + 1, len(self.text) if end < 0 else end + 1
+
+    def entry_at(self, begin: int, end: int) -> dict[str, Any] | None:
+        """The entry whose text is ``text[begin:end]``, parsed on its own."""
+        loaded = load_canonical("versions:\n" + self.text[begin:end], "")
+        items = loaded.get("versions") if loaded is not None else None
+        if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
+            return None
+        return items[0]
+
+    def entry(self, number: int) -> tuple[dict[str, Any], int, int] | None:
+        """Version ``number``'s entry and its span; None if not found this way."""
+        span = self.span(number)
+        if span is None:
+            return None
+        found = self.entry_at(*span)
+        if found is None or found.get("version") != number or type(found["version"]) is not int:
+            return None
+        return found, span[0], span[1]
+
+    def first(self) -> dict[str, Any] | None:
+        """The first entry (what a new entry's key order follows, as ``ordered_like``)."""
+        end = self.text.find(_ENTRY, self.start)
+        return self.entry_at(self.start, len(self.text) if end < 0 else end + 1)
+
+    def in_stage(self, stage: str) -> list[int] | None:
+        """The versions whose entry says ``stage: <stage>``, ascending; None if unsure."""
+        found: set[int] = set()
+        for pattern in (f"\n    stage: {stage}\n", f"{_ENTRY}stage: {stage}\n"):
+            at = self.text.find(pattern, self.start - 1)
+            while at >= 0:
+                begin = self.text.rfind(_ENTRY, self.start - 1, at + len(_ENTRY)) + 1
+                end = self.text.find(_ENTRY, at + 1)
+                entry = self.entry_at(begin, len(self.text) if end < 0 else end + 1)
+                number = entry.get("version") if entry is not None else None
+                if entry is None or type(number) is not int or entry.get("stage") != stage:
+                    return None
+                found.add(number)
+                at = self.text.find(pattern, at + 1)
+        return sorted(found)
+
+    def render(
+        self,
+        header: Mapping[str, Any],
+        replaced: Mapping[int, tuple[dict[str, Any], int, int]],
+        appended: list[dict[str, Any]],
+    ) -> str | None:
+        """The text with ``header`` (the model's new keys but ``versions``), the entries in
+        ``replaced`` (version -> (new entry, span)) and ``appended`` at the end.
+
+        Key order follows the old text, as ``manifest.ordered_like`` orders a full dump: the
+        header like the old header, a replaced entry like the one it replaces, a new entry
+        like the first. None if a part cannot be written this way or does not read back.
+        """
+        marker = object()
+        ordered = ordered_like({**header, "versions": marker}, {**self.header, "versions": []})
+        if list(ordered)[-1] != "versions":
+            return None
+        del ordered["versions"]
+        parts: list[str] = []
+        if not fast_lines(ordered, "", parts) or not _reads_back("".join(parts), ordered):
+            return None
+        parts.append("versions:\n")
+        at = self.start
+        for number in sorted(replaced, key=lambda n: replaced[n][1]):
+            entry, begin, end = replaced[number]
+            text = _entry_text(entry)
+            if text is None or begin < at:
+                return None
+            parts += [self.text[at:begin], text]
+            at = end
+        parts.append(self.text[at:])
+        for entry in appended:
+            text = _entry_text(entry)
+            if text is None:
+                return None
+            parts.append(text)
+        return "".join(parts)
+
+
+def _entry_text(entry: dict[str, Any]) -> str | None:
+    """One ``versions`` item as ``dump`` writes it, proven by reading it back alone."""
+    lines: list[str] = []
+    if not fast_item(entry, "  ", lines):
+        return None
+    text = "".join(lines)
+    return text if _reads_back("versions:\n" + text, {"versions": [entry]}) else None
+
+
+def _reads_back(text: str, expected: Any) -> bool:
+    """Whether ``text`` loads as ``expected``, with the same types and key order (``repr``
+    tells 1 from 1.0 and True, and one key order from another, as ``patch`` does)."""
+    loaded = load_canonical(text, "")
+    return loaded is not None and loaded == expected and repr(loaded) == repr(expected)

@@ -1,0 +1,300 @@
+"""Writes flat in a model's version count: one entry and the header, not 5,000 (#26).
+
+``register``, ``transition`` and ``set_alias`` do what ``operations``' mutations do, on a
+manifest gitreg wrote and checked in full itself (``cache.trusted_written``): they parse
+the model's header and the entries they change (``core.sparse``), check only what
+changed (``validate.check_change``: per entry, plus the Production count and the alias
+targets) and stage the text with every other entry kept byte for byte. Each answers None,
+having staged nothing, whenever it cannot be sure (another shape of text, a version it
+cannot find this way, a finding, nothing to change), and the caller takes the full path;
+the bytes, results, refusals and messages are the same either way (tests/test_flat.py
+compares the two on random sequences of writes).
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from gitreg.core import mutations as mut
+from gitreg.core import validate
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.errors import GitregError, TransitionNotAllowed
+from gitreg.core.manifest import ordered_like
+from gitreg.core.sparse import Sparse
+from gitreg.store import cache
+from gitreg.store.compare import blob_id
+from gitreg.store.transaction import Transaction, model_path, parse_model
+
+if TYPE_CHECKING:
+    from gitreg.core.card import Card
+    from gitreg.core.config import Policy
+
+# The models set_alias last answered with, by blob id: content addressed, so never stale.
+# It answers with the whole model; building 5,000 versions again each time would cost
+# what the flat write saves (#26). A few, so that memory stays bounded. The entities are
+# frozen and shared between the callers that get them, as any value a cache hands out.
+_MODELS: dict[str, RegisteredModel] = {}
+_KEEP = 4  # of each: a model a process writes stays while it writes a few others
+# The manifests this process wrote here, by blob id: the next write of the same model
+# starts from its text instead of reading 1.6 MB back from git (a few, likewise).
+_TEXTS: dict[str, bytes] = {}
+_MEMORY_LOCK = threading.Lock()  # a server writes from several threads (#25)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Opened:
+    doc: Sparse
+    path: str
+    oid: str
+    model: RegisteredModel  # the header only: no versions
+
+
+def _open(tx: Transaction, name: str) -> _Opened | None:
+    """The model's manifest at the tip as a Sparse, if gitreg wrote and checked it."""
+    path = model_path(name)
+    if path in tx.changes or validate.CHECKS_VERSION != cache.WRITTEN_CHECKS:
+        return None
+    oid = tx.base_blob_id(path)
+    raw = _TEXTS.get(oid) if oid is not None else None
+    if raw is None or oid is None:
+        raw = tx.read(path)
+        if raw is None:
+            return None
+        oid = blob_id(raw)
+    if not cache.trusted_written(tx.state_dir, oid):
+        return None
+    try:
+        doc = Sparse.read(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    # Without created_at, the model's creation time is its oldest version's (from_manifest).
+    if doc is None or doc.header.get("name") != name or "created_at" not in doc.header:
+        return None
+    try:
+        model = RegisteredModel.from_manifest({**doc.header, "versions": []})
+    except (GitregError, KeyError, TypeError, ValueError):
+        return None
+    return _Opened(doc, path, oid, model)
+
+
+def _keep(memory: dict[str, Any], oid: str, value: Any) -> None:
+    with _MEMORY_LOCK:
+        memory.pop(oid, None)
+        memory[oid] = value
+        while len(memory) > _KEEP:
+            del memory[next(iter(memory))]
+
+
+def _aliases_of(model: RegisteredModel, number: int) -> list[str]:
+    return [alias for alias, target in model.aliases.items() if target == number]
+
+
+def _version(opened: _Opened, number: int) -> tuple[ModelVersion, dict[str, Any], int, int] | None:
+    found = opened.doc.entry(number)
+    if found is None:
+        return None
+    entry, begin, end = found
+    try:
+        mv = ModelVersion.from_manifest(opened.model.name, entry, _aliases_of(opened.model, number))
+    except (GitregError, KeyError, TypeError, ValueError):
+        return None
+    return mv, entry, begin, end
+
+
+def _header(model: RegisteredModel) -> dict[str, Any]:
+    header = model.to_manifest()
+    del header["versions"]
+    return header
+
+
+def _stage(
+    tx: Transaction,
+    opened: _Opened,
+    model: RegisteredModel,
+    replaced: dict[int, tuple[dict[str, Any], int, int]],
+    appended: Sequence[dict[str, Any]] = (),
+    production: Sequence[int] = (),
+) -> str | None:
+    """Check and stage the new text: its blob id, or None (nothing staged) if the full
+    path must decide."""
+    header = _header(model)
+    entries = [replaced[n][0] for n in sorted(replaced)] + list(appended)
+    old_targets = set(opened.model.aliases.values())
+
+    def exists(number: Any) -> bool:
+        return number in old_targets or (
+            type(number) is int and opened.doc.span(number) is not None
+        )
+
+    findings = validate.check_change(
+        {**header, "versions": entries}, opened.path, exists, production
+    )
+    text = None if findings else opened.doc.render(header, replaced, list(appended))
+    if text is None:
+        return None
+    written = text.encode()
+    tx.write_checked(opened.path, written, opened.oid)
+    oid = blob_id(written)
+    _keep(_TEXTS, oid, written)
+    return oid
+
+
+def register(tx: Transaction, name: str, new: ModelVersion) -> ModelVersion | None:
+    """``operations.register_version`` on an existing model: append one entry."""
+    opened = _open(tx, name)
+    if opened is None:
+        return None
+    number = opened.model.next_version
+    added = dataclasses.replace(new, name=name, version=number)
+    if _aliases_of(opened.model, number):
+        return None  # an alias on a version that does not exist yet: the full path says so
+    first = opened.doc.first()
+    if first is None:
+        return None
+    grown = dataclasses.replace(
+        opened.model, next_version=number + 1, last_updated_timestamp=new.creation_timestamp
+    )
+    entry = ordered_like(added.to_manifest(), first)
+    return added if _stage(tx, opened, grown, {}, [entry]) is not None else None
+
+
+def transition(
+    tx: Transaction,
+    name: str,
+    number: int,
+    target: Stage,
+    archive: bool,
+    rules: Callable[[], tuple[Policy, Card | None]],
+) -> tuple[ModelVersion, Stage, list[int]] | None:
+    """``operations.transition``: (the version moved, its stage before, versions archived).
+
+    ``rules`` reads what judges the move (the policy with its signing checks, and the
+    model's card), as the full path reads it, and at the same point.
+
+    Raises:
+        TransitionNotAllowed: as ``mutations.transition``, with the same words.
+    """
+    opened = _open(tx, name)
+    found = _version(opened, number) if opened is not None else None
+    if opened is None or found is None:
+        return None
+    mv, entry, begin, end = found
+    policy, card = rules()
+    if mv.current_stage != target:
+        mut.check_policy(opened.model, mv, target, policy, card)
+    # The others in the target stage matter only to Production's one place, and to archive.
+    wanted = archive or target == Stage.PRODUCTION
+    in_target = opened.doc.in_stage(target.value) if wanted else []
+    production = in_target if target == Stage.PRODUCTION else opened.doc.in_stage("Production")
+    if in_target is None or production is None:
+        return None
+    others = [n for n in in_target if n != number]
+    if target == Stage.PRODUCTION and others and not archive:
+        raise TransitionNotAllowed(mut.production_taken(name, others[0]))
+    replaced: dict[int, tuple[dict[str, Any], int, int]] = {}
+    archived = _archive(tx, opened, others if archive else [], replaced)
+    moved = _move(tx, opened, number, target, replaced, (mv, entry, begin, end))
+    if moved is None or archived is None:
+        return None
+    if not replaced:
+        return moved, mv.current_stage, []  # nothing changes: no commit, as the full path
+    touched = dataclasses.replace(opened.model, last_updated_timestamp=tx.now)
+    if _stage(tx, opened, touched, replaced, production=production) is None:
+        return None
+    return moved, mv.current_stage, archived
+
+
+def _archive(
+    tx: Transaction,
+    opened: _Opened,
+    numbers: list[int],
+    replaced: dict[int, tuple[dict[str, Any], int, int]],
+) -> list[int] | None:
+    """Move ``numbers`` to Archived: those it changed, or None if one cannot be read."""
+    archived = []
+    for number in numbers:
+        if _move(tx, opened, number, Stage.ARCHIVED, replaced) is None:
+            return None
+        if number in replaced:
+            archived.append(number)
+    return archived
+
+
+def _move(
+    tx: Transaction,
+    opened: _Opened,
+    number: int,
+    stage: Stage,
+    replaced: dict[int, tuple[dict[str, Any], int, int]],
+    found: tuple[ModelVersion, dict[str, Any], int, int] | None = None,
+) -> ModelVersion | None:
+    """Version ``number`` moved to ``stage`` (stamped ``tx.now`` if that changes it), its
+    new entry added to ``replaced``; None if its entry cannot be read this way."""
+    found = found or _version(opened, number)
+    if found is None:
+        return None
+    mv, entry, begin, end = found
+    if mv.current_stage == stage:
+        return mv
+    moved = dataclasses.replace(mv, current_stage=stage, last_updated_timestamp=tx.now)
+    replaced[number] = (ordered_like(moved.to_manifest(), entry), begin, end)
+    return moved
+
+
+def set_alias(tx: Transaction, name: str, alias: str, number: int) -> RegisteredModel | None:
+    """``mutations.set_alias`` through ``operations.modify``: the header only."""
+    opened = _open(tx, name)
+    if opened is None:
+        return None
+    if opened.model.aliases.get(alias) == number:
+        return _model(tx, opened)  # nothing changes: no commit, as the full path
+    if opened.doc.span(number) is None:
+        return None  # the full path finds it another way, or says it does not exist
+    aliases = {**opened.model.aliases, alias: number}
+    moved = dataclasses.replace(opened.model, aliases=aliases, last_updated_timestamp=tx.now)
+    old = _model(tx, opened)
+    oid = _stage(tx, opened, moved, {}) if old is not None else None
+    if old is None or oid is None:
+        return None
+    result = _realias(old, aliases, tx.now)
+    _keep(_MODELS, oid, result)
+    return result
+
+
+def _model(tx: Transaction, opened: _Opened) -> RegisteredModel | None:
+    """The whole model at the tip (remembered, or parsed once)."""
+    known = _MODELS.get(opened.oid)
+    if known is not None:
+        _keep(_MODELS, opened.oid, known)  # the most recently used stays longest
+        return known
+    raw = opened.doc.text.encode()
+    try:
+        model = parse_model(cache.load_large(tx.state_dir, raw, opened.path), opened.path, raw)
+    except GitregError:
+        return None
+    _keep(_MODELS, opened.oid, model)
+    return model
+
+
+def _realias(model: RegisteredModel, aliases: dict[str, int], now: int) -> RegisteredModel:
+    """``model`` with ``aliases``, its versions' back-references refreshed as
+    ``with_versions`` does, touched at ``now``: only the versions whose aliases change are
+    replaced (the versions are ascending and unique: a valid manifest's)."""
+    by_version: dict[int, list[str]] = {}
+    for alias, number in aliases.items():
+        by_version.setdefault(number, []).append(alias)
+    versions = list(model.versions)
+    for number in set(by_version) | set(model.aliases.values()):
+        at = bisect.bisect_left(versions, number, key=lambda mv: mv.version)
+        if at == len(versions) or versions[at].version != number:
+            continue
+        wanted = tuple(by_version.get(number, ()))
+        if versions[at].aliases != wanted:
+            versions[at] = dataclasses.replace(versions[at], aliases=wanted)
+    return dataclasses.replace(
+        model, aliases=aliases, last_updated_timestamp=now, versions=tuple(versions)
+    )

@@ -1,0 +1,92 @@
+"""A CLI write loads what a write needs and nothing else (#26).
+
+As tests/test_imports.py does for reads: each case runs the CLI in a fresh interpreter and
+looks at ``sys.modules`` afterwards, so the assertion is about behaviour (what a command
+loads), never about time; bench/run.py times cold writes against cold ``resolve``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitreg import Registry
+
+# What a register, a transition or an alias never needs on a registry without a remote:
+# GitPython, the pure-Python JSON Schema engine (the compiled one checks what changed), an
+# HTTP or TLS stack, the catalog's templates, the gate, delivery, MLflow's plugin, search,
+# and (without a remote) the promotion requests.
+NOT_FOR_WRITES = (
+    "git",
+    "gitdb",
+    "jsonschema",
+    "http.client",
+    "urllib3",
+    "requests",
+    "ssl",
+    "jinja2",
+    "gitreg.site",
+    "gitreg.gate",
+    "gitreg.integrations.notify",
+    "gitreg.integrations.http",
+    "gitreg.mlflow",
+    "gitreg.core.search",
+    # On a registry without a remote nothing is reviewed: no forge, no request branch.
+    "gitreg.services.promotion",
+    "gitreg.integrations.forges",
+    "gitreg.store.proposal",
+)
+
+_PROBE = """\
+import json, sys
+from gitreg.cli import main
+code = main(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+
+
+def _modules_after(tmp_path: Path, *args: str) -> list[str]:
+    out = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(out), *args], capture_output=True, text=True
+    )
+    assert out.exists(), proc.stderr
+    result = json.loads(out.read_text())
+    assert result["code"] == 0, proc.stderr
+    modules: list[str] = result["modules"]
+    return modules
+
+
+@pytest.fixture
+def written_repo(registry_repo: Path, registry: Registry) -> Path:
+    """A model gitreg wrote itself, so that the writes below take the flat path."""
+    for k in range(3):
+        registry.create_model_version("churn", f"s3://models/churn/{k}")
+    return registry_repo
+
+
+WRITES = {
+    # A local artifact: gitreg reads it for its digest (#28); reading s3:// loads boto3's
+    # HTTP stack, which a write to a bucket's model does need.
+    "register": ["register", "churn", "ARTIFACT"],
+    "transition": ["transition", "churn", "2", "Staging"],
+    "alias": ["alias", "churn", "champion", "2"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(WRITES))
+def test_a_write_loads_only_what_it_needs(tmp_path: Path, written_repo: Path, command: str) -> None:
+    artifact = tmp_path / "model.bin"
+    artifact.write_bytes(b"weights")
+    args = [str(artifact) if arg == "ARTIFACT" else arg for arg in WRITES[command]]
+    before = Registry(written_repo).get_registered_model("churn")
+    modules = _modules_after(tmp_path, *args, "--repo", str(written_repo))
+    assert Registry(written_repo).get_registered_model("churn") != before  # it wrote
+    assert "gitreg.services.flat" in modules  # the write path this is about
+    loaded = sorted(m for m in NOT_FOR_WRITES if m in modules)
+    assert loaded == [], f"gitreg {command} loaded {loaded}"
