@@ -12,7 +12,7 @@ rest.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def main() -> None:
@@ -83,35 +83,38 @@ def resolve_fast(args: Sequence[str]) -> int | None:
     if known is not None:  # what a full, checked read of this exact manifest answered (#15)
         sys.stdout.write(f"{known}\n")
         return 0
-    try:
+
+    def full_read() -> str:
         from gitreg.registry import Registry
 
         registry = Registry(
             parsed["repo"], at=None if verified else parsed["at"], verified=verified
         )
-        source = registry.get_version_for_uri(parsed["uri"]).source
+        return registry.get_version_for_uri(str(parsed["uri"])).source
+
+    return _answer(full_read)
+
+
+def _resolve_site(site: str, uri: str, verified: bool) -> int:
+    """``resolve URI --site URL``: a pod reading a published catalog's static API (#29)."""
+
+    def site_read() -> str:
+        from gitreg.services.remote_registry import RemoteRegistry
+
+        return RemoteRegistry(site, verified=True if verified else None, site=True).resolve(uri)
+
+    return _answer(site_read)
+
+
+def _answer(read: Callable[[], str]) -> int:
+    """Print what ``read`` resolves, or exit as the click CLI would for its error."""
+    try:
+        source = read()
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130
     except Exception as e:
         from gitreg.cli import _exit_code  # exit codes are decided in one place (errors only)
-
-        return _exit_code(e, as_json=False)
-    sys.stdout.write(f"{source}\n")
-    return 0
-
-
-def _resolve_site(site: str, uri: str, verified: bool) -> int:
-    """``resolve URI --site URL``: a pod reading a published catalog's static API (#29)."""
-    try:
-        from gitreg.services.remote_registry import RemoteRegistry
-
-        source = RemoteRegistry(site, verified=True if verified else None, site=True).resolve(uri)
-    except KeyboardInterrupt:
-        sys.stderr.write("Interrupted.\n")
-        return 130
-    except Exception as e:
-        from gitreg.cli import _exit_code
 
         return _exit_code(e, as_json=False)
     sys.stdout.write(f"{source}\n")

@@ -14,21 +14,20 @@ import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gitreg.core.card import Card, card_path, parse_card
 from gitreg.core.comment import Comment, check_id, check_text, comment_path, version_dir
-from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.fields import now_ms, parse_version
 from gitreg.core.names import check_name
+from gitreg.services._host import RegistryHost
 
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
     from gitreg.integrations.forges.base import ThreadComment
     from gitreg.integrations.notify import Report as DeliveryReport
     from gitreg.store.comments import Found
-    from gitreg.store.store import Store
     from gitreg.store.transaction import Transaction
 
 
@@ -54,24 +53,8 @@ class CommentResult:
     pushed: bool = False
 
 
-class Collaboration:
+class Collaboration(RegistryHost):
     """Cards and comments; ``Registry`` provides the store, reads and writes."""
-
-    store: Store
-    at: str | None
-    push: bool | None
-
-    if TYPE_CHECKING:
-
-        def _read(self, name: str) -> RegisteredModel: ...
-
-        def _write(
-            self,
-            mutation: Callable[[Transaction], Any],
-            *,
-            direct: bool = False,
-            why: str | None = None,
-        ) -> Any: ...
 
     # ---------------------------------------------------------------------- cards
 

@@ -10,13 +10,14 @@ what landed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.errors import ModelNotFound, VersionNotFound
 from gitreg.core.fields import check_alias, parse_version
 from gitreg.core.names import check_name
+from gitreg.services._host import RegistryHost
 
 if TYPE_CHECKING:
     from gitreg.core.approved import ApprovalRecord
@@ -25,29 +26,13 @@ if TYPE_CHECKING:
     from gitreg.integrations.notify import Report as DeliveryReport
     from gitreg.services.transition_request import TransitionRequest
     from gitreg.store.history import HistoryEntry
-    from gitreg.store.store import Store
     from gitreg.store.timeline import Interval
-    from gitreg.store.transaction import Transaction
 
 
-class Governance:
+class Governance(RegistryHost):
     """History, events, requests and audit; ``Registry`` provides the store and the writes."""
 
-    store: Store
-    at: str | None
-    push: bool | None
-
     if TYPE_CHECKING:
-
-        def _read(self, name: str) -> RegisteredModel: ...
-
-        def _write(
-            self,
-            mutation: Callable[[Transaction], Any],
-            *,
-            direct: bool = False,
-            why: str | None = None,
-        ) -> Any: ...
 
         def transition_model_version_stage(
             self,

@@ -15,34 +15,26 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import os
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gitreg.core.config import KEYS_DIR, Policy
 from gitreg.core.digest import Listing, bundle_path, describe, listing_path
-from gitreg.core.entities import ModelVersion, RegisteredModel
+from gitreg.core.entities import ModelVersion
 from gitreg.core.errors import ArtifactUnreadable, DigestMismatch, GitregError, InvalidParameter
+from gitreg.services._host import RegistryHost
 from gitreg.services.examination import Verification, read_listing, required_keys
 
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
     from gitreg.integrations.artifacts import Progress
     from gitreg.integrations.notify import Report as DeliveryReport
-    from gitreg.store.store import Store
-    from gitreg.store.transaction import Transaction
 
 
-class Integrity:
+class Integrity(RegistryHost):
     """verify, verify_all and signatures; ``Registry`` provides the store and the writes."""
 
-    store: Store
-    at: str | None
-
     if TYPE_CHECKING:
-
-        def _read(self, name: str) -> RegisteredModel: ...
-
-        def _write(self, mutation: Callable[[Transaction], Any]) -> Any: ...
 
         def get_version_for_uri(self, uri: str) -> ModelVersion: ...
 

@@ -9,30 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.errors import PromotionPending
 from gitreg.core.notifications import Subscription
+from gitreg.services._host import RegistryHost
 
 if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
     from gitreg.core.notifications import Notifications as NotificationsSection
     from gitreg.gate.audit import AuditReport
     from gitreg.integrations.notify import Delivery, Options, Report
-    from gitreg.store.store import Store
-    from gitreg.store.transaction import Transaction
 
 
-class Notifications:
+class Notifications(RegistryHost):
     """Delivery and webhook methods; ``Registry`` provides the store and the writes."""
 
-    store: Store
-    at: str | None
-
     if TYPE_CHECKING:
-
-        def _write(self, mutation: Callable[[Transaction], Any]) -> Any: ...
 
         def list_events(
             self, since: str | None, until: str | None = None
