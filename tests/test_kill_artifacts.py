@@ -2,6 +2,9 @@
 
 Every artifact is a real file or directory in a temporary directory, registered and
 verified through the ``gitreg`` CLI on a real registry repository (tests/conftest.py).
+The statements read here are what a signature bundle's payload or a kept listing holds: a
+wrong one is refused with the reason ``gitreg verify``, ``sign`` and the gate show after
+"the signed statement:".
 """
 
 from __future__ import annotations
@@ -9,7 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from gitreg.core.digest import (
+    IN_TOTO_STATEMENT,
+    PREDICATE_TYPE,
+    FileDigest,
+    Listing,
+    path_problem,
+)
+from gitreg.core.errors import InvalidParameter
 from tests._helpers import Cli
 
 
@@ -103,3 +117,124 @@ def test_a_hand_written_digest_with_a_line_break_is_refused_by_validate(
     result = cli.fails(1, "validate")
     assert "models/churn.yaml:" in result.stdout
     assert "versions.0.digest" in result.stdout
+
+
+A, B = "a" * 64, "b" * 64
+
+
+def _statement(**changes: Any) -> dict[str, Any]:
+    statement = Listing.of([FileDigest("w.bin", A), FileDigest("x/y", B)]).to_statement("m")
+    statement.update(changes)
+    return statement
+
+
+def _predicate(**changes: Any) -> dict[str, Any]:
+    statement = _statement()
+    statement["predicate"].update(changes)
+    return statement
+
+
+def _refused(data: object) -> str:
+    with pytest.raises(InvalidParameter) as refused:
+        Listing.from_statement(data)
+    return str(refused.value.message)
+
+
+def test_a_statement_that_is_not_model_signings_is_refused_with_the_reason() -> None:
+    assert _refused([]) == "the statement is not a JSON object"
+    assert _refused(_statement(_type="x")) == f"not an in-toto statement ({IN_TOTO_STATEMENT})"
+    long_type = "p" * 100
+    assert _refused(_statement(predicateType=long_type)) == (
+        f"predicate type {'p' * 80!r} is not model-signing's {PREDICATE_TYPE}"
+    )
+    assert _refused(_statement(predicate=[])) == "predicate is not a JSON object"
+    assert _refused(_predicate(serialization=None)) == (
+        "predicate.serialization is not a JSON object"
+    )
+    shards = {"method": "shards", "hash_type": "sha256"}
+    assert _refused(_predicate(serialization=shards)) == (
+        "serialization 'shards' with 'sha256': gitreg pins sha256 digests of whole files "
+        "(model-signing's default: method files, hash_type sha256)"
+    )
+    blake = {"method": "files", "hash_type": "blake2"}
+    assert _refused(_predicate(serialization=blake)).startswith(
+        "serialization 'files' with 'blake2'"
+    )
+
+
+def test_resources_and_subject_are_checked() -> None:
+    too_many = "predicate.resources is not a list of at most 100,000 files"
+    assert _refused(_predicate(resources={})) == too_many
+    assert _refused(_predicate(resources=[None] * 100_001)) == too_many
+    assert _refused(_predicate(resources=[None])) == "a resource is not a JSON object"
+    md5 = {"name": "n" * 300, "algorithm": "md5", "digest": A}
+    assert _refused(_predicate(resources=[md5])) == (
+        f"resource {'n' * 200!r} is not a sha256 digest of a named file"
+    )
+    for bad in (
+        {"name": 1, "algorithm": "sha256", "digest": A},
+        {"name": "w", "algorithm": "sha256", "digest": 1},
+    ):
+        assert _refused(_predicate(resources=[bad])).endswith(
+            "is not a sha256 digest of a named file"
+        )
+    one = "a model-signing statement has exactly one subject"
+    subject = _statement()["subject"][0]
+    assert _refused(_statement(subject=subject)) == one
+    assert _refused(_statement(subject=[subject, subject])) == one
+    assert _refused(_statement(subject=["m"])) == "subject is not a JSON object"
+    assert _refused(_statement(subject=[{"name": "m"}])) == "subject.digest is not a JSON object"
+    other = [{"name": "m", "digest": {"sha256": B}}]
+    assert _refused(_statement(subject=other)) == (
+        "the subject's digest is not the digest of the files the statement lists"
+    )
+
+
+def test_a_statement_of_one_file_reads_back_as_that_file() -> None:
+    """model-signing names a one-file model's resource ``.``: its digest is the file's own
+    SHA-256; a directory's is the digest of its files' digests."""
+    single = Listing.of([FileDigest(".", A)], single=True)
+    back = Listing.from_statement(single.to_statement("m"))
+    assert back.single
+    assert back.digest == "sha256:" + A
+    directory = Listing.from_statement(_statement())
+    assert not directory.single
+    assert directory.digest == "sha256:" + hashlib.sha256(bytes.fromhex(A + B)).hexdigest()
+    assert [f.path for f in directory.files] == ["w.bin", "x/y"]
+
+
+def test_a_listing_says_what_is_wrong_with_a_file() -> None:
+    def why(files: list[FileDigest], single: bool = False) -> str:
+        with pytest.raises(InvalidParameter) as refused:
+            Listing.of(files, single=single)
+        return str(refused.value.message)
+
+    one = "a single-file artifact lists exactly one file, named '.'"
+    assert why([FileDigest("w", A)], single=True) == one
+    assert why([FileDigest(".", A), FileDigest(".", A)], single=True) == one
+    assert why([FileDigest("w", A), FileDigest("w", B)]) == "artifact file 'w': listed twice"
+    assert why([FileDigest("w", "A" * 64)]) == "artifact file 'w': no SHA-256 in hex"
+    assert why([FileDigest(".", "a" * 63)], single=True) == "artifact file '.': no SHA-256 in hex"
+    assert why([FileDigest("/" + "p" * 300, A)]) == (
+        f"artifact file {'/' + 'p' * 199!r}: a path that starts or ends with /"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("", "an empty or overlong path"),
+        ("p" * 4097, "an empty or overlong path"),
+        ("p" * 4096, None),
+        ("/a", "a path that starts or ends with /"),
+        ("a/", "a path that starts or ends with /"),
+        ("a//b", "a path with an empty, . or .. component"),
+        ("a/./b", "a path with an empty, . or .. component"),
+        ("../a", "a path with an empty, . or .. component"),
+        ("a\x1fb", "a path with a control character"),
+        ("a\x7fb", "a path with a control character"),
+        ("a b/\u00e9~", None),
+    ],
+)
+def test_a_path_problem_is_named(path: str, why: str | None) -> None:
+    assert path_problem(path) == why
