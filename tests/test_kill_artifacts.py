@@ -21,6 +21,8 @@ from gitreg.core.digest import (
     PREDICATE_TYPE,
     FileDigest,
     Listing,
+    is_ignored,
+    parse_digest,
     path_problem,
 )
 from gitreg.core.errors import InvalidParameter
@@ -238,3 +240,32 @@ def test_a_listing_says_what_is_wrong_with_a_file() -> None:
 )
 def test_a_path_problem_is_named(path: str, why: str | None) -> None:
     assert path_problem(path) == why
+
+
+def test_a_digest_is_read_in_canonical_form_or_refused_with_the_form_to_write() -> None:
+    """A digest given to ``gitreg register --digest``: upper case and spaces around are
+    folded; anything else is refused with the form a digest takes, quoting at most 80
+    characters of what was given."""
+    assert parse_digest(f"  SHA256:{A.upper()} ") == "sha256:" + A
+    fix = (
+        "; write sha256: and the 64 hex digits of the artifact's SHA-256 (a directory's as "
+        "model-signing computes it), e.g. "
+        "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    )
+    for given, shown in (("md5:0123", "'md5:0123'"), ("x" * 100, repr("x" * 80)), (5, "'5'")):
+        with pytest.raises(InvalidParameter) as refused:
+            parse_digest(given)
+        assert refused.value.message == f"digest {shown} is not a digest{fix}"
+    with pytest.raises(InvalidParameter) as refused:
+        parse_digest(None, "versions[0].digest")
+    assert str(refused.value.message).startswith("versions[0].digest 'None' is not a digest;")
+
+
+def test_the_git_files_at_the_top_of_a_model_are_left_out() -> None:
+    """As model-signing: ``.git``, ``.gitattributes``, ``.github`` and ``.gitignore`` at the
+    top of the tree, with everything under them (an object store lists whole keys); the
+    same names deeper in the tree are the model's."""
+    for path in (".git", ".git/HEAD", ".github/workflows/ci.yml", ".gitignore", ".gitattributes"):
+        assert is_ignored(path), path
+    for path in ("a/.git/HEAD", "a/.gitignore", ".gitmodules", "git/x", "x .git/y"):
+        assert not is_ignored(path), path
