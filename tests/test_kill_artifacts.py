@@ -269,3 +269,9 @@ def test_the_git_files_at_the_top_of_a_model_are_left_out() -> None:
         assert is_ignored(path), path
     for path in ("a/.git/HEAD", "a/.gitignore", ".gitmodules", "git/x", "x .git/y"):
         assert not is_ignored(path), path
+
+
+def test_a_statement_of_exactly_the_most_files_is_read() -> None:
+    """100,000 files is the most a listing holds: a statement of that many reads back."""
+    listing = Listing.of([FileDigest(f"f{i}", A) for i in range(100_000)])
+    assert len(Listing.from_statement(listing.to_statement("m")).files) == 100_000
