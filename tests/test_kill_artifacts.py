@@ -93,6 +93,9 @@ def test_many_changes_show_the_first_five_and_how_many_more(cli: Cli, tmp_path: 
         {"path": name, "change": "changed"} for name in names[:7]
     ]
 
+    (model / "f6.bin").write_bytes(b"f6.bin")  # put back: six changed, one more
+    out = cli.fails(1, "verify", "models:/churn/1").stdout
+    assert "f4.bin changed; and 1 more; recorded sha256:" in out
     for name in names[4:7]:  # put back: four changed, all shown
         (model / name).write_bytes(name.encode())
     out = cli.fails(1, "verify", "models:/churn/1").stdout
