@@ -81,6 +81,9 @@ def test_render_writes_what_the_full_dump_writes() -> None:
     header = {key: value for key, value in new.items() if key != "versions"}
     assert doc.render(header, replaced, [_entry(4)]) == manifest.dump(new, like=old)
     assert doc.render(header, {}, []) == manifest.dump({**old, "next_version": 5}, like=old)
+    # the header's keys in the file's order, whatever order the caller gives them in
+    backwards = dict(reversed(list(header.items())))
+    assert doc.render(backwards, {}, []) == manifest.dump({**old, "next_version": 5}, like=old)
 
 
 def test_render_declines_what_it_cannot_write_this_way() -> None:
