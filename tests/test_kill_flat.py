@@ -108,7 +108,20 @@ def test_render_declines_what_it_cannot_write_this_way() -> None:
         "schema_version: 1\nversions:\n\n  - version: 1\n",  # no entry right after
         "schema_version: 1\nname: [\nversions:\n  - version: 1\n",  # a header that is no YAML
         "schema_version: 1\n",  # no versions
+        "versions: []\nname: m\nversions:\n  - version: 1\n",  # versions twice
     ],
 )
 def test_sparse_declines_text_of_another_shape(text: str) -> None:
     assert Sparse.read(text) is None
+
+
+def test_an_entry_only_pyyaml_writes_is_declined_not_misread() -> None:
+    """A multi-line description is a block scalar, which only the full path reads: the
+    entry is not found this way (None), so the write takes the full path."""
+    text = manifest.dump(_model({**_entry(1), "description": "line one\nline two"}, _entry(2)))
+    assert "description: |-\n" in text
+    doc = Sparse.read(text)
+    assert doc is not None
+    assert doc.entry(1) is None
+    assert doc.in_stage("None") is None
+    assert doc.entry(2) is not None
