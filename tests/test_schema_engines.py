@@ -123,3 +123,40 @@ _docs = st.recursive(
 @given(_docs)
 def test_random_documents_get_the_same_verdict(doc):
     _agree(doc)
+
+
+LINE_BROKEN = [
+    ("digest", ["versions", 0, "digest"], "sha256:" + "a" * 64 + "\n"),
+    ("timestamp", ["created_at"], "2026-11-22T10:04:11Z\n"),
+    ("run link", ["versions", 0, "run_link"], "https://ci.example/run/1\n"),
+    ("alias", ["aliases"], {"champion\n": 2}),
+]
+
+
+@pytest.mark.parametrize(("why", "path", "value"), LINE_BROKEN, ids=[w for w, _, _ in LINE_BROKEN])
+def test_a_final_line_break_breaks_a_pattern_for_both_engines(why, path, value):
+    """JSON Schema's ``$`` is ECMA's: the end of the text, not before a final newline, as
+    Python's ``re`` would read it (a digest with a line break passed validate, #28)."""
+    doc = copy.deepcopy(VALID)
+    target: Any = doc
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    _agree(doc)
+    assert not schema_check._validator("manifest").is_valid(doc), why
+    assert schema_check.check_schema(doc, "models/churn.yaml", None), why
+
+
+def test_validate_refuses_a_timestamp_with_a_line_break_naming_the_file(repo, gate):
+    path = repo / "models" / "churn.yaml"
+    text = path.read_text()
+    broken = text.replace(
+        'created_at: "2026-11-20T10:00:00Z"', 'created_at: "2026-11-20T10:00:00Z\\n"'
+    )
+    assert broken != text
+    path.write_text(broken)
+
+    result = gate.fails(1, "validate")
+
+    assert "models/churn.yaml" in result.stdout
+    assert "created_at" in result.stdout

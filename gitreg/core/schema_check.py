@@ -35,7 +35,45 @@ def schema(name: str) -> dict[str, Any]:
 def _validator(name: str) -> Validator:
     from jsonschema import Draft202012Validator  # keep reads free of jsonschema
 
-    return Draft202012Validator(_inline_refs(schema(name)))
+    return Draft202012Validator(_ecma_patterns(_inline_refs(schema(name))))
+
+
+def _ecma_patterns(node: Any) -> Any:
+    """The schema with each ``pattern``'s ``$`` made to mean the end of the text only.
+
+    JSON Schema patterns are ECMA-262, where ``$`` (without the m flag) matches only at the
+    end; jsonschema runs them with Python's ``re.search``, where ``$`` also matches before a
+    final newline, so ``"sha256:…\\n"`` or ``"churn\\n"`` would pass it (found by mutation
+    testing, #28). ``\\Z`` is Python's end of text.
+    """
+    if isinstance(node, dict):
+        return {
+            k: _ecma_end(v) if k == "pattern" and isinstance(v, str) else _ecma_patterns(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_ecma_patterns(v) for v in node]
+    return node
+
+
+def _ecma_end(pattern: str) -> str:
+    """``pattern`` with every ``$`` outside a character class and not escaped as ``\\Z``."""
+    out: list[str] = []
+    escaped = in_class = False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            out.append("\\Z")
+            continue
+        out.append(char)
+    return "".join(out)
 
 
 @functools.cache
@@ -168,4 +206,16 @@ def check_schema(
         line = manifest.line_of(text, location) if text is not None else None
         code = "MULTIPLE_PRODUCTION" if error.validator == "maxContains" else "SCHEMA"
         findings.append(Finding(path, line, code, _schema_message(error, name)))
+    if not findings and not errors and _fast_validator(name) is not None:
+        # The engines disagree: jsonschema-rs refused what jsonschema let through. Fail
+        # closed rather than pass a file one engine says breaks the schema.
+        findings.append(
+            Finding(
+                path,
+                None,
+                "SCHEMA",
+                f"(top level): does not match the {name} schema; check "
+                "every field against the reference (gitreg validate names the rules)",
+            )
+        )
     return findings
