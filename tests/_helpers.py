@@ -93,3 +93,35 @@ class Cli:
         )
         assert "Traceback" not in result.stderr
         return result
+
+
+_IMPORT_PROBE = """\
+import json, sys
+from gitreg.cli import main
+code = main(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+"""
+
+
+def modules_after(tmp_path: Path, *args: str) -> list[str]:
+    """Every module a fresh interpreter has loaded after ``gitreg ARGS`` succeeded.
+
+    What a command imports is behaviour a test can assert (tests/test_imports.py,
+    tests/test_write_imports.py); how long it takes is bench/'s.
+    """
+    import json
+    import sys
+
+    out = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE, str(out), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.exists(), proc.stderr
+    result = json.loads(out.read_text())
+    assert result["code"] == 0, proc.stderr
+    modules: list[str] = result["modules"]
+    return modules

@@ -7,14 +7,12 @@ loads), never about time; bench/run.py times cold writes against cold ``resolve`
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gitreg import Registry
+from tests._helpers import modules_after
 
 # What a register, a transition or an alias never needs on a registry without a remote:
 # GitPython, the pure-Python JSON Schema engine (the compiled one checks what changed), an
@@ -41,26 +39,6 @@ NOT_FOR_WRITES = (
     "gitreg.store.proposal",
 )
 
-_PROBE = """\
-import json, sys
-from gitreg.cli import main
-code = main(sys.argv[2:])
-with open(sys.argv[1], "w") as f:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
-"""
-
-
-def _modules_after(tmp_path: Path, *args: str) -> list[str]:
-    out = tmp_path / "modules.json"
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(out), *args], capture_output=True, text=True
-    )
-    assert out.exists(), proc.stderr
-    result = json.loads(out.read_text())
-    assert result["code"] == 0, proc.stderr
-    modules: list[str] = result["modules"]
-    return modules
-
 
 @pytest.fixture
 def written_repo(registry_repo: Path, registry: Registry) -> Path:
@@ -85,7 +63,7 @@ def test_a_write_loads_only_what_it_needs(tmp_path: Path, written_repo: Path, co
     artifact.write_bytes(b"weights")
     args = [str(artifact) if arg == "ARTIFACT" else arg for arg in WRITES[command]]
     before = Registry(written_repo).get_registered_model("churn")
-    modules = _modules_after(tmp_path, *args, "--repo", str(written_repo))
+    modules = modules_after(tmp_path, *args, "--repo", str(written_repo))
     assert Registry(written_repo).get_registered_model("churn") != before  # it wrote
     assert "gitreg.services.flat" in modules  # the write path this is about
     loaded = sorted(m for m in NOT_FOR_WRITES if m in modules)
