@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gitreg import Registry
+from gitreg import Registry, __version__
 from gitreg._entry import resolve_fast
 from gitreg.core import validate
 from gitreg.core.errors import BadRef, InvalidManifest, InvalidParameter
@@ -261,6 +261,28 @@ def test_the_answer_cache_names_the_checks_it_passed(churn, monkeypatch):
         slot.unlink()
     assert Registry(churn).resolve("models:/churn@champion") == "s3://churn/1"
     assert answers.lookup(str(churn), None, "models:/churn@champion") is None
+
+
+def test_an_answer_vouched_by_the_checks_before_the_pattern_fix_is_not_served(churn, capsys):
+    """Checks 5 let a timestamp ending in a line break through (Python's ``$``); an answer
+    they vouched for must not outlive the fix: the record names checks 5 and is ignored."""
+    import re
+
+    text = (churn / MANIFEST).read_text()
+    stamp = re.search(r"created_at: '([0-9T:.Z-]+)'", text)
+    assert stamp is not None
+    edit(churn, stamp.group(0), f'created_at: "{stamp.group(1)}\\n"', MANIFEST)
+    git(churn, "commit", "-qam", "A timestamp with a final line break")
+    oid = answers.blob_id((churn / MANIFEST).read_bytes())
+    [slot] = [s for s in (churn / ".git" / "gitreg" / "answers").iterdir()
+              if marshal.loads(s.read_bytes())[3] == "churn"]  # fmt: skip
+    table = {"@champion": "s3://vouched/by/checks/5"}
+    slot.write_bytes(marshal.dumps((3, __version__, 5, "churn", MANIFEST, oid, table)))
+    assert answers.lookup(str(churn), None, "models:/churn@champion") is None
+    assert resolve_fast(["resolve", "models:/churn@champion", "--repo", str(churn)]) == 1
+    out = capsys.readouterr()
+    assert "s3://vouched" not in out.out
+    assert "created_at" in out.err
 
 
 def test_whole_registry_verdicts_are_kept_by_path_and_blob(churn):

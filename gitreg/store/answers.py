@@ -40,7 +40,7 @@ _FORMAT = 3
 # The version of the checks (``validate.CHECKS_VERSION``) an answer passed. Importing the
 # validator here would cost the fast path what it saves; ``remember`` records nothing while
 # the two differ, and tests/test_answers.py says so when they do.
-CHECKS = 5
+CHECKS = 6
 SCHEME = "models:/"
 
 
