@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
@@ -26,7 +25,12 @@ if TYPE_CHECKING:
 @functools.cache
 def schema(name: str) -> dict[str, Any]:
     """The JSON Schema shipped as ``gitreg/schemas/<name>.schema.json``."""
-    text = resources.files("gitreg.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    import pkgutil  # not importlib.resources: a write would load tempfile, shutil, zipfile (#26)
+
+    raw = pkgutil.get_data("gitreg.schemas", f"{name}.schema.json")
+    if raw is None:
+        raise FileNotFoundError(f"gitreg/schemas/{name}.schema.json")
+    text = raw.decode("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
