@@ -21,9 +21,11 @@ def main() -> None:
     """Run ``gitreg``."""
     code = resolve_fast(sys.argv[1:])
     if code is None:
-        from gitreg._entry_write import write_fast
+        from gitreg._entry_write import exit_now, write_fast
 
         code = write_fast(sys.argv[1:])
+        if code is not None:
+            exit_now(code)
     if code is None:
         from gitreg.cli import entry
 
