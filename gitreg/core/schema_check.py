@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, plain_manifest
 from gitreg.core.fields import LINK_FIX, MAX_VERSION
 from gitreg.core.finding import Finding
 
@@ -157,7 +157,13 @@ def _short(value: Any) -> str:
 
 
 def _fast_valid(name: str, data: Any) -> bool:
-    """jsonschema-rs's verdict; False (let jsonschema explain) for what it cannot take."""
+    """jsonschema-rs's verdict; False (let jsonschema explain) for what it cannot take.
+
+    A manifest of the plain shape gitreg writes, with a few entries (what a write checks),
+    is recognised without loading either engine (#26).
+    """
+    if name == "manifest" and plain_manifest.valid(data):
+        return True
     fast = _fast_validator(name)
     if fast is None:
         return False
