@@ -230,4 +230,18 @@ def test_the_installed_command_writes_without_loading_click(tmp_path: Path) -> N
     assert model.aliases["challenger"] == 3
     assert model.versions[-1].source == "s3://churn/3"
     assert git(repo, "status", "--porcelain") == ""
-    assert "cat-file" not in subprocess.run(["ps", "-ef"], capture_output=True, text=True).stdout
+    assert _git_children_in(repo) == []  # the store's git cat-file was stopped at exit
+
+
+def _git_children_in(repo: Path) -> list[str]:
+    """The git processes still running in ``repo`` (other suites' gits run elsewhere)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cwd = os.readlink(proc / "cwd")
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cwd.startswith(str(repo)) and args and args[0].endswith(b"git"):
+            found.append(b" ".join(args).decode(errors="replace"))
+    return found
