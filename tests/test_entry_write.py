@@ -245,3 +245,32 @@ def _git_children_in(repo: Path) -> list[str]:
         if cwd.startswith(str(repo)) and args and args[0].endswith(b"git"):
             found.append(b" ".join(args).decode(errors="replace"))
     return found
+
+
+def test_a_register_on_a_terminal_is_left_to_click_for_its_progress_bar(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert write_fast(["register", "churn", "s3://x", "--repo", str(tmp_path)]) is None
+
+
+def test_the_fast_exit_waits_for_a_thread_still_running(tmp_path: Path) -> None:
+    """os._exit would cut another thread short: with one alive, the usual exit runs."""
+    repo = _world(tmp_path / "world", remote=False)
+    code = (
+        "import sys, threading, time\n"
+        "from gitreg._entry_write import exit_now, write_fast\n"
+        "def late():\n    time.sleep(0.3)\n    sys.stderr.write('the thread finished')\n"
+        "threading.Thread(target=late).start()\n"
+        "exit_now(write_fast(['alias', 'churn', 'x', '2', '--repo', sys.argv[1]]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(repo)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.endswith("the thread finished")
+    assert Registry(repo).get_registered_model("churn").aliases["x"] == 2
