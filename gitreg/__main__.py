@@ -1,8 +1,8 @@
-"""``python -m gitreg``: the same as the ``gitreg`` command."""
+"""``python -m gitreg``: the same as the ``gitreg`` command (its fast paths included, #26)."""
 
 from __future__ import annotations
 
-from gitreg.cli import entry
+from gitreg._entry import main
 
 if __name__ == "__main__":
-    entry()
+    main()

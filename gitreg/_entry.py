@@ -3,8 +3,10 @@
 ``gitreg resolve URI`` is what a deployment job runs on every start, so it is answered
 without importing click (a third of the command's cold start, see #7); every other
 command, and any ``resolve`` with options beyond ``--repo``, ``--at``, ``--verified`` and
-``--site`` (#29), goes through the click CLI. ``tests/test_entry.py`` checks that both
-paths print and exit the same. Neither serves a model whose manifest is invalid (#22): the
+``--site`` (#29), goes through the click CLI; so do the write commands, but for the plain
+forms of ``register``, ``transition`` and ``alias`` (``_entry_write``, #26).
+``tests/test_entry.py`` and ``tests/test_entry_write.py`` check that both paths print and
+exit the same. Neither serves a model whose manifest is invalid (#22): the
 answers cache holds only what a checked read found valid, and the full read refuses the
 rest.
 """
@@ -18,6 +20,12 @@ from collections.abc import Callable, Sequence
 def main() -> None:
     """Run ``gitreg``."""
     code = resolve_fast(sys.argv[1:])
+    if code is None:
+        from gitreg._entry_write import exit_now, write_fast
+
+        code = write_fast(sys.argv[1:])
+        if code is not None:
+            exit_now(code)
     if code is None:
         from gitreg.cli import entry
 

@@ -19,9 +19,10 @@ import gitreg
 from gitreg.core import errors as core_errors
 
 PACKAGE = Path(gitreg.__file__).parent
-# The faces: the click CLI, and the console-script entry that answers `resolve` without
-# click (it prints and exits like the CLI, see tests/test_entry.py).
-FACES = {"_entry.py", "__main__.py"}
+# The faces: the click CLI, and the console-script entry that answers `resolve` and the
+# plain write commands without click (they print and exit like the CLI, see
+# tests/test_entry.py and tests/test_entry_write.py).
+FACES = {"_entry.py", "_entry_write.py", "__main__.py"}
 MODULES = sorted(PACKAGE.rglob("*.py"))
 CORE = [p for p in MODULES if "cli" not in p.relative_to(PACKAGE).parts and p.name not in FACES]
 WINGS = ("core", "store", "gate", "integrations", "services", "mlflow", "site", "cli")
@@ -54,7 +55,8 @@ def test_the_wings_exist():
 def test_the_top_holds_only_faces_and_entry_points():
     """Issue 27: the Registry's services live in their own wing, not beside the faces."""
     top = {p.name for p in PACKAGE.glob("*.py")}
-    assert top == {"__init__.py", "__main__.py", "_entry.py", "errors.py", "registry.py"}
+    entry_points = {"__main__.py", "_entry.py", "_entry_write.py"}  # _entry_write: #26
+    assert top == {"__init__.py", *entry_points, "errors.py", "registry.py"}
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitreg.core import schema_check
+from gitreg.core import plain_manifest, schema_check
 
 jsonschema_rs = pytest.importorskip("jsonschema_rs")
 
@@ -72,6 +72,8 @@ def _agree(doc: Any) -> None:
     slow = not list(schema_check._validator("manifest").iter_errors(doc))
     fast = schema_check._fast_validator("manifest").is_valid(doc)
     assert fast == slow, doc
+    # The plain check (#26) may only skip the engines where they say valid.
+    assert slow or not plain_manifest.valid(doc), doc
 
 
 def test_a_valid_manifest_is_valid_for_both():
@@ -79,10 +81,84 @@ def test_a_valid_manifest_is_valid_for_both():
     assert schema_check.check_schema(VALID, "models/churn.yaml", None) == []
 
 
+def test_the_plain_check_recognises_what_gitreg_writes_and_asks_the_schema_otherwise():
+    """A write's header and entries need no engine; what it cannot vouch for goes to one."""
+    assert plain_manifest.valid(VALID)
+    unusual = copy.deepcopy(VALID)
+    unusual["versions"][0]["run_link"] = "https://ci.example/run/1"  # valid, not plain
+    assert not plain_manifest.valid(unusual)
+    assert schema_check.check_schema(unusual, "models/churn.yaml", None) == []
+    many = {**VALID, "versions": [VALID["versions"][0]] * (plain_manifest.MAX_ENTRIES + 1)}
+    assert not plain_manifest.valid(many)  # a whole manifest: the compiled engine is faster
+
+
 @pytest.mark.parametrize(("why", "doc"), _breakages(), ids=[w for w, _ in _breakages()])
 def test_each_breakage_is_invalid_for_both(why, doc):
     _agree(doc)
     assert not schema_check._fast_validator("manifest").is_valid(doc), why
+    assert not plain_manifest.valid(doc), why
+
+
+_near = st.sampled_from(
+    [
+        ["schema_version", True],
+        ["schema_version", 1.0],
+        ["next_version", 2**31 + 1],
+        ["next_version", 0],
+        ["name", ""],
+        ["name", "x" * 257],
+        ["name", "a/b"],
+        ["name", "caf\u00e9"],
+        ["aliases", {"Latest": 1}],
+        ["aliases", {"V12": 1}],
+        ["aliases", {"ok": 0}],
+        ["aliases", {"ok": True}],
+        ["aliases", {"-x": 1}],
+        ["aliases", {"ok\n": 1}],
+        ["tags", {"a/b": "x"}],
+        ["tags", {"..": "x"}],
+        ["tags", {"a": 1}],
+        ["tags", {"": "x"}],
+        ["tags", {"k" * 251: "x"}],
+        ["created_at", "2026-11-22 10:04:11Z"],
+        ["created_at", "2026-11-22T10:04:11Z\n"],
+        ["updated_at", 5],
+        ["description", "x" * 5001],
+        ["created_by", "x" * 257],
+        ["versions", 0, "version", 2**31],
+        ["versions", 0, "version", True],
+        ["versions", 0, "source", ""],
+        ["versions", 0, "source", "x" * 2049],
+        ["versions", 0, "stage", "production"],
+        ["versions", 0, "stage", None],
+        ["versions", 0, "digest", "sha256:" + "A" * 64],
+        ["versions", 0, "digest", "sha256:" + "a" * 63],
+        ["versions", 0, "metrics", {"f1": True}],
+        ["versions", 0, "metrics", {"f1": float("nan")}],
+        ["versions", 0, "metrics", {"f1": "0.9"}],
+        ["versions", 0, "metrics", {".x": 1}],
+        ["versions", 0, "metrics", {f"m{i}": 1 for i in range(1001)}],
+        ["versions", 0, "has_input_example", 1],
+        ["versions", 0, "run_id", "x" * 257],
+        ["versions", 0, "extra", 1],
+        ["versions", 1, "stage", "Production"],
+        ["versions", 0, "created_at", "2026-11-22T10:04:11+01:00"],
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_near, min_size=1, max_size=3))
+def test_the_plain_check_never_passes_what_the_schema_refuses(changes):
+    """Valid manifests with one to three fields pushed to or past the schema's limits."""
+    doc = copy.deepcopy(VALID)
+    for *path, value in changes:
+        target: Any = doc
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+    slow = not list(schema_check._validator("manifest").iter_errors(doc))
+    assert slow or not plain_manifest.valid(doc), changes
 
 
 _scalars = st.one_of(

@@ -21,7 +21,6 @@ manifest, so ``gitreg verify`` can name the file that changed. Pure: no I/O here
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -239,6 +238,8 @@ class Listing:
 
 def root_of(digests: Iterable[str]) -> str:
     """SHA-256 (hex) of the 32-byte digests ``digests`` (hex) concatenated, in that order."""
+    import hashlib  # OpenSSL loads only when a root is computed, not on every write (#26)
+
     hasher = hashlib.sha256()
     for hexdigest in digests:
         hasher.update(bytes.fromhex(hexdigest))

@@ -12,10 +12,9 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, plain_manifest
 from gitreg.core.fields import LINK_FIX, MAX_VERSION
 from gitreg.core.finding import Finding
 
@@ -26,7 +25,12 @@ if TYPE_CHECKING:
 @functools.cache
 def schema(name: str) -> dict[str, Any]:
     """The JSON Schema shipped as ``gitreg/schemas/<name>.schema.json``."""
-    text = resources.files("gitreg.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    import pkgutil  # not importlib.resources: a write would load tempfile, shutil, zipfile (#26)
+
+    raw = pkgutil.get_data("gitreg.schemas", f"{name}.schema.json")
+    if raw is None:
+        raise FileNotFoundError(f"gitreg/schemas/{name}.schema.json")
+    text = raw.decode("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -153,7 +157,13 @@ def _short(value: Any) -> str:
 
 
 def _fast_valid(name: str, data: Any) -> bool:
-    """jsonschema-rs's verdict; False (let jsonschema explain) for what it cannot take."""
+    """jsonschema-rs's verdict; False (let jsonschema explain) for what it cannot take.
+
+    A manifest of the plain shape gitreg writes, with a few entries (what a write checks),
+    is recognised without loading either engine (#26).
+    """
+    if name == "manifest" and plain_manifest.valid(data):
+        return True
     fast = _fast_validator(name)
     if fast is None:
         return False

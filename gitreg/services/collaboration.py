@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -142,6 +141,8 @@ class Collaboration(RegistryHost):
         mut.find_version(self._read(name), number)
         user, email = self._author()
         now = now_ms()
+        import uuid  # platform and uuid: only for a comment (#26)
+
         made = Comment(uuid.uuid4().hex, name, number, text, user, now, now, email)
 
         def change(read: comments.Read) -> tuple[dict[str, bytes | None], Comment]:

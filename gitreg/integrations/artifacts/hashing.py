@@ -9,7 +9,6 @@ records is read from the very bytes the digest covers.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import hashlib
 import os
@@ -132,5 +131,7 @@ def _map(
     if len(items) <= 1 or WORKERS == 1:
         yield from map(function, items)
         return
+    import concurrent.futures  # its logging and threads: only for files to hash (#26)
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
         yield from pool.map(function, items)
