@@ -112,6 +112,17 @@ class Sparse:
         header like the old header, a replaced entry like the one it replaces, a new entry
         like the first. None if a part cannot be written this way or does not read back.
         """
+        doc = self.rendered(header, replaced, appended)
+        return doc.text if doc is not None else None
+
+    def rendered(
+        self,
+        header: Mapping[str, Any],
+        replaced: Mapping[int, tuple[dict[str, Any], int, int]],
+        appended: list[dict[str, Any]],
+    ) -> Sparse | None:
+        """``render``'s text as a Sparse, its header the one just written and read back:
+        what ``read`` of that text gives, without searching 1.6 MB again (#26)."""
         marker = object()
         ordered = ordered_like({**header, "versions": marker}, {**self.header, "versions": []})
         if list(ordered)[-1] != "versions":
@@ -121,6 +132,7 @@ class Sparse:
         if not fast_lines(ordered, "", parts) or not _reads_back("".join(parts), ordered):
             return None
         parts.append("versions:\n")
+        start = sum(map(len, parts))
         at = self.start
         for number in sorted(replaced, key=lambda n: replaced[n][1]):
             entry, begin, end = replaced[number]
@@ -135,7 +147,7 @@ class Sparse:
             if text is None:
                 return None
             parts.append(text)
-        return "".join(parts)
+        return Sparse("".join(parts), ordered, start)
 
 
 def _entry_text(entry: dict[str, Any]) -> str | None:

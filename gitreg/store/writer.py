@@ -178,7 +178,11 @@ class Writer:
         """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
         tx.validate()
         new_blobs = {
-            path: (_commit.write_blob(repo, data) if data is not None else None)
+            path: (
+                _commit.write_blob(repo, data, tx.written_ids.get(path))
+                if data is not None
+                else None
+            )
             for path, data in tx.changes.items()
         }
         for path, data in tx.written().items():
