@@ -94,7 +94,7 @@ def layout(data: bytes, old: Layout | None, level: int) -> tuple[Piece, ...]:
         if at is None:
             continue
         pieces += _compress(data, fresh, at, level)
-        pieces.append(dataclasses.replace(piece, offset=at))
+        pieces.append(Piece(at, piece.length, piece.deflated, piece.adler))
         fresh, shift = at + piece.length, at - piece.offset
     pieces += _compress(data, fresh, len(data), level)
     return tuple(pieces)

@@ -19,12 +19,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from gitreg.core import manifest
 from gitreg.core.config import CONFIG_FILE, Config
 from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree
 from gitreg.store import _commit, _git, _repo, faults, worktree
 from gitreg.store.cache import remember_written
-from gitreg.store.transaction import Clock, Transaction
+from gitreg.store.transaction import Clock, Transaction, parsed_config
 
 if TYPE_CHECKING:
     from gitreg.core.identity import Identity
@@ -146,7 +145,7 @@ class Writer:
 
         branch = self._branch(repo)
         text = _repo.read_blob(repo, _repo.rev_parse(repo, f"refs/heads/{branch}"), CONFIG_FILE)
-        config = Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)) if text else Config()
+        config = parsed_config(text) if text else Config()
         return resolve_remote(self.root, config, branch, push)
 
     def _commit_locally(
