@@ -198,3 +198,43 @@ def test_git_reads_pieced_objects_everywhere(
     registry.create_model_version(NAME, "s3://m/after-gc")  # its base is packed now
     _fsck(registry_repo)
     assert git(registry_repo, "status", "--porcelain") == ""
+
+
+def test_a_local_write_runs_gits_auto_gc_when_git_would(
+    registry: Registry, registry_repo: Path
+) -> None:
+    """As ``git commit`` does: with more loose objects than ``gc.auto`` allows (git counts
+    them in ``objects/17``), a write without a remote packs them; below it, nothing runs."""
+    registry.create_registered_model(NAME)
+    objects = registry_repo / ".git" / "objects"
+    git(registry_repo, "config", "gc.auto", "512")  # more than 2 loose in objects/17
+    from gitreg.store import _odb
+
+    def loose_in_17() -> int:
+        return len(list((objects / "17").glob("*"))) if (objects / "17").exists() else 0
+
+    made = 0
+    for k in range(100_000):
+        data = b"filler %d\n" % k
+        if _git.blob_id(data).startswith("17"):
+            _odb.write_loose(objects, "blob", data)
+            made += 1
+            if made == 2:
+                break
+    assert loose_in_17() == 2
+    registry.create_model_version(NAME, "s3://m/below")  # 2 is not more than 2
+    assert loose_in_17() == 2
+    assert not list((objects / "pack").glob("*.pack"))
+    for k in range(100_000, 200_000):
+        data = b"filler %d\n" % k
+        if _git.blob_id(data).startswith("17"):
+            _odb.write_loose(objects, "blob", data)
+            break
+    registry.create_model_version(NAME, "s3://m/above")
+    assert list((objects / "pack").glob("*.pack"))
+    blob = git(registry_repo, "rev-parse", f"HEAD:models/{NAME}.yaml").strip()
+    assert not (objects / blob[:2] / blob[2:]).exists()  # packed (the fillers, unreachable,
+    # stay loose until gc.pruneExpire)
+    _fsck(registry_repo)
+    assert git(registry_repo, "status", "--porcelain") == ""
+    assert registry.get_model_version(NAME, 2).source == "s3://m/above"
