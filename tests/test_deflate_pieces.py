@@ -117,6 +117,12 @@ def test_unchanged_pieces_are_reused_not_compressed_again() -> None:
     again = _deflate._LAYOUTS[third].pieces
     fresh = [p for p in again if not any(p.deflated is q.deflated for q in pieces)]
     assert 1 <= len(fresh) <= 2
+    # Against a blob it shares nothing with, every piece is new (and the search stops).
+    other = _text(8000, 99)
+    assert zlib.decompress(_deflate.deflate("0" * 40, b"x\0", other, 1, third)) == b"x\0" + other
+    assert not {p.deflated for p in _deflate._LAYOUTS["0" * 40].pieces} & {
+        p.deflated for p in again
+    }
     # Without the earlier layout, every piece is compressed: the same bytes come out.
     assert zlib.decompress(_deflate.deflate(third, b"blob\0", moved, 1, None)) == b"blob\0" + moved
 

@@ -28,6 +28,7 @@ MIN_REUSE = 8 * 1024  # an old piece this small is compressed again with its nei
 PROBE = 64  # bytes of an old piece searched for where it moved
 WINDOW = 256 * 1024  # how far from its expected place an old piece is looked for
 TRIES = 8  # places a probe is checked at before the piece counts as changed
+MISSES = 8  # old pieces not found in a row: the blobs differ, stop looking
 KEEP = 4
 _BASE = 65521  # Adler-32's modulus
 _END = b"\x03\x00"  # an empty final block (fixed Huffman codes, end of block)
@@ -84,15 +85,22 @@ def remember(oid: str, known: Layout) -> None:
 
 def layout(data: bytes, old: Layout | None, level: int) -> tuple[Piece, ...]:
     """``data`` in pieces: those of ``old`` it still holds (in order), the rest new."""
+    if old is None:
+        return tuple(_compress(data, 0, len(data), level))
     pieces: list[Piece] = []
     fresh = 0  # where the bytes not yet in a piece start
     shift = 0  # where the last reused piece moved: the next one is likely moved as much
-    for piece in old.pieces if old is not None else ():
+    misses = 0
+    for piece in old.pieces:
         if piece.length < MIN_REUSE:
             continue
-        at = _find(data, old.data if old is not None else b"", piece, piece.offset + shift, fresh)
+        at = _find(data, old.data, piece, piece.offset + shift, fresh)
         if at is None:
+            misses += 1
+            if misses == MISSES:
+                break
             continue
+        misses = 0
         pieces += _compress(data, fresh, at, level)
         pieces.append(Piece(at, piece.length, piece.deflated, piece.adler))
         fresh, shift = at + piece.length, at - piece.offset
