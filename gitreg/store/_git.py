@@ -42,7 +42,7 @@ _HASHED_KEEP = 4
 
 def blob_id(data: bytes) -> str:
     """The id git gives ``data`` as a blob (SHA-1), computed in-process."""
-    large = len(data) >= _HASHED_LARGE
+    large = len(data) >= _HASHED_LARGE and type(data) is bytes  # immutable only
     if large:
         for known, oid in list(_HASHED):
             if known is data or (len(known) == len(data) and known == data):
