@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitreg import Registry
-from gitreg.core import validate
+from gitreg.core import manifest, validate
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.sparse import Sparse
 from gitreg.gate.scaffold import init_registry
@@ -290,3 +290,49 @@ def test_the_policy_refuses_a_flat_transition_in_the_same_words(
     spy = Spy(monkeypatch)
     assert long_model.transition_model_version_stage(NAME, 3, "Production").version == 3
     assert spy.taken == 1
+
+
+STAGE_MOVES = st.lists(
+    st.tuples(st.integers(1, 12), st.sampled_from(STAGES), st.booleans()), max_size=15
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(moves=STAGE_MOVES)
+def test_a_rendered_doc_knows_its_stages_as_a_search_finds_them(
+    moves: list[tuple[int, str, bool]],
+) -> None:
+    """``rendered`` hands ``in_stage``'s answers on, changed where its entries changed:
+    after any sequence of moves and appends they are what a new search of the text finds."""
+    entries = [{"version": k, "source": f"s3://m/{k}", "stage": STAGES[k % 4]} for k in range(1, 9)]
+    data = {
+        "schema_version": 1,
+        "name": NAME,
+        "next_version": 9,
+        "created_at": "x",
+        "versions": entries,
+    }
+    doc = Sparse.read(manifest.dump(data))
+    assert doc is not None
+    for number, stage, append in moves:
+        for known in STAGES[:2]:  # some answers are known, others searched later
+            doc.in_stage(known)
+        header = dict(doc.header)
+        if append:
+            new = header["next_version"]
+            header["next_version"] = new + 1
+            rendered = doc.rendered(
+                header, {}, [{"version": new, "source": "s3://n", "stage": stage}]
+            )
+        else:
+            found = doc.entry(number)
+            if found is None:
+                continue
+            entry, begin, end = found
+            rendered = doc.rendered(header, {number: ({**entry, "stage": stage}, begin, end)}, [])
+        assert rendered is not None
+        fresh = Sparse.read(rendered.text)
+        assert fresh is not None
+        for each in STAGES:
+            assert rendered.in_stage(each) == fresh.in_stage(each)
+        doc = rendered

@@ -113,8 +113,9 @@ def _dump_yaml(data: Mapping[str, Any], like: Any = None) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same directory and ``os.replace``.
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8 bytes, or a str) to ``path`` via a temp file in the same
+    directory and ``os.replace``.
 
     The file gets the mode git gives a file it checks out, 0666 less the umask: created by
     ``os.open`` with that mode, not ``mkstemp`` (always 0600), so a shared checkout stays
@@ -130,8 +131,8 @@ def write_atomic(path: Path, text: str) -> None:
             continue
         break
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

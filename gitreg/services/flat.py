@@ -39,9 +39,10 @@ if TYPE_CHECKING:
 # frozen and shared between the callers that get them, as any value a cache hands out.
 _MODELS: dict[str, RegisteredModel] = {}
 _KEEP = 4  # of each: a model a process writes stays while it writes a few others
-# The manifests this process wrote here, by blob id: the next write of the same model
-# starts from its text instead of reading 1.6 MB back from git (a few, likewise).
-_TEXTS: dict[str, bytes] = {}
+# The manifests this process wrote or read here, by blob id, as Sparse: the next write of
+# the same model starts from them instead of reading 1.6 MB back from git and searching
+# it again (a few, likewise; a Sparse is never changed once made).
+_DOCS: dict[str, Sparse] = {}
 _MEMORY_LOCK = threading.Lock()  # a server writes from several threads (#25)
 
 
@@ -58,27 +59,38 @@ def _open(tx: Transaction, name: str) -> _Opened | None:
     path = model_path(name)
     if path in tx.changes or validate.CHECKS_VERSION != cache.WRITTEN_CHECKS:
         return None
-    oid = tx.base_blob_id(path)
-    raw = _TEXTS.get(oid) if oid is not None else None
-    if raw is None or oid is None:
-        raw = tx.read(path)
-        if raw is None:
-            return None
-        oid = blob_id(raw)
-    if not cache.trusted_written(tx.state_dir, oid):
+    found = _doc(tx, path)
+    if found is None:
         return None
-    try:
-        doc = Sparse.read(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        return None
+    oid, doc = found
     # Without created_at, the model's creation time is its oldest version's (from_manifest).
-    if doc is None or doc.header.get("name") != name or "created_at" not in doc.header:
+    if doc.header.get("name") != name or "created_at" not in doc.header:
         return None
     try:
         model = RegisteredModel.from_manifest({**doc.header, "versions": []})
     except (GitregError, KeyError, TypeError, ValueError):
         return None
     return _Opened(doc, path, oid, model)
+
+
+def _doc(tx: Transaction, path: str) -> tuple[str, Sparse] | None:
+    """The blob id and Sparse of ``path`` at the tip (remembered, or read and searched
+    once), if gitreg wrote and checked that blob."""
+    oid = tx.base_blob_id(path)
+    doc = _DOCS.get(oid) if oid is not None else None
+    if doc is None or oid is None:
+        raw = tx.read(path)
+        if raw is None:
+            return None
+        oid = blob_id(raw)
+        try:
+            doc = Sparse.read(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
+    if doc is None or not cache.trusted_written(tx.state_dir, oid):
+        return None
+    _keep(_DOCS, oid, doc)
+    return oid, doc
 
 
 def _keep(memory: dict[str, Any], oid: str, value: Any) -> None:
@@ -133,13 +145,13 @@ def _stage(
     findings = validate.check_change(
         {**header, "versions": entries}, opened.path, exists, production
     )
-    text = None if findings else opened.doc.render(header, replaced, list(appended))
-    if text is None:
+    doc = None if findings else opened.doc.rendered(header, replaced, list(appended))
+    if doc is None:
         return None
-    written = text.encode()
+    written = doc.text.encode()
     tx.write_checked(opened.path, written, opened.oid)
-    oid = blob_id(written)
-    _keep(_TEXTS, oid, written)
+    oid = blob_id(written)  # hashed once: the object, journal and index ask again (_git)
+    _keep(_DOCS, oid, doc)
     return oid
 
 

@@ -23,12 +23,13 @@ if TYPE_CHECKING:
     from gitreg.core.identity import Identity
 
 
-def write_blob(repo: Repo, data: bytes) -> str:
-    """Store ``data`` as a blob and return its id."""
+def write_blob(repo: Repo, data: bytes, like: str | None = None) -> str:
+    """Store ``data`` as a blob and return its id; ``like``: the blob it replaces (whose
+    compressed pieces a large blob reuses, see ``_deflate``)."""
     if repo.fast:
         from gitreg.store._odb import write_loose
 
-        return write_loose(repo.objects, "blob", data)
+        return write_loose(repo.objects, "blob", data, like=like)
     return call(repo, "hash-object", "-w", "--stdin", stdin=data).strip()
 
 

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gitreg.core.errors import GitFailed
+from gitreg.store import _deflate
+from gitreg.store._git import blob_id
 
 TREE_MODE = b"40000"
 FILE_MODE = b"100644"
@@ -37,34 +39,43 @@ STORE_TREES_ABOVE = 64 * 1024
 KEEP_TREES = 8
 
 
-def _sha1(data: bytes) -> str:
+def _sha1(header: bytes, data: bytes) -> str:
     import hashlib
 
-    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    digest = hashlib.sha1(header, usedforsecurity=False)
+    digest.update(data)  # not header + data: a copy of a 1.6 MB manifest (#26)
+    return digest.hexdigest()
 
 
 def object_id(kind: str, data: bytes) -> str:
     """The id git gives ``data`` as an object of ``kind`` (blob, tree, commit)."""
-    return _sha1(b"%s %d\0" % (kind.encode(), len(data)) + data)
+    return blob_id(data) if kind == "blob" else _sha1(b"%s %d\0" % (kind.encode(), len(data)), data)
 
 
-def write_loose(objects: Path, kind: str, data: bytes, level: int | None = None) -> str:
+def write_loose(
+    objects: Path, kind: str, data: bytes, level: int | None = None, *, like: str | None = None
+) -> str:
     """Store ``data`` as a loose object of ``kind`` (if it is not there yet); its id.
 
     As git does: a temporary file in the object's fan-out directory, read-only, then
     renamed into place, so a reader never sees a partial object. Durability is git's
-    default (no fsync of loose objects; ``core.fsync`` governs git's own).
+    default (no fsync of loose objects; ``core.fsync`` governs git's own). A large blob is
+    compressed in pieces, reusing those it shares with blob ``like`` (the one it replaces,
+    ``_deflate``, #26); its id is hashed once per process (``_git.blob_id``).
     """
     header = b"%s %d\0" % (kind.encode(), len(data))
-    oid = _sha1(header + data)
+    oid = blob_id(data) if kind == "blob" else _sha1(header, data)
     directory = objects / oid[:2]
     final = directory / oid[2:]
     if final.exists():
         return oid
     if level is None:
         level = 0 if kind == "tree" and len(data) > STORE_TREES_ABOVE else LOOSE_LEVEL
-    packed = zlib.compressobj(level)
-    body = packed.compress(header) + packed.compress(data) + packed.flush()
+    if kind == "blob" and level and len(data) >= _deflate.LARGE:
+        body = _deflate.deflate(oid, header, data, level, like)
+    else:
+        packed = zlib.compressobj(level)
+        body = packed.compress(header) + packed.compress(data) + packed.flush()
     directory.mkdir(exist_ok=True)
     tmp = directory / f"tmp_obj_gitreg_{os.getpid()}_{threading.get_ident()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)

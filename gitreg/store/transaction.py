@@ -8,6 +8,7 @@ transaction never touches the work tree or a ref itself.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,25 @@ if TYPE_CHECKING:
     from gitreg.store._repo import Repo
 
 Clock = Callable[[], int]  # epoch milliseconds
+
+
+# gitreg.yaml parsed, by its text: a write read and parsed it twice (where it goes, and
+# the policy), 0.7 ms each (#26). A Config is frozen; the text decides it alone.
+_CONFIGS: dict[bytes, Config] = {}
+_CONFIGS_KEEP = 4
+_CONFIGS_LOCK = threading.Lock()  # a server writes from several threads (#25)
+
+
+def parsed_config(text: bytes) -> Config:
+    """``Config.from_dict`` of the gitreg.yaml ``text``, parsed once per process."""
+    known = _CONFIGS.get(text)
+    if known is None:
+        known = Config.from_dict(manifest.load_mapping(text, CONFIG_FILE))
+        with _CONFIGS_LOCK:
+            _CONFIGS[text] = known
+            while len(_CONFIGS) > _CONFIGS_KEEP:
+                del _CONFIGS[next(iter(_CONFIGS))]
+    return known
 
 
 def model_path(name: str) -> str:
@@ -96,7 +116,7 @@ class Transaction:
         text = self.read(CONFIG_FILE)
         if not text:
             return Config().policy
-        return Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)).policy
+        return parsed_config(text).policy
 
     def model_changes(
         self,

@@ -111,7 +111,7 @@ def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -
         if data is None:
             target.unlink(missing_ok=True)
         else:
-            manifest.write_atomic(target, data.decode("utf-8"))
+            manifest.write_atomic(target, data)  # the blob's bytes, not decoded again
     faults.point("worktree-written")
     _repo.sync_index(repo, list(changes), changes)
 

@@ -19,12 +19,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from gitreg.core import manifest
 from gitreg.core.config import CONFIG_FILE, Config
 from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree
 from gitreg.store import _commit, _git, _repo, faults, worktree
 from gitreg.store.cache import remember_written
-from gitreg.store.transaction import Clock, Transaction
+from gitreg.store.transaction import Clock, Transaction, parsed_config
 
 if TYPE_CHECKING:
     from gitreg.core.identity import Identity
@@ -98,9 +97,14 @@ class Writer:
                 ref = f"refs/heads/{self._branch(repo)}"
                 target = self.remote_for(repo, push)
                 if target is None:
-                    return self._commit_locally(repo, ref, mutation, retries, start)
-                contention = contention or Contention(target)
-                queued = group.enqueue(self, repo, ref, target, mutation, start)
+                    done = self._commit_locally(repo, ref, mutation, retries, start)
+                else:
+                    contention = contention or Contention(target)
+                    queued = group.enqueue(self, repo, ref, target, mutation, start)
+            if target is None:
+                self._collect_garbage(repo)
+                return done
+            contention = contention or Contention(target)  # made above: for the type checker
             if queued.commit is None:
                 return queued.result  # type: ignore[no-any-return]
             # The network half, shared with the writers queued on this clone (see group).
@@ -113,6 +117,21 @@ class Writer:
             # that a writer queued on this clone can take its turn meanwhile (see #15).
             time.sleep(contention.wait)
             contention.wait = 0.0
+
+    def _collect_garbage(self, repo: Repo) -> None:
+        """After a local commit, what ``git commit`` does: ``git gc --auto`` when git would
+        collect (the clone unlocked). A push does it too (``group``); a clone without a
+        remote otherwise kept every loose object, 290 kB a write on a model with 5,000
+        versions (#26)."""
+        if self.last_commit is None or not _repo.needs_gc(repo):
+            return
+        # A gc that left a warning (too many unreachable loose objects) is not run again
+        # until its gc.log is a day old (gc.logExpiry): git would only print the log.
+        log = repo.git_dir / "gc.log"
+        with contextlib.suppress(OSError):
+            if "gc.logexpiry" not in repo.config and time.time() - log.stat().st_mtime < 86400:
+                return
+        _git.collect_garbage(self.root)
 
     def _starter(
         self, author: Identity | None, clock: Clock | None
@@ -146,7 +165,7 @@ class Writer:
 
         branch = self._branch(repo)
         text = _repo.read_blob(repo, _repo.rev_parse(repo, f"refs/heads/{branch}"), CONFIG_FILE)
-        config = Config.from_dict(manifest.load_mapping(text, CONFIG_FILE)) if text else Config()
+        config = parsed_config(text) if text else Config()
         return resolve_remote(self.root, config, branch, push)
 
     def _commit_locally(
@@ -178,7 +197,11 @@ class Writer:
         """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
         tx.validate()
         new_blobs = {
-            path: (_commit.write_blob(repo, data) if data is not None else None)
+            path: (
+                _commit.write_blob(repo, data, tx.written_ids.get(path))
+                if data is not None
+                else None
+            )
             for path, data in tx.changes.items()
         }
         for path, data in tx.written().items():
