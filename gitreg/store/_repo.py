@@ -4,9 +4,9 @@ A write's ``Repo`` reads refs, HEAD, config and the index entry it needs in proc
 reads objects through one ``git cat-file --batch`` (``_odb``), and moves the branch
 (compare-and-swap, ``_refs``) and updates the index (``_index``) in process by git's own
 locking rules where it can, else through ``git update-ref`` and ``git update-index``
-(#26); a repository that is not plain (another object format, ref
-backend, split or sparse index, or git's directories moved by the environment) takes
-git's own commands (#15). Commands on a path alone are in ``_git``; commits are built
+(#26), a split index too (``_split_index``); a repository that is not plain (another
+object format, ref backend, sparse index, or git's directories moved by the environment)
+takes git's own commands (#15). Commands on a path alone are in ``_git``; commits are built
 by ``_commit``.
 """
 
@@ -73,7 +73,6 @@ class Repo:
         plain = (
             config.get("extensions.objectformat", "sha1").lower() == "sha1"
             and config.get("extensions.refstorage", "files").lower() == "files"
-            and not is_true(config.get("core.splitindex", "false"))
             and not is_true(config.get("index.sparse", "false"))
         )
         # Whether this process may read refs and write objects itself (a plain repository).
@@ -217,13 +216,19 @@ def sync_index(
     ``contents``: what each path now holds (None: removed), for the update in process
     (``_index_write``, #26); without it, or where that cannot be exact, git does it.
     """
+    split = False
     if paths and repo.fast and contents is not None:
         from gitreg.store import _index_write
 
-        if _index_write.update(repo, repo.root, {p: contents[p] for p in paths}):
+        outcome = _index_write.update(repo, repo.root, {p: contents[p] for p in paths})
+        if outcome == "done":
             return
+        split = outcome == "split"
     if paths:
-        call(repo, "update-index", "--add", "--remove", "--", *paths)
+        # --split-index: git starts a split index, or folds the changes into a new
+        # shared one, and expires old shared files (_split_index, #26).
+        flags = ["--split-index"] if split else []
+        call(repo, "update-index", "--add", "--remove", *flags, "--", *paths)
 
 
 def index_blob(repo: Repo, path: str) -> str | None:
