@@ -104,6 +104,10 @@ def test_git_between_two_gitreg_writes_on_a_split_index(registry_repo, small_spl
     registry.create_model_version("churn", "s3://churn/2")
     git(registry_repo, "update-index", "--split-index")  # git writes a new shared index
     registry.create_model_version("fraud", "s3://fraud/1")
+    manifest = registry_repo / "models" / "fraud.yaml"
+    manifest.write_text(manifest.read_text() + "# by hand\n")
+    git(registry_repo, "checkout", "--", "models/fraud.yaml")  # and thrown away
+    registry.create_model_version("fraud", "s3://fraud/2")
     (registry_repo / "notes.txt").unlink()
     git(registry_repo, "rm", "-q", "notes.txt")
     git(registry_repo, "commit", "-qm", "removed by git")

@@ -63,6 +63,7 @@ class Repo:
         self.objects = self.common_dir / "objects"
         self.reader = _odb.Reader(root)
         self.trees: dict[str, _odb.Tree] = {}
+        self.commit_trees: dict[str, str] = {}  # commit -> its root tree (root_tree)
         self.config: dict[str, str] = {}
         self.fast = False
         self.refresh()
@@ -160,7 +161,19 @@ def read_blob(repo: Repo, commit: str | None, path: str) -> bytes | None:
     """``path`` at ``commit``, or None; through the repository's one ``cat-file``."""
     if commit is None:
         return None
-    found = repo.reader.read(f"{commit}:{path}")
+    spec = f"{commit}:{path}"
+    if repo.fast:
+        # Through the trees this process keeps (a write's own): git would scan the 400 kB
+        # models/ tree of a 10,000-model registry for each path (#26).
+        from gitreg.store import _odb
+
+        trees = _odb.TreeWriter(repo.reader, repo.objects, repo.trees)
+        with contextlib.suppress(GitFailed, KeyError):
+            oid = _odb.blob_at(trees, root_tree(repo, commit), path)
+            if oid is None:
+                return None
+            spec = oid
+    found = repo.reader.read(spec)
     return found[2] if found is not None and found[1] == "blob" else None
 
 
@@ -182,12 +195,20 @@ def list_names(repo: Repo, commit: str | None, directory: str) -> list[str]:
 
 
 def root_tree(repo: Repo, commit: str | None) -> str | None:
+    """The root tree of ``commit`` (remembered: a commit never changes, #26)."""
     if commit is None:
         return None
+    known = repo.commit_trees.get(commit)
+    if known is not None:
+        return known
     found = repo.reader.read(commit)
     if found is None or found[1] != "commit" or not found[2].startswith(b"tree "):
         raise GitFailed(f"commit {commit} is missing from the repository; run git fsck")
-    return found[2][5:45].decode()
+    tree = found[2][5:45].decode()
+    if len(repo.commit_trees) >= 64:
+        repo.commit_trees.clear()
+    repo.commit_trees[commit] = tree
+    return tree
 
 
 def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> bool:
