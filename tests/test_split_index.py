@@ -209,7 +209,8 @@ def test_a_shared_index_that_is_not_the_one_named_is_left_to_git(registry_repo, 
     (shared,) = (registry_repo / ".git").glob("sharedindex.*")
     shared.chmod(0o644)
     shared.write_bytes(shared.read_bytes()[:-1] + b"\0")  # corrupt: git refuses it too
-    _split_index._SHARED.clear()
+    _split_index._SHARED.clear()  # as a new process: nothing read yet
+    _split_index._PARSED.clear()
     repo = _repo.open_repo(registry_repo)
     data = (registry_repo / "models" / "churn.yaml").read_bytes()
     before = (registry_repo / ".git" / "index").read_bytes()
@@ -223,3 +224,18 @@ def test_a_shared_index_that_is_not_the_one_named_is_left_to_git(registry_repo, 
 def test_ewah_bitmaps_round_trip(positions):
     encoded = _split_index.ewah_encode(positions)
     assert _split_index.ewah_decode(encoded, 0) == (positions, len(encoded))
+
+
+def test_a_shared_index_gone_since_the_last_write_is_left_to_git(registry_repo, small_split):
+    """The parse this process remembers never outlives the shared file it names."""
+    registry = Registry(registry_repo)
+    for name in ("churn", "fraud"):
+        registry.create_model_version(name, f"s3://{name}/1")
+    registry.create_model_version("churn", "s3://churn/2")  # remembered by this process
+    (shared,) = (registry_repo / ".git").glob("sharedindex.*")
+    shared.unlink()
+    repo = _repo.open_repo(registry_repo)
+    data = (registry_repo / "models" / "churn.yaml").read_bytes()
+    before = (registry_repo / ".git" / "index").read_bytes()
+    assert _index_write.update(repo, registry_repo, {"models/churn.yaml": data}) == "git"
+    assert (registry_repo / ".git" / "index").read_bytes() == before

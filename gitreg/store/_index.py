@@ -75,10 +75,13 @@ def _split_lookup(git_dir: Path, data: bytes, name: bytes) -> tuple[bool, str | 
     from gitreg.store import _index_write, _split_index
 
     try:
-        view = _index_write.split_view(data)
-        if view is None:
-            return False, None
-        header = _split_index.parse(*view, git_dir).lookup(name)
+        split = _split_index.remembered(data[-20:])
+        if split is None:
+            view = _index_write.split_view(data)
+            if view is None:
+                return False, None
+            split = _split_index.parse(*view, git_dir)
+        header = split.lookup(name)
     except (_split_index.Refused, struct.error, ValueError, IndexError) as e:
         raise Unsure(f"a split index this reader does not follow: {e}") from e
     if header is None:

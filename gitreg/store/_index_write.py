@@ -287,11 +287,13 @@ def _rewrite_split(
     """A split index: a new small ``.git/index`` linked to the same shared one (#26)."""
     if settings.split is False:
         raise _Refused("core.splitIndex is false: git unsplits it")
-    entries, ext_start = _entries(data, version, count)
-    extensions = [(s, b) for s, b in _extensions(data, ext_start) if s not in _DROPPED]
-    if any(sig not in (b"link", b"TREE") for sig, _b in extensions):
-        raise _Refused("an extension this writer does not keep")
-    split = _split.parse([(n, h) for n, h, _r in entries], extensions, settings.git_dir)
+    split = _split.remembered(data[-20:])
+    if split is None:
+        entries, ext_start = _entries(data, version, count)
+        extensions = [(s, b) for s, b in _extensions(data, ext_start) if s not in _DROPPED]
+        if any(sig not in (b"link", b"TREE") for sig, _b in extensions):
+            raise _Refused("an extension this writer does not keep")
+        split = _split.parse([(n, h) for n, h, _r in entries], extensions, settings.git_dir)
     for path, content in changes.items():
         name = path.encode("utf-8", "surrogateescape")
         old = split.lookup(name)

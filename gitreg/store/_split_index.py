@@ -201,6 +201,31 @@ class Split:
     def changed(self) -> int:
         return len(self.replaced) + len(self.added) + len(self.deleted)
 
+    def copy(self) -> Split:
+        return dataclasses.replace(
+            self,
+            replaced=dict(self.replaced),
+            added=dict(self.added),
+            deleted=set(self.deleted),
+            extensions=list(self.extensions),
+        )
+
+
+# The split index this process read or wrote last, by its trailing checksum: the next
+# write's check and update find it here instead of parsing it again.
+_PARSED: dict[bytes, Split] = {}
+
+
+def remembered(trailer: bytes) -> Split | None:
+    """The index with this checksum, if this process read or wrote it last (a copy)."""
+    found = _PARSED.get(trailer)
+    return found.copy() if found is not None else None
+
+
+def remember(trailer: bytes, split: Split) -> None:
+    _PARSED.clear()
+    _PARSED[trailer] = split.copy()
+
 
 def parse(
     entries: list[tuple[bytes, bytes]], extensions: list[tuple[bytes, bytes]], git_dir: Path
@@ -305,7 +330,9 @@ def serialize(split: Split) -> bytes:
     for sig, body in split.extensions:
         parts += [sig, struct.pack(">I", len(body)), body]
     out = b"".join(parts)
-    return out + hashlib.sha1(out, usedforsecurity=False).digest()
+    trailer = hashlib.sha1(out, usedforsecurity=False).digest()
+    remember(trailer, split)
+    return out + trailer
 
 
 def freshen(git_dir: Path, split: Split) -> None:
