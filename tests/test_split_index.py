@@ -239,3 +239,15 @@ def test_a_shared_index_gone_since_the_last_write_is_left_to_git(registry_repo, 
     before = (registry_repo / ".git" / "index").read_bytes()
     assert _index_write.update(repo, registry_repo, {"models/churn.yaml": data}) == "git"
     assert (registry_repo / ".git" / "index").read_bytes() == before
+
+
+def test_a_name_holding_link_in_a_whole_index_is_read_as_before(registry_repo):
+    """The bytes ``link`` in a path are not a split index's extension."""
+    registry = Registry(registry_repo)
+    registry.create_model_version("link", "s3://link/1")
+    registry.create_model_version("link", "s3://link/2")
+    assert not is_split(registry_repo)
+    index = registry_repo / ".git" / "index"
+    staged = git(registry_repo, "ls-files", "--stage", "--", "models/link.yaml").split()[1]
+    assert _index.staged_blob(index, "models/link.yaml") == staged
+    assert_git_agrees(registry_repo)

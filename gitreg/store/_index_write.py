@@ -320,6 +320,9 @@ def split_view(data: bytes) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes
     version, count = struct.unpack_from(">II", data, 4)
     if version not in (2, 3):
         raise _split.Refused(f"index version {version}")
+    layout = _LAYOUTS.get(data[-20:]) or _walk(data, version, count)  # offsets only: cheap
+    if layout is not None and not any(s == b"link" for s, _b in _extensions(data, layout[1])):
+        return None
     entries, ext_start = _entries(data, version, count)
     extensions = _extensions(data, ext_start)
     if not any(sig == b"link" for sig, _b in extensions):
