@@ -251,3 +251,17 @@ def test_a_name_holding_link_in_a_whole_index_is_read_as_before(registry_repo):
     staged = git(registry_repo, "ls-files", "--stage", "--", "models/link.yaml").split()[1]
     assert _index.staged_blob(index, "models/link.yaml") == staged
     assert_git_agrees(registry_repo)
+
+
+def test_an_index_of_version_4_is_not_split_again_at_every_write(registry_repo, small_split):
+    """Version 4 (compressed names) is written whole, or left to git; never re-split per write."""
+    registry = Registry(registry_repo)
+    registry.create_model_version("churn", "s3://churn/1")
+    git(registry_repo, "update-index", "--index-version", "4", "--split-index")
+    registry.create_model_version("churn", "s3://churn/2")
+    repo = _repo.open_repo(registry_repo)
+    data = (registry_repo / "models" / "churn.yaml").read_bytes()
+    assert _index_write.update(repo, registry_repo, {"models/churn.yaml": data}) != "split"
+    registry.create_model_version("fraud", "s3://fraud/1")
+    assert (registry_repo / ".git" / "index").read_bytes()[4:8] == (4).to_bytes(4, "big")
+    assert_git_agrees(registry_repo)

@@ -237,7 +237,8 @@ def _rewrite(
         layout = layout or _walk(data, version, count)
         if layout is not None and any(s == b"link" for s, _b in _extensions(data, layout[1])):
             return _rewrite_split(data, version, count, root, changes, settings)
-    if settings.split or (settings.split is None and count > SPLIT_ABOVE):
+    wanted = settings.split or (settings.split is None and count > SPLIT_ABOVE)
+    if wanted and layout is not None:  # known not to be split yet (else: git keeps it as is)
         raise _split.Reshare("an index to split")
     return _rewrite_whole(data, version, count, layout, root, changes, settings)
 
