@@ -14,15 +14,20 @@ What ``git update-index --add --remove -- PATHS`` does after a write, without a 
 5. write it with a new trailing SHA-1 to the lock, ``fsync`` when ``core.fsync`` names the
    index, and rename it over the index.
 
-Refused to this fast path, so git does it: a split index (``link``), a sparse index
-(``sdir``), the untracked cache (``UNTR``), fsmonitor data (``FSMN``), resolve-undo
-records (``REUC``), any extension this reader does not know, a conflict or a
-skip-worktree/intent-to-add entry on a path, a directory/file clash, a shared repository,
-``core.autocrlf`` or any gitattributes file (a filter could make git's blob id differ
-from the content's), ``core.fsmonitor``. Files already staged (the usual write: a manifest
-changed) are rewritten where they sit, whatever the index's size; an insert or a removal
-rebuilds the entry list, and on an index of more than ``MAX_ENTRIES`` entries that is
-left to git, whose parser is faster than a walk in Python.
+A split index (``link``, versions 2 and 3) gets a new small ``.git/index`` of its changed
+entries (``_split_index``); an index of more than ``SPLIT_ABOVE`` entries that is not split
+yet (``core.splitIndex`` unset or true), or whose split part has grown, is handed to
+``git update-index --split-index`` ("split"), which writes the shared index.
+
+Refused to this fast path, so git does it: a sparse index (``sdir``), the untracked cache
+(``UNTR``), fsmonitor data (``FSMN``), resolve-undo records (``REUC``), any extension this
+reader does not know, a split index with ``core.splitIndex`` false or of version 4, a
+conflict or a skip-worktree/intent-to-add entry on a path, a directory/file clash, a shared
+repository, ``core.autocrlf`` or any gitattributes file (a filter could make git's blob id
+differ from the content's), ``core.fsmonitor``. Files already staged (the usual write: a
+manifest changed) are rewritten where they sit; an insert or a removal rebuilds the entry
+list, and on an index of more than ``MAX_ENTRIES`` entries that is not split that is left
+to git, whose parser is faster than a walk in Python.
 """
 
 from __future__ import annotations
