@@ -3,8 +3,8 @@
 ``gitreg/store/_index_write.py`` replaces ``git update-index`` after a write. Real git
 judges the result: ``git status`` is clean, ``git fsck`` is happy, ``git write-tree``
 (which trusts the cache tree wherever it is not invalidated) gives HEAD's tree, for index
-versions 2, 3 and 4; the cases it refuses (split index, untracked cache, a gitattributes
-file) are left to git and are just as clean.
+versions 2, 3 and 4; the cases it refuses (untracked cache, a gitattributes file) are left
+to git and are just as clean. A split index has its own tests (``test_split_index.py``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_the_in_process_path_is_taken_for_a_plain_index(registry_repo):
     Registry(registry_repo).create_model_version("churn", "s3://churn/1")
     data = (registry_repo / "models" / "churn.yaml").read_bytes()
     changes = {"models/churn.yaml": data}
-    assert _index_write.update(repo, registry_repo, changes) is True
+    assert _index_write.update(repo, registry_repo, changes) == "done"
     assert not (registry_repo / ".git" / "index.lock").exists()
     assert_git_agrees(registry_repo)
 
@@ -77,11 +77,10 @@ def test_the_in_process_path_is_taken_for_a_plain_index(registry_repo):
 @pytest.mark.parametrize(
     "setup",
     [
-        ["update-index", "--split-index"],
         ["update-index", "--untracked-cache"],
         ["config", "core.autocrlf", "true"],
     ],
-    ids=["split-index", "untracked-cache", "autocrlf"],
+    ids=["untracked-cache", "autocrlf"],
 )
 def test_what_the_fast_path_refuses_is_left_to_git(registry_repo, setup):
     git(registry_repo, *setup)
@@ -90,7 +89,7 @@ def test_what_the_fast_path_refuses_is_left_to_git(registry_repo, setup):
     repo = _repo.open_repo(registry_repo)
     data = (registry_repo / "models" / "churn.yaml").read_bytes()
     before = (registry_repo / ".git" / "index").read_bytes()
-    assert _index_write.update(repo, registry_repo, {"models/churn.yaml": data}) is False
+    assert _index_write.update(repo, registry_repo, {"models/churn.yaml": data}) == "git"
     assert (registry_repo / ".git" / "index").read_bytes() == before, "refused, yet written"
     assert not (registry_repo / ".git" / "index.lock").exists()
     writes(registry_repo)
@@ -113,7 +112,7 @@ def test_an_index_lock_held_by_git_is_never_taken(registry_repo):
     lock.write_text("")
     repo = _repo.open_repo(registry_repo)
     data = (registry_repo / "models" / "churn.yaml").read_bytes()
-    assert _index_write.update(repo, registry_repo, {"models/churn.yaml": data}) is False
+    assert _index_write.update(repo, registry_repo, {"models/churn.yaml": data}) == "git"
     assert lock.exists(), "another process's index.lock was removed"
     lock.unlink()
 

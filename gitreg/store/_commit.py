@@ -54,9 +54,11 @@ def commit_tree(
         tree = writer.update(root_tree(repo, parent), changes) or EMPTY_TREE
         if tree == EMPTY_TREE:
             _odb.write_loose(repo.objects, "tree", b"")
-        return _odb.write_loose(
+        commit = _odb.write_loose(
             repo.objects, "commit", _commit(tree, parent, author, committer, message)
         )
+        repo.commit_trees[commit] = tree  # the next write builds on it (root_tree)
+        return commit
     return _commit_through_index(repo, parent, changes, message, author_as)
 
 

@@ -3,9 +3,10 @@
 ``git ls-files -s -- PATH`` costs a process that reads the whole index. A write only needs
 the blob staged for the one path it is about to overwrite: found here by searching the
 index file for the path and checking that it sits exactly where an entry's name does.
-Anything this reader is not sure of (index version 4's compressed names, a split index, a
-conflict, a name that appears in more than one place) answers "cannot tell", and the
-caller asks git.
+A split index (#26) is read through ``_split_index``: its small ``.git/index`` and the
+shared one it links to (read once per process). Anything this reader is not sure of
+(index version 4's compressed names, a conflict, a name that appears in more than one
+place) answers "cannot tell", and the caller asks git.
 """
 
 from __future__ import annotations
@@ -41,6 +42,20 @@ def staged_blob(index: Path, path: str) -> str | None:
     if version not in (2, 3):
         raise Unsure(f"index version {version}")
     name = path.encode("utf-8", "surrogateescape")
+    if b"link" in data:
+        split, oid = _split_lookup(index.parent, data, name)
+        if split:  # a split index (#26)
+            return oid
+    found = _search(data, name, version)
+    if len(found) > 1:
+        raise Unsure(f"{path} is named in more than one place")
+    if not found and b"sdir" in data:
+        raise Unsure("maybe a sparse index")  # inside a directory entry: only git can say
+    return found[0] if found else None
+
+
+def _search(data: bytes, name: bytes, version: int) -> list[str]:
+    """The object ids of the entries named ``name``, found by searching the bytes."""
     needle = name + b"\0"
     found: list[str] = []
     at = data.find(needle, 12)
@@ -49,13 +64,31 @@ def staged_blob(index: Path, path: str) -> str | None:
         if oid is not None:
             found.append(oid)
         at = data.find(needle, at + 1)
-    if len(found) > 1:
-        raise Unsure(f"{path} is named in more than one place")
-    if not found and (b"link" in data or b"sdir" in data):
-        # Perhaps a split index (the entry lives in the shared index) or a sparse one
-        # (inside a directory entry): only git can say it is not staged (#26).
-        raise Unsure("maybe a split or sparse index")
-    return found[0] if found else None
+    return found
+
+
+def _split_lookup(git_dir: Path, data: bytes, name: bytes) -> tuple[bool, str | None]:
+    """Whether the index is split, and the blob staged for ``name`` if it is.
+
+    Its replaced entries have no names in ``.git/index``; the rest are in the shared index.
+    """
+    from gitreg.store import _index_write, _split_index
+
+    try:
+        split = _split_index.remembered(data[-20:])
+        if split is None:
+            view = _index_write.split_view(data)
+            if view is None:
+                return False, None
+            split = _split_index.parse(*view, git_dir)
+        header = split.lookup(name)
+    except (_split_index.Refused, struct.error, ValueError, IndexError) as e:
+        raise Unsure(f"a split index this reader does not follow: {e}") from e
+    if header is None:
+        return True, None
+    if ((header[60] << 8) | header[61]) & _STAGE:
+        raise Unsure("a conflict")
+    return True, header[40:60].hex()
 
 
 def _entry_at(data: bytes, at: int, length: int, version: int) -> str | None:

@@ -14,15 +14,20 @@ What ``git update-index --add --remove -- PATHS`` does after a write, without a 
 5. write it with a new trailing SHA-1 to the lock, ``fsync`` when ``core.fsync`` names the
    index, and rename it over the index.
 
-Refused to this fast path, so git does it: a split index (``link``), a sparse index
-(``sdir``), the untracked cache (``UNTR``), fsmonitor data (``FSMN``), resolve-undo
-records (``REUC``), any extension this reader does not know, a conflict or a
-skip-worktree/intent-to-add entry on a path, a directory/file clash, a shared repository,
-``core.autocrlf`` or any gitattributes file (a filter could make git's blob id differ
-from the content's), ``core.fsmonitor``. Files already staged (the usual write: a manifest
-changed) are rewritten where they sit, whatever the index's size; an insert or a removal
-rebuilds the entry list, and on an index of more than ``MAX_ENTRIES`` entries that is
-left to git, whose parser is faster than a walk in Python.
+A split index (``link``, versions 2 and 3) gets a new small ``.git/index`` of its changed
+entries (``_split_index``); an index of more than ``SPLIT_ABOVE`` entries that is not split
+yet (``core.splitIndex`` unset or true), or whose split part has grown, is handed to
+``git update-index --split-index`` ("split"), which writes the shared index.
+
+Refused to this fast path, so git does it: a sparse index (``sdir``), the untracked cache
+(``UNTR``), fsmonitor data (``FSMN``), resolve-undo records (``REUC``), any extension this
+reader does not know, a split index with ``core.splitIndex`` false or of version 4, a
+conflict or a skip-worktree/intent-to-add entry on a path, a directory/file clash, a shared
+repository, ``core.autocrlf`` or any gitattributes file (a filter could make git's blob id
+differ from the content's), ``core.fsmonitor``. Files already staged (the usual write: a
+manifest changed) are rewritten where they sit; an insert or a removal rebuilds the entry
+list, and on an index of more than ``MAX_ENTRIES`` entries that is not split that is left
+to git, whose parser is faster than a walk in Python.
 """
 
 from __future__ import annotations
@@ -36,10 +41,14 @@ import stat
 import struct
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
+from gitreg.store import _split_index as _split
 from gitreg.store._refs import Repo
 
 MAX_ENTRIES = 3000
+# An index larger than this is split (core.splitIndex unset): see _split_index (#26).
+SPLIT_ABOVE = 2000
 _HEADER = 62  # stat data (40), object id (20), flags (2)
 _EXTENDED = 0x4000
 _STAGE = 0x3000
@@ -47,7 +56,7 @@ _NAME_MASK = 0x0FFF
 _DROPPED = (b"EOIE", b"IEOT")
 
 
-class _Refused(Exception):
+class _Refused(_split.Refused):
     """git's to do (see module doc)."""
 
 
@@ -83,28 +92,58 @@ def _false(value: str) -> bool:
     return value.lower() in ("false", "no", "off", "0")
 
 
-def update(repo: Repo, root: Path, changes: Mapping[str, bytes | None]) -> bool:
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    filemode: bool
+    git_dir: Path
+    split: bool | None  # core.splitIndex: unset is None
+    max_percent: int  # splitIndex.maxPercentChange
+
+
+def _settings(repo: Repo) -> _Settings:
+    from gitreg.store._refs import is_true
+
+    value = repo.config.get("core.splitindex")
+    try:
+        percent = int(repo.config.get("splitindex.maxpercentchange", "20"))
+    except ValueError:
+        percent = 20
+    return _Settings(
+        filemode=is_true(repo.config.get("core.filemode", "true")),
+        git_dir=repo.git_dir,
+        split=None if value is None else is_true(value),
+        max_percent=percent if 0 <= percent <= 100 else 20,
+    )
+
+
+Outcome = Literal["done", "git", "split"]
+
+
+def update(repo: Repo, root: Path, changes: Mapping[str, bytes | None]) -> Outcome:
     """Update the index entries of ``changes`` (path -> content now on disk, None: deleted).
 
-    True when done; False when git must do it (nothing was changed).
+    "done" when done; "git" when git must do it, "split" when git must do it and write
+    a new shared index (``--split-index``); nothing was changed then.
     """
     from gitreg.store._refs import fsync_components
 
     index = repo.git_dir / "index"
     if not eligible(repo, root):
-        return False
+        return "git"
     lock = repo.git_dir / "index.lock"
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
-        return False  # another git holds it: git's own error says so
+        return "git"  # another git holds it: git's own error says so
     replaced = False
     try:
         try:
             data = index.read_bytes()
-            new = _rewrite(data, root, changes, _filemode(repo))
-        except (_Refused, OSError, struct.error, ValueError, IndexError):
-            return False
+            new = _rewrite(data, root, changes, _settings(repo))
+        except _split.Reshare:
+            return "split"
+        except (_Refused, _split.Refused, OSError, struct.error, ValueError, IndexError):
+            return "git"
         view = memoryview(new)
         while view:
             view = view[os.write(fd, view) :]
@@ -114,19 +153,13 @@ def update(repo: Repo, root: Path, changes: Mapping[str, bytes | None]) -> bool:
         fd = -1
         os.replace(lock, index)
         replaced = True
-        return True
+        return "done"
     finally:
         if fd >= 0:
             os.close(fd)
         if not replaced:  # never another process's lock, taken after our rename
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(lock)
-
-
-def _filemode(repo: Repo) -> bool:
-    from gitreg.store._refs import is_true
-
-    return is_true(repo.config.get("core.filemode", "true"))
 
 
 # ------------------------------------------------------------------- the format
@@ -196,18 +229,39 @@ def _extensions(data: bytes, start: int) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def _rewrite(data: bytes, root: Path, changes: Mapping[str, bytes | None], filemode: bool) -> bytes:
+def _rewrite(
+    data: bytes, root: Path, changes: Mapping[str, bytes | None], settings: _Settings
+) -> bytes:
     if len(data) < 32 or data[:4] != b"DIRC":
         raise _Refused("not an index")
     layout = _LAYOUTS.get(data[-20:])  # an index this process wrote: checked and walked
     if layout is None and hashlib.sha1(data[:-20], usedforsecurity=False).digest() != data[-20:]:
         raise _Refused("bad index checksum")  # git refuses it too; let it say so
     version, count = struct.unpack_from(">II", data, 4)
-    if version in (2, 3) and None not in changes.values():
+    if version in (2, 3):
         layout = layout or _walk(data, version, count)
+        if layout is not None and any(s == b"link" for s, _b in _extensions(data, layout[1])):
+            return _rewrite_split(data, version, count, root, changes, settings)
+    wanted = settings.split or (settings.split is None and count > SPLIT_ABOVE)
+    if wanted and layout is not None:  # known not to be split yet (else: git keeps it as is)
+        raise _split.Reshare("an index to split")
+    return _rewrite_whole(data, version, count, layout, root, changes, settings)
+
+
+def _rewrite_whole(
+    data: bytes,
+    version: int,
+    count: int,
+    layout: Layout | None,
+    root: Path,
+    changes: Mapping[str, bytes | None],
+    settings: _Settings,
+) -> bytes:
+    """An index that is not split: its entries rewritten in place, or the list rebuilt."""
+    if version in (2, 3) and None not in changes.values():
         spliced = _splice(data, version, count, layout, list(changes))
         if spliced is not None:
-            return spliced.write(root, changes, filemode)
+            return spliced.write(root, changes, settings.filemode)
     if version not in (2, 3, 4) or count > MAX_ENTRIES:
         raise _Refused(f"index version {version} with {count} entries")
     entries, ext_start = _entries(data, version, count)
@@ -216,7 +270,7 @@ def _rewrite(data: bytes, root: Path, changes: Mapping[str, bytes | None], filem
     if len(by_name) != len(entries):
         raise _Refused("a conflict (several stages of one path)")
     table = {
-        name: _changed(root, path, name, content, by_name, entries, filemode)
+        name: _changed(root, path, name, content, by_name, entries, settings.filemode)
         for path, content in changes.items()
         for name in [path.encode("utf-8", "surrogateescape")]
     }
@@ -226,6 +280,60 @@ def _rewrite(data: bytes, root: Path, changes: Mapping[str, bytes | None], filem
     if version in (2, 3):  # as git does: version 3 only while an entry needs its flags
         version = 3 if any(len(header) > _HEADER for _n, header, _r in kept) else 2
     return _serialize(version, kept, extensions)
+
+
+def _rewrite_split(
+    data: bytes,
+    version: int,
+    count: int,
+    root: Path,
+    changes: Mapping[str, bytes | None],
+    settings: _Settings,
+) -> bytes:
+    """A split index: a new small ``.git/index`` linked to the same shared one (#26)."""
+    if settings.split is False:
+        raise _Refused("core.splitIndex is false: git unsplits it")
+    split = _split.remembered(data[-20:])
+    if split is None:
+        entries, ext_start = _entries(data, version, count)
+        extensions = [(s, b) for s, b in _extensions(data, ext_start) if s not in _DROPPED]
+        if any(sig not in (b"link", b"TREE") for sig, _b in extensions):
+            raise _Refused("an extension this writer does not keep")
+        split = _split.parse([(n, h) for n, h, _r in entries], extensions, settings.git_dir)
+    for path, content in changes.items():
+        name = path.encode("utf-8", "surrogateescape")
+        old = split.lookup(name)
+        entry = None
+        if content is not None:
+            was = (name, old, b"") if old is not None else None
+            entry = _new_entry(root, path, name, content, was, settings.filemode)[1]
+        _split.apply(split, name, entry)
+    if _split.too_large(split, settings.max_percent):
+        raise _split.Reshare("the split part has grown")
+    split.extensions = [
+        (sig, _invalidate(body, list(changes)) if sig == b"TREE" else body)
+        for sig, body in split.extensions
+    ]
+    _split.freshen(settings.git_dir, split)
+    return _split.serialize(split)
+
+
+def split_view(data: bytes) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None:
+    """The entries (name, header) and extensions of a split ``.git/index``; None if not split.
+
+    Raises ``_split.Refused`` (or a parse error) when it cannot be read here.
+    """
+    version, count = struct.unpack_from(">II", data, 4)
+    if version not in (2, 3):
+        raise _split.Refused(f"index version {version}")
+    layout = _LAYOUTS.get(data[-20:]) or _walk(data, version, count)  # offsets only: cheap
+    if layout is not None and not any(s == b"link" for s, _b in _extensions(data, layout[1])):
+        return None
+    entries, ext_start = _entries(data, version, count)
+    extensions = _extensions(data, ext_start)
+    if not any(sig == b"link" for sig, _b in extensions):
+        return None
+    return [(n, h) for n, h, _r in entries], extensions
 
 
 def _kept_extensions(data: bytes, start: int, paths: list[str]) -> list[tuple[bytes, bytes]]:

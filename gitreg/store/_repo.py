@@ -4,9 +4,9 @@ A write's ``Repo`` reads refs, HEAD, config and the index entry it needs in proc
 reads objects through one ``git cat-file --batch`` (``_odb``), and moves the branch
 (compare-and-swap, ``_refs``) and updates the index (``_index``) in process by git's own
 locking rules where it can, else through ``git update-ref`` and ``git update-index``
-(#26); a repository that is not plain (another object format, ref
-backend, split or sparse index, or git's directories moved by the environment) takes
-git's own commands (#15). Commands on a path alone are in ``_git``; commits are built
+(#26), a split index too (``_split_index``); a repository that is not plain (another
+object format, ref backend, sparse index, or git's directories moved by the environment)
+takes git's own commands (#15). Commands on a path alone are in ``_git``; commits are built
 by ``_commit``.
 """
 
@@ -63,6 +63,7 @@ class Repo:
         self.objects = self.common_dir / "objects"
         self.reader = _odb.Reader(root)
         self.trees: dict[str, _odb.Tree] = {}
+        self.commit_trees: dict[str, str] = {}  # commit -> its root tree (root_tree)
         self.config: dict[str, str] = {}
         self.fast = False
         self.refresh()
@@ -73,7 +74,6 @@ class Repo:
         plain = (
             config.get("extensions.objectformat", "sha1").lower() == "sha1"
             and config.get("extensions.refstorage", "files").lower() == "files"
-            and not is_true(config.get("core.splitindex", "false"))
             and not is_true(config.get("index.sparse", "false"))
         )
         # Whether this process may read refs and write objects itself (a plain repository).
@@ -161,7 +161,19 @@ def read_blob(repo: Repo, commit: str | None, path: str) -> bytes | None:
     """``path`` at ``commit``, or None; through the repository's one ``cat-file``."""
     if commit is None:
         return None
-    found = repo.reader.read(f"{commit}:{path}")
+    spec = f"{commit}:{path}"
+    if repo.fast:
+        # Through the trees this process keeps (a write's own): git would scan the 400 kB
+        # models/ tree of a 10,000-model registry for each path (#26).
+        from gitreg.store import _odb
+
+        trees = _odb.TreeWriter(repo.reader, repo.objects, repo.trees)
+        with contextlib.suppress(GitFailed, KeyError):
+            oid = _odb.blob_at(trees, root_tree(repo, commit), path)
+            if oid is None:
+                return None
+            spec = oid
+    found = repo.reader.read(spec)
     return found[2] if found is not None and found[1] == "blob" else None
 
 
@@ -183,12 +195,20 @@ def list_names(repo: Repo, commit: str | None, directory: str) -> list[str]:
 
 
 def root_tree(repo: Repo, commit: str | None) -> str | None:
+    """The root tree of ``commit`` (remembered: a commit never changes, #26)."""
     if commit is None:
         return None
+    known = repo.commit_trees.get(commit)
+    if known is not None:
+        return known
     found = repo.reader.read(commit)
     if found is None or found[1] != "commit" or not found[2].startswith(b"tree "):
         raise GitFailed(f"commit {commit} is missing from the repository; run git fsck")
-    return found[2][5:45].decode()
+    tree = found[2][5:45].decode()
+    if len(repo.commit_trees) >= 64:
+        repo.commit_trees.clear()
+    repo.commit_trees[commit] = tree
+    return tree
 
 
 def update_ref(repo: Repo, ref: str, new: str, old: str | None, reason: str) -> bool:
@@ -217,13 +237,19 @@ def sync_index(
     ``contents``: what each path now holds (None: removed), for the update in process
     (``_index_write``, #26); without it, or where that cannot be exact, git does it.
     """
+    split = False
     if paths and repo.fast and contents is not None:
         from gitreg.store import _index_write
 
-        if _index_write.update(repo, repo.root, {p: contents[p] for p in paths}):
+        outcome = _index_write.update(repo, repo.root, {p: contents[p] for p in paths})
+        if outcome == "done":
             return
+        split = outcome == "split"
     if paths:
-        call(repo, "update-index", "--add", "--remove", "--", *paths)
+        # --split-index: git starts a split index, or folds the changes into a new
+        # shared one, and expires old shared files (_split_index, #26).
+        flags = ["--split-index"] if split else []
+        call(repo, "update-index", "--add", "--remove", *flags, "--", *paths)
 
 
 def index_blob(repo: Repo, path: str) -> str | None:

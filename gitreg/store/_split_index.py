@@ -1,0 +1,340 @@
+"""git's split index read and updated in process, so a write costs the same at any size (#26).
+
+A registry of 10,000 models has an index of 10,000 entries (880 kB): rewriting and hashing
+it after every write was most of what made a write grow with the registry. git's split
+index (``core.splitIndex``, Documentation/technical/index-format.txt) keeps those entries
+in a shared file, ``.git/sharedindex.<sha1>``, written rarely and never changed (its name
+is its checksum), and ``.git/index`` holds only a ``link`` extension and the entries that
+differ from it:
+
+- the shared file's id, then two EWAH bitmaps over the shared entries' positions: the
+  entries deleted, and the entries replaced;
+- first the replacements, in position order, their names left out (git requires that);
+- then the entries added, in name order.
+
+Here a write re-reads ``.git/index`` (small) under ``index.lock``, the shared file once per
+process (cached by its id, which is its content), and writes a new small index in which
+the changed paths are replacements, additions or deletions. Starting a split, or folding
+the changes back into a new shared file when they grow past ``MAX_CHANGED`` entries (or
+``splitIndex.maxPercentChange`` of the shared ones), is left to
+``git update-index --split-index``, which also expires old shared files as git does.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import hashlib
+import os
+import struct
+from pathlib import Path
+
+# A split part larger than this is folded into a new shared index by git: each write
+# rewrites and hashes the split part, so it is kept to a few tens of kB.
+MAX_CHANGED = 500
+_HEADER = 62
+_EXTENDED = 0x4000
+_STAGE = 0x3000
+_NAME_MASK = 0x0FFF
+
+
+class Refused(Exception):
+    """git's to do: something this module does not write exactly as git would."""
+
+
+class Reshare(Exception):
+    """The split part has grown: git should write a new shared index now."""
+
+
+# ------------------------------------------------------------------------- EWAH
+
+
+def ewah_decode(data: bytes, pos: int) -> tuple[list[int], int]:
+    """The set bit positions of the EWAH bitmap at ``pos``, and where it ends."""
+    _bits, words = struct.unpack_from(">II", data, pos)
+    pos += 8
+    end = pos + 8 * words
+    if end + 4 > len(data):
+        raise Refused("a torn bitmap")
+    out: list[int] = []
+    word, at = 0, pos
+    while at < end:
+        (rlw,) = struct.unpack_from(">Q", data, at)
+        at += 8
+        run, literals = (rlw >> 1) & 0xFFFFFFFF, rlw >> 33
+        if rlw & 1:
+            out.extend(range(word * 64, (word + run) * 64))
+        word += run
+        for _ in range(literals):
+            if at >= end:
+                raise Refused("a torn bitmap")
+            (literal,) = struct.unpack_from(">Q", data, at)
+            at += 8
+            while literal:
+                low = literal & -literal
+                out.append(word * 64 + low.bit_length() - 1)
+                literal ^= low
+            word += 1
+    return out, end + 4
+
+
+def ewah_encode(positions: list[int]) -> bytes:
+    """``positions`` (ascending, distinct) as git serialises an EWAH bitmap."""
+    words: dict[int, int] = {}
+    for p in positions:
+        words[p // 64] = words.get(p // 64, 0) | 1 << (p % 64)
+    out: list[int] = []
+    last_rlw, done = 0, 0
+    keys = sorted(words)
+    i = 0
+    while i < len(keys):
+        j = i
+        while j + 1 < len(keys) and keys[j + 1] == keys[j] + 1:
+            j += 1
+        last_rlw = len(out)
+        out.append((keys[i] - done) << 1 | (j - i + 1) << 33)
+        out.extend(words[k] for k in keys[i : j + 1])
+        done = keys[j] + 1
+        i = j + 1
+    if not out:
+        out.append(0)
+    bits = positions[-1] + 1 if positions else 0
+    return (
+        struct.pack(">II", bits, len(out))
+        + b"".join(struct.pack(">Q", w) for w in out)
+        + struct.pack(">I", last_rlw)
+    )
+
+
+# ------------------------------------------------------------------ the shared file
+
+
+@dataclasses.dataclass
+class Shared:
+    """A shared index: its bytes and where each entry starts, to find a name by bisection."""
+
+    data: bytes
+    version: int
+    offsets: list[int]
+
+    def name_at(self, i: int) -> bytes:
+        at = self.offsets[i]
+        flags = (self.data[at + 60] << 8) | self.data[at + 61]
+        start = at + (64 if self.version == 3 and flags & _EXTENDED else 62)
+        return self.data[start : start + (flags & _NAME_MASK)]
+
+    def header(self, i: int) -> bytes:
+        return self.data[self.offsets[i] : self.offsets[i] + _HEADER]
+
+    def find(self, name: bytes) -> int | None:
+        """The position of ``name`` (refused when it has several stages)."""
+        i = bisect.bisect_left(range(len(self.offsets)), name, key=self.name_at)
+        if i >= len(self.offsets) or self.name_at(i) != name:
+            return None
+        if i + 1 < len(self.offsets) and self.name_at(i + 1) == name:
+            raise Refused("a conflict (several stages of one path)")
+        return i
+
+    def first_under(self, prefix: bytes) -> bytes | None:
+        """The first name starting with ``prefix``, if any."""
+        i = bisect.bisect_left(range(len(self.offsets)), prefix, key=self.name_at)
+        if i < len(self.offsets) and self.name_at(i).startswith(prefix):
+            return self.name_at(i)
+        return None
+
+
+_SHARED: dict[str, Shared] = {}
+
+
+def load_shared(git_dir: Path, oid: str) -> Shared:
+    """The shared index ``oid``, read and checked once per process (its name is its hash)."""
+    cached = _SHARED.get(oid)
+    if cached is not None:
+        return cached
+    try:
+        data = (git_dir / f"sharedindex.{oid}").read_bytes()
+    except OSError as e:
+        raise Refused(str(e)) from e
+    digest = hashlib.sha1(data[:-20], usedforsecurity=False).hexdigest()
+    if data[:4] != b"DIRC" or digest != oid or data[-20:].hex() != oid:
+        raise Refused("a shared index that is not the one named")
+    version, count = struct.unpack_from(">II", data, 4)
+    if version not in (2, 3):
+        raise Refused(f"shared index version {version}")
+    offsets, pos = [], 12
+    for _ in range(count):
+        flags = (data[pos + 60] << 8) | data[pos + 61]
+        if flags & _NAME_MASK == _NAME_MASK:
+            raise Refused("a long name")
+        size = 64 if version == 3 and flags & _EXTENDED else 62
+        offsets.append(pos)
+        pos += (size + (flags & _NAME_MASK) + 8) & ~7
+    _SHARED.clear()  # one at a time: the one this process's index links to
+    _SHARED[oid] = shared = Shared(data, version, offsets)
+    return shared
+
+
+# -------------------------------------------------------------------- the split part
+
+
+@dataclasses.dataclass
+class Split:
+    """``.git/index`` of a split index: what differs from the shared entries."""
+
+    version: int
+    base: str
+    shared: Shared
+    replaced: dict[int, bytes]  # shared position -> header (62 bytes)
+    added: dict[bytes, bytes]  # name -> header
+    deleted: set[int]
+    extensions: list[tuple[bytes, bytes]]  # all but link, in their order
+
+    def lookup(self, name: bytes) -> bytes | None:
+        """The header ``name`` has in the merged index, or None."""
+        if name in self.added:
+            return self.added[name]
+        pos = self.shared.find(name)
+        if pos is None or pos in self.deleted:
+            return None
+        return self.replaced.get(pos) or self.shared.header(pos)
+
+    def changed(self) -> int:
+        return len(self.replaced) + len(self.added) + len(self.deleted)
+
+    def copy(self) -> Split:
+        return dataclasses.replace(
+            self,
+            replaced=dict(self.replaced),
+            added=dict(self.added),
+            deleted=set(self.deleted),
+            extensions=list(self.extensions),
+        )
+
+
+# The split index this process read or wrote last, by its trailing checksum: the next
+# write's check and update find it here instead of parsing it again.
+_PARSED: dict[bytes, Split] = {}
+
+
+def remembered(trailer: bytes) -> Split | None:
+    """The index with this checksum, if this process read or wrote it last (a copy)."""
+    found = _PARSED.get(trailer)
+    return found.copy() if found is not None else None
+
+
+def remember(trailer: bytes, split: Split) -> None:
+    _PARSED.clear()
+    _PARSED[trailer] = split.copy()
+
+
+def parse(
+    entries: list[tuple[bytes, bytes]], extensions: list[tuple[bytes, bytes]], git_dir: Path
+) -> Split:
+    """The split part of an index: its entries (name, header) and extensions, one ``link``.
+
+    Raises:
+        Refused: anything git would read differently, or this module would write so.
+    """
+    links = [body for sig, body in extensions if sig == b"link"]
+    if len(links) != 1 or len(links[0]) < 20:
+        raise Refused("a torn link extension")
+    link = links[0]
+    deleted: list[int] = []
+    positions: list[int] = []
+    if len(link) > 20:
+        deleted, at = ewah_decode(link, 20)
+        positions, at = ewah_decode(link, at)
+        if at != len(link):
+            raise Refused("garbage after the link extension")
+    shared = load_shared(git_dir, link[:20].hex())
+    count = len(shared.offsets)
+    if len(positions) > len(entries) or any(p >= count for p in [*deleted, *positions]):
+        raise Refused("a link extension that does not fit its shared index")
+    if set(deleted) & set(positions):
+        raise Refused("an entry both replaced and deleted")
+    for _name, header in entries:
+        flags = (header[60] << 8) | header[61]
+        if len(header) != _HEADER or flags & _STAGE:
+            raise Refused("a conflict, skip-worktree or intent-to-add entry")
+    replaced = {p: entries[i][1] for i, p in enumerate(positions)}
+    added = dict(entries[len(positions) :])
+    if any(name for name, _h in entries[: len(positions)]) or b"" in added:
+        raise Refused("a replacement with a name, or an addition without one")
+    kept = [(sig, body) for sig, body in extensions if sig != b"link"]
+    return Split(
+        entries_version(entries), link[:20].hex(), shared, replaced, added, set(deleted), kept
+    )
+
+
+def entries_version(entries: list[tuple[bytes, bytes]]) -> int:
+    return 3 if any(len(header) > _HEADER for _n, header in entries) else 2
+
+
+def check_no_clash(split: Split, name: bytes) -> None:
+    """Refuse a new file where a file is a directory's name, or a directory the file's."""
+    parts = name.split(b"/")
+    for i in range(1, len(parts)):
+        if split.lookup(b"/".join(parts[:i])) is not None:
+            raise Refused("a file where a directory goes")
+    prefix = name + b"/"
+    if any(other.startswith(prefix) for other in split.added):
+        raise Refused("a directory where a file goes")
+    under = split.shared.first_under(prefix)
+    if under is not None and split.lookup(under) is not None:
+        raise Refused("a directory where a file goes")  # perhaps deleted: git decides
+
+
+def apply(split: Split, name: bytes, header: bytes | None) -> None:
+    """Give ``name`` the entry ``header`` (62 bytes, its name length in the flags; None removes)."""
+    old = split.lookup(name)
+    if old is not None and ((old[60] << 8) | old[61]) & (_STAGE | _EXTENDED):
+        raise Refused("a conflict, skip-worktree or intent-to-add entry")
+    if name in split.added:
+        if header is None:
+            del split.added[name]
+        else:
+            split.added[name] = header
+        return
+    pos = split.shared.find(name)
+    if pos is not None and pos not in split.deleted:
+        split.replaced.pop(pos, None)
+        if header is None:
+            split.deleted.add(pos)
+        else:
+            flags = struct.unpack_from(">H", header, 60)[0] & ~_NAME_MASK
+            split.replaced[pos] = header[:60] + struct.pack(">H", flags)  # git wants no name
+        return
+    if header is not None:
+        check_no_clash(split, name)
+        split.added[name] = header
+
+
+def too_large(split: Split, max_percent: int) -> bool:
+    """Whether git should fold the split part into a new shared index (as git judges it)."""
+    changed = split.changed()
+    total = len(split.shared.offsets) - len(split.deleted) + len(split.added)
+    return changed > MAX_CHANGED or changed * 100 > max_percent * max(total, 1)
+
+
+def serialize(split: Split) -> bytes:
+    """The new ``.git/index``: replacements, additions, the extensions and ``link``."""
+    parts = [b"DIRC", struct.pack(">II", 2, len(split.replaced) + len(split.added))]
+    for pos in sorted(split.replaced):
+        parts += [split.replaced[pos], b"\0\0"]  # no name: 62 bytes padded to 64
+    for name in sorted(split.added):
+        length = _HEADER + len(name)
+        parts += [split.added[name], name, b"\0" * (((length + 8) & ~7) - length)]
+    link = bytes.fromhex(split.base)
+    link += ewah_encode(sorted(split.deleted)) + ewah_encode(sorted(split.replaced))
+    parts += [b"link", struct.pack(">I", len(link)), link]
+    for sig, body in split.extensions:
+        parts += [sig, struct.pack(">I", len(body)), body]
+    out = b"".join(parts)
+    trailer = hashlib.sha1(out, usedforsecurity=False).digest()
+    remember(trailer, split)
+    return out + trailer
+
+
+def freshen(git_dir: Path, split: Split) -> None:
+    """Touch the shared file, as git does whenever it reads it (its expiry goes by mtime)."""
+    os.utime(git_dir / f"sharedindex.{split.base}")
