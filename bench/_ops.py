@@ -23,6 +23,13 @@ def _split(arg: str) -> tuple[str, str]:
     return name, rest
 
 
+def _move(arg: str) -> tuple[str, str, str]:
+    """``name:version[:stage]`` -> (name, version, stage; Staging when none is named)."""
+    name, rest = _split(arg)
+    version, _, stage = rest.partition(":")
+    return name, version, stage or "Staging"
+
+
 def _alias(arg: str) -> tuple[str, str, str]:
     """``name:k:version`` -> (name, a new alias ``benchK``, version): each call changes one."""
     name, rest = _split(arg)
@@ -46,9 +53,7 @@ GITREG: dict[str, Op] = {
     "register": lambda c, p, a: c.create_model_version(
         _split(a)[0], f"s3://bench-new/{_split(a)[0]}/{_split(a)[1]}", run_id="0" * 32
     ),
-    "transition": lambda c, p, a: c.transition_model_version_stage(
-        _split(a)[0], _split(a)[1], "Staging"
-    ),
+    "transition": lambda c, p, a: c.transition_model_version_stage(*_move(a)),
     "list": lambda c, p, a: c.search_model_versions(max_results=200_000),
     "alias": lambda c, p, a: c.set_registered_model_alias(*_alias(a)),
     # The unit of the write target (#15): one git process started from the same interpreter.
@@ -92,9 +97,7 @@ MLFLOW: dict[str, Op] = {
     "register": lambda c, p, a: c.create_model_version(
         _split(a)[0], f"s3://bench-new/{_split(a)[0]}/{_split(a)[1]}", run_id="0" * 32
     ),
-    "transition": lambda c, p, a: c.transition_model_version_stage(
-        _split(a)[0], _split(a)[1], "Staging"
-    ),
+    "transition": lambda c, p, a: c.transition_model_version_stage(*_move(a)),
     "list": lambda c, p, a: _mlflow_list(c),
     "alias": lambda c, p, a: c.set_registered_model_alias(*_alias(a)),
 }
@@ -120,7 +123,7 @@ GTO: dict[str, Op] = {
     "show": lambda api, p, a: api.show(p, a),
     "register": lambda api, p, a: api.register(p, _split(a)[0], "HEAD"),
     "transition": lambda api, p, a: api.assign(
-        p, _split(a)[0], "staging", version=f"v0.0.{_split(a)[1]}"
+        p, _split(a)[0], "staging", version=f"v0.0.{_move(a)[1]}"
     ),
     "list": lambda api, p, a: api.show(p),
 }

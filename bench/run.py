@@ -129,11 +129,15 @@ class Registry:
         return f"{name}:{self._register}"
 
     def transition_arg(self) -> str:
-        """``name:version``: a version not yet moved to Staging, so each call changes something."""
+        """``name:version:stage``: each call changes something. Version 1 of each model in
+        turn (104729 is prime: every model once a lap), to Staging on even laps and back to
+        Archived on odd ones: a small registry's calls outnumber its models."""
         self._transition += 1
         if self.size == "long":
-            return f"{_data.LONG_MODEL}:{self._transition}"
-        return f"{_data.model_name((self._transition * 104729) % self.models)}:1"
+            return f"{_data.LONG_MODEL}:{self._transition}:Staging"
+        lap = (self._transition - 1) // self.models
+        stage = "Archived" if lap % 2 else "Staging"
+        return f"{_data.model_name((self._transition * 104729) % self.models)}:1:{stage}"
 
     def alias_arg(self) -> str:
         """``name:k:version``: a new alias each call, on an existing version."""
@@ -173,7 +177,7 @@ def cold_argv(reg: Registry, op: str, arg: str) -> list[str]:
     path = str(reg.path)
     if base(reg.tool) == "gitreg":
         exe = str(venv(reg.tool) / "bin" / "gitreg")
-        k, _, version = extra.partition(":")
+        k, _, version = extra.partition(":")  # alias: k:version; transition: version:stage
         return {
             "resolve_alias": [exe, "resolve", f"models:/{name}@champion", "--repo", path],
             "resolve_stage": [exe, "resolve", f"models:/{name}/Production", "--repo", path],
@@ -181,7 +185,7 @@ def cold_argv(reg: Registry, op: str, arg: str) -> list[str]:
                            path],
             "show": [exe, "show", name, "--repo", path],
             "register": [exe, "register", name, f"s3://bench-new/{name}/{extra}", "--repo", path],
-            "transition": [exe, "transition", name, extra, "Staging", "--repo", path],
+            "transition": [exe, "transition", name, k, version or "Staging", "--repo", path],
             "alias": [exe, "alias", name, f"bench{k}", version, "--repo", path],
             "list": [exe, "versions", "--max-results", "200000", "--repo", path],
         }[op]  # fmt: skip
@@ -192,8 +196,8 @@ def cold_argv(reg: Registry, op: str, arg: str) -> list[str]:
             "resolve_stage": [exe, "show", f"{name}#prod", "--ref", "--repo", path],
             "show": [exe, "show", name, "--repo", path],
             "register": [exe, "register", name, "--repo", path],
-            "transition": [exe, "assign", name, "--version", f"v0.0.{extra}", "--stage",
-                           "staging", "--repo", path],
+            "transition": [exe, "assign", name, "--version", f"v0.0.{k}", "--stage", "staging",
+                           "--repo", path],
             "list": [exe, "show", "--repo", path],
         }[op]  # fmt: skip
     return [python("mlflow"), str(BENCH / "_cold.py"), "mlflow", op, path, arg]
