@@ -53,6 +53,19 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 MAX_SHARE = 0.5  # more than this share of models changed: build everything
+# The modules whose code makes the pages: a record made by other code is not reused.
+_RENDERERS = (
+    "render",
+    "html",
+    "version_page",
+    "chart",
+    "trend",
+    "compare",
+    "api",
+    "markup",
+    "links",
+    "builder",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -163,7 +176,7 @@ def _stamp(registry: Registry, base_url: str | None) -> str:
         for item in sorted(package.joinpath(folder).iterdir(), key=lambda i: i.name):
             if item.is_file():
                 digest.update(item.name.encode() + b"\0" + item.read_bytes())
-    for module in ("render", "chart", "trend", "compare", "api", "markup", "links", "builder"):
+    for module in _RENDERERS:
         with contextlib.suppress(OSError):
             digest.update(package.joinpath(f"{module}.py").read_bytes())
     mode = "worktree" if registry.at is None else "commit"
