@@ -58,6 +58,7 @@ _RENDERERS = (
     "render",
     "html",
     "version_page",
+    "model_page",
     "chart",
     "trend",
     "compare",

@@ -1,7 +1,10 @@
-"""The catalog's pages: Jinja2 templates with autoescaping, fed from a ``Catalog``.
+"""The catalog's pages, fed from a ``Catalog``: Jinja2 templates with autoescaping for the
+index, the comparison and an invalid model, and for the pages a build renders per model and
+version (thousands) HTML assembled from strings (``model_page``, ``version_page``, #26)
+with the same escaping (``html.esc``).
 
-Every value from the registry reaches HTML through autoescaping (text, attributes and SVG
-text alike), except two kinds of output that are made safe here: Markdown descriptions
+Every value from the registry reaches HTML escaped (text, attributes and SVG text alike),
+except two kinds of output that are made safe here: Markdown descriptions
 (``markup.render_markdown``) and JSON data embedded in a page or a script file
 (``js_data``, which also escapes ``<``, ``>``, ``&`` and U+2028/U+2029 so that neither
 ``</script>`` nor ``<!--`` can end the script early).
@@ -28,7 +31,7 @@ from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.events import TO_STAGE_KINDS, EventKind, RegistryEvent
 from gitreg.core.fields import format_timestamp
 from gitreg.core.names import file_stem
-from gitreg.site import version_page
+from gitreg.site import model_page, version_page
 from gitreg.site.catalog import Catalog, ModelEntry, Request
 from gitreg.site.chart import ChartLinks, build_chart, short_time
 from gitreg.site.html import CSP as _CSP
@@ -222,7 +225,6 @@ class Pages:
         )
         env.globals.update(unverified=self.unverified, bundle=self.bundle, short=short_digest)
         self._index = env.get_template("index.html")
-        self._model = env.get_template("model.html")
         self._invalid = env.get_template("invalid.html")
         self._compare = env.get_template("compare.html")
         self._helpers = version_page.Helpers(
@@ -303,9 +305,11 @@ class Pages:
         )
         chart = build_chart(name, entry.events, protected, links)
         versions = sorted(entry.model.versions, key=lambda mv: mv.version, reverse=True)
-        return self._model.render(
+        path = model_path(name)
+        common = self._common(path)
+        tip = self.catalog.verified
+        view = model_page.ModelView(
             entry=entry,
-            model=entry.model,
             versions=versions,
             chart=chart,
             trends=build_trends(entry.model.versions, entry.events),
@@ -317,7 +321,18 @@ class Pages:
                 for e in entry.events
                 if self.unverified(e) and e.event.kind not in TO_STAGE_KINDS.values()
             ],
-            **self._common(model_path(name)),
+            verified_commit=tip.commit if tip is not None else "",
+            compare=common["root"] + compare_url(name),
+            root=common["root"],
+        )
+        main = model_page.main(view, self._helpers, self.bundle, self.catalog.linker.run_url)
+        return layout(
+            esc(name),
+            self.catalog.title,
+            common["root"],
+            common["canonical"],
+            main,
+            f'<script src="{common["root"]}static/model.js"></script>\n',
         )
 
     def invalid(self, entry: InvalidEntry) -> str:
