@@ -324,12 +324,12 @@ def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bo
 def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
     """Whether each recorded file is still the regular file written (marker hash, size and
     modification time as recorded)."""
-    root = str(out.root)
+    root = f"{out.root}{os.sep}"
     for relative, (digest, size, mtime) in files.items():
         if out.previous.get(relative) != digest:
             return False
         try:
-            info = os.lstat(os.path.join(root, relative))
+            info = os.lstat(root + relative)
         except OSError:
             return False
         if not stat.S_ISREG(info.st_mode) or info.st_size != size or info.st_mtime_ns != mtime:
