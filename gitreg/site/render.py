@@ -39,6 +39,7 @@ from gitreg.site.html import esc, layout
 from gitreg.site.markup import render_markdown
 from gitreg.site.trend import build_trends
 from gitreg.site.trust import InvalidEntry
+from gitreg.site.version_page import DiffRow
 from gitreg.store.timeline import aliases_in
 
 if TYPE_CHECKING:
@@ -139,17 +140,6 @@ class IndexRow:
             self.text,
             self.stale,
         ]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DiffRow:
-    """A metric or tag of a version next to the version before it."""
-
-    key: str
-    before: str | None
-    after: str | None
-    change: str  # added, removed, changed, same
-    delta: str | None = None
 
 
 def index_row(entry: ModelEntry) -> IndexRow:

@@ -21,7 +21,18 @@ if TYPE_CHECKING:
     from gitreg.core.events import RegistryEvent
     from gitreg.integrations.forges.base import ThreadComment
     from gitreg.site.catalog import Request
-    from gitreg.site.render import DiffRow
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DiffRow:
+    """A metric or tag of a version next to the version before it."""
+
+    key: str
+    before: str | None
+    after: str | None
+    change: str  # added, removed, changed, same
+    delta: str | None = None
+
 
 _CRUMB = "\u203a"  # the breadcrumb separator
 _BY = " \u00d7 "  # between a shape's dimensions
