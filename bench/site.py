@@ -7,7 +7,11 @@ times, each as a cold ``gitreg`` process:
 - one cold whole-registry read: ``gitreg versions --max-results 200000`` (bench/run.py's
   "list all versions (cache cold)", every manifest read, parsed and checked) with the
   caches in .git/gitreg removed, as on a fresh clone;
-- a full build: ``gitreg site OUT --full`` into an empty directory, parse cache removed;
+- a full build: ``gitreg site OUT --full`` into a new directory, parse cache removed (each
+  run's OUT is new, and the outputs are deleted only after every size was measured: on this
+  machine's ext4, which has no journal, creating files right after tens of thousands were
+  deleted makes the kernel skip each recently freed inode, which tripled a build's system
+  time; that is the bench's own deletion, not the build, so it is kept out of the timing);
 - a rebuild after one change: a commit that tags one model, then ``gitreg site OUT``;
 - the fleet read: a new pod resolving ``models:/m-01000@champion`` through the site's
   static API (``resolve --site``, the site served with ETags from 127.0.0.1 as a static
@@ -45,8 +49,11 @@ sys.path.insert(0, str(HERE))
 NAME = "m-01000"
 
 
+GITREG: list[str] = []  # --gitreg: another gitreg to time (e.g. the previous main's)
+
+
 def _gitreg() -> str:
-    return str(Path(sys.executable).with_name("gitreg"))
+    return GITREG[0] if GITREG else str(Path(sys.executable).with_name("gitreg"))
 
 
 def _timed(argv: list[str], env: dict[str, str] | None = None) -> float:
@@ -100,9 +107,13 @@ def _serve(server: ThreadingHTTPServer) -> str:
     return f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-def measure(size: str, runs: int) -> dict[str, float]:
-    """The medians for one registry size (seconds)."""
-    registry, out = WORK / f"registry-{size}", WORK / f"out-{size}"
+def measure(size: str, runs: int, trash: list[Path]) -> dict[str, float]:
+    """The medians for one registry size (seconds); ``trash`` gets the outputs to delete."""
+    registry = WORK / f"registry-{size}"
+    outs = [WORK / f"out-{size}-{i}" for i in range(runs)]
+    for stale in [WORK / f"out-{size}", *outs]:
+        shutil.rmtree(stale, ignore_errors=True)
+    trash.extend(outs)
     shutil.rmtree(registry, ignore_errors=True)
     subprocess.run(
         [sys.executable, str(HERE / "_build.py"), "gitreg", str(registry), size], check=True
@@ -113,18 +124,17 @@ def measure(size: str, runs: int) -> dict[str, float]:
         _cold(registry)
         return _timed([gitreg, "versions", "--max-results", "200000", "--repo", str(registry)])
 
-    def full_build() -> float:
+    def full_build(i: int) -> float:
         _cold(registry)
-        shutil.rmtree(out, ignore_errors=True)
-        return _timed([gitreg, "site", str(out), "--repo", str(registry), "--full"])
+        return _timed([gitreg, "site", str(outs[i]), "--repo", str(registry), "--full"])
 
     def rebuild(i: int) -> float:
         _timed([gitreg, "tag", NAME, f"bench=run-{i}-{time.time_ns()}", "--repo", str(registry)])
-        return _timed([gitreg, "site", str(out), "--repo", str(registry)])
+        return _timed([gitreg, "site", str(outs[i]), "--repo", str(registry)])
 
     # Interleaved, so that each run's three numbers share the machine's load of the moment;
     # the ratios are taken per run, then their median.
-    samples = [(cold_read(), full_build(), rebuild(i)) for i in range(runs)]
+    samples = [(cold_read(), full_build(i), rebuild(i)) for i in range(runs)]
     found = {
         "cold_read": statistics.median(c for c, _f, _r in samples),
         "full_build": statistics.median(f for _c, f, _r in samples),
@@ -132,7 +142,7 @@ def measure(size: str, runs: int) -> dict[str, float]:
         "ratio_full_to_cold": statistics.median(f / c for c, f, _r in samples),
         "ratio_rebuild_to_full": statistics.median(r / f for _c, f, r in samples),
     }
-    found.update(_fleet(registry, out, runs))
+    found.update(_fleet(registry, outs[-1], runs))
     return found
 
 
@@ -203,12 +213,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("sizes", nargs="*", default=["2000", "10000"])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--gitreg", metavar="PATH", help="the gitreg executable to time (default: this venv's)"
+    )
     args = parser.parse_args(argv)
+    if args.gitreg:
+        GITREG.append(args.gitreg)
     WORK.mkdir(parents=True, exist_ok=True)
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}")
-    for size in args.sizes:
-        found = measure(size, args.runs)
-        print("\n".join(report(size, found)))
+    trash: list[Path] = []
+    try:
+        for size in args.sizes:
+            found = measure(size, args.runs, trash)
+            print("\n".join(report(size, found)), flush=True)
+    finally:
+        for out in trash:  # after every measurement (see the module doc)
+            shutil.rmtree(out, ignore_errors=True)
     print(f"load average after: {os.getloadavg()}")
     return 0
 

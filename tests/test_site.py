@@ -435,7 +435,7 @@ def test_the_pages_jobs_of_the_init_workflow_are_valid_once_uncommented(tmp_path
 )
 def test_the_plain_text_shortcut_renders_as_markdown_it_does(text):
     """Descriptions without Markdown syntax skip the parser (#26): same HTML, to the byte."""
-    from gitreg.site.markup import _MARKDOWN, _plain, render_markdown
+    from gitreg.site.markup import _markdown, _plain, render_markdown
 
     if text and _plain(text):
-        assert str(render_markdown(text)) == _MARKDOWN.render(text)
+        assert str(render_markdown(text)) == _markdown().render(text)

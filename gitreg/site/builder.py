@@ -12,6 +12,7 @@ module never prints).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
@@ -86,6 +87,26 @@ def build(
         raise InvalidParameter(f"--base-url {base_url!r} is not an http:// or https:// URL")
     check_outdir(target, registry.store.root)
     plan = incremental.plan(registry, target, base_url, full=full)
+    # What was read stays until the end: the collector need not walk it again and again while
+    # the pages are made (a full build's objects are a few hundred thousand), and a worker
+    # forked to render (site.parallel) does not copy the pages holding it by touching them.
+    frozen_before = gc.get_freeze_count()
+    gc.freeze()
+    try:
+        return _build(registry, plan, target, base_url, progress, started)
+    finally:
+        if not frozen_before:  # an embedding program's own freeze stays as it was
+            gc.unfreeze()
+
+
+def _build(
+    registry: Registry,
+    plan: incremental.Plan,
+    target: Path,
+    base_url: str | None,
+    progress: Progress | None,
+    started: float,
+) -> SiteReport:
     catalog = plan.catalog
     out = SiteOutput(target, plan.listing)
     pages = Pages(catalog, base_url, git_dir(registry.store.root) / "gitreg" / "templates")

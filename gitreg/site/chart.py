@@ -1,7 +1,7 @@
 """The timeline picture of one model: which version held Production and each protected alias.
 
-Geometry only (lanes, bars, marks, ticks as numbers and strings); the SVG itself is a Jinja
-template, so every label goes through autoescaping. The x axis is the sequence of commits
+Geometry only (lanes, bars, marks, ticks as numbers and strings); the SVG itself is drawn by
+``model_page``, which escapes every label. The x axis is the sequence of commits
 that changed what the picture shows, evenly spaced and labelled with their dates: a history
 made in an afternoon and one made over a year are both readable. Only the latest
 ``MAX_SLOTS`` commits are drawn; the chart says how many earlier ones it leaves out.
@@ -85,7 +85,7 @@ class Tick:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Chart:
-    """Everything the timeline template draws."""
+    """Everything the timeline (``model_page``) draws."""
 
     title: str
     width: int

@@ -53,6 +53,20 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 MAX_SHARE = 0.5  # more than this share of models changed: build everything
+# The modules whose code makes the pages: a record made by other code is not reused.
+_RENDERERS = (
+    "render",
+    "html",
+    "version_page",
+    "model_page",
+    "chart",
+    "trend",
+    "compare",
+    "api",
+    "markup",
+    "links",
+    "builder",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -163,7 +177,7 @@ def _stamp(registry: Registry, base_url: str | None) -> str:
         for item in sorted(package.joinpath(folder).iterdir(), key=lambda i: i.name):
             if item.is_file():
                 digest.update(item.name.encode() + b"\0" + item.read_bytes())
-    for module in ("render", "chart", "trend", "compare", "api", "markup", "links", "builder"):
+    for module in _RENDERERS:
         with contextlib.suppress(OSError):
             digest.update(package.joinpath(f"{module}.py").read_bytes())
     mode = "worktree" if registry.at is None else "commit"
@@ -310,12 +324,12 @@ def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bo
 def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
     """Whether each recorded file is still the regular file written (marker hash, size and
     modification time as recorded)."""
-    root = str(out.root)
+    root = f"{out.root}{os.sep}"
     for relative, (digest, size, mtime) in files.items():
         if out.previous.get(relative) != digest:
             return False
         try:
-            info = os.lstat(os.path.join(root, relative))
+            info = os.lstat(root + relative)
         except OSError:
             return False
         if not stat.S_ISREG(info.st_mode) or info.st_size != size or info.st_mtime_ns != mtime:

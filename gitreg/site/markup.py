@@ -7,27 +7,39 @@ link whose target is not http(s) (``javascript:``, ``data:``, a relative path) s
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from markupsafe import Markup
 
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
-class _SafeMarkdown(MarkdownIt):
-    """CommonMark with tables and strikethrough, no raw HTML, no images, http(s) links only."""
 
-    def __init__(self) -> None:
-        super().__init__("commonmark", {"html": False, "linkify": False, "typographer": False})
-        self.enable(["table", "strikethrough"])
-        self.disable("image")
-        self.add_render_rule("link_open", _render_link_open)
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """The parser, made the first time a text needs it: most descriptions are one plain
+    sentence (``_plain``), and a rebuild of one model should not import markdown-it (#26)."""
+    from markdown_it import MarkdownIt
 
-    def validateLink(self, url: str) -> bool:
-        """Only absolute http(s) links become links; anything else stays text."""
-        return url.strip().lower().startswith(("http://", "https://"))
+    class _SafeMarkdown(MarkdownIt):
+        """CommonMark with tables and strikethrough, no raw HTML, no images, http(s) links."""
+
+        def __init__(self) -> None:
+            options = {"html": False, "linkify": False, "typographer": False}
+            super().__init__("commonmark", options)
+            self.enable(["table", "strikethrough"])
+            self.disable("image")
+            self.add_render_rule("link_open", _render_link_open)
+
+        def validateLink(self, url: str) -> bool:
+            """Only absolute http(s) links become links; anything else stays text."""
+            return url.strip().lower().startswith(("http://", "https://"))
+
+    return _SafeMarkdown()
 
 
 def _render_link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
@@ -36,7 +48,6 @@ def _render_link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any
     return rendered
 
 
-_MARKDOWN = _SafeMarkdown()
 # Text with none of Markdown's syntax is one paragraph of itself: most descriptions are a
 # sentence, and a build renders thousands (#26). Anything else goes through the parser.
 _SYNTAX = frozenset("\\`*_[]<>#!&|~\n\r\t\u2028\u2029")
@@ -51,7 +62,7 @@ def render_markdown(text: str | None) -> Markup:
     text = str(text)
     if _plain(text):
         return Markup("<p>" + text.replace('"', "&quot;") + "</p>\n")  # as markdown-it does
-    return Markup(_MARKDOWN.render(text))  # markdown-it escaped everything it was given
+    return Markup(_markdown().render(text))  # markdown-it escaped everything it was given
 
 
 def _plain(text: str) -> bool:

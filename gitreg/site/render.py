@@ -1,7 +1,10 @@
-"""The catalog's pages: Jinja2 templates with autoescaping, fed from a ``Catalog``.
+"""The catalog's pages, fed from a ``Catalog``: Jinja2 templates with autoescaping for the
+index, the comparison and an invalid model, and for the pages a build renders per model and
+version (thousands) HTML assembled from strings (``model_page``, ``version_page``, #26)
+with the same escaping (``html.esc``).
 
-Every value from the registry reaches HTML through autoescaping (text, attributes and SVG
-text alike), except two kinds of output that are made safe here: Markdown descriptions
+Every value from the registry reaches HTML escaped (text, attributes and SVG text alike),
+except two kinds of output that are made safe here: Markdown descriptions
 (``markup.render_markdown``) and JSON data embedded in a page or a script file
 (``js_data``, which also escapes ``<``, ``>``, ``&`` and U+2028/U+2029 so that neither
 ``</script>`` nor ``<!--`` can end the script early).
@@ -28,11 +31,15 @@ from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.events import TO_STAGE_KINDS, EventKind, RegistryEvent
 from gitreg.core.fields import format_timestamp
 from gitreg.core.names import file_stem
+from gitreg.site import model_page, version_page
 from gitreg.site.catalog import Catalog, ModelEntry, Request
 from gitreg.site.chart import ChartLinks, build_chart, short_time
+from gitreg.site.html import CSP as _CSP
+from gitreg.site.html import esc, layout
 from gitreg.site.markup import render_markdown
 from gitreg.site.trend import build_trends
 from gitreg.site.trust import InvalidEntry
+from gitreg.site.version_page import DiffRow
 from gitreg.store.timeline import aliases_in
 
 if TYPE_CHECKING:
@@ -45,10 +52,6 @@ _JS_ESCAPES = {
     "\u2028": "\\u2028",
     "\u2029": "\\u2029",
 }
-_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "base-uri 'none'; form-action 'none'"
-)
 
 
 _JS_TABLE = str.maketrans(_JS_ESCAPES)
@@ -139,17 +142,6 @@ class IndexRow:
         ]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class DiffRow:
-    """A metric or tag of a version next to the version before it."""
-
-    key: str
-    before: str | None
-    after: str | None
-    change: str  # added, removed, changed, same
-    delta: str | None = None
-
-
 def index_row(entry: ModelEntry) -> IndexRow:
     """The index's row for one model."""
     model = entry.model
@@ -223,10 +215,16 @@ class Pages:
         )
         env.globals.update(unverified=self.unverified, bundle=self.bundle, short=short_digest)
         self._index = env.get_template("index.html")
-        self._model = env.get_template("model.html")
-        self._version = env.get_template("version.html")
         self._invalid = env.get_template("invalid.html")
         self._compare = env.get_template("compare.html")
+        self._helpers = version_page.Helpers(
+            change=self.change,
+            pull_request=self.pull_request,
+            unverified=self.unverified,
+            badge=self._badge,
+            when=when,
+            thread_note=catalog.thread_note,
+        )
 
     def unverified(self, item: RegistryEvent) -> bool:
         """Whether the change ``item`` was made after the verified tip (#22)."""
@@ -297,9 +295,11 @@ class Pages:
         )
         chart = build_chart(name, entry.events, protected, links)
         versions = sorted(entry.model.versions, key=lambda mv: mv.version, reverse=True)
-        return self._model.render(
+        path = model_path(name)
+        common = self._common(path)
+        tip = self.catalog.verified
+        view = model_page.ModelView(
             entry=entry,
-            model=entry.model,
             versions=versions,
             chart=chart,
             trends=build_trends(entry.model.versions, entry.events),
@@ -311,7 +311,18 @@ class Pages:
                 for e in entry.events
                 if self.unverified(e) and e.event.kind not in TO_STAGE_KINDS.values()
             ],
-            **self._common(model_path(name)),
+            verified_commit=tip.commit if tip is not None else "",
+            compare=common["root"] + compare_url(name),
+            root=common["root"],
+        )
+        main = model_page.main(view, self._helpers, self.bundle, self.catalog.linker.run_url)
+        return layout(
+            esc(name),
+            self.catalog.title,
+            common["root"],
+            common["canonical"],
+            main,
+            f'<script src="{common["root"]}static/model.js"></script>\n',
         )
 
     def invalid(self, entry: InvalidEntry) -> str:
@@ -330,21 +341,40 @@ class Pages:
         transitions = [
             e for e in events if e.event.kind == EventKind.MODEL_VERSION_TRANSITIONED_STAGE
         ]
-        return self._version.render(
-            entry=entry,
-            model=entry.model,
+        path = version_path(entry.name, mv.version)
+        view = version_page.VersionView(
+            name=entry.name,
             mv=mv,
-            previous=previous,
-            next_version=following,
+            previous=previous.version if previous is not None else None,
+            following=following,
             registered=_last(events, EventKind.MODEL_VERSION_CREATED),
             transitions=transitions,
             promotion=_promotion(transitions, mv),
             metric_diff=_diff(previous.metrics if previous else None, mv.metrics, numeric=True),
             tag_diff=_diff(previous.tags if previous else None, mv.tags),
             run_url=self.catalog.linker.run_url(mv),
+            bundle=self.bundle(mv),
             comments=entry.comments.get(mv.version, ()),
             threads=self._threads(entry, mv, events),
-            **self._common(version_path(entry.name, mv.version)),
+            root="../" * path.count("/"),
+        )
+        common = self._common(path)
+        return layout(
+            f"{esc(entry.name)} version {mv.version}",
+            self.catalog.title,
+            common["root"],
+            common["canonical"],
+            version_page.main(view, self._helpers),
+            f'<script src="{common["root"]}static/site.js"></script>\n',
+        )
+
+    def _badge(self) -> str:
+        """The ``unverified`` badge (``_macros.html``'s ``unverified_badge``)."""
+        tip = self.catalog.verified
+        commit = esc(tip.commit[:10]) if tip is not None else ""
+        return (
+            f'<span class="badge unverified" title="changed after the verified tip {commit}: '
+            'not yet accepted by a clean audit">unverified</span>'
         )
 
     def _threads(

@@ -1,6 +1,6 @@
 """Metric trends on a model's page (#29): one small chart per metric over version numbers.
 
-Geometry only (axes, points, the line through them, ticks); the SVG is a Jinja template, so
+Geometry only (axes, points, the line through them, ticks); the SVG is ``model_page``'s, so
 every label is escaped. Each point is a version: its colour is the stage it is in, a ring
 marks a version that held Production before (its stage "at the time" of its service), and
 its data attributes carry what a hover shows (``static/model.js``): the version, the value
