@@ -155,13 +155,26 @@ def main(sizes: Sequence[str] | None, budget: float, others: bool = True) -> int
     return 0
 
 
+def _after_section(rest: str) -> str:
+    """What follows the section: from its next ``## `` heading outside a fenced block (the
+    site bench's printout, fenced, has ``## 2,000 models`` lines of its own)."""
+    fenced, pos = False, 0
+    for line in rest.splitlines(keepends=True):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("## ") and pos:
+            return rest[pos:]
+        pos += len(line)
+    return ""
+
+
 def write_section(section: str) -> None:
     """Put ``section`` in RESULTS.md in place of the last one (after the machine, if new)."""
     path = run.BENCH / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n"
     if SECTION in text:
         head, _, rest = text.partition(SECTION)
-        tail = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
+        tail = _after_section(rest)
         text = head + section + ("\n" + tail if tail else "")
     else:
         at = text.find("\n## ", text.find("## Machine") + 1)
