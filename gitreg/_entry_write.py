@@ -215,9 +215,11 @@ def _alias(found: dict[str, Any]) -> int | None:
 
     def write() -> None:
         registry = _registry(found)
-        model = registry.set_registered_model_alias(name, alias, number)
         if found.get("as_json"):
+            model = registry.set_registered_model_alias(name, alias, number)
             _emit({"registered_model": model.to_dict()})
+        else:  # as the click command: a large model is not read whole for nothing
+            registry.set_alias(name, alias, number)
         if registry.last_commit is None:
             what = f"{name}@{alias} already points at version {number}"
             _say(f"Nothing changed: {what}; no commit was made")

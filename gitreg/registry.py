@@ -511,6 +511,14 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         result: RegisteredModel = self._write(ops.set_alias(check_name(name), alias, number))
         return result
 
+    def set_alias(self, name: str, alias: str, version: int | str) -> None:
+        """``set_registered_model_alias`` returning nothing, as MLflow's
+        ``MlflowClient.set_registered_model_alias`` does: a process's first write to a model of
+        thousands of versions then skips parsing the whole manifest for an answer (#26)."""
+        check_alias(alias)
+        number = parse_version(version)
+        self._write(ops.set_alias(check_name(name), alias, number, answer=False))
+
     def delete_registered_model_alias(self, name: str, alias: str) -> RegisteredModel:
         """Remove ``@alias`` (nothing happens if it is not set, as in MLflow); returns the model."""
         return self._modify(

@@ -165,6 +165,34 @@ def test_a_write_rewrites_only_what_it_changes(
     assert model.versions[-1].version == 41
 
 
+def test_set_alias_writes_the_same_commit_without_reading_the_versions(
+    long_model: Registry, registry_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Registry.set_alias`` (``gitreg alias`` without --json) commits the bytes
+    ``set_registered_model_alias`` commits, and parses no version for an answer: a cold
+    process on a 5,000-version model spent two thirds of the command on that parse."""
+    at = 1_763_000_000_000
+    timed = long_model.acting_as(None, clock=lambda: at)
+    timed.set_registered_model_alias(NAME, "champion", 7)
+    answered = (registry_repo / "models" / f"{NAME}.yaml").read_bytes()
+    git(registry_repo, "reset", "-q", "--hard", "HEAD~1")
+
+    def parsed(*args: Any) -> None:
+        raise AssertionError("the whole manifest was parsed for an answer")
+
+    monkeypatch.setattr(flat, "_MODELS", {})  # what a fresh process remembers
+    monkeypatch.setattr(flat, "parse_model", parsed)
+    timed = long_model.acting_as(None, clock=lambda: at)
+    assert timed.set_alias(NAME, "champion", 7) is None
+    assert timed.last_commit is not None
+    assert (registry_repo / "models" / f"{NAME}.yaml").read_bytes() == answered
+    assert git(registry_repo, "status", "--porcelain") == ""
+    assert timed.set_alias(NAME, "champion", 7) is None
+    assert timed.last_commit is None  # already there: no commit, as MLflow's no-op
+    monkeypatch.undo()
+    assert long_model.get_model_version_by_alias(NAME, "champion").version == 7
+
+
 def test_production_refusal_and_archiving_say_the_same(
     long_model: Registry, registry_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -113,9 +113,11 @@ def alias(name: str, alias_name: str, version: int, repo: str | None, as_json: b
       gitreg resolve models:/churn@champion
     """
     registry = _registry(repo)
-    model = registry.set_registered_model_alias(name, alias_name, version)
     if as_json:
+        model = registry.set_registered_model_alias(name, alias_name, version)
         _emit({"registered_model": model.to_dict()})
+    else:  # nothing to print of the model: a large one is not read whole for it
+        registry.set_alias(name, alias_name, version)
     if not _unchanged(registry, f"{name}@{alias_name} already points at version {version}"):
         _say(f"{name}@{alias_name} -> version {version}")
 

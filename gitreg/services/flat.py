@@ -257,17 +257,23 @@ def _move(
     return moved
 
 
-def set_alias(tx: Transaction, name: str, alias: str, number: int) -> RegisteredModel | None:
-    """``mutations.set_alias`` through ``operations.modify``: the header only."""
+def set_alias(
+    tx: Transaction, name: str, alias: str, number: int, answer: bool = True
+) -> RegisteredModel | None:
+    """``mutations.set_alias`` through ``operations.modify``: the header only. Without
+    ``answer`` the model returned is its header alone: a cold process then never parses a
+    5,000-version manifest for a result nobody reads."""
     opened = _open(tx, name)
     if opened is None:
         return None
-    if opened.model.aliases.get(alias) == number:
-        return _model(tx, opened)  # nothing changes: no commit, as the full path
+    if opened.model.aliases.get(alias) == number:  # nothing changes: no commit, as the full path
+        return _model(tx, opened) if answer else opened.model
     if opened.doc.span(number) is None:
         return None  # the full path finds it another way, or says it does not exist
     aliases = {**opened.model.aliases, alias: number}
     moved = dataclasses.replace(opened.model, aliases=aliases, last_updated_timestamp=tx.now)
+    if not answer:
+        return moved if _stage(tx, opened, moved, {}) is not None else None
     old = _model(tx, opened)
     oid = _stage(tx, opened, moved, {}) if old is not None else None
     if old is None or oid is None:

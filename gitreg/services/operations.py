@@ -146,15 +146,18 @@ def modify(name: str, change: Change, message: str) -> Callable[[Transaction], R
     return mutation
 
 
-def set_alias(name: str, alias: str, number: int) -> Callable[[Transaction], RegisteredModel]:
-    """Point ``alias`` at version ``number``: the header alone is rewritten (#26)."""
+def set_alias(
+    name: str, alias: str, number: int, answer: bool = True
+) -> Callable[[Transaction], RegisteredModel]:
+    """Point ``alias`` at version ``number``: the header alone is rewritten (#26). Without
+    ``answer`` the result may be the model's header alone (its versions not read)."""
     message = f"Set alias {name}@{alias} -> version {number}"
     full = modify(name, lambda m: mut.set_alias(m, alias, number), message)
 
     def mutation(tx: Transaction) -> RegisteredModel:
         from gitreg.services import flat
 
-        done = flat.set_alias(tx, name, alias, number)
+        done = flat.set_alias(tx, name, alias, number, answer)
         if done is None:
             return full(tx)
         if tx.changes:
