@@ -236,3 +236,83 @@ def test_validate_refuses_a_timestamp_with_a_line_break_naming_the_file(repo, ga
 
     assert "models/churn.yaml" in result.stdout
     assert "created_at" in result.stdout
+
+
+# Every field the recogniser checks, in the header and in an entry: its value at the schema's
+# limit (still plain: the engines are skipped) and past it or of the wrong kind (the schema
+# refuses it, so the recogniser must never pass it). Written for the mutants of
+# scripts/mutation's "plain" area that skipped one field's check.
+_AT_LIMIT: list[tuple[list[Any], Any]] = [
+    (["name"], "n" * 256),
+    (["description"], "d" * 5000),
+    (["created_by"], "c" * 256),
+    (["next_version"], 1),
+    (["next_version"], 2**31),
+    (["aliases"], {"champion": 1}),
+    (["tags"], {"k" * 250: "v" * 100_000}),
+    (["versions", 0, "storage_location"], "s" * 2048),
+    (["versions", 0, "description"], "d" * 5000),
+    (["versions", 0, "created_by"], "c" * 256),
+    (["versions", 0, "updated_at"], "2026-11-22T10:04:11Z"),
+    (["versions", 0, "has_input_example"], True),
+    (["versions", 0, "digest"], "sha256:" + "a" * 64),
+    (["versions", 0, "tags"], {"team": "t"}),
+    (["versions", 0, "metrics"], {f"m{i}": i for i in range(1000)}),
+]
+_PAST_LIMIT: list[tuple[list[Any], Any]] = [
+    (["name"], "n" * 257),
+    (["description"], "d" * 5001),
+    (["created_by"], "c" * 257),
+    (["created_by"], 7),
+    (["next_version"], 0),
+    (["aliases"], ["champion"]),
+    (["aliases"], {"champion": 0}),
+    (["tags"], ["team"]),
+    (["tags"], {"k" * 251: "v"}),
+    (["tags"], {"team": "v" * 100_001}),
+    (["versions", 0, "storage_location"], "s" * 2049),
+    (["versions", 0, "storage_location"], 7),
+    (["versions", 0, "description"], "d" * 5001),
+    (["versions", 0, "description"], 7),
+    (["versions", 0, "created_by"], "c" * 257),
+    (["versions", 0, "updated_at"], "yesterday"),
+    (["versions", 0, "has_input_example"], "yes"),
+    (["versions", 0, "digest"], "sha256:" + "a" * 65),
+    (["versions", 0, "digest"], 7),
+    (["versions", 0, "tags"], ["team"]),
+    (["versions", 0, "tags"], {"team": 7}),
+    (["versions", 0, "metrics"], {f"m{i}": i for i in range(1001)}),
+    (["versions", 0, "metrics"], {"f1": None}),
+]
+
+
+def _set(path: list[Any], value: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(VALID)
+    target: Any = doc
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return doc
+
+
+def test_the_plain_check_takes_up_to_its_number_of_entries():
+    entry = {"version": 1, "source": "s3://1", "stage": "Archived"}
+    versions = [{**entry, "version": n} for n in range(1, plain_manifest.MAX_ENTRIES + 1)]
+    doc = {**VALID, "versions": versions, "aliases": {}, "next_version": len(versions) + 1}
+    assert plain_manifest.valid(doc)
+    _agree(doc)
+
+
+@pytest.mark.parametrize(("path", "value"), _AT_LIMIT, ids=lambda x: str(x)[:30])
+def test_each_field_at_its_limit_is_plain(path, value):
+    doc = _set(path, value)
+    assert plain_manifest.valid(doc), path
+    _agree(doc)
+
+
+@pytest.mark.parametrize(("path", "value"), _PAST_LIMIT, ids=lambda x: str(x)[:30])
+def test_each_field_past_its_limit_goes_to_the_schema_which_refuses_it(path, value):
+    doc = _set(path, value)
+    assert not plain_manifest.valid(doc), path
+    assert list(schema_check._validator("manifest").iter_errors(doc)), path
+    _agree(doc)
