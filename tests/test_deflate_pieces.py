@@ -8,6 +8,7 @@ model of a few dozen versions takes the path a 5,000-version one takes.
 
 from __future__ import annotations
 
+import itertools
 import random
 import subprocess
 import zlib
@@ -248,3 +249,19 @@ def test_a_local_write_runs_gits_auto_gc_when_git_would(
     _fsck(registry_repo)
     assert git(registry_repo, "status", "--porcelain") == ""
     assert registry.get_model_version(NAME, 2).source == "s3://m/above"
+
+
+def test_a_piece_found_again_never_overlaps_what_is_already_placed() -> None:
+    """Text that repeats itself holds an old piece in more than one place: only a place
+    after the pieces already laid may be reused, or bytes would come out twice."""
+    unit = b"  - version: 1\n    source: s3://same\n    stage: None\n"
+    data = unit * 12_000  # about 600 kB, every piece the same bytes
+    first, _body = _inflate(b"blob %d\0" % len(data), data, None)
+    for changed in (unit * 3 + data, data[: len(data) // 2] + b"x\n" + data[len(data) // 2 :]):
+        header = b"blob %d\0" % len(changed)
+        _oid, body = _inflate(header, changed, first)
+        assert zlib.decompress(body) == header + changed
+        placed = _deflate._LAYOUTS[_git.blob_id(changed)].pieces
+        assert [p.offset for p in placed] == sorted(p.offset for p in placed)
+        assert all(a.offset + a.length == b.offset for a, b in itertools.pairwise(placed))
+        assert placed[-1].offset + placed[-1].length == len(changed)
