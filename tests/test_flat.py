@@ -193,6 +193,33 @@ def test_set_alias_writes_the_same_commit_without_reading_the_versions(
     assert long_model.get_model_version_by_alias(NAME, "champion").version == 7
 
 
+def test_an_alias_set_after_a_register_and_a_transition_answers_without_a_parse(
+    long_model: Registry, registry_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The common sequence of a training job, register then ``@champion``, answered with
+    the whole model as a fresh read gives it, without parsing every version again: on a
+    5,000-version model that parse made each such alias cost half a second (#26)."""
+    spy = Spy(monkeypatch)
+    long_model.set_registered_model_alias(NAME, "b", 3)  # the process parses once
+    new = long_model.create_model_version(NAME, "s3://m/new", description="fresh: one")
+    long_model.transition_model_version_stage(NAME, 5, "Staging")
+    long_model.transition_model_version_stage(NAME, new.version, "Staging", True)
+
+    def parsed(*args: Any) -> None:
+        raise AssertionError("the whole manifest was parsed again for an answer")
+
+    monkeypatch.setattr(flat, "parse_model", parsed)
+    answered = long_model.set_registered_model_alias(NAME, "champion", new.version)
+    monkeypatch.undo()
+    assert spy.taken == 5  # every write took the flat path
+    fresh = Registry(registry_repo).get_registered_model(NAME)
+    assert repr(answered) == repr(fresh)
+    assert answered.versions[-1].aliases == ("champion",)
+    assert answered.versions[-1].description == "fresh: one"
+    assert answered.get_version(5).current_stage.value == "Archived"  # type: ignore[union-attr]
+    assert answered.get_version(3).aliases == ("b",)  # type: ignore[union-attr]
+
+
 def test_production_refusal_and_archiving_say_the_same(
     long_model: Registry, registry_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from gitreg.core.card import Card
     from gitreg.core.config import Policy
 
-# The models set_alias last answered with, by blob id: content addressed, so never stale.
+# The models set_alias last answered with, or a register or transition made from one, by
+# blob id: content addressed, so never stale.
 # It answers with the whole model; building 5,000 versions again each time would cost
 # what the flat write saves (#26). A few, so that memory stays bounded. The entities are
 # frozen and shared between the callers that get them, as any value a cache hands out.
@@ -171,7 +172,11 @@ def register(tx: Transaction, name: str, new: ModelVersion) -> ModelVersion | No
         opened.model, next_version=number + 1, last_updated_timestamp=new.creation_timestamp
     )
     entry = ordered_like(added.to_manifest(), first)
-    return added if _stage(tx, opened, grown, {}, [entry]) is not None else None
+    oid = _stage(tx, opened, grown, {}, [entry])
+    if oid is None:
+        return None
+    _remember(opened, oid, grown, {number: entry})
+    return added
 
 
 def transition(
@@ -215,8 +220,10 @@ def transition(
     if not replaced:
         return moved, mv.current_stage, []  # nothing changes: no commit, as the full path
     touched = dataclasses.replace(opened.model, last_updated_timestamp=tx.now)
-    if _stage(tx, opened, touched, replaced, production=production) is None:
+    oid = _stage(tx, opened, touched, replaced, production=production)
+    if oid is None:
         return None
+    _remember(opened, oid, touched, {n: replaced[n][0] for n in replaced})
     return moved, mv.current_stage, archived
 
 
@@ -281,6 +288,45 @@ def set_alias(
     result = _realias(old, aliases, tx.now)
     _keep(_MODELS, oid, result)
     return result
+
+
+def _remember(
+    opened: _Opened, oid: str, header: RegisteredModel, entries: dict[int, dict[str, Any]]
+) -> None:
+    """After a register or a transition, the whole new model for ``set_alias``'s answer,
+    if the old one is remembered: the entries written replace (or follow) the old
+    versions. Without it, a process that registers a version and then sets an alias on it
+    parsed all 5,000 versions again for the answer (#26). Built from the header and
+    entries as written, so it equals what a parse of the new text gives (tests/test_flat.py
+    compares the two on random sequences of writes)."""
+    old = _MODELS.get(opened.oid)
+    if old is None:
+        return
+    try:
+        head = RegisteredModel.from_manifest({**_header(header), "versions": []})
+        changed = {
+            n: ModelVersion.from_manifest(old.name, e, _aliases_of(opened.model, n))
+            for n, e in entries.items()
+        }
+    except (GitregError, KeyError, TypeError, ValueError):
+        return
+    if not head.creation_timestamp:
+        return  # the model's creation time would be its oldest version's: a parse decides
+    versions = list(old.versions)
+    for number, mv in sorted(changed.items()):
+        at = bisect.bisect_left(versions, number, key=lambda v: v.version)
+        if at < len(versions) and versions[at].version == number:
+            versions[at] = mv
+        elif at == len(versions):
+            versions.append(mv)
+        else:
+            return
+    updated = max([head.last_updated_timestamp, *(v.last_updated_timestamp for v in versions)])
+    _keep(
+        _MODELS,
+        oid,
+        dataclasses.replace(head, versions=tuple(versions), last_updated_timestamp=updated),
+    )
 
 
 def _model(tx: Transaction, opened: _Opened) -> RegisteredModel | None:
