@@ -83,8 +83,10 @@ for op in ("register", "transition", "alias"):
         for side, reg, name, version in ((("small", small, "m-00001", 1), ("long", long,
                 "long-model", 2000 + k)) if k % 2 else (("long", long, "long-model", 2000 + k),
                 ("small", small, "m-00001", 1))):
-            if op == "transition" and side == "small":
-                reg.transition_model_version_stage(name, 1, "Archived")  # back, untimed
+            if op == "transition":  # both sides: the version back first, untimed, so the
+                # timed move is a real change on both (never a no-op of a version some
+                # earlier lap already staged) and the two do the same work
+                reg.transition_model_version_stage(name, version, "Archived")
             start = time.perf_counter()
             ops(reg, name, k, version)[op]()
             if k:
@@ -93,7 +95,7 @@ print(json.dumps(out))
 """
 
 
-def measure_pairs(pairs: int = 15) -> dict[str, Any]:
+def measure_pairs(pairs: int = 21) -> dict[str, Any]:
     """The flat goal's ratio, the two writes alternating in one process (see PAIRS)."""
     small, long = run.Registry("gitreg", "10"), run.Registry("gitreg", "long")
     for reg in (small, long):
@@ -238,7 +240,9 @@ def _pairs(results: Mapping[str, Any]) -> list[str]:
     if "error" in pairs:
         return [f"Alternating run failed: {pairs['error'].strip()}", ""]
     rows = [
-        "The same, the two writes alternating in one process (both see the same load):",
+        "The same writes alternating in one process, a 3-version write then a 5,000-version one "
+        "(both see the same load; a transition moves the version back untimed first on both "
+        "sides): the verdict on the 3x goal.",
         "",
         "| op | 3 versions ms | 5,000 versions ms | growth | goal <= 3x | runs |",
         "|---|---|---|---|---|---|",
@@ -257,17 +261,20 @@ def _flat(results: Mapping[str, Any]) -> list[str]:
     rows = [
         "### Flat in a model's version count (in process)",
         "",
-        "| op | 3 versions ms | 5,000 versions ms | growth | goal <= 3x | mlflow 5,000 ms "
+        "Each write measured in its own lap (the growth column compares laps run minutes "
+        "apart, under different loads: the verdict on the 3x goal is the alternating table's "
+        "below).",
+        "",
+        "| op | 3 versions ms | 5,000 versions ms | growth | mlflow 5,000 ms "
         "| goal <= mlflow | before 5,000 ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for op in WRITES:
         small, long = _inproc(results, "10", "gitreg", op), _inproc(results, "long", "gitreg", op)
         peer = _inproc(results, "long", "mlflow", op)
         growth = _ratio(long, small)
         rows.append(
-            f"| {op} | {_ms(small)} | {_ms(long)} | {_x(growth)} | "
-            f"{_verdict(None if growth is None else growth <= 3)} | {_ms(peer)} | "
+            f"| {op} | {_ms(small)} | {_ms(long)} | {_x(growth)} | {_ms(peer)} | "
             f"{_verdict(None if long is None or peer is None else long <= peer)} | "
             f"{_ms(_inproc(results, 'long', 'gitreg@before', op))} |"
         )
