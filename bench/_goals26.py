@@ -70,14 +70,19 @@ PAIRS = r"""
 import json, sys, time
 from gitreg import Registry
 small, long, pairs = Registry(sys.argv[1]), Registry(sys.argv[2]), int(sys.argv[3])
+stamp = int(time.time())  # a new alias name in every run: never a no-op of a previous run
 def ops(reg, name, k, version):
     return {
         "register": lambda: reg.create_model_version(name, f"s3://pairs/{k}", run_id="0" * 32),
         "transition": lambda: reg.transition_model_version_stage(name, version, "Staging"),
-        "alias": lambda: reg.set_registered_model_alias(name, f"pair{k}", 2),
+        "alias": lambda: reg.set_registered_model_alias(name, f"pair{k}x{stamp}", 2),
+        # a training job's sequence: a new version, then @champion on it (one process)
+        "register+alias": lambda: reg.set_registered_model_alias(
+            name, "champion", reg.create_model_version(name, f"s3://pairs/c{k}").version
+        ),
     }
 out = {}
-for op in ("register", "transition", "alias"):
+for op in ("register", "transition", "alias", "register+alias"):
     times = out[op] = {"small": [], "long": []}
     for k in range(pairs + 1):  # the first pair warms up (a first write checks in full)
         for side, reg, name, version in ((("small", small, "m-00001", 1), ("long", long,
@@ -247,7 +252,7 @@ def _pairs(results: Mapping[str, Any]) -> list[str]:
         "| op | 3 versions ms | 5,000 versions ms | growth | goal <= 3x | runs |",
         "|---|---|---|---|---|---|",
     ]
-    for op in WRITES:
+    for op in [*WRITES, *(["register+alias"] if "register+alias" in pairs else [])]:
         small, long = _median(pairs[op]["small"]), _median(pairs[op]["long"])
         growth = _ratio(long, small)
         rows.append(

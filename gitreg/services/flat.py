@@ -94,8 +94,12 @@ def _doc(tx: Transaction, path: str) -> tuple[str, Sparse] | None:
     return oid, doc
 
 
-def _keep(memory: dict[str, Any], oid: str, value: Any) -> None:
+def _keep(memory: dict[str, Any], oid: str, value: Any, replaces: str | None = None) -> None:
+    """Remember ``value`` as the newest; ``replaces``: the blob it was made from, forgotten
+    (a model written in turn with others keeps one place, not one per write)."""
     with _MEMORY_LOCK:
+        if replaces is not None and replaces != oid:
+            memory.pop(replaces, None)
         memory.pop(oid, None)
         memory[oid] = value
         while len(memory) > _KEEP:
@@ -286,7 +290,7 @@ def set_alias(
     if old is None or oid is None:
         return None
     result = _realias(old, aliases, tx.now)
-    _keep(_MODELS, oid, result)
+    _keep(_MODELS, oid, result, replaces=opened.oid)
     return result
 
 
@@ -322,11 +326,8 @@ def _remember(
         else:
             return
     updated = max([head.last_updated_timestamp, *(v.last_updated_timestamp for v in versions)])
-    _keep(
-        _MODELS,
-        oid,
-        dataclasses.replace(head, versions=tuple(versions), last_updated_timestamp=updated),
-    )
+    made = dataclasses.replace(head, versions=tuple(versions), last_updated_timestamp=updated)
+    _keep(_MODELS, oid, made, replaces=opened.oid)
 
 
 def _model(tx: Transaction, opened: _Opened) -> RegisteredModel | None:
