@@ -220,6 +220,30 @@ def test_an_alias_set_after_a_register_and_a_transition_answers_without_a_parse(
     assert answered.get_version(3).aliases == ("b",)  # type: ignore[union-attr]
 
 
+def test_models_written_in_turn_keep_their_answers(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three models, each registered then aliased in turn (one job per model): every
+    alias still answers from memory, as a model's new answer takes its old one's place."""
+    names = ["churn", "fraud", "ranker"]
+    for name in names:
+        for k in range(3):
+            registry.create_model_version(name, f"s3://m/{name}/{k}")
+        registry.set_registered_model_alias(name, "b", 1)  # each parsed once
+
+    def parsed(*args: Any) -> None:
+        raise AssertionError("a model written a moment ago was parsed again")
+
+    monkeypatch.setattr(flat, "parse_model", parsed)
+    for _ in range(2):
+        for name in names:
+            new = registry.create_model_version(name, f"s3://m/{name}/new")
+            answered = registry.set_registered_model_alias(name, "champion", new.version)
+            assert answered.get_version(new.version).aliases == ("champion",)  # type: ignore[union-attr]
+    monkeypatch.undo()
+    assert repr(answered) == repr(Registry(registry.store.root).get_registered_model("ranker"))
+
+
 def test_production_refusal_and_archiving_say_the_same(
     long_model: Registry, registry_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
