@@ -203,33 +203,38 @@ def test_an_alias_set_after_a_register_and_a_transition_answers_without_a_parse(
     long_model.set_registered_model_alias(NAME, "b", 3)  # the process parses once
     new = long_model.create_model_version(NAME, "s3://m/new", description="fresh: one")
     long_model.transition_model_version_stage(NAME, 5, "Staging")
+    long_model.transition_model_version_stage(NAME, 3, "Staging")  # it keeps its @b
     long_model.transition_model_version_stage(NAME, new.version, "Staging", True)
 
     def parsed(*args: Any) -> None:
         raise AssertionError("the whole manifest was parsed again for an answer")
 
     monkeypatch.setattr(flat, "parse_model", parsed)
+    unchanged = long_model.set_registered_model_alias(NAME, "b", 3)  # no commit: as it is
+    assert repr(unchanged) == repr(Registry(registry_repo).get_registered_model(NAME))
     answered = long_model.set_registered_model_alias(NAME, "champion", new.version)
     monkeypatch.undo()
-    assert spy.taken == 5  # every write took the flat path
+    assert spy.taken == 7  # every write took the flat path
     fresh = Registry(registry_repo).get_registered_model(NAME)
     assert repr(answered) == repr(fresh)
     assert answered.versions[-1].aliases == ("champion",)
     assert answered.versions[-1].description == "fresh: one"
     assert answered.get_version(5).current_stage.value == "Archived"  # type: ignore[union-attr]
     assert answered.get_version(3).aliases == ("b",)  # type: ignore[union-attr]
+    assert answered.get_version(3).current_stage.value == "Archived"  # type: ignore[union-attr]
 
 
 def test_models_written_in_turn_keep_their_answers(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Three models, each registered then aliased in turn (one job per model): every
+    """Four models, each registered then aliased in turn (one job per model): every
     alias still answers from memory, as a model's new answer takes its old one's place."""
-    names = ["churn", "fraud", "ranker"]
+    names = ["churn", "fraud", "ranker", "scorer"]  # as many as a process remembers
     for name in names:
         for k in range(3):
             registry.create_model_version(name, f"s3://m/{name}/{k}")
         registry.set_registered_model_alias(name, "b", 1)  # each parsed once
+    registry.set_registered_model_alias(names[0], "b", 1)  # no change: the first used last
 
     def parsed(*args: Any) -> None:
         raise AssertionError("a model written a moment ago was parsed again")
@@ -241,7 +246,52 @@ def test_models_written_in_turn_keep_their_answers(
             answered = registry.set_registered_model_alias(name, "champion", new.version)
             assert answered.get_version(new.version).aliases == ("champion",)  # type: ignore[union-attr]
     monkeypatch.undo()
-    assert repr(answered) == repr(Registry(registry.store.root).get_registered_model("ranker"))
+    assert repr(answered) == repr(Registry(registry.store.root).get_registered_model("scorer"))
+
+
+def test_a_remembered_model_keeps_its_newest_time_when_the_clock_went_back(
+    registry: Registry, registry_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model's last update is its newest time, header or version, as a parse of the
+    manifest gives it: a write stamped before a version (a clock set back) keeps the
+    version's."""
+    first, later, earlier = 1_600_000_000_000, 1_800_000_000_000, 1_700_000_000_000
+    registry.acting_as(None, clock=lambda: first).create_model_version(NAME, "s3://m/1")
+    registry.acting_as(None, clock=lambda: later).transition_model_version_stage(NAME, 1, "Staging")
+    registry.set_registered_model_alias(NAME, "b", 1)  # parsed once
+    back = registry.acting_as(None, clock=lambda: earlier)
+    back.create_model_version(NAME, "s3://m/2")
+
+    def parsed(*args: Any) -> None:
+        raise AssertionError("the whole manifest was parsed again for an answer")
+
+    monkeypatch.setattr(flat, "parse_model", parsed)
+    unchanged = back.set_registered_model_alias(NAME, "b", 1)
+    monkeypatch.undo()
+    assert unchanged.last_updated_timestamp == later
+    assert repr(unchanged) == repr(Registry(registry_repo).get_registered_model(NAME))
+
+
+def test_the_model_used_last_is_remembered_longest(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alias that changes nothing still counts as a use: a fifth model's write then
+    forgets the model used longest ago, not the one just answered."""
+    names = ["a", "b", "c", "d", "e"]
+    for name in names:
+        registry.create_model_version(name, f"s3://m/{name}")
+    monkeypatch.setattr(flat, "_MODELS", {})  # what a fresh process remembers
+    for name in names[:4]:
+        registry.set_registered_model_alias(name, "x", 1)  # each parsed once
+    registry.set_registered_model_alias("a", "x", 1)  # nothing changes: "a" used last
+    registry.set_registered_model_alias("e", "x", 1)  # parsed: "b" is forgotten
+
+    def parsed(*args: Any) -> None:
+        raise AssertionError("the model used last was parsed again")
+
+    monkeypatch.setattr(flat, "parse_model", parsed)
+    for name in ("a", "c", "d", "e"):
+        assert registry.set_registered_model_alias(name, "x", 1).aliases == {"x": 1}
 
 
 def test_production_refusal_and_archiving_say_the_same(
