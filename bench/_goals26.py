@@ -386,11 +386,14 @@ def _others(results: Mapping[str, Any]) -> list[str]:
     if "error" in group:
         out.append(f"Not measured: {group['error'].strip()}")
     else:
-        out += ["| writers | writes | seconds | writes/s | vs one writer | retries | gave up |",
-                "|---|---|---|---|---|---|---|"]  # fmt: skip
+        out += ["Each writer count ran 3 rounds, interleaved, of at least 40 writes; a row is "
+                "its median round (every round's writes/s in the last column).", "",
+                "| writers | writes | seconds | writes/s | vs one writer | retries | gave up "
+                "| rounds writes/s |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         out += [
             f"| {r['writers']} | {r['writes']} | {r['seconds']:.1f} | {r['per_second']:.1f} | "
-            f"{r['ratio']:.2f} | {r['retries']} | {r['gave_up']} |"
+            f"{r['ratio']:.2f} | {r['retries']} | {r['gave_up']} | "
+            f"{', '.join(f'{x:.0f}' for x in r.get('rounds_per_second', []))} |"
             for r in group.get("rows", [])
         ]
         verdict = group.get("verdict", {})

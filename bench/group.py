@@ -1,6 +1,7 @@
 """Group commit (#26): many writer processes on ONE clone of a bare remote.
 
-``python bench/group.py [--writers 1,4,8,16] [--per-writer 10] [--json] [--source TREE]``
+``python bench/group.py [--writers 1,4,8,16] [--per-writer 10] [--rounds 3] [--json]
+[--source TREE]``
 
 For each writer count W, a fresh bare remote gets one clone, and W processes each register
 the same model ``--per-writer`` times through the Python API on that clone (what
@@ -9,10 +10,12 @@ the same model ``--per-writer`` times through the Python API on that clone (what
 the writes acknowledged, with every acknowledged source present (nothing lost), and the
 manifest must validate. A write that gives up is counted (the goal is none).
 
-Prints one row per W: writes, seconds, writes/second, the ratio to one writer's, pushes
-that lost a race, writes that gave up, and the verdict against #26's goal (16 writers at
-least 2x one writer's throughput). ``--json`` prints the rows as JSON instead, for
-``bench/run.py``. ``--source TREE`` runs another checkout (e.g. main's, for "before").
+Each W runs ``--rounds`` times, interleaved with the others, each round at least 40 writes;
+a row is W's median round. Prints one row per W: writes, seconds, writes/second, the ratio
+to one writer's, pushes that lost a race, writes that gave up (summed over the rounds), and
+the verdict against #26's goal (16 writers at least 2x one writer's throughput).
+``--json`` prints the rows as JSON instead, for ``bench/run.py``. ``--source TREE`` runs
+another checkout (e.g. main's, for "before").
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -56,6 +60,7 @@ print(json.dumps({"retries": retries, "gave_up": gave_up, "done": done, "start":
 """
 
 GOAL = 2.0  # 16 writers on one clone: at least this many times one writer's throughput
+MIN_WRITES = 40  # a round's writes at least (one writer writes this many)
 
 
 def run(writers: int, per_writer: int) -> dict[str, float]:
@@ -100,17 +105,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writers", default="1,4,8,16")
     parser.add_argument("--per-writer", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each count (median)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--source", help="run this checkout of gitreg (default: this one)")
     args = parser.parse_args()
-    rows: list[dict[str, float]] = []
+    rows: list[dict[str, Any]] = []
     if not args.json:
         print(
             f"{'writers':>7} {'writes':>6} {'seconds':>8} {'writes/s':>8} {'vs 1':>5} "
             f"{'retries':>7} {'gave up':>7}"
         )
-    for writers in (int(w) for w in args.writers.split(",")):
-        row = run(writers, args.per_writer)
+    counts = [int(w) for w in args.writers.split(",")]
+    # Every count runs --rounds times, the rounds interleaved (1, 4, 8, 16, 1, 4, ...) so a
+    # load that drifts falls on all of them; the row is the round of median throughput, and
+    # a round writes at least MIN_WRITES times (one writer's 10 writes took 0.3 s: a
+    # baseline one scheduler hiccup moved by half, and every ratio with it).
+    samples: dict[int, list[dict[str, float]]] = {w: [] for w in counts}
+    for _ in range(args.rounds):
+        for writers in counts:
+            per_writer = max(args.per_writer, -(-MIN_WRITES // writers))
+            samples[writers].append(run(writers, per_writer))
+    for writers in counts:
+        ranked = sorted(samples[writers], key=lambda r: r["per_second"])
+        row: dict[str, Any] = {
+            **ranked[len(ranked) // 2],
+            "rounds_per_second": [r["per_second"] for r in ranked],
+            "retries": sum(r["retries"] for r in ranked),
+            "gave_up": sum(r["gave_up"] for r in ranked),
+        }
         row["ratio"] = round(row["per_second"] / rows[0]["per_second"], 2) if rows else 1.0
         rows.append(row)
         if not args.json:
