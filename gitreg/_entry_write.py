@@ -134,9 +134,14 @@ def _version(text: str) -> int | None:
 
 
 def _registry(found: dict[str, Any]) -> Registry:
+    from gitreg.core import yaml_memo
     from gitreg.registry import Registry
 
-    return Registry(found.get("repo"), push=found.get("push"))
+    registry = Registry(found.get("repo"), push=found.get("push"))
+    # gitreg.yaml as the safe loader parsed it before, by its text: no PyYAML (#26).
+    yaml_memo.read_file(registry.store.state_dir)
+    found["state_dir"] = registry.store.state_dir
+    return registry
 
 
 def _register(found: dict[str, Any]) -> int | None:
@@ -247,7 +252,17 @@ def _run(write: Callable[[], None], found: dict[str, Any]) -> int:
         from gitreg.cli import _exit_code  # errors only: the one place exit codes are decided
 
         return _exit_code(e, as_json=bool(found.get("as_json")))
+    finally:
+        _save_memo(found)
     return 0
+
+
+def _save_memo(found: dict[str, Any]) -> None:
+    """Keep what this write parsed of gitreg.yaml for the next one (``yaml_memo``)."""
+    if "state_dir" in found:
+        from gitreg.core import yaml_memo
+
+        yaml_memo.save_file(found["state_dir"])
 
 
 def exit_now(code: int) -> None:
