@@ -13,7 +13,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core import approvals, manifest, notifications
-from gitreg.core.card import is_card_path
 from gitreg.core.config import MODELS_DIR, link_problem, requirement_problems
 from gitreg.core.entities import Stage
 from gitreg.core.errors import InvalidManifest, InvalidParameter
@@ -441,6 +440,8 @@ def parse(text: bytes, path: str) -> tuple[Any, list[Finding]]:
 
 def check_entry(name: str, is_dir: bool = False) -> list[Finding]:
     """What is wrong with ``models/<name>``: only ``<model name>.yaml`` files belong there."""
+    from gitreg.core.card import is_card_path
+
     path = f"{MODELS_DIR}/{name}"
     if name in (".gitkeep", RETIRED_FILE.rsplit("/", 1)[-1]) and not is_dir:
         return []
