@@ -242,8 +242,14 @@ def implicit_tag(text: str) -> str:
 def _resolvers(first: str | None) -> list[tuple[str, re.Pattern[str]]]:
     """The dumper's implicit resolvers for plain text starting with ``first``, compiled when
     first asked (``yaml_memo`` keeps their patterns: a write need not import PyYAML)."""
-    table = yaml_memo.resolver_table(_resolver_table)
+    table = _table()
     return [(tag, re.compile(pattern, flags)) for key, tag, pattern, flags in table if key == first]
+
+
+@functools.cache
+def _table() -> yaml_memo.Resolvers:
+    """The resolver table, asked of ``yaml_memo`` once per process (it finds PyYAML's files)."""
+    return yaml_memo.resolver_table(_resolver_table)
 
 
 def _resolver_table() -> yaml_memo.Resolvers:

@@ -23,6 +23,7 @@ from gitreg.core.fields import (
     metric_problem,
 )
 from gitreg.core.finding import Finding
+from gitreg.core.lazy_re import lazy
 from gitreg.core.names import check_name, file_stem, name_key, name_of_stem
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.core.schema_check import check_schema
@@ -423,7 +424,7 @@ def _named_stages(value: Any) -> list[str]:
     return list(value or ())
 
 
-_WHERE_RE = re.compile(r"^.*?:(\d+): (.*)$", re.DOTALL)
+_WHERE_RE = lazy(r"^.*?:(\d+): (.*)$", re.DOTALL)
 
 
 def parse(text: bytes, path: str) -> tuple[Any, list[Finding]]:
