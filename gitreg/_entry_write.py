@@ -17,7 +17,6 @@ command both ways and compares stdout, stderr, exit code and the commit written.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -291,6 +290,8 @@ def exit_now(code: int) -> None:
 
 
 def _emit(data: Any) -> None:
+    import json  # --json only
+
     _echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 

@@ -18,6 +18,9 @@ from gitreg.core.notifications import Notifications
 
 CONFIG_FILE = "gitreg.yaml"
 MODELS_DIR = "models"
+# The record of retired names (``core.retired``), named here so that what only compares a
+# path with it need not load the record's classes (#26).
+RETIRED_FILE = f"{MODELS_DIR}/.retired.yaml"
 # Branches that carry a change to review (promotion requests): gitreg/NAME/vVERSION-STAGE.
 BRANCH_PREFIX = "gitreg/"
 

@@ -10,7 +10,6 @@ No I/O.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import posixpath
 import re
@@ -72,6 +71,8 @@ def check_alias(alias: object) -> str:
 
 def _quoted(value: str) -> str:
     """A value for an error message: JSON-quoted as MLflow does, cut to a short prefix."""
+    import json  # error messages only
+
     if len(value) <= _ECHO:
         return json.dumps(value, ensure_ascii=False)
     return json.dumps(value[:_ECHO], ensure_ascii=False)[:-1] + f'..." ({len(value)} characters)'

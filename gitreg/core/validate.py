@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core import approvals, manifest, notifications
-from gitreg.core.config import MODELS_DIR, link_problem, requirement_problems
+from gitreg.core.config import MODELS_DIR, RETIRED_FILE, link_problem, requirement_problems
 from gitreg.core.entities import Stage
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.fields import (
@@ -25,7 +25,6 @@ from gitreg.core.fields import (
 from gitreg.core.finding import Finding
 from gitreg.core.lazy_re import lazy
 from gitreg.core.names import check_name, file_stem, name_key, name_of_stem
-from gitreg.core.retired import RETIRED_FILE
 from gitreg.core.schema_check import check_schema
 
 # Bumped whenever a check changes, so that cached verdicts are made again (see #12); 6: schema

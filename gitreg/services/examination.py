@@ -9,7 +9,6 @@ found for one version. Used by ``Registry`` and its ``Integrity`` base.
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.config import Policy, Requirement
@@ -105,6 +104,8 @@ def read_listing(text: bytes | None, digest: str | None) -> Listing | None:
     """A kept listing, if it is one and it gives ``digest`` (else it names nothing)."""
     if text is None or digest is None:
         return None
+    import json
+
     from gitreg.core.digest import Listing
 
     try:

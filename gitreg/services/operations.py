@@ -9,7 +9,6 @@ the manifest it rewrites, so a retry after a lost push race simply runs it again
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -452,6 +451,8 @@ def register_version(
         if added is None:
             added = _register_in_full(tx, name, new, create_model)
         if listing is not None:
+            import json
+
             from gitreg.core.digest import listing_path
 
             tx.write(

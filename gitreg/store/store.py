@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
-from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR, RETIRED_FILE, Config
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import (
     BadRef,
@@ -30,7 +30,6 @@ from gitreg.core.errors import (
     NotARegistry,
 )
 from gitreg.core.names import check_name, name_of_stem
-from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git, files
 from gitreg.store.cache import git_dir, load_parsed
 from gitreg.store.transaction import model_path
