@@ -232,3 +232,32 @@ def test_resolvers_remembered_for_another_pyyaml_are_not_used(repo: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     assert "  staging-candidate: 2\n" in git(repo, "show", "HEAD:models/churn.yaml")
     assert marshal.loads((state / yaml_memo.MEMO_FILE).read_bytes())["resolvers"][1] != wrong
+
+
+def test_a_text_parsed_by_another_gitreg_is_parsed_again(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The memo's keys name who parsed: what another gitreg's loader made of a text is not
+    taken on trust by this one (and what this one's made of it is, as the control shows)."""
+    import gitreg.core.version
+
+    assert _run(repo, "alias", "churn", "warm", "2")[0].returncode == 0
+    memo = repo / ".git" / "gitreg" / yaml_memo.MEMO_FILE
+    text = (repo / "gitreg.yaml").read_bytes()
+    forged = marshal.dumps({"policy": {"stages": "not a list"}})
+
+    def plant(key: bytes) -> None:
+        saved = marshal.loads(memo.read_bytes())
+        saved["texts"] = {key: forged}
+        memo.write_bytes(marshal.dumps(saved))
+
+    monkeypatch.setattr(gitreg.core.version, "__version__", "0.0.0-another")
+    yaml_memo._loader.cache_clear()
+    plant(yaml_memo._key(text))  # as another gitreg would have keyed it
+    monkeypatch.undo()
+    yaml_memo._loader.cache_clear()
+    proc, loaded = _run(repo, "alias", "churn", "again", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "yaml" in loaded  # not this loader's key: parsed again
+    plant(yaml_memo._key(text))  # the control: under this gitreg's key it is believed
+    assert _run(repo, "alias", "churn", "once-more", "2")[0].returncode == 1

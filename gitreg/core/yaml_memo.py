@@ -5,8 +5,10 @@ do so was a tenth of a cold ``gitreg register``. What the safe loader (``_safe_y
 its limits) made of a text is kept here under the SHA-256 of that text, so the same text
 never needs PyYAML again: ``manifest.load`` asks ``recall`` first and tells ``remember``
 what the loader parsed. A text is its own key, so an edited gitreg.yaml (or one a pull
-brought) is parsed by the loader like any other; only what the loader accepted is kept, and
-every caller gets its own copy (a thawed ``marshal`` image), never shared state.
+brought) is parsed by the loader like any other; the key is salted with who parsed it
+(gitreg's version, the loader's files, PyYAML's), so an upgrade parses again; only what the
+loader accepted is kept, and every caller gets its own copy (a thawed ``marshal`` image),
+never shared state.
 
 The same goes for the one piece of PyYAML a write's patcher asks (``manifest.implicit_tag``):
 the implicit resolvers of the installed PyYAML's dumper, kept as their patterns under the
@@ -20,6 +22,7 @@ that cannot be read is ignored; it holds at most ``_KEEP`` texts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 import os
@@ -40,8 +43,26 @@ _LOCK = threading.Lock()  # a server parses from several threads (#25)
 
 
 def _key(text: str | bytes) -> bytes:
+    """The text's key: its SHA-256, salted with which loader parsed it (``_loader``)."""
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
-    return hashlib.sha256(b"gitreg-yaml-1\0" + data).digest()
+    return hashlib.sha256(_loader() + data).digest()
+
+
+@functools.cache
+def _loader() -> bytes:
+    """Who parses: gitreg's version, its loader's and limits' files, and PyYAML's. A text
+    parsed by another gitreg or PyYAML (upgraded, reinstalled, edited) is parsed again."""
+    from gitreg.core.version import __version__
+
+    here = Path(__file__).parent
+    files: list[tuple[object, ...]] = []
+    for name in ("_safe_yaml.py", "yaml_limits.py"):
+        try:
+            st = (here / name).stat()
+            files.append((name, st.st_mtime_ns, st.st_size, st.st_ino))
+        except OSError:
+            files.append((name, None))
+    return repr(("gitreg-yaml-1", __version__, files, _pyyaml())).encode() + b"\0"
 
 
 def recall(text: str | bytes, path: str) -> tuple[bool, Any]:
@@ -71,6 +92,7 @@ def remember(text: str | bytes, path: str, data: Any) -> None:
             _FRESH.discard(oldest)
 
 
+@functools.cache
 def _pyyaml() -> tuple[object, ...] | None:
     """Which PyYAML is installed, found without importing it: its resolver's file identity."""
     import importlib.machinery
