@@ -17,7 +17,6 @@ command both ways and compares stdout, stderr, exit code and the commit written.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -134,9 +133,14 @@ def _version(text: str) -> int | None:
 
 
 def _registry(found: dict[str, Any]) -> Registry:
+    from gitreg.core import yaml_memo
     from gitreg.registry import Registry
 
-    return Registry(found.get("repo"), push=found.get("push"))
+    registry = Registry(found.get("repo"), push=found.get("push"))
+    # gitreg.yaml as the safe loader parsed it before, by its text: no PyYAML (#26).
+    yaml_memo.read_file(registry.store.state_dir)
+    found["state_dir"] = registry.store.state_dir
+    return registry
 
 
 def _register(found: dict[str, Any]) -> int | None:
@@ -247,7 +251,17 @@ def _run(write: Callable[[], None], found: dict[str, Any]) -> int:
         from gitreg.cli import _exit_code  # errors only: the one place exit codes are decided
 
         return _exit_code(e, as_json=bool(found.get("as_json")))
+    finally:
+        _save_memo(found)
     return 0
+
+
+def _save_memo(found: dict[str, Any]) -> None:
+    """Keep what this write parsed of gitreg.yaml for the next one (``yaml_memo``)."""
+    if "state_dir" in found:
+        from gitreg.core import yaml_memo
+
+        yaml_memo.save_file(found["state_dir"])
 
 
 def exit_now(code: int) -> None:
@@ -276,6 +290,8 @@ def exit_now(code: int) -> None:
 
 
 def _emit(data: Any) -> None:
+    import json  # --json only
+
     _echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 

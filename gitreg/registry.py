@@ -39,13 +39,14 @@ from gitreg.services.notifications import Notifications
 
 # RemoteRegistry is documented here (#15).
 from gitreg.services.remote_registry import RemoteRegistry as RemoteRegistry
-from gitreg.store.store import Reading, Store
+from gitreg.store.store import Store
 from gitreg.store.transaction import Transaction
 
 if TYPE_CHECKING:
     from gitreg.core.identity import Identity
     from gitreg.integrations.artifacts import Progress
     from gitreg.services.listing import Listing
+    from gitreg.store.reading import Reading
     from gitreg.store.transaction import Clock
 
 

@@ -18,19 +18,19 @@ import yaml
 from gitreg.core.errors import InvalidManifest
 from gitreg.core.finding import Finding
 
+# Limits on what a manifest may be (see #12 and the README's "Limits"), in a module of their
+# own that does not import PyYAML; read as this module's globals, so a test can lower them.
+from gitreg.core.yaml_limits import MAX_DEPTH as MAX_DEPTH
+from gitreg.core.yaml_limits import MAX_FILE_BYTES as MAX_FILE_BYTES
+from gitreg.core.yaml_limits import MAX_NODES as MAX_NODES
+from gitreg.core.yaml_limits import MAX_SHARED as MAX_SHARED
+
 try:
     _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
 
-# Limits on what a manifest may be (see #12 and the README's "Limits"): every manifest and
-# every pull request is hostile until checked, so a file is refused, in bounded time and
-# memory, before anything processes what it would expand to.
-MAX_FILE_BYTES = 4 * 1024 * 1024  # about 12,000 versions; gitreg.yaml has the same bound
-MAX_DEPTH = 32  # a manifest is 5 levels deep; nesting beyond this is an attack
-MAX_NODES = 1_000_000  # values after expanding aliases (a "billion laughs" has 10^9)
-MAX_SHARED = 100  # mappings and lists reached through an alias; gitreg never writes one
 _REFUSED_TAGS = (
     "tag:yaml.org,2002:binary",
     "tag:yaml.org,2002:set",
@@ -288,15 +288,6 @@ class _Walk:
                 "write the values out without anchors and aliases"
             )
         return None
-
-
-def load_mapping(text: str | bytes, path: str) -> dict[str, Any]:
-    """Parse a YAML file whose top level must be a mapping."""
-    data = load(text, path)
-    if not isinstance(data, dict):
-        kind = type(data).__name__ if data is not None else "empty"
-        raise InvalidManifest(f"{path}:1: expected a mapping at the top level, got {kind}")
-    return data
 
 
 def line_of(text: str | bytes, location: Sequence[str | int]) -> int | None:

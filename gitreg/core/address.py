@@ -23,6 +23,8 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from gitreg.core.lazy_re import lazy
+
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Cloud metadata services: never a destination, whatever an allow-list says (#23).
@@ -41,11 +43,11 @@ METADATA_NAMES = frozenset(
     ("metadata", "metadata.google.internal", "metadata.goog", "instance-data")
 )
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_NUMERIC_LABEL = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)", re.IGNORECASE)
-_NAME = re.compile(
+_NUMERIC_LABEL = lazy(r"(?:0x[0-9a-f]*|[0-9]+)", re.IGNORECASE)
+_NAME = lazy(
     r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 )
-_AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+_AUTHORITY = lazy(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
 
 PUBLIC, PRIVATE, FORBIDDEN = "public", "private", "forbidden"
 

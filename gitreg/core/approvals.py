@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitreg.core.entities import Stage
 from gitreg.core.errors import InvalidParameter
+from gitreg.core.lazy_re import lazy
 
 CODEOWNERS = "codeowners"
 MAX_APPROVALS = 100
-_USER_RE = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+_USER_RE = lazy(r"^@?[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}"
-_TEAM_RE = re.compile(rf"^@{_NAME}(/{_NAME}){{1,5}}$")
-_ALIAS_KEY_RE = re.compile(r"^@[A-Za-z0-9_*?\[\]!\-]{1,255}$")
+_TEAM_RE = lazy(rf"^@{_NAME}(/{_NAME}){{1,5}}$")
+_ALIAS_KEY_RE = lazy(r"^@[A-Za-z0-9_*?\[\]!\-]{1,255}$")
 _STAGE_NAMES = tuple(s.value for s in Stage)
 
 

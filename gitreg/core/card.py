@@ -29,6 +29,7 @@ from gitreg.core.config import MODELS_DIR
 from gitreg.core.errors import InvalidManifest
 from gitreg.core.fields import has_visible_text
 from gitreg.core.finding import Finding
+from gitreg.core.lazy_re import lazy
 from gitreg.core.names import check_name, file_stem, name_of_stem
 
 CARD_SUFFIX = ".md"
@@ -38,12 +39,12 @@ MAX_OWNERS = 100
 RISK_LEVELS = ("low", "medium", "high", "critical")
 TEXT_FIELDS = ("intended_use", "limitations", "evaluation")
 SECTION_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-_SECTION_RE = re.compile(SECTION_PATTERN)
-_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_CODE_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_SLUG_GAP = re.compile(r"[^0-9a-z]+")
-_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+_SECTION_RE = lazy(SECTION_PATTERN)
+_FENCE = lazy(r"^(?:---|\.\.\.)[ \t]*$")
+_ATX = lazy(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_CODE_FENCE = lazy(r"^ {0,3}(`{3,}|~{3,})")
+_SLUG_GAP = lazy(r"[^0-9a-z]+")
+_NOT_TEXT = lazy("[\x00\ud800-\udfff]")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ import dataclasses
 import fnmatch
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,10 +13,14 @@ from gitreg.core.approvals import Approvals
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.errors import InvalidParameter
 from gitreg.core.fields import has_visible_text
+from gitreg.core.lazy_re import lazy
 from gitreg.core.notifications import Notifications
 
 CONFIG_FILE = "gitreg.yaml"
 MODELS_DIR = "models"
+# The record of retired names (``core.retired``), named here so that what only compares a
+# path with it need not load the record's classes (#26).
+RETIRED_FILE = f"{MODELS_DIR}/.retired.yaml"
 # Branches that carry a change to review (promotion requests): gitreg/NAME/vVERSION-STAGE.
 BRANCH_PREFIX = "gitreg/"
 
@@ -62,7 +65,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     "<": operator.lt,
 }
-_THRESHOLD_RE = re.compile(r"^\s*([^\s<>=!]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
+_THRESHOLD_RE = lazy(r"^\s*([^\s<>=!]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*$")
 
 # The catalog's link templates (gitreg.yaml ``links:``, see #14) and the placeholders each may
 # use. A template is an http(s) URL with a literal host, so a value filled in can never
@@ -72,8 +75,8 @@ LINK_PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
     "pull_request": ("number",),
     "commit": ("commit",),
 }
-_LINK_PREFIX_RE = re.compile(r"^https?://[^/?#{}\s]+([/?#]|$)")
-_PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")
+_LINK_PREFIX_RE = lazy(r"^https?://[^/?#{}\s]+([/?#]|$)")
+_PLACEHOLDER_RE = lazy(r"\{([^{}]*)\}")
 
 
 # Checks a version's model-signing signature against the keys a requirement lists and returns

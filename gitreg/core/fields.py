@@ -10,7 +10,6 @@ No I/O.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import posixpath
 import re
@@ -20,16 +19,17 @@ import unicodedata
 from collections.abc import Mapping
 
 from gitreg.core.errors import InvalidParameter
+from gitreg.core.lazy_re import lazy
 
 ALIAS_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
-_ALIAS_RE = re.compile(ALIAS_PATTERN)
+_ALIAS_RE = lazy(ALIAS_PATTERN)
 RESERVED_ALIASES = frozenset({"latest"})
-_VERSION_LIKE_RE = re.compile(r"^[vV]\d+$")
+_VERSION_LIKE_RE = lazy(r"^[vV]\d+$")
 # Tag keys and values as MLflow 3.17.2 accepts them (mlflow.utils.validation): Unicode word
 # characters, '/', '.', '-', ' ' and ':', not resolving to another path; values up to
 # MAX_MODEL_REGISTRY_TAG_VALUE_LENGTH. MLflow writes system tags such as mlflow.prompt.text.
 TAG_KEY_PATTERN = r"^[/\w.\- :]*$"
-_TAG_KEY_RE = re.compile(TAG_KEY_PATTERN)
+_TAG_KEY_RE = lazy(TAG_KEY_PATTERN)
 MAX_TAG_KEY_LENGTH = 250
 MAX_TAG_VALUE_LENGTH = 100_000
 _ECHO = 40  # how much of a refused value an error message repeats
@@ -71,6 +71,8 @@ def check_alias(alias: object) -> str:
 
 def _quoted(value: str) -> str:
     """A value for an error message: JSON-quoted as MLflow does, cut to a short prefix."""
+    import json  # error messages only
+
     if len(value) <= _ECHO:
         return json.dumps(value, ensure_ascii=False)
     return json.dumps(value[:_ECHO], ensure_ascii=False)[:-1] + f'..." ({len(value)} characters)'
@@ -187,7 +189,7 @@ _LINK_BAD = (
     "\\u2028-\\u202f\\u205f-\\u2064\\u2066-\\u206f\\u3000\\ufeff\\ufff9-\\ufffb"
 )
 LINK_PATTERN = f"^[Hh][Tt][Tt][Pp][Ss]?://[^{_LINK_BAD}/?#@\\\\]+([/?#][^{_LINK_BAD}]*)?$"
-_LINK_RE = re.compile(LINK_PATTERN)
+_LINK_RE = lazy(LINK_PATTERN)
 LINK_FIX = (
     "use an http:// or https:// URL with a host and without spaces, control or invisible "
     "characters (e.g. https://mlflow.example.com/#/experiments/1/runs/RUN_ID), or remove it"

@@ -2,47 +2,85 @@
 
 Loading is safe (never a full loader) and keeps timestamps as text; dumping is deterministic
 and minimal-diff: keys keep the order of the file being rewritten, so a change shows up as the
-few lines it really changes in a pull request. The safe loader and its limits are in
-``_safe_yaml`` (re-exported here); patching a manifest's text in place and reading gitreg's
-own text back without PyYAML are in ``patch``.
+few lines it really changes in a pull request. The safe loader is ``_safe_yaml`` and its limits
+are ``yaml_limits`` (both re-exported here); patching a manifest's text in place and reading
+gitreg's own text back without PyYAML are in ``patch``. PyYAML itself is imported only when a
+text is parsed or dumped through it: a CLI write finds gitreg.yaml and the dumper's resolvers
+in ``yaml_memo`` (#26).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+from gitreg.core import yaml_memo
+from gitreg.core.errors import InvalidManifest
+from gitreg.core.yaml_limits import MAX_DEPTH as MAX_DEPTH
+from gitreg.core.yaml_limits import MAX_FILE_BYTES as MAX_FILE_BYTES
+from gitreg.core.yaml_limits import MAX_NODES as MAX_NODES
+from gitreg.core.yaml_limits import MAX_SHARED as MAX_SHARED
 
-from gitreg.core._safe_yaml import MAX_DEPTH as MAX_DEPTH
-from gitreg.core._safe_yaml import MAX_FILE_BYTES as MAX_FILE_BYTES
-from gitreg.core._safe_yaml import MAX_NODES as MAX_NODES
-from gitreg.core._safe_yaml import MAX_SHARED as MAX_SHARED
-from gitreg.core._safe_yaml import line_of as line_of
-from gitreg.core._safe_yaml import load as load
-from gitreg.core._safe_yaml import load_mapping as load_mapping
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML and the safe loader are imported when a text is parsed or dumped through them:
+# a CLI write patches a manifest's text and finds gitreg.yaml in ``yaml_memo`` (#26).
 
 
-class _Dumper(yaml.SafeDumper):
+def load(text: str | bytes, path: str) -> Any:
+    """Parse YAML safely and within the limits (``_safe_yaml.load``); any problem is one
+    InvalidManifest line naming ``path``, the line when there is one, and the fix."""
+    known, data = yaml_memo.recall(text, path)
+    if known:
+        return data
+    from gitreg.core import _safe_yaml
+
+    data = _safe_yaml.load(text, path)
+    yaml_memo.remember(text, path, data)
+    return data
+
+
+def load_mapping(text: str | bytes, path: str) -> dict[str, Any]:
+    """Parse a YAML file whose top level must be a mapping."""
+    data = load(text, path)
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "empty"
+        raise InvalidManifest(f"{path}:1: expected a mapping at the top level, got {kind}")
+    return data
+
+
+def line_of(text: str | bytes, location: Sequence[str | int]) -> int | None:
+    """The 1-based line of the node at ``location`` (keys and list indexes), or of its parent."""
+    from gitreg.core import _safe_yaml
+
+    return _safe_yaml.line_of(text, location)
+
+
+@functools.cache
+def _dumper() -> type[yaml.SafeDumper]:
     """Block style, indented sequences, no anchors, literal blocks for multi-line text."""
+    import yaml
 
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+    class _Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
 
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+            super().increase_indent(flow, False)
+
+    _Dumper.add_representer(str, _represent_str)
+    return _Dumper
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", data)
-
-
-_Dumper.add_representer(str, _represent_str)
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -101,10 +139,12 @@ def dump(data: Mapping[str, Any], like: Any = None) -> str:
 
 def _dump_yaml(data: Mapping[str, Any], like: Any = None) -> str:
     """``dump`` through PyYAML's emitter: any shape, the reference for ``dump_fast``."""
+    import yaml
+
     ordered = _ordered_like(data, like)
     text: str = yaml.dump(
         ordered,
-        Dumper=_Dumper,
+        Dumper=_dumper(),
         sort_keys=False,
         default_flow_style=False,
         allow_unicode=True,
@@ -192,11 +232,33 @@ STR_TAG = "tag:yaml.org,2002:str"
 @functools.lru_cache(maxsize=8192)  # keys and stage names repeat in every manifest
 def implicit_tag(text: str) -> str:
     """The type the dumper's resolver gives ``text`` written plain (as the emitter asks)."""
-    resolvers = _Dumper.yaml_implicit_resolvers
-    for tag, regexp in resolvers.get(text[0] if text else "", []) + resolvers.get(None, []):
+    for tag, regexp in _resolvers(text[0] if text else "") + _resolvers(None):
         if regexp.match(text):
-            return str(tag)
+            return tag
     return STR_TAG
+
+
+@functools.cache
+def _resolvers(first: str | None) -> list[tuple[str, re.Pattern[str]]]:
+    """The dumper's implicit resolvers for plain text starting with ``first``, compiled when
+    first asked (``yaml_memo`` keeps their patterns: a write need not import PyYAML)."""
+    table = _table()
+    return [(tag, re.compile(pattern, flags)) for key, tag, pattern, flags in table if key == first]
+
+
+@functools.cache
+def _table() -> yaml_memo.Resolvers:
+    """The resolver table, asked of ``yaml_memo`` once per process (it finds PyYAML's files)."""
+    return yaml_memo.resolver_table(_resolver_table)
+
+
+def _resolver_table() -> yaml_memo.Resolvers:
+    """PyYAML's dumper's implicit resolvers as plain data: (first, tag, pattern, flags)."""
+    return [
+        (first, str(tag), regexp.pattern, regexp.flags)
+        for first, pairs in _dumper().yaml_implicit_resolvers.items()
+        for tag, regexp in pairs
+    ]
 
 
 def _block_indicators(text: str) -> bool:

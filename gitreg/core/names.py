@@ -17,13 +17,14 @@ import re
 import unicodedata
 
 from gitreg.core.errors import InvalidParameter
+from gitreg.core.lazy_re import lazy
 
 MAX_NAME_LENGTH = 256  # MLflow's registered_models.name column
 MAX_STEM_BYTES = 250  # 255 bytes for a file name on every file system, minus ".yaml"
 _ASCII_SAFE = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.,+=@()[]{}!~"
 )
-_ESCAPE = re.compile(r"%([0-9A-F]{2})")
+_ESCAPE = lazy(r"%([0-9A-F]{2})")
 # Windows refuses these as file names, with any extension and in any case (COM¹ included).
 _DEVICES = frozenset(
     {"con", "prn", "aux", "nul", "conin$", "conout$"}

@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitreg.core.address import HostRules, entry_problem, host_of, origin_of
+from gitreg.core.lazy_re import lazy
+
+if TYPE_CHECKING:
+    from gitreg.core.address import HostRules
 
 FORMATS = ("json", "slack", "github-dispatch", "email")
 SIGNATURES = ("standard", "mlflow")
 DEFAULT_TIMEOUT = 10.0
 # Where a github-dispatch token may go without notifications.allow.origins naming it.
 DEFAULT_TOKEN_ORIGINS = ("https://api.github.com",)
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+ENV_NAME = lazy(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # MLflow's rule for webhook names (mlflow.utils.validation._WEBHOOK_NAME_REGEX).
-NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
+NAME = lazy(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?")
 
 # The second event a stage change makes (core.events.TO_STAGE_KINDS): asked for by name only.
 STAGE_SPECIFIC = frozenset(
@@ -227,16 +229,22 @@ class Notifications:
 
     def token_origins(self) -> tuple[str, ...]:
         """The origins a token may be sent to: GitHub's API and ``allow.origins``."""
+        from gitreg.core.address import origin_of
+
         listed = (origin_of(o) for o in self.allow.origins)
         return DEFAULT_TOKEN_ORIGINS + tuple(o for o in listed if o)
 
     def origin_allowed(self, url: str) -> bool:
         """Whether a token may go to ``url``'s origin."""
+        from gitreg.core.address import origin_of
+
         found = origin_of(url)
         return found is not None and found in {origin_of(o) for o in self.token_origins()}
 
     def host_rules(self, allow_private: bool = False) -> HostRules:
         """The address rules delivery connects by (``allow.hosts``)."""
+        from gitreg.core.address import HostRules
+
         return HostRules(self.allow.hosts, allow_private)
 
     def find(self, name_or_id: str) -> Subscription | None:
@@ -299,6 +307,8 @@ Problem = tuple[list[str | int], str, str]
 
 def _allow_problems(data: Mapping[str, Any]) -> list[Problem]:
     """What ``allow`` refuses among the hosts, origins and variables the section names."""
+    from gitreg.core.address import entry_problem, host_of, origin_of
+
     section = Notifications.from_dict(data)
     rules = section.host_rules()
     found: list[Problem] = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitreg.core._safe_yaml import MAX_FILE_BYTES
 from gitreg.core.manifest import (
     STR_TAG,
     fast_item,
@@ -21,6 +20,7 @@ from gitreg.core.manifest import (
     implicit_tag,
     ordered_like,
 )
+from gitreg.core.yaml_limits import MAX_FILE_BYTES
 
 
 def _same(a: Any, b: Any) -> bool:

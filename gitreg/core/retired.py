@@ -14,9 +14,9 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from gitreg.core.config import RETIRED_FILE as RETIRED_FILE
 from gitreg.core.names import name_key
 
-RETIRED_FILE = "models/.retired.yaml"
 HEADER = (
     "# Models that were deleted or renamed away, and the version numbers they had used:\n"
     "# a model created again under one of these names continues after them (gitreg writes\n"

@@ -13,8 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from gitreg.core import approvals, manifest, notifications
-from gitreg.core.card import is_card_path
-from gitreg.core.config import MODELS_DIR, link_problem, requirement_problems
+from gitreg.core.config import MODELS_DIR, RETIRED_FILE, link_problem, requirement_problems
 from gitreg.core.entities import Stage
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.fields import (
@@ -24,8 +23,8 @@ from gitreg.core.fields import (
     metric_problem,
 )
 from gitreg.core.finding import Finding
+from gitreg.core.lazy_re import lazy
 from gitreg.core.names import check_name, file_stem, name_key, name_of_stem
-from gitreg.core.retired import RETIRED_FILE
 from gitreg.core.schema_check import check_schema
 
 # Bumped whenever a check changes, so that cached verdicts are made again (see #12); 6: schema
@@ -424,7 +423,7 @@ def _named_stages(value: Any) -> list[str]:
     return list(value or ())
 
 
-_WHERE_RE = re.compile(r"^.*?:(\d+): (.*)$", re.DOTALL)
+_WHERE_RE = lazy(r"^.*?:(\d+): (.*)$", re.DOTALL)
 
 
 def parse(text: bytes, path: str) -> tuple[Any, list[Finding]]:
@@ -441,6 +440,8 @@ def parse(text: bytes, path: str) -> tuple[Any, list[Finding]]:
 
 def check_entry(name: str, is_dir: bool = False) -> list[Finding]:
     """What is wrong with ``models/<name>``: only ``<model name>.yaml`` files belong there."""
+    from gitreg.core.card import is_card_path
+
     path = f"{MODELS_DIR}/{name}"
     if name in (".gitkeep", RETIRED_FILE.rsplit("/", 1)[-1]) and not is_dir:
         return []

@@ -15,14 +15,14 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from gitreg.core.card import Card, card_path, parse_card
-from gitreg.core.comment import Comment, check_id, check_text, comment_path, version_dir
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.fields import now_ms, parse_version
 from gitreg.core.names import check_name
 from gitreg.services._host import RegistryHost
 
 if TYPE_CHECKING:
+    from gitreg.core.card import Card
+    from gitreg.core.comment import Comment
     from gitreg.core.events import RegistryEvent
     from gitreg.integrations.forges.base import ThreadComment
     from gitreg.integrations.notify import Report as DeliveryReport
@@ -64,6 +64,8 @@ class Collaboration(RegistryHost):
             ModelNotFound: there is no such model.
             InvalidManifest: the card does not parse (its finding says where and why).
         """
+        from gitreg.core.card import card_path, parse_card
+
         self._read(name)
         path = card_path(name)
         text = self.store.read_bytes(path, self.at)
@@ -85,6 +87,7 @@ class Collaboration(RegistryHost):
             ModelNotFound: there is no such model.
             InvalidManifest: the card has a finding (front matter, field types, size).
         """
+        from gitreg.core.card import card_path, parse_card
         from gitreg.services.operations import existing
 
         check_name(name)
@@ -106,6 +109,7 @@ class Collaboration(RegistryHost):
 
     def delete_model_card(self, name: str) -> None:
         """Remove the model card of ``name`` (history keeps it); nothing if it has none."""
+        from gitreg.core.card import card_path
         from gitreg.services.operations import existing
 
         path = card_path(name)
@@ -134,6 +138,7 @@ class Collaboration(RegistryHost):
             InvalidParameter: the text is empty or longer than 65,535 characters.
         """
         from gitreg.core import mutations as mut
+        from gitreg.core.comment import Comment, check_text
         from gitreg.store import comments
 
         number = parse_version(version)
@@ -162,6 +167,7 @@ class Collaboration(RegistryHost):
             CommentNotFound: no comment has that id.
             NotYourComment: git's user.name is not the comment's author.
         """
+        from gitreg.core.comment import check_text
         from gitreg.store import comments
 
         text = check_text(comment)
@@ -209,6 +215,8 @@ class Collaboration(RegistryHost):
 
     def list_comments(self, name: str, version: int | str, *, fetch: bool = True) -> list[Comment]:
         """The comments on a model version, oldest first (``fetch``: the remote's first)."""
+        from gitreg.core.comment import version_dir
+
         number = parse_version(version)
         check_name(name)
         return list(self.read_comments(version_dir(name, number), fetch=fetch).comments)
@@ -267,6 +275,8 @@ class Collaboration(RegistryHost):
         return config.remote
 
     def _find_comment(self, comment_id: str) -> Comment:
+        from gitreg.core.comment import check_id
+
         check_id(comment_id)
         for comment in self.read_comments().comments:
             if comment.id == comment_id:
@@ -286,7 +296,7 @@ class Collaboration(RegistryHost):
 
 def _current(read: Callable[[str], bytes | None], found: Comment) -> Comment:
     """The comment as the tip holds it now (another clone may have deleted it)."""
-    from gitreg.core.comment import parse_file
+    from gitreg.core.comment import comment_path, parse_file
 
     path = comment_path(found.name, found.version, found.id)
     text = read(path)

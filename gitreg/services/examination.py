@@ -9,17 +9,18 @@ found for one version. Used by ``Registry`` and its ``Integrity`` base.
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core.config import Policy, Requirement
-from gitreg.core.digest import Difference, Listing, describe, parse_digest, short
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.errors import ArtifactUnreadable, DigestMismatch, GitregError
-from gitreg.core.model_signature import SignatureUnreadable, read_mlmodel
 
 if TYPE_CHECKING:
+    from gitreg.core.digest import Difference, Listing
     from gitreg.integrations.artifacts import Hashed, Progress
+
+# The digest's rules and the MLmodel reader are imported where a digest or an artifact is
+# there to read: a registration of an s3:// source without credentials needs neither (#26).
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -49,7 +50,10 @@ def examine(
     """
     from gitreg.integrations.artifacts import read_artifact
 
-    given = parse_digest(given) if given is not None else None
+    if given is not None:
+        from gitreg.core.digest import parse_digest
+
+        given = parse_digest(given)
     try:
         hashed = read_artifact(location, progress, tracking_uri=tracking_uri)
     except ArtifactUnreadable as e:
@@ -67,6 +71,8 @@ def examine(
 def _model_signature(hashed: Hashed) -> tuple[dict[str, Any] | None, bool | None, str | None]:
     if hashed.mlmodel is None:
         return None, None, None
+    from gitreg.core.model_signature import SignatureUnreadable, read_mlmodel
+
     try:
         signature, example = read_mlmodel(hashed.mlmodel)
     except SignatureUnreadable as e:
@@ -98,6 +104,10 @@ def read_listing(text: bytes | None, digest: str | None) -> Listing | None:
     """A kept listing, if it is one and it gives ``digest`` (else it names nothing)."""
     if text is None or digest is None:
         return None
+    import json
+
+    from gitreg.core.digest import Listing
+
     try:
         listing = Listing.from_statement(json.loads(text))
     except (ValueError, RecursionError, GitregError):
@@ -143,6 +153,8 @@ class Verification:
 
     def describe(self) -> str:
         """One line: the version, and what was found."""
+        from gitreg.core.digest import short
+
         head = f"{self.name} version {self.version}"
         texts = {
             "verified": f"{head}: verified, {self.location} is {short(self.recorded)}",
@@ -159,6 +171,8 @@ class Verification:
         return line
 
     def _changed(self) -> str:
+        from gitreg.core.digest import describe, short
+
         what = describe(self.differences) if self.differences else ""
         if not what:
             what = "the bytes differ" + (

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gitreg.core.config import KEYS_DIR, Policy
-from gitreg.core.digest import Listing, bundle_path, describe, listing_path
 from gitreg.core.entities import ModelVersion
 from gitreg.core.errors import ArtifactUnreadable, DigestMismatch, GitregError, InvalidParameter
 from gitreg.services._host import RegistryHost
 from gitreg.services.examination import Verification, read_listing, required_keys
 
 if TYPE_CHECKING:
+    from gitreg.core.digest import Listing
     from gitreg.core.events import RegistryEvent
     from gitreg.integrations.artifacts import Progress
     from gitreg.integrations.notify import Report as DeliveryReport
@@ -89,6 +89,8 @@ class Integrity(RegistryHost):
         )
 
     def _kept_listing(self, mv: ModelVersion) -> Listing | None:
+        from gitreg.core.digest import listing_path
+
         kept = read_listing(
             self.store.read_bytes(listing_path(mv.name, mv.version), self.at), mv.digest
         )
@@ -106,6 +108,8 @@ class Integrity(RegistryHost):
         return listing if listing.digest == mv.digest else None
 
     def _bundle(self, mv: ModelVersion) -> bytes | None:
+        from gitreg.core.digest import bundle_path
+
         try:
             return self.store.read_bytes(bundle_path(mv.name, mv.version), self.at)
         except GitregError:
@@ -116,6 +120,7 @@ class Integrity(RegistryHost):
     ) -> Verification:
         """The signature the policy requires where ``mv`` is, checked again; or, with none
         required, the one kept, against every key the policy names."""
+        from gitreg.core.digest import bundle_path
         from gitreg.integrations.artifacts.signing import BadSignature, verify_bundle
 
         required = required_keys(mv, policy)
@@ -171,6 +176,7 @@ class Integrity(RegistryHost):
 
     def artifact_events(self, results: Sequence[Verification]) -> list[RegistryEvent]:
         """ARTIFACT_CHANGED for each changed artifact: one id per version and digest seen."""
+        from gitreg.core.digest import describe
         from gitreg.core.events import Event, EventKind, RegistryEvent
 
         commit = self.store.resolve_ref(self.at or "HEAD")
@@ -265,6 +271,7 @@ class Integrity(RegistryHost):
         )
 
     def _listing_to_sign(self, mv: ModelVersion, progress: Progress | None) -> Listing:
+        from gitreg.core.digest import listing_path
         from gitreg.integrations.artifacts import read_artifact
 
         if mv.digest is None:
@@ -285,6 +292,7 @@ class Integrity(RegistryHost):
         return listing
 
     def _keep_bundle(self, mv: ModelVersion, bundle: bytes, message: str) -> str:
+        from gitreg.core.digest import bundle_path
         from gitreg.services import operations as ops
 
         path = bundle_path(mv.name, mv.version)

@@ -9,15 +9,12 @@ the manifest it rewrites, so a retry after a lost push race simply runs it again
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
 from gitreg.core import mutations as mut
-from gitreg.core.card import Card, card_path, parse_card
 from gitreg.core.config import KEYS_DIR, Policy
-from gitreg.core.digest import Listing, artifact_dir, bundle_path, listing_path, parse_digest
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter, ModelNotFound
 from gitreg.core.fields import (
@@ -32,9 +29,13 @@ from gitreg.core.fields import (
     optional_text,
 )
 from gitreg.core.names import check_name, name_key
-from gitreg.core.retired import HEADER, RETIRED_FILE, Retired, Retirement
 from gitreg.core.uri import run_id_of
 from gitreg.store.transaction import Transaction, model_path
+
+if TYPE_CHECKING:
+    from gitreg.core.card import Card
+    from gitreg.core.digest import Listing
+    from gitreg.core.retired import Retired
 
 Change = Callable[[RegisteredModel], RegisteredModel]
 Mutation = Callable[[Transaction], Any]
@@ -96,6 +97,8 @@ def _move_artifact_files(
     tx: Transaction, name: str, new_name: str | None, numbers: Sequence[int]
 ) -> None:
     """Move (``new_name``) or delete (None) the listings and bundles of ``numbers`` (#28)."""
+    from gitreg.core.digest import bundle_path, listing_path
+
     for number in numbers:
         for path_of in (listing_path, bundle_path):
             data = tx.read(path_of(name, number))
@@ -212,6 +215,8 @@ def read_card(tx: Transaction, name: str) -> Card | None:
     Raises:
         InvalidManifest: the card's front matter does not parse (its finding says where).
     """
+    from gitreg.core.card import card_path, parse_card
+
     path = card_path(name)
     text = tx.read(path)
     if text is None:
@@ -224,11 +229,15 @@ def read_card(tx: Transaction, name: str) -> Card | None:
 
 def retired(tx: Transaction) -> Retired:
     """The retired names at the tip (see ``core.retired``)."""
+    from gitreg.core.retired import RETIRED_FILE, Retired
+
     text = tx.read(RETIRED_FILE)
     return Retired.from_manifest(manifest.load(text, RETIRED_FILE) if text else None)
 
 
 def _write_retired(tx: Transaction, record: Retired) -> None:
+    from gitreg.core.retired import HEADER, RETIRED_FILE
+
     if record.names:
         tx.write(RETIRED_FILE, HEADER + manifest.dump(record.to_manifest()))
     elif tx.read(RETIRED_FILE) is not None:
@@ -246,6 +255,8 @@ def _start(tx: Transaction, model: RegisteredModel) -> RegisteredModel:
 
 
 def _retire(tx: Transaction, model: RegisteredModel, reason: str) -> None:
+    from gitreg.core.retired import Retirement
+
     entry = Retirement(model.next_version, format_timestamp(tx.now), user(tx), reason)
     _write_retired(tx, retired(tx).retire(model.name, entry))
 
@@ -270,6 +281,8 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
     when the model is the one that left it, or when its versions all come after that
     name's numbers; otherwise two artifacts would share ``models:/NEW/N``.
     """
+    from gitreg.core.digest import artifact_dir
+    from gitreg.core.retired import Retirement
 
     def mutation(tx: Transaction) -> RegisteredModel:
         model, raw = existing(tx, name)
@@ -305,6 +318,8 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
 
 def _move_card(tx: Transaction, name: str, new_name: str) -> None:
     """The model card moves with its model (#29): same text, the new name's stem."""
+    from gitreg.core.card import card_path
+
     old, new = card_path(name), card_path(new_name)
     text = tx.read(old)
     if text is None or old == new:
@@ -332,6 +347,7 @@ def delete_model(name: str) -> Callable[[Transaction], RegisteredModel]:
 
     The result is the model deleted.
     """
+    from gitreg.core.card import card_path
 
     def mutation(tx: Transaction) -> RegisteredModel:
         model, _raw = existing(tx, name)
@@ -393,10 +409,19 @@ def new_version(
         last_updated_timestamp=created,
         run_link=optional_link(run_link, "run_link"),
         storage_location=optional_text(storage_location, "storage_location", MAX_URI),
-        digest=parse_digest(digest) if digest is not None else None,
+        digest=_parse_digest(digest),
     )
     _check_source_run(checked.source, checked.run_id)
     return checked
+
+
+def _parse_digest(digest: str | None) -> str | None:
+    """``core.digest.parse_digest`` of a digest given; the digest's rules load only then."""
+    if digest is None:
+        return None
+    from gitreg.core.digest import parse_digest
+
+    return parse_digest(digest)
 
 
 def _check_source_run(source: str, run_id: str | None) -> None:
@@ -426,6 +451,10 @@ def register_version(
         if added is None:
             added = _register_in_full(tx, name, new, create_model)
         if listing is not None:
+            import json
+
+            from gitreg.core.digest import listing_path
+
             tx.write(
                 listing_path(name, added.version),
                 json.dumps(listing.to_statement(name), indent=2) + "\n",

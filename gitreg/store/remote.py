@@ -10,15 +10,22 @@ different numbers. This module decides where and when; ``store`` runs the loop.
 from __future__ import annotations
 
 import dataclasses
-import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitreg.core.config import Config
 from gitreg.core.errors import BranchDiverged, ConcurrentUpdate, PushRejected
-from gitreg.store import _git, _net, _repo
-from gitreg.store._net import Lost
+from gitreg.store import _git, _repo
+
+if TYPE_CHECKING:
+    import random
+
+    from gitreg.store._net import Lost
+
+# The network code (``_net``) loads for a write that has a remote: ``has_remote`` is asked
+# by every write, and a registry without one never needs it (#26).
 
 BACKOFF_SECONDS = 0.1
 # A ref lock on the remote that stays while the branch does not move was left by a killed
@@ -49,6 +56,8 @@ class Remote:
 
     def fetch(self, root: Path, repo: _repo.Repo | None = None) -> str | None:
         """Fetch the branch and return its tip, or None when the remote has no such branch."""
+        from gitreg.store import _net
+
         if not _net.fetch(root, self.name, [self.refspec]):
             return None
         tip = _repo.rev_parse(repo, self.tracking_ref) if repo is not None else None
@@ -104,6 +113,8 @@ def backoff(attempt: int, rng: random.Random | None = None) -> float:
     longest. Shrinking the jitter ceiling with each loss ages a loser into priority, which
     bounds the worst case (bench/stress.py measures it).
     """
+    import random
+
     return (rng or random).uniform(0, BACKOFF_SECONDS / attempt)
 
 
@@ -217,6 +228,8 @@ def unchecked_clone(root: Path) -> str | None:
     if not found:
         return None
     remote, _, branch = found[0].partition("/")
+    from gitreg.store import _net
+
     url = _net.redact(_git.config_value(root, f"remote.{remote}.url") or remote)
     return (
         f"{root} has nothing checked out: git clone found no branch at the HEAD of {url} "

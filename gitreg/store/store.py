@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
-from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR, RETIRED_FILE, Config
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import (
     BadRef,
@@ -30,15 +30,18 @@ from gitreg.core.errors import (
     NotARegistry,
 )
 from gitreg.core.names import check_name, name_of_stem
-from gitreg.core.retired import RETIRED_FILE
-from gitreg.store import _git, files, reading, verdict
+from gitreg.store import _git, files
 from gitreg.store.cache import git_dir, load_parsed
-from gitreg.store.reading import Reading as Reading
 from gitreg.store.transaction import model_path
 from gitreg.store.writer import Writer
 
 if TYPE_CHECKING:
     from gitreg.store._repo import Repo
+    from gitreg.store.reading import Reading
+    from gitreg.store.verdict import Refused
+
+# Whole-registry reads (``reading``) and the verdicts of a checked read (``verdict``) load
+# when a read asks for them: a write never does (#26).
 
 RETIRED_NAME = RETIRED_FILE.rsplit("/", 1)[-1]
 
@@ -214,6 +217,8 @@ class Store(Writer):
         """
         path = model_path(name)
         text = self.read_bytes(path, at)
+        from gitreg.store import verdict
+
         model = verdict.serve(self.state_dir, path, text, name) if text is not None else None
         if model is not None:
             return model
@@ -298,6 +303,8 @@ class Store(Writer):
         not a regular file) refuses its model only: the others are read. Verdicts and
         parses are kept by blob id, so a whole-registry read checks only what changed.
         """
+        from gitreg.store import reading
+
         if names is not None:
             return self._read_named(names, at)
         if at is None:
@@ -308,8 +315,10 @@ class Store(Writer):
         return reading.build(self.root, self.state_dir, raw, refused)
 
     def _read_named(self, names: Iterable[str], at: str | None) -> Reading:
+        from gitreg.store import reading
+
         found: list[RegisteredModel] = []
-        refused: list[verdict.Refused] = []
+        refused: list[Refused] = []
         for name in sorted(names):
             try:
                 model = self.read_model(check_name(name), at)
@@ -319,7 +328,16 @@ class Store(Writer):
                 refused.append(reading.refused_of(model_path(name), e))
                 continue
             found.append(model)
-        return Reading(found, tuple(refused), {})
+        return reading.Reading(found, tuple(refused), {})
 
     def _load_cache(self) -> dict[str, Any]:
         return load_parsed(self.state_dir)
+
+
+def __getattr__(name: str) -> Any:
+    """``Reading``, re-exported from ``reading`` when first asked (see above)."""
+    if name == "Reading":
+        from gitreg.store.reading import Reading
+
+        return Reading
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest, patch
-from gitreg.core.config import CONFIG_FILE, MODELS_DIR, Config, Policy
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR, RETIRED_FILE, Config, Policy
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.fields import now_ms
 from gitreg.core.names import check_name, file_stem, name_of_stem
-from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _commit, _git, _repo
 from gitreg.store.cache import load_large, load_written, parse
 

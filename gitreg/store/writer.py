@@ -85,9 +85,6 @@ class Writer:
         ``author`` is the commit's author instead of git's identity (the committer stays
         git's); ``clock`` gives the time of the write (see ``Transaction``).
         """
-        from gitreg.store import group
-        from gitreg.store.remote import Contention
-
         self.last_commit = None
         repo = self.repo
         contention: Contention | None = None
@@ -98,7 +95,10 @@ class Writer:
                 target = self.remote_for(repo, push)
                 if target is None:
                     done = self._commit_locally(repo, ref, mutation, retries, start)
-                else:
+                else:  # the group and its remote code load for a write that pushes
+                    from gitreg.store import group
+                    from gitreg.store.remote import Contention
+
                     contention = contention or Contention(target)
                     queued = group.enqueue(self, repo, ref, target, mutation, start)
             if target is None:

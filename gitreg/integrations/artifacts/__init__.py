@@ -11,9 +11,12 @@ signature bundles.
 from __future__ import annotations
 
 import urllib.parse
+from typing import TYPE_CHECKING, Any
 
 from gitreg.core.errors import ArtifactUnreadable
-from gitreg.integrations.artifacts.hashing import Hashed, Progress
+
+if TYPE_CHECKING:
+    from gitreg.integrations.artifacts.hashing import Hashed, Progress
 
 SCHEMES = "a local path, file://, runs:/, models:/m-... or s3://"
 
@@ -52,6 +55,16 @@ def read_artifact(
         f"gitreg cannot read {scheme}:// sources; it reads {SCHEMES} (pass the digest with "
         "--digest sha256:...)"
     )
+
+
+def __getattr__(name: str) -> Any:
+    """``Hashed`` and ``Progress``, from ``hashing`` when first asked: a source that cannot be
+    read (an s3:// one without credentials) never loads the hashing (#26)."""
+    if name in ("Hashed", "Progress"):
+        from gitreg.integrations.artifacts import hashing
+
+        return getattr(hashing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["SCHEMES", "ArtifactUnreadable", "Hashed", "Progress", "read_artifact"]

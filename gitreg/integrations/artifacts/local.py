@@ -15,10 +15,15 @@ import stat
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gitreg.core.digest import SINGLE_FILE, is_ignored
 from gitreg.core.errors import ArtifactUnreadable
-from gitreg.integrations.artifacts.hashing import Hashed, Item, Opener, Progress, hash_items
+
+if TYPE_CHECKING:
+    from gitreg.integrations.artifacts.hashing import Hashed, Item, Opener, Progress
+
+# The hashing and the digest's rules are imported by what hashes: ``read_artifact`` asks
+# ``local_path`` of every source, an s3:// one included (#26).
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 _FLAGS |= getattr(os, "O_BINARY", 0)
@@ -53,6 +58,9 @@ def read_local(path: Path, source: str, progress: Progress | None = None) -> Has
         raise ArtifactUnreadable(f"{source}: {e.strerror or e}") from None
     if stat.S_ISLNK(info.st_mode):
         raise ArtifactUnreadable(_link(source))
+    from gitreg.core.digest import SINGLE_FILE
+    from gitreg.integrations.artifacts.hashing import Item
+
     if stat.S_ISREG(info.st_mode):
         items = [Item(SINGLE_FILE, info.st_size, _opener(path, source))]
         return _hash(items, True, source, progress)
@@ -63,6 +71,8 @@ def read_local(path: Path, source: str, progress: Progress | None = None) -> Has
 
 
 def _hash(items: list[Item], single: bool, source: str, progress: Progress | None) -> Hashed:
+    from gitreg.integrations.artifacts.hashing import hash_items
+
     try:
         return hash_items(items, single, progress)
     except OSError as e:
@@ -71,6 +81,9 @@ def _hash(items: list[Item], single: bool, source: str, progress: Progress | Non
 
 
 def _walk(directory: Path, prefix: str, source: str) -> Iterator[Item]:
+    from gitreg.core.digest import is_ignored
+    from gitreg.integrations.artifacts.hashing import Item
+
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError as e:

@@ -14,11 +14,15 @@ import os
 import urllib.parse
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitreg.core.digest import SINGLE_FILE, is_ignored, path_problem
 from gitreg.core.errors import ArtifactUnreadable
-from gitreg.integrations.artifacts.hashing import Hashed, Item, Opener, Progress, hash_items
+
+if TYPE_CHECKING:
+    from gitreg.integrations.artifacts.hashing import Hashed, Item, Opener, Progress
+
+# The hashing and the digest's rules are imported once there is something to hash: a
+# registration without credentials only says it cannot read the bucket (#26).
 
 MAX_OBJECTS = 100_000
 
@@ -35,6 +39,9 @@ def read_s3(source: str, progress: Progress | None = None) -> Hashed:
         raise ArtifactUnreadable(f"{source} names no bucket (s3://BUCKET/KEY)")
     client = _client()
     errors = _errors()
+    from gitreg.core.digest import SINGLE_FILE
+    from gitreg.integrations.artifacts.hashing import Item, hash_items
+
     try:
         if key and not key.endswith("/"):
             size = _object_size(client, bucket, key, errors)
@@ -63,6 +70,9 @@ def _object_size(
 
 
 def _listing(client: Any, bucket: str, prefix: str, source: str) -> Iterator[Item]:
+    from gitreg.core.digest import is_ignored, path_problem
+    from gitreg.integrations.artifacts.hashing import Item
+
     paginator = client.get_paginator("list_objects_v2")
     count = 0
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
