@@ -218,7 +218,10 @@ def test_a_local_write_runs_gits_auto_gc_when_git_would(
     them in ``objects/17``), a write without a remote packs them; below it, nothing runs."""
     registry.create_registered_model(NAME)
     objects = registry_repo / ".git" / "objects"
-    git(registry_repo, "config", "gc.auto", "512")  # more than 2 loose in objects/17
+    # More than 8 loose in objects/17 (gc.auto / 256). The writes' own objects (a blob, two
+    # trees, a commit: ids that change with the time) may land there too: the filler counts
+    # leave room for all four, so neither side of the threshold depends on them.
+    git(registry_repo, "config", "gc.auto", "2048")
     from gitreg.store import _odb
 
     def loose_in_17() -> int:
@@ -233,14 +236,16 @@ def test_a_local_write_runs_gits_auto_gc_when_git_would(
             if made == 2:
                 break
     assert loose_in_17() == 2
-    registry.create_model_version(NAME, "s3://m/below")  # 2 is not more than 2
-    assert loose_in_17() == 2
+    registry.create_model_version(NAME, "s3://m/below")  # at most 2 + 4, not more than 8
+    assert 2 <= loose_in_17() <= 6
     assert not list((objects / "pack").glob("*.pack"))
-    for k in range(100_000, 200_000):
+    for k in range(100_000, 400_000):
         data = b"filler %d\n" % k
         if _git.blob_id(data).startswith("17"):
             _odb.write_loose(objects, "blob", data)
-            break
+            if loose_in_17() == 9:
+                break
+    assert loose_in_17() == 9
     registry.create_model_version(NAME, "s3://m/above")
     assert list((objects / "pack").glob("*.pack"))
     blob = git(registry_repo, "rev-parse", f"HEAD:models/{NAME}.yaml").strip()
