@@ -285,3 +285,40 @@ def test_finishing_a_killed_write_never_writes_into_a_directory(churn):
     what = "a directory"
     assert str(caught.value) == NOT_REGULAR.format(path="models/churn.yaml", what=what)
     assert (target / "inside").is_dir()
+
+
+def test_the_record_of_written_manifests_is_pruned_now_and_then_and_stays_bounded(
+    tmp_path, monkeypatch
+):
+    """Counting the records after every write cost 1 ms a write once there were 256 of
+    them (#26): the count is checked on about one write in MAX_WRITTEN // 16 (chosen by
+    the blob id), and the directory never holds much more than MAX_WRITTEN records."""
+    import hashlib
+    import os
+
+    from gitreg.store import cache
+
+    monkeypatch.setattr(cache, "MAX_WRITTEN", 64)  # a check every 4 writes, on average
+    state = tmp_path / "gitreg"
+    written = state / "written"
+    listings = 0
+    scandir = os.scandir
+
+    def counting(path):
+        nonlocal listings
+        listings += 1
+        return scandir(path)
+
+    monkeypatch.setattr(cache.os, "scandir", counting)
+    most = 0
+    for i in range(600):
+        oid = hashlib.sha1(b"%d" % i).hexdigest()
+        cache.remember_written(state, oid, {"n": i})
+        os.utime(written / f"{oid}.ok", ns=(i * 10**9, i * 10**9))  # the order they came in
+        os.utime(written / f"{oid}.marshal", ns=(i * 10**9, i * 10**9))
+        most = max(most, len(list(scandir(written))) // 2)
+    assert 600 // 8 < listings < 600 // 2  # about one write in four
+    assert 64 <= most <= 64 + 40
+    newest = hashlib.sha1(b"599").hexdigest()
+    assert cache.load_written(state, newest) == {"n": 599}
+    assert not (written / f"{hashlib.sha1(b'0').hexdigest()}.ok").exists()  # the oldest went
