@@ -322,3 +322,27 @@ def test_the_record_of_written_manifests_is_pruned_now_and_then_and_stays_bounde
     newest = hashlib.sha1(b"599").hexdigest()
     assert cache.load_written(state, newest) == {"n": 599}
     assert not (written / f"{hashlib.sha1(b'0').hexdigest()}.ok").exists()  # the oldest went
+
+
+def test_git_config_set_through_the_environment_is_seen_as_soon_as_it_changes(
+    registry_repo, monkeypatch
+):
+    """The cached ``git config --list`` is keyed by the variables git reads, looked up one
+    by one (#26): a setting CI passes as GIT_CONFIG_COUNT/KEY/VALUE or
+    GIT_CONFIG_PARAMETERS is seen, and a changed value is read again."""
+    from gitreg.store import _git
+
+    assert "gitreg.probe" not in _git.git_config(registry_repo)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "2")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "gitreg.other")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "0")
+    monkeypatch.setenv("GIT_CONFIG_KEY_1", "gitreg.probe")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_1", "yes")
+    assert _git.git_config(registry_repo)["gitreg.probe"] == "yes"
+    monkeypatch.setenv("GIT_CONFIG_VALUE_1", "no")  # the last pair changes: read again
+    assert _git.git_config(registry_repo)["gitreg.probe"] == "no"
+    monkeypatch.delenv("GIT_CONFIG_COUNT")
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", "'gitreg.probe'='given'")
+    assert _git.git_config(registry_repo)["gitreg.probe"] == "given"
+    monkeypatch.delenv("GIT_CONFIG_PARAMETERS")
+    assert "gitreg.probe" not in _git.git_config(registry_repo)
