@@ -346,3 +346,28 @@ def test_git_config_set_through_the_environment_is_seen_as_soon_as_it_changes(
     assert _git.git_config(registry_repo)["gitreg.probe"] == "given"
     monkeypatch.delenv("GIT_CONFIG_PARAMETERS")
     assert "gitreg.probe" not in _git.git_config(registry_repo)
+
+
+def test_a_write_reads_small_blobs_it_knows_without_asking_git(churn, monkeypatch):
+    """gitreg.yaml and the manifest a write just made are kept by blob id (content
+    addressed, #26): the next write of the same model asks ``cat-file`` for neither, and
+    what it reads is what git holds."""
+    from gitreg.store import _odb
+
+    registry = Registry(churn)
+    registry.create_registered_model("kept")
+    registry.create_model_version("kept", "s3://b/1", run_id="1" * 32)
+    asked: list[str] = []
+    read = _odb.Reader.read
+
+    def counting(self, spec):
+        asked.append(spec)
+        return read(self, spec)
+
+    monkeypatch.setattr(_odb.Reader, "read", counting)
+    registry.create_model_version("kept", "s3://b/2", run_id="2" * 32)
+    blobs = {git(churn, "rev-parse", f"HEAD~1:{p}").strip() for p in
+             ("gitreg.yaml", "models/kept.yaml")}  # fmt: skip
+    assert not blobs & set(asked)
+    assert registry.get_model_version("kept", 2).source == "s3://b/2"
+    assert git(churn, "show", "HEAD:models/kept.yaml") == (churn / "models/kept.yaml").read_text()

@@ -64,6 +64,7 @@ class Repo:
         self.reader = _odb.Reader(root)
         self.trees: dict[str, _odb.Tree] = {}
         self.commit_trees: dict[str, str] = {}  # commit -> its root tree (root_tree)
+        self.blobs: dict[str, bytes] = {}  # small blobs read or written lately (keep_blob)
         self.config: dict[str, str] = {}
         self.fast = False
         self.refresh()
@@ -172,9 +173,32 @@ def read_blob(repo: Repo, commit: str | None, path: str) -> bytes | None:
             oid = _odb.blob_at(trees, root_tree(repo, commit), path)
             if oid is None:
                 return None
+            known = repo.blobs.get(oid)
+            if known is not None:
+                return known
             spec = oid
     found = repo.reader.read(spec)
-    return found[2] if found is not None and found[1] == "blob" else None
+    if found is None or found[1] != "blob":
+        return None
+    keep_blob(repo, found[0], found[2])
+    return found[2]
+
+
+KEEP_BLOBS = 32
+KEEP_BLOB_BYTES = 64 * 1024
+
+
+def keep_blob(repo: Repo, oid: str, data: bytes) -> None:
+    """Remember small blob ``oid`` (content addressed: never stale). Each write read
+    gitreg.yaml, and the manifest it wrote last, back through ``cat-file``: a round trip
+    to another process, slow on a loaded machine (#26)."""
+    if len(data) > KEEP_BLOB_BYTES:
+        return
+    blobs = repo.blobs
+    blobs[oid] = data
+    with contextlib.suppress(KeyError, RuntimeError):  # another thread evicted it first
+        while len(blobs) > KEEP_BLOBS:
+            del blobs[next(iter(blobs))]
 
 
 def list_names(repo: Repo, commit: str | None, directory: str) -> list[str]:
