@@ -371,3 +371,42 @@ def test_a_write_reads_small_blobs_it_knows_without_asking_git(churn, monkeypatc
     assert not blobs & set(asked)
     assert registry.get_model_version("kept", 2).source == "s3://b/2"
     assert git(churn, "show", "HEAD:models/kept.yaml") == (churn / "models/kept.yaml").read_text()
+
+
+def test_a_blob_is_read_from_the_work_tree_only_when_it_is_that_blob(churn, monkeypatch):
+    """A write reads the manifest it changes from the work tree when the file there hashes
+    to the committed blob (#26): no ``cat-file`` round trip. An edited file, or a link in
+    its place, is never taken for the blob: git's copy is read."""
+    from gitreg.store import _odb, _repo
+
+    committed = git(churn, "show", "HEAD:models/churn.yaml").encode()
+    asked: list[str] = []
+    read = _odb.Reader.read
+
+    def counting(self, spec):
+        asked.append(spec)
+        return read(self, spec)
+
+    monkeypatch.setattr(_odb.Reader, "read", counting)
+    blob = git(churn, "rev-parse", "HEAD:models/churn.yaml").strip()
+    repo = _repo.open_repo(churn)
+    assert _repo.read_blob(repo, head(churn), "models/churn.yaml") == committed
+    assert blob not in asked
+
+    for how in ("edited", "a link"):
+        repo = _repo.open_repo(churn)  # nothing remembered
+        target = churn / "models" / "churn.yaml"
+        target.unlink()
+        if how == "edited":
+            target.write_bytes(committed + b"# edited\n")
+        else:
+            (churn / "elsewhere.yaml").write_bytes(committed)
+            target.symlink_to(churn / "elsewhere.yaml")
+        asked.clear()
+        assert _repo.read_blob(repo, head(churn), "models/churn.yaml") == committed, how
+        assert blob in asked, how
+        target.unlink()
+        target.write_bytes(committed)
+
+    Registry(churn).create_model_version("churn", "s3://b/9", run_id="9" * 32)
+    assert git(churn, "status", "--porcelain", "--untracked-files=no") == ""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitreg.core.errors import GitFailed, NotARegistry
-from gitreg.store._git import git_config, git_dir_of, is_ancestor, run
+from gitreg.store._git import blob_id, git_config, git_dir_of, is_ancestor, run
 from gitreg.store._refs import is_oid as _is_oid
 from gitreg.store._refs import is_true as is_true
 from gitreg.store._refs import packed_ref as _packed_ref
@@ -173,7 +173,7 @@ def read_blob(repo: Repo, commit: str | None, path: str) -> bytes | None:
             oid = _odb.blob_at(trees, root_tree(repo, commit), path)
             if oid is None:
                 return None
-            known = repo.blobs.get(oid)
+            known = repo.blobs.get(oid) or _from_worktree(repo, path, oid)
             if known is not None:
                 return known
             spec = oid
@@ -182,6 +182,25 @@ def read_blob(repo: Repo, commit: str | None, path: str) -> bytes | None:
         return None
     keep_blob(repo, found[0], found[2])
     return found[2]
+
+
+def _from_worktree(repo: Repo, path: str, oid: str) -> bytes | None:
+    """The work tree's ``path`` if it is blob ``oid`` byte for byte (its SHA-1 says so),
+    else None. A small file only, and only a regular one (``files.read_regular``): a
+    write's manifest read in the work tree is one local read, where ``cat-file`` is a
+    round trip to another process that a loaded machine may not schedule for a while
+    (#26); a file edited since, or any doubt, and git is asked."""
+    from gitreg.core.errors import GitregError
+    from gitreg.store import files
+
+    try:
+        data = files.read_regular(repo.root, path, KEEP_BLOB_BYTES)
+    except (GitregError, OSError, ValueError):
+        return None
+    if data is None or blob_id(data) != oid:
+        return None
+    keep_blob(repo, oid, data)
+    return data
 
 
 KEEP_BLOBS = 32
