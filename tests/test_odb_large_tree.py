@@ -98,7 +98,7 @@ def test_the_ids_and_streams_match_a_whole_hash_after_random_edits():
         at = rng.randrange(len(data) - 20)
         data[at : at + 20] = rng.randbytes(20)
         new = bytes(data)
-        oid, known = _stored.sums(new, known, at)
+        oid, known = _stored.sums(new, known, at, at + 20)
         whole = b"tree %d\0" % len(new) + new
         assert oid == hashlib.sha1(whole).hexdigest()
         fresh = _stored.sums(new)[1]
@@ -121,6 +121,7 @@ def test_a_tree_made_by_replacing_an_entry_remembers_where_it_starts_to_differ(b
     assert again.origin is not None
     assert then.origin is not None
     assert then.origin[1] == written.spans[b"m-00500.yaml"][0] < again.origin[1]
+    assert then.origin[2] == again.origin[2] == written.spans[b"m-02000.yaml"][1]
     grown = written.with_entry(b"m-10000.yaml", _odb.FILE_MODE, "d" * 40)
     assert grown.origin is None  # another size: every offset after the new entry moved
     assert tree.sums is None  # read from git: its first write hashes it whole

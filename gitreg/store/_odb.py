@@ -84,8 +84,8 @@ def write_tree(objects: Path, tree: Tree) -> str:
     from (``_stored``, #26); its stream is the same uncompressed one as before."""
     if len(tree.raw) <= STORE_TREES_ABOVE:
         return write_loose(objects, "tree", tree.raw)
-    old, same_below = tree.origin if tree.origin is not None else (None, 0)
-    oid, known = _stored.sums(tree.raw, old, same_below)
+    old, low, high = tree.origin if tree.origin is not None else (None, 0, None)
+    oid, known = _stored.sums(tree.raw, old, low, high)
     tree.sums, tree.origin = known, None
     return _store(objects, oid, lambda: _stored.stream(tree.raw, known))
 
@@ -203,9 +203,9 @@ class Tree:
         self.raw = raw
         self._spans: dict[bytes, tuple[int, int]] | None = None
         # A large tree's block sums once written (``write_tree``); one made from such a
-        # tree by same-size replacements: those sums, and below which offset it equals it.
+        # tree by same-size replacements: those sums, and the bytes it may differ in.
         self.sums: _stored.Sums | None = None
-        self.origin: tuple[_stored.Sums, int] | None = None
+        self.origin: tuple[_stored.Sums, int, int] | None = None
 
     @property
     def spans(self) -> dict[bytes, tuple[int, int]]:
@@ -241,14 +241,16 @@ class Tree:
             if oid is None:
                 return self
             start = end = self._insertion_point(name, mode == TREE_MODE)
-        tree = Tree(self.raw[:start] + record + self.raw[end:])
+        raw = memoryview(self.raw)  # one copy of a 400 kB tree, not three
+        tree = Tree(b"".join((raw[:start], record, raw[end:])))
         if end - start == len(record):  # same size: every other entry stays where it was
             tree._spans = spans
             spans[name] = (start, end)
             if self.sums is not None:
-                tree.origin = (self.sums, start)
+                tree.origin = (self.sums, start, end)
             elif self.origin is not None:
-                tree.origin = (self.origin[0], min(self.origin[1], start))
+                known, low, high = self.origin
+                tree.origin = (known, min(low, start), max(high, end))
         return tree
 
     def _insertion_point(self, name: bytes, is_tree: bool) -> int:

@@ -43,14 +43,20 @@ def header(size: int) -> bytes:
     return b"tree %d\0" % size
 
 
-def sums(data: bytes, old: Sums | None = None, same_below: int = 0) -> tuple[str, Sums]:
+def sums(
+    data: bytes, old: Sums | None = None, same_below: int = 0, same_from: int | None = None
+) -> tuple[str, Sums]:
     """The object id of tree ``data`` and its ``Sums``. ``old``: the sums of a tree of the
-    same size whose first ``same_below`` bytes ``data`` shares (the rest is hashed)."""
+    same size that ``data`` equals except in bytes ``same_below`` to ``same_from`` (SHA-1
+    is resumed at the first, the Adler-32 of the blocks wholly outside them are kept)."""
     size = len(data)
     count = (size + BLOCK - 1) // BLOCK
     start = 0
     if old is not None and old.size == size:
         start = min(same_below // BLOCK, max(count - 1, 0))  # the last block is hashed always
+    else:
+        old = None
+    after = size if same_from is None else same_from  # blocks from here on are old ones
     states: list[Any] = list(old.states[:start]) if old is not None else []
     adlers: list[int] = list(old.adlers[:start]) if old is not None else []
     if start:
@@ -63,7 +69,8 @@ def sums(data: bytes, old: Sums | None = None, same_below: int = 0) -> tuple[str
         states.append(digest.copy())
         block = view[i * BLOCK : (i + 1) * BLOCK]
         digest.update(block)
-        adlers.append(zlib.adler32(block))
+        unchanged = old is not None and i * BLOCK >= after
+        adlers.append(old.adlers[i] if unchanged and old is not None else zlib.adler32(block))
     return digest.hexdigest(), Sums(size, tuple(states), tuple(adlers))
 
 
