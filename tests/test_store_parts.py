@@ -285,3 +285,128 @@ def test_finishing_a_killed_write_never_writes_into_a_directory(churn):
     what = "a directory"
     assert str(caught.value) == NOT_REGULAR.format(path="models/churn.yaml", what=what)
     assert (target / "inside").is_dir()
+
+
+def test_the_record_of_written_manifests_is_pruned_now_and_then_and_stays_bounded(
+    tmp_path, monkeypatch
+):
+    """Counting the records after every write cost 1 ms a write once there were 256 of
+    them (#26): the count is checked on about one write in MAX_WRITTEN // 16 (chosen by
+    the blob id), and the directory never holds much more than MAX_WRITTEN records."""
+    import hashlib
+    import os
+
+    from gitreg.store import cache
+
+    monkeypatch.setattr(cache, "MAX_WRITTEN", 64)  # a check every 4 writes, on average
+    state = tmp_path / "gitreg"
+    written = state / "written"
+    listings = 0
+    scandir = os.scandir
+
+    def counting(path):
+        nonlocal listings
+        listings += 1
+        return scandir(path)
+
+    monkeypatch.setattr(cache.os, "scandir", counting)
+    most = 0
+    for i in range(600):
+        oid = hashlib.sha1(b"%d" % i).hexdigest()
+        cache.remember_written(state, oid, {"n": i})
+        os.utime(written / f"{oid}.ok", ns=(i * 10**9, i * 10**9))  # the order they came in
+        os.utime(written / f"{oid}.marshal", ns=(i * 10**9, i * 10**9))
+        most = max(most, len(list(scandir(written))) // 2)
+    assert 600 // 8 < listings < 600 // 2  # about one write in four
+    assert 64 <= most <= 64 + 40
+    newest = hashlib.sha1(b"599").hexdigest()
+    assert cache.load_written(state, newest) == {"n": 599}
+    assert not (written / f"{hashlib.sha1(b'0').hexdigest()}.ok").exists()  # the oldest went
+
+
+def test_git_config_set_through_the_environment_is_seen_as_soon_as_it_changes(
+    registry_repo, monkeypatch
+):
+    """The cached ``git config --list`` is keyed by the variables git reads, looked up one
+    by one (#26): a setting CI passes as GIT_CONFIG_COUNT/KEY/VALUE or
+    GIT_CONFIG_PARAMETERS is seen, and a changed value is read again."""
+    from gitreg.store import _git
+
+    assert "gitreg.probe" not in _git.git_config(registry_repo)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "2")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "gitreg.other")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "0")
+    monkeypatch.setenv("GIT_CONFIG_KEY_1", "gitreg.probe")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_1", "yes")
+    assert _git.git_config(registry_repo)["gitreg.probe"] == "yes"
+    monkeypatch.setenv("GIT_CONFIG_VALUE_1", "no")  # the last pair changes: read again
+    assert _git.git_config(registry_repo)["gitreg.probe"] == "no"
+    monkeypatch.delenv("GIT_CONFIG_COUNT")
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", "'gitreg.probe'='given'")
+    assert _git.git_config(registry_repo)["gitreg.probe"] == "given"
+    monkeypatch.delenv("GIT_CONFIG_PARAMETERS")
+    assert "gitreg.probe" not in _git.git_config(registry_repo)
+
+
+def test_a_write_reads_small_blobs_it_knows_without_asking_git(churn, monkeypatch):
+    """gitreg.yaml and the manifest a write just made are kept by blob id (content
+    addressed, #26): the next write of the same model asks ``cat-file`` for neither, and
+    what it reads is what git holds."""
+    from gitreg.store import _odb
+
+    registry = Registry(churn)
+    registry.create_registered_model("kept")
+    registry.create_model_version("kept", "s3://b/1", run_id="1" * 32)
+    asked: list[str] = []
+    read = _odb.Reader.read
+
+    def counting(self, spec):
+        asked.append(spec)
+        return read(self, spec)
+
+    monkeypatch.setattr(_odb.Reader, "read", counting)
+    registry.create_model_version("kept", "s3://b/2", run_id="2" * 32)
+    blobs = {git(churn, "rev-parse", f"HEAD~1:{p}").strip() for p in
+             ("gitreg.yaml", "models/kept.yaml")}  # fmt: skip
+    assert not blobs & set(asked)
+    assert registry.get_model_version("kept", 2).source == "s3://b/2"
+    assert git(churn, "show", "HEAD:models/kept.yaml") == (churn / "models/kept.yaml").read_text()
+
+
+def test_a_blob_is_read_from_the_work_tree_only_when_it_is_that_blob(churn, monkeypatch):
+    """A write reads the manifest it changes from the work tree when the file there hashes
+    to the committed blob (#26): no ``cat-file`` round trip. An edited file, or a link in
+    its place, is never taken for the blob: git's copy is read."""
+    from gitreg.store import _odb, _repo
+
+    committed = git(churn, "show", "HEAD:models/churn.yaml").encode()
+    asked: list[str] = []
+    read = _odb.Reader.read
+
+    def counting(self, spec):
+        asked.append(spec)
+        return read(self, spec)
+
+    monkeypatch.setattr(_odb.Reader, "read", counting)
+    blob = git(churn, "rev-parse", "HEAD:models/churn.yaml").strip()
+    repo = _repo.open_repo(churn)
+    assert _repo.read_blob(repo, head(churn), "models/churn.yaml") == committed
+    assert blob not in asked
+
+    for how in ("edited", "a link"):
+        repo = _repo.open_repo(churn)  # nothing remembered
+        target = churn / "models" / "churn.yaml"
+        target.unlink()
+        if how == "edited":
+            target.write_bytes(committed + b"# edited\n")
+        else:
+            (churn / "elsewhere.yaml").write_bytes(committed)
+            target.symlink_to(churn / "elsewhere.yaml")
+        asked.clear()
+        assert _repo.read_blob(repo, head(churn), "models/churn.yaml") == committed, how
+        assert blob in asked, how
+        target.unlink()
+        target.write_bytes(committed)
+
+    Registry(churn).create_model_version("churn", "s3://b/9", run_id="9" * 32)
+    assert git(churn, "status", "--porcelain", "--untracked-files=no") == ""

@@ -28,8 +28,11 @@ def write_blob(repo: Repo, data: bytes, like: str | None = None) -> str:
     compressed pieces a large blob reuses, see ``_deflate``)."""
     if repo.fast:
         from gitreg.store._odb import write_loose
+        from gitreg.store._repo import keep_blob
 
-        return write_loose(repo.objects, "blob", data, like=like)
+        oid = write_loose(repo.objects, "blob", data, like=like)
+        keep_blob(repo, oid, data)  # the next write of this model reads it back
+        return oid
     return call(repo, "hash-object", "-w", "--stdin", stdin=data).strip()
 
 

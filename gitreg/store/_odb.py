@@ -21,11 +21,11 @@ import subprocess
 import threading
 import weakref
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from gitreg.core.errors import GitFailed
-from gitreg.store import _deflate
+from gitreg.store import _deflate, _stored
 from gitreg.store._git import blob_id
 
 TREE_MODE = b"40000"
@@ -65,23 +65,50 @@ def write_loose(
     """
     header = b"%s %d\0" % (kind.encode(), len(data))
     oid = blob_id(data) if kind == "blob" else _sha1(header, data)
+    if level is None:
+        level = 0 if kind == "tree" and len(data) > STORE_TREES_ABOVE else LOOSE_LEVEL
+
+    def body() -> bytes:
+        if kind == "blob" and level and len(data) >= _deflate.LARGE:
+            return _deflate.deflate(oid, header, data, level, like)
+        packed = zlib.compressobj(level)
+        return packed.compress(header) + packed.compress(data) + packed.flush()
+
+    return _store(objects, oid, body)
+
+
+def write_tree(objects: Path, tree: Tree) -> str:
+    """Store ``tree`` as a loose tree object (if it is not there yet); its id.
+
+    A large tree is hashed and framed from the blocks it shares with the tree it was made
+    from (``_stored``, #26); its stream is the same uncompressed one as before."""
+    if len(tree.raw) <= STORE_TREES_ABOVE:
+        return write_loose(objects, "tree", tree.raw)
+    old, low, high = tree.origin if tree.origin is not None else (None, 0, None)
+    oid, known = _stored.sums(tree.raw, old, low, high)
+    tree.sums, tree.origin = known, None
+    return _store(objects, oid, lambda: _stored.stream(tree.raw, known))
+
+
+def _store(objects: Path, oid: str, body: Callable[[], bytes]) -> str:
+    """Write object ``oid`` with the zlib stream ``body()`` unless it is there already.
+
+    As git does: a temporary file in the object's fan-out directory, read-only, then
+    renamed into place, so a reader never sees a partial object."""
     directory = objects / oid[:2]
     final = directory / oid[2:]
     if final.exists():
         return oid
-    if level is None:
-        level = 0 if kind == "tree" and len(data) > STORE_TREES_ABOVE else LOOSE_LEVEL
-    if kind == "blob" and level and len(data) >= _deflate.LARGE:
-        body = _deflate.deflate(oid, header, data, level, like)
-    else:
-        packed = zlib.compressobj(level)
-        body = packed.compress(header) + packed.compress(data) + packed.flush()
-    directory.mkdir(exist_ok=True)
+    content = body()
     tmp = directory / f"tmp_obj_gitreg_{os.getpid()}_{threading.get_ident()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+    except FileNotFoundError:  # a fan-out directory git gc removed (one syscall saved else)
+        directory.mkdir(exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(body)
+            f.write(content)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -175,6 +202,10 @@ class Tree:
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         self._spans: dict[bytes, tuple[int, int]] | None = None
+        # A large tree's block sums once written (``write_tree``); one made from such a
+        # tree by same-size replacements: those sums, and the bytes it may differ in.
+        self.sums: _stored.Sums | None = None
+        self.origin: tuple[_stored.Sums, int, int] | None = None
 
     @property
     def spans(self) -> dict[bytes, tuple[int, int]]:
@@ -210,10 +241,16 @@ class Tree:
             if oid is None:
                 return self
             start = end = self._insertion_point(name, mode == TREE_MODE)
-        tree = Tree(self.raw[:start] + record + self.raw[end:])
+        raw = memoryview(self.raw)  # one copy of a 400 kB tree, not three
+        tree = Tree(b"".join((raw[:start], record, raw[end:])))
         if end - start == len(record):  # same size: every other entry stays where it was
             tree._spans = spans
             spans[name] = (start, end)
+            if self.sums is not None:
+                tree.origin = (self.sums, start, end)
+            elif self.origin is not None:
+                known, low, high = self.origin
+                tree.origin = (known, min(low, start), max(high, end))
         return tree
 
     def _insertion_point(self, name: bytes, is_tree: bool) -> int:
@@ -288,6 +325,6 @@ class TreeWriter:
             tree = tree.with_entry(name.encode(), TREE_MODE, sub)
         if not tree.raw:
             return None
-        new = write_loose(self.objects, "tree", tree.raw)
+        new = write_tree(self.objects, tree)
         self._keep(new, tree)
         return new

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitreg.core.errors import GitFailed, NotARegistry
-from gitreg.store._git import git_config, git_dir_of, is_ancestor, run
+from gitreg.store._git import blob_id, git_config, git_dir_of, is_ancestor, run
 from gitreg.store._refs import is_oid as _is_oid
 from gitreg.store._refs import is_true as is_true
 from gitreg.store._refs import packed_ref as _packed_ref
@@ -64,6 +64,7 @@ class Repo:
         self.reader = _odb.Reader(root)
         self.trees: dict[str, _odb.Tree] = {}
         self.commit_trees: dict[str, str] = {}  # commit -> its root tree (root_tree)
+        self.blobs: dict[str, bytes] = {}  # small blobs read or written lately (keep_blob)
         self.config: dict[str, str] = {}
         self.fast = False
         self.refresh()
@@ -172,9 +173,51 @@ def read_blob(repo: Repo, commit: str | None, path: str) -> bytes | None:
             oid = _odb.blob_at(trees, root_tree(repo, commit), path)
             if oid is None:
                 return None
+            known = repo.blobs.get(oid) or _from_worktree(repo, path, oid)
+            if known is not None:
+                return known
             spec = oid
     found = repo.reader.read(spec)
-    return found[2] if found is not None and found[1] == "blob" else None
+    if found is None or found[1] != "blob":
+        return None
+    keep_blob(repo, found[0], found[2])
+    return found[2]
+
+
+def _from_worktree(repo: Repo, path: str, oid: str) -> bytes | None:
+    """The work tree's ``path`` if it is blob ``oid`` byte for byte (its SHA-1 says so),
+    else None. A small file only, and only a regular one (``files.read_regular``): a
+    write's manifest read in the work tree is one local read, where ``cat-file`` is a
+    round trip to another process that a loaded machine may not schedule for a while
+    (#26); a file edited since, or any doubt, and git is asked."""
+    from gitreg.core.errors import GitregError
+    from gitreg.store import files
+
+    try:
+        data = files.read_regular(repo.root, path, KEEP_BLOB_BYTES)
+    except (GitregError, OSError, ValueError):
+        return None
+    if data is None or blob_id(data) != oid:
+        return None
+    keep_blob(repo, oid, data)
+    return data
+
+
+KEEP_BLOBS = 32
+KEEP_BLOB_BYTES = 64 * 1024
+
+
+def keep_blob(repo: Repo, oid: str, data: bytes) -> None:
+    """Remember small blob ``oid`` (content addressed: never stale). Each write read
+    gitreg.yaml, and the manifest it wrote last, back through ``cat-file``: a round trip
+    to another process, slow on a loaded machine (#26)."""
+    if len(data) > KEEP_BLOB_BYTES:
+        return
+    blobs = repo.blobs
+    blobs[oid] = data
+    with contextlib.suppress(KeyError, RuntimeError):  # another thread evicted it first
+        while len(blobs) > KEEP_BLOBS:
+            del blobs[next(iter(blobs))]
 
 
 def list_names(repo: Repo, commit: str | None, directory: str) -> list[str]:

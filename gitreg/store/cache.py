@@ -107,8 +107,9 @@ def remember_written(
     (``patch.patch``) instead of re-emitting it. Content-addressed, so never stale. Every
     record also says that the blob passed the manifest checks (``<oid>.ok``): a write that
     rewrites one entry trusts the others to (``trusted_written``, #26). ``data`` None
-    records only that. ``replaces`` (the blob this write superseded) is forgotten, and at
-    most MAX_WRITTEN records are kept (the oldest go): a record only saves a parse.
+    records only that. ``replaces`` (the blob this write superseded) is forgotten, and
+    about MAX_WRITTEN records are kept (the oldest go, see ``_prune_now``): a record only
+    saves a parse.
     """
     with contextlib.suppress(OSError, ValueError):
         directory = state_dir / "written"
@@ -119,7 +120,17 @@ def remember_written(
         if replaces is not None and replaces != oid:
             (directory / f"{replaces}.marshal").unlink(missing_ok=True)
             (directory / f"{replaces}.ok").unlink(missing_ok=True)
-        _prune(directory)
+        if _prune_now(oid):
+            _prune(directory)
+
+
+def _prune_now(oid: str) -> bool:
+    """Whether this record's write checks the count: one in ``MAX_WRITTEN // 16``, by the
+    blob id (uniform, so about as often as that). Listing ``written/`` and reading the
+    times of its 512 files after every write cost 1 ms of each once a registry had that
+    many records, the one write-path cost that grew with the number of models (#26); now
+    the directory holds MAX_WRITTEN records plus the few written since the last check."""
+    return int(oid[:4], 16) % max(1, MAX_WRITTEN // 16) == 0
 
 
 def _prune(directory: Path) -> None:

@@ -32,7 +32,7 @@ from gitreg.core.errors import (
 from gitreg.core.names import check_name, name_of_stem
 from gitreg.store import _git, files
 from gitreg.store.cache import git_dir, load_parsed
-from gitreg.store.transaction import model_path
+from gitreg.store.transaction import keep_config, known_config, model_path
 from gitreg.store.writer import Writer
 
 if TYPE_CHECKING:
@@ -196,11 +196,16 @@ class Store(Writer):
         text = self.read_bytes(CONFIG_FILE, at)
         if text is None:
             return Config()
+        known = known_config(text)  # frozen, and decided by the text alone
+        if known is not None:
+            return known
         data = manifest.load(text, CONFIG_FILE) or {}
         if not isinstance(data, dict):
             raise InvalidManifest(f"{CONFIG_FILE}:1: expected a mapping at the top level")
         try:
-            return Config.from_dict(data)
+            config = Config.from_dict(data)
+            keep_config(text, config)
+            return config
         except (GitregError, KeyError, TypeError, ValueError, AttributeError) as e:
             from gitreg.core import validate
 

@@ -41,11 +41,22 @@ def parsed_config(text: bytes) -> Config:
     known = _CONFIGS.get(text)
     if known is None:
         known = Config.from_dict(manifest.load_mapping(text, CONFIG_FILE))
-        with _CONFIGS_LOCK:
-            _CONFIGS[text] = known
-            while len(_CONFIGS) > _CONFIGS_KEEP:
-                del _CONFIGS[next(iter(_CONFIGS))]
+        keep_config(text, known)
     return known
+
+
+def known_config(text: bytes) -> Config | None:
+    """The Config of the gitreg.yaml ``text`` if this process parsed it already."""
+    return _CONFIGS.get(text)
+
+
+def keep_config(text: bytes, config: Config) -> None:
+    """Remember ``config`` as what the gitreg.yaml ``text`` parses to (a write read it
+    through ``Store.read_config`` twice and here once: three YAML parses, #26)."""
+    with _CONFIGS_LOCK:
+        _CONFIGS[text] = config
+        while len(_CONFIGS) > _CONFIGS_KEEP:
+            del _CONFIGS[next(iter(_CONFIGS))]
 
 
 def model_path(name: str) -> str:

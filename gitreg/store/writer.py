@@ -91,8 +91,9 @@ class Writer:
         start = self._starter(author, clock)
         while True:
             with self.exclusive(repo):
-                ref = f"refs/heads/{self._branch(repo)}"
-                target = self.remote_for(repo, push)
+                branch = self._branch(repo)
+                ref = f"refs/heads/{branch}"
+                target = self.remote_for(repo, push, branch)
                 if target is None:
                     done = self._commit_locally(repo, ref, mutation, retries, start)
                 else:  # the group and its remote code load for a write that pushes
@@ -159,11 +160,12 @@ class Writer:
             )
         return branch
 
-    def remote_for(self, repo: Repo, push: bool | None) -> Remote | None:
-        """The remote writes go to (see ``remote.resolve_remote``), from the branch's config."""
+    def remote_for(self, repo: Repo, push: bool | None, branch: str | None = None) -> Remote | None:
+        """The remote writes go to (see ``remote.resolve_remote``), from the branch's config
+        (``branch``: the checked-out one, if the caller read it already)."""
         from gitreg.store.remote import resolve_remote  # remote code stays off the read path
 
-        branch = self._branch(repo)
+        branch = branch or self._branch(repo)
         text = _repo.read_blob(repo, _repo.rev_parse(repo, f"refs/heads/{branch}"), CONFIG_FILE)
         config = parsed_config(text) if text else Config()
         return resolve_remote(self.root, config, branch, push)
