@@ -187,3 +187,21 @@ def test_rendering_on_every_core_writes_what_one_core_writes(work, tmp_path, mon
     assert files(forked) == files(serial)
     marker = json.loads((forked / MARKER).read_text())
     assert set(marker["files"]) == set(files(forked))
+
+
+def test_events_saved_by_a_build_whose_record_was_not_are_never_used(work, tmp_path):
+    """A build that saved its events but failed before its record (the record still the
+    previous build's) must not lend those events to the next rebuild: it renders all."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    site = work / ".git" / "gitreg" / "site"
+    (record,) = [p for p in site.glob("*.marshal") if ".events-" not in p.name]
+    before = record.read_bytes()
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    build(Registry(work), out)
+    record.write_bytes(before)  # the events of the second build, the record of the first
+    Registry(work).set_registered_model_tag("fraud", "owner", "fraud-team")
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental) == (report.models, False)
+    assert "every page was rendered: the record's events are incomplete" in report.notes
+    same_as_full(work, out, tmp_path)

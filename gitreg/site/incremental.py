@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 from gitreg.core.card import card_path
 from gitreg.core.config import CONFIG_FILE
 from gitreg.core.digest import artifact_dir
-from gitreg.core.events import Event, EventKind, RegistryEvent
+from gitreg.core.events import EventKind, RegistryEvent
 from gitreg.core.version import __version__
 from gitreg.site import catalog as collecting
+from gitreg.site import record_events
 from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
 from gitreg.site.links import Linker
 from gitreg.site.output import previous_listing
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from gitreg.registry import Registry
     from gitreg.site.output import SiteOutput
 
-FORMAT = 1
+FORMAT = 2  # 2: the events apart, in ``site.record_events``'s buckets
 MAX_SHARE = 0.5  # more than this share of models changed: build everything
 # The modules whose code makes the pages: a record made by other code is not reused.
 _RENDERERS = (
@@ -100,11 +101,15 @@ class Plan:
     def remember(self, out: SiteOutput, fresh: Mapping[str, ModelOutput]) -> None:
         """Record this build for the next (fresh models' files with their size and time)."""
         models: dict[str, Any] = {}
+        events: dict[str, list[record_events.Packed]] = {}
         entries = {e.name: e for e in self.catalog.models}
         old = self.previous.get("models", {}) if self.partial else {}
+        token = os.urandom(8).hex()
         for name in self.order:
             if name in fresh:
-                models[name] = _model_record(entries[name], fresh[name], self.catalog, out.root)
+                entry = entries[name]
+                models[name] = _model_record(entry, fresh[name], self.catalog, out.root, token)
+                events[name] = [record_events.pack(e, i) for i, e in enumerate(entry.events)]
             elif name in old:
                 models[name] = old[name]
         record = {
@@ -116,6 +121,13 @@ class Plan:
             "invalid": bool(self.catalog.invalid),
             "models": models,
         }
+        try:  # the events first: a record never names events that were not saved
+            self.record_path.parent.mkdir(parents=True, exist_ok=True)
+            record_events.save(
+                self.record_path, token, events, self.order, everything=not self.partial
+            )
+        except OSError:
+            return
         _save(self.record_path, record)
 
 
@@ -128,7 +140,7 @@ def plan(registry: Registry, outdir: Path, base_url: str | None, *, full: bool) 
     why = _unusable(previous, stamp, registry)
     seen = _Outdir(outdir)
     if why is None:
-        found = _partial(registry, seen, previous)
+        found = _partial(registry, seen, previous, path)
         if isinstance(found, Plan):
             found.record_path, found.stamp, found.previous = path, stamp, previous
             found.listing = seen.listing
@@ -224,8 +236,11 @@ class _Outdir:
         return self.listing
 
 
-def _partial(registry: Registry, out: _Outdir, previous: Mapping[str, Any]) -> Plan | str:
-    """The plan of a rebuild that keeps what did not change, or why it cannot."""
+def _partial(
+    registry: Registry, out: _Outdir, previous: Mapping[str, Any], record: Path
+) -> Plan | str:
+    """The plan of a rebuild that keeps what did not change, or why it cannot (``record``:
+    where the previous build's record is, its events beside it)."""
     store, at = registry.store, registry.at
     commit = store.resolve_ref(at or "HEAD")
     old_commit = str(previous.get("commit") or "")
@@ -263,8 +278,11 @@ def _partial(registry: Registry, out: _Outdir, previous: Mapping[str, Any]) -> P
     if len(changed) > MAX_SHARE * max(1, len(names)):
         return f"{len(changed)} of {len(names)} models changed"
     notes = [*notes, *extras.notes]
+    recorded = _recorded_events(record, changed, old_models, new_events)
+    if recorded is None:
+        return "the record's events are incomplete"
     found = (changed, names, blobs, extras, requests, tip, new_events, signed)
-    return _plan_for(registry, found, previous, tuple(notes))
+    return _plan_for(registry, found, previous, recorded, tuple(notes))
 
 
 def _names(blobs: Mapping[str, str]) -> dict[str, str] | None:
@@ -338,19 +356,24 @@ def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
 
 
 def _plan_for(
-    registry: Registry, found: tuple[Any, ...], previous: Mapping[str, Any], notes: tuple[str, ...]
+    registry: Registry,
+    found: tuple[Any, ...],
+    previous: Mapping[str, Any],
+    recorded: Mapping[str, list[record_events.Packed]],
+    notes: tuple[str, ...],
 ) -> Plan | str:
     """The partial plan: read the changed models, their events from the record and since.
 
     ``found``: (changed names, manifest path -> name, manifest path -> blob, the cards and
-    comments, the open requests, the verified tip, the events since the recorded commit).
+    comments, the open requests, the verified tip, the events since the recorded commit);
+    ``recorded``: the recorded events of the changed models (and of their old names).
     """
     changed, names, blobs, extras, requests, tip, new_events, signed = found
     read = registry.store.read_registry(registry.at, changed)
     if read.refused or len(read.models) != len(changed):
         return "a changed manifest is invalid"
     old_models: Mapping[str, Any] = previous.get("models", {})
-    history = _events_of(changed, old_models, new_events)
+    history = _events_of(recorded, new_events)
     entries = tuple(
         collecting.entry_of(model, history.get(model.name, []), requests, tip, extras)
         for model in read.models
@@ -398,29 +421,41 @@ def _sources(blobs: Mapping[str, str], extras: Extras, config: str | None) -> di
     return found
 
 
-def _events_of(
-    changed: Sequence[str], old_models: Mapping[str, Any], new_events: Sequence[RegistryEvent]
-) -> dict[str, list[RegistryEvent]]:
-    """The events of the changed models: those recorded, then the new ones (renames
-    followed: a model renamed since brings its old name's record)."""
+def _recorded_events(
+    record: Path,
+    changed: Sequence[str],
+    old_models: Mapping[str, Any],
+    new_events: Sequence[RegistryEvent],
+) -> dict[str, list[record_events.Packed]] | None:
+    """The recorded events of the changed models and of the names they had (renames
+    followed: a model renamed since brings its old name's record); None if the record
+    names events its buckets do not hold."""
     wanted = set(changed)
     for item in new_events:
         if item.event.kind == EventKind.REGISTERED_MODEL_RENAMED and item.event.name in wanted:
             wanted.add(item.event.old_name or "")
-    recorded: list[tuple[str, int, RegistryEvent]] = []
-    for name in sorted(wanted):
-        for packed in old_models.get(name, {}).get("events", ()):
-            event = unpack(packed)
-            recorded.append((event.timestamp, packed[-1], event))
-    recorded.sort(key=lambda found: (found[0], found[1]))
-    return events_by_model([e for _, _, e in recorded] + list(new_events))
+    tokens = {name: old_models[name].get("token") for name in wanted if name in old_models}
+    return record_events.load(record, tokens)
+
+
+def _events_of(
+    recorded: Mapping[str, list[record_events.Packed]], new_events: Sequence[RegistryEvent]
+) -> dict[str, list[RegistryEvent]]:
+    """The events of the changed models: those recorded, then the new ones."""
+    found: list[tuple[str, int, RegistryEvent]] = []
+    for name in sorted(recorded):
+        for packed in recorded[name]:
+            event = record_events.unpack(packed)
+            found.append((event.timestamp, packed[-1], event))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return events_by_model([e for _, _, e in found] + list(new_events))
 
 
 # ------------------------------------------------------------------ model records
 
 
 def _model_record(
-    entry: ModelEntry, output: ModelOutput, catalog: Catalog, root: Path
+    entry: ModelEntry, output: ModelOutput, catalog: Catalog, root: Path, token: str
 ) -> dict[str, Any]:
     files: dict[str, Any] = {}
     for relative, (digest, size) in output.files.items():
@@ -438,40 +473,10 @@ def _model_record(
     inputs[1] = card
     return {
         "inputs": inputs,
-        "events": [pack(e, i) for i, e in enumerate(entry.events)],
+        "token": token,  # its events: in record_events' buckets under this token
         "files": files,
         "row": output.row,
         "api": output.api,
         "pages": output.pages,
         "versions": output.versions,
     }
-
-
-_EVENT_FIELDS = [f.name for f in dataclasses.fields(Event)][1:]
-
-
-def pack(item: RegistryEvent, order: int) -> tuple[Any, ...]:
-    """An event as a plain tuple (marshal keeps it), its place in the model's history last."""
-    event = item.event
-    values = tuple(getattr(event, name) for name in _EVENT_FIELDS)
-    return (
-        event.kind.value,
-        *values,
-        item.commit,
-        item.author,
-        item.author_email,
-        item.timestamp,
-        item.pull_request,
-        item.is_prompt,
-        order,
-    )
-
-
-def unpack(packed: Sequence[Any]) -> RegistryEvent:
-    """The event ``pack`` made."""
-    count = len(_EVENT_FIELDS)
-    fields = dict(zip(_EVENT_FIELDS, packed[1 : 1 + count], strict=True))
-    commit, author, email, timestamp, pull, prompt = packed[1 + count : 7 + count]
-    return RegistryEvent(
-        Event(EventKind(packed[0]), **fields), commit, author, email, timestamp, pull, prompt
-    )
