@@ -255,7 +255,36 @@ def _previous_files(dirs: _dirfd.Tree) -> dict[str, str | None]:
     except ValueError:
         return {}
     files = listing.get("files") if isinstance(listing, dict) else None
+    plain = _all_plain(files)
+    if plain is not None:
+        return plain
     return {path: _digest(digest) for path, digest in _safe_entries(files)}
+
+
+# A build's own listing, checked in one pass (#26: a rebuild reads tens of thousands of
+# entries): every path plain (``_PLAIN_PATH``, which holds no newline) and every value a
+# SHA-256 in hex.
+_PLAIN_LINES = re.compile(rf"(?:{_PLAIN_PATH.pattern}\n)*")
+_HEX = b"0123456789abcdef"
+
+
+def _all_plain(files: object) -> dict[str, str | None] | None:
+    """``files`` as it is when every entry is a plain path with a SHA-256 (a listing gitreg
+    wrote), else None: the entries are then checked one by one."""
+    if not isinstance(files, dict) or MARKER in files:
+        return None
+    paths, digests = list(files), list(files.values())
+    if not all(type(p) is str for p in paths) or not all(type(d) is str for d in digests):
+        return None
+    lines = "".join(f"{p}\n" for p in paths)
+    if lines.count("\n") != len(paths) or not _PLAIN_LINES.fullmatch(lines):
+        return None  # a path holding a newline would pass as two
+    if not all(len(d) == 64 for d in digests):
+        return None
+    with contextlib.suppress(UnicodeEncodeError):  # bytes.translate: C's speed
+        if not "".join(digests).encode("ascii").translate(None, _HEX):
+            return dict(files)
+    return None
 
 
 def _safe_entries(files: object) -> Iterator[tuple[str, object]]:
