@@ -121,17 +121,53 @@ def test_a_signature_bundle_renders_its_model_again(work, tmp_path):
     same_as_full(work, out, tmp_path)
 
 
-def test_a_page_changed_on_disk_is_rendered_again(work, tmp_path):
+def test_a_page_deleted_or_replaced_on_disk_is_rendered_again(work, tmp_path):
+    """What a rebuild repairs: any page removed, replaced (renamed over) or whose directory
+    went, since each changes its directory, which the record knows as the build left it."""
     out = tmp_path / "out"
     build(Registry(work), out)
-    page = out / "models" / "fraud" / "v1.html"
-    page.write_text(page.read_text().replace("fraud", "FRAUD"))
-    report = build(Registry(work), out)
-    assert report.rendered == 1
-    same_as_full(work, out, tmp_path)
     (out / "models" / "fraud" / "data" / "versions-0.js").unlink()
     assert build(Registry(work), out).rendered == 1
     same_as_full(work, out, tmp_path)
+    page = out / "models" / "fraud" / "v1.html"
+    swap = page.with_name("v1.html.new")
+    swap.write_text(page.read_text().replace("fraud", "FRAUD"))
+    swap.replace(page)  # what sed -i, rsync and most editors do
+    assert build(Registry(work), out).rendered == 1
+    same_as_full(work, out, tmp_path)
+    (out / "api" / "models" / "churn-predictor.json").unlink()
+    shutil.rmtree(out / "models" / "churn-predictor")
+    assert build(Registry(work), out).rendered == 1
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_page_edited_in_place_is_kept_until_a_full_build(work, tmp_path):
+    """What a rebuild does not look at: the bytes of a page in a directory nobody changed
+    (it would cost a stat of every file); ``--full`` writes every page again."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    page = out / "models" / "fraud" / "v1.html"
+    with page.open("a", encoding="utf-8") as f:  # the same file, its directory untouched
+        f.write("<!-- edited -->\n")
+    assert build(Registry(work), out).rendered == 0
+    assert page.read_text().endswith("<!-- edited -->\n")
+    assert build(Registry(work), out, full=True).rendered == 3
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_file_added_beside_the_pages_is_kept_and_a_link_refused(work, tmp_path):
+    """A file of yours in a model's directory changes it: its pages are checked one by one
+    (still intact: kept) and yours stays; a link there is found by the rebuild's scan."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    build(Registry(work), out)  # the record now holds the directories a rebuild left
+    mine = out / "models" / "fraud" / "data" / "notes.txt"
+    mine.write_text("mine\n")
+    assert build(Registry(work), out).rendered == 0
+    assert mine.read_text() == "mine\n"
+    (out / "models" / "fraud" / "data" / "evil").symlink_to(tmp_path)
+    failed = Cli(work).fails(2, "site", str(out))
+    assert "is a symbolic link inside the site directory" in failed.stderr
 
 
 @pytest.mark.parametrize("change", ["config", "rewrite", "full"])

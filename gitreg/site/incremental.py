@@ -40,7 +40,7 @@ from gitreg.site import catalog as collecting
 from gitreg.site import record_events
 from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
 from gitreg.site.links import Linker
-from gitreg.site.output import previous_listing
+from gitreg.site.output import DirStat, dirs_after, previous_listing
 from gitreg.site.trust import verified_tip
 from gitreg.store import compare, reading
 from gitreg.store.cache import git_dir
@@ -97,9 +97,11 @@ class Plan:
     stamp: str
     previous: dict[str, Any]
     listing: dict[str, str | None] | None = None  # the previous build's marker, if read
+    dirs: dict[str, DirStat | None] = dataclasses.field(default_factory=dict)  # as found
 
     def remember(self, out: SiteOutput, fresh: Mapping[str, ModelOutput]) -> None:
-        """Record this build for the next (fresh models' files with their size and time)."""
+        """Record this build for the next (fresh models' files with their size and time,
+        the directories as it leaves them); after ``out.finish``."""
         models: dict[str, Any] = {}
         events: dict[str, list[record_events.Packed]] = {}
         entries = {e.name: e for e in self.catalog.models}
@@ -120,6 +122,7 @@ class Plan:
             "verified": self.catalog.verified.commit if self.catalog.verified else None,
             "invalid": bool(self.catalog.invalid),
             "models": models,
+            "dirs": dirs_after(out.root, self.dirs, out.touched),
         }
         try:  # the events first: a record never names events that were not saved
             self.record_path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,19 +134,40 @@ class Plan:
         _save(self.record_path, record)
 
 
-def plan(registry: Registry, outdir: Path, base_url: str | None, *, full: bool) -> Plan:
-    """Decide what to render into ``outdir`` (see module doc); nothing is written yet."""
+def load(registry: Registry, outdir: Path, *, full: bool) -> dict[str, Any]:
+    """The record of the previous build into ``outdir`` ({}: none, or ``full``)."""
+    return {} if full else _load(_record_path(registry.store.root, outdir))
+
+
+def known_dirs(previous: Mapping[str, Any]) -> dict[str, DirStat | None]:
+    """The output's directories as the previous build left them (see ``check_outdir``)."""
+    found = previous.get("dirs")
+    return found if isinstance(found, dict) else {}
+
+
+def plan(
+    registry: Registry,
+    outdir: Path,
+    base_url: str | None,
+    previous: dict[str, Any],
+    dirs: dict[str, DirStat | None],
+) -> Plan:
+    """Decide what to render into ``outdir`` (see module doc); nothing is written yet.
+
+    ``previous``: the record ``load`` read; ``dirs``: the output's directories as
+    ``check_outdir`` found them.
+    """
     store = registry.store
     stamp = _stamp(registry, base_url)
     path = _record_path(store.root, outdir)
-    previous = {} if full else _load(path)
     why = _unusable(previous, stamp, registry)
-    seen = _Outdir(outdir)
+    recorded = known_dirs(previous)
+    seen = _Outdir(outdir, {d for d, now in dirs.items() if now and recorded.get(d) == now})
     if why is None:
         found = _partial(registry, seen, previous, path)
         if isinstance(found, Plan):
             found.record_path, found.stamp, found.previous = path, stamp, previous
-            found.listing = seen.listing
+            found.listing, found.dirs = seen.listing, dirs
             return found
         why = found
     catalog = collecting.collect(registry)
@@ -154,7 +178,7 @@ def plan(registry: Registry, outdir: Path, base_url: str | None, *, full: bool) 
         )
     notes = () if why in ("", "first") else (f"every page was rendered: {why}",)
     order = [e.name for e in catalog.models]
-    return Plan(catalog, order, {}, {}, notes, False, path, stamp, previous)
+    return Plan(catalog, order, {}, {}, notes, False, path, stamp, previous, dirs=dirs)
 
 
 # ------------------------------------------------------------------- the record
@@ -227,6 +251,7 @@ class _Outdir:
     """The output directory as the previous build left it (read only)."""
 
     root: Path
+    unchanged: set[str]  # directories whose entries are as the previous build left them
     listing: dict[str, str | None] | None = None
 
     @property
@@ -340,8 +365,12 @@ def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bo
 
 
 def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
-    """Whether each recorded file is still the regular file written (marker hash, size and
-    modification time as recorded)."""
+    """Whether each recorded file is still the regular file written: in a directory whose
+    entries did not change since (nothing removed, added or renamed there), or else with
+    the marker's hash, size and modification time as recorded."""
+    unchanged = out.unchanged
+    if all(relative.rpartition("/")[0] in unchanged for relative in files):
+        return True
     root = f"{out.root}{os.sep}"
     for relative, (digest, size, mtime) in files.items():
         if out.previous.get(relative) != digest:
