@@ -487,9 +487,10 @@ def _model_record(
     entry: ModelEntry, output: ModelOutput, catalog: Catalog, root: Path, token: str
 ) -> dict[str, Any]:
     files: dict[str, Any] = {}
+    base = f"{root}{os.sep}"  # plain strings: a full build records every file (#26)
     for relative, (digest, size) in output.files.items():
         with contextlib.suppress(OSError):
-            files[relative] = (digest, size, os.lstat(root / relative).st_mtime_ns)
+            files[relative] = (digest, size, os.lstat(base + relative).st_mtime_ns)
     extras = Extras(
         {card_path(entry.name): b""} if entry.card is not None else {},
         {(entry.name, v): c for v, c in entry.comments.items()},

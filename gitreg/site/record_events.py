@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import marshal
+import operator
 import os
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +26,7 @@ from gitreg.core.events import Event, EventKind, RegistryEvent
 
 BUCKETS = 64
 _EVENT_FIELDS = [f.name for f in dataclasses.fields(Event)][1:]
+_VALUES = operator.attrgetter(*_EVENT_FIELDS)  # one C call per event: a build packs 30,000
 Packed = tuple[Any, ...]
 
 
@@ -95,10 +97,9 @@ def _write(path: Path, held: Mapping[str, Any]) -> None:
 def pack(item: RegistryEvent, order: int) -> Packed:
     """An event as a plain tuple (marshal keeps it), its place in the model's history last."""
     event = item.event
-    values = tuple(getattr(event, name) for name in _EVENT_FIELDS)
     return (
         event.kind.value,
-        *values,
+        *_VALUES(event),
         item.commit,
         item.author,
         item.author_email,
