@@ -107,10 +107,12 @@ class Plan:
         entries = {e.name: e for e in self.catalog.models}
         old = self.previous.get("models", {}) if self.partial else {}
         token = os.urandom(8).hex()
+        signed = group_signed(self.catalog.signed)
         for name in self.order:
             if name in fresh:
                 entry = entries[name]
-                models[name] = _model_record(entry, fresh[name], self.catalog, out.root, token)
+                made = _model_record(entry, fresh[name], self.catalog, signed, out.root)
+                models[name] = {**made, "token": token}  # its events: in the buckets
                 events[name] = [record_events.pack(e, i) for i, e in enumerate(entry.events)]
             elif name in old:
                 models[name] = old[name]
@@ -292,13 +294,11 @@ def _partial(
     touched = {e.event.name for e in new_events} | {
         e.event.old_name for e in new_events if e.event.old_name
     }
+    sources = _Sources.of(blobs, extras, requests, tip, signed)
     changed = [
         name
         for path, name in names.items()
-        if name in touched
-        or not _same(
-            old_models.get(name), _inputs(name, path, blobs, extras, requests, tip, signed), out
-        )
+        if name in touched or not _same(old_models.get(name), sources.inputs(name, path), out)
     ]
     if len(changed) > MAX_SHARE * max(1, len(names)):
         return f"{len(changed)} of {len(names)} models changed"
@@ -323,38 +323,71 @@ def _names(blobs: Mapping[str, str]) -> dict[str, str] | None:
     return found
 
 
-def _inputs(
-    name: str,
-    path: str,
-    blobs: Mapping[str, str],
-    extras: Extras,
-    requests: Sequence[Request],
-    tip: Any,
-    signed: frozenset[str],
-) -> list[Any]:
-    """What a model's files are made of, besides its events (compared with the record)."""
-    bundles = f"{artifact_dir(name)}/"
-    card = extras.cards.get(card_path(name))
-    comments = sorted(
-        (version, c.id, c.last_updated_timestamp)
-        for (owner, version), found in extras.comments.items()
-        if owner == name
-        for c in found
-    )
-    mine = sorted(
-        (r.branch, r.version, r.stage, r.alias, r.number, r.url, r.title, r.stale)
-        for r in requests
-        if r.name == name
-    )
-    newer = tip is not None and path in tip.newer_models
-    return [
-        blobs[path],
-        compare.blob_id(card) if card is not None else None,
-        [list(c) for c in comments],
-        [list(r) for r in mine],
-        newer,
-        sorted(p for p in signed if p.startswith(bundles)),
-    ]
+def group_signed(signed: frozenset[str]) -> dict[str, list[str]]:
+    """Each directory prefix (``a/``, ``a/b/``) -> the bundles below it, sorted."""
+    below: dict[str, list[str]] = {}
+    for bundle in signed:
+        parts = bundle.split("/")
+        for depth in range(1, len(parts)):
+            below.setdefault("/".join(parts[:depth]) + "/", []).append(bundle)
+    return {k: sorted(v) for k, v in below.items()}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Sources:
+    """What the models' files are made of besides their manifests' events, grouped by
+    model once (a rebuild compares every model's: never a pass over all comments, requests
+    or signatures per model)."""
+
+    blobs: Mapping[str, str]
+    cards: Mapping[str, bytes]
+    comments: Mapping[str, list[list[Any]]]
+    requests: Mapping[str, list[list[Any]]]
+    newer: frozenset[str]
+    signed: Mapping[str, list[str]]  # each directory prefix -> the bundles below it
+
+    @classmethod
+    def of(
+        cls,
+        blobs: Mapping[str, str],
+        extras: Extras,
+        requests: Sequence[Request],
+        tip: Any,
+        signed: frozenset[str] | dict[str, list[str]],
+    ) -> _Sources:
+        """Group the inputs of every model (``signed``: the bundles, or ``group_signed``'s
+        grouping of them)."""
+        comments: dict[str, list[tuple[Any, ...]]] = {}
+        for (owner, version), found in extras.comments.items():
+            mine = comments.setdefault(owner, [])
+            mine += [(version, c.id, c.last_updated_timestamp) for c in found]
+        mine_requests: dict[str, list[tuple[Any, ...]]] = {}
+        for r in requests:
+            if r.name is not None:
+                mine_requests.setdefault(r.name, []).append(
+                    (r.branch, r.version, r.stage, r.alias, r.number, r.url, r.title, r.stale)
+                )
+        return cls(
+            blobs,
+            extras.cards,
+            {k: [list(c) for c in sorted(v)] for k, v in comments.items()},
+            {k: [list(r) for r in sorted(v)] for k, v in mine_requests.items()},
+            tip.newer_models if tip is not None else frozenset(),
+            signed if isinstance(signed, dict) else group_signed(signed),
+        )
+
+    def inputs(self, name: str, path: str) -> list[Any]:
+        """What model ``name``'s files are made of, besides its events (compared with the
+        record); ``path``: its manifest."""
+        card = self.cards.get(card_path(name))
+        return [
+            self.blobs[path],
+            compare.blob_id(card) if card is not None else None,
+            self.comments.get(name, []),
+            self.requests.get(name, []),
+            path in self.newer,
+            self.signed.get(f"{artifact_dir(name)}/", []),
+        ]
 
 
 def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bool:
@@ -483,28 +516,35 @@ def _events_of(
 # ------------------------------------------------------------------ model records
 
 
-def _model_record(
-    entry: ModelEntry, output: ModelOutput, catalog: Catalog, root: Path, token: str
-) -> dict[str, Any]:
+def _stat_files(output: ModelOutput, root: Path) -> dict[str, Any]:
+    """A model's files as written: path -> (SHA-256, size, modification time)."""
     files: dict[str, Any] = {}
     base = f"{root}{os.sep}"  # plain strings: a full build records every file (#26)
     for relative, (digest, size) in output.files.items():
         with contextlib.suppress(OSError):
             files[relative] = (digest, size, os.lstat(base + relative).st_mtime_ns)
+    return files
+
+
+def _model_record(
+    entry: ModelEntry,
+    output: ModelOutput,
+    catalog: Catalog,
+    signed: dict[str, list[str]],
+    root: Path,
+) -> dict[str, Any]:
     extras = Extras(
         {card_path(entry.name): b""} if entry.card is not None else {},
         {(entry.name, v): c for v, c in entry.comments.items()},
     )
     path = model_path(entry.name)
     card = catalog.sources.get(card_path(entry.name))
-    inputs = _inputs(
-        entry.name, path, catalog.sources, extras, entry.requests, catalog.verified, catalog.signed
-    )
+    sources = _Sources.of(catalog.sources, extras, entry.requests, catalog.verified, signed)
+    inputs = sources.inputs(entry.name, path)
     inputs[1] = card
     return {
         "inputs": inputs,
-        "token": token,  # its events: in record_events' buckets under this token
-        "files": files,
+        "files": _stat_files(output, root),
         "row": output.row,
         "api": output.api,
         "pages": output.pages,
