@@ -60,6 +60,7 @@ _RENDERERS = (
     "html",
     "version_page",
     "model_page",
+    "index_page",
     "chart",
     "trend",
     "compare",
