@@ -16,7 +16,6 @@ from gitreg.site.html import CSP, esc
 
 if TYPE_CHECKING:
     from gitreg.site.catalog import Catalog, Request
-    from gitreg.site.render import IndexRow
     from gitreg.site.trust import InvalidEntry
 
 Paths = Callable[..., str]
@@ -59,7 +58,7 @@ def stamped_layout(
 
 def index_main(
     catalog: Catalog,
-    rows: Sequence[IndexRow],
+    rows: Sequence[Any],  # render.IndexRow (render imports this module)
     total: int,
     badge: str,
     paths: tuple[Paths, Paths, Callable[[int], str]],
@@ -197,7 +196,7 @@ def _request_item(request: Request, root: str, model_path: Paths) -> str:
     )
 
 
-def _row(row: IndexRow, badge: str, paths: tuple[Paths, Paths, Callable[[int], str]]) -> str:
+def _row(row: Any, badge: str, paths: tuple[Paths, Paths, Callable[[int], str]]) -> str:
     model_path, version_path, when = paths
     name = esc(row.name)
     cell = f'<a href="{esc(model_path(row.name))}">{name}</a>'
