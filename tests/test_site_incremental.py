@@ -241,3 +241,21 @@ def test_events_saved_by_a_build_whose_record_was_not_are_never_used(work, tmp_p
     assert (report.rendered, report.incremental) == (report.models, False)
     assert "every page was rendered: the record's events are incomplete" in report.notes
     same_as_full(work, out, tmp_path)
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00garbage", b"not marshal at all"])
+def test_a_damaged_events_file_renders_everything_again(work, tmp_path, damage):
+    """The events of the models a rebuild renders come from the record's event files; one
+    that is empty or garbled cannot vouch for them: the rebuild renders every model."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    site = work / ".git" / "gitreg" / "site"
+    for events in site.glob("*.events-*.marshal"):
+        events.write_bytes(damage)
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental) == (report.models, False)
+    same_as_full(work, out, tmp_path)
+    Registry(work).set_registered_model_tag("fraud", "owner", "fraud-team")
+    assert build(Registry(work), out).rendered == 1  # the full build saved them again
+    same_as_full(work, out, tmp_path)
