@@ -50,6 +50,7 @@ NAME = "m-01000"
 
 
 GITREG: list[str] = []  # --gitreg: another gitreg to time (e.g. the previous main's)
+REUSE = False  # --reuse: time the registry already under bench/.work/site (a copy of main's)
 
 
 def _gitreg() -> str:
@@ -114,10 +115,11 @@ def measure(size: str, runs: int, trash: list[Path]) -> dict[str, float]:
     for stale in [WORK / f"out-{size}", *outs]:
         shutil.rmtree(stale, ignore_errors=True)
     trash.extend(outs)
-    shutil.rmtree(registry, ignore_errors=True)
-    subprocess.run(
-        [sys.executable, str(HERE / "_build.py"), "gitreg", str(registry), size], check=True
-    )
+    if not (REUSE and (registry / ".git").is_dir()):
+        shutil.rmtree(registry, ignore_errors=True)
+        subprocess.run(
+            [sys.executable, str(HERE / "_build.py"), "gitreg", str(registry), size], check=True
+        )
     gitreg = _gitreg()
 
     def cold_read() -> float:
@@ -216,7 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gitreg", metavar="PATH", help="the gitreg executable to time (default: this venv's)"
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the registries already in bench/.work/site (each run adds a tag commit)",
+    )
     args = parser.parse_args(argv)
+    global REUSE
+    REUSE = args.reuse
     if args.gitreg:
         GITREG.append(args.gitreg)
     WORK.mkdir(parents=True, exist_ok=True)

@@ -121,17 +121,53 @@ def test_a_signature_bundle_renders_its_model_again(work, tmp_path):
     same_as_full(work, out, tmp_path)
 
 
-def test_a_page_changed_on_disk_is_rendered_again(work, tmp_path):
+def test_a_page_deleted_or_replaced_on_disk_is_rendered_again(work, tmp_path):
+    """What a rebuild repairs: any page removed, replaced (renamed over) or whose directory
+    went, since each changes its directory, which the record knows as the build left it."""
     out = tmp_path / "out"
     build(Registry(work), out)
-    page = out / "models" / "fraud" / "v1.html"
-    page.write_text(page.read_text().replace("fraud", "FRAUD"))
-    report = build(Registry(work), out)
-    assert report.rendered == 1
-    same_as_full(work, out, tmp_path)
     (out / "models" / "fraud" / "data" / "versions-0.js").unlink()
     assert build(Registry(work), out).rendered == 1
     same_as_full(work, out, tmp_path)
+    page = out / "models" / "fraud" / "v1.html"
+    swap = page.with_name("v1.html.new")
+    swap.write_text(page.read_text().replace("fraud", "FRAUD"))
+    swap.replace(page)  # what sed -i, rsync and most editors do
+    assert build(Registry(work), out).rendered == 1
+    same_as_full(work, out, tmp_path)
+    (out / "api" / "models" / "churn-predictor.json").unlink()
+    shutil.rmtree(out / "models" / "churn-predictor")
+    assert build(Registry(work), out).rendered == 1
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_page_edited_in_place_is_kept_until_a_full_build(work, tmp_path):
+    """What a rebuild does not look at: the bytes of a page in a directory nobody changed
+    (it would cost a stat of every file); ``--full`` writes every page again."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    page = out / "models" / "fraud" / "v1.html"
+    with page.open("a", encoding="utf-8") as f:  # the same file, its directory untouched
+        f.write("<!-- edited -->\n")
+    assert build(Registry(work), out).rendered == 0
+    assert page.read_text().endswith("<!-- edited -->\n")
+    assert build(Registry(work), out, full=True).rendered == 3
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_file_added_beside_the_pages_is_kept_and_a_link_refused(work, tmp_path):
+    """A file of yours in a model's directory changes it: its pages are checked one by one
+    (still intact: kept) and yours stays; a link there is found by the rebuild's scan."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    build(Registry(work), out)  # the record now holds the directories a rebuild left
+    mine = out / "models" / "fraud" / "data" / "notes.txt"
+    mine.write_text("mine\n")
+    assert build(Registry(work), out).rendered == 0
+    assert mine.read_text() == "mine\n"
+    (out / "models" / "fraud" / "data" / "evil").symlink_to(tmp_path)
+    failed = Cli(work).fails(2, "site", str(out))
+    assert "is a symbolic link inside the site directory" in failed.stderr
 
 
 @pytest.mark.parametrize("change", ["config", "rewrite", "full"])
@@ -187,3 +223,39 @@ def test_rendering_on_every_core_writes_what_one_core_writes(work, tmp_path, mon
     assert files(forked) == files(serial)
     marker = json.loads((forked / MARKER).read_text())
     assert set(marker["files"]) == set(files(forked))
+
+
+def test_events_saved_by_a_build_whose_record_was_not_are_never_used(work, tmp_path):
+    """A build that saved its events but failed before its record (the record still the
+    previous build's) must not lend those events to the next rebuild: it renders all."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    site = work / ".git" / "gitreg" / "site"
+    (record,) = [p for p in site.glob("*.marshal") if ".events-" not in p.name]
+    before = record.read_bytes()
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    build(Registry(work), out)
+    record.write_bytes(before)  # the events of the second build, the record of the first
+    Registry(work).set_registered_model_tag("fraud", "owner", "fraud-team")
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental) == (report.models, False)
+    assert "every page was rendered: the record's events are incomplete" in report.notes
+    same_as_full(work, out, tmp_path)
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00garbage", b"not marshal at all"])
+def test_a_damaged_events_file_renders_everything_again(work, tmp_path, damage):
+    """The events of the models a rebuild renders come from the record's event files; one
+    that is empty or garbled cannot vouch for them: the rebuild renders every model."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    site = work / ".git" / "gitreg" / "site"
+    for events in site.glob("*.events-*.marshal"):
+        events.write_bytes(damage)
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental) == (report.models, False)
+    same_as_full(work, out, tmp_path)
+    Registry(work).set_registered_model_tag("fraud", "owner", "fraud-team")
+    assert build(Registry(work), out).rendered == 1  # the full build saved them again
+    same_as_full(work, out, tmp_path)

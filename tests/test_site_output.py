@@ -231,6 +231,38 @@ def test_only_files_with_the_recorded_content_are_deleted(cli, built):
     assert set(_listing(built)["files"]) == set(_tree(built)) - {MARKER, "CNAME", "notes/todo.md"}
 
 
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        {"old.html\nindex.html": "0" * 64},  # one path that reads as two plain lines
+        {"old.html": "A" * 64},  # upper-case hex is not what gitreg writes
+        {"old.html": "0" * 63 + "\u00e9"},
+        {"old.html": "0" * 65},
+        {"../old.html": "0" * 64},
+        {MARKER: "0" * 64},
+    ],
+    ids=["newline", "upper-hex", "non-ascii", "long", "dotdot", "marker"],
+)
+def test_one_hostile_entry_makes_the_listing_checked_entry_by_entry(built, hostile):
+    """A listing is taken whole only when every entry is a plain path with a SHA-256 (#26's
+    one-pass check); one entry that is not sends it through the entry-by-entry check,
+    which drops (or, without a hash, never deletes) what it cannot vouch for."""
+    from gitreg.site.output import previous_listing
+
+    listing = _listing(built)
+    own = dict(listing["files"])
+    listing["files"] = {**own, **hostile}
+    (built / MARKER).write_text(json.dumps(listing))
+    found = previous_listing(built)
+    assert {p: d for p, d in found.items() if p in own} == own
+    assert set(found) <= set(own) | set(hostile)  # a newline never splits a path in two
+    for path, digest in hostile.items():
+        if path.startswith("..") or path == MARKER:
+            assert path not in found
+        elif len(digest) != 64 or set(digest) - set("0123456789abcdef"):
+            assert found[path] is None  # kept in the listing, never deleted
+
+
 def test_an_older_marker_without_hashes_deletes_nothing_and_says_so(cli, built):
     (built / "old.html").write_text("<p>stale</p>\n")
     files = [*_listing(built)["files"], "old.html"]

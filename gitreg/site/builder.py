@@ -85,8 +85,9 @@ def build(
     target = Path(outdir)
     if base_url is not None and safe_url(base_url) is None:
         raise InvalidParameter(f"--base-url {base_url!r} is not an http:// or https:// URL")
-    check_outdir(target, registry.store.root)
-    plan = incremental.plan(registry, target, base_url, full=full)
+    previous = incremental.load(registry, target, full=full)
+    dirs = check_outdir(target, registry.store.root, incremental.known_dirs(previous))
+    plan = incremental.plan(registry, target, base_url, previous, dirs)
     # What was read stays until the end: the collector need not walk it again and again while
     # the pages are made (a full build's objects are a few hundred thousand), and a worker
     # forked to render (site.parallel) does not copy the pages holding it by touching them.
@@ -125,8 +126,8 @@ def _build(
             out.write(_model_file(bad.name), pages.invalid(bad))
             out.write(api_file(bad.name), api.dumps(api.invalid_document(bad, facts)) + "\n")
     _write_index(pages, catalog, ordered, facts, out)
-    plan.remember(out, fresh)
     removed = out.finish()
+    plan.remember(out, fresh)
     invalid_pages = sum(1 for bad in catalog.invalid if bad.has_page)
     return SiteReport(
         outdir=target,

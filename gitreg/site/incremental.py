@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING, Any
 from gitreg.core.card import card_path
 from gitreg.core.config import CONFIG_FILE
 from gitreg.core.digest import artifact_dir
-from gitreg.core.events import Event, EventKind, RegistryEvent
+from gitreg.core.events import EventKind, RegistryEvent
 from gitreg.core.version import __version__
 from gitreg.site import catalog as collecting
+from gitreg.site import record_events
 from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
 from gitreg.site.links import Linker
-from gitreg.site.output import previous_listing
+from gitreg.site.output import DirStat, dirs_after, previous_listing
 from gitreg.site.trust import verified_tip
 from gitreg.store import compare, reading
 from gitreg.store.cache import git_dir
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from gitreg.registry import Registry
     from gitreg.site.output import SiteOutput
 
-FORMAT = 1
+FORMAT = 2  # 2: the events apart, in ``site.record_events``'s buckets
 MAX_SHARE = 0.5  # more than this share of models changed: build everything
 # The modules whose code makes the pages: a record made by other code is not reused.
 _RENDERERS = (
@@ -59,6 +60,7 @@ _RENDERERS = (
     "html",
     "version_page",
     "model_page",
+    "index_page",
     "chart",
     "trend",
     "compare",
@@ -96,15 +98,23 @@ class Plan:
     stamp: str
     previous: dict[str, Any]
     listing: dict[str, str | None] | None = None  # the previous build's marker, if read
+    dirs: dict[str, DirStat | None] = dataclasses.field(default_factory=dict)  # as found
 
     def remember(self, out: SiteOutput, fresh: Mapping[str, ModelOutput]) -> None:
-        """Record this build for the next (fresh models' files with their size and time)."""
+        """Record this build for the next (fresh models' files with their size and time,
+        the directories as it leaves them); after ``out.finish``."""
         models: dict[str, Any] = {}
+        events: dict[str, list[record_events.Packed]] = {}
         entries = {e.name: e for e in self.catalog.models}
         old = self.previous.get("models", {}) if self.partial else {}
+        token = os.urandom(8).hex()
+        signed = group_signed(self.catalog.signed)
         for name in self.order:
             if name in fresh:
-                models[name] = _model_record(entries[name], fresh[name], self.catalog, out.root)
+                entry = entries[name]
+                made = _model_record(entry, fresh[name], self.catalog, signed, out.root)
+                models[name] = {**made, "token": token}  # its events: in the buckets
+                events[name] = [record_events.pack(e, i) for i, e in enumerate(entry.events)]
             elif name in old:
                 models[name] = old[name]
         record = {
@@ -115,23 +125,52 @@ class Plan:
             "verified": self.catalog.verified.commit if self.catalog.verified else None,
             "invalid": bool(self.catalog.invalid),
             "models": models,
+            "dirs": dirs_after(out.root, self.dirs, out.touched),
         }
+        try:  # the events first: a record never names events that were not saved
+            self.record_path.parent.mkdir(parents=True, exist_ok=True)
+            record_events.save(
+                self.record_path, token, events, self.order, everything=not self.partial
+            )
+        except OSError:
+            return
         _save(self.record_path, record)
 
 
-def plan(registry: Registry, outdir: Path, base_url: str | None, *, full: bool) -> Plan:
-    """Decide what to render into ``outdir`` (see module doc); nothing is written yet."""
+def load(registry: Registry, outdir: Path, *, full: bool) -> dict[str, Any]:
+    """The record of the previous build into ``outdir`` ({}: none, or ``full``)."""
+    return {} if full else _load(_record_path(registry.store.root, outdir))
+
+
+def known_dirs(previous: Mapping[str, Any]) -> dict[str, DirStat | None]:
+    """The output's directories as the previous build left them (see ``check_outdir``)."""
+    found = previous.get("dirs")
+    return found if isinstance(found, dict) else {}
+
+
+def plan(
+    registry: Registry,
+    outdir: Path,
+    base_url: str | None,
+    previous: dict[str, Any],
+    dirs: dict[str, DirStat | None],
+) -> Plan:
+    """Decide what to render into ``outdir`` (see module doc); nothing is written yet.
+
+    ``previous``: the record ``load`` read; ``dirs``: the output's directories as
+    ``check_outdir`` found them.
+    """
     store = registry.store
     stamp = _stamp(registry, base_url)
     path = _record_path(store.root, outdir)
-    previous = {} if full else _load(path)
     why = _unusable(previous, stamp, registry)
-    seen = _Outdir(outdir)
+    recorded = known_dirs(previous)
+    seen = _Outdir(outdir, {d for d, now in dirs.items() if now and recorded.get(d) == now})
     if why is None:
-        found = _partial(registry, seen, previous)
+        found = _partial(registry, seen, previous, path)
         if isinstance(found, Plan):
             found.record_path, found.stamp, found.previous = path, stamp, previous
-            found.listing = seen.listing
+            found.listing, found.dirs = seen.listing, dirs
             return found
         why = found
     catalog = collecting.collect(registry)
@@ -142,7 +181,7 @@ def plan(registry: Registry, outdir: Path, base_url: str | None, *, full: bool) 
         )
     notes = () if why in ("", "first") else (f"every page was rendered: {why}",)
     order = [e.name for e in catalog.models]
-    return Plan(catalog, order, {}, {}, notes, False, path, stamp, previous)
+    return Plan(catalog, order, {}, {}, notes, False, path, stamp, previous, dirs=dirs)
 
 
 # ------------------------------------------------------------------- the record
@@ -215,6 +254,7 @@ class _Outdir:
     """The output directory as the previous build left it (read only)."""
 
     root: Path
+    unchanged: set[str]  # directories whose entries are as the previous build left them
     listing: dict[str, str | None] | None = None
 
     @property
@@ -224,8 +264,11 @@ class _Outdir:
         return self.listing
 
 
-def _partial(registry: Registry, out: _Outdir, previous: Mapping[str, Any]) -> Plan | str:
-    """The plan of a rebuild that keeps what did not change, or why it cannot."""
+def _partial(
+    registry: Registry, out: _Outdir, previous: Mapping[str, Any], record: Path
+) -> Plan | str:
+    """The plan of a rebuild that keeps what did not change, or why it cannot (``record``:
+    where the previous build's record is, its events beside it)."""
     store, at = registry.store, registry.at
     commit = store.resolve_ref(at or "HEAD")
     old_commit = str(previous.get("commit") or "")
@@ -252,19 +295,20 @@ def _partial(registry: Registry, out: _Outdir, previous: Mapping[str, Any]) -> P
     touched = {e.event.name for e in new_events} | {
         e.event.old_name for e in new_events if e.event.old_name
     }
+    sources = _Sources.of(blobs, extras, requests, tip, signed)
     changed = [
         name
         for path, name in names.items()
-        if name in touched
-        or not _same(
-            old_models.get(name), _inputs(name, path, blobs, extras, requests, tip, signed), out
-        )
+        if name in touched or not _same(old_models.get(name), sources.inputs(name, path), out)
     ]
     if len(changed) > MAX_SHARE * max(1, len(names)):
         return f"{len(changed)} of {len(names)} models changed"
     notes = [*notes, *extras.notes]
+    recorded = _recorded_events(record, changed, old_models, new_events)
+    if recorded is None:
+        return "the record's events are incomplete"
     found = (changed, names, blobs, extras, requests, tip, new_events, signed)
-    return _plan_for(registry, found, previous, tuple(notes))
+    return _plan_for(registry, found, previous, recorded, tuple(notes))
 
 
 def _names(blobs: Mapping[str, str]) -> dict[str, str] | None:
@@ -280,38 +324,71 @@ def _names(blobs: Mapping[str, str]) -> dict[str, str] | None:
     return found
 
 
-def _inputs(
-    name: str,
-    path: str,
-    blobs: Mapping[str, str],
-    extras: Extras,
-    requests: Sequence[Request],
-    tip: Any,
-    signed: frozenset[str],
-) -> list[Any]:
-    """What a model's files are made of, besides its events (compared with the record)."""
-    bundles = f"{artifact_dir(name)}/"
-    card = extras.cards.get(card_path(name))
-    comments = sorted(
-        (version, c.id, c.last_updated_timestamp)
-        for (owner, version), found in extras.comments.items()
-        if owner == name
-        for c in found
-    )
-    mine = sorted(
-        (r.branch, r.version, r.stage, r.alias, r.number, r.url, r.title, r.stale)
-        for r in requests
-        if r.name == name
-    )
-    newer = tip is not None and path in tip.newer_models
-    return [
-        blobs[path],
-        compare.blob_id(card) if card is not None else None,
-        [list(c) for c in comments],
-        [list(r) for r in mine],
-        newer,
-        sorted(p for p in signed if p.startswith(bundles)),
-    ]
+def group_signed(signed: frozenset[str]) -> dict[str, list[str]]:
+    """Each directory prefix (``a/``, ``a/b/``) -> the bundles below it, sorted."""
+    below: dict[str, list[str]] = {}
+    for bundle in signed:
+        parts = bundle.split("/")
+        for depth in range(1, len(parts)):
+            below.setdefault("/".join(parts[:depth]) + "/", []).append(bundle)
+    return {k: sorted(v) for k, v in below.items()}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Sources:
+    """What the models' files are made of besides their manifests' events, grouped by
+    model once (a rebuild compares every model's: never a pass over all comments, requests
+    or signatures per model)."""
+
+    blobs: Mapping[str, str]
+    cards: Mapping[str, bytes]
+    comments: Mapping[str, list[list[Any]]]
+    requests: Mapping[str, list[list[Any]]]
+    newer: frozenset[str]
+    signed: Mapping[str, list[str]]  # each directory prefix -> the bundles below it
+
+    @classmethod
+    def of(
+        cls,
+        blobs: Mapping[str, str],
+        extras: Extras,
+        requests: Sequence[Request],
+        tip: Any,
+        signed: frozenset[str] | dict[str, list[str]],
+    ) -> _Sources:
+        """Group the inputs of every model (``signed``: the bundles, or ``group_signed``'s
+        grouping of them)."""
+        comments: dict[str, list[tuple[Any, ...]]] = {}
+        for (owner, version), found in extras.comments.items():
+            mine = comments.setdefault(owner, [])
+            mine += [(version, c.id, c.last_updated_timestamp) for c in found]
+        mine_requests: dict[str, list[tuple[Any, ...]]] = {}
+        for r in requests:
+            if r.name is not None:
+                mine_requests.setdefault(r.name, []).append(
+                    (r.branch, r.version, r.stage, r.alias, r.number, r.url, r.title, r.stale)
+                )
+        return cls(
+            blobs,
+            extras.cards,
+            {k: [list(c) for c in sorted(v)] for k, v in comments.items()},
+            {k: [list(r) for r in sorted(v)] for k, v in mine_requests.items()},
+            tip.newer_models if tip is not None else frozenset(),
+            signed if isinstance(signed, dict) else group_signed(signed),
+        )
+
+    def inputs(self, name: str, path: str) -> list[Any]:
+        """What model ``name``'s files are made of, besides its events (compared with the
+        record); ``path``: its manifest."""
+        card = self.cards.get(card_path(name))
+        return [
+            self.blobs[path],
+            compare.blob_id(card) if card is not None else None,
+            self.comments.get(name, []),
+            self.requests.get(name, []),
+            path in self.newer,
+            self.signed.get(f"{artifact_dir(name)}/", []),
+        ]
 
 
 def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bool:
@@ -322,8 +399,12 @@ def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bo
 
 
 def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
-    """Whether each recorded file is still the regular file written (marker hash, size and
-    modification time as recorded)."""
+    """Whether each recorded file is still the regular file written: in a directory whose
+    entries did not change since (nothing removed, added or renamed there), or else with
+    the marker's hash, size and modification time as recorded."""
+    unchanged = out.unchanged
+    if all(relative.rpartition("/")[0] in unchanged for relative in files):
+        return True
     root = f"{out.root}{os.sep}"
     for relative, (digest, size, mtime) in files.items():
         if out.previous.get(relative) != digest:
@@ -338,19 +419,24 @@ def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
 
 
 def _plan_for(
-    registry: Registry, found: tuple[Any, ...], previous: Mapping[str, Any], notes: tuple[str, ...]
+    registry: Registry,
+    found: tuple[Any, ...],
+    previous: Mapping[str, Any],
+    recorded: Mapping[str, list[record_events.Packed]],
+    notes: tuple[str, ...],
 ) -> Plan | str:
     """The partial plan: read the changed models, their events from the record and since.
 
     ``found``: (changed names, manifest path -> name, manifest path -> blob, the cards and
-    comments, the open requests, the verified tip, the events since the recorded commit).
+    comments, the open requests, the verified tip, the events since the recorded commit);
+    ``recorded``: the recorded events of the changed models (and of their old names).
     """
     changed, names, blobs, extras, requests, tip, new_events, signed = found
     read = registry.store.read_registry(registry.at, changed)
     if read.refused or len(read.models) != len(changed):
         return "a changed manifest is invalid"
     old_models: Mapping[str, Any] = previous.get("models", {})
-    history = _events_of(changed, old_models, new_events)
+    history = _events_of(recorded, new_events)
     entries = tuple(
         collecting.entry_of(model, history.get(model.name, []), requests, tip, extras)
         for model in read.models
@@ -398,80 +484,70 @@ def _sources(blobs: Mapping[str, str], extras: Extras, config: str | None) -> di
     return found
 
 
-def _events_of(
-    changed: Sequence[str], old_models: Mapping[str, Any], new_events: Sequence[RegistryEvent]
-) -> dict[str, list[RegistryEvent]]:
-    """The events of the changed models: those recorded, then the new ones (renames
-    followed: a model renamed since brings its old name's record)."""
+def _recorded_events(
+    record: Path,
+    changed: Sequence[str],
+    old_models: Mapping[str, Any],
+    new_events: Sequence[RegistryEvent],
+) -> dict[str, list[record_events.Packed]] | None:
+    """The recorded events of the changed models and of the names they had (renames
+    followed: a model renamed since brings its old name's record); None if the record
+    names events its buckets do not hold."""
     wanted = set(changed)
     for item in new_events:
         if item.event.kind == EventKind.REGISTERED_MODEL_RENAMED and item.event.name in wanted:
             wanted.add(item.event.old_name or "")
-    recorded: list[tuple[str, int, RegistryEvent]] = []
-    for name in sorted(wanted):
-        for packed in old_models.get(name, {}).get("events", ()):
-            event = unpack(packed)
-            recorded.append((event.timestamp, packed[-1], event))
-    recorded.sort(key=lambda found: (found[0], found[1]))
-    return events_by_model([e for _, _, e in recorded] + list(new_events))
+    tokens = {name: old_models[name].get("token") for name in wanted if name in old_models}
+    return record_events.load(record, tokens)
+
+
+def _events_of(
+    recorded: Mapping[str, list[record_events.Packed]], new_events: Sequence[RegistryEvent]
+) -> dict[str, list[RegistryEvent]]:
+    """The events of the changed models: those recorded, then the new ones."""
+    found: list[tuple[str, int, RegistryEvent]] = []
+    for name in sorted(recorded):
+        for packed in recorded[name]:
+            event = record_events.unpack(packed)
+            found.append((event.timestamp, packed[-1], event))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return events_by_model([e for _, _, e in found] + list(new_events))
 
 
 # ------------------------------------------------------------------ model records
 
 
-def _model_record(
-    entry: ModelEntry, output: ModelOutput, catalog: Catalog, root: Path
-) -> dict[str, Any]:
+def _stat_files(output: ModelOutput, root: Path) -> dict[str, Any]:
+    """A model's files as written: path -> (SHA-256, size, modification time)."""
     files: dict[str, Any] = {}
+    base = f"{root}{os.sep}"  # plain strings: a full build records every file (#26)
     for relative, (digest, size) in output.files.items():
         with contextlib.suppress(OSError):
-            files[relative] = (digest, size, os.lstat(root / relative).st_mtime_ns)
+            files[relative] = (digest, size, os.lstat(base + relative).st_mtime_ns)
+    return files
+
+
+def _model_record(
+    entry: ModelEntry,
+    output: ModelOutput,
+    catalog: Catalog,
+    signed: dict[str, list[str]],
+    root: Path,
+) -> dict[str, Any]:
     extras = Extras(
         {card_path(entry.name): b""} if entry.card is not None else {},
         {(entry.name, v): c for v, c in entry.comments.items()},
     )
     path = model_path(entry.name)
     card = catalog.sources.get(card_path(entry.name))
-    inputs = _inputs(
-        entry.name, path, catalog.sources, extras, entry.requests, catalog.verified, catalog.signed
-    )
+    sources = _Sources.of(catalog.sources, extras, entry.requests, catalog.verified, signed)
+    inputs = sources.inputs(entry.name, path)
     inputs[1] = card
     return {
         "inputs": inputs,
-        "events": [pack(e, i) for i, e in enumerate(entry.events)],
-        "files": files,
+        "files": _stat_files(output, root),
         "row": output.row,
         "api": output.api,
         "pages": output.pages,
         "versions": output.versions,
     }
-
-
-_EVENT_FIELDS = [f.name for f in dataclasses.fields(Event)][1:]
-
-
-def pack(item: RegistryEvent, order: int) -> tuple[Any, ...]:
-    """An event as a plain tuple (marshal keeps it), its place in the model's history last."""
-    event = item.event
-    values = tuple(getattr(event, name) for name in _EVENT_FIELDS)
-    return (
-        event.kind.value,
-        *values,
-        item.commit,
-        item.author,
-        item.author_email,
-        item.timestamp,
-        item.pull_request,
-        item.is_prompt,
-        order,
-    )
-
-
-def unpack(packed: Sequence[Any]) -> RegistryEvent:
-    """The event ``pack`` made."""
-    count = len(_EVENT_FIELDS)
-    fields = dict(zip(_EVENT_FIELDS, packed[1 : 1 + count], strict=True))
-    commit, author, email, timestamp, pull, prompt = packed[1 + count : 7 + count]
-    return RegistryEvent(
-        Event(EventKind(packed[0]), **fields), commit, author, email, timestamp, pull, prompt
-    )

@@ -24,7 +24,7 @@ import os
 import re
 import stat
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from gitreg.core.errors import GitregError, InvalidParameter
@@ -34,6 +34,9 @@ MARKER = ".gitreg-site.json"
 _FORMAT = 2  # 2: files -> SHA-256 of what was written (1 was a bare list: nothing is deleted)
 MAX_MARKER_BYTES = 64 * 1024 * 1024  # a listing of about 500,000 files
 _MAX_LINK_SCAN = 1_000_000  # entries looked at for links before a build
+# A directory as a build last saw it: inode and status-change time. Adding, removing or
+# renaming an entry (a link included) changes the time, and no user can set it back.
+DirStat = tuple[int, int]
 
 
 class OutputRefused(InvalidParameter):
@@ -44,8 +47,15 @@ class OutputFailed(GitregError):
     """Writing the site failed (permissions, a full disk); what was written stays."""
 
 
-def check_outdir(outdir: Path, registry_root: Path) -> None:
-    """Refuse an output directory gitreg must not write into (see module doc).
+def check_outdir(
+    outdir: Path, registry_root: Path, known: Mapping[str, DirStat | None] | None = None
+) -> dict[str, DirStat | None]:
+    """Refuse an output directory gitreg must not write into (see module doc); answer its
+    directories (``/``-separated, ``""`` for OUTDIR) as they are now.
+
+    ``known``: the directories as the previous build left them (``dirs_after``); one whose
+    inode and status-change time are the same still holds exactly the entries it held, so
+    it is not listed again for links (its subdirectories still are looked at).
 
     Raises:
         OutputRefused: it is the registry or contains it, is inside its git directory, is a
@@ -62,18 +72,19 @@ def check_outdir(outdir: Path, registry_root: Path) -> None:
     if outdir.exists() and not outdir.is_dir():
         raise OutputRefused(f"{outdir} is a file; give a directory for the site")
     if not outdir.is_dir():
-        return
+        return {}
     if not _is_regular(outdir / MARKER) and any(outdir.iterdir()):
         raise OutputRefused(
             f"{outdir} holds files that gitreg site did not write (it has no {MARKER}); "
             "choose a new or empty directory"
         )
-    link = _first_link(outdir)
+    link, seen = _first_link(outdir, known or {})
     if link is not None:
         raise OutputRefused(
             f"{link} is a symbolic link inside the site directory; gitreg site never writes or "
             "deletes through a link there: remove it (the site's own files are plain files)"
         )
+    return seen
 
 
 def _is_regular(path: Path) -> bool:
@@ -83,18 +94,62 @@ def _is_regular(path: Path) -> bool:
         return False
 
 
-def _first_link(outdir: Path) -> Path | None:
-    """The first symbolic link found below ``outdir`` (links are never followed), if any."""
-    pending, seen = [str(outdir)], 0  # plain strings: a rebuild looks into thousands (#26)
+def _first_link(
+    outdir: Path, known: Mapping[str, DirStat | None]
+) -> tuple[Path | None, dict[str, DirStat | None]]:
+    """The first symbolic link found below ``outdir`` (links are never followed), if any,
+    and every directory seen with its ``DirStat``; a directory ``known`` as it is now is not
+    listed again: its subdirectories are those ``known`` names below it."""
+    below: dict[str, list[str]] = {}
+    for relative in known:
+        if relative:
+            below.setdefault(relative.rpartition("/")[0], []).append(relative)
+    base = str(outdir)
+    pending, count = [""], 0  # plain strings: a rebuild looks at thousands (#26)
+    seen: dict[str, DirStat | None] = {}
     while pending:
-        with contextlib.suppress(OSError), os.scandir(pending.pop()) as entries:
+        relative = pending.pop()
+        path = f"{base}/{relative}" if relative else base
+        now = dir_stat(path, follow=not relative)  # OUTDIR itself may be a link: yours
+        if now is None:
+            continue
+        seen[relative] = now
+        if known.get(relative) == now:
+            pending += below.get(relative, ())
+            continue
+        with contextlib.suppress(OSError), os.scandir(path) as entries:
             for entry in entries:
-                seen += 1
+                count += 1
                 if entry.is_symlink():
-                    return Path(entry.path)
-                if entry.is_dir(follow_symlinks=False) and seen < _MAX_LINK_SCAN:
-                    pending.append(entry.path)  # past the bound, the writes still guard
-    return None
+                    return Path(entry.path), seen
+                if entry.is_dir(follow_symlinks=False) and count < _MAX_LINK_SCAN:
+                    pending.append(f"{relative}/{entry.name}" if relative else entry.name)
+    return None, seen
+
+
+def dir_stat(path: str, *, follow: bool = False) -> DirStat | None:
+    """The ``DirStat`` of directory ``path`` (None: not a directory, or gone)."""
+    try:
+        info = os.stat(path) if follow else os.lstat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_ctime_ns) if stat.S_ISDIR(info.st_mode) else None
+
+
+def dirs_after(
+    outdir: Path, before: Mapping[str, DirStat | None], touched: Iterable[str]
+) -> dict[str, DirStat | None]:
+    """The directories as a build leaves them: those it ``touched`` (wrote or removed a
+    file in, or made) as they are now, the others as it found them (``before``)."""
+    found = dict(before)
+    base = str(outdir)
+    for relative in sorted(set(touched)):
+        now = dir_stat(f"{base}/{relative}" if relative else base, follow=not relative)
+        if now is None:
+            found.pop(relative, None)
+        else:
+            found[relative] = now
+    return found
 
 
 def previous_listing(outdir: Path) -> dict[str, str | None]:
@@ -122,6 +177,7 @@ class SiteOutput:
         weakref.finalize(self, self._dirs.close)
         self.previous = previous if previous is not None else _previous_files(self._dirs)
         self.written: dict[str, str] = {}
+        self.touched: set[str] = {""}  # directories written or removed in, and above
         self.size = 0
         self.notes: list[str] = []
 
@@ -138,18 +194,29 @@ class SiteOutput:
         *folders, name = _checked(relative).split("/")
         with _failing_as(self.root, relative):
             self._dirs.write(folders, name, data)
+        self._touch(relative)
         return hashlib.sha256(data).hexdigest(), len(data)
 
     def record(self, relative: str, digest: str, size: int) -> None:
         """Count a file another writer of this build wrote (a worker process, see
         ``site.parallel``) as this build's."""
         self.written[_checked(relative)] = digest
+        self._touch(relative)
         self.size += size
 
     def keep(self, relative: str, digest: str, size: int = 0) -> None:
         """Keep a previous build's file as this build's (an incremental rebuild, #26): it is
         neither rewritten nor removed, and the marker lists it with its recorded hash."""
-        self.record(relative, digest, size)
+        self.written[_checked(relative)] = digest
+        self.size += size
+
+    def _touch(self, relative: str) -> None:
+        """Note the directories a write or removal of ``relative`` changed (with those
+        above: a directory made changes its parent)."""
+        folder = relative.rpartition("/")[0]
+        while folder not in self.touched:
+            self.touched.add(folder)
+            folder = folder.rpartition("/")[0]
 
     def finish(self) -> int:
         """Remove what only the previous build wrote, record this build; return files removed."""
@@ -182,6 +249,7 @@ class SiteOutput:
             return False
         if not self._dirs.unlink(folders, name):
             return False
+        self._touch(relative)
         self._dirs.prune(folders)
         return True
 
@@ -255,7 +323,36 @@ def _previous_files(dirs: _dirfd.Tree) -> dict[str, str | None]:
     except ValueError:
         return {}
     files = listing.get("files") if isinstance(listing, dict) else None
+    plain = _all_plain(files)
+    if plain is not None:
+        return plain
     return {path: _digest(digest) for path, digest in _safe_entries(files)}
+
+
+# A build's own listing, checked in one pass (#26: a rebuild reads tens of thousands of
+# entries): every path plain (``_PLAIN_PATH``, which holds no newline) and every value a
+# SHA-256 in hex.
+_PLAIN_LINES = re.compile(rf"(?:{_PLAIN_PATH.pattern}\n)*")
+_HEX = b"0123456789abcdef"
+
+
+def _all_plain(files: object) -> dict[str, str | None] | None:
+    """``files`` as it is when every entry is a plain path with a SHA-256 (a listing gitreg
+    wrote), else None: the entries are then checked one by one."""
+    if not isinstance(files, dict) or MARKER in files:
+        return None
+    paths, digests = list(files), list(files.values())
+    if not all(type(p) is str for p in paths) or not all(type(d) is str for d in digests):
+        return None
+    lines = "".join(f"{p}\n" for p in paths)
+    if lines.count("\n") != len(paths) or not _PLAIN_LINES.fullmatch(lines):
+        return None  # a path holding a newline would pass as two
+    if not all(len(d) == 64 for d in digests):
+        return None
+    with contextlib.suppress(UnicodeEncodeError):  # bytes.translate: C's speed
+        if not "".join(digests).encode("ascii").translate(None, _HEX):
+            return dict(files)
+    return None
 
 
 def _safe_entries(files: object) -> Iterator[tuple[str, object]]:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from gitreg.core.card import card_path, unmet_card
@@ -31,7 +30,7 @@ from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.events import TO_STAGE_KINDS, EventKind, RegistryEvent
 from gitreg.core.fields import format_timestamp
 from gitreg.core.names import file_stem
-from gitreg.site import model_page, version_page
+from gitreg.site import index_page, model_page, version_page
 from gitreg.site.catalog import Catalog, ModelEntry, Request
 from gitreg.site.chart import ChartLinks, build_chart, short_time
 from gitreg.site.html import CSP as _CSP
@@ -188,35 +187,8 @@ class Pages:
         clone's git directory holds it: compiling them costs a tenth of a second, #26)."""
         self.catalog = catalog
         self.base_url = base_url.rstrip("/") + "/" if base_url else None
-        bytecode = None
-        if cache is not None:
-            with contextlib.suppress(OSError):
-                cache.mkdir(parents=True, exist_ok=True)
-                bytecode = FileSystemBytecodeCache(str(cache))
-        env = Environment(
-            loader=PackageLoader("gitreg.site", "templates"),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,  # templates ship in the package; no stat() per page
-            bytecode_cache=bytecode,
-        )
-        env.filters.update(when=when, when_iso=short_time, markdown=render_markdown)
-        env.globals.update(
-            change=self.change,
-            pull_request=self.pull_request,
-            catalog=catalog,
-            csp=_CSP,
-            model_path=model_path,
-            version_path=version_path,
-            compare_url=compare_url,
-            links=catalog.linker,
-        )
-        env.globals.update(unverified=self.unverified, bundle=self.bundle, short=short_digest)
-        self._index = env.get_template("index.html")
-        self._invalid = env.get_template("invalid.html")
-        self._compare = env.get_template("compare.html")
+        self._cache = cache
+        self._invalid: Any = None  # Jinja2, loaded for the first invalid model's page
         self._helpers = version_page.Helpers(
             change=self.change,
             pull_request=self.pull_request,
@@ -280,8 +252,16 @@ class Pages:
                 f"changed after the verified tip {tip.commit[:10]}: not yet accepted by a "
                 "clean audit"
             )
-        return self._index.render(
-            rows=first, total=len(rows), data=js_data(data), **self._common("index.html", True)
+        common = self._common("index.html", True)
+        main = index_page.index_main(
+            self.catalog, first, len(rows), self._badge(), (model_path, version_path, when)
+        )
+        scripts = (
+            f'<script type="application/json" id="site-data">{js_data(data)}</script>\n'
+            '<script src="static/filter.js"></script>\n<script src="static/site.js"></script>\n'
+        )
+        return index_page.stamped_layout(
+            self.catalog, "Registered models", common["root"], common["canonical"], main, scripts
         )
 
     def model(self, entry: ModelEntry) -> str:
@@ -327,7 +307,42 @@ class Pages:
 
     def invalid(self, entry: InvalidEntry) -> str:
         """The page of a model whose manifest is invalid: its findings, none of its state."""
-        return self._invalid.render(entry=entry, **self._common(model_path(entry.name)))
+        if self._invalid is None:
+            self._invalid = self._templates().get_template("invalid.html")
+        return str(self._invalid.render(entry=entry, **self._common(model_path(entry.name))))
+
+    def _templates(self) -> Any:
+        """The Jinja2 environment of the templates left (an invalid model's page), made the
+        first time one is needed: every other page is assembled from strings (#26)."""
+        from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
+
+        bytecode = None
+        if self._cache is not None:
+            with contextlib.suppress(OSError):
+                self._cache.mkdir(parents=True, exist_ok=True)
+                bytecode = FileSystemBytecodeCache(str(self._cache))
+        env = Environment(
+            loader=PackageLoader("gitreg.site", "templates"),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,  # templates ship in the package; no stat() per page
+            bytecode_cache=bytecode,
+        )
+        env.filters.update(when=when, when_iso=short_time, markdown=render_markdown)
+        env.globals.update(
+            change=self.change,
+            pull_request=self.pull_request,
+            catalog=self.catalog,
+            csp=_CSP,
+            model_path=model_path,
+            version_path=version_path,
+            compare_url=compare_url,
+            links=self.catalog.linker,
+        )
+        env.globals.update(unverified=self.unverified, bundle=self.bundle, short=short_digest)
+        return env
 
     def version(
         self,
@@ -395,7 +410,15 @@ class Pages:
 
     def compare(self) -> str:
         """The comparison page, one for every model (``compare.html?m=<stem>&v=..``)."""
-        return self._compare.render(**self._common("compare.html"))
+        common = self._common("compare.html")
+        return layout(
+            "Compare versions",
+            self.catalog.title,
+            common["root"],
+            common["canonical"],
+            index_page.COMPARE_MAIN,
+            f'<script src="{common["root"]}static/compare.js"></script>\n',
+        )
 
 
 def card_rules(entry: ModelEntry, policy: Policy) -> list[tuple[str, tuple[str, ...], list[str]]]:

@@ -26,6 +26,7 @@ from gitreg.store.walk import walk
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"  # MLflow's mark of a prompt (mlflow.prompt.constants)
 _NO_COMMIT = re.compile(r"^0+$")  # what GitHub sends as "before" for a new branch
+_FEW_CHANGES = 16  # manifest changes read from their blobs rather than the parse cache
 
 
 def read_events(root: Path, since: str | None, until: str = "HEAD") -> list[RegistryEvent]:
@@ -43,7 +44,9 @@ def read_events(root: Path, since: str | None, until: str = "HEAD") -> list[Regi
     ]
     # Manifests a whole-registry read already parsed are in the parse cache, keyed by blob
     # id: the catalog reads every model and then all history, so most tips are there (#14).
-    parsed = load_parsed(git_dir(root) / "gitreg")
+    # A range of a few changes (a site's rebuild, a webhook's push) reads its few blobs
+    # instead of loading the cache of every manifest (#26).
+    parsed = load_parsed(git_dir(root) / "gitreg") if len(changes) > _FEW_CHANGES else {}
     states = walk(root, [change for _, change in changes], parsed)
     events: list[RegistryEvent] = []
     for (commit, change), (old, new) in zip(changes, states, strict=True):
