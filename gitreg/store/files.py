@@ -80,10 +80,11 @@ def read_directory(
         NotRegularFile: ``directory`` itself is a link or not a directory.
     """
     if not _NOFOLLOW or os.open not in os.supports_dir_fd:
-        return {
+        found = {
             name: _checked(root, f"{directory}/{name}", limit)
             for name in os.listdir(root / directory)
         }
+        return {name: entry for name, entry in found.items() if entry is not None}
     try:
         top = os.open(root, os.O_RDONLY | _DIRECTORY)
     except OSError:
@@ -96,16 +97,25 @@ def read_directory(
     finally:
         os.close(top)
     try:
-        return {name: _read_in(fd, name, f"{directory}/{name}", limit) for name in os.listdir(fd)}
+        read = {name: _read_in(fd, name, f"{directory}/{name}", limit) for name in os.listdir(fd)}
     finally:
         os.close(fd)
+    return {name: entry for name, entry in read.items() if entry is not None}
 
 
-def _read_in(directory: int, name: str, path: str, limit: int) -> bytes | InvalidManifest:
+def _read_in(directory: int, name: str, path: str, limit: int) -> bytes | InvalidManifest | None:
+    """The entry's bytes, or why it cannot be read; None when it is gone: listed, then
+    removed or renamed away before its open (a concurrent writer's temporary file, a model
+    deleted meanwhile), it is no longer in the directory."""
     try:
         fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=directory)
+    except FileNotFoundError:
+        return None
     except OSError as e:
-        mode = os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode
+        try:
+            mode = os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            return None
         return (
             InvalidManifest(f"{path}: cannot be read ({e.strerror})")
             if stat.S_ISREG(mode)
@@ -119,12 +129,11 @@ def _read_in(directory: int, name: str, path: str, limit: int) -> bytes | Invali
         os.close(fd)
 
 
-def _checked(root: Path, path: str, limit: int) -> bytes | InvalidManifest:
+def _checked(root: Path, path: str, limit: int) -> bytes | InvalidManifest | None:
     try:
-        data = read_regular(root, path, limit)
+        return read_regular(root, path, limit)  # None: gone since it was listed
     except InvalidManifest as e:
         return e
-    return data if data is not None else InvalidManifest(f"{path}: vanished while read")
 
 
 def _raise_unless_missing(root: Path, parts: list[str], error: OSError) -> None:
