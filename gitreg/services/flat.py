@@ -325,7 +325,13 @@ def _remember(
             versions.append(mv)
         else:
             return
-    updated = max([head.last_updated_timestamp, *(v.last_updated_timestamp for v in versions)])
+    # The newest of the header and every version, as from_manifest: the old model's time
+    # bounds its versions', so unless the clock went back only the written ones can be newer.
+    kept = () if head.last_updated_timestamp >= old.last_updated_timestamp else versions
+    updated = max(
+        [head.last_updated_timestamp, *(v.last_updated_timestamp for v in changed.values())]
+        + [v.last_updated_timestamp for v in kept]
+    )
     made = dataclasses.replace(head, versions=tuple(versions), last_updated_timestamp=updated)
     _keep(_MODELS, oid, made, replaces=opened.oid)
 
