@@ -150,15 +150,7 @@ print(json.dumps(out))
 
 def measure_growth(rounds: int = 30) -> dict[str, Any]:
     """The growth goal's ratio, 10 and 10,000 models written in turn (see GROWTH)."""
-    small, large = run.Registry("gitreg", "10"), run.Registry("gitreg", "10000")
-    proc = subprocess.run(
-        [run.python("gitreg"), "-c", GROWTH, str(small.path), str(large.path), str(rounds)],
-        env=run.ENV, cwd=run.BENCH, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        return {"error": proc.stderr[-500:]}
-    found: dict[str, Any] = json.loads(proc.stdout)
-    return found
+    return _in_turn(GROWTH, run.Registry("gitreg", "10"), run.Registry("gitreg", "10000"), rounds)
 
 
 def measure_pairs(pairs: int = 21) -> dict[str, Any]:
@@ -166,8 +158,13 @@ def measure_pairs(pairs: int = 21) -> dict[str, Any]:
     small, long = run.Registry("gitreg", "10"), run.Registry("gitreg", "long")
     for reg in (small, long):
         reg.build()
+    return _in_turn(PAIRS, small, long, pairs)
+
+
+def _in_turn(script: str, first: run.Registry, second: run.Registry, rounds: int) -> dict[str, Any]:
+    """``script`` (GROWTH or PAIRS) in gitreg's venv on two registries; its JSON, or the error."""
     proc = subprocess.run(
-        [run.python("gitreg"), "-c", PAIRS, str(small.path), str(long.path), str(pairs)],
+        [run.python("gitreg"), "-c", script, str(first.path), str(second.path), str(rounds)],
         env=run.ENV, cwd=run.BENCH, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if proc.returncode != 0:

@@ -44,6 +44,22 @@ def esc(value: Any) -> str:
 _CSP_ATTR = esc(CSP)
 
 
+def head(title: str, site: str, root: str, canonical: str | None) -> str:
+    """A page's ``<head>`` and the ``<body>`` tag, as ``templates/base.html`` writes them.
+
+    ``title`` and ``site`` are HTML (escaped by the caller)."""
+    link = f'<link rel="canonical" href="{esc(canonical)}">\n' if canonical else ""
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP_ATTR}">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="generator" content="gitreg site">\n'
+        f"<title>{title} · {site}</title>\n{link}"
+        f'<link rel="stylesheet" href="{root}static/site.css">\n</head>\n<body>\n'
+    )
+
+
 def layout(
     title: str,
     site_title: str,
@@ -57,16 +73,9 @@ def layout(
 
     ``title`` is HTML (escaped by the caller); ``scripts`` is the page's own script tags.
     """
-    link = f'<link rel="canonical" href="{esc(canonical)}">\n' if canonical else ""
     return (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP_ATTR}">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="generator" content="gitreg site">\n'
-        f"<title>{title} · {esc(site_title)}</title>\n{link}"
-        f'<link rel="stylesheet" href="{root}static/site.css">\n</head>\n<body>\n'
-        f'<header class="top">\n  <a class="brand" href="{root}index.html">{esc(site_title)}</a>\n'
+        head(title, esc(site_title), root, canonical) + '<header class="top">\n'
+        f'  <a class="brand" href="{root}index.html">{esc(site_title)}</a>\n'
         '  <span class="source">model registry · <span id="built-from">see the index for the '
         "commit</span></span>\n</header>\n<main>\n"
         f"{main}</main>\n"

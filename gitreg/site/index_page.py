@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gitreg.site.html import CSP, esc
+from gitreg.site.html import esc, head
 
 if TYPE_CHECKING:
     from gitreg.site.catalog import Catalog, Request
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 Paths = Callable[..., str]
 
-_CSP_ATTR = esc(CSP)
 _STALE_TITLE = (
     "its base moved and it no longer applies: it must be made again on the current registry"
 )
@@ -30,7 +29,6 @@ def stamped_layout(
     catalog: Catalog, title: str, root: str, canonical: str | None, main: str, scripts: str
 ) -> str:
     """``templates/base.html`` for a page that names the build's commit (the index)."""
-    link = f'<link rel="canonical" href="{esc(canonical)}">\n' if canonical else ""
     site = esc(catalog.title)
     where = "work tree at" if catalog.worktree else "commit"
     built = f"{where} <code>{esc(catalog.commit[:10])}</code>"
@@ -38,14 +36,8 @@ def stamped_layout(
         built += f" · verified tip <code>{esc(catalog.verified.commit[:10])}</code>"
     footer_where = "the work tree at" if catalog.worktree else "commit"
     return (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP_ATTR}">\n'
-        '<meta name="referrer" content="no-referrer">\n'
-        '<meta name="generator" content="gitreg site">\n'
-        f"<title>{title} · {site}</title>\n{link}"
-        f'<link rel="stylesheet" href="{root}static/site.css">\n</head>\n<body>\n'
-        f'<header class="top">\n  <a class="brand" href="{root}index.html">{site}</a>\n'
+        head(title, site, root, canonical)
+        + f'<header class="top">\n  <a class="brand" href="{root}index.html">{site}</a>\n'
         f'  <span class="source">model registry · <span id="built-from">{built}</span></span>\n'
         "</header>\n<main>\n"
         f"{main}</main>\n"
