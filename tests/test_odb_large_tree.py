@@ -4,6 +4,7 @@ read every such object as the tree it builds itself, after any sequence of write
 
 from __future__ import annotations
 
+import hashlib
 import random
 import subprocess
 import zlib
@@ -125,3 +126,27 @@ def test_a_tree_made_by_replacing_an_entry_remembers_where_it_starts_to_differ(b
     grown = written.with_entry(b"m-10000.yaml", _odb.FILE_MODE, "d" * 40)
     assert grown.origin is None  # another size: every offset after the new entry moved
     assert tree.sums is None  # read from git: its first write hashes it whole
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_a_tree_at_a_block_boundary_is_hashed_and_framed_whole(extra: int) -> None:
+    """A tree whose size is one byte short of, exactly, or one byte past a multiple of the
+    block: its id is the SHA-1 of all of it (a block count one short drops its last byte
+    from the id, a corrupt object) and its stream inflates to all of it, with the same
+    bytes as the stream of the same tree resumed from a neighbour's sums."""
+    size = 3 * _stored.BLOCK + extra
+    data = bytes(random.Random(size).getrandbits(8) for _ in range(size))
+    whole = _stored.header(size) + data
+    oid, known = _stored.sums(data)
+    assert oid == hashlib.sha1(whole).hexdigest()
+    stream = _stored.stream(data, known)
+    assert zlib.decompress(stream) == whole
+    assert len(known.adlers) == -(-size // _stored.BLOCK)
+    changed = bytearray(data)
+    changed[size // 2] ^= 0xFF  # one byte, in the middle block
+    resumed, again = _stored.sums(bytes(changed), known, size // 2, size // 2 + 1)
+    assert resumed == hashlib.sha1(_stored.header(size) + bytes(changed)).hexdigest()
+    assert zlib.decompress(_stored.stream(bytes(changed), again))[-size:] == bytes(changed)
+    assert _stored.stream(bytes(changed), again) == _stored.stream(
+        bytes(changed), _stored.sums(bytes(changed))[1]
+    )
