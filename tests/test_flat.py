@@ -421,6 +421,25 @@ def test_the_policy_refuses_a_flat_transition_in_the_same_words(
     assert spy.taken == 1
 
 
+def test_a_flat_transition_reads_the_model_card_the_policy_asks_for(
+    long_model: Registry, registry_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A policy that wants card sections for Production (#29) is judged against the card at
+    the tip on the flat path too: with every section there, the move is let through."""
+    config = registry_repo / "gitreg.yaml"
+    required = "requirements:\n    Production:\n      card: [intended_use, limitations]\n"
+    config.write_text(config.read_text().replace("requirements: {}\n", required))
+    (registry_repo / "models" / f"{NAME}.md").write_text(
+        "---\nintended_use: Rank accounts by churn risk.\n---\n# Churn\n\n"
+        "## Limitations\n\nEU accounts only.\n"
+    )
+    git(registry_repo, "add", "-A")
+    git(registry_repo, "commit", "-qm", "policy: Production needs a card; churn's card")
+    spy = Spy(monkeypatch)
+    assert long_model.transition_model_version_stage(NAME, 3, "Production").version == 3
+    assert spy.taken == 1
+
+
 STAGE_MOVES = st.lists(
     st.tuples(st.integers(1, 12), st.sampled_from(STAGES), st.booleans()), max_size=15
 )
