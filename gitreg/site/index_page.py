@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 
 Paths = Callable[..., str]
 
-_STALE_TITLE = (
-    "its base moved and it no longer applies: it must be made again on the current registry"
-)
-
 
 def stamped_layout(
     catalog: Catalog, title: str, root: str, canonical: str | None, main: str, scripts: str
@@ -171,21 +167,12 @@ def _finding(finding: Any) -> str:
 
 def _request_item(request: Request, root: str, model_path: Paths) -> str:
     """``_macros.html``'s ``request_item`` with the model named."""
-    if request.stale:
-        badge = f'<span class="badge stale" title="{_STALE_TITLE}">stale</span>'
-    else:
-        badge = '<span class="badge pending">pending</span>'
+    from gitreg.site.model_page import request_item
+
     model = ""
     if request.name:
         model = f'<a href="{esc(root)}{esc(model_path(request.name))}">{esc(request.name)}</a>: '
-    label = esc(request.label)
-    link = f'<a class="pr" href="{esc(request.url)}">{label}</a>' if request.url else label
-    number = f" · #{esc(request.number)}" if request.number is not None else ""
-    title = f" · {esc(request.title)}" if request.title else ""
-    return (
-        f'<li class="request">{badge}{model}{link}{number} · branch '
-        f"<code>{esc(request.branch)}</code>{title}</li>"
-    )
+    return request_item(request, model)
 
 
 def _row(row: Any, badge: str, paths: tuple[Paths, Paths, Callable[[int], str]]) -> str:

@@ -194,16 +194,17 @@ def _requests(requests: Sequence[Request], root: str) -> str:
     return f'<section class="requests">\n<h2>Open requests</h2>\n<ul>\n{items}</ul>\n</section>\n'
 
 
-def request_item(request: Request) -> str:
-    """One open request in a list (``_macros.html``'s ``request_item`` without the model)."""
+def request_item(request: Request, named: str = "") -> str:
+    """One open request in a list (``_macros.html``'s ``request_item``); ``named``: the
+    model's link (HTML) where a list names it (the index), none on the model's own page."""
     badge = _STALE if request.stale else '<span class="badge pending">pending</span>'
     label = esc(request.label)
     link = f'<a class="pr" href="{esc(request.url)}">{label}</a>' if request.url else label
     number = f" · #{esc(request.number)}" if request.number is not None else ""
     title = f" · {esc(request.title)}" if request.title else ""
     return (
-        f'<li class="request">{badge}{link}{number} · branch <code>{esc(request.branch)}</code>'
-        f"{title}</li>"
+        f'<li class="request">{badge}{named}{link}{number} · branch '
+        f"<code>{esc(request.branch)}</code>{title}</li>"
     )
 
 
