@@ -202,13 +202,18 @@ def _transition(found: dict[str, Any]) -> int | None:
         if found.get("as_json"):
             _emit({"model_version": mv.to_dict()})
         now = mv.current_stage.value
-        if registry.last_commit is None:
-            what = f"{name} version {mv.version} is already in {now}"
-            _say(f"Nothing changed: {what}; no commit was made")
-        else:
-            _say(f"{name} version {mv.version} is now in {now}")
+        _outcome(
+            registry.last_commit,
+            f"{name} version {mv.version} is now in {now}",
+            f"{name} version {mv.version} is already in {now}",
+        )
 
     return _run(write, found)
+
+
+def _outcome(commit: str | None, done: str, already: str) -> None:
+    """The line a write prints: what it did, or that nothing changed (no commit)."""
+    _say(done if commit is not None else f"Nothing changed: {already}; no commit was made")
 
 
 def _alias(found: dict[str, Any]) -> int | None:
@@ -224,11 +229,11 @@ def _alias(found: dict[str, Any]) -> int | None:
             _emit({"registered_model": model.to_dict()})
         else:  # as the click command: a large model is not read whole for nothing
             registry.set_alias(name, alias, number)
-        if registry.last_commit is None:
-            what = f"{name}@{alias} already points at version {number}"
-            _say(f"Nothing changed: {what}; no commit was made")
-        else:
-            _say(f"{name}@{alias} -> version {number}")
+        _outcome(
+            registry.last_commit,
+            f"{name}@{alias} -> version {number}",
+            f"{name}@{alias} already points at version {number}",
+        )
 
     return _run(write, found)
 
