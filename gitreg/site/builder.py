@@ -242,12 +242,13 @@ def model_files(
         )
     changed_in = entry.events[-1].commit if entry.events else None
     document = api.model_document(entry.model, facts, entry.newer, changed_in)
-    put(api_file(entry.name), api.dumps(document) + "\n")
+    text, registered = api.model_texts(document)
+    put(api_file(entry.name), text + "\n")
     return ModelOutput(
         entry.name,
         files,
         index_row(entry).to_json(),
-        api.dumps(document["registered_model"]),
+        registered,
         pages=len(ordered) + 1,
         versions=len(ordered),
     )
