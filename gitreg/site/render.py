@@ -219,8 +219,11 @@ class Pages:
 
     def bundle(self, mv: ModelVersion) -> str | None:
         """The path of the version's model-signing bundle, if the registry keeps one (#28)."""
+        signed = self.catalog.signed
+        if not signed:  # most registries keep no bundle: no path to work out per version
+            return None
         path = bundle_path(mv.name, mv.version)
-        return path if path in self.catalog.signed else None
+        return path if path in signed else None
 
     def pull_request(self, number: int) -> Markup:
         """``pull request #N``, linked when the registry says where pull requests are."""
