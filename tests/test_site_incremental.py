@@ -16,7 +16,7 @@ import pytest
 
 from gitreg import Registry
 from gitreg.site import build, parallel
-from gitreg.site.output import MARKER
+from gitreg.site.output import MARKER, FileWriter
 from tests._helpers import Cli, git
 from tests._site import make_registry
 
@@ -223,6 +223,47 @@ def test_rendering_on_every_core_writes_what_one_core_writes(work, tmp_path, mon
     assert files(forked) == files(serial)
     marker = json.loads((forked / MARKER).read_text())
     assert set(marker["files"]) == set(files(forked))
+
+
+def test_a_build_on_every_core_records_what_a_rebuild_can_vouch_for(work, tmp_path, monkeypatch):
+    """Each model's record is made by the process that rendered it, with each file's time as
+    its writer read it from the file written: a rebuild that must check the files one by one
+    (their directory changed) keeps those intact and renders again the model whose page was
+    edited in place."""
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(parallel, "workers", lambda: 3)
+    monkeypatch.setattr(parallel, "STEP", 1)
+    out = tmp_path / "out"
+    assert build(Registry(work), out).rendered == 3
+    written = (out / "models/fraud/v1.html").read_bytes()
+    (out / "models" / "churn-predictor" / "notes.txt").write_text("mine")
+    (out / "models" / "fraud" / "notes.txt").write_text("mine")
+    with (out / "models" / "fraud" / "v1.html").open("ab") as page:  # in place, same inode
+        page.write(b"<!-- edited -->")
+    again = build(Registry(work), out)
+    assert (again.rendered, again.incremental) == (1, True)  # fraud; churn-predictor kept
+    assert (out / "models/fraud/v1.html").read_bytes() == written
+    assert (out / "models/fraud/notes.txt").read_text() == "mine"
+
+
+def test_every_item_is_rendered_once_and_returned_in_order(tmp_path):
+    """The processes take items from a shared counter: none is lost or taken twice, and the
+    results come back in the items' order whoever rendered them."""
+
+    def job(item: int, write: parallel.Write) -> tuple[int, int]:
+        write(f"items/{item}.txt", str(item).encode())
+        return item, item * item
+
+    items = list(range(250))
+    out = tmp_path / "out"
+    out.mkdir()
+    writer = FileWriter(out)
+    try:
+        results = list(parallel.render(job, items, writer.write, out, count=3))
+    finally:
+        writer.close()
+    assert results == [(i, i * i) for i in items]
+    assert sorted(int(p.stem) for p in (out / "items").iterdir()) == items
 
 
 def test_events_saved_by_a_build_whose_record_was_not_are_never_used(work, tmp_path):

@@ -136,41 +136,45 @@ class Tree:
 
     # ---------------------------------------------------------------------- files
 
-    def write(self, folders: Sequence[str], name: str, data: bytes) -> None:
-        """Write ``folders/name`` via a temporary file in the same directory and a rename."""
+    def write(self, folders: Sequence[str], name: str, data: bytes) -> int:
+        """Write ``folders/name`` via a temporary file in the same directory and a rename;
+        the file's modification time (ns) as written, read from its descriptor (no path
+        is looked up again to record it, #26)."""
         where = self._directory(folders, create=True)
         if where is None:  # create=True answers a directory or raises; this is a guard
             raise self._refuse(self._shown(folders), "not a directory")
-        if self._create(where, name, data):
-            return
+        created = self._create(where, name, data)
+        if created is not None:
+            return created
         temporary = f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         if isinstance(where, Path):
             fd = os.open(where / temporary, _NEW, 0o666)
         else:
             fd = os.open(temporary, _NEW, 0o666, dir_fd=where)
         try:
-            _write_all(fd, data)
-            self._rename(where, temporary, name)
+            mtime = _write_all(fd, data)
+            self._rename(where, temporary, name)  # a rename keeps the file's mtime
         except BaseException:
             self._unlink_in(where, temporary)
             raise
+        return mtime
 
-    def _create(self, where: int | Path, name: str, data: bytes) -> bool:
-        """Write ``name`` if nothing is there yet (a file, a link, a directory); whether it
-        was. Nothing is left behind when the write fails."""
+    def _create(self, where: int | Path, name: str, data: bytes) -> int | None:
+        """Write ``name`` if nothing is there yet (a file, a link, a directory): its
+        modification time, None if something was there. Nothing is left behind when the
+        write fails."""
         try:
             if isinstance(where, Path):
                 fd = os.open(where / name, _NEW, 0o666)
             else:
                 fd = os.open(name, _NEW, 0o666, dir_fd=where)
         except FileExistsError:
-            return False
+            return None
         try:
-            _write_all(fd, data)
+            return _write_all(fd, data)
         except BaseException:
             self._unlink_in(where, name)
             raise
-        return True
 
     def _rename(self, where: int | Path, temporary: str, name: str) -> None:
         try:
@@ -255,12 +259,14 @@ class Tree:
                 self._forget()
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """Write ``data`` to ``fd`` and close it: one ``write`` for a page, no buffered file
-    object (which costs an ``fstat``, an ``ioctl`` and an ``lseek`` per file, #26)."""
+def _write_all(fd: int, data: bytes) -> int:
+    """Write ``data`` to ``fd`` and close it; the file's modification time (ns) once
+    written. One ``write`` for a page, no buffered file object (which costs an ``fstat``,
+    an ``ioctl`` and an ``lseek`` per file, #26)."""
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+        return os.fstat(fd).st_mtime_ns
     finally:
         os.close(fd)

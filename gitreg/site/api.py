@@ -73,6 +73,16 @@ def model_document(
     }
 
 
+def model_texts(document: Mapping[str, Any]) -> tuple[str, str]:
+    """``document`` (a ``model_document``) as its file's JSON, and its RegisteredModel's
+    JSON, that inner part serialised once for both (#26)."""
+    registered = dumps(document["registered_model"])
+    rest = {k: v for k, v in document.items() if k != "registered_model"}
+    if next(iter(document)) != "registered_model" or not rest:
+        return dumps(document), registered
+    return '{"registered_model":' + registered + "," + dumps(rest)[1:], registered
+
+
 def invalid_document(entry: InvalidEntry, facts: Mapping[str, Any]) -> dict[str, Any]:
     """``api/models/<stem>.json`` of a model whose manifest is invalid: an error, never state."""
     first = entry.findings[0] if entry.findings else None

@@ -169,7 +169,7 @@ def _render_models(
     total = len(plan.order)
     done = total - len(todo)
     for output in render_all(pages, catalog, todo, facts, out):
-        for relative, (digest, size) in output.files.items():
+        for relative, (digest, size, _mtime) in output.files.items():
             out.record(relative, digest, size)
         fresh[output.name] = output
         done += 1
@@ -190,11 +190,16 @@ def render_all(
     facts: Mapping[str, Any],
     out: SiteOutput,
 ) -> Iterable[ModelOutput]:
-    """Each of ``entries``'s outputs, rendered (and written) on every core when many."""
+    """Each of ``entries``'s outputs, rendered (and written) on every core when many, with
+    its record for the next build (``incremental.recorded``)."""
     from gitreg.site import parallel
 
+    signed = incremental.group_signed(catalog.signed)
+
     def job(entry: ModelEntry, write: parallel.Write) -> ModelOutput:
-        return model_files(pages, catalog, entry, facts, write)
+        output = model_files(pages, catalog, entry, facts, write)
+        made = incremental.recorded(entry, output, catalog, signed)
+        return dataclasses.replace(output, record=made)
 
     return parallel.render(job, entries, out.write_only, out.root)
 
@@ -204,11 +209,11 @@ def model_files(
     catalog: Catalog,
     entry: ModelEntry,
     facts: Mapping[str, Any],
-    write: Callable[[str, bytes], tuple[str, int]],
+    write: Callable[[str, bytes], tuple[str, int, int]],
 ) -> ModelOutput:
     """Every file of one model, written: its page, its versions' pages, its comparison
     and its API document."""
-    files: dict[str, tuple[str, int]] = {}
+    files: dict[str, tuple[str, int, int]] = {}
 
     def put(relative: str, text: str) -> None:
         files[relative] = write(relative, text.encode("utf-8"))
@@ -237,12 +242,13 @@ def model_files(
         )
     changed_in = entry.events[-1].commit if entry.events else None
     document = api.model_document(entry.model, facts, entry.newer, changed_in)
-    put(api_file(entry.name), api.dumps(document) + "\n")
+    text, registered = api.model_texts(document)
+    put(api_file(entry.name), text + "\n")
     return ModelOutput(
         entry.name,
         files,
         index_row(entry).to_json(),
-        api.dumps(document["registered_model"]),
+        registered,
         pages=len(ordered) + 1,
         versions=len(ordered),
     )

@@ -279,6 +279,7 @@ def _ticks(events: Sequence[RegistryEvent], slot: dict[str, int]) -> list[Tick]:
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)  # a model's events share few times (#26)
 def short_time(iso: str) -> str:
     """An ISO-8601 time as ``YYYY-MM-DD HH:MM`` in UTC."""
     try:

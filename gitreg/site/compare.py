@@ -71,9 +71,18 @@ def record(
         "created": when,
         "created_by": mv.user_id or "",
         "history": [_change(e, linker) for e in events if _is_stage_change(e)],
-        "yaml": manifest.dump(data),
+        "yaml": _yaml(data),
     }
     return out
+
+
+def _yaml(entry: dict[str, Any]) -> str:
+    """``manifest.dump(entry)``: the entry is already in canonical key order, so the fast
+    emitter is asked directly (no reordered copy, #26); anything it declines is ``dump``'s."""
+    lines: list[str] = []
+    if manifest.fast_lines(entry, "", lines):
+        return "".join(lines)
+    return manifest.dump(entry)
 
 
 def _digest(mv: ModelVersion, data: Mapping[str, Any]) -> str:

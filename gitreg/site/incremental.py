@@ -73,15 +73,18 @@ _RENDERERS = (
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ModelOutput:
-    """What one model contributes: its files (written: path -> SHA-256 and size), its
-    index row and its API entry."""
+    """What one model contributes: its files (written: path -> SHA-256, size and
+    modification time), its index row and its API entry."""
 
     name: str
-    files: Mapping[str, tuple[str, int]]
+    files: Mapping[str, tuple[str, int, int]]
     row: list[Any]
     api: str  # its RegisteredModel, MLflow JSON, for api/models.json
     pages: int
     versions: int
+    # Its record for the next build and its packed events, made where it was rendered (a
+    # worker process, in parallel: ``recorded``); None: ``remember`` makes them.
+    record: tuple[dict[str, Any], list[record_events.Packed]] | None = None
 
 
 @dataclasses.dataclass
@@ -111,10 +114,11 @@ class Plan:
         signed = group_signed(self.catalog.signed)
         for name in self.order:
             if name in fresh:
-                entry = entries[name]
-                made = _model_record(entry, fresh[name], self.catalog, signed, out.root)
+                made, packed = fresh[name].record or recorded(
+                    entries[name], fresh[name], self.catalog, signed
+                )
                 models[name] = {**made, "token": token}  # its events: in the buckets
-                events[name] = [record_events.pack(e, i) for i, e in enumerate(entry.events)]
+                events[name] = packed
             elif name in old:
                 models[name] = old[name]
         record = {
@@ -468,11 +472,11 @@ def _plan_for(
         if name in changed:
             continue
         record = old_models[name]
-        files = {rel: (digest, size) for rel, (digest, size, _mtime) in record["files"].items()}
+        files = record["files"]
         kept[name] = ModelOutput(
             name, files, list(record["row"]), record["api"], record["pages"], record["versions"]
         )
-        kept_files[name] = {rel: digest for rel, (digest, _size) in files.items()}
+        kept_files[name] = {rel: digest for rel, (digest, _size, _mtime) in files.items()}
     return Plan(catalog, order, kept, kept_files, (), True, Path(), "", {})
 
 
@@ -517,14 +521,15 @@ def _events_of(
 # ------------------------------------------------------------------ model records
 
 
-def _stat_files(output: ModelOutput, root: Path) -> dict[str, Any]:
-    """A model's files as written: path -> (SHA-256, size, modification time)."""
-    files: dict[str, Any] = {}
-    base = f"{root}{os.sep}"  # plain strings: a full build records every file (#26)
-    for relative, (digest, size) in output.files.items():
-        with contextlib.suppress(OSError):
-            files[relative] = (digest, size, os.lstat(base + relative).st_mtime_ns)
-    return files
+def recorded(
+    entry: ModelEntry, output: ModelOutput, catalog: Catalog, signed: dict[str, list[str]]
+) -> tuple[dict[str, Any], list[record_events.Packed]]:
+    """What the record keeps of a model just rendered (its token aside), and its events
+    packed; ``signed``: ``group_signed(catalog.signed)``. Made where the model was rendered
+    (site.parallel: on every core), with each file's time as its writer read it from the
+    written file's descriptor, not by looking its path up again."""
+    packed = [record_events.pack(e, i) for i, e in enumerate(entry.events)]
+    return _model_record(entry, output, catalog, signed), packed
 
 
 def _model_record(
@@ -532,7 +537,6 @@ def _model_record(
     output: ModelOutput,
     catalog: Catalog,
     signed: dict[str, list[str]],
-    root: Path,
 ) -> dict[str, Any]:
     extras = Extras(
         {card_path(entry.name): b""} if entry.card is not None else {},
@@ -545,7 +549,7 @@ def _model_record(
     inputs[1] = card
     return {
         "inputs": inputs,
-        "files": _stat_files(output, root),
+        "files": dict(output.files),
         "row": output.row,
         "api": output.api,
         "pages": output.pages,

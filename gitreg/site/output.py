@@ -185,17 +185,18 @@ class SiteOutput:
         """Write one file (a ``/``-separated path inside the site) atomically; its SHA-256
         and size."""
         data = content.encode("utf-8") if isinstance(content, str) else content
-        digest, size = self.write_only(relative, data)
+        digest, size, _mtime = self.write_only(relative, data)
         self.record(relative, digest, size)
         return digest, size
 
-    def write_only(self, relative: str, data: bytes) -> tuple[str, int]:
-        """``write`` without counting the file (the caller records it)."""
+    def write_only(self, relative: str, data: bytes) -> tuple[str, int, int]:
+        """``write`` without counting the file (the caller records it); its SHA-256, size
+        and modification time as written."""
         *folders, name = _checked(relative).split("/")
         with _failing_as(self.root, relative):
-            self._dirs.write(folders, name, data)
+            mtime = self._dirs.write(folders, name, data)
         self._touch(relative)
-        return hashlib.sha256(data).hexdigest(), len(data)
+        return hashlib.sha256(data).hexdigest(), len(data), mtime
 
     def record(self, relative: str, digest: str, size: int) -> None:
         """Count a file another writer of this build wrote (a worker process, see
@@ -262,12 +263,12 @@ class FileWriter:
         self.root = root
         self._dirs = _dirfd.Tree(root, _refused)
 
-    def write(self, relative: str, content: bytes) -> tuple[str, int]:
-        """Write one file atomically; its SHA-256 and size."""
+    def write(self, relative: str, content: bytes) -> tuple[str, int, int]:
+        """Write one file atomically; its SHA-256, size and modification time as written."""
         *folders, name = _checked(relative).split("/")
         with _failing_as(self.root, relative):
-            self._dirs.write(folders, name, content)
-        return hashlib.sha256(content).hexdigest(), len(content)
+            mtime = self._dirs.write(folders, name, content)
+        return hashlib.sha256(content).hexdigest(), len(content), mtime
 
     def close(self) -> None:
         """Close its descriptors."""

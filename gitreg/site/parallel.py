@@ -3,10 +3,13 @@
 Rendering pages is nearly all of a full build's time, and each model's pages depend only on
 that model, so the models are split into one share per core. Where the platform forks
 (Linux), workers start from this process as it is (the catalog read, the templates
-compiled) and each renders and writes its share through a writer of its own, then sends
-back only what the parent records: each file's hash and size, the model's index row and
-its API entry. This process renders its own share meanwhile. Elsewhere, or for a few
-models, or when threads are running (a fork would copy them half-way), it all runs here.
+compiled) and each renders and writes models through a writer of its own, then sends
+back only what the parent records: each file's hash, size and time, the model's index row,
+its API entry and its record. This process renders too. The models are not dealt out in
+fixed shares: every process takes the next few not yet taken (a counter in shared memory),
+so on a machine whose other load slows one process down, the others take its part.
+Elsewhere, or for a few models, or when threads are running (a fork would copy them
+half-way), it all runs here.
 """
 
 from __future__ import annotations
@@ -24,16 +27,18 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 E = TypeVar("E")
-Write = Callable[[str, bytes], tuple[str, int]]
+Write = Callable[[str, bytes], tuple[str, int, int]]  # SHA-256, size, mtime
 Job = Callable[[Any, Write], Any]
 
 PARALLEL_FROM = 200  # models: below this, forking costs more than it saves
 MAX_WORKERS = 8
+STEP = 16  # models a process takes at a time
 
 # What a forked worker inherits: the job and its inputs (set just before the pool starts).
 _JOB: Job | None = None
 _ITEMS: Sequence[Any] = ()
 _ROOT: Path | None = None
+_NEXT: Any = None  # multiprocessing.Value: the index of the next item to take
 
 
 def workers() -> int:
@@ -65,24 +70,41 @@ def _forked(job: Job, items: Sequence[E], write: Write, root: Path, count: int) 
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    global _JOB, _ITEMS, _ROOT
-    shares = [range(i, len(items), count) for i in range(count)]
+    global _JOB, _ITEMS, _ROOT, _NEXT
+    context = multiprocessing.get_context("fork")
     _JOB, _ITEMS, _ROOT = job, items, root
+    _NEXT = context.Value("q", 0)  # the next item not yet taken, shared by every process
     try:
-        context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=count - 1, mp_context=context) as pool:
-            pending = [pool.submit(_work, list(share)) for share in shares[1:]]
-            done: dict[int, Any] = {i: job(items[i], write) for i in shares[0]}
+            pending = [pool.submit(_work) for _ in range(count - 1)]
+            done: dict[int, Any] = _take(job, write)
             for future in pending:
                 done.update(future.result())
     finally:
-        _JOB, _ITEMS, _ROOT = None, (), None
+        _JOB, _ITEMS, _ROOT, _NEXT = None, (), None, None
     for index in range(len(items)):
         yield done[index]
 
 
-def _work(indexes: Sequence[int]) -> dict[int, Any]:
-    """A worker's share: render and write each item with a writer of its own."""
+def _take(job: Job, write: Write) -> dict[int, Any]:
+    """Render items ``STEP`` at a time, each process taking the next ones not yet taken,
+    until none is left: a process the machine's load slows down takes fewer (#26)."""
+    done: dict[int, Any] = {}
+    counter, items = _NEXT, _ITEMS
+    if counter is None:  # pragma: no cover - set before the fork
+        raise RuntimeError("a site worker started without its items")
+    while True:
+        with counter.get_lock():
+            start = counter.value
+            counter.value = start + STEP
+        if start >= len(items):
+            return done
+        for index in range(start, min(start + STEP, len(items))):
+            done[index] = job(items[index], write)
+
+
+def _work() -> dict[int, Any]:
+    """A worker's share: render and write items with a writer of its own."""
     from gitreg.site.output import FileWriter
 
     job, root = _JOB, _ROOT
@@ -90,6 +112,6 @@ def _work(indexes: Sequence[int]) -> dict[int, Any]:
         raise RuntimeError("a site worker started without its job")
     writer: FileWriter = FileWriter(root)
     try:
-        return {index: job(_ITEMS[index], writer.write) for index in indexes}
+        return _take(job, writer.write)
     finally:
         writer.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -62,26 +63,39 @@ def js_data(value: Any) -> Markup:
     return Markup(text.translate(_JS_TABLE))
 
 
+# A model's pages name it and link to its versions some twenty times: its stem (checked
+# character by character) and times are worked out once per model, not once per link (#26).
+@functools.lru_cache(maxsize=256)
+def _stem(name: str) -> str:
+    return file_stem(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _quoted_stem(name: str) -> str:
+    return quote(file_stem(name), safe="")
+
+
 def model_dir(name: str) -> str:
     """The directory of a model's pages: its manifest's file stem (portable, reversible)."""
-    return f"models/{file_stem(name)}"
+    return f"models/{_stem(name)}"
 
 
 def model_path(name: str) -> str:
     """The model's page as a link from the site's root (the stem, percent-encoded)."""
-    return f"models/{quote(file_stem(name), safe='')}/index.html"
+    return f"models/{_quoted_stem(name)}/index.html"
 
 
 def version_path(name: str, version: int) -> str:
     """A version's page as a link from the site's root."""
-    return f"models/{quote(file_stem(name), safe='')}/v{version}.html"
+    return f"models/{_quoted_stem(name)}/v{version}.html"
 
 
 def compare_url(name: str) -> str:
     """The comparison page of model ``name``, from the site's root."""
-    return f"compare.html?m={quote(file_stem(name), safe='')}"
+    return f"compare.html?m={_quoted_stem(name)}"
 
 
+@functools.lru_cache(maxsize=1024)
 def when(ms: int) -> str:
     """Epoch milliseconds as ``YYYY-MM-DD HH:MM`` UTC ('' for none)."""
     return format_timestamp(ms)[:16].replace("T", " ") if ms else ""
@@ -134,7 +148,7 @@ class IndexRow:
             self.modified,
             [list(t) for t in self.tags],
             [list(p) for p in self.pending],
-            quote(file_stem(self.name), safe=""),
+            _quoted_stem(self.name),
             self.unverified,
             self.text,
             self.stale,
@@ -205,8 +219,11 @@ class Pages:
 
     def bundle(self, mv: ModelVersion) -> str | None:
         """The path of the version's model-signing bundle, if the registry keeps one (#28)."""
+        signed = self.catalog.signed
+        if not signed:  # most registries keep no bundle: no path to work out per version
+            return None
         path = bundle_path(mv.name, mv.version)
-        return path if path in self.catalog.signed else None
+        return path if path in signed else None
 
     def pull_request(self, number: int) -> Markup:
         """``pull request #N``, linked when the registry says where pull requests are."""
