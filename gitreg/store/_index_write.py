@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import dataclasses
 import hashlib
 import os
 import stat
@@ -43,6 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+from gitreg.core import record
 from gitreg.store import _split_index as _split
 from gitreg.store._refs import Repo
 
@@ -92,7 +92,7 @@ def _false(value: str) -> bool:
     return value.lower() in ("false", "no", "off", "0")
 
 
-@dataclasses.dataclass(frozen=True)
+@record.dataclass(frozen=True)
 class _Settings:
     filemode: bool
     git_dir: Path
@@ -348,7 +348,7 @@ def _kept_extensions(data: bytes, start: int, paths: list[str]) -> list[tuple[by
     return kept
 
 
-@dataclasses.dataclass
+@record.dataclass
 class _Splice:
     """Versions 2 and 3, files that are already staged: each entry rewritten where it is.
 

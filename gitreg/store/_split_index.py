@@ -23,11 +23,12 @@ the changes back into a new shared file when they grow past ``MAX_CHANGED`` entr
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import hashlib
 import os
 import struct
 from pathlib import Path
+
+from gitreg.core import record
 
 # A split part larger than this is folded into a new shared index by git: each write
 # rewrites and hashes the split part, so it is kept to a few tens of kB.
@@ -109,7 +110,7 @@ def ewah_encode(positions: list[int]) -> bytes:
 # ------------------------------------------------------------------ the shared file
 
 
-@dataclasses.dataclass
+@record.dataclass
 class Shared:
     """A shared index: its bytes and where each entry starts, to find a name by bisection."""
 
@@ -177,7 +178,7 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
 # -------------------------------------------------------------------- the split part
 
 
-@dataclasses.dataclass
+@record.dataclass
 class Split:
     """``.git/index`` of a split index: what differs from the shared entries."""
 
@@ -202,7 +203,7 @@ class Split:
         return len(self.replaced) + len(self.added) + len(self.deleted)
 
     def copy(self) -> Split:
-        return dataclasses.replace(
+        return record.replace(
             self,
             replaced=dict(self.replaced),
             added=dict(self.added),
