@@ -23,6 +23,7 @@ compares ``repr``, equality, hashing, defaults, freezing, copying and ``replace`
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 if TYPE_CHECKING:
@@ -118,65 +119,78 @@ def _specs(cls: type) -> dict[str, _Field]:
     return found
 
 
-def _source(names: list[str], specs: dict[str, _Field], frozen: bool, post: bool) -> str:
-    """The generated methods' source (``_methods`` binds the names it uses)."""
-    params = []
+def _init_source(names: list[str], specs: dict[str, _Field], frozen: bool, post: bool) -> str:
+    """``__init__``'s source: the one method generated per class (``_init`` binds its names)."""
+    params, body = [], []
     for name in names:
-        spec = specs[name]
+        spec, value = specs[name], name
         if spec.default_factory is not _MISSING:
             params.append(f"{name}=_FACTORY")
+            value = f"_f_{name}() if {name} is _FACTORY else {name}"
         elif spec.default is not _MISSING:
             params.append(f"{name}=_d_{name}")
         else:
             params.append(name)
-    body = []
-    for name in names:
-        value = name
-        if specs[name].default_factory is not _MISSING:
-            value = f"_f_{name}() if {name} is _FACTORY else {name}"
-        body.append(f"  _set(self, {name!r}, {value})" if frozen else f"  self.{name} = {value}")
+        body.append(f" _set(self, {name!r}, {value})" if frozen else f" self.{name} = {value}")
     if post:
-        body.append("  self.__post_init__()")
-    compared = [n for n in names if specs[n].compare]
-    mine = "".join(f"self.{n}," for n in compared)
-    theirs = "".join(f"other.{n}," for n in compared)
-    shown = ", ".join(f"{n}={{self.{n}!r}}" for n in names)
-    kept = ", ".join(f"{n}=changes.get({n!r}, self.{n})" for n in names)
-    return "\n".join(
-        [
-            f"def __init__(self, {', '.join(params)}):",
-            *(body or ["  pass"]),
-            "def __repr__(self):",
-            f"  return self.__class__.__qualname__ + f'({shown})'",
-            "def __eq__(self, other):",
-            "  if other.__class__ is self.__class__:",
-            f"    return ({mine}) == ({theirs})",
-            "  return NotImplemented",
-            "def __hash__(self):",
-            f"  return hash(({mine}))",
-            "def __record_replace__(self, changes):",
-            "  if not _names.issuperset(changes):",
-            "    _unknown(self, changes)",
-            f"  return self.__class__({kept})",
-        ]
-    )
+        body.append(" self.__post_init__()")
+    return "\n".join([f"def __init__(self, {', '.join(params)}):", *(body or [" pass"])])
 
 
-def _methods(
-    names: list[str], specs: dict[str, _Field], frozen: bool, post: bool
-) -> dict[str, Any]:
-    scope: dict[str, Any] = {
-        "_FACTORY": _FACTORY,
-        "_set": object.__setattr__,
-        "_names": frozenset(names),
-        "_unknown": _unknown,
-    }
+def _init(names: list[str], specs: dict[str, _Field], frozen: bool, post: bool) -> Any:
+    scope: dict[str, Any] = {"_FACTORY": _FACTORY, "_set": object.__setattr__}
     for name in names:
         scope[f"_d_{name}"] = specs[name].default
         scope[f"_f_{name}"] = specs[name].default_factory
     made: dict[str, Any] = {}
-    exec(compile(_source(names, specs, frozen, post), "<gitreg.core.record>", "exec"), scope, made)
-    return made
+    exec(
+        compile(_init_source(names, specs, frozen, post), "<gitreg.core.record>", "exec"),
+        scope,
+        made,
+    )
+    return made["__init__"]
+
+
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function of a record giving the values of ``names`` as a tuple (in C for 2 or more)."""
+    if len(names) > 1:
+        many: Callable[[Any], tuple[Any, ...]] = attrgetter(*names)
+        return many
+    if names:
+        one = attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    return lambda obj: ()
+
+
+# The methods that are the same for every record: they read the class's field getters.
+def _repr(self: Any) -> str:
+    cls = type(self)
+    shown = ", ".join(
+        f"{name}={value!r}"
+        for name, value in zip(cls.__record_fields__, cls.__record_values__(self), strict=True)
+    )
+    return f"{cls.__qualname__}({shown})"
+
+
+def _eq(self: Any, other: object) -> Any:
+    cls: Any = self.__class__
+    key = cls.__record_key__
+    if other.__class__ is cls:
+        return key(self) == key(other)
+    return NotImplemented
+
+
+def _hash(self: Any) -> int:
+    return hash(self.__class__.__record_key__(self))
+
+
+def _replace(self: Any, changes: dict[str, Any]) -> Any:
+    cls = type(self)
+    if not cls.__record_names__.issuperset(changes):
+        _unknown(self, changes)
+    values = dict(zip(cls.__record_fields__, cls.__record_values__(self), strict=True))
+    values.update(changes)
+    return cls(**values)
 
 
 def _unknown(obj: object, changes: dict[str, Any]) -> None:
@@ -189,7 +203,7 @@ def _unknown(obj: object, changes: dict[str, Any]) -> None:
 def _build(cls: type[_T], *, frozen: bool, slots: bool, eq: bool) -> type[_T]:
     specs = _specs(cls)
     names = list(specs)
-    made = _methods(names, specs, frozen, post=hasattr(cls, "__post_init__"))
+    init = _init(names, specs, frozen, post=hasattr(cls, "__post_init__"))
     own = cls.__dict__
     explicit_hash = own.get("__hash__") is not None
     for name, spec in specs.items():  # as dataclasses: a default stays a class attribute
@@ -202,16 +216,20 @@ def _build(cls: type[_T], *, frozen: bool, slots: bool, eq: bool) -> type[_T]:
         cls = _slotted(cls, names)
     cls.__record_fields__ = tuple(names)  # type: ignore[attr-defined]
     cls.__record_specs__ = specs  # type: ignore[attr-defined]
-    cls.__record_replace__ = made["__record_replace__"]  # type: ignore[attr-defined]
+    cls.__record_names__ = frozenset(names)  # type: ignore[attr-defined]
+    cls.__record_values__ = _getter(names)  # type: ignore[attr-defined]
+    cls.__record_key__ = _getter([n for n in names if specs[n].compare])  # type: ignore[attr-defined]
+    cls.__record_replace__ = _replace  # type: ignore[attr-defined]
     cls.__dataclass_fields__ = _DataclassFields()  # type: ignore[attr-defined]
-    _set_new(cls, "__init__", made["__init__"])
-    _set_new(cls, "__repr__", made["__repr__"])
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    _set_new(cls, "__init__", init)
+    _set_new(cls, "__repr__", _repr)
     if "__match_args__" not in own:
         cls.__match_args__ = tuple(names)  # type: ignore[attr-defined,misc]
     if eq:
-        _set_new(cls, "__eq__", made["__eq__"])
+        _set_new(cls, "__eq__", _eq)
         if not explicit_hash:
-            cls.__hash__ = made["__hash__"] if frozen else None  # type: ignore[method-assign,assignment]
+            cls.__hash__ = _hash if frozen else None  # type: ignore[method-assign,assignment]
     if frozen:
         _freeze(cls, names, slots)
     return cls
@@ -244,9 +262,8 @@ class _DataclassFields:
 
 
 def _set_new(cls: type, name: str, method: Any) -> None:
-    """Set a generated method unless the class body wrote its own (as dataclasses)."""
+    """Set a record's method unless the class body wrote its own (as dataclasses)."""
     if name not in cls.__dict__:
-        method.__qualname__ = f"{cls.__qualname__}.{name}"
         setattr(cls, name, method)
 
 
