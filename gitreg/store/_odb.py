@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from gitreg.core import sha
 from gitreg.core.errors import GitFailed
 from gitreg.store import _deflate, _stored
 from gitreg.store._git import blob_id
@@ -40,9 +41,7 @@ KEEP_TREES = 8
 
 
 def _sha1(header: bytes, data: bytes) -> str:
-    import hashlib
-
-    digest = hashlib.sha1(header, usedforsecurity=False)
+    digest = sha.sha1(header, more=len(data))
     digest.update(data)  # not header + data: a copy of a 1.6 MB manifest (#26)
     return digest.hexdigest()
 

@@ -23,12 +23,11 @@ the changes back into a new shared file when they grow past ``MAX_CHANGED`` entr
 from __future__ import annotations
 
 import bisect
-import hashlib
 import os
 import struct
 from pathlib import Path
 
-from gitreg.core import record
+from gitreg.core import record, sha
 
 # A split part larger than this is folded into a new shared index by git: each write
 # rewrites and hashes the split part, so it is kept to a few tens of kB.
@@ -156,7 +155,7 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
         data = (git_dir / f"sharedindex.{oid}").read_bytes()
     except OSError as e:
         raise Refused(str(e)) from e
-    digest = hashlib.sha1(data[:-20], usedforsecurity=False).hexdigest()
+    digest = sha.sha1(data[:-20]).hexdigest()
     if data[:4] != b"DIRC" or digest != oid or data[-20:].hex() != oid:
         raise Refused("a shared index that is not the one named")
     version, count = struct.unpack_from(">II", data, 4)
@@ -331,7 +330,7 @@ def serialize(split: Split) -> bytes:
     for sig, body in split.extensions:
         parts += [sig, struct.pack(">I", len(body)), body]
     out = b"".join(parts)
-    trailer = hashlib.sha1(out, usedforsecurity=False).digest()
+    trailer: bytes = sha.sha1(out).digest()
     remember(trailer, split)
     return out + trailer
 

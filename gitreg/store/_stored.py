@@ -16,11 +16,10 @@ and ``zlib.decompress`` inflate like any other. Pure: no I/O.
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from typing import Any
 
-from gitreg.core import record
+from gitreg.core import record, sha
 from gitreg.store._deflate import adler_combine
 
 BLOCK = 32 * 1024  # one stored deflate block (at most 65,535 bytes) and one hashing step
@@ -63,7 +62,7 @@ def sums(
         assert old is not None
         digest = old.states[start].copy()
     else:
-        digest = hashlib.sha1(header(size), usedforsecurity=False)
+        digest = sha.sha1(header(size), more=size)
     view = memoryview(data)
     for i in range(start, count):
         states.append(digest.copy())
