@@ -59,6 +59,8 @@ NOT_WITH_A_WARM_MEMO = (
     "inspect",
     "hashlib",
     "_hashlib",
+    # The crash journal is written without json (store.worktree.journal_text, #26).
+    "json",
 )
 
 
