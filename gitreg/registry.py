@@ -8,12 +8,12 @@ follow ``mlflow.MlflowClient`` so that switching is a change of import.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import mutations as mut
+from gitreg.core import record
 from gitreg.core.config import Policy
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import (
@@ -227,7 +227,7 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         text = ops.description_text(description)
         return self._modify(
             name,
-            lambda m: dataclasses.replace(m, description=text),
+            lambda m: record.replace(m, description=text),
             f"Update description of {name}",
         )
 
@@ -352,7 +352,7 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
             digest=examined.digest,
             created=self.clock(),
         )
-        new = dataclasses.replace(
+        new = record.replace(
             new, signature=examined.signature, has_input_example=examined.has_input_example
         )
         del await_creation_for  # versions are READY the moment they are committed
@@ -382,7 +382,7 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
 
         def change(m: RegisteredModel) -> RegisteredModel:
             mv = mut.find_version(m, number)
-            return mut.replace_version(m, dataclasses.replace(mv, description=text))
+            return mut.replace_version(m, record.replace(mv, description=text))
 
         updated = self._modify(name, change, f"Update description of {name} version {number}")
         return mut.find_version(updated, number)

@@ -52,6 +52,15 @@ NOT_WITH_A_WARM_MEMO = (
     "gitreg.store.group",
     "gitreg.store.reading",
     "gitreg.store.verdict",
+    # The write path's records are core.record's: no dataclasses, and so no inspect (with
+    # ast, dis, tokenize); what a write on a small registry hashes is small, so no OpenSSL
+    # either: CPython's own SHA modules do it (core.sha, #26).
+    "dataclasses",
+    "inspect",
+    "hashlib",
+    "_hashlib",
+    # The crash journal is written without json (store.worktree.journal_text, #26).
+    "json",
 )
 
 

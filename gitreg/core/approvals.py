@@ -13,11 +13,11 @@ judges a pull request's reviews against it.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gitreg.core import record
 from gitreg.core.entities import Stage
 from gitreg.core.errors import InvalidParameter
 from gitreg.core.lazy_re import lazy
@@ -31,7 +31,7 @@ _ALIAS_KEY_RE = lazy(r"^@[A-Za-z0-9_*?\[\]!\-]{1,255}$")
 _STAGE_NAMES = tuple(s.value for s in Stage)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class ApprovalRule:
     """What one protected stage or alias asks of the reviews of a pull request that moves it.
 
@@ -134,12 +134,12 @@ def parse_from(where: str, value: object) -> tuple[tuple[str, ...], tuple[str, .
     return tuple(users.values()), tuple(teams.values()), codeowners
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Approvals:
     """``policy.approvals``: the rules by protected stage and by alias name or pattern."""
 
-    stages: Mapping[Stage, ApprovalRule] = dataclasses.field(default_factory=dict)
-    aliases: Mapping[str, ApprovalRule] = dataclasses.field(default_factory=dict)
+    stages: Mapping[Stage, ApprovalRule] = record.field(default_factory=dict)
+    aliases: Mapping[str, ApprovalRule] = record.field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.stages or self.aliases)

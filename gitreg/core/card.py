@@ -18,13 +18,12 @@ under it, or a field of blanks and zero-width spaces, is an empty section.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, record
 from gitreg.core.config import MODELS_DIR
 from gitreg.core.errors import InvalidManifest
 from gitreg.core.fields import has_visible_text
@@ -47,7 +46,7 @@ _SLUG_GAP = lazy(r"[^0-9a-z]+")
 _NOT_TEXT = lazy("[\x00\ud800-\udfff]")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Card:
     """A parsed model card: its front matter, its Markdown body, and its sections by name."""
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import math
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gitreg.core import record
 from gitreg.core.approvals import Approvals
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.errors import InvalidParameter
@@ -89,11 +89,11 @@ SignatureCheck = Callable[[ModelVersion, tuple[str, ...]], list[str]]
 KEYS_DIR = "keys"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Requirement:
     """What a version must carry to enter a stage."""
 
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    tags: Mapping[str, str] = record.field(default_factory=dict)
     metrics: tuple[str, ...] = ()
     description: bool = False
     # Sections the model's card (models/<stem>.md) must hold, non-empty (see core.card, #29).
@@ -103,7 +103,7 @@ class Requirement:
     digest: bool = False
     signature: bool = False
     signed_by: tuple[str, ...] = ()
-    signing: SignatureCheck | None = dataclasses.field(default=None, compare=False)
+    signing: SignatureCheck | None = record.field(default=None, compare=False)
 
     def unmet(self, mv: ModelVersion) -> list[str]:
         """Human-readable reasons ``mv`` does not meet this requirement (empty if it does).
@@ -208,22 +208,22 @@ def requirement_problems(requirements: object) -> list[tuple[list[str | int], st
     return problems
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Policy:
     """Allowed stage transitions, protected stages and per-stage requirements."""
 
     stages: tuple[Stage, ...] = tuple(Stage)
-    transitions: Mapping[Stage, frozenset[Stage]] = dataclasses.field(
+    transitions: Mapping[Stage, frozenset[Stage]] = record.field(
         default_factory=lambda: {s: frozenset(Stage) - {s} for s in Stage}
     )
     protected: frozenset[Stage] = frozenset({Stage.PRODUCTION})
-    requirements: Mapping[Stage, Requirement] = dataclasses.field(default_factory=dict)
+    requirements: Mapping[Stage, Requirement] = record.field(default_factory=dict)
     # Alias names or glob patterns (fnmatch, case-sensitive) that change only by review.
     protected_aliases: tuple[str, ...] = ()
     # Alias name or pattern -> what a version needs before the alias may point at it.
-    alias_requirements: Mapping[str, Requirement] = dataclasses.field(default_factory=dict)
+    alias_requirements: Mapping[str, Requirement] = record.field(default_factory=dict)
     # Who must approve a pull request that moves a protected stage or alias (#24).
-    approvals: Approvals = dataclasses.field(default_factory=Approvals)
+    approvals: Approvals = record.field(default_factory=Approvals)
 
     def allows(self, old: Stage, new: Stage) -> bool:
         """Whether the policy lets a version move from ``old`` to ``new``."""
@@ -288,13 +288,13 @@ class Policy:
         """This policy with ``check`` judging its ``signed_by`` requirements (#28)."""
         if not self.signing_keys:
             return self
-        return dataclasses.replace(
+        return record.replace(
             self,
             requirements={
-                k: dataclasses.replace(r, signing=check) for k, r in self.requirements.items()
+                k: record.replace(r, signing=check) for k, r in self.requirements.items()
             },
             alias_requirements={
-                k: dataclasses.replace(r, signing=check) for k, r in self.alias_requirements.items()
+                k: record.replace(r, signing=check) for k, r in self.alias_requirements.items()
             },
         )
 
@@ -318,7 +318,7 @@ def link_problem(key: str, template: object) -> str | None:
     return None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Links:
     """URL templates for the catalog: a run page, a pull request, a commit (``links:``)."""
 
@@ -363,7 +363,7 @@ def read_mode(data: Mapping[str, Any]) -> str:
     return str(value)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Config:
     """The parsed ``gitreg.yaml``."""
 
@@ -372,11 +372,11 @@ class Config:
     branch: str | None = None
     retries: int | None = None
     retry_seconds: float = 120.0
-    forge: Mapping[str, Any] = dataclasses.field(default_factory=lambda: {"type": "none"})
-    policy: Policy = dataclasses.field(default_factory=Policy)
-    links: Links = dataclasses.field(default_factory=Links)
+    forge: Mapping[str, Any] = record.field(default_factory=lambda: {"type": "none"})
+    policy: Policy = record.field(default_factory=Policy)
+    links: Links = record.field(default_factory=Links)
     # Where events are delivered (issue 13): subscriptions and the SMTP server.
-    notifications: Notifications = dataclasses.field(default_factory=Notifications)
+    notifications: Notifications = record.field(default_factory=Notifications)
     # What fleet reads serve: "tip" or "verified" (``registry.read``, see ``read_mode``).
     read: str = READ_TIP
 

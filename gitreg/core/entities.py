@@ -7,11 +7,11 @@ What a field may hold (aliases, tags, versions, text, metrics, timestamps) is ``
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any
 
+from gitreg.core import record
 from gitreg.core.errors import InvalidParameter
 
 # mutations imports these from here (its text is pinned by mutation testing; see #10).
@@ -91,7 +91,7 @@ def _tags_json(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"key": k, "value": v} for k, v in tags.items()]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class ModelVersion:
     """One version of a registered model (``mlflow.entities.model_registry.ModelVersion``)."""
 
@@ -101,9 +101,9 @@ class ModelVersion:
     run_id: str | None = None
     current_stage: Stage = Stage.NONE
     description: str | None = None
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    tags: Mapping[str, str] = record.field(default_factory=dict)
     aliases: tuple[str, ...] = ()
-    metrics: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    metrics: Mapping[str, float] = record.field(default_factory=dict)
     creation_timestamp: int = 0
     last_updated_timestamp: int = 0
     user_id: str | None = None
@@ -209,7 +209,7 @@ class ModelVersion:
         return out
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class RegisteredModel:
     """A registered model and all its versions (``mlflow...RegisteredModel`` plus versions)."""
 
@@ -217,8 +217,8 @@ class RegisteredModel:
     creation_timestamp: int = 0
     last_updated_timestamp: int = 0
     description: str | None = None
-    tags: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    aliases: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    tags: Mapping[str, str] = record.field(default_factory=dict)
+    aliases: Mapping[str, int] = record.field(default_factory=dict)
     versions: tuple[ModelVersion, ...] = ()
     next_version: int = 1
     user_id: str | None = None
@@ -318,5 +318,5 @@ class RegisteredModel:
         for mv in sorted(versions, key=lambda mv: mv.version):
             aliases = tuple(by_version.get(mv.version, ()))
             same = mv.name == self.name and mv.aliases == aliases  # replace() is slow (#15)
-            fresh.append(mv if same else dataclasses.replace(mv, name=self.name, aliases=aliases))
-        return dataclasses.replace(self, versions=tuple(fresh))
+            fresh.append(mv if same else record.replace(mv, name=self.name, aliases=aliases))
+        return record.replace(self, versions=tuple(fresh))

@@ -6,10 +6,10 @@ commits what comes back, so a retry after a lost push race simply runs it again.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.entities import (
     MAX_TAG_VALUE_LENGTH,
     ModelVersion,
@@ -80,9 +80,9 @@ def set_tags(
 ) -> RegisteredModel:
     """Add or overwrite tags on the model (``number`` None) or on one version."""
     if number is None:
-        return dataclasses.replace(model, tags={**model.tags, **tags})
+        return record.replace(model, tags={**model.tags, **tags})
     mv = find_version(model, number)
-    return replace_version(model, dataclasses.replace(mv, tags={**mv.tags, **tags}))
+    return replace_version(model, record.replace(mv, tags={**mv.tags, **tags}))
 
 
 def delete_tags(
@@ -96,21 +96,21 @@ def delete_tags(
         raise InvalidParameter(f"{target} has no tag {missing[0]!r}; nothing was changed")
     kept = {k: v for k, v in current.items() if k not in keys}
     if number is None:
-        return dataclasses.replace(model, tags=kept)
-    return replace_version(model, dataclasses.replace(find_version(model, number), tags=kept))
+        return record.replace(model, tags=kept)
+    return replace_version(model, record.replace(find_version(model, number), tags=kept))
 
 
 def set_alias(model: RegisteredModel, alias: str, number: int) -> RegisteredModel:
     """Point ``alias`` at an existing version."""
     find_version(model, number)
-    updated = dataclasses.replace(model, aliases={**model.aliases, alias: number})
+    updated = record.replace(model, aliases={**model.aliases, alias: number})
     return updated.with_versions(model.versions)
 
 
 def delete_alias(model: RegisteredModel, alias: str) -> RegisteredModel:
     """Remove ``alias`` (no change if it is not set, as MLflow)."""
     aliases = {a: v for a, v in model.aliases.items() if a != alias}
-    return dataclasses.replace(model, aliases=aliases).with_versions(model.versions)
+    return record.replace(model, aliases=aliases).with_versions(model.versions)
 
 
 def delete_version(model: RegisteredModel, number: int) -> RegisteredModel:
@@ -118,14 +118,14 @@ def delete_version(model: RegisteredModel, number: int) -> RegisteredModel:
     find_version(model, number)
     aliases = {a: v for a, v in model.aliases.items() if v != number}
     kept = [mv for mv in model.versions if mv.version != number]
-    return dataclasses.replace(model, aliases=aliases).with_versions(kept)
+    return record.replace(model, aliases=aliases).with_versions(kept)
 
 
 def add_version(model: RegisteredModel, new: ModelVersion) -> RegisteredModel:
     """Append ``new`` as version ``next_version`` and advance ``next_version``."""
     number = model.next_version
-    added = dataclasses.replace(new, name=model.name, version=number)
-    grown = dataclasses.replace(model, next_version=number + 1)
+    added = record.replace(new, name=model.name, version=number)
+    grown = record.replace(model, next_version=number + 1)
     return grown.with_versions([*model.versions, added])
 
 
@@ -134,7 +134,7 @@ def _entry_changed(old: ModelVersion, new: ModelVersion) -> bool:
     aliases live in the model's header, its timestamp is what is being decided)."""
     if new is old:
         return False
-    same = dataclasses.replace(
+    same = record.replace(
         new, aliases=old.aliases, last_updated_timestamp=old.last_updated_timestamp
     )
     return same != old
@@ -155,9 +155,9 @@ def touch(old: RegisteredModel, new: RegisteredModel, now: int) -> RegisteredMod
     for mv in new.versions:
         prior = before.get(mv.version)
         if prior is not None and _entry_changed(prior, mv):
-            mv = dataclasses.replace(mv, last_updated_timestamp=now)
+            mv = record.replace(mv, last_updated_timestamp=now)
         versions.append(mv)
-    stamped = dataclasses.replace(new, last_updated_timestamp=now, versions=tuple(versions))
+    stamped = record.replace(new, last_updated_timestamp=now, versions=tuple(versions))
     return stamped
 
 
@@ -220,11 +220,11 @@ def transition(
         raise TransitionNotAllowed(production_taken(model.name, others[0].version))
     # As MLflow: archiving applies even when the version is already in the target stage.
     updated = [
-        dataclasses.replace(o, current_stage=Stage.ARCHIVED) if archive and o in others else o
+        record.replace(o, current_stage=Stage.ARCHIVED) if archive and o in others else o
         for o in model.versions
         if o.version != number
     ]
-    updated.append(dataclasses.replace(mv, current_stage=target))
+    updated.append(record.replace(mv, current_stage=target))
     return model.with_versions(updated)
 
 

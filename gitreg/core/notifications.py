@@ -17,11 +17,11 @@ the origins a token may be sent to (``origins``, beyond GitHub's API, the defaul
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.lazy_re import lazy
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ MLFLOW_EVENTS: Mapping[str, tuple[str, bool]] = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Subscription:
     """One entry of ``notifications.webhooks``."""
 
@@ -141,14 +141,14 @@ class Subscription:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for ``gitreg webhooks list --json``: names of variables, never values."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out = {name: getattr(self, name) for name in record.fields(self)}
         for key in ("events", "models", "to"):
             out[key] = list(out[key])
         out["webhook_id"] = self.webhook_id
         return {k: v for k, v in out.items() if v not in (None, [], ())}
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Smtp:
     """``notifications.smtp``: the server email subscriptions send through."""
 
@@ -178,7 +178,7 @@ class Smtp:
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Allow:
     """``notifications.allow``: the variables delivery may read, the hosts and origins it
     may reach (#23)."""
@@ -199,13 +199,13 @@ class Allow:
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Notifications:
     """The ``notifications`` section: subscriptions, the SMTP server, what is allowed."""
 
     webhooks: tuple[Subscription, ...] = ()
     smtp: Smtp | None = None
-    allow: Allow = dataclasses.field(default_factory=Allow)
+    allow: Allow = record.field(default_factory=Allow)
 
     def declared_env(self) -> set[str]:
         """Every variable name a ``*_env`` field of this section declares."""

@@ -10,10 +10,10 @@ no model name encodes to ``.retired``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from gitreg.core import record
 from gitreg.core.config import RETIRED_FILE as RETIRED_FILE
 from gitreg.core.names import name_key
 
@@ -24,7 +24,7 @@ HEADER = (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Retirement:
     """One retired name: the number its next version would have had, and why it went."""
 
@@ -42,11 +42,11 @@ class Retirement:
         return out
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Retired:
     """Every retired name (exactly as it was written) and its entry."""
 
-    names: Mapping[str, Retirement] = dataclasses.field(default_factory=dict)
+    names: Mapping[str, Retirement] = record.field(default_factory=dict)
 
     @classmethod
     def from_manifest(cls, data: Any) -> Retired:
@@ -85,7 +85,7 @@ class Retired:
         key = name_key(name)
         kept = {n: e for n, e in self.names.items() if name_key(n) != key}
         number = max(entry.next_version, self.floor(name))
-        return Retired({**kept, name: dataclasses.replace(entry, next_version=number)})
+        return Retired({**kept, name: record.replace(entry, next_version=number)})
 
     def revive(self, name: str) -> Retired:
         """A copy without ``name``: a model of that name exists again and carries its numbers."""

@@ -10,7 +10,6 @@ so messages do not depend on which engine is installed (see #7). Every violation
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,8 @@ def schema(name: str) -> dict[str, Any]:
     if raw is None:
         raise FileNotFoundError(f"gitreg/schemas/{name}.schema.json")
     text = raw.decode("utf-8")
+    import json  # a plain write asks no schema (core.plain_manifest): no json either (#26)
+
     data: dict[str, Any] = json.loads(text)
     return data
 

@@ -23,13 +23,14 @@ that cannot be read is ignored; it holds at most ``_KEEP`` texts.
 from __future__ import annotations
 
 import functools
-import hashlib
 import marshal
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeGuard
+
+from gitreg.core import sha
 
 MEMO_FILE = "yaml.marshal"
 REMEMBERED = ("gitreg.yaml",)  # the one file every write parses whole; manifests are patched
@@ -45,7 +46,8 @@ _LOCK = threading.Lock()  # a server parses from several threads (#25)
 def _key(text: str | bytes) -> bytes:
     """The text's key: its SHA-256, salted with which loader parsed it (``_loader``)."""
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
-    return hashlib.sha256(_loader() + data).digest()
+    digest: bytes = sha.sha256(_loader() + data).digest()
+    return digest
 
 
 @functools.cache

@@ -8,14 +8,13 @@ model per commit; running it again adds only versions, tags and aliases that are
 
 from __future__ import annotations
 
-import dataclasses
 import urllib.parse
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitreg.core import validate
+from gitreg.core import record, validate
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter
 from gitreg.core.names import check_name, name_key
@@ -72,7 +71,7 @@ class ImportRefused(InvalidParameter):
         self.problems = list(problems)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Problem:
     """One reason a model cannot be imported as it is, with the fix."""
 
@@ -80,7 +79,7 @@ class Problem:
     message: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Step:
     """What importing one model does: its new state, or None when nothing is new."""
 
@@ -91,15 +90,15 @@ class Step:
     archived: tuple[int, ...] = ()
 
 
-@dataclasses.dataclass
+@record.dataclass
 class Report:
     """What an import or export did, model by model."""
 
-    created: list[str] = dataclasses.field(default_factory=list)
-    updated: list[str] = dataclasses.field(default_factory=list)
-    unchanged: list[str] = dataclasses.field(default_factory=list)
+    created: list[str] = record.field(default_factory=list)
+    updated: list[str] = record.field(default_factory=list)
+    unchanged: list[str] = record.field(default_factory=list)
     versions_added: int = 0
-    archived: list[tuple[str, int]] = dataclasses.field(default_factory=list)
+    archived: list[tuple[str, int]] = record.field(default_factory=list)
 
     def summary(self) -> str:
         """One line: how many models were created, updated and already up to date."""
@@ -191,7 +190,7 @@ def _production_fix(
             ],
         )
     versions = [
-        dataclasses.replace(mv, current_stage=Stage.ARCHIVED) if mv.version in extra else mv
+        record.replace(mv, current_stage=Stage.ARCHIVED) if mv.version in extra else mv
         for mv in model.versions
     ]
     return model.with_versions(versions), extra, []
@@ -206,7 +205,7 @@ def _merge(source: RegisteredModel, existing: RegisteredModel) -> RegisteredMode
     for alias, number in source.aliases.items():
         if alias not in aliases and number in numbers:
             aliases[alias] = number
-    merged = dataclasses.replace(
+    merged = record.replace(
         existing,
         tags={**source.tags, **existing.tags},
         aliases=aliases,
@@ -230,7 +229,7 @@ def plan_model(
     except GitregError as e:
         fix = "rename it in MLflow (MlflowClient().rename_registered_model) and import again"
         return Step(source.name, None, False), [Problem(source.name, f"{e.message}; {fix}")]
-    base = existing or dataclasses.replace(source, versions=(), aliases={}, tags={})
+    base = existing or record.replace(source, versions=(), aliases={}, tags={})
     merged = _merge(source, base) if existing else source
     added = tuple(mv.version for mv in merged.versions if base.get_version(mv.version) is None)
     merged, archived, problems = _production_fix(merged, archive_extra)

@@ -10,11 +10,11 @@ events. The comment methods carry Databricks' names and fields (``create_comment
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from gitreg.core import record
 from gitreg.core.errors import GitregError, InvalidManifest
 from gitreg.core.fields import now_ms, parse_version
 from gitreg.core.names import check_name
@@ -42,7 +42,7 @@ class NotYourComment(GitregError):
     error_code = "PERMISSION_DENIED"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class CommentResult:
     """A comment written: the comment, the commit on the comments ref, and its delivery."""
 
@@ -177,7 +177,7 @@ class Collaboration(RegistryHost):
         def change(read: comments.Read) -> tuple[dict[str, bytes | None], Comment]:
             current = _current(read, found)
             _check_author(current, user, "edit")
-            edited = dataclasses.replace(current, comment=text, last_updated_timestamp=now_ms())
+            edited = record.replace(current, comment=text, last_updated_timestamp=now_ms())
             return {edited.path: edited.to_file().encode()}, edited
 
         remote = self._comments_remote()
@@ -236,7 +236,7 @@ class Collaboration(RegistryHost):
             except RemoteUnavailable as e:
                 note = (f"the remote's comments are not shown: {e.message}",)
         found = comments.read(self.store.root, under)
-        return dataclasses.replace(found, problems=(*note, *found.problems))
+        return record.replace(found, problems=(*note, *found.problems))
 
     def comment_events(self, found: Sequence[Comment]) -> list[RegistryEvent]:
         """COMMENT_CREATED for each of ``found`` (as ``create_comment`` delivers them)."""

@@ -8,9 +8,9 @@ found for one version. Used by ``Registry`` and its ``Integrity`` base.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.config import Policy, Requirement
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.errors import ArtifactUnreadable, DigestMismatch, GitregError
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # there to read: a registration of an s3:// source without credentials needs neither (#26).
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Examined:
     """What registration learnt of an artifact: its digest and listing, an MLflow model's
     signature, and ``note``: why something could not be recorded (None: all was)."""
@@ -91,7 +91,7 @@ def check_registration(examined: Examined, policy: Policy | None) -> None:
     if requirement is None:
         return
     probe = ModelVersion("", 1, "", digest=examined.digest, signature=examined.signature)
-    unmet = dataclasses.replace(requirement, signed_by=()).unmet_artifact(probe)
+    unmet = record.replace(requirement, signed_by=()).unmet_artifact(probe)
     if unmet:
         why = f" ({examined.note})" if examined.note else ""
         raise ArtifactUnreadable(
@@ -118,7 +118,7 @@ def read_listing(text: bytes | None, digest: str | None) -> Listing | None:
 # ----------------------------------------------------------------------- verify
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Verification:
     """What ``verify`` found for one version: its artifact, and its signature."""
 

@@ -14,13 +14,12 @@ compares the two on random sequences of writes).
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import mutations as mut
-from gitreg.core import validate
+from gitreg.core import record, validate
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import GitregError, TransitionNotAllowed
 from gitreg.core.manifest import ordered_like
@@ -47,7 +46,7 @@ _DOCS: dict[str, Sparse] = {}
 _MEMORY_LOCK = threading.Lock()  # a server writes from several threads (#25)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class _Opened:
     doc: Sparse
     path: str
@@ -166,13 +165,13 @@ def register(tx: Transaction, name: str, new: ModelVersion) -> ModelVersion | No
     if opened is None:
         return None
     number = opened.model.next_version
-    added = dataclasses.replace(new, name=name, version=number)
+    added = record.replace(new, name=name, version=number)
     if _aliases_of(opened.model, number):
         return None  # an alias on a version that does not exist yet: the full path says so
     first = opened.doc.first()
     if first is None:
         return None
-    grown = dataclasses.replace(
+    grown = record.replace(
         opened.model, next_version=number + 1, last_updated_timestamp=new.creation_timestamp
     )
     entry = ordered_like(added.to_manifest(), first)
@@ -223,7 +222,7 @@ def transition(
         return None
     if not replaced:
         return moved, mv.current_stage, []  # nothing changes: no commit, as the full path
-    touched = dataclasses.replace(opened.model, last_updated_timestamp=tx.now)
+    touched = record.replace(opened.model, last_updated_timestamp=tx.now)
     oid = _stage(tx, opened, touched, replaced, production=production)
     if oid is None:
         return None
@@ -263,7 +262,7 @@ def _move(
     mv, entry, begin, end = found
     if mv.current_stage == stage:
         return mv
-    moved = dataclasses.replace(mv, current_stage=stage, last_updated_timestamp=tx.now)
+    moved = record.replace(mv, current_stage=stage, last_updated_timestamp=tx.now)
     replaced[number] = (ordered_like(moved.to_manifest(), entry), begin, end)
     return moved
 
@@ -282,7 +281,7 @@ def set_alias(
     if opened.doc.span(number) is None:
         return None  # the full path finds it another way, or says it does not exist
     aliases = {**opened.model.aliases, alias: number}
-    moved = dataclasses.replace(opened.model, aliases=aliases, last_updated_timestamp=tx.now)
+    moved = record.replace(opened.model, aliases=aliases, last_updated_timestamp=tx.now)
     if not answer:
         return moved if _stage(tx, opened, moved, {}) is not None else None
     old = _model(tx, opened)
@@ -332,7 +331,7 @@ def _remember(
         [head.last_updated_timestamp, *(v.last_updated_timestamp for v in changed.values())]
         + [v.last_updated_timestamp for v in kept]
     )
-    made = dataclasses.replace(head, versions=tuple(versions), last_updated_timestamp=updated)
+    made = record.replace(head, versions=tuple(versions), last_updated_timestamp=updated)
     _keep(_MODELS, oid, made, replaces=opened.oid)
 
 
@@ -365,7 +364,7 @@ def _realias(model: RegisteredModel, aliases: dict[str, int], now: int) -> Regis
             continue
         wanted = tuple(by_version.get(number, ()))
         if versions[at].aliases != wanted:
-            versions[at] = dataclasses.replace(versions[at], aliases=wanted)
-    return dataclasses.replace(
+            versions[at] = record.replace(versions[at], aliases=wanted)
+    return record.replace(
         model, aliases=aliases, last_updated_timestamp=now, versions=tuple(versions)
     )

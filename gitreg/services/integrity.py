@@ -12,12 +12,12 @@ model-signing bundle beside the listing, where the gate finds it.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from gitreg.core import record
 from gitreg.core.config import KEYS_DIR, Policy
 from gitreg.core.entities import ModelVersion
 from gitreg.core.errors import ArtifactUnreadable, DigestMismatch, GitregError, InvalidParameter
@@ -78,13 +78,13 @@ class Integrity(RegistryHost):
         try:
             hashed = read_artifact(location, progress)
         except ArtifactUnreadable as e:
-            return dataclasses.replace(result, problem=e.message)
+            return record.replace(result, problem=e.message)
         observed = hashed.listing.digest
         if observed == mv.digest:
-            return dataclasses.replace(result, observed=observed)
+            return record.replace(result, observed=observed)
         kept = self._kept_listing(mv)
         differences = tuple(hashed.listing.diff(kept)) if kept is not None else ()
-        return dataclasses.replace(
+        return record.replace(
             result, observed=observed, differences=differences, named=kept is not None
         )
 
@@ -130,7 +130,7 @@ class Integrity(RegistryHost):
         keys = required or policy.signing_keys
         if bundle is None:
             path = bundle_path(mv.name, mv.version)
-            return dataclasses.replace(
+            return record.replace(
                 result, signature_problem=f"{' or '.join(keys)} must sign it; {path} is missing"
             )
         if not keys:
@@ -138,13 +138,13 @@ class Integrity(RegistryHost):
         try:
             verified = verify_bundle(bundle, {k: self._key(k) for k in keys})
         except BadSignature as e:
-            return dataclasses.replace(result, signature_problem=str(e))
+            return record.replace(result, signature_problem=str(e))
         except GitregError as e:
-            return dataclasses.replace(result, signature_problem=e.message)
+            return record.replace(result, signature_problem=e.message)
         if verified.listing.digest != mv.digest:
             problem = f"it covers {verified.listing.digest}, not the recorded {mv.digest}"
-            return dataclasses.replace(result, signature_problem=problem)
-        return dataclasses.replace(result, signed_by=verified.key)
+            return record.replace(result, signature_problem=problem)
+        return record.replace(result, signed_by=verified.key)
 
     def _key(self, path: str) -> bytes | None:
         if not path.startswith(f"{KEYS_DIR}/"):

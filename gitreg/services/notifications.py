@@ -7,11 +7,11 @@ and the MLflow plugin's webhook API call these. Delivery itself is
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.errors import PromotionPending
 from gitreg.core.notifications import Subscription
 from gitreg.services._host import RegistryHost
@@ -144,7 +144,7 @@ class Notifications(RegistryHost):
             updated: Subscription = self._write(manage.update(webhook_id, changes, allow_hosts))
         except PromotionPending:  # a pull request on a registry with a remote (#22)
             kept = changes.get("secret_env") or current.secret_env
-            self._keep_secret(dataclasses.replace(current, secret_env=kept), secret)
+            self._keep_secret(record.replace(current, secret_env=kept), secret)
             raise
         self._keep_secret(updated, secret)
         return updated

@@ -8,7 +8,6 @@ the manifest it rewrites, so a retry after a lost push race simply runs it again
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +28,7 @@ from gitreg.core.fields import (
     optional_text,
 )
 from gitreg.core.names import check_name, name_key
+from gitreg.core.record import replace
 from gitreg.core.uri import run_id_of
 from gitreg.store.transaction import Transaction, model_path
 
@@ -250,7 +250,7 @@ def _start(tx: Transaction, model: RegisteredModel) -> RegisteredModel:
     floor = record.floor(model.name)
     if floor > 1:
         _write_retired(tx, record.revive(model.name))
-        return dataclasses.replace(model, next_version=max(model.next_version, floor))
+        return replace(model, next_version=max(model.next_version, floor))
     return model
 
 
@@ -266,7 +266,7 @@ def create_model(model: RegisteredModel) -> Callable[[Transaction], RegisteredMo
 
     def mutation(tx: Transaction) -> RegisteredModel:
         mut.claim_name(tx.model_names(), model.name)
-        created = _start(tx, dataclasses.replace(model, user_id=user(tx)))
+        created = _start(tx, replace(model, user_id=user(tx)))
         tx.write_model(created)
         tx.message = f"Create registered model {model.name}"
         return RegisteredModel.from_manifest(created.to_manifest())
@@ -300,7 +300,7 @@ def rename_model(name: str, new_name: str) -> Callable[[Transaction], Registered
             )
             record = record.retire(name, entry)
             _write_retired(tx, record)
-        renamed = dataclasses.replace(
+        renamed = replace(
             model, name=new_name, next_version=max(model.next_version, floor)
         ).with_versions(model.versions)
         renamed = mut.touch(model, renamed, tx.now)  # every version's name changed, as MLflow
@@ -447,7 +447,7 @@ def register_version(
     def mutation(tx: Transaction) -> ModelVersion:
         from gitreg.services import flat  # writes only: it loads the validator
 
-        added = flat.register(tx, name, dataclasses.replace(new, user_id=user(tx)))
+        added = flat.register(tx, name, replace(new, user_id=user(tx)))
         if added is None:
             added = _register_in_full(tx, name, new, create_model)
         if listing is not None:
@@ -478,7 +478,7 @@ def _register_in_full(
         raw = None
     else:
         model, raw = found
-    grown = mut.add_version(model, dataclasses.replace(new, user_id=user(tx)))
+    grown = mut.add_version(model, replace(new, user_id=user(tx)))
     # The model changed when its version was registered, as MLflow records it.
     grown = mut.touch(model, grown, new.creation_timestamp)
     tx.write_model(grown, like=raw)

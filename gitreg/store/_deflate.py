@@ -18,9 +18,10 @@ piece, which costs what one ``compress`` did. Pure: no I/O.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import zlib
+
+from gitreg.core import record
 
 LARGE = 256 * 1024  # smaller blobs are compressed whole: one call is cheap enough
 TARGET = 32 * 1024  # a new piece's size
@@ -34,7 +35,7 @@ _BASE = 65521  # Adler-32's modulus
 _END = b"\x03\x00"  # an empty final block (fixed Huffman codes, end of block)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Piece:
     """``length`` bytes at ``offset`` of a blob: their raw deflate and their Adler-32."""
 
@@ -44,7 +45,7 @@ class Piece:
     adler: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Layout:
     """A blob's content and the pieces its loose object was compressed in."""
 

@@ -47,9 +47,9 @@ def blob_id(data: bytes) -> str:
         for known, oid in list(_HASHED):
             if known is data or (len(known) == len(data) and known == data):
                 return oid
-    import hashlib  # only whole-registry reads hash; resolve does not pay for OpenSSL
+    from gitreg.core import sha  # resolve hashes nothing
 
-    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    digest = sha.sha1(b"blob %d\0" % len(data), more=len(data))
     digest.update(data)
     oid = digest.hexdigest()
     if large:

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import dataclasses
-import hashlib
 import os
 import stat
 import struct
@@ -43,6 +41,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+from gitreg.core import record, sha
 from gitreg.store import _split_index as _split
 from gitreg.store._refs import Repo
 
@@ -92,7 +91,7 @@ def _false(value: str) -> bool:
     return value.lower() in ("false", "no", "off", "0")
 
 
-@dataclasses.dataclass(frozen=True)
+@record.dataclass(frozen=True)
 class _Settings:
     filemode: bool
     git_dir: Path
@@ -235,7 +234,7 @@ def _rewrite(
     if len(data) < 32 or data[:4] != b"DIRC":
         raise _Refused("not an index")
     layout = _LAYOUTS.get(data[-20:])  # an index this process wrote: checked and walked
-    if layout is None and hashlib.sha1(data[:-20], usedforsecurity=False).digest() != data[-20:]:
+    if layout is None and sha.sha1(data[:-20]).digest() != data[-20:]:
         raise _Refused("bad index checksum")  # git refuses it too; let it say so
     version, count = struct.unpack_from(">II", data, 4)
     if version in (2, 3):
@@ -348,7 +347,7 @@ def _kept_extensions(data: bytes, start: int, paths: list[str]) -> list[tuple[by
     return kept
 
 
-@dataclasses.dataclass
+@record.dataclass
 class _Splice:
     """Versions 2 and 3, files that are already staged: each entry rewritten where it is.
 
@@ -386,7 +385,7 @@ class _Splice:
             out[4:8] = struct.pack(">I", 2)  # as git demotes it
         for sig, body in _kept_extensions(data, ext_start, list(changes)):
             out += sig + struct.pack(">I", len(body)) + body
-        digest = hashlib.sha1(out, usedforsecurity=False).digest()
+        digest = sha.sha1(out).digest()
         _LAYOUTS.clear()  # one index at a time: the one this process wrote last
         _LAYOUTS[digest] = (offsets, ext_start, extended)
         return bytes(out) + digest
@@ -507,7 +506,7 @@ def _serialize(version: int, entries: list[Entry], extensions: list[tuple[bytes,
     for sig, body in extensions:
         parts += [sig, struct.pack(">I", len(body)), body]
     out = b"".join(parts)
-    return out + hashlib.sha1(out, usedforsecurity=False).digest()
+    return out + sha.sha1(out).digest()
 
 
 # ------------------------------------------------------------------- cache tree

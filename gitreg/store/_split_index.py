@@ -23,11 +23,11 @@ the changes back into a new shared file when they grow past ``MAX_CHANGED`` entr
 from __future__ import annotations
 
 import bisect
-import dataclasses
-import hashlib
 import os
 import struct
 from pathlib import Path
+
+from gitreg.core import record, sha
 
 # A split part larger than this is folded into a new shared index by git: each write
 # rewrites and hashes the split part, so it is kept to a few tens of kB.
@@ -109,7 +109,7 @@ def ewah_encode(positions: list[int]) -> bytes:
 # ------------------------------------------------------------------ the shared file
 
 
-@dataclasses.dataclass
+@record.dataclass
 class Shared:
     """A shared index: its bytes and where each entry starts, to find a name by bisection."""
 
@@ -155,7 +155,7 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
         data = (git_dir / f"sharedindex.{oid}").read_bytes()
     except OSError as e:
         raise Refused(str(e)) from e
-    digest = hashlib.sha1(data[:-20], usedforsecurity=False).hexdigest()
+    digest = sha.sha1(data[:-20]).hexdigest()
     if data[:4] != b"DIRC" or digest != oid or data[-20:].hex() != oid:
         raise Refused("a shared index that is not the one named")
     version, count = struct.unpack_from(">II", data, 4)
@@ -177,7 +177,7 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
 # -------------------------------------------------------------------- the split part
 
 
-@dataclasses.dataclass
+@record.dataclass
 class Split:
     """``.git/index`` of a split index: what differs from the shared entries."""
 
@@ -202,7 +202,7 @@ class Split:
         return len(self.replaced) + len(self.added) + len(self.deleted)
 
     def copy(self) -> Split:
-        return dataclasses.replace(
+        return record.replace(
             self,
             replaced=dict(self.replaced),
             added=dict(self.added),
@@ -330,7 +330,7 @@ def serialize(split: Split) -> bytes:
     for sig, body in split.extensions:
         parts += [sig, struct.pack(">I", len(body)), body]
     out = b"".join(parts)
-    trailer = hashlib.sha1(out, usedforsecurity=False).digest()
+    trailer: bytes = sha.sha1(out).digest()
     remember(trailer, split)
     return out + trailer
 

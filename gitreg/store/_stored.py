@@ -16,18 +16,17 @@ and ``zlib.decompress`` inflate like any other. Pure: no I/O.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import zlib
 from typing import Any
 
+from gitreg.core import record, sha
 from gitreg.store._deflate import adler_combine
 
 BLOCK = 32 * 1024  # one stored deflate block (at most 65,535 bytes) and one hashing step
 _ZLIB_HEADER = b"\x78\x01"  # deflate, 32 kB window, no dictionary, "fastest" (level 0)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Sums:
     """What a tree's content hashes to, block by block: ``states[i]`` is SHA-1 after the
     object header and ``BLOCK * i`` bytes of content; ``adlers[i]`` the Adler-32 of block
@@ -63,7 +62,7 @@ def sums(
         assert old is not None
         digest = old.states[start].copy()
     else:
-        digest = hashlib.sha1(header(size), usedforsecurity=False)
+        digest = sha.sha1(header(size), more=size)
     view = memoryview(data)
     for i in range(start, count):
         states.append(digest.copy())

@@ -9,12 +9,12 @@ different numbers. This module decides where and when; ``store`` runs the loop.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gitreg.core import record
 from gitreg.core.config import Config
 from gitreg.core.errors import BranchDiverged, ConcurrentUpdate, PushRejected
 from gitreg.store import _git, _repo
@@ -34,7 +34,7 @@ STALE_LOCK_SECONDS = 2.0
 LOCK_WAIT_SECONDS = 0.25
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Remote:
     """Where writes go: a git remote, the branch on it, and how often to retry a race."""
 
@@ -118,14 +118,14 @@ def backoff(attempt: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(0, BACKOFF_SECONDS / attempt)
 
 
-@dataclasses.dataclass
+@record.dataclass
 class Contention:
     """The lost races of one write: its time budget, its backoff, and a lock that is stuck."""
 
     remote: Remote
     clock: Callable[[], float] = time.monotonic
     attempts: int = 0
-    started: float = dataclasses.field(default=0.0)
+    started: float = record.field(default=0.0)
     lock: tuple[str, str | None] | None = None  # (lock file, remote tip) when first seen
     lock_since: float = 0.0
     wait: float = 0.0  # how long to wait before the next try, from the last lost race

@@ -1,0 +1,228 @@
+"""``gitreg.core.record`` behaves as ``dataclasses.dataclass`` for every class it makes (#26).
+
+The write path's records (entities, policy, index and pack internals) are built by
+``record.dataclass`` so a cold write does not import ``dataclasses`` and ``inspect``. Each
+test below builds the same class both ways and compares what a caller sees: the
+constructor, ``repr``, equality, hashing, freezing, ``replace``, copying, pickling, and the
+``dataclasses`` functions a user may call on gitreg's public types.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import pickle
+import pkgutil
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+import gitreg
+from gitreg.core import record
+from gitreg.core.config import Config, Policy, Requirement
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+
+Maker = Callable[..., Any]
+BOTH: list[tuple[str, Maker, Maker]] = [
+    (
+        "frozen+slots",
+        dataclasses.dataclass(frozen=True, slots=True),
+        record.dataclass(frozen=True, slots=True),
+    ),
+    ("frozen", dataclasses.dataclass(frozen=True), record.dataclass(frozen=True)),
+    ("mutable", dataclasses.dataclass, record.dataclass),
+    ("mutable+slots", dataclasses.dataclass(slots=True), record.dataclass(slots=True)),
+]  # fmt: skip
+
+
+def _kinds(maker: Maker, fields: Any) -> type:
+    """One class with every kind of field the write path's records use."""
+
+    class Item:
+        """A record under test."""
+
+        name: str
+        version: int
+        stage: Stage = Stage.NONE
+        tags: Mapping[str, str] = fields(default_factory=dict)
+        note: str | None = fields(default=None, compare=False)
+        aliases: tuple[str, ...] = ()
+
+        def label(self) -> str:
+            return f"{self.name}/{self.version}"
+
+    made: type = maker(Item)
+    return made
+
+
+@pytest.fixture(params=BOTH, ids=[b[0] for b in BOTH])
+def pair(request: pytest.FixtureRequest) -> tuple[type, type, str]:
+    kind, real, mine = request.param
+    return _kinds(real, dataclasses.field), _kinds(mine, record.field), kind
+
+
+def test_constructor_defaults_repr_and_equality_match_dataclasses(
+    pair: tuple[type, type, str],
+) -> None:
+    real, mine, _kind = pair
+    for args, kwargs in [
+        (("m", 1), {}),
+        (("m",), {"version": 2, "stage": Stage.PRODUCTION, "tags": {"k": "v"}}),
+        ((), {"name": "m", "version": 3, "note": "x", "aliases": ("a", "b")}),
+    ]:
+        a, b = real(*args, **kwargs), mine(*args, **kwargs)
+        assert repr(a) == repr(b)
+        assert [getattr(a, f) for f in record.fields(a)] == [
+            getattr(b, f) for f in record.fields(b)
+        ]
+        assert b == mine(*args, **kwargs)
+        assert b.label() == a.label()
+    assert mine("m", 1).tags is not mine("m", 1).tags  # a fresh dict each time
+    assert mine("m", 1, note="x") == mine("m", 1, note="y")  # compare=False
+    assert mine("m", 1) != mine("m", 2)
+    assert mine("m", 1) != real("m", 1)  # another class: never equal, as dataclasses
+    assert mine("m", 1).__eq__(object()) is NotImplemented
+    with pytest.raises(TypeError):
+        mine("m")
+    with pytest.raises(TypeError):
+        mine("m", 1, bogus=1)
+    assert mine.__match_args__ == real.__match_args__
+
+
+def test_hashing_and_freezing_match_dataclasses(pair: tuple[type, type, str]) -> None:
+    real, mine, kind = pair
+    a, b = real("m", 1, tags=()), mine("m", 1, tags=())
+    if kind.startswith("frozen"):
+        assert hash(b) == hash(mine("m", 1, tags=(), note="other"))
+        assert {b, mine("m", 1, tags=())} == {b}
+        for target in (a, b):
+            with pytest.raises(dataclasses.FrozenInstanceError if target is a else AttributeError):
+                target.version = 2
+            with pytest.raises(AttributeError):
+                del target.name
+        with pytest.raises(record.FrozenInstanceError):
+            b.version = 2
+    else:
+        assert type(b).__hash__ is None
+        assert type(a).__hash__ is None
+        b.version = 2
+        assert b == mine("m", 2, tags=())
+    if "slots" in kind:
+        assert type(b).__slots__ == type(a).__slots__
+        assert not hasattr(b, "__dict__")
+        with pytest.raises((AttributeError, TypeError)):
+            b.extra = 1
+
+
+def test_replace_copy_pickle_and_dataclasses_functions(pair: tuple[type, type, str]) -> None:
+    real, mine, _kind = pair
+    b = mine("m", 1, tags={"k": "v"}, note="n")
+    moved = record.replace(b, stage=Stage.STAGING)
+    assert (moved.stage, moved.name, moved.tags, moved.note) == (
+        Stage.STAGING,
+        "m",
+        {"k": "v"},
+        "n",
+    )
+    assert b.stage is Stage.NONE  # the original is untouched
+    assert record.replace(real("m", 1), version=5) == real("m", 5)  # a dataclass too
+    with pytest.raises(TypeError, match="bogus"):
+        record.replace(b, bogus=1)
+    for twin in (copy.copy(b), copy.deepcopy(b)):
+        assert twin == b
+        assert repr(twin) == repr(b)
+    # What a user of gitreg's public types may call: the dataclasses functions.
+    assert dataclasses.is_dataclass(b)
+    assert dataclasses.is_dataclass(mine)
+    assert [f.name for f in dataclasses.fields(b)] == [f.name for f in dataclasses.fields(real)]
+    assert dataclasses.asdict(b) == dataclasses.asdict(real("m", 1, tags={"k": "v"}, note="n"))
+    assert dataclasses.astuple(b) == dataclasses.astuple(real("m", 1, tags={"k": "v"}, note="n"))
+    assert dataclasses.replace(b, version=7) == mine("m", 7, tags={"k": "v"}, note="n")
+    assert record.fields(mine) == tuple(f.name for f in dataclasses.fields(real))
+
+
+@record.dataclass(frozen=True, slots=True)
+class Pinned:
+    """A frozen, slotted record at module level (pickle finds classes by name)."""
+
+    name: str
+    tags: Mapping[str, str] = record.field(default_factory=dict)
+
+
+@record.dataclass
+class Loose:
+    """A mutable record at module level."""
+
+    name: str
+    count: int = 0
+
+
+def test_records_pickle_as_dataclasses_do() -> None:
+    for made in (Pinned("m", {"k": "v"}), Loose("m", 2)):
+        twin = pickle.loads(pickle.dumps(made))
+        assert twin == made
+        assert repr(twin) == repr(made)
+    with pytest.raises(AttributeError):
+        pickle.loads(pickle.dumps(Pinned("m"))).name = "x"  # type: ignore[misc]
+
+
+def test_a_method_the_class_writes_is_kept_and_post_init_runs() -> None:
+    seen: list[int] = []
+
+    @record.dataclass
+    class Counter:
+        """Counts its construction."""
+
+        start: int
+        step: int = 1
+
+        def __post_init__(self) -> None:
+            seen.append(self.start)
+
+        def __repr__(self) -> str:
+            return "counter"
+
+    assert repr(Counter(3)) == "counter"
+    assert seen == [3]
+    assert record.replace(Counter(3), step=2).step == 2
+    assert seen == [3, 3, 3]
+
+
+def _record_classes() -> list[type]:
+    """Every class in gitreg that ``record.dataclass`` made."""
+    found: dict[str, type] = {}
+    for info in pkgutil.walk_packages(gitreg.__path__, "gitreg."):
+        if info.name.startswith(("gitreg.site", "gitreg.mlflow", "gitreg.cli")):
+            continue  # they have no records; some need optional packages to import
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if isinstance(value, type) and "__record_fields__" in vars(value):
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    return [found[k] for k in sorted(found)]
+
+
+def test_every_record_in_gitreg_reads_as_a_dataclass() -> None:
+    classes = _record_classes()
+    names = {c.__name__ for c in classes}
+    assert {"ModelVersion", "RegisteredModel", "Policy", "Config", "Requirement"} <= names
+    for cls in classes:
+        assert dataclasses.is_dataclass(cls), cls
+        assert tuple(f.name for f in dataclasses.fields(cls)) == record.fields(cls), cls
+
+
+def test_public_entities_keep_their_behaviour() -> None:
+    mv = ModelVersion("churn", 3, "s3://b/churn/3", tags={"k": "v"}, aliases=("champion",))
+    assert repr(mv).startswith("ModelVersion(name='churn', version=3, source='s3://b/churn/3'")
+    assert mv == ModelVersion("churn", 3, "s3://b/churn/3", tags={"k": "v"}, aliases=("champion",))
+    assert dataclasses.asdict(mv)["tags"] == {"k": "v"}
+    assert dataclasses.replace(mv, current_stage=Stage.PRODUCTION).current_stage is Stage.PRODUCTION
+    assert pickle.loads(pickle.dumps(mv)) == mv
+    with pytest.raises(dataclasses.FrozenInstanceError.__mro__[1]):  # AttributeError
+        mv.version = 4  # type: ignore[misc]
+    model = RegisteredModel("churn", versions=(mv,))
+    assert record.replace(model, description="d").versions == (mv,)
+    assert Config().policy == Policy()
+    assert Requirement(metrics=("f1 >= 0.9",)) != Requirement()
+    assert dataclasses.fields(Requirement)[-1].compare is False  # signing: not compared
