@@ -16,7 +16,9 @@ queued writer does (``group.await_push``).
 A request's life, in files named by the requester's id (all written atomically):
 ``ID.req`` (waiting) -> ``ID.held`` (claimed by the holder: a rename, so it and a requester
 withdrawing it can never both win) -> ``ID.out`` (the answer). The holder writes the
-answer *before* it queues the commit, so what a requester finds decides everything:
+answer *before* it queues the commit, and removes ``ID.held`` once it is queued; a
+requester acts on its answer only then, or once it holds the lock itself (the holder is
+gone), so what it finds decides everything:
 
 - an answer: its result (and ``group.await_push`` then tells whether the commit reached
   the remote, or was dropped and must be applied again: never both), or its error;
@@ -31,6 +33,7 @@ Requests are parsed strictly: a malformed or hostile one fails only its requeste
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -100,7 +103,8 @@ def _write_atomically(path: Path, data: dict[str, Any]) -> None:
 
 def _read_json(path: Path) -> Any:
     """A regular file's JSON (never a link, never more than MAX_BYTES); FileNotFoundError."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)  # a link fails, a FIFO does not block
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
@@ -140,18 +144,18 @@ def hand_over(
     _write_atomically(waiting, request)
     deadline = time.monotonic() + timeout
     delay = POLL_SECONDS
+    answer = None
     while True:
-        answer = _collect(out)
-        if answer is not None:
-            return answer
+        answer = answer or _collect(out)
+        if answer is not None and not held.exists():
+            return answer  # the holder is done with it: its commit is queued (or none was)
         if try_lock():
-            answer = _collect(out)
-            if answer is not None:
-                return answer
-            # The holder is gone without answering: nobody applied it; withdraw it.
+            # The holder is gone: what it answered is final; without an answer nobody
+            # applied it (or queued its commit), so it is withdrawn and this caller's own.
+            answer = answer or _collect(out)
             waiting.unlink(missing_ok=True)
             held.unlink(missing_ok=True)
-            return None
+            return answer
         if time.monotonic() > deadline:
             try:
                 waiting.unlink()
@@ -179,7 +183,6 @@ def _collect(out: Path) -> Answer | None:
             "history before you retry"
         ) from e
     out.unlink(missing_ok=True)
-    out.with_suffix(".held").unlink(missing_ok=True)
     try:
         return _answer(data)
     except codec.SpoolDataError as e:
@@ -267,15 +270,8 @@ def serve(writer: group.Writer, repo: Repo, ref: str, remote: Remote) -> int:
     the spool, each as its requester's commit, queued for the holder's push. Returns how
     many it answered. Never raises for a request: a bad one fails only its requester."""
     spool = _dir(writer.state_dir)
-    try:
-        entries = sorted(
-            (e.stat().st_mtime_ns, e.name)
-            for e in os.scandir(spool)
-            if e.is_file(follow_symlinks=False)
-        )
-    except FileNotFoundError:
-        return 0
     served = 0
+    entries = _listing(spool)
     now = time.time()
     for mtime, name in entries:
         if name.endswith((".out", ".tmp")) and now - mtime / 1e9 > STALE_SECONDS:
@@ -287,13 +283,26 @@ def serve(writer: group.Writer, repo: Repo, ref: str, remote: Remote) -> int:
     return served
 
 
+def _listing(spool: Path) -> list[tuple[int, str]]:
+    """The spool's files, oldest first (first come, first served)."""
+    found = []
+    try:
+        with os.scandir(spool) as entries:
+            for entry in entries:
+                with contextlib.suppress(FileNotFoundError):
+                    found.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.name))
+    except FileNotFoundError:
+        return []
+    return sorted(found)
+
+
 def _serve_one(writer: group.Writer, repo: Repo, ref: str, remote: Remote, waiting: Path) -> bool:
     try:
         data = _read_json(waiting)
     except FileNotFoundError:
         return False  # withdrawn
-    except codec.SpoolDataError:
-        data = None
+    except (codec.SpoolDataError, OSError):
+        data = None  # not JSON, not a regular file, a link: its requester's error
     if isinstance(data, dict) and data.get("op") not in _OPERATIONS:
         return False  # an operation this process does not know: its requester applies it
     held = waiting.with_suffix(".held")
