@@ -128,15 +128,14 @@ def hand_over(
     try_lock: Callable[[], bool],
     timeout: float,
 ) -> Answer | None:
-    """Take the clone's lock (None: held now), or hand ``request`` to its holder and
-    return the holder's answer (the lock may be held then too: the caller releases it).
+    """Hand ``request`` to the holder of the clone's lock (``try_lock`` failed) and return
+    its answer, or None once ``try_lock`` succeeds without one (the lock is then held and
+    the write is the caller's own; with an answer, the caller releases it).
 
     Raises:
         ConcurrentUpdate: no answer and no lock for ``timeout`` seconds (the request was
             withdrawn first: it will never be applied).
     """
-    if try_lock():
-        return None
     spool = _dir(state_dir)
     spool.mkdir(exist_ok=True)
     ident = f"{os.getpid()}-{secrets.token_hex(8)}"

@@ -151,8 +151,7 @@ class Writer:
         """Hold the clone (None), or, for a ``recipe`` that finds it held, the answer of the
         writer holding it, which applied it (see ``spool``), with the branch and remote it
         was handed over for."""
-        handed = self._request(repo, recipe, push, author, clock) if recipe else None
-        if handed is None:
+        if recipe is None:
             held.enter_context(self.exclusive(repo))
             return None
         from gitreg.store import _lock, spool
@@ -164,11 +163,17 @@ class Writer:
                 return False
             return True
 
-        request, target = handed
-        answer = spool.hand_over(self.state_dir, request, try_lock, LOCK_TIMEOUT_SECONDS)
-        if answer is not None:
-            held.close()  # the clone is not this writer's to hold any more
-            return answer, f"refs/heads/{request['branch']}", target
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not try_lock():  # held: hand the write over (a lone writer never builds one)
+            handed = self._request(repo, recipe, push, author, clock)
+            if handed is None:
+                held.enter_context(self.exclusive(repo))
+                return None
+            request, target = handed
+            answer = spool.hand_over(self.state_dir, request, try_lock, LOCK_TIMEOUT_SECONDS)
+            if answer is not None:
+                held.close()  # the clone is not this writer's to hold any more
+                return answer, f"refs/heads/{request['branch']}", target
         held.enter_context(worktree.busy(self.state_dir))
         self._recover(repo)
         faults.point("locked")
@@ -194,7 +199,6 @@ class Writer:
         committer = _refs.ident(repo, "committer")
         if branch is None or target is None or writer is None or committer is None:
             return None
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         now = (clock or now_ms)()
         return spool.request(recipe, branch, target.name, writer, committer, now), target
 
