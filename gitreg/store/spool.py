@@ -273,7 +273,7 @@ def serve(writer: group.Writer, repo: Repo, ref: str, remote: Remote) -> int:
     entries = _listing(spool)
     now = time.time()
     for mtime, name in entries:
-        if name.endswith((".out", ".tmp")) and now - mtime / 1e9 > STALE_SECONDS:
+        if name.endswith((".out", ".held", ".tmp")) and now - mtime / 1e9 > STALE_SECONDS:
             (spool / name).unlink(missing_ok=True)  # its requester died long ago
         if not name.endswith(".req") or served >= MAX_SERVED:
             continue
