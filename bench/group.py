@@ -8,7 +8,8 @@ the same model ``--per-writer`` times through the Python API on that clone (what
 ``gitreg register`` calls), so they hand their writes to the holder of the clone's lock
 (``gitreg/store/spool.py``) and share pushes (``gitreg/store/group.py``). Afterwards the
 remote must hold versions 1..K exactly once, K the writes acknowledged, with every
-acknowledged source present (nothing lost), and the manifest must validate. A write that gives up is counted (the goal is none).
+acknowledged source present (nothing lost), and the manifest must validate. A write that
+gives up is counted (the goal is none).
 
 Each W runs ``--rounds`` times, interleaved with the others, each round at least 40 writes;
 a row is W's median round. Prints one row per W: writes, seconds, writes/second, the ratio
