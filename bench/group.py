@@ -5,10 +5,11 @@
 
 For each writer count W, a fresh bare remote gets one clone, and W processes each register
 the same model ``--per-writer`` times through the Python API on that clone (what
-``gitreg register`` calls), so they queue on the clone's lock and share pushes (see
-``gitreg/store/group.py``). Afterwards the remote must hold versions 1..K exactly once, K
-the writes acknowledged, with every acknowledged source present (nothing lost), and the
-manifest must validate. A write that gives up is counted (the goal is none).
+``gitreg register`` calls), so they hand their writes to the holder of the clone's lock
+(``gitreg/store/spool.py``) and share pushes (``gitreg/store/group.py``). Afterwards the
+remote must hold versions 1..K exactly once, K the writes acknowledged, with every
+acknowledged source present (nothing lost), and the manifest must validate. A write that
+gives up is counted (the goal is none).
 
 Each W runs ``--rounds`` times, interleaved with the others, each round at least 40 writes;
 a row is W's median round. Prints one row per W: writes, seconds, writes/second, the ratio

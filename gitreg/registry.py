@@ -43,10 +43,13 @@ from gitreg.store.store import Store
 from gitreg.store.transaction import Transaction
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from gitreg.core.identity import Identity
     from gitreg.integrations.artifacts import Progress
     from gitreg.services.listing import Listing
     from gitreg.store.reading import Reading
+    from gitreg.store.spool import Recipe
     from gitreg.store.transaction import Clock
 
 
@@ -149,9 +152,13 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         *,
         direct: bool = False,
         why: str | None = None,
+        recipe: Callable[[ModuleType], Recipe] | None = None,
     ) -> Any:
         """Commit ``mutation``; on a registry with a remote, one that changes a protected
-        fact becomes a pull request instead (PromotionPending, see ``promotion``)."""
+        fact becomes a pull request instead (PromotionPending, see ``promotion``).
+
+        ``recipe(spooled)`` is ``mutation`` as data (``services.spooled``): with a remote,
+        a writer holding the clone may apply it for this one (group commit, #26)."""
         if self.at is not None:
             raise InvalidParameter("This Registry reads a fixed ref (at=...); it cannot write")
         from gitreg.store.remote import has_remote  # remote code stays off the read path
@@ -166,9 +173,18 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         config = promotion.needs_review(self.store, self.push)
         if config is None:
             return self.store.transaction(mutation, push=self.push, author=author, clock=clock)
+        handed = None
+        if recipe is not None:
+            from gitreg.services import spooled
+
+            handed = recipe(spooled)
         try:
             return self.store.transaction(
-                promotion.guarded(mutation), push=self.push, author=author, clock=clock
+                promotion.guarded(mutation),
+                push=self.push,
+                author=author,
+                clock=clock,
+                recipe=handed,
             )
         except promotion.ReviewRequired as e:
             promotion.refuse_direct(e.changes[0], direct, config, self.push)
@@ -279,7 +295,10 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         """
         check_name(name)
         number = None if version is None else parse_version(version)
-        result: RegisteredModel = self._write(ops.set_tags(name, mut.clean_tags(tags), number))
+        checked = mut.clean_tags(tags)
+        result: RegisteredModel = self._write(
+            ops.set_tags(name, checked, number), recipe=lambda s: s.set_tags(name, checked, number)
+        )
         return result
 
     def delete_tags(
@@ -294,7 +313,10 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
     ) -> RegisteredModel:
         check_name(name)
         checked = [check_tag_key(key) for key in keys]  # as MLflow: before the model is read
-        result: RegisteredModel = self._write(ops.delete_tags(name, checked, number, strict))
+        result: RegisteredModel = self._write(
+            ops.delete_tags(name, checked, number, strict),
+            recipe=lambda s: s.delete_tags(name, checked, number, strict),
+        )
         return result
 
     # ------------------------------------------------------------- versions
@@ -357,8 +379,11 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         )
         del await_creation_for  # versions are READY the moment they are committed
 
+        # Without a file listing to keep, a registration is pure data (see spooled).
+        pure = examined.listing is None
         result: ModelVersion = self._write(
-            ops.register_version(name, new, create_model=create_model, listing=examined.listing)
+            ops.register_version(name, new, create_model=create_model, listing=examined.listing),
+            recipe=(lambda s: s.register(new, create_model)) if pure else None,
         )
         return result
 
@@ -460,7 +485,12 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
             )
 
         mutation = ops.transition(name, number, target, archive_existing_versions, message)
-        result: ModelVersion = self._write(mutation, direct=direct, why=message)
+        result: ModelVersion = self._write(
+            mutation,
+            direct=direct,
+            why=message,
+            recipe=lambda s: s.transition(name, number, target, archive_existing_versions, message),
+        )
         return result
 
     def set_model_version_tag(
@@ -509,7 +539,10 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         """Point ``@alias`` at ``version`` (moving it if set elsewhere); returns the model."""
         check_alias(alias)
         number = parse_version(version)
-        result: RegisteredModel = self._write(ops.set_alias(check_name(name), alias, number))
+        result: RegisteredModel = self._write(
+            ops.set_alias(check_name(name), alias, number),
+            recipe=lambda s: s.set_alias(name, alias, number, True),
+        )
         return result
 
     def set_alias(self, name: str, alias: str, version: int | str) -> None:
@@ -518,7 +551,10 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         thousands of versions then skips parsing the whole manifest for an answer (#26)."""
         check_alias(alias)
         number = parse_version(version)
-        self._write(ops.set_alias(check_name(name), alias, number, answer=False))
+        self._write(
+            ops.set_alias(check_name(name), alias, number, answer=False),
+            recipe=lambda s: s.set_alias(name, alias, number, False),
+        )
 
     def delete_registered_model_alias(self, name: str, alias: str) -> RegisteredModel:
         """Remove ``@alias`` (nothing happens if it is not set, as in MLflow); returns the model."""

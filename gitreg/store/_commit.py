@@ -42,14 +42,17 @@ def commit_tree(
     changes: Mapping[str, str | None],
     message: str,
     author_as: Identity | None = None,
+    committer_as: Identity | None = None,
 ) -> str:
     """A new commit: ``parent``'s tree with ``changes`` (path -> blob id, None deletes).
 
     ``author_as`` is the commit's author instead of git's identity (the caller an MLflow
-    server authenticated, #25); the committer is always git's identity, the process's.
+    server authenticated, #25); the committer is git's identity, the process's, unless
+    ``committer_as`` names another (a writer committing a request handed over by another
+    process commits it as that process would have, #26).
     """
     author = str(author_as) if author_as is not None else _ident(repo, "author")
-    committer = _ident(repo, "committer")
+    committer = str(committer_as) if committer_as is not None else _ident(repo, "committer")
     if repo.fast and author is not None and committer is not None and _plain_commits(repo):
         from gitreg.store import _odb
 
@@ -62,7 +65,7 @@ def commit_tree(
         )
         repo.commit_trees[commit] = tree  # the next write builds on it (root_tree)
         return commit
-    return _commit_through_index(repo, parent, changes, message, author_as)
+    return _commit_through_index(repo, parent, changes, message, author_as, committer_as)
 
 
 def _plain_commits(repo: Repo) -> bool:
@@ -92,6 +95,7 @@ def _commit_through_index(
     changes: Mapping[str, str | None],
     message: str,
     author_as: Identity | None = None,
+    committer_as: Identity | None = None,
 ) -> str:
     """git's own way: a temporary index, ``write-tree`` and ``commit-tree``."""
     import tempfile
@@ -112,10 +116,14 @@ def _commit_through_index(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(index)
     parents = ["-p", parent] if parent else []
-    who = None
+    who: dict[str, str] = {}
     if author_as is not None:
-        who = {"GIT_AUTHOR_NAME": author_as.name, "GIT_AUTHOR_EMAIL": author_as.email}
-    return call(repo, "commit-tree", tree, *parents, stdin=message.encode(), env=who).strip()
+        who |= {"GIT_AUTHOR_NAME": author_as.name, "GIT_AUTHOR_EMAIL": author_as.email}
+    if committer_as is not None:
+        who |= {"GIT_COMMITTER_NAME": committer_as.name, "GIT_COMMITTER_EMAIL": committer_as.email}
+    return call(
+        repo, "commit-tree", tree, *parents, stdin=message.encode(), env=who or None
+    ).strip()
 
 
 def identity(repo: Repo) -> str:

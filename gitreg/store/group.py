@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gitreg.store import _git, _net, _repo, faults, worktree
 
 if TYPE_CHECKING:
+    from gitreg.core.identity import Identity
     from gitreg.store._repo import Repo
     from gitreg.store.remote import Contention, Remote
     from gitreg.store.transaction import Transaction
@@ -50,7 +52,9 @@ class Writer(Protocol):
     state_dir: Path
     retry_count: int
 
-    def build(self, repo: Repo, base: str | None, tx: Transaction) -> str: ...
+    def build(
+        self, repo: Repo, base: str | None, tx: Transaction, committer: Identity | None = None
+    ) -> str: ...
 
     def exclusive(self, repo: Repo) -> contextlib.AbstractContextManager[None]: ...
 
@@ -68,6 +72,9 @@ class Writer(Protocol):
 QUEUE = "queue"
 PUSH_LOCK = "push.lock"
 LEADER = "pushing"  # the pid of the writer pushing the queue now (for humans and tests)
+# How often, at most, a writer waiting for its push looks at the branch and the push lock:
+# a push takes 50 ms or more, and 16 writers polling share 2 cores.
+AWAIT_POLL_MAX_SECONDS = 0.01
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -116,9 +123,16 @@ def enqueue(
     remote: Remote,
     mutation: Callable[[Transaction], Any],
     start: Callable[[Repo, str | None], Transaction],
+    *,
+    committer: Identity | None = None,
+    answer: Callable[[Queued], None] | None = None,
 ) -> Queued:
     """Under the clone's lock: apply ``mutation`` on the queue (or the remote's tip), commit
-    it and queue the commit. Raises whatever the mutation raises (nothing is queued)."""
+    it and queue the commit. Raises whatever the mutation raises (nothing is queued).
+
+    ``committer`` commits as another writer would (a request it handed over, ``spool``);
+    ``answer`` is told the outcome before the commit is queued (what it raises stops it
+    from being queued)."""
     from gitreg.store.remote import choose_base
 
     state_dir = writer.state_dir
@@ -138,8 +152,11 @@ def enqueue(
     result = mutation(tx)
     if not tx.changes:
         # Nothing to do on a tip still queued: the answer holds once that tip is pushed.
-        return Queued(result, queued, mine=False)
-    commit = writer.build(repo, base, tx)
+        unchanged = Queued(result, queued, mine=False)
+        if answer is not None:
+            answer(unchanged)
+        return unchanged
+    commit = writer.build(repo, base, tx, committer)
     if base == local:
         paths = list(tx.changes)
     else:
@@ -147,8 +164,11 @@ def enqueue(
         paths = list(moved) if moved is not None else _git.changed_paths(writer.root, local, commit)
     worktree.check_clean(writer.root, repo, local, paths)
     faults.point("built")
+    done = Queued(result, commit)
+    if answer is not None:
+        answer(done)
     write_queue(state_dir, commit)
-    return Queued(result, commit)
+    return done
 
 
 @contextlib.contextmanager
@@ -181,22 +201,120 @@ def await_push(
     its queue was dropped, so the caller applies its mutation again).
 
     Whoever holds the push lock and finds its commit not yet pushed pushes the whole queue.
+    A writer whose commit another writer's push carried returns as soon as the clone's
+    branch has it, without waiting for the push lock (which the next push may hold).
 
     Raises:
         ConcurrentUpdate, PushRejected, RemoteUnavailable: this writer, pushing, gave up;
             the queue was dropped first (see the module doc).
     """
-    with push_lock(writer.state_dir, timeout):
-        while True:
-            tracking = _repo.rev_parse(repo, remote.tracking_ref)
-            if _contains(repo, tracking, commit):
-                _catch_up(writer, repo, ref, tracking, commit)
-                return True
-            queued = read_queue(writer.state_dir)  # written atomically: no lock needed
-            if queued is None or not _contains(repo, queued, commit):
-                return False
-            if _lead(writer, repo, ref, remote, queued, tracking, contention):
-                return True
+    from gitreg.store import _lock
+
+    deadline = time.monotonic() + timeout
+    watch = _Watch(repo, commit, _repo.rev_parse(repo, remote.tracking_ref))
+    delay = 0.001
+    while True:
+        if watch.moved(ref) and watch.landed(
+            _repo.rev_parse(repo, remote.tracking_ref), _repo.rev_parse(repo, ref)
+        ):
+            return True  # pushed and brought home by another writer: nothing to wait for
+        try:
+            with push_lock(writer.state_dir, 0 if time.monotonic() < deadline else timeout):
+                return _await_holding(writer, repo, ref, remote, commit, contention)
+        except _lock.LockTimeout:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, AWAIT_POLL_MAX_SECONDS)
+
+
+class _Watch:
+    """Tells, without a lock, whether another writer's push carried ``commit`` and moved
+    the clone's branch past it, at the cost of the commits pushed since the last look.
+
+    The history a queue pushes is a line: the remote-tracking tip is either ``commit`` or
+    one of its descendants (pushed), or one of the commits it was built on (not yet). A
+    walk back from a new tip stops at the first commit whose answer is known.
+    """
+
+    WALK = 128  # commits walked at most in one look; beyond, the push lock answers
+
+    def __init__(self, repo: Repo, commit: str, tracking: str | None) -> None:
+        self.repo, self.commit = repo, commit
+        self.below: set[str] = set()  # commits known not to contain ``commit``
+        self.usable = (
+            repo.fast and tracking is not None and _met(repo, commit, {tracking}) == tracking
+        )
+        if self.usable and tracking is not None:
+            self.below.add(tracking)
+        self.seen: tuple[str | None, str | None] | None = None
+        self.stamp: tuple[int, ...] | None = None
+
+    def moved(self, ref: str) -> bool:
+        """Whether the branch's ref file changed since the last look: a cheap first test (a
+        waiting writer looks every few milliseconds; the branch moves after each push)."""
+        if not self.usable:
+            return False
+        try:
+            info = os.stat(self.repo.common_dir / ref)
+            stamp: tuple[int, ...] | None = (info.st_ino, info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None  # packed: rev_parse tells
+        if stamp is not None and stamp == self.stamp:
+            return False
+        self.stamp = stamp
+        return True
+
+    def landed(self, tracking: str | None, local: str | None) -> bool:
+        """Whether ``tracking`` (and the branch, ``local``) has the commit (False: not
+        known yet)."""
+        if not self.usable or tracking is None or (tracking, local) == self.seen:
+            return False
+        self.seen = (tracking, local)
+        if tracking != local:
+            return False  # the branch has not followed yet: the push lock answers
+        met = _met(self.repo, tracking, {self.commit} | self.below)
+        if met == self.commit:
+            return True
+        if met is None:
+            self.usable = False
+        else:
+            self.below.add(tracking)
+        return False
+
+
+def _met(repo: Repo, start: str, stop: set[str], limit: int = _Watch.WALK) -> str | None:
+    """The first commit of ``stop`` on the first-parent walk back from ``start``, or None
+    (not within ``limit`` commits, or a commit this process cannot read)."""
+    commit: str | None = start
+    for _ in range(limit):
+        if commit is None:
+            return None
+        if commit in stop:
+            return commit
+        found = repo.reader.read(commit)
+        if found is None or found[1] != "commit":
+            return None
+        header = found[2].split(b"\n\n", 1)[0]
+        parents = [line[7:].decode() for line in header.split(b"\n") if line.startswith(b"parent ")]
+        commit = parents[0] if parents else None
+    return None
+
+
+def _await_holding(
+    writer: Writer, repo: Repo, ref: str, remote: Remote, commit: str, contention: Contention
+) -> bool:
+    """``await_push`` with the push lock held: push the queue if ``commit`` is in it."""
+    while True:
+        tracking = _repo.rev_parse(repo, remote.tracking_ref)
+        if _contains(repo, tracking, commit):
+            _catch_up(writer, repo, ref, tracking, commit)
+            return True
+        queued = read_queue(writer.state_dir)  # written atomically: no lock needed
+        if queued is None or not _contains(repo, queued, commit):
+            return False
+        if _lead(writer, repo, ref, remote, queued, tracking, contention):
+            return True
 
 
 def _lead(

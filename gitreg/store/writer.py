@@ -7,7 +7,9 @@ compare-and-swap, and only then touches the work tree (``worktree``, whose journ
 next command finish or undo a transaction killed halfway). With a remote, the commit is
 built on the remote's tip (or on the commits queued for it) and queued under the lock;
 the push, shared by every writer queued on the clone, happens after it (``group``, #26),
-and a push that lost a race re-applies the mutation (#15). ``Store`` (reads) is a
+and a push that lost a race re-applies the mutation (#15). A write given as data (a
+``Recipe``) that finds the clone locked hands itself to the holder instead of waiting
+for its turn (``spool``, #26). ``Store`` (reads) is a
 ``Writer``.
 """
 
@@ -17,7 +19,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitreg.core.config import CONFIG_FILE, Config
 from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from gitreg.core.identity import Identity
     from gitreg.store._repo import Repo
     from gitreg.store.remote import Contention, Remote
+    from gitreg.store.spool import Answer, Recipe
 
 T = TypeVar("T")
 
@@ -77,35 +80,52 @@ class Writer:
         push: bool | None = None,
         author: Identity | None = None,
         clock: Clock | None = None,
+        recipe: Recipe | None = None,
     ) -> T:
         """Apply ``mutation`` to the branch tip and commit what it changed (see module doc).
 
         With a remote (``gitreg.yaml`` ``registry.push``, or ``push``) the commit is built on
         the remote's tip and pushed; the local branch moves only once the push is confirmed.
         ``author`` is the commit's author instead of git's identity (the committer stays
-        git's); ``clock`` gives the time of the write (see ``Transaction``).
+        git's); ``clock`` gives the time of the write (see ``Transaction``). ``recipe`` is
+        ``mutation`` as data: with a remote, when another writer holds the clone, it applies
+        it for this one (``spool``); the commit, result and error are this caller's.
         """
         self.last_commit = None
         repo = self.repo
         contention: Contention | None = None
         start = self._starter(author, clock)
         while True:
-            with self.exclusive(repo):
-                branch = self._branch(repo)
-                ref = f"refs/heads/{branch}"
-                target = self.remote_for(repo, push, branch)
-                if target is None:
-                    done = self._commit_locally(repo, ref, mutation, retries, start)
-                else:  # the group and its remote code load for a write that pushes
-                    from gitreg.store import group
-                    from gitreg.store.remote import Contention
+            with contextlib.ExitStack() as held:
+                handed = self._take_turn(held, repo, recipe, push, author, clock)
+                if handed is None:  # this writer holds the clone
+                    branch = self._branch(repo)
+                    ref = f"refs/heads/{branch}"
+                    target = self.remote_for(repo, push, branch)
+                    if target is None:
+                        done = self._commit_locally(repo, ref, mutation, retries, start)
+                    else:  # the group and its remote code load for a write that pushes
+                        from gitreg.store import group, spool
+                        from gitreg.store.remote import Contention
 
-                    contention = contention or Contention(target)
-                    queued = group.enqueue(self, repo, ref, target, mutation, start)
-            if target is None:
+                        contention = contention or Contention(target)
+                        queued = group.enqueue(self, repo, ref, target, mutation, start)
+                        spool.serve(self, repo, ref, target)  # the writers waiting on it
+            if handed is not None:  # another writer applied it (see spool)
+                answer, ref, target = handed
+                if answer.error is not None:
+                    raise answer.error
+                if answer.declined:
+                    recipe = None  # this writer's to apply: wait for its turn
+                    continue
+                from gitreg.store import group
+                from gitreg.store.remote import Contention
+
+                queued = group.Queued(answer.result, answer.commit, answer.mine)
+            elif target is None:
                 self._collect_garbage(repo)
                 return done
-            contention = contention or Contention(target)  # made above: for the type checker
+            contention = contention or Contention(target)
             if queued.commit is None:
                 return queued.result  # type: ignore[no-any-return]
             # The network half, shared with the writers queued on this clone (see group).
@@ -118,6 +138,69 @@ class Writer:
             # that a writer queued on this clone can take its turn meanwhile (see #15).
             time.sleep(contention.wait)
             contention.wait = 0.0
+
+    def _take_turn(
+        self,
+        held: contextlib.ExitStack,
+        repo: Repo,
+        recipe: Recipe | None,
+        push: bool | None,
+        author: Identity | None,
+        clock: Clock | None,
+    ) -> tuple[Answer, str, Remote] | None:
+        """Hold the clone (None), or, for a ``recipe`` that finds it held, the answer of the
+        writer holding it, which applied it (see ``spool``), with the branch and remote it
+        was handed over for."""
+        if recipe is None:
+            held.enter_context(self.exclusive(repo))
+            return None
+        from gitreg.store import _lock, spool
+
+        def try_lock() -> bool:
+            try:
+                held.enter_context(_lock.hold(self.state_dir / "lock", 0))
+            except _lock.LockTimeout:
+                return False
+            return True
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not try_lock():  # held: hand the write over (a lone writer never builds one)
+            handed = self._request(repo, recipe, push, author, clock)
+            if handed is None:
+                held.enter_context(self.exclusive(repo))
+                return None
+            request, target = handed
+            answer = spool.hand_over(self.state_dir, request, try_lock, LOCK_TIMEOUT_SECONDS)
+            if answer is not None:
+                held.close()  # the clone is not this writer's to hold any more
+                return answer, f"refs/heads/{request['branch']}", target
+        held.enter_context(worktree.busy(self.state_dir))
+        self._recover(repo)
+        faults.point("locked")
+        return None
+
+    def _request(
+        self,
+        repo: Repo,
+        recipe: Recipe,
+        push: bool | None,
+        author: Identity | None,
+        clock: Clock | None,
+    ) -> tuple[dict[str, Any], Remote] | None:
+        """``recipe`` as a request to the clone's holder (and the remote it goes to), or
+        None when it cannot be handed over (no remote, or no identity git would accept: the
+        normal path says why)."""
+        from gitreg.core.fields import now_ms
+        from gitreg.store import _refs, spool
+
+        branch = _repo.current_branch(repo)
+        target = self.remote_for(repo, push, branch) if branch is not None else None
+        writer = str(author) if author is not None else _refs.ident(repo, "author")
+        committer = _refs.ident(repo, "committer")
+        if branch is None or target is None or writer is None or committer is None:
+            return None
+        now = (clock or now_ms)()
+        return spool.request(recipe, branch, target.name, writer, committer, now), target
 
     def _collect_garbage(self, repo: Repo) -> None:
         """After a local commit, what ``git commit`` does: ``git gc --auto`` when git would
@@ -195,8 +278,11 @@ class Writer:
             "to this clone); retry when it is done"
         )
 
-    def build(self, repo: Repo, base: str | None, tx: Transaction) -> str:
-        """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves)."""
+    def build(
+        self, repo: Repo, base: str | None, tx: Transaction, committer: Identity | None = None
+    ) -> str:
+        """Validate ``tx``'s changes and write them as a commit on ``base`` (no ref moves);
+        ``committer``: another writer's committer identity (see ``spool``)."""
         tx.validate()
         new_blobs = {
             path: (
@@ -210,7 +296,7 @@ class Writer:
             oid = new_blobs[path]
             if oid is not None:
                 remember_written(self.state_dir, oid, data, tx.written_ids.get(path))
-        return _commit.commit_tree(repo, base, new_blobs, tx.message, tx.author_as)
+        return _commit.commit_tree(repo, base, new_blobs, tx.message, tx.author_as, committer)
 
     def _advance(
         self,

@@ -1,0 +1,298 @@
+"""Group commit's hand-over (#26): writers that find the clone locked hand their write to the
+holder as data; the holder commits each as its caller's own and pushes them with its own.
+
+The bare repository stands in for GitHub; every writer is a real ``gitreg`` process. The
+tests make the hand-over deterministic: the holder is stopped at its ``locked`` point
+(``GITREG_TEST_PAUSE_AT``, with the clone's real lock held) until every other writer has
+spooled its request, then let go, and, for the crash tests, killed (SIGKILL) at a point
+where it holds the others' requests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gitreg import Registry
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
+from gitreg.core.errors import GitregError, InvalidParameter, VersionNotFound
+from gitreg.store import spool
+from gitreg.store import spool_codec as codec
+from tests._helpers import git, head, status
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLI = "import sys; from gitreg.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.fixture
+def clone(bare_remote: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(path))
+    Registry(path).create_model_version("churn", "s3://churn/1")
+    return path
+
+
+def spool_dir(clone: Path) -> Path:
+    return clone / ".git" / "gitreg" / spool.SPOOL
+
+
+def waiting(clone: Path) -> list[Path]:
+    return sorted(spool_dir(clone).glob("*.req")) if spool_dir(clone).exists() else []
+
+
+def wait_for(predicate: Any, what: str, seconds: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def gitreg(
+    clone: Path, *args: str, who: str = "Holder", env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """A ``gitreg`` process writing as ``who`` (author and committer)."""
+    email = f"{who.lower().replace(' ', '-')}@example.com"
+    full = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "GIT_AUTHOR_NAME": who,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": f"{who} (committer)",
+        "GIT_COMMITTER_EMAIL": email,
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", CLI, *args, "--repo", str(clone)],
+        env=full,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def paused_holder(clone: Path, tmp_path: Path, crash: str | None = None) -> subprocess.Popen[str]:
+    """A writer holding the clone's lock, stopped until ``tmp_path/go`` exists."""
+    env = {"GITREG_TEST_PAUSE_AT": f"locked:{tmp_path}"}
+    if crash is not None:
+        env["GITREG_TEST_CRASH_AT"] = crash
+    holder = gitreg(clone, "register", "churn", "s3://holder", env=env)
+    wait_for((tmp_path / "paused").exists, "the holder to take the clone")
+    return holder
+
+
+def remote_versions(remote: Path) -> list[dict[str, Any]]:
+    data = yaml.safe_load(git(remote, "show", "main:models/churn.yaml"))
+    return list(data["versions"])
+
+
+def test_handed_over_writes_keep_their_own_commit_identity_result_and_error(
+    clone, bare_remote, tmp_path
+):
+    holder = paused_holder(clone, tmp_path)
+    callers = {
+        f"Writer {i}": gitreg(clone, "register", "churn", f"s3://w{i}", who=f"Writer {i}")
+        for i in range(4)
+    }
+    # A request whose mutation raises fails its caller alone: version 99 does not exist.
+    bad = gitreg(clone, "transition", "churn", "99", "Archived", who="Bad")
+    alias = gitreg(clone, "alias", "churn", "candidate", "1", who="Aliaser")
+    # A protected alias: the holder declines it (a review is its caller's to request), and
+    # its caller proposes it on a branch exactly as it would have alone.
+    protected = gitreg(clone, "alias", "churn", "champion", "1", who="Proposer")
+    wait_for(lambda: len(waiting(clone)) == 7, "seven handed-over requests")
+    (tmp_path / "go").write_text("")
+
+    _out, held_err = holder.communicate(timeout=120)
+    assert holder.returncode == 0, held_err
+    results = {who: proc.communicate(timeout=120) for who, proc in callers.items()}
+    assert all(proc.returncode == 0 for proc in callers.values()), results
+    numbers = {who: int(out.strip()) for who, (out, _err) in results.items()}
+    assert sorted(numbers.values()) == [3, 4, 5, 6], f"numbers reused or skipped: {numbers}"
+    _out, err = bad.communicate(timeout=120)
+    assert bad.returncode == 1, err
+    assert "version=99" in err
+    assert "Traceback" not in err
+    _out, alias_err = alias.communicate(timeout=120)
+    assert alias.returncode == 0, alias_err
+    proposed, err = protected.communicate(timeout=120)
+    assert protected.returncode == 0, err
+    assert proposed.strip() == "gitreg/churn/at-champion-v1"
+    assert "gitreg/churn/at-champion-v1" in git(bare_remote, "branch", "--list", "gitreg/*")
+
+    versions = {v["version"]: v for v in remote_versions(bare_remote)}
+    for who, number in numbers.items():
+        # Each caller's own result: the version that holds its source, created by it.
+        assert versions[number]["source"] == f"s3://w{who[-1]}"
+        assert versions[number]["created_by"] == who
+    log = git(bare_remote, "log", "-6", "--format=%an|%cn|%s", "main").splitlines()
+    for who, number in numbers.items():
+        assert f"{who}|{who} (committer)|Register churn version {number}" in log
+    assert any(
+        line.startswith("Aliaser|Aliaser (committer)|Set alias churn@candidate") for line in log
+    )
+    manifest = yaml.safe_load(git(bare_remote, "show", "main:models/churn.yaml"))
+    assert manifest["aliases"] == {"candidate": 1}, "the protected alias moved without review"
+    assert head(clone) == git(bare_remote, "rev-parse", "main").strip()
+    assert status(clone) == ""
+    assert not list(spool_dir(clone).iterdir()), "the spool kept files"
+
+
+def test_a_malformed_request_fails_only_its_own_answer(clone, bare_remote, tmp_path):
+    holder = paused_holder(clone, tmp_path)
+    good = gitreg(clone, "register", "churn", "s3://good", who="Good")
+    wait_for(lambda: len(waiting(clone)) == 1, "the good request")
+    # Requests as a hostile or broken writer could leave them: not JSON, a wrong type, an
+    # operation's arguments that the registry refuses, and a link out of the spool.
+    hostile = {
+        "junk": "{not json",
+        "typed": json.dumps({**_request("set_tags"), "now": "soon"}),
+        "refused": json.dumps(_request("set_tags", tags={"": "x"})),
+    }
+    for ident, text in hostile.items():
+        (spool_dir(clone) / f"1-{ident}.req").write_text(text)
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps(_request("set_tags")))
+    (spool_dir(clone) / "1-link.req").symlink_to(secret)
+    (tmp_path / "go").write_text("")
+
+    _out, held_err = holder.communicate(timeout=120)
+    assert holder.returncode == 0, held_err
+    out, err = good.communicate(timeout=120)
+    assert good.returncode == 0, err
+    assert int(out) == 3
+    for ident in (*hostile, "link"):
+        answer = json.loads((spool_dir(clone) / f"1-{ident}.out").read_text())
+        assert answer["error"]["class"] == "InvalidParameter", (ident, answer)
+    tags = yaml.safe_load(git(bare_remote, "show", "main:models/churn.yaml")).get("tags")
+    assert not tags, "a refused request was applied"
+    assert [v["source"] for v in remote_versions(bare_remote)] == [
+        "s3://churn/1",
+        "s3://holder",
+        "s3://good",
+    ]
+
+
+def _request(op: str, **args: Any) -> dict[str, Any]:
+    base = {"name": "churn", "tags": {"team": "x"}, "version": None}
+    return spool.request(
+        spool.Recipe(op, {**base, **args}),
+        "main",
+        "origin",
+        "Intruder <i@example.com>",
+        "Intruder <i@example.com>",
+        1,
+    )
+
+
+@pytest.mark.parametrize("point", ["built", "spool-claimed", "spool-answered", "spool-queued"])
+def test_a_holder_killed_holding_others_requests_leaves_no_caller_in_silence(
+    clone, bare_remote, tmp_path, point
+):
+    holder = paused_holder(clone, tmp_path, crash=point)
+    sources = [f"s3://c{i}" for i in range(3)]
+    callers = {s: gitreg(clone, "register", "churn", s, who=f"Caller {s[-1]}") for s in sources}
+    wait_for(lambda: len(waiting(clone)) == 3, "three handed-over requests")
+    (tmp_path / "go").write_text("")
+
+    holder.communicate(timeout=120)
+    assert holder.returncode == -signal.SIGKILL
+    results = {s: proc.communicate(timeout=120) for s, proc in callers.items()}
+    on_remote = [v["source"] for v in remote_versions(bare_remote)]
+    for source, proc in callers.items():
+        out, err = results[source]
+        if proc.returncode == 0:  # its commit is on the remote, once, with its number
+            assert on_remote.count(source) == 1, (point, source, on_remote)
+            assert on_remote[int(out) - 1] == source
+        else:  # or it says why, in one line, and its write is not there
+            assert proc.returncode == 1, (point, source, err)
+            assert err.strip()
+            assert "Traceback" not in err
+            assert source not in on_remote
+    # Here every caller gets its write through (the remote is up): nothing lost, nothing twice.
+    assert all(proc.returncode == 0 for proc in callers.values()), (point, results)
+    assert on_remote.count("s3://holder") <= 1
+    numbers = [v["version"] for v in remote_versions(bare_remote)]
+    assert numbers == list(range(1, len(numbers) + 1))
+    after = gitreg(clone, "register", "churn", "s3://after")
+    _out, after_err = after.communicate(timeout=120)
+    assert after.returncode == 0, after_err
+    assert [v["source"] for v in remote_versions(bare_remote)][-1] == "s3://after"
+    assert head(clone) == git(bare_remote, "rev-parse", "main").strip()
+    assert status(clone) == ""
+
+
+def test_a_holder_applies_a_spooled_request_as_its_requester_in_process(clone, bare_remote):
+    """The holder's side alone: a request left in the spool is applied by the next write."""
+    spool_dir(clone).mkdir(parents=True, exist_ok=True)
+    request = spool.request(
+        spool.Recipe("transition", {"name": "churn", "version": 1, "stage": "Staging",
+                                    "archive": False, "note": "ready"}),
+        "main",
+        "origin",
+        "Ann <ann@example.com>",
+        "Ann's CI <ci@example.com>",
+        1_700_000_000_000,
+    )  # fmt: skip
+    (spool_dir(clone) / "7-abc.req").write_text(json.dumps(request))
+    import gitreg.services.spooled  # noqa: F401  (the holder knows the operations)
+
+    Registry(clone).create_model_version("churn", "s3://churn/2")
+    answer = spool._answer(json.loads((spool_dir(clone) / "7-abc.out").read_text()))
+    assert answer.error is None
+    assert not answer.declined
+    assert isinstance(answer.result, ModelVersion)
+    assert answer.result.current_stage is Stage.STAGING
+    assert answer.commit == git(bare_remote, "rev-parse", "main").strip()
+    line = git(bare_remote, "log", "-1", "--format=%an|%cn|%ce|%s|%b", "main").strip()
+    assert line.startswith("Ann|Ann's CI|ci@example.com|")
+    assert "ready" in line
+
+
+# ---------------------------------------------------------------------- the data it carries
+
+
+def test_results_and_errors_travel_exactly():
+    mv = ModelVersion(
+        "churn",
+        3,
+        "s3://x",
+        run_id="r1",
+        current_stage=Stage.PRODUCTION,
+        description="",
+        tags={"a": "b"},
+        aliases=("champion",),
+        metrics={"f1": 0.9, "n": 3},
+        creation_timestamp=5,
+        last_updated_timestamp=9,
+        user_id="ann",
+        digest="sha256:" + "0" * 64,
+        signature={"inputs": [{"type": "double"}]},
+        has_input_example=False,
+    )
+    model = RegisteredModel("churn", 1, 9, "d", {"t": "v"}, {"champion": 3}, (mv,), 4, "ann")
+    for value in (None, mv, model):
+        assert codec.decode_result(json.loads(json.dumps(codec.encode_result(value)))) == value
+    error = codec.decode_error(codec.encode_error(VersionNotFound("no version 9")))
+    assert type(error) is VersionNotFound
+    assert error.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert error.message == "no version 9"
+    with pytest.raises(codec.SpoolDataError):
+        codec.decode_error({"class": "SystemExit", "code": "x", "message": "y"})
+    with pytest.raises(codec.SpoolDataError):
+        codec.decode_result(
+            {"kind": "version", "value": {**codec.encode_version(mv), "version": "3"}}
+        )
+    with pytest.raises(codec.SpoolDataError):
+        codec.identity("Eve <eve@example.com>\nparent 0000")
+    assert isinstance(InvalidParameter("x"), GitregError)
