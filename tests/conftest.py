@@ -82,6 +82,15 @@ def bare_remote(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def clone(bare_remote: Path, tmp_path: Path) -> Path:
+    """A clone of ``bare_remote`` where ``churn`` has version 1 (pushed)."""
+    path = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bare_remote), str(path))
+    Registry(path).create_model_version("churn", "s3://churn/1")
+    return path
+
+
+@pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """The pull-request registry of tests/_pr.py: churn and fraud on ``main``, ``pr`` out."""
     return make_base(tmp_path / "registry")

@@ -7,11 +7,8 @@ with a stand-in clock, so no test waits for two minutes.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from gitreg import Registry
 from gitreg.core.errors import ConcurrentUpdate, PushRejected
 from gitreg.store._net import Lost
 from gitreg.store.remote import STALE_LOCK_SECONDS, Contention, Remote
@@ -24,14 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def clone(bare_remote: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(bare_remote), str(path))
-    Registry(path).create_model_version("churn", "s3://churn/1")
-    return path
 
 
 def test_a_lock_left_on_the_remote_is_reported_not_retried_forever(clone, bare_remote):

@@ -32,14 +32,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI = "import sys; from gitreg.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-@pytest.fixture
-def clone(bare_remote: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(bare_remote), str(path))
-    Registry(path).create_model_version("churn", "s3://churn/1")
-    return path
-
-
 def spool_dir(clone: Path) -> Path:
     return clone / ".git" / "gitreg" / spool.SPOOL
 

@@ -141,14 +141,6 @@ def test_a_lock_left_by_a_live_git_is_not_taken_from_it(churn):
 # ----------------------------------------------------------------- with a remote
 
 
-@pytest.fixture
-def clone(bare_remote: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(bare_remote), str(path))
-    Registry(path).create_model_version("churn", "s3://churn/1")
-    return path
-
-
 @pytest.mark.parametrize("point", ["built", "pushed", "journaled", "ref-moved"])
 def test_a_pushing_writer_killed_at_each_point_loses_nothing(clone, bare_remote, point):
     killed = gitreg_process(clone, "register", "churn", "s3://churn/2", crash_at=point)
