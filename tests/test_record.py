@@ -15,7 +15,7 @@ import importlib
 import pickle
 import pkgutil
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -226,3 +226,58 @@ def test_public_entities_keep_their_behaviour() -> None:
     assert Config().policy == Policy()
     assert Requirement(metrics=("f1 >= 0.9",)) != Requirement()
     assert dataclasses.fields(Requirement)[-1].compare is False  # signing: not compared
+
+
+def _described(cls: type) -> list[tuple[Any, ...]]:
+    """What ``dataclasses.fields`` tells a caller about each field."""
+    return [
+        (f.name, f.type, f.default, f.default_factory, f.compare) for f in dataclasses.fields(cls)
+    ]
+
+
+def test_dataclasses_fields_describe_a_record_as_they_describe_the_dataclass(
+    pair: tuple[type, type, str],
+) -> None:
+    real, mine, _kind = pair
+    assert _described(mine) == _described(real)
+    assert _described(mine("m", 1)) == _described(real("m", 1))
+
+
+def _family(maker: Maker, fields: Any) -> tuple[type, type]:
+    """A record and a record subclass of it, with a class variable each."""
+
+    class Base:
+        """A base record."""
+
+        KIND: ClassVar[str] = "base"
+        name: str
+        count: int = 1
+
+    base: type = maker(Base)
+
+    class Sub(base):  # type: ignore[valid-type,misc]
+        """It adds a field with a factory, and overrides a default."""
+
+        KIND: ClassVar[str] = "sub"
+        count: int = 2
+        tags: Mapping[str, str] = fields(default_factory=dict)
+
+    return base, maker(Sub)
+
+
+@pytest.mark.parametrize("kind", ["frozen", "mutable"])
+def test_a_subclass_and_its_class_variables_are_read_as_dataclasses_read_them(kind: str) -> None:
+    makers = {b[0]: (b[1], b[2]) for b in BOTH}[kind]
+    (_real_base, real_sub), (mine_base, mine_sub) = (
+        _family(makers[0], dataclasses.field),
+        _family(makers[1], record.field),
+    )
+    assert record.fields(mine_sub) == tuple(f.name for f in dataclasses.fields(real_sub))
+    assert _described(mine_sub) == _described(real_sub)
+    assert repr(mine_sub("m")) == repr(real_sub("m"))
+    assert mine_sub("m").count == 2
+    assert mine_base("m").count == 1
+    assert mine_sub.KIND == "sub"
+    assert mine_base.KIND == "base"
+    assert mine_sub("m") != mine_base("m", 2)  # another class: never equal
+    assert record.replace(mine_sub("m"), count=5) == mine_sub("m", 5)

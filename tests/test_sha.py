@@ -50,3 +50,29 @@ def test_large_inputs_go_to_hashlib_and_small_ones_do_not() -> None:
     assert type(sha.sha256(b"x" * sha.LARGE)) is type(hashlib.sha256(b""))
     if sha._builtin("_sha1", "sha1") is not None:  # CPython builds have it
         assert type(sha.sha1(b"x")) is not openssl
+
+
+def _has_module(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
+
+
+def test_each_size_goes_where_the_module_doc_says() -> None:
+    """Below LARGE (counting what the caller will still feed): CPython's own module when the
+    interpreter has one (no OpenSSL); from LARGE on: hashlib. And no argument: the empty
+    input, as hashlib's."""
+    openssl1, openssl256 = type(hashlib.sha1(b"")), type(hashlib.sha256(b""))
+    small = b"x" * (sha.LARGE - 1)
+    assert sha.sha1().hexdigest() == hashlib.sha1().hexdigest()
+    assert sha.sha256().hexdigest() == hashlib.sha256().hexdigest()
+    assert type(sha.sha256(b"x", more=sha.LARGE)) is openssl256
+    assert type(sha.sha1(b"x" * sha.LARGE, more=0)) is openssl1
+    if _has_module("_sha1"):
+        assert type(sha.sha1(small)) is not openssl1
+        assert type(sha.sha1()) is not openssl1
+    if _has_module("_sha2") or _has_module("_sha256"):
+        assert type(sha.sha256(small)) is not openssl256
+        assert type(sha.sha256()) is not openssl256

@@ -254,11 +254,20 @@ class _DataclassFields:
                 ),
                 compare=spec.compare,
             )
-            one.name, one.type = name, owner.__annotations__.get(name, "Any")
+            one.name, one.type = name, _annotation(owner, name)
             one._field_type = dataclasses._FIELD  # type: ignore[attr-defined]
             made[name] = one
         type.__setattr__(owner, "__dataclass_fields__", made)  # made once per class
         return made
+
+
+def _annotation(owner: type, name: str) -> Any:
+    """The annotation of field ``name``: the class's own, or the base's that declared it."""
+    for cls in owner.__mro__:
+        own = vars(cls).get("__annotations__", {})
+        if name in own:
+            return own[name]
+    return "Any"
 
 
 def _set_new(cls: type, name: str, method: Any) -> None:
