@@ -281,3 +281,52 @@ def test_a_subclass_and_its_class_variables_are_read_as_dataclasses_read_them(ki
     assert mine_base.KIND == "base"
     assert mine_sub("m") != mine_base("m", 2)  # another class: never equal
     assert record.replace(mine_sub("m"), count=5) == mine_sub("m", 5)
+
+
+def test_the_finer_points_match_dataclasses(pair: tuple[type, type, str]) -> None:
+    """Class attributes for defaults, ``__match_args__``, the unknown-field error, a field
+    given both kinds of default, deleting a field, and the default (no arguments) maker."""
+    real, mine, kind = pair
+    assert mine.__match_args__ == real.__match_args__
+    if "slots" not in kind:
+        assert "version" not in vars(mine)
+        assert vars(mine)["stage"] is vars(real)["stage"] is Stage.NONE
+        assert vars(mine)["aliases"] == vars(real)["aliases"] == ()
+    with pytest.raises(TypeError) as mine_error:
+        record.replace(mine("m", 1), bogus=1)
+    with pytest.raises(TypeError) as real_error:
+        dataclasses.replace(real("m", 1), bogus=1)
+    assert str(mine_error.value).split(".")[-1] == str(real_error.value).split(".")[-1]
+    assert type(mine("m", 1)).__name__ in str(mine_error.value)
+    with pytest.raises(ValueError, match="cannot specify both default and default_factory"):
+        record.field(default=1, default_factory=dict)
+    b = mine("m", 1)
+    if kind.startswith("frozen"):
+        with pytest.raises(record.FrozenInstanceError, match="cannot delete field 'name'"):
+            del b.name
+    else:
+        a = real("m", 1)
+        del a.note, b.note
+        assert hasattr(b, "note") == hasattr(a, "note")
+
+
+def test_a_record_with_its_own_hash_or_no_fields() -> None:
+    @record.dataclass(frozen=True)
+    class Keyed:
+        """A frozen record that hashes by its key alone."""
+
+        key: str
+        value: int = 0
+
+        def __hash__(self) -> int:
+            return hash(self.key)
+
+    assert hash(Keyed("k", 1)) == hash("k")
+
+    @record.dataclass
+    class Empty:
+        """No fields at all."""
+
+    assert Empty() == Empty()
+    assert repr(Empty()).endswith("Empty()")
+    assert hasattr(Empty(), "__dict__")  # record.dataclass without arguments: no slots
