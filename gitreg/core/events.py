@@ -10,12 +10,12 @@ gives it a stable id.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
 
+from gitreg.core import record
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 
 
@@ -63,7 +63,7 @@ TO_STAGE_KINDS: Mapping[Stage, EventKind] = {
 _TO_KINDS = frozenset(TO_STAGE_KINDS.values())
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Event:
     """One change to one model: ``kind``, and the fields that say what changed."""
 
@@ -129,10 +129,10 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         """JSON shape: ``event`` is the kind; fields that do not apply are left out."""
         out: dict[str, Any] = {"event": self.kind.value}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if field.name != "kind" and value is not None:
-                out[field.name] = value
+        for name in record.fields(self):
+            value = getattr(self, name)
+            if name != "kind" and value is not None:
+                out[name] = value
         if self.version is not None:
             out["version"] = str(self.version)  # MLflow's REST shape: versions are strings
         if self.previous_version is not None:
@@ -149,7 +149,7 @@ class Event:
         return "\0".join(str(part) for part in parts)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class RegistryEvent:
     """An event in the commit that made it: who, when, and the request it came through."""
 

@@ -12,7 +12,6 @@ would refuse it (#22). Nothing is sent but the request: no credential, no cookie
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from urllib.parse import quote
 
+from gitreg.core import record
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter, ModelNotFound
 from gitreg.core.names import file_stem
@@ -37,7 +37,7 @@ class SiteUnavailable(GitregError):
     error_code = "TEMPORARILY_UNAVAILABLE"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class SiteModel:
     """A model as the site serves it, and what the site says about its build."""
 

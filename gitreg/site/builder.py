@@ -11,7 +11,6 @@ module never prints).
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.errors import InvalidParameter
 from gitreg.site import api, compare, incremental, trust
 from gitreg.site.catalog import Catalog, ModelEntry
@@ -37,7 +37,7 @@ STATIC_FILES = ("site.css", "site.js", "filter.js", "model.js", "compare.js")
 Progress = Callable[[int, int], None]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class SiteReport:
     """What a build wrote."""
 
@@ -57,6 +57,8 @@ class SiteReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for ``gitreg site --json``."""
+        import dataclasses  # records read as dataclasses (core.record); only --json asks
+
         out = dataclasses.asdict(self)
         out["outdir"], out["index"] = str(self.outdir), str(self.index)
         out["notes"] = list(self.notes)
@@ -199,7 +201,7 @@ def render_all(
     def job(entry: ModelEntry, write: parallel.Write) -> ModelOutput:
         output = model_files(pages, catalog, entry, facts, write)
         made = incremental.recorded(entry, output, catalog, signed)
-        return dataclasses.replace(output, record=made)
+        return record.replace(output, record=made)
 
     return parallel.render(job, entries, out.write_only, out.root)
 

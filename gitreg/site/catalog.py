@@ -10,11 +10,11 @@ what is newer than the verified tip costs two more git calls (``site.trust``, #2
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.card import Card, card_path, parse_card
 from gitreg.core.comment import Comment
 from gitreg.core.config import MODELS_DIR, Policy
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from gitreg.registry import Registry
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Request:
     """An open request (a ``gitreg/...`` branch, maybe a pull request) as the catalog shows it."""
 
@@ -62,7 +62,7 @@ class Request:
         return self.title or self.branch
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class ModelEntry:
     """One model, its history (oldest first) and its open requests."""
 
@@ -73,7 +73,7 @@ class ModelEntry:
     newer: bool = False  # its manifest changed after the verified tip (#22)
     card: Card | None = None  # models/<stem>.md, parsed (#29)
     card_findings: tuple[Finding, ...] = ()  # what is wrong with it (shown, never hidden)
-    comments: Mapping[int, tuple[Comment, ...]] = dataclasses.field(default_factory=dict)
+    comments: Mapping[int, tuple[Comment, ...]] = record.field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -81,7 +81,7 @@ class ModelEntry:
         return self.model.name
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Catalog:
     """Everything the site is built from."""
 
@@ -98,10 +98,10 @@ class Catalog:
     # The verified tip, and what shown here is newer than it (None: the registry has none).
     verified: VerifiedTip | None = None
     # Pull request number -> its conversation on the forge (#29), when the forge was asked.
-    threads: Mapping[int, tuple[ThreadComment, ...]] = dataclasses.field(default_factory=dict)
+    threads: Mapping[int, tuple[ThreadComment, ...]] = record.field(default_factory=dict)
     thread_note: str = ""  # why a conversation is not shown, when it is not
     # Manifest and card path -> blob id of what was read (an incremental rebuild compares).
-    sources: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    sources: Mapping[str, str] = record.field(default_factory=dict)
     # The model-signing bundles the registry keeps, by path (#28).
     signed: frozenset[str] = frozenset()
 
@@ -149,7 +149,7 @@ def collect(registry: Registry) -> Catalog:
     )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Extras:
     """What the catalog shows beside the manifests: cards and comments (#29)."""
 

@@ -9,10 +9,10 @@ made in an afternoon and one made over a year are both readable. Only the latest
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 
+from gitreg.core import record
 from gitreg.core.entities import Stage
 from gitreg.core.events import EventKind, RegistryEvent
 from gitreg.core.fields import format_timestamp, parse_timestamp
@@ -35,7 +35,7 @@ _SHOWN = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Lane:
     """A row of the chart: ``Versions``, ``Production`` or ``@alias``."""
 
@@ -44,7 +44,7 @@ class Lane:
     kind: str  # "versions", "stage" or "alias"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Bar:
     """A version holding a lane's stage or alias from ``x`` for ``width`` pixels."""
 
@@ -61,7 +61,7 @@ class Bar:
     pull_request: int | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Mark:
     """A point event on the Versions lane: a version registered or deleted, a rename."""
 
@@ -74,7 +74,7 @@ class Mark:
     color: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Tick:
     """An axis label under a commit's slot."""
 
@@ -83,7 +83,7 @@ class Tick:
     time: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Chart:
     """Everything the timeline (``model_page``) draws."""
 
@@ -98,7 +98,7 @@ class Chart:
     axis_y: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class ChartLinks:
     """How the chart links out: a version's page, a pull request, a commit."""
 

@@ -21,7 +21,6 @@ missing or unreadable, or more than half of the models changed.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import marshal
 import os
@@ -31,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.card import card_path
 from gitreg.core.config import CONFIG_FILE
 from gitreg.core.digest import artifact_dir
@@ -71,7 +71,7 @@ _RENDERERS = (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class ModelOutput:
     """What one model contributes: its files (written: path -> SHA-256, size and
     modification time), its index row and its API entry."""
@@ -87,7 +87,7 @@ class ModelOutput:
     record: tuple[dict[str, Any], list[record_events.Packed]] | None = None
 
 
-@dataclasses.dataclass
+@record.dataclass
 class Plan:
     """What a build renders (``catalog.models``) and what it keeps (``kept``)."""
 
@@ -101,7 +101,7 @@ class Plan:
     stamp: str
     previous: dict[str, Any]
     listing: dict[str, str | None] | None = None  # the previous build's marker, if read
-    dirs: dict[str, DirStat | None] = dataclasses.field(default_factory=dict)  # as found
+    dirs: dict[str, DirStat | None] = record.field(default_factory=dict)  # as found
 
     def remember(self, out: SiteOutput, fresh: Mapping[str, ModelOutput]) -> None:
         """Record this build for the next (fresh models' files with their size and time,
@@ -180,9 +180,7 @@ def plan(
     catalog = collecting.collect(registry)
     config_blob = _config_blob(registry)
     if config_blob is not None:
-        catalog = dataclasses.replace(
-            catalog, sources={**catalog.sources, CONFIG_FILE: config_blob}
-        )
+        catalog = record.replace(catalog, sources={**catalog.sources, CONFIG_FILE: config_blob})
     notes = () if why in ("", "first") else (f"every page was rendered: {why}",)
     order = [e.name for e in catalog.models]
     return Plan(catalog, order, {}, {}, notes, False, path, stamp, previous, dirs=dirs)
@@ -253,7 +251,7 @@ def _config_blob(registry: Registry) -> str | None:
 # --------------------------------------------------------------- a partial build
 
 
-@dataclasses.dataclass
+@record.dataclass
 class _Outdir:
     """The output directory as the previous build left it (read only)."""
 
@@ -338,7 +336,7 @@ def group_signed(signed: frozenset[str]) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in below.items()}
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class _Sources:
     """What the models' files are made of besides their manifests' events, grouped by
     model once (a rebuild compares every model's: never a pass over all comments, requests

@@ -8,12 +8,12 @@ percent-encoded, and nothing that is not an http(s) URL ever becomes a link.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from gitreg.core import record
 from gitreg.core.config import Config
 from gitreg.core.entities import ModelVersion
 
@@ -42,7 +42,7 @@ def fill(template: str | None, **values: object) -> str | None:
     return safe_url(filled)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Linker:
     """Makes the catalog's outgoing links from the registry's templates."""
 

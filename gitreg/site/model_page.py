@@ -8,11 +8,11 @@ and two macros); the markup is the same, byte for byte, and every value is escap
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from numbers import Number
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.digest import short
 from gitreg.site.html import esc
 from gitreg.site.markup import render_markdown
@@ -41,7 +41,7 @@ _STALE = (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class ModelView:
     """Everything the model page shows, decided by ``Pages.model``."""
 

@@ -13,7 +13,6 @@ failed in between) does not match, and the record cannot vouch for that model.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import marshal
 import operator
 import os
@@ -22,10 +21,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gitreg.core import record
 from gitreg.core.events import Event, EventKind, RegistryEvent
 
 BUCKETS = 64
-_EVENT_FIELDS = [f.name for f in dataclasses.fields(Event)][1:]
+_EVENT_FIELDS = list(record.fields(Event))[1:]
 _VALUES = operator.attrgetter(*_EVENT_FIELDS)  # one C call per event: a build packs 30,000
 Packed = tuple[Any, ...]
 

@@ -13,7 +13,6 @@ except two kinds of output that are made safe here: Markdown descriptions
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -23,6 +22,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
+from gitreg.core import record
 from gitreg.core.card import card_path, unmet_card
 from gitreg.core.config import Policy
 from gitreg.core.digest import bundle_path
@@ -101,7 +101,7 @@ def when(ms: int) -> str:
     return format_timestamp(ms)[:16].replace("T", " ") if ms else ""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class IndexRow:
     """One model in the index: MLflow's model-list columns."""
 

@@ -9,12 +9,12 @@ and its stage history. Versions are placed by number, so a deleted version leave
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 
 from markupsafe import Markup
 
+from gitreg.core import record
 from gitreg.core.entities import ModelVersion, Stage
 from gitreg.core.events import EventKind, RegistryEvent
 
@@ -27,7 +27,7 @@ TOP = 14
 BOTTOM = 34
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Point:
     """One version's value of the metric."""
 
@@ -49,7 +49,7 @@ class Point:
         )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Tick:
     """A label on an axis."""
 
@@ -57,7 +57,7 @@ class Tick:
     label: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Trend:
     """The chart of one metric."""
 
@@ -95,7 +95,7 @@ class Trend:
         return Markup("".join(parts))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Trends:
     """Every chart of a model, and how many metrics were left out."""
 

@@ -10,9 +10,9 @@ marked as newer than the verified tip, with the commit named.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 
+from gitreg.core import record
 from gitreg.core.errors import InvalidParameter
 from gitreg.core.finding import Finding
 from gitreg.core.names import check_name, name_of_stem
@@ -22,7 +22,7 @@ from gitreg.store.verdict import Refused
 from gitreg.store.verified import VERIFIED_REF, read_verified
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class InvalidEntry:
     """A model the catalog shows as invalid: its manifest, its findings, whether it has a
     page (its file name is a model's name) and whether it changed after the verified tip."""
@@ -34,7 +34,7 @@ class InvalidEntry:
     newer: bool
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class VerifiedTip:
     """The verified tip and what the catalog shows that is newer than it.
 

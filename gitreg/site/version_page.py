@@ -7,10 +7,10 @@ the page shows is decided in ``render.Pages.version``, which passes it here.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.site.chart import short_time
 from gitreg.site.html import esc
 from gitreg.site.markup import render_markdown
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from gitreg.site.catalog import Request
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class DiffRow:
     """A metric or tag of a version next to the version before it."""
 
@@ -39,7 +39,7 @@ _BY = " \u00d7 "  # between a shape's dimensions
 Thread = tuple[int, "Request | None", "Sequence[ThreadComment] | None"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class VersionView:
     """Everything the version page shows, decided by ``Pages.version``."""
 
@@ -59,7 +59,7 @@ class VersionView:
     root: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Helpers:
     """What the page takes from ``Pages``: a change as HTML, a pull request as HTML, whether
     a change is newer than the verified tip, the ``unverified`` badge, dates as text."""

@@ -17,13 +17,13 @@ invalid one either.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import marshal
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.errors import InvalidManifest
 from gitreg.core.finding import Finding
 from gitreg.core.names import name_of_stem
@@ -101,7 +101,7 @@ def model_of(path: str) -> str | None:
     return name_of_stem(path.rsplit("/", 1)[-1].removesuffix(".yaml"))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Refused:
     """A model a read would not serve: its manifest and every finding against it."""
 
