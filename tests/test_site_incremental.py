@@ -17,7 +17,7 @@ import pytest
 from gitreg import Registry
 from gitreg.site import build, parallel
 from gitreg.site.output import MARKER, FileWriter
-from tests._helpers import Cli, git
+from tests._helpers import Cli, git, modules_after
 from tests._site import make_registry
 
 
@@ -299,4 +299,20 @@ def test_a_damaged_events_file_renders_everything_again(work, tmp_path, damage):
     same_as_full(work, out, tmp_path)
     Registry(work).set_registered_model_tag("fraud", "owner", "fraud-team")
     assert build(Registry(work), out).rendered == 1  # the full build saved them again
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_rebuild_after_one_change_loads_neither_pyyaml_nor_dataclasses(work, tmp_path):
+    """The first build keeps what the safe loader made of gitreg.yaml (.git/gitreg's parse
+    memo, as a CLI write does); a rebuild in a new process finds the policy there, and its
+    records are core.record's: it renders the changed model without either import (#26)."""
+    out = tmp_path / "out"
+    Cli(work).ok("site", str(out))
+    assert (work / ".git" / "gitreg" / "yaml.marshal").is_file()
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    loaded = modules_after(tmp_path, "site", str(out), "--repo", str(work))
+    assert "owner=risk-team" in (out / "models/fraud/index.html").read_text()
+    assert not {"yaml", "gitreg.core._safe_yaml", "dataclasses"} & set(loaded), sorted(
+        {"yaml", "gitreg.core._safe_yaml", "dataclasses"} & set(loaded)
+    )
     same_as_full(work, out, tmp_path)

@@ -18,11 +18,11 @@ webhook API, with no network), and at delivery every address the name resolves t
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from collections.abc import Iterable
 
+from gitreg.core import record
 from gitreg.core.lazy_re import lazy
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -183,7 +183,7 @@ def entry_problem(text: str) -> str | None:
     return None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class HostRules:
     """Which destinations delivery may reach: public ones, and the private ones listed."""
 

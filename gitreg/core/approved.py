@@ -9,15 +9,16 @@ offline. A note is one line of JSON; one that does not parse is ignored, never t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gitreg.core import record
+
 MAX_NOTE = 64_000  # a note larger than this is not one gitreg wrote
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class ApprovalRecord:
     """Who approved the pull request that produced ``commit``, when it merged."""
 
@@ -34,7 +35,7 @@ class ApprovalRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape (the note's, and ``--json``'s)."""
-        out = dataclasses.asdict(self)
+        out = {name: getattr(self, name) for name in record.fields(self)}
         out["approved_by"] = list(self.approved_by)
         out["requirements"] = [dict(r) for r in self.requirements]
         return out

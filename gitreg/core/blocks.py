@@ -20,14 +20,13 @@ change them.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from itertools import accumulate
 from operator import add, attrgetter
 from typing import Any
 
-from gitreg.core import manifest, patch
+from gitreg.core import manifest, patch, record
 from gitreg.core.errors import InvalidManifest
 
 _VERSIONS = b"\nversions:\n"
@@ -45,7 +44,7 @@ _NUMBER = attrgetter("number")
 _PRODUCTION = attrgetter("production")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Block:
     """One version block, parsed: the item, and what a check of the whole file needs of it.
 
@@ -60,7 +59,7 @@ class Block:
     depth: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Header:
     """The parsed header: every top-level key but ``versions``, and its weight and depth."""
 
@@ -70,7 +69,7 @@ class Header:
     depth: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Layout:
     """A manifest in gitreg's layout: its header, and its blocks in file order.
 
@@ -85,7 +84,7 @@ class Layout:
     ends: list[int]  # where each block ends in ``body``
     base: object | None = None
     kept: tuple[int, int] = (0, 0)
-    token: object = dataclasses.field(default_factory=object)
+    token: object = record.field(default_factory=object)
 
     @property
     def head(self) -> dict[str, Any]:

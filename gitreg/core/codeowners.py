@@ -17,9 +17,10 @@ forge API maps to an account, so they are reported and never count.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable
+
+from gitreg.core import record
 
 # Where each forge looks for the file, in its order (the first that exists is used).
 LOCATIONS = {
@@ -33,7 +34,7 @@ _TEAM_RE = re.compile(r"^@([A-Za-z0-9][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9][A-Za-z0-9_
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Owners:
     """The owners a CODEOWNERS line gives a path: accounts, teams, and unusable e-mails."""
 
@@ -49,7 +50,7 @@ class Owners:
         return ", ".join([*self.users, *(f"@{t}" for t in self.teams)])
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class _Rule:
     section: str
     pattern: re.Pattern[str]

@@ -10,11 +10,10 @@ checks it as hostile input, and gives the JSON shape of Databricks' comments API
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, record
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.fields import MAX_VERSION, has_visible_text
 from gitreg.core.names import check_name, file_stem, name_of_stem
@@ -28,7 +27,7 @@ _NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 ACTIONS = ("EDIT_COMMENT", "DELETE_COMMENT")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Comment:
     """One comment on one model version (Databricks' ``CommentObject`` plus where it is)."""
 

@@ -20,11 +20,11 @@ manifest, so ``gitreg verify`` can name the file that changed. Pure: no I/O here
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from gitreg.core import record
 from gitreg.core.errors import InvalidParameter
 from gitreg.core.names import file_stem
 
@@ -107,7 +107,7 @@ def _order(path: str) -> tuple[str, ...]:
     return tuple(path.split("/"))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class FileDigest:
     """One file of an artifact: its path in the tree, its SHA-256 (hex), its size if known."""
 
@@ -116,7 +116,7 @@ class FileDigest:
     size: int | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Difference:
     """One way an artifact differs from what was recorded: a file changed, appeared or went."""
 
@@ -129,7 +129,7 @@ class Difference:
         return f"{name} {self.kind}"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Listing:
     """Every file of an artifact with its digest: a directory's, or one file (``single``)."""
 

@@ -9,9 +9,9 @@ one git accepts, or refuses it. No I/O.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
+from gitreg.core import record
 from gitreg.core.errors import InvalidParameter
 
 MAX_NAME = 256  # the manifest's created_by
@@ -23,7 +23,7 @@ _EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+")
 _EMAIL_LOCAL = re.compile(r"[^\w.+-]")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Identity:
     """A commit author: ``name`` and ``email`` as git writes them (``Name <email>``)."""
 

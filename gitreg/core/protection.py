@@ -16,14 +16,14 @@ to gitreg.yaml only through a reviewed merge.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
+from gitreg.core import record
 from gitreg.core.config import Policy
 from gitreg.core.entities import RegisteredModel, Stage
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class ProtectedChange:
     """One change to a protected fact of one model."""
 
@@ -39,7 +39,7 @@ class ProtectedChange:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape."""
-        return dataclasses.asdict(self)
+        return {name: getattr(self, name) for name in record.fields(self)}
 
 
 CONFIG_CHANGE = "config"

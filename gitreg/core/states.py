@@ -11,12 +11,11 @@ hand-written layout, two blocks with one version number) is diffed whole.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
-from gitreg.core import blocks
+from gitreg.core import blocks, record
 from gitreg.core.entities import ModelVersion, RegisteredModel
 from gitreg.core.errors import GitregError
 from gitreg.core.events import Event, diff_versions
@@ -27,7 +26,7 @@ UNREADABLE = (GitregError, KeyError, TypeError, ValueError, AttributeError)
 _VERSION = attrgetter("version")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class ModelState:
     """A model as one commit has it.
 

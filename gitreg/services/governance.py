@@ -367,12 +367,12 @@ def approved_events(
     events: Sequence[RegistryEvent], records: Mapping[str, ApprovalRecord]
 ) -> list[RegistryEvent]:
     """``events`` with ``approved_by`` on the transitions and alias moves of recorded commits."""
-    import dataclasses
+    from gitreg.core import record
 
     if not records:
         return list(events)
     return [
-        dataclasses.replace(e, approved_by=records[e.commit].approved_by)
+        record.replace(e, approved_by=records[e.commit].approved_by)
         if e.commit in records and e.event.kind.value in _APPROVED_KINDS
         else e
         for e in events
@@ -383,10 +383,10 @@ def approved_entries(
     entries: Sequence[HistoryEntry], records: Mapping[str, ApprovalRecord]
 ) -> list[HistoryEntry]:
     """History ``entries`` with ``approved_by`` where the audit recorded their approvals."""
-    import dataclasses
+    from gitreg.core import record
 
     return [
-        dataclasses.replace(e, approved_by=records[e.commit].approved_by)
+        record.replace(e, approved_by=records[e.commit].approved_by)
         if e.commit in records
         else e
         for e in entries

@@ -19,11 +19,11 @@ comment, the later write's text wins.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from gitreg.core import record
 from gitreg.core.comment import Comment, parse_file
 from gitreg.core.errors import ConcurrentUpdate, GitFailed, InvalidManifest
 from gitreg.store import _commit, _git, _net, _repo
@@ -38,7 +38,7 @@ Read = Callable[[str], "bytes | None"]
 Change = Callable[[Read], tuple[dict[str, "bytes | None"], T]]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Found:
     """The comments read, and the files on the ref that are not valid comments."""
 
@@ -117,8 +117,8 @@ def _read_at(root: Path, commit: str, name_dir: str | None) -> Found:
     out = _git.run(root, ["ls-tree", "-r", "-z", "--full-tree", commit, *spec])
     wanted: dict[str, str] = {}
     problems = []
-    for record in out.split(b"\0"):
-        meta, _, raw = record.partition(b"\t")
+    for line in out.split(b"\0"):
+        meta, _, raw = line.partition(b"\t")
         if not raw:
             continue
         mode, _kind, oid = meta.decode().split()

@@ -7,11 +7,11 @@ message, the pull request it names, and each file change's modes, blobs and path
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from gitreg.core import record
 from gitreg.store import _git
 
 _PULL_PATTERNS = (
@@ -21,7 +21,7 @@ _PULL_PATTERNS = (
 )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class FileChange:
     """One file a commit changed (``git log --raw``): modes, blobs, paths, status letter."""
 
@@ -34,7 +34,7 @@ class FileChange:
     new_path: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class LogCommit:
     """A commit of ``git log --first-parent``, with the registry files it changed."""
 

@@ -29,13 +29,13 @@ What can go wrong, and what each caller then sees:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gitreg.core import record
 from gitreg.store import _git, _net, _repo, faults, worktree
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ LEADER = "pushing"  # the pid of the writer pushing the queue now (for humans an
 AWAIT_POLL_MAX_SECONDS = 0.01
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Queued:
     """A write's first half: its result, and the commit that must reach the remote.
 

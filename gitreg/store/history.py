@@ -10,11 +10,11 @@ came through a pull request show up as its merge commit, whose message names the
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gitreg.core import record
 from gitreg.core.entities import RegisteredModel, Stage
 from gitreg.core.errors import VersionNotFound
 from gitreg.core.events import Event, EventKind, primary
@@ -28,7 +28,7 @@ from gitreg.store.gitlog import read_log as read_log
 from gitreg.store.walk import ZERO, walk
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One commit that changed the model: who, when, what, and through which request."""
 
@@ -47,7 +47,7 @@ class HistoryEntry:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for ``gitreg history --json``."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out = {name: getattr(self, name) for name in record.fields(self)}
         out["events"] = [e.to_dict() for e in self.events]
         return out
 

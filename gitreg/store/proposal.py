@@ -11,12 +11,11 @@ only that branch. ``request_branches`` lists the open ones with what is known of
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import validate
+from gitreg.core import record, validate
 from gitreg.core.config import BRANCH_PREFIX, MODELS_DIR
 from gitreg.core.errors import ConcurrentUpdate, PushRejected, RemoteUnavailable
 from gitreg.core.retired import RETIRED_FILE
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from gitreg.core.identity import Identity
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Proposal:
     """A ``gitreg/...`` branch on the remote that carries one change to review."""
 
@@ -42,7 +41,7 @@ class Proposal:
     rebuilt: bool = False  # an existing stale branch was built again on the current tip
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class OpenBranch:
     """An unmerged request branch: its tip, the commit it was built on, when, and if stale."""
 

@@ -34,7 +34,6 @@ Requests are parsed strictly: a malformed or hostile one fails only its requeste
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import secrets
@@ -44,6 +43,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitreg.core import record
 from gitreg.core.errors import ConcurrentUpdate, GitregError
 from gitreg.store import faults, group
 from gitreg.store import spool_codec as codec
@@ -72,7 +72,7 @@ def operation(name: str, build: Build) -> None:
     _OPERATIONS[name] = build
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Recipe:
     """A write as data: a registered ``operation`` and its JSON ``args``."""
 
@@ -80,7 +80,7 @@ class Recipe:
     args: dict[str, Any]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Answer:
     """What the holder did with a request (see the module doc)."""
 
@@ -229,7 +229,7 @@ def request(
 # --------------------------------------------------------------------- the holder's side
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class _Request:
     op: str
     args: Mapping[str, Any]

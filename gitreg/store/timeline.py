@@ -14,14 +14,14 @@ deleted), when the version is deleted, or when the model is.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 
+from gitreg.core import record
 from gitreg.core.entities import Stage
 from gitreg.core.events import EventKind, RegistryEvent
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@record.dataclass(frozen=True, slots=True)
 class Interval:
     """A span during which ``version`` held a stage or an alias."""
 
@@ -92,7 +92,7 @@ class _Spans:
         found = self.open.pop(key, None)
         if found is not None:
             order, interval = found
-            ended = dataclasses.replace(interval, end=item.timestamp, ended_by=item.commit)
+            ended = record.replace(interval, end=item.timestamp, ended_by=item.commit)
             self.closed.append((order, ended))
 
     def end_all(self, item: RegistryEvent) -> None:
