@@ -386,9 +386,7 @@ def approved_entries(
     from gitreg.core import record
 
     return [
-        record.replace(e, approved_by=records[e.commit].approved_by)
-        if e.commit in records
-        else e
+        record.replace(e, approved_by=records[e.commit].approved_by) if e.commit in records else e
         for e in entries
     ]
 
