@@ -23,7 +23,7 @@ import yaml
 
 from gitreg import Registry
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
-from gitreg.core.errors import GitregError, InvalidParameter, VersionNotFound
+from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter, VersionNotFound
 from gitreg.store import spool
 from gitreg.store import spool_codec as codec
 from tests._helpers import git, head, status
@@ -288,3 +288,68 @@ def test_results_and_errors_travel_exactly():
     with pytest.raises(codec.SpoolDataError):
         codec.identity("Eve <eve@example.com>\nparent 0000")
     assert isinstance(InvalidParameter("x"), GitregError)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        pytest.param({"kind": "none", "value": None}, id="none-with-a-value"),
+        pytest.param({"kind": "model"}, id="model-without-value"),
+        pytest.param({"kind": "version", "value": {}, "extra": 1}, id="version-extra-key"),
+        pytest.param(["kind", "none"], id="not-a-mapping"),
+        pytest.param({"kind": "shell"}, id="unknown-kind"),
+        pytest.param({"kind": "version", "tags": {"k": 1}}, id="tags-not-text"),
+        pytest.param({"kind": "version", "tags": {1: "v"}}, id="tag-key-not-text"),
+        pytest.param({"kind": "version", "tags": ["k", "v"]}, id="tags-a-list"),
+        pytest.param({"kind": "version", "metrics": {"f1": "0.9"}}, id="metric-text"),
+        pytest.param({"kind": "version", "metrics": {"f1": True}}, id="metric-bool"),
+        pytest.param({"kind": "version", "metrics": {3: 0.9}}, id="metric-key-not-text"),
+        pytest.param({"kind": "model", "tags": {"k": None}}, id="model-tag-none"),
+    ],
+)
+def test_a_hostile_answer_or_request_value_is_refused_whole(hostile):
+    """What a requester reads back from the spool is data someone could have written: every
+    field is checked by type, a map's keys and values both, and nothing extra is allowed."""
+    mv = ModelVersion("churn", 3, "s3://x", tags={"a": "b"}, metrics={"f1": 0.9})
+    model = RegisteredModel("churn", 1, 9, "d", {"t": "v"}, {}, (mv,), 3, "ann")
+    data = hostile
+    if isinstance(hostile, dict) and hostile.get("kind") in ("version", "model"):
+        extra = {k: v for k, v in hostile.items() if k != "kind"}
+        if hostile["kind"] == "version" and set(extra) <= {"tags", "metrics"}:
+            data = {"kind": "version", "value": {**codec.encode_version(mv), **extra}}
+        elif hostile["kind"] == "model" and set(extra) == {"tags"}:
+            data = {"kind": "model", "value": {**codec.encode_model(model), **extra}}
+    with pytest.raises(codec.SpoolDataError):
+        codec.decode_result(data)
+
+
+def test_only_plain_gitreg_errors_travel_and_come_back_as_themselves():
+    class Local(GitregError):
+        """Not one of gitreg's error classes."""
+
+    carried = VersionNotFound("no version 9")
+    carried.extra = "a field the class does not have"  # type: ignore[attr-defined]
+    assert codec.encode_error(Local("x")) is None  # the requester raises it itself
+    assert codec.encode_error(carried) is None
+    assert codec.encode_error(InvalidManifest("bad", ())) is None  # its own constructor
+    assert codec.encode_error(VersionNotFound("v")) == {
+        "class": "VersionNotFound",
+        "code": "RESOURCE_DOES_NOT_EXIST",
+        "message": "v",
+    }
+    for hostile in (
+        {"class": "InvalidManifest", "code": "x", "message": "y"},  # own constructor
+        {"class": "VersionNotFound", "code": 1, "message": "y"},
+        {"class": "VersionNotFound", "code": "x", "message": None},
+        {"class": "VersionNotFound", "code": "x"},
+        {"class": "__builtins__", "code": "x", "message": "y"},
+        "VersionNotFound",
+    ):
+        with pytest.raises(codec.SpoolDataError):
+            codec.decode_error(hostile)
+    error = codec.decode_error({"class": "InvalidParameter", "code": "CUSTOM", "message": "m"})
+    assert (type(error), error.error_code, error.message) == (InvalidParameter, "CUSTOM", "m")
+    for hostile in (None, 3, "Eve", "Eve <eve@example.com", "<eve@example.com>"):
+        with pytest.raises(codec.SpoolDataError, match="not an identity"):
+            codec.identity(hostile)
+    assert codec.identity("Eve Doe <eve@example.com>").email == "eve@example.com"
