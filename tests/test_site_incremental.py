@@ -307,7 +307,8 @@ def test_a_rebuild_after_one_change_loads_neither_pyyaml_nor_dataclasses(work, t
     memo, as a CLI write does); a rebuild in a new process finds the policy there, and its
     records are core.record's: it renders the changed model without either import (#26)."""
     out = tmp_path / "out"
-    Cli(work).ok("site", str(out))
+    first = modules_after(tmp_path, "site", str(out), "--repo", str(work))  # a new process
+    assert "yaml" in first  # nothing remembered yet: the safe loader parsed gitreg.yaml
     assert (work / ".git" / "gitreg" / "yaml.marshal").is_file()
     Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
     loaded = modules_after(tmp_path, "site", str(out), "--repo", str(work))
