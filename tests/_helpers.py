@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +126,12 @@ def modules_after(tmp_path: Path, *args: str) -> list[str]:
     assert result["code"] == 0, proc.stderr
     modules: list[str] = result["modules"]
     return modules
+
+
+def wait_for(predicate: Callable[[], object], what: str, seconds: float = 60.0) -> None:
+    """Poll ``predicate`` until it is true; fail the test naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from gitreg import Registry
 from gitreg.core.errors import GitregError
 from gitreg.core.identity import Identity
 from gitreg.store import _lock, group
-from tests._helpers import git, head, status
+from tests._helpers import git, head, status, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI = "import sys; from gitreg.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -48,14 +47,6 @@ def queued_count(clone: Path) -> int:
     if tip is None:
         return 0
     return int(git(clone, "rev-list", "--count", f"origin/main..{tip}").strip())
-
-
-def wait_for(predicate: Any, what: str, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def remote_sources(remote: Path) -> list[str]:

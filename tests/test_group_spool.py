@@ -26,7 +26,7 @@ from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter, VersionNotFound
 from gitreg.store import spool
 from gitreg.store import spool_codec as codec
-from tests._helpers import git, head, status
+from tests._helpers import git, head, status, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI = "import sys; from gitreg.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -38,16 +38,6 @@ def spool_dir(clone: Path) -> Path:
 
 def waiting(clone: Path) -> list[Path]:
     return sorted(spool_dir(clone).glob("*.req")) if spool_dir(clone).exists() else []
-
-
-def wait_for(predicate: Any, what: str, seconds: float = 60.0) -> None:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def gitreg(
