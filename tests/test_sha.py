@@ -50,8 +50,8 @@ def test_fed_in_pieces_and_copied_midway(size: int) -> None:
 # process loaded it long ago. Prints the type each call returned, in order.
 ROUTES = r"""
 import sys
-sys.modules.pop("hashlib", None)  # a harness (mutmut's) may have loaded it: start unloaded
 from gitreg.core import sha
+sys.modules.pop("hashlib", None)  # a harness (mutmut's) may have loaded it: start unloaded
 small, large = b"x" * (sha.LARGE - 1), b"x" * sha.LARGE
 seen = [type(sha.sha1()).__module__, type(sha.sha1(small)).__module__,
         type(sha.sha256()).__module__, type(sha.sha256(small)).__module__,
