@@ -51,15 +51,28 @@ def test_fed_in_pieces_and_copied_midway(size: int) -> None:
 ROUTES = r"""
 import sys
 from gitreg.core import sha
-sys.modules.pop("hashlib", None)  # a harness (mutmut's) may have loaded it: start unloaded
+def fresh(call):  # each call as in a new interpreter: hashlib not loaded yet
+    sys.modules.pop("hashlib", None)  # (a harness such as mutmut's may have loaded it)
+    return type(call()).__module__
 small, large = b"x" * (sha.LARGE - 1), b"x" * sha.LARGE
-seen = [type(sha.sha1()).__module__, type(sha.sha1(small)).__module__,
-        type(sha.sha256()).__module__, type(sha.sha256(small)).__module__,
-        "hashlib" in sys.modules,
-        type(sha.sha256(b"x", more=sha.LARGE)).__module__, type(sha.sha1(large)).__module__,
-        "hashlib" in sys.modules,
-        type(sha.sha1(b"x")).__module__, type(sha.sha256(b"x")).__module__]
-print(seen)
+seen = [fresh(lambda: sha.sha1()), fresh(lambda: sha.sha1(small)),
+        fresh(lambda: sha.sha256()), fresh(lambda: sha.sha256(small)),
+        fresh(lambda: sha.sha1(b"x", more=sha.LARGE)), fresh(lambda: sha.sha1(large)),
+        fresh(lambda: sha.sha256(b"x", more=sha.LARGE)), fresh(lambda: sha.sha256(large)),
+        fresh(lambda: sha.sha1(b"x", more=sha.LARGE - 2))]
+def fresh_digest(make):  # the built-in modules' digests, fed whole and in pieces, copied
+    sys.modules.pop("hashlib", None)
+    whole = make(b"blob 3\0abc").hexdigest()
+    fed = make(b"blob 3\0", more=3)
+    fed.update(b"a")
+    copied = fed.copy()
+    fed.update(b"bc")
+    copied.update(b"bc")
+    return [type(fed).__module__, whole, fed.hexdigest(), copied.hexdigest()]
+digests = [fresh_digest(sha.sha1), fresh_digest(sha.sha256)]
+import hashlib  # once loaded, every size goes to it
+seen += [type(sha.sha1(b"x")).__module__, type(sha.sha256(b"x")).__module__]
+print([seen, digests])
 """
 
 
@@ -81,8 +94,14 @@ def test_each_size_goes_where_the_module_doc_says() -> None:
     found = subprocess.run(
         [sys.executable, "-c", ROUTES], capture_output=True, text=True, check=True
     ).stdout
-    seen = ast.literal_eval(found)
+    seen, digests = ast.literal_eval(found)
     openssl = type(hashlib.sha1(b"")).__module__
     small1 = "_sha1" if _has_module("_sha1") else openssl
     small2 = next((m for m in ("_sha2", "_sha256") if _has_module(m)), openssl)
-    assert seen == [small1, small1, small2, small2, False, openssl, openssl, True, openssl, openssl]
+    assert seen == [small1, small1, small2, small2, *[openssl] * 4, small1, openssl, openssl]
+    for (module, *three), made, builtin in (
+        (digests[0], hashlib.sha1, small1),
+        (digests[1], hashlib.sha256, small2),
+    ):
+        assert module == builtin
+        assert three == [made(b"blob 3\0abc").hexdigest()] * 3
