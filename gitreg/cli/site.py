@@ -106,14 +106,10 @@ def site(
       gitreg site _site --at v1.0 --base-url https://acme.github.io/registry/
       gitreg site _site --full
     """
-    from gitreg.core import yaml_memo
     from gitreg.site import build
     from gitreg.site.output import OutputRefused
 
     registry = _registry(repo, at)
-    # gitreg.yaml as the safe loader parsed it before, by its text: a rebuild that renders
-    # one model does not import PyYAML for the policy (a tenth of it, #26).
-    yaml_memo.read_file(registry.store.state_dir)
     bar = _Bar(enabled=not as_json and sys.stderr.isatty())
     try:
         report = build(registry, outdir, base_url=base_url, progress=bar, full=full)
@@ -121,7 +117,6 @@ def site(
         raise click.BadParameter(e.message, param_hint="OUTDIR") from e
     finally:
         bar.close()
-    yaml_memo.save_file(registry.store.state_dir)
     for note in report.notes:
         _say(f"Note: {note}")
     if as_json:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import manifest
+from gitreg.core import manifest, yaml_memo
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, RETIRED_FILE, Config
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import (
@@ -199,7 +199,11 @@ class Store(Writer):
         known = known_config(text)  # frozen, and decided by the text alone
         if known is not None:
             return known
+        # What the safe loader made of this text before, kept in the clone by text hash
+        # (core.yaml_memo): an unchanged policy needs no PyYAML in a new process (#26).
+        yaml_memo.read_file(self.state_dir)
         data = manifest.load(text, CONFIG_FILE) or {}
+        yaml_memo.save_file(self.state_dir)  # writes only when this process parsed anew
         if not isinstance(data, dict):
             raise InvalidManifest(f"{CONFIG_FILE}:1: expected a mapping at the top level")
         try:
