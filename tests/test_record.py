@@ -26,16 +26,22 @@ from gitreg.core.config import Config, Policy, Requirement
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 
 Maker = Callable[..., Any]
-BOTH: list[tuple[str, Maker, Maker]] = [
-    (
-        "frozen+slots",
-        dataclasses.dataclass(frozen=True, slots=True),
-        record.dataclass(frozen=True, slots=True),
-    ),
-    ("frozen", dataclasses.dataclass(frozen=True), record.dataclass(frozen=True)),
-    ("mutable", dataclasses.dataclass, record.dataclass),
-    ("mutable+slots", dataclasses.dataclass(slots=True), record.dataclass(slots=True)),
-]  # fmt: skip
+BOTH: list[tuple[str, dict[str, bool] | None]] = [
+    ("frozen+slots", {"frozen": True, "slots": True}),
+    ("frozen", {"frozen": True}),
+    ("mutable", None),
+    ("mutable+slots", {"slots": True}),
+]
+
+
+def _makers(kind: str) -> tuple[Maker, Maker]:
+    """``dataclasses``' decorator and ``record``'s for ``kind``, made when a test runs (not
+    at import: a decorator made at import would hide a change to ``record.dataclass``'s
+    arguments from the tests)."""
+    options = dict(BOTH)[kind]
+    if options is None:
+        return dataclasses.dataclass, record.dataclass
+    return dataclasses.dataclass(**options), record.dataclass(**options)
 
 
 def _kinds(maker: Maker, fields: Any) -> type:
@@ -60,7 +66,8 @@ def _kinds(maker: Maker, fields: Any) -> type:
 
 @pytest.fixture(params=BOTH, ids=[b[0] for b in BOTH])
 def pair(request: pytest.FixtureRequest) -> tuple[type, type, str]:
-    kind, real, mine = request.param
+    kind = request.param[0]
+    real, mine = _makers(kind)
     return _kinds(real, dataclasses.field), _kinds(mine, record.field), kind
 
 
@@ -97,6 +104,8 @@ def test_hashing_and_freezing_match_dataclasses(pair: tuple[type, type, str]) ->
     a, b = real("m", 1, tags=()), mine("m", 1, tags=())
     if kind.startswith("frozen"):
         assert hash(b) == hash(mine("m", 1, tags=(), note="other"))
+        assert hash(b) == hash(a)  # the compared fields' tuple, as dataclasses hashes
+        assert hash(b) != hash(mine("m", 2, tags=()))
         assert {b, mine("m", 1, tags=())} == {b}
         for target in (a, b):
             with pytest.raises(dataclasses.FrozenInstanceError if target is a else AttributeError):
@@ -268,7 +277,7 @@ def _family(maker: Maker, fields: Any) -> tuple[type, type]:
 
 @pytest.mark.parametrize("kind", ["frozen", "mutable"])
 def test_a_subclass_and_its_class_variables_are_read_as_dataclasses_read_them(kind: str) -> None:
-    makers = {b[0]: (b[1], b[2]) for b in BOTH}[kind]
+    makers = _makers(kind)
     (_real_base, real_sub), (mine_base, mine_sub) = (
         _family(makers[0], dataclasses.field),
         _family(makers[1], record.field),
@@ -338,7 +347,7 @@ def test_a_record_with_its_own_hash_or_no_fields() -> None:
 
 @pytest.mark.parametrize("kind", [b[0] for b in BOTH])
 def test_a_record_of_one_field_as_a_dataclass_of_one(kind: str) -> None:
-    real_maker, mine_maker = {b[0]: (b[1], b[2]) for b in BOTH}[kind]
+    real_maker, mine_maker = _makers(kind)
 
     class One:
         """A single field: its getter gives one value, not a tuple of them."""
