@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -343,3 +344,203 @@ def test_only_plain_gitreg_errors_travel_and_come_back_as_themselves():
         with pytest.raises(codec.SpoolDataError, match="not an identity"):
             codec.identity(hostile)
     assert codec.identity("Eve Doe <eve@example.com>").email == "eve@example.com"
+
+
+def _applied_by_the_holder(clone: Path, recipe: spool.Recipe) -> spool.Answer:
+    """``recipe`` left in the spool as Ann's request, then the holder's own write (version 2
+    of churn): the holder's answer to Ann."""
+    import gitreg.services.spooled  # noqa: F401  (the holder knows the operations)
+
+    spool_dir(clone).mkdir(parents=True, exist_ok=True)
+    request = spool.request(
+        recipe,
+        "main",
+        "origin",
+        "Ann <ann@example.com>",
+        "Ann <ann@example.com>",
+        1_700_000_000_000,
+    )
+    (spool_dir(clone) / "8-ann.req").write_text(json.dumps(request))
+    Registry(clone).create_model_version("churn", "s3://churn/2")
+    return spool._answer(json.loads((spool_dir(clone) / "8-ann.out").read_text()))
+
+
+def remote_model(remote: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(git(remote, "show", "main:models/churn.yaml"))
+    return data
+
+
+def test_every_operation_is_applied_by_the_holder_with_all_its_arguments(clone, bare_remote):
+    """Each recipe a writer may hand over, applied by the holder (not declined back to its
+    caller) with every argument it carries: the same version, alias and tags the caller's
+    own write would have made."""
+    from gitreg.services import spooled
+
+    new = ModelVersion(
+        "churn",
+        0,
+        source="s3://churn/ann",
+        run_id="run-7",
+        tags={"team": "risk"},
+        run_link="https://ci.example.com/run/7",
+        description="Ann's model",
+        metrics={"auc": 0.91},
+        digest="sha256:" + "a" * 64,
+        creation_timestamp=1_700_000_000_123,
+        signature={"inputs": [{"type": "double"}]},
+        has_input_example=True,
+    )
+    answer = _applied_by_the_holder(clone, spooled.register(new, create_model=False))
+    assert answer.error is None, answer
+    assert not answer.declined
+    assert isinstance(answer.result, ModelVersion)
+    assert answer.result.version == 3
+    assert answer.commit == git(bare_remote, "rev-parse", "main").strip()
+    made = {v["version"]: v for v in remote_model(bare_remote)["versions"]}[3]
+    assert made["source"] == "s3://churn/ann"
+    assert made["run_id"] == "run-7"
+    assert made["tags"] == {"team": "risk"}
+    assert made["run_link"] == "https://ci.example.com/run/7"
+    assert made["description"] == "Ann's model"
+    assert made["metrics"] == {"auc": 0.91}
+    assert made["digest"] == "sha256:" + "a" * 64
+    assert made["created_at"] == "2023-11-14T22:13:20.123Z"  # its own time, not the holder's
+    assert made["created_by"] == "Ann"
+    assert made["signature"] == {"inputs": [{"type": "double"}]}
+    assert answer.result.signature == {"inputs": [{"type": "double"}]}
+    assert answer.result.has_input_example is True
+
+
+@pytest.mark.parametrize(
+    ("make", "check"),
+    [
+        (
+            lambda s: s.set_alias("churn", "candidate", 1, True),
+            lambda model: model["aliases"] == {"candidate": 1},
+        ),
+        (
+            lambda s: s.set_tags("churn", {"owner": "ann"}, None),
+            lambda model: model["tags"] == {"owner": "ann"},
+        ),
+        (
+            lambda s: s.set_tags("churn", {"owner": "ann"}, 1),
+            lambda model: model["versions"][0]["tags"] == {"owner": "ann"},
+        ),
+    ],
+    ids=["alias", "model tags", "version tags"],
+)
+def test_aliases_and_tags_are_applied_by_the_holder(clone, bare_remote, make, check):
+    from gitreg.services import spooled
+
+    answer = _applied_by_the_holder(clone, make(spooled))
+    assert answer.error is None, answer
+    assert not answer.declined
+    assert answer.commit == git(bare_remote, "rev-parse", "main").strip()
+    assert check(remote_model(bare_remote)), remote_model(bare_remote)
+    line = git(bare_remote, "log", "-1", "--format=%an", "main").strip()
+    assert line == "Ann"
+
+
+@pytest.mark.parametrize("number", [None, 1], ids=["model", "version"])
+def test_deleting_tags_is_applied_by_the_holder_strict_or_not(clone, bare_remote, number):
+    from gitreg.services import spooled
+
+    Registry(clone).set_tags("churn", {"owner": "ann", "keep": "1"}, number)
+    answer = _applied_by_the_holder(clone, spooled.delete_tags("churn", ["owner"], number, True))
+    assert answer.error is None, answer
+    assert not answer.declined
+    model = remote_model(bare_remote)
+    tags = model["tags"] if number is None else model["versions"][0]["tags"]
+    assert tags == {"keep": "1"}
+    # Strict: a key that is not there is the caller's error, carried back, not a decline.
+    strict = _applied_by_the_holder(clone, spooled.delete_tags("churn", ["gone"], number, True))
+    assert not strict.declined
+    assert isinstance(strict.error, GitregError), strict
+    lenient = _applied_by_the_holder(clone, spooled.delete_tags("churn", ["gone"], number, False))
+    assert lenient.error is None, lenient
+    assert not lenient.declined
+
+
+@pytest.mark.parametrize(
+    ("op", "key", "value"),
+    [
+        ("register", "created", "1700000000"),
+        ("register", "metrics", ["auc"]),
+        ("register", "signature", "inputs"),
+        ("register", "create_model", 1),
+        ("register", "name", 7),
+        ("register", "description", 3),
+        ("set_alias", "answer", "yes"),
+        ("set_tags", "tags", ["owner"]),
+        ("delete_tags", "strict", 0),
+        ("delete_tags", "keys", "owner"),
+    ],
+)
+def test_an_argument_of_the_wrong_type_is_its_callers_error(clone, bare_remote, op, key, value):
+    from gitreg.services import spooled
+
+    recipes = {
+        "register": spooled.register(ModelVersion("churn", 0, source="s3://x"), False),
+        "set_alias": spooled.set_alias("churn", "candidate", 1, True),
+        "set_tags": spooled.set_tags("churn", {"owner": "ann"}, None),
+        "delete_tags": spooled.delete_tags("churn", ["owner"], None, False),
+    }
+    recipe = recipes[op]
+    before = remote_model(bare_remote)
+    answer = _applied_by_the_holder(clone, spool.Recipe(op, {**recipe.args, key: value}))
+    assert isinstance(answer.error, InvalidParameter), answer
+    assert key in answer.error.message
+    after = remote_model(bare_remote)
+    assert [v["version"] for v in after["versions"]] == [1, 2]  # only the holder's own
+    assert after.get("aliases") == before.get("aliases")
+    assert after.get("tags") == before.get("tags")
+
+
+def test_a_request_nobody_serves_is_withdrawn_and_written_by_its_own_writer(clone, bare_remote):
+    """The lock's holder lets go without serving the spool (here the test holds the clone's
+    real lock, as a holder past its serving point does): the waiting writer takes the lock,
+    withdraws its request and makes its own commit, leaving nothing in the spool."""
+    from gitreg.store import _lock
+
+    with _lock.hold(clone / ".git" / "gitreg" / "lock", 0):
+        writer = gitreg(clone, "register", "churn", "s3://alone", who="Alone")
+        wait_for(lambda: len(waiting(clone)) == 1, "the writer's request")
+    out, err = writer.communicate(timeout=120)
+    assert writer.returncode == 0, err
+    assert out.strip() == "2"
+    assert remote_versions(bare_remote)[-1]["source"] == "s3://alone"
+    assert git(bare_remote, "log", "-1", "--format=%an", "main").strip() == "Alone"
+    assert list(spool_dir(clone).iterdir()) == []
+
+
+def test_a_request_for_another_branch_is_declined_to_its_writer(clone, bare_remote):
+    from gitreg.services import spooled
+
+    recipe = spooled.set_tags("churn", {"owner": "ann"}, None)
+    spool_dir(clone).mkdir(parents=True, exist_ok=True)
+    request = spool.request(
+        recipe, "release", "origin", "Ann <a@example.com>", "Ann <a@example.com>", 1
+    )
+    (spool_dir(clone) / "9-ann.req").write_text(json.dumps(request))
+    import gitreg.services.spooled  # noqa: F401  (the holder knows the operations)
+
+    Registry(clone).create_model_version("churn", "s3://churn/2")
+    answer = spool._answer(json.loads((spool_dir(clone) / "9-ann.out").read_text()))
+    assert answer.declined
+    assert answer.error is None
+    assert answer.commit is None
+    assert "tags" not in remote_model(bare_remote)
+
+
+def test_answers_nobody_collected_are_removed_after_an_hour_and_not_before(clone):
+    spool_dir(clone).mkdir(parents=True, exist_ok=True)
+    old, recent = spool_dir(clone) / "1-old.out", spool_dir(clone) / "2-recent.out"
+    for path in (old, recent):
+        path.write_text("{}")
+    hours_ago = time.time() - spool.STALE_SECONDS - 60
+    os.utime(old, (hours_ago, hours_ago))
+    minutes_ago = time.time() - spool.STALE_SECONDS + 300
+    os.utime(recent, (minutes_ago, minutes_ago))
+    Registry(clone).create_model_version("churn", "s3://churn/2")
+    assert not old.exists()
+    assert recent.exists()
