@@ -544,3 +544,76 @@ def test_answers_nobody_collected_are_removed_after_an_hour_and_not_before(clone
     Registry(clone).create_model_version("churn", "s3://churn/2")
     assert not old.exists()
     assert recent.exists()
+
+
+# ------------------------------------------------- what a hostile spool file can and cannot do
+
+
+def test_only_a_regular_file_of_at_most_a_megabyte_is_read(tmp_path):
+    target = tmp_path / "target.json"
+    target.write_text(json.dumps(_request("set_tags")))
+    link = tmp_path / "link.req"
+    link.symlink_to(target)
+    fifo = tmp_path / "fifo.req"
+    os.mkfifo(fifo)  # opened without blocking, then refused
+    big = tmp_path / "big.req"
+    big.write_text(" " * spool.MAX_BYTES + "{}")
+    edge = tmp_path / "edge.req"
+    edge.write_text("{}".ljust(spool.MAX_BYTES))
+    latin = tmp_path / "latin.req"
+    latin.write_bytes(b'{"k": "\xe9"}')
+    with pytest.raises(OSError, match="Too many levels of symbolic links"):
+        spool._read_json(link)  # a link is never followed out of the spool
+    for path in (fifo, big):
+        with pytest.raises(
+            codec.SpoolDataError, match=f"{path.name} is not a regular file of at most 1 MB"
+        ):
+            spool._read_json(path)
+    assert spool._read_json(edge) == {}  # exactly the limit is read whole
+    with pytest.raises(codec.SpoolDataError, match=r"latin\.req is not JSON"):
+        spool._read_json(latin)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"v": 99}, "not a request gitreg writes"),
+        ({"extra": 1}, "not a request gitreg writes"),
+        ({"op": 1}, "a request's op, branch or remote is not text"),
+        ({"branch": None}, "a request's op, branch or remote is not text"),
+        ({"args": []}, "a request's args or time has the wrong type"),
+        ({"now": True}, "a request's args or time has the wrong type"),
+        ({"now": 1.5}, "a request's args or time has the wrong type"),
+    ],
+)
+def test_a_request_is_read_field_by_field(change, message):
+    good = _request("set_tags")
+    assert spool._Request.parse(good).now == 1
+    with pytest.raises(codec.SpoolDataError, match=message):
+        spool._Request.parse({**good, **change})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "not an answer gitreg writes"),
+        ({"v": 99, "declined": True}, "not an answer gitreg writes"),
+        ({"v": spool.VERSION, "commit": "abc", "mine": True}, "commit is not a commit id"),
+        ({"v": spool.VERSION, "commit": "A" * 40, "mine": True}, "commit is not a commit id"),
+        ({"v": spool.VERSION, "commit": "a" * 40, "mine": "yes"}, "commit is not a commit id"),
+        ({"v": spool.VERSION, "commit": None, "mine": None}, "commit is not a commit id"),
+    ],
+)
+def test_an_answer_is_read_field_by_field(data, message):
+    with pytest.raises(codec.SpoolDataError, match=message):
+        spool._answer(data)
+
+
+def test_an_answer_says_whose_commit_carried_the_write():
+    none = codec.encode_result(None)
+    answer = spool._answer({"v": spool.VERSION, "result": none, "commit": "a" * 40, "mine": False})
+    assert answer.commit == "a" * 40
+    assert answer.mine is False
+    assert not answer.declined
+    unchanged = {"v": spool.VERSION, "result": none, "commit": None, "mine": True}
+    assert spool._answer(unchanged).commit is None
