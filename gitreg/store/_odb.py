@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import threading
-import weakref
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitreg.core import sha
 from gitreg.core.errors import GitFailed
 from gitreg.store import _deflate, _stored
 from gitreg.store._git import blob_id
+
+if TYPE_CHECKING:
+    import subprocess
+    import weakref
 
 TREE_MODE = b"40000"
 FILE_MODE = b"100644"
@@ -126,13 +129,20 @@ class Reader:
     ref's value is read fresh by the caller.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, objects: Path | None = None) -> None:
         self.root = root
+        # The repository's own object directory when its loose objects may be read here
+        # (a plain SHA-1 repository, ``_repo.Repo.fast``); None: every read asks git.
+        self.objects = objects
         self._proc: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], Reader] | None = None
         self._lock = threading.Lock()
 
     def _start(self) -> subprocess.Popen[bytes]:
+        # Loaded here: a write whose objects are all loose starts no process (#26).
+        import subprocess
+        import weakref
+
         try:
             proc = subprocess.Popen(
                 ["git", "cat-file", "--batch"],
@@ -150,6 +160,10 @@ class Reader:
         """(object id, type, content) of ``spec``, or None when it names nothing."""
         if "\n" in spec or "\0" in spec:
             return None
+        if self.objects is not None and len(spec) == 40:
+            loose = read_loose(self.objects, spec)
+            if loose is not None:
+                return loose
         with self._lock:
             for _attempt in (1, 2):
                 proc = self._proc = self._proc or self._start()
@@ -179,7 +193,35 @@ class Reader:
         self._proc = None
 
 
+def read_loose(objects: Path, oid: str) -> tuple[str, str, bytes] | None:
+    """(id, type, content) of the loose object ``oid`` in ``objects``, read in this process.
+
+    What a write reads (the tip commit, its root and ``models/`` trees) is loose: the last
+    write wrote it. Reading it here spares a cold command the ``cat-file`` process, a
+    tenth of its time (#26). None for anything else (not loose, not a full lower-case id,
+    not a well-formed object): the caller asks git, which reads packs and alternates and
+    says what is wrong with a damaged object.
+    """
+    if oid.strip("0123456789abcdef"):
+        return None
+    try:
+        with open(objects / oid[:2] / oid[2:], "rb") as f:
+            data = zlib.decompress(f.read())
+    except (OSError, zlib.error):
+        return None
+    nul = data.find(b"\0", 0, 32)
+    kind, _, size = data[:nul].partition(b" ")
+    if nul < 0 or kind not in _KINDS or not size.isdigit() or int(size) != len(data) - nul - 1:
+        return None
+    return oid, kind.decode(), data[nul + 1 :]
+
+
+_KINDS = (b"blob", b"tree", b"commit", b"tag")
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
+    import subprocess
+
     if proc.stdin is not None:
         with contextlib.suppress(OSError):
             proc.stdin.close()

@@ -79,6 +79,7 @@ class Repo:
         )
         # Whether this process may read refs and write objects itself (a plain repository).
         self.fast = plain and not any(var in os.environ for var in _ENV_OVERRIDES)
+        self.reader.objects = self.objects if self.fast else None  # loose objects (#26)
 
 
 def open_repo(root: Path) -> Repo:
