@@ -15,17 +15,18 @@ Callers use this only for a plain SHA-1 repository whose objects live in its own
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import threading
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitreg.core import sha
 from gitreg.core.errors import GitFailed
-from gitreg.store import _deflate, _stored
+from gitreg.store import _deflate, _memo, _stored
 from gitreg.store._git import blob_id
 
 if TYPE_CHECKING:
@@ -266,9 +267,13 @@ def _exited(proc: subprocess.Popen[bytes], timeout: float) -> None:
 class Tree:
     """A tree object's bytes and where each entry is, to replace one entry cheaply."""
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, offsets: Sequence[int] | None = None) -> None:
         self.raw = raw
         self._spans: dict[bytes, tuple[int, int]] | None = None
+        # Where each entry starts, kept by an earlier process (``_memo``): one entry is
+        # found by bisection, each offset used checked against the bytes, instead of
+        # splitting 10,000 entries (#26). None once found wrong, or never given.
+        self.offsets = offsets
         # A large tree's block sums once written (``write_tree``); one made from such a
         # tree by same-size replacements: those sums, and the bytes it may differ in.
         self.sums: _stored.Sums | None = None
@@ -287,9 +292,49 @@ class Tree:
             self._spans = spans
         return self._spans
 
+    def find(self, name: bytes) -> tuple[int, int] | None:
+        """(start, end) of the entry ``name`` in ``raw``, or None."""
+        if self._spans is None and self.offsets is not None:
+            try:
+                return self._bisect(name)
+            except _Unsure:
+                self.offsets = None  # not this tree's: split it as without a memo
+        return self.spans.get(name)
+
+    def _bisect(self, name: bytes) -> tuple[int, int] | None:
+        """``find`` through ``offsets``: git sorts a tree's names, a subtree's as if it
+        ended in '/'. Each entry looked at must sit exactly between its offset and the
+        next one (else ``_Unsure``)."""
+        offsets = self.offsets
+        assert offsets is not None
+        count = len(offsets)
+        if not count or offsets[0] != 0:
+            raise _Unsure
+        for key in (name, name + b"/"):
+            i = bisect.bisect_left(range(count), key, key=self._key_at)
+            if i < count and self._key_at(i) == key:
+                return offsets[i], self._end_at(i)
+        return None
+
+    def _end_at(self, i: int) -> int:
+        offsets = self.offsets
+        assert offsets is not None
+        return offsets[i + 1] if i + 1 < len(offsets) else len(self.raw)
+
+    def _key_at(self, i: int) -> bytes:
+        """The sort key of entry ``i`` (its name, '/' after a subtree's), checked."""
+        assert self.offsets is not None
+        raw, start, end = self.raw, self.offsets[i], self._end_at(i)
+        nul = raw.find(b"\0", start, end)
+        space = raw.find(b" ", start, nul)
+        if nul < 0 or space <= start or nul + 21 != end or not raw[start:space].isdigit():
+            raise _Unsure
+        name = raw[space + 1 : nul]
+        return name + b"/" if raw[start:space] == TREE_MODE else name
+
     def entry(self, name: bytes) -> tuple[bytes, str] | None:
         """(mode, object id) of the entry ``name``, or None."""
-        span = self.spans.get(name)
+        span = self.find(name)
         if span is None:
             return None
         start, end = span
@@ -298,12 +343,12 @@ class Tree:
 
     def with_entry(self, name: bytes, mode: bytes | None, oid: str | None) -> Tree:
         """A copy with entry ``name`` set to ``mode``/``oid``, or removed (``oid`` None)."""
-        spans = self.spans
         record = (
             b"" if oid is None or mode is None else b"%s %s\0%s" % (mode, name, bytes.fromhex(oid))
         )
-        if name in spans:
-            start, end = spans[name]
+        span = self.find(name)
+        if span is not None:
+            start, end = span
         else:
             if oid is None:
                 return self
@@ -311,8 +356,10 @@ class Tree:
         raw = memoryview(self.raw)  # one copy of a 400 kB tree, not three
         tree = Tree(b"".join((raw[:start], record, raw[end:])))
         if end - start == len(record):  # same size: every other entry stays where it was
-            tree._spans = spans
-            spans[name] = (start, end)
+            tree.offsets = self.offsets
+            if self._spans is not None:
+                tree._spans = self._spans
+                self._spans[name] = (start, end)
             if self.sums is not None:
                 tree.origin = (self.sums, start, end)
             elif self.origin is not None:
@@ -328,6 +375,10 @@ class Tree:
             if (other + b"/" if mode == TREE_MODE else other) > key:
                 return start
         return len(self.raw)
+
+
+class _Unsure(Exception):
+    """Offsets that do not describe this tree."""
 
 
 def blob_at(writer: TreeWriter, tree: str | None, path: str) -> str | None:
@@ -363,8 +414,24 @@ class TreeWriter:
             if found is None or found[1] != "tree":
                 raise GitFailed(f"tree {oid} is missing from the repository; run git fsck")
             tree = Tree(found[2])
+            if len(tree.raw) > STORE_TREES_ABOVE:
+                tree.offsets = _memo.load_offsets(self._state_dir, "tree", oid, len(tree.raw))
             self._keep(oid, tree)
         return tree
+
+    @property
+    def _state_dir(self) -> Path:
+        return self.objects.parent / "gitreg"
+
+    def _remember(self, base: str | None, new: str, tree: Tree) -> None:
+        """Keep where the entries of large tree ``new`` start, for the next process (a
+        CLI write's, ``_memo.for_next_process``), in place of those of ``base``."""
+        if not _memo.for_next_process or len(tree.raw) <= STORE_TREES_ABOVE:
+            return
+        spans = tree._spans  # a same-size change of a tree split or found by its offsets
+        offsets = tree.offsets or (None if spans is None else [s for s, _e in spans.values()])
+        if offsets is not None:
+            _memo.save_offsets(self._state_dir, "tree", new, len(tree.raw), offsets, base)
 
     def _keep(self, oid: str, tree: Tree) -> None:
         """Remember a few recent trees: the ones the next write of this process builds on."""
@@ -393,5 +460,7 @@ class TreeWriter:
         if not tree.raw:
             return None
         new = write_tree(self.objects, tree)
+        if new != oid:
+            self._remember(oid, new, tree)
         self._keep(new, tree)
         return new

@@ -25,9 +25,11 @@ from __future__ import annotations
 import bisect
 import os
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 from gitreg.core import record, sha
+from gitreg.store import _memo
 
 # A split part larger than this is folded into a new shared index by git: each write
 # rewrites and hashes the split part, so it is kept to a few tens of kB.
@@ -115,7 +117,7 @@ class Shared:
 
     data: bytes
     version: int
-    offsets: list[int]
+    offsets: Sequence[int]
 
     def name_at(self, i: int) -> bytes:
         at = self.offsets[i]
@@ -161,6 +163,23 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
     version, count = struct.unpack_from(">II", data, 4)
     if version not in (2, 3):
         raise Refused(f"shared index version {version}")
+    state_dir = git_dir / "gitreg"
+    offsets: Sequence[int] | None = _memo.load_offsets(state_dir, "shared", oid, len(data))
+    if offsets is None or len(offsets) != count or (count and offsets[0] != 12):
+        offsets = _entry_offsets(data, version, count)
+        if _memo.for_next_process:
+            _memo.save_offsets(state_dir, "shared", oid, len(data), offsets, None)
+    _SHARED.clear()  # one at a time: the one this process's index links to
+    _SHARED[oid] = shared = Shared(data, version, offsets)
+    return shared
+
+
+def _entry_offsets(data: bytes, version: int, count: int) -> list[int]:
+    """Where each of the ``count`` entries of an index starts, walking them in turn.
+
+    A new process used to walk the 10,000 entries of a large registry's shared index for
+    the one it looks up; the walk is kept under the file's checksum (``_memo``, #26), which
+    the file is checked against before any use."""
     offsets, pos = [], 12
     for _ in range(count):
         flags = (data[pos + 60] << 8) | data[pos + 61]
@@ -169,9 +188,7 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
         size = 64 if version == 3 and flags & _EXTENDED else 62
         offsets.append(pos)
         pos += (size + (flags & _NAME_MASK) + 8) & ~7
-    _SHARED.clear()  # one at a time: the one this process's index links to
-    _SHARED[oid] = shared = Shared(data, version, offsets)
-    return shared
+    return offsets
 
 
 # -------------------------------------------------------------------- the split part
