@@ -96,7 +96,8 @@ def load_offsets(state_dir: Path, kind: str, oid: str, size: int) -> array.array
 def save_offsets(
     state_dir: Path, kind: str, oid: str, size: int, offsets: Sequence[int], replaces: str | None
 ) -> None:
-    """Keep ``offsets`` for object ``oid`` (and drop those of ``replaces``, if kept)."""
+    """Keep ``offsets`` for object ``oid``; drop those of ``replaces`` (``"*"``: of every
+    other object of this ``kind``), if kept."""
     folder = state_dir / "offsets"
     body = array.array("I", offsets).tobytes()
     header = _OFFSETS_HEADER.pack(size, len(offsets), zlib.crc32(body))
@@ -111,8 +112,18 @@ def save_offsets(
         with os.fdopen(fd, "wb") as f:
             f.write(_OFFSETS_MAGIC + header + body)
         os.replace(temp, folder / f"{kind}-{oid}")
-        if replaces is not None and replaces != oid:
+        if replaces == "*":
+            for other in folder.glob(f"{kind}-*"):
+                if other.name != f"{kind}-{oid}":
+                    other.unlink()
+        elif replaces is not None and replaces != oid:
             os.unlink(folder / f"{kind}-{replaces}")
     except (OSError, OverflowError):
         with contextlib.suppress(OSError):
             os.unlink(temp)
+
+
+def drop_offsets(state_dir: Path, kind: str, oid: str) -> None:
+    """Forget the offsets kept for ``oid`` (an object that is no longer the tip's)."""
+    with contextlib.suppress(OSError):
+        os.unlink(state_dir / "offsets" / f"{kind}-{oid}")

@@ -310,6 +310,8 @@ class Tree:
         count = len(offsets)
         if not count or offsets[0] != 0:
             raise _Unsure
+        if b"/" in name:
+            return None  # no entry's name holds one
         for key in (name, name + b"/"):
             i = bisect.bisect_left(range(count), key, key=self._key_at)
             if i < count and self._key_at(i) == key:
@@ -432,6 +434,8 @@ class TreeWriter:
         offsets = tree.offsets or (None if spans is None else [s for s, _e in spans.values()])
         if offsets is not None:
             _memo.save_offsets(self._state_dir, "tree", new, len(tree.raw), offsets, base)
+        elif base is not None:  # a grown tree: its offsets are found at the next write
+            _memo.drop_offsets(self._state_dir, "tree", base)
 
     def _keep(self, oid: str, tree: Tree) -> None:
         """Remember a few recent trees: the ones the next write of this process builds on."""
