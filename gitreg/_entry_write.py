@@ -135,9 +135,9 @@ def _version(text: str) -> int | None:
 def _registry(found: dict[str, Any]) -> Registry:
     from gitreg.core import yaml_memo
     from gitreg.registry import Registry
-    from gitreg.store import _memo
+    from gitreg.store import memo
 
-    _memo.for_next_process = True  # one write per process: keep what the next one re-derives
+    memo.for_next_process = True  # one write per process: keep what the next one re-derives
 
     registry = Registry(found.get("repo"), push=found.get("push"))
     # gitreg.yaml as the safe loader parsed it before, by its text: no PyYAML (#26).

@@ -2,7 +2,7 @@
 
 A CI job runs one ``gitreg register`` (or ``transition``, ``alias``) per process. What each
 new process used to derive again is now read in process or kept in ``.git/gitreg/``
-under the identity of what it describes (``gitreg/store/_memo.py``):
+under the identity of what it describes (``gitreg/store/memo.py``):
 
 - loose objects (the tip commit and its trees, written by the last write) are read here,
   not through a ``git cat-file`` process;
@@ -30,7 +30,8 @@ import pytest
 
 from gitreg import Registry
 from gitreg.gate.scaffold import init_registry
-from gitreg.store import _git, _index_write, _memo, _odb
+from gitreg.store import _git, _index_write, _odb
+from gitreg.store import memo as store_memo
 from tests._helpers import git, head, status
 
 # The console script's module in a fresh interpreter; an atexit probe (the fast exit runs
@@ -235,8 +236,8 @@ def test_a_damaged_configuration_memo_is_ignored(repo: Path, damage: bytes | str
     memo = repo / ".git" / "gitreg" / f"{_git.CONFIG_MEMO}.marshal"
     assert _fresh_config(repo) == _config_of_git(repo)
     if damage == "list":  # well-formed marshal, wrong shapes (and the right signature)
-        signature = _memo.load(memo.parent, _git.CONFIG_MEMO)[0][0]
-        _memo.save(memo.parent, _git.CONFIG_MEMO, [(signature, {"user.name": 7}), (1, 2)])
+        signature = store_memo.load(memo.parent, _git.CONFIG_MEMO)[0][0]
+        store_memo.save(memo.parent, _git.CONFIG_MEMO, [(signature, {"user.name": 7}), (1, 2)])
     else:
         assert isinstance(damage, bytes)
         memo.write_bytes(damage)
@@ -378,11 +379,11 @@ def test_a_stale_or_damaged_offsets_memo_is_ignored(big: Path, kind: str, damage
             )
         else:
             size = (big / ".git" / f"sharedindex.{oid}").stat().st_size
-        kept = _memo.load_offsets(path.parent.parent, kind, oid, size)
+        kept = store_memo.load_offsets(path.parent.parent, kind, oid, size)
         assert kept is not None
         assert len(kept) > MODELS
         shifted = [kept[0], *(o + 8 for o in kept[1:])]
-        _memo.save_offsets(path.parent.parent, kind, oid, size, shifted, None)
+        store_memo.save_offsets(path.parent.parent, kind, oid, size, shifted, None)
     for args in (["register", "m-01500", "s3://m/1500b"], ["alias", "m-00002", "c", "1"]):
         proc, _loaded = _run(big, *args)
         assert proc.returncode == 0, (damage, proc.stderr)
@@ -392,3 +393,11 @@ def test_a_stale_or_damaged_offsets_memo_is_ignored(big: Path, kind: str, damage
     registry = Registry(big)
     assert registry.get_registered_model("m-01500").versions[-1].source == "s3://m/1500b"
     assert registry.get_registered_model("m-00002").aliases == {"c": 1}
+
+
+def test_a_blob_compressed_in_pieces_is_one_that_loads_the_piece_writer() -> None:
+    """``_odb`` loads ``_deflate`` only for a blob of ``_PIECES_FROM`` bytes or more: every
+    blob ``_deflate`` would compress in pieces must be one."""
+    from gitreg.store import _deflate
+
+    assert _odb._PIECES_FROM <= _deflate.LARGE

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gitreg.core.errors import BadRef, GitFailed, git_kind, not_regular
-from gitreg.store import _memo
+from gitreg.store import memo
 from gitreg.store._lock import spawn
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -261,12 +261,12 @@ def git_config(
                 config[key] = value
         if _memorable(config, signature):
             others = [e for e in _memo_entries(state_dir) if e[0] != signature]
-            _memo.save(state_dir, CONFIG_MEMO, [(signature, config), *others[: _KEEP - 1]])
+            memo.save(state_dir, CONFIG_MEMO, [(signature, config), *others[: _KEEP - 1]])
     _CONFIG_CACHE[root] = (signature, config)
     return config
 
 
-# ``git config --list`` kept in the clone for the next process (``_memo``, #26), under the
+# ``git config --list`` kept in the clone for the next process (``memo``, #26), under the
 # signature it was read with: stat data of every file git reads it from, the environment.
 CONFIG_MEMO = "gitconfig"
 _RACY_NS = 2_000_000_000  # a file changed this recently may change again within its mtime
@@ -277,7 +277,7 @@ _KEEP = 4  # signatures: a clone written by users or jobs with different environ
 
 def _memo_entries(state_dir: Path) -> list[tuple[object, dict[str, str]]]:
     """The well-formed (signature, configuration) pairs of the memo (none if it is not one)."""
-    found = _memo.load(state_dir, CONFIG_MEMO)
+    found = memo.load(state_dir, CONFIG_MEMO)
     if not isinstance(found, list):
         return []
     return [

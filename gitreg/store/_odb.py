@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING
 
 from gitreg.core import sha
 from gitreg.core.errors import GitFailed
-from gitreg.store import _deflate, _memo, _stored
+from gitreg.store import memo
 from gitreg.store._git import blob_id
 
 if TYPE_CHECKING:
     import subprocess
     import weakref
+
+    from gitreg.store import _stored
 
 TREE_MODE = b"40000"
 FILE_MODE = b"100644"
@@ -42,6 +44,9 @@ FILE_MODE = b"100644"
 LOOSE_LEVEL = 1
 STORE_TREES_ABOVE = 64 * 1024
 KEEP_TREES = 8
+# A blob this large may be compressed in pieces (``_deflate.LARGE`` and above): only then
+# is ``_deflate`` loaded, which a small registry's write never needs (#26).
+_PIECES_FROM = 64 * 1024
 
 
 def _sha1(header: bytes, data: bytes) -> str:
@@ -72,8 +77,11 @@ def write_loose(
         level = 0 if kind == "tree" and len(data) > STORE_TREES_ABOVE else LOOSE_LEVEL
 
     def body() -> bytes:
-        if kind == "blob" and level and len(data) >= _deflate.LARGE:
-            return _deflate.deflate(oid, header, data, level, like)
+        if kind == "blob" and level and len(data) >= _PIECES_FROM:
+            from gitreg.store import _deflate  # large blobs only (#26)
+
+            if len(data) >= _deflate.LARGE:
+                return _deflate.deflate(oid, header, data, level, like)
         packed = zlib.compressobj(level)
         return packed.compress(header) + packed.compress(data) + packed.flush()
 
@@ -87,6 +95,8 @@ def write_tree(objects: Path, tree: Tree) -> str:
     from (``_stored``, #26); its stream is the same uncompressed one as before."""
     if len(tree.raw) <= STORE_TREES_ABOVE:
         return write_loose(objects, "tree", tree.raw)
+    from gitreg.store import _stored  # large trees only (#26)
+
     old, low, high = tree.origin if tree.origin is not None else (None, 0, None)
     oid, known = _stored.sums(tree.raw, old, low, high)
     tree.sums, tree.origin = known, None
@@ -270,7 +280,7 @@ class Tree:
     def __init__(self, raw: bytes, offsets: Sequence[int] | None = None) -> None:
         self.raw = raw
         self._spans: dict[bytes, tuple[int, int]] | None = None
-        # Where each entry starts, kept by an earlier process (``_memo``): one entry is
+        # Where each entry starts, kept by an earlier process (``memo``): one entry is
         # found by bisection, each offset used checked against the bytes, instead of
         # splitting 10,000 entries (#26). None once found wrong, or never given.
         self.offsets = offsets
@@ -417,7 +427,7 @@ class TreeWriter:
                 raise GitFailed(f"tree {oid} is missing from the repository; run git fsck")
             tree = Tree(found[2])
             if len(tree.raw) > STORE_TREES_ABOVE:
-                tree.offsets = _memo.load_offsets(self._state_dir, "tree", oid, len(tree.raw))
+                tree.offsets = memo.load_offsets(self._state_dir, "tree", oid, len(tree.raw))
             self._keep(oid, tree)
         return tree
 
@@ -427,15 +437,15 @@ class TreeWriter:
 
     def _remember(self, base: str | None, new: str, tree: Tree) -> None:
         """Keep where the entries of large tree ``new`` start, for the next process (a
-        CLI write's, ``_memo.for_next_process``), in place of those of ``base``."""
-        if not _memo.for_next_process or len(tree.raw) <= STORE_TREES_ABOVE:
+        CLI write's, ``memo.for_next_process``), in place of those of ``base``."""
+        if not memo.for_next_process or len(tree.raw) <= STORE_TREES_ABOVE:
             return
         spans = tree._spans  # a same-size change of a tree split or found by its offsets
         offsets = tree.offsets or (None if spans is None else [s for s, _e in spans.values()])
         if offsets is not None:
-            _memo.save_offsets(self._state_dir, "tree", new, len(tree.raw), offsets, base)
+            memo.save_offsets(self._state_dir, "tree", new, len(tree.raw), offsets, base)
         elif base is not None:  # a grown tree: its offsets are found at the next write
-            _memo.drop_offsets(self._state_dir, "tree", base)
+            memo.drop_offsets(self._state_dir, "tree", base)
 
     def _keep(self, oid: str, tree: Tree) -> None:
         """Remember a few recent trees: the ones the next write of this process builds on."""

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gitreg.core import record, sha
-from gitreg.store import _memo
+from gitreg.store import memo
 
 # A split part larger than this is folded into a new shared index by git: each write
 # rewrites and hashes the split part, so it is kept to a few tens of kB.
@@ -118,7 +118,7 @@ class Shared:
     data: bytes
     version: int
     offsets: Sequence[int]
-    # False while ``offsets`` are a former process's (``_memo``): each one used is checked
+    # False while ``offsets`` are a former process's (``memo``): each one used is checked
     # against the entry it points at, and all are walked again at the first that is wrong.
     walked: bool = True
 
@@ -200,12 +200,12 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
     if version not in (2, 3):
         raise Refused(f"shared index version {version}")
     state_dir = git_dir / "gitreg"
-    offsets: Sequence[int] | None = _memo.load_offsets(state_dir, "shared", oid, len(data))
+    offsets: Sequence[int] | None = memo.load_offsets(state_dir, "shared", oid, len(data))
     walked = offsets is None or len(offsets) != count or (count > 0 and offsets[0] != 12)
     if walked:
         offsets = _entry_offsets(data, version, count)
-        if _memo.for_next_process:
-            _memo.save_offsets(state_dir, "shared", oid, len(data), offsets, "*")
+        if memo.for_next_process:
+            memo.save_offsets(state_dir, "shared", oid, len(data), offsets, "*")
     assert offsets is not None
     _SHARED.clear()  # one at a time: the one this process's index links to
     _SHARED[oid] = shared = Shared(data, version, offsets, walked)
@@ -216,7 +216,7 @@ def _entry_offsets(data: bytes, version: int, count: int) -> list[int]:
     """Where each of the ``count`` entries of an index starts, walking them in turn.
 
     A new process used to walk the 10,000 entries of a large registry's shared index for
-    the one it looks up; the walk is kept under the file's checksum (``_memo``, #26), which
+    the one it looks up; the walk is kept under the file's checksum (``memo``, #26), which
     the file is checked against before any use."""
     offsets, pos = [], 12
     for _ in range(count):
