@@ -267,9 +267,10 @@ def _run(write: Callable[[], None], found: dict[str, Any]) -> int:
 def _save_memo(found: dict[str, Any]) -> None:
     """Keep what this write parsed of gitreg.yaml for the next one (``yaml_memo``)."""
     if "state_dir" in found:
-        from gitreg.core import yaml_memo
+        from gitreg.core import record_code, yaml_memo
 
         yaml_memo.save_file(found["state_dir"])
+        record_code.save()  # the records' compiled methods, beside gitreg's bytecode
 
 
 def exit_now(code: int) -> None:

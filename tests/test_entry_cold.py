@@ -401,3 +401,85 @@ def test_a_blob_compressed_in_pieces_is_one_that_loads_the_piece_writer() -> Non
     from gitreg.store import _deflate
 
     assert _odb._PIECES_FROM <= _deflate.LARGE
+
+
+# ------------------------------------------------------------------ records' methods
+
+
+@pytest.fixture
+def inits(tmp_path: Path, monkeypatch) -> Path:
+    """``record_code``'s file in a temporary place, and nothing known in memory: a new
+    process's view."""
+    from gitreg.core import record_code
+
+    path = tmp_path / "record.test.inits"
+    monkeypatch.setattr(record_code, "_path", lambda: str(path))
+    monkeypatch.setattr(record_code, "_codes", None)
+    monkeypatch.setattr(record_code, "_fresh", False)
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    return path
+
+
+def _a_record_class() -> type:
+    from gitreg.core import record
+
+    @record.dataclass(frozen=True, slots=True)
+    class Point:
+        x: int
+        y: int = 2
+        tags: list[str] = record.field(default_factory=list)
+
+    return Point
+
+
+def test_a_records_compiled_init_is_kept_and_behaves_as_compiled(inits: Path) -> None:
+    from gitreg.core import record_code
+
+    fresh = _a_record_class()
+    record_code.save()
+    assert inits.is_file()
+    record_code._codes, record_code._fresh = None, False  # a new process
+    kept = _a_record_class()
+    assert not record_code._fresh  # nothing compiled: the kept code served
+    for cls in (fresh, kept):
+        assert repr(cls(1)).endswith("Point(x=1, y=2, tags=[])")
+        assert cls(1, 3, ["a"]) == cls(x=1, y=3, tags=["a"])
+        with pytest.raises(TypeError):
+            cls()
+        with pytest.raises(AttributeError):
+            cls(1).x = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage", "other magic", "wrong shape", "bad code"])
+def test_a_damaged_or_foreign_records_file_is_ignored(inits: Path, damage: bytes | str) -> None:
+    import marshal
+
+    from gitreg.core import record_code
+
+    if damage == "other magic":
+        data = marshal.dumps((b"\0\0\r\n", {}))
+    elif damage == "wrong shape":
+        data = marshal.dumps([1, 2])
+    elif damage == "bad code":  # a code object for another file under a record's source
+        data = marshal.dumps((record_code._magic(), {"x": compile("y = 1", "other", "exec")}))
+    else:
+        assert isinstance(damage, bytes)
+        data = damage
+    inits.write_bytes(data)
+    cls = _a_record_class()
+    assert repr(cls(1)).endswith("Point(x=1, y=2, tags=[])")
+    assert record_code._fresh  # compiled, not taken from the file
+    record_code.save()
+    record_code._codes = None
+    assert record_code._load()  # whole again
+
+
+def test_no_records_file_is_written_where_python_writes_no_bytecode(
+    inits: Path, monkeypatch
+) -> None:
+    from gitreg.core import record_code
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    _a_record_class()
+    record_code.save()
+    assert not inits.exists()
