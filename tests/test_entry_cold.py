@@ -483,3 +483,29 @@ def test_no_records_file_is_written_where_python_writes_no_bytecode(
     _a_record_class()
     record_code.save()
     assert not inits.exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("http.https://example.com/.extraheader", "AUTHORIZATION: bearer s3cr3t"),
+        ("credential.helper", "store"),
+        ("url.https://x-token:s3cr3t@example.com/.insteadof", "https://example.com/"),
+        ("gitreg.apitoken", "s3cr3t"),
+        ("remote.origin.url", "https://user:s3cr3t@example.com/registry.git"),
+    ],
+)
+def test_a_configuration_that_may_hold_a_credential_is_never_copied(
+    repo: Path, key: str, value: str
+) -> None:
+    memo = repo / ".git" / "gitreg" / f"{_git.CONFIG_MEMO}.marshal"
+    git(repo, "config", key, value)
+    _settle(repo)
+    memo.unlink(missing_ok=True)
+    assert _fresh_config(repo)[key.lower() if key.count(".") < 2 else key] == value
+    assert not memo.exists()
+    git(repo, "config", "--unset", key)
+    _settle(repo)
+    assert key not in _fresh_config(repo)
+    assert memo.is_file()  # the same clone without it: kept
+    assert b"s3cr3t" not in memo.read_bytes()

@@ -266,6 +266,19 @@ def git_config(
     return config
 
 
+_SECRET_SECTIONS = ("http.", "credential.", "url.", "sendemail.")
+_SECRET_WORDS = ("token", "pass", "secret", "auth", "cookie", "key")
+
+
+def _secret(key: str, value: str) -> bool:
+    """Whether a configuration entry may hold a credential (judged broadly)."""
+    name = key.rpartition(".")[2]  # the variable's name: "author.name" holds no secret
+    if key.startswith(_SECRET_SECTIONS) or any(word in name for word in _SECRET_WORDS):
+        return True
+    _scheme, sep, rest = value.partition("://")
+    return bool(sep) and "@" in rest.split("/", 1)[0]  # user (and maybe a token) in a URL
+
+
 # ``git config --list`` kept in the clone for the next process (``memo``, #26), under the
 # signature it was read with: stat data of every file git reads it from, the environment.
 CONFIG_MEMO = "gitconfig"
@@ -300,8 +313,13 @@ def _remembered_config(state_dir: Path, signature: tuple[object, ...]) -> dict[s
 
 def _memorable(config: dict[str, str], signature: tuple[object, ...]) -> bool:
     """Whether the signature says all git read: no include (its files are not in the
-    signature), no file so recently changed that it might change again unseen."""
+    signature), no file so recently changed that it might change again unseen; and
+    whether nothing in it may be a credential (a global config's HTTP headers, credential
+    helpers' settings, a URL with a user or token in it): those are never copied into
+    ``.git/gitreg``, and such a configuration is read by git in every process, as before."""
     if any(key.startswith(("include.", "includeif.")) for key in config):
+        return False
+    if any(_secret(key, value) for key, value in config.items()):
         return False
     now = time.time_ns()
     return all(
