@@ -396,11 +396,13 @@ def test_a_stale_or_damaged_offsets_memo_is_ignored(big: Path, kind: str, damage
 
 
 def test_a_blob_compressed_in_pieces_is_one_that_loads_the_piece_writer() -> None:
-    """``_odb`` loads ``_deflate`` only for a blob of ``_PIECES_FROM`` bytes or more: every
-    blob ``_deflate`` would compress in pieces must be one."""
+    """``_odb`` loads ``_deflate`` for a blob of ``_PIECES_FROM`` bytes or more (else it
+    asks the one already loaded): every blob ``_deflate`` would compress in pieces by
+    default must be one."""
     from gitreg.store import _deflate
 
     assert _odb._PIECES_FROM <= _deflate.LARGE
+    assert _odb._piece_writer(_odb._PIECES_FROM) is _deflate
 
 
 # ------------------------------------------------------------------ records' methods

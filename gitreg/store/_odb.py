@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import os
+import sys
 import threading
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ from gitreg.store._git import blob_id
 if TYPE_CHECKING:
     import subprocess
     import weakref
+    from types import ModuleType
 
     from gitreg.store import _stored
 
@@ -77,15 +79,24 @@ def write_loose(
         level = 0 if kind == "tree" and len(data) > STORE_TREES_ABOVE else LOOSE_LEVEL
 
     def body() -> bytes:
-        if kind == "blob" and level and len(data) >= _PIECES_FROM:
-            from gitreg.store import _deflate  # large blobs only (#26)
-
-            if len(data) >= _deflate.LARGE:
-                return _deflate.deflate(oid, header, data, level, like)
+        if kind == "blob" and level:
+            pieces = _piece_writer(len(data))
+            if pieces is not None and len(data) >= pieces.LARGE:
+                stream: bytes = pieces.deflate(oid, header, data, level, like)
+                return stream
         packed = zlib.compressobj(level)
         return packed.compress(header) + packed.compress(data) + packed.flush()
 
     return _store(objects, oid, body)
+
+
+def _piece_writer(size: int) -> ModuleType | None:
+    """``_deflate`` when it may compress a blob of ``size`` bytes in pieces: loaded for a
+    blob of ``_PIECES_FROM`` bytes or more, or already (its ``LARGE`` then decides)."""
+    loaded = sys.modules.get("gitreg.store._deflate")
+    if loaded is None and size >= _PIECES_FROM:
+        from gitreg.store import _deflate as loaded
+    return loaded
 
 
 def write_tree(objects: Path, tree: Tree) -> str:
