@@ -135,6 +135,9 @@ def _version(text: str) -> int | None:
 def _registry(found: dict[str, Any]) -> Registry:
     from gitreg.core import yaml_memo
     from gitreg.registry import Registry
+    from gitreg.store import memo
+
+    memo.for_next_process = True  # one write per process: keep what the next one re-derives
 
     registry = Registry(found.get("repo"), push=found.get("push"))
     # gitreg.yaml as the safe loader parsed it before, by its text: no PyYAML (#26).
@@ -264,9 +267,10 @@ def _run(write: Callable[[], None], found: dict[str, Any]) -> int:
 def _save_memo(found: dict[str, Any]) -> None:
     """Keep what this write parsed of gitreg.yaml for the next one (``yaml_memo``)."""
     if "state_dir" in found:
-        from gitreg.core import yaml_memo
+        from gitreg.core import record_code, yaml_memo
 
         yaml_memo.save_file(found["state_dir"])
+        record_code.save()  # the records' compiled methods, beside gitreg's bytecode
 
 
 def exit_now(code: int) -> None:

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
+from gitreg.core.record_code import compiled
+
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
 else:
@@ -143,11 +145,7 @@ def _init(names: list[str], specs: dict[str, _Field], frozen: bool, post: bool) 
         scope[f"_d_{name}"] = specs[name].default
         scope[f"_f_{name}"] = specs[name].default_factory
     made: dict[str, Any] = {}
-    exec(
-        compile(_init_source(names, specs, frozen, post), "<gitreg.core.record>", "exec"),
-        scope,
-        made,
-    )
+    exec(compiled(_init_source(names, specs, frozen, post)), scope, made)
     return made["__init__"]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gitreg.core.errors import BadRef, GitFailed, git_kind, not_regular
+from gitreg.store import memo
 from gitreg.store._lock import spawn
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -191,6 +192,8 @@ _CONFIG_CACHE: dict[Path, tuple[tuple[object, ...], dict[str, str]]] = {}
 # The variables git's configuration reads (config.c, builtin/config.c); GIT_CONFIG_KEY_<n>
 # and GIT_CONFIG_VALUE_<n> below GIT_CONFIG_COUNT are added to them.
 _CONFIG_VARIABLES = (
+    "GIT_DIR",
+    "GIT_COMMON_DIR",
     "GIT_CONFIG",
     "GIT_CONFIG_COUNT",
     "GIT_CONFIG_GLOBAL",
@@ -231,10 +234,10 @@ def _config_signature(git_dir: Path, common_dir: Path) -> tuple[object, ...]:
     for path in files:
         try:
             st = os.stat(path)
-            stats.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            stats.append((st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns))
         except OSError:
             stats.append(None)
-    return (*stats, _config_environment(), home, xdg)
+    return (*stats, _config_environment(), home, xdg, str(git_dir))
 
 
 def git_config(
@@ -247,14 +250,81 @@ def git_config(
     cached = _CONFIG_CACHE.get(root)
     if cached is not None and cached[0] == signature:
         return cached[1]
-    out = run(root, ["config", "-z", "--list"])
-    config: dict[str, str] = {}
-    for record in out.split(b"\0"):
-        if record:
-            key, _, value = record.decode("utf-8", "surrogateescape").partition("\n")
-            config[key] = value
+    state_dir = common_dir / "gitreg"
+    config = _remembered_config(state_dir, signature)
+    if config is None:
+        out = run(root, ["config", "-z", "--list"])
+        config = {}
+        for record in out.split(b"\0"):
+            if record:
+                key, _, value = record.decode("utf-8", "surrogateescape").partition("\n")
+                config[key] = value
+        if _memorable(config, signature):
+            others = [e for e in _memo_entries(state_dir) if e[0] != signature]
+            memo.save(state_dir, CONFIG_MEMO, [(signature, config), *others[: _KEEP - 1]])
     _CONFIG_CACHE[root] = (signature, config)
     return config
+
+
+_SECRET_SECTIONS = ("http.", "credential.", "url.", "sendemail.")
+_SECRET_WORDS = ("token", "pass", "secret", "auth", "cookie", "key")
+
+
+def _secret(key: str, value: str) -> bool:
+    """Whether a configuration entry may hold a credential (judged broadly)."""
+    name = key.rpartition(".")[2]  # the variable's name: "author.name" holds no secret
+    if key.startswith(_SECRET_SECTIONS) or any(word in name for word in _SECRET_WORDS):
+        return True
+    _scheme, sep, rest = value.partition("://")
+    return bool(sep) and "@" in rest.split("/", 1)[0]  # user (and maybe a token) in a URL
+
+
+# ``git config --list`` kept in the clone for the next process (``memo``, #26), under the
+# signature it was read with: stat data of every file git reads it from, the environment.
+CONFIG_MEMO = "gitconfig"
+_RACY_NS = 2_000_000_000  # a file changed this recently may change again within its mtime
+
+
+_KEEP = 4  # signatures: a clone written by users or jobs with different environments
+
+
+def _memo_entries(state_dir: Path) -> list[tuple[object, dict[str, str]]]:
+    """The well-formed (signature, configuration) pairs of the memo (none if it is not one)."""
+    found = memo.load(state_dir, CONFIG_MEMO)
+    if not isinstance(found, list):
+        return []
+    return [
+        entry
+        for entry in found[:_KEEP]
+        if isinstance(entry, tuple)
+        and len(entry) == 2
+        and isinstance(entry[1], dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in entry[1].items())
+    ]
+
+
+def _remembered_config(state_dir: Path, signature: tuple[object, ...]) -> dict[str, str] | None:
+    """The configuration a former process read under this exact ``signature``, or None."""
+    for known, config in _memo_entries(state_dir):
+        if known == signature:
+            return config
+    return None
+
+
+def _memorable(config: dict[str, str], signature: tuple[object, ...]) -> bool:
+    """Whether the signature says all git read: no include (its files are not in the
+    signature), no file so recently changed that it might change again unseen; and
+    whether nothing in it may be a credential (a global config's HTTP headers, credential
+    helpers' settings, a URL with a user or token in it): those are never copied into
+    ``.git/gitreg``, and such a configuration is read by git in every process, as before."""
+    if any(key.startswith(("include.", "includeif.")) for key in config):
+        return False
+    if any(_secret(key, value) for key, value in config.items()):
+        return False
+    now = time.time_ns()
+    return all(
+        not isinstance(stat, tuple) or now - int(stat[0]) > _RACY_NS for stat in signature[:6]
+    )
 
 
 def config_value(root: Path, key: str) -> str | None:

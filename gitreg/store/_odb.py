@@ -15,19 +15,27 @@ Callers use this only for a plain SHA-1 repository whose objects live in its own
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
-import subprocess
+import sys
 import threading
-import weakref
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitreg.core import sha
 from gitreg.core.errors import GitFailed
-from gitreg.store import _deflate, _stored
+from gitreg.store import memo
 from gitreg.store._git import blob_id
+
+if TYPE_CHECKING:
+    import subprocess
+    import weakref
+    from types import ModuleType
+
+    from gitreg.store import _stored
 
 TREE_MODE = b"40000"
 FILE_MODE = b"100644"
@@ -38,6 +46,9 @@ FILE_MODE = b"100644"
 LOOSE_LEVEL = 1
 STORE_TREES_ABOVE = 64 * 1024
 KEEP_TREES = 8
+# A blob this large may be compressed in pieces (``_deflate.LARGE`` and above): only then
+# is ``_deflate`` loaded, which a small registry's write never needs (#26).
+_PIECES_FROM = 64 * 1024
 
 
 def _sha1(header: bytes, data: bytes) -> str:
@@ -68,12 +79,24 @@ def write_loose(
         level = 0 if kind == "tree" and len(data) > STORE_TREES_ABOVE else LOOSE_LEVEL
 
     def body() -> bytes:
-        if kind == "blob" and level and len(data) >= _deflate.LARGE:
-            return _deflate.deflate(oid, header, data, level, like)
+        if kind == "blob" and level:
+            pieces = _piece_writer(len(data))
+            if pieces is not None and len(data) >= pieces.LARGE:
+                stream: bytes = pieces.deflate(oid, header, data, level, like)
+                return stream
         packed = zlib.compressobj(level)
         return packed.compress(header) + packed.compress(data) + packed.flush()
 
     return _store(objects, oid, body)
+
+
+def _piece_writer(size: int) -> ModuleType | None:
+    """``_deflate`` when it may compress a blob of ``size`` bytes in pieces: loaded for a
+    blob of ``_PIECES_FROM`` bytes or more, or already (its ``LARGE`` then decides)."""
+    loaded = sys.modules.get("gitreg.store._deflate")
+    if loaded is None and size >= _PIECES_FROM:
+        from gitreg.store import _deflate as loaded
+    return loaded
 
 
 def write_tree(objects: Path, tree: Tree) -> str:
@@ -83,6 +106,8 @@ def write_tree(objects: Path, tree: Tree) -> str:
     from (``_stored``, #26); its stream is the same uncompressed one as before."""
     if len(tree.raw) <= STORE_TREES_ABOVE:
         return write_loose(objects, "tree", tree.raw)
+    from gitreg.store import _stored  # large trees only (#26)
+
     old, low, high = tree.origin if tree.origin is not None else (None, 0, None)
     oid, known = _stored.sums(tree.raw, old, low, high)
     tree.sums, tree.origin = known, None
@@ -126,13 +151,20 @@ class Reader:
     ref's value is read fresh by the caller.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, objects: Path | None = None) -> None:
         self.root = root
+        # The repository's own object directory when its loose objects may be read here
+        # (a plain SHA-1 repository, ``_repo.Repo.fast``); None: every read asks git.
+        self.objects = objects
         self._proc: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], Reader] | None = None
         self._lock = threading.Lock()
 
     def _start(self) -> subprocess.Popen[bytes]:
+        # Loaded here: a write whose objects are all loose starts no process (#26).
+        import subprocess
+        import weakref
+
         try:
             proc = subprocess.Popen(
                 ["git", "cat-file", "--batch"],
@@ -150,6 +182,10 @@ class Reader:
         """(object id, type, content) of ``spec``, or None when it names nothing."""
         if "\n" in spec or "\0" in spec:
             return None
+        if self.objects is not None and len(spec) == 40:
+            loose = read_loose(self.objects, spec)
+            if loose is not None:
+                return loose
         with self._lock:
             for _attempt in (1, 2):
                 proc = self._proc = self._proc or self._start()
@@ -179,7 +215,35 @@ class Reader:
         self._proc = None
 
 
+def read_loose(objects: Path, oid: str) -> tuple[str, str, bytes] | None:
+    """(id, type, content) of the loose object ``oid`` in ``objects``, read in this process.
+
+    What a write reads (the tip commit, its root and ``models/`` trees) is loose: the last
+    write wrote it. Reading it here spares a cold command the ``cat-file`` process, a
+    tenth of its time (#26). None for anything else (not loose, not a full lower-case id,
+    not a well-formed object): the caller asks git, which reads packs and alternates and
+    says what is wrong with a damaged object.
+    """
+    if oid.strip("0123456789abcdef"):
+        return None
+    try:
+        with open(objects / oid[:2] / oid[2:], "rb") as f:
+            data = zlib.decompress(f.read())
+    except (OSError, zlib.error):
+        return None
+    nul = data.find(b"\0", 0, 32)
+    kind, _, size = data[:nul].partition(b" ")
+    if nul < 0 or kind not in _KINDS or not size.isdigit() or int(size) != len(data) - nul - 1:
+        return None
+    return oid, kind.decode(), data[nul + 1 :]
+
+
+_KINDS = (b"blob", b"tree", b"commit", b"tag")
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
+    import subprocess
+
     if proc.stdin is not None:
         with contextlib.suppress(OSError):
             proc.stdin.close()
@@ -224,9 +288,13 @@ def _exited(proc: subprocess.Popen[bytes], timeout: float) -> None:
 class Tree:
     """A tree object's bytes and where each entry is, to replace one entry cheaply."""
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, offsets: Sequence[int] | None = None) -> None:
         self.raw = raw
         self._spans: dict[bytes, tuple[int, int]] | None = None
+        # Where each entry starts, kept by an earlier process (``memo``): one entry is
+        # found by bisection, each offset used checked against the bytes, instead of
+        # splitting 10,000 entries (#26). None once found wrong, or never given.
+        self.offsets = offsets
         # A large tree's block sums once written (``write_tree``); one made from such a
         # tree by same-size replacements: those sums, and the bytes it may differ in.
         self.sums: _stored.Sums | None = None
@@ -245,9 +313,51 @@ class Tree:
             self._spans = spans
         return self._spans
 
+    def find(self, name: bytes) -> tuple[int, int] | None:
+        """(start, end) of the entry ``name`` in ``raw``, or None."""
+        if self._spans is None and self.offsets is not None:
+            try:
+                return self._bisect(name)
+            except _Unsure:
+                self.offsets = None  # not this tree's: split it as without a memo
+        return self.spans.get(name)
+
+    def _bisect(self, name: bytes) -> tuple[int, int] | None:
+        """``find`` through ``offsets``: git sorts a tree's names, a subtree's as if it
+        ended in '/'. Each entry looked at must sit exactly between its offset and the
+        next one (else ``_Unsure``)."""
+        offsets = self.offsets
+        assert offsets is not None
+        count = len(offsets)
+        if not count or offsets[0] != 0:
+            raise _Unsure
+        if b"/" in name:
+            return None  # no entry's name holds one
+        for key in (name, name + b"/"):
+            i = bisect.bisect_left(range(count), key, key=self._key_at)
+            if i < count and self._key_at(i) == key:
+                return offsets[i], self._end_at(i)
+        return None
+
+    def _end_at(self, i: int) -> int:
+        offsets = self.offsets
+        assert offsets is not None
+        return offsets[i + 1] if i + 1 < len(offsets) else len(self.raw)
+
+    def _key_at(self, i: int) -> bytes:
+        """The sort key of entry ``i`` (its name, '/' after a subtree's), checked."""
+        assert self.offsets is not None
+        raw, start, end = self.raw, self.offsets[i], self._end_at(i)
+        nul = raw.find(b"\0", start, end)
+        space = raw.find(b" ", start, nul)
+        if nul < 0 or space <= start or nul + 21 != end or not raw[start:space].isdigit():
+            raise _Unsure
+        name = raw[space + 1 : nul]
+        return name + b"/" if raw[start:space] == TREE_MODE else name
+
     def entry(self, name: bytes) -> tuple[bytes, str] | None:
         """(mode, object id) of the entry ``name``, or None."""
-        span = self.spans.get(name)
+        span = self.find(name)
         if span is None:
             return None
         start, end = span
@@ -256,12 +366,12 @@ class Tree:
 
     def with_entry(self, name: bytes, mode: bytes | None, oid: str | None) -> Tree:
         """A copy with entry ``name`` set to ``mode``/``oid``, or removed (``oid`` None)."""
-        spans = self.spans
         record = (
             b"" if oid is None or mode is None else b"%s %s\0%s" % (mode, name, bytes.fromhex(oid))
         )
-        if name in spans:
-            start, end = spans[name]
+        span = self.find(name)
+        if span is not None:
+            start, end = span
         else:
             if oid is None:
                 return self
@@ -269,8 +379,10 @@ class Tree:
         raw = memoryview(self.raw)  # one copy of a 400 kB tree, not three
         tree = Tree(b"".join((raw[:start], record, raw[end:])))
         if end - start == len(record):  # same size: every other entry stays where it was
-            tree._spans = spans
-            spans[name] = (start, end)
+            tree.offsets = self.offsets
+            if self._spans is not None:
+                tree._spans = self._spans
+                self._spans[name] = (start, end)
             if self.sums is not None:
                 tree.origin = (self.sums, start, end)
             elif self.origin is not None:
@@ -286,6 +398,10 @@ class Tree:
             if (other + b"/" if mode == TREE_MODE else other) > key:
                 return start
         return len(self.raw)
+
+
+class _Unsure(Exception):
+    """Offsets that do not describe this tree."""
 
 
 def blob_at(writer: TreeWriter, tree: str | None, path: str) -> str | None:
@@ -321,8 +437,26 @@ class TreeWriter:
             if found is None or found[1] != "tree":
                 raise GitFailed(f"tree {oid} is missing from the repository; run git fsck")
             tree = Tree(found[2])
+            if len(tree.raw) > STORE_TREES_ABOVE:
+                tree.offsets = memo.load_offsets(self._state_dir, "tree", oid, len(tree.raw))
             self._keep(oid, tree)
         return tree
+
+    @property
+    def _state_dir(self) -> Path:
+        return self.objects.parent / "gitreg"
+
+    def _remember(self, base: str | None, new: str, tree: Tree) -> None:
+        """Keep where the entries of large tree ``new`` start, for the next process (a
+        CLI write's, ``memo.for_next_process``), in place of those of ``base``."""
+        if not memo.for_next_process or len(tree.raw) <= STORE_TREES_ABOVE:
+            return
+        spans = tree._spans  # a same-size change of a tree split or found by its offsets
+        offsets = tree.offsets or (None if spans is None else [s for s, _e in spans.values()])
+        if offsets is not None:
+            memo.save_offsets(self._state_dir, "tree", new, len(tree.raw), offsets, base)
+        elif base is not None:  # a grown tree: its offsets are found at the next write
+            memo.drop_offsets(self._state_dir, "tree", base)
 
     def _keep(self, oid: str, tree: Tree) -> None:
         """Remember a few recent trees: the ones the next write of this process builds on."""
@@ -351,5 +485,7 @@ class TreeWriter:
         if not tree.raw:
             return None
         new = write_tree(self.objects, tree)
+        if new != oid:
+            self._remember(oid, new, tree)
         self._keep(new, tree)
         return new

@@ -79,6 +79,7 @@ class Repo:
         )
         # Whether this process may read refs and write objects itself (a plain repository).
         self.fast = plain and not any(var in os.environ for var in _ENV_OVERRIDES)
+        self.reader.objects = self.objects if self.fast else None  # loose objects (#26)
 
 
 def open_repo(root: Path) -> Repo:
@@ -186,15 +187,17 @@ def read_blob(repo: Repo, commit: str | None, path: str) -> bytes | None:
 
 def _from_worktree(repo: Repo, path: str, oid: str) -> bytes | None:
     """The work tree's ``path`` if it is blob ``oid`` byte for byte (its SHA-1 says so),
-    else None. A small file only, and only a regular one (``files.read_regular``): a
-    write's manifest read in the work tree is one local read, where ``cat-file`` is a
-    round trip to another process that a loaded machine may not schedule for a while
-    (#26); a file edited since, or any doubt, and git is asked."""
+    else None. A regular file only (``files.read_regular``): a write's manifest read in
+    the work tree is one local read, where ``cat-file`` is a round trip to another
+    process that a loaded machine may not schedule for a while, and inflating a large
+    loose object costs more than hashing the file, which the check that the work tree is
+    clean hashes anyway (``_git.blob_id`` remembers it, #26); a file edited since, or any
+    doubt, and git is asked."""
     from gitreg.core.errors import GitregError
     from gitreg.store import files
 
     try:
-        data = files.read_regular(repo.root, path, KEEP_BLOB_BYTES)
+        data = files.read_regular(repo.root, path)
     except (GitregError, OSError, ValueError):
         return None
     if data is None or blob_id(data) != oid:

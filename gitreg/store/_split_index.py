@@ -25,9 +25,11 @@ from __future__ import annotations
 import bisect
 import os
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 from gitreg.core import record, sha
+from gitreg.store import memo
 
 # A split part larger than this is folded into a new shared index by git: each write
 # rewrites and hashes the split part, so it is kept to a few tens of kB.
@@ -115,19 +117,44 @@ class Shared:
 
     data: bytes
     version: int
-    offsets: list[int]
+    offsets: Sequence[int]
+    # False while ``offsets`` are a former process's (``memo``): each one used is checked
+    # against the entry it points at, and all are walked again at the first that is wrong.
+    walked: bool = True
 
     def name_at(self, i: int) -> bytes:
         at = self.offsets[i]
         flags = (self.data[at + 60] << 8) | self.data[at + 61]
         start = at + (64 if self.version == 3 and flags & _EXTENDED else 62)
+        if not self.walked:
+            self._check(i, start - at + (flags & _NAME_MASK), flags)
         return self.data[start : start + (flags & _NAME_MASK)]
+
+    def _check(self, i: int, length: int, flags: int) -> None:
+        """Raise ``_Stale`` unless entry ``i`` ends where the next one starts."""
+        end = self.offsets[i] + ((length + 8) & ~7)
+        following = self.offsets[i + 1] if i + 1 < len(self.offsets) else None
+        if flags & _NAME_MASK == _NAME_MASK or (
+            end != following if following is not None else end > len(self.data) - 20
+        ):
+            raise _Stale
 
     def header(self, i: int) -> bytes:
         return self.data[self.offsets[i] : self.offsets[i] + _HEADER]
 
+    def _walk_again(self) -> None:
+        self.offsets = _entry_offsets(self.data, self.version, len(self.offsets))
+        self.walked = True
+
     def find(self, name: bytes) -> int | None:
         """The position of ``name`` (refused when it has several stages)."""
+        try:
+            return self._find(name)
+        except _Stale:
+            self._walk_again()
+            return self._find(name)
+
+    def _find(self, name: bytes) -> int | None:
         i = bisect.bisect_left(range(len(self.offsets)), name, key=self.name_at)
         if i >= len(self.offsets) or self.name_at(i) != name:
             return None
@@ -137,10 +164,21 @@ class Shared:
 
     def first_under(self, prefix: bytes) -> bytes | None:
         """The first name starting with ``prefix``, if any."""
+        try:
+            return self._first_under(prefix)
+        except _Stale:
+            self._walk_again()
+            return self._first_under(prefix)
+
+    def _first_under(self, prefix: bytes) -> bytes | None:
         i = bisect.bisect_left(range(len(self.offsets)), prefix, key=self.name_at)
         if i < len(self.offsets) and self.name_at(i).startswith(prefix):
             return self.name_at(i)
         return None
+
+
+class _Stale(Exception):
+    """Offsets kept by a former process that do not describe this shared index."""
 
 
 _SHARED: dict[str, Shared] = {}
@@ -161,6 +199,25 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
     version, count = struct.unpack_from(">II", data, 4)
     if version not in (2, 3):
         raise Refused(f"shared index version {version}")
+    state_dir = git_dir / "gitreg"
+    offsets: Sequence[int] | None = memo.load_offsets(state_dir, "shared", oid, len(data))
+    walked = offsets is None or len(offsets) != count or (count > 0 and offsets[0] != 12)
+    if walked:
+        offsets = _entry_offsets(data, version, count)
+        if memo.for_next_process:
+            memo.save_offsets(state_dir, "shared", oid, len(data), offsets, "*")
+    assert offsets is not None
+    _SHARED.clear()  # one at a time: the one this process's index links to
+    _SHARED[oid] = shared = Shared(data, version, offsets, walked)
+    return shared
+
+
+def _entry_offsets(data: bytes, version: int, count: int) -> list[int]:
+    """Where each of the ``count`` entries of an index starts, walking them in turn.
+
+    A new process used to walk the 10,000 entries of a large registry's shared index for
+    the one it looks up; the walk is kept under the file's checksum (``memo``, #26), which
+    the file is checked against before any use."""
     offsets, pos = [], 12
     for _ in range(count):
         flags = (data[pos + 60] << 8) | data[pos + 61]
@@ -169,9 +226,7 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
         size = 64 if version == 3 and flags & _EXTENDED else 62
         offsets.append(pos)
         pos += (size + (flags & _NAME_MASK) + 8) & ~7
-    _SHARED.clear()  # one at a time: the one this process's index links to
-    _SHARED[oid] = shared = Shared(data, version, offsets)
-    return shared
+    return offsets
 
 
 # -------------------------------------------------------------------- the split part

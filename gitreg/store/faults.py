@@ -27,7 +27,6 @@ The points, in the order a write reaches them:
 from __future__ import annotations
 
 import os
-import signal
 
 ENV = "GITREG_TEST_CRASH_AT"
 PAUSE_ENV = "GITREG_TEST_PAUSE_AT"
@@ -42,6 +41,8 @@ def point(name: str) -> None:
         _pause(name)
     if os.environ.get(ENV) != name:
         return
+    import signal  # only when a test asks for the crash: not on every write (#26)
+
     kill = getattr(signal, "SIGKILL", None)
     if kill is None:  # Windows: no SIGKILL; _exit skips cleanup just the same
         os._exit(137)
