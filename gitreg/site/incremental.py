@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core import record
 from gitreg.core.card import card_path
-from gitreg.core.config import CONFIG_FILE
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR
 from gitreg.core.digest import artifact_dir
 from gitreg.core.events import EventKind, RegistryEvent
 from gitreg.core.version import __version__
 from gitreg.site import catalog as collecting
-from gitreg.site import record_events
+from gitreg.site import manifest_stats, record_events
 from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
 from gitreg.site.links import Linker
 from gitreg.site.output import DirStat, dirs_after, previous_listing
@@ -102,6 +102,7 @@ class Plan:
     previous: dict[str, Any]
     listing: dict[str, str | None] | None = None  # the previous build's marker, if read
     dirs: dict[str, DirStat | None] = record.field(default_factory=dict)  # as found
+    manifests: manifest_stats.Table | None = None  # the work tree's manifests' stat data
 
     def remember(self, out: SiteOutput, fresh: Mapping[str, ModelOutput]) -> None:
         """Record this build for the next (fresh models' files with their size and time,
@@ -130,6 +131,7 @@ class Plan:
             "invalid": bool(self.catalog.invalid),
             "models": models,
             "dirs": dirs_after(out.root, self.dirs, out.touched),
+            "manifests": self.manifests,
         }
         try:  # the events first: a record never names events that were not saved
             self.record_path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,13 +179,19 @@ def plan(
             found.listing, found.dirs = seen.listing, dirs
             return found
         why = found
+    scanned = manifest_stats.scan(store.root) if registry.at is None else None  # before
     catalog = collecting.collect(registry)
     config_blob = _config_blob(registry)
     if config_blob is not None:
         catalog = record.replace(catalog, sources={**catalog.sources, CONFIG_FILE: config_blob})
     notes = () if why in ("", "first") else (f"every page was rendered: {why}",)
     order = [e.name for e in catalog.models]
-    return Plan(catalog, order, {}, {}, notes, False, path, stamp, previous, dirs=dirs)
+    found_plan = Plan(catalog, order, {}, {}, notes, False, path, stamp, previous, dirs=dirs)
+    if scanned is not None:
+        top = f"{MODELS_DIR}/"
+        ids = {p[len(top) :]: oid for p, oid in catalog.sources.items() if p.startswith(top)}
+        found_plan.manifests = manifest_stats.table(*scanned, ids)
+    return found_plan
 
 
 # ------------------------------------------------------------------- the record
@@ -276,12 +284,10 @@ def _partial(
     old_commit = str(previous.get("commit") or "")
     if old_commit != commit and not reading.is_ancestor(store.root, old_commit, commit):
         return "the history was rewritten since the last build"
-    raw, refused = (
-        reading.worktree_blobs(store.root) if at is None else reading.blobs_at(store.root, at)
-    )
-    if refused:
+    ids, table = _manifest_ids(registry, previous)
+    if ids is None:
         return "a manifest cannot be read"
-    blobs = {f"models/{name}": oid for name, (oid, _text) in raw.items()}
+    blobs = {f"models/{name}": oid for name, oid in ids.items()}
     names = _names(blobs)
     if names is None:
         return "a manifest's file name is not a model's"
@@ -310,7 +316,26 @@ def _partial(
     if recorded is None:
         return "the record's events are incomplete"
     found = (changed, names, blobs, extras, requests, tip, new_events, signed)
-    return _plan_for(registry, found, previous, recorded, tuple(notes))
+    planned = _plan_for(registry, found, previous, recorded, tuple(notes))
+    if isinstance(planned, Plan):
+        planned.manifests = table
+    return planned
+
+
+def _manifest_ids(
+    registry: Registry, previous: Mapping[str, Any]
+) -> tuple[dict[str, str] | None, manifest_stats.Table | None]:
+    """Every manifest's blob id (file name -> id; None: one cannot be read), and the stat
+    data to record: in the work tree, only manifests whose stat data changed are read."""
+    root, at = registry.store.root, registry.at
+    if at is None:
+        known = manifest_stats.worktree_ids(root, previous.get("manifests"))
+        if known is not None:
+            return known
+    raw, refused = reading.worktree_blobs(root) if at is None else reading.blobs_at(root, at)
+    if refused:
+        return None, None
+    return {name: oid for name, (oid, _text) in raw.items()}, None
 
 
 def _names(blobs: Mapping[str, str]) -> dict[str, str] | None:

@@ -100,6 +100,8 @@ def _first_link(
     """The first symbolic link found below ``outdir`` (links are never followed), if any,
     and every directory seen with its ``DirStat``; a directory ``known`` as it is now is not
     listed again: its subdirectories are those ``known`` names below it."""
+    if known and _all_as_known(outdir, known):
+        return None, dict(known)  # what the walk below finds when nothing changed
     below: dict[str, list[str]] = {}
     for relative in known:
         if relative:
@@ -125,6 +127,23 @@ def _first_link(
                 if entry.is_dir(follow_symlinks=False) and count < _MAX_LINK_SCAN:
                     pending.append(f"{relative}/{entry.name}" if relative else entry.name)
     return None, seen
+
+
+def _all_as_known(outdir: Path, known: Mapping[str, DirStat | None]) -> bool:
+    """Whether every directory ``known`` names is still that directory, as it was left
+    (its inode and status-change time): then none had an entry added, removed or renamed,
+    and so none holds a link the build that recorded them did not see. One ``lstat`` per
+    directory in a tight loop, no listing (a rebuild looks at thousands, #26); any
+    difference answers False and the walk looks at what changed."""
+    base, lstat, is_dir = str(outdir), os.lstat, stat.S_ISDIR
+    try:
+        for relative, then in known.items():
+            info = lstat(f"{base}/{relative}") if relative else os.stat(base)
+            if (info.st_ino, info.st_ctime_ns) != then or not is_dir(info.st_mode):
+                return False
+    except OSError:
+        return False
+    return True
 
 
 def dir_stat(path: str, *, follow: bool = False) -> DirStat | None:
