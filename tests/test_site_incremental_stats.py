@@ -137,3 +137,53 @@ def test_a_link_in_a_deep_directory_is_found_after_an_unchanged_rebuild(work, tm
     (out / "models" / "churn-predictor" / "data" / "evil").symlink_to(tmp_path)
     failed = Cli(work).fails(2, "site", str(out))
     assert "is a symbolic link inside the site directory" in failed.stderr
+
+
+@pytest.mark.parametrize("damage", [None, b"", b"\x00garbage", b"not marshal at all"])
+def test_a_missing_or_damaged_models_bucket_renders_everything(work, tmp_path, damage):
+    """The models' part of the record lives in buckets beside it; one missing or garbled
+    cannot vouch for its models: the rebuild renders every model, then saves them again."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    site = work / ".git" / "gitreg" / "site"
+    buckets = sorted(site.glob("*.models-*.marshal"))
+    assert len(buckets) == 64
+    for bucket in buckets[::7]:
+        bucket.unlink() if damage is None else bucket.write_bytes(damage)
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental) == (report.models, False)
+    assert "every page was rendered: the record's models are incomplete" in report.notes
+    same_as_full(work, out, tmp_path)
+    Registry(work).set_registered_model_tag("fraud", "owner", "fraud-team")
+    assert build(Registry(work), out).rendered == 1
+    same_as_full(work, out, tmp_path)
+
+
+def test_models_saved_by_a_build_whose_record_was_not_are_never_used(work, tmp_path):
+    """A build that rewrote a models bucket but failed before its record: the previous
+    record names another token for that bucket, so the next rebuild renders everything."""
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    site = work / ".git" / "gitreg" / "site"
+    (record,) = [p for p in site.glob("*.marshal") if "-" not in p.name]
+    before = record.read_bytes()
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    assert build(Registry(work), out).rendered == 1
+    record.write_bytes(before)
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental) == (report.models, False)
+    assert "every page was rendered: the record's models are incomplete" in report.notes
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_rebuild_rewrites_only_the_buckets_of_what_it_rendered(work, tmp_path):
+    out = tmp_path / "out"
+    build(Registry(work), out)
+    site = work / ".git" / "gitreg" / "site"
+    before = {p.name: p.read_bytes() for p in site.glob("*.models-*.marshal")}
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    assert build(Registry(work), out).rendered == 1
+    after = {p.name: p.read_bytes() for p in site.glob("*.models-*.marshal")}
+    assert before.keys() == after.keys()
+    assert len([n for n in before if before[n] != after[n]]) == 1  # fraud's

@@ -37,13 +37,13 @@ from gitreg.core.digest import artifact_dir
 from gitreg.core.events import EventKind, RegistryEvent
 from gitreg.core.version import __version__
 from gitreg.site import catalog as collecting
-from gitreg.site import manifest_stats, record_events
+from gitreg.site import manifest_stats, record_events, record_models
 from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
 from gitreg.site.links import Linker
 from gitreg.site.output import DirStat, dirs_after, previous_listing
 from gitreg.site.trust import verified_tip
 from gitreg.store import compare, reading
-from gitreg.store.cache import git_dir
+from gitreg.store.cache import git_dir, no_gc
 from gitreg.store.remote import has_remote
 from gitreg.store.timeline import events_by_model
 from gitreg.store.transaction import model_path
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from gitreg.registry import Registry
     from gitreg.site.output import SiteOutput
 
-FORMAT = 2  # 2: the events apart, in ``site.record_events``'s buckets
+FORMAT = 3  # 2: the events apart, in ``site.record_events``'s buckets; 3: the models too
 MAX_SHARE = 0.5  # more than this share of models changed: build everything
 # The modules whose code makes the pages: a record made by other code is not reused.
 _RENDERERS = (
@@ -129,14 +129,20 @@ class Plan:
             "config": self.catalog.sources.get(CONFIG_FILE),
             "verified": self.catalog.verified.commit if self.catalog.verified else None,
             "invalid": bool(self.catalog.invalid),
-            "models": models,
             "dirs": dirs_after(out.root, self.dirs, out.touched),
             "manifests": self.manifests,
         }
-        try:  # the events first: a record never names events that were not saved
+        changed = [*fresh, *(name for name in old if name not in models)]
+        try:  # the events and models first: a record never names what was not saved
             self.record_path.parent.mkdir(parents=True, exist_ok=True)
             record_events.save(
                 self.record_path, token, events, self.order, everything=not self.partial
+            )
+            record["buckets"] = record_models.save(
+                self.record_path,
+                models,
+                changed if self.partial else None,
+                self.previous.get("buckets"),
             )
         except OSError:
             return
@@ -145,7 +151,13 @@ class Plan:
 
 def load(registry: Registry, outdir: Path, *, full: bool) -> dict[str, Any]:
     """The record of the previous build into ``outdir`` ({}: none, or ``full``)."""
-    return {} if full else _load(_record_path(registry.store.root, outdir))
+    if full:
+        return {}
+    path = _record_path(registry.store.root, outdir)
+    found = _load(path)
+    if found:  # None: a bucket is not the record's (``_unusable`` says so)
+        found["models"] = record_models.load(path, found.get("buckets"))
+    return found
 
 
 def known_dirs(previous: Mapping[str, Any]) -> dict[str, DirStat | None]:
@@ -164,8 +176,20 @@ def plan(
     """Decide what to render into ``outdir`` (see module doc); nothing is written yet.
 
     ``previous``: the record ``load`` read; ``dirs``: the output's directories as
-    ``check_outdir`` found them.
+    ``check_outdir`` found them. The cyclic GC is paused meanwhile: what is made here holds
+    no cycles, and each pass would walk every object of the record (#26).
     """
+    with no_gc():
+        return _plan(registry, outdir, base_url, previous, dirs)
+
+
+def _plan(
+    registry: Registry,
+    outdir: Path,
+    base_url: str | None,
+    previous: dict[str, Any],
+    dirs: dict[str, DirStat | None],
+) -> Plan:
     store = registry.store
     stamp = _stamp(registry, base_url)
     path = _record_path(store.root, outdir)
@@ -203,8 +227,8 @@ def _record_path(root: Path, outdir: Path) -> Path:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
-        data = marshal.loads(path.read_bytes())
+    with contextlib.suppress(OSError, EOFError, ValueError, TypeError), no_gc():
+        data = marshal.loads(path.read_bytes())  # ~60 objects a model: no GC pass (#26)
         if isinstance(data, dict) and data.get("format") == FORMAT:
             return data
     return {}
@@ -242,6 +266,8 @@ def _unusable(previous: Mapping[str, Any], stamp: str, registry: Registry) -> st
         return "gitreg, its templates or the build's options changed"
     if previous.get("invalid"):
         return "the last build showed an invalid manifest"
+    if previous.get("models") is None:
+        return "the record's models are incomplete"
     if previous.get("config") != _config_blob(registry):
         return f"{CONFIG_FILE} changed"
     from gitreg.store.verified import read_verified
