@@ -10,13 +10,16 @@ comes seconds after the build that recorded them).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from gitreg import Registry
-from gitreg.site import build, manifest_stats
+from gitreg.site import build, incremental, manifest_stats, output
+from gitreg.site.output import MARKER
 from gitreg.store import compare
 from tests._helpers import Cli, git
 from tests._site import make_registry
@@ -187,3 +190,47 @@ def test_a_rebuild_rewrites_only_the_buckets_of_what_it_rendered(work, tmp_path)
     after = {p.name: p.read_bytes() for p in site.glob("*.models-*.marshal")}
     assert before.keys() == after.keys()
     assert len([n for n in before if before[n] != after[n]]) == 1  # fraud's
+
+
+def _listed(out: Path) -> dict[str, str]:
+    listing: dict[str, str] = json.loads((out / MARKER).read_text())["files"]
+    return listing
+
+
+def _on_disk(out: Path) -> dict[str, str]:
+    return {
+        p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in out.rglob("*")
+        if p.is_file() and p.name != MARKER
+    }
+
+
+@pytest.mark.parametrize("reformatted", [False, True])
+def test_the_marker_lists_what_a_rebuild_leaves_whether_read_or_known(
+    work, tmp_path, reformatted, monkeypatch
+):
+    """A rebuild knows the marker's listing from the record when the marker is byte for
+    byte the one recorded (else it reads it): either way the pages of a model deleted
+    since are removed, and the marker lists exactly the files left, with their hashes."""
+    out = tmp_path / "out"
+    reg = Registry(work)
+    reg.create_registered_model("spam")
+    reg.create_model_version("spam", "s3://spam/1")
+    build(Registry(work), out)
+    assert _listed(out) == _on_disk(out)
+    if reformatted:  # the same listing, other bytes: the marker is read, not known
+        (out / MARKER).write_text(json.dumps(json.loads((out / MARKER).read_text()), indent=1))
+    else:  # known: never parsed
+
+        def parsed(*args: object) -> None:
+            raise AssertionError("the marker was parsed")
+
+        monkeypatch.setattr(output, "_previous_files", parsed)
+        monkeypatch.setattr(incremental, "previous_listing", parsed)
+    Registry(work).delete_registered_model("spam")
+    report = build(Registry(work), out)
+    assert (report.rendered, report.incremental, report.removed) == (0, True, 4)
+    assert not (out / "models" / "spam").exists()
+    assert _listed(out) == _on_disk(out)
+    monkeypatch.undo()  # a full build into a new directory looks for a marker
+    same_as_full(work, out, tmp_path)

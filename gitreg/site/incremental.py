@@ -40,7 +40,7 @@ from gitreg.site import catalog as collecting
 from gitreg.site import manifest_stats, record_events, record_models
 from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
 from gitreg.site.links import Linker
-from gitreg.site.output import DirStat, dirs_after, previous_listing
+from gitreg.site.output import DirStat, dirs_after, marker_digest, previous_listing
 from gitreg.site.trust import verified_tip
 from gitreg.store import compare, reading
 from gitreg.store.cache import git_dir, no_gc
@@ -131,6 +131,8 @@ class Plan:
             "invalid": bool(self.catalog.invalid),
             "dirs": dirs_after(out.root, self.dirs, out.touched),
             "manifests": self.manifests,
+            "marker": out.marker_digest,  # the marker as written: its listing is known
+            "others": out.own,  # the files of no one model, as the marker lists them
         }
         changed = [*fresh, *(name for name in old if name not in models)]
         try:  # the events and models first: a record never names what was not saved
@@ -195,12 +197,13 @@ def _plan(
     path = _record_path(store.root, outdir)
     why = _unusable(previous, stamp, registry)
     recorded = known_dirs(previous)
-    seen = _Outdir(outdir, {d for d, now in dirs.items() if now and recorded.get(d) == now})
+    unchanged = {d for d, now in dirs.items() if now and recorded.get(d) == now}
+    seen = _Outdir(outdir, unchanged, _recorded_marker(previous))
     if why is None:
         found = _partial(registry, seen, previous, path)
         if isinstance(found, Plan):
             found.record_path, found.stamp, found.previous = path, stamp, previous
-            found.listing, found.dirs = seen.listing, dirs
+            found.listing, found.dirs = seen.listing or _listing(seen, found), dirs
             return found
         why = found
     scanned = manifest_stats.scan(store.root) if registry.at is None else None  # before
@@ -291,13 +294,45 @@ class _Outdir:
 
     root: Path
     unchanged: set[str]  # directories whose entries are as the previous build left them
+    marker: tuple[str, dict[str, str]] | None  # the marker's SHA-256 and others as recorded
     listing: dict[str, str | None] | None = None
+    verified: bool | None = None  # whether the marker is byte for byte the one recorded
 
     @property
     def previous(self) -> dict[str, str | None]:
         if self.listing is None:
             self.listing = previous_listing(self.root)
         return self.listing
+
+    def marker_as_recorded(self) -> bool:
+        """Whether the marker is the one the previous build wrote (by its SHA-256): then it
+        lists exactly the files the record says, and need not be parsed (#26)."""
+        if self.verified is None:
+            self.verified = self.marker is not None and marker_digest(self.root) == self.marker[0]
+        return self.verified
+
+
+def _recorded_marker(previous: Mapping[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """The marker's SHA-256 and the files of no one model, as the record holds them."""
+    digest, others = previous.get("marker"), previous.get("others")
+    if not isinstance(digest, str) or not digest or not isinstance(others, dict):
+        return None
+    if not all(type(k) is str and type(v) is str for k, v in others.items()):
+        return None
+    return digest, others
+
+
+def _listing(out: _Outdir, plan: Plan) -> dict[str, str | None] | None:
+    """What ``SiteOutput.finish`` needs of the previous marker when it is the one recorded:
+    the files it lists that this build may not write again (the files of no one model, and
+    those of the models not kept); None: it is parsed as usual."""
+    if out.marker is None or not out.marker_as_recorded():
+        return None
+    found: dict[str, str | None] = dict(out.marker[1])
+    for name, part in plan.previous.get("models", {}).items():
+        if name not in plan.kept:
+            found.update((rel, digest) for rel, (digest, _size, _mtime) in part["files"].items())
+    return found
 
 
 def _partial(
@@ -459,8 +494,9 @@ def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
     if all(relative.rpartition("/")[0] in unchanged for relative in files):
         return True
     root = f"{out.root}{os.sep}"
+    listed = out.marker_as_recorded()  # then it lists each file with the record's hash
     for relative, (digest, size, mtime) in files.items():
-        if out.previous.get(relative) != digest:
+        if not listed and out.previous.get(relative) != digest:
             return False
         try:
             info = os.lstat(root + relative)

@@ -183,6 +183,19 @@ def previous_listing(outdir: Path) -> dict[str, str | None]:
         tree.close()
 
 
+def marker_digest(outdir: Path) -> str | None:
+    """The SHA-256 of the marker in ``outdir``, read as ``previous_listing`` reads it (a
+    regular file, no link followed, bounded); None when there is none."""
+    if not outdir.is_dir():
+        return None
+    tree = _dirfd.Tree(outdir, _refused)
+    try:
+        data = tree.read([], MARKER, limit=MAX_MARKER_BYTES)
+    finally:
+        tree.close()
+    return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
 class SiteOutput:
     """Writes the site's files into ``root`` and, at the end, removes the previous build's rest."""
 
@@ -196,6 +209,8 @@ class SiteOutput:
         weakref.finalize(self, self._dirs.close)
         self.previous = previous if previous is not None else _previous_files(self._dirs)
         self.written: dict[str, str] = {}
+        self.own: dict[str, str] = {}  # what ``write`` wrote: the files of no one model
+        self.marker_digest = ""  # the SHA-256 of the marker ``finish`` wrote
         self.touched: set[str] = {""}  # directories written or removed in, and above
         self.size = 0
         self.notes: list[str] = []
@@ -206,6 +221,7 @@ class SiteOutput:
         data = content.encode("utf-8") if isinstance(content, str) else content
         digest, size, _mtime = self.write_only(relative, data)
         self.record(relative, digest, size)
+        self.own[relative] = digest
         return digest, size
 
     def write_only(self, relative: str, data: bytes) -> tuple[str, int, int]:
@@ -241,9 +257,10 @@ class SiteOutput:
     def finish(self) -> int:
         """Remove what only the previous build wrote, record this build; return files removed."""
         removed, unverified = 0, 0
-        for relative, digest in sorted(self.previous.items()):
-            if relative in self.written:
-                continue
+        written = self.written
+        gone = sorted(r for r in self.previous if r not in written)  # not all 60,000 (#26)
+        for relative in gone:
+            digest = self.previous[relative]
             if digest is None:
                 unverified += 1
             elif self._remove_own(relative, digest):
@@ -255,9 +272,10 @@ class SiteOutput:
                 "pages from yours; delete the directory once to start clean"
             )
         listing = {"generator": "gitreg site", "format": _FORMAT, "files": self.written}
-        text = json.dumps(listing, sort_keys=True)  # no indent: json's C encoder (#26)
+        data = json.dumps(listing, sort_keys=True).encode()  # no indent: C's encoder (#26)
         with _failing_as(self.root / MARKER):
-            self._dirs.write([], MARKER, text.encode())
+            self._dirs.write([], MARKER, data)
+        self.marker_digest = hashlib.sha256(data).hexdigest()
         self._dirs.close()
         return removed
 
