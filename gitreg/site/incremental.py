@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from gitreg.registry import Registry
     from gitreg.site.output import SiteOutput
 
-FORMAT = 3  # 2: the events apart, in ``site.record_events``'s buckets; 3: the models too
+FORMAT = 4  # 2: events apart (``site.record_events``); 3: models too; 4: files' hashes apart
 MAX_SHARE = 0.5  # more than this share of models changed: build everything
 # The modules whose code makes the pages: a record made by other code is not reused.
 _RENDERERS = (
@@ -331,7 +331,7 @@ def _listing(out: _Outdir, plan: Plan) -> dict[str, str | None] | None:
     found: dict[str, str | None] = dict(out.marker[1])
     for name, part in plan.previous.get("models", {}).items():
         if name not in plan.kept:
-            found.update((rel, digest) for rel, (digest, _size, _mtime) in part["files"].items())
+            found.update(part["files"])
     return found
 
 
@@ -468,14 +468,14 @@ class _Sources:
     def inputs(self, name: str, path: str) -> list[Any]:
         """What model ``name``'s files are made of, besides its events (compared with the
         record); ``path``: its manifest."""
-        card = self.cards.get(card_path(name))
+        card = self.cards.get(card_path(name)) if self.cards else None  # no name checks
         return [
             self.blobs[path],
             compare.blob_id(card) if card is not None else None,
             self.comments.get(name, []),
             self.requests.get(name, []),
             path in self.newer,
-            self.signed.get(f"{artifact_dir(name)}/", []),
+            self.signed.get(f"{artifact_dir(name)}/", []) if self.signed else [],
         ]
 
 
@@ -483,19 +483,27 @@ def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bo
     """Whether a model's record says the same inputs, and its files are intact."""
     if kept is None or kept.get("inputs") != inputs:
         return False
-    return _files_intact(kept.get("files", {}), out)
+    return _files_intact(kept, out)
 
 
-def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
-    """Whether each recorded file is still the regular file written: in a directory whose
-    entries did not change since (nothing removed, added or renamed there), or else with
-    the marker's hash, size and modification time as recorded."""
+def _files_intact(part: Mapping[str, Any], out: _Outdir) -> bool:
+    """Whether each file of a model's record (``part``) is still the regular file written:
+    in a directory whose entries did not change since (nothing removed, added or renamed
+    there), or else with the marker's hash, size and modification time as recorded."""
+    files, folders = part.get("files"), part.get("folders")
+    if not isinstance(files, dict) or not isinstance(folders, tuple):
+        return False
     unchanged = out.unchanged
-    if all(relative.rpartition("/")[0] in unchanged for relative in files):
+    if all(folder in unchanged for folder in folders):
         return True
+    sizes, times = part.get("sizes"), part.get("mtimes")
+    if not isinstance(sizes, tuple) or not isinstance(times, tuple):
+        return False
+    if not len(sizes) == len(times) == len(files):
+        return False
     root = f"{out.root}{os.sep}"
     listed = out.marker_as_recorded()  # then it lists each file with the record's hash
-    for relative, (digest, size, mtime) in files.items():
+    for (relative, digest), size, mtime in zip(files.items(), sizes, times, strict=True):
         if not listed and out.previous.get(relative) != digest:
             return False
         try:
@@ -557,11 +565,10 @@ def _plan_for(
         if name in changed:
             continue
         record = old_models[name]
-        files = record["files"]
-        kept[name] = ModelOutput(
-            name, files, list(record["row"]), record["api"], record["pages"], record["versions"]
+        kept[name] = ModelOutput(  # nothing written: its files are ``kept_files``'s
+            name, {}, record["row"], record["api"], record["pages"], record["versions"]
         )
-        kept_files[name] = {rel: digest for rel, (digest, _size, _mtime) in files.items()}
+        kept_files[name] = record["files"]  # path -> SHA-256, as recorded
     return Plan(catalog, order, kept, kept_files, (), True, Path(), "", {})
 
 
@@ -634,7 +641,12 @@ def _model_record(
     inputs[1] = card
     return {
         "inputs": inputs,
-        "files": dict(output.files),
+        # Each file's SHA-256; its size and time apart, in the same order (fewer objects
+        # for the next build to load, and its hashes as the marker lists them).
+        "files": {relative: digest for relative, (digest, _s, _t) in output.files.items()},
+        "sizes": tuple(size for _digest, size, _time in output.files.values()),
+        "mtimes": tuple(time for _digest, _size, time in output.files.values()),
+        "folders": tuple(sorted({relative.rpartition("/")[0] for relative in output.files})),
         "row": output.row,
         "api": output.api,
         "pages": output.pages,
