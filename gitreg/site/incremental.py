@@ -41,12 +41,13 @@ from gitreg.site import manifest_stats, record_events, record_models
 from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
 from gitreg.site.links import Linker
 from gitreg.site.output import DirStat, dirs_after, marker_digest, previous_listing
-from gitreg.site.trust import verified_tip
+from gitreg.site.trust import tip_at
 from gitreg.store import compare, reading
 from gitreg.store.cache import git_dir, no_gc
 from gitreg.store.remote import has_remote
 from gitreg.store.timeline import events_by_model
 from gitreg.store.transaction import model_path
+from gitreg.store.verified import read_verified
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry
@@ -273,8 +274,6 @@ def _unusable(previous: Mapping[str, Any], stamp: str, registry: Registry) -> st
         return "the record's models are incomplete"
     if previous.get("config") != _config_blob(registry):
         return f"{CONFIG_FILE} changed"
-    from gitreg.store.verified import read_verified
-
     if previous.get("verified") != read_verified(registry.store.root):
         return "the verified tip moved"
     return None
@@ -357,7 +356,7 @@ def _partial(
     remote = has_remote(store.root, config)
     requests, notes = collecting.read_requests(registry, linker) if remote else ([], [])
     extras = Extras.read(registry, remote, list(names.values()))
-    tip = verified_tip(store, at, blobs)
+    tip = tip_at(store, at, blobs, previous.get("verified"))  # as ``_unusable`` read it
     new_events = registry.list_events(old_commit, vet=False) if old_commit != commit else []
     signed = registry.signed_bundles()  # a version's signature bundle marks its pages (#28)
     old_models: Mapping[str, Any] = previous.get("models", {})
@@ -376,7 +375,7 @@ def _partial(
     recorded = _recorded_events(record, changed, old_models, new_events)
     if recorded is None:
         return "the record's events are incomplete"
-    found = (changed, names, blobs, extras, requests, tip, new_events, signed)
+    found = (changed, names, blobs, extras, requests, tip, new_events, signed, commit)
     planned = _plan_for(registry, found, previous, recorded, tuple(notes))
     if isinstance(planned, Plan):
         planned.manifests = table
@@ -525,10 +524,11 @@ def _plan_for(
     """The partial plan: read the changed models, their events from the record and since.
 
     ``found``: (changed names, manifest path -> name, manifest path -> blob, the cards and
-    comments, the open requests, the verified tip, the events since the recorded commit);
+    comments, the open requests, the verified tip, the events since the recorded commit,
+    the signature bundles, the commit shown);
     ``recorded``: the recorded events of the changed models (and of their old names).
     """
-    changed, names, blobs, extras, requests, tip, new_events, signed = found
+    changed, names, blobs, extras, requests, tip, new_events, signed, commit = found
     read = registry.store.read_registry(registry.at, changed)
     if read.refused or len(read.models) != len(changed):
         return "a changed manifest is invalid"
@@ -544,7 +544,7 @@ def _plan_for(
     thread_notes = [n for n in thread_notes if n != collecting.NO_FORGE]
     catalog = Catalog(
         title=registry.store.root.resolve().name,
-        commit=registry.store.resolve_ref(registry.at or "HEAD"),
+        commit=commit,
         worktree=registry.at is None,
         models=entries,
         requests=tuple(requests),
