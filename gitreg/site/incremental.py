@@ -5,7 +5,10 @@ directory; never in OUTDIR, which is not trusted): the commit it was built from,
 judged and linked its pages (gitreg.yaml's blob, the verified tip, gitreg's version and
 templates, the base URL), and for each model what its files were made of (its manifest's
 and card's blobs, its events, its open requests, its comments, whether it changed after
-the verified tip) with the hash, size and time of every file written.
+the verified tip) with the hash, size and time of every file written. The models' part
+lives in buckets beside the record (``site.record_models``, their events in
+``site.record_events``'s), with the stat data of the work tree's manifests
+(``site.manifest_stats``) and the hash of the marker the build wrote.
 
 The next build into the same directory compares: the manifests and cards (one listing),
 the events of the commits since (``list_events`` from the recorded commit: linear in the
