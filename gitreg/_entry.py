@@ -16,10 +16,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+from gitreg._entry_site import site_fast
+
 
 def main() -> None:
     """Run ``gitreg``."""
-    code = resolve_fast(sys.argv[1:])
+    code = resolve_fast(sys.argv[1:]) if sys.argv[1:2] != ["site"] else site_fast(sys.argv[1:])
     if code is None:
         from gitreg._entry_write import exit_now, write_fast
 

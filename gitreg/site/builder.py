@@ -26,7 +26,7 @@ from gitreg.site.incremental import ModelOutput
 from gitreg.site.links import safe_url
 from gitreg.site.output import SiteOutput, check_outdir
 from gitreg.site.render import Pages, index_row, js_data, model_dir, version_events, when
-from gitreg.store.cache import git_dir
+from gitreg.store.cache import git_dir, no_gc
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry
@@ -87,14 +87,15 @@ def build(
     target = Path(outdir)
     if base_url is not None and safe_url(base_url) is None:
         raise InvalidParameter(f"--base-url {base_url!r} is not an http:// or https:// URL")
-    previous = incremental.load(registry, target, full=full)
-    dirs = check_outdir(target, registry.store.root, incremental.known_dirs(previous))
-    plan = incremental.plan(registry, target, base_url, previous, dirs)
-    # What was read stays until the end: the collector need not walk it again and again while
-    # the pages are made (a full build's objects are a few hundred thousand), and a worker
-    # forked to render (site.parallel) does not copy the pages holding it by touching them.
-    frozen_before = gc.get_freeze_count()
-    gc.freeze()
+    with no_gc():  # the record and what is read hold no cycles: no pass walks them (#26)
+        previous = incremental.load(registry, target, full=full)
+        dirs = check_outdir(target, registry.store.root, incremental.known_dirs(previous))
+        plan = incremental.plan(registry, target, base_url, previous, dirs)
+        # What was read stays until the end: the collector need not walk it again and again
+        # while the pages are made (a full build's objects are a few hundred thousand), and a
+        # worker forked to render (site.parallel) does not copy the pages holding it.
+        frozen_before = gc.get_freeze_count()
+        gc.freeze()
     try:
         return _build(registry, plan, target, base_url, progress, started)
     finally:

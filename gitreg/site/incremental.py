@@ -5,7 +5,10 @@ directory; never in OUTDIR, which is not trusted): the commit it was built from,
 judged and linked its pages (gitreg.yaml's blob, the verified tip, gitreg's version and
 templates, the base URL), and for each model what its files were made of (its manifest's
 and card's blobs, its events, its open requests, its comments, whether it changed after
-the verified tip) with the hash, size and time of every file written.
+the verified tip) with the hash, size and time of every file written. The models' part
+lives in buckets beside the record (``site.record_models``, their events in
+``site.record_events``'s), with the stat data of the work tree's manifests
+(``site.manifest_stats``) and the hash of the marker the build wrote.
 
 The next build into the same directory compares: the manifests and cards (one listing),
 the events of the commits since (``list_events`` from the recorded commit: linear in the
@@ -32,27 +35,28 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core import record
 from gitreg.core.card import card_path
-from gitreg.core.config import CONFIG_FILE
+from gitreg.core.config import CONFIG_FILE, MODELS_DIR
 from gitreg.core.digest import artifact_dir
 from gitreg.core.events import EventKind, RegistryEvent
 from gitreg.core.version import __version__
 from gitreg.site import catalog as collecting
-from gitreg.site import record_events
+from gitreg.site import manifest_stats, record_events, record_models
 from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
 from gitreg.site.links import Linker
-from gitreg.site.output import DirStat, dirs_after, previous_listing
-from gitreg.site.trust import verified_tip
+from gitreg.site.output import DirStat, dirs_after, marker_digest, previous_listing
+from gitreg.site.trust import tip_at
 from gitreg.store import compare, reading
-from gitreg.store.cache import git_dir
+from gitreg.store.cache import git_dir, no_gc
 from gitreg.store.remote import has_remote
 from gitreg.store.timeline import events_by_model
 from gitreg.store.transaction import model_path
+from gitreg.store.verified import read_verified
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry
     from gitreg.site.output import SiteOutput
 
-FORMAT = 2  # 2: the events apart, in ``site.record_events``'s buckets
+FORMAT = 4  # 2: events apart (``site.record_events``); 3: models too; 4: files' hashes apart
 MAX_SHARE = 0.5  # more than this share of models changed: build everything
 # The modules whose code makes the pages: a record made by other code is not reused.
 _RENDERERS = (
@@ -102,6 +106,7 @@ class Plan:
     previous: dict[str, Any]
     listing: dict[str, str | None] | None = None  # the previous build's marker, if read
     dirs: dict[str, DirStat | None] = record.field(default_factory=dict)  # as found
+    manifests: manifest_stats.Table | None = None  # the work tree's manifests' stat data
 
     def remember(self, out: SiteOutput, fresh: Mapping[str, ModelOutput]) -> None:
         """Record this build for the next (fresh models' files with their size and time,
@@ -128,13 +133,22 @@ class Plan:
             "config": self.catalog.sources.get(CONFIG_FILE),
             "verified": self.catalog.verified.commit if self.catalog.verified else None,
             "invalid": bool(self.catalog.invalid),
-            "models": models,
             "dirs": dirs_after(out.root, self.dirs, out.touched),
+            "manifests": self.manifests,
+            "marker": out.marker_digest,  # the marker as written: its listing is known
+            "others": out.own,  # the files of no one model, as the marker lists them
         }
-        try:  # the events first: a record never names events that were not saved
+        changed = [*fresh, *(name for name in old if name not in models)]
+        try:  # the events and models first: a record never names what was not saved
             self.record_path.parent.mkdir(parents=True, exist_ok=True)
             record_events.save(
                 self.record_path, token, events, self.order, everything=not self.partial
+            )
+            record["buckets"] = record_models.save(
+                self.record_path,
+                models,
+                changed if self.partial else None,
+                self.previous.get("buckets"),
             )
         except OSError:
             return
@@ -143,7 +157,13 @@ class Plan:
 
 def load(registry: Registry, outdir: Path, *, full: bool) -> dict[str, Any]:
     """The record of the previous build into ``outdir`` ({}: none, or ``full``)."""
-    return {} if full else _load(_record_path(registry.store.root, outdir))
+    if full:
+        return {}
+    path = _record_path(registry.store.root, outdir)
+    found = _load(path)
+    if found:  # None: a bucket is not the record's (``_unusable`` says so)
+        found["models"] = record_models.load(path, found.get("buckets"))
+    return found
 
 
 def known_dirs(previous: Mapping[str, Any]) -> dict[str, DirStat | None]:
@@ -162,28 +182,47 @@ def plan(
     """Decide what to render into ``outdir`` (see module doc); nothing is written yet.
 
     ``previous``: the record ``load`` read; ``dirs``: the output's directories as
-    ``check_outdir`` found them.
+    ``check_outdir`` found them. The cyclic GC is paused meanwhile: what is made here holds
+    no cycles, and each pass would walk every object of the record (#26).
     """
+    with no_gc():
+        return _plan(registry, outdir, base_url, previous, dirs)
+
+
+def _plan(
+    registry: Registry,
+    outdir: Path,
+    base_url: str | None,
+    previous: dict[str, Any],
+    dirs: dict[str, DirStat | None],
+) -> Plan:
     store = registry.store
     stamp = _stamp(registry, base_url)
     path = _record_path(store.root, outdir)
     why = _unusable(previous, stamp, registry)
     recorded = known_dirs(previous)
-    seen = _Outdir(outdir, {d for d, now in dirs.items() if now and recorded.get(d) == now})
+    unchanged = {d for d, now in dirs.items() if now and recorded.get(d) == now}
+    seen = _Outdir(outdir, unchanged, _recorded_marker(previous))
     if why is None:
         found = _partial(registry, seen, previous, path)
         if isinstance(found, Plan):
             found.record_path, found.stamp, found.previous = path, stamp, previous
-            found.listing, found.dirs = seen.listing, dirs
+            found.listing, found.dirs = seen.listing or _listing(seen, found), dirs
             return found
         why = found
+    scanned = manifest_stats.scan(store.root) if registry.at is None else None  # before
     catalog = collecting.collect(registry)
     config_blob = _config_blob(registry)
     if config_blob is not None:
         catalog = record.replace(catalog, sources={**catalog.sources, CONFIG_FILE: config_blob})
     notes = () if why in ("", "first") else (f"every page was rendered: {why}",)
     order = [e.name for e in catalog.models]
-    return Plan(catalog, order, {}, {}, notes, False, path, stamp, previous, dirs=dirs)
+    found_plan = Plan(catalog, order, {}, {}, notes, False, path, stamp, previous, dirs=dirs)
+    if scanned is not None:
+        top = f"{MODELS_DIR}/"
+        ids = {p[len(top) :]: oid for p, oid in catalog.sources.items() if p.startswith(top)}
+        found_plan.manifests = manifest_stats.table(*scanned, ids)
+    return found_plan
 
 
 # ------------------------------------------------------------------- the record
@@ -195,8 +234,8 @@ def _record_path(root: Path, outdir: Path) -> Path:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
-        data = marshal.loads(path.read_bytes())
+    with contextlib.suppress(OSError, EOFError, ValueError, TypeError), no_gc():
+        data = marshal.loads(path.read_bytes())  # ~60 objects a model: no GC pass (#26)
         if isinstance(data, dict) and data.get("format") == FORMAT:
             return data
     return {}
@@ -234,10 +273,10 @@ def _unusable(previous: Mapping[str, Any], stamp: str, registry: Registry) -> st
         return "gitreg, its templates or the build's options changed"
     if previous.get("invalid"):
         return "the last build showed an invalid manifest"
+    if previous.get("models") is None:
+        return "the record's models are incomplete"
     if previous.get("config") != _config_blob(registry):
         return f"{CONFIG_FILE} changed"
-    from gitreg.store.verified import read_verified
-
     if previous.get("verified") != read_verified(registry.store.root):
         return "the verified tip moved"
     return None
@@ -257,13 +296,45 @@ class _Outdir:
 
     root: Path
     unchanged: set[str]  # directories whose entries are as the previous build left them
+    marker: tuple[str, dict[str, str]] | None  # the marker's SHA-256 and others as recorded
     listing: dict[str, str | None] | None = None
+    verified: bool | None = None  # whether the marker is byte for byte the one recorded
 
     @property
     def previous(self) -> dict[str, str | None]:
         if self.listing is None:
             self.listing = previous_listing(self.root)
         return self.listing
+
+    def marker_as_recorded(self) -> bool:
+        """Whether the marker is the one the previous build wrote (by its SHA-256): then it
+        lists exactly the files the record says, and need not be parsed (#26)."""
+        if self.verified is None:
+            self.verified = self.marker is not None and marker_digest(self.root) == self.marker[0]
+        return self.verified
+
+
+def _recorded_marker(previous: Mapping[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """The marker's SHA-256 and the files of no one model, as the record holds them."""
+    digest, others = previous.get("marker"), previous.get("others")
+    if not isinstance(digest, str) or not digest or not isinstance(others, dict):
+        return None
+    if not all(type(k) is str and type(v) is str for k, v in others.items()):
+        return None
+    return digest, others
+
+
+def _listing(out: _Outdir, plan: Plan) -> dict[str, str | None] | None:
+    """What ``SiteOutput.finish`` needs of the previous marker when it is the one recorded:
+    the files it lists that this build may not write again (the files of no one model, and
+    those of the models not kept); None: it is parsed as usual."""
+    if out.marker is None or not out.marker_as_recorded():
+        return None
+    found: dict[str, str | None] = dict(out.marker[1])
+    for name, part in plan.previous.get("models", {}).items():
+        if name not in plan.kept:
+            found.update(part["files"])
+    return found
 
 
 def _partial(
@@ -276,12 +347,10 @@ def _partial(
     old_commit = str(previous.get("commit") or "")
     if old_commit != commit and not reading.is_ancestor(store.root, old_commit, commit):
         return "the history was rewritten since the last build"
-    raw, refused = (
-        reading.worktree_blobs(store.root) if at is None else reading.blobs_at(store.root, at)
-    )
-    if refused:
+    ids, table = _manifest_ids(registry, previous)
+    if ids is None:
         return "a manifest cannot be read"
-    blobs = {f"models/{name}": oid for name, (oid, _text) in raw.items()}
+    blobs = {f"models/{name}": oid for name, oid in ids.items()}
     names = _names(blobs)
     if names is None:
         return "a manifest's file name is not a model's"
@@ -290,7 +359,7 @@ def _partial(
     remote = has_remote(store.root, config)
     requests, notes = collecting.read_requests(registry, linker) if remote else ([], [])
     extras = Extras.read(registry, remote, list(names.values()))
-    tip = verified_tip(store, at, blobs)
+    tip = tip_at(store, at, blobs, previous.get("verified"))  # as ``_unusable`` read it
     new_events = registry.list_events(old_commit, vet=False) if old_commit != commit else []
     signed = registry.signed_bundles()  # a version's signature bundle marks its pages (#28)
     old_models: Mapping[str, Any] = previous.get("models", {})
@@ -309,8 +378,27 @@ def _partial(
     recorded = _recorded_events(record, changed, old_models, new_events)
     if recorded is None:
         return "the record's events are incomplete"
-    found = (changed, names, blobs, extras, requests, tip, new_events, signed)
-    return _plan_for(registry, found, previous, recorded, tuple(notes))
+    found = (changed, names, blobs, extras, requests, tip, new_events, signed, commit)
+    planned = _plan_for(registry, found, previous, recorded, tuple(notes))
+    if isinstance(planned, Plan):
+        planned.manifests = table
+    return planned
+
+
+def _manifest_ids(
+    registry: Registry, previous: Mapping[str, Any]
+) -> tuple[dict[str, str] | None, manifest_stats.Table | None]:
+    """Every manifest's blob id (file name -> id; None: one cannot be read), and the stat
+    data to record: in the work tree, only manifests whose stat data changed are read."""
+    root, at = registry.store.root, registry.at
+    if at is None:
+        known = manifest_stats.worktree_ids(root, previous.get("manifests"))
+        if known is not None:
+            return known
+    raw, refused = reading.worktree_blobs(root) if at is None else reading.blobs_at(root, at)
+    if refused:
+        return None, None
+    return {name: oid for name, (oid, _text) in raw.items()}, None
 
 
 def _names(blobs: Mapping[str, str]) -> dict[str, str] | None:
@@ -382,14 +470,14 @@ class _Sources:
     def inputs(self, name: str, path: str) -> list[Any]:
         """What model ``name``'s files are made of, besides its events (compared with the
         record); ``path``: its manifest."""
-        card = self.cards.get(card_path(name))
+        card = self.cards.get(card_path(name)) if self.cards else None  # no name checks
         return [
             self.blobs[path],
             compare.blob_id(card) if card is not None else None,
             self.comments.get(name, []),
             self.requests.get(name, []),
             path in self.newer,
-            self.signed.get(f"{artifact_dir(name)}/", []),
+            self.signed.get(f"{artifact_dir(name)}/", []) if self.signed else [],
         ]
 
 
@@ -397,19 +485,28 @@ def _same(kept: Mapping[str, Any] | None, inputs: list[Any], out: _Outdir) -> bo
     """Whether a model's record says the same inputs, and its files are intact."""
     if kept is None or kept.get("inputs") != inputs:
         return False
-    return _files_intact(kept.get("files", {}), out)
+    return _files_intact(kept, out)
 
 
-def _files_intact(files: Mapping[str, Any], out: _Outdir) -> bool:
-    """Whether each recorded file is still the regular file written: in a directory whose
-    entries did not change since (nothing removed, added or renamed there), or else with
-    the marker's hash, size and modification time as recorded."""
+def _files_intact(part: Mapping[str, Any], out: _Outdir) -> bool:
+    """Whether each file of a model's record (``part``) is still the regular file written:
+    in a directory whose entries did not change since (nothing removed, added or renamed
+    there), or else with the marker's hash, size and modification time as recorded."""
+    files, folders = part.get("files"), part.get("folders")
+    if not isinstance(files, dict) or not isinstance(folders, tuple):
+        return False
     unchanged = out.unchanged
-    if all(relative.rpartition("/")[0] in unchanged for relative in files):
+    if all(folder in unchanged for folder in folders):
         return True
+    sizes, times = part.get("sizes"), part.get("mtimes")
+    if not isinstance(sizes, tuple) or not isinstance(times, tuple):
+        return False
+    if not len(sizes) == len(times) == len(files):
+        return False
     root = f"{out.root}{os.sep}"
-    for relative, (digest, size, mtime) in files.items():
-        if out.previous.get(relative) != digest:
+    listed = out.marker_as_recorded()  # then it lists each file with the record's hash
+    for (relative, digest), size, mtime in zip(files.items(), sizes, times, strict=True):
+        if not listed and out.previous.get(relative) != digest:
             return False
         try:
             info = os.lstat(root + relative)
@@ -430,10 +527,11 @@ def _plan_for(
     """The partial plan: read the changed models, their events from the record and since.
 
     ``found``: (changed names, manifest path -> name, manifest path -> blob, the cards and
-    comments, the open requests, the verified tip, the events since the recorded commit);
+    comments, the open requests, the verified tip, the events since the recorded commit,
+    the signature bundles, the commit shown);
     ``recorded``: the recorded events of the changed models (and of their old names).
     """
-    changed, names, blobs, extras, requests, tip, new_events, signed = found
+    changed, names, blobs, extras, requests, tip, new_events, signed, commit = found
     read = registry.store.read_registry(registry.at, changed)
     if read.refused or len(read.models) != len(changed):
         return "a changed manifest is invalid"
@@ -449,7 +547,7 @@ def _plan_for(
     thread_notes = [n for n in thread_notes if n != collecting.NO_FORGE]
     catalog = Catalog(
         title=registry.store.root.resolve().name,
-        commit=registry.store.resolve_ref(registry.at or "HEAD"),
+        commit=commit,
         worktree=registry.at is None,
         models=entries,
         requests=tuple(requests),
@@ -470,11 +568,10 @@ def _plan_for(
         if name in changed:
             continue
         record = old_models[name]
-        files = record["files"]
-        kept[name] = ModelOutput(
-            name, files, list(record["row"]), record["api"], record["pages"], record["versions"]
+        kept[name] = ModelOutput(  # nothing written: its files are ``kept_files``'s
+            name, {}, record["row"], record["api"], record["pages"], record["versions"]
         )
-        kept_files[name] = {rel: digest for rel, (digest, _size, _mtime) in files.items()}
+        kept_files[name] = record["files"]  # path -> SHA-256, as recorded
     return Plan(catalog, order, kept, kept_files, (), True, Path(), "", {})
 
 
@@ -547,7 +644,12 @@ def _model_record(
     inputs[1] = card
     return {
         "inputs": inputs,
-        "files": dict(output.files),
+        # Each file's SHA-256; its size and time apart, in the same order (fewer objects
+        # for the next build to load, and its hashes as the marker lists them).
+        "files": {relative: digest for relative, (digest, _s, _t) in output.files.items()},
+        "sizes": tuple(size for _digest, size, _time in output.files.values()),
+        "mtimes": tuple(time for _digest, _size, time in output.files.values()),
+        "folders": tuple(sorted({relative.rpartition("/")[0] for relative in output.files})),
         "row": output.row,
         "api": output.api,
         "pages": output.pages,

@@ -100,6 +100,8 @@ def _first_link(
     """The first symbolic link found below ``outdir`` (links are never followed), if any,
     and every directory seen with its ``DirStat``; a directory ``known`` as it is now is not
     listed again: its subdirectories are those ``known`` names below it."""
+    if known and _all_as_known(outdir, known):
+        return None, dict(known)  # what the walk below finds when nothing changed
     below: dict[str, list[str]] = {}
     for relative in known:
         if relative:
@@ -125,6 +127,23 @@ def _first_link(
                 if entry.is_dir(follow_symlinks=False) and count < _MAX_LINK_SCAN:
                     pending.append(f"{relative}/{entry.name}" if relative else entry.name)
     return None, seen
+
+
+def _all_as_known(outdir: Path, known: Mapping[str, DirStat | None]) -> bool:
+    """Whether every directory ``known`` names is still that directory, as it was left
+    (its inode and status-change time): then none had an entry added, removed or renamed,
+    and so none holds a link the build that recorded them did not see. One ``lstat`` per
+    directory in a tight loop, no listing (a rebuild looks at thousands, #26); any
+    difference answers False and the walk looks at what changed."""
+    base, lstat, is_dir = str(outdir), os.lstat, stat.S_ISDIR
+    try:
+        for relative, then in known.items():
+            info = lstat(f"{base}/{relative}") if relative else os.stat(base)
+            if (info.st_ino, info.st_ctime_ns) != then or not is_dir(info.st_mode):
+                return False
+    except OSError:
+        return False
+    return True
 
 
 def dir_stat(path: str, *, follow: bool = False) -> DirStat | None:
@@ -164,6 +183,19 @@ def previous_listing(outdir: Path) -> dict[str, str | None]:
         tree.close()
 
 
+def marker_digest(outdir: Path) -> str | None:
+    """The SHA-256 of the marker in ``outdir``, read as ``previous_listing`` reads it (a
+    regular file, no link followed, bounded); None when there is none."""
+    if not outdir.is_dir():
+        return None
+    tree = _dirfd.Tree(outdir, _refused)
+    try:
+        data = tree.read([], MARKER, limit=MAX_MARKER_BYTES)
+    finally:
+        tree.close()
+    return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
 class SiteOutput:
     """Writes the site's files into ``root`` and, at the end, removes the previous build's rest."""
 
@@ -177,6 +209,8 @@ class SiteOutput:
         weakref.finalize(self, self._dirs.close)
         self.previous = previous if previous is not None else _previous_files(self._dirs)
         self.written: dict[str, str] = {}
+        self.own: dict[str, str] = {}  # what ``write`` wrote: the files of no one model
+        self.marker_digest = ""  # the SHA-256 of the marker ``finish`` wrote
         self.touched: set[str] = {""}  # directories written or removed in, and above
         self.size = 0
         self.notes: list[str] = []
@@ -187,6 +221,7 @@ class SiteOutput:
         data = content.encode("utf-8") if isinstance(content, str) else content
         digest, size, _mtime = self.write_only(relative, data)
         self.record(relative, digest, size)
+        self.own[relative] = digest
         return digest, size
 
     def write_only(self, relative: str, data: bytes) -> tuple[str, int, int]:
@@ -222,9 +257,10 @@ class SiteOutput:
     def finish(self) -> int:
         """Remove what only the previous build wrote, record this build; return files removed."""
         removed, unverified = 0, 0
-        for relative, digest in sorted(self.previous.items()):
-            if relative in self.written:
-                continue
+        written = self.written
+        gone = sorted(r for r in self.previous if r not in written)  # not all 60,000 (#26)
+        for relative in gone:
+            digest = self.previous[relative]
             if digest is None:
                 unverified += 1
             elif self._remove_own(relative, digest):
@@ -236,9 +272,10 @@ class SiteOutput:
                 "pages from yours; delete the directory once to start clean"
             )
         listing = {"generator": "gitreg site", "format": _FORMAT, "files": self.written}
-        text = json.dumps(listing, sort_keys=True)  # no indent: json's C encoder (#26)
+        data = json.dumps(listing, sort_keys=True).encode()  # no indent: C's encoder (#26)
         with _failing_as(self.root / MARKER):
-            self._dirs.write([], MARKER, text.encode())
+            self._dirs.write([], MARKER, data)
+        self.marker_digest = hashlib.sha256(data).hexdigest()
         self._dirs.close()
         return removed
 

@@ -58,7 +58,14 @@ class VerifiedTip:
 def verified_tip(store: Store, at: str | None, blobs: Mapping[str, str]) -> VerifiedTip | None:
     """What of the state read at ``at`` (None: the work tree) is newer than the verified
     tip; None when the registry has no verified tip. ``blobs``: manifest path -> blob id."""
-    commit = read_verified(store.root)
+    return tip_at(store, at, blobs, read_verified(store.root))
+
+
+def tip_at(
+    store: Store, at: str | None, blobs: Mapping[str, str], commit: str | None
+) -> VerifiedTip | None:
+    """``verified_tip`` when the verified tip is known (``commit``, just read: None, no
+    verified tip): a rebuild has read it already to compare it with its record."""
     if commit is None:
         return None
     shown = store.resolve_ref(at or "HEAD")
