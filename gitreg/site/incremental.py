@@ -177,7 +177,7 @@ def plan(
             found.listing, found.dirs = seen.listing, dirs
             return found
         why = found
-    catalog = collecting.collect(registry)
+    catalog = collecting.collect(registry, deferred=True)
     config_blob = _config_blob(registry)
     if config_blob is not None:
         catalog = record.replace(catalog, sources={**catalog.sources, CONFIG_FILE: config_blob})
