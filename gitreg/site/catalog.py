@@ -36,8 +36,8 @@ from gitreg.store.transaction import model_path
 
 if TYPE_CHECKING:
     from gitreg.integrations.forges.base import ThreadComment
-    from gitreg.store.reading import Reading
     from gitreg.registry import Registry
+    from gitreg.store.reading import Reading
 
 
 @record.dataclass(frozen=True, slots=True)
@@ -144,7 +144,7 @@ def collect(registry: Registry, *, deferred: bool = False) -> Catalog:
     defer = deferred and str(config.forge.get("type", "none")) == "none"  # see read_threads
     found = read_history(registry, _known(read), deferred=defer)
     pending = found if isinstance(found, History) else None
-    by_model = {} if pending is not None else found
+    by_model = found if not isinstance(found, History) else {}
     remote = has_remote(store.root, config)
     requests, notes = read_requests(registry, linker) if remote else ([], [])
     extras = Extras.read(registry, remote, [model.name for model in models])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from gitreg.core import record
 from gitreg.core.errors import GitregError
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from gitreg.registry import Registry
 
 MAX_DEFERRED = 8  # changes of one path whose states wait for the model's render
-Item = Union[Step, list[RegistryEvent]]  # a change still to diff, or its events
+Item = Step | list[RegistryEvent]  # a change still to diff, or its events
 
 
 @record.dataclass(frozen=True, slots=True)
