@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from gitreg.core.entities import ModelVersion, Stage
+from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import ModelNotFound, VersionNotFound
 from gitreg.core.fields import check_alias, parse_version
 from gitreg.core.names import check_name
@@ -61,7 +61,12 @@ class Governance(RegistryHost):
         return approved_entries(entries, self.get_approvals())
 
     def list_events(
-        self, since: str | None, until: str | None = None, *, vet: bool = True
+        self,
+        since: str | None,
+        until: str | None = None,
+        *,
+        vet: bool = True,
+        known: Mapping[str, RegisteredModel] | None = None,
     ) -> list[RegistryEvent]:
         """Every change after commit ``since`` up to ``until`` (default: HEAD or ``at``).
 
@@ -76,15 +81,21 @@ class Governance(RegistryHost):
         POLICY_VIOLATION events, one per finding, stand in their place (#22). A registry
         without a remote has no review: its protected changes are plain commits (DESIGN,
         layer 1) and its events are its changes. ``vet=False`` gives every change as it
-        happened, without the audit: for history views, never for announcing.
+        happened, without the audit: for history views, never for announcing. ``known``:
+        blob id -> the model a whole-registry read made of it (those are not read again).
 
         Raises:
             BadRef: ``since`` or ``until`` names no commit.
         """
-        return self.vetted_events(since, until, vet=vet)[0]
+        return self.vetted_events(since, until, vet=vet, known=known)[0]
 
     def vetted_events(
-        self, since: str | None, until: str | None = None, *, vet: bool = True
+        self,
+        since: str | None,
+        until: str | None = None,
+        *,
+        vet: bool = True,
+        known: Mapping[str, RegisteredModel] | None = None,
     ) -> tuple[list[RegistryEvent], AuditReport | None]:
         """``list_events``, and the audit that vetted them (None: not vetted, see there).
 
@@ -97,7 +108,7 @@ class Governance(RegistryHost):
         end = self.store.resolve_ref(until) if until is not None else (self.at or "HEAD")
         start = None if since is None or set(since) == {"0"} else self.store.resolve_ref(since)
         found = approved_events(
-            eventlog.read_events(self.store.root, start, end), self.get_approvals()
+            eventlog.read_events(self.store.root, start, end, known), self.get_approvals()
         )
         if not vet or not self.store.remotes():
             return found, None

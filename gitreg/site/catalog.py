@@ -3,8 +3,9 @@
 Every model comes from one whole-registry read (``Store.read_registry``, which reuses the
 parse cache and refuses invalid manifests, shown as invalid), the history of all of them
 from one ``git log`` over ``models/`` (``Registry.list_events``), grouped by model with
-renames followed (``store.timeline.events_by_model``). Nothing here runs git per model;
-what is newer than the verified tip costs two more git calls (``site.trust``, #22).
+renames followed (``store.timeline.events_by_model``); a build may leave each model's
+events to be made where its pages render (``site.history``, #26). Nothing here runs git per
+model; what is newer than the verified tip costs two more git calls (``site.trust``, #22).
 """
 
 from __future__ import annotations
@@ -24,17 +25,19 @@ from gitreg.core.events import RegistryEvent
 from gitreg.core.fields import parse_timestamp
 from gitreg.core.finding import Finding
 from gitreg.core.names import check_name, name_key, name_of_branch_component
+from gitreg.site.history import History
+from gitreg.site.history import read as read_history
 from gitreg.site.links import Linker, safe_url
 from gitreg.site.trust import InvalidEntry, VerifiedTip, invalid_entries, verified_tip
 from gitreg.store import compare, files
 from gitreg.store.remote import has_remote
 from gitreg.store.store import Store
-from gitreg.store.timeline import events_by_model
 from gitreg.store.transaction import model_path
 
 if TYPE_CHECKING:
     from gitreg.integrations.forges.base import ThreadComment
     from gitreg.registry import Registry
+    from gitreg.store.reading import Reading
 
 
 @record.dataclass(frozen=True, slots=True)
@@ -104,10 +107,27 @@ class Catalog:
     sources: Mapping[str, str] = record.field(default_factory=dict)
     # The model-signing bundles the registry keeps, by path (#28).
     signed: frozenset[str] = frozenset()
+    # The history, when each model's events are made where its pages render (``complete``):
+    # its entries' ``events`` are empty until then (#26).
+    history: History | None = None
+
+    def complete(self, entry: ModelEntry) -> ModelEntry:
+        """``entry`` with its events (and the time of its last change) when ``history``
+        still holds them; else ``entry`` itself."""
+        if self.history is None:
+            return entry
+        events = self.history.events_of(entry.name)
+        return record.replace(
+            entry, events=tuple(events), last_modified=last_modified(entry.model, events)
+        )
 
 
-def collect(registry: Registry) -> Catalog:
+def collect(registry: Registry, *, deferred: bool = False) -> Catalog:
     """Read what the catalog shows from ``registry`` (at its ``at`` ref, else the work tree).
+
+    ``deferred``: each model's events are made when ``Catalog.complete`` is asked (where
+    its pages are rendered, see ``site.history``), unless they are needed here (the pull
+    request conversations are read from the forge) or cannot be split exactly.
 
     Raises:
         InvalidManifest: a manifest names its model with a name that is not valid (it would
@@ -121,12 +141,15 @@ def collect(registry: Registry) -> Catalog:
     invalid = invalid_entries(read.refused, tip)
     config = store.read_config(registry.at)
     linker = Linker.from_config(config)
-    history = events_by_model(registry.list_events(None, vet=False))
+    defer = deferred and str(config.forge.get("type", "none")) == "none"  # see read_threads
+    found = read_history(registry, _known(read), deferred=defer)
+    pending = found if isinstance(found, History) else None
+    by_model = found if not isinstance(found, History) else {}
     remote = has_remote(store.root, config)
     requests, notes = read_requests(registry, linker) if remote else ([], [])
     extras = Extras.read(registry, remote, [model.name for model in models])
     entries = tuple(
-        entry_of(model, history.get(model.name, []), requests, tip, extras) for model in models
+        entry_of(model, by_model.get(model.name, []), requests, tip, extras) for model in models
     )
     threads, thread_notes = read_threads(registry, entries, config.forge)
     thread_note = thread_notes[0] if thread_notes else ""
@@ -146,7 +169,22 @@ def collect(registry: Registry) -> Catalog:
         thread_note=thread_note,
         sources={**read.blobs, **{p: compare.blob_id(t) for p, t in extras.cards.items()}},
         signed=registry.signed_bundles(),
+        history=pending,
     )
+
+
+def _known(read: Reading) -> dict[str, RegisteredModel] | None:
+    """Blob id -> the model ``read`` made of it: the history's walk takes the current
+    manifests from there (#26). None when a manifest was refused: then the walk reads
+    those from the parse cache or git, as any history read does."""
+    if read.refused:
+        return None
+    known: dict[str, RegisteredModel] = {}
+    for model in read.models:
+        oid = read.blobs.get(model_path(model.name))  # a valid model's file is its name's
+        if oid is not None:
+            known[oid] = model
+    return known
 
 
 @record.dataclass(frozen=True, slots=True)
@@ -209,8 +247,7 @@ def entry_of(
     extras: Extras,
 ) -> ModelEntry:
     """The catalog's entry of ``model``."""
-    times = [parse_timestamp(e.timestamp) for e in events[-1:]]
-    last = max([model.last_updated_timestamp, *times])
+    last = last_modified(model, events)
     newer = tip is not None and model_path(model.name) in tip.newer_models
     path = card_path(model.name)
     text = extras.cards.get(path)
@@ -222,6 +259,12 @@ def entry_of(
     }
     mine = tuple(r for r in requests if r.name == model.name)
     return ModelEntry(model, tuple(events), mine, last, newer, card, tuple(findings), comments)
+
+
+def last_modified(model: RegisteredModel, events: Sequence[RegistryEvent]) -> int:
+    """When ``model`` last changed (epoch ms): its own time, or its last event's if later."""
+    times = [parse_timestamp(e.timestamp) for e in events[-1:]]
+    return max([model.last_updated_timestamp, *times])
 
 
 MAX_THREADS = 100  # pull request conversations read from the forge per build

@@ -211,7 +211,7 @@ def _plan(
             return found
         why = found
     scanned = manifest_stats.scan(store.root) if registry.at is None else None  # before
-    catalog = collecting.collect(registry)
+    catalog = collecting.collect(registry, deferred=True)
     config_blob = _config_blob(registry)
     if config_blob is not None:
         catalog = record.replace(catalog, sources={**catalog.sources, CONFIG_FILE: config_blob})

@@ -12,10 +12,12 @@ same range always gives the same events.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gitreg.core.config import MODELS_DIR
+from gitreg.core.entities import RegisteredModel
 from gitreg.core.events import RegistryEvent
 from gitreg.core.retired import RETIRED_FILE
 from gitreg.core.states import ModelState, diff_states
@@ -29,27 +31,63 @@ _NO_COMMIT = re.compile(r"^0+$")  # what GitHub sends as "before" for a new bran
 _FEW_CHANGES = 16  # manifest changes read from their blobs rather than the parse cache
 
 
-def read_events(root: Path, since: str | None, until: str = "HEAD") -> list[RegistryEvent]:
+# A manifest change with the manifest's state before and after it (None: absent, unreadable).
+Step = tuple[LogCommit, FileChange, ModelState | None, ModelState | None]
+
+
+def read_events(
+    root: Path,
+    since: str | None,
+    until: str = "HEAD",
+    known: Mapping[str, RegisteredModel] | None = None,
+) -> list[RegistryEvent]:
     """Every event in the commits after ``since`` up to ``until``, oldest first.
 
-    ``since`` None (or all zeros) means from the first commit.
+    ``since`` None (or all zeros) means from the first commit. ``known``: blob id -> the
+    model a whole-registry read just made of it (the catalog's, #26): such a blob is
+    neither read nor parsed again, nor converted into a model a second time.
     """
+    changes = log_changes(root, since, until)
+    return step_events(walk_changes(root, changes, known))
+
+
+def log_changes(root: Path, since: str | None, until: str) -> list[tuple[LogCommit, FileChange]]:
+    """The manifest changes of the commits after ``since`` up to ``until``, oldest first
+    (within a commit, by path)."""
     revisions = [until] if since is None or _NO_COMMIT.fullmatch(since) else [f"^{since}", until]
     commits = list(parse_log(_git.log_raw(root, revisions, [f"{MODELS_DIR}/"])))
     commits.reverse()
-    changes = [
+    return [
         (commit, change)
         for commit in commits
         for change in sorted(_manifests(commit), key=lambda ch: (ch.new_path, ch.old_path))
     ]
-    # Manifests a whole-registry read already parsed are in the parse cache, keyed by blob
-    # id: the catalog reads every model and then all history, so most tips are there (#14).
-    # A range of a few changes (a site's rebuild, a webhook's push) reads its few blobs
-    # instead of loading the cache of every manifest (#26).
-    parsed = load_parsed(git_dir(root) / "gitreg") if len(changes) > _FEW_CHANGES else {}
+
+
+def walk_changes(
+    root: Path,
+    changes: Sequence[tuple[LogCommit, FileChange]],
+    known: Mapping[str, RegisteredModel] | None = None,
+) -> Iterator[Step]:
+    """Each of ``changes`` with the manifest's state before and after it, in order (read
+    lazily: a path holds one state at a time, see ``store.walk``)."""
+    if known is not None:
+        parsed: Mapping[str, Any] = known
+    else:
+        # Manifests a whole-registry read already parsed are in the parse cache, keyed by
+        # blob id: the catalog reads every model and then all history, so most tips are
+        # there (#14). A range of a few changes (a site's rebuild, a webhook's push) reads
+        # its few blobs instead of loading the cache of every manifest (#26).
+        parsed = load_parsed(git_dir(root) / "gitreg") if len(changes) > _FEW_CHANGES else {}
     states = walk(root, [change for _, change in changes], parsed)
-    events: list[RegistryEvent] = []
     for (commit, change), (old, new) in zip(changes, states, strict=True):
+        yield commit, change, old, new
+
+
+def step_events(steps: Iterable[Step]) -> list[RegistryEvent]:
+    """The events of each change (``walk_changes``'s steps), in order."""
+    events: list[RegistryEvent] = []
+    for commit, change, old, new in steps:
         old = old if change.status != "A" else None
         new = new if change.status != "D" else None
         if _unreadable(change, old, new):

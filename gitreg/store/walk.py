@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gitreg.core.entities import RegisteredModel
 from gitreg.core.states import ModelState, read_state, state_of
 from gitreg.store import blobs
 from gitreg.store.gitlog import FileChange
@@ -33,7 +34,7 @@ def walk(
     """(old state, new state) of each change, in order; None: absent or unreadable there.
 
     ``parsed`` maps blob ids to manifests a whole-registry read already parsed (the parse
-    cache): those are not read again.
+    cache), or to the models it made of them: those are not read again.
 
     Raises:
         GitFailed: git could not read the repository's objects.
@@ -106,7 +107,8 @@ def _side(
 ) -> ModelState | None:
     """The state of one side of a change: absent, already parsed, or the next blob read."""
     if source == _KNOWN:
-        return state_of(known[oid])
+        value = known[oid]
+        return ModelState(value) if isinstance(value, RegisteredModel) else state_of(value)
     if source != _READ:
         return None
     text = next(contents)
