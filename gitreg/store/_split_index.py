@@ -31,11 +31,12 @@ from pathlib import Path
 from gitreg.core import record, sha
 
 # A split part larger than this is folded into a new shared index by git: each write
-# rewrites and hashes the split part (about 0.5 us of CPU per entry, and its bytes are
-# flushed when the index is renamed), a fold costs about 10 ms (git writes the 880 kB
-# shared index of 10,000 entries, the next write reads it). 200 keeps the split part
-# under 13 kB, and its mean cost per write (entries / 2 x 0.5 us + 10 ms / 200) near the
-# least; 500 (before #26's seventh round) made it 32 kB.
+# rewrites and hashes the split part (0.3 to 0.5 us of CPU per entry, and its bytes are
+# flushed when the index is renamed), a fold costs 10 to 20 ms (git writes the 880 kB
+# shared index of 10,000 entries, 6 to 10 ms; the next write reads it, 4 to 10 ms). The
+# mean per write, entries / 2 x 0.4 us + 15 ms / MAX_CHANGED, is least near 270 and
+# within 10% of it from 200 to 400; 200 keeps the split part under 13 kB (500, before
+# #26's seventh round: 32 kB).
 MAX_CHANGED = 200
 _HEADER = 62
 _EXTENDED = 0x4000
