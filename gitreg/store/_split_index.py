@@ -210,8 +210,8 @@ class Split:
         return len(self.replaced) + len(self.added) + len(self.deleted)
 
 
-# The split index this process read or wrote last, by its trailing checksum: the next
-# write's check and update find it here instead of parsing it again.
+# The split index this process wrote last, by its trailing checksum: the next write's
+# check and update find it here instead of parsing it again.
 _PARSED: dict[bytes, Split] = {}
 
 
