@@ -341,3 +341,25 @@ def test_an_update_refused_halfway_leaves_the_remembered_index_correct(registry_
     registry.create_model_version("churn", "s3://churn/3")
     assert is_split(registry_repo)
     assert_git_agrees(registry_repo)
+
+
+def test_the_shared_index_is_walked_to_the_entries_git_lists(registry_repo, small_split):
+    """The version 2 walk (one step per name length, #26) finds every entry git wrote, for
+    names of every length modulo 8 (the padding after a name is 1 to 8 NULs)."""
+    registry = Registry(registry_repo)
+    names = [f"m{'x' * n}" for n in range(9)]
+    for name in names:
+        registry.create_model_version(name, f"s3://{name}/1")
+    git(registry_repo, "-c", "splitIndex.maxPercentChange=0", "update-index", "--split-index")
+    view = _index_write.split_view((registry_repo / ".git" / "index").read_bytes())
+    assert view is not None
+    base = _split_index.parse(*view, registry_repo / ".git").base  # the one linked now
+    data = (registry_repo / ".git" / f"sharedindex.{base}").read_bytes()
+    count = int.from_bytes(data[8:12], "big")
+    assert data[4:8] == b"\0\0\0\2"
+    walked = _split_index._offsets_v2(data, count)
+    assert walked == _split_index._offsets(data, 2, count)
+    loaded = _split_index.load_shared(registry_repo / ".git", base)
+    listed = git(registry_repo, "ls-files").splitlines()
+    assert [loaded.name_at(i).decode() for i in range(count)] == listed
+    assert {f"models/{name}.yaml" for name in names} <= set(listed)
