@@ -219,7 +219,16 @@ def test_a_shared_index_that_is_not_the_one_named_is_left_to_git(registry_repo, 
 
 
 @pytest.mark.parametrize(
-    "positions", [[], [0], [5, 63, 64, 65], list(range(130)), [3, 1000, 70000]]
+    "positions",
+    [
+        [],
+        [0],
+        [5, 63, 64, 65],
+        list(range(130)),
+        [3, 1000, 70000],
+        [63, 64, 127, 128, 129, 4095, 4096],  # words next to each other and apart
+        list(range(7, 10000, 37)),  # a split part's replacements across 10,000 entries
+    ],
 )
 def test_ewah_bitmaps_round_trip(positions):
     encoded = _split_index.ewah_encode(positions)
@@ -265,3 +274,92 @@ def test_an_index_of_version_4_is_not_split_again_at_every_write(registry_repo, 
     registry.create_model_version("fraud", "s3://fraud/1")
     assert (registry_repo / ".git" / "index").read_bytes()[4:8] == (4).to_bytes(4, "big")
     assert_git_agrees(registry_repo)
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime
+
+
+def test_the_shared_index_is_touched_once_an_hour_not_at_every_write(registry_repo, small_split):
+    """Its expiry (two weeks by default) goes by mtime: an hour-old mtime is touched, a
+    newer one is left as it is (an inode update saved per write, #26)."""
+    import os
+    import time
+
+    registry = Registry(registry_repo)
+    for name in ("churn", "fraud"):
+        registry.create_model_version(name, f"s3://{name}/1")
+    (shared,) = (registry_repo / ".git").glob("sharedindex.*")
+    half_an_hour_ago = time.time() - 1800
+    os.utime(shared, (half_an_hour_ago, half_an_hour_ago))
+    registry.create_model_version("churn", "s3://churn/2")
+    assert is_split(registry_repo)
+    assert _mtime(shared) == half_an_hour_ago
+    two_hours_ago = time.time() - 7200
+    os.utime(shared, (two_hours_ago, two_hours_ago))
+    registry.create_model_version("fraud", "s3://fraud/2")
+    assert _mtime(shared) > time.time() - 600
+    assert_git_agrees(registry_repo)
+
+
+def test_with_an_expiry_set_every_write_touches_the_shared_index(registry_repo, small_split):
+    """A user who set ``splitIndex.sharedIndexExpire`` gets git's rule: touched every write."""
+    import os
+    import time
+
+    git(registry_repo, "config", "splitIndex.sharedIndexExpire", "1.hour.ago")
+    registry = Registry(registry_repo)
+    for name in ("churn", "fraud"):
+        registry.create_model_version(name, f"s3://{name}/1")
+    (shared,) = (registry_repo / ".git").glob("sharedindex.*")
+    ten_minutes_ago = time.time() - 600
+    os.utime(shared, (ten_minutes_ago, ten_minutes_ago))
+    registry.create_model_version("churn", "s3://churn/2")
+    assert _mtime(shared) > ten_minutes_ago + 300
+    assert_git_agrees(registry_repo)
+
+
+def test_an_update_refused_halfway_leaves_the_remembered_index_correct(registry_repo, small_split):
+    """The writer changes the split index it remembers in place (no copy, #26): an update
+    refused after it took it leaves the index file as it was, and the next write (which
+    parses the file again) is one git agrees with."""
+    registry = Registry(registry_repo)
+    for name in ("churn", "fraud"):
+        registry.create_model_version(name, f"s3://{name}/1")
+    registry.create_model_version("churn", "s3://churn/2")  # remembered by this process
+    index = registry_repo / ".git" / "index"
+    before = index.read_bytes()
+    repo = _repo.open_repo(registry_repo)
+    on_disk = (registry_repo / "models" / "fraud.yaml").read_bytes()
+    # not the file just written (its size differs): refused after the parse was taken
+    assert _index_write.update(repo, registry_repo, {"models/fraud.yaml": on_disk + b"#"}) == (
+        "git"
+    )
+    assert index.read_bytes() == before
+    assert_git_agrees(registry_repo)
+    registry.create_model_version("fraud", "s3://fraud/2")
+    registry.create_model_version("churn", "s3://churn/3")
+    assert is_split(registry_repo)
+    assert_git_agrees(registry_repo)
+
+
+def test_the_shared_index_is_walked_to_the_entries_git_lists(registry_repo, small_split):
+    """The version 2 walk (one step per name length, #26) finds every entry git wrote, for
+    names of every length modulo 8 (the padding after a name is 1 to 8 NULs)."""
+    registry = Registry(registry_repo)
+    names = [f"m{'x' * n}" for n in range(9)]
+    for name in names:
+        registry.create_model_version(name, f"s3://{name}/1")
+    git(registry_repo, "-c", "splitIndex.maxPercentChange=0", "update-index", "--split-index")
+    view = _index_write.split_view((registry_repo / ".git" / "index").read_bytes())
+    assert view is not None
+    base = _split_index.parse(*view, registry_repo / ".git").base  # the one linked now
+    data = (registry_repo / ".git" / f"sharedindex.{base}").read_bytes()
+    count = int.from_bytes(data[8:12], "big")
+    assert data[4:8] == b"\0\0\0\2"
+    walked = _split_index._offsets_v2(data, count)
+    assert walked == _split_index._offsets(data, 2, count)
+    loaded = _split_index.load_shared(registry_repo / ".git", base)
+    listed = git(registry_repo, "ls-files").splitlines()
+    assert [loaded.name_at(i).decode() for i in range(count)] == listed
+    assert {f"models/{name}.yaml" for name in names} <= set(listed)

@@ -75,7 +75,7 @@ def _split_lookup(git_dir: Path, data: bytes, name: bytes) -> tuple[bool, str | 
     from gitreg.store import _index_write, _split_index
 
     try:
-        split = _split_index.remembered(data[-20:])
+        split = _split_index.peek(data[-20:])
         if split is None:
             view = _index_write.split_view(data)
             if view is None:

@@ -97,6 +97,7 @@ class _Settings:
     git_dir: Path
     split: bool | None  # core.splitIndex: unset is None
     max_percent: int  # splitIndex.maxPercentChange
+    expire_set: bool  # splitIndex.sharedIndexExpire: the shared file is touched every write
 
 
 def _settings(repo: Repo) -> _Settings:
@@ -112,6 +113,7 @@ def _settings(repo: Repo) -> _Settings:
         git_dir=repo.git_dir,
         split=None if value is None else is_true(value),
         max_percent=percent if 0 <= percent <= 100 else 20,
+        expire_set="splitindex.sharedindexexpire" in repo.config,
     )
 
 
@@ -233,6 +235,9 @@ def _rewrite(
 ) -> bytes:
     if len(data) < 32 or data[:4] != b"DIRC":
         raise _Refused("not an index")
+    known = _split.take(data[-20:])  # a split index this process wrote last
+    if known is not None:  # (checked then): neither hashed nor walked again (#26)
+        return _rewrite_split(data, 2, 0, root, changes, settings, known)
     layout = _LAYOUTS.get(data[-20:])  # an index this process wrote: checked and walked
     if layout is None and sha.sha1(data[:-20]).digest() != data[-20:]:
         raise _Refused("bad index checksum")  # git refuses it too; let it say so
@@ -288,11 +293,12 @@ def _rewrite_split(
     root: Path,
     changes: Mapping[str, bytes | None],
     settings: _Settings,
+    split: _split.Split | None = None,
 ) -> bytes:
-    """A split index: a new small ``.git/index`` linked to the same shared one (#26)."""
+    """A split index: a new small ``.git/index`` linked to the same shared one (#26);
+    ``split``: its parsed form, when this process remembers it."""
     if settings.split is False:
         raise _Refused("core.splitIndex is false: git unsplits it")
-    split = _split.remembered(data[-20:])
     if split is None:
         entries, ext_start = _entries(data, version, count)
         extensions = [(s, b) for s, b in _extensions(data, ext_start) if s not in _DROPPED]
@@ -313,7 +319,7 @@ def _rewrite_split(
         (sig, _invalidate(body, list(changes)) if sig == b"TREE" else body)
         for sig, body in split.extensions
     ]
-    _split.freshen(settings.git_dir, split)
+    _split.freshen(settings.git_dir, split, always=settings.expire_set)
     return _split.serialize(split)
 
 

@@ -111,11 +111,12 @@ def write_tree(objects: Path, tree: Tree) -> str:
     old, low, high = tree.origin if tree.origin is not None else (None, 0, None)
     oid, known = _stored.sums(tree.raw, old, low, high)
     tree.sums, tree.origin = known, None
-    return _store(objects, oid, lambda: _stored.stream(tree.raw, known))
+    return _store(objects, oid, lambda: _stored.pieces(tree.raw, known))
 
 
-def _store(objects: Path, oid: str, body: Callable[[], bytes]) -> str:
-    """Write object ``oid`` with the zlib stream ``body()`` unless it is there already.
+def _store(objects: Path, oid: str, body: Callable[[], bytes | list[bytes | memoryview]]) -> str:
+    """Write object ``oid`` with the zlib stream ``body()`` (its bytes, or its pieces in
+    order) unless it is there already.
 
     As git does: a temporary file in the object's fan-out directory, read-only, then
     renamed into place, so a reader never sees a partial object."""
@@ -125,19 +126,39 @@ def _store(objects: Path, oid: str, body: Callable[[], bytes]) -> str:
         return oid
     content = body()
     tmp = directory / f"tmp_obj_gitreg_{os.getpid()}_{threading.get_ident()}"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+        fd = os.open(tmp, flags, 0o444)
     except FileNotFoundError:  # a fan-out directory git gc removed (one syscall saved else)
         directory.mkdir(exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+        fd = os.open(tmp, flags, 0o444)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
+        try:
+            _write_all(fd, [content] if isinstance(content, bytes) else content)
+        finally:
+            os.close(fd)
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return oid
+
+
+def _write_all(fd: int, parts: list[bytes | memoryview]) -> None:
+    """All of ``parts`` to ``fd`` in order: one ``writev`` (a short write goes on after;
+    joined first where there is no ``writev``: Windows)."""
+    if len(parts) > 1 and not hasattr(os, "writev"):
+        parts = [b"".join(parts)]
+    done = os.writev(fd, parts) if len(parts) > 1 else os.write(fd, parts[0])
+    for part in parts:
+        size = len(part)
+        if done >= size:
+            done -= size
+            continue
+        view = memoryview(part)[done:]
+        while view:
+            view = view[os.write(fd, view) :]
+        done = 0
 
 
 # ------------------------------------------------------------------------- reading

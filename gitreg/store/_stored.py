@@ -75,6 +75,12 @@ def sums(
 
 def stream(data: bytes, known: Sums) -> bytes:
     """The zlib stream (stored blocks) of the tree object with content ``data``."""
+    return b"".join(pieces(data, known))
+
+
+def pieces(data: bytes, known: Sums) -> list[bytes | memoryview]:
+    """``stream``'s bytes in order, the content's blocks as views of ``data``: written to
+    the file as they are (one ``writev``), never copied into one 400 kB buffer first."""
     head = header(len(data))
     adler = zlib.adler32(head)
     parts: list[bytes | memoryview] = [_ZLIB_HEADER, _stored(head, final=not data), head]
@@ -85,7 +91,7 @@ def stream(data: bytes, known: Sums) -> bytes:
         parts += [_stored(block, final=i == count - 1), block]
         adler = adler_combine(adler, known.adlers[i], len(block))
     parts.append(adler.to_bytes(4, "big"))
-    return b"".join(parts)
+    return parts
 
 
 def _stored(block: bytes | memoryview, final: bool) -> bytes:
