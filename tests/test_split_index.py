@@ -358,7 +358,7 @@ def test_the_shared_index_is_walked_to_the_entries_git_lists(registry_repo, smal
     count = int.from_bytes(data[8:12], "big")
     assert data[4:8] == b"\0\0\0\2"
     walked = _split_index._offsets_v2(data, count)
-    assert walked == _split_index._offsets(data, 2, count)
+    assert walked == _split_index._entry_offsets(data, 2, count)
     loaded = _split_index.load_shared(registry_repo / ".git", base)
     listed = git(registry_repo, "ls-files").splitlines()
     assert [loaded.name_at(i).decode() for i in range(count)] == listed
