@@ -116,19 +116,7 @@ def _build(found: dict[str, str]) -> None:
         _echo(json.dumps({"site": report.to_dict()}, indent=2, ensure_ascii=False))
     else:
         _echo(report.index.resolve().as_uri())
-    kept = report.models - report.rendered
-    _say(
-        f"Wrote the catalog of {_count(report.models, 'model')} "
-        f"({_count(report.versions, 'version')}): "
-        f"{report.pages} pages, {report.bytes / 1e6:.1f} MB in {outdir} "
-        f"({report.seconds:.1f}s"
-        + (f"; {_count(report.rendered, 'model')} rendered, {kept} unchanged" if kept else "")
-        + ")"
-    )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    _say(report.summary(outdir))
 
 
 def _say(message: str) -> None:

@@ -135,3 +135,37 @@ def wait_for(predicate: Callable[[], object], what: str, seconds: float = 60.0) 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+_PROBE = (
+    "import atexit, sys; from gitreg import _entry; sys.argv = ['gitreg'] + sys.argv[1:]\n"
+    "def probe():\n"
+    "    sys.stderr.write('\\nloaded: ' + ' '.join(sorted(sys.modules)))\n"
+    "atexit.register(probe)\n"
+    "_entry.main()\n"
+)
+
+
+def run_probed(
+    repo: Path, *args: str, **env: str
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """``gitreg ARGS --repo REPO`` in a fresh process as the installed command starts it
+    (``gitreg._entry``): the process, and the modules it had loaded when it exited. HOME
+    is ``repo``'s parent and no AWS_ variable is passed (no ~/.aws: an s3:// source cannot
+    be read); ``env`` is added."""
+    import os
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    full["HOME"] = str(repo.parent)
+    full.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args, "--repo", str(repo)],
+        capture_output=True,
+        text=True,
+        env=full,
+        check=False,
+    )
+    err, _, loaded = proc.stderr.rpartition("\nloaded: ")
+    proc.stderr = err
+    return proc, set(loaded.split())

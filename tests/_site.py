@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from gitreg import Registry
@@ -218,3 +220,26 @@ def make_unverified_registry(root: Path) -> str:
     git(root, "add", "models")
     git(root, "commit", "-qm", "Direct push: a manifest written by hand")
     return verified
+
+
+def registry_and_clone(label: str) -> tuple[Any, Any]:
+    """A test module's two fixtures: ``original``, ``make_registry``'s registry made once
+    for the module (in a directory named after ``label``), and ``work``, a clone of it for
+    one test, without a remote (the test changes it freely).
+
+    Use: ``original, work = registry_and_clone("incremental")`` at module level."""
+
+    @pytest.fixture(scope="module")
+    def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        root = tmp_path_factory.mktemp(label) / "registry"
+        make_registry(root)
+        return root
+
+    @pytest.fixture
+    def work(original: Path, tmp_path: Path) -> Path:
+        root = tmp_path / "work"
+        git(tmp_path, "clone", "-q", str(original), str(root))
+        git(root, "remote", "remove", "origin")
+        return root
+
+    return original, work

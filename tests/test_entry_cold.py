@@ -32,35 +32,11 @@ from gitreg import Registry
 from gitreg.gate.scaffold import init_registry
 from gitreg.store import _git, _index_write, _odb
 from gitreg.store import memo as store_memo
-from tests._helpers import git, head, status
+from tests._helpers import git, head, run_probed, status
 
 # The console script's module in a fresh interpreter; an atexit probe (the fast exit runs
 # the callbacks) reports the modules the command loaded.
-_PROBE = (
-    "import atexit, sys; from gitreg import _entry; sys.argv = ['gitreg'] + sys.argv[1:]\n"
-    "def probe():\n"
-    "    sys.stderr.write('\\nloaded: ' + ' '.join(sorted(sys.modules)))\n"
-    "atexit.register(probe)\n"
-    "_entry.main()\n"
-)
 MODELS = 2100  # a models/ tree of about 84 kB: above _odb.STORE_TREES_ABOVE
-
-
-def _run(repo: Path, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """``gitreg ARGS --repo REPO`` in a fresh process: the process, and what it loaded."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    full["HOME"] = str(repo.parent)  # no ~/.aws: an s3:// source cannot be read
-    full.update(env)
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args, "--repo", str(repo)],
-        capture_output=True,
-        text=True,
-        env=full,
-        check=False,
-    )
-    err, _, loaded = proc.stderr.rpartition("\nloaded: ")
-    proc.stderr = err
-    return proc, set(loaded.split())
 
 
 def _settle(repo: Path) -> None:
@@ -149,7 +125,7 @@ def test_what_is_not_a_sound_loose_object_is_left_to_git(repo: Path) -> None:
 
 
 def test_a_write_after_the_first_starts_no_git_process(repo: Path) -> None:
-    first, _loaded = _run(repo, "alias", "churn", "first", "2")
+    first, _loaded = run_probed(repo, "alias", "churn", "first", "2")
     assert first.returncode == 0, first.stderr
     assert (repo / ".git" / "gitreg" / f"{_git.CONFIG_MEMO}.marshal").is_file()
     for args in (
@@ -157,7 +133,7 @@ def test_a_write_after_the_first_starts_no_git_process(repo: Path) -> None:
         ["transition", "churn", "3", "Staging"],
         ["alias", "churn", "challenger", "3"],
     ):
-        proc, loaded = _run(repo, *args)
+        proc, loaded = run_probed(repo, *args)
         assert proc.returncode == 0, proc.stderr
         assert "gitreg.services.flat" in loaded  # the write path this is about
         assert "subprocess" not in loaded, args  # no git config, no cat-file: no process
@@ -332,7 +308,7 @@ def test_large_tree_and_shared_index_offsets_are_kept_and_the_writes_are_gits(
             ["register", "m-00000", "s3://m/0b"],
         )
     ):
-        proc, _loaded = _run(big, *args)
+        proc, _loaded = run_probed(big, *args)
         assert proc.returncode == 0, (args, proc.stderr)
         files = _memo_files(big)  # one of each at most: the others are dropped
         assert [f[:5] for f in files] == (["share", "tree-"] if k != 4 else ["share"]), files
@@ -340,7 +316,7 @@ def test_large_tree_and_shared_index_offsets_are_kept_and_the_writes_are_gits(
             assert f"tree-{_models_tree(big)}" in files
     # A write that makes git write a new shared index (its first ones, after its gc) keeps
     # the offsets of the one it read: the next write keeps the new one's.
-    assert _run(big, "alias", "m-00000", "best", "2")[0].returncode == 0
+    assert run_probed(big, "alias", "m-00000", "best", "2")[0].returncode == 0
     assert _memo_files(big) == [f"shared-{_shared(big)}", f"tree-{_models_tree(big)}"]
     names = _models(big)
     assert len(names) == MODELS + 1
@@ -360,7 +336,7 @@ def test_large_tree_and_shared_index_offsets_are_kept_and_the_writes_are_gits(
 @pytest.mark.parametrize("damage", ["garbage", "shifted", "truncated"])
 def test_a_stale_or_damaged_offsets_memo_is_ignored(big: Path, kind: str, damage: str) -> None:
     for k in range(1, 9):  # git makes new shared indexes at the first writes (after its gc)
-        assert _run(big, "register", f"m-0000{k}", f"s3://m/{k}b")[0].returncode == 0
+        assert run_probed(big, "register", f"m-0000{k}", f"s3://m/{k}b")[0].returncode == 0
         if _memo_files(big) == [f"shared-{_shared(big)}", f"tree-{_models_tree(big)}"]:
             break
     oid = _models_tree(big) if kind == "tree" else _shared(big)
@@ -385,7 +361,7 @@ def test_a_stale_or_damaged_offsets_memo_is_ignored(big: Path, kind: str, damage
         shifted = [kept[0], *(o + 8 for o in kept[1:])]
         store_memo.save_offsets(path.parent.parent, kind, oid, size, shifted, None)
     for args in (["register", "m-01500", "s3://m/1500b"], ["alias", "m-00002", "c", "1"]):
-        proc, _loaded = _run(big, *args)
+        proc, _loaded = run_probed(big, *args)
         assert proc.returncode == 0, (damage, proc.stderr)
     assert len(_models(big)) == MODELS
     assert status(big) == ""

@@ -13,7 +13,6 @@ gives is what the loader and PyYAML give. Nothing here times anything (bench/ do
 from __future__ import annotations
 
 import marshal
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,17 +23,10 @@ from gitreg import Registry
 from gitreg.core import manifest, yaml_memo
 from gitreg.core._safe_yaml import load as safe_load
 from gitreg.gate.scaffold import init_registry
-from tests._helpers import Cli, git
+from tests._helpers import Cli, git, run_probed
 
 # The console script's module in a fresh interpreter; an atexit probe (the fast exit runs
 # the callbacks) reports the modules the command loaded.
-_PROBE = (
-    "import atexit, sys; from gitreg import _entry; sys.argv = ['gitreg'] + sys.argv[1:]\n"
-    "def probe():\n"
-    "    sys.stderr.write('\\nloaded: ' + ' '.join(sorted(sys.modules)))\n"
-    "atexit.register(probe)\n"
-    "_entry.main()\n"
-)
 
 # What a plain write on a registry without a remote never needs once the memo is warm:
 # PyYAML and its loader, and what only other commands (or an artifact gitreg can read, a
@@ -64,22 +56,6 @@ NOT_WITH_A_WARM_MEMO = (
 )
 
 
-def _run(repo: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """``gitreg ARGS --repo REPO`` in a fresh process: the process, and what it loaded."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["HOME"] = str(repo.parent)  # no ~/.aws: an s3:// source cannot be read
-    proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, *args, "--repo", str(repo)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    err, _, loaded = proc.stderr.rpartition("\nloaded: ")
-    proc.stderr = err
-    return proc, set(loaded.split())
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A registry without a remote: churn 1 in Staging, @champion on it."""
@@ -94,7 +70,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_a_write_after_the_first_loads_no_yaml_and_nothing_it_does_not_use(repo: Path) -> None:
-    first, loaded = _run(repo, "alias", "churn", "first", "2")
+    first, loaded = run_probed(repo, "alias", "churn", "first", "2")
     assert first.returncode == 0, first.stderr
     assert "yaml" in loaded  # nothing remembered yet: the loader parsed gitreg.yaml
     assert (repo / ".git" / "gitreg" / yaml_memo.MEMO_FILE).is_file()
@@ -103,14 +79,14 @@ def test_a_write_after_the_first_loads_no_yaml_and_nothing_it_does_not_use(repo:
         ["transition", "churn", "3", "Staging"],
         ["alias", "churn", "challenger", "3"],
     ):
-        proc, loaded = _run(repo, *args)
+        proc, loaded = run_probed(repo, *args)
         assert proc.returncode == 0, proc.stderr
         assert "gitreg.services.flat" in loaded  # the write path this is about
         assert sorted(m for m in NOT_WITH_A_WARM_MEMO if m in loaded) == [], args
         assert ("gitreg.core.card" in loaded) == (args[0] == "transition")
     assert (
         "cannot read the artifact: no AWS credentials"
-        in _run(repo, "register", "churn", "s3://churn/4")[0].stderr
+        in run_probed(repo, "register", "churn", "s3://churn/4")[0].stderr
     )  # the note still comes from the S3 reader, which did not need hashing
     model = Registry(repo).get_registered_model("churn")
     assert model.aliases == {"champion": 1, "first": 2, "challenger": 3}
@@ -121,7 +97,7 @@ def test_a_write_after_the_first_loads_no_yaml_and_nothing_it_does_not_use(repo:
 def test_an_edited_gitreg_yaml_is_parsed_again_and_its_policy_judges_the_write(
     repo: Path,
 ) -> None:
-    assert _run(repo, "alias", "churn", "warm", "2")[0].returncode == 0  # memo: the old text
+    assert run_probed(repo, "alias", "churn", "warm", "2")[0].returncode == 0  # memo: the old text
     config = repo / "gitreg.yaml"
     config.write_text(
         config.read_text().replace(
@@ -129,24 +105,24 @@ def test_an_edited_gitreg_yaml_is_parsed_again_and_its_policy_judges_the_write(
         )
     )
     git(repo, "commit", "-qam", "Archiving needs a description")
-    refused, loaded = _run(repo, "transition", "churn", "2", "Archived")
+    refused, loaded = run_probed(repo, "transition", "churn", "2", "Archived")
     assert refused.returncode == 1
     assert "cannot enter Archived" in refused.stderr
     assert "yaml" in loaded  # a text the memo did not know: the safe loader read it
     assert Registry(repo).get_model_version("churn", 2).current_stage.value == "None"
-    again, loaded = _run(repo, "transition", "churn", "2", "Archived")
+    again, loaded = run_probed(repo, "transition", "churn", "2", "Archived")
     assert (again.returncode, again.stderr) == (refused.returncode, refused.stderr)
     assert "yaml" not in loaded  # the new text is remembered now
-    assert _run(repo, "transition", "churn", "1", "Archived", "--direct")[0].returncode == 1
+    assert run_probed(repo, "transition", "churn", "1", "Archived", "--direct")[0].returncode == 1
 
 
 def test_a_broken_gitreg_yaml_is_refused_as_without_the_memo(repo: Path, tmp_path: Path) -> None:
-    assert _run(repo, "alias", "churn", "warm", "2")[0].returncode == 0
+    assert run_probed(repo, "alias", "churn", "warm", "2")[0].returncode == 0
     config = repo / "gitreg.yaml"
     config.write_text(config.read_text() + "policy: [unclosed\n")
     git(repo, "commit", "-qam", "A broken policy")
     before = git(repo, "rev-parse", "HEAD")
-    fast, _ = _run(repo, "alias", "churn", "x", "2")
+    fast, _ = run_probed(repo, "alias", "churn", "x", "2")
     click = Cli().run("alias", "churn", "x", "2", "--repo", str(repo))
     assert fast.returncode == click.exit_code == 1
     assert fast.stderr == click.stderr
@@ -159,7 +135,7 @@ def test_a_damaged_memo_is_ignored_and_replaced(repo: Path, damage: bytes) -> No
     memo = repo / ".git" / "gitreg" / yaml_memo.MEMO_FILE
     memo.parent.mkdir(parents=True, exist_ok=True)
     memo.write_bytes(damage)
-    proc, loaded = _run(repo, "alias", "churn", "x", "2")
+    proc, loaded = run_probed(repo, "alias", "churn", "x", "2")
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "churn@x -> version 2\n"
     assert "yaml" in loaded
@@ -221,7 +197,7 @@ def _tags_in_fresh_process(state: Path, block_yaml: bool) -> str:
 def test_the_remembered_resolvers_tag_every_scalar_as_pyyaml_does(repo: Path) -> None:
     expected = [manifest.implicit_tag(s) for s in SCALARS]
     assert len(set(expected)) >= 5  # int, float, bool, null, timestamp, str, ...
-    assert _run(repo, "alias", "churn", "warm", "2")[0].returncode == 0  # the memo is written
+    assert run_probed(repo, "alias", "churn", "warm", "2")[0].returncode == 0  # the memo is written
     state = repo / ".git" / "gitreg"
     # PyYAML cannot even be imported there: the patterns come from the memo.
     assert _tags_in_fresh_process(state, block_yaml=True) == repr(expected)
@@ -237,7 +213,7 @@ def test_resolvers_remembered_for_another_pyyaml_are_not_used(repo: Path) -> Non
     )
     expected = [manifest.implicit_tag(s) for s in SCALARS]
     assert _tags_in_fresh_process(state, block_yaml=False) == repr(expected)
-    proc, _ = _run(repo, "alias", "churn", "staging-candidate", "2")
+    proc, _ = run_probed(repo, "alias", "churn", "staging-candidate", "2")
     assert proc.returncode == 0, proc.stderr
     assert "  staging-candidate: 2\n" in git(repo, "show", "HEAD:models/churn.yaml")
     assert marshal.loads((state / yaml_memo.MEMO_FILE).read_bytes())["resolvers"][1] != wrong
@@ -250,7 +226,7 @@ def test_a_text_parsed_by_another_gitreg_is_parsed_again(
     taken on trust by this one (and what this one's made of it is, as the control shows)."""
     import gitreg.core.version
 
-    assert _run(repo, "alias", "churn", "warm", "2")[0].returncode == 0
+    assert run_probed(repo, "alias", "churn", "warm", "2")[0].returncode == 0
     memo = repo / ".git" / "gitreg" / yaml_memo.MEMO_FILE
     text = (repo / "gitreg.yaml").read_bytes()
     forged = marshal.dumps({"policy": {"stages": "not a list"}})
@@ -265,8 +241,8 @@ def test_a_text_parsed_by_another_gitreg_is_parsed_again(
     plant(yaml_memo._key(text))  # as another gitreg would have keyed it
     monkeypatch.undo()
     yaml_memo._loader.cache_clear()
-    proc, loaded = _run(repo, "alias", "churn", "again", "2")
+    proc, loaded = run_probed(repo, "alias", "churn", "again", "2")
     assert proc.returncode == 0, proc.stderr
     assert "yaml" in loaded  # not this loader's key: parsed again
     plant(yaml_memo._key(text))  # the control: under this gitreg's key it is believed
-    assert _run(repo, "alias", "churn", "once-more", "2")[0].returncode == 1
+    assert run_probed(repo, "alias", "churn", "once-more", "2")[0].returncode == 1

@@ -19,24 +19,11 @@ import pytest
 
 from gitreg import Registry
 from gitreg._entry_site import run_plain
-from tests._helpers import Cli, git
-from tests._site import make_registry
+from tests._helpers import Cli
+from tests._site import registry_and_clone
 from tests.test_site_incremental import files
 
-
-@pytest.fixture(scope="module")
-def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("site-entry") / "registry"
-    make_registry(root)
-    return root
-
-
-@pytest.fixture
-def work(original: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(original), str(root))
-    git(root, "remote", "remove", "origin")
-    return root
+original, work = registry_and_clone("site-entry")
 
 
 def _shown(text: str, out: Path) -> str:

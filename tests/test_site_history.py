@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from gitreg import Registry
 from gitreg.site import api, build
 from gitreg.site.builder import model_files
@@ -21,23 +19,9 @@ from gitreg.site.catalog import Catalog, collect
 from gitreg.site.history import MAX_DEFERRED
 from gitreg.site.render import Pages
 from tests._helpers import git
-from tests._site import make_registry
+from tests._site import registry_and_clone
 
-
-@pytest.fixture(scope="module")
-def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("history") / "registry"
-    make_registry(root)
-    return root
-
-
-@pytest.fixture
-def work(original: Path, tmp_path: Path) -> Path:
-    """A clone of the registry (no remote: the tests change it freely)."""
-    root = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(original), str(root))
-    git(root, "remote", "remove", "origin")
-    return root
+original, work = registry_and_clone("history")
 
 
 def whole(root: Path) -> dict[str, tuple[Any, int]]:

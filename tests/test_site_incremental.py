@@ -18,23 +18,9 @@ from gitreg import Registry
 from gitreg.site import build, parallel
 from gitreg.site.output import MARKER, FileWriter
 from tests._helpers import Cli, git, modules_after
-from tests._site import make_registry
+from tests._site import registry_and_clone
 
-
-@pytest.fixture(scope="module")
-def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("incremental") / "registry"
-    make_registry(root)
-    return root
-
-
-@pytest.fixture
-def work(original: Path, tmp_path: Path) -> Path:
-    """A clone of the registry (no remote: the tests change it freely)."""
-    root = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(original), str(root))
-    git(root, "remote", "remove", "origin")
-    return root
+original, work = registry_and_clone("incremental")
 
 
 def files(out: Path) -> dict[str, bytes]:

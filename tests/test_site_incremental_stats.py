@@ -21,25 +21,11 @@ from gitreg import Registry
 from gitreg.site import build, incremental, manifest_stats, output
 from gitreg.site.output import MARKER
 from gitreg.store import compare
-from tests._helpers import Cli, git
-from tests._site import make_registry
+from tests._helpers import Cli
+from tests._site import registry_and_clone
 from tests.test_site_incremental import same_as_full
 
-
-@pytest.fixture(scope="module")
-def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("incremental-stats") / "registry"
-    make_registry(root)
-    return root
-
-
-@pytest.fixture
-def work(original: Path, tmp_path: Path) -> Path:
-    """A clone of the registry (no remote: the tests change it freely)."""
-    root = tmp_path / "work"
-    git(tmp_path, "clone", "-q", str(original), str(root))
-    git(root, "remote", "remove", "origin")
-    return root
+original, work = registry_and_clone("incremental-stats")
 
 
 @pytest.fixture

@@ -123,21 +123,9 @@ def site(
         _emit({"site": report.to_dict()})
     elif port is None:
         click.echo(report.index.resolve().as_uri())
-    kept = report.models - report.rendered
-    _say(
-        f"Wrote the catalog of {_count(report.models, 'model')} "
-        f"({_count(report.versions, 'version')}): "
-        f"{report.pages} pages, {report.bytes / 1e6:.1f} MB in {outdir} "
-        f"({report.seconds:.1f}s"
-        + (f"; {_count(report.rendered, 'model')} rendered, {kept} unchanged" if kept else "")
-        + ")"
-    )
+    _say(report.summary(outdir))
     if port is not None:
         _serve(outdir, port, as_json)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _serve(outdir: Path, port: int, as_json: bool) -> None:

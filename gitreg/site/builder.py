@@ -55,6 +55,18 @@ class SiteReport:
     rendered: int = 0  # models whose files this build rendered (the others were kept, #26)
     incremental: bool = False  # a rebuild that kept what had not changed
 
+    def summary(self, shown_as: str | Path) -> str:
+        """The line ``gitreg site`` ends with (``shown_as``: OUTDIR as the user gave it)."""
+        kept = self.models - self.rendered
+        return (
+            f"Wrote the catalog of {_count(self.models, 'model')} "
+            f"({_count(self.versions, 'version')}): "
+            f"{self.pages} pages, {self.bytes / 1e6:.1f} MB in {shown_as} "
+            f"({self.seconds:.1f}s"
+            + (f"; {_count(self.rendered, 'model')} rendered, {kept} unchanged" if kept else "")
+            + ")"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON shape for ``gitreg site --json``."""
         import dataclasses  # records read as dataclasses (core.record); only --json asks
@@ -63,6 +75,10 @@ class SiteReport:
         out["outdir"], out["index"] = str(self.outdir), str(self.index)
         out["notes"] = list(self.notes)
         return out
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def build(
