@@ -16,12 +16,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from gitreg._entry_site import site_fast
-
 
 def main() -> None:
     """Run ``gitreg``."""
-    code = resolve_fast(sys.argv[1:]) if sys.argv[1:2] != ["site"] else site_fast(sys.argv[1:])
+    if sys.argv[1:2] == ["site"]:
+        from gitreg._entry_site import site_fast  # only for `gitreg site`: not on resolve's path
+
+        code = site_fast(sys.argv[1:])
+    else:
+        code = resolve_fast(sys.argv[1:])
     if code is None:
         from gitreg._entry_write import exit_now, write_fast
 
