@@ -7,12 +7,14 @@ it was, and finish in bounded time and memory (bounded by the limits, not assert
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+import yaml
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitreg import Registry
@@ -20,7 +22,7 @@ from gitreg.core import manifest
 from gitreg.core.errors import InvalidManifest, InvalidParameter
 from gitreg.core.search import like
 from tests._helpers import Cli, git, snapshot
-from tests._pr import commit, edit
+from tests._pr import CHURN, commit, edit
 
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
@@ -291,6 +293,23 @@ HOSTILE_EDITS = {
         "SCHEMA",
         "versions.1.version",
     ),
+    # a field of another type than the schema's (#26: ``versions: 7`` crashed validate,
+    # the gate and the audit, which judged transitions before the schema held)
+    "versions a number": (CHURN[CHURN.index("versions:") :], "versions: 7\n", "SCHEMA", "versions"),
+    "aliases a list": ("aliases:\n  champion: 1\n", "aliases: [champion]\n", "SCHEMA", "aliases"),
+    "alias to a list": ("  champion: 1\n", "  champion: [1]\n", "SCHEMA", "aliases.champion"),
+    "model tags a list": (
+        "description: Predicts 30-day churn.\n",
+        "description: Predicts 30-day churn.\ntags: [team]\n",
+        "SCHEMA",
+        "tags",
+    ),
+    "version tags a list": (
+        "    tags:\n      validation: passed\n",
+        "    tags: [validation]\n",
+        "SCHEMA",
+        "versions.0.tags",
+    ),
     "created_at in month 13": (
         '    created_at: "2026-11-01T10:00:00Z"\n',
         '    created_at: "2026-13-01T10:00:00Z"\n',
@@ -451,3 +470,97 @@ def test_version_numbers_past_what_mlflow_stores_are_refused_cleanly(churn, caps
         code = resolve_fast([*args, "--repo", str(churn.repo)])
         assert code == result.exit_code
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+# ------------------------------ any field of any type: a finding, never a crash (#26)
+
+_LEAF = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=4)
+)
+_VALUE = st.recursive(
+    _LEAF,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), inner, max_size=3),
+    ),
+    max_leaves=6,
+)
+
+
+def _places(data: object, at: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every path to a value inside ``data`` (keys and list indexes)."""
+    found = [at] if at else []
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        found += _places(value, (*at, key))
+    return found
+
+
+_CHURN_DATA = yaml.safe_load(CHURN)
+_PLACES = _places(_CHURN_DATA)
+
+
+def _replaced(at: tuple[object, ...], value: object) -> dict[str, object]:
+    data = copy.deepcopy(_CHURN_DATA)
+    inner = data
+    for key in at[:-1]:
+        inner = inner[key]
+    inner[at[-1]] = value
+    return data
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(_PLACES), _VALUE, st.booleans(), st.booleans())
+def test_any_field_of_any_type_is_judged_never_a_crash(at, value, push, hostile_base):
+    """Every field of churn's manifest (top level, a version's, a tag's, a metric's, an
+    alias's) replaced by any YAML value: the manifest check and the gate's judgement of the
+    change (a pull request or a push; the hostile manifest as the head, or as the base an
+    audit starts from) answer with findings, never an exception (``versions: 7`` raised
+    TypeError in all three). A value of another type than the schema's is a finding."""
+    from gitreg.core.config import Policy
+    from gitreg.core.validate import check_manifest
+    from gitreg.gate import files
+    from gitreg.gate.judge import Side, judge
+
+    path = "models/churn.yaml"
+    data = _replaced(at, value)
+    text = yaml.safe_dump(data, sort_keys=False).encode()
+    findings = check_manifest(data, path, text)
+    assert all(f.path == path for f in findings)
+    if not _same_type_for_schema(_value_at(at), value):
+        assert findings, (at, value)
+
+    def check_new(name: str, new: bytes | None, incumbents: frozenset[int]) -> object:
+        return files.check_text(name, new, files.Listing({"churn.yaml": False}), incumbents)
+
+    good = CHURN.encode()
+    old, new = (text, good) if hostile_base else (good, text)
+    judged, _ = judge([path], Side({path: old}), Side({path: new}), Policy(), check_new, push=push)
+    if not hostile_base and findings:
+        assert judged  # the head's own findings refuse the change
+
+
+def _value_at(at: tuple[object, ...]) -> object:
+    inner: object = _CHURN_DATA
+    for key in at:
+        inner = inner[key]  # type: ignore[index]
+    return inner
+
+
+def _same_type_for_schema(old: object, new: object) -> bool:
+    """A replacement the schema may accept: text for text, a whole number for a whole
+    number, a number for a metric, a mapping for a mapping."""
+    number = (int, float)
+    if isinstance(old, bool) or isinstance(new, bool):
+        return False
+    if isinstance(old, str):
+        return isinstance(new, str)
+    if isinstance(old, number):
+        return isinstance(new, number)
+    return isinstance(old, dict) and isinstance(new, dict)

@@ -63,14 +63,28 @@ def check_invariants(
             )
         )
     findings += _check_numbers(data, path, text)
-    versions = [v for v in data.get("versions") or [] if isinstance(v, Mapping)]
+    listed = _listed(data)
+    versions = [v for v in listed if isinstance(v, Mapping)]
     findings += _check_versions(versions, data.get("next_version"), path, text)
+    if data.get("versions") is not None and not isinstance(data.get("versions"), list):
+        exists = _anything  # no list to look an alias's version up in: the schema says why
     findings += _check_aliases(data.get("aliases") or {}, versions, path, text, exists)
     name = named if isinstance(named, str) else (name_of_stem(stem) or stem)
-    findings += _check_production(data.get("versions") or [], name, path, text, incumbents)
+    findings += _check_production(listed, name, path, text, incumbents)
     findings += _check_tag_keys(data, path, text)
     findings += _check_timestamps(data, path, text)
     return findings
+
+
+def _listed(data: Mapping[str, Any]) -> list[Any]:
+    """``data``'s versions when they are a list; anything else is the schema's to report
+    (``versions: 7`` crashed every check after it, #26's spool tests found it)."""
+    versions = data.get("versions")
+    return versions if isinstance(versions, list) else []
+
+
+def _anything(number: Any) -> bool:
+    return True
 
 
 def _check_numbers(data: Mapping[str, Any], path: str, text: str | bytes | None) -> list[Finding]:
@@ -233,11 +247,14 @@ def _check_aliases(
 ) -> list[Finding]:
     if not isinstance(aliases, Mapping):
         return []
-    numbers = {v.get("version") for v in versions}
+    numbers = {v.get("version") for v in versions if isinstance(v.get("version"), int)}
     findings = []
     for alias, number in aliases.items():
-        listed = number in numbers or (exists is not None and exists(number))
-        if isinstance(number, int) and not listed:
+        if not isinstance(number, int) or isinstance(number, bool):
+            listed = True  # not a version number: the schema's to report
+        else:
+            listed = number in numbers or (exists is not None and exists(number))
+        if not listed:
             findings.append(
                 Finding(
                     path,
@@ -269,7 +286,7 @@ def _check_tag_keys(data: Mapping[str, Any], path: str, text: str | bytes | None
     through; MLflow accepts only Unicode word characters there.
     """
     places: list[tuple[list[str | int], Any]] = [(["tags"], data.get("tags"))]
-    for index, version in enumerate(data.get("versions") or []):
+    for index, version in enumerate(_listed(data)):
         if isinstance(version, Mapping):
             places.append((["versions", index, "tags"], version.get("tags")))
     findings = []

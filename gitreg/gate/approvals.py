@@ -198,7 +198,8 @@ def _line(text: bytes | None, data: Any, change: ProtectedChange) -> int | None:
         return manifest.line_of(text, ["aliases", change.alias]) or manifest.line_of(
             text, ["aliases"]
         )
-    for index, v in enumerate(data.get("versions") or ()):
+    versions = data.get("versions")
+    for index, v in enumerate(versions if isinstance(versions, list) else ()):
         if isinstance(v, Mapping) and v.get("version") == change.version:
             return manifest.line_of(text, ["versions", index, "stage"])
     return manifest.line_of(text, ["name"])

@@ -62,17 +62,29 @@ class _Where:
 
 def versions_of(data: Mapping[str, Any] | None) -> dict[int, Mapping[str, Any]]:
     """Version number -> its entry, for the entries whose number is an integer."""
-    if not data:
-        return {}
     return {
         v["version"]: v
-        for v in data.get("versions") or ()
+        for v in _entries(data)
         if isinstance(v, Mapping) and isinstance(v.get("version"), int)
     }
 
 
+def _entries(data: Mapping[str, Any] | None) -> list[Any]:
+    """``data``'s versions when they are a list. A manifest is judged before its schema is
+    known to hold (a base in an audit, a pull request's head): a field of another type is
+    the schema check's to report, never a crash here."""
+    versions = data.get("versions") if data else None
+    return versions if isinstance(versions, list) else []
+
+
+def _mapping(data: Mapping[str, Any] | None, key: str) -> dict[Any, Any]:
+    """``data[key]`` when it is a mapping, else empty (see ``_entries``)."""
+    value = data.get(key) if data else None
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
 def _indexed(data: Mapping[str, Any]) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    for index, v in enumerate(data.get("versions") or ()):
+    for index, v in enumerate(_entries(data)):
         if isinstance(v, Mapping) and isinstance(v.get("version"), int):
             yield index, v
 
@@ -186,7 +198,7 @@ def _check_alias_requirements(
     where: _Where, base: Mapping[str, Any] | None, head: Mapping[str, Any], policy: Policy
 ) -> list[Finding]:
     """An alias that comes to point at a version needs what the base's policy asks of it."""
-    old = dict((base or {}).get("aliases") or {})
+    old = _mapping(base, "aliases")
     new = head.get("aliases")
     findings: list[Finding] = []
     versions = versions_of(head)
@@ -371,10 +383,9 @@ def _moved_aliases(
     base: Mapping[str, Any] | None, head: Mapping[str, Any] | None
 ) -> dict[int, list[str]]:
     """Version -> the alias moves that land on it (or leave it, when removed)."""
-    old = dict((base or {}).get("aliases") or {})
-    new = dict((head or {}).get("aliases") or {})
+    old, new = _mapping(base, "aliases"), _mapping(head, "aliases")
     moved: dict[int, list[str]] = {}
-    for alias in sorted(old.keys() | new.keys()):
+    for alias in sorted(old.keys() | new.keys(), key=str):
         before, after = old.get(alias), new.get(alias)
         if before == after:
             continue
@@ -387,7 +398,6 @@ def _moved_aliases(
 
 
 def _tag_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> tuple[str, ...]:
-    old = dict((before or {}).get("tags") or {})
-    new = dict(after.get("tags") or {})
+    old, new = _mapping(before, "tags"), _mapping(after, "tags")
     changes: Sequence[str] = [f"{k}={v}" for k, v in new.items() if old.get(k) != v]
     return (*changes, *(f"-{k}" for k in old if k not in new))
