@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from gitreg import Registry
+from gitreg.core import errors as core_errors
 from gitreg.core.entities import ModelVersion, RegisteredModel, Stage
 from gitreg.core.errors import GitregError, InvalidManifest, InvalidParameter, VersionNotFound
 from gitreg.store import spool
@@ -617,3 +618,184 @@ def test_an_answer_says_whose_commit_carried_the_write():
     assert not answer.declined
     unchanged = {"v": spool.VERSION, "result": none, "commit": None, "mine": True}
     assert spool._answer(unchanged).commit is None
+
+
+def _version() -> ModelVersion:
+    return ModelVersion("churn", 3, "s3://x", tags={"a": "b"}, metrics={"f1": 0.9})
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param("churn", "a result: not the fields gitreg writes", id="result-not-a-map"),
+        pytest.param({"kind": "shell" * 9}, "a result of kind 'shellshellshellshell'$", id="kind"),
+        pytest.param(
+            {"kind": "version", "value": {**codec.encode_version(_version()), "extra": 1}},
+            "^a model version: not the fields gitreg writes$",
+            id="version-extra-field",
+        ),
+        pytest.param(
+            {"kind": "version", "value": {}},
+            "^a model version: not the fields gitreg writes$",
+            id="version-missing-fields",
+        ),
+        pytest.param(
+            {"kind": "version", "value": {**codec.encode_version(_version()), "version": "3"}},
+            "^a model version: field 'version' has the wrong type$",
+            id="version-field-type",
+        ),
+        pytest.param(
+            {"kind": "model", "value": {"name": "churn"}},
+            "^a registered model: not the fields gitreg writes$",
+            id="model-missing-fields",
+        ),
+    ],
+)
+def test_a_malformed_answer_names_what_is_wrong(data, message):
+    """The reason reaches the writer inside its ConcurrentUpdate ("the answer to this write
+    is malformed (...)"): it names the record and the field, and quotes at most 20
+    characters of a hostile kind."""
+    with pytest.raises(codec.SpoolDataError, match=message):
+        codec.decode_result(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param(["VersionNotFound"], "^an error: not the fields gitreg writes$", id="list"),
+        pytest.param(
+            {"class": "VersionNotFound", "code": "x"},
+            "^an error: not the fields gitreg writes$",
+            id="missing-message",
+        ),
+        pytest.param(
+            {"class": "X" * 50, "code": "x", "message": "y"},
+            "^an error of unknown class '" + "X" * 40 + "'$",
+            id="unknown-class",
+        ),
+        pytest.param(
+            {"class": "VersionNotFound", "code": 7, "message": "y"},
+            "^an error: field 'code' or 'message' has the wrong type$",
+            id="code-type",
+        ),
+    ],
+)
+def test_a_malformed_error_names_what_is_wrong(data, message):
+    with pytest.raises(codec.SpoolDataError, match=message):
+        codec.decode_error(data)
+
+
+def test_an_identity_quotes_at_most_sixty_characters_of_what_it_refused():
+    with pytest.raises(codec.SpoolDataError, match=r"^not an identity \(Name <email>\): 'E{60}'$"):
+        codec.identity("E" * 80)
+
+
+def test_a_result_that_cannot_travel_names_its_type():
+    with pytest.raises(
+        codec.SpoolDataError, match=r"^a result of type dict cannot be handed back$"
+    ):
+        codec.encode_result({"name": "churn"})
+
+
+def test_an_error_travels_with_the_code_it_was_raised_with():
+    """A gitreg error raised with its own MLflow code (not its class's) keeps it."""
+    error = InvalidParameter("m", "CUSTOM")
+    assert codec.encode_error(error) == {
+        "class": "InvalidParameter",
+        "code": "CUSTOM",
+        "message": "m",
+    }
+
+
+def test_a_class_forging_a_gitreg_error_module_or_name_does_not_travel():
+    """Only the class gitreg.core.errors itself names travels: a look-alike that sets its
+    ``__module__`` to gitreg's (under a name gitreg has, or one it has not) is its
+    caller's to raise, never sent as if it were gitreg's."""
+    module = {"__module__": core_errors.__name__}
+    same_name = type("VersionNotFound", (GitregError,), module)
+    unknown_name = type("Forged", (GitregError,), module)
+    assert codec.encode_error(same_name("x")) is None
+    assert codec.encode_error(unknown_name("x")) is None
+
+
+def _leave_request(clone: Path, name: str, recipe: spool.Recipe, mtime: int) -> Path:
+    """``recipe`` left in the spool as Ann's request, ``mtime`` ordering it (oldest first)."""
+    spool_dir(clone).mkdir(parents=True, exist_ok=True)
+    request = spool.request(
+        recipe, "main", "origin", "Ann <ann@example.com>", "Ann <ann@example.com>", 1
+    )
+    path = spool_dir(clone) / name
+    path.write_text(json.dumps(request))
+    os.utime(path, ns=(mtime, mtime))
+    return path
+
+
+def test_a_request_that_meets_a_bug_in_the_holder_is_declined_to_its_writer(
+    clone, bare_remote, monkeypatch
+):
+    """A request whose operation fails with an exception that is not gitreg's (a bug,
+    stood in for by an operation that raises RuntimeError) is answered "declined": its
+    writer then applies it in its own process and meets the bug there, with its own
+    traceback; the holder's own write is unharmed and keeps nothing of the request."""
+    from gitreg.services import spooled
+
+    def buggy(args):
+        raise RuntimeError("a bug")
+
+    req = _leave_request(clone, "8-ann.req", spooled.set_tags("churn", {"k": "v"}, None), 1)
+    monkeypatch.setitem(spool._OPERATIONS, "set_tags", buggy)
+    Registry(clone).create_model_version("churn", "s3://churn/2")
+    answer = spool._collect(req.with_suffix(".out"))
+    assert answer is not None
+    assert answer.declined
+    assert answer.error is None
+    assert remote_versions(bare_remote)[-1]["source"] == "s3://churn/2"
+    assert "tags" not in remote_model(bare_remote)
+    assert list(spool_dir(clone).iterdir()) == []
+
+
+def test_an_error_that_cannot_travel_is_declined_to_its_writer(clone, bare_remote):
+    """InvalidManifest carries its problems in its own constructor: it cannot be sent back
+    as data, so the request is declined and its writer meets the error in its own process
+    (where it names the file and the field)."""
+    from gitreg.services import spooled
+
+    broken = clone / "models" / "broken.yaml"
+    broken.write_text("name: broken\nversions: 7\n")
+    git(clone, "add", "models/broken.yaml")
+    git(clone, "commit", "-q", "-m", "a broken manifest, committed by hand")
+    req = _leave_request(clone, "8-ann.req", spooled.set_tags("broken", {"k": "v"}, None), 1)
+    Registry(clone).create_model_version("churn", "s3://churn/2")
+    answer = spool._collect(req.with_suffix(".out"))
+    assert answer is not None
+    assert answer.declined
+    assert answer.error is None
+    with pytest.raises(InvalidManifest):
+        Registry(clone).set_registered_model_tag("broken", "k", "v")
+
+
+def test_a_holder_serves_at_most_max_served_requests_and_counts_only_those_it_took(
+    clone, bare_remote, monkeypatch
+):
+    """A holder applies at most MAX_SERVED requests (here 2) before its own push goes; a
+    request for an operation it does not know is left to its writer and not counted, so
+    the oldest known requests are the ones served and the newest waits for its writer."""
+    from gitreg.services import spooled
+
+    monkeypatch.setattr(spool, "MAX_SERVED", 2)
+    unknown = _leave_request(clone, "1-old.req", spooled.set_tags("churn", {"a": "1"}, None), 1)
+    data = json.loads(unknown.read_text())
+    unknown.write_text(json.dumps({**data, "op": "from_a_newer_gitreg"}))
+    os.utime(unknown, ns=(1, 1))
+    first = _leave_request(clone, "2-b.req", spooled.set_tags("churn", {"b": "2"}, None), 2)
+    second = _leave_request(clone, "3-c.req", spooled.set_tags("churn", {"c": "3"}, None), 3)
+    third = _leave_request(clone, "4-d.req", spooled.set_tags("churn", {"d": "4"}, None), 4)
+    Registry(clone).create_model_version("churn", "s3://churn/2")
+    assert unknown.exists()
+    assert third.exists()
+    for served in (first, second):
+        assert not served.exists()
+        answer = spool._collect(served.with_suffix(".out"))
+        assert answer is not None
+        assert answer.commit is not None
+    assert remote_model(bare_remote)["tags"] == {"b": "2", "c": "3"}
