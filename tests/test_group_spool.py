@@ -533,9 +533,12 @@ def test_a_request_for_another_branch_is_declined_to_its_writer(clone, bare_remo
     assert "tags" not in remote_model(bare_remote)
 
 
-def test_answers_nobody_collected_are_removed_after_an_hour_and_not_before(clone):
+@pytest.mark.parametrize("suffix", [".out", ".held", ".tmp"])
+def test_answers_nobody_collected_are_removed_after_an_hour_and_not_before(clone, suffix):
+    """An answer, a claimed request or a half-written file whose process died (its
+    requester or its holder) is removed by a later holder after an hour, not before."""
     spool_dir(clone).mkdir(parents=True, exist_ok=True)
-    old, recent = spool_dir(clone) / "1-old.out", spool_dir(clone) / "2-recent.out"
+    old, recent = spool_dir(clone) / f"1-old{suffix}", spool_dir(clone) / f"2-recent{suffix}"
     for path in (old, recent):
         path.write_text("{}")
     hours_ago = time.time() - spool.STALE_SECONDS - 60
@@ -560,7 +563,7 @@ def test_only_a_regular_file_of_at_most_a_megabyte_is_read(tmp_path):
     big = tmp_path / "big.req"
     big.write_text(" " * spool.MAX_BYTES + "{}")
     edge = tmp_path / "edge.req"
-    edge.write_text("{}".ljust(spool.MAX_BYTES))
+    edge.write_text('{"k": "' + "x" * (spool.MAX_BYTES - 9) + '"}')  # no trailing space
     latin = tmp_path / "latin.req"
     latin.write_bytes(b'{"k": "\xe9"}')
     with pytest.raises(OSError, match="Too many levels of symbolic links"):
@@ -570,7 +573,8 @@ def test_only_a_regular_file_of_at_most_a_megabyte_is_read(tmp_path):
             codec.SpoolDataError, match=f"{path.name} is not a regular file of at most 1 MB"
         ):
             spool._read_json(path)
-    assert spool._read_json(edge) == {}  # exactly the limit is read whole
+    assert edge.stat().st_size == spool.MAX_BYTES
+    assert spool._read_json(edge) == {"k": "x" * (spool.MAX_BYTES - 9)}  # read whole
     with pytest.raises(codec.SpoolDataError, match=r"latin\.req is not JSON"):
         spool._read_json(latin)
 
@@ -594,15 +598,19 @@ def test_a_request_is_read_field_by_field(change, message):
         spool._Request.parse({**good, **change})
 
 
+_NOT_A_COMMIT = "^an answer's commit is not a commit id$"
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ([], "not an answer gitreg writes"),
-        ({"v": 99, "declined": True}, "not an answer gitreg writes"),
-        ({"v": spool.VERSION, "commit": "abc", "mine": True}, "commit is not a commit id"),
-        ({"v": spool.VERSION, "commit": "A" * 40, "mine": True}, "commit is not a commit id"),
-        ({"v": spool.VERSION, "commit": "a" * 40, "mine": "yes"}, "commit is not a commit id"),
-        ({"v": spool.VERSION, "commit": None, "mine": None}, "commit is not a commit id"),
+        ([], "^not an answer gitreg writes$"),
+        ({"v": 99, "declined": True}, "^not an answer gitreg writes$"),
+        ({"v": spool.VERSION, "commit": "abc", "mine": True}, _NOT_A_COMMIT),
+        ({"v": spool.VERSION, "commit": "A" * 40, "mine": True}, _NOT_A_COMMIT),
+        ({"v": spool.VERSION, "commit": "X" * 40, "mine": True}, _NOT_A_COMMIT),
+        ({"v": spool.VERSION, "commit": "a" * 40, "mine": "yes"}, _NOT_A_COMMIT),
+        ({"v": spool.VERSION, "commit": None, "mine": None}, _NOT_A_COMMIT),
     ],
 )
 def test_an_answer_is_read_field_by_field(data, message):
@@ -627,7 +635,7 @@ def _version() -> ModelVersion:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        pytest.param("churn", "a result: not the fields gitreg writes", id="result-not-a-map"),
+        pytest.param("churn", "^a result: not the fields gitreg writes$", id="result-not-a-map"),
         pytest.param({"kind": "shell" * 9}, "a result of kind 'shellshellshellshell'$", id="kind"),
         pytest.param(
             {"kind": "version", "value": {**codec.encode_version(_version()), "extra": 1}},
@@ -799,3 +807,26 @@ def test_a_holder_serves_at_most_max_served_requests_and_counts_only_those_it_to
         assert answer is not None
         assert answer.commit is not None
     assert remote_model(bare_remote)["tags"] == {"b": "2", "c": "3"}
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        pytest.param("{", "unreadable (out.out is not JSON", id="not-json"),
+        pytest.param('{"v": 99}', "malformed (not an answer gitreg writes)", id="not-an-answer"),
+    ],
+)
+def test_an_answer_that_cannot_be_read_tells_its_writer_to_check_the_remote(tmp_path, content, why):
+    """The writer cannot know whether its write was pushed: the error says to look at the
+    remote's history before retrying (a blind retry could write it twice), and the answer
+    is removed so the next collect does not meet it again."""
+    from gitreg.core.errors import ConcurrentUpdate
+
+    out = tmp_path / "out.out"
+    out.write_text(content)
+    with pytest.raises(ConcurrentUpdate) as caught:
+        spool._collect(out)
+    message = caught.value.message
+    assert message.startswith(f"{out}: the answer to this write is {why}"), message
+    assert message.endswith("; check the remote's history before you retry"), message
+    assert not out.exists()
