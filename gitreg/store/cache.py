@@ -93,8 +93,9 @@ MAX_WRITTEN = 256  # records kept; a 5,000-version model's is 1 MB
 WRITTEN_CHECKS = 6
 
 
-def _stamp() -> bytes:
-    """What a record's ``.ok`` says: another release may check differently."""
+def stamp() -> bytes:
+    """What a record's ``.ok`` says (and a trusted tree's, ``trusted``): another release
+    may check differently."""
     return f"{__version__}:{WRITTEN_CHECKS}".encode()
 
 
@@ -116,12 +117,12 @@ def remember_written(
         directory.mkdir(parents=True, exist_ok=True)
         if data is not None:
             _replace(directory / f"{oid}.marshal", marshal.dumps((_CACHE_FORMAT, data)))
-        _replace(directory / f"{oid}.ok", _stamp())
+        _replace(directory / f"{oid}.ok", stamp())
         if replaces is not None and replaces != oid:
             (directory / f"{replaces}.marshal").unlink(missing_ok=True)
             (directory / f"{replaces}.ok").unlink(missing_ok=True)
         if _prune_now(oid):
-            _prune(directory)
+            prune(directory, MAX_WRITTEN)
 
 
 def _prune_now(oid: str) -> bool:
@@ -133,18 +134,19 @@ def _prune_now(oid: str) -> bool:
     return int(oid[:4], 16) % max(1, MAX_WRITTEN // 16) == 0
 
 
-def _prune(directory: Path) -> None:
-    """Keep the newest MAX_WRITTEN records (a record: ``<oid>.marshal`` and ``<oid>.ok``)."""
+def prune(directory: Path, keep: int) -> None:
+    """Keep the newest ``keep`` records of ``directory`` (a record: the files named
+    ``<oid>`` or ``<oid>.<anything>``, here ``.marshal`` and ``.ok``)."""
     files = list(os.scandir(directory))
-    if len(files) <= MAX_WRITTEN:
+    if len(files) <= keep:
         return
     newest: dict[str, int] = {}
     for entry in files:
         oid = entry.name.split(".", 1)[0]
         newest[oid] = max(newest.get(oid, 0), entry.stat().st_mtime_ns)
-    if len(newest) <= MAX_WRITTEN:
+    if len(newest) <= keep:
         return
-    gone = set(sorted(newest, key=newest.__getitem__)[: len(newest) - MAX_WRITTEN])
+    gone = set(sorted(newest, key=newest.__getitem__)[: len(newest) - keep])
     for entry in files:
         if entry.name.split(".", 1)[0] in gone:
             Path(entry.path).unlink(missing_ok=True)
@@ -171,7 +173,7 @@ def load_written(state_dir: Path, oid: str) -> Any:
 def trusted_written(state_dir: Path, oid: str) -> bool:
     """Whether gitreg wrote blob ``oid`` itself, having checked it as it checks today."""
     try:
-        return (state_dir / "written" / f"{oid}.ok").read_bytes() == _stamp()
+        return (state_dir / "written" / f"{oid}.ok").read_bytes() == stamp()
     except OSError:
         return False
 

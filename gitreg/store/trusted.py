@@ -1,0 +1,152 @@
+"""Trees of manifests this clone judged valid itself, so a first write to one patches it (#26).
+
+A write patches a manifest flat (``services.flat``: one entry and the header checked, the
+other entries kept byte for byte) only when it trusts the old text to have passed every
+check. ``cache.trusted_written`` trusts a blob gitreg wrote itself; this module trusts a
+whole ``models/`` tree, by its id, in two cases only:
+
+- a whole-registry read of this clone (``Store.read_registry``) judged every manifest of
+  the tree valid: each ``*.yaml`` in it is a regular file whose path and blob id the read
+  served (``record_read``);
+- a write built the tree from a trusted one, every manifest it changed having been checked
+  by this write (in full by ``Transaction.validate``, or flat from a trusted text), and
+  committed it (``record_write``).
+
+A tree anyone else made (a pull, a merge, ``git commit``, a hand edit committed, another
+clone's write) has another id and no record, so its manifests are checked in full by the
+first write to each, as before; a new gitreg release or a new version of the checks trusts
+no earlier record. The records are empty-named files ``<git dir>/gitreg/trusted/<tree id>``
+holding the stamp (gitreg's version and the checks'), the newest ``KEEP`` kept: clone-local
+state like ``written/``, content addressed (a tree id names its bytes), so never stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gitreg.core.config import MODELS_DIR, RETIRED_FILE
+from gitreg.store import cache
+
+if TYPE_CHECKING:
+    from gitreg.store._repo import Repo
+
+KEEP = 64  # records kept: a write makes one, a clone's readers need only the recent ones
+_DIR = "trusted"
+_FILE_MODE = b"100644"
+_TREE_MODE = b"40000"
+
+
+def holds(state_dir: Path, tree: str | None) -> bool:
+    """Whether this clone judged every manifest of the ``models/`` tree ``tree`` valid."""
+    if tree is None:
+        return False
+    try:
+        with open(state_dir / _DIR / tree, "rb") as f:
+            return f.read(64) == cache.stamp()
+    except OSError:
+        return False
+
+
+def remember(state_dir: Path, tree: str) -> None:
+    """Record ``tree`` as judged valid (a failure only costs a full check later)."""
+    directory = state_dir / _DIR
+    stamp = cache.stamp()
+    with contextlib.suppress(OSError):
+        try:
+            fd = os.open(directory / tree, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(directory / tree, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if holds(state_dir, tree):
+                return
+            tmp = directory / f"{tree}.{os.getpid()}.tmp"  # another release's record
+            tmp.write_bytes(stamp)
+            os.replace(tmp, directory / tree)
+            return
+        try:
+            os.write(fd, stamp)  # a torn record reads as another stamp: not trusted
+        finally:
+            os.close(fd)
+        if int(tree[:4], 16) % 16 == 0:  # one record in 16 counts them (by its id)
+            cache.prune(directory, KEEP)
+
+
+def models_tree(repo: Repo, commit: str | None) -> str | None:
+    """The id of ``commit``'s ``models/`` tree, read in process (None: none, or not a plain
+    repository, where nothing is trusted this way)."""
+    if commit is None or not repo.fast:
+        return None
+    from gitreg.core.errors import GitregError
+    from gitreg.store import _odb, _repo
+
+    trees = _odb.TreeWriter(repo.reader, repo.objects, repo.trees)
+    try:
+        entry = trees.load(_repo.root_tree(repo, commit)).entry(MODELS_DIR.encode())
+    except (GitregError, KeyError, ValueError):
+        return None
+    return entry[1] if entry is not None and entry[0] == _TREE_MODE else None
+
+
+def derived(changes: Mapping[str, bytes | None], checked: set[str]) -> bool:
+    """Whether a tree made by ``changes`` from a trusted tree is trusted too: every manifest
+    it adds or changes is in ``checked`` (the paths this write judged valid)."""
+    return all(
+        data is None or path in checked for path, data in changes.items() if is_manifest(path)
+    )
+
+
+def is_manifest(path: str) -> bool:
+    """Whether ``path`` is a model's manifest (what a trusted tree vouches for)."""
+    return (
+        path.startswith(f"{MODELS_DIR}/")
+        and path.endswith(".yaml")
+        and path != RETIRED_FILE
+        and path.count("/") == 1
+    )
+
+
+def record_read(root: Path, state_dir: Path, at: str | None, served: Mapping[str, str]) -> None:
+    """After a whole-registry read that served ``served`` (manifest path -> blob id): record
+    the ``models/`` tree at ``at`` (the work tree's read: HEAD) if every manifest in it is
+    a regular file the read served with the same blob. The tree is listed by its id, so a
+    commit made meanwhile cannot slip in content the read did not judge."""
+    from gitreg.core.errors import GitFailed
+    from gitreg.store import _git
+
+    try:
+        top = _git.run(root, ["ls-tree", "-z", "--end-of-options", at or "HEAD", "--", MODELS_DIR])
+        tree = _subtree(top)
+        if tree is None or holds(state_dir, tree):
+            return
+        listed = _git.run(root, ["ls-tree", "-z", "--end-of-options", tree])
+    except GitFailed:
+        return
+    if _all_served(listed, served):
+        remember(state_dir, tree)
+
+
+def _subtree(listed: bytes) -> str | None:
+    """The id in ``ls-tree``'s line for ``models`` if it is a tree."""
+    meta, _, name = listed.rstrip(b"\0").partition(b"\t")
+    fields = meta.split()
+    if name != MODELS_DIR.encode() or len(fields) != 3 or fields[1] != b"tree":
+        return None
+    return fields[2].decode()
+
+
+def _all_served(listed: bytes, served: Mapping[str, str]) -> bool:
+    """Whether every manifest ``ls-tree -z`` lists is a regular file ``served`` holds."""
+    for record in listed.split(b"\0"):
+        meta, _, raw = record.partition(b"\t")
+        path = f"{MODELS_DIR}/{raw.decode('utf-8', 'surrogateescape')}"
+        if not raw or not is_manifest(path):
+            continue
+        fields = meta.split()
+        if len(fields) != 3 or fields[0] != _FILE_MODE or served.get(path) != fields[2].decode():
+            return False
+    return True
