@@ -26,8 +26,8 @@ def _forget_records(root: Path) -> None:
     """What a clone that never wrote these manifests has: no ``written/`` records, no
     trusted trees (a fresh clone, or records pruned)."""
     state = root / ".git" / "gitreg"
-    for name in ("written", "trusted"):
-        shutil.rmtree(state / name, ignore_errors=True)
+    shutil.rmtree(state / "written", ignore_errors=True)
+    (state / "trusted-trees").unlink(missing_ok=True)
 
 
 def _models_tree(root: Path) -> str:
@@ -197,19 +197,41 @@ def test_records_of_another_release_are_not_trusted(four: Path) -> None:
     state = four / ".git" / "gitreg"
     Registry(four).search_registered_models()
     tree = _models_tree(four)
-    (state / "trusted" / tree).write_bytes(b"0.0.1:1")
+    record = state / "trusted-trees"
+    assert record.read_bytes() == cache.stamp() + b"\n" + tree.encode() + b"\n"
+    record.write_bytes(b"0.0.1:1\n" + tree.encode() + b"\n")
     assert not trusted.holds(state, tree)
     trusted.remember(state, tree)  # written again under this release
     assert trusted.holds(state, tree)
-    (state / "trusted" / tree).write_bytes(cache.stamp()[:-1])  # a torn record
+    assert record.read_bytes() == cache.stamp() + b"\n" + tree.encode() + b"\n"
+
+
+def test_a_torn_line_vouches_for_nothing(four: Path) -> None:
+    """A write killed while appending leaves part of a line: neither that tree nor the
+    one appended after it on the same line is trusted."""
+    state = four / ".git" / "gitreg"
+    Registry(four).search_registered_models()
+    tree = _models_tree(four)
+    record = state / "trusted-trees"
+    record.write_bytes(cache.stamp() + b"\n" + tree.encode()[:20])
     assert not trusted.holds(state, tree)
+    trusted.remember(state, tree)
+    assert not trusted.holds(state, tree)
+    trusted.remember(state, tree)  # a whole line now
+    assert trusted.holds(state, tree)
 
 
-def test_records_are_pruned(tmp_path: Path) -> None:
+def test_the_record_is_compacted_to_the_newest(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    for k in range(trusted.KEEP * 3):
-        trusted.remember(state, f"{k * 16:04x}" + "0" * 36)  # each one counts the records
-    assert len(list((state / "trusted").iterdir())) <= trusted.KEEP
+    trees = [f"{k:040x}" for k in range(trusted.MOST + 10)]
+    for tree in trees:
+        trusted.remember(state, tree)
+    assert trusted.holds(state, trees[-1])
+    assert not trusted.holds(state, trees[0])
+    lines = (state / "trusted-trees").read_bytes().splitlines()
+    assert lines[0] == cache.stamp()
+    assert len(lines) - 1 <= trusted.MOST + 1
+    assert [line.decode() for line in lines[1:]] == trees[-(len(lines) - 1) :]
 
 
 def test_no_tree_is_trusted_outside_a_plain_repository(

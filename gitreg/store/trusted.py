@@ -15,9 +15,10 @@ whole ``models/`` tree, by its id, in two cases only:
 A tree anyone else made (a pull, a merge, ``git commit``, a hand edit committed, another
 clone's write) has another id and no record, so its manifests are checked in full by the
 first write to each, as before; a new gitreg release or a new version of the checks trusts
-no earlier record. The records are empty-named files ``<git dir>/gitreg/trusted/<tree id>``
-holding the stamp (gitreg's version and the checks'), the newest ``KEEP`` kept: clone-local
-state like ``written/``, content addressed (a tree id names its bytes), so never stale.
+no earlier record. The record is ``<git dir>/gitreg/trusted-trees``: the stamp (gitreg's
+version and the checks') on its first line, then one tree id a line, the newest last:
+clone-local state like ``written/``, content addressed (a tree id names its bytes), so
+never stale.
 """
 
 from __future__ import annotations
@@ -34,46 +35,55 @@ from gitreg.store import cache
 if TYPE_CHECKING:
     from gitreg.store._repo import Repo
 
-KEEP = 64  # records kept: a write makes one, a clone's readers need only the recent ones
-_DIR = "trusted"
+KEEP = 64  # trees kept when the record is compacted: readers need only the recent ones
+MOST = 256  # lines the record grows to by appends before it is compacted
+_FILE = "trusted-trees"
 _FILE_MODE = b"100644"
 _TREE_MODE = b"40000"
+
+
+def _lines(state_dir: Path) -> list[bytes] | None:
+    """The record's tree ids (bytes, one a line), None when it is missing or of another
+    release or version of the checks (its first line, the stamp, says which)."""
+    try:
+        with open(state_dir / _FILE, "rb") as f:
+            data = f.read(1 << 20)  # a compacted record is 3 kB; never more than 12 kB
+    except OSError:
+        return None
+    stamp, _, rest = data.partition(b"\n")
+    return rest.split(b"\n") if stamp == cache.stamp() else None
 
 
 def holds(state_dir: Path, tree: str | None) -> bool:
     """Whether this clone judged every manifest of the ``models/`` tree ``tree`` valid."""
     if tree is None:
         return False
-    try:
-        with open(state_dir / _DIR / tree, "rb") as f:
-            return f.read(64) == cache.stamp()
-    except OSError:
-        return False
+    lines = _lines(state_dir)
+    return lines is not None and tree.encode() in lines  # whole lines: a torn one is none
 
 
 def remember(state_dir: Path, tree: str) -> None:
-    """Record ``tree`` as judged valid (a failure only costs a full check later)."""
-    directory = state_dir / _DIR
-    stamp = cache.stamp()
+    """Record ``tree`` as judged valid (a failure only costs a full check later).
+
+    One line appended (``O_APPEND``: no file made or removed per write, and appends of
+    other processes are never interleaved); past ``MOST`` lines the newest ``KEEP`` are
+    written to a new record renamed into place (an append racing with that may be lost:
+    it only costs a full check)."""
+    line = tree.encode() + b"\n"
     with contextlib.suppress(OSError):
-        try:
-            fd = os.open(directory / tree, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileNotFoundError:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(directory / tree, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            if holds(state_dir, tree):
-                return
-            tmp = directory / f"{tree}.{os.getpid()}.tmp"  # another release's record
-            tmp.write_bytes(stamp)
-            os.replace(tmp, directory / tree)
+        lines = _lines(state_dir)
+        if lines is not None and len(lines) <= MOST:
+            fd = os.open(state_dir / _FILE, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
             return
-        try:
-            os.write(fd, stamp)  # a torn record reads as another stamp: not trusted
-        finally:
-            os.close(fd)
-        if int(tree[:4], 16) % 16 == 0:  # one record in 16 counts them (by its id)
-            cache.prune(directory, KEEP)
+        kept = [t for t in (lines or []) if len(t) == 40][-KEEP:]
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = state_dir / f"{_FILE}.{os.getpid()}.tmp"
+        tmp.write_bytes(b"\n".join([cache.stamp(), *kept, b""]) + line)
+        os.replace(tmp, state_dir / _FILE)
 
 
 def models_tree(repo: Repo, commit: str | None) -> str | None:

@@ -306,7 +306,7 @@ class Writer:
         if not trusted.derived(tx.changes, tx.checked | tx.judged) or not tx.base_trusted():
             return
         new = trusted.models_tree(repo, commit)
-        if new is not None:
+        if new is not None and new != trusted.models_tree(repo, base):
             trusted.remember(self.state_dir, new)
 
     def _advance(
