@@ -322,7 +322,7 @@ class Store(Writer):
         else:
             raw, refused = reading.blobs_at(self.root, at)
         found = reading.build(self.root, self.state_dir, raw, refused)
-        trusted.record_read(self.root, self.state_dir, at, reading.served(found))
+        trusted.record_read(lambda: self.repo, self.state_dir, at, reading.served(found))
         return found
 
     def _read_named(self, names: Iterable[str], at: str | None) -> Reading:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ from gitreg.core.config import MODELS_DIR, RETIRED_FILE
 from gitreg.store import cache
 
 if TYPE_CHECKING:
+    from gitreg.store import _odb
     from gitreg.store._repo import Repo
 
 KEEP = 64  # trees kept when the record is compacted: readers need only the recent ones
@@ -120,43 +121,47 @@ def is_manifest(path: str) -> bool:
     )
 
 
-def record_read(root: Path, state_dir: Path, at: str | None, served: Mapping[str, str]) -> None:
+def record_read(
+    open_repo: Callable[[], Repo], state_dir: Path, at: str | None, served: Mapping[str, str]
+) -> None:
     """After a whole-registry read that served ``served`` (manifest path -> blob id): record
-    the ``models/`` tree at ``at`` (the work tree's read: HEAD) if every manifest in it is
-    a regular file the read served with the same blob. The tree is listed by its id, so a
-    commit made meanwhile cannot slip in content the read did not judge."""
-    from gitreg.core.errors import GitFailed
-    from gitreg.store import _git
+    the ``models/`` tree at ``at`` (the work tree's read: the checked-out branch's tip) if
+    every manifest in it is a regular file the read served with the same blob (``open_repo``:
+    the store's repository, opened only now). The tree is
+    read by its id, in process, so a commit made meanwhile cannot slip in content the read
+    did not judge, and a read starts no git process for it where its objects are loose."""
+    from gitreg.core.errors import GitregError
+    from gitreg.store import _odb, _repo
 
     try:
-        top = _git.run(root, ["ls-tree", "-z", "--end-of-options", at or "HEAD", "--", MODELS_DIR])
-        tree = _subtree(top)
+        repo = open_repo()
+        if not repo.fast:
+            return
+        branch = _repo.current_branch(repo) if at is None else None
+        commit = _repo.rev_parse(repo, f"refs/heads/{branch}" if branch else at or "HEAD")
+        tree = models_tree(repo, commit)
         if tree is None or holds(state_dir, tree):
             return
-        listed = _git.run(root, ["ls-tree", "-z", "--end-of-options", tree])
-    except GitFailed:
+        listed = _odb.TreeWriter(repo.reader, repo.objects, repo.trees).load(tree)
+        if _all_served(listed, served):
+            remember(state_dir, tree)
+    except (GitregError, OSError, KeyError, ValueError):
         return
-    if _all_served(listed, served):
-        remember(state_dir, tree)
 
 
-def _subtree(listed: bytes) -> str | None:
-    """The id in ``ls-tree``'s line for ``models`` if it is a tree."""
-    meta, _, name = listed.rstrip(b"\0").partition(b"\t")
-    fields = meta.split()
-    if name != MODELS_DIR.encode() or len(fields) != 3 or fields[1] != b"tree":
-        return None
-    return fields[2].decode()
-
-
-def _all_served(listed: bytes, served: Mapping[str, str]) -> bool:
-    """Whether every manifest ``ls-tree -z`` lists is a regular file ``served`` holds."""
-    for record in listed.split(b"\0"):
-        meta, _, raw = record.partition(b"\t")
-        path = f"{MODELS_DIR}/{raw.decode('utf-8', 'surrogateescape')}"
-        if not raw or not is_manifest(path):
-            continue
-        fields = meta.split()
-        if len(fields) != 3 or fields[0] != _FILE_MODE or served.get(path) != fields[2].decode():
+def _all_served(tree: _odb.Tree, served: Mapping[str, str]) -> bool:
+    """Whether every manifest of ``tree`` (``models/``) is a regular file ``served`` holds."""
+    prefix = f"{MODELS_DIR}/"
+    wanted = {
+        path[len(prefix) :].encode("utf-8", "surrogateescape"): oid
+        for path, oid in served.items()
+        if path.startswith(prefix)
+    }
+    retired = RETIRED_FILE[len(prefix) :].encode()
+    raw = tree.raw
+    for name, (start, end) in tree.spans.items():
+        if not name.endswith(b".yaml") or name == retired:
+            continue  # a card, a subdirectory, the retired list: not a manifest
+        if raw[start : start + 7] != b"100644 " or wanted.get(name) != raw[end - 20 : end].hex():
             return False
     return True
