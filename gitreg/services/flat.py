@@ -87,7 +87,7 @@ def _doc(tx: Transaction, path: str) -> tuple[str, Sparse] | None:
             doc = Sparse.read(raw.decode("utf-8"))
         except UnicodeDecodeError:
             return None
-    if doc is None or not cache.trusted_written(tx.state_dir, oid):
+    if doc is None or not (cache.trusted_written(tx.state_dir, oid) or tx.base_trusted()):
         return None
     _keep(_DOCS, oid, doc)
     return oid, doc

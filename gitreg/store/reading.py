@@ -44,6 +44,12 @@ class Reading(NamedTuple):
     blobs: Mapping[str, str]  # manifest path -> blob id, of every manifest read
 
 
+def served(reading: Reading) -> dict[str, str]:
+    """Manifest path -> blob id of every manifest ``reading`` served (judged valid)."""
+    refused = {r.path for r in reading.refused}
+    return {path: oid for path, oid in reading.blobs.items() if path not in refused}
+
+
 def refused_of(path: str, error: InvalidManifest) -> verdict.Refused:
     """``error`` (a read of ``path`` that failed) as a refused model with its findings."""
     if error.findings:

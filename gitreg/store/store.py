@@ -312,7 +312,7 @@ class Store(Writer):
         not a regular file) refuses its model only: the others are read. Verdicts and
         parses are kept by blob id, so a whole-registry read checks only what changed.
         """
-        from gitreg.store import reading
+        from gitreg.store import reading, trusted
 
         if names is not None:
             return self._read_named(names, at)
@@ -321,7 +321,9 @@ class Store(Writer):
             raw, refused = reading.worktree_blobs(self.root)
         else:
             raw, refused = reading.blobs_at(self.root, at)
-        return reading.build(self.root, self.state_dir, raw, refused)
+        found = reading.build(self.root, self.state_dir, raw, refused)
+        trusted.record_read(lambda: self.repo, self.state_dir, at, reading.served(found))
+        return found
 
     def _read_named(self, names: Iterable[str], at: str | None) -> Reading:
         from gitreg.store import reading

@@ -135,6 +135,10 @@ class Transaction:
         self._proven: set[str] = set()
         # Manifests staged by ``write_checked``: their writer checked what it changed (#26).
         self.checked: set[str] = set()
+        # Manifests ``validate`` found valid in full (with ``checked``: what a trusted tree
+        # made by this write vouches for, see ``trusted``).
+        self.judged: set[str] = set()
+        self._base_trusted: bool | None = None
 
     def policy(self) -> Policy:
         """The policy of the tip's gitreg.yaml (the default policy when there is none)."""
@@ -205,6 +209,16 @@ class Transaction:
                 return _odb.blob_at(trees, _repo.root_tree(self.repo, self.base), path)
         data = self._read_base(path)
         return None if data is None else _git.blob_id(data)
+
+    def base_trusted(self) -> bool:
+        """Whether this clone judged every manifest of the tip's ``models/`` tree valid
+        itself (``trusted``): a flat write may then start from any of them (#26)."""
+        if self._base_trusted is None:
+            from gitreg.store import trusted
+
+            tree = trusted.models_tree(self.repo, self.base)
+            self._base_trusted = trusted.holds(self.state_dir, tree)
+        return self._base_trusted
 
     def model_names(self) -> list[str]:
         """Names of the models at the tip plus this transaction's changes."""
@@ -307,6 +321,9 @@ class Transaction:
                         f"{path}: the manifest would not read back as written; nothing was "
                         "committed (please report this with the command you ran)"
                     )
-                findings += validate.check_manifest(parsed, path, data)
+                found = validate.check_manifest(parsed, path, data)
+                if not found:
+                    self.judged.add(path)
+                findings += found
         if findings:
             raise InvalidManifest(f"{findings[0]}; nothing was committed", findings)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitreg.core.config import CONFIG_FILE, Config
 from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree
-from gitreg.store import _commit, _git, _repo, faults, worktree
+from gitreg.store import _commit, _git, _repo, faults, trusted, worktree
 from gitreg.store.cache import remember_written
 from gitreg.store.transaction import Clock, Transaction, parsed_config
 
@@ -296,7 +296,18 @@ class Writer:
             oid = new_blobs[path]
             if oid is not None:
                 remember_written(self.state_dir, oid, data, tx.written_ids.get(path))
-        return _commit.commit_tree(repo, base, new_blobs, tx.message, tx.author_as, committer)
+        commit = _commit.commit_tree(repo, base, new_blobs, tx.message, tx.author_as, committer)
+        self._trust(repo, base, commit, tx)
+        return commit
+
+    def _trust(self, repo: Repo, base: str | None, commit: str, tx: Transaction) -> None:
+        """Record ``commit``'s ``models/`` tree as trusted when ``base``'s was and this
+        write judged every manifest it changed (``trusted``, #26)."""
+        if not trusted.derived(tx.changes, tx.checked | tx.judged) or not tx.base_trusted():
+            return
+        new = trusted.models_tree(repo, commit)
+        if new is not None and new != trusted.models_tree(repo, base):
+            trusted.remember(self.state_dir, new)
 
     def _advance(
         self,
