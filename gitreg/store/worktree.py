@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,6 +114,7 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
 _SEEN: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {}
 _SEEN_LARGE = 64 * 1024  # smaller files are read: a few microseconds
 _SEEN_KEEP = 64
+_SEEN_LOCK = threading.Lock()  # a server writes from several threads (#25)
 
 
 def _stat_key(info: os.stat_result) -> tuple[int, ...]:
@@ -156,9 +158,11 @@ def _remember(root: Path, written: Mapping[str, tuple[bytes, os.stat_result]], f
     """
     for path, (data, info) in written.items():
         if max(info.st_mtime_ns, info.st_ctime_ns) < fence:
-            _SEEN[(os.fspath(root), path)] = (_git.blob_id(data), _stat_key(info))
-    while len(_SEEN) > _SEEN_KEEP:
-        del _SEEN[next(iter(_SEEN))]
+            seen = (_git.blob_id(data), _stat_key(info))
+            with _SEEN_LOCK:
+                _SEEN[(os.fspath(root), path)] = seen
+                while len(_SEEN) > _SEEN_KEEP:
+                    del _SEEN[next(iter(_SEEN))]
 
 
 def _committed(repo: Repo, commit: str | None, path: str) -> str | None:
@@ -198,7 +202,8 @@ def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -
     written: dict[str, tuple[bytes, os.stat_result]] = {}
     for path, data in changes.items():
         target = root / path
-        _SEEN.pop((os.fspath(root), path), None)
+        with _SEEN_LOCK:
+            _SEEN.pop((os.fspath(root), path), None)
         if data is None:
             target.unlink(missing_ok=True)
         elif len(data) >= _swap.LARGE:  # the blob's bytes, not decoded again
