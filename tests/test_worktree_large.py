@@ -284,14 +284,25 @@ def test_a_racily_clean_file_is_read(long_repo: Path) -> None:
     oid = git(long_repo, "rev-parse", f"HEAD:{MANIFEST}").strip()
     worktree._SEEN.clear()
     written = {MANIFEST: (path.read_bytes(), info)}
-    worktree._remember(long_repo, written, info.st_ctime_ns)  # the index: the same tick
+    fence = os.stat(long_repo / ".git")
+    worktree._remember(long_repo, written, _like(fence, info.st_dev, info.st_ctime_ns))
     assert worktree._SEEN == {}, "a racily clean file's stat data was trusted"
-    worktree._remember(long_repo, written, info.st_ctime_ns + 1)
+    worktree._remember(long_repo, written, _like(fence, info.st_dev + 1, info.st_ctime_ns + 1))
+    assert worktree._SEEN == {}, "times of another filesystem (another clock) were compared"
+    worktree._remember(long_repo, written, _like(fence, info.st_dev, info.st_ctime_ns + 1))
     assert worktree._SEEN[(os.fspath(long_repo), MANIFEST)][0] == oid
     _same_size_edit(path)
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
     with pytest.raises(DirtyWorktree):
         registry.create_model_version("churn", "s3://churn/b")
+
+
+def _like(info: os.stat_result, device: int, ctime_ns: int) -> os.stat_result:
+    """``info`` as if taken on ``device`` at ``ctime_ns``."""
+    fields = {name: getattr(info, name) for name in dir(info) if name.startswith("st_")}
+    values = list(info)
+    values[2] = device  # st_dev, a field of the tuple; the _ns times are not
+    return os.stat_result(values, {**fields, "st_ctime_ns": ctime_ns})
 
 
 def test_a_deleted_manifest_is_refused(long_repo: Path) -> None:

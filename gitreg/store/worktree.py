@@ -143,21 +143,27 @@ def _known(root: Path, path: str) -> str | None:
     return seen[0] if _stat_key(info) == seen[1] else None
 
 
-def _remember(root: Path, written: Mapping[str, tuple[bytes, os.stat_result]], fence: int) -> None:
+def _remember(
+    root: Path, written: Mapping[str, tuple[bytes, os.stat_result]], fence: os.stat_result
+) -> None:
     """Record the large files just written with their stat data, unless racily clean.
 
     git's rule: a file whose timestamps are not older than the index written after it may
     have been changed again within the same clock tick without its stat data showing it;
-    its stat data is not trusted (the next clean check reads it). ``fence`` is the change
-    time of the git directory after the index was renamed into it: an edit made after
-    that gets a change time not older than it. (Its change time rather than the index's
-    own: a kernel with multigrain timestamps gives a fine-grained time to an inode whose
-    times were read since its last change, as the directory's were just before, where a
-    new file such as ``index.lock`` gets the coarse clock's tick, likely the same one the
-    manifest got. Elsewhere both are coarse and an entry is racy more often: it is read.)
+    its stat data is not trusted (the next clean check reads it). ``fence`` is the git
+    directory's stat data after the index was renamed into it: an edit made after that
+    gets a change time not older than its ``st_ctime_ns`` (on the same filesystem: times
+    of another one may come from another clock, an NFS server's, and are not compared).
+    (Its change time rather than the index's own: a kernel with multigrain timestamps
+    gives a fine-grained time to an inode whose times were read since its last change, as
+    the directory's were just before, where a new file such as ``index.lock`` gets the
+    coarse clock's tick, likely the same one the manifest got. Elsewhere both are coarse
+    and an entry is racy more often: it is read.)
     """
     for path, (data, info) in written.items():
-        if max(info.st_mtime_ns, info.st_ctime_ns) < fence:
+        if info.st_dev == fence.st_dev and max(info.st_mtime_ns, info.st_ctime_ns) < (
+            fence.st_ctime_ns
+        ):
             seen = (_git.blob_id(data), _stat_key(info))
             with _SEEN_LOCK:
                 _SEEN[(os.fspath(root), path)] = seen
@@ -220,7 +226,7 @@ def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -
     _repo.sync_index(repo, list(changes), changes)
     if written:
         with contextlib.suppress(OSError):
-            _remember(root, written, os.stat(repo.git_dir).st_ctime_ns)
+            _remember(root, written, os.stat(repo.git_dir))
 
 
 @contextlib.contextmanager
