@@ -132,8 +132,8 @@ for line in sys.stdin:
 
 
 def _peer_args(op: str, k: int, stamp: int) -> str:
-    """A write that changes something on both tools' long registry (versions 3001 on are
-    never touched by the laps; a new alias name in every run)."""
+    """A write that changes something on both tools' long registry (a transition's version
+    is moved to Archived untimed first; a new alias name in every run)."""
     if op == "register":
         return f"{LONG}:turn{stamp}x{k}"
     if op == "transition":
@@ -151,6 +151,16 @@ def _start_peer(tool: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def _peer_call(proc: subprocess.Popen[str], op: str, arg: str) -> float | None:
+    """One write by a PEER process: its time, or None if the process is gone."""
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write(json.dumps([op, arg]) + "\n")
+    proc.stdin.flush()
+    answer = proc.stdout.readline()
+    return float(answer) if answer else None
+
+
 def measure_peer(rounds: int = 21, tools: Sequence[str] = ("gitreg", "mlflow")) -> dict[str, Any]:
     """gitreg and MLflow on the 5,000-version model, one write each in turn (see PEER)."""
     procs = {tool: _start_peer(tool) for tool in tools}
@@ -160,16 +170,15 @@ def measure_peer(rounds: int = 21, tools: Sequence[str] = ("gitreg", "mlflow")) 
         for op in WRITES:
             for k in range(rounds + 1):  # the first round warms up (a first write checks)
                 for tool in tools if k % 2 else reversed(tools):
-                    proc = procs[tool]
-                    assert proc.stdin is not None
-                    assert proc.stdout is not None
-                    proc.stdin.write(json.dumps([op, _peer_args(op, k, stamp)]) + "\n")
-                    proc.stdin.flush()
-                    answer = proc.stdout.readline()
-                    if not answer:
-                        return {"error": f"{tool}'s process ended (exit {proc.wait(60)})"}
+                    if op == "transition":  # untimed: the timed move is a real change
+                        back = _peer_call(procs[tool], op, f"{LONG}:{3001 + k}:Archived")
+                        if back is None:
+                            return {"error": f"{tool}'s process ended"}
+                    seconds = _peer_call(procs[tool], op, _peer_args(op, k, stamp))
+                    if seconds is None:
+                        return {"error": f"{tool}'s process ended"}
                     if k:
-                        out[op][tool].append(float(answer))
+                        out[op][tool].append(seconds)
     finally:
         for proc in procs.values():
             if proc.stdin:
