@@ -21,8 +21,9 @@ temporary file a killed ``write_atomic`` left (``worktree.recover``).
 
 ``ctypes`` (about 2 ms to import) is loaded for a large file only: small files, and so every
 write on a registry of small manifests, keep ``write_atomic``. Where ``renameat2`` is missing
-(no such libc function, ``ENOSYS``) or the filesystem refuses the exchange (``EINVAL``), the
-rename is used, and not tried again on that filesystem by this process.
+(no such libc function, ``ENOSYS``) or the filesystem refuses the exchange (``EINVAL``,
+``EOPNOTSUPP``, ``EXDEV``: overlay and network filesystems may), the rename is used, and
+not tried again on that filesystem by this process.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def write(path: Path, data: bytes, harden: bool = False) -> None:
         import ctypes
 
         code = ctypes.get_errno()
-        if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
             _refused.add(_device(path))
         elif code != errno.ENOENT:  # ENOENT: no file to exchange with (a new model)
             raise OSError(code, os.strerror(code), str(path))
