@@ -12,6 +12,12 @@ It relies on the shape of the text gitreg writes: top-level keys at column 0, ``
 the last of them, list items at ``"  - "`` and an entry's keys at four spaces; any value
 that spans lines is indented deeper (PyYAML's block scalars and folded flow scalars), so a
 line that starts ``"  - "`` inside the section is always an entry. Pure: no I/O.
+
+The text is kept as its UTF-8 bytes (offsets are byte offsets; every pattern searched is
+ASCII, which UTF-8 never holds inside a multi-byte character), and a new text is joined
+from the old bytes' unchanged spans as they are: making the new 1.6 MB ``str`` from slices
+and encoding it to the blob cost three copies of it in fresh memory, about 1.5 ms a write
+(#26). The ``str`` is decoded only when asked for (``text``).
 """
 
 from __future__ import annotations
@@ -23,49 +29,66 @@ from typing import Any
 from gitreg.core.manifest import fast_item, fast_lines, ordered_like
 from gitreg.core.patch import load_canonical
 
-_SECTION = "\nversions:\n"
-_ENTRY = "\n  - "
-_TOP_LEVEL = re.compile(r"\n[^ ]")  # a line at column 0 (or an empty one): another key
+_SECTION = b"\nversions:\n"
+_ENTRY = b"\n  - "
+_TOP_LEVEL = re.compile(rb"\n[^ ]")  # a line at column 0 (or an empty one): another key
 
 
 class Sparse:
     """A manifest's text with its header parsed and its entries left as text."""
 
-    __slots__ = ("_stages", "header", "start", "text")
+    __slots__ = ("_stages", "_text", "data", "header", "start")
 
-    def __init__(self, text: str, header: dict[str, Any], start: int) -> None:
-        self.text = text
+    def __init__(self, data: bytes, header: dict[str, Any], start: int) -> None:
+        self.data = data  # the text's UTF-8 bytes: the blob
+        self._text: str | None = None
         self.header = header  # the top-level keys before ``versions``, in the file's order
         self.start = start  # offset of the first entry's "  - "
         # in_stage's answers: a search of the whole text each; a Sparse is never changed,
         # and ``rendered`` hands them on, changed only where its entries change (#26).
         self._stages: dict[str, list[int]] = {}
 
+    @property
+    def text(self) -> str:
+        """The manifest's text (decoded from ``data`` once, when first asked for)."""
+        if self._text is None:
+            self._text = self.data.decode("utf-8")
+        return self._text
+
     @classmethod
-    def read(cls, text: str) -> Sparse | None:
-        """The manifest ``text`` as a Sparse, or None if it is not of the shape above."""
-        at = text.find(_SECTION)
-        if at < 0 or not text.endswith("\n"):
+    def read(cls, text: str | bytes) -> Sparse | None:
+        """The manifest ``text`` (or its UTF-8 bytes) as a Sparse, or None if it is not of
+        the shape above.
+
+        Raises:
+            UnicodeDecodeError: ``text`` is bytes that are not UTF-8.
+        """
+        decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        at = data.find(_SECTION)
+        if at < 0 or not data.endswith(b"\n"):
             return None
         start = at + len(_SECTION)
-        if not text.startswith("  - ", start) or _TOP_LEVEL.search(text, start, len(text) - 1):
+        if not data.startswith(b"  - ", start) or _TOP_LEVEL.search(data, start, len(data) - 1):
             return None
-        header = load_canonical(text[: at + 1], "")
+        header = load_canonical(data[: at + 1], "")
         if header is None or "versions" in header:
             return None
-        return cls(text, header, start)
+        doc = cls(data, header, start)
+        doc._text = decoded
+        return doc
 
     def span(self, number: int) -> tuple[int, int] | None:
         """Where version ``number``'s entry is (start, end), if it starts ``- version: N``."""
-        at = self.text.find(f"{_ENTRY}version: {number}\n", self.start - 1)
+        at = self.data.find(b"%sversion: %d\n" % (_ENTRY, number), self.start - 1)
         if at < 0:
             return None
-        end = self.text.find(_ENTRY, at + 1)
-        return at + 1, len(self.text) if end < 0 else end + 1
+        end = self.data.find(_ENTRY, at + 1)
+        return at + 1, len(self.data) if end < 0 else end + 1
 
     def entry_at(self, begin: int, end: int) -> dict[str, Any] | None:
-        """The entry whose text is ``text[begin:end]``, parsed on its own."""
-        loaded = load_canonical("versions:\n" + self.text[begin:end], "")
+        """The entry whose text is ``data[begin:end]``, parsed on its own."""
+        loaded = load_canonical(b"versions:\n" + self.data[begin:end], "")
         items = loaded.get("versions") if loaded is not None else None
         if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
             return None
@@ -83,8 +106,8 @@ class Sparse:
 
     def first(self) -> dict[str, Any] | None:
         """The first entry (what a new entry's key order follows, as ``ordered_like``)."""
-        end = self.text.find(_ENTRY, self.start)
-        return self.entry_at(self.start, len(self.text) if end < 0 else end + 1)
+        end = self.data.find(_ENTRY, self.start)
+        return self.entry_at(self.start, len(self.data) if end < 0 else end + 1)
 
     def in_stage(self, stage: str) -> list[int] | None:
         """The versions whose entry says ``stage: <stage>``, ascending; None if unsure."""
@@ -98,17 +121,18 @@ class Sparse:
 
     def _search_stage(self, stage: str) -> list[int] | None:
         found: set[int] = set()
-        for pattern in (f"\n    stage: {stage}\n", f"{_ENTRY}stage: {stage}\n"):
-            at = self.text.find(pattern, self.start - 1)
+        named = stage.encode("utf-8")
+        for pattern in (b"\n    stage: %s\n" % named, b"%sstage: %s\n" % (_ENTRY, named)):
+            at = self.data.find(pattern, self.start - 1)
             while at >= 0:
-                begin = self.text.rfind(_ENTRY, self.start - 1, at + len(_ENTRY)) + 1
-                end = self.text.find(_ENTRY, at + 1)
-                entry = self.entry_at(begin, len(self.text) if end < 0 else end + 1)
+                begin = self.data.rfind(_ENTRY, self.start - 1, at + len(_ENTRY)) + 1
+                end = self.data.find(_ENTRY, at + 1)
+                entry = self.entry_at(begin, len(self.data) if end < 0 else end + 1)
                 number = entry.get("version") if entry is not None else None
                 if entry is None or type(number) is not int or entry.get("stage") != stage:
                     return None
                 found.add(number)
-                at = self.text.find(pattern, at + 1)
+                at = self.data.find(pattern, at + 1)
         return sorted(found)
 
     def render(
@@ -140,26 +164,28 @@ class Sparse:
         if list(ordered)[-1] != "versions":
             return None
         del ordered["versions"]
-        parts: list[str] = []
-        if not fast_lines(ordered, "", parts) or not _reads_back("".join(parts), ordered):
+        lines: list[str] = []
+        if not fast_lines(ordered, "", lines) or not _reads_back("".join(lines), ordered):
             return None
-        parts.append("versions:\n")
-        start = sum(map(len, parts))
+        lines.append("versions:\n")
+        head = "".join(lines).encode("utf-8")
+        parts: list[bytes | memoryview] = [head]
+        view = memoryview(self.data)  # the unchanged spans, copied once: by the join
         at = self.start
         for number in sorted(replaced, key=lambda n: replaced[n][1]):
             entry, begin, end = replaced[number]
             text = _entry_text(entry)
             if text is None or begin < at:
                 return None
-            parts += [self.text[at:begin], text]
+            parts += [view[at:begin], text.encode("utf-8")]
             at = end
-        parts.append(self.text[at:])
+        parts.append(view[at:])
         for entry in appended:
             text = _entry_text(entry)
             if text is None:
                 return None
-            parts.append(text)
-        doc = Sparse("".join(parts), ordered, start)
+            parts.append(text.encode("utf-8"))
+        doc = Sparse(b"".join(parts), ordered, len(head))
         doc._stages = self._restaged(replaced, appended)
         return doc
 

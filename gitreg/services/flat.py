@@ -84,7 +84,7 @@ def _doc(tx: Transaction, path: str) -> tuple[str, Sparse] | None:
             return None
         oid = blob_id(raw)
         try:
-            doc = Sparse.read(raw.decode("utf-8"))
+            doc = Sparse.read(raw)
         except UnicodeDecodeError:
             return None
     if doc is None or not (cache.trusted_written(tx.state_dir, oid) or tx.base_trusted()):
@@ -152,7 +152,7 @@ def _stage(
     doc = None if findings else opened.doc.rendered(header, replaced, list(appended))
     if doc is None:
         return None
-    written = doc.text.encode()
+    written = doc.data
     tx.write_checked(opened.path, written, opened.oid)
     oid = blob_id(written)  # hashed once: the object, journal and index ask again (_git)
     _keep(_DOCS, oid, doc)
@@ -341,7 +341,7 @@ def _model(tx: Transaction, opened: _Opened) -> RegisteredModel | None:
     if known is not None:
         _keep(_MODELS, opened.oid, known)  # the most recently used stays longest
         return known
-    raw = opened.doc.text.encode()
+    raw = opened.doc.data
     try:
         model = parse_model(cache.load_large(tx.state_dir, raw, opened.path), opened.path, raw)
     except GitregError:

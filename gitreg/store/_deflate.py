@@ -60,6 +60,14 @@ _LOCK = threading.Lock()  # a server writes from several threads (#25)
 def deflate(oid: str, header: bytes, data: bytes, level: int, like: str | None) -> bytes:
     """The zlib stream of ``header + data`` (blob ``oid``), reusing the pieces it shares
     with blob ``like`` if this process compressed that one lately."""
+    return b"".join(deflate_parts(oid, header, data, level, like))
+
+
+def deflate_parts(
+    oid: str, header: bytes, data: bytes, level: int, like: str | None
+) -> list[bytes]:
+    """``deflate``'s stream in its parts, in order, not joined: a loose object writes them
+    with one ``writev`` (joining copied 290 kB at 5,000 versions, #26)."""
     with _LOCK:
         old = _LAYOUTS.get(like) if like is not None else None
     pieces = layout(data, old, level)
@@ -68,11 +76,10 @@ def deflate(oid: str, header: bytes, data: bytes, level: int, like: str | None) 
         adler = adler_combine(adler, piece.adler, piece.length)
     packer = zlib.compressobj(level, zlib.DEFLATED, -15)
     head = packer.compress(header) + packer.flush(zlib.Z_SYNC_FLUSH)
-    body = b"".join(
-        [zlib.compress(b"", level)[:2], head, *(p.deflated for p in pieces), _END]
-    ) + adler.to_bytes(4, "big")
+    parts = [zlib.compress(b"", level)[:2], head, *(p.deflated for p in pieces)]
+    parts.append(_END + adler.to_bytes(4, "big"))
     remember(oid, Layout(data, pieces))
-    return body
+    return parts
 
 
 def remember(oid: str, known: Layout) -> None:

@@ -78,11 +78,13 @@ def write_loose(
     if level is None:
         level = 0 if kind == "tree" and len(data) > STORE_TREES_ABOVE else LOOSE_LEVEL
 
-    def body() -> bytes:
+    def body() -> bytes | list[bytes | memoryview]:
         if kind == "blob" and level:
             pieces = _piece_writer(len(data))
             if pieces is not None and len(data) >= pieces.LARGE:
-                stream: bytes = pieces.deflate(oid, header, data, level, like)
+                stream: list[bytes | memoryview] = pieces.deflate_parts(
+                    oid, header, data, level, like
+                )
                 return stream
         packed = zlib.compressobj(level)
         return packed.compress(header) + packed.compress(data) + packed.flush()
@@ -149,7 +151,9 @@ def _write_all(fd: int, parts: list[bytes | memoryview]) -> None:
     joined first where there is no ``writev``: Windows)."""
     if len(parts) > 1 and not hasattr(os, "writev"):
         parts = [b"".join(parts)]
-    done = os.writev(fd, parts) if len(parts) > 1 else os.write(fd, parts[0])
+    # At most 1,024 parts per writev (IOV_MAX); the rest by the loop below (a 4 MB blob's
+    # stream, gitreg's limit, is about 130).
+    done = os.writev(fd, parts[:1024]) if len(parts) > 1 else os.write(fd, parts[0])
     for part in parts:
         size = len(part)
         if done >= size:

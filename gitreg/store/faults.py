@@ -21,6 +21,8 @@ The points, in the order a write reaches them:
 - ``pushed``: the remote accepted the push; the local branch has not moved;
 - ``journaled``: the journal is written; the branch has not moved;
 - ``ref-moved``: the branch moved; the work tree and index are still the old ones;
+- ``worktree-exchanged`` (a manifest of 256 kB or more, #26): the new manifest is in
+  place, the old one still under its temporary name (``_swap``);
 - ``worktree-written``: the files are written; the index is not updated yet.
 """
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.core import manifest
 from gitreg.core.errors import ConcurrentUpdate, DirtyWorktree, GitregError, InvalidManifest
-from gitreg.store import _git, _repo, faults, files
+from gitreg.store import _git, _repo, _swap, faults, files
 from gitreg.store.cache import git_dir
 
 if TYPE_CHECKING:
@@ -90,19 +91,84 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
     """
     for path in paths:
         committed = _committed(repo, local, path)
-        try:
-            data_on_disk = files.read_regular(root, path)
-        except InvalidManifest as e:  # a link or a directory where the manifest was
-            raise DirtyWorktree(
-                f"{e.message}; restore it (git checkout -- {path}) and retry"
-            ) from e
-        on_disk = None if data_on_disk is None else _git.blob_id(data_on_disk)
+        on_disk = _known(root, path)
+        if on_disk is None:
+            try:
+                data_on_disk = files.read_regular(root, path)
+            except InvalidManifest as e:  # a link or a directory where the manifest was
+                raise DirtyWorktree(
+                    f"{e.message}; restore it (git checkout -- {path}) and retry"
+                ) from e
+            on_disk = None if data_on_disk is None else _git.blob_id(data_on_disk)
         staged = _repo.index_blob(repo, path)
         if on_disk != committed or staged != committed:
             raise DirtyWorktree(
                 f"{path} has uncommitted changes; commit them (git commit {path}) or "
                 f"discard them (git checkout -- {path}) and retry"
             )
+
+
+# Large work-tree files this process wrote (#26): (root, path) -> (blob id, stat data just
+# after the write). The clean check trusts a file whose stat data is unchanged, as git
+# trusts its index's stat data, instead of reading and hashing 1.6 MB (see ``_remember``).
+_SEEN: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {}
+_SEEN_LARGE = 64 * 1024  # smaller files are read: a few microseconds
+_SEEN_KEEP = 64
+_SEEN_LOCK = threading.Lock()  # a server writes from several threads (#25)
+
+
+def _stat_key(info: os.stat_result) -> tuple[int, ...]:
+    """What an edit, a rename over the file or a restored mtime changes: ``st_ctime_ns``
+    moves on any change to the inode's data or metadata and no user can set it back."""
+    return (
+        info.st_ino,
+        info.st_dev,
+        info.st_mode,
+        info.st_size,
+        info.st_mtime_ns,
+        info.st_ctime_ns,
+    )
+
+
+def _known(root: Path, path: str) -> str | None:
+    """The blob id of ``root/path`` if this process wrote it and its stat data is the same
+    as just after that write; None: read it."""
+    seen = _SEEN.get((os.fspath(root), path))
+    if seen is None:
+        return None
+    try:
+        info = os.lstat(root / path)
+    except OSError:
+        return None
+    return seen[0] if _stat_key(info) == seen[1] else None
+
+
+def _remember(
+    root: Path, written: Mapping[str, tuple[bytes, os.stat_result]], fence: os.stat_result
+) -> None:
+    """Record the large files just written with their stat data, unless racily clean.
+
+    git's rule: a file whose timestamps are not older than the index written after it may
+    have been changed again within the same clock tick without its stat data showing it;
+    its stat data is not trusted (the next clean check reads it). ``fence`` is the git
+    directory's stat data after the index was renamed into it: an edit made after that
+    gets a change time not older than its ``st_ctime_ns`` (on the same filesystem: times
+    of another one may come from another clock, an NFS server's, and are not compared).
+    (Its change time rather than the index's own: a kernel with multigrain timestamps
+    gives a fine-grained time to an inode whose times were read since its last change, as
+    the directory's were just before, where a new file such as ``index.lock`` gets the
+    coarse clock's tick, likely the same one the manifest got. Elsewhere both are coarse
+    and an entry is racy more often: it is read.)
+    """
+    for path, (data, info) in written.items():
+        if info.st_dev == fence.st_dev and max(info.st_mtime_ns, info.st_ctime_ns) < (
+            fence.st_ctime_ns
+        ):
+            seen = (_git.blob_id(data), _stat_key(info))
+            with _SEEN_LOCK:
+                _SEEN[(os.fspath(root), path)] = seen
+                while len(_SEEN) > _SEEN_KEEP:
+                    del _SEEN[next(iter(_SEEN))]
 
 
 def _committed(repo: Repo, commit: str | None, path: str) -> str | None:
@@ -139,14 +205,28 @@ def sync_worktree(root: Path, repo: Repo, changes: Mapping[str, bytes | None]) -
     """Write ``changes`` (path -> content, None deletes) to the work tree and the index."""
     for path in changes:
         files.check_writable(root, path)
+    written: dict[str, tuple[bytes, os.stat_result]] = {}
     for path, data in changes.items():
         target = root / path
+        with _SEEN_LOCK:
+            _SEEN.pop((os.fspath(root), path), None)
         if data is None:
             target.unlink(missing_ok=True)
+        elif len(data) >= _swap.LARGE:  # the blob's bytes, not decoded again
+            _swap.write(target, data, _swap.hardens_objects(repo.config))
         else:
-            manifest.write_atomic(target, data)  # the blob's bytes, not decoded again
+            manifest.write_atomic(target, data)
+        if data is not None and len(data) >= _SEEN_LARGE:
+            with contextlib.suppress(OSError):
+                written[path] = (data, os.lstat(target))
     faults.point("worktree-written")
+    if written:
+        with contextlib.suppress(OSError):
+            os.stat(repo.git_dir)  # its times read: the index's rename gets a fine time
     _repo.sync_index(repo, list(changes), changes)
+    if written:
+        with contextlib.suppress(OSError):
+            _remember(root, written, os.stat(repo.git_dir))
 
 
 @contextlib.contextmanager
