@@ -66,7 +66,22 @@ def write_fast(args: Sequence[str]) -> int | None:
     if parsed is None:
         return None
     run = _COMMANDS[args[0]]
+    _pause_gc()
     return run(parsed)
+
+
+def _pause_gc() -> None:
+    """No cyclic garbage collection in a process that makes one write and ends (#26).
+
+    Importing the write's modules and building its records allocate tens of thousands of
+    objects that live until the process ends; the collector walked them some thirty times
+    a command and found nothing to free. What a write makes and drops is freed by
+    reference counting as before (a group commit's many writes too); ``gitreg site``
+    pauses the collector for its whole build the same way.
+    """
+    import gc
+
+    gc.disable()
 
 
 def _parse(command: str, args: Sequence[str]) -> dict[str, Any] | None:
