@@ -67,6 +67,9 @@ def write_fast(args: Sequence[str]) -> int | None:
         return None
     run = _COMMANDS[args[0]]
     _pause_gc()
+    from gitreg import _entry_code
+
+    _entry_code.install()  # the write's modules, from the bytecode the last write kept
     return run(parsed)
 
 
@@ -276,6 +279,9 @@ def _run(write: Callable[[], None], found: dict[str, Any]) -> int:
         return _exit_code(e, as_json=bool(found.get("as_json")))
     finally:
         _save_memo(found)
+        from gitreg import _entry_code
+
+        _entry_code.save()
     return 0
 
 
