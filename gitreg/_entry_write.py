@@ -13,6 +13,10 @@ for a register (click draws the hashing progress bar there). Every error the wri
 is reported by ``gitreg.cli._exit_code``, the one place exit codes are decided, so the
 message, the JSON error and the exit code are click's. tests/test_entry_write.py runs each
 command both ways and compares stdout, stderr, exit code and the commit written.
+
+A process that runs a write makes that one write and ends: it pauses the cyclic garbage
+collector, and takes its modules' bytecode from the file the last write kept
+(``_entry_code``).
 """
 
 from __future__ import annotations
