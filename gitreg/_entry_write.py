@@ -13,6 +13,10 @@ for a register (click draws the hashing progress bar there). Every error the wri
 is reported by ``gitreg.cli._exit_code``, the one place exit codes are decided, so the
 message, the JSON error and the exit code are click's. tests/test_entry_write.py runs each
 command both ways and compares stdout, stderr, exit code and the commit written.
+
+A process that runs a write makes that one write and ends: it pauses the cyclic garbage
+collector, and takes its modules' bytecode from the file the last write kept
+(``_entry_code``).
 """
 
 from __future__ import annotations
@@ -66,7 +70,25 @@ def write_fast(args: Sequence[str]) -> int | None:
     if parsed is None:
         return None
     run = _COMMANDS[args[0]]
+    _pause_gc()
+    from gitreg import _entry_code
+
+    _entry_code.install()  # the write's modules, from the bytecode the last write kept
     return run(parsed)
+
+
+def _pause_gc() -> None:
+    """No cyclic garbage collection in a process that makes one write and ends (#26).
+
+    Importing the write's modules and building its records allocate tens of thousands of
+    objects that live until the process ends; the collector walked them some thirty times
+    a command and found nothing to free. What a write makes and drops is freed by
+    reference counting as before (a group commit's many writes too); ``gitreg site``
+    pauses the collector for its whole build the same way.
+    """
+    import gc
+
+    gc.disable()
 
 
 def _parse(command: str, args: Sequence[str]) -> dict[str, Any] | None:
@@ -261,6 +283,9 @@ def _run(write: Callable[[], None], found: dict[str, Any]) -> int:
         return _exit_code(e, as_json=bool(found.get("as_json")))
     finally:
         _save_memo(found)
+        from gitreg import _entry_code
+
+        _entry_code.save()
     return 0
 
 

@@ -7,7 +7,6 @@ follow ``mlflow.MlflowClient`` so that switching is a change of import.
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,9 +35,6 @@ from gitreg.services.collaboration import Collaboration
 from gitreg.services.governance import Governance
 from gitreg.services.integrity import Integrity
 from gitreg.services.notifications import Notifications
-
-# RemoteRegistry is documented here (#15).
-from gitreg.services.remote_registry import RemoteRegistry as RemoteRegistry
 from gitreg.store.store import Store
 from gitreg.store.transaction import Transaction
 
@@ -48,9 +44,22 @@ if TYPE_CHECKING:
     from gitreg.core.identity import Identity
     from gitreg.integrations.artifacts import Progress
     from gitreg.services.listing import Listing
+
+    # RemoteRegistry is documented here (#15); imported when first asked for (``__getattr__``):
+    # a CLI write never reads a remote's catalog (#26).
+    from gitreg.services.remote_registry import RemoteRegistry as RemoteRegistry
     from gitreg.store.reading import Reading
     from gitreg.store.spool import Recipe
     from gitreg.store.transaction import Clock
+
+
+def __getattr__(name: str) -> Any:
+    """``gitreg.registry.RemoteRegistry``, imported on first use (#26)."""
+    if name == "RemoteRegistry":
+        from gitreg.services.remote_registry import RemoteRegistry
+
+        return RemoteRegistry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ``at="verified"`` (and ``--at verified``) names the verified tip, never a ref of that name.
@@ -136,6 +145,8 @@ class Registry(Governance, Notifications, Collaboration, Integrity):
         A copy that shares the store: a server keeps one ``Registry`` and hands each
         request's writes the caller it authenticated, without any shared state (#25).
         """
+        import copy  # a server's, once per request: not on a CLI write's path (#26)
+
         view = copy.copy(self)
         view.author = author
         view.clock = clock or now_ms

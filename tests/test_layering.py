@@ -55,7 +55,13 @@ def test_the_wings_exist():
 def test_the_top_holds_only_faces_and_entry_points():
     """Issue 27: the Registry's services live in their own wing, not beside the faces."""
     top = {p.name for p in PACKAGE.glob("*.py")}
-    entry_points = {"__main__.py", "_entry.py", "_entry_write.py", "_entry_site.py"}  # #26
+    entry_points = {
+        "__main__.py",
+        "_entry.py",
+        "_entry_write.py",
+        "_entry_code.py",
+        "_entry_site.py",
+    }  # #26
     assert top == {"__init__.py", *entry_points, "errors.py", "registry.py"}
 
 

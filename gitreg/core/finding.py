@@ -6,16 +6,26 @@ lists of them and faces decide how to show them (text, JSON, GitHub annotations)
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import collections
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+
+    class _Fields(NamedTuple):
+        path: str
+        line: int | None
+        code: str
+        message: str
+
+else:  # the same tuple: typing.NamedTuple compiles each string annotation when the class
+    # is made, a millisecond of a CLI write's start (#26); tests/test_cold_write.py checks it
+    _Fields = collections.namedtuple("Finding", ("path", "line", "code", "message"))
 
 
-class Finding(NamedTuple):
+class Finding(_Fields):
     """One problem: where (file, line), a stable code, and what to do about it."""
 
-    path: str
-    line: int | None
-    code: str
-    message: str
+    __slots__ = ()
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

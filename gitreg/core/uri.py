@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import collections
+from typing import TYPE_CHECKING, NamedTuple
 
 from gitreg.core.entities import Stage
 from gitreg.core.errors import GitregError, InvalidUri
@@ -12,14 +13,28 @@ from gitreg.core.names import check_name
 SCHEME = "models:/"
 
 
-class ModelRef(NamedTuple):
+if TYPE_CHECKING:
+
+    class _Fields(NamedTuple):
+        name: str
+        version: int | None = None
+        stage: Stage | None = None
+        alias: str | None = None
+        latest: bool = False
+
+else:  # the same tuple: typing.NamedTuple compiles each string annotation when the class
+    # is made, a millisecond of a CLI write's start (#26); tests/test_cold_write.py checks it
+    _Fields = collections.namedtuple(
+        "ModelRef",
+        ("name", "version", "stage", "alias", "latest"),
+        defaults=(None, None, None, False),
+    )
+
+
+class ModelRef(_Fields):
     """What a ``models:/`` URI names; exactly one of version, stage, alias or latest is set."""
 
-    name: str
-    version: int | None = None
-    stage: Stage | None = None
-    alias: str | None = None
-    latest: bool = False
+    __slots__ = ()
 
 
 _FORMS = "models:/NAME/VERSION, models:/NAME/STAGE, models:/NAME/latest or models:/NAME@ALIAS"
