@@ -15,8 +15,7 @@ message, the JSON error and the exit code are click's. tests/test_entry_write.py
 command both ways and compares stdout, stderr, exit code and the commit written.
 
 A process that runs a write makes that one write and ends: it pauses the cyclic garbage
-collector, and takes its modules' bytecode from the file the last write kept
-(``_entry_code``).
+collector.
 """
 
 from __future__ import annotations
@@ -71,9 +70,6 @@ def write_fast(args: Sequence[str]) -> int | None:
         return None
     run = _COMMANDS[args[0]]
     _pause_gc()
-    from gitreg import _entry_code
-
-    _entry_code.install()  # the write's modules, from the bytecode the last write kept
     return run(parsed)
 
 
@@ -283,9 +279,6 @@ def _run(write: Callable[[], None], found: dict[str, Any]) -> int:
         return _exit_code(e, as_json=bool(found.get("as_json")))
     finally:
         _save_memo(found)
-        from gitreg import _entry_code
-
-        _entry_code.save()
     return 0
 
 

@@ -59,7 +59,6 @@ def test_the_top_holds_only_faces_and_entry_points():
         "__main__.py",
         "_entry.py",
         "_entry_write.py",
-        "_entry_code.py",
         "_entry_site.py",
     }  # #26
     assert top == {"__init__.py", *entry_points, "errors.py", "registry.py"}
