@@ -390,6 +390,7 @@ def test_every_operation_is_applied_by_the_holder_with_all_its_arguments(clone, 
         creation_timestamp=1_700_000_000_123,
         signature={"inputs": [{"type": "double"}]},
         has_input_example=True,
+        storage_location="s3://store/ann",
     )
     answer = _applied_by_the_holder(clone, spooled.register(new, create_model=False))
     assert answer.error is None, answer
@@ -408,6 +409,7 @@ def test_every_operation_is_applied_by_the_holder_with_all_its_arguments(clone, 
     assert made["created_at"] == "2023-11-14T22:13:20.123Z"  # its own time, not the holder's
     assert made["created_by"] == "Ann"
     assert made["signature"] == {"inputs": [{"type": "double"}]}
+    assert made["storage_location"] == "s3://store/ann"
     assert answer.result.signature == {"inputs": [{"type": "double"}]}
     assert answer.result.has_input_example is True
 
@@ -582,13 +584,13 @@ def test_only_a_regular_file_of_at_most_a_megabyte_is_read(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"v": 99}, "not a request gitreg writes"),
-        ({"extra": 1}, "not a request gitreg writes"),
-        ({"op": 1}, "a request's op, branch or remote is not text"),
-        ({"branch": None}, "a request's op, branch or remote is not text"),
-        ({"args": []}, "a request's args or time has the wrong type"),
-        ({"now": True}, "a request's args or time has the wrong type"),
-        ({"now": 1.5}, "a request's args or time has the wrong type"),
+        ({"v": 99}, "^not a request gitreg writes$"),
+        ({"extra": 1}, "^not a request gitreg writes$"),
+        ({"op": 1}, "^a request's op, branch or remote is not text$"),
+        ({"branch": None}, "^a request's op, branch or remote is not text$"),
+        ({"args": []}, "^a request's args or time has the wrong type$"),
+        ({"now": True}, "^a request's args or time has the wrong type$"),
+        ({"now": 1.5}, "^a request's args or time has the wrong type$"),
     ],
 )
 def test_a_request_is_read_field_by_field(change, message):
@@ -830,3 +832,25 @@ def test_an_answer_that_cannot_be_read_tells_its_writer_to_check_the_remote(tmp_
     assert message.startswith(f"{out}: the answer to this write is {why}"), message
     assert message.endswith("; check the remote's history before you retry"), message
     assert not out.exists()
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_a_handed_over_register_creates_a_model_only_when_asked(clone, bare_remote, create):
+    """``create_model`` travels: the holder registers version 1 of a new model for a
+    writer that asked for it (as ``create_model_version`` does), and answers MLflow's
+    RESOURCE_DOES_NOT_EXIST to one that did not (``create_model_version`` on a model that
+    was never created)."""
+    from gitreg.services import spooled
+
+    new = ModelVersion("fraud", 0, source="s3://fraud/1", creation_timestamp=1_700_000_000_000)
+    answer = _applied_by_the_holder(clone, spooled.register(new, create_model=create))
+    files = git(bare_remote, "ls-tree", "--name-only", "main", "models/").split()
+    if create:
+        assert answer.error is None, answer
+        assert isinstance(answer.result, ModelVersion)
+        assert answer.result.version == 1
+        assert "models/fraud.yaml" in files
+    else:
+        assert answer.error is not None
+        assert answer.error.error_code == "RESOURCE_DOES_NOT_EXIST"
+        assert "models/fraud.yaml" not in files
