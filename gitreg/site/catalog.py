@@ -134,7 +134,7 @@ def collect(registry: Registry, *, deferred: bool = False) -> Catalog:
             become a path in the site), or two manifests name the same model.
     """
     store = registry.store
-    read = store.read_registry(registry.at)
+    read = store.read_registry(registry.at, parallel=True)  # on every core (#26)
     models = read.models
     _check_names(models)
     tip = verified_tip(store, registry.at, read.blobs)
