@@ -6,8 +6,11 @@ that model, so the models are split into one share per core. Where the platform 
 compiled) and each renders and writes models through a writer of its own, then sends
 back only what the parent records: each file's hash, size and time, the model's index row,
 its API entry and its record. This process renders too. The models are not dealt out in
-fixed shares: every process takes the next few not yet taken (a counter in shared memory),
-so on a machine whose other load slows one process down, the others take its part.
+fixed shares: every process takes the next few not yet taken (a ticket from a pipe filled
+before the fork), so on a machine whose other load slows one process down, the others take
+its part. Workers are plain forks (no pool, no queue, no thread: ``multiprocessing`` took
+longer to import and start than a fork, #26); each sends its results back pickled through
+a pipe of its own, or the exception that stopped it, which is raised here.
 Elsewhere, or for a few models, or when threads are running (a fork would copy them
 half-way), it all runs here.
 """
@@ -23,7 +26,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from gitreg.site.output import FileWriter
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -33,12 +35,7 @@ Job = Callable[[Any, Write], Any]
 PARALLEL_FROM = 200  # models: below this, forking costs more than it saves
 MAX_WORKERS = 8
 STEP = 16  # models a process takes at a time
-
-# What a forked worker inherits: the job and its inputs (set just before the pool starts).
-_JOB: Job | None = None
-_ITEMS: Sequence[Any] = ()
-_ROOT: Path | None = None
-_NEXT: Any = None  # multiprocessing.Value: the index of the next item to take
+_MAX_TAKES = 12_000  # takes of ``STEP`` at most (48 kB of tickets: less than a pipe holds)
 
 
 def workers() -> int:
@@ -67,51 +64,115 @@ def render(
 
 
 def _forked(job: Job, items: Sequence[E], write: Write, root: Path, count: int) -> Iterator[Any]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    global _JOB, _ITEMS, _ROOT, _NEXT
-    context = multiprocessing.get_context("fork")
-    _JOB, _ITEMS, _ROOT = job, items, root
-    _NEXT = context.Value("q", 0)  # the next item not yet taken, shared by every process
+    step = max(STEP, -(-len(items) // _MAX_TAKES))
+    tickets = _tickets(len(items), step)
+    children: list[tuple[int, int]] = []
     try:
-        with ProcessPoolExecutor(max_workers=count - 1, mp_context=context) as pool:
-            pending = [pool.submit(_work) for _ in range(count - 1)]
-            done: dict[int, Any] = _take(job, write)
-            for future in pending:
-                done.update(future.result())
+        for _ in range(count - 1):
+            children.append(_fork(job, items, root, tickets, step))
+        done = _take(job, items, write, tickets, step)
+    except BaseException:  # this process's error is the build's: the workers stop early
+        while os.read(tickets, 1 << 16):
+            pass
+        for pid, fd in children:
+            _answer(pid, fd)
+        raise
     finally:
-        _JOB, _ITEMS, _ROOT, _NEXT = None, (), None, None
+        os.close(tickets)
+    answers = [_answer(pid, fd) for pid, fd in children]  # every worker waited for
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+        done.update(answer)
     for index in range(len(items)):
         yield done[index]
 
 
-def _take(job: Job, write: Write) -> dict[int, Any]:
-    """Render items ``STEP`` at a time, each process taking the next ones not yet taken,
+def _tickets(size: int, step: int) -> int:
+    """A pipe holding the first index of every ``step`` items, four bytes each, and
+    nothing else: each process reads the next four (a pipe's read is atomic under its
+    lock) until none is left. The one write fits the pipe (``_MAX_TAKES``)."""
+    read_end, write_end = os.pipe()
+    try:
+        data = b"".join(start.to_bytes(4, "little") for start in range(0, size, step))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write_end, view) :]
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _take(job: Job, items: Sequence[Any], write: Write, tickets: int, step: int) -> dict[int, Any]:
+    """Render items ``step`` at a time, each process taking the next ones not yet taken,
     until none is left: a process the machine's load slows down takes fewer (#26)."""
     done: dict[int, Any] = {}
-    counter, items = _NEXT, _ITEMS
-    if counter is None:  # pragma: no cover - set before the fork
-        raise RuntimeError("a site worker started without its items")
     while True:
-        with counter.get_lock():
-            start = counter.value
-            counter.value = start + STEP
-        if start >= len(items):
+        ticket = os.read(tickets, 4)
+        if len(ticket) < 4:
             return done
-        for index in range(start, min(start + STEP, len(items))):
+        start = int.from_bytes(ticket, "little")
+        for index in range(start, min(start + step, len(items))):
             done[index] = job(items[index], write)
 
 
-def _work() -> dict[int, Any]:
-    """A worker's share: render and write items with a writer of its own."""
+def _fork(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int) -> tuple[int, int]:
+    """A worker process rendering with a writer of its own: (its pid, the pipe its answer
+    comes through: its results, or the exception that stopped it, pickled)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (coverage does not follow a fork)
+        code = 1
+        try:
+            os.close(read_end)
+            _send(write_end, _work(job, items, root, tickets, step))
+            code = 0
+        finally:
+            os._exit(code)  # nothing of the parent's (buffers, atexit, finalizers) runs twice
+    os.close(write_end)
+    return pid, read_end
+
+
+def _work(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int) -> bytes:
+    """A worker's share, pickled: ``(True, results)`` or ``(False, the exception)``."""
+    import pickle
+
     from gitreg.site.output import FileWriter
 
-    job, root = _JOB, _ROOT
-    if job is None or root is None:  # pragma: no cover - set before the fork
-        raise RuntimeError("a site worker started without its job")
-    writer: FileWriter = FileWriter(root)
     try:
-        return _take(job, writer.write)
+        writer = FileWriter(root)
+        try:
+            return pickle.dumps((True, _take(job, items, writer.write, tickets, step)), -1)
+        finally:
+            writer.close()
+    except BaseException as e:  # the parent raises it, as the pool did
+        try:
+            return pickle.dumps((False, e), -1)
+        except Exception:  # an exception pickle cannot carry
+            return pickle.dumps((False, RuntimeError(f"a site worker failed: {e!r}")), -1)
+
+
+def _send(fd: int, data: bytes) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
     finally:
-        writer.close()
+        os.close(fd)
+
+
+def _answer(pid: int, fd: int) -> dict[int, Any] | BaseException:
+    """A worker's results once it has ended, or the exception that stopped it."""
+    import pickle
+
+    parts: list[bytes] = []
+    try:
+        while part := os.read(fd, 1 << 20):
+            parts.append(part)
+    finally:
+        os.close(fd)
+        _pid, status = os.waitpid(pid, 0)
+    if status != 0 or not parts:
+        return RuntimeError(f"a process rendering the site stopped (wait status {status})")
+    ok, found = pickle.loads(b"".join(parts))  # our own child's, through our own pipe
+    return dict(found) if ok else found

@@ -1,0 +1,95 @@
+"""The site's render workers are plain forks (#26): what fails in one is the build's error.
+
+The processes take models from one pipe of tickets; a worker sends its results, or the
+exception that stopped it, back through a pipe of its own. A worker's exception is raised by
+the build as it was raised in the worker, a worker that dies is an error (never a site with
+models missing), the build's own error stops the workers, and no process is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from gitreg.site import parallel
+from gitreg.site.output import FileWriter
+
+PARENT = os.getpid()
+
+
+def _render(tmp_path: Path, job: parallel.Job, items: list[int]) -> list[object]:
+    out = tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    writer = FileWriter(out)
+    try:
+        return list(parallel.render(job, items, writer.write, out, count=3))
+    finally:
+        writer.close()
+
+
+def _no_children() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def _slow_here() -> None:
+    """This process renders slowly, so that the workers take items too."""
+    time.sleep(0.002)
+
+
+def test_an_error_in_a_worker_is_raised_by_the_build(tmp_path):
+    def job(item: int, write: parallel.Write) -> int:
+        if os.getpid() != PARENT:
+            raise ValueError(f"item {item} cannot be rendered")
+        _slow_here()
+        return item
+
+    with pytest.raises(ValueError, match="cannot be rendered"):
+        _render(tmp_path, job, list(range(400)))
+    assert _no_children()
+
+
+def test_a_worker_that_dies_fails_the_build(tmp_path):
+    def job(item: int, write: parallel.Write) -> int:
+        if os.getpid() != PARENT:
+            os._exit(9)  # as a worker the kernel killed would
+        _slow_here()
+        return item
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        _render(tmp_path, job, list(range(400)))
+    assert _no_children()
+
+
+def test_the_builds_own_error_stops_the_workers(tmp_path):
+    """The workers stop taking models once this process fails: they do not render the
+    rest of a build that is already lost (here, they would wait for ever)."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def job(item: int, write: parallel.Write) -> int:
+        if os.getpid() == PARENT:
+            raise OSError("the disk is full")
+        (marks / str(item)).touch()
+        return item
+
+    with pytest.raises(OSError, match="disk is full"):
+        _render(tmp_path, job, list(range(100_000)))
+    assert _no_children()
+    assert len(list(marks.iterdir())) < 50_000
+
+
+def test_many_items_are_taken_in_larger_steps_and_none_is_lost(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "_MAX_TAKES", 7)  # tickets of more than STEP items
+
+    def job(item: int, write: parallel.Write) -> int:
+        return item * 2
+
+    assert _render(tmp_path, job, list(range(1000))) == [i * 2 for i in range(1000)]
+    assert _no_children()
