@@ -17,6 +17,7 @@ half-way), it all runs here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -35,6 +36,7 @@ Job = Callable[[Any, Write], Any]
 PARALLEL_FROM = 200  # models: below this, forking costs more than it saves
 MAX_WORKERS = 8
 STEP = 16  # models a process takes at a time
+_PIPE_BYTES = 1 << 20  # a worker's pipe: results of a few hundred models before it waits
 _MAX_TAKES = 12_000  # takes of ``STEP`` at most (48 kB of tickets: less than a pipe holds)
 
 
@@ -66,24 +68,26 @@ def render(
 def _forked(job: Job, items: Sequence[E], write: Write, root: Path, count: int) -> Iterator[Any]:
     step = max(STEP, -(-len(items) // _MAX_TAKES))
     tickets = _tickets(len(items), step)
-    children: list[tuple[int, int]] = []
+    inboxes: list[_Inbox] = []
     try:
         for _ in range(count - 1):
-            children.append(_fork(job, items, root, tickets, step))
-        done = _take(job, items, write, tickets, step)
+            inboxes.append(_fork(job, items, root, tickets, step))
+        done: dict[int, Any] = {}
+        _take(job, items, write, tickets, step, done.update, inboxes)
     except BaseException:  # this process's error is the build's: the workers stop early
         while os.read(tickets, 1 << 16):
             pass
-        for pid, fd in children:
-            _answer(pid, fd)
+        for inbox in inboxes:
+            inbox.close()
         raise
     finally:
         os.close(tickets)
-    answers = [_answer(pid, fd) for pid, fd in children]  # every worker waited for
-    for answer in answers:
-        if isinstance(answer, BaseException):
-            raise answer
-        done.update(answer)
+    for inbox in inboxes:  # every worker waited for before any error is raised
+        inbox.close()
+    for inbox in inboxes:
+        if inbox.error is not None:
+            raise inbox.error
+        done.update(inbox.found)
     for index in range(len(items)):
         yield done[index]
 
@@ -103,76 +107,126 @@ def _tickets(size: int, step: int) -> int:
     return read_end
 
 
-def _take(job: Job, items: Sequence[Any], write: Write, tickets: int, step: int) -> dict[int, Any]:
+def _take(
+    job: Job,
+    items: Sequence[Any],
+    write: Write,
+    tickets: int,
+    step: int,
+    put: Callable[[dict[int, Any]], None],
+    inboxes: Sequence[_Inbox] = (),
+) -> None:
     """Render items ``step`` at a time, each process taking the next ones not yet taken,
-    until none is left: a process the machine's load slows down takes fewer (#26)."""
-    done: dict[int, Any] = {}
+    until none is left: a process the machine's load slows down takes fewer (#26). Each
+    ticket's results go to ``put``; between tickets, what the workers sent is read."""
     while True:
         ticket = os.read(tickets, 4)
         if len(ticket) < 4:
-            return done
+            return
         start = int.from_bytes(ticket, "little")
-        for index in range(start, min(start + step, len(items))):
-            done[index] = job(items[index], write)
+        put({i: job(items[i], write) for i in range(start, min(start + step, len(items)))})
+        for inbox in inboxes:
+            inbox.poll()
 
 
-def _fork(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int) -> tuple[int, int]:
-    """A worker process rendering with a writer of its own: (its pid, the pipe its answer
-    comes through: its results, or the exception that stopped it, pickled)."""
+def _fork(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int) -> _Inbox:
+    """A worker process rendering with a writer of its own; its results (or the exception
+    that stopped it) come back pickled, a ticket's at a time, through its own pipe."""
+    import fcntl  # only where workers fork (Linux)
+
     read_end, write_end = os.pipe()
+    with contextlib.suppress(AttributeError, OSError):  # a larger pipe: the worker never waits
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child (coverage does not follow a fork)
         code = 1
         try:
             os.close(read_end)
-            _send(write_end, _work(job, items, root, tickets, step))
+            _work(job, items, root, tickets, step, write_end)
             code = 0
         finally:
             os._exit(code)  # nothing of the parent's (buffers, atexit, finalizers) runs twice
     os.close(write_end)
-    return pid, read_end
+    return _Inbox(pid, read_end)
 
 
-def _work(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int) -> bytes:
-    """A worker's share, pickled: ``(True, results)`` or ``(False, the exception)``."""
+def _work(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int, fd: int) -> None:
+    """A worker's share: each ticket's results sent as ``(True, results)``, then
+    ``(True, None)`` once there is none left, or ``(False, the exception)``."""
     import pickle
 
     from gitreg.site.output import FileWriter
 
+    def send(message: tuple[bool, Any]) -> None:
+        data = pickle.dumps(message, -1)
+        view = memoryview(len(data).to_bytes(8, "little") + data)
+        while view:
+            view = view[os.write(fd, view) :]
+
     try:
         writer = FileWriter(root)
         try:
-            return pickle.dumps((True, _take(job, items, writer.write, tickets, step)), -1)
+            _take(job, items, writer.write, tickets, step, lambda found: send((True, found)))
         finally:
             writer.close()
+        send((True, None))
     except BaseException as e:  # the parent raises it, as the pool did
         try:
-            return pickle.dumps((False, e), -1)
+            send((False, e))
         except Exception:  # an exception pickle cannot carry
-            return pickle.dumps((False, RuntimeError(f"a site worker failed: {e!r}")), -1)
-
-
-def _send(fd: int, data: bytes) -> None:
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+            send((False, RuntimeError(f"a site worker failed: {e!r}")))
     finally:
         os.close(fd)
 
 
-def _answer(pid: int, fd: int) -> dict[int, Any] | BaseException:
-    """A worker's results once it has ended, or the exception that stopped it."""
-    import pickle
+class _Inbox:
+    """What one worker sent: its results so far, its error, whether it finished."""
 
-    parts: list[bytes] = []
-    try:
-        while part := os.read(fd, 1 << 20):
-            parts.append(part)
-    finally:
-        os.close(fd)
-        _pid, status = os.waitpid(pid, 0)
-    if status != 0 or not parts:
-        return RuntimeError(f"a process rendering the site stopped (wait status {status})")
-    ok, found = pickle.loads(b"".join(parts))  # our own child's, through our own pipe
-    return dict(found) if ok else found
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd = pid, fd
+        os.set_blocking(fd, False)
+        self.buffer = bytearray()
+        self.found: dict[int, Any] = {}
+        self.error: BaseException | None = None
+        self.finished = False
+
+    def poll(self) -> None:
+        """Take what the worker has sent so far, without waiting."""
+        with contextlib.suppress(BlockingIOError):
+            while part := os.read(self.fd, 1 << 20):
+                self.buffer += part
+        self._unpack()
+
+    def close(self) -> None:
+        """Take the rest once the worker has ended, and wait for it (idempotent)."""
+        if self.fd < 0:
+            return
+        try:
+            os.set_blocking(self.fd, True)
+            while part := os.read(self.fd, 1 << 20):
+                self.buffer += part
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+            _pid, status = os.waitpid(self.pid, 0)
+        self._unpack()
+        if self.error is None and (status != 0 or not self.finished):
+            self.error = RuntimeError(f"a process rendering the site stopped (status {status})")
+
+    def _unpack(self) -> None:
+        import pickle
+
+        view, at = self.buffer, 0
+        while len(view) - at >= 8:
+            size = int.from_bytes(view[at : at + 8], "little")
+            if len(view) - at - 8 < size:
+                break
+            ok, found = pickle.loads(view[at + 8 : at + 8 + size])  # our own child's
+            at += 8 + size
+            if not ok:
+                self.error = found
+            elif found is None:
+                self.finished = True
+            else:
+                self.found.update(found)
+        del self.buffer[:at]
