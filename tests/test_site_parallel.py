@@ -4,20 +4,28 @@ The processes take models from one pipe of tickets; a worker sends its results, 
 exception that stopped it, back through a pipe of its own. A worker's exception is raised by
 the build as it was raised in the worker, a worker that dies is an error (never a site with
 models missing), the build's own error stops the workers, and no process is left behind.
+The record's parts, saved by a process of their own while the index is written
+(``site.saving``), serve the next rebuild, and when they cannot be saved no record names
+them. ``tests/_site.py``'s registry stands in for a real one; thresholds are lowered so
+that three models fork.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from gitreg.site import parallel
+from gitreg import Registry
+from gitreg.site import build, parallel, saving
 from gitreg.site.output import FileWriter
+from tests._site import registry_and_clone
 
 PARENT = os.getpid()
+original, work = registry_and_clone("parallel")
 
 
 def _render(tmp_path: Path, job: parallel.Job, items: list[int]) -> list[object]:
@@ -92,4 +100,48 @@ def test_many_items_are_taken_in_larger_steps_and_none_is_lost(tmp_path, monkeyp
         return item * 2
 
     assert _render(tmp_path, job, list(range(1000))) == [i * 2 for i in range(1000)]
+    assert _no_children()
+
+
+# ------------------------------------------- the record saved beside the index (site.saving)
+
+
+def test_a_record_saved_by_a_forked_process_serves_the_next_rebuild(work, tmp_path, monkeypatch):
+    """With every model rendered by workers and the record's parts saved in a process of
+    their own, the next rebuild after one change still renders that model only."""
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(parallel, "workers", lambda: 3)
+    out = tmp_path / "out"
+    assert build(Registry(work), out).rendered == 3
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    again = build(Registry(work), out)
+    assert (again.rendered, again.incremental) == (1, True)
+    assert _no_children()
+
+
+def test_parts_that_cannot_be_saved_leave_no_record(work, tmp_path, monkeypatch):
+    """The forked process cannot write the parts (a file where the record's directory
+    goes): the build still succeeds, records nothing, and the next build renders all."""
+    monkeypatch.setattr(parallel, "PARALLEL_FROM", 1)
+    out = tmp_path / "out"
+    site = work / ".git" / "gitreg" / "site"
+    shutil.rmtree(site, ignore_errors=True)
+    site.parent.mkdir(parents=True, exist_ok=True)
+    site.write_text("in the way")
+    assert build(Registry(work), out).rendered == 3
+    site.unlink()
+    again = build(Registry(work), out)
+    assert (again.rendered, again.incremental) == (3, False)
+    assert _no_children()
+
+
+def test_a_saving_process_that_fails_otherwise_fails_the_build():
+    def broken() -> list[str]:
+        raise ValueError("not a disk error")
+
+    with pytest.raises(RuntimeError, match="record stopped"):
+        saving.start(broken, fork=True).result()
+    with pytest.raises(ValueError, match="not a disk error"):
+        saving.start(broken, fork=False)
+    assert saving.start(lambda: ["a", "b"], fork=True).result() == ["a", "b"]
     assert _no_children()
