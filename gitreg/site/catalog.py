@@ -214,8 +214,10 @@ class Extras:
 
 def read_cards(store: Store, at: str | None, names: Sequence[str]) -> dict[str, bytes]:
     """The cards that exist among those of ``names``: path -> bytes (regular files only)."""
-    wanted = {card_path(name) for name in names}
     present = set(_names_in_models(store, at))
+    if not present:  # no card at all: no name is made into a card's path (#26)
+        return {}
+    wanted = {card_path(name) for name in names}
     paths = sorted(p for p in wanted if p.rsplit("/", 1)[-1] in present)
     if not paths:
         return {}
