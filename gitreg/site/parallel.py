@@ -37,7 +37,10 @@ PARALLEL_FROM = 200  # models: below this, forking costs more than it saves
 MAX_WORKERS = 8
 STEP = 16  # models a process takes at a time
 _PIPE_BYTES = 1 << 20  # a worker's pipe: results of a few hundred models before it waits
-_MAX_TAKES = 12_000  # takes of ``STEP`` at most (48 kB of tickets: less than a pipe holds)
+# Tickets at most: 4 kB of them, which any pipe holds (one page; a user over the kernel's
+# pipe quota gets no more), so writing them before the fork never waits. A registry of
+# more than 16,384 models is taken in larger steps.
+_MAX_TAKES = 1024
 
 
 def workers() -> int:
@@ -95,7 +98,7 @@ def _forked(job: Job, items: Sequence[E], write: Write, root: Path, count: int) 
 def _tickets(size: int, step: int) -> int:
     """A pipe holding the first index of every ``step`` items, four bytes each, and
     nothing else: each process reads the next four (a pipe's read is atomic under its
-    lock) until none is left. The one write fits the pipe (``_MAX_TAKES``)."""
+    lock) until none is left. The one write fits any pipe (``_MAX_TAKES``)."""
     read_end, write_end = os.pipe()
     try:
         data = b"".join(start.to_bytes(4, "little") for start in range(0, size, step))
