@@ -10,7 +10,6 @@ and at a commit. The size threshold is lowered so that a small registry forks.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from gitreg.site import build
 from gitreg.store import parallel
 from gitreg.store.cache import git_dir
 from tests._helpers import git
+from tests.test_site_parallel import child_pids
 
 
 @pytest.fixture
@@ -83,6 +83,7 @@ def test_children_parse_and_check_all_but_the_first_share(monkeypatch):
         items.append((f"models/m{n}.yaml", manifest.dump(data).encode()))
     items[30] = ("models/m30.yaml", b"name: [unclosed\n")
     items[35] = ("models/m35.yaml", items[34][1])  # valid YAML, but model m34's name
+    before = child_pids()
     ahead = parallel.check_ahead(items, 2)
     try:
         assert ahead.get(0) is None, "the first share is the caller's"
@@ -93,7 +94,7 @@ def test_children_parse_and_check_all_but_the_first_share(monkeypatch):
         assert passed is False
     finally:
         ahead.close()
-    assert not _children_left()
+    assert child_pids() <= before, "every child ended and was waited for"
 
 
 def test_nothing_forks_while_threads_run_or_for_one_core(monkeypatch):
@@ -130,11 +131,3 @@ def _tree(root: Path) -> dict[str, bytes]:
         for path in sorted(root.rglob("*"))
         if path.is_file()
     }
-
-
-def _children_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return False
-    return True
