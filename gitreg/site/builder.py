@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.core import record
 from gitreg.core.errors import InvalidParameter
-from gitreg.site import api, compare, incremental, trust
+from gitreg.site import api, compare, incremental, parallel, trust
 from gitreg.site.catalog import Catalog, ModelEntry
 from gitreg.site.incremental import ModelOutput
 from gitreg.site.links import safe_url
@@ -143,15 +143,22 @@ def _build(
     out.write("data/build.js", _build_script(catalog))
     out.write("compare.html", pages.compare())
     fresh = _render_models(pages, catalog, plan, facts, out, progress)
+    # The record's parts are saved beside the index's writing when many models were
+    # rendered (``site.saving``, #26); the record naming them is written last, as before.
+    parts = plan.save_parts(fresh, fork=len(fresh) >= parallel.PARALLEL_FROM)
     outputs = {**plan.kept, **fresh}
     ordered = [outputs[name] for name in plan.order]
-    for bad in catalog.invalid:
-        if bad.has_page:
-            out.write(_model_file(bad.name), pages.invalid(bad))
-            out.write(api_file(bad.name), api.dumps(api.invalid_document(bad, facts)) + "\n")
-    _write_index(pages, catalog, ordered, facts, out)
-    removed = out.finish()
-    plan.remember(out, fresh)
+    try:
+        for bad in catalog.invalid:
+            if bad.has_page:
+                out.write(_model_file(bad.name), pages.invalid(bad))
+                out.write(api_file(bad.name), api.dumps(api.invalid_document(bad, facts)) + "\n")
+        _write_index(pages, catalog, ordered, facts, out)
+        removed = out.finish()
+    except BaseException:
+        parts.close()  # no record: the parts saved are never named by one
+        raise
+    plan.remember(out, fresh, parts)
     invalid_pages = sum(1 for bad in catalog.invalid if bad.has_page)
     return SiteReport(
         outdir=target,
@@ -216,8 +223,6 @@ def render_all(
 ) -> Iterable[ModelOutput]:
     """Each of ``entries``'s outputs, rendered (and written) on every core when many, with
     its record for the next build (``incremental.recorded``)."""
-    from gitreg.site import parallel
-
     signed = incremental.group_signed(catalog.signed)
 
     def job(entry: ModelEntry, write: parallel.Write) -> ModelOutput:

@@ -134,7 +134,7 @@ def collect(registry: Registry, *, deferred: bool = False) -> Catalog:
             become a path in the site), or two manifests name the same model.
     """
     store = registry.store
-    read = store.read_registry(registry.at)
+    read = store.read_registry(registry.at, parallel=True)  # on every core (#26)
     models = read.models
     _check_names(models)
     tip = verified_tip(store, registry.at, read.blobs)
@@ -214,8 +214,10 @@ class Extras:
 
 def read_cards(store: Store, at: str | None, names: Sequence[str]) -> dict[str, bytes]:
     """The cards that exist among those of ``names``: path -> bytes (regular files only)."""
-    wanted = {card_path(name) for name in names}
     present = set(_names_in_models(store, at))
+    if not present:  # no card at all: no name is made into a card's path (#26)
+        return {}
+    wanted = {card_path(name) for name in names}
     paths = sorted(p for p in wanted if p.rsplit("/", 1)[-1] in present)
     if not paths:
         return {}

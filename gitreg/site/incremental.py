@@ -40,7 +40,7 @@ from gitreg.core.digest import artifact_dir
 from gitreg.core.events import EventKind, RegistryEvent
 from gitreg.core.version import __version__
 from gitreg.site import catalog as collecting
-from gitreg.site import manifest_stats, record_events, record_models
+from gitreg.site import manifest_stats, record_events, record_models, saving
 from gitreg.site.catalog import Catalog, Extras, ModelEntry, Request
 from gitreg.site.links import Linker
 from gitreg.site.output import DirStat, dirs_after, marker_digest, previous_listing
@@ -108,9 +108,37 @@ class Plan:
     dirs: dict[str, DirStat | None] = record.field(default_factory=dict)  # as found
     manifests: manifest_stats.Table | None = None  # the work tree's manifests' stat data
 
-    def remember(self, out: SiteOutput, fresh: Mapping[str, ModelOutput]) -> None:
+    def remember(
+        self,
+        out: SiteOutput,
+        fresh: Mapping[str, ModelOutput],
+        parts: saving.Pending | None = None,
+    ) -> None:
         """Record this build for the next (fresh models' files with their size and time,
-        the directories as it leaves them); after ``out.finish``."""
+        the directories as it leaves them); after ``out.finish``. ``parts``: the record's
+        events and models as ``save_parts`` is saving them (else they are saved here)."""
+        parts = parts if parts is not None else self.save_parts(fresh, fork=False)
+        record = {
+            "format": FORMAT,
+            "stamp": self.stamp,
+            "commit": self.catalog.commit,
+            "config": self.catalog.sources.get(CONFIG_FILE),
+            "verified": self.catalog.verified.commit if self.catalog.verified else None,
+            "invalid": bool(self.catalog.invalid),
+            "dirs": dirs_after(out.root, self.dirs, out.touched),
+            "manifests": self.manifests,
+            "marker": out.marker_digest,  # the marker as written: its listing is known
+            "others": out.own,  # the files of no one model, as the marker lists them
+        }
+        buckets = parts.result()  # the events and models first: a record never names
+        if buckets is None:  # what was not saved
+            return
+        record["buckets"] = buckets
+        _save(self.record_path, record)
+
+    def save_parts(self, fresh: Mapping[str, ModelOutput], *, fork: bool) -> saving.Pending:
+        """Save the record's events and models (``fork``: in a process of their own while
+        this one writes the index, #26); ``remember`` writes the record that names them."""
         models: dict[str, Any] = {}
         events: dict[str, list[record_events.Packed]] = {}
         entries = {e.name: e for e in self.catalog.models}
@@ -126,33 +154,21 @@ class Plan:
                 events[name] = packed
             elif name in old:
                 models[name] = old[name]
-        record = {
-            "format": FORMAT,
-            "stamp": self.stamp,
-            "commit": self.catalog.commit,
-            "config": self.catalog.sources.get(CONFIG_FILE),
-            "verified": self.catalog.verified.commit if self.catalog.verified else None,
-            "invalid": bool(self.catalog.invalid),
-            "dirs": dirs_after(out.root, self.dirs, out.touched),
-            "manifests": self.manifests,
-            "marker": out.marker_digest,  # the marker as written: its listing is known
-            "others": out.own,  # the files of no one model, as the marker lists them
-        }
         changed = [*fresh, *(name for name in old if name not in models)]
-        try:  # the events and models first: a record never names what was not saved
+
+        def save() -> list[str]:
             self.record_path.parent.mkdir(parents=True, exist_ok=True)
             record_events.save(
                 self.record_path, token, events, self.order, everything=not self.partial
             )
-            record["buckets"] = record_models.save(
+            return record_models.save(
                 self.record_path,
                 models,
                 changed if self.partial else None,
                 self.previous.get("buckets"),
             )
-        except OSError:
-            return
-        _save(self.record_path, record)
+
+        return saving.start(save, fork=fork)
 
 
 def load(registry: Registry, outdir: Path, *, full: bool) -> dict[str, Any]:

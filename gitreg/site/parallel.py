@@ -6,14 +6,18 @@ that model, so the models are split into one share per core. Where the platform 
 compiled) and each renders and writes models through a writer of its own, then sends
 back only what the parent records: each file's hash, size and time, the model's index row,
 its API entry and its record. This process renders too. The models are not dealt out in
-fixed shares: every process takes the next few not yet taken (a counter in shared memory),
-so on a machine whose other load slows one process down, the others take its part.
+fixed shares: every process takes the next few not yet taken (a ticket from a pipe filled
+before the fork), so on a machine whose other load slows one process down, the others take
+its part. Workers are plain forks (no pool, no queue, no thread: ``multiprocessing`` took
+longer to import and start than a fork, #26); each sends its results back pickled through
+a pipe of its own, or the exception that stopped it, which is raised here.
 Elsewhere, or for a few models, or when threads are running (a fork would copy them
 half-way), it all runs here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -23,7 +27,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from gitreg.site.output import FileWriter
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -33,12 +36,11 @@ Job = Callable[[Any, Write], Any]
 PARALLEL_FROM = 200  # models: below this, forking costs more than it saves
 MAX_WORKERS = 8
 STEP = 16  # models a process takes at a time
-
-# What a forked worker inherits: the job and its inputs (set just before the pool starts).
-_JOB: Job | None = None
-_ITEMS: Sequence[Any] = ()
-_ROOT: Path | None = None
-_NEXT: Any = None  # multiprocessing.Value: the index of the next item to take
+_PIPE_BYTES = 1 << 20  # a worker's pipe: results of a few hundred models before it waits
+# Tickets at most: 4 kB of them, which any pipe holds (one page; a user over the kernel's
+# pipe quota gets no more), so writing them before the fork never waits. A registry of
+# more than 16,384 models is taken in larger steps.
+_MAX_TAKES = 1024
 
 
 def workers() -> int:
@@ -67,51 +69,167 @@ def render(
 
 
 def _forked(job: Job, items: Sequence[E], write: Write, root: Path, count: int) -> Iterator[Any]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    global _JOB, _ITEMS, _ROOT, _NEXT
-    context = multiprocessing.get_context("fork")
-    _JOB, _ITEMS, _ROOT = job, items, root
-    _NEXT = context.Value("q", 0)  # the next item not yet taken, shared by every process
+    step = max(STEP, -(-len(items) // _MAX_TAKES))
+    tickets = _tickets(len(items), step)
+    inboxes: list[_Inbox] = []
     try:
-        with ProcessPoolExecutor(max_workers=count - 1, mp_context=context) as pool:
-            pending = [pool.submit(_work) for _ in range(count - 1)]
-            done: dict[int, Any] = _take(job, write)
-            for future in pending:
-                done.update(future.result())
+        for _ in range(count - 1):
+            inboxes.append(_fork(job, items, root, tickets, step))
+        done: dict[int, Any] = {}
+        _take(job, items, write, tickets, step, done.update, inboxes)
+    except BaseException:  # this process's error is the build's: the workers stop early
+        while os.read(tickets, 1 << 16):
+            pass
+        for inbox in inboxes:
+            inbox.close()
+        raise
     finally:
-        _JOB, _ITEMS, _ROOT, _NEXT = None, (), None, None
+        os.close(tickets)
+    for inbox in inboxes:  # every worker waited for before any error is raised
+        inbox.close()
+    for inbox in inboxes:
+        if inbox.error is not None:
+            raise inbox.error
+        done.update(inbox.found)
     for index in range(len(items)):
         yield done[index]
 
 
-def _take(job: Job, write: Write) -> dict[int, Any]:
-    """Render items ``STEP`` at a time, each process taking the next ones not yet taken,
-    until none is left: a process the machine's load slows down takes fewer (#26)."""
-    done: dict[int, Any] = {}
-    counter, items = _NEXT, _ITEMS
-    if counter is None:  # pragma: no cover - set before the fork
-        raise RuntimeError("a site worker started without its items")
+def _tickets(size: int, step: int) -> int:
+    """A pipe holding the first index of every ``step`` items, four bytes each, and
+    nothing else: each process reads the next four (a pipe's read is atomic under its
+    lock) until none is left. The one write fits any pipe (``_MAX_TAKES``)."""
+    read_end, write_end = os.pipe()
+    try:
+        data = b"".join(start.to_bytes(4, "little") for start in range(0, size, step))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write_end, view) :]
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _take(
+    job: Job,
+    items: Sequence[Any],
+    write: Write,
+    tickets: int,
+    step: int,
+    put: Callable[[dict[int, Any]], None],
+    inboxes: Sequence[_Inbox] = (),
+) -> None:
+    """Render items ``step`` at a time, each process taking the next ones not yet taken,
+    until none is left: a process the machine's load slows down takes fewer (#26). Each
+    ticket's results go to ``put``; between tickets, what the workers sent is read."""
     while True:
-        with counter.get_lock():
-            start = counter.value
-            counter.value = start + STEP
-        if start >= len(items):
-            return done
-        for index in range(start, min(start + STEP, len(items))):
-            done[index] = job(items[index], write)
+        ticket = os.read(tickets, 4)
+        if len(ticket) < 4:
+            return
+        start = int.from_bytes(ticket, "little")
+        put({i: job(items[i], write) for i in range(start, min(start + step, len(items)))})
+        for inbox in inboxes:
+            inbox.poll()
 
 
-def _work() -> dict[int, Any]:
-    """A worker's share: render and write items with a writer of its own."""
+def _fork(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int) -> _Inbox:
+    """A worker process rendering with a writer of its own; its results (or the exception
+    that stopped it) come back pickled, a ticket's at a time, through its own pipe."""
+    import fcntl  # only where workers fork (Linux)
+
+    read_end, write_end = os.pipe()
+    with contextlib.suppress(AttributeError, OSError):  # a larger pipe: the worker never waits
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (coverage does not follow a fork)
+        code = 1
+        try:
+            os.close(read_end)
+            _work(job, items, root, tickets, step, write_end)
+            code = 0
+        finally:
+            os._exit(code)  # nothing of the parent's (buffers, atexit, finalizers) runs twice
+    os.close(write_end)
+    return _Inbox(pid, read_end)
+
+
+def _work(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int, fd: int) -> None:
+    """A worker's share: each ticket's results sent as ``(True, results)``, then
+    ``(True, None)`` once there is none left, or ``(False, the exception)``."""
+    import pickle
+
     from gitreg.site.output import FileWriter
 
-    job, root = _JOB, _ROOT
-    if job is None or root is None:  # pragma: no cover - set before the fork
-        raise RuntimeError("a site worker started without its job")
-    writer: FileWriter = FileWriter(root)
+    def send(message: tuple[bool, Any]) -> None:
+        data = pickle.dumps(message, -1)
+        view = memoryview(len(data).to_bytes(8, "little") + data)
+        while view:
+            view = view[os.write(fd, view) :]
+
     try:
-        return _take(job, writer.write)
+        writer = FileWriter(root)
+        try:
+            _take(job, items, writer.write, tickets, step, lambda found: send((True, found)))
+        finally:
+            writer.close()
+        send((True, None))
+    except BaseException as e:  # the parent raises it, as the pool did
+        try:
+            send((False, e))
+        except Exception:  # an exception pickle cannot carry
+            send((False, RuntimeError(f"a site worker failed: {e!r}")))
     finally:
-        writer.close()
+        os.close(fd)
+
+
+class _Inbox:
+    """What one worker sent: its results so far, its error, whether it finished."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd = pid, fd
+        os.set_blocking(fd, False)
+        self.buffer = bytearray()
+        self.found: dict[int, Any] = {}
+        self.error: BaseException | None = None
+        self.finished = False
+
+    def poll(self) -> None:
+        """Take what the worker has sent so far, without waiting."""
+        with contextlib.suppress(BlockingIOError):
+            while part := os.read(self.fd, 1 << 20):
+                self.buffer += part
+        self._unpack()
+
+    def close(self) -> None:
+        """Take the rest once the worker has ended, and wait for it (idempotent)."""
+        if self.fd < 0:
+            return
+        try:
+            os.set_blocking(self.fd, True)
+            while part := os.read(self.fd, 1 << 20):
+                self.buffer += part
+        finally:
+            os.close(self.fd)
+            self.fd = -1
+            _pid, status = os.waitpid(self.pid, 0)
+        self._unpack()
+        if self.error is None and (status != 0 or not self.finished):
+            self.error = RuntimeError(f"a process rendering the site stopped (status {status})")
+
+    def _unpack(self) -> None:
+        import pickle
+
+        view, at = self.buffer, 0
+        while len(view) - at >= 8:
+            size = int.from_bytes(view[at : at + 8], "little")
+            if len(view) - at - 8 < size:
+                break
+            ok, found = pickle.loads(view[at + 8 : at + 8 + size])  # our own child's
+            at += 8 + size
+            if not ok:
+                self.error = found
+            elif found is None:
+                self.finished = True
+            else:
+                self.found.update(found)
+        del self.buffer[:at]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from gitreg.core import record
 from gitreg.core.card import card_path, unmet_card
@@ -230,19 +230,20 @@ class Pages:
         url = self.catalog.linker.pull_request_url(number)
         if url is None:
             return Markup(f"pull request #{int(number)}")
-        return Markup(f'<a class="pr" href="{escape(url)}">pull request #{int(number)}</a>')
+        return Markup(f'<a class="pr" href="{esc(url)}">pull request #{int(number)}</a>')
 
     def change(self, item: RegistryEvent) -> Markup:
         """A commit (linked when possible), its pull request, when and by whom, and who
-        approved it when the audit recorded that (#24); escaped."""
-        code = f"<code>{escape(item.commit[:10])}</code>"
+        approved it when the audit recorded that (#24); escaped (``esc``: markupsafe's
+        escaping without a ``Markup`` per value, 18,000 times in a build of 2,000 models)."""
+        code = f"<code>{esc(item.commit[:10])}</code>"
         url = self.catalog.linker.commit_url(item.commit)
-        out = f'<a href="{escape(url)}">{code}</a>' if url else code
+        out = f'<a href="{esc(url)}">{code}</a>' if url else code
         if item.pull_request is not None:
             out += f" ({self.pull_request(item.pull_request)})"
-        out += f", {escape(short_time(item.timestamp))} by {escape(item.author)}"
+        out += f", {esc(short_time(item.timestamp))} by {esc(item.author)}"
         if item.approved_by is not None:
-            names = escape(", ".join(item.approved_by) or "nobody")
+            names = esc(", ".join(item.approved_by) or "nobody")
             out += f'; approved by <span class="approved">{names}</span>'
         return Markup(out)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitreg.core.config import MODELS_DIR
 from gitreg.core.entities import RegisteredModel
@@ -31,6 +31,9 @@ from gitreg.core.retired import RETIRED_FILE
 from gitreg.store import _git, files, verdict
 from gitreg.store.cache import load_parsed, no_gc, parse, save_parsed
 from gitreg.store.transaction import parse_model
+
+if TYPE_CHECKING:
+    from gitreg.store.parallel import Ahead
 
 RETIRED_NAME = RETIRED_FILE.rsplit("/", 1)[-1]
 Blobs = dict[str, tuple[str, bytes | None]]  # file name -> (blob id, its bytes if read)
@@ -109,13 +112,25 @@ def worktree_blobs(root: Path) -> tuple[Blobs, list[verdict.Refused]]:
     return out, refused
 
 
-def build(root: Path, state_dir: Path, raw: Blobs, unreadable: list[verdict.Refused]) -> Reading:
-    """The models of ``raw`` a read may serve, those it refuses, and ``unreadable``."""
+def build(
+    root: Path,
+    state_dir: Path,
+    raw: Blobs,
+    unreadable: list[verdict.Refused],
+    *,
+    parallel: bool = False,
+) -> Reading:
+    """The models of ``raw`` a read may serve, those it refuses, and ``unreadable``.
+
+    ``parallel``: the manifests no cache has parsed are parsed and checked on every core
+    (``store.parallel.check_ahead``): a site build's read, which is otherwise one core's
+    work before its pages render on all of them (#26).
+    """
     cache = load_parsed(state_dir)
     verdicts = verdict.Verdicts(state_dir)
     fresh: dict[str, Any] = {}
     with no_gc():
-        reading = _Build(root, cache, fresh, verdicts).run(raw)
+        reading = _Build(root, cache, fresh, verdicts, parallel).run(raw)
     if fresh.keys() != cache.keys():
         save_parsed(state_dir, fresh)
     verdicts.save()
@@ -134,31 +149,66 @@ class _Build:
         cache: Mapping[str, Any],
         fresh: dict[str, Any],
         verdicts: verdict.Verdicts,
+        parallel: bool = False,
     ) -> None:
         self.root = root
         self.cache = cache
         self.fresh = fresh  # the parses this read used: the next parse cache
         self.verdicts = verdicts
+        self.parallel = parallel
+        self.ahead: Ahead | None = None  # children parsing and checking (``parallel``)
+        self.ahead_index: dict[str, int] = {}  # manifest path -> its index in ``ahead``
 
     def run(self, raw: Blobs) -> Reading:
         wanted = [oid for oid, text in raw.values() if text is None and oid not in self.cache]
         texts = _git.read_blobs(self.root, wanted) if wanted else {}
+        if self.parallel:
+            self._start_ahead(raw, texts)
         models: list[RegisteredModel] = []
         refused: list[verdict.Refused] = []
         blobs: dict[str, str] = {}
-        for file_name, (oid, given) in sorted(raw.items()):
-            path = f"{MODELS_DIR}/{file_name}"
-            blobs[path] = oid
-            text = given if given is not None else texts.get(oid)
-            found = self._one(path, oid, text)
-            if isinstance(found, verdict.Refused):
-                refused.append(found)
-            else:
-                models.append(found)
+        try:
+            for file_name, (oid, given) in sorted(raw.items()):
+                path = f"{MODELS_DIR}/{file_name}"
+                blobs[path] = oid
+                text = given if given is not None else texts.get(oid)
+                found = self._one(path, oid, text)
+                if isinstance(found, verdict.Refused):
+                    refused.append(found)
+                else:
+                    models.append(found)
+        finally:
+            if self.ahead is not None:
+                self.ahead.close()
         return Reading(models, tuple(refused), blobs)
+
+    def _start_ahead(self, raw: Blobs, texts: Mapping[str, bytes]) -> None:
+        """Fork children that parse and check the manifests no cache holds, after the first
+        share, which ``_one`` does here meanwhile (``parallel``, #26)."""
+        from gitreg.store.parallel import check_ahead, workers
+
+        todo: list[tuple[str, bytes]] = []
+        for file_name, (oid, given) in sorted(raw.items()):  # ``run``'s order
+            text = given if given is not None else texts.get(oid)
+            if text is not None and oid not in self.cache:
+                self.ahead_index[f"{MODELS_DIR}/{file_name}"] = len(todo)
+                todo.append((f"{MODELS_DIR}/{file_name}", text))
+        self.ahead = check_ahead(todo, workers())
+
+    def _answer(self, path: str) -> tuple[Any, bool] | None:
+        """What a child made of the manifest at ``path``: (parsed, passed every check)."""
+        index = self.ahead_index.get(path)
+        if self.ahead is None or index is None:
+            return None
+        return self.ahead.get(index)
 
     def _one(self, path: str, oid: str, text: bytes | None) -> RegisteredModel | verdict.Refused:
         data = self.cache.get(oid)
+        passed = False  # a child found nothing to refuse (``parallel``)
+        if data is None:
+            answer = self._answer(path)
+            if answer is not None:
+                data, passed = answer
         if data is None:
             try:
                 data = parse(text or b"", path)
@@ -167,7 +217,7 @@ class _Build:
         self.fresh[oid] = data
         findings = self.verdicts.get(path, oid)
         if findings is None:
-            findings = verdict.check(data, path, text)
+            findings = [] if passed else verdict.check(data, path, text)
             if findings and text is None:  # the findings' lines come from the text
                 text = _git.read_blobs(self.root, [oid])[oid]
                 findings = verdict.check(data, path, text)

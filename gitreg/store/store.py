@@ -305,12 +305,15 @@ class Store(Writer):
             raise InvalidManifest(first.message + more, first.findings)
         return read.models
 
-    def read_registry(self, at: str | None = None, names: Iterable[str] | None = None) -> Reading:
+    def read_registry(
+        self, at: str | None = None, names: Iterable[str] | None = None, *, parallel: bool = False
+    ) -> Reading:
         """The models a read may serve, and those it refuses, each with its findings (#22).
 
         An invalid manifest (it does not parse, breaks the schema or an invariant, or is
         not a regular file) refuses its model only: the others are read. Verdicts and
         parses are kept by blob id, so a whole-registry read checks only what changed.
+        ``parallel``: what no cache has parsed is parsed on every core (a site build, #26).
         """
         from gitreg.store import reading, trusted
 
@@ -321,7 +324,7 @@ class Store(Writer):
             raw, refused = reading.worktree_blobs(self.root)
         else:
             raw, refused = reading.blobs_at(self.root, at)
-        found = reading.build(self.root, self.state_dir, raw, refused)
+        found = reading.build(self.root, self.state_dir, raw, refused, parallel=parallel)
         trusted.record_read(lambda: self.repo, self.state_dir, at, reading.served(found))
         return found
 
