@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -27,11 +25,9 @@ from gitreg import Registry
 from gitreg.core import manifest
 from gitreg.core.errors import DirtyWorktree
 from gitreg.store import _swap, worktree
-from gitreg.store.faults import ENV
 from tests._helpers import git, head, status
+from tests.test_write_path import gitreg_process
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CLI = "import sys; from gitreg.cli import main; sys.exit(main(sys.argv[1:]))"
 MANIFEST = "models/churn.yaml"
 VERSIONS = 1800  # about 290 kB: above _swap.LARGE, as a model with 5,000 versions is
 
@@ -51,17 +47,6 @@ def long_repo(registry_repo: Path) -> Path:
     git(registry_repo, "commit", "-qam", "Import 1,800 versions of churn")
     assert (registry_repo / MANIFEST).stat().st_size >= _swap.LARGE
     return registry_repo
-
-
-def gitreg_process(repo: Path, *args: str, crash_at: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), ENV: crash_at}
-    return subprocess.run(
-        [sys.executable, "-c", CLI, *args, "--repo", str(repo)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def _stray_files(repo: Path) -> list[str]:

@@ -153,6 +153,19 @@ def _dump_yaml(data: Mapping[str, Any], like: Any = None) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def open_temp(path: Path) -> tuple[Path, int]:
+    """A new temporary file beside ``path`` (``.<name>.<random>.tmp``, which recovery
+    removes), open for writing, with the mode git gives a file it checks out (see
+    ``write_atomic``): its path and descriptor."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
+        try:
+            return tmp, os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+
+
 def write_atomic(path: Path, text: str | bytes) -> None:
     """Write ``text`` (UTF-8 bytes, or a str) to ``path`` via a temp file in the same
     directory and ``os.replace``.
@@ -162,14 +175,7 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     readable by the group the umask allows (#16).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
-        try:
-            fd = os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-        break
+    tmp, fd = open_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(text if isinstance(text, bytes) else text.encode("utf-8"))

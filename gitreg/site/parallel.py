@@ -45,11 +45,9 @@ _MAX_TAKES = 1024
 
 def workers() -> int:
     """How many processes render: the cores this process may use, at most ``MAX_WORKERS``."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_WORKERS))
+    from gitreg.store.parallel import workers as usable
+
+    return min(usable(), MAX_WORKERS)
 
 
 def render(

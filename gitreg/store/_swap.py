@@ -99,14 +99,7 @@ def _device(path: Path) -> int:
 def _create(path: Path, data: bytes) -> Path:
     """A new temporary file next to ``path`` holding ``data``, with the mode git gives a
     file it checks out (as ``write_atomic``)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}.tmp"
-        try:
-            fd = os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-        break
+    tmp, fd = manifest.open_temp(path)
     try:
         view = memoryview(data)
         while view:

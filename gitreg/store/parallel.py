@@ -28,19 +28,26 @@ CALLER_SHARE = 0.7
 MAX_WORKERS = 8
 
 
+_UNPARSED = object()
+
+
+def _parsed(path: str, text: bytes) -> Any:
+    """``text`` parsed, or ``_UNPARSED`` when it does not parse or marshal cannot carry it
+    (the caller then parses it itself and reports what is wrong)."""
+    try:
+        data = patch.load_canonical(text, path)
+        if data is None:
+            data = manifest.load(text, path)
+        marshal.dumps(data)
+    except (GitregError, ValueError):
+        return _UNPARSED
+    return data
+
+
 def _parse_chunk(items: Sequence[tuple[int, str, bytes]]) -> bytes:
     """(index, parsed) for each item that parsed, as one marshal string."""
-    out = []
-    for index, path, text in items:
-        try:
-            data = patch.load_canonical(text, path)
-            if data is None:
-                data = manifest.load(text, path)
-            marshal.dumps(data)  # something marshal cannot carry is re-parsed by the caller
-        except (GitregError, ValueError):
-            continue
-        out.append((index, data))
-    return marshal.dumps(out)
+    parsed = ((index, _parsed(path, text)) for index, path, text in items)
+    return marshal.dumps([(index, data) for index, data in parsed if data is not _UNPARSED])
 
 
 def _chunks(
@@ -109,14 +116,9 @@ def _checked_chunk(items: Sequence[tuple[int, str, bytes]]) -> bytes:
 
     out = []
     for index, path, text in items:
-        try:
-            data = patch.load_canonical(text, path)
-            if data is None:
-                data = manifest.load(text, path)
-            marshal.dumps(data)
-        except (GitregError, ValueError):
-            continue
-        out.append((index, data, not verdict.check(data, path, text)))
+        data = _parsed(path, text)
+        if data is not _UNPARSED:
+            out.append((index, data, not verdict.check(data, path, text)))
     return marshal.dumps(out)
 
 
