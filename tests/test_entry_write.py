@@ -265,8 +265,10 @@ def test_the_fast_exit_waits_for_a_thread_still_running(tmp_path: Path) -> None:
         "import sys, threading, time\n"
         "from gitreg._entry_write import exit_now, write_fast\n"
         "def late():\n    time.sleep(0.3)\n    sys.stderr.write('the thread finished')\n"
+        "code = write_fast(['alias', 'churn', 'x', '2', '--repo', sys.argv[1]])\n"
+        # started after the write: alive when exit_now runs, however slow the write
         "threading.Thread(target=late).start()\n"
-        "exit_now(write_fast(['alias', 'churn', 'x', '2', '--repo', sys.argv[1]]))\n"
+        "exit_now(code)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(repo)], capture_output=True, text=True, check=False
