@@ -5,7 +5,8 @@ policy, audits every push to the default branch (a direct push is judged too) fr
 verified tip and records the new one (#22: the only job that may write, and only that ref),
 delivers the push's events once the audit is clean, announces new requests, and optionally
 builds the catalog on Pages.
-GitLab: ``.gitlab-ci.yml`` with the same validate and audit jobs. Both follow GitHub's
+GitLab: ``.gitlab-ci.yml`` with the same validate and audit jobs (the audit records the
+verified tip with the job's token, one job at a time). Both follow GitHub's
 hardening advice: least ``permissions``, event data only through ``env:``, every job
 bounded by ``timeout-minutes``, every action pinned by commit. gitreg itself is installed in
 each job from the commit of gitreg that wrote the file (``gitreg_requirement``), or from a
@@ -208,14 +209,22 @@ gitreg-validate:
     # after approving, GitLab starts none on an approval.
     - /tmp/gitreg/bin/gitreg validate --base "origin/$target" --pull-request "$CI_MERGE_REQUEST_IID"
 
+# Judges every push to the default branch from the verified tip (or from the push's before,
+# whichever is older: a push cannot skip what came before it) and records the new tip,
+# refs/gitreg/verified, which deployments can pin (gitreg resolve --verified). It pushes that
+# ref, never a branch, with the job's own token: turn on Settings > CI/CD > Job token
+# permissions > "Allow Git push requests to the repository" (GitLab 17.2 or later);
+# without it the audit still judges the push and the job fails saying it could not record.
 gitreg-audit:
   extends: .gitreg
+  resource_group: gitreg-verified  # one audit records the verified tip at a time
   rules:
     - if: $CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH
   script:
     - since="$CI_COMMIT_BEFORE_SHA"
-    - if [ -z "${since//0/}" ]; then since=0000000000000000000000000000000000000000; fi
-    - /tmp/gitreg/bin/gitreg audit --since "$since" --until "$CI_COMMIT_SHA"
+    - if [ -z "${since//0/}" ] || ! git cat-file -e "$since^{commit}" 2>/dev/null; then
+        since=0000000000000000000000000000000000000000; fi
+    - /tmp/gitreg/bin/gitreg audit --since "$since" --until "$CI_COMMIT_SHA" --record
 """
 
 
