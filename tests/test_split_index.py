@@ -363,3 +363,28 @@ def test_the_shared_index_is_walked_to_the_entries_git_lists(registry_repo, smal
     listed = git(registry_repo, "ls-files").splitlines()
     assert [loaded.name_at(i).decode() for i in range(count)] == listed
     assert {f"models/{name}.yaml" for name in names} <= set(listed)
+
+
+def test_remembered_lookups_answer_as_the_shared_index_does(registry_repo, small_split):
+    """A write looks its path up in the shared index several times; the answers kept
+    (#26) are the bisection's: for every entry, for names it does not hold, past the
+    number kept, and after offsets found stale were walked again."""
+    registry = Registry(registry_repo)
+    names = [f"m{n:02d}" for n in range(80)]
+    for name in names:
+        registry.create_model_version(name, f"s3://{name}/1")
+    git(registry_repo, "-c", "splitIndex.maxPercentChange=0", "update-index", "--split-index")
+    view = _index_write.split_view((registry_repo / ".git" / "index").read_bytes())
+    assert view is not None
+    shared = _split_index.parse(*view, registry_repo / ".git").shared
+    listed = [p.encode() for p in git(registry_repo, "ls-files").splitlines()]
+    absent = [b"models/m-none.yaml", b"models/m00.yaml.bak", b"a", b"zzz"]
+    for _ in range(2):  # the second time from what was kept
+        assert [shared.find(name) for name in listed] == list(range(len(listed)))
+        assert [shared.find(name) for name in absent] == [None] * len(absent)
+    assert len(shared._found) <= _split_index._FOUND_KEEP
+    # Offsets of another file (a former process's memo gone stale): walked again, the
+    # kept answers dropped, and every answer still the file's.
+    stale = _split_index.Shared(shared.data, shared.version, [12] * len(listed), walked=False)
+    assert stale.find(listed[-1]) == len(listed) - 1
+    assert [stale.find(name) for name in listed] == list(range(len(listed)))
