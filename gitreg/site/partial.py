@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import record
+from gitreg.core import record, yaml_memo
 from gitreg.core.config import CONFIG_FILE
 from gitreg.core.events import EventKind, RegistryEvent
 from gitreg.site import catalog as collecting
@@ -26,7 +26,7 @@ from gitreg.site.model_record import ModelOutput, Sources
 from gitreg.site.output import marker_digest, previous_listing
 from gitreg.site.plan import Plan, config_blob
 from gitreg.site.trust import tip_at
-from gitreg.store import compare, reading
+from gitreg.store import compare, reading, ref_lookup
 from gitreg.store.remote import has_remote
 from gitreg.store.timeline import events_by_model
 
@@ -89,9 +89,13 @@ def partial(
     """The plan of a rebuild that keeps what did not change, or why it cannot (``record``:
     where the previous build's record is, its events beside it)."""
     store, at = registry.store, registry.at
-    commit = store.resolve_ref(at or "HEAD")
+    # The changed manifests are parsed, checked and diffed below; what PyYAML's resolvers
+    # say (the checks' canonical scalars) is in the memo a CLI write keeps, so a rebuild
+    # need not import PyYAML for it (about 9 ms, #26). A memo that cannot be read is ignored.
+    yaml_memo.read_file(store.state_dir)
+    commit = (None if at else ref_lookup.head_commit(store.root)) or store.resolve_ref(at or "HEAD")
     old_commit = str(previous.get("commit") or "")
-    if old_commit != commit and not reading.is_ancestor(store.root, old_commit, commit):
+    if old_commit != commit and not _descends(store.root, old_commit, commit):
         return "the history was rewritten since the last build"
     ids, table = _manifest_ids(registry, previous)
     if ids is None:
@@ -126,9 +130,16 @@ def partial(
         return "the record's events are incomplete"
     found = (changed, names, blobs, extras, requests, tip, new_events, signed, commit)
     planned = _plan_for(registry, found, previous, recorded, tuple(notes))
+    yaml_memo.save_file(store.state_dir)  # only when this rebuild had to ask PyYAML
     if isinstance(planned, Plan):
         planned.manifests = table
     return planned
+
+
+def _descends(root: Path, old: str, new: str) -> bool:
+    """Whether commit ``new`` descends from ``old``: read in process for a parent (a rebuild
+    after one commit, #26), else asked of git."""
+    return ref_lookup.is_parent(root, old, new) or reading.is_ancestor(root, old, new)
 
 
 def _manifest_ids(
