@@ -2,7 +2,9 @@
 
 A rebuild leaves a file the previous build wrote with the very bytes it would write again
 (the static files, the comparison page, an index chunk the change did not reach): no
-write, no rename, and the marker lists it as before. Only the bytes on disk decide: a file
+write, no rename, and the marker lists it as before; the marker itself is the previous
+one with the new hashes put in when it lists the same files (else it is written whole),
+byte for byte a full build's either way. Only the bytes on disk decide: a file
 replaced, edited or turned into a link is written again (or refused). ``api/models.json``
 is joined in one piece, byte for byte the JSON of its parts, for no, one and many models.
 """
@@ -11,13 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from gitreg import Registry
 from gitreg.site import api, build
-from gitreg.site.output import OutputRefused, SiteOutput
+from gitreg.site.output import MARKER, OutputRefused, SiteOutput
 from tests._site import registry_and_clone
 from tests.test_site_incremental import files, same_as_full
 
@@ -101,3 +104,52 @@ def test_the_index_document_is_its_parts_json(count):
         },
     }
     assert text == api.dumps(expected) + "\n"
+
+
+def _marker(out: Path) -> bytes:
+    return (out / MARKER).read_bytes()
+
+
+def test_the_marker_a_rebuild_patches_is_a_full_builds(work, tmp_path, monkeypatch):
+    """The rebuild's marker (the previous one with the new files' hashes put in) is byte for
+    byte the marker a full build writes; one that lists other files is written whole."""
+    out, full = tmp_path / "out", tmp_path / "full"
+    build(Registry(work), out)
+    reg = Registry(work)
+    reg.set_registered_model_tag("fraud", "owner", "risk-team")
+    patched: list[bool] = []
+    real = SiteOutput._patched
+
+    def spy(self: SiteOutput, gone: list[str]) -> bytes | None:
+        found = real(self, gone)
+        patched.append(found is not None)
+        return found
+
+    monkeypatch.setattr(SiteOutput, "_patched", spy)
+    build(Registry(work), out)
+    assert patched == [True]
+    build(Registry(work), full, full=True)
+    assert _marker(out) == _marker(full)
+    reg.create_model_version("fraud", "s3://fraud/new")  # a new page: the listing grows
+    build(Registry(work), out)
+    shutil.rmtree(full)
+    build(Registry(work), full, full=True)
+    assert _marker(out) == _marker(full)
+    reg.delete_registered_model("churn-predictor")  # files go: dumped whole
+    build(Registry(work), out)
+    shutil.rmtree(full)
+    build(Registry(work), full, full=True)
+    assert _marker(out) == _marker(full)
+    same_as_full(work, out, tmp_path)
+
+
+def test_a_marker_edited_since_is_parsed_and_written_whole(work, tmp_path):
+    out, full = tmp_path / "out", tmp_path / "full"
+    build(Registry(work), out)
+    listing = json.loads(_marker(out))
+    (out / MARKER).write_text(json.dumps(listing, indent=1))  # the same files, other bytes
+    Registry(work).set_registered_model_tag("fraud", "owner", "risk-team")
+    report = build(Registry(work), out)
+    assert report.incremental
+    build(Registry(work), full, full=True)
+    assert _marker(out) == _marker(full)

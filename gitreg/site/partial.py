@@ -9,6 +9,7 @@ cannot vouch for answers why, and the caller builds everything. Split from
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -23,7 +24,7 @@ from gitreg.site import manifest_stats, record_events
 from gitreg.site.catalog import Catalog, Extras
 from gitreg.site.links import Linker
 from gitreg.site.model_record import ModelOutput, Sources
-from gitreg.site.output import marker_digest, previous_listing
+from gitreg.site.output import Listing, marker_bytes, previous_listing
 from gitreg.site.plan import Plan, config_blob
 from gitreg.site.trust import tip_at
 from gitreg.store import compare, reading, ref_lookup
@@ -45,6 +46,7 @@ class Outdir:
     marker: tuple[str, dict[str, str]] | None  # the marker's SHA-256 and others as recorded
     listing: dict[str, str | None] | None = None
     verified: bool | None = None  # whether the marker is byte for byte the one recorded
+    raw: bytes | None = None  # the marker's bytes, when they are the ones recorded
 
     @property
     def previous(self) -> dict[str, str | None]:
@@ -56,7 +58,10 @@ class Outdir:
         """Whether the marker is the one the previous build wrote (by its SHA-256): then it
         lists exactly the files the record says, and need not be parsed (#26)."""
         if self.verified is None:
-            self.verified = self.marker is not None and marker_digest(self.root) == self.marker[0]
+            raw = marker_bytes(self.root) if self.marker is not None else None
+            digest = hashlib.sha256(raw).hexdigest() if raw is not None else None
+            self.verified = self.marker is not None and digest == self.marker[0]
+            self.raw = raw if self.verified else None
         return self.verified
 
 
@@ -73,10 +78,12 @@ def recorded_marker(previous: Mapping[str, Any]) -> tuple[str, dict[str, str]] |
 def listing(out: Outdir, plan: Plan) -> dict[str, str | None] | None:
     """What ``SiteOutput.finish`` needs of the previous marker when it is the one recorded:
     the files it lists that this build may not write again (the files of no one model, and
-    those of the models not kept); None: it is parsed as usual."""
+    those of the models not kept), with the marker's bytes (``Listing.raw``, which
+    ``finish`` patches); None: it is parsed as usual."""
     if out.marker is None or not out.marker_as_recorded():
         return None
-    found: dict[str, str | None] = dict(out.marker[1])
+    found = Listing(out.marker[1])
+    found.raw = out.raw
     for name, part in plan.previous.get("models", {}).items():
         if name not in plan.kept:
             found.update(part["files"])
