@@ -19,6 +19,10 @@ index, its data and ``api/models.json`` are joined again from every model's reco
 Anything the record cannot vouch for builds everything again: another gitreg or templates,
 gitreg.yaml or the verified tip changed, history rewritten, an invalid manifest, a record
 missing or unreadable, or more than half of the models changed.
+
+This module decides between the two; the plan and its record are ``site.plan``'s, the
+comparison of a partial rebuild ``site.partial``'s, each model's record
+``site.model_record``'s (the names the builder uses are exported here as before).
 """
 
 from __future__ import annotations
