@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from gitreg import Registry
-from gitreg.site import build, incremental, manifest_stats, output
+from gitreg.site import build, manifest_stats, output, partial
 from gitreg.site.output import MARKER
 from gitreg.store import compare
 from tests._helpers import Cli
@@ -212,7 +212,7 @@ def test_the_marker_lists_what_a_rebuild_leaves_whether_read_or_known(
             raise AssertionError("the marker was parsed")
 
         monkeypatch.setattr(output, "_previous_files", parsed)
-        monkeypatch.setattr(incremental, "previous_listing", parsed)
+        monkeypatch.setattr(partial, "previous_listing", parsed)
     Registry(work).delete_registered_model("spam")
     report = build(Registry(work), out)
     assert (report.rendered, report.incremental, report.removed) == (0, True, 4)

@@ -119,7 +119,15 @@ def index_document(
             for e in invalid
         ],
     }
-    return '{"registered_models":[' + ",".join(models) + '],"gitreg":' + dumps(extra) + "}\n"
+    head, tail = '{"registered_models":[', '],"gitreg":' + dumps(extra) + "}\n"
+    if not models:
+        return head + tail
+    # One join, one string of megabytes: each ``+`` of the whole would copy it again (at
+    # 2,000 models 4 ms of a rebuild's 190, mostly the new pages' first touch, #26).
+    parts = list(models)
+    parts[0] = head + parts[0]
+    parts[-1] += tail  # the same part when there is one model
+    return ",".join(parts)
 
 
 def dumps(value: Any) -> str:

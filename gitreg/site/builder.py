@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -183,7 +182,7 @@ def _build(
 
 
 def _static(name: str) -> bytes:
-    return resources.files("gitreg.site").joinpath("static").joinpath(name).read_bytes()
+    return (Path(__file__).parent / "static" / name).read_bytes()  # no importlib.resources
 
 
 def _render_models(

@@ -24,7 +24,7 @@ import os
 import re
 import stat
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from gitreg.core.errors import GitregError, InvalidParameter
@@ -33,6 +33,7 @@ from gitreg.site import _dirfd
 MARKER = ".gitreg-site.json"
 _FORMAT = 2  # 2: files -> SHA-256 of what was written (1 was a bare list: nothing is deleted)
 MAX_MARKER_BYTES = 64 * 1024 * 1024  # a listing of about 500,000 files
+_MARKER_END = b'}, "format": %d, "generator": "gitreg site"}' % _FORMAT  # json.dumps's
 _MAX_LINK_SCAN = 1_000_000  # entries looked at for links before a build
 # A directory as a build last saw it: inode and status-change time. Adding, removing or
 # renaming an entry (a link included) changes the time, and no user can set it back.
@@ -183,17 +184,30 @@ def previous_listing(outdir: Path) -> dict[str, str | None]:
         tree.close()
 
 
-def marker_digest(outdir: Path) -> str | None:
-    """The SHA-256 of the marker in ``outdir``, read as ``previous_listing`` reads it (a
-    regular file, no link followed, bounded); None when there is none."""
+def marker_bytes(outdir: Path) -> bytes | None:
+    """The marker in ``outdir``, read as ``previous_listing`` reads it (a regular file, no
+    link followed, bounded); None when there is none."""
     if not outdir.is_dir():
         return None
     tree = _dirfd.Tree(outdir, _refused)
     try:
-        data = tree.read([], MARKER, limit=MAX_MARKER_BYTES)
+        return tree.read([], MARKER, limit=MAX_MARKER_BYTES)
     finally:
         tree.close()
+
+
+def marker_digest(outdir: Path) -> str | None:
+    """The SHA-256 of the marker in ``outdir`` (``marker_bytes``); None when there is none."""
+    data = marker_bytes(outdir)
     return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
+class Listing(dict[str, "str | None"]):
+    """A previous build's files (path -> SHA-256) that may go, with the marker that listed
+    them: ``raw``, the marker's bytes when they are the ones the previous build wrote (its
+    record says so by their SHA-256), which ``SiteOutput.finish`` patches (#26)."""
+
+    raw: bytes | None = None
 
 
 class SiteOutput:
@@ -209,6 +223,7 @@ class SiteOutput:
         weakref.finalize(self, self._dirs.close)
         self.previous = previous if previous is not None else _previous_files(self._dirs)
         self.written: dict[str, str] = {}
+        self.fresh: set[str] = set()  # what this build wrote (``written`` less the kept)
         self.own: dict[str, str] = {}  # what ``write`` wrote: the files of no one model
         self.marker_digest = ""  # the SHA-256 of the marker ``finish`` wrote
         self.touched: set[str] = {""}  # directories written or removed in, and above
@@ -219,31 +234,51 @@ class SiteOutput:
         """Write one file (a ``/``-separated path inside the site) atomically; its SHA-256
         and size."""
         data = content.encode("utf-8") if isinstance(content, str) else content
-        digest, size, _mtime = self.write_only(relative, data)
-        self.record(relative, digest, size)
+        digest = hashlib.sha256(data).hexdigest()
+        if self.previous.get(relative) == digest and self._on_disk(relative, data):
+            # The previous build wrote these very bytes and they are still there: a
+            # rebuild leaves the file (and its directory) as it is: no write, no rename
+            # (the static files, the comparison page, an index chunk no change reached).
+            self.written[relative] = digest  # as the previous marker lists it
+            size = len(data)
+            self.size += size
+        else:
+            _digest, size, _mtime = self.write_only(relative, data, digest)
+            self.record(relative, digest, size)
         self.own[relative] = digest
         return digest, size
 
-    def write_only(self, relative: str, data: bytes) -> tuple[str, int, int]:
-        """``write`` without counting the file (the caller records it); its SHA-256, size
-        and modification time as written."""
+    def _on_disk(self, relative: str, data: bytes) -> bool:
+        """Whether ``relative`` is a regular file (no link followed) holding ``data``."""
+        *folders, name = _checked(relative).split("/")
+        return self._dirs.read(folders, name, limit=len(data) + 1) == data
+
+    def write_only(
+        self, relative: str, data: bytes, digest: str | None = None
+    ) -> tuple[str, int, int]:
+        """``write`` without counting the file (the caller records it); its SHA-256
+        (``digest``, when the caller has it), size and modification time as written."""
         *folders, name = _checked(relative).split("/")
         with _failing_as(self.root, relative):
             mtime = self._dirs.write(folders, name, data)
         self._touch(relative)
-        return hashlib.sha256(data).hexdigest(), len(data), mtime
+        return digest or hashlib.sha256(data).hexdigest(), len(data), mtime
 
     def record(self, relative: str, digest: str, size: int) -> None:
         """Count a file another writer of this build wrote (a worker process, see
         ``site.parallel``) as this build's."""
         self.written[_checked(relative)] = digest
+        self.fresh.add(relative)
         self._touch(relative)
         self.size += size
 
     def keep(self, relative: str, digest: str, size: int = 0) -> None:
         """Keep a previous build's file as this build's (an incremental rebuild, #26): it is
-        neither rewritten nor removed, and the marker lists it with its recorded hash."""
-        self.written[_checked(relative)] = digest
+        neither rewritten nor removed, and the marker lists it with its recorded hash.
+        ``relative`` comes from the build's record (trusted, as the clone's other caches:
+        its paths were checked when they were written), so it is not checked again: a
+        rebuild keeps tens of thousands (#26)."""
+        self.written[relative] = digest
         self.size += size
 
     def _touch(self, relative: str) -> None:
@@ -271,13 +306,39 @@ class SiteOutput:
                 f"{MARKER} has no content hashes (an older gitreg), so gitreg cannot tell its "
                 "pages from yours; delete the directory once to start clean"
             )
-        listing = {"generator": "gitreg site", "format": _FORMAT, "files": self.written}
-        data = json.dumps(listing, sort_keys=True).encode()  # no indent: C's encoder (#26)
+        data = self._patched(gone)
+        if data is None:
+            listing = {"generator": "gitreg site", "format": _FORMAT, "files": self.written}
+            data = json.dumps(listing, sort_keys=True).encode()  # no indent: C's encoder
         with _failing_as(self.root / MARKER):
             self._dirs.write([], MARKER, data)
         self.marker_digest = hashlib.sha256(data).hexdigest()
         self._dirs.close()
         return removed
+
+    def _patched(self, gone: Sequence[str]) -> bytes | None:
+        """The new marker as the previous one with the hashes of the files this build wrote
+        replaced, when that is byte for byte what ``json.dumps`` makes of this build's
+        listing: the previous marker is the one the last build wrote (``Listing.raw``), no
+        file of it went, and it lists as many files as this build, each written one among
+        them (the kept ones are, by the record that names them). Every hash is 64 hex
+        digits, so the rest of the bytes stay where they are; None: dumped whole (#26)."""
+        raw = getattr(self.previous, "raw", None)
+        if not isinstance(raw, bytes) or gone or not raw.startswith(b'{"files": {'):
+            return None
+        if not raw.endswith(_MARKER_END) or raw.count(b'": "') != len(self.written) + 1:
+            return None
+        patched = bytearray(raw)
+        for relative in sorted(self.fresh):
+            needle = b'"' + relative.encode() + b'": "'
+            at = raw.find(needle)
+            if at < 0 or raw.find(needle, at + 1) >= 0:
+                return None
+            start = at + len(needle)
+            if raw[start + 64 : start + 65] != b'"':
+                return None
+            patched[start : start + 64] = self.written[relative].encode()
+        return bytes(patched)
 
     def _remove_own(self, relative: str, digest: str) -> bool:
         """Delete ``relative`` if it is still the regular file the previous build wrote."""
