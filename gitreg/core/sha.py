@@ -1,13 +1,17 @@
-"""SHA-1 and SHA-256 for the write path, without OpenSSL's ``hashlib`` for small inputs.
+"""SHA-1 and SHA-256 for the write path, without OpenSSL's ``hashlib`` unless it pays.
 
-Importing ``hashlib`` loads OpenSSL (about 2.5 ms, a twentieth of a cold write, #26). What a
-write hashes on a small registry is small: the manifest blob, the trees on its path, the
-index, the policy's text. CPython's own SHA-1 and SHA-256 (``_sha1``, ``_sha256`` or
-``_sha2``, which ``resolve`` loads anyway) hash those in microseconds but run 8x slower than
-OpenSSL on large inputs, so anything of 64 kB or more (a 10,000-model tree, a shared index,
-a 5,000-version manifest) is hashed by ``hashlib`` as before, and so is everything once
-``hashlib`` is loaded (its import is then paid, and OpenSSL is the faster). Both give the
-same digest; an interpreter built without the small modules uses ``hashlib`` for everything.
+Importing ``hashlib`` loads OpenSSL (2.5 to 3 ms of a cold process, #26). CPython's own
+SHA-1 and SHA-256 (``_sha1``, ``_sha256`` or ``_sha2``, which ``resolve`` loads anyway) need
+no import but hash about 8 times slower (3.7 us per kB against OpenSSL's 0.5, so OpenSSL
+saves its import from about 770 kB on). A process therefore hashes with the built-in
+modules until ``LARGE`` bytes in all (512 kB) would be passed: a cold write at 10,000
+models hashes its 400 kB ``models/`` tree and small objects without OpenSSL (the 880 kB
+shared index is checked by ``store._split_index``'s record instead), while a 5,000-version
+model's 1.6 MB manifest, or the sum of several large inputs, goes to ``hashlib``, as does
+everything once ``hashlib`` is loaded (its import is then paid, and OpenSSL is the faster).
+At worst a process spends ``LARGE`` bytes' worth of built-in hashing (about 2 ms) before
+it loads OpenSSL anyway. Both give the same digest; an interpreter built without the
+small modules uses ``hashlib`` for everything.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import sys
 from typing import Any, Protocol
 
-LARGE = 64 * 1024
+LARGE = 512 * 1024
+# What the built-in modules may still hash in this process (``LARGE`` at the start).
+_left = LARGE
 
 
 class Hasher(Protocol):
@@ -30,7 +36,7 @@ class Hasher(Protocol):
 def sha1(data: bytes | bytearray | memoryview = b"", *, more: int = 0) -> Hasher:
     """A SHA-1 hasher fed ``data``, as ``hashlib.sha1(data, usedforsecurity=False)``;
     ``more``: how many bytes the caller will still feed it."""
-    if len(data) + more < LARGE and "hashlib" not in sys.modules:
+    if _small(len(data) + more):
         small = _builtin("_sha1", "sha1")
         if small is not None:
             made: Hasher = small(data, usedforsecurity=False)
@@ -42,7 +48,7 @@ def sha1(data: bytes | bytearray | memoryview = b"", *, more: int = 0) -> Hasher
 
 def sha256(data: bytes | bytearray | memoryview = b"", *, more: int = 0) -> Hasher:
     """A SHA-256 hasher fed ``data``, as ``hashlib.sha256(data)``."""
-    if len(data) + more < LARGE and "hashlib" not in sys.modules:
+    if _small(len(data) + more):
         small = _builtin("_sha2", "sha256") or _builtin("_sha256", "sha256")  # 3.12+, older
         if small is not None:
             made: Hasher = small(data)
@@ -50,6 +56,15 @@ def sha256(data: bytes | bytearray | memoryview = b"", *, more: int = 0) -> Hash
     import hashlib
 
     return hashlib.sha256(data)
+
+
+def _small(size: int) -> bool:
+    """Whether ``size`` more bytes are for a built-in module (and count them if so)."""
+    global _left
+    if size >= _left or "hashlib" in sys.modules:
+        return False
+    _left -= size
+    return True
 
 
 def _builtin(module: str, name: str) -> Any:

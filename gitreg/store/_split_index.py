@@ -197,17 +197,26 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
     cached = _SHARED.get(oid)
     if cached is not None:
         return cached
+    path = git_dir / f"sharedindex.{oid}"
     try:
-        data = (git_dir / f"sharedindex.{oid}").read_bytes()
+        with open(path, "rb") as f:
+            stat = os.fstat(f.fileno())
+            data = f.read()
+            steady = _identity(path, oid, os.fstat(f.fileno())) == _identity(path, oid, stat)
     except OSError as e:
         raise Refused(str(e)) from e
-    digest = sha.sha1(data[:-20]).hexdigest()
-    if data[:4] != b"DIRC" or digest != oid or data[-20:].hex() != oid:
+    identity = _identity(path, oid, stat)
+    state_dir = git_dir / "gitreg"
+    if data[:4] != b"DIRC" or data[-20:].hex() != oid or len(data) != stat.st_size:
         raise Refused("a shared index that is not the one named")
+    if not (steady and _verified_before(state_dir, identity)):
+        if sha.sha1(data[:-20]).hexdigest() != oid:
+            raise Refused("a shared index that is not the one named")
+        if steady:
+            _remember_verified(state_dir, identity, stat)
     version, count = struct.unpack_from(">II", data, 4)
     if version not in (2, 3):
         raise Refused(f"shared index version {version}")
-    state_dir = git_dir / "gitreg"
     offsets: Sequence[int] | None = memo.load_offsets(state_dir, "shared", oid, len(data))
     walked = offsets is None or len(offsets) != count or (count > 0 and offsets[0] != 12)
     if walked:
@@ -218,6 +227,52 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
     _SHARED.clear()  # one at a time: the one this process's index links to
     _SHARED[oid] = shared = Shared(data, version, offsets, walked)
     return shared
+
+
+# A shared index's SHA-1 was checked by a former process (#26, ninth round). A cold write
+# at 10,000 models hashed the 880 kB file whole to trust it, and loaded OpenSSL for that.
+# The CLI's write path (``memo.for_next_process``) keeps, once the hash matched, the file's
+# identity as read through the open file: its path and name (the hash), size, inode,
+# device, mtime and ctime in nanoseconds. A later process trusts the bytes it reads when
+# the open file's identity is the same; anything else is hashed again: a file rewritten
+# in place or touched (a new ctime, which no caller can set back), replaced by a rename
+# (another inode or ctime), of another size. git's racy rule: the record is kept only
+# if the file's times are older than the record's own (written after the read), since a
+# change within the same clock tick could leave the file's times as they were. The
+# header and the trailer (the name) are checked every time.
+_VERIFIED = "shared-verified"
+
+
+def _identity(path: Path, oid: str, stat: os.stat_result) -> tuple[object, ...]:
+    return (
+        str(path),
+        oid,
+        stat.st_size,
+        stat.st_ino,
+        stat.st_dev,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+    )
+
+
+def _verified_before(state_dir: Path, identity: tuple[object, ...]) -> bool:
+    """Whether a former CLI write checked the hash of this very file (``_VERIFIED``)."""
+    if not memo.for_next_process:
+        return False
+    known = memo.load(state_dir, _VERIFIED)
+    return isinstance(known, tuple) and known == identity
+
+
+def _remember_verified(state_dir: Path, identity: tuple[object, ...], stat: os.stat_result) -> None:
+    """Keep ``identity`` as checked, unless the file changed too recently to tell (racy)."""
+    if not memo.for_next_process:
+        return
+    newest = max(stat.st_mtime_ns, stat.st_ctime_ns)
+
+    def older(record: os.stat_result) -> bool:  # same filesystem, same clock
+        return record.st_dev == stat.st_dev and newest < record.st_ctime_ns
+
+    memo.save(state_dir, _VERIFIED, identity, keep=older)
 
 
 def _entry_offsets(data: bytes, version: int, count: int) -> list[int]:
