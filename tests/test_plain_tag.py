@@ -158,6 +158,21 @@ SHAPES = [
     ],
     "Retrained on batch 9436. F1 0.8265",
     "2026-11-22T10:04:11.743Z",
+    # times: gitreg's shape, and near misses
+    "2026-11-22T10:04:11Z",
+    "2026-11-22T10:04:11",
+    "2026-11-22T10:04:11.Z",
+    "2026-11-22T10:04:11.5",
+    "2026-11-22t10:04:11Z",
+    "2026-1-22T10:04:11Z",
+    "2026-11-22 10:04:11Z",
+    "2026-11-22T10:04:11+01:00",
+    "2026-11-22T10:04:11ZZ",
+    "2026-11-22T10:04:11.5.5Z",
+    "2026-11-22T1:04:11Z",
+    "2026-11-22T10:04:1",
+    "2026-11-22T10-04-11Z",
+    "12026-11-22T10:04:11Z",
 ]
 
 
@@ -172,7 +187,19 @@ def test_every_answer_is_the_resolvers(text: str) -> None:
 
 def test_the_usual_shapes_are_answered_without_a_regex() -> None:
     table = _table()
-    for text in ("3", "0.8265", "name", "None", "Staging", "true", "null", "", "~"):
+    for text in (
+        "3",
+        "0.8265",
+        "name",
+        "None",
+        "Staging",
+        "true",
+        "null",
+        "",
+        "~",
+        "2026-11-22T10:04:11Z",
+        "2026-12-07T08:31:38.855Z",
+    ):
         assert plain_tag.tag(text, table) is not None, text
     for text in ("-1", ".5", "1e5.0", "0x1F", "1_000", "1:30", "2026-11-22", "yes\n"):
         assert plain_tag.tag(text, table) is None, text  # left to the regexes
@@ -184,6 +211,12 @@ def test_random_texts_agree_with_the_resolvers() -> None:
     table = _table()
     for _ in range(20000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        found = plain_tag.tag(text, table)
+        assert found is None or found == _by_regex(text), repr(text)
+    stamp = "2026-11-22T10:04:11.743Z"
+    for _ in range(20000):  # times with a character changed, dropped or added
+        at = rng.randrange(len(stamp) + 1)
+        text = stamp[:at] + rng.choice(["", rng.choice(alphabet + "TtZz")]) + stamp[at + 1 :]
         found = plain_tag.tag(text, table)
         assert found is None or found == _by_regex(text), repr(text)
 

@@ -13,7 +13,8 @@ texts a manifest is made of, or None when unsure (then the resolvers decide):
   included): the words that are booleans and nulls; ASCII digits (an int, unless a
   leading zero is followed by an 8 or 9: a string); digits, a dot, digits (a float, the
   first resolver tried for a digit); a digit followed by letters and digits, not ``0b`` or
-  ``0x`` (a string: no int, float or timestamp pattern matches without one of ``.:-+_``).
+  ``0x`` (a string: no int, float or timestamp pattern matches without one of ``.:-+_``);
+  the times gitreg writes, ``YYYY-MM-DDTHH:MM:SS[.fff][Z]`` (a timestamp).
   Anything else (signs, underscores, colons, dashes, exponents, a newline, which ``$``
   would match before) goes to the regular expressions.
 
@@ -33,6 +34,7 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 # SHA-256 of ``repr`` of the table as ``manifest._resolver_table`` lists it: (first
 # character, tag, pattern, flags), in PyYAML's order.
@@ -108,4 +110,22 @@ def _number(text: str) -> str | None:
         return _FLOAT
     if not dot and _ALNUM.issuperset(text) and text[:2] not in ("0b", "0x"):
         return STR
-    return None
+    return _TIMESTAMP if _timestamp(text) else None
+
+
+# Where ``YYYY-MM-DDTHH:MM:SS`` has digits (the other places: ``-``, ``T``, ``:``).
+_SHAPE = "dddd-dd-ddTdd:dd:dd"
+
+
+def _timestamp(text: str) -> bool:
+    """Whether ``text`` is ``YYYY-MM-DDTHH:MM:SS``, then ``.`` and digits, then ``Z``, each
+    of the last two optional: the times gitreg writes, which only the timestamp pattern
+    matches (no int or float pattern allows a ``-`` after digits)."""
+    head, tail = text[:19], text[19:]
+    if len(head) != 19 or any(
+        (c not in _DIGITS) if want == "d" else c != want
+        for c, want in zip(head, _SHAPE, strict=True)
+    ):
+        return False
+    tail = tail.removesuffix("Z")
+    return not tail or (tail[0] == "." and _DIGITS.issuperset(tail[1:]))

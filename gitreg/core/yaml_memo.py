@@ -22,10 +22,10 @@ that cannot be read is ignored; it holds at most ``_KEEP`` texts.
 
 from __future__ import annotations
 
+import _thread
 import functools
 import marshal
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -40,7 +40,7 @@ _KNOWN: dict[bytes, bytes] = {}  # sha256 of the text -> marshal image of what i
 Resolvers = list[tuple[str | None, str, str, int]]
 _RESOLVERS: dict[str, tuple[tuple[object, ...], Resolvers]] = {}
 _FRESH: set[bytes] = set()  # parsed in this process and not saved yet
-_LOCK = threading.Lock()  # a server parses from several threads (#25)
+_LOCK = _thread.allocate_lock()  # a server parses from several threads (#25)
 
 
 def _key(text: str | bytes) -> bytes:
