@@ -7,8 +7,9 @@ saves its import from about 770 kB on). A process therefore hashes with the buil
 modules until ``LARGE`` bytes in all (512 kB) would be passed: a cold write at 10,000
 models hashes its 400 kB ``models/`` tree and small objects without OpenSSL (the 880 kB
 shared index is checked by ``store._split_index``'s record instead), while a 5,000-version
-model's 1.6 MB manifest, or the sum of several large inputs, goes to ``hashlib``, as does
-everything once ``hashlib`` is loaded (its import is then paid, and OpenSSL is the faster).
+model's 1.6 MB manifest, or the sum of several large inputs, goes to OpenSSL (``hashlib``'s
+constructors, from ``_hashlib``), as does everything once OpenSSL is loaded (its import is
+then paid, and it is the faster).
 At worst a process spends ``LARGE`` bytes' worth of built-in hashing (about 2 ms) before
 it loads OpenSSL anyway. Both give the same digest; an interpreter built without the
 small modules uses ``hashlib`` for everything.
@@ -41,9 +42,8 @@ def sha1(data: bytes | bytearray | memoryview = b"", *, more: int = 0) -> Hasher
         if small is not None:
             made: Hasher = small(data, usedforsecurity=False)
             return made
-    import hashlib
-
-    return hashlib.sha1(data, usedforsecurity=False)
+    openssl: Hasher = _openssl("sha1")(data, usedforsecurity=False)
+    return openssl
 
 
 def sha256(data: bytes | bytearray | memoryview = b"", *, more: int = 0) -> Hasher:
@@ -53,21 +53,42 @@ def sha256(data: bytes | bytearray | memoryview = b"", *, more: int = 0) -> Hash
         if small is not None:
             made: Hasher = small(data)
             return made
-    import hashlib
-
-    return hashlib.sha256(data)
+    openssl: Hasher = _openssl("sha256")(data)
+    return openssl
 
 
 def _small(size: int) -> bool:
     """Whether ``size`` more bytes are for a built-in module (and count them if so)."""
     global _left
-    if size >= _left or "hashlib" in sys.modules:
+    if size >= _left or "_hashlib" in sys.modules:
         return False
     _left -= size
     return True
 
 
 _FOUND: dict[str, Any] = {}
+
+
+def _openssl(name: str) -> Any:
+    """``hashlib``'s constructor for ``name``, OpenSSL's, taken from ``_hashlib`` as
+    ``hashlib`` takes it (``hashlib`` itself, with ``_blake2``, is 0.45 ms more of a cold
+    write, #26); ``hashlib``'s own choice when OpenSSL lacks it (a FIPS build)."""
+    key = f"openssl.{name}"
+    try:
+        return _FOUND[key]
+    except KeyError:
+        pass
+    try:
+        import _hashlib
+
+        found = getattr(_hashlib, f"openssl_{name}")
+        found(usedforsecurity=False)  # refused here, as hashlib checks, when unsupported
+    except (ImportError, AttributeError, ValueError):
+        import hashlib
+
+        found = getattr(hashlib, name)
+    _FOUND[key] = found
+    return found
 
 
 def _builtin(module: str, name: str) -> Any:
