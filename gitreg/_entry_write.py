@@ -300,12 +300,12 @@ def exit_now(code: int) -> None:
     The usual exit is kept when another thread is alive or the interpreter has no way to
     run the callbacks first.
     """
+    import _thread  # threading counts the same threads; a write need not import it (#26)
     import atexit
     import os
-    import threading
 
     run_callbacks = getattr(atexit, "_run_exitfuncs", None)
-    if run_callbacks is None or threading.active_count() != 1:
+    if run_callbacks is None or _thread._count() != 0:  # another thread is alive
         sys.exit(code)
     run_callbacks()
     try:

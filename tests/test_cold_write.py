@@ -10,9 +10,11 @@ times anything (bench/ does).
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,47 @@ def test_a_finding_is_the_tuple_it_was() -> None:
         Finding("p", 1, "c")  # type: ignore[call-arg]
     with pytest.raises(AttributeError):
         finding.extra = 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("register", "churn", "s3://churn/3"),
+        ("transition", "churn", "1", "Staging"),
+        ("alias", "churn", "best", "2"),
+    ],
+)
+def test_a_plain_write_loads_no_threading_importlib_or_openssl(
+    repo: Path, args: tuple[str, ...]
+) -> None:
+    """#26, ninth round: the write's locks are ``_thread``'s and its fast exit counts
+    threads with ``_thread``; PyYAML is found with the import system's own finder; small
+    objects are hashed by the built-in SHA modules. The write is the same."""
+    old = time.time() - 60  # git's config unchanged for a while: kept, no git process
+    for config in (repo / ".git" / "config", repo.parent / ".gitconfig"):
+        if config.exists():
+            os.utime(config, (old, old))
+    warm, _loaded = run_probed(repo, "alias", "churn", "first", "1")  # gitreg.yaml remembered
+    assert warm.returncode == 0, warm.stderr
+    proc, loaded = run_probed(repo, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert "gitreg._entry_write" in loaded
+    # What the interpreter loaded before gitreg ran (an editable install's finder loads
+    # importlib and threading at start-up) is not the write's.
+    started = subprocess.run(
+        [sys.executable, "-c", "import sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    by_write = loaded - set(started)
+    assert not by_write & {"threading", "importlib.machinery", "hashlib", "_hashlib"}, by_write
+    assert (
+        _written(repo, args[0])
+        == {
+            "register": "s3://churn/3",
+            "transition": Stage.STAGING,
+            "alias": 2,
+        }[args[0]]
+    )
+    assert git(repo, "status", "--porcelain") == ""

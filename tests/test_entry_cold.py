@@ -487,3 +487,26 @@ def test_a_configuration_that_may_hold_a_credential_is_never_copied(
     assert key not in _fresh_config(repo)
     assert memo.is_file()  # the same clone without it: kept
     assert b"s3cr3t" not in memo.read_bytes()
+
+
+def test_unchanged_offsets_are_renamed_to_the_new_trees_name(tmp_path: Path) -> None:
+    """A same-size change of a large tree keeps its offsets: the file the write loaded is
+    renamed to the new tree's name (not written again); other offsets are written."""
+    offsets = list(range(12, 90_000, 44))
+    store_memo.save_offsets(tmp_path, "tree", "a" * 40, 90_012, offsets, None)
+    folder = tmp_path / "offsets"
+    first = (folder / f"tree-{'a' * 40}").read_bytes()
+    inode = (folder / f"tree-{'a' * 40}").stat().st_ino
+    assert list(store_memo.load_offsets(tmp_path, "tree", "a" * 40, 90_012) or []) == offsets
+    store_memo.save_offsets(tmp_path, "tree", "b" * 40, 90_012, offsets, "a" * 40)
+    assert sorted(p.name for p in folder.iterdir()) == [f"tree-{'b' * 40}"]
+    assert (folder / f"tree-{'b' * 40}").stat().st_ino == inode  # renamed
+    assert (folder / f"tree-{'b' * 40}").read_bytes() == first
+    assert list(store_memo.load_offsets(tmp_path, "tree", "b" * 40, 90_012) or []) == offsets
+    moved = [*offsets[:-1], offsets[-1] + 8]  # another tree's: written, not renamed
+    store_memo.save_offsets(tmp_path, "tree", "c" * 40, 90_020, moved, "b" * 40)
+    assert sorted(p.name for p in folder.iterdir()) == [f"tree-{'c' * 40}"]
+    assert list(store_memo.load_offsets(tmp_path, "tree", "c" * 40, 90_020) or []) == moved
+    # Offsets that were not the ones loaded (the file changed since) are written too.
+    store_memo.save_offsets(tmp_path, "tree", "d" * 40, 90_020, offsets, "c" * 40)
+    assert list(store_memo.load_offsets(tmp_path, "tree", "d" * 40, 90_020) or []) == offsets

@@ -53,6 +53,8 @@ import sys
 from gitreg.core import sha
 def fresh(call):  # each call as in a new interpreter: hashlib not loaded yet
     sys.modules.pop("hashlib", None)  # (a harness such as mutmut's may have loaded it)
+    sys.modules.pop("_hashlib", None)
+    sha._left, sha._FOUND = sha.LARGE, {}  # nothing hashed yet
     return type(call()).__module__
 small, large = b"x" * (sha.LARGE - 1), b"x" * sha.LARGE
 seen = [fresh(lambda: sha.sha1()), fresh(lambda: sha.sha1(small)),
@@ -62,6 +64,8 @@ seen = [fresh(lambda: sha.sha1()), fresh(lambda: sha.sha1(small)),
         fresh(lambda: sha.sha1(b"x", more=sha.LARGE - 2))]
 def fresh_digest(make):  # the built-in modules' digests, fed whole and in pieces, copied
     sys.modules.pop("hashlib", None)
+    sys.modules.pop("_hashlib", None)
+    sha._left, sha._FOUND = sha.LARGE, {}
     whole = make(b"blob 3\0abc").hexdigest()
     fed = make(b"blob 3\0", more=3)
     fed.update(b"a")
@@ -70,9 +74,17 @@ def fresh_digest(make):  # the built-in modules' digests, fed whole and in piece
     copied.update(b"bc")
     return [type(fed).__module__, whole, fed.hexdigest(), copied.hexdigest()]
 digests = [fresh_digest(sha.sha1), fresh_digest(sha.sha256)]
+sys.modules.pop("hashlib", None)
+sys.modules.pop("_hashlib", None)
+sha._left, sha._FOUND = sha.LARGE, {}  # a process's budget: the sum of its inputs, not each one
+half = b"x" * (sha.LARGE // 2)
+budget = [type(sha.sha1(half)).__module__,
+          type(sha.sha256(b"x", more=sha.LARGE // 2 - 2)).__module__,
+          type(sha.sha1(b"x")).__module__, type(sha.sha1()).__module__]
+without = "hashlib" not in sys.modules and "_hashlib" in sys.modules  # OpenSSL, no hashlib
 import hashlib  # once loaded, every size goes to it
 seen += [type(sha.sha1(b"x")).__module__, type(sha.sha256(b"x")).__module__]
-print([seen, digests])
+print([seen, digests, budget, without])
 """
 
 
@@ -85,20 +97,23 @@ def _has_module(name: str) -> bool:
 
 
 def test_each_size_goes_where_the_module_doc_says() -> None:
-    """Below LARGE (counting what the caller will still feed), while ``hashlib`` is not
-    loaded: CPython's own module when the interpreter has one (no OpenSSL import); from LARGE
-    on: hashlib, and once hashlib is loaded, hashlib for every size (faster). No argument:
-    the empty input."""
+    """Below LARGE (counting what the caller will still feed, and what the process hashed
+    before), while ``hashlib`` is not loaded: CPython's own module when the interpreter has
+    one (no OpenSSL import); from LARGE on: hashlib, and once hashlib is loaded, hashlib for
+    every size (faster). No argument: the empty input."""
     assert sha.sha1().hexdigest() == hashlib.sha1().hexdigest()
     assert sha.sha256().hexdigest() == hashlib.sha256().hexdigest()
     found = subprocess.run(
         [sys.executable, "-c", ROUTES], capture_output=True, text=True, check=True
     ).stdout
-    seen, digests = ast.literal_eval(found)
+    seen, digests, budget, without = ast.literal_eval(found)
     openssl = type(hashlib.sha1(b"")).__module__
     small1 = "_sha1" if _has_module("_sha1") else openssl
     small2 = next((m for m in ("_sha2", "_sha256") if _has_module(m)), openssl)
     assert seen == [small1, small1, small2, small2, *[openssl] * 4, small1, openssl, openssl]
+    # half of the budget, then a quarter less two bytes, then the rest is OpenSSL's
+    assert budget == [small1, small2, openssl, openssl]
+    assert without  # OpenSSL's constructors taken from _hashlib: hashlib is not imported
     for (module, *three), made, builtin in (
         (digests[0], hashlib.sha1, small1),
         (digests[1], hashlib.sha256, small2),

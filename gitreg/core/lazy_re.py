@@ -10,8 +10,8 @@ compiled at import.
 
 from __future__ import annotations
 
+import _thread  # threading's Lock, without importing threading (#26)
 import re
-import threading
 from typing import Any
 
 
@@ -19,7 +19,7 @@ class LazyPattern:
     """``re.compile(pattern, flags)``, done on first use (thread-safe, once)."""
 
     __slots__ = ("_compiled", "_flags", "_pattern")
-    _lock = threading.Lock()
+    _lock = _thread.allocate_lock()
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self._pattern = pattern

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import yaml_memo
+from gitreg.core import plain_tag, yaml_memo
 from gitreg.core.errors import InvalidManifest
 from gitreg.core.yaml_limits import MAX_DEPTH as MAX_DEPTH
 from gitreg.core.yaml_limits import MAX_FILE_BYTES as MAX_FILE_BYTES
@@ -238,10 +238,18 @@ STR_TAG = "tag:yaml.org,2002:str"
 @functools.lru_cache(maxsize=8192)  # keys and stage names repeat in every manifest
 def implicit_tag(text: str) -> str:
     """The type the dumper's resolver gives ``text`` written plain (as the emitter asks)."""
+    known = plain_tag.tag(text, _plain_table())  # the usual shapes need no regex (#26)
+    if known is not None:
+        return known
     for tag, regexp in _resolvers(text[0] if text else "") + _resolvers(None):
         if regexp.match(text):
             return tag
     return STR_TAG
+
+
+@functools.cache
+def _plain_table() -> plain_tag.Table:
+    return plain_tag.Table(_table())
 
 
 @functools.cache

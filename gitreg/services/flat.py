@@ -13,8 +13,8 @@ compares the two on random sequences of writes).
 
 from __future__ import annotations
 
+import _thread
 import bisect
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ _KEEP = 4  # of each: a model a process writes stays while it writes a few other
 # the same model starts from them instead of reading 1.6 MB back from git and searching
 # it again (a few, likewise; a Sparse is never changed once made).
 _DOCS: dict[str, Sparse] = {}
-_MEMORY_LOCK = threading.Lock()  # a server writes from several threads (#25)
+_MEMORY_LOCK = _thread.allocate_lock()  # a server writes from several threads (#25)
 
 
 @record.dataclass(frozen=True, slots=True)

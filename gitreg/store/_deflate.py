@@ -18,7 +18,7 @@ piece, which costs what one ``compress`` did. Pure: no I/O.
 
 from __future__ import annotations
 
-import threading
+import _thread
 import zlib
 
 from gitreg.core import record
@@ -54,7 +54,7 @@ class Layout:
 
 
 _LAYOUTS: dict[str, Layout] = {}
-_LOCK = threading.Lock()  # a server writes from several threads (#25)
+_LOCK = _thread.allocate_lock()  # a server writes from several threads (#25)
 
 
 def deflate(oid: str, header: bytes, data: bytes, level: int, like: str | None) -> bytes:

@@ -15,11 +15,11 @@ Callers use this only for a plain SHA-1 repository whose objects live in its own
 
 from __future__ import annotations
 
+import _thread
 import bisect
 import contextlib
 import os
 import sys
-import threading
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -127,7 +127,7 @@ def _store(objects: Path, oid: str, body: Callable[[], bytes | list[bytes | memo
     if final.exists():
         return oid
     content = body()
-    tmp = directory / f"tmp_obj_gitreg_{os.getpid()}_{threading.get_ident()}"
+    tmp = directory / f"tmp_obj_gitreg_{os.getpid()}_{_thread.get_ident()}"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(tmp, flags, 0o444)
@@ -183,7 +183,7 @@ class Reader:
         self.objects = objects
         self._proc: subprocess.Popen[bytes] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], Reader] | None = None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def _start(self) -> subprocess.Popen[bytes]:
         # Loaded here: a write whose objects are all loose starts no process (#26).

@@ -28,9 +28,16 @@ import struct
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from gitreg.core import record, sha
 from gitreg.store import memo
+
+if TYPE_CHECKING:
+    import mmap
+
+    # A shared index's bytes: read, or mapped when a former write checked the file (#26).
+    Data = bytes | mmap.mmap
 
 # A split part larger than this is folded into a new shared index by git: each write
 # rewrites and hashes the split part (0.3 to 0.5 us of CPU per entry, and its bytes are
@@ -123,7 +130,7 @@ def ewah_encode(positions: list[int]) -> bytes:
 class Shared:
     """A shared index: its bytes and where each entry starts, to find a name by bisection."""
 
-    data: bytes
+    data: Data
     version: int
     offsets: Sequence[int]
     # False while ``offsets`` are a former process's (``memo``): each one used is checked
@@ -214,17 +221,27 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
     cached = _SHARED.get(oid)
     if cached is not None:
         return cached
+    path = git_dir / f"sharedindex.{oid}"
+    state_dir = git_dir / "gitreg"
     try:
-        data = (git_dir / f"sharedindex.{oid}").read_bytes()
-    except OSError as e:
+        with open(path, "rb") as f:
+            stat = os.fstat(f.fileno())
+            identity = _identity(path, oid, stat)
+            trusted = _verified_before(state_dir, identity)
+            data = _mapped(f) if trusted else f.read()
+            steady = _identity(path, oid, os.fstat(f.fileno())) == identity
+    except (OSError, ValueError) as e:  # ValueError: an empty file cannot be mapped
         raise Refused(str(e)) from e
-    digest = sha.sha1(data[:-20]).hexdigest()
-    if data[:4] != b"DIRC" or digest != oid or data[-20:].hex() != oid:
+    if data[:4] != b"DIRC" or data[-20:].hex() != oid or len(data) != stat.st_size:
         raise Refused("a shared index that is not the one named")
+    if not (trusted and steady):
+        if sha.sha1(data[:-20]).hexdigest() != oid:
+            raise Refused("a shared index that is not the one named")
+        if steady and not trusted:
+            _remember_verified(state_dir, identity, stat)
     version, count = struct.unpack_from(">II", data, 4)
     if version not in (2, 3):
         raise Refused(f"shared index version {version}")
-    state_dir = git_dir / "gitreg"
     offsets: Sequence[int] | None = memo.load_offsets(state_dir, "shared", oid, len(data))
     walked = offsets is None or len(offsets) != count or (count > 0 and offsets[0] != 12)
     if walked:
@@ -237,7 +254,63 @@ def load_shared(git_dir: Path, oid: str) -> Shared:
     return shared
 
 
-def _entry_offsets(data: bytes, version: int, count: int) -> list[int]:
+# A shared index's SHA-1 was checked by a former process (#26, ninth round). A cold write
+# at 10,000 models hashed the 880 kB file whole to trust it, and loaded OpenSSL for that.
+# The CLI's write path (``memo.for_next_process``) keeps, once the hash matched, the file's
+# identity as read through the open file: its path and name (the hash), size, inode,
+# device, mtime and ctime in nanoseconds. A later process trusts the bytes it reads when
+# the open file's identity is the same; anything else is hashed again: a file rewritten
+# in place or touched (a new ctime, which no caller can set back), replaced by a rename
+# (another inode or ctime), of another size. git's racy rule: the record is kept only
+# if the file's times are older than the record's own (written after the read), since a
+# change within the same clock tick could leave the file's times as they were. The
+# header and the trailer (the name) are checked every time.
+_VERIFIED = "shared-verified"
+
+
+def _identity(path: Path, oid: str, stat: os.stat_result) -> tuple[object, ...]:
+    return (
+        str(path),
+        oid,
+        stat.st_size,
+        stat.st_ino,
+        stat.st_dev,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+    )
+
+
+def _verified_before(state_dir: Path, identity: tuple[object, ...]) -> bool:
+    """Whether a former CLI write checked the hash of this very file (``_VERIFIED``)."""
+    if not memo.for_next_process:
+        return False
+    known = memo.load(state_dir, _VERIFIED)
+    return isinstance(known, tuple) and known == identity
+
+
+def _mapped(f: IO[bytes]) -> Data:
+    """The trusted file mapped, not read: a lookup touches a few dozen of the 880 kB's
+    pages (reading them all was 0.5 ms of a cold write at 10,000 models, #26). The file is
+    never changed in place (git writes a new one and renames it; one unlinked stays
+    mapped whole); one truncated under a live process would fault it, as for git."""
+    import mmap
+
+    return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _remember_verified(state_dir: Path, identity: tuple[object, ...], stat: os.stat_result) -> None:
+    """Keep ``identity`` as checked, unless the file changed too recently to tell (racy)."""
+    if not memo.for_next_process:
+        return
+    newest = max(stat.st_mtime_ns, stat.st_ctime_ns)
+
+    def older(record: os.stat_result) -> bool:  # same filesystem, same clock
+        return record.st_dev == stat.st_dev and newest < record.st_ctime_ns
+
+    memo.save(state_dir, _VERIFIED, identity, keep=older)
+
+
+def _entry_offsets(data: Data, version: int, count: int) -> list[int]:
     """Where each of the ``count`` entries of an index starts, walking them in turn.
 
     A new process used to walk the 10,000 entries of a large registry's shared index for
@@ -254,7 +327,7 @@ def _entry_offsets(data: bytes, version: int, count: int) -> list[int]:
     return offsets
 
 
-def _offsets_v2(data: bytes, count: int) -> list[int]:
+def _offsets_v2(data: Data, count: int) -> list[int]:
     """``_entry_offsets`` of a version 2 index (what git writes a shared index as): every header
     is 62 bytes, so one step per entry is its name's length (a third less time: a new
     process reads the 10,000 entries of a large registry's shared index once, #26)."""

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg.core import manifest, yaml_memo
+from gitreg.core import lazy_re, manifest, yaml_memo
 from gitreg.core.config import CONFIG_FILE, MODELS_DIR, RETIRED_FILE, Config
 from gitreg.core.entities import RegisteredModel
 from gitreg.core.errors import (
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
 RETIRED_NAME = RETIRED_FILE.rsplit("/", 1)[-1]
 
 
-_DATE = re.compile(
+_DATE = lazy_re.lazy(  # for a date given to a read (--at): a write never compiles it (#26)
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 )
 

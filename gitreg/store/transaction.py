@@ -7,8 +7,8 @@ transaction never touches the work tree or a ref itself.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ Clock = Callable[[], int]  # epoch milliseconds
 # the policy), 0.7 ms each (#26). A Config is frozen; the text decides it alone.
 _CONFIGS: dict[bytes, Config] = {}
 _CONFIGS_KEEP = 4
-_CONFIGS_LOCK = threading.Lock()  # a server writes from several threads (#25)
+_CONFIGS_LOCK = _thread.allocate_lock()  # a server writes from several threads (#25)
 
 
 # The models the last transactions of this process compared (before and after), by the

@@ -8,9 +8,9 @@ tree of a write killed after its ref moved, or discards one killed before (see #
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,7 +114,7 @@ def check_clean(root: Path, repo: Repo, local: str | None, paths: Sequence[str])
 _SEEN: dict[tuple[str, str], tuple[str, tuple[int, ...]]] = {}
 _SEEN_LARGE = 64 * 1024  # smaller files are read: a few microseconds
 _SEEN_KEEP = 64
-_SEEN_LOCK = threading.Lock()  # a server writes from several threads (#25)
+_SEEN_LOCK = _thread.allocate_lock()  # a server writes from several threads (#25)
 
 
 def _stat_key(info: os.stat_result) -> tuple[int, ...]:
