@@ -13,6 +13,8 @@ import re
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gitreg.core import manifest, plain_tag
 
@@ -237,3 +239,17 @@ def test_another_table_keeps_only_the_rule_every_table_obeys() -> None:
     assert plain_tag.tag("3", table) is None
     everywhere = plain_tag.Table([*rows, (None, "tag:example,x", re.escape("x"), 0)])
     assert plain_tag.tag("Staging", everywhere) is None
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.text(alphabet="0123456789.-+_:eExXbBoOTtZz ~yYnNfFaslu\n,#", max_size=26)
+    | st.text(max_size=12)
+    | st.from_regex(r"\d{4}-\d{1,2}-\d{1,2}[Tt ]\d{1,2}:\d\d:\d\d(\.\d*)?(Z|[+-]\d\d(:\d\d)?)?")
+)
+def test_any_text_is_tagged_as_the_resolvers_tag_it(text: str) -> None:
+    """Whatever a scalar holds, the shortcut's answer is the resolvers' or none at all, and
+    what a write emits is tagged exactly as PyYAML would tag it."""
+    found = plain_tag.tag(text, _table())
+    assert found is None or found == _by_regex(text)
+    assert manifest.implicit_tag(text) == _by_regex(text)
