@@ -7,6 +7,11 @@ start in milliseconds) while this process parses its own chunk, and brings the r
 back in one ``marshal`` string per chunk. A text that does not parse (or parses to
 something ``marshal`` cannot carry) is left out of the answer: the caller parses it itself
 and reports the error exactly as it would have. Small batches are parsed here directly.
+
+A site build's read (#26) is done on every core by ``check_ahead``: children check shares
+of the manifests from their ends while this process reads from the front, each side taking
+what the other has not reached. ``fork`` is the one way this package and the site start a
+child that answers through a pipe: framed answers, an exit code that says how it ended.
 """
 
 from __future__ import annotations
@@ -23,9 +28,6 @@ from gitreg.core import manifest, patch
 from gitreg.core.errors import GitregError
 
 PARALLEL_FROM_BYTES = 1 << 20  # below about 1 MB of YAML, starting workers costs more
-# ``check_ahead``: the caller's share, against a child's. It also makes every model of the
-# read (``reading._Build``), so it takes less: with 2 cores, both finish together (#26).
-CALLER_SHARE = 0.7
 MAX_WORKERS = 8
 
 
