@@ -1,11 +1,13 @@
 """The site's whole-registry read on every core (#26): the same read as on one core.
 
 A full build reads every manifest before any page renders; where no cache has parsed them
-(a fresh clone, CI), forked children parse and check all but the first share
-(``store.parallel.check_ahead``) while the build's own process does that share. Whatever a
-child answers, the read must be exactly the serial one: the same models, the same refusals
-with the same findings and lines, the same caches left for the next read, at the work tree
-and at a commit. The size threshold is lowered so that a small registry forks.
+(a fresh clone, CI), forked children parse and check their shares from the end
+(``store.parallel.check_ahead``) while the build's own process reads from the front and
+does whatever no child has answered yet. Whatever a child answers, and however it ends
+(failing, killed, sending garbage), the read must be exactly the serial one: the same
+models, the same refusals with the same findings and lines, the same caches left for the
+next read, at the work tree and at a commit. The size threshold is lowered so that a small
+registry forks.
 """
 
 from __future__ import annotations
