@@ -281,8 +281,10 @@ class Ahead:
     def get(self, index: int) -> tuple[Any, bool] | None:
         """(parsed, passed every check) of item ``index`` if a child has answered it; None:
         the caller's to do (it then tells that child it need not go below ``index + 1``)."""
-        self._poll(lambda child: child.poll())
         found = self._found.get(index)
+        if found is None and self._children:  # what has come since (the pipe is drained)
+            self._poll(lambda child: child.poll())
+            found = self._found.get(index)
         if found is None and self._taken is not None:
             slot = bisect.bisect_right(self._starts, index) - 1
             if slot >= 0:
