@@ -113,14 +113,25 @@ class _SendFailed(Exception):
     """The pipe to the parent failed: never one of the job's own ``refused`` errors."""
 
 
-def fork(job: Callable[[Send], None], refused: tuple[type[BaseException], ...] = ()) -> Child:
+def fork(
+    job: Callable[[Send], None],
+    refused: tuple[type[BaseException], ...] = (),
+    pipe_bytes: int = 0,
+) -> Child:
     """Run ``job(send)`` in a forked child; each ``send(bytes)`` reaches this process as one
     frame (``Child.poll``, ``Child.wait``), and the child's exit code says how it ended:
     ``ANSWERED`` once ``job`` returned, ``REFUSED`` when it raised one of ``refused``,
     ``FAILED`` otherwise. The child never runs this process's exit handlers, buffers or
     finalizers (``os._exit``). The caller makes sure forking is safe (Linux, one thread).
+    ``pipe_bytes``: a larger pipe where the kernel allows it (a child that sends much
+    while this process is busy then waits less).
     """
     read_end, write_end = os.pipe()
+    if pipe_bytes:
+        import fcntl  # where children fork (Linux)
+
+        with contextlib.suppress(AttributeError, OSError):  # the user's pipe quota may refuse
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, pipe_bytes)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child (coverage does not follow a fork)
         code = FAILED
