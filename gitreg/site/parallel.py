@@ -17,7 +17,6 @@ half-way), it all runs here.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -26,6 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from gitreg.store.parallel import Child, Send
 
 
 T = TypeVar("T")
@@ -132,26 +133,17 @@ def _take(
 
 def _fork(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int) -> _Inbox:
     """A worker process rendering with a writer of its own; its results (or the exception
-    that stopped it) come back pickled, a ticket's at a time, through its own pipe."""
-    import fcntl  # only where workers fork (Linux)
+    that stopped it) come back pickled, a ticket's at a time, through its own pipe
+    (``store.parallel.fork``)."""
+    from gitreg.store.parallel import fork
 
-    read_end, write_end = os.pipe()
-    with contextlib.suppress(AttributeError, OSError):  # a larger pipe: the worker never waits
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child (coverage does not follow a fork)
-        code = 1
-        try:
-            os.close(read_end)
-            _work(job, items, root, tickets, step, write_end)
-            code = 0
-        finally:
-            os._exit(code)  # nothing of the parent's (buffers, atexit, finalizers) runs twice
-    os.close(write_end)
-    return _Inbox(pid, read_end)
+    def work(send: Send) -> None:
+        _work(job, items, root, tickets, step, send)
+
+    return _Inbox(fork(work, pipe_bytes=_PIPE_BYTES))
 
 
-def _work(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int, fd: int) -> None:
+def _work(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int, out: Send) -> None:
     """A worker's share: each ticket's results sent as ``(True, results)``, then
     ``(True, None)`` once there is none left, or ``(False, the exception)``."""
     import pickle
@@ -159,10 +151,7 @@ def _work(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int, f
     from gitreg.site.output import FileWriter
 
     def send(message: tuple[bool, Any]) -> None:
-        data = pickle.dumps(message, -1)
-        view = memoryview(len(data).to_bytes(8, "little") + data)
-        while view:
-            view = view[os.write(fd, view) :]
+        out(pickle.dumps(message, -1))
 
     try:
         writer = FileWriter(root)
@@ -176,58 +165,41 @@ def _work(job: Job, items: Sequence[Any], root: Path, tickets: int, step: int, f
             send((False, e))
         except Exception:  # an exception pickle cannot carry
             send((False, RuntimeError(f"a site worker failed: {e!r}")))
-    finally:
-        os.close(fd)
 
 
 class _Inbox:
     """What one worker sent: its results so far, its error, whether it finished."""
 
-    def __init__(self, pid: int, fd: int) -> None:
-        self.pid, self.fd = pid, fd
-        os.set_blocking(fd, False)
-        self.buffer = bytearray()
+    def __init__(self, child: Child) -> None:
+        self.child = child
         self.found: dict[int, Any] = {}
         self.error: BaseException | None = None
         self.finished = False
 
     def poll(self) -> None:
         """Take what the worker has sent so far, without waiting."""
-        with contextlib.suppress(BlockingIOError):
-            while part := os.read(self.fd, 1 << 20):
-                self.buffer += part
-        self._unpack()
+        self._unpack(self.child.poll())
 
     def close(self) -> None:
         """Take the rest once the worker has ended, and wait for it (idempotent)."""
-        if self.fd < 0:
-            return
-        try:
-            os.set_blocking(self.fd, True)
-            while part := os.read(self.fd, 1 << 20):
-                self.buffer += part
-        finally:
-            os.close(self.fd)
-            self.fd = -1
-            _pid, status = os.waitpid(self.pid, 0)
-        self._unpack()
-        if self.error is None and (status != 0 or not self.finished):
-            self.error = RuntimeError(f"a process rendering the site stopped (status {status})")
+        from gitreg.store.parallel import ANSWERED
 
-    def _unpack(self) -> None:
+        if self.child.code is not None:
+            return
+        self._unpack(self.child.wait())
+        if self.error is None and (self.child.code != ANSWERED or not self.finished):
+            self.error = RuntimeError(
+                f"a process rendering the site stopped (exit {self.child.code})"
+            )
+
+    def _unpack(self, frames: list[bytes]) -> None:
         import pickle
 
-        view, at = self.buffer, 0
-        while len(view) - at >= 8:
-            size = int.from_bytes(view[at : at + 8], "little")
-            if len(view) - at - 8 < size:
-                break
-            ok, found = pickle.loads(view[at + 8 : at + 8 + size])  # our own child's
-            at += 8 + size
+        for frame in frames:
+            ok, found = pickle.loads(frame)  # our own child's
             if not ok:
                 self.error = found
             elif found is None:
                 self.finished = True
             else:
                 self.found.update(found)
-        del self.buffer[:at]

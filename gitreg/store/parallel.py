@@ -7,24 +7,27 @@ start in milliseconds) while this process parses its own chunk, and brings the r
 back in one ``marshal`` string per chunk. A text that does not parse (or parses to
 something ``marshal`` cannot carry) is left out of the answer: the caller parses it itself
 and reports the error exactly as it would have. Small batches are parsed here directly.
+
+A site build's read (#26) is done on every core by ``check_ahead``: children check shares
+of the manifests from their ends while this process reads from the front, each side taking
+what the other has not reached. ``fork`` is the one way this package and the site start a
+child that answers through a pipe: framed answers, an exit code that says how it ended.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import marshal
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gitreg.core import manifest, patch
 from gitreg.core.errors import GitregError
 
 PARALLEL_FROM_BYTES = 1 << 20  # below about 1 MB of YAML, starting workers costs more
-# ``check_ahead``: the caller's share, against a child's. It also makes every model of the
-# read (``reading._Build``), so it takes less: with 2 cores, both finish together (#26).
-CALLER_SHARE = 0.7
 MAX_WORKERS = 8
 
 
@@ -98,7 +101,116 @@ def parse_many(items: Sequence[tuple[str, bytes]], workers: int | None = None) -
     return found
 
 
+# ------------------------------------------------------------- a forked child's answer (#26)
+
+# A child's exit code (``fork``): it answered; ``refused`` stopped it (an error the caller
+# expects, e.g. a disk's); anything else stopped it (negative: the signal that killed it).
+ANSWERED, REFUSED, FAILED = 0, 1, 2
+Send = Callable[[bytes], None]
+
+
+class _SendFailed(Exception):
+    """The pipe to the parent failed: never one of the job's own ``refused`` errors."""
+
+
+def fork(
+    job: Callable[[Send], None],
+    refused: tuple[type[BaseException], ...] = (),
+    pipe_bytes: int = 0,
+) -> Child:
+    """Run ``job(send)`` in a forked child; each ``send(bytes)`` reaches this process as one
+    frame (``Child.poll``, ``Child.wait``), and the child's exit code says how it ended:
+    ``ANSWERED`` once ``job`` returned, ``REFUSED`` when it raised one of ``refused``,
+    ``FAILED`` otherwise. The child never runs this process's exit handlers, buffers or
+    finalizers (``os._exit``). The caller makes sure forking is safe (Linux, one thread).
+    ``pipe_bytes``: a larger pipe where the kernel allows it (a child that sends much
+    while this process is busy then waits less).
+    """
+    read_end, write_end = os.pipe()
+    if pipe_bytes:
+        import fcntl  # where children fork (Linux)
+
+        with contextlib.suppress(AttributeError, OSError):  # the user's pipe quota may refuse
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, pipe_bytes)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (coverage does not follow a fork)
+        code = FAILED
+        try:
+            os.close(read_end)
+
+            def send(data: bytes) -> None:
+                try:
+                    _write_all(write_end, len(data).to_bytes(8, "little") + data)
+                except OSError as e:
+                    raise _SendFailed from e
+
+            try:
+                job(send)
+            except _SendFailed:
+                code = FAILED
+            except refused:
+                code = REFUSED
+            else:
+                code = ANSWERED
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    return Child(pid, read_end)
+
+
+class Child:
+    """A forked child (``fork``): the frames it sent, and how it ended."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid, self.fd = pid, fd
+        self.code: int | None = None  # its exit code, once ``wait`` saw it end
+        self._buffer = bytearray()
+        os.set_blocking(fd, False)
+
+    def poll(self) -> list[bytes]:
+        """The whole frames sent since the last call, without waiting."""
+        if self.fd >= 0:
+            with contextlib.suppress(BlockingIOError):
+                while part := os.read(self.fd, 1 << 20):
+                    self._buffer += part
+        return self._frames()
+
+    def wait(self) -> list[bytes]:
+        """The whole frames not yet taken, once the child has ended (its exit code in
+        ``code``; a frame it did not finish writing is dropped). Idempotent."""
+        if self.fd >= 0:
+            try:
+                os.set_blocking(self.fd, True)
+                while part := os.read(self.fd, 1 << 20):
+                    self._buffer += part
+            finally:
+                os.close(self.fd)
+                self.fd = -1
+                _pid, status = os.waitpid(self.pid, 0)
+                self.code = os.waitstatus_to_exitcode(status)
+        return self._frames()
+
+    def _frames(self) -> list[bytes]:
+        frames, buffer, at = [], self._buffer, 0
+        while len(buffer) - at >= 8:
+            size = int.from_bytes(buffer[at : at + 8], "little")
+            if len(buffer) - at - 8 < size:
+                break
+            frames.append(bytes(buffer[at + 8 : at + 8 + size]))
+            at += 8 + size
+        del buffer[:at]
+        return frames
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 # ------------------------------------------------- a whole-registry read on every core (#26)
+
+STEP = 16  # manifests a child checks between two answers
 
 
 def workers() -> int:
@@ -108,6 +220,51 @@ def workers() -> int:
     except AttributeError:  # not on every platform
         cores = os.cpu_count() or 1
     return max(1, min(cores, MAX_WORKERS))
+
+
+def check_ahead(items: Sequence[tuple[str, bytes]], workers: int) -> Ahead:
+    """Parse and check ``items`` (``verdict.check``) in ``workers - 1`` forked children while
+    this process reads them in order (``Ahead.get``).
+
+    Each child has a share of about equal bytes and works through it from its end,
+    ``STEP`` manifests at a time, each step's answers sent at once (parsed YAML and "passed
+    every check", one ``marshal`` string). This process, reading from the front, takes
+    what no child has answered yet (``Ahead.get`` answers None: the caller parses and checks
+    it as it would have) and tells the child how far it got, so the two meet wherever the
+    machine's load puts them and neither waits for the other (#26). What a child could not
+    parse, what it did not answer before it ended, and everything it sent after a frame that
+    is not its answer are the caller's too. Nothing is forked where it is not safe (not
+    Linux, threads running) or for a small batch.
+    """
+    import threading
+
+    count = min(workers, MAX_WORKERS, max(1, len(items)))
+    forks = sys.platform.startswith("linux") and threading.active_count() == 1
+    if count < 2 or not forks or sum(len(t) for _, t in items) < PARALLEL_FROM_BYTES:
+        return Ahead([], [], None)
+    shares = [share for share in _chunks(items, count - 1) if share]
+    import mmap
+
+    taken = mmap.mmap(-1, 8 * len(shares))  # shared with the children: the caller's progress
+    children = [_check(share, taken, slot) for slot, share in enumerate(shares)]
+    return Ahead(children, [share[0][0] for share in shares], taken)
+
+
+def _check(share: Sequence[tuple[int, str, bytes]], taken: Any, slot: int) -> Child:
+    """A child checking ``share`` from its end, ``STEP`` at a time, until it meets the
+    caller's progress (``taken[slot]``: the first index the caller has not done itself)."""
+
+    def job(send: Send) -> None:
+        end = len(share)
+        while end > 0:
+            start = max(0, end - STEP)
+            done = int.from_bytes(taken[8 * slot : 8 * slot + 8], "little")
+            if share[end - 1][0] < done:  # the caller has done this step and those before
+                return
+            send(_checked_chunk(share[start:end]))
+            end = start
+
+    return fork(job)
 
 
 def _checked_chunk(items: Sequence[tuple[int, str, bytes]]) -> bytes:
@@ -122,80 +279,46 @@ def _checked_chunk(items: Sequence[tuple[int, str, bytes]]) -> bytes:
     return marshal.dumps(out)
 
 
-def check_ahead(items: Sequence[tuple[str, bytes]], workers: int) -> Ahead:
-    """Parse and check ``items`` (``verdict.check``) in ``workers - 1`` forked children while
-    this process works through the first share itself (``Ahead.get`` answers None there).
-
-    Each child takes an equal share (by bytes) after the first, sends its answers through a
-    pipe in one ``marshal`` string and ends. What a child could not parse, or a child that
-    failed, answers None: the caller parses and checks it as it would have. Nothing is
-    forked where it is not safe (not Linux, threads running) or for a small batch.
-    """
-    import threading
-
-    count = min(workers, MAX_WORKERS, max(1, len(items)))
-    forks = sys.platform.startswith("linux") and threading.active_count() == 1
-    if count < 2 or not forks or sum(len(t) for _, t in items) < PARALLEL_FROM_BYTES:
-        return Ahead([], len(items))
-    chunks = _chunks(items, count, CALLER_SHARE)
-    if len(chunks) < 2:
-        return Ahead([], len(items))
-    return Ahead([_fork(chunk) for chunk in chunks[1:]], chunks[1][0][0])
-
-
 class Ahead:
-    """The children's answers (``check_ahead``), read when first asked for."""
+    """The children's answers (``check_ahead``), taken as they come."""
 
-    def __init__(self, children: list[tuple[int, int]], first: int) -> None:
-        self._children = children  # (pid, read end of its pipe)
-        self._first = first  # the index of the first item a child took
+    def __init__(self, children: list[Child], starts: list[int], taken: Any) -> None:
+        self._children = children  # one per share, in the shares' order
+        self._starts = starts  # the first index of each child's share
+        self._taken = taken  # shared: per child, the first index the caller has not done
         self._found: dict[int, tuple[Any, bool]] = {}
+        self._broken: set[int] = set()  # children that sent something not an answer
 
     def get(self, index: int) -> tuple[Any, bool] | None:
-        """(parsed, passed every check) of item ``index``; None: the caller's to do."""
-        if index < self._first:
-            return None
-        self.close()
-        return self._found.get(index)
+        """(parsed, passed every check) of item ``index`` if a child has answered it; None:
+        the caller's to do (it then tells that child it need not go below ``index + 1``)."""
+        found = self._found.get(index)
+        if found is None and self._children:  # what has come since (the pipe is drained)
+            self._poll(lambda child: child.poll())
+            found = self._found.get(index)
+        if found is None and self._taken is not None:
+            slot = bisect.bisect_right(self._starts, index) - 1
+            if slot >= 0:
+                self._taken[8 * slot : 8 * slot + 8] = (index + 1).to_bytes(8, "little")
+        return found
 
     def close(self) -> None:
         """Read every child's answers and wait for it (idempotent)."""
-        children, self._children = self._children, []
-        for pid, fd in children:
-            data = _read_all(fd)
-            _pid, status = os.waitpid(pid, 0)
-            if status != 0:
-                continue
-            with contextlib.suppress(EOFError, ValueError, TypeError):
-                for index, parsed, passed in marshal.loads(data):  # our own child's answer
-                    self._found[index] = (parsed, bool(passed))
+        self._poll(lambda child: child.wait())
+        if self._taken is not None:
+            self._taken.close()
+            self._taken = None
+        self._children = []
 
-
-def _fork(chunk: Sequence[tuple[int, str, bytes]]) -> tuple[int, int]:
-    """A child that parses and checks ``chunk``: (its pid, the pipe to read its answer)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child (coverage does not follow a fork)
-        code = 1
-        try:
-            os.close(read_end)
-            view = memoryview(_checked_chunk(chunk))
-            while view:
-                view = view[os.write(write_end, view) :]
-            code = 0
-        finally:
-            os._exit(code)  # nothing of the parent's (buffers, atexit) runs twice
-    os.close(write_end)
-    return pid, read_end
-
-
-def _read_all(fd: int) -> bytes:
-    parts: list[bytes] = []
-    try:
-        while True:
-            part = os.read(fd, 1 << 20)
-            if not part:
-                return b"".join(parts)
-            parts.append(part)
-    finally:
-        os.close(fd)
+    def _poll(self, frames_of: Callable[[Child], list[bytes]]) -> None:
+        for slot, child in enumerate(self._children):
+            for frame in frames_of(child):
+                if slot in self._broken:
+                    continue
+                try:
+                    answers = marshal.loads(frame)  # our own child's answer
+                    found = {i: (parsed, bool(ok)) for i, parsed, ok in answers}
+                except (EOFError, ValueError, TypeError):
+                    self._broken.add(slot)  # garbage: nothing more of it is used
+                    continue
+                self._found.update(found)
