@@ -41,6 +41,14 @@ _HASHED_LARGE = 64 * 1024
 _HASHED_KEEP = 4
 
 
+def hashed(oid: str) -> bytes | None:
+    """The bytes of large blob ``oid`` if this process hashed them lately (``blob_id``)."""
+    for known, found in list(_HASHED):
+        if found == oid:
+            return known
+    return None
+
+
 def blob_id(data: bytes) -> str:
     """The id git gives ``data`` as a blob (SHA-1), computed in-process."""
     large = len(data) >= _HASHED_LARGE and type(data) is bytes  # immutable only
