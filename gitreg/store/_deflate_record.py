@@ -15,7 +15,8 @@ blob's bytes, hashed to that id in this process (``_git.hashed``: the clean chec
 manifest's read hash them anyway); the loose object is a regular file of the recorded size
 and CRC-32 (read whole: 300 kB, 0.05 ms to check); the pieces cover the blob in order
 without a gap, each within the file and ending where a sync flush ends (``00 00 ff ff``);
-the zlib header and the final empty block are where they belong and the Adler-32 the
+the zlib header, the header piece (inflated: the blob's header) and the final empty block
+are where they belong, the pieces follow each other without a gap, and the Adler-32 the
 recorded pieces combine to is the one the file ends with. Anything else (a missing,
 truncated, garbage, stale or foreign record, an object rewritten, replaced or packed
 away) and the record is ignored: the blob is compressed whole, as before. The pieces
@@ -88,22 +89,27 @@ def _read_object(path: Path, size: object) -> bytes | None:
 
 
 def _pieces(raw: bytes, table: tuple[object, ...], length: int) -> tuple[object, ...] | None:
-    """The ``_deflate.Piece`` values of ``table`` checked against ``raw`` (see the module)."""
+    """The ``_deflate.Piece`` values of ``table`` checked against ``raw`` (see the module):
+    the zlib header, the header piece (inflated: the blob's header), then the pieces one
+    after the other, each ending a sync flush, then the final block and the Adler-32."""
     from gitreg.store._deflate import _END, Piece, adler_combine
 
-    if len(raw) < 8 or raw[-6:-4] != _END or (raw[0] & 0x0F != 8) or (raw[0] << 8 | raw[1]) % 31:
+    header = b"blob %d\0" % length
+    if len(raw) < 8 or raw[-6:-4] != _END or raw[0] & 0x0F != 8 or (raw[0] << 8 | raw[1]) % 31:
         return None
-    adler = zlib.adler32(b"blob %d\0" % length)
+    adler = zlib.adler32(header)
     pieces = []
     at = 0  # the blob's bytes covered so far
-    low = 2  # the file's bytes before the first piece: the zlib header and the header piece
+    low = None  # where the next piece must start in the file (after the header piece)
     for entry in table:
         if not (isinstance(entry, tuple) and len(entry) == 5):
             return None
         if not all(type(value) is int and value >= 0 for value in entry):
             return None
         offset, size, check, start, end = entry
-        if offset != at or size == 0 or not low <= start < end <= len(raw) - 6:
+        if low is None:
+            low = start if _header_piece(raw[2:start], header) else -1
+        if offset != at or size == 0 or start != low or not start < end <= len(raw) - 6:
             return None
         deflated = raw[start:end]
         if not deflated.endswith(_FLUSHED):
@@ -114,6 +120,17 @@ def _pieces(raw: bytes, table: tuple[object, ...], length: int) -> tuple[object,
     if at != length or low != len(raw) - 6 or adler != int.from_bytes(raw[-4:], "big"):
         return None
     return tuple(pieces)
+
+
+def _header_piece(deflated: bytes, header: bytes) -> bool:
+    """Whether ``deflated`` is a raw deflate of ``header`` ending a sync flush."""
+    if not deflated.endswith(_FLUSHED):
+        return False
+    inflater = zlib.decompressobj(-15)
+    try:
+        return inflater.decompress(deflated, len(header) + 1) == header
+    except zlib.error:
+        return False
 
 
 def keep(objects: Path, oid: str, length: int, parts: list[bytes]) -> None:
