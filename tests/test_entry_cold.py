@@ -474,14 +474,33 @@ def test_no_records_file_is_written_where_python_writes_no_bytecode(
     ],
 )
 def test_a_configuration_that_may_hold_a_credential_is_never_copied(
-    repo: Path, key: str, value: str
+    repo: Path, key: str, value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The rest of such a configuration is kept (a credential helper in the system file
+    ran ``git config`` in every write, #26): the entry itself is withheld, neither its
+    value nor a name holding it written; a later process answers the rest from the memo
+    and asks git for the withheld entry."""
     memo = repo / ".git" / "gitreg" / f"{_git.CONFIG_MEMO}.marshal"
     git(repo, "config", key, value)
     _settle(repo)
     memo.unlink(missing_ok=True)
-    assert _fresh_config(repo)[key.lower() if key.count(".") < 2 else key] == value
-    assert not memo.exists()
+    wanted = key.lower() if key.count(".") < 2 else key
+    assert _fresh_config(repo)[wanted] == value
+    assert memo.is_file()
+    assert b"s3cr3t" not in memo.read_bytes()
+    calls: list[object] = []
+    real = _git.run
+    monkeypatch.setattr(_git, "run", lambda *a, **k: calls.append(a) or real(*a, **k))
+    later = _fresh_config(repo)
+    assert later.get("core.bare") == "false"
+    assert "core.filemode" in later
+    assert later.get("user.nosuchthing") is None
+    assert calls == []  # the memo answered
+    assert later.get(wanted) == value  # withheld: git's own answer
+    assert len(calls) == 1
+    assert later[wanted] == value
+    assert wanted in later
+    assert len(calls) == 1  # read once
     git(repo, "config", "--unset", key)
     _settle(repo)
     assert key not in _fresh_config(repo)

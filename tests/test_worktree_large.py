@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -312,3 +314,29 @@ def test_a_stream_in_more_parts_than_one_writev_takes_is_written_whole(tmp_path:
     finally:
         os.close(fd)
     assert target.read_bytes() == b"".join(parts)
+
+
+def test_the_exchange_needs_no_ctypes_package(tmp_path: Path) -> None:
+    """A fresh process exchanges a large file through ``_ctypes`` alone: the ``ctypes``
+    package (1.3 ms of a cold write's imports, #26) is not loaded, and a refused exchange
+    still reads the C library's errno (ENOENT: no file to exchange with)."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from gitreg.store import _swap\n"
+        "target = Path(sys.argv[1])\n"
+        "target.write_bytes(b'old')\n"
+        "_swap.write(target, b'a' * _swap.LARGE)\n"
+        "assert _swap._call and _swap._call[0] is not None, 'renameat2 not found'\n"
+        "assert 'ctypes' not in sys.modules, 'the ctypes package was loaded'\n"
+        "assert target.read_bytes() == b'a' * _swap.LARGE\n"
+        "new = target.with_name('new.yaml')\n"
+        "_swap.write(new, b'b' * _swap.LARGE)\n"
+        "assert new.read_bytes() == b'b' * _swap.LARGE\n"
+        "assert _swap._errno() == 2\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "m.yaml")], capture_output=True, text=True
+    )
+    assert found.returncode == 0, found.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml", "new.yaml"]

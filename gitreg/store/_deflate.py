@@ -12,8 +12,9 @@ pieces + an empty final block + Adler-32 of the whole``: a valid zlib stream tha
 whole gives (``TARGET`` is deflate's own window, so little is lost at the seams).
 
 The layouts of the last few large blobs written are kept in memory (``KEEP``), by blob id:
-a process that writes the same model again reuses them; any other write compresses every
-piece, which costs what one ``compress`` did. Pure: no I/O.
+a process that writes the same model again reuses them; the CLI's write path also finds
+the last one in a record beside its loose object (``_deflate_record``); any other write
+compresses every piece, which costs what one ``compress`` did. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -80,6 +81,17 @@ def deflate_parts(
     parts.append(_END + adler.to_bytes(4, "big"))
     remember(oid, Layout(data, pieces))
     return parts
+
+
+def known(oid: str) -> bool:
+    """Whether this process knows blob ``oid``'s layout."""
+    return oid in _LAYOUTS
+
+
+def layout_of(oid: str) -> Layout | None:
+    """Blob ``oid``'s layout if this process knows it."""
+    with _LOCK:
+        return _LAYOUTS.get(oid)
 
 
 def remember(oid: str, known: Layout) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from gitreg.core.errors import BadRef, GitFailed, git_kind, not_regular
@@ -39,6 +39,14 @@ def find_worktree(start: Path) -> Path | None:
 _HASHED: list[tuple[bytes, str]] = []
 _HASHED_LARGE = 64 * 1024
 _HASHED_KEEP = 4
+
+
+def hashed(oid: str) -> bytes | None:
+    """The bytes of large blob ``oid`` if this process hashed them lately (``blob_id``)."""
+    for known, found in list(_HASHED):
+        if found == oid:
+            return known
+    return None
 
 
 def blob_id(data: bytes) -> str:
@@ -251,32 +259,27 @@ def git_config(
     if cached is not None and cached[0] == signature:
         return cached[1]
     state_dir = common_dir / "gitreg"
-    config = _remembered_config(state_dir, signature)
+    config = _remembered_config(state_dir, signature, lambda: _read_config(root))
     if config is None:
-        out = run(root, ["config", "-z", "--list"])
-        config = {}
-        for record in out.split(b"\0"):
-            if record:
-                key, _, value = record.decode("utf-8", "surrogateescape").partition("\n")
-                config[key] = value
+        config = _read_config(root)
         if _memorable(config, signature):
+            from gitreg.store._config_withheld import split
+
             others = [e for e in _memo_entries(state_dir) if e[0] != signature]
-            memo.save(state_dir, CONFIG_MEMO, [(signature, config), *others[: _KEEP - 1]])
+            memo.save(state_dir, CONFIG_MEMO, [(signature, *split(config)), *others[: _KEEP - 1]])
     _CONFIG_CACHE[root] = (signature, config)
     return config
 
 
-_SECRET_SECTIONS = ("http.", "credential.", "url.", "sendemail.")
-_SECRET_WORDS = ("token", "pass", "secret", "auth", "cookie", "key")
-
-
-def _secret(key: str, value: str) -> bool:
-    """Whether a configuration entry may hold a credential (judged broadly)."""
-    name = key.rpartition(".")[2]  # the variable's name: "author.name" holds no secret
-    if key.startswith(_SECRET_SECTIONS) or any(word in name for word in _SECRET_WORDS):
-        return True
-    _scheme, sep, rest = value.partition("://")
-    return bool(sep) and "@" in rest.split("/", 1)[0]  # user (and maybe a token) in a URL
+def _read_config(root: Path) -> dict[str, str]:
+    """``git config -z --list`` as a dict (last value wins)."""
+    out = run(root, ["config", "-z", "--list"])
+    config = {}
+    for record in out.split(b"\0"):
+        if record:
+            key, _, value = record.decode("utf-8", "surrogateescape").partition("\n")
+            config[key] = value
+    return config
 
 
 # ``git config --list`` kept in the clone for the next process (``memo``, #26), under the
@@ -288,8 +291,11 @@ _RACY_NS = 2_000_000_000  # a file changed this recently may change again within
 _KEEP = 4  # signatures: a clone written by users or jobs with different environments
 
 
-def _memo_entries(state_dir: Path) -> list[tuple[object, dict[str, str]]]:
-    """The well-formed (signature, configuration) pairs of the memo (none if it is not one)."""
+def _memo_entries(
+    state_dir: Path,
+) -> list[tuple[object, dict[str, str], tuple[str, ...], bool]]:
+    """The well-formed entries of the memo (none if it is not one): a signature, the
+    configuration less its withheld entries, and what was withheld (``_config_withheld``)."""
     found = memo.load(state_dir, CONFIG_MEMO)
     if not isinstance(found, list):
         return []
@@ -297,29 +303,37 @@ def _memo_entries(state_dir: Path) -> list[tuple[object, dict[str, str]]]:
         entry
         for entry in found[:_KEEP]
         if isinstance(entry, tuple)
-        and len(entry) == 2
+        and len(entry) == 4
         and isinstance(entry[1], dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in entry[1].items())
+        and isinstance(entry[2], tuple)
+        and all(isinstance(k, str) for k in entry[2])
+        and isinstance(entry[3], bool)
     ]
 
 
-def _remembered_config(state_dir: Path, signature: tuple[object, ...]) -> dict[str, str] | None:
-    """The configuration a former process read under this exact ``signature``, or None."""
-    for known, config in _memo_entries(state_dir):
+def _remembered_config(
+    state_dir: Path, signature: tuple[object, ...], read: Callable[[], dict[str, str]]
+) -> dict[str, str] | None:
+    """The configuration a former process read under this exact ``signature``, or None;
+    ``read``: git's whole configuration, for a lookup of what the memo withheld."""
+    for known, kept, by_value, by_name in _memo_entries(state_dir):
         if known == signature:
-            return config
+            if not by_value and not by_name:
+                return kept
+            from gitreg.store._config_withheld import Withheld
+
+            return Withheld(kept, by_value, by_name, read)
     return None
 
 
 def _memorable(config: dict[str, str], signature: tuple[object, ...]) -> bool:
     """Whether the signature says all git read: no include (its files are not in the
-    signature), no file so recently changed that it might change again unseen; and
-    whether nothing in it may be a credential (a global config's HTTP headers, credential
-    helpers' settings, a URL with a user or token in it): those are never copied into
-    ``.git/gitreg``, and such a configuration is read by git in every process, as before."""
+    signature), no file so recently changed that it might change again unseen. What may
+    be a credential (a global config's HTTP headers, credential helpers' settings, a URL
+    with a user or token in it) is never copied into ``.git/gitreg``: it is withheld from
+    the memo, and a lookup of it reads git's configuration (``_config_withheld``)."""
     if any(key.startswith(("include.", "includeif.")) for key in config):
-        return False
-    if any(_secret(key, value) for key, value in config.items()):
         return False
     now = time.time_ns()
     return all(

@@ -78,18 +78,27 @@ def write_loose(
     if level is None:
         level = 0 if kind == "tree" and len(data) > STORE_TREES_ABOVE else LOOSE_LEVEL
 
+    written: list[list[bytes]] = []
+
     def body() -> bytes | list[bytes | memoryview]:
         if kind == "blob" and level:
             pieces = _piece_writer(len(data))
             if pieces is not None and len(data) >= pieces.LARGE:
-                stream: list[bytes | memoryview] = pieces.deflate_parts(
-                    oid, header, data, level, like
-                )
-                return stream
+                from gitreg.store import _deflate_record
+
+                _deflate_record.recall(objects, like, pieces)
+                parts: list[bytes] = pieces.deflate_parts(oid, header, data, level, like)
+                written.append(parts)
+                return list(parts)
         packed = zlib.compressobj(level)
         return packed.compress(header) + packed.compress(data) + packed.flush()
 
-    return _store(objects, oid, body)
+    _store(objects, oid, body)
+    if written:  # this process wrote the object in pieces: the next one may reuse them
+        from gitreg.store import _deflate_record
+
+        _deflate_record.keep(objects, oid, len(data), written[0])
+    return oid
 
 
 def _piece_writer(size: int) -> ModuleType | None:

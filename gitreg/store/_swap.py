@@ -19,10 +19,11 @@ A writer killed between the exchange and the unlink leaves the old text under th
 name ``.<name>.<random>.tmp``; its journal makes the next command remove it, as it removes a
 temporary file a killed ``write_atomic`` left (``worktree.recover``).
 
-``ctypes`` (about 2 ms to import) is loaded for a large file only: small files, and so every
-write on a registry of small manifests, keep ``write_atomic``. Where ``renameat2`` is missing
-(no such libc function, ``ENOSYS``) or the filesystem refuses the exchange (``EINVAL``,
-``EOPNOTSUPP``, ``EXDEV``: overlay and network filesystems may), the rename is used, and
+``_ctypes`` (0.9 ms to import; the ``ctypes`` package is not needed) is loaded for a large
+file only: small files, and so every write on a registry of small manifests, keep
+``write_atomic``. Where ``renameat2`` is missing (no such libc function, ``ENOSYS``) or
+the filesystem refuses the exchange (``EINVAL``, ``EOPNOTSUPP``, ``EXDEV``: overlay and
+network filesystems may), the rename is used, and
 not tried again on that filesystem by this process.
 """
 
@@ -76,9 +77,7 @@ def write(path: Path, data: bytes, harden: bool = False) -> None:
             faults.point("worktree-exchanged")  # the old text is under the temporary name
             os.unlink(tmp)
             return
-        import ctypes
-
-        code = ctypes.get_errno()
+        code = _errno()
         if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EXDEV):
             _refused.add(_device(path))
         elif code != errno.ENOENT:  # ENOENT: no file to exchange with (a new model)
@@ -121,25 +120,44 @@ def _renameat2() -> Callable[[bytes, bytes], int] | None:
 
 
 def _load() -> Callable[[bytes, bytes], int] | None:
+    """``renameat2`` through ``_ctypes``, the C module ``ctypes`` is written on: the
+    package itself (``struct``, its type classes, ``CDLL``) was 1.3 ms more of a cold
+    write on a large manifest (#26, tenth round). The types declared are ``ctypes``'s own
+    (``c_int``, ``c_char_p``, ``c_uint`` are these ``_SimpleCData`` codes)."""
     if not hasattr(os, "uname") or os.uname().sysname != "Linux":
         return None
-    import ctypes
-
     try:
-        function = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
+        import _ctypes
+
+        class _Int(_ctypes._SimpleCData):  # type: ignore[type-arg]  # c_int
+            _type_ = "i"
+
+        class _UInt(_ctypes._SimpleCData):  # type: ignore[type-arg]  # c_uint
+            _type_ = "I"
+
+        class _Text(_ctypes._SimpleCData):  # type: ignore[type-arg]  # c_char_p
+            _type_ = "z"
+
+        class _Function(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = _Int
+            _argtypes_ = (_Int, _Text, _Int, _Text, _UInt)
+
+        libc = _ctypes.dlopen(None, os.RTLD_NOW | os.RTLD_LOCAL)  # type: ignore[arg-type]
+        function = _Function(_ctypes.dlsym(libc, "renameat2"))
+    except (ImportError, AttributeError, OSError):
         return None
-    function.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-    ]
-    function.restype = ctypes.c_int
 
     def exchange(old: bytes, new: bytes) -> int:
         result: int = function(_AT_FDCWD, old, _AT_FDCWD, new, _RENAME_EXCHANGE)
         return result
 
     return exchange
+
+
+def _errno() -> int:
+    """The C library's errno as the last foreign call left it (``use_errno``)."""
+    import _ctypes
+
+    code: int = _ctypes.get_errno()
+    return code
