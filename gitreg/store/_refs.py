@@ -53,11 +53,17 @@ def packed_ref(repo: Repo, ref: str) -> str | None:
         text = (repo.common_dir / "packed-refs").read_bytes()
     except FileNotFoundError:
         return None
+    return packed_value(text, ref)
+
+
+def packed_value(packed: bytes, ref: str) -> str | None:
+    """``ref``'s id in the text of ``packed-refs``: None when it is not there, "" when its
+    line is not one this reader can trust (git is asked then)."""
     needle = b" " + ref.encode() + b"\n"
-    at = text.find(needle)
-    if at < 40 or (at > 40 and text[at - 41 : at - 40] != b"\n"):
+    at = packed.find(needle)
+    if at < 40 or (at > 40 and packed[at - 41 : at - 40] != b"\n"):
         return None if at < 0 else ""
-    oid = text[at - 40 : at].decode()
+    oid = packed[at - 40 : at].decode("ascii", "replace")
     return oid if is_oid(oid) else ""
 
 

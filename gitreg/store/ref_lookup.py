@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 
 from gitreg.store import _git
-from gitreg.store._refs import is_oid
+from gitreg.store._refs import is_oid, packed_value
 
 # A ref name made of plain parts: nothing git reads as a revision expression (``^``, ``~``,
 # ``:``, ``@{``, ``..``, a describe suffix is never a full ref path), no hidden component.
@@ -155,14 +155,7 @@ def head_commit(root: Path) -> str | None:
 
 def _packed_value(common: Path, ref: str) -> str | None:
     packed = _packed(common)
-    if not packed:
-        return None
-    needle = b" " + ref.encode() + b"\n"
-    at = packed.find(needle)
-    if at < 40 or (at > 40 and packed[at - 41 : at - 40] != b"\n"):
-        return None
-    oid = packed[at - 40 : at].decode("ascii", "replace")
-    return oid if is_oid(oid) else None
+    return (packed_value(packed, ref) or None) if packed else None
 
 
 def is_parent(root: Path, older: str, newer: str) -> bool:
