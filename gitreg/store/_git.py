@@ -101,10 +101,6 @@ def resolve_commit(root: Path, ref: str) -> str:
     """The commit id ``ref`` names; BadRef if it names none."""
     if not ref or ref.startswith("-") or any(c in ref for c in "\0\n"):
         raise BadRef(f"Invalid revision {ref!r}: give a branch, tag or commit id")
-    from gitreg.store import ref_lookup  # imports this module
-
-    if ref_lookup.absent(root, ref):  # an unset ref costs no git process (#26)
-        raise BadRef(f"Unknown revision {ref!r}: no such branch, tag or commit in {root}")
     try:
         out = run(
             root, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]

@@ -151,10 +151,6 @@ def rev_parse(repo: Repo, ref: str) -> str | None:
         found = _read_ref_file(repo, ref)
         if found != "":
             return found
-    from gitreg.store import ref_lookup
-
-    if ref_lookup.absent(repo.root, ref):  # an unset ref costs no git process (#26)
-        return None
     try:
         return call(
             repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"

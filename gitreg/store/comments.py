@@ -26,7 +26,7 @@ from typing import TypeVar
 from gitreg.core import record
 from gitreg.core.comment import Comment, parse_file
 from gitreg.core.errors import ConcurrentUpdate, GitFailed, InvalidManifest
-from gitreg.store import _commit, _git, _net, _repo
+from gitreg.store import _commit, _git, _net, _repo, ref_lookup
 from gitreg.store.remote import backoff
 
 COMMENTS_REF = "refs/gitreg/comments"
@@ -70,7 +70,10 @@ def author(root: Path) -> tuple[str, str | None]:
 
 def tip(root: Path, ref: str = COMMENTS_REF) -> str | None:
     """The commit ``ref`` names, None when it is unset."""
-    return _repo.rev_parse(_repo.open_repo(root), ref)  # unset: no process (ref_lookup)
+    if ref_lookup.absent(root, ref):  # an unset ref costs no git process (#26)
+        return None
+    found = _repo.rev_parse(_repo.open_repo(root), ref)
+    return found
 
 
 def fetch(root: Path, remote: str) -> str | None:

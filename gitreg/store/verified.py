@@ -21,7 +21,7 @@ from pathlib import Path
 
 from gitreg.core.approved import ApprovalRecord
 from gitreg.core.errors import BadRef, GitFailed, GitregError, RemoteUnavailable
-from gitreg.store import _git, _net
+from gitreg.store import _git, _net, ref_lookup
 
 VERIFIED_REF = "refs/gitreg/verified"
 ACKNOWLEDGED_REF = "refs/notes/gitreg/acknowledged"
@@ -50,8 +50,10 @@ def read_ref(root: Path, ref: str) -> str | None:
 
 
 def _read(root: Path, ref: str) -> str | None:
+    if ref_lookup.absent(root, ref):  # an unset ref costs no git process (#26)
+        return None
     try:
-        return _git.resolve_commit(root, ref)  # an unset ref costs no process (ref_lookup)
+        return _git.resolve_commit(root, ref)
     except BadRef:
         return None
 
